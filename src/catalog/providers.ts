@@ -1,0 +1,107 @@
+import type { ConfigFile } from '../config/schema.js';
+import { ConfigError } from '../config/load.js';
+import { PROVIDER_PRESETS } from './presets.js';
+import type { ProviderPreset } from './presets.js';
+
+/** A provider the hub will talk to, with everything needed to reach it. */
+export interface ProviderSpec {
+  readonly id: string;
+  readonly name: string;
+  readonly baseURL: string;
+  readonly apiKey: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly models: readonly string[];
+  readonly embeddingModels: readonly string[];
+  readonly firstByteTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly maxTokensField: 'max_tokens' | 'max_completion_tokens';
+  /** Where it came from, for `baimo models` and start-up output. */
+  readonly source: 'preset' | 'config' | 'detected';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reasoning models can think for minutes before the first byte of a non-streaming answer. */
+const FIRST_BYTE_TIMEOUT_MS = 600_000;
+const IDLE_TIMEOUT_MS = 300_000;
+
+function trimSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+function keyFrom(preset: ProviderPreset, env: Env): string | undefined {
+  for (const name of preset.apiKeyEnv) {
+    const v = env[name];
+    if (v) return v;
+  }
+  return undefined;
+}
+
+function fromPreset(p: ProviderPreset, env: Env, source: ProviderSpec['source']): ProviderSpec {
+  return {
+    id: p.id,
+    name: p.name,
+    baseURL: trimSlash(env[p.baseURLEnv] || p.baseURL),
+    apiKey: keyFrom(p, env),
+    headers: {},
+    models: p.models,
+    embeddingModels: p.embeddingModels ?? [],
+    firstByteTimeoutMs: FIRST_BYTE_TIMEOUT_MS,
+    idleTimeoutMs: IDLE_TIMEOUT_MS,
+    maxTokensField: p.id === 'openai' ? 'max_completion_tokens' : 'max_tokens',
+    source,
+  };
+}
+
+/**
+ * Providers enabled with zero config: a cloud preset when its key variable is set, a local one
+ * when its base-URL variable is set. Config entries add providers or refine presets of the same id.
+ */
+export function resolveProviders(config: ConfigFile, env: Env): Map<string, ProviderSpec> {
+  const out = new Map<string, ProviderSpec>();
+  for (const p of PROVIDER_PRESETS) {
+    const enabled = p.kind === 'cloud' ? keyFrom(p, env) !== undefined : Boolean(env[p.baseURLEnv]);
+    if (enabled) out.set(p.id, fromPreset(p, env, 'preset'));
+  }
+  const problems: { path: string; message: string }[] = [];
+  for (const [id, c] of Object.entries(config.providers ?? {})) {
+    const preset = PROVIDER_PRESETS.find((p) => p.id === id);
+    const base = preset ? fromPreset(preset, env, 'config') : undefined;
+    const baseURL = c.baseURL ?? base?.baseURL;
+    if (!baseURL) {
+      problems.push({ path: `providers.${id}.baseURL`, message: 'required (this id is not a built-in preset)' });
+      continue;
+    }
+    out.set(id, {
+      id,
+      name: base?.name ?? id,
+      baseURL: trimSlash(baseURL),
+      apiKey: c.apiKey ?? base?.apiKey,
+      headers: c.headers ?? {},
+      models: c.models ?? base?.models ?? [],
+      embeddingModels: c.embeddingModels ?? base?.embeddingModels ?? [],
+      firstByteTimeoutMs: c.timeoutMs ?? FIRST_BYTE_TIMEOUT_MS,
+      idleTimeoutMs: c.idleTimeoutMs ?? IDLE_TIMEOUT_MS,
+      maxTokensField: c.maxTokensField ?? base?.maxTokensField ?? 'max_tokens',
+      source: 'config',
+    });
+  }
+  if (problems.length) throw new ConfigError(undefined, problems);
+  return out;
+}
+
+/** Ollama answers on its default port without any setup; use it when it is there. */
+export async function detectOllama(env: Env, timeoutMs = 400): Promise<ProviderSpec | undefined> {
+  const preset = PROVIDER_PRESETS.find((p) => p.id === 'ollama');
+  if (!preset || env[preset.baseURLEnv]) return undefined;
+  const base = trimSlash(preset.baseURL);
+  try {
+    const res = await fetch(`${base}/models`, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!res.ok) return undefined;
+    const body = (await res.json()) as { data?: { id?: string }[] };
+    const models = (body.data ?? []).map((m) => m.id).filter((m): m is string => typeof m === 'string');
+    return { ...fromPreset(preset, env, 'detected'), models };
+  } catch {
+    return undefined;
+  }
+}

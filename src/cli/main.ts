@@ -1,0 +1,168 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { detectOllama, resolveProviders } from '../catalog/providers.js';
+import { ConfigError, loadConfigFile } from '../config/load.js';
+import { HubError } from '../core/errors.js';
+import type { Message } from '../core/types.js';
+import { Registry } from '../routing/registry.js';
+import { startHub } from '../server/start.js';
+
+const HELP = `baimo — one API for a hundred models
+
+Usage:
+  baimo serve [--port N] [--host H] [--config FILE] [--data-dir DIR]
+  baimo models [--config FILE]
+  baimo chat -m MODEL [--system TEXT] [--config FILE] "prompt"   (prompt from stdin if omitted)
+
+Environment:
+  BAIMO_PORT, BAIMO_HOST, BAIMO_CONFIG, BAIMO_DATA_DIR   same as the flags
+  OPENAI_API_KEY, DEEPSEEK_API_KEY, DASHSCOPE_API_KEY, …  enable a provider preset (see README)
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function serve(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: 'string', short: 'p' },
+      host: { type: 'string' },
+      config: { type: 'string', short: 'c' },
+      'data-dir': { type: 'string' },
+    },
+  });
+  const hub = await startHub({ port: values.port, host: values.host, config: values.config, dataDir: values['data-dir'] });
+  const out = process.stdout;
+  out.write(`Baimo ${version()} listening on ${hub.url}\n`);
+  out.write(`  config:  ${hub.configFile ?? '(none — zero config)'}\n`);
+  out.write(`  data:    ${hub.store.path}\n`);
+  if (hub.providers.length === 0) {
+    out.write('  providers: none enabled yet. Set a key such as OPENAI_API_KEY or DEEPSEEK_API_KEY, or write baimo.yaml.\n');
+  } else {
+    out.write('  providers:\n');
+    for (const p of hub.providers) out.write(`    ${p.id.padEnd(12)} ${p.baseURL}${p.source === 'detected' ? '  (detected)' : ''}\n`);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    out.write(`${signal}: finishing in-flight requests and saving usage records…\n`);
+    hub.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`error while stopping: ${(err as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function registryFor(configPath: string | undefined): Promise<Registry> {
+  const env = process.env;
+  const { config } = loadConfigFile(configPath ?? env.BAIMO_CONFIG, env);
+  const specs = resolveProviders(config, env);
+  if (!specs.has('ollama')) {
+    const ollama = await detectOllama(env);
+    if (ollama) specs.set('ollama', ollama);
+  }
+  return new Registry(specs.values(), config);
+}
+
+async function models(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
+  const registry = await registryFor(values.config);
+  const list = registry.list();
+  if (list.length === 0) {
+    process.stdout.write('No models: no provider is enabled. Set a key such as DEEPSEEK_API_KEY, or write baimo.yaml.\n');
+    return;
+  }
+  const width = Math.max(...list.map((m) => m.id.length));
+  for (const m of list) process.stdout.write(`${m.id.padEnd(width)}  ${m.ownedBy}${m.kind === 'embedding' ? '  (embedding)' : ''}\n`);
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function chat(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      model: { type: 'string', short: 'm' },
+      system: { type: 'string', short: 's' },
+      config: { type: 'string', short: 'c' },
+    },
+  });
+  if (!values.model) throw new HubError('bad_request', 'missing -m MODEL (see `baimo models`)');
+  const prompt = positionals.length ? positionals.join(' ') : (await readStdin()).trim();
+  if (!prompt) throw new HubError('bad_request', 'missing prompt');
+  const target = (await registryFor(values.config)).resolve(values.model);
+  const messages: Message[] = [
+    ...(values.system ? [{ role: 'system' as const, content: values.system }] : []),
+    { role: 'user', content: [{ type: 'text', text: prompt }] },
+  ];
+  const abort = new AbortController();
+  process.once('SIGINT', () => abort.abort());
+  const dim = process.stderr.isTTY ? (s: string) => `\x1b[2m${s}\x1b[0m` : (s: string) => s;
+  let lastWasReasoning = false;
+  for await (const e of target.model.stream({ model: target.upstreamModel, messages }, abort.signal)) {
+    if (e.type === 'reasoning') {
+      process.stderr.write(dim(e.text));
+      lastWasReasoning = true;
+    } else if (e.type === 'text') {
+      if (lastWasReasoning) process.stderr.write('\n');
+      lastWasReasoning = false;
+      process.stdout.write(e.text);
+    } else if (e.type === 'tool_call' && e.name) {
+      process.stdout.write(`\n[tool call: ${e.name}]`);
+    } else if (e.type === 'usage') {
+      const u = e.usage;
+      process.stdout.write('\n');
+      process.stderr.write(dim(`[${u.inputTokens} in, ${u.outputTokens} out${u.cachedInputTokens ? `, ${u.cachedInputTokens} cached` : ''}]\n`));
+    }
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case 'serve':
+      return serve(rest);
+    case 'models':
+      return models(rest);
+    case 'chat':
+      return chat(rest);
+    case '-v':
+    case '--version':
+      process.stdout.write(`${version()}\n`);
+      return;
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(HELP);
+      return;
+    default:
+      if (command.startsWith('-')) return serve(argv);
+      process.stderr.write(`unknown command '${command}'\n\n${HELP}`);
+      process.exitCode = 2;
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
+  else if (err instanceof HubError) process.stderr.write(`error: ${err.message}\n`);
+  else if ((err as { code?: string }).code === 'EADDRINUSE') process.stderr.write(`error: ${(err as Error).message} — is another hub running? Use --port.\n`);
+  else if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) process.stderr.write(`error: ${(err as Error).message}\n\n${HELP}`);
+  else process.stderr.write(`error: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});

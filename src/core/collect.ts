@@ -1,0 +1,102 @@
+import type { ChatEvent, FinishReason, ReasoningPart, ToolCall, Usage } from './types.js';
+
+export interface CollectedChoice {
+  readonly index: number;
+  readonly text: string;
+  readonly reasoning: readonly ReasoningPart[];
+  readonly toolCalls: readonly ToolCall[];
+  readonly finishReason: FinishReason | null;
+}
+
+export interface Collected {
+  readonly id: string;
+  readonly model: string;
+  readonly choices: readonly CollectedChoice[];
+  readonly usage: Usage | undefined;
+}
+
+interface MutableChoice {
+  text: string;
+  reasoning: { text: string; signature?: string }[];
+  calls: { id: string; name: string; arguments: string }[];
+  finishReason: FinishReason | null;
+}
+
+/** Folds a stream of events into whole choices. Tool-call deltas join by their index. */
+export class Collector {
+  id = '';
+  model = '';
+  usage: Usage | undefined;
+  private readonly choices: MutableChoice[] = [];
+
+  private choice(i: number): MutableChoice {
+    let c = this.choices[i];
+    if (!c) {
+      c = { text: '', reasoning: [], calls: [], finishReason: null };
+      this.choices[i] = c;
+    }
+    return c;
+  }
+
+  add(e: ChatEvent): void {
+    switch (e.type) {
+      case 'start':
+        this.id = e.id;
+        this.model = e.model;
+        return;
+      case 'text':
+        this.choice(e.choice).text += e.text;
+        return;
+      case 'reasoning': {
+        const c = this.choice(e.choice);
+        let last = c.reasoning[c.reasoning.length - 1];
+        if (!last || last.signature !== undefined) {
+          last = { text: '' };
+          c.reasoning.push(last);
+        }
+        last.text += e.text;
+        if (e.signature !== undefined) last.signature = e.signature;
+        return;
+      }
+      case 'tool_call': {
+        const c = this.choice(e.choice);
+        let call = c.calls[e.index];
+        if (!call) {
+          call = { id: '', name: '', arguments: '' };
+          c.calls[e.index] = call;
+        }
+        if (e.id) call.id = e.id;
+        if (e.name) call.name += e.name;
+        call.arguments += e.arguments;
+        return;
+      }
+      case 'finish':
+        this.choice(e.choice).finishReason = e.reason;
+        return;
+      case 'usage':
+        this.usage = e.usage;
+        return;
+    }
+  }
+
+  result(): Collected {
+    const choices: CollectedChoice[] = [];
+    for (let i = 0; i < Math.max(this.choices.length, 1); i++) {
+      const c = this.choices[i] ?? { text: '', reasoning: [], calls: [], finishReason: null };
+      choices.push({
+        index: i,
+        text: c.text,
+        reasoning: c.reasoning.map((r) => ({ type: 'reasoning' as const, ...r })),
+        toolCalls: c.calls.filter(Boolean),
+        finishReason: c.finishReason,
+      });
+    }
+    return { id: this.id, model: this.model, choices, usage: this.usage };
+  }
+}
+
+export async function collect(events: AsyncIterable<ChatEvent>): Promise<Collected> {
+  const c = new Collector();
+  for await (const e of events) c.add(e);
+  return c.result();
+}

@@ -1,0 +1,133 @@
+/**
+ * Canonical types every folder speaks. Inbound protocols convert client wire formats to these,
+ * providers convert these to upstream wire formats. Keep this file small and stable.
+ */
+
+export type JSONSchema = Record<string, unknown>;
+
+export interface TextPart {
+  readonly type: 'text';
+  readonly text: string;
+}
+
+export interface ImagePart {
+  readonly type: 'image';
+  /** https: URL or data: URL (base64). */
+  readonly url: string;
+  readonly detail?: 'auto' | 'low' | 'high';
+}
+
+/**
+ * Reasoning as the model produced it. `signature` (and `redacted`) are opaque provider data that
+ * must travel back to the same provider byte for byte.
+ */
+export interface ReasoningPart {
+  readonly type: 'reasoning';
+  readonly text: string;
+  readonly signature?: string;
+  readonly redacted?: string;
+}
+
+export interface ToolCall {
+  readonly id: string;
+  readonly name: string;
+  /** JSON text exactly as the model produced it. */
+  readonly arguments: string;
+}
+
+export type Message =
+  | { readonly role: 'system'; readonly content: string }
+  | { readonly role: 'user'; readonly content: readonly (TextPart | ImagePart)[] }
+  | {
+      readonly role: 'assistant';
+      readonly content: string;
+      readonly reasoning?: readonly ReasoningPart[];
+      readonly toolCalls?: readonly ToolCall[];
+    }
+  | { readonly role: 'tool'; readonly toolCallId: string; readonly content: string };
+
+export interface Tool {
+  readonly name: string;
+  readonly description?: string;
+  readonly parameters: JSONSchema;
+  readonly strict?: boolean;
+}
+
+export type ToolChoice = 'auto' | 'none' | 'required' | { readonly name: string };
+
+export type ResponseFormat =
+  | { readonly type: 'text' }
+  | { readonly type: 'json_object' }
+  | { readonly type: 'json_schema'; readonly name: string; readonly schema: JSONSchema; readonly strict?: boolean };
+
+export type ReasoningEffort = 'minimal' | 'low' | 'medium' | 'high';
+
+export interface ChatRequest {
+  /** The name the upstream knows the model by (already resolved by routing). */
+  readonly model: string;
+  readonly messages: readonly Message[];
+  readonly tools?: readonly Tool[];
+  readonly toolChoice?: ToolChoice;
+  readonly parallelToolCalls?: boolean;
+  readonly maxTokens?: number;
+  readonly temperature?: number;
+  readonly topP?: number;
+  readonly stop?: readonly string[];
+  readonly seed?: number;
+  /** Number of choices. Events carry a `choice` index. */
+  readonly n?: number;
+  readonly responseFormat?: ResponseFormat;
+  readonly logprobs?: boolean;
+  readonly topLogprobs?: number;
+  readonly frequencyPenalty?: number;
+  readonly presencePenalty?: number;
+  readonly reasoningEffort?: ReasoningEffort;
+  readonly user?: string;
+  /** Fields no canonical type covers, passed verbatim to upstreams of the same wire family. */
+  readonly extra?: Readonly<Record<string, unknown>>;
+}
+
+export interface Usage {
+  /** All prompt tokens, cached ones included. */
+  readonly inputTokens: number;
+  /** All completion tokens, reasoning ones included. */
+  readonly outputTokens: number;
+  /** Prompt tokens served from the provider's cache (a subset of inputTokens). */
+  readonly cachedInputTokens?: number;
+  /** Prompt tokens written to the provider's cache (a subset of inputTokens). */
+  readonly cacheWriteTokens?: number;
+  /** Completion tokens spent on reasoning (a subset of outputTokens). */
+  readonly reasoningTokens?: number;
+}
+
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
+
+export type ChatEvent =
+  | { readonly type: 'start'; readonly id: string; readonly model: string }
+  | { readonly type: 'text'; readonly choice: number; readonly text: string }
+  | { readonly type: 'reasoning'; readonly choice: number; readonly text: string; readonly signature?: string }
+  | {
+      readonly type: 'tool_call';
+      readonly choice: number;
+      /** Position of the call among the choice's calls; deltas of one call share it. */
+      readonly index: number;
+      /** Present on the first delta of a call. */
+      readonly id?: string;
+      readonly name?: string;
+      readonly arguments: string;
+    }
+  | { readonly type: 'finish'; readonly choice: number; readonly reason: FinishReason }
+  | { readonly type: 'usage'; readonly usage: Usage };
+
+export interface EmbeddingRequest {
+  readonly model: string;
+  readonly input: readonly string[];
+  readonly dimensions?: number;
+  readonly user?: string;
+}
+
+export interface EmbeddingResult {
+  readonly model: string;
+  readonly embeddings: readonly (readonly number[])[];
+  readonly usage: Usage;
+}

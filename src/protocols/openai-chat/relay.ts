@@ -1,0 +1,76 @@
+import { HubError } from '../../core/errors.js';
+import type { Usage } from '../../core/types.js';
+import { isNormalWireUsage, normalizeWireUsage, usageFromWire } from '../../providers/openai-compatible/usage.js';
+import type { WireChunk } from '../../providers/openai-compatible/wire.js';
+import { parseSSEEvent } from '../../providers/sse.js';
+
+/**
+ * The same-format fast path: an OpenAI client talking to an OpenAI-compatible upstream. Upstream
+ * bytes go to the client unchanged except where a quirk needs fixing; usage is read on the way.
+ */
+export interface RelayState {
+  /** Whether the client asked for the usage chunk (the hub always asks the upstream for it). */
+  readonly includeUsage: boolean;
+  readonly provider: string;
+  usage: Usage | undefined;
+  done: boolean;
+  /** performance.now() of the first content, reasoning or tool-call delta. */
+  firstTokenAt: number | undefined;
+}
+
+function hasToken(chunk: WireChunk): boolean {
+  for (const c of chunk.choices ?? []) {
+    const d = c.delta;
+    if (d && (d.content || d.reasoning_content || d.reasoning || d.tool_calls?.length)) return true;
+  }
+  return false;
+}
+
+/** One upstream SSE block → the text to send the client ('' to drop it). Throws on upstream garbage or errors. */
+export function relayBlock(block: string, s: RelayState): string {
+  const ev = parseSSEEvent(block);
+  if (!ev) return `${block}\n\n`; // a comment: a keep-alive the client may want too
+  if (ev.data === '[DONE]') {
+    s.done = true;
+    return 'data: [DONE]\n\n';
+  }
+  let chunk: WireChunk;
+  try {
+    chunk = JSON.parse(ev.data) as WireChunk;
+  } catch {
+    throw new HubError('upstream', `Upstream ${s.provider} sent a stream event that is not valid JSON`, { provider: s.provider });
+  }
+  if (chunk.error) {
+    throw new HubError('upstream', `Upstream ${s.provider} failed mid-stream: ${chunk.error.message ?? 'unknown error'}`, {
+      provider: s.provider,
+    });
+  }
+  if (s.firstTokenAt === undefined && hasToken(chunk)) s.firstTokenAt = performance.now();
+  if (chunk.usage) {
+    s.usage = usageFromWire(chunk.usage);
+    if (!s.includeUsage) return chunk.choices?.length ? `${block}\n\n` : '';
+    if (!isNormalWireUsage(chunk.usage)) {
+      chunk.usage = normalizeWireUsage(chunk.usage);
+      return `data: ${JSON.stringify(chunk)}\n\n`;
+    }
+  }
+  return `${block}\n\n`;
+}
+
+/** A whole non-streaming completion: usage read, normalized only when a client could not find it. */
+export function relayCompletion(text: string, provider: string): { body: string; usage: Usage | undefined } {
+  let doc: WireChunk;
+  try {
+    doc = JSON.parse(text) as WireChunk;
+  } catch {
+    throw new HubError('upstream', `Upstream ${provider} returned a response that is not valid JSON`, { provider });
+  }
+  if (doc === null || typeof doc !== 'object' || !Array.isArray(doc.choices)) {
+    throw new HubError('upstream', `Upstream ${provider} returned a response without choices`, { provider });
+  }
+  if (!doc.usage) return { body: text, usage: undefined };
+  const usage = usageFromWire(doc.usage);
+  if (isNormalWireUsage(doc.usage)) return { body: text, usage };
+  doc.usage = normalizeWireUsage(doc.usage);
+  return { body: JSON.stringify(doc), usage };
+}

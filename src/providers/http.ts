@@ -1,0 +1,72 @@
+import { Agent, errors as undiciErrors } from 'undici';
+import type { Dispatcher } from 'undici';
+import { HubError } from '../core/errors.js';
+
+/**
+ * One keep-alive connection pool per upstream origin, shared by every provider: a new TLS
+ * handshake per request would cost more than everything else the hub does.
+ */
+export const upstreamAgent = new Agent({
+  keepAliveTimeout: 30_000,
+  keepAliveMaxTimeout: 600_000,
+  connect: { timeout: 10_000 },
+});
+
+export interface Timeouts {
+  /** Time until the upstream's response headers arrive. */
+  readonly firstByteMs: number;
+  /** Longest silence between two body chunks. */
+  readonly idleMs: number;
+}
+
+export interface PostOptions {
+  readonly url: URL;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+  readonly signal: AbortSignal;
+  readonly timeouts: Timeouts;
+  readonly provider: string;
+}
+
+export async function post(o: PostOptions): Promise<Dispatcher.ResponseData> {
+  try {
+    return await upstreamAgent.request({
+      origin: o.url.origin,
+      path: o.url.pathname + o.url.search,
+      method: 'POST',
+      headers: o.headers,
+      body: o.body,
+      signal: o.signal,
+      headersTimeout: o.timeouts.firstByteMs,
+      bodyTimeout: o.timeouts.idleMs,
+    });
+  } catch (err) {
+    throw transportError(err, o.provider);
+  }
+}
+
+/** Maps a connection-level failure to a HubError; never includes request data. */
+export function transportError(err: unknown, provider: string): HubError {
+  if (err instanceof HubError) return err;
+  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+    return new HubError('timeout', `Upstream ${provider} timed out`, { provider, cause: err });
+  }
+  if (err instanceof undiciErrors.ConnectTimeoutError) {
+    return new HubError('timeout', `Timed out connecting to upstream ${provider}`, { provider, cause: err });
+  }
+  if (err instanceof Error && (err.name === 'AbortError' || err instanceof undiciErrors.RequestAbortedError)) {
+    return new HubError('canceled', 'Request canceled', { provider, cause: err });
+  }
+  const code = (err as { code?: string } | null)?.code;
+  const reason = code ? ` (${code})` : '';
+  return new HubError('upstream', `Could not reach upstream ${provider}${reason}`, { provider, cause: err });
+}
+
+/** Reads a whole response body as text, mapping mid-body failures. */
+export async function readText(body: Dispatcher.ResponseData['body'], provider: string): Promise<string> {
+  try {
+    return await body.text();
+  } catch (err) {
+    throw transportError(err, provider);
+  }
+}

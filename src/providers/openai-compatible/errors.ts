@@ -1,0 +1,79 @@
+import { HubError } from '../../core/errors.js';
+import type { ErrorKind } from '../../core/errors.js';
+import type { WireErrorBody } from './wire.js';
+
+const SECRETISH = /\b(sk|pk|key|ak)-[A-Za-z0-9_\-]{8,}/g;
+
+/** Keeps keys out of anything a client or a log line will see. */
+export function redact(text: string, secret: string | undefined): string {
+  let out = secret && secret.length >= 4 ? text.split(secret).join('***') : text;
+  out = out.replace(SECRETISH, (m) => `${m.slice(0, m.indexOf('-') + 1)}***`);
+  return out;
+}
+
+function kindFor(status: number, message: string, code: string | undefined): ErrorKind {
+  if (status === 401) return 'authentication';
+  if (status === 403) return 'permission';
+  if (status === 404) return 'not_found';
+  if (status === 413) return 'payload_too_large';
+  if (status === 429) return 'rate_limited';
+  if (status === 408 || status === 504) return 'timeout';
+  if (status === 503 || status === 529) return 'overloaded';
+  if (status >= 500) return 'upstream';
+  if (code === 'context_length_exceeded' || /context (length|window)|maximum context|too many tokens/i.test(message)) {
+    return 'context_length';
+  }
+  if (code === 'content_filter' || /content (policy|filter)|data_inspection_failed|sensitive/i.test(message)) {
+    return 'content_filter';
+  }
+  return 'bad_request';
+}
+
+function parseRetryAfter(value: string | string[] | undefined): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (!v) return undefined;
+  const seconds = Number(v);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds);
+  const date = Date.parse(v);
+  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
+}
+
+/**
+ * Turns an upstream's non-2xx answer into a HubError. 4xx keep their status and the provider's
+ * own message (the client did something the provider rejects); 5xx become 502 from the hub.
+ */
+export function upstreamError(
+  provider: string,
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  bodyText: string,
+  apiKey: string | undefined,
+): HubError {
+  let message: string | undefined;
+  let code: string | undefined;
+  let param: string | undefined;
+  try {
+    const body = JSON.parse(bodyText) as WireErrorBody;
+    if (typeof body.error === 'string') message = body.error;
+    else if (body.error && typeof body.error === 'object') {
+      message = body.error.message;
+      if (body.error.code !== null && body.error.code !== undefined) code = String(body.error.code);
+      if (typeof body.error.param === 'string') param = body.error.param;
+    }
+    message ??= body.message;
+  } catch {
+    // Not JSON: an HTML error page or a proxy's plain text.
+  }
+  message ??= bodyText.trim().slice(0, 300) || `HTTP ${status}`;
+  message = redact(message, apiKey);
+  const kind = kindFor(status, message, code);
+  const retryAfter = parseRetryAfter(headers['retry-after']);
+  const common = { provider, ...(code && { code }), ...(param && { param }), ...(retryAfter !== undefined && { retryAfter }) };
+  if (status >= 500) {
+    return new HubError(kind, `Upstream ${provider} failed (${status}): ${message}`, {
+      ...common,
+      status: kind === 'timeout' ? 504 : 502,
+    });
+  }
+  return new HubError(kind, message, { ...common, status });
+}

@@ -1,0 +1,167 @@
+import type { Dispatcher } from 'undici';
+import { HubError } from '../../core/errors.js';
+import type { EmbeddingModel, Model } from '../../core/model.js';
+import type { ChatEvent, ChatRequest, EmbeddingRequest, EmbeddingResult } from '../../core/types.js';
+import { post, readText, transportError } from '../http.js';
+import type { Timeouts } from '../http.js';
+import { parseSSEEvent, SSESplitter } from '../sse.js';
+import { upstreamError } from './errors.js';
+import { chatRequestToWire } from './request.js';
+import { chunkToEvents } from './response.js';
+import { usageFromWire } from './usage.js';
+import type { WireChunk, WireDelta, WireUsage } from './wire.js';
+
+export interface OpenAICompatibleOptions {
+  /** Provider id, the prefix in `provider/model` names. */
+  readonly id: string;
+  /** Base URL including the version path, no trailing slash. */
+  readonly baseURL: string;
+  readonly apiKey?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly timeouts: Timeouts;
+  readonly maxTokensField: 'max_tokens' | 'max_completion_tokens';
+}
+
+/** A successful upstream answer, body unread, for the same-format pass-through. */
+export type RelayResponse = Dispatcher.ResponseData;
+
+/**
+ * Any server that speaks OpenAI chat completions and embeddings. It is a Model (canonical
+ * in and out) and also offers `relay`, a pass-through for clients that speak the same format.
+ */
+export class OpenAICompatibleProvider implements Model, EmbeddingModel {
+  readonly provider: string;
+  readonly wire = 'openai' as const;
+  private readonly headers: Record<string, string>;
+  private readonly chatURL: URL;
+  private readonly embeddingsURL: URL;
+
+  constructor(private readonly o: OpenAICompatibleOptions) {
+    this.provider = o.id;
+    this.headers = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...o.headers,
+      ...(o.apiKey && { authorization: `Bearer ${o.apiKey}` }),
+    };
+    this.chatURL = new URL(`${o.baseURL}/chat/completions`);
+    this.embeddingsURL = new URL(`${o.baseURL}/embeddings`);
+  }
+
+  /**
+   * Sends a wire-format body as is. Resolves only on a 2xx answer; anything else becomes a
+   * HubError carrying the provider's message.
+   */
+  async relay(endpoint: 'chat' | 'embeddings', body: string, signal: AbortSignal): Promise<RelayResponse> {
+    const res = await post({
+      url: endpoint === 'chat' ? this.chatURL : this.embeddingsURL,
+      headers: this.headers,
+      body,
+      signal,
+      timeouts: this.o.timeouts,
+      provider: this.provider,
+    });
+    if (res.statusCode >= 200 && res.statusCode < 300) return res;
+    const text = await readText(res.body, this.provider).catch(() => '');
+    throw upstreamError(this.provider, res.statusCode, res.headers, text, this.o.apiKey);
+  }
+
+  async *stream(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent> {
+    const body = JSON.stringify(chatRequestToWire(request, { maxTokensField: this.o.maxTokensField }));
+    const res = await this.relay('chat', body, signal);
+    const contentType = String(res.headers['content-type'] ?? '');
+    if (!contentType.includes('text/event-stream')) {
+      // Some servers ignore `stream: true` and answer with one JSON document.
+      yield* this.wholeBodyEvents(await readText(res.body, this.provider));
+      return;
+    }
+    const splitter = new SSESplitter();
+    let started = false;
+    let done = false;
+    res.body.setEncoding('utf8');
+    try {
+      for await (const text of res.body as AsyncIterable<string>) {
+        for (const block of splitter.push(text)) {
+          const ev = parseSSEEvent(block);
+          if (!ev) continue;
+          if (ev.data === '[DONE]') {
+            done = true;
+            continue;
+          }
+          const chunk = this.parseChunk(ev.data);
+          if (!started) {
+            started = true;
+            yield { type: 'start', id: chunk.id ?? '', model: chunk.model ?? request.model };
+          }
+          yield* chunkToEvents(chunk);
+        }
+      }
+    } catch (err) {
+      throw transportError(err, this.provider);
+    }
+    if (!done) {
+      throw new HubError('upstream', `Upstream ${this.provider} ended the stream before it was complete`, {
+        provider: this.provider,
+      });
+    }
+  }
+
+  async embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult> {
+    const body = JSON.stringify({
+      model: request.model,
+      input: request.input,
+      encoding_format: 'float',
+      ...(request.dimensions !== undefined && { dimensions: request.dimensions }),
+      ...(request.user !== undefined && { user: request.user }),
+    });
+    const res = await this.relay('embeddings', body, signal);
+    const text = await readText(res.body, this.provider);
+    let parsed: { model?: string; data?: { index?: number; embedding?: number[] }[]; usage?: WireUsage };
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw this.garbage();
+    }
+    const data = [...(parsed.data ?? [])].sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
+    return {
+      model: parsed.model ?? request.model,
+      embeddings: data.map((d) => d.embedding ?? []),
+      usage: usageFromWire(parsed.usage ?? {}),
+    };
+  }
+
+  private parseChunk(data: string): WireChunk {
+    let chunk: WireChunk;
+    try {
+      chunk = JSON.parse(data) as WireChunk;
+    } catch {
+      throw this.garbage();
+    }
+    if (chunk.error) {
+      throw new HubError('upstream', `Upstream ${this.provider} failed mid-stream: ${chunk.error.message ?? 'unknown error'}`, {
+        provider: this.provider,
+      });
+    }
+    return chunk;
+  }
+
+  private *wholeBodyEvents(text: string): Iterable<ChatEvent> {
+    let doc: { id?: string; model?: string; choices?: { index?: number; message?: WireDelta; finish_reason?: string | null }[]; usage?: WireUsage };
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      throw this.garbage();
+    }
+    yield { type: 'start', id: doc.id ?? '', model: doc.model ?? '' };
+    yield* chunkToEvents({
+      choices: (doc.choices ?? []).map((c) => ({ index: c.index ?? 0, delta: c.message ?? {}, finish_reason: c.finish_reason ?? null })),
+      usage: doc.usage ?? null,
+    });
+  }
+
+  private garbage(): HubError {
+    return new HubError('upstream', `Upstream ${this.provider} returned a response that is not valid JSON`, {
+      provider: this.provider,
+    });
+  }
+}

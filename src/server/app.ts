@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HubError } from '../core/errors.js';
+import { openAIErrorBody } from '../protocols/openai-chat/errors.js';
+import type { Registry } from '../routing/registry.js';
+import type { UsageRecorder } from '../usage/record.js';
+import type { HubContext } from './context.js';
+import { sendJSON } from './http.js';
+import { chatCompletions } from './routes/chat.js';
+import { embeddings } from './routes/embeddings.js';
+import { getModel, listModels } from './routes/models.js';
+
+export interface HubOptions {
+  readonly registry: Registry;
+  readonly recorder: UsageRecorder;
+  readonly maxBodyBytes: number;
+}
+
+export interface Hub {
+  readonly server: Server;
+  listen(port: number, host: string): Promise<string>;
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then drains usage records. */
+  close(graceMs?: number): Promise<void>;
+}
+
+function requestId(): string {
+  return `req_${randomUUID().replace(/-/g, '')}`;
+}
+
+function notFound(res: ServerResponse, method: string, path: string): void {
+  const e = new HubError('not_found', `Unknown request URL: ${method} ${path}.`, { code: 'unknown_url' });
+  sendJSON(res, 404, openAIErrorBody(e));
+}
+
+function methodNotAllowed(res: ServerResponse, method: string, path: string, allow: string): void {
+  const e = new HubError('bad_request', `Method ${method} is not allowed on ${path}; use ${allow}.`, {
+    status: 405,
+    code: 'method_not_allowed',
+  });
+  sendJSON(res, 405, openAIErrorBody(e), { allow });
+}
+
+export function createHub(o: HubOptions): Hub {
+  const ctx: HubContext = {
+    registry: o.registry,
+    recorder: o.recorder,
+    maxBodyBytes: o.maxBodyBytes,
+    startedAt: Math.floor(Date.now() / 1000),
+  };
+
+  function route(req: IncomingMessage, res: ServerResponse): void | Promise<void> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const method = req.method ?? 'GET';
+    switch (path) {
+      case '/v1/chat/completions':
+      case '/chat/completions':
+        return method === 'POST' ? chatCompletions(ctx, req, res, requestId()) : methodNotAllowed(res, method, path, 'POST');
+      case '/v1/embeddings':
+      case '/embeddings':
+        return method === 'POST' ? embeddings(ctx, req, res, requestId()) : methodNotAllowed(res, method, path, 'POST');
+      case '/v1/models':
+      case '/models':
+        return method === 'GET' ? listModels(ctx, res) : methodNotAllowed(res, method, path, 'GET');
+      case '/healthz':
+        return sendJSON(res, 200, { status: 'ok' });
+    }
+    for (const prefix of ['/v1/models/', '/models/']) {
+      if (path.startsWith(prefix) && path.length > prefix.length) {
+        if (method !== 'GET') return methodNotAllowed(res, method, path, 'GET');
+        let id: string;
+        try {
+          id = decodeURIComponent(path.slice(prefix.length));
+        } catch {
+          id = path.slice(prefix.length);
+        }
+        return getModel(ctx, res, id);
+      }
+    }
+    return notFound(res, method, path);
+  }
+
+  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    const r = route(req, res);
+    if (r) {
+      r.catch((err: unknown) => {
+        // Route handlers answer their own errors; this is the last line of defence.
+        process.emitWarning(`unhandled error in request handler: ${(err as Error)?.message}`);
+        if (!res.headersSent) sendJSON(res, 500, openAIErrorBody(new HubError('upstream', 'Internal error', { status: 500 })));
+        else res.destroy();
+      });
+    }
+  });
+  server.headersTimeout = 66_000;
+
+  return {
+    server,
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const a = server.address() as AddressInfo;
+          const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+          resolve(`http://${h}:${a.port}`);
+        });
+      });
+    },
+    async close(graceMs = 10_000) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+      timer.unref();
+      await closed;
+      clearTimeout(timer);
+      o.recorder.close();
+    },
+  };
+}

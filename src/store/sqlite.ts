@@ -1,0 +1,106 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { UsageRecord, UsageSink } from '../usage/record.js';
+
+/** Each entry upgrades the schema by one version (PRAGMA user_version). Never edit a shipped one. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE usage (
+     id INTEGER PRIMARY KEY,
+     request_id TEXT NOT NULL,
+     ts INTEGER NOT NULL,
+     endpoint TEXT NOT NULL,
+     model TEXT NOT NULL,
+     provider TEXT,
+     upstream_model TEXT,
+     stream INTEGER NOT NULL,
+     status INTEGER NOT NULL,
+     error_kind TEXT,
+     input_tokens INTEGER,
+     output_tokens INTEGER,
+     cached_input_tokens INTEGER,
+     cache_write_tokens INTEGER,
+     reasoning_tokens INTEGER,
+     latency_ms REAL NOT NULL,
+     ttft_ms REAL
+   );
+   CREATE INDEX usage_ts ON usage (ts);
+   CREATE INDEX usage_model_ts ON usage (model, ts);`,
+];
+
+export interface UsageRow {
+  request_id: string;
+  ts: number;
+  endpoint: string;
+  model: string;
+  provider: string | null;
+  upstream_model: string | null;
+  stream: number;
+  status: number;
+  error_kind: string | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  cached_input_tokens: number | null;
+  cache_write_tokens: number | null;
+  reasoning_tokens: number | null;
+  latency_ms: number;
+  ttft_ms: number | null;
+}
+
+/** The embedded store: one SQLite file in WAL mode under the data directory. */
+export class SQLiteStore implements UsageSink {
+  readonly db: Database.Database;
+  private readonly insertUsage: Database.Statement;
+  private readonly insertMany: (records: readonly UsageRecord[]) => void;
+
+  constructor(readonly path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+    this.insertUsage = this.db.prepare(
+      `INSERT INTO usage (request_id, ts, endpoint, model, provider, upstream_model, stream, status, error_kind,
+         input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, latency_ms, ttft_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.insertMany = this.db.transaction((records: readonly UsageRecord[]) => {
+      for (const r of records) {
+        const u = r.usage;
+        this.insertUsage.run(
+          r.requestId, r.ts, r.endpoint, r.model, r.provider ?? null, r.upstreamModel ?? null, r.stream ? 1 : 0,
+          r.status, r.errorKind ?? null, u?.inputTokens ?? null, u?.outputTokens ?? null, u?.cachedInputTokens ?? null,
+          u?.cacheWriteTokens ?? null, u?.reasoningTokens ?? null, r.latencyMs, r.ttftMs ?? null,
+        );
+      }
+    });
+  }
+
+  static open(dataDir: string): SQLiteStore {
+    mkdirSync(dataDir, { recursive: true });
+    return new SQLiteStore(join(dataDir, 'baimo.db'));
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  writeUsage(records: readonly UsageRecord[]): void {
+    this.insertMany(records);
+  }
+
+  /** Most recent usage rows first. */
+  recentUsage(limit = 100): UsageRow[] {
+    return this.db.prepare('SELECT * FROM usage ORDER BY id DESC LIMIT ?').all(limit) as UsageRow[];
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,83 @@
+import type { ErrorKind } from '../core/errors.js';
+import type { Usage } from '../core/types.js';
+
+/** One request as the accounting sees it. Written whatever happened to the request. */
+export interface UsageRecord {
+  readonly requestId: string;
+  /** Unix epoch milliseconds when the request arrived. */
+  readonly ts: number;
+  readonly endpoint: 'chat' | 'embeddings';
+  /** The model name the client asked for. */
+  readonly model: string;
+  readonly provider: string | undefined;
+  readonly upstreamModel: string | undefined;
+  readonly stream: boolean;
+  /** HTTP status the client received (200 for a stream that failed after it started). */
+  readonly status: number;
+  readonly errorKind: ErrorKind | undefined;
+  readonly usage: Usage | undefined;
+  readonly latencyMs: number;
+  /** Time to the first token on streams. */
+  readonly ttftMs: number | undefined;
+}
+
+export interface UsageSink {
+  /** Persists a batch atomically. */
+  writeUsage(records: readonly UsageRecord[]): void;
+}
+
+/**
+ * Buffers records and writes them in batches off the request path. `close()` drains the buffer,
+ * so a clean shutdown loses nothing.
+ */
+export class UsageRecorder {
+  private queue: UsageRecord[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private failures = 0;
+
+  constructor(
+    private readonly sink: UsageSink,
+    private readonly flushEveryMs = 200,
+    private readonly maxBatch = 500,
+  ) {}
+
+  record(r: UsageRecord): void {
+    this.queue.push(r);
+    if (this.queue.length >= this.maxBatch) setImmediate(() => this.flush());
+    else if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), this.flushEveryMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Writes what is buffered. On a write failure the batch stays queued for the next flush. */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.queue.length === 0) return;
+    const batch = this.queue;
+    this.queue = [];
+    try {
+      this.sink.writeUsage(batch);
+      this.failures = 0;
+    } catch (err) {
+      this.queue = batch.concat(this.queue);
+      this.failures++;
+      if (this.failures === 1 || this.failures % 100 === 0) {
+        process.emitWarning(`usage records could not be written (${(err as Error).message}); will retry`);
+      }
+      this.timer = setTimeout(() => this.flush(), Math.min(5000, this.flushEveryMs * 2 ** this.failures));
+      this.timer.unref();
+    }
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  close(): void {
+    this.flush();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
