@@ -45,6 +45,11 @@ function lastUpstreamBody(): Record<string, any> {
   return upstream.requests[upstream.requests.length - 1]!.body;
 }
 
+async function post(body: string, headers: Record<string, string> = {}) {
+  const res = await fetch(`${hub.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  return { status: res.status, body: (await res.json()) as { error: { message: string; type: string; param: string | null; code: string | null } } };
+}
+
 describe('chat completions through the official openai SDK', () => {
   it('answers a plain chat with exact text, usage and finish reason', async () => {
     const r = await client.chat.completions.create({ model: 'loop/gpt-test', messages: [{ role: 'user', content: 'hi there' }] });
@@ -243,7 +248,8 @@ describe('chat completions through the official openai SDK', () => {
     expect(r.data[0]!.embedding.every((x) => Number.isFinite(x))).toBe(true);
     expect(r.usage.prompt_tokens).toBe(3);
     const direct = await client.embeddings.create({ model: 'loop/embed-small', input: 'gamma', encoding_format: 'float' });
-    expect(direct.data[0]!.embedding).toEqual(r.data[1]!.embedding.map((x) => Math.fround(x)));
+    // float32 on the base64 path, float64 on the float path: equal to float32 precision
+    direct.data[0]!.embedding.forEach((x, i) => expect(x).toBeCloseTo(r.data[1]!.embedding[i]!, 6));
   });
 
   it('lists models and looks one up, slashes included', async () => {
@@ -258,11 +264,17 @@ describe('chat completions through the official openai SDK', () => {
 
 describe('errors surface as the SDK error class a client expects', () => {
   it('unknown model: 404 NotFoundError naming close matches', async () => {
-    const err = await client.chat.completions.create({ model: 'loop/gpt-tset', messages: [{ role: 'user', content: 'x' }] }).catch((e) => e);
+    const err = await client.chat.completions.create({ model: 'lop/gpt-test', messages: [{ role: 'user', content: 'x' }] }).catch((e) => e);
     expect(err).toBeInstanceOf(OpenAI.NotFoundError);
     expect(err.status).toBe(404);
     expect(err.message).toContain("'loop/gpt-test'");
     expect(err.code).toBe('model_not_found');
+  });
+
+  it('a model the upstream does not know: its 404 passes through', async () => {
+    const err = await client.chat.completions.create({ model: 'loop/error-404', messages: [{ role: 'user', content: 'x' }] }).catch((e) => e);
+    expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(err.message).toContain('does not exist or you do not have access to it');
   });
 
   it('upstream 400 passes through with the provider message', async () => {
@@ -342,11 +354,6 @@ describe('errors surface as the SDK error class a client expects', () => {
 });
 
 describe('bad input over plain HTTP', () => {
-  async function post(body: string, headers: Record<string, string> = {}) {
-    const res = await fetch(`${hub.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
-    return { status: res.status, body: (await res.json()) as { error: { message: string; type: string; param: string | null; code: string | null } } };
-  }
-
   it('malformed JSON: 400 in OpenAI error shape', async () => {
     const r = await post('{"model": "chat", "messages": [');
     expect(r.status).toBe(400);
