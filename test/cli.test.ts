@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpenAIUpstream } from './upstreams/openai.js';
 import type { OpenAIUpstream } from './upstreams/openai.js';
@@ -67,6 +68,32 @@ describe('the baimo command', () => {
     expect(await run.exited).toBe(1);
     expect(run.err()).toContain('providers.loop.baseURL: expected an http(s) URL');
     expect(run.err() + run.out()).not.toContain('sk-top-secret-987654321');
+  });
+
+  it('usage records of answered requests survive an immediate SIGTERM', async () => {
+    const data = join(dir, 'drain-data');
+    const run = baimo(['serve', '--port', '0', '--data-dir', data], { LOOP_URL: upstream.baseURL });
+    await expect.poll(() => /listening on (http:\S+)/.exec(run.out())?.[1], { timeout: 15_000 }).toBeTruthy();
+    const url = /listening on (http:\S+)/.exec(run.out())![1]!;
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        fetch(`${url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'loop/gpt-test', messages: [{ role: 'user', content: `n${i}` }] }),
+        }).then((r) => r.status),
+      ),
+    );
+    expect(answers.every((s) => s === 200)).toBe(true);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+    const db = new Database(join(data, 'baimo.db'), { readonly: true });
+    try {
+      const row = db.prepare('SELECT count(*) AS n, sum(input_tokens) AS input FROM usage').get() as { n: number; input: number };
+      expect(row).toEqual({ n: 20, input: 20 * 12 });
+    } finally {
+      db.close();
+    }
   });
 
   it('`baimo serve` starts with zero config, answers /healthz, and stops cleanly on SIGTERM', async () => {

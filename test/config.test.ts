@@ -103,3 +103,20 @@ describe('settings precedence', () => {
     expect(() => resolveSettings({}, { BAIMO_PORT: 'x' }, {})).toThrow(/BAIMO_PORT: expected a port number/);
   });
 });
+
+describe('Ollama detection', () => {
+  it('enables Ollama with its model list when it answers, and stays quiet when it does not', async () => {
+    const { startOpenAIUpstream } = await import('./upstreams/openai.js');
+    const { detectOllama } = await import('../src/catalog/providers.js');
+    const up = await startOpenAIUpstream();
+    try {
+      const found = await detectOllama({}, 1000, up.baseURL);
+      expect(found).toMatchObject({ id: 'ollama', baseURL: up.baseURL, source: 'detected' });
+      expect(found?.models).toContain('gpt-4o-mini');
+      expect(await detectOllama({ OLLAMA_BASE_URL: up.baseURL }, 1000, up.baseURL)).toBeUndefined(); // configured explicitly instead
+    } finally {
+      await up.close();
+    }
+    expect(await detectOllama({}, 300, 'http://127.0.0.1:9/v1')).toBeUndefined();
+  });
+});

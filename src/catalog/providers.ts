@@ -91,16 +91,16 @@ export function resolveProviders(config: ConfigFile, env: Env): Map<string, Prov
 }
 
 /** Ollama answers on its default port without any setup; use it when it is there. */
-export async function detectOllama(env: Env, timeoutMs = 400): Promise<ProviderSpec | undefined> {
+export async function detectOllama(env: Env, timeoutMs = 400, probeURL?: string): Promise<ProviderSpec | undefined> {
   const preset = PROVIDER_PRESETS.find((p) => p.id === 'ollama');
   if (!preset || env[preset.baseURLEnv]) return undefined;
-  const base = trimSlash(preset.baseURL);
+  const base = trimSlash(probeURL ?? preset.baseURL);
   try {
     const res = await fetch(`${base}/models`, { signal: AbortSignal.timeout(timeoutMs) });
     if (!res.ok) return undefined;
     const body = (await res.json()) as { data?: { id?: string }[] };
     const models = (body.data ?? []).map((m) => m.id).filter((m): m is string => typeof m === 'string');
-    return { ...fromPreset(preset, env, 'detected'), models };
+    return { ...fromPreset(preset, env, 'detected'), baseURL: base, models };
   } catch {
     return undefined;
   }
