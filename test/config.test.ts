@@ -120,3 +120,10 @@ describe('Ollama detection', () => {
     expect(await detectOllama({}, 300, 'http://127.0.0.1:9/v1')).toBeUndefined();
   });
 });
+
+describe('unknown model messages', () => {
+  it('say how to enable a preset provider that is not enabled', () => {
+    const r = new Registry(resolveProviders({}, {}).values());
+    expect(() => r.resolve('deepseek/deepseek-chat')).toThrow(/Provider 'deepseek' \(DeepSeek\) is not enabled: set DEEPSEEK_API_KEY/);
+  });
+});

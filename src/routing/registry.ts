@@ -1,3 +1,4 @@
+import { PROVIDER_PRESETS } from '../catalog/presets.js';
 import type { ProviderSpec } from '../catalog/providers.js';
 import type { ConfigFile } from '../config/schema.js';
 import { ConfigError } from '../config/load.js';
@@ -91,7 +92,12 @@ export class Registry {
     const target = this.lookup(name, 0);
     if (!target) {
       const matches = closeMatches(name, this.list().map((m) => m.id));
-      const hint = matches.length ? ` Did you mean ${matches.map((m) => `'${m}'`).join(', ')}?` : '';
+      let hint = matches.length ? ` Did you mean ${matches.map((m) => `'${m}'`).join(', ')}?` : '';
+      const preset = PROVIDER_PRESETS.find((p) => name.startsWith(`${p.id}/`));
+      if (preset && !this.providers.has(preset.id)) {
+        const how = preset.kind === 'cloud' ? `set ${preset.apiKeyEnv.join(' or ')}` : `set ${preset.baseURLEnv}`;
+        hint += ` Provider '${preset.id}' (${preset.name}) is not enabled: ${how} and restart the hub.`;
+      }
       throw new HubError('not_found', `The model '${name}' does not exist.${hint} See GET /v1/models for the models this hub serves.`, {
         code: 'model_not_found',
         param: 'model',
