@@ -6,6 +6,7 @@ export interface CollectedChoice {
   readonly reasoning: readonly ReasoningPart[];
   readonly toolCalls: readonly ToolCall[];
   readonly finishReason: FinishReason | null;
+  readonly stopSequence?: string;
 }
 
 export interface Collected {
@@ -17,9 +18,10 @@ export interface Collected {
 
 interface MutableChoice {
   text: string;
-  reasoning: { text: string; signature?: string }[];
+  reasoning: { text: string; signature?: string; redacted?: string }[];
   calls: { id: string; name: string; arguments: string }[];
   finishReason: FinishReason | null;
+  stopSequence?: string;
 }
 
 /** Folds a stream of events into whole choices. Tool-call deltas join by their index. */
@@ -49,8 +51,12 @@ export class Collector {
         return;
       case 'reasoning': {
         const c = this.choice(e.choice);
+        if (e.redacted !== undefined) {
+          c.reasoning.push({ text: '', redacted: e.redacted });
+          return;
+        }
         let last = c.reasoning[c.reasoning.length - 1];
-        if (!last || last.signature !== undefined) {
+        if (!last || last.signature !== undefined || last.redacted !== undefined) {
           last = { text: '' };
           c.reasoning.push(last);
         }
@@ -70,9 +76,12 @@ export class Collector {
         call.arguments += e.arguments;
         return;
       }
-      case 'finish':
-        this.choice(e.choice).finishReason = e.reason;
+      case 'finish': {
+        const c = this.choice(e.choice);
+        c.finishReason = e.reason;
+        if (e.stopSequence !== undefined) c.stopSequence = e.stopSequence;
         return;
+      }
       case 'usage':
         this.usage = e.usage;
         return;
@@ -89,6 +98,7 @@ export class Collector {
         reasoning: c.reasoning.map((r) => ({ type: 'reasoning' as const, ...r })),
         toolCalls: c.calls.filter(Boolean),
         finishReason: c.finishReason,
+        ...(c.stopSequence !== undefined && { stopSequence: c.stopSequence }),
       });
     }
     return { id: this.id, model: this.model, choices, usage: this.usage };

@@ -44,7 +44,7 @@ export type Message =
       readonly reasoning?: readonly ReasoningPart[];
       readonly toolCalls?: readonly ToolCall[];
     }
-  | { readonly role: 'tool'; readonly toolCallId: string; readonly content: string };
+  | { readonly role: 'tool'; readonly toolCallId: string; readonly content: string; readonly isError?: boolean };
 
 export interface Tool {
   readonly name: string;
@@ -62,6 +62,13 @@ export type ResponseFormat =
 
 export type ReasoningEffort = 'minimal' | 'low' | 'medium' | 'high';
 
+/** The client asked the model to think. Providers map this to their own switch. */
+export interface ReasoningRequest {
+  readonly effort?: ReasoningEffort;
+  /** Anthropic-style thinking budget in tokens. */
+  readonly budgetTokens?: number;
+}
+
 export interface ChatRequest {
   /** The name the upstream knows the model by (already resolved by routing). */
   readonly model: string;
@@ -72,6 +79,7 @@ export interface ChatRequest {
   readonly maxTokens?: number;
   readonly temperature?: number;
   readonly topP?: number;
+  readonly topK?: number;
   readonly stop?: readonly string[];
   readonly seed?: number;
   /** Number of choices. Events carry a `choice` index. */
@@ -81,7 +89,8 @@ export interface ChatRequest {
   readonly topLogprobs?: number;
   readonly frequencyPenalty?: number;
   readonly presencePenalty?: number;
-  readonly reasoningEffort?: ReasoningEffort;
+  /** Present when the client asked for thinking. */
+  readonly reasoning?: ReasoningRequest;
   readonly user?: string;
   /** Fields no canonical type covers, passed verbatim to upstreams of the same wire family. */
   readonly extra?: Readonly<Record<string, unknown>>;
@@ -105,7 +114,15 @@ export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
 export type ChatEvent =
   | { readonly type: 'start'; readonly id: string; readonly model: string }
   | { readonly type: 'text'; readonly choice: number; readonly text: string }
-  | { readonly type: 'reasoning'; readonly choice: number; readonly text: string; readonly signature?: string }
+  | {
+      readonly type: 'reasoning';
+      readonly choice: number;
+      readonly text: string;
+      /** Closes the current reasoning block; opaque, returned to the provider unchanged. */
+      readonly signature?: string;
+      /** A whole redacted block (Anthropic `redacted_thinking`): opaque data, no text. */
+      readonly redacted?: string;
+    }
   | {
       readonly type: 'tool_call';
       readonly choice: number;
@@ -116,7 +133,13 @@ export type ChatEvent =
       readonly name?: string;
       readonly arguments: string;
     }
-  | { readonly type: 'finish'; readonly choice: number; readonly reason: FinishReason }
+  | {
+      readonly type: 'finish';
+      readonly choice: number;
+      readonly reason: FinishReason;
+      /** The stop sequence that ended the answer, when one did (reason is then 'stop'). */
+      readonly stopSequence?: string;
+    }
   | { readonly type: 'usage'; readonly usage: Usage };
 
 export interface EmbeddingRequest {

@@ -148,7 +148,6 @@ describe('OpenAI upstream fixture', () => {
       prompt_tokens: 30,
       completion_tokens: 50,
       total_tokens: 80,
-      prompt_tokens_details: { cached_tokens: 10 },
       completion_tokens_details: { reasoning_tokens: 35 },
       prompt_cache_hit_tokens: 10,
       prompt_cache_miss_tokens: 20,

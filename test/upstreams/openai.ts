@@ -194,6 +194,16 @@ function lastUserText(messages: unknown): string {
   return '';
 }
 
+/** How many image parts the last user message holds. */
+function lastUserImages(messages: unknown[]): number {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i] as { role?: unknown; content?: unknown } | null;
+    if (m?.role !== 'user') continue;
+    return Array.isArray(m.content) ? m.content.filter((p) => p?.type === 'image_url').length : 0;
+  }
+  return 0;
+}
+
 /** Resolves after `ms`, or as soon as the response closes (so a gone client stops a wait early). */
 function sleep(ms: number, res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
@@ -259,19 +269,23 @@ function planChat(model: string, body: Record<string, any>): ChatPlan {
   }
 
   if (model === 'reasoner') {
-    // DeepSeek R1 shape: reasoning_content beside content, OpenAI-style details and DeepSeek's
-    // own cache hit/miss counters in the same usage object.
+    // DeepSeek R1 shape: reasoning_content beside content; cache hits only in DeepSeek's own
+    // counters, so the hub has to normalize them into prompt_tokens_details.
     return {
       ...base,
       choices: [{ content: 'The answer is 42.', reasoning: 'Let me think step by step.', finishReason: 'stop' }],
       usage: {
         ...usage(30, 50),
-        prompt_tokens_details: { cached_tokens: 10 },
         completion_tokens_details: { reasoning_tokens: 35 },
         prompt_cache_hit_tokens: 10,
         prompt_cache_miss_tokens: 20,
       },
     };
+  }
+
+  if (model === 'vision') {
+    const images = lastUserImages(messages);
+    return { ...base, choices: [{ content: `I see ${images} image(s).`, finishReason: 'stop' }], usage: usage(12, 9) };
   }
 
   if (model === 'json') {

@@ -51,6 +51,7 @@ export class ChunkRenderer {
       case 'text':
         return this.chunk([{ index: e.choice, delta: this.delta(e.choice, { content: e.text }), logprobs: null, finish_reason: null }]);
       case 'reasoning':
+        if (!e.text) return undefined; // a signature or a redacted block: nothing an OpenAI client can use
         return this.chunk([{ index: e.choice, delta: this.delta(e.choice, { reasoning_content: e.text }), logprobs: null, finish_reason: null }]);
       case 'tool_call': {
         const call: Record<string, unknown> = { index: e.index };

@@ -104,7 +104,7 @@ export function chatRequestToCanonical(body: ChatCompletionRequest, upstreamMode
     ...(body.top_logprobs != null && { topLogprobs: body.top_logprobs }),
     ...(body.frequency_penalty != null && { frequencyPenalty: body.frequency_penalty }),
     ...(body.presence_penalty != null && { presencePenalty: body.presence_penalty }),
-    ...(body.reasoning_effort != null && { reasoningEffort: body.reasoning_effort }),
+    ...(body.reasoning_effort != null && { reasoning: { effort: body.reasoning_effort } }),
     ...(body.user !== undefined && { user: body.user }),
     ...(Object.keys(extra).length > 0 && { extra }),
   };

@@ -24,7 +24,8 @@ function messageToWire(m: Message): Record<string, unknown> {
     case 'assistant': {
       const out: Record<string, unknown> = { role: 'assistant', content: m.content === '' && m.toolCalls?.length ? null : m.content };
       // Thinking models (DeepSeek, Kimi, GLM) reject a tool-calling turn whose reasoning was dropped.
-      if (m.reasoning?.length) out.reasoning_content = m.reasoning.map((r) => r.text).join('');
+      const thought = m.reasoning?.map((r) => r.text).join('');
+      if (thought) out.reasoning_content = thought;
       if (m.toolCalls?.length) {
         out.tool_calls = m.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } }));
       }
@@ -65,7 +66,7 @@ export function chatRequestToWire(r: ChatRequest, o: WireRequestOptions): Record
   if (r.topLogprobs !== undefined) body.top_logprobs = r.topLogprobs;
   if (r.frequencyPenalty !== undefined) body.frequency_penalty = r.frequencyPenalty;
   if (r.presencePenalty !== undefined) body.presence_penalty = r.presencePenalty;
-  if (r.reasoningEffort !== undefined) body.reasoning_effort = r.reasoningEffort;
+  if (r.reasoning?.effort !== undefined) body.reasoning_effort = r.reasoning.effort;
   if (r.user !== undefined) body.user = r.user;
   if (r.responseFormat) {
     const f = r.responseFormat;
