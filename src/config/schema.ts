@@ -3,6 +3,8 @@ import { z } from 'zod';
 const id = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'expected a lowercase id (letters, digits, . _ -)');
 
 const providerSchema = z.strictObject({
+  /** The wire format the provider speaks. Default: openai (chat completions). */
+  type: z.enum(['openai', 'anthropic', 'gemini']).optional(),
   /** Base URL including the version path, e.g. https://api.example.com/v1. Required unless the id is a preset's. */
   baseURL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
   apiKey: z.string().optional(),

@@ -10,6 +10,7 @@ import type { HubContext } from './context.js';
 import { sendJSON } from './http.js';
 import { chatCompletions } from './routes/chat.js';
 import { embeddings } from './routes/embeddings.js';
+import { countTokens, messages } from './routes/messages.js';
 import { getModel, listModels } from './routes/models.js';
 
 export interface HubOptions {
@@ -62,6 +63,10 @@ export function createHub(o: HubOptions): Hub {
       case '/v1/embeddings':
       case '/embeddings':
         return method === 'POST' ? embeddings(ctx, req, res, requestId()) : methodNotAllowed(res, method, path, 'POST');
+      case '/v1/messages':
+        return method === 'POST' ? messages(ctx, req, res, requestId()) : methodNotAllowed(res, method, path, 'POST');
+      case '/v1/messages/count_tokens':
+        return method === 'POST' ? countTokens(ctx, req, res, requestId()) : methodNotAllowed(res, method, path, 'POST');
       case '/v1/models':
       case '/models':
         return method === 'GET' ? listModels(ctx, res) : methodNotAllowed(res, method, path, 'GET');

@@ -26,3 +26,9 @@ export function openAIErrorBody(e: HubError): { error: { message: string; type: 
     },
   };
 }
+
+/** OpenAI errors as a response body, and in-band for a stream that has already started. */
+export const openAIErrorFormat = {
+  body: (e: HubError) => openAIErrorBody(e),
+  streamEvent: (e: HubError) => `data: ${JSON.stringify(openAIErrorBody(e))}\n\n`,
+};

@@ -1,94 +1,37 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { collect } from '../../core/collect.js';
-import { HubError, toHubError } from '../../core/errors.js';
-import type { ErrorKind } from '../../core/errors.js';
-import type { ChatEvent, Usage } from '../../core/types.js';
-import { openAIErrorBody } from '../../protocols/openai-chat/errors.js';
+import { HubError } from '../../core/errors.js';
+import type { ChatEvent } from '../../core/types.js';
+import { openAIErrorFormat } from '../../protocols/openai-chat/errors.js';
 import { ChunkRenderer, completionToWire } from '../../protocols/openai-chat/from-canonical.js';
 import { relayBlock, relayCompletion } from '../../protocols/openai-chat/relay.js';
 import type { RelayState } from '../../protocols/openai-chat/relay.js';
 import { chatCompletionRequest } from '../../protocols/openai-chat/schema.js';
 import type { ChatCompletionRequest } from '../../protocols/openai-chat/schema.js';
 import { chatRequestToCanonical } from '../../protocols/openai-chat/to-canonical.js';
-import { parseJSONBody, validate } from '../../protocols/validate.js';
+import { validate } from '../../protocols/validate.js';
 import { OpenAICompatibleProvider } from '../../providers/openai-compatible/provider.js';
 import { readText, transportError } from '../../providers/http.js';
 import { SSESplitter } from '../../providers/sse.js';
 import type { Target } from '../../routing/registry.js';
 import type { HubContext } from '../context.js';
-import { readBody, sendJSON, sendRaw, SSE_HEADERS } from '../http.js';
+import { sendJSON, sendRaw, SSE_HEADERS } from '../http.js';
+import { runRequest, targetHeaders } from '../lifecycle.js';
+import type { Outcome } from '../lifecycle.js';
 import { write } from '../stream-writer.js';
 
-/** What one request did, filled in as it goes and recorded whatever happens. */
-interface Outcome {
-  model: string;
-  target: Target | undefined;
-  stream: boolean;
-  status: number;
-  errorKind: ErrorKind | undefined;
-  usage: Usage | undefined;
-  firstTokenAt: number | undefined;
-}
-
-function targetHeaders(requestId: string, t: Target): Record<string, string> {
-  return { 'x-request-id': requestId, 'x-baimo-provider': t.model.provider, 'x-baimo-upstream-model': t.upstreamModel };
-}
-
-function errorEvent(e: HubError): string {
-  return `data: ${JSON.stringify(openAIErrorBody(e))}\n\n`;
-}
-
-export async function chatCompletions(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-  const t0 = performance.now();
-  const ts = Date.now();
-  const out: Outcome = { model: '', target: undefined, stream: false, status: 200, errorKind: undefined, usage: undefined, firstTokenAt: undefined };
-  const abort = new AbortController();
-  res.on('close', () => {
-    if (!res.writableFinished) abort.abort();
-  });
-  try {
-    const json = parseJSONBody(await readBody(req, ctx.maxBodyBytes));
-    if (json && typeof json === 'object' && typeof (json as { model?: unknown }).model === 'string') {
-      out.model = (json as { model: string }).model;
-    }
+export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+  return runRequest(ctx, req, res, requestId, 'chat', openAIErrorFormat, async (json, out, signal) => {
     const body = validate(chatCompletionRequest, json);
     out.stream = body.stream === true;
     const target = ctx.registry.resolve(body.model);
     out.target = target;
     if (target.model instanceof OpenAICompatibleProvider) {
-      await relay(target, target.model, json as Record<string, unknown>, body, res, requestId, abort.signal, out);
+      await relay(target, target.model, json as Record<string, unknown>, body, res, requestId, signal, out);
     } else {
-      await viaCanonical(target, body, res, requestId, abort.signal, out);
+      await viaCanonical(target, body, res, requestId, signal, out);
     }
-  } catch (err) {
-    const e = abort.signal.aborted ? new HubError('canceled', 'Client closed the request') : toHubError(err);
-    out.errorKind = e.kind;
-    if (!res.headersSent) {
-      out.status = e.status;
-      sendJSON(res, e.status, openAIErrorBody(e), {
-        'x-request-id': requestId,
-        ...(e.retryAfter !== undefined && { 'retry-after': String(e.retryAfter) }),
-      });
-    } else if (!res.writableEnded) {
-      // Headers are gone: tell the client in-band rather than truncating silently.
-      res.end(errorEvent(e));
-    }
-  } finally {
-    ctx.recorder.record({
-      requestId,
-      ts,
-      endpoint: 'chat',
-      model: out.model,
-      provider: out.target?.model.provider,
-      upstreamModel: out.target?.upstreamModel,
-      stream: out.stream,
-      status: out.status,
-      errorKind: out.errorKind,
-      usage: out.usage,
-      latencyMs: performance.now() - t0,
-      ttftMs: out.firstTokenAt === undefined ? undefined : out.firstTokenAt - t0,
-    });
-  }
+  });
 }
 
 /** OpenAI client → OpenAI-compatible upstream: bytes pass through, usage is read on the way. */

@@ -1,0 +1,73 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { collect } from '../../core/collect.js';
+import type { Model } from '../../core/model.js';
+import type { ChatRequest } from '../../core/types.js';
+import { anthropicErrorFormat } from '../../protocols/anthropic-messages/errors.js';
+import { AnthropicStreamRenderer, collectedToMessage } from '../../protocols/anthropic-messages/from-canonical.js';
+import { countTokensRequest, messagesRequest } from '../../protocols/anthropic-messages/schema.js';
+import { messagesRequestToCanonical } from '../../protocols/anthropic-messages/to-canonical.js';
+import { validate } from '../../protocols/validate.js';
+import { estimatePromptTokens } from '../../usage/estimate.js';
+import type { HubContext } from '../context.js';
+import { sendJSON, SSE_HEADERS } from '../http.js';
+import { runRequest, targetHeaders } from '../lifecycle.js';
+import { write } from '../stream-writer.js';
+
+/** A Model that can count prompt tokens itself (Anthropic and Gemini upstreams can). */
+interface TokenCounter {
+  countTokens(request: ChatRequest, signal: AbortSignal): Promise<number>;
+}
+
+function canCount(m: Model): m is Model & TokenCounter {
+  return typeof (m as Partial<TokenCounter>).countTokens === 'function';
+}
+
+/** `POST /v1/messages`: Anthropic's Messages API in front of any model. */
+export function messages(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+  return runRequest(ctx, req, res, requestId, 'chat', anthropicErrorFormat, async (json, out, signal) => {
+    const body = validate(messagesRequest, json);
+    out.stream = body.stream === true;
+    const target = ctx.registry.resolve(body.model);
+    out.target = target;
+    const request = messagesRequestToCanonical(body, target.upstreamModel);
+    const id = `msg_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
+    const headers = { ...targetHeaders(requestId, target), 'request-id': requestId };
+    const events = target.model.stream(request, signal);
+    if (!out.stream) {
+      const c = await collect(events);
+      out.usage = c.usage;
+      out.firstTokenAt = performance.now();
+      sendJSON(res, 200, collectedToMessage(c, id, body.model), headers);
+      return;
+    }
+    const renderer = new AnthropicStreamRenderer(id, body.model, estimatePromptTokens(request));
+    const it = events[Symbol.asyncIterator]();
+    // Wait for the first event so that a failure before any output still gets a proper status.
+    let next = await it.next();
+    res.writeHead(200, { ...SSE_HEADERS, ...headers });
+    await write(res, renderer.start());
+    for (; !next.done; next = await it.next()) {
+      const e = next.value;
+      if (e.type === 'usage') out.usage = e.usage;
+      else if (out.firstTokenAt === undefined && (e.type === 'text' || e.type === 'reasoning' || e.type === 'tool_call')) {
+        out.firstTokenAt = performance.now();
+      }
+      const text = renderer.render(e);
+      if (text) await write(res, text);
+    }
+    res.end(renderer.end());
+  });
+}
+
+/** `POST /v1/messages/count_tokens`: the upstream's own count where it has one, else an estimate. */
+export function countTokens(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+  return runRequest(ctx, req, res, requestId, 'count_tokens', anthropicErrorFormat, async (json, out, signal) => {
+    const body = validate(countTokensRequest, json);
+    const target = ctx.registry.resolve(body.model);
+    out.target = target;
+    const request = messagesRequestToCanonical(body, target.upstreamModel);
+    const inputTokens = canCount(target.model) ? await target.model.countTokens(request, signal) : estimatePromptTokens(request);
+    sendJSON(res, 200, { input_tokens: inputTokens }, { ...targetHeaders(requestId, target), 'request-id': requestId });
+  });
+}
