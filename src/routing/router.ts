@@ -1,0 +1,173 @@
+import { HubError, isRetryable, toHubError } from '../core/errors.js';
+import type { ErrorKind } from '../core/errors.js';
+import type { Deployment } from './deployment.js';
+import { orderDeployments } from './strategy.js';
+import type { Strategy } from './strategy.js';
+
+export interface RetryPolicy {
+  /** Attempts per model, the first included, across its deployments. */
+  readonly maxAttempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  /** No new attempt starts after this much time has passed since the request began. */
+  readonly budgetMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 150, maxDelayMs: 4_000, budgetMs: 30_000 };
+
+export interface Fallback {
+  readonly model: string;
+  /** Error kinds that send the request on to this model. */
+  readonly on: readonly ErrorKind[];
+}
+
+export const DEFAULT_FALLBACK_ON: readonly ErrorKind[] = ['rate_limited', 'timeout', 'upstream', 'overloaded', 'context_length', 'content_filter'];
+
+/** A public model name: its deployments and how to use them. */
+export interface Route {
+  readonly name: string;
+  readonly deployments: readonly Deployment[];
+  readonly strategy: Strategy;
+  readonly retry: RetryPolicy;
+  readonly fallbacks: readonly Fallback[];
+}
+
+export interface Attempt {
+  readonly route: Route;
+  readonly deployment: Deployment;
+  /** 1-based over the whole request, fallbacks included. */
+  readonly number: number;
+  /** The model name this attempt serves when a fallback was taken. */
+  readonly fallbackFrom: string | undefined;
+}
+
+export interface AttemptReport {
+  readonly attempt: Attempt;
+  readonly error: HubError | undefined;
+  readonly latencyMs: number;
+}
+
+export interface ExecuteOptions {
+  readonly signal: AbortSignal;
+  /** Prompt-token estimate, for TPM caps. */
+  readonly estimatedTokens: number;
+  readonly routes: (name: string) => Route | undefined;
+  /** Called after every attempt that failed, before the next one starts. */
+  readonly onFailedAttempt?: (r: AttemptReport) => void;
+  readonly random?: () => number;
+  readonly now?: () => number;
+}
+
+export interface Executed<T> {
+  readonly value: T;
+  readonly attempt: Attempt;
+}
+
+/** Failures that say nothing about the deployment's health: the client's own mistakes. */
+function blamesDeployment(kind: ErrorKind): boolean {
+  return isRetryable(kind) || kind === 'authentication' || kind === 'permission';
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new HubError('canceled', 'Request canceled'));
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new HubError('canceled', 'Request canceled'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Exponential backoff with full jitter. */
+function backoff(policy: RetryPolicy, retry: number, random: () => number): number {
+  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** retry);
+  return Math.round(cap / 2 + (random() * cap) / 2);
+}
+
+/**
+ * Runs `run` against the route's deployments until one succeeds: in strategy order, skipping open
+ * circuits and deployments at their caps, retrying retryable failures with backoff (honouring
+ * Retry-After when the same deployment must be retried), then following the route's fallbacks for
+ * the error kinds they name. `run` must resolve only once output is assured to start (the first
+ * byte or event), so that everything before it can be retried transparently.
+ */
+export async function execute<T>(start: Route, run: (a: Attempt, signal: AbortSignal) => Promise<T>, o: ExecuteOptions): Promise<Executed<T>> {
+  const random = o.random ?? Math.random;
+  const now = o.now ?? Date.now;
+  const began = now();
+  let number = 0;
+  let lastError: HubError | undefined;
+  let route: Route | undefined = start;
+  let fallbackFrom: string | undefined;
+  const visited = new Set<string>();
+
+  while (route && !visited.has(route.name)) {
+    visited.add(route.name);
+    const candidates = orderDeployments(route.deployments, route.strategy, random);
+    const tried = new Set<Deployment>();
+    let routeAttempts = 0;
+    let retries = 0;
+    let routeError: HubError | undefined;
+
+    while (routeAttempts < route.retry.maxAttempts) {
+      // Prefer a deployment not yet tried; once all have been, go round again.
+      const usable = candidates.filter((d) => d.breaker.available() && !d.atCap(o.estimatedTokens));
+      const d = usable.find((x) => !tried.has(x)) ?? usable[0];
+      if (!d) {
+        routeError ??= new HubError('overloaded', `No deployment of '${route.name}' can take a request now (circuits open or at their rate caps).`, { status: 503 });
+        break;
+      }
+      if (!d.breaker.tryAcquire()) {
+        tried.add(d);
+        continue;
+      }
+      tried.add(d);
+      routeAttempts++;
+      number++;
+      const attempt: Attempt = { route, deployment: d, number, fallbackFrom };
+      const t0 = performance.now();
+      d.inFlight++;
+      d.requests.add(1);
+      d.tokens.add(o.estimatedTokens);
+      try {
+        const value = await run(attempt, o.signal);
+        d.breaker.onSuccess();
+        d.successes++;
+        return { value, attempt };
+      } catch (err) {
+        const e = o.signal.aborted ? new HubError('canceled', 'Request canceled') : toHubError(err);
+        if (e.kind === 'canceled') {
+          d.breaker.release();
+          throw e;
+        }
+        if (blamesDeployment(e.kind)) {
+          d.breaker.onFailure();
+          d.failures++;
+        } else d.breaker.onSuccess();
+        o.onFailedAttempt?.({ attempt, error: e, latencyMs: performance.now() - t0 });
+        routeError = e;
+        if (!isRetryable(e.kind) || routeAttempts >= route.retry.maxAttempts) break;
+        let delay = backoff(route.retry, retries++, random);
+        // Retry-After binds the deployment that said it; another deployment need not wait.
+        const next = candidates.find((x) => x !== d && !tried.has(x) && x.breaker.available());
+        if (!next && e.retryAfter !== undefined) delay = Math.max(delay, e.retryAfter * 1000);
+        if (next) delay = Math.min(delay, route.retry.baseDelayMs);
+        if (now() - began + delay > route.retry.budgetMs) break;
+        await sleep(delay, o.signal);
+      } finally {
+        d.inFlight--;
+      }
+    }
+    lastError = routeError ?? lastError;
+    const kind = lastError?.kind;
+    const fb: Fallback | undefined = kind === undefined ? undefined : route.fallbacks.find((f) => f.on.includes(kind) && !visited.has(f.model));
+    fallbackFrom ??= route.name;
+    route = fb ? o.routes(fb.model) : undefined;
+  }
+  throw lastError ?? new HubError('overloaded', `No deployment of '${start.name}' is available.`, { status: 503 });
+}
