@@ -18,7 +18,7 @@ let client: OpenAI;
 beforeAll(async () => {
   upstream = await startOpenAIUpstream();
   hub = await startTestHub(`providers:\n  loop:\n    baseURL: ${upstream.baseURL}\n`);
-  const provider = hub.registry.resolve('loop/any').model;
+  const provider = hub.registry.resolve('loop/any').route.deployments[0]!.model;
   // A Model that is not an OpenAICompatibleProvider, so the relay fast path cannot be taken.
   const canonicalOnly: Model = { provider: 'canon', stream: (req, signal) => provider.stream(req, signal) };
   hub.registry.addModel('canon', canonicalOnly);

@@ -88,8 +88,8 @@ describe('zero-config presets', () => {
   it('resolves `provider/model` for any model name, the first slash splitting', () => {
     const r = new Registry(resolveProviders({}, { OPENROUTER_API_KEY: 'x' }).values());
     const t = r.resolve('openrouter/anthropic/claude-sonnet-4');
-    expect(t.model.provider).toBe('openrouter');
-    expect(t.upstreamModel).toBe('anthropic/claude-sonnet-4');
+    expect(t.route.deployments[0]!.provider).toBe('openrouter');
+    expect(t.route.deployments[0]!.upstreamModel).toBe('anthropic/claude-sonnet-4');
   });
 });
 

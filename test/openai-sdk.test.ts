@@ -402,9 +402,11 @@ describe('usage records', () => {
     await client.chat.completions.create({ model: 'loop/error-500', messages: [{ role: 'user', content: marker }] }).catch(() => {});
     await post(JSON.stringify({ model: marker, messages: 'nope' }));
     await expect.poll(() => hub.store.recentUsage(1)[0]?.model, { timeout: 3000 }).toBe(marker);
-    const [bad, failed, ok] = hub.store.recentUsage(3);
-    expect(ok).toMatchObject({ model: 'loop/reasoner', provider: 'loop', upstream_model: 'reasoner', status: 200, input_tokens: 30, output_tokens: 50, cached_input_tokens: 10, reasoning_tokens: 35 });
-    expect(failed).toMatchObject({ model: 'loop/error-500', status: 502, error_kind: 'upstream' });
+    const [bad, failed, failedFirstAttempt, ok] = hub.store.recentUsage(4);
+    expect(ok).toMatchObject({ model: 'loop/reasoner', provider: 'loop', upstream_model: 'reasoner', status: 200, attempt: 1, final: 1, input_tokens: 30, output_tokens: 50, cached_input_tokens: 10, reasoning_tokens: 35 });
+    // A 500 is retried once on a provider/model name: one record per attempt, the last one final.
+    expect(failed).toMatchObject({ model: 'loop/error-500', status: 502, error_kind: 'upstream', attempt: 2, final: 1 });
+    expect(failedFirstAttempt).toMatchObject({ model: 'loop/error-500', status: 502, error_kind: 'upstream', attempt: 1, final: 0, deployment: 'loop/error-500' });
     expect(bad).toMatchObject({ model: marker, status: 400, error_kind: 'bad_request' });
   });
 });

@@ -11,8 +11,10 @@
  * enabling) lives elsewhere.
  */
 
-/** A provider that speaks the OpenAI chat-completions wire format, enabled with zero config. */
+/** A provider enabled with zero config. Most speak OpenAI's chat-completions wire format. */
 export interface ProviderPreset {
+  /** The wire format; default `openai` (chat completions). */
+  readonly type?: 'openai' | 'anthropic' | 'gemini';
   /** Prefix in model names: `deepseek/deepseek-chat`. Lowercase, no slash. */
   readonly id: string;
   /** Display name. */
@@ -34,6 +36,38 @@ export interface ProviderPreset {
 
 export const PROVIDER_PRESETS: readonly ProviderPreset[] = [
   // ---------------------------------------------------------------- cloud ---
+
+  /**
+   * Anthropic, natively (Messages API). The official SDKs read ANTHROPIC_API_KEY and
+   * ANTHROPIC_BASE_URL (no version path: the client appends /v1/messages).
+   */
+  {
+    id: 'anthropic',
+    name: 'Anthropic',
+    type: 'anthropic',
+    kind: 'cloud',
+    baseURL: 'https://api.anthropic.com',
+    baseURLEnv: 'ANTHROPIC_BASE_URL',
+    apiKeyEnv: ['ANTHROPIC_API_KEY'],
+    docs: 'https://docs.claude.com/en/api/overview',
+    models: ['claude-opus-4-6', 'claude-sonnet-4-6', 'claude-sonnet-4-5', 'claude-haiku-4-5'],
+  },
+
+  /**
+   * Google Gemini, natively (Generative Language API v1beta). Google's GenAI SDKs read
+   * GEMINI_API_KEY or GOOGLE_API_KEY.
+   */
+  {
+    id: 'gemini',
+    name: 'Google Gemini',
+    type: 'gemini',
+    kind: 'cloud',
+    baseURL: 'https://generativelanguage.googleapis.com/v1beta',
+    baseURLEnv: 'GEMINI_BASE_URL',
+    apiKeyEnv: ['GEMINI_API_KEY', 'GOOGLE_API_KEY'],
+    docs: 'https://ai.google.dev/gemini-api/docs/api-key',
+    models: ['gemini-2.5-pro', 'gemini-2.5-flash', 'gemini-2.5-flash-lite'],
+  },
 
   /**
    * OpenAI. The official Node SDK reads OPENAI_API_KEY and defaults `baseURL`

@@ -6,12 +6,15 @@ import type { ProviderPreset } from './presets.js';
 /** A provider the hub will talk to, with everything needed to reach it. */
 export interface ProviderSpec {
   readonly id: string;
+  /** The wire format it speaks. */
+  readonly type: 'openai' | 'anthropic' | 'gemini';
   readonly name: string;
   readonly baseURL: string;
   readonly apiKey: string | undefined;
   readonly headers: Readonly<Record<string, string>>;
   readonly models: readonly string[];
   readonly embeddingModels: readonly string[];
+  readonly connectTimeoutMs: number;
   readonly firstByteTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly maxTokensField: 'max_tokens' | 'max_completion_tokens';
@@ -24,6 +27,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 /** Reasoning models can think for minutes before the first byte of a non-streaming answer. */
 const FIRST_BYTE_TIMEOUT_MS = 600_000;
 const IDLE_TIMEOUT_MS = 300_000;
+const CONNECT_TIMEOUT_MS = 10_000;
 
 function trimSlash(url: string): string {
   return url.replace(/\/+$/, '');
@@ -40,12 +44,14 @@ function keyFrom(preset: ProviderPreset, env: Env): string | undefined {
 function fromPreset(p: ProviderPreset, env: Env, source: ProviderSpec['source']): ProviderSpec {
   return {
     id: p.id,
+    type: p.type ?? 'openai',
     name: p.name,
     baseURL: trimSlash(env[p.baseURLEnv] || p.baseURL),
     apiKey: keyFrom(p, env),
     headers: {},
     models: p.models,
     embeddingModels: p.embeddingModels ?? [],
+    connectTimeoutMs: CONNECT_TIMEOUT_MS,
     firstByteTimeoutMs: FIRST_BYTE_TIMEOUT_MS,
     idleTimeoutMs: IDLE_TIMEOUT_MS,
     maxTokensField: p.id === 'openai' ? 'max_completion_tokens' : 'max_tokens',
@@ -74,12 +80,14 @@ export function resolveProviders(config: ConfigFile, env: Env): Map<string, Prov
     }
     out.set(id, {
       id,
+      type: c.type ?? base?.type ?? 'openai',
       name: base?.name ?? id,
       baseURL: trimSlash(baseURL),
       apiKey: c.apiKey ?? base?.apiKey,
       headers: c.headers ?? {},
       models: c.models ?? base?.models ?? [],
       embeddingModels: c.embeddingModels ?? base?.embeddingModels ?? [],
+      connectTimeoutMs: c.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
       firstByteTimeoutMs: c.timeoutMs ?? FIRST_BYTE_TIMEOUT_MS,
       idleTimeoutMs: c.idleTimeoutMs ?? IDLE_TIMEOUT_MS,
       maxTokensField: c.maxTokensField ?? base?.maxTokensField ?? 'max_tokens',

@@ -105,7 +105,7 @@ async function chat(args: string[]): Promise<void> {
   if (!values.model) throw new HubError('bad_request', 'missing -m MODEL (see `baimo models`)');
   const prompt = positionals.length ? positionals.join(' ') : (await readStdin()).trim();
   if (!prompt) throw new HubError('bad_request', 'missing prompt');
-  const target = (await registryFor(values.config)).resolve(values.model);
+  const deployment = (await registryFor(values.config)).resolve(values.model).route.deployments[0]!;
   const messages: Message[] = [
     ...(values.system ? [{ role: 'system' as const, content: values.system }] : []),
     { role: 'user', content: [{ type: 'text', text: prompt }] },
@@ -114,7 +114,7 @@ async function chat(args: string[]): Promise<void> {
   process.once('SIGINT', () => abort.abort());
   const dim = process.stderr.isTTY ? (s: string) => `\x1b[2m${s}\x1b[0m` : (s: string) => s;
   let lastWasReasoning = false;
-  for await (const e of target.model.stream({ model: target.upstreamModel, messages }, abort.signal)) {
+  for await (const e of deployment.model.stream({ model: deployment.upstreamModel, messages }, abort.signal)) {
     if (e.type === 'reasoning') {
       process.stderr.write(dim(e.text));
       lastWasReasoning = true;

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { ERROR_KINDS } from '../core/errors.js';
+import { STRATEGIES } from '../routing/strategy.js';
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'expected a lowercase id (letters, digits, . _ -)');
 
@@ -14,16 +16,69 @@ const providerSchema = z.strictObject({
   embeddingModels: z.array(z.string().min(1)).optional(),
   /** Time to the first byte of the upstream's answer. */
   timeoutMs: z.number().int().positive().optional(),
+  connectTimeoutMs: z.number().int().positive().optional(),
   /** Longest silence between two chunks of a stream. */
   idleTimeoutMs: z.number().int().positive().optional(),
   maxTokensField: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
 });
 
-const modelSchema = z.strictObject({
+const positiveInt = z.number().int().positive();
+
+const deploymentSchema = z.strictObject({
   provider: id,
   /** The upstream's own name for the model. */
   model: z.string().min(1),
+  weight: z.number().positive().optional(),
+  /** Lower is tried first by the priority strategy. */
+  priority: z.number().int().optional(),
+  rpm: positiveInt.optional(),
+  tpm: positiveInt.optional(),
 });
+
+const timeoutsSchema = z.strictObject({
+  connectMs: positiveInt.optional(),
+  firstByteMs: positiveInt.optional(),
+  idleMs: positiveInt.optional(),
+  totalMs: positiveInt.optional(),
+});
+
+const fallbackSchema = z.union([
+  z.string().min(1),
+  z.strictObject({ model: z.string().min(1), on: z.array(z.enum(ERROR_KINDS)).min(1).optional() }),
+]);
+
+const modelSchema = z
+  .strictObject({
+    /** Shorthand for a single deployment. */
+    provider: id.optional(),
+    model: z.string().min(1).optional(),
+    deployments: z.array(deploymentSchema).min(1).optional(),
+    strategy: z.enum(STRATEGIES).optional(),
+    /** Attempts after the first, across deployments. */
+    retries: z.number().int().min(0).max(10).optional(),
+    /** No retry starts after this long. */
+    retryBudgetMs: positiveInt.optional(),
+    /** Longest backoff, and the longest Retry-After the hub will wait out itself. */
+    maxRetryDelayMs: positiveInt.optional(),
+    fallbacks: z.array(fallbackSchema).optional(),
+    timeouts: timeoutsSchema.optional(),
+    breaker: z
+      .strictObject({
+        consecutiveFailures: positiveInt.optional(),
+        errorRate: z.number().gt(0).max(1).optional(),
+        minRequests: positiveInt.optional(),
+        cooldownMs: positiveInt.optional(),
+      })
+      .optional(),
+  })
+  .superRefine((m, ctx) => {
+    const single = m.provider !== undefined || m.model !== undefined;
+    if (m.deployments && single) {
+      ctx.addIssue({ code: 'custom', message: 'expected either provider and model, or deployments, not both' });
+    } else if (!m.deployments && (m.provider === undefined || m.model === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [m.provider === undefined ? 'provider' : 'model'], message: 'required (or give a deployments list)' });
+    }
+  });
 
 export const configSchema = z.strictObject({
   server: z
@@ -42,3 +97,4 @@ export const configSchema = z.strictObject({
 
 export type ConfigFile = z.infer<typeof configSchema>;
 export type ProviderConfig = z.infer<typeof providerSchema>;
+export type ModelConfig = z.infer<typeof modelSchema>;

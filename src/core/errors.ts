@@ -2,19 +2,21 @@
  * One error type for the whole hub. Inbound protocols render it in the client's own format;
  * `kind` says what went wrong independent of any wire format.
  */
-export type ErrorKind =
-  | 'bad_request'
-  | 'authentication'
-  | 'permission'
-  | 'not_found'
-  | 'payload_too_large'
-  | 'rate_limited'
-  | 'context_length'
-  | 'content_filter'
-  | 'timeout'
-  | 'upstream'
-  | 'overloaded'
-  | 'canceled';
+export const ERROR_KINDS = [
+  'bad_request',
+  'authentication',
+  'permission',
+  'not_found',
+  'payload_too_large',
+  'rate_limited',
+  'context_length',
+  'content_filter',
+  'timeout',
+  'upstream',
+  'overloaded',
+  'canceled',
+] as const;
+export type ErrorKind = (typeof ERROR_KINDS)[number];
 
 /** The HTTP status a client sees for each kind when the hub itself decides it. */
 const STATUS: Record<ErrorKind, number> = {

@@ -6,13 +6,21 @@ import { HubError } from '../core/errors.js';
  * One keep-alive connection pool per upstream origin, shared by every provider: a new TLS
  * handshake per request would cost more than everything else the hub does.
  */
-export const upstreamAgent = new Agent({
-  keepAliveTimeout: 30_000,
-  keepAliveMaxTimeout: 600_000,
-  connect: { timeout: 10_000 },
-});
+const agents = new Map<number, Agent>();
+
+/** The pool for a given connect timeout; almost every provider shares the default one. */
+export function upstreamAgent(connectMs = 10_000): Agent {
+  let a = agents.get(connectMs);
+  if (!a) {
+    a = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connect: { timeout: connectMs } });
+    agents.set(connectMs, a);
+  }
+  return a;
+}
 
 export interface Timeouts {
+  /** Time to establish a connection; default 10 s. */
+  readonly connectMs?: number;
   /** Time until the upstream's response headers arrive. */
   readonly firstByteMs: number;
   /** Longest silence between two body chunks. */
@@ -30,7 +38,7 @@ export interface PostOptions {
 
 export async function post(o: PostOptions): Promise<Dispatcher.ResponseData> {
   try {
-    return await upstreamAgent.request({
+    return await upstreamAgent(o.timeouts.connectMs).request({
       origin: o.url.origin,
       path: o.url.pathname + o.url.search,
       method: 'POST',

@@ -1,20 +1,21 @@
 import { PROVIDER_PRESETS } from '../catalog/presets.js';
 import type { ProviderSpec } from '../catalog/providers.js';
-import type { ConfigFile } from '../config/schema.js';
+import type { ConfigFile, ModelConfig } from '../config/schema.js';
 import { ConfigError } from '../config/load.js';
 import { HubError } from '../core/errors.js';
 import type { Model } from '../core/model.js';
-import { OpenAICompatibleProvider } from '../providers/openai-compatible/provider.js';
+import { createProvider } from '../providers/create.js';
+import { DEFAULT_BREAKER } from './breaker.js';
+import { Deployment } from './deployment.js';
+import { DEFAULT_FALLBACK_ON, DEFAULT_RETRY } from './router.js';
+import type { Route } from './router.js';
 import { closeMatches } from './suggest.js';
 
 /** Where a public model name leads. */
 export interface Target {
   /** The name the client asked for. */
   readonly name: string;
-  /** What answers: a provider (its `provider` is the id) or any other Model. */
-  readonly model: Model;
-  /** The upstream's own name for the model. */
-  readonly upstreamModel: string;
+  readonly route: Route;
 }
 
 export interface ModelEntry {
@@ -23,27 +24,30 @@ export interface ModelEntry {
   readonly kind: 'chat' | 'embedding';
 }
 
+type Problem = { path: string; message: string };
+
 const CACHE_LIMIT = 10_000;
+/** A `provider/model` name has one deployment: one retry after a transient failure. */
+const DIRECT_RETRY = { ...DEFAULT_RETRY, maxAttempts: 2 };
 
 /**
- * Public model names → provider and upstream model. `provider/model` always works for an enabled
- * provider; config adds named models and aliases on top.
+ * Public model names → routes over deployments. `provider/model` always works for an enabled
+ * provider; config adds named models (one deployment or several, with a strategy, retries,
+ * fallbacks and timeouts) and aliases on top.
  */
 export class Registry {
   private readonly providers = new Map<string, Model>();
   private readonly specs = new Map<string, ProviderSpec>();
-  private readonly named = new Map<string, { provider: string; model: string }>();
+  private readonly routes = new Map<string, Route>();
   private readonly aliases = new Map<string, string>();
-  private readonly cache = new Map<string, Target>();
+  private readonly direct = new Map<string, Route>();
 
   constructor(specs: Iterable<ProviderSpec>, config: ConfigFile = {}) {
     for (const s of specs) this.addProvider(s);
-    const problems: { path: string; message: string }[] = [];
+    const problems: Problem[] = [];
     for (const [name, m] of Object.entries(config.models ?? {})) {
-      if (!this.providers.has(m.provider)) {
-        problems.push({ path: `models.${name}.provider`, message: this.unknownProviderMessage(m.provider) });
-      }
-      this.named.set(name, m);
+      const route = this.buildRoute(name, m, problems);
+      if (route) this.routes.set(name, route);
     }
     for (const [alias, target] of Object.entries(config.aliases ?? {})) this.aliases.set(alias, target);
     for (const [alias, target] of this.aliases) {
@@ -51,7 +55,13 @@ export class Registry {
         problems.push({ path: `aliases.${alias}`, message: `target '${target}' is not a model this hub serves (expected a configured model, an alias, or provider/model of an enabled provider)` });
       }
     }
-    this.cache.clear();
+    for (const [name, m] of Object.entries(config.models ?? {})) {
+      (m.fallbacks ?? []).forEach((f, i) => {
+        const model = typeof f === 'string' ? f : f.model;
+        if (!this.lookup(model, 0)) problems.push({ path: `models.${name}.fallbacks[${i}]`, message: `'${model}' is not a model this hub serves` });
+      });
+    }
+    this.direct.clear();
     if (problems.length) throw new ConfigError(undefined, problems);
   }
 
@@ -59,26 +69,57 @@ export class Registry {
     return `provider '${id}' is not enabled (set its API key variable, or add it under providers)`;
   }
 
+  private buildRoute(name: string, m: ModelConfig, problems: Problem[]): Route | undefined {
+    const list = m.deployments ?? [{ provider: m.provider!, model: m.model! }];
+    const deployments: Deployment[] = [];
+    list.forEach((d, i) => {
+      const spec = this.specs.get(d.provider);
+      if (!spec) {
+        const path = m.deployments ? `models.${name}.deployments[${i}].provider` : `models.${name}.provider`;
+        problems.push({ path, message: this.unknownProviderMessage(d.provider) });
+        return;
+      }
+      const t = m.timeouts;
+      const model = t && (t.connectMs || t.firstByteMs || t.idleMs) ? createProvider(spec, { ...(t.connectMs && { connectMs: t.connectMs }), ...(t.firstByteMs && { firstByteMs: t.firstByteMs }), ...(t.idleMs && { idleMs: t.idleMs }) }) : this.providers.get(d.provider)!;
+      deployments.push(
+        new Deployment({
+          id: `${d.provider}/${d.model}${list.length > 1 ? `#${i}` : ''}`,
+          model,
+          upstreamModel: d.model,
+          ...('weight' in d && d.weight !== undefined && { weight: d.weight }),
+          ...('priority' in d && d.priority !== undefined && { priority: d.priority }),
+          ...('rpm' in d && d.rpm !== undefined && { rpm: d.rpm }),
+          ...('tpm' in d && d.tpm !== undefined && { tpm: d.tpm }),
+          breaker: { ...DEFAULT_BREAKER, ...m.breaker },
+        }),
+      );
+    });
+    if (deployments.length !== list.length) return undefined;
+    return {
+      name,
+      deployments,
+      strategy: m.strategy ?? 'priority',
+      retry: {
+        maxAttempts: (m.retries ?? Math.max(DEFAULT_RETRY.maxAttempts - 1, deployments.length - 1)) + 1,
+        baseDelayMs: DEFAULT_RETRY.baseDelayMs,
+        maxDelayMs: m.maxRetryDelayMs ?? DEFAULT_RETRY.maxDelayMs,
+        budgetMs: m.retryBudgetMs ?? DEFAULT_RETRY.budgetMs,
+      },
+      fallbacks: (m.fallbacks ?? []).map((f) => (typeof f === 'string' ? { model: f, on: DEFAULT_FALLBACK_ON } : { model: f.model, on: f.on ?? DEFAULT_FALLBACK_ON })),
+      ...(m.timeouts?.totalMs !== undefined && { totalTimeoutMs: m.timeouts.totalMs }),
+    };
+  }
+
   addProvider(s: ProviderSpec): void {
     this.specs.set(s.id, s);
-    this.providers.set(
-      s.id,
-      new OpenAICompatibleProvider({
-        id: s.id,
-        baseURL: s.baseURL,
-        ...(s.apiKey !== undefined && { apiKey: s.apiKey }),
-        headers: s.headers,
-        timeouts: { firstByteMs: s.firstByteTimeoutMs, idleMs: s.idleTimeoutMs },
-        maxTokensField: s.maxTokensField,
-      }),
-    );
-    this.cache.clear();
+    this.providers.set(s.id, createProvider(s));
+    this.direct.clear();
   }
 
   /** Serves `id/<model>` names from any Model, e.g. a virtual or test model. */
   addModel(id: string, model: Model): void {
     this.providers.set(id, model);
-    this.cache.clear();
+    this.direct.clear();
   }
 
   providerSpecs(): ProviderSpec[] {
@@ -87,58 +128,70 @@ export class Registry {
 
   /** Resolves a public name; throws a 404 HubError naming close matches. */
   resolve(name: string): Target {
-    const hit = this.cache.get(name);
-    if (hit) return hit;
-    const target = this.lookup(name, 0);
-    if (!target) {
-      const matches = closeMatches(name, this.list().map((m) => m.id));
-      let hint = matches.length ? ` Did you mean ${matches.map((m) => `'${m}'`).join(', ')}?` : '';
-      const preset = PROVIDER_PRESETS.find((p) => name.startsWith(`${p.id}/`));
-      if (preset && !this.providers.has(preset.id)) {
-        const how = preset.kind === 'cloud' ? `set ${preset.apiKeyEnv.join(' or ')}` : `set ${preset.baseURLEnv}`;
-        hint += ` Provider '${preset.id}' (${preset.name}) is not enabled: ${how} and restart the hub.`;
-      }
-      throw new HubError('not_found', `The model '${name}' does not exist.${hint} See GET /v1/models for the models this hub serves.`, {
-        code: 'model_not_found',
-        param: 'model',
-      });
+    const route = this.route(name);
+    if (route) return { name, route };
+    const matches = closeMatches(name, this.list().map((m) => m.id));
+    let hint = matches.length ? ` Did you mean ${matches.map((m) => `'${m}'`).join(', ')}?` : '';
+    const preset = PROVIDER_PRESETS.find((p) => name.startsWith(`${p.id}/`));
+    if (preset && !this.providers.has(preset.id)) {
+      const how = preset.kind === 'cloud' ? `set ${preset.apiKeyEnv.join(' or ')}` : `set ${preset.baseURLEnv}`;
+      hint += ` Provider '${preset.id}' (${preset.name}) is not enabled: ${how} and restart the hub.`;
     }
-    if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-    this.cache.set(name, target);
-    return target;
+    throw new HubError('not_found', `The model '${name}' does not exist.${hint} See GET /v1/models for the models this hub serves.`, {
+      code: 'model_not_found',
+      param: 'model',
+    });
   }
 
-  private lookup(name: string, depth: number): Target | undefined {
+  /** The route for a name, or undefined. Used for fallbacks too. */
+  route(name: string): Route | undefined {
+    return this.lookup(name, 0);
+  }
+
+  private lookup(name: string, depth: number): Route | undefined {
     const alias = this.aliases.get(name);
-    if (alias !== undefined && depth < 8) {
-      const t = this.lookup(alias, depth + 1);
-      return t && { ...t, name };
-    }
-    const named = this.named.get(name);
-    if (named) {
-      const provider = this.providers.get(named.provider);
-      return provider && { name, model: provider, upstreamModel: named.model };
-    }
+    if (alias !== undefined && depth < 8) return this.lookup(alias, depth + 1);
+    const configured = this.routes.get(name);
+    if (configured) return configured;
+    const cached = this.direct.get(name);
+    if (cached) return cached;
     const slash = name.indexOf('/');
-    if (slash > 0 && slash < name.length - 1) {
-      const provider = this.providers.get(name.slice(0, slash));
-      if (provider) return { name, model: provider, upstreamModel: name.slice(slash + 1) };
-    }
-    return undefined;
+    if (slash <= 0 || slash === name.length - 1) return undefined;
+    const provider = this.providers.get(name.slice(0, slash));
+    if (!provider) return undefined;
+    // Direct routes keep their deployment (and so its circuit and latency) across requests.
+    const route: Route = {
+      name,
+      deployments: [new Deployment({ id: name, model: provider, upstreamModel: name.slice(slash + 1) })],
+      strategy: 'priority',
+      retry: DIRECT_RETRY,
+      fallbacks: [],
+    };
+    if (this.direct.size >= CACHE_LIMIT) this.direct.clear();
+    this.direct.set(name, route);
+    return route;
   }
 
   /** Every name listed in /v1/models: named models, aliases, then each provider's known models. */
   list(): ModelEntry[] {
     const out: ModelEntry[] = [];
-    for (const [name, m] of this.named) out.push({ id: name, ownedBy: m.provider, kind: 'chat' });
+    for (const [name, r] of this.routes) out.push({ id: name, ownedBy: r.deployments[0]!.provider, kind: 'chat' });
     for (const [alias] of this.aliases) {
-      const t = this.lookup(alias, 0);
-      if (t) out.push({ id: alias, ownedBy: t.model.provider, kind: 'chat' });
+      const r = this.lookup(alias, 0);
+      if (r) out.push({ id: alias, ownedBy: r.deployments[0]!.provider, kind: 'chat' });
     }
     for (const s of this.specs.values()) {
       for (const m of s.models) out.push({ id: `${s.id}/${m}`, ownedBy: s.id, kind: 'chat' });
       for (const m of s.embeddingModels) out.push({ id: `${s.id}/${m}`, ownedBy: s.id, kind: 'embedding' });
     }
+    return out;
+  }
+
+  /** Every deployment of every configured model, and of direct names used so far, for health reports. */
+  deployments(): { model: string; deployment: Deployment }[] {
+    const out: { model: string; deployment: Deployment }[] = [];
+    for (const [name, r] of this.routes) for (const d of r.deployments) out.push({ model: name, deployment: d });
+    for (const [name, r] of this.direct) for (const d of r.deployments) out.push({ model: name, deployment: d });
     return out;
   }
 }

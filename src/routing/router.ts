@@ -30,6 +30,8 @@ export interface Route {
   readonly strategy: Strategy;
   readonly retry: RetryPolicy;
   readonly fallbacks: readonly Fallback[];
+  /** Longest a whole request (stream included) may take. */
+  readonly totalTimeoutMs?: number;
 }
 
 export interface Attempt {
@@ -155,7 +157,11 @@ export async function execute<T>(start: Route, run: (a: Attempt, signal: AbortSi
         let delay = backoff(route.retry, retries++, random);
         // Retry-After binds the deployment that said it; another deployment need not wait.
         const next = candidates.find((x) => x !== d && !tried.has(x) && x.breaker.available());
-        if (!next && e.retryAfter !== undefined) delay = Math.max(delay, e.retryAfter * 1000);
+        if (!next && e.retryAfter !== undefined) {
+          // A wait longer than the policy allows is the client's call: it gets the 429 and Retry-After.
+          if (e.retryAfter * 1000 > route.retry.maxDelayMs) break;
+          delay = Math.max(delay, e.retryAfter * 1000);
+        }
         if (next) delay = Math.min(delay, route.retry.baseDelayMs);
         if (now() - began + delay > route.retry.budgetMs) break;
         await sleep(delay, o.signal);

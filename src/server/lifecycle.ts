@@ -3,7 +3,7 @@ import { HubError, toHubError } from '../core/errors.js';
 import type { ErrorKind } from '../core/errors.js';
 import type { Usage } from '../core/types.js';
 import { parseJSONBody } from '../protocols/validate.js';
-import type { Target } from '../routing/registry.js';
+import type { Attempt } from '../routing/router.js';
 import type { UsageRecord } from '../usage/record.js';
 import type { HubContext } from './context.js';
 import { readBody, sendJSON } from './http.js';
@@ -11,7 +11,8 @@ import { readBody, sendJSON } from './http.js';
 /** What one request did, filled in by its handler as it goes and recorded whatever happens. */
 export interface Outcome {
   model: string;
-  target: Target | undefined;
+  /** The attempt that answered (or failed last). */
+  attempt: Attempt | undefined;
   stream: boolean;
   status: number;
   errorKind: ErrorKind | undefined;
@@ -45,7 +46,7 @@ export async function runRequest(
 ): Promise<void> {
   const t0 = performance.now();
   const ts = Date.now();
-  const out: Outcome = { model: '', target: undefined, stream: false, status: 200, errorKind: undefined, usage: undefined, firstTokenAt: undefined };
+  const out: Outcome = { model: '', attempt: undefined, stream: false, status: 200, errorKind: undefined, usage: undefined, firstTokenAt: undefined };
   const abort = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) abort.abort();
@@ -69,13 +70,19 @@ export async function runRequest(
       res.end(format.streamEvent(e));
     }
   } finally {
+    const a = out.attempt;
+    if (a && out.firstTokenAt !== undefined) a.deployment.observeFirstToken(out.firstTokenAt - t0);
     ctx.recorder.record({
       requestId,
       ts,
       endpoint,
       model: out.model,
-      provider: out.target?.model.provider,
-      upstreamModel: out.target?.upstreamModel,
+      provider: a?.deployment.provider,
+      upstreamModel: a?.deployment.upstreamModel,
+      deployment: a?.deployment.id,
+      attempt: a?.number ?? 0,
+      final: true,
+      fallbackFrom: a?.fallbackFrom,
       stream: out.stream,
       status: out.status,
       errorKind: out.errorKind,
@@ -86,6 +93,14 @@ export async function runRequest(
   }
 }
 
-export function targetHeaders(requestId: string, t: Target): Record<string, string> {
-  return { 'x-request-id': requestId, 'x-baimo-provider': t.model.provider, 'x-baimo-upstream-model': t.upstreamModel };
+/** Tells the client what happened: which deployment answered, after how many attempts, via which fallback. */
+export function attemptHeaders(requestId: string, a: Attempt): Record<string, string> {
+  return {
+    'x-request-id': requestId,
+    'x-baimo-provider': a.deployment.provider,
+    'x-baimo-upstream-model': a.deployment.upstreamModel,
+    'x-baimo-deployment': a.deployment.id,
+    'x-baimo-attempts': String(a.number),
+    ...(a.fallbackFrom !== undefined && { 'x-baimo-fallback': `${a.fallbackFrom} -> ${a.route.name}` }),
+  };
 }

@@ -26,6 +26,11 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX usage_ts ON usage (ts);
    CREATE INDEX usage_model_ts ON usage (model, ts);`,
+  `ALTER TABLE usage ADD COLUMN deployment TEXT;
+   ALTER TABLE usage ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE usage ADD COLUMN final INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE usage ADD COLUMN fallback_from TEXT;
+   CREATE INDEX usage_request ON usage (request_id);`,
 ];
 
 export interface UsageRow {
@@ -45,6 +50,10 @@ export interface UsageRow {
   reasoning_tokens: number | null;
   latency_ms: number;
   ttft_ms: number | null;
+  deployment: string | null;
+  attempt: number;
+  final: number;
+  fallback_from: string | null;
 }
 
 /** The embedded store: one SQLite file in WAL mode under the data directory. */
@@ -61,8 +70,9 @@ export class SQLiteStore implements UsageSink {
     this.migrate();
     this.insertUsage = this.db.prepare(
       `INSERT INTO usage (request_id, ts, endpoint, model, provider, upstream_model, stream, status, error_kind,
-         input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, latency_ms, ttft_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, latency_ms, ttft_ms,
+         deployment, attempt, final, fallback_from)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.insertMany = this.db.transaction((records: readonly UsageRecord[]) => {
       for (const r of records) {
@@ -71,6 +81,7 @@ export class SQLiteStore implements UsageSink {
           r.requestId, r.ts, r.endpoint, r.model, r.provider ?? null, r.upstreamModel ?? null, r.stream ? 1 : 0,
           r.status, r.errorKind ?? null, u?.inputTokens ?? null, u?.outputTokens ?? null, u?.cachedInputTokens ?? null,
           u?.cacheWriteTokens ?? null, u?.reasoningTokens ?? null, r.latencyMs, r.ttftMs ?? null,
+          r.deployment ?? null, r.attempt, r.final ? 1 : 0, r.fallbackFrom ?? null,
         );
       }
     });

@@ -11,6 +11,13 @@ export interface UsageRecord {
   readonly model: string;
   readonly provider: string | undefined;
   readonly upstreamModel: string | undefined;
+  readonly deployment: string | undefined;
+  /** 1-based attempt number; 0 when the request never reached an upstream. */
+  readonly attempt: number;
+  /** True for the request's own record; false for an earlier attempt that failed. */
+  readonly final: boolean;
+  /** The model name whose fallback chain led here, if any. */
+  readonly fallbackFrom: string | undefined;
   readonly stream: boolean;
   /** HTTP status the client received (200 for a stream that failed after it started). */
   readonly status: number;

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { collect } from '../../core/collect.js';
+import type { Collected } from '../../core/collect.js';
 import { HubError } from '../../core/errors.js';
 import type { ChatEvent } from '../../core/types.js';
 import { openAIErrorFormat } from '../../protocols/openai-chat/errors.js';
@@ -10,71 +11,99 @@ import { chatCompletionRequest } from '../../protocols/openai-chat/schema.js';
 import type { ChatCompletionRequest } from '../../protocols/openai-chat/schema.js';
 import { chatRequestToCanonical } from '../../protocols/openai-chat/to-canonical.js';
 import { validate } from '../../protocols/validate.js';
-import { OpenAICompatibleProvider } from '../../providers/openai-compatible/provider.js';
 import { readText, transportError } from '../../providers/http.js';
+import { OpenAICompatibleProvider } from '../../providers/openai-compatible/provider.js';
+import type { RelayResponse } from '../../providers/openai-compatible/provider.js';
 import { SSESplitter } from '../../providers/sse.js';
-import type { Target } from '../../routing/registry.js';
+import type { Usage } from '../../core/types.js';
+import { estimatePromptTokens } from '../../usage/estimate.js';
 import type { HubContext } from '../context.js';
+import { dispatch, firstEvent } from '../dispatch.js';
+import type { Dispatched } from '../dispatch.js';
 import { sendJSON, sendRaw, SSE_HEADERS } from '../http.js';
-import { runRequest, targetHeaders } from '../lifecycle.js';
+import { attemptHeaders, runRequest } from '../lifecycle.js';
 import type { Outcome } from '../lifecycle.js';
 import { write } from '../stream-writer.js';
 
+/** What an attempt produced, once output is assured to start. */
+type Started =
+  | { kind: 'relay-whole'; body: string; usage: Usage | undefined }
+  | { kind: 'relay-stream'; upstream: RelayResponse; it: AsyncIterator<string>; first: IteratorResult<string>; provider: string }
+  | { kind: 'canonical-whole'; collected: Collected; firstTokenAt: number }
+  | { kind: 'canonical-stream'; it: AsyncIterator<ChatEvent>; first: IteratorResult<ChatEvent> };
+
 export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-  return runRequest(ctx, req, res, requestId, 'chat', openAIErrorFormat, async (json, out, signal) => {
+  return runRequest(ctx, req, res, requestId, 'chat', openAIErrorFormat, async (json, out, clientSignal) => {
     const body = validate(chatCompletionRequest, json);
     out.stream = body.stream === true;
     const target = ctx.registry.resolve(body.model);
-    out.target = target;
-    if (target.model instanceof OpenAICompatibleProvider) {
-      await relay(target, target.model, json as Record<string, unknown>, body, res, requestId, signal, out);
-    } else {
-      await viaCanonical(target, body, res, requestId, signal, out);
+    const raw = json as Record<string, unknown>;
+    // Canonical form is built lazily: the relay fast path never needs it.
+    const canonical = (upstreamModel: string) => chatRequestToCanonical(body, upstreamModel);
+    const estimate = estimatePromptTokens(canonical(''));
+    const d = await dispatch(ctx, requestId, 'chat', target, out, clientSignal, estimate, async (attempt, signal): Promise<Started> => {
+      const { model, upstreamModel } = attempt.deployment;
+      if (model instanceof OpenAICompatibleProvider) {
+        if (!out.stream) {
+          const upstream = await model.relay('chat', JSON.stringify({ ...raw, model: upstreamModel }), signal);
+          return { kind: 'relay-whole', ...relayCompletion(await readText(upstream.body, model.provider), model.provider) };
+        }
+        const upstreamBody = { ...raw, model: upstreamModel, stream_options: { ...body.stream_options, include_usage: true } };
+        const upstream = await model.relay('chat', JSON.stringify(upstreamBody), signal);
+        if (!String(upstream.headers['content-type'] ?? '').includes('text/event-stream')) {
+          await upstream.body.dump();
+          throw new HubError('upstream', `Upstream ${model.provider} answered a streaming request without a stream`, { provider: model.provider });
+        }
+        upstream.body.setEncoding('utf8');
+        const it = (upstream.body as AsyncIterable<string>)[Symbol.asyncIterator]();
+        try {
+          return { kind: 'relay-stream', upstream, it, first: await it.next(), provider: model.provider };
+        } catch (err) {
+          throw transportError(err, model.provider);
+        }
+      }
+      if (!out.stream) {
+        const t0 = performance.now();
+        const collected = await collect(model.stream(canonical(upstreamModel), signal));
+        return { kind: 'canonical-whole', collected, firstTokenAt: t0 };
+      }
+      return { kind: 'canonical-stream', ...(await firstEvent(model, canonical(upstreamModel), signal)) };
+    });
+    const headers = attemptHeaders(requestId, d.attempt);
+    const started = d.value;
+    switch (started.kind) {
+      case 'relay-whole':
+        out.usage = started.usage;
+        out.firstTokenAt = performance.now();
+        return sendRaw(res, 200, started.body, headers);
+      case 'canonical-whole':
+        out.usage = started.collected.usage;
+        out.firstTokenAt = started.firstTokenAt;
+        return sendJSON(res, 200, completionToWire(started.collected, `chatcmpl-${requestId}`, body.model), headers);
+      case 'relay-stream':
+        return relayStream(started, body, res, headers, out, d);
+      case 'canonical-stream':
+        return canonicalStream(started, body, res, headers, requestId, out, d);
     }
   });
 }
 
-/** OpenAI client → OpenAI-compatible upstream: bytes pass through, usage is read on the way. */
-async function relay(
-  target: Target,
-  provider: OpenAICompatibleProvider,
-  json: Record<string, unknown>,
+/** OpenAI client ← OpenAI-compatible upstream: bytes pass through, usage is read on the way. */
+async function relayStream(
+  s: Extract<Started, { kind: 'relay-stream' }>,
   body: ChatCompletionRequest,
   res: ServerResponse,
-  requestId: string,
-  signal: AbortSignal,
+  headers: Record<string, string>,
   out: Outcome,
+  d: Dispatched<Started>,
 ): Promise<void> {
-  const headers = targetHeaders(requestId, target);
-  if (!out.stream) {
-    const upstream = await provider.relay('chat', JSON.stringify({ ...json, model: target.upstreamModel }), signal);
-    const { body: text, usage } = relayCompletion(await readText(upstream.body, provider.provider), provider.provider);
-    out.usage = usage;
-    sendRaw(res, 200, text, headers);
-    return;
-  }
-  const upstreamBody = { ...json, model: target.upstreamModel, stream_options: { ...body.stream_options, include_usage: true } };
-  const upstream = await provider.relay('chat', JSON.stringify(upstreamBody), signal);
-  const contentType = String(upstream.headers['content-type'] ?? '');
-  if (!contentType.includes('text/event-stream')) {
-    await upstream.body.dump();
-    throw new HubError('upstream', `Upstream ${provider.provider} answered a streaming request without a stream`, { provider: provider.provider });
-  }
   res.writeHead(200, { ...SSE_HEADERS, ...headers });
-  res.flushHeaders();
-  const state: RelayState = {
-    includeUsage: body.stream_options?.include_usage === true,
-    provider: provider.provider,
-    usage: undefined,
-    done: false,
-    firstTokenAt: undefined,
-  };
+  const state: RelayState = { includeUsage: body.stream_options?.include_usage === true, provider: s.provider, usage: undefined, done: false, firstTokenAt: undefined };
   const splitter = new SSESplitter();
-  upstream.body.setEncoding('utf8');
   try {
-    for await (const chunk of upstream.body as AsyncIterable<string>) {
+    for (let next = s.first; !next.done; next = await s.it.next()) {
       let text = '';
-      for (const block of splitter.push(chunk)) {
+      for (const block of splitter.push(next.value)) {
         try {
           text += relayBlock(block, state);
         } catch (err) {
@@ -84,54 +113,42 @@ async function relay(
       }
       if (text) await write(res, text);
     }
+    const rest = splitter.rest();
+    if (rest) await write(res, relayBlock(rest, state));
   } catch (err) {
-    throw transportError(err, provider.provider);
+    if (d.timedOut()) throw d.timeoutError();
+    throw transportError(err, s.provider);
   } finally {
     out.usage = state.usage;
     out.firstTokenAt = state.firstTokenAt;
   }
-  const rest = splitter.rest();
-  if (rest) await write(res, relayBlock(rest, state));
-  out.usage = state.usage;
-  if (!state.done) {
-    throw new HubError('upstream', `Upstream ${provider.provider} ended the stream before it was complete`, { provider: provider.provider });
-  }
+  if (!state.done) throw new HubError('upstream', `Upstream ${s.provider} ended the stream before it was complete`, { provider: s.provider });
   res.end();
 }
 
-/** Any other Model: convert to canonical and render its events back as OpenAI chunks. */
-async function viaCanonical(
-  target: Target,
+/** Any other Model: its canonical events rendered as OpenAI chunks. */
+async function canonicalStream(
+  s: Extract<Started, { kind: 'canonical-stream' }>,
   body: ChatCompletionRequest,
   res: ServerResponse,
+  headers: Record<string, string>,
   requestId: string,
-  signal: AbortSignal,
   out: Outcome,
+  d: Dispatched<Started>,
 ): Promise<void> {
-  const request = chatRequestToCanonical(body, target.upstreamModel);
-  const headers = targetHeaders(requestId, target);
-  const events = target.model.stream(request, signal);
-  if (!out.stream) {
-    const t0 = performance.now();
-    const c = await collect(events);
-    out.usage = c.usage;
-    out.firstTokenAt = t0;
-    sendJSON(res, 200, completionToWire(c, `chatcmpl-${requestId}`, body.model), headers);
-    return;
-  }
   const renderer = new ChunkRenderer(`chatcmpl-${requestId}`, body.model, body.stream_options?.include_usage === true);
-  const it = events[Symbol.asyncIterator]();
-  // Wait for the first event so that a failure before any output still gets a proper status.
-  let next = await it.next();
   res.writeHead(200, { ...SSE_HEADERS, ...headers });
-  for (; !next.done; next = await it.next()) {
-    const e: ChatEvent = next.value;
-    if (e.type === 'usage') out.usage = e.usage;
-    else if (out.firstTokenAt === undefined && (e.type === 'text' || e.type === 'reasoning' || e.type === 'tool_call')) {
-      out.firstTokenAt = performance.now();
+  try {
+    for (let next = s.first; !next.done; next = await s.it.next()) {
+      const e = next.value;
+      if (e.type === 'usage') out.usage = e.usage;
+      else if (out.firstTokenAt === undefined && (e.type === 'text' || e.type === 'reasoning' || e.type === 'tool_call')) out.firstTokenAt = performance.now();
+      const chunk = renderer.render(e);
+      if (chunk) await write(res, `data: ${JSON.stringify(chunk)}\n\n`);
     }
-    const chunk = renderer.render(e);
-    if (chunk) await write(res, `data: ${JSON.stringify(chunk)}\n\n`);
+  } catch (err) {
+    if (d.timedOut()) throw d.timeoutError();
+    throw err;
   }
   res.end('data: [DONE]\n\n');
 }

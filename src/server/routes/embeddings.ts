@@ -7,29 +7,36 @@ import { readText } from '../../providers/http.js';
 import { OpenAICompatibleProvider } from '../../providers/openai-compatible/provider.js';
 import { usageFromWire } from '../../providers/openai-compatible/usage.js';
 import type { WireUsage } from '../../providers/openai-compatible/wire.js';
+import { estimateTextTokens } from '../../usage/estimate.js';
 import type { HubContext } from '../context.js';
+import { dispatch } from '../dispatch.js';
 import { sendRaw } from '../http.js';
-import { runRequest, targetHeaders } from '../lifecycle.js';
+import { attemptHeaders, runRequest } from '../lifecycle.js';
 
+/** `POST /v1/embeddings`, relayed to OpenAI-compatible deployments with usage read on the way. */
 export function embeddings(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-  return runRequest(ctx, req, res, requestId, 'embeddings', openAIErrorFormat, async (json, out, signal) => {
+  return runRequest(ctx, req, res, requestId, 'embeddings', openAIErrorFormat, async (json, out, clientSignal) => {
     const body = validate(embeddingsRequest, json);
     const target = ctx.registry.resolve(body.model);
-    out.target = target;
-    if (!(target.model instanceof OpenAICompatibleProvider)) {
-      throw new HubError('bad_request', `The model '${body.model}' does not offer embeddings.`, { param: 'model' });
-    }
-    const provider = target.model;
-    const upstream = await provider.relay('embeddings', JSON.stringify({ ...(json as object), model: target.upstreamModel }), signal);
-    const text = await readText(upstream.body, provider.provider);
-    let doc: { usage?: WireUsage; data?: unknown };
-    try {
-      doc = JSON.parse(text);
-    } catch {
-      throw new HubError('upstream', `Upstream ${provider.provider} returned a response that is not valid JSON`);
-    }
-    if (!doc || !Array.isArray(doc.data)) throw new HubError('upstream', `Upstream ${provider.provider} returned no embeddings`);
-    out.usage = usageFromWire(doc.usage ?? {});
-    sendRaw(res, 200, text, targetHeaders(requestId, target));
+    const inputs = typeof body.input === 'string' ? [body.input] : body.input;
+    const estimate = inputs.reduce<number>((n, x) => n + (typeof x === 'string' ? estimateTextTokens(x) : Array.isArray(x) ? x.length : 1), 0);
+    const d = await dispatch(ctx, requestId, 'embeddings', target, out, clientSignal, estimate, async (attempt, signal) => {
+      const provider = attempt.deployment.model;
+      if (!(provider instanceof OpenAICompatibleProvider)) {
+        throw new HubError('bad_request', `The model '${body.model}' does not offer embeddings.`, { param: 'model' });
+      }
+      const upstream = await provider.relay('embeddings', JSON.stringify({ ...(json as object), model: attempt.deployment.upstreamModel }), signal);
+      const text = await readText(upstream.body, provider.provider);
+      let doc: { usage?: WireUsage; data?: unknown };
+      try {
+        doc = JSON.parse(text);
+      } catch {
+        throw new HubError('upstream', `Upstream ${provider.provider} returned a response that is not valid JSON`);
+      }
+      if (!doc || !Array.isArray(doc.data)) throw new HubError('upstream', `Upstream ${provider.provider} returned no embeddings`);
+      return { text, usage: usageFromWire(doc.usage ?? {}) };
+    });
+    out.usage = d.value.usage;
+    sendRaw(res, 200, d.value.text, attemptHeaders(requestId, d.attempt));
   });
 }

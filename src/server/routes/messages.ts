@@ -10,8 +10,9 @@ import { messagesRequestToCanonical } from '../../protocols/anthropic-messages/t
 import { validate } from '../../protocols/validate.js';
 import { estimatePromptTokens } from '../../usage/estimate.js';
 import type { HubContext } from '../context.js';
+import { dispatch, firstEvent } from '../dispatch.js';
 import { sendJSON, SSE_HEADERS } from '../http.js';
-import { runRequest, targetHeaders } from '../lifecycle.js';
+import { attemptHeaders, runRequest } from '../lifecycle.js';
 import { write } from '../stream-writer.js';
 
 /** A Model that can count prompt tokens itself (Anthropic and Gemini upstreams can). */
@@ -25,36 +26,40 @@ function canCount(m: Model): m is Model & TokenCounter {
 
 /** `POST /v1/messages`: Anthropic's Messages API in front of any model. */
 export function messages(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-  return runRequest(ctx, req, res, requestId, 'chat', anthropicErrorFormat, async (json, out, signal) => {
+  return runRequest(ctx, req, res, requestId, 'chat', anthropicErrorFormat, async (json, out, clientSignal) => {
     const body = validate(messagesRequest, json);
     out.stream = body.stream === true;
     const target = ctx.registry.resolve(body.model);
-    out.target = target;
-    const request = messagesRequestToCanonical(body, target.upstreamModel);
+    const estimate = estimatePromptTokens(messagesRequestToCanonical(body, ''));
     const id = `msg_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
-    const headers = { ...targetHeaders(requestId, target), 'request-id': requestId };
-    const events = target.model.stream(request, signal);
-    if (!out.stream) {
-      const c = await collect(events);
-      out.usage = c.usage;
+    const stream = out.stream;
+    const d = await dispatch(ctx, requestId, 'chat', target, out, clientSignal, estimate, async (attempt, signal) => {
+      const request = messagesRequestToCanonical(body, attempt.deployment.upstreamModel);
+      if (!stream) return { whole: await collect(attempt.deployment.model.stream(request, signal)) };
+      return { started: await firstEvent(attempt.deployment.model, request, signal) };
+    });
+    const headers = { ...attemptHeaders(requestId, d.attempt), 'request-id': requestId };
+    if (d.value.whole) {
+      out.usage = d.value.whole.usage;
       out.firstTokenAt = performance.now();
-      sendJSON(res, 200, collectedToMessage(c, id, body.model), headers);
+      sendJSON(res, 200, collectedToMessage(d.value.whole, id, body.model), headers);
       return;
     }
-    const renderer = new AnthropicStreamRenderer(id, body.model, estimatePromptTokens(request));
-    const it = events[Symbol.asyncIterator]();
-    // Wait for the first event so that a failure before any output still gets a proper status.
-    let next = await it.next();
+    const { it, first } = d.value.started!;
+    const renderer = new AnthropicStreamRenderer(id, body.model, estimate);
     res.writeHead(200, { ...SSE_HEADERS, ...headers });
     await write(res, renderer.start());
-    for (; !next.done; next = await it.next()) {
-      const e = next.value;
-      if (e.type === 'usage') out.usage = e.usage;
-      else if (out.firstTokenAt === undefined && (e.type === 'text' || e.type === 'reasoning' || e.type === 'tool_call')) {
-        out.firstTokenAt = performance.now();
+    try {
+      for (let next = first; !next.done; next = await it.next()) {
+        const e = next.value;
+        if (e.type === 'usage') out.usage = e.usage;
+        else if (out.firstTokenAt === undefined && (e.type === 'text' || e.type === 'reasoning' || e.type === 'tool_call')) out.firstTokenAt = performance.now();
+        const text = renderer.render(e);
+        if (text) await write(res, text);
       }
-      const text = renderer.render(e);
-      if (text) await write(res, text);
+    } catch (err) {
+      if (d.timedOut()) throw d.timeoutError();
+      throw err;
     }
     res.end(renderer.end());
   });
@@ -65,9 +70,9 @@ export function countTokens(ctx: HubContext, req: IncomingMessage, res: ServerRe
   return runRequest(ctx, req, res, requestId, 'count_tokens', anthropicErrorFormat, async (json, out, signal) => {
     const body = validate(countTokensRequest, json);
     const target = ctx.registry.resolve(body.model);
-    out.target = target;
-    const request = messagesRequestToCanonical(body, target.upstreamModel);
-    const inputTokens = canCount(target.model) ? await target.model.countTokens(request, signal) : estimatePromptTokens(request);
-    sendJSON(res, 200, { input_tokens: inputTokens }, { ...targetHeaders(requestId, target), 'request-id': requestId });
+    const d = target.route.deployments[0]!;
+    const request = messagesRequestToCanonical(body, d.upstreamModel);
+    const inputTokens = canCount(d.model) ? await d.model.countTokens(request, signal) : estimatePromptTokens(request);
+    sendJSON(res, 200, { input_tokens: inputTokens }, { 'x-request-id': requestId, 'request-id': requestId, 'x-baimo-deployment': d.id });
   });
 }

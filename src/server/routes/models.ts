@@ -19,7 +19,7 @@ export function getModel(ctx: HubContext, res: ServerResponse, id: string): void
   if (listed) return sendJSON(res, 200, toWire(listed, ctx.startedAt));
   try {
     const t = ctx.registry.resolve(id);
-    sendJSON(res, 200, toWire({ id, ownedBy: t.model.provider, kind: 'chat' }, ctx.startedAt));
+    sendJSON(res, 200, toWire({ id, ownedBy: t.route.deployments[0]!.provider, kind: 'chat' }, ctx.startedAt));
   } catch (err) {
     const e = err instanceof HubError ? err : new HubError('not_found', `The model '${id}' does not exist.`);
     sendJSON(res, e.status, openAIErrorBody(e));

@@ -1,0 +1,122 @@
+import type { Dispatcher } from 'undici';
+import { HubError } from '../../core/errors.js';
+import type { Model } from '../../core/model.js';
+import type { ChatEvent, ChatRequest } from '../../core/types.js';
+import { post, readText, transportError } from '../http.js';
+import type { Timeouts } from '../http.js';
+import { parseSSEEvent, SSESplitter } from '../sse.js';
+import { upstreamError } from './errors.js';
+import { chatRequestToAnthropic, countTokensRequestToAnthropic } from './request.js';
+import { AnthropicStreamDecoder, messageToStreamEvents } from './response.js';
+import type { AnthropicMessage, AnthropicStreamEvent } from './wire.js';
+
+export interface AnthropicProviderOptions {
+  /** Provider id, the prefix in `provider/model` names. */
+  readonly id: string;
+  /** Origin (and optional path prefix) without `/v1`, e.g. `https://api.anthropic.com`; no trailing slash. */
+  readonly baseURL: string;
+  readonly apiKey?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly timeouts: Timeouts;
+  /** The `anthropic-version` header; default 2023-06-01. */
+  readonly version?: string;
+  /** `max_tokens` when a request sets none (the Messages API requires it); default 4096. */
+  readonly defaultMaxTokens?: number;
+}
+
+export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
+export const DEFAULT_MAX_TOKENS = 4096;
+
+/** Anthropic's Messages API (`POST /v1/messages`, always streaming) as a canonical Model. */
+export class AnthropicProvider implements Model {
+  readonly provider: string;
+  readonly wire = 'anthropic' as const;
+  private readonly headers: Record<string, string>;
+  private readonly messagesURL: URL;
+  private readonly countTokensURL: URL;
+  private readonly defaultMaxTokens: number;
+
+  constructor(private readonly o: AnthropicProviderOptions) {
+    this.provider = o.id;
+    const base = o.baseURL.replace(/\/+$/, '');
+    this.headers = {
+      'content-type': 'application/json',
+      accept: 'text/event-stream, application/json',
+      'anthropic-version': o.version ?? DEFAULT_ANTHROPIC_VERSION,
+      ...o.headers,
+      ...(o.apiKey && { 'x-api-key': o.apiKey }),
+    };
+    this.messagesURL = new URL(`${base}/v1/messages`);
+    this.countTokensURL = new URL(`${base}/v1/messages/count_tokens`);
+    this.defaultMaxTokens = o.defaultMaxTokens ?? DEFAULT_MAX_TOKENS;
+  }
+
+  /** Posts a body; resolves only on a 2xx answer, anything else becomes a HubError. */
+  private async send(url: URL, body: string, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+    const res = await post({ url, headers: this.headers, body, signal, timeouts: this.o.timeouts, provider: this.provider });
+    if (res.statusCode >= 200 && res.statusCode < 300) return res;
+    const text = await readText(res.body, this.provider).catch(() => '');
+    throw upstreamError(this.provider, res.statusCode, res.headers, text, this.o.apiKey);
+  }
+
+  async *stream(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent> {
+    const body = JSON.stringify(chatRequestToAnthropic(request, { defaultMaxTokens: this.defaultMaxTokens }));
+    const res = await this.send(this.messagesURL, body, signal);
+    const decoder = new AnthropicStreamDecoder(this.provider, request.model, this.o.apiKey);
+    const contentType = String(res.headers['content-type'] ?? '');
+    if (!contentType.includes('text/event-stream')) {
+      // A server that ignored `stream: true` and answered with one message.
+      const message = this.parse<AnthropicMessage>(await readText(res.body, this.provider));
+      if ((message as { type?: unknown }).type === 'error') {
+        yield* decoder.decode('error', message as AnthropicStreamEvent);
+      }
+      for (const e of messageToStreamEvents(message)) yield* decoder.decode(e.type, e);
+      return;
+    }
+    const splitter = new SSESplitter();
+    res.body.setEncoding('utf8');
+    const handle = (block: string): ChatEvent[] => {
+      const ev = parseSSEEvent(block);
+      if (!ev || ev.data === '') return [];
+      return decoder.decode(ev.event, this.parse<AnthropicStreamEvent>(ev.data));
+    };
+    try {
+      // Read to the end even after message_stop (the decoder ignores anything later), so the
+      // keep-alive connection goes back to the pool.
+      for await (const text of res.body as AsyncIterable<string>) {
+        for (const block of splitter.push(text)) yield* handle(block);
+      }
+      const rest = splitter.rest();
+      if (rest) yield* handle(rest);
+    } catch (err) {
+      throw transportError(err, this.provider);
+    }
+    if (!decoder.done) {
+      throw new HubError('upstream', `Upstream ${this.provider} ended the stream before it was complete`, { provider: this.provider });
+    }
+  }
+
+  /** The prompt's size in tokens, from `POST /v1/messages/count_tokens`. */
+  async countTokens(request: ChatRequest, signal: AbortSignal): Promise<number> {
+    const body = JSON.stringify(countTokensRequestToAnthropic(request, { defaultMaxTokens: this.defaultMaxTokens }));
+    const res = await this.send(this.countTokensURL, body, signal);
+    const parsed = this.parse<{ input_tokens?: unknown }>(await readText(res.body, this.provider));
+    if (typeof parsed.input_tokens !== 'number') {
+      throw new HubError('upstream', `Upstream ${this.provider} returned a token count without input_tokens`, { provider: this.provider });
+    }
+    return parsed.input_tokens;
+  }
+
+  private parse<T>(text: string): T {
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch {
+      v = undefined;
+    }
+    if (v === null || typeof v !== 'object') {
+      throw new HubError('upstream', `Upstream ${this.provider} returned a response that is not valid JSON`, { provider: this.provider });
+    }
+    return v as T;
+  }
+}

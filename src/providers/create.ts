@@ -1,0 +1,24 @@
+import type { ProviderSpec } from '../catalog/providers.js';
+import type { Model } from '../core/model.js';
+import { AnthropicProvider } from './anthropic/provider.js';
+import { GeminiProvider } from './gemini/provider.js';
+import type { Timeouts } from './http.js';
+import { OpenAICompatibleProvider } from './openai-compatible/provider.js';
+
+/** A Model speaking the spec's wire format; `timeouts` override the provider's own. */
+export function createProvider(spec: ProviderSpec, timeouts: Partial<Timeouts> = {}): Model {
+  const t: Timeouts = {
+    connectMs: timeouts.connectMs ?? spec.connectTimeoutMs,
+    firstByteMs: timeouts.firstByteMs ?? spec.firstByteTimeoutMs,
+    idleMs: timeouts.idleMs ?? spec.idleTimeoutMs,
+  };
+  const common = { id: spec.id, baseURL: spec.baseURL, headers: spec.headers, timeouts: t, ...(spec.apiKey !== undefined && { apiKey: spec.apiKey }) };
+  switch (spec.type) {
+    case 'anthropic':
+      return new AnthropicProvider(common);
+    case 'gemini':
+      return new GeminiProvider(common);
+    case 'openai':
+      return new OpenAICompatibleProvider({ ...common, maxTokensField: spec.maxTokensField });
+  }
+}
