@@ -54,8 +54,13 @@ export interface ExecuteOptions {
   /** Prompt-token estimate, for TPM caps. */
   readonly estimatedTokens: number;
   readonly routes: (name: string) => Route | undefined;
-  /** Called after every attempt that failed, before the next one starts. */
+  /**
+   * Called for an attempt that failed, once the next attempt starts. The last attempt is not
+   * reported here: the request's own outcome covers it.
+   */
   readonly onFailedAttempt?: (r: AttemptReport) => void;
+  /** Called as each attempt starts. */
+  readonly onAttempt?: (a: Attempt) => void;
   readonly random?: () => number;
   readonly now?: () => number;
 }
@@ -107,6 +112,7 @@ export async function execute<T>(start: Route, run: (a: Attempt, signal: AbortSi
   let route: Route | undefined = start;
   let fallbackFrom: string | undefined;
   const visited = new Set<string>();
+  let pending: AttemptReport | undefined;
 
   while (route && !visited.has(route.name)) {
     visited.add(route.name);
@@ -131,7 +137,10 @@ export async function execute<T>(start: Route, run: (a: Attempt, signal: AbortSi
       tried.add(d);
       routeAttempts++;
       number++;
+      if (pending) o.onFailedAttempt?.(pending);
+      pending = undefined;
       const attempt: Attempt = { route, deployment: d, number, fallbackFrom };
+      o.onAttempt?.(attempt);
       const t0 = performance.now();
       d.inFlight++;
       d.requests.add(1);
@@ -151,7 +160,7 @@ export async function execute<T>(start: Route, run: (a: Attempt, signal: AbortSi
           d.breaker.onFailure();
           d.failures++;
         } else d.breaker.onSuccess();
-        o.onFailedAttempt?.({ attempt, error: e, latencyMs: performance.now() - t0 });
+        pending = { attempt, error: e, latencyMs: performance.now() - t0 };
         routeError = e;
         if (!isRetryable(e.kind) || routeAttempts >= route.retry.maxAttempts) break;
         let delay = backoff(route.retry, retries++, random);

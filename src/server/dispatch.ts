@@ -61,7 +61,9 @@ export async function dispatch<T>(
           latencyMs: r.latencyMs,
           ttftMs: undefined,
         });
-        out.attempt = r.attempt;
+      },
+      onAttempt: (a) => {
+        out.attempt = a;
       },
     });
     out.attempt = attempt;

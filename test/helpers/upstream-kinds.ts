@@ -1,4 +1,6 @@
 import { expect } from 'vitest';
+import { startAnthropicUpstream } from '../upstreams/anthropic.js';
+import { startGeminiUpstream } from '../upstreams/gemini.js';
 import { startOpenAIUpstream } from '../upstreams/openai.js';
 import type { RecordedRequest } from '../upstreams/openai.js';
 
@@ -18,6 +20,29 @@ export const UPSTREAM_KINDS: UpstreamKind[] = [
       const assistant = body.messages.find((m: any) => m.role === 'assistant');
       expect(assistant.reasoning_content).toBe('I need both tools.');
       expect(assistant.tool_calls).toHaveLength(2);
+    },
+  },
+  {
+    kind: 'anthropic',
+    start: () => startAnthropicUpstream(),
+    checkReasoningSentBack(body, client) {
+      const assistant = body.messages.find((m: any) => m.role === 'assistant');
+      const thinking = assistant.content.filter((b: any) => b.type === 'thinking');
+      // Anthropic verifies signatures: signed thinking goes back byte for byte, unsigned is dropped.
+      expect(thinking).toEqual(client === 'anthropic' ? [{ type: 'thinking', thinking: 'I need both tools.', signature: 'sig-client-1' }] : []);
+      expect(assistant.content.filter((b: any) => b.type === 'tool_use').map((b: any) => b.name)).toEqual(['get_weather', 'get_time']);
+      const results = body.messages.at(-1).content.filter((b: any) => b.type === 'tool_result');
+      expect(results).toHaveLength(2); // parallel results in one user message
+    },
+  },
+  {
+    kind: 'gemini',
+    start: () => startGeminiUpstream(),
+    checkReasoningSentBack(body) {
+      const model = body.contents.find((c: any) => c.role === 'model');
+      expect(model.parts.filter((p: any) => p.functionCall).map((p: any) => p.functionCall.name)).toEqual(['get_weather', 'get_time']);
+      const responses = body.contents.at(-1).parts.filter((p: any) => p.functionResponse);
+      expect(responses.map((p: any) => p.functionResponse.name)).toEqual(['get_weather', 'get_time']);
     },
   },
 ];
