@@ -13,7 +13,6 @@ import { chatRequestToCanonical } from '../../protocols/openai-chat/to-canonical
 import { validate } from '../../protocols/validate.js';
 import { readText, transportError } from '../../providers/http.js';
 import { OpenAICompatibleProvider } from '../../providers/openai-compatible/provider.js';
-import type { RelayResponse } from '../../providers/openai-compatible/provider.js';
 import { SSESplitter } from '../../providers/sse.js';
 import type { Usage } from '../../core/types.js';
 import { estimatePromptTokens } from '../../usage/estimate.js';
@@ -28,7 +27,7 @@ import { write } from '../stream-writer.js';
 /** What an attempt produced, once output is assured to start. */
 type Started =
   | { kind: 'relay-whole'; body: string; usage: Usage | undefined }
-  | { kind: 'relay-stream'; upstream: RelayResponse; it: AsyncIterator<string>; first: IteratorResult<string>; provider: string }
+  | { kind: 'relay-stream'; it: AsyncIterator<string>; splitter: SSESplitter; state: RelayState; head: string; ended: boolean }
   | { kind: 'canonical-whole'; collected: Collected; firstTokenAt: number }
   | { kind: 'canonical-stream'; it: AsyncIterator<ChatEvent>; first: IteratorResult<ChatEvent> };
 
@@ -56,9 +55,20 @@ export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: Serv
         }
         upstream.body.setEncoding('utf8');
         const it = (upstream.body as AsyncIterable<string>)[Symbol.asyncIterator]();
+        const splitter = new SSESplitter();
+        const state: RelayState = { includeUsage: body.stream_options?.include_usage === true, provider: model.provider, usage: undefined, done: false, firstTokenAt: undefined };
+        // Read up to the first whole event: garbage or an in-band error there can still be retried.
+        let head = '';
         try {
-          return { kind: 'relay-stream', upstream, it, first: await it.next(), provider: model.provider };
+          for (;;) {
+            const next = await it.next();
+            if (next.done) return { kind: 'relay-stream', it, splitter, state, head, ended: true };
+            const blocks = splitter.push(next.value);
+            for (const block of blocks) head += relayBlock(block, state);
+            if (blocks.length) return { kind: 'relay-stream', it, splitter, state, head, ended: false };
+          }
         } catch (err) {
+          await upstream.body.dump().catch(() => {});
           throw transportError(err, model.provider);
         }
       }
@@ -81,7 +91,7 @@ export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: Serv
         out.firstTokenAt = started.firstTokenAt;
         return sendJSON(res, 200, completionToWire(started.collected, `chatcmpl-${requestId}`, body.model), headers);
       case 'relay-stream':
-        return relayStream(started, body, res, headers, out, d);
+        return relayStream(started, res, headers, out, d);
       case 'canonical-stream':
         return canonicalStream(started, body, res, headers, requestId, out, d);
     }
@@ -91,17 +101,16 @@ export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: Serv
 /** OpenAI client ← OpenAI-compatible upstream: bytes pass through, usage is read on the way. */
 async function relayStream(
   s: Extract<Started, { kind: 'relay-stream' }>,
-  body: ChatCompletionRequest,
   res: ServerResponse,
   headers: Record<string, string>,
   out: Outcome,
   d: Dispatched<Started>,
 ): Promise<void> {
   res.writeHead(200, { ...SSE_HEADERS, ...headers });
-  const state: RelayState = { includeUsage: body.stream_options?.include_usage === true, provider: s.provider, usage: undefined, done: false, firstTokenAt: undefined };
-  const splitter = new SSESplitter();
+  const { state, splitter } = s;
   try {
-    for (let next = s.first; !next.done; next = await s.it.next()) {
+    if (s.head) await write(res, s.head);
+    for (let next = s.ended ? { done: true as const, value: undefined } : await s.it.next(); !next.done; next = await s.it.next()) {
       let text = '';
       for (const block of splitter.push(next.value)) {
         try {
@@ -117,12 +126,12 @@ async function relayStream(
     if (rest) await write(res, relayBlock(rest, state));
   } catch (err) {
     if (d.timedOut()) throw d.timeoutError();
-    throw transportError(err, s.provider);
+    throw transportError(err, state.provider);
   } finally {
     out.usage = state.usage;
     out.firstTokenAt = state.firstTokenAt;
   }
-  if (!state.done) throw new HubError('upstream', `Upstream ${s.provider} ended the stream before it was complete`, { provider: s.provider });
+  if (!state.done) throw new HubError('upstream', `Upstream ${state.provider} ended the stream before it was complete`, { provider: state.provider });
   res.end();
 }
 
