@@ -72,14 +72,14 @@ describe('the baimo command', () => {
 
   it('usage records of answered requests survive an immediate SIGTERM', async () => {
     const data = join(dir, 'drain-data');
-    const run = baimo(['serve', '--port', '0', '--data-dir', data], { LOOP_URL: upstream.baseURL });
+    const run = baimo(['serve', '--port', '0', '--data-dir', data], { LOOP_URL: upstream.baseURL, BAIMO_ADMIN_KEY: 'sk-test-admin-key-123' });
     await expect.poll(() => /listening on (http:\S+)/.exec(run.out())?.[1], { timeout: 15_000 }).toBeTruthy();
     const url = /listening on (http:\S+)/.exec(run.out())![1]!;
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
         fetch(`${url}/v1/chat/completions`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test-admin-key-123' },
           body: JSON.stringify({ model: 'loop/gpt-test', messages: [{ role: 'user', content: `n${i}` }] }),
         }).then((r) => r.status),
       ),
@@ -112,7 +112,11 @@ describe('the baimo command', () => {
       expect(out).toContain('zero config');
       const health = await fetch(`${url}/healthz`);
       expect(health.status).toBe(200);
-      const models = (await (await fetch(`${url}/v1/models`)).json()) as { object: string };
+      // Security by default: the model API needs a key; the admin key was printed once.
+      expect((await fetch(`${url}/v1/models`)).status).toBe(401);
+      const adminKey = /^\s+(sk-baimo-admin-\S+)$/m.exec(out)?.[1];
+      expect(adminKey).toBeTruthy();
+      const models = (await (await fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${adminKey}` } })).json()) as { object: string };
       expect(models.object).toBe('list');
       child.kill('SIGTERM');
       expect(await exited).toBe(0);

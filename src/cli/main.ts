@@ -40,6 +40,11 @@ async function serve(args: string[]): Promise<void> {
   out.write(`Baimo ${version()} listening on ${hub.url}\n`);
   out.write(`  config:  ${hub.configFile ?? '(none — zero config)'}\n`);
   out.write(`  data:    ${hub.store.path}\n`);
+  out.write(`  auth:    ${hub.settings.auth === 'required' ? 'keys required (admin key or a virtual key)' : 'none — anyone who can reach this port can use it'}\n`);
+  if (hub.generatedAdminKey) {
+    out.write(`\n  Admin key (shown once, stored only as a hash — keep it safe):\n\n    ${hub.generatedAdminKey}\n\n`);
+    out.write('  Use it as the API key of any client, or create virtual keys with POST /admin/keys.\n\n');
+  }
   if (hub.providers.length === 0) {
     out.write('  providers: none enabled yet. Set a key such as OPENAI_API_KEY or DEEPSEEK_API_KEY, or write baimo.yaml.\n');
   } else {

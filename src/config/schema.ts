@@ -24,6 +24,14 @@ const providerSchema = z.strictObject({
 
 const positiveInt = z.number().int().positive();
 
+const priceSchema = z.strictObject({
+  currency: z.enum(['USD', 'CNY']).default('USD'),
+  input: z.number().min(0),
+  output: z.number().min(0),
+  cachedInput: z.number().min(0).optional(),
+  cacheWrite: z.number().min(0).optional(),
+});
+
 const deploymentSchema = z.strictObject({
   provider: id,
   /** The upstream's own name for the model. */
@@ -88,6 +96,16 @@ export const configSchema = z.strictObject({
       dataDir: z.string().min(1).optional(),
       /** Largest request body accepted, in bytes. */
       maxBodyBytes: z.number().int().positive().optional(),
+      /** `required` (default): model APIs need a virtual key or the admin key. `none`: open, for local use. */
+      auth: z.enum(['required', 'none']).optional(),
+    })
+    .optional(),
+  pricing: z
+    .strictObject({
+      /** CNY per USD, for providers that bill in CNY. */
+      cnyPerUsd: z.number().positive().optional(),
+      /** Prices per million tokens by `provider/model`, overriding the built-in catalog. */
+      models: z.record(z.string().min(3), priceSchema).optional(),
     })
     .optional(),
   providers: z.record(id, providerSchema).optional(),

@@ -6,6 +6,7 @@ export interface ServerSettings {
   readonly port: number;
   readonly dataDir: string;
   readonly maxBodyBytes: number;
+  readonly auth: 'required' | 'none';
 }
 
 export interface SettingFlags {
@@ -19,6 +20,7 @@ export const DEFAULTS: ServerSettings = {
   port: 4000,
   dataDir: '.baimo',
   maxBodyBytes: 32 * 1024 * 1024,
+  auth: 'required',
 };
 
 function port(value: string, source: string): number {
@@ -27,6 +29,12 @@ function port(value: string, source: string): number {
     throw new ConfigError(undefined, [{ path: source, message: 'expected a port number between 0 and 65535' }]);
   }
   return n;
+}
+
+function auth(value: string | undefined): 'required' | 'none' | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value === 'required' || value === 'none') return value;
+  throw new ConfigError(undefined, [{ path: 'BAIMO_AUTH', message: "expected 'required' or 'none'" }]);
 }
 
 /** Flags beat environment variables, which beat the config file, which beats the defaults. */
@@ -41,5 +49,6 @@ export function resolveSettings(
     port: flags.port !== undefined ? port(flags.port, '--port') : env.BAIMO_PORT ? port(env.BAIMO_PORT, 'BAIMO_PORT') : (s.port ?? DEFAULTS.port),
     dataDir: flags.dataDir ?? env.BAIMO_DATA_DIR ?? s.dataDir ?? DEFAULTS.dataDir,
     maxBodyBytes: s.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+    auth: auth(env.BAIMO_AUTH) ?? s.auth ?? DEFAULTS.auth,
   };
 }

@@ -45,6 +45,8 @@ export interface HubErrorOptions {
   readonly retryAfter?: number;
   /** The provider that produced the error, if any. */
   readonly provider?: string;
+  /** Extra response headers, e.g. `x-ratelimit-*`. */
+  readonly headers?: Readonly<Record<string, string>>;
   readonly cause?: unknown;
 }
 
@@ -55,6 +57,7 @@ export class HubError extends Error {
   readonly code: string | undefined;
   readonly retryAfter: number | undefined;
   readonly provider: string | undefined;
+  readonly headers: Readonly<Record<string, string>> | undefined;
 
   constructor(kind: ErrorKind, message: string, options: HubErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -65,6 +68,7 @@ export class HubError extends Error {
     this.code = options.code;
     this.retryAfter = options.retryAfter;
     this.provider = options.provider;
+    this.headers = options.headers;
   }
 }
 

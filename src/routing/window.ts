@@ -18,6 +18,14 @@ export class MinuteWindow {
     this.buckets[i]! += n;
   }
 
+  /** Seconds until the oldest counted second leaves the window (at least 1). */
+  secondsUntilDrop(): number {
+    const sec = Math.floor(this.now() / 1000);
+    let oldest = sec;
+    for (let i = 0; i < 60; i++) if (sec - this.stamps[i]! < 60 && this.buckets[i]! > 0 && this.stamps[i]! < oldest) oldest = this.stamps[i]!;
+    return Math.max(1, oldest + 60 - sec);
+  }
+
   total(): number {
     const sec = Math.floor(this.now() / 1000);
     let sum = 0;

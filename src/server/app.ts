@@ -4,11 +4,17 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HubError } from '../core/errors.js';
 import { openAIErrorBody } from '../protocols/openai-chat/errors.js';
+import type { PriceBook } from '../catalog/prices.js';
 import type { Registry } from '../routing/registry.js';
+import type { Ledger } from '../tenancy/ledger.js';
+import { Metrics } from '../usage/metrics.js';
+import { RateLimiter } from '../tenancy/rate-limits.js';
+import type { Tenancy } from '../tenancy/service.js';
 import type { UsageRecorder } from '../usage/record.js';
 import type { HubContext } from './context.js';
 import { sendJSON } from './http.js';
 import { chatCompletions } from './routes/chat.js';
+import { admin } from './routes/admin.js';
 import { embeddings } from './routes/embeddings.js';
 import { countTokens, messages } from './routes/messages.js';
 import { getModel, listModels } from './routes/models.js';
@@ -17,6 +23,10 @@ export interface HubOptions {
   readonly registry: Registry;
   readonly recorder: UsageRecorder;
   readonly maxBodyBytes: number;
+  readonly tenancy: Tenancy;
+  readonly prices: PriceBook;
+  readonly ledger: Ledger;
+  readonly usageStatements: HubContext['usageStatements'];
 }
 
 export interface Hub {
@@ -48,8 +58,28 @@ export function createHub(o: HubOptions): Hub {
     registry: o.registry,
     recorder: o.recorder,
     maxBodyBytes: o.maxBodyBytes,
+    tenancy: o.tenancy,
+    prices: o.prices,
+    ledger: o.ledger,
+    limiter: new RateLimiter(),
+    usageStatements: o.usageStatements,
     startedAt: Math.floor(Date.now() / 1000),
   };
+
+  /** Answers 401 itself when the caller may not use the model API. */
+  function authenticated(req: IncomingMessage, res: ServerResponse): boolean {
+    try {
+      ctx.tenancy.authenticate(req.headers);
+      return true;
+    } catch (err) {
+      const e = err instanceof HubError ? err : new HubError('authentication', 'Invalid API key.');
+      sendJSON(res, e.status, openAIErrorBody(e));
+      return false;
+    }
+  }
+
+  const metrics = new Metrics(o.registry);
+  o.recorder.onRecord((r) => metrics.observe(r));
 
   function route(req: IncomingMessage, res: ServerResponse): void | Promise<void> {
     const url = req.url ?? '/';
@@ -69,13 +99,21 @@ export function createHub(o: HubOptions): Hub {
         return method === 'POST' ? countTokens(ctx, req, res, requestId()) : methodNotAllowed(res, method, path, 'POST');
       case '/v1/models':
       case '/models':
-        return method === 'GET' ? listModels(ctx, res) : methodNotAllowed(res, method, path, 'GET');
+        if (method !== 'GET') return methodNotAllowed(res, method, path, 'GET');
+        return authenticated(req, res) ? listModels(ctx, res) : undefined;
       case '/healthz':
         return sendJSON(res, 200, { status: 'ok' });
+      case '/metrics':
+        return metrics.text().then((text) => {
+          res.writeHead(200, { 'content-type': metrics.registry.contentType });
+          res.end(text);
+        });
     }
+    if (path.startsWith('/admin/')) return admin(ctx, req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1)));
     for (const prefix of ['/v1/models/', '/models/']) {
       if (path.startsWith(prefix) && path.length > prefix.length) {
         if (method !== 'GET') return methodNotAllowed(res, method, path, 'GET');
+        if (!authenticated(req, res)) return;
         let id: string;
         try {
           id = decodeURIComponent(path.slice(prefix.length));

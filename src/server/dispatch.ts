@@ -54,6 +54,8 @@ export async function dispatch<T>(
           attempt: r.attempt.number,
           final: false,
           fallbackFrom: r.attempt.fallbackFrom,
+          keyId: out.ticket?.keyId,
+          teamId: out.ticket?.teamId,
           stream: out.stream,
           status: r.error?.status ?? 500,
           errorKind: r.error?.kind,

@@ -4,6 +4,9 @@ import type { ErrorKind } from '../core/errors.js';
 import type { Usage } from '../core/types.js';
 import { parseJSONBody } from '../protocols/validate.js';
 import type { Attempt } from '../routing/router.js';
+import type { Principal } from '../tenancy/types.js';
+import { costUsd } from '../usage/cost.js';
+import type { Ticket } from './admission.js';
 import type { UsageRecord } from '../usage/record.js';
 import type { HubContext } from './context.js';
 import { readBody, sendJSON } from './http.js';
@@ -19,6 +22,8 @@ export interface Outcome {
   usage: Usage | undefined;
   /** performance.now() of the first token. */
   firstTokenAt: number | undefined;
+  /** Set once the request was admitted against its key's limits. */
+  ticket: Ticket | undefined;
 }
 
 /** How an inbound wire format reports errors to its clients. */
@@ -28,7 +33,7 @@ export interface ErrorFormat {
   streamEvent(e: HubError): string;
 }
 
-export type Handler = (json: unknown, out: Outcome, signal: AbortSignal) => Promise<void>;
+export type Handler = (json: unknown, out: Outcome, signal: AbortSignal, principal: Principal) => Promise<void>;
 
 /**
  * The life of every model request: read and parse the body, run the handler, answer errors in
@@ -46,16 +51,18 @@ export async function runRequest(
 ): Promise<void> {
   const t0 = performance.now();
   const ts = Date.now();
-  const out: Outcome = { model: '', attempt: undefined, stream: false, status: 200, errorKind: undefined, usage: undefined, firstTokenAt: undefined };
+  const out: Outcome = { model: '', attempt: undefined, stream: false, status: 200, errorKind: undefined, usage: undefined, firstTokenAt: undefined, ticket: undefined };
   const abort = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) abort.abort();
   });
   try {
+    // Who is calling is settled before the body is even read.
+    const principal = ctx.tenancy.authenticate(req.headers);
     const json = parseJSONBody(await readBody(req, ctx.maxBodyBytes));
     const model = (json as { model?: unknown } | null)?.model;
     if (typeof model === 'string') out.model = model;
-    await handler(json, out, abort.signal);
+    await handler(json, out, abort.signal, principal);
   } catch (err) {
     const e = abort.signal.aborted ? new HubError('canceled', 'Client closed the request') : toHubError(err);
     out.errorKind = e.kind;
@@ -63,6 +70,7 @@ export async function runRequest(
       out.status = e.status;
       sendJSON(res, e.status, format.body(e, requestId), {
         'x-request-id': requestId,
+        ...e.headers,
         ...(e.retryAfter !== undefined && { 'retry-after': String(e.retryAfter) }),
       });
     } else if (!res.writableEnded) {
@@ -72,6 +80,9 @@ export async function runRequest(
   } finally {
     const a = out.attempt;
     if (a && out.firstTokenAt !== undefined) a.deployment.observeFirstToken(out.firstTokenAt - t0);
+    const price = a && out.usage ? ctx.prices.price(a.deployment.provider, a.deployment.upstreamModel) : undefined;
+    const cost = price && out.usage ? costUsd(out.usage, price) : undefined;
+    out.ticket?.settle(out.usage, cost);
     ctx.recorder.record({
       requestId,
       ts,
@@ -83,6 +94,9 @@ export async function runRequest(
       attempt: a?.number ?? 0,
       final: true,
       fallbackFrom: a?.fallbackFrom,
+      keyId: out.ticket?.keyId,
+      teamId: out.ticket?.teamId,
+      costUsd: cost,
       stream: out.stream,
       status: out.status,
       errorKind: out.errorKind,
@@ -93,9 +107,13 @@ export async function runRequest(
   }
 }
 
-/** Tells the client what happened: which deployment answered, after how many attempts, via which fallback. */
-export function attemptHeaders(requestId: string, a: Attempt): Record<string, string> {
+/**
+ * Tells the client what happened: which deployment answered, after how many attempts, via which
+ * fallback, and how much of its rate limits is left.
+ */
+export function attemptHeaders(requestId: string, a: Attempt, out?: Outcome): Record<string, string> {
   return {
+    ...out?.ticket?.headers,
     'x-request-id': requestId,
     'x-baimo-provider': a.deployment.provider,
     'x-baimo-upstream-model': a.deployment.upstreamModel,

@@ -4,7 +4,12 @@ import { loadConfigFile } from '../config/load.js';
 import { resolveSettings } from '../config/settings.js';
 import type { ServerSettings, SettingFlags } from '../config/settings.js';
 import { Registry } from '../routing/registry.js';
+import { CATALOG } from '../catalog/models.js';
+import { PriceBook } from '../catalog/prices.js';
 import { SQLiteStore } from '../store/sqlite.js';
+import { TenancyRepo } from '../store/tenancy.js';
+import { Ledger } from '../tenancy/ledger.js';
+import { Tenancy } from '../tenancy/service.js';
 import { UsageRecorder } from '../usage/record.js';
 import { createHub } from './app.js';
 import type { Hub } from './app.js';
@@ -26,6 +31,9 @@ export interface RunningHub {
   readonly registry: Registry;
   readonly store: SQLiteStore;
   readonly providers: readonly ProviderSpec[];
+  readonly tenancy: Tenancy;
+  /** The admin key, only on the start that generated it: show it once. */
+  readonly generatedAdminKey: string | undefined;
   close(): Promise<void>;
 }
 
@@ -42,7 +50,17 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
   const registry = new Registry(specs.values(), config);
   const store = SQLiteStore.open(settings.dataDir);
   const recorder = new UsageRecorder(store);
-  const hub = createHub({ registry, recorder, maxBodyBytes: settings.maxBodyBytes });
+  const repo = new TenancyRepo(store.db);
+  const { tenancy, generatedAdminKey } = Tenancy.open(repo, env.BAIMO_ADMIN_KEY, settings.auth === 'required');
+  const prices = new PriceBook(CATALOG, config.pricing?.models ?? {}, config.pricing?.cnyPerUsd);
+  const ledger = new Ledger((account, _period, since) => {
+    const [kind, id] = account.split(':') as ['key' | 'team', string];
+    return repo.spendOf(kind === 'key' ? 'key_id' : 'team_id', id, since);
+  });
+  // Read every budgeted account's spend now, so the request path never waits on the store.
+  for (const k of tenancy.keys()) if (k.budgetUsd !== undefined) ledger.spent(`key:${k.id}`, k.budgetPeriod ?? 'month');
+  for (const t of tenancy.teams()) if (t.budgetUsd !== undefined) ledger.spent(`team:${t.id}`, t.budgetPeriod ?? 'month');
+  const hub = createHub({ registry, recorder, maxBodyBytes: settings.maxBodyBytes, tenancy, prices, ledger, usageStatements: (sql) => store.statement(sql) });
   let url: string;
   try {
     url = await hub.listen(settings.port, settings.host);
@@ -58,6 +76,8 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
     registry,
     store,
     providers: registry.providerSpecs(),
+    tenancy,
+    generatedAdminKey,
     async close() {
       await hub.close();
       store.close();

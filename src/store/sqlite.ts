@@ -31,6 +31,31 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE usage ADD COLUMN final INTEGER NOT NULL DEFAULT 1;
    ALTER TABLE usage ADD COLUMN fallback_from TEXT;
    CREATE INDEX usage_request ON usage (request_id);`,
+  `CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE teams (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     limits TEXT NOT NULL,
+     metadata TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE keys (
+     id TEXT PRIMARY KEY,
+     hash TEXT NOT NULL UNIQUE,
+     prefix TEXT NOT NULL,
+     name TEXT NOT NULL,
+     team_id TEXT REFERENCES teams (id),
+     limits TEXT NOT NULL,
+     expires_at INTEGER,
+     metadata TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     revoked_at INTEGER
+   );
+   ALTER TABLE usage ADD COLUMN key_id TEXT;
+   ALTER TABLE usage ADD COLUMN team_id TEXT;
+   ALTER TABLE usage ADD COLUMN cost_usd REAL;
+   CREATE INDEX usage_key_ts ON usage (key_id, ts);
+   CREATE INDEX usage_team_ts ON usage (team_id, ts);`,
 ];
 
 export interface UsageRow {
@@ -54,6 +79,9 @@ export interface UsageRow {
   attempt: number;
   final: number;
   fallback_from: string | null;
+  key_id: string | null;
+  team_id: string | null;
+  cost_usd: number | null;
 }
 
 /** The embedded store: one SQLite file in WAL mode under the data directory. */
@@ -71,8 +99,8 @@ export class SQLiteStore implements UsageSink {
     this.insertUsage = this.db.prepare(
       `INSERT INTO usage (request_id, ts, endpoint, model, provider, upstream_model, stream, status, error_kind,
          input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, latency_ms, ttft_ms,
-         deployment, attempt, final, fallback_from)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         deployment, attempt, final, fallback_from, key_id, team_id, cost_usd)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.insertMany = this.db.transaction((records: readonly UsageRecord[]) => {
       for (const r of records) {
@@ -82,6 +110,7 @@ export class SQLiteStore implements UsageSink {
           r.status, r.errorKind ?? null, u?.inputTokens ?? null, u?.outputTokens ?? null, u?.cachedInputTokens ?? null,
           u?.cacheWriteTokens ?? null, u?.reasoningTokens ?? null, r.latencyMs, r.ttftMs ?? null,
           r.deployment ?? null, r.attempt, r.final ? 1 : 0, r.fallbackFrom ?? null,
+          r.keyId ?? null, r.teamId ?? null, r.costUsd ?? null,
         );
       }
     });
@@ -104,6 +133,18 @@ export class SQLiteStore implements UsageSink {
 
   writeUsage(records: readonly UsageRecord[]): void {
     this.insertMany(records);
+  }
+
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** A prepared statement, cached by its SQL text. */
+  statement(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
   }
 
   /** Most recent usage rows first. */

@@ -18,6 +18,11 @@ export interface UsageRecord {
   readonly final: boolean;
   /** The model name whose fallback chain led here, if any. */
   readonly fallbackFrom: string | undefined;
+  /** The virtual key and team that made the request, if any. */
+  readonly keyId?: string | undefined;
+  readonly teamId?: string | undefined;
+  /** What the attempt cost, in USD, from the catalog price; undefined when the price is unknown. */
+  readonly costUsd?: number | undefined;
   readonly stream: boolean;
   /** HTTP status the client received (200 for a stream that failed after it started). */
   readonly status: number;
@@ -42,13 +47,21 @@ export class UsageRecorder {
   private timer: NodeJS.Timeout | undefined;
   private failures = 0;
 
+  /** Called synchronously for every record, e.g. to update metrics. */
+  private readonly listeners: ((r: UsageRecord) => void)[] = [];
+
   constructor(
     private readonly sink: UsageSink,
     private readonly flushEveryMs = 200,
     private readonly maxBatch = 500,
   ) {}
 
+  onRecord(listener: (r: UsageRecord) => void): void {
+    this.listeners.push(listener);
+  }
+
   record(r: UsageRecord): void {
+    for (const l of this.listeners) l(r);
     this.queue.push(r);
     if (this.queue.length >= this.maxBatch) setImmediate(() => this.flush());
     else if (!this.timer) {

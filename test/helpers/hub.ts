@@ -15,6 +15,8 @@ export interface TestHub extends RunningHub {
  * and an explicit environment, so nothing from the developer's shell leaks in.
  */
 export async function startTestHub(yaml: string, env: Record<string, string> = {}): Promise<TestHub> {
+  // Most tests are about models, not keys: run open unless a test asks for auth.
+  env = { BAIMO_AUTH: 'none', ...env };
   const dir = mkdtempSync(join(tmpdir(), 'baimo-test-'));
   const config = join(dir, 'baimo.yaml');
   writeFileSync(config, yaml);

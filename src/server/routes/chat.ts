@@ -20,6 +20,7 @@ import type { HubContext } from '../context.js';
 import { dispatch, firstEvent } from '../dispatch.js';
 import type { Dispatched } from '../dispatch.js';
 import { sendJSON, sendRaw, SSE_HEADERS } from '../http.js';
+import { admit } from '../admission.js';
 import { attemptHeaders, runRequest } from '../lifecycle.js';
 import type { Outcome } from '../lifecycle.js';
 import { write } from '../stream-writer.js';
@@ -32,7 +33,7 @@ type Started =
   | { kind: 'canonical-stream'; it: AsyncIterator<ChatEvent>; first: IteratorResult<ChatEvent> };
 
 export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-  return runRequest(ctx, req, res, requestId, 'chat', openAIErrorFormat, async (json, out, clientSignal) => {
+  return runRequest(ctx, req, res, requestId, 'chat', openAIErrorFormat, async (json, out, clientSignal, principal) => {
     const body = validate(chatCompletionRequest, json);
     out.stream = body.stream === true;
     const target = ctx.registry.resolve(body.model);
@@ -40,6 +41,7 @@ export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: Serv
     // Canonical form is built lazily: the relay fast path never needs it.
     const canonical = (upstreamModel: string) => chatRequestToCanonical(body, upstreamModel);
     const estimate = estimatePromptTokens(canonical(''));
+    out.ticket = admit(ctx, principal, body.model, target, estimate, body.max_completion_tokens ?? body.max_tokens ?? undefined);
     const d = await dispatch(ctx, requestId, 'chat', target, out, clientSignal, estimate, async (attempt, signal): Promise<Started> => {
       const { model, upstreamModel } = attempt.deployment;
       if (model instanceof OpenAICompatibleProvider) {
@@ -79,7 +81,7 @@ export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: Serv
       }
       return { kind: 'canonical-stream', ...(await firstEvent(model, canonical(upstreamModel), signal)) };
     });
-    const headers = attemptHeaders(requestId, d.attempt);
+    const headers = attemptHeaders(requestId, d.attempt, out);
     const started = d.value;
     switch (started.kind) {
       case 'relay-whole':

@@ -11,15 +11,17 @@ import { estimateTextTokens } from '../../usage/estimate.js';
 import type { HubContext } from '../context.js';
 import { dispatch } from '../dispatch.js';
 import { sendRaw } from '../http.js';
+import { admit } from '../admission.js';
 import { attemptHeaders, runRequest } from '../lifecycle.js';
 
 /** `POST /v1/embeddings`, relayed to OpenAI-compatible deployments with usage read on the way. */
 export function embeddings(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-  return runRequest(ctx, req, res, requestId, 'embeddings', openAIErrorFormat, async (json, out, clientSignal) => {
+  return runRequest(ctx, req, res, requestId, 'embeddings', openAIErrorFormat, async (json, out, clientSignal, principal) => {
     const body = validate(embeddingsRequest, json);
     const target = ctx.registry.resolve(body.model);
     const inputs = typeof body.input === 'string' ? [body.input] : body.input;
     const estimate = inputs.reduce<number>((n, x) => n + (typeof x === 'string' ? estimateTextTokens(x) : Array.isArray(x) ? x.length : 1), 0);
+    out.ticket = admit(ctx, principal, body.model, target, estimate, 0);
     const d = await dispatch(ctx, requestId, 'embeddings', target, out, clientSignal, estimate, async (attempt, signal) => {
       const provider = attempt.deployment.model;
       if (!(provider instanceof OpenAICompatibleProvider)) {
@@ -37,6 +39,6 @@ export function embeddings(ctx: HubContext, req: IncomingMessage, res: ServerRes
       return { text, usage: usageFromWire(doc.usage ?? {}) };
     });
     out.usage = d.value.usage;
-    sendRaw(res, 200, d.value.text, attemptHeaders(requestId, d.attempt));
+    sendRaw(res, 200, d.value.text, attemptHeaders(requestId, d.attempt, out));
   });
 }

@@ -12,6 +12,7 @@ import { estimatePromptTokens } from '../../usage/estimate.js';
 import type { HubContext } from '../context.js';
 import { dispatch, firstEvent } from '../dispatch.js';
 import { sendJSON, SSE_HEADERS } from '../http.js';
+import { admit } from '../admission.js';
 import { attemptHeaders, runRequest } from '../lifecycle.js';
 import { write } from '../stream-writer.js';
 
@@ -26,19 +27,20 @@ function canCount(m: Model): m is Model & TokenCounter {
 
 /** `POST /v1/messages`: Anthropic's Messages API in front of any model. */
 export function messages(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-  return runRequest(ctx, req, res, requestId, 'chat', anthropicErrorFormat, async (json, out, clientSignal) => {
+  return runRequest(ctx, req, res, requestId, 'chat', anthropicErrorFormat, async (json, out, clientSignal, principal) => {
     const body = validate(messagesRequest, json);
     out.stream = body.stream === true;
     const target = ctx.registry.resolve(body.model);
     const estimate = estimatePromptTokens(messagesRequestToCanonical(body, ''));
     const id = `msg_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
     const stream = out.stream;
+    out.ticket = admit(ctx, principal, body.model, target, estimate, body.max_tokens);
     const d = await dispatch(ctx, requestId, 'chat', target, out, clientSignal, estimate, async (attempt, signal) => {
       const request = messagesRequestToCanonical(body, attempt.deployment.upstreamModel);
       if (!stream) return { whole: await collect(attempt.deployment.model.stream(request, signal)) };
       return { started: await firstEvent(attempt.deployment.model, request, signal) };
     });
-    const headers = { ...attemptHeaders(requestId, d.attempt), 'request-id': requestId };
+    const headers = { ...attemptHeaders(requestId, d.attempt, out), 'request-id': requestId };
     if (d.value.whole) {
       out.usage = d.value.whole.usage;
       out.firstTokenAt = performance.now();

@@ -1,0 +1,156 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { HubError, toHubError } from '../../core/errors.js';
+import { openAIErrorBody } from '../../protocols/openai-chat/errors.js';
+import { parseJSONBody, validate } from '../../protocols/validate.js';
+import { BUDGET_PERIODS } from '../../tenancy/types.js';
+import type { Team, VirtualKey } from '../../tenancy/types.js';
+import type { HubContext } from '../context.js';
+import { readBody, sendJSON } from '../http.js';
+import { usageQuery, usageQueryParams } from './usage-query.js';
+
+const limitsFields = {
+  allowed_models: z.array(z.string().min(1)).optional(),
+  rpm: z.number().int().positive().nullable().optional(),
+  tpm: z.number().int().positive().nullable().optional(),
+  budget_usd: z.number().min(0).nullable().optional(),
+  budget_period: z.enum(BUDGET_PERIODS).optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  name: z.string().min(1).max(200).optional(),
+};
+
+const teamBody = z.strictObject(limitsFields);
+const keyBody = z.strictObject({
+  ...limitsFields,
+  team_id: z.string().nullable().optional(),
+  /** ISO 8601 time, or null for never. */
+  expires_at: z.iso.datetime({ offset: true }).nullable().optional(),
+});
+
+/** snake_case API fields → the service's input, `null` clearing a limit. */
+function limitsInput(b: z.infer<typeof teamBody>) {
+  return {
+    ...(b.name !== undefined && { name: b.name }),
+    ...(b.allowed_models !== undefined && { allowedModels: b.allowed_models }),
+    ...(b.rpm !== undefined && { rpm: b.rpm ?? undefined }),
+    ...(b.tpm !== undefined && { tpm: b.tpm ?? undefined }),
+    ...(b.budget_usd !== undefined && { budgetUsd: b.budget_usd ?? undefined }),
+    ...(b.budget_period !== undefined && { budgetPeriod: b.budget_period }),
+    ...(b.metadata !== undefined && { metadata: b.metadata }),
+  };
+}
+
+function iso(ms: number | undefined): string | null {
+  return ms === undefined ? null : new Date(ms).toISOString();
+}
+
+function spend(ctx: HubContext, account: string, t: Team | VirtualKey): number | null {
+  return t.budgetUsd === undefined ? null : Math.round(ctx.ledger.spent(account, t.budgetPeriod ?? 'month') * 1e6) / 1e6;
+}
+
+function teamOut(ctx: HubContext, t: Team) {
+  return {
+    id: t.id,
+    object: 'team',
+    name: t.name,
+    allowed_models: t.allowedModels ?? [],
+    rpm: t.rpm ?? null,
+    tpm: t.tpm ?? null,
+    budget_usd: t.budgetUsd ?? null,
+    budget_period: t.budgetPeriod ?? 'month',
+    spend_usd: spend(ctx, `team:${t.id}`, t),
+    metadata: t.metadata,
+    created_at: iso(t.createdAt),
+  };
+}
+
+/** Never includes the key or its hash: only the visible prefix. */
+function keyOut(ctx: HubContext, k: VirtualKey) {
+  return {
+    id: k.id,
+    object: 'key',
+    name: k.name,
+    prefix: k.prefix,
+    team_id: k.teamId ?? null,
+    allowed_models: k.allowedModels ?? [],
+    rpm: k.rpm ?? null,
+    tpm: k.tpm ?? null,
+    budget_usd: k.budgetUsd ?? null,
+    budget_period: k.budgetPeriod ?? 'month',
+    spend_usd: spend(ctx, `key:${k.id}`, k),
+    expires_at: iso(k.expiresAt),
+    revoked_at: iso(k.revokedAt),
+    metadata: k.metadata,
+    created_at: iso(k.createdAt),
+  };
+}
+
+async function body(ctx: HubContext, req: IncomingMessage): Promise<unknown> {
+  return parseJSONBody(await readBody(req, ctx.maxBodyBytes));
+}
+
+/**
+ * The admin API: teams, keys, usage and deployment health. Every route needs the admin key.
+ * Returns false when the path is not an admin path.
+ */
+export async function admin(ctx: HubContext, req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> {
+  const method = req.method ?? 'GET';
+  try {
+    ctx.tenancy.requireAdmin(req.headers);
+    const parts = path.split('/').filter(Boolean).slice(1); // after "admin"
+    const [collection, id, action] = parts;
+    switch (collection) {
+      case 'deployments':
+        if (method !== 'GET') break;
+        return sendJSON(res, 200, {
+          object: 'list',
+          data: ctx.registry.deployments().map(({ model, deployment }) => ({ route: model, ...deployment.health() })),
+        });
+      case 'usage':
+        if (method !== 'GET') break;
+        return sendJSON(res, 200, usageQuery(ctx, validate(usageQueryParams, Object.fromEntries(query))));
+      case 'teams':
+        if (!id && method === 'GET') return sendJSON(res, 200, { object: 'list', data: ctx.tenancy.teams().map((t) => teamOut(ctx, t)) });
+        if (!id && method === 'POST') return sendJSON(res, 201, teamOut(ctx, ctx.tenancy.createTeam(limitsInput(validate(teamBody, await body(ctx, req))))));
+        if (id && !action && method === 'GET') return sendJSON(res, 200, teamOut(ctx, ctx.tenancy.team(id)));
+        if (id && !action && method === 'PATCH') return sendJSON(res, 200, teamOut(ctx, ctx.tenancy.updateTeam(id, limitsInput(validate(teamBody, await body(ctx, req))))));
+        if (id && !action && method === 'DELETE') {
+          ctx.tenancy.deleteTeam(id);
+          return sendJSON(res, 200, { id, object: 'team', deleted: true });
+        }
+        break;
+      case 'keys': {
+        if (!id && method === 'GET') return sendJSON(res, 200, { object: 'list', data: ctx.tenancy.keys().map((k) => keyOut(ctx, k)) });
+        if (!id && method === 'POST') {
+          const b = validate(keyBody, await body(ctx, req));
+          const { secret, key } = ctx.tenancy.createKey({
+            ...limitsInput(b),
+            ...(b.team_id !== undefined && { teamId: b.team_id }),
+            ...(b.expires_at != null && { expiresAt: Date.parse(b.expires_at) }),
+          });
+          // The only time the key is ever shown.
+          return sendJSON(res, 201, { ...keyOut(ctx, key), key: secret });
+        }
+        if (id && !action && method === 'GET') return sendJSON(res, 200, keyOut(ctx, ctx.tenancy.key(id)));
+        if (id && !action && method === 'PATCH') {
+          const b = validate(keyBody, await body(ctx, req));
+          return sendJSON(res, 200, keyOut(ctx, ctx.tenancy.updateKey(id, {
+            ...limitsInput(b),
+            ...(b.team_id !== undefined && { teamId: b.team_id }),
+            ...(b.expires_at !== undefined && { expiresAt: b.expires_at === null ? null : Date.parse(b.expires_at) }),
+          })));
+        }
+        if (id && ((!action && method === 'DELETE') || (action === 'revoke' && method === 'POST'))) {
+          return sendJSON(res, 200, keyOut(ctx, ctx.tenancy.revokeKey(id)));
+        }
+        break;
+      }
+      default:
+        throw new HubError('not_found', `Unknown admin URL: ${method} ${path}.`, { code: 'unknown_url' });
+    }
+    throw new HubError('bad_request', `Method ${method} is not allowed on ${path}.`, { status: 405, code: 'method_not_allowed' });
+  } catch (err) {
+    const e = toHubError(err);
+    sendJSON(res, e.status, openAIErrorBody(e));
+  }
+}

@@ -1,0 +1,108 @@
+import type Database from 'better-sqlite3';
+import type { BudgetPeriod, Limits, Team, VirtualKey } from '../tenancy/types.js';
+
+interface TeamRow {
+  id: string;
+  name: string;
+  limits: string;
+  metadata: string;
+  created_at: number;
+}
+
+interface KeyRow {
+  id: string;
+  hash: string;
+  prefix: string;
+  name: string;
+  team_id: string | null;
+  limits: string;
+  expires_at: number | null;
+  metadata: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+function teamFrom(r: TeamRow): Team {
+  return { id: r.id, name: r.name, ...(JSON.parse(r.limits) as Limits), metadata: JSON.parse(r.metadata) as Record<string, unknown>, createdAt: r.created_at };
+}
+
+function keyFrom(r: KeyRow): VirtualKey {
+  return {
+    id: r.id,
+    hash: r.hash,
+    prefix: r.prefix,
+    name: r.name,
+    teamId: r.team_id ?? undefined,
+    ...(JSON.parse(r.limits) as Limits),
+    ...(r.expires_at !== null && { expiresAt: r.expires_at }),
+    metadata: JSON.parse(r.metadata) as Record<string, unknown>,
+    createdAt: r.created_at,
+    ...(r.revoked_at !== null && { revokedAt: r.revoked_at }),
+  };
+}
+
+function limitsOf(x: Limits): string {
+  const { allowedModels, rpm, tpm, budgetUsd, budgetPeriod } = x;
+  return JSON.stringify({ allowedModels, rpm, tpm, budgetUsd, budgetPeriod });
+}
+
+/** Teams, keys and settings in the embedded store. Admin operations only: never on the hot path. */
+export class TenancyRepo {
+  constructor(private readonly db: Database.Database) {}
+
+  getSetting(key: string): string | undefined {
+    return (this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+
+  setSetting(key: string, value: string): void {
+    this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  teams(): Team[] {
+    return (this.db.prepare('SELECT * FROM teams ORDER BY created_at').all() as TeamRow[]).map(teamFrom);
+  }
+
+  keys(): VirtualKey[] {
+    return (this.db.prepare('SELECT * FROM keys ORDER BY created_at').all() as KeyRow[]).map(keyFrom);
+  }
+
+  saveTeam(t: Team): void {
+    this.db
+      .prepare(
+        `INSERT INTO teams (id, name, limits, metadata, created_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, limits = excluded.limits, metadata = excluded.metadata`,
+      )
+      .run(t.id, t.name, limitsOf(t), JSON.stringify(t.metadata), t.createdAt);
+  }
+
+  deleteTeam(id: string): void {
+    this.db.prepare('DELETE FROM teams WHERE id = ?').run(id);
+  }
+
+  saveKey(k: VirtualKey): void {
+    this.db
+      .prepare(
+        `INSERT INTO keys (id, hash, prefix, name, team_id, limits, expires_at, metadata, created_at, revoked_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, team_id = excluded.team_id, limits = excluded.limits,
+           expires_at = excluded.expires_at, metadata = excluded.metadata, revoked_at = excluded.revoked_at`,
+      )
+      .run(k.id, k.hash, k.prefix, k.name, k.teamId ?? null, limitsOf(k), k.expiresAt ?? null, JSON.stringify(k.metadata), k.createdAt, k.revokedAt ?? null);
+  }
+
+  /** USD one key or team has spent since `since` (unix ms). */
+  spendOf(by: 'key_id' | 'team_id', id: string, since: number): number {
+    const row = this.db.prepare(`SELECT SUM(cost_usd) AS usd FROM usage WHERE ${by} = ? AND ts >= ?`).get(id, since) as { usd: number | null };
+    return row.usd ?? 0;
+  }
+
+  /** USD spent since `since` (unix ms), per key or per team, from usage records. */
+  spendSince(by: 'key_id' | 'team_id', since: number): Map<string, number> {
+    const rows = this.db
+      .prepare(`SELECT ${by} AS id, SUM(cost_usd) AS usd FROM usage WHERE ${by} IS NOT NULL AND ts >= ? GROUP BY ${by}`)
+      .all(since) as { id: string; usd: number | null }[];
+    return new Map(rows.map((r) => [r.id, r.usd ?? 0]));
+  }
+}
+
+export type { BudgetPeriod };

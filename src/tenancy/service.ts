@@ -1,0 +1,174 @@
+import { randomUUID } from 'node:crypto';
+import { HubError } from '../core/errors.js';
+import type { TenancyRepo } from '../store/tenancy.js';
+import { hashKey, newKey, presentedKey } from './secrets.js';
+import type { Limits, Principal, Team, VirtualKey } from './types.js';
+
+export interface KeyInput extends Limits {
+  readonly name?: string;
+  readonly teamId?: string | null;
+  readonly expiresAt?: number | null;
+  readonly metadata?: Record<string, unknown>;
+}
+
+export interface TeamInput extends Limits {
+  readonly name?: string;
+  readonly metadata?: Record<string, unknown>;
+}
+
+const ADMIN_HASH = 'admin_key_hash';
+
+/**
+ * Keys and teams, cached in memory so that authenticating a request is one hash and one map
+ * lookup; every change is written through to the store and takes effect at once.
+ */
+export class Tenancy {
+  private readonly byHash = new Map<string, VirtualKey>();
+  private readonly byId = new Map<string, VirtualKey>();
+  private readonly teamsById = new Map<string, Team>();
+
+  private constructor(
+    private readonly repo: TenancyRepo,
+    private readonly adminHash: string,
+    /** When false, requests without a key are let through (keys presented are still honoured). */
+    readonly authRequired: boolean,
+  ) {
+    for (const t of repo.teams()) this.teamsById.set(t.id, t);
+    for (const k of repo.keys()) this.cache(k);
+  }
+
+  /**
+   * The admin key comes from BAIMO_ADMIN_KEY; without it one is generated on first start, its
+   * hash stored, and the key itself returned once for the operator to copy.
+   */
+  static open(repo: TenancyRepo, adminKeyFromEnv: string | undefined, authRequired: boolean): { tenancy: Tenancy; generatedAdminKey?: string } {
+    if (adminKeyFromEnv) return { tenancy: new Tenancy(repo, hashKey(adminKeyFromEnv), authRequired) };
+    const stored = repo.getSetting(ADMIN_HASH);
+    if (stored) return { tenancy: new Tenancy(repo, stored, authRequired) };
+    const k = newKey('sk-baimo-admin');
+    repo.setSetting(ADMIN_HASH, k.hash);
+    return { tenancy: new Tenancy(repo, k.hash, authRequired), generatedAdminKey: k.key };
+  }
+
+  private cache(k: VirtualKey): void {
+    const old = this.byId.get(k.id);
+    if (old) this.byHash.delete(old.hash);
+    this.byId.set(k.id, k);
+    this.byHash.set(k.hash, k);
+  }
+
+  /** Who is calling; throws a 401 HubError for a missing (when required), unknown, revoked or expired key. */
+  authenticate(headers: Record<string, string | string[] | undefined>, now = Date.now()): Principal {
+    const presented = presentedKey(headers);
+    if (!presented) {
+      if (!this.authRequired) return { kind: 'open' };
+      throw new HubError('authentication', 'Missing API key: send a Baimo key as `Authorization: Bearer <key>` or `x-api-key: <key>`.', { code: 'missing_api_key' });
+    }
+    const hash = hashKey(presented);
+    if (hash === this.adminHash) return { kind: 'admin' };
+    const key = this.byHash.get(hash);
+    if (!key) {
+      if (!this.authRequired) return { kind: 'open' };
+      throw new HubError('authentication', 'Invalid API key.', { code: 'invalid_api_key' });
+    }
+    if (key.revokedAt !== undefined) throw new HubError('authentication', `The key ${key.prefix} has been revoked.`, { code: 'key_revoked' });
+    if (key.expiresAt !== undefined && key.expiresAt <= now) {
+      throw new HubError('authentication', `The key ${key.prefix} expired at ${new Date(key.expiresAt).toISOString()}.`, { code: 'key_expired' });
+    }
+    return { kind: 'key', key, team: key.teamId ? this.teamsById.get(key.teamId) : undefined };
+  }
+
+  /** Only the admin key passes. */
+  requireAdmin(headers: Record<string, string | string[] | undefined>): void {
+    const presented = presentedKey(headers);
+    if (!presented) throw new HubError('authentication', 'The admin API needs the admin key as `Authorization: Bearer <admin key>`.', { code: 'missing_api_key' });
+    if (hashKey(presented) !== this.adminHash) throw new HubError('permission', 'This operation needs the admin key.', { code: 'admin_only' });
+  }
+
+  teams(): Team[] {
+    return [...this.teamsById.values()];
+  }
+
+  team(id: string): Team {
+    const t = this.teamsById.get(id);
+    if (!t) throw new HubError('not_found', `No team '${id}'.`, { code: 'team_not_found' });
+    return t;
+  }
+
+  createTeam(input: TeamInput): Team {
+    const t: Team = { ...input, id: `team_${randomUUID().replace(/-/g, '').slice(0, 16)}`, name: input.name ?? 'team', metadata: input.metadata ?? {}, createdAt: Date.now() };
+    this.repo.saveTeam(t);
+    this.teamsById.set(t.id, t);
+    return t;
+  }
+
+  updateTeam(id: string, patch: TeamInput): Team {
+    const t: Team = { ...this.team(id), ...patch, id };
+    this.repo.saveTeam(t);
+    this.teamsById.set(id, t);
+    return t;
+  }
+
+  deleteTeam(id: string): void {
+    this.team(id);
+    if ([...this.byId.values()].some((k) => k.teamId === id && k.revokedAt === undefined)) {
+      throw new HubError('bad_request', `Team '${id}' still has active keys; revoke or move them first.`, { code: 'team_in_use', status: 409 });
+    }
+    this.repo.deleteTeam(id);
+    this.teamsById.delete(id);
+  }
+
+  keys(): VirtualKey[] {
+    return [...this.byId.values()];
+  }
+
+  key(id: string): VirtualKey {
+    const k = this.byId.get(id);
+    if (!k) throw new HubError('not_found', `No key '${id}'.`, { code: 'key_not_found' });
+    return k;
+  }
+
+  /** Creates a key; the returned secret is never stored and cannot be shown again. */
+  createKey(input: KeyInput): { secret: string; key: VirtualKey } {
+    if (input.teamId) this.team(input.teamId);
+    const { key: secret, hash, prefix } = newKey('sk-baimo');
+    const { teamId, expiresAt, ...rest } = input;
+    const k: VirtualKey = {
+      ...rest,
+      id: `key_${randomUUID().replace(/-/g, '').slice(0, 16)}`,
+      name: input.name ?? 'key',
+      prefix,
+      hash,
+      teamId: teamId ?? undefined,
+      ...(expiresAt != null && { expiresAt }),
+      metadata: input.metadata ?? {},
+      createdAt: Date.now(),
+    };
+    this.repo.saveKey(k);
+    this.cache(k);
+    return { secret, key: k };
+  }
+
+  updateKey(id: string, patch: KeyInput): VirtualKey {
+    const old = this.key(id);
+    if (patch.teamId) this.team(patch.teamId);
+    const { teamId, expiresAt, ...rest } = patch;
+    const k: VirtualKey = {
+      ...old,
+      ...rest,
+      id,
+      ...(teamId !== undefined && { teamId: teamId ?? undefined }),
+      ...(expiresAt !== undefined && (expiresAt === null ? { expiresAt: undefined } : { expiresAt })),
+    };
+    this.repo.saveKey(k);
+    this.cache(k);
+    return k;
+  }
+
+  revokeKey(id: string): VirtualKey {
+    const k: VirtualKey = { ...this.key(id), revokedAt: Date.now() };
+    this.repo.saveKey(k);
+    this.cache(k);
+    return k;
+  }
+}
