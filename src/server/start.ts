@@ -6,7 +6,9 @@ import type { ServerSettings, SettingFlags } from '../config/settings.js';
 import { Registry } from '../routing/registry.js';
 import { CATALOG } from '../catalog/models.js';
 import { PriceBook } from '../catalog/prices.js';
+import { join } from 'node:path';
 import { SQLiteStore } from '../store/sqlite.js';
+import { UsageJournal } from '../usage/journal.js';
 import { TenancyRepo } from '../store/tenancy.js';
 import { Ledger } from '../tenancy/ledger.js';
 import { Tenancy } from '../tenancy/service.js';
@@ -49,7 +51,13 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
   }
   const registry = new Registry(specs.values(), config);
   const store = SQLiteStore.open(settings.dataDir);
-  const recorder = new UsageRecorder(store);
+  // Records a killed hub journaled but never stored go in first.
+  const journalPath = join(settings.dataDir, 'usage.journal');
+  const leftover = UsageJournal.read(journalPath);
+  if (leftover.length) store.writeUsage(leftover);
+  const journal = new UsageJournal(journalPath);
+  journal.clear();
+  const recorder = new UsageRecorder(store, journal);
   const repo = new TenancyRepo(store.db);
   const { tenancy, generatedAdminKey } = Tenancy.open(repo, env.BAIMO_ADMIN_KEY, settings.auth === 'required');
   const prices = new PriceBook(CATALOG, config.pricing?.models ?? {}, config.pricing?.cnyPerUsd);

@@ -56,6 +56,8 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE usage ADD COLUMN cost_usd REAL;
    CREATE INDEX usage_key_ts ON usage (key_id, ts);
    CREATE INDEX usage_team_ts ON usage (team_id, ts);`,
+  // A journal replayed after a crash may repeat records already written: they are ignored.
+  `CREATE UNIQUE INDEX usage_request_attempt ON usage (request_id, attempt, final);`,
 ];
 
 export interface UsageRow {
@@ -97,7 +99,7 @@ export class SQLiteStore implements UsageSink {
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
     this.insertUsage = this.db.prepare(
-      `INSERT INTO usage (request_id, ts, endpoint, model, provider, upstream_model, stream, status, error_kind,
+      `INSERT OR IGNORE INTO usage (request_id, ts, endpoint, model, provider, upstream_model, stream, status, error_kind,
          input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, latency_ms, ttft_ms,
          deployment, attempt, final, fallback_from, key_id, team_id, cost_usd)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

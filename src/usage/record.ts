@@ -1,5 +1,6 @@
 import type { ErrorKind } from '../core/errors.js';
 import type { Usage } from '../core/types.js';
+import type { UsageJournal } from './journal.js';
 
 /** One request as the accounting sees it. Written whatever happened to the request. */
 export interface UsageRecord {
@@ -52,6 +53,8 @@ export class UsageRecorder {
 
   constructor(
     private readonly sink: UsageSink,
+    /** When given, every record is journaled the moment it is made (see journal.ts). */
+    private readonly journal?: UsageJournal,
     private readonly flushEveryMs = 200,
     private readonly maxBatch = 500,
   ) {}
@@ -62,6 +65,7 @@ export class UsageRecorder {
 
   record(r: UsageRecord): void {
     for (const l of this.listeners) l(r);
+    this.journal?.append(r);
     this.queue.push(r);
     if (this.queue.length >= this.maxBatch) setImmediate(() => this.flush());
     else if (!this.timer) {
@@ -80,6 +84,8 @@ export class UsageRecorder {
     try {
       this.sink.writeUsage(batch);
       this.failures = 0;
+      // Everything journaled is now in the store (flush runs in one synchronous step).
+      if (this.queue.length === 0) this.journal?.clear();
     } catch (err) {
       this.queue = batch.concat(this.queue);
       this.failures++;
@@ -99,5 +105,6 @@ export class UsageRecorder {
     this.flush();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.journal?.close();
   }
 }
