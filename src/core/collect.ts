@@ -1,4 +1,4 @@
-import type { ChatEvent, FinishReason, ReasoningPart, ToolCall, Usage } from './types.js';
+import type { ChatEvent, FinishReason, ReasoningPart, ToolCall, TraceStep, Usage } from './types.js';
 
 export interface CollectedChoice {
   readonly index: number;
@@ -14,6 +14,8 @@ export interface Collected {
   readonly model: string;
   readonly choices: readonly CollectedChoice[];
   readonly usage: Usage | undefined;
+  /** A virtual model's sub-calls, when the answer came from one. */
+  readonly trace?: { readonly steps: readonly TraceStep[]; readonly summary?: Readonly<Record<string, unknown>> };
 }
 
 interface MutableChoice {
@@ -29,6 +31,7 @@ export class Collector {
   id = '';
   model = '';
   usage: Usage | undefined;
+  trace: Collected['trace'];
   private readonly choices: MutableChoice[] = [];
 
   private choice(i: number): MutableChoice {
@@ -85,6 +88,9 @@ export class Collector {
       case 'usage':
         this.usage = e.usage;
         return;
+      case 'trace':
+        this.trace = { steps: e.steps, ...(e.summary && { summary: e.summary }) };
+        return;
     }
   }
 
@@ -101,7 +107,7 @@ export class Collector {
         ...(c.stopSequence !== undefined && { stopSequence: c.stopSequence }),
       });
     }
-    return { id: this.id, model: this.model, choices, usage: this.usage };
+    return { id: this.id, model: this.model, choices, usage: this.usage, ...(this.trace && { trace: this.trace }) };
   }
 }
 

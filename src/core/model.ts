@@ -1,3 +1,4 @@
+import type { Collected } from './collect.js';
 import type { ChatEvent, ChatRequest, EmbeddingRequest, EmbeddingResult } from './types.js';
 
 /**
@@ -13,4 +14,21 @@ export interface Model {
 export interface EmbeddingModel {
   readonly provider: string;
   embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult>;
+}
+
+export interface SubCallResult extends Collected {
+  /** USD, from catalog prices; undefined when the price is unknown. */
+  readonly costUsd: number | undefined;
+  readonly latencyMs: number;
+}
+
+/**
+ * How a virtual model calls other models: through the hub, so that routing, limits, budgets and
+ * accounting apply to every sub-call. `request.model` is ignored; `model` is a public name.
+ */
+export interface ModelCaller {
+  complete(model: string, request: ChatRequest, signal: AbortSignal): Promise<SubCallResult>;
+  stream(model: string, request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent>;
+  /** The most a call can cost in USD, for ceilings; undefined when the price is unknown. */
+  worstCaseUsd(model: string, request: ChatRequest): number | undefined;
 }

@@ -111,8 +111,27 @@ export interface Usage {
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
 
+/** One sub-call of a virtual model, as its trace reports it. */
+export interface TraceStep {
+  /** e.g. `proposer`, `aggregator`, `sample`, `cascade`, `judge`, `plan`, `subtask:<id>`, `synthesize`. */
+  readonly stage: string;
+  /** The public model name that was called. */
+  readonly model: string;
+  /** What it answered (may be shortened). */
+  readonly text: string;
+  readonly usage?: Usage;
+  readonly costUsd?: number;
+  readonly latencyMs: number;
+  /** Set when the call failed; the step then has no text. */
+  readonly error?: string;
+  /** Kind-specific facts: the extracted answer, a score, whether a check passed, … */
+  readonly detail?: Readonly<Record<string, unknown>>;
+}
+
 export type ChatEvent =
   | { readonly type: 'start'; readonly id: string; readonly model: string }
+  /** A virtual model's sub-calls, sent once before its final answer finishes. */
+  | { readonly type: 'trace'; readonly steps: readonly TraceStep[]; readonly summary?: Readonly<Record<string, unknown>> }
   | { readonly type: 'text'; readonly choice: number; readonly text: string }
   | {
       readonly type: 'reasoning';

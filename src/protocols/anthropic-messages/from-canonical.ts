@@ -170,6 +170,8 @@ export class AnthropicStreamRenderer {
       case 'usage':
         this.usage = e.usage;
         return '';
+      case 'trace':
+        return ''; // virtual models' traces travel in headers and the request log, not in Anthropic events
     }
   }
 
