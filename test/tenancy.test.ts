@@ -13,6 +13,8 @@ const ADMIN = 'sk-baimo-admin-test-0000000000000000';
 const UPSTREAM_KEY = 'sk-upstream-secret-abcdef123456';
 let upstream: OpenAIUpstream;
 let hub: TestHub;
+/** Everything the hub logged. */
+let logs = '';
 
 beforeAll(async () => {
   upstream = await startOpenAIUpstream({ apiKey: UPSTREAM_KEY });
@@ -27,6 +29,7 @@ pricing:
     loop/gpt-test: { input: 1000, output: 2000 }
 `,
     { BAIMO_AUTH: 'required', BAIMO_ADMIN_KEY: ADMIN, LOOP_KEY: UPSTREAM_KEY },
+    { write: (s: string) => void (logs += s) },
   );
 });
 
@@ -203,6 +206,46 @@ describe('usage queries', () => {
     ]);
     const bad = await adminCall('GET', '/admin/usage?group_by=colour');
     expect(bad.status).toBe(400);
+  });
+});
+
+describe('logs', () => {
+  it('have one line per request with ids and counts, and never a key or a prompt', async () => {
+    const k = await newKey({ name: 'logged' });
+    await raw(k.key, { ...hi, messages: [{ role: 'user', content: 'my secret prompt 42' }] });
+    await raw(k.key, { ...hi, model: 'loop/error-500' });
+    await expect.poll(() => logs.includes('"status":502'), { timeout: 3000 }).toBe(true);
+    const lines = logs.trim().split('\n').map((l) => JSON.parse(l));
+    const mine = lines.filter((l) => l.key_id === k.id && l.msg === 'request');
+    expect(mine).toEqual([
+      expect.objectContaining({ level: 'info', model: 'loop/gpt-test', status: 200, input_tokens: 12, output_tokens: 9, cost_usd: expect.closeTo(0.03, 9) }),
+      expect.objectContaining({ level: 'warn', model: 'loop/error-500', status: 502, error_kind: 'upstream' }),
+    ]);
+    expect(lines.some((l) => l.msg === 'attempt failed' && l.key_id === k.id)).toBe(true);
+    for (const secret of [k.key, ADMIN, UPSTREAM_KEY, 'my secret prompt']) expect(logs).not.toContain(secret);
+  });
+});
+
+describe('metrics', () => {
+  it('count requests, tokens and cost, show deployment health, and hold no secret', async () => {
+    const k = await newKey();
+    await raw(k.key);
+    const text = await (await fetch(`${hub.url}/metrics`)).text();
+    expect(text).toMatch(/baimo_requests_total\{endpoint="chat",model="loop\/gpt-test",provider="loop",status="200",attempt="final"\} \d+/);
+    expect(text).toMatch(/baimo_tokens_total\{model="loop\/gpt-test",provider="loop",kind="input"\} \d+/);
+    expect(text).toMatch(/baimo_cost_usd_total\{model="loop\/gpt-test",provider="loop"\} [\d.]+/);
+    expect(text).toContain('baimo_request_duration_seconds_bucket');
+    expect(text).toMatch(/baimo_deployment_circuit_state\{route="loop\/gpt-test",deployment="loop\/gpt-test",provider="loop"\} 0/);
+    for (const secret of [k.key, ADMIN, UPSTREAM_KEY]) expect(text).not.toContain(secret);
+  });
+});
+
+describe('deployment health', () => {
+  it('the admin API shows each deployment’s circuit, latency and in-flight count', async () => {
+    const r = await adminCall('GET', '/admin/deployments');
+    expect(r.status).toBe(200);
+    expect(r.body.data).toContainEqual(expect.objectContaining({ route: 'loop/gpt-test', id: 'loop/gpt-test', provider: 'loop', circuit: 'closed', inFlight: 0 }));
+    expect(typeof r.body.data.find((d: any) => d.id === 'loop/gpt-test').ttftMs).toBe('number');
   });
 });
 

@@ -8,6 +8,8 @@ import type { PriceBook } from '../catalog/prices.js';
 import type { Registry } from '../routing/registry.js';
 import type { Ledger } from '../tenancy/ledger.js';
 import { Metrics } from '../usage/metrics.js';
+import { logRecord } from './log.js';
+import type { Logger } from './log.js';
 import { RateLimiter } from '../tenancy/rate-limits.js';
 import type { Tenancy } from '../tenancy/service.js';
 import type { UsageRecorder } from '../usage/record.js';
@@ -27,6 +29,7 @@ export interface HubOptions {
   readonly prices: PriceBook;
   readonly ledger: Ledger;
   readonly usageStatements: HubContext['usageStatements'];
+  readonly logger: Logger;
 }
 
 export interface Hub {
@@ -79,7 +82,10 @@ export function createHub(o: HubOptions): Hub {
   }
 
   const metrics = new Metrics(o.registry);
-  o.recorder.onRecord((r) => metrics.observe(r));
+  o.recorder.onRecord((r) => {
+    metrics.observe(r);
+    logRecord(o.logger, r);
+  });
 
   function route(req: IncomingMessage, res: ServerResponse): void | Promise<void> {
     const url = req.url ?? '/';
@@ -131,7 +137,7 @@ export function createHub(o: HubOptions): Hub {
     if (r) {
       r.catch((err: unknown) => {
         // Route handlers answer their own errors; this is the last line of defence.
-        process.emitWarning(`unhandled error in request handler: ${(err as Error)?.message}`);
+        o.logger.error({ msg: 'unhandled error in request handler', err_name: (err as Error)?.name, err_message: (err as Error)?.message });
         if (!res.headersSent) sendJSON(res, 500, openAIErrorBody(new HubError('upstream', 'Internal error', { status: 500 })));
         else res.destroy();
       });

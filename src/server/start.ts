@@ -7,6 +7,8 @@ import { Registry } from '../routing/registry.js';
 import { CATALOG } from '../catalog/models.js';
 import { PriceBook } from '../catalog/prices.js';
 import { join } from 'node:path';
+import type { DestinationStream } from 'pino';
+import { createLogger } from './log.js';
 import { SQLiteStore } from '../store/sqlite.js';
 import { UsageJournal } from '../usage/journal.js';
 import { TenancyRepo } from '../store/tenancy.js';
@@ -19,6 +21,8 @@ import type { Hub } from './app.js';
 type Env = Readonly<Record<string, string | undefined>>;
 
 export interface StartOptions extends SettingFlags {
+  /** Where logs go; default stdout. */
+  readonly logDestination?: DestinationStream;
   readonly config?: string | undefined;
   readonly env?: Env;
   /** Look for Ollama on its default port when no local provider is configured. Default true. */
@@ -50,6 +54,7 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
     if (ollama) specs.set('ollama', ollama);
   }
   const registry = new Registry(specs.values(), config);
+  const logger = createLogger(env.BAIMO_LOG_LEVEL ?? 'info', o.logDestination);
   const store = SQLiteStore.open(settings.dataDir);
   // Records a killed hub journaled but never stored go in first.
   const journalPath = join(settings.dataDir, 'usage.journal');
@@ -68,7 +73,7 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
   // Read every budgeted account's spend now, so the request path never waits on the store.
   for (const k of tenancy.keys()) if (k.budgetUsd !== undefined) ledger.spent(`key:${k.id}`, k.budgetPeriod ?? 'month');
   for (const t of tenancy.teams()) if (t.budgetUsd !== undefined) ledger.spent(`team:${t.id}`, t.budgetPeriod ?? 'month');
-  const hub = createHub({ registry, recorder, maxBodyBytes: settings.maxBodyBytes, tenancy, prices, ledger, usageStatements: (sql) => store.statement(sql) });
+  const hub = createHub({ registry, recorder, maxBodyBytes: settings.maxBodyBytes, tenancy, prices, ledger, usageStatements: (sql) => store.statement(sql), logger });
   let url: string;
   try {
     url = await hub.listen(settings.port, settings.host);
@@ -89,6 +94,7 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
     async close() {
       await hub.close();
       store.close();
+      logger.flush();
     },
   };
 }

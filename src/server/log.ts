@@ -1,0 +1,47 @@
+import pino from 'pino';
+import type { DestinationStream, Logger } from 'pino';
+import type { UsageRecord } from '../usage/record.js';
+
+export type { Logger };
+
+/**
+ * JSON lines on stdout, written asynchronously so logging never blocks a request. Level from
+ * BAIMO_LOG_LEVEL (default info; `silent` turns logs off).
+ */
+export function createLogger(level = 'info', destination?: DestinationStream): Logger {
+  return pino(
+    { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
+    destination ?? pino.destination({ fd: 1, sync: false }),
+  );
+}
+
+/**
+ * One access-log line per request (and, at debug level, per retried attempt). Built from the
+ * usage record, which holds ids and counts but never a key, a prompt or an answer.
+ */
+export function logRecord(log: Logger, r: UsageRecord): void {
+  if (!r.final && !log.isLevelEnabled('debug')) return;
+  const line = {
+    msg: r.final ? 'request' : 'attempt failed',
+    request_id: r.requestId,
+    endpoint: r.endpoint,
+    model: r.model,
+    provider: r.provider,
+    deployment: r.deployment,
+    attempt: r.attempt,
+    status: r.status,
+    error_kind: r.errorKind,
+    stream: r.stream,
+    key_id: r.keyId,
+    team_id: r.teamId,
+    input_tokens: r.usage?.inputTokens,
+    output_tokens: r.usage?.outputTokens,
+    cached_tokens: r.usage?.cachedInputTokens,
+    cost_usd: r.costUsd,
+    latency_ms: Math.round(r.latencyMs * 10) / 10,
+    ttft_ms: r.ttftMs === undefined ? undefined : Math.round(r.ttftMs * 10) / 10,
+  };
+  if (!r.final) log.debug(line);
+  else if (r.status >= 500) log.warn(line);
+  else log.info(line);
+}
