@@ -49,7 +49,7 @@ describe('usage normalization', () => {
 });
 
 describe('the relay fast path', () => {
-  const state = (includeUsage: boolean): RelayState => ({ includeUsage, provider: 'p', usage: undefined, done: false, firstTokenAt: undefined });
+  const state = (includeUsage: boolean): RelayState => ({ includeUsage, provider: 'p', usage: undefined, done: false, firstTokenAt: undefined, output: '' });
 
   it('forwards chunks byte for byte and reads usage', () => {
     const s = state(true);
@@ -182,5 +182,15 @@ describe('small helpers', () => {
   it('redacts keys from upstream messages', () => {
     expect(redact('Incorrect API key provided: sk-abcdef1234567890', undefined)).toBe('Incorrect API key provided: sk-***');
     expect(redact('bad key mysecretvalue', 'mysecretvalue')).toBe('bad key ***');
+  });
+});
+
+describe('token counting', () => {
+  it('uses the real tokenizer for OpenAI model families and an honest estimate elsewhere', async () => {
+    const { countTokens } = await import('../src/usage/tokens.js');
+    expect(countTokens('openai/gpt-4o', 'hello world')).toEqual({ tokens: 2, exact: true });
+    expect(countTokens('gpt-3.5-turbo', 'hello world')).toEqual({ tokens: 2, exact: true });
+    expect(countTokens('deepseek-chat', 'hello world')).toEqual({ tokens: 3, exact: false });
+    expect(countTokens('qwen-max', '你好世界').tokens).toBe(4);
   });
 });

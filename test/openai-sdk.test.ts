@@ -349,6 +349,12 @@ describe('errors surface as the SDK error class a client expects', () => {
     let n = 0;
     for await (const _ of stream) if (++n === 2) break;
     await expect.poll(() => upstream.aborted(), { timeout: 3000 }).toBe(before + 1);
+    // No usage ever arrived: the hub counted what was sent and what the client received.
+    await expect.poll(() => hub.store.recentUsage(1)[0]?.model, { timeout: 3000 }).toBe('loop/slow-stream');
+    const row = hub.store.recentUsage(1)[0]!;
+    expect(row).toMatchObject({ usage_counted: 1, error_kind: 'canceled' });
+    expect(row.input_tokens).toBeGreaterThan(0);
+    expect(row.output_tokens).toBeGreaterThan(0);
   });
 });
 

@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HubError, toHubError } from '../core/errors.js';
 import type { ErrorKind } from '../core/errors.js';
-import type { Usage } from '../core/types.js';
+import type { ChatEvent, Usage } from '../core/types.js';
 import { parseJSONBody } from '../protocols/validate.js';
 import type { Attempt } from '../routing/router.js';
 import type { Principal } from '../tenancy/types.js';
 import { costUsd } from '../usage/cost.js';
+import { countTokens } from '../usage/tokens.js';
 import type { Ticket } from './admission.js';
 import type { UsageRecord } from '../usage/record.js';
 import type { HubContext } from './context.js';
@@ -24,6 +25,10 @@ export interface Outcome {
   firstTokenAt: number | undefined;
   /** Set once the request was admitted against its key's limits. */
   ticket: Ticket | undefined;
+  /** The prompt as text, for counting tokens when an upstream reports no usage. */
+  promptText: (() => string) | undefined;
+  /** Output the client received, collected only for counting when no usage arrives. */
+  outputText: string;
 }
 
 /** How an inbound wire format reports errors to its clients. */
@@ -51,7 +56,7 @@ export async function runRequest(
 ): Promise<void> {
   const t0 = performance.now();
   const ts = Date.now();
-  const out: Outcome = { model: '', attempt: undefined, stream: false, status: 200, errorKind: undefined, usage: undefined, firstTokenAt: undefined, ticket: undefined };
+  const out: Outcome = { model: '', attempt: undefined, stream: false, status: 200, errorKind: undefined, usage: undefined, firstTokenAt: undefined, ticket: undefined, promptText: undefined, outputText: '' };
   const abort = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) abort.abort();
@@ -80,6 +85,14 @@ export async function runRequest(
   } finally {
     const a = out.attempt;
     if (a && out.firstTokenAt !== undefined) a.deployment.observeFirstToken(out.firstTokenAt - t0);
+    let estimated = false;
+    if (a && !out.usage && out.promptText) {
+      // The upstream was called but reported no usage (an abandoned stream, a provider that
+      // ignores include_usage): count what was sent and received rather than record nothing.
+      const model = a.deployment.upstreamModel;
+      out.usage = { inputTokens: countTokens(model, out.promptText()).tokens, outputTokens: countTokens(model, out.outputText).tokens };
+      estimated = true;
+    }
     const price = a && out.usage ? ctx.prices.price(a.deployment.provider, a.deployment.upstreamModel) : undefined;
     const cost = price && out.usage ? costUsd(out.usage, price) : undefined;
     out.ticket?.settle(out.usage, cost);
@@ -97,6 +110,7 @@ export async function runRequest(
       keyId: out.ticket?.keyId,
       teamId: out.ticket?.teamId,
       costUsd: cost,
+      usageCounted: estimated,
       stream: out.stream,
       status: out.status,
       errorKind: out.errorKind,
@@ -121,4 +135,25 @@ export function attemptHeaders(requestId: string, a: Attempt, out?: Outcome): Re
     'x-baimo-attempts': String(a.number),
     ...(a.fallbackFrom !== undefined && { 'x-baimo-fallback': `${a.fallbackFrom} -> ${a.route.name}` }),
   };
+}
+
+/** Keeps the outcome current as a canonical stream goes by: usage, first token, text for counting. */
+export function noteEvent(out: Outcome, e: ChatEvent): void {
+  switch (e.type) {
+    case 'usage':
+      out.usage = e.usage;
+      out.outputText = '';
+      return;
+    case 'text':
+    case 'reasoning':
+      if (out.firstTokenAt === undefined) out.firstTokenAt = performance.now();
+      if (!out.usage) out.outputText += e.text;
+      return;
+    case 'tool_call':
+      if (out.firstTokenAt === undefined) out.firstTokenAt = performance.now();
+      if (!out.usage) out.outputText += (e.name ?? '') + e.arguments;
+      return;
+    default:
+      return;
+  }
 }

@@ -58,6 +58,7 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX usage_team_ts ON usage (team_id, ts);`,
   // A journal replayed after a crash may repeat records already written: they are ignored.
   `CREATE UNIQUE INDEX usage_request_attempt ON usage (request_id, attempt, final);`,
+  `ALTER TABLE usage ADD COLUMN usage_counted INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export interface UsageRow {
@@ -84,6 +85,7 @@ export interface UsageRow {
   key_id: string | null;
   team_id: string | null;
   cost_usd: number | null;
+  usage_counted: number;
 }
 
 /** The embedded store: one SQLite file in WAL mode under the data directory. */
@@ -101,8 +103,8 @@ export class SQLiteStore implements UsageSink {
     this.insertUsage = this.db.prepare(
       `INSERT OR IGNORE INTO usage (request_id, ts, endpoint, model, provider, upstream_model, stream, status, error_kind,
          input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, latency_ms, ttft_ms,
-         deployment, attempt, final, fallback_from, key_id, team_id, cost_usd)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         deployment, attempt, final, fallback_from, key_id, team_id, cost_usd, usage_counted)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.insertMany = this.db.transaction((records: readonly UsageRecord[]) => {
       for (const r of records) {
@@ -112,7 +114,7 @@ export class SQLiteStore implements UsageSink {
           r.status, r.errorKind ?? null, u?.inputTokens ?? null, u?.outputTokens ?? null, u?.cachedInputTokens ?? null,
           u?.cacheWriteTokens ?? null, u?.reasoningTokens ?? null, r.latencyMs, r.ttftMs ?? null,
           r.deployment ?? null, r.attempt, r.final ? 1 : 0, r.fallbackFrom ?? null,
-          r.keyId ?? null, r.teamId ?? null, r.costUsd ?? null,
+          r.keyId ?? null, r.teamId ?? null, r.costUsd ?? null, r.usageCounted ? 1 : 0,
         );
       }
     });

@@ -32,3 +32,18 @@ export function estimatePromptTokens(r: ChatRequest): number {
   for (const t of r.tools ?? []) n += estimateTextTokens(JSON.stringify(t)) + 3;
   return n;
 }
+
+/** Every piece of text a request sends, for counting with a real tokenizer. */
+export function promptText(r: ChatRequest): string {
+  const parts: string[] = [];
+  for (const m of r.messages) {
+    if (m.role === 'user') for (const p of m.content) parts.push(p.type === 'text' ? p.text : '');
+    else if (m.role === 'assistant') {
+      parts.push(m.content);
+      for (const x of m.reasoning ?? []) parts.push(x.text);
+      for (const c of m.toolCalls ?? []) parts.push(c.name, c.arguments);
+    } else parts.push(m.content);
+  }
+  for (const t of r.tools ?? []) parts.push(JSON.stringify(t));
+  return parts.join('\n');
+}

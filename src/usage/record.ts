@@ -24,6 +24,8 @@ export interface UsageRecord {
   readonly teamId?: string | undefined;
   /** What the attempt cost, in USD, from the catalog price; undefined when the price is unknown. */
   readonly costUsd?: number | undefined;
+  /** True when the hub counted the tokens itself because the upstream reported no usage. */
+  readonly usageCounted?: boolean;
   readonly stream: boolean;
   /** HTTP status the client received (200 for a stream that failed after it started). */
   readonly status: number;

@@ -16,14 +16,23 @@ export interface RelayState {
   done: boolean;
   /** performance.now() of the first content, reasoning or tool-call delta. */
   firstTokenAt: number | undefined;
+  /** Text relayed so far, kept only until usage arrives (for counting if it never does). */
+  output: string;
 }
 
-function hasToken(chunk: WireChunk): boolean {
+/** Appends the chunk's text to the state; says whether it held any token. */
+function take(chunk: WireChunk, s: RelayState): boolean {
+  let any = false;
   for (const c of chunk.choices ?? []) {
     const d = c.delta;
-    if (d && (d.content || d.reasoning_content || d.reasoning || d.tool_calls?.length)) return true;
+    if (!d) continue;
+    if (d.content) s.output += d.content;
+    if (d.reasoning_content) s.output += d.reasoning_content;
+    else if (d.reasoning) s.output += d.reasoning;
+    if (d.tool_calls) for (const t of d.tool_calls) s.output += (t.function?.name ?? '') + (t.function?.arguments ?? '');
+    any ||= Boolean(d.content || d.reasoning_content || d.reasoning || d.tool_calls?.length);
   }
-  return false;
+  return any;
 }
 
 /** One upstream SSE block → the text to send the client ('' to drop it). Throws on upstream garbage or errors. */
@@ -45,9 +54,10 @@ export function relayBlock(block: string, s: RelayState): string {
       provider: s.provider,
     });
   }
-  if (s.firstTokenAt === undefined && hasToken(chunk)) s.firstTokenAt = performance.now();
+  if (s.usage === undefined && take(chunk, s) && s.firstTokenAt === undefined) s.firstTokenAt = performance.now();
   if (chunk.usage) {
     s.usage = usageFromWire(chunk.usage);
+    s.output = '';
     if (!s.includeUsage) return chunk.choices?.length ? `${block}\n\n` : '';
     if (!isNormalWireUsage(chunk.usage)) {
       chunk.usage = normalizeWireUsage(chunk.usage);

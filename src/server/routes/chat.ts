@@ -15,13 +15,13 @@ import { readText, transportError } from '../../providers/http.js';
 import { OpenAICompatibleProvider } from '../../providers/openai-compatible/provider.js';
 import { SSESplitter } from '../../providers/sse.js';
 import type { Usage } from '../../core/types.js';
-import { estimatePromptTokens } from '../../usage/estimate.js';
+import { estimatePromptTokens, promptText } from '../../usage/estimate.js';
 import type { HubContext } from '../context.js';
 import { dispatch, firstEvent } from '../dispatch.js';
 import type { Dispatched } from '../dispatch.js';
 import { sendJSON, sendRaw, SSE_HEADERS } from '../http.js';
 import { admit } from '../admission.js';
-import { attemptHeaders, runRequest } from '../lifecycle.js';
+import { attemptHeaders, noteEvent, runRequest } from '../lifecycle.js';
 import type { Outcome } from '../lifecycle.js';
 import { write } from '../stream-writer.js';
 
@@ -41,6 +41,7 @@ export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: Serv
     // Canonical form is built lazily: the relay fast path never needs it.
     const canonical = (upstreamModel: string) => chatRequestToCanonical(body, upstreamModel);
     const estimate = estimatePromptTokens(canonical(''));
+    out.promptText = () => promptText(canonical(''));
     out.ticket = admit(ctx, principal, body.model, target, estimate, body.max_completion_tokens ?? body.max_tokens ?? undefined);
     const d = await dispatch(ctx, requestId, 'chat', target, out, clientSignal, estimate, async (attempt, signal): Promise<Started> => {
       const { model, upstreamModel } = attempt.deployment;
@@ -58,7 +59,7 @@ export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: Serv
         upstream.body.setEncoding('utf8');
         const it = (upstream.body as AsyncIterable<string>)[Symbol.asyncIterator]();
         const splitter = new SSESplitter();
-        const state: RelayState = { includeUsage: body.stream_options?.include_usage === true, provider: model.provider, usage: undefined, done: false, firstTokenAt: undefined };
+        const state: RelayState = { includeUsage: body.stream_options?.include_usage === true, provider: model.provider, usage: undefined, done: false, firstTokenAt: undefined, output: '' };
         // Read up to the first whole event: garbage or an in-band error there can still be retried.
         let head = '';
         try {
@@ -132,6 +133,7 @@ async function relayStream(
   } finally {
     out.usage = state.usage;
     out.firstTokenAt = state.firstTokenAt;
+    out.outputText = state.output;
   }
   if (!state.done) throw new HubError('upstream', `Upstream ${state.provider} ended the stream before it was complete`, { provider: state.provider });
   res.end();
@@ -152,8 +154,7 @@ async function canonicalStream(
   try {
     for (let next = s.first; !next.done; next = await s.it.next()) {
       const e = next.value;
-      if (e.type === 'usage') out.usage = e.usage;
-      else if (out.firstTokenAt === undefined && (e.type === 'text' || e.type === 'reasoning' || e.type === 'tool_call')) out.firstTokenAt = performance.now();
+      noteEvent(out, e);
       const chunk = renderer.render(e);
       if (chunk) await write(res, `data: ${JSON.stringify(chunk)}\n\n`);
     }

@@ -8,12 +8,12 @@ import { AnthropicStreamRenderer, collectedToMessage } from '../../protocols/ant
 import { countTokensRequest, messagesRequest } from '../../protocols/anthropic-messages/schema.js';
 import { messagesRequestToCanonical } from '../../protocols/anthropic-messages/to-canonical.js';
 import { validate } from '../../protocols/validate.js';
-import { estimatePromptTokens } from '../../usage/estimate.js';
+import { estimatePromptTokens, promptText } from '../../usage/estimate.js';
 import type { HubContext } from '../context.js';
 import { dispatch, firstEvent } from '../dispatch.js';
 import { sendJSON, SSE_HEADERS } from '../http.js';
 import { admit } from '../admission.js';
-import { attemptHeaders, runRequest } from '../lifecycle.js';
+import { attemptHeaders, noteEvent, runRequest } from '../lifecycle.js';
 import { write } from '../stream-writer.js';
 
 /** A Model that can count prompt tokens itself (Anthropic and Gemini upstreams can). */
@@ -32,6 +32,7 @@ export function messages(ctx: HubContext, req: IncomingMessage, res: ServerRespo
     out.stream = body.stream === true;
     const target = ctx.registry.resolve(body.model);
     const estimate = estimatePromptTokens(messagesRequestToCanonical(body, ''));
+    out.promptText = () => promptText(messagesRequestToCanonical(body, ''));
     const id = `msg_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
     const stream = out.stream;
     out.ticket = admit(ctx, principal, body.model, target, estimate, body.max_tokens);
@@ -54,8 +55,7 @@ export function messages(ctx: HubContext, req: IncomingMessage, res: ServerRespo
     try {
       for (let next = first; !next.done; next = await it.next()) {
         const e = next.value;
-        if (e.type === 'usage') out.usage = e.usage;
-        else if (out.firstTokenAt === undefined && (e.type === 'text' || e.type === 'reasoning' || e.type === 'tool_call')) out.firstTokenAt = performance.now();
+        noteEvent(out, e);
         const text = renderer.render(e);
         if (text) await write(res, text);
       }
