@@ -108,6 +108,22 @@ export const configSchema = z.strictObject({
       models: z.record(z.string().min(3), priceSchema).optional(),
     })
     .optional(),
+  logging: z
+    .strictObject({
+      /** Keep request and response bodies (secrets redacted) for the request log. Off by default. */
+      bodies: z.boolean().optional(),
+      /** Longest body kept, in bytes; the rest is cut. */
+      maxBodyBytes: z.number().int().positive().optional(),
+    })
+    .optional(),
+  retention: z
+    .strictObject({
+      /** Usage records older than this are deleted. */
+      usageDays: z.number().positive().optional(),
+      /** Captured bodies older than this are deleted. */
+      bodiesDays: z.number().positive().optional(),
+    })
+    .optional(),
   providers: z.record(id, providerSchema).optional(),
   models: z.record(z.string().min(1), modelSchema).optional(),
   aliases: z.record(z.string().min(1), z.string().min(1)).optional(),

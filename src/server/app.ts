@@ -30,6 +30,7 @@ export interface HubOptions {
   readonly ledger: Ledger;
   readonly usageStatements: HubContext['usageStatements'];
   readonly logger: Logger;
+  readonly captureBodies?: { readonly maxBytes: number };
 }
 
 export interface Hub {
@@ -61,6 +62,7 @@ export function createHub(o: HubOptions): Hub {
     registry: o.registry,
     recorder: o.recorder,
     maxBodyBytes: o.maxBodyBytes,
+    captureBodies: o.captureBodies,
     tenancy: o.tenancy,
     prices: o.prices,
     ledger: o.ledger,

@@ -14,6 +14,8 @@ export interface HubContext {
   readonly ledger: Ledger;
   readonly limiter: RateLimiter;
   readonly maxBodyBytes: number;
+  /** Set when request and response bodies are kept (redacted) for the request log. */
+  readonly captureBodies: { readonly maxBytes: number } | undefined;
   /** A prepared (and cached) statement over the usage table, for queries. */
   readonly usageStatements: (sql: string) => { all(params: Record<string, unknown>): unknown[] };
   /** Unix seconds the hub started, reported as `created` in /v1/models. */

@@ -6,6 +6,7 @@ import { parseJSONBody } from '../protocols/validate.js';
 import type { Attempt } from '../routing/router.js';
 import type { Principal } from '../tenancy/types.js';
 import { costUsd } from '../usage/cost.js';
+import { redactBody, truncate } from '../usage/redact.js';
 import { countTokens } from '../usage/tokens.js';
 import type { Ticket } from './admission.js';
 import type { UsageRecord } from '../usage/record.js';
@@ -61,10 +62,13 @@ export async function runRequest(
   res.on('close', () => {
     if (!res.writableFinished) abort.abort();
   });
+  const capture = ctx.captureBodies ? teeResponse(res, ctx.captureBodies.maxBytes) : undefined;
+  let rawBody = '';
   try {
     // Who is calling is settled before the body is even read.
     const principal = ctx.tenancy.authenticate(req.headers);
-    const json = parseJSONBody(await readBody(req, ctx.maxBodyBytes));
+    rawBody = await readBody(req, ctx.maxBodyBytes);
+    const json = parseJSONBody(rawBody);
     const model = (json as { model?: unknown } | null)?.model;
     if (typeof model === 'string') out.model = model;
     await handler(json, out, abort.signal, principal);
@@ -111,6 +115,9 @@ export async function runRequest(
       teamId: out.ticket?.teamId,
       costUsd: cost,
       usageCounted: estimated,
+      ...(capture && {
+        bodies: { request: truncate(redactBody(rawBody), ctx.captureBodies!.maxBytes), response: truncate(redactBody(capture()), ctx.captureBodies!.maxBytes) },
+      }),
       stream: out.stream,
       status: out.status,
       errorKind: out.errorKind,
@@ -156,4 +163,27 @@ export function noteEvent(out: Outcome, e: ChatEvent): void {
     default:
       return;
   }
+}
+
+/** Keeps a copy of what the response sends, up to `max` bytes, for body capture. */
+function teeResponse(res: ServerResponse, max: number): () => string {
+  const parts: string[] = [];
+  let size = 0;
+  const keep = (chunk: unknown) => {
+    if (size > max || chunk === undefined || chunk === null || typeof chunk === 'function') return;
+    const text = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('utf8') : '';
+    size += text.length;
+    parts.push(text);
+  };
+  const write = res.write.bind(res) as (...a: unknown[]) => boolean;
+  const end = res.end.bind(res) as (...a: unknown[]) => ServerResponse;
+  (res as { write: unknown }).write = (chunk: unknown, ...rest: unknown[]) => {
+    keep(chunk);
+    return write(chunk, ...rest);
+  };
+  (res as { end: unknown }).end = (chunk?: unknown, ...rest: unknown[]) => {
+    keep(chunk);
+    return end(chunk, ...rest);
+  };
+  return () => parts.join('');
 }

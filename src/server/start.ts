@@ -38,6 +38,8 @@ export interface RunningHub {
   readonly store: SQLiteStore;
   readonly providers: readonly ProviderSpec[];
   readonly tenancy: Tenancy;
+  /** Deletes records past their retention now (it also runs hourly). */
+  prune(): void;
   /** The admin key, only on the start that generated it: show it once. */
   readonly generatedAdminKey: string | undefined;
   close(): Promise<void>;
@@ -73,7 +75,24 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
   // Read every budgeted account's spend now, so the request path never waits on the store.
   for (const k of tenancy.keys()) if (k.budgetUsd !== undefined) ledger.spent(`key:${k.id}`, k.budgetPeriod ?? 'month');
   for (const t of tenancy.teams()) if (t.budgetUsd !== undefined) ledger.spent(`team:${t.id}`, t.budgetPeriod ?? 'month');
-  const hub = createHub({ registry, recorder, maxBodyBytes: settings.maxBodyBytes, tenancy, prices, ledger, usageStatements: (sql) => store.statement(sql), logger });
+  const hub = createHub({ registry, recorder, maxBodyBytes: settings.maxBodyBytes, tenancy, prices, ledger, usageStatements: (sql) => store.statement(sql),
+    logger,
+    ...(config.logging?.bodies && { captureBodies: { maxBytes: config.logging.maxBodyBytes ?? 64 * 1024 } }),
+  });
+  const retention = config.retention ?? {};
+  const usageDays = retention.usageDays ?? 400;
+  const bodiesDays = retention.bodiesDays ?? 30;
+  const prune = () => {
+    try {
+      const now = Date.now();
+      const removed = store.prune(now - usageDays * 86_400_000, now - bodiesDays * 86_400_000);
+      if (removed.usage || removed.bodies) logger.info({ msg: 'pruned old records', ...removed });
+    } catch (err) {
+      logger.warn({ msg: 'pruning failed', err_message: (err as Error).message });
+    }
+  };
+  // Soon after start (not during it), then hourly.
+  const pruneTimers = [setTimeout(prune, 10_000).unref(), setInterval(prune, 3_600_000).unref()];
   let url: string;
   try {
     url = await hub.listen(settings.port, settings.host);
@@ -91,7 +110,9 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
     providers: registry.providerSpecs(),
     tenancy,
     generatedAdminKey,
+    prune,
     async close() {
+      for (const t of pruneTimers) clearTimeout(t);
       await hub.close();
       store.close();
       logger.flush();

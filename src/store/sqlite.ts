@@ -59,6 +59,44 @@ const MIGRATIONS: readonly string[] = [
   // A journal replayed after a crash may repeat records already written: they are ignored.
   `CREATE UNIQUE INDEX usage_request_attempt ON usage (request_id, attempt, final);`,
   `ALTER TABLE usage ADD COLUMN usage_counted INTEGER NOT NULL DEFAULT 0;`,
+  `CREATE TABLE request_bodies (
+     request_id TEXT PRIMARY KEY,
+     ts INTEGER NOT NULL,
+     request TEXT NOT NULL,
+     response TEXT NOT NULL
+   );
+   CREATE INDEX request_bodies_ts ON request_bodies (ts);`,
+  // Hourly totals, kept in step with usage by every batch write: usage queries read these, so
+  // they stay fast however many records there are.
+  `CREATE TABLE usage_hourly (
+     hour INTEGER NOT NULL,
+     key_id TEXT NOT NULL,
+     team_id TEXT NOT NULL,
+     model TEXT NOT NULL,
+     provider TEXT NOT NULL,
+     deployment TEXT NOT NULL,
+     status INTEGER NOT NULL,
+     final INTEGER NOT NULL,
+     requests INTEGER NOT NULL,
+     input_tokens INTEGER NOT NULL,
+     output_tokens INTEGER NOT NULL,
+     cached_input_tokens INTEGER NOT NULL,
+     cache_write_tokens INTEGER NOT NULL,
+     reasoning_tokens INTEGER NOT NULL,
+     cost_usd REAL NOT NULL,
+     latency_ms_sum REAL NOT NULL,
+     ttft_ms_sum REAL NOT NULL,
+     ttft_count INTEGER NOT NULL,
+     PRIMARY KEY (hour, key_id, team_id, model, provider, deployment, status, final)
+   ) WITHOUT ROWID;
+   CREATE INDEX usage_hourly_key ON usage_hourly (key_id, hour);
+   CREATE INDEX usage_hourly_team ON usage_hourly (team_id, hour);
+   INSERT INTO usage_hourly
+     SELECT ts - ts % 3600000, COALESCE(key_id, ''), COALESCE(team_id, ''), model, COALESCE(provider, ''), COALESCE(deployment, ''),
+            status, final, COUNT(*), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cached_input_tokens), 0),
+            COALESCE(SUM(cache_write_tokens), 0), COALESCE(SUM(reasoning_tokens), 0), COALESCE(SUM(cost_usd), 0), SUM(latency_ms),
+            COALESCE(SUM(ttft_ms), 0), COUNT(ttft_ms)
+     FROM usage GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;`,
 ];
 
 export interface UsageRow {
@@ -93,6 +131,7 @@ export class SQLiteStore implements UsageSink {
   readonly db: Database.Database;
   private readonly insertUsage: Database.Statement;
   private readonly insertMany: (records: readonly UsageRecord[]) => void;
+  private readonly insertBodies: Database.Statement;
 
   constructor(readonly path: string) {
     this.db = new Database(path);
@@ -106,15 +145,31 @@ export class SQLiteStore implements UsageSink {
          deployment, attempt, final, fallback_from, key_id, team_id, cost_usd, usage_counted)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    this.insertBodies = this.db.prepare('INSERT OR IGNORE INTO request_bodies (request_id, ts, request, response) VALUES (?, ?, ?, ?)');
+    const rollup = this.db.prepare(
+      `INSERT INTO usage_hourly VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT DO UPDATE SET requests = requests + 1, input_tokens = input_tokens + excluded.input_tokens,
+         output_tokens = output_tokens + excluded.output_tokens, cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
+         cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens, reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
+         cost_usd = cost_usd + excluded.cost_usd, latency_ms_sum = latency_ms_sum + excluded.latency_ms_sum,
+         ttft_ms_sum = ttft_ms_sum + excluded.ttft_ms_sum, ttft_count = ttft_count + excluded.ttft_count`,
+    );
     this.insertMany = this.db.transaction((records: readonly UsageRecord[]) => {
       for (const r of records) {
+        if (r.bodies) this.insertBodies.run(r.requestId, r.ts, r.bodies.request, r.bodies.response);
         const u = r.usage;
-        this.insertUsage.run(
+        // A replayed journal may repeat a record: only a new row counts in the totals.
+        if (this.insertUsage.run(
           r.requestId, r.ts, r.endpoint, r.model, r.provider ?? null, r.upstreamModel ?? null, r.stream ? 1 : 0,
           r.status, r.errorKind ?? null, u?.inputTokens ?? null, u?.outputTokens ?? null, u?.cachedInputTokens ?? null,
           u?.cacheWriteTokens ?? null, u?.reasoningTokens ?? null, r.latencyMs, r.ttftMs ?? null,
           r.deployment ?? null, r.attempt, r.final ? 1 : 0, r.fallbackFrom ?? null,
           r.keyId ?? null, r.teamId ?? null, r.costUsd ?? null, r.usageCounted ? 1 : 0,
+        ).changes === 0) continue;
+        rollup.run(
+          r.ts - (r.ts % 3_600_000), r.keyId ?? '', r.teamId ?? '', r.model, r.provider ?? '', r.deployment ?? '', r.status, r.final ? 1 : 0,
+          u?.inputTokens ?? 0, u?.outputTokens ?? 0, u?.cachedInputTokens ?? 0, u?.cacheWriteTokens ?? 0, u?.reasoningTokens ?? 0,
+          r.costUsd ?? 0, r.latencyMs, r.ttftMs ?? 0, r.ttftMs === undefined ? 0 : 1,
         );
       }
     });
@@ -149,6 +204,35 @@ export class SQLiteStore implements UsageSink {
       this.statements.set(sql, s);
     }
     return s;
+  }
+
+  /**
+   * Deletes usage records and captured bodies older than the cut-offs (unix ms), a few thousand
+   * rows per transaction so that writers are never held up for long.
+   */
+  prune(usageBefore: number | undefined, bodiesBefore: number | undefined): { usage: number; bodies: number } {
+    const removed = { usage: 0, bodies: 0 };
+    const chunk = (sql: string, before: number) => {
+      let total = 0;
+      for (;;) {
+        const n = this.db.prepare(sql).run(before).changes;
+        total += n;
+        if (n < 5000) return total;
+      }
+    };
+    if (usageBefore !== undefined) {
+      removed.usage = chunk('DELETE FROM usage WHERE id IN (SELECT id FROM usage WHERE ts < ? LIMIT 5000)', usageBefore);
+      // Whole hours only: an hour still partly kept keeps its totals.
+      this.db.prepare('DELETE FROM usage_hourly WHERE hour + 3600000 <= ?').run(usageBefore);
+    }
+    if (bodiesBefore !== undefined) {
+      removed.bodies = chunk('DELETE FROM request_bodies WHERE request_id IN (SELECT request_id FROM request_bodies WHERE ts < ? LIMIT 5000)', bodiesBefore);
+    }
+    return removed;
+  }
+
+  bodies(requestId: string): { request: string; response: string } | undefined {
+    return this.db.prepare('SELECT request, response FROM request_bodies WHERE request_id = ?').get(requestId) as { request: string; response: string } | undefined;
   }
 
   /** Most recent usage rows first. */

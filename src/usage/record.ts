@@ -26,6 +26,8 @@ export interface UsageRecord {
   readonly costUsd?: number | undefined;
   /** True when the hub counted the tokens itself because the upstream reported no usage. */
   readonly usageCounted?: boolean;
+  /** Captured, redacted bodies, when body capture is on. */
+  readonly bodies?: { readonly request: string; readonly response: string };
   readonly stream: boolean;
   /** HTTP status the client received (200 for a stream that failed after it started). */
   readonly status: number;

@@ -2,14 +2,17 @@ import { z } from 'zod';
 import type { HubContext } from '../context.js';
 
 const GROUPS = {
-  key: 'key_id',
-  team: 'team_id',
+  key: "NULLIF(key_id, '')",
+  team: "NULLIF(team_id, '')",
   model: 'model',
-  provider: 'provider',
-  deployment: 'deployment',
+  provider: "NULLIF(provider, '')",
+  deployment: "NULLIF(deployment, '')",
   status: 'status',
-  day: "strftime('%Y-%m-%d', ts / 1000, 'unixepoch')",
+  day: "strftime('%Y-%m-%d', hour / 1000, 'unixepoch')",
+  hour: "strftime('%Y-%m-%dT%H:00:00Z', hour / 1000, 'unixepoch')",
 } as const;
+const GROUP_LIST = 'key|team|model|provider|deployment|status|day|hour';
+const HOUR = 3_600_000;
 type Group = keyof typeof GROUPS;
 
 const time = z.union([z.iso.datetime({ offset: true }), z.iso.date(), z.string().regex(/^\d+$/)]).transform((v) => (/^\d+$/.test(v) ? Number(v) : Date.parse(v)));
@@ -23,10 +26,10 @@ export const usageQueryParams = z.strictObject({
   team_id: z.string().optional(),
   model: z.string().optional(),
   provider: z.string().optional(),
-  /** Comma-separated: key, team, model, provider, deployment, status, day. */
+  /** Comma-separated: key, team, model, provider, deployment, status, day, hour. */
   group_by: z
     .string()
-    .regex(/^(key|team|model|provider|deployment|status|day)(,(key|team|model|provider|deployment|status|day))*$/, 'expected a comma-separated list of key, team, model, provider, deployment, status, day')
+    .regex(new RegExp(`^(${GROUP_LIST})(,(${GROUP_LIST}))*$`), 'expected a comma-separated list of key, team, model, provider, deployment, status, day, hour')
     .optional(),
   /** Count failed attempts that were retried, not only requests. */
   include_attempts: z.enum(['true', 'false']).optional(),
@@ -34,15 +37,16 @@ export const usageQueryParams = z.strictObject({
 });
 
 /**
- * Usage totals filtered and grouped. Every filter maps onto an index (ts, key_id+ts, team_id+ts,
- * model+ts), so a month of a million records aggregates without a table scan.
+ * Usage totals filtered and grouped, read from the hourly totals the store keeps in step with
+ * every write — so a month over a million records answers in milliseconds. Time bounds are
+ * therefore whole hours: `from` rounds down and `to` up to the hour.
  */
 export function usageQuery(ctx: HubContext, q: z.infer<typeof usageQueryParams>) {
   const now = Date.now();
-  const from = q.from ?? now - 30 * 86_400_000;
-  const to = q.to ?? now + 1;
+  const from = Math.floor((q.from ?? now - 30 * 86_400_000) / HOUR) * HOUR;
+  const to = Math.ceil((q.to ?? now + 1) / HOUR) * HOUR;
   const groups = (q.group_by?.split(',') ?? []) as Group[];
-  const where = ['ts >= @from', 'ts < @to'];
+  const where = ['hour >= @from', 'hour < @to'];
   if (q.include_attempts !== 'true') where.push('final = 1');
   if (q.key_id) where.push('key_id = @key_id');
   if (q.team_id) where.push('team_id = @team_id');
@@ -50,17 +54,17 @@ export function usageQuery(ctx: HubContext, q: z.infer<typeof usageQueryParams>)
   if (q.provider) where.push('provider = @provider');
   const cols = groups.map((g) => `${GROUPS[g]} AS ${g}`);
   const sql = `SELECT ${[...cols,
-    'COUNT(*) AS requests',
-    'SUM(status >= 400) AS errors',
+    'COALESCE(SUM(requests), 0) AS requests',
+    'COALESCE(SUM(CASE WHEN status >= 400 THEN requests ELSE 0 END), 0) AS errors',
     'COALESCE(SUM(input_tokens), 0) AS input_tokens',
     'COALESCE(SUM(output_tokens), 0) AS output_tokens',
     'COALESCE(SUM(cached_input_tokens), 0) AS cached_input_tokens',
     'COALESCE(SUM(cache_write_tokens), 0) AS cache_write_tokens',
     'COALESCE(SUM(reasoning_tokens), 0) AS reasoning_tokens',
     'COALESCE(SUM(cost_usd), 0) AS cost_usd',
-    'AVG(latency_ms) AS avg_latency_ms',
-    'AVG(ttft_ms) AS avg_ttft_ms',
-  ].join(', ')} FROM usage WHERE ${where.join(' AND ')}${groups.length ? ` GROUP BY ${groups.map((g) => GROUPS[g]).join(', ')} ORDER BY ${groups.map((g) => GROUPS[g]).join(', ')}` : ''} LIMIT @limit`;
+    'SUM(latency_ms_sum) / SUM(requests) AS avg_latency_ms',
+    'SUM(ttft_ms_sum) / NULLIF(SUM(ttft_count), 0) AS avg_ttft_ms',
+  ].join(', ')} FROM usage_hourly WHERE ${where.join(' AND ')}${groups.length ? ` GROUP BY ${groups.map((g) => GROUPS[g]).join(', ')} ORDER BY ${groups.map((g) => GROUPS[g]).join(', ')}` : ''} LIMIT @limit`;
   const rows = ctx.usageStatements(sql).all({
     from,
     to,
@@ -70,5 +74,5 @@ export function usageQuery(ctx: HubContext, q: z.infer<typeof usageQueryParams>)
     ...(q.model && { model: q.model }),
     ...(q.provider && { provider: q.provider }),
   });
-  return { object: 'usage', from: new Date(from).toISOString(), to: new Date(Math.min(to, now)).toISOString(), group_by: groups, data: rows };
+  return { object: 'usage', from: new Date(from).toISOString(), to: new Date(to).toISOString(), group_by: groups, data: rows };
 }
