@@ -116,6 +116,13 @@ export const configSchema = z.strictObject({
       maxBodyBytes: z.number().int().positive().optional(),
     })
     .optional(),
+  tracing: z
+    .strictObject({
+      /** OTLP/HTTP endpoint, e.g. http://otel-collector:4318 (the /v1/traces path is added). */
+      otlpEndpoint: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+      serviceName: z.string().min(1).optional(),
+    })
+    .optional(),
   retention: z
     .strictObject({
       /** Usage records older than this are deleted. */

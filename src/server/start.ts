@@ -11,6 +11,7 @@ import type { DestinationStream } from 'pino';
 import { createLogger } from './log.js';
 import { SQLiteStore } from '../store/sqlite.js';
 import { UsageJournal } from '../usage/journal.js';
+import { createTracer } from '../usage/tracing.js';
 import { TenancyRepo } from '../store/tenancy.js';
 import { Ledger } from '../tenancy/ledger.js';
 import { Tenancy } from '../tenancy/service.js';
@@ -79,6 +80,11 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
     logger,
     ...(config.logging?.bodies && { captureBodies: { maxBytes: config.logging.maxBodyBytes ?? 64 * 1024 } }),
   });
+  const tracer = await createTracer(
+    config.tracing?.otlpEndpoint ?? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT,
+    config.tracing?.serviceName ?? env.OTEL_SERVICE_NAME,
+  );
+  if (tracer) recorder.onRecord((r) => tracer.record(r));
   const retention = config.retention ?? {};
   const usageDays = retention.usageDays ?? 400;
   const bodiesDays = retention.bodiesDays ?? 30;
@@ -115,6 +121,7 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
       for (const t of pruneTimers) clearTimeout(t);
       await hub.close();
       store.close();
+      await tracer?.shutdown();
       logger.flush();
     },
   };

@@ -1,0 +1,83 @@
+/**
+ * moa (Mixture of Agents, Wang et al. 2024): proposers answer the client's conversation in
+ * parallel; with layers > 1, each later layer's proposers answer again with the previous layer's
+ * answers in the aggregate-and-synthesize system prompt (prompts.ts); the aggregator gets every
+ * final-layer answer in the same prompt and its answer, streamed, is the response.
+ *
+ * Proposers may not call tools (toolChoice 'none'); the aggregator gets the client's tools.
+ * Fan-out: proposers × layers + 1, checked (with the estimated worst cost) before any call.
+ * Quorum (default: a majority of the proposers) must answer in every layer.
+ */
+import type { Model, ModelCaller } from '../core/model.js';
+import type { ChatEvent, ChatRequest } from '../core/types.js';
+import type { MoaConfig } from './config.js';
+import { majority } from './config.js';
+import { moaMessages } from './prompts.js';
+import { Run, assertSingleChoice, memberRequest } from './run.js';
+import type { Failure, Refusal, Ticket, VirtualModelOptions } from './run.js';
+
+export class MoaModel implements Model {
+  readonly provider = 'virtual:moa';
+  readonly name: string;
+
+  constructor(
+    readonly config: MoaConfig,
+    private readonly caller: ModelCaller,
+    options: VirtualModelOptions = {},
+  ) {
+    this.name = options.name ?? 'moa';
+  }
+
+  async *stream(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent> {
+    assertSingleChoice(request, this.name);
+    const { config } = this;
+    const run = new Run({ name: this.name, kind: 'moa', maxCalls: config.maxCalls, maxCostUsd: config.maxCostUsd, timeoutMs: config.timeoutMs }, this.caller, signal);
+    const p = config.proposers.length;
+    const quorum = Math.min(config.quorum ?? majority(p), p);
+
+    const planned = [];
+    for (let l = 0; l < config.layers; l++) {
+      for (const m of config.proposers) planned.push({ model: m, request: memberRequest(request, m, { tools: false }) });
+    }
+    planned.push({ model: config.aggregator, request: memberRequest(request, config.aggregator, { tools: true }) });
+    run.preflight(`moa with ${p} proposers × ${config.layers} layer(s) + aggregator`, planned);
+
+    let previous: string[] = [];
+    const answered: number[] = [];
+    for (let layer = 1; layer <= config.layers; layer++) {
+      const messages = layer === 1 ? request.messages : moaMessages(request.messages, previous);
+      const admitted: { j: number; ticket: Ticket }[] = [];
+      const refused: Refusal[] = [];
+      config.proposers.forEach((m, j) => {
+        const t = run.reserve(m, memberRequest({ ...request, messages }, m, { tools: false }));
+        if ('reason' in t) {
+          refused.push(t);
+          run.noteRefusal(t);
+        } else admitted.push({ j, ticket: t });
+      });
+      if (admitted.length < quorum) {
+        for (const a of admitted) run.release(a.ticket);
+        throw run.ceilingError({
+          reason: refused[0]!.reason,
+          message: `only ${admitted.length} of ${p} proposers of layer ${layer} fit, fewer than the quorum of ${quorum} (${refused[0]!.message})`,
+        });
+      }
+      const outcomes = await Promise.all(admitted.map((a) => run.call(a.ticket, 'proposer', { layer, proposer: a.j + 1 })));
+      const texts: string[] = [];
+      const failures: Failure[] = [];
+      for (const o of outcomes) {
+        if (o.status === 'ok') texts.push(o.answer.text);
+        else if (o.status === 'failed') failures.push({ label: `proposer ${o.model} (layer ${layer})`, error: o.error });
+      }
+      if (texts.length < quorum) {
+        throw run.quorumError(`only ${texts.length} of ${p} proposers answered in layer ${layer}; the quorum is ${quorum}`, failures, refused);
+      }
+      previous = texts;
+      answered.push(texts.length);
+    }
+
+    const aggregate = memberRequest({ ...request, messages: moaMessages(request.messages, previous) }, config.aggregator, { tools: true });
+    yield* run.streamFinal('aggregator', config.aggregator, aggregate, { answers: previous.length });
+    yield* run.finish({ layers: config.layers, proposers: p, answeredPerLayer: answered });
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * vote (self-consistency): N samples spread round-robin over the models (sample i goes to
+ * models[i mod M]), in parallel; each sample's final answer is extracted; the majority wins.
+ *
+ * Tie-break: among answers with the most votes, the one that first appears earliest in sample
+ * order wins, and the response is the full text of that first sample. Samples get the client's
+ * whole request (tools included, as a sample is returned as is; tool calls are not voted on);
+ * `temperature` in the config overrides the client's, and a client `seed` becomes seed + i so
+ * samples differ.
+ *
+ * Ceilings: all N samples are admitted before any is made; when fewer than the quorum fit, none
+ * is made and the request fails with `ceiling_exceeded`; otherwise the vote runs with those that
+ * fit. Quorum (default: a majority of N) counts samples that answered.
+ */
+import type { Model, ModelCaller } from '../core/model.js';
+import type { ChatEvent, ChatRequest } from '../core/types.js';
+import type { VoteConfig } from './config.js';
+import { majority, voteSamples } from './config.js';
+import { extractAnswer, tally } from './extract.js';
+import { Run, assertSingleChoice, memberRequest } from './run.js';
+import type { Answer, Failure, Refusal, Ticket, VirtualModelOptions } from './run.js';
+
+/** Sample i's request: the client's, with the config's temperature and a per-sample seed. */
+export function sampleRequest(request: ChatRequest, model: string, i: number, temperature: number | undefined): ChatRequest {
+  const r = memberRequest(request, model, { tools: true });
+  return {
+    ...r,
+    ...(temperature !== undefined && { temperature }),
+    ...(request.seed !== undefined && { seed: request.seed + i }),
+  };
+}
+
+export class VoteModel implements Model {
+  readonly provider = 'virtual:vote';
+  readonly name: string;
+
+  constructor(
+    readonly config: VoteConfig,
+    private readonly caller: ModelCaller,
+    options: VirtualModelOptions = {},
+  ) {
+    this.name = options.name ?? 'vote';
+  }
+
+  async *stream(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent> {
+    assertSingleChoice(request, this.name);
+    const { config } = this;
+    const run = new Run({ name: this.name, kind: 'vote', maxCalls: config.maxCalls, maxCostUsd: config.maxCostUsd, timeoutMs: config.timeoutMs }, this.caller, signal);
+    const n = voteSamples(config);
+    const quorum = Math.min(config.quorum ?? majority(n), n);
+    if (n > config.maxCalls) throw run.ceilingError({ reason: 'max_calls', message: `a vote of ${n} samples needs ${n} calls but maxCalls is ${config.maxCalls}` });
+
+    // Admit every sample before making any.
+    const admitted: { i: number; ticket: Ticket }[] = [];
+    const refused: Refusal[] = [];
+    for (let i = 0; i < n; i++) {
+      const model = config.models[i % config.models.length]!;
+      const t = run.reserve(model, sampleRequest(request, model, i, config.temperature));
+      if ('reason' in t) {
+        refused.push(t);
+        run.noteRefusal(t);
+      } else admitted.push({ i, ticket: t });
+    }
+    if (admitted.length < quorum) {
+      for (const a of admitted) run.release(a.ticket);
+      throw run.ceilingError({
+        reason: refused[0]!.reason,
+        message: `only ${admitted.length} of ${n} samples fit, fewer than the quorum of ${quorum} (${refused[0]!.message})`,
+      });
+    }
+
+    const outcomes = await Promise.all(admitted.map((a) => run.call(a.ticket, 'sample', { sample: a.i + 1 })));
+    const answers: (Answer | undefined)[] = new Array<Answer | undefined>(n).fill(undefined);
+    const failures: Failure[] = [];
+    outcomes.forEach((o, k) => {
+      const i = admitted[k]!.i;
+      if (o.status === 'ok') answers[i] = o.answer;
+      else if (o.status === 'failed') failures.push({ label: `sample ${i + 1} (${o.model})`, error: o.error });
+    });
+    const succeeded = answers.filter((a) => a !== undefined).length;
+    if (succeeded < quorum) {
+      throw run.quorumError(`only ${succeeded} of ${n} samples answered; the quorum is ${quorum}`, failures, refused);
+    }
+
+    const extracted = answers.map((a) => (a === undefined ? undefined : extractAnswer(a.text, config.extract)));
+    answers.forEach((a, i) => {
+      if (a) run.annotate(a.step, { extracted: extracted[i] ?? null });
+    });
+    const t = tally(extracted);
+    // No sample had a readable answer: fall back to the first sample that answered.
+    const winnerIndex = t.winnerIndex ?? answers.findIndex((a) => a !== undefined);
+    const winner = answers[winnerIndex]!;
+    run.annotate(winner.step, { winner: true });
+
+    yield* run.emitAnswer(winner);
+    yield* run.finish({
+      extract: config.extract,
+      samples: n,
+      succeeded,
+      winner: t.winner ?? null,
+      winnerSample: winnerIndex + 1,
+      votes: t.votes,
+      valid: t.valid,
+      agreement: t.valid === 0 ? 0 : t.votes / t.valid,
+      tally: Object.fromEntries(t.counts),
+      answers: extracted.map((a) => a ?? null),
+      ...(t.winner === undefined && { note: 'no sample had an answer of the expected shape; returning the first sample' }),
+    });
+  }
+}
