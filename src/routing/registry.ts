@@ -1,3 +1,4 @@
+import { CATALOG } from '../catalog/models.js';
 import { PROVIDER_PRESETS } from '../catalog/presets.js';
 import type { ProviderSpec } from '../catalog/providers.js';
 import type { ConfigFile, ModelConfig } from '../config/schema.js';
@@ -22,6 +23,8 @@ export interface ModelEntry {
   readonly id: string;
   readonly ownedBy: string;
   readonly kind: 'chat' | 'embedding';
+  /** The provider and upstream model behind it (the first deployment's, for a routed name). */
+  readonly upstream?: { readonly provider: string; readonly model: string };
 }
 
 type Problem = { path: string; message: string };
@@ -175,14 +178,21 @@ export class Registry {
   /** Every name listed in /v1/models: named models, aliases, then each provider's known models. */
   list(): ModelEntry[] {
     const out: ModelEntry[] = [];
-    for (const [name, r] of this.routes) out.push({ id: name, ownedBy: r.deployments[0]!.provider, kind: 'chat' });
+    const first = (r: Route) => ({ provider: r.deployments[0]!.provider, model: r.deployments[0]!.upstreamModel });
+    for (const [name, r] of this.routes) out.push({ id: name, ownedBy: r.deployments[0]!.provider, kind: 'chat', upstream: first(r) });
     for (const [alias] of this.aliases) {
       const r = this.lookup(alias, 0);
-      if (r) out.push({ id: alias, ownedBy: r.deployments[0]!.provider, kind: 'chat' });
+      if (r) out.push({ id: alias, ownedBy: r.deployments[0]!.provider, kind: 'chat', upstream: first(r) });
     }
+    const seen = new Set(out.map((m) => m.id));
+    const add = (e: ModelEntry) => {
+      if (!seen.has(e.id)) out.push(e);
+      seen.add(e.id);
+    };
     for (const s of this.specs.values()) {
-      for (const m of s.models) out.push({ id: `${s.id}/${m}`, ownedBy: s.id, kind: 'chat' });
-      for (const m of s.embeddingModels) out.push({ id: `${s.id}/${m}`, ownedBy: s.id, kind: 'embedding' });
+      for (const m of s.models) add({ id: `${s.id}/${m}`, ownedBy: s.id, kind: 'chat', upstream: { provider: s.id, model: m } });
+      for (const m of s.embeddingModels) add({ id: `${s.id}/${m}`, ownedBy: s.id, kind: 'embedding', upstream: { provider: s.id, model: m } });
+      for (const e of CATALOG) if (e.providers.includes(s.id)) add({ id: `${s.id}/${e.id}`, ownedBy: s.id, kind: 'chat', upstream: { provider: s.id, model: e.id } });
     }
     return out;
   }
