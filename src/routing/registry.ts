@@ -45,7 +45,14 @@ export class Registry {
   private readonly aliases = new Map<string, string>();
   private readonly direct = new Map<string, Route>();
 
-  constructor(specs: Iterable<ProviderSpec>, config: ConfigFile = {}) {
+  /**
+   * @param priceOf USD per million tokens (input and output averaged) for the least-cost strategy.
+   */
+  constructor(
+    specs: Iterable<ProviderSpec>,
+    config: ConfigFile = {},
+    private readonly priceOf: (provider: string, model: string) => number | undefined = () => undefined,
+  ) {
     for (const s of specs) this.addProvider(s);
     const problems: Problem[] = [];
     for (const [name, m] of Object.entries(config.models ?? {})) {
@@ -93,6 +100,7 @@ export class Registry {
           ...('priority' in d && d.priority !== undefined && { priority: d.priority }),
           ...('rpm' in d && d.rpm !== undefined && { rpm: d.rpm }),
           ...('tpm' in d && d.tpm !== undefined && { tpm: d.tpm }),
+          ...(this.priceOf(d.provider, d.model) !== undefined && { costPerMTokens: this.priceOf(d.provider, d.model) }),
           breaker: { ...DEFAULT_BREAKER, ...m.breaker },
         }),
       );

@@ -56,7 +56,11 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
     const ollama = await detectOllama(env);
     if (ollama) specs.set('ollama', ollama);
   }
-  const registry = new Registry(specs.values(), config);
+  const prices = new PriceBook(CATALOG, config.pricing?.models ?? {}, config.pricing?.cnyPerUsd);
+  const registry = new Registry(specs.values(), config, (provider, model) => {
+    const p = prices.price(provider, model);
+    return p && (p.input + p.output) / 2;
+  });
   const logger = createLogger(env.BAIMO_LOG_LEVEL ?? 'info', o.logDestination);
   const store = SQLiteStore.open(settings.dataDir);
   // Records a killed hub journaled but never stored go in first.
@@ -68,7 +72,6 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
   const recorder = new UsageRecorder(store, journal);
   const repo = new TenancyRepo(store.db);
   const { tenancy, generatedAdminKey } = Tenancy.open(repo, env.BAIMO_ADMIN_KEY, settings.auth === 'required');
-  const prices = new PriceBook(CATALOG, config.pricing?.models ?? {}, config.pricing?.cnyPerUsd);
   const ledger = new Ledger((account, _period, since) => {
     const [kind, id] = account.split(':') as ['key' | 'team', string];
     return repo.spendOf(kind === 'key' ? 'key_id' : 'team_id', id, since);
