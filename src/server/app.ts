@@ -16,7 +16,10 @@ import type { UsageRecorder } from '../usage/record.js';
 import type { HubContext } from './context.js';
 import { sendJSON } from './http.js';
 import { chatCompletions } from './routes/chat.js';
+import type { SQLiteStore } from '../store/sqlite.js';
 import { admin } from './routes/admin.js';
+import { me } from './routes/me.js';
+import { serveStatic } from './static.js';
 import { embeddings } from './routes/embeddings.js';
 import { countTokens, messages } from './routes/messages.js';
 import { getModel, listModels } from './routes/models.js';
@@ -28,7 +31,7 @@ export interface HubOptions {
   readonly tenancy: Tenancy;
   readonly prices: PriceBook;
   readonly ledger: Ledger;
-  readonly usageStatements: HubContext['usageStatements'];
+  readonly store: SQLiteStore;
   readonly logger: Logger;
   readonly captureBodies?: { readonly maxBytes: number };
 }
@@ -67,7 +70,7 @@ export function createHub(o: HubOptions): Hub {
     prices: o.prices,
     ledger: o.ledger,
     limiter: new RateLimiter(),
-    usageStatements: o.usageStatements,
+    store: o.store,
     startedAt: Math.floor(Date.now() / 1000),
   };
 
@@ -117,7 +120,10 @@ export function createHub(o: HubOptions): Hub {
           res.end(text);
         });
     }
-    if (path.startsWith('/admin/')) return admin(ctx, req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1)));
+    const query = () => new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+    if (path.startsWith('/admin/')) return admin(ctx, req, res, path, query());
+    if (path === '/v1/me' || path.startsWith('/v1/me/') || path.startsWith('/v1/arena/')) return me(ctx, req, res, path, query());
+    if (method === 'GET' && (path === '/' || path.startsWith('/assets/') || path === '/favicon.svg')) return serveStatic(res, path);
     for (const prefix of ['/v1/models/', '/models/']) {
       if (path.startsWith(prefix) && path.length > prefix.length) {
         if (method !== 'GET') return methodNotAllowed(res, method, path, 'GET');

@@ -1,5 +1,6 @@
 import type { PriceBook } from '../catalog/prices.js';
 import type { Registry } from '../routing/registry.js';
+import type { SQLiteStore } from '../store/sqlite.js';
 import type { Ledger } from '../tenancy/ledger.js';
 import type { RateLimiter } from '../tenancy/rate-limits.js';
 import type { Tenancy } from '../tenancy/service.js';
@@ -16,8 +17,7 @@ export interface HubContext {
   readonly maxBodyBytes: number;
   /** Set when request and response bodies are kept (redacted) for the request log. */
   readonly captureBodies: { readonly maxBytes: number } | undefined;
-  /** A prepared (and cached) statement over the usage table, for queries. */
-  readonly usageStatements: (sql: string) => { all(params: Record<string, unknown>): unknown[] };
+  readonly store: SQLiteStore;
   /** Unix seconds the hub started, reported as `created` in /v1/models. */
   readonly startedAt: number;
 }

@@ -79,7 +79,7 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
   // Read every budgeted account's spend now, so the request path never waits on the store.
   for (const k of tenancy.keys()) if (k.budgetUsd !== undefined) ledger.spent(`key:${k.id}`, k.budgetPeriod ?? 'month');
   for (const t of tenancy.teams()) if (t.budgetUsd !== undefined) ledger.spent(`team:${t.id}`, t.budgetPeriod ?? 'month');
-  const hub = createHub({ registry, recorder, maxBodyBytes: settings.maxBodyBytes, tenancy, prices, ledger, usageStatements: (sql) => store.statement(sql),
+  const hub = createHub({ registry, recorder, maxBodyBytes: settings.maxBodyBytes, tenancy, prices, ledger, store,
     logger,
     ...(config.logging?.bodies && { captureBodies: { maxBytes: config.logging.maxBodyBytes ?? 64 * 1024 } }),
   });

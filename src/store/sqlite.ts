@@ -97,6 +97,17 @@ const MIGRATIONS: readonly string[] = [
             COALESCE(SUM(cache_write_tokens), 0), COALESCE(SUM(reasoning_tokens), 0), COALESCE(SUM(cost_usd), 0), SUM(latency_ms),
             COALESCE(SUM(ttft_ms), 0), COUNT(ttft_ms)
      FROM usage GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;`,
+  `CREATE TABLE request_traces (request_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, trace TEXT NOT NULL);
+   CREATE INDEX request_traces_ts ON request_traces (ts);
+   CREATE TABLE arena_votes (
+     id INTEGER PRIMARY KEY,
+     ts INTEGER NOT NULL,
+     model_a TEXT NOT NULL,
+     model_b TEXT NOT NULL,
+     winner TEXT NOT NULL CHECK (winner IN ('a', 'b', 'tie', 'bad')),
+     key_id TEXT
+   );
+   CREATE INDEX usage_final_id ON usage (final, id);`,
 ];
 
 export interface UsageRow {
@@ -146,6 +157,7 @@ export class SQLiteStore implements UsageSink {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.insertBodies = this.db.prepare('INSERT OR IGNORE INTO request_bodies (request_id, ts, request, response) VALUES (?, ?, ?, ?)');
+    const insertTrace = this.db.prepare('INSERT OR IGNORE INTO request_traces (request_id, ts, trace) VALUES (?, ?, ?)');
     const rollup = this.db.prepare(
       `INSERT INTO usage_hourly VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT DO UPDATE SET requests = requests + 1, input_tokens = input_tokens + excluded.input_tokens,
@@ -157,6 +169,7 @@ export class SQLiteStore implements UsageSink {
     this.insertMany = this.db.transaction((records: readonly UsageRecord[]) => {
       for (const r of records) {
         if (r.bodies) this.insertBodies.run(r.requestId, r.ts, r.bodies.request, r.bodies.response);
+        if (r.trace) insertTrace.run(r.requestId, r.ts, JSON.stringify(r.trace));
         const u = r.usage;
         // A replayed journal may repeat a record: only a new row counts in the totals.
         if (this.insertUsage.run(
@@ -227,12 +240,44 @@ export class SQLiteStore implements UsageSink {
     }
     if (bodiesBefore !== undefined) {
       removed.bodies = chunk('DELETE FROM request_bodies WHERE request_id IN (SELECT request_id FROM request_bodies WHERE ts < ? LIMIT 5000)', bodiesBefore);
+      chunk('DELETE FROM request_traces WHERE request_id IN (SELECT request_id FROM request_traces WHERE ts < ? LIMIT 5000)', bodiesBefore);
     }
     return removed;
   }
 
   bodies(requestId: string): { request: string; response: string } | undefined {
     return this.db.prepare('SELECT request, response FROM request_bodies WHERE request_id = ?').get(requestId) as { request: string; response: string } | undefined;
+  }
+
+  /** Final records, newest first, `before` an opaque cursor (a row id). */
+  requests(f: { limit: number; before?: number; keyId?: string; model?: string; status?: string }): UsageRow[] & { id?: number }[] {
+    const where = ['final = 1'];
+    const params: Record<string, unknown> = { limit: f.limit };
+    if (f.before !== undefined) (where.push('id < @before'), (params.before = f.before));
+    if (f.keyId) (where.push('key_id = @key'), (params.key = f.keyId));
+    if (f.model) (where.push('model = @model'), (params.model = f.model));
+    if (f.status === 'error') where.push('status >= 400');
+    else if (f.status === 'ok') where.push('status < 400');
+    else if (f.status && /^\d{3}$/.test(f.status)) (where.push('status = @status'), (params.status = Number(f.status)));
+    return this.statement(`SELECT * FROM usage WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT @limit`).all(params) as UsageRow[] & { id?: number }[];
+  }
+
+  /** Every record of one request: its attempts and its final record. */
+  requestRecords(requestId: string): (UsageRow & { id: number })[] {
+    return this.statement('SELECT * FROM usage WHERE request_id = ? ORDER BY final, attempt').all(requestId) as (UsageRow & { id: number })[];
+  }
+
+  trace(requestId: string): unknown {
+    const row = this.statement('SELECT trace FROM request_traces WHERE request_id = ?').get(requestId) as { trace: string } | undefined;
+    return row ? JSON.parse(row.trace) : undefined;
+  }
+
+  addVote(v: { modelA: string; modelB: string; winner: 'a' | 'b' | 'tie' | 'bad'; keyId: string | undefined }): void {
+    this.statement('INSERT INTO arena_votes (ts, model_a, model_b, winner, key_id) VALUES (?, ?, ?, ?, ?)').run(Date.now(), v.modelA, v.modelB, v.winner, v.keyId ?? null);
+  }
+
+  votes(): { model_a: string; model_b: string; winner: 'a' | 'b' | 'tie' | 'bad' }[] {
+    return this.statement('SELECT model_a, model_b, winner FROM arena_votes ORDER BY id').all() as { model_a: string; model_b: string; winner: 'a' | 'b' | 'tie' | 'bad' }[];
   }
 
   /** Most recent usage rows first. */

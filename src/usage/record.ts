@@ -26,6 +26,8 @@ export interface UsageRecord {
   readonly costUsd?: number | undefined;
   /** True when the hub counted the tokens itself because the upstream reported no usage. */
   readonly usageCounted?: boolean;
+  /** A virtual model's sub-calls, for the request log. */
+  readonly trace?: { readonly steps: readonly unknown[]; readonly summary?: unknown };
   /** Captured, redacted bodies, when body capture is on. */
   readonly bodies?: { readonly request: string; readonly response: string };
   readonly stream: boolean;

@@ -7,6 +7,7 @@ import { BUDGET_PERIODS } from '../../tenancy/types.js';
 import type { Team, VirtualKey } from '../../tenancy/types.js';
 import type { HubContext } from '../context.js';
 import { readBody, sendJSON } from '../http.js';
+import { listRequests, requestDetail } from './requests.js';
 import { usageQuery, usageQueryParams } from './usage-query.js';
 
 const limitsFields = {
@@ -106,6 +107,9 @@ export async function admin(ctx: HubContext, req: IncomingMessage, res: ServerRe
           object: 'list',
           data: ctx.registry.deployments().map(({ model, deployment }) => ({ route: model, ...deployment.health() })),
         });
+      case 'requests':
+        if (method !== 'GET') break;
+        return sendJSON(res, 200, id ? requestDetail(ctx, decodeURIComponent(id), undefined) : listRequests(ctx, query, undefined));
       case 'usage':
         if (method !== 'GET') break;
         return sendJSON(res, 200, usageQuery(ctx, validate(usageQueryParams, Object.fromEntries(query))));

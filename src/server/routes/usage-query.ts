@@ -65,7 +65,7 @@ export function usageQuery(ctx: HubContext, q: z.infer<typeof usageQueryParams>)
     'SUM(latency_ms_sum) / SUM(requests) AS avg_latency_ms',
     'SUM(ttft_ms_sum) / NULLIF(SUM(ttft_count), 0) AS avg_ttft_ms',
   ].join(', ')} FROM usage_hourly WHERE ${where.join(' AND ')}${groups.length ? ` GROUP BY ${groups.map((g) => GROUPS[g]).join(', ')} ORDER BY ${groups.map((g) => GROUPS[g]).join(', ')}` : ''} LIMIT @limit`;
-  const rows = ctx.usageStatements(sql).all({
+  const rows = ctx.store.statement(sql).all({
     from,
     to,
     limit: q.limit ?? 1000,

@@ -1,0 +1,74 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { leaderboard } from '../../arena/elo.js';
+import { HubError, toHubError } from '../../core/errors.js';
+import { openAIErrorBody } from '../../protocols/openai-chat/errors.js';
+import { parseJSONBody, validate } from '../../protocols/validate.js';
+import type { Principal } from '../../tenancy/types.js';
+import type { HubContext } from '../context.js';
+import { readBody, sendJSON } from '../http.js';
+import { listRequests, requestDetail } from './requests.js';
+import { usageQuery, usageQueryParams } from './usage-query.js';
+
+const voteBody = z.strictObject({
+  models: z.tuple([z.string().min(1), z.string().min(1)]),
+  winner: z.enum(['a', 'b', 'tie', 'bad']),
+  prompt: z.string().optional(),
+});
+
+/** What a signed-in key may see of itself; the admin key sees everything as well. */
+function keyScope(p: Principal): string | undefined {
+  return p.kind === 'key' ? p.key.id : undefined;
+}
+
+/**
+ * Self-service for whoever holds a key: who am I, my usage, my requests, and the arena (blind
+ * votes and the Elo leaderboard). The admin key sees everyone's here.
+ */
+export async function me(ctx: HubContext, req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> {
+  const method = req.method ?? 'GET';
+  try {
+    const principal = ctx.tenancy.authenticate(req.headers);
+    const scope = keyScope(principal);
+    if (path === '/v1/me' && method === 'GET') {
+      if (principal.kind !== 'key') return sendJSON(res, 200, { kind: principal.kind });
+      const k = principal.key;
+      return sendJSON(res, 200, {
+        kind: 'key',
+        key: {
+          id: k.id,
+          name: k.name,
+          prefix: k.prefix,
+          team_id: k.teamId ?? null,
+          allowed_models: k.allowedModels ?? [],
+          rpm: k.rpm ?? null,
+          tpm: k.tpm ?? null,
+          budget_usd: k.budgetUsd ?? null,
+          budget_period: k.budgetPeriod ?? 'month',
+          spend_usd: k.budgetUsd === undefined ? null : ctx.ledger.spent(`key:${k.id}`, k.budgetPeriod ?? 'month'),
+          expires_at: k.expiresAt === undefined ? null : new Date(k.expiresAt).toISOString(),
+        },
+      });
+    }
+    if (path === '/v1/me/usage' && method === 'GET') {
+      const q = validate(usageQueryParams, Object.fromEntries(query));
+      return sendJSON(res, 200, usageQuery(ctx, scope ? { ...q, key_id: scope } : q));
+    }
+    if (path === '/v1/me/requests' && method === 'GET') return sendJSON(res, 200, listRequests(ctx, query, scope));
+    if (path.startsWith('/v1/me/requests/') && method === 'GET') return sendJSON(res, 200, requestDetail(ctx, decodeURIComponent(path.slice(16)), scope));
+    if (path === '/v1/arena/votes' && method === 'POST') {
+      const v = validate(voteBody, parseJSONBody(await readBody(req, ctx.maxBodyBytes)));
+      if (v.models[0] === v.models[1]) throw new HubError('bad_request', 'A vote compares two different models.', { param: 'models' });
+      ctx.store.addVote({ modelA: v.models[0], modelB: v.models[1], winner: v.winner, keyId: scope });
+      return sendJSON(res, 201, { object: 'arena.vote', models: v.models, winner: v.winner });
+    }
+    if (path === '/v1/arena/leaderboard' && method === 'GET') {
+      const votes = ctx.store.votes().map((v) => ({ modelA: v.model_a, modelB: v.model_b, winner: v.winner }));
+      return sendJSON(res, 200, { object: 'list', data: leaderboard(votes) });
+    }
+    throw new HubError('not_found', `Unknown request URL: ${method} ${path}.`, { code: 'unknown_url' });
+  } catch (err) {
+    const e = toHubError(err);
+    sendJSON(res, e.status, openAIErrorBody(e));
+  }
+}
