@@ -476,6 +476,201 @@ export const CATALOG: readonly CatalogEntry[] = [
     asOf: COMPILED,
     note: 'Context from platform.minimaxi.com/docs/guides/text-generation. Max output is not stated by MiniMax; 131,072 is the M2.x figure given by Vercel AI Gateway, unconfirmed.',
   },
+
+  // ------------------------------------------------------------- Doubao ---
+  // Volcengine Ark (preset `doubao`), CNY per million tokens. Ark's own price
+  // page (volcengine.com/docs/82379/1544106) was only readable as its opening
+  // in the searchable copies, so the numbers below come from LobeHub's
+  // model-bank table for Volcengine (a fork's copy at a pinned commit); the
+  // upstream lobehub/lobehub copy (commit 18a6dcff) gives the same prices for
+  // the Seed 2.0 and 1.6 rows.
+  {
+    id: 'doubao-seed-2-1-pro-260628',
+    providers: ['doubao'],
+    name: 'Doubao Seed 2.1 Pro',
+    contextWindow: 256_000,
+    maxOutput: 128_000,
+    input: ['text', 'image', 'video'],
+    output: ['text'],
+    tools: true,
+    reasoning: true,
+    price: { currency: 'CNY', input: 6, output: 30, cachedInput: 1.2 },
+    source:
+      'https://github.com/yxmnshmily/lobehub/blob/1015ea4cc6591be6ba1654454f4e32c62ffc7565/packages/model-bank/src/aiModels/volcengine.ts',
+    asOf: COMPILED,
+    note:
+      'Secondary source: LobeHub model-bank Volcengine table (fork copy), not read on volcengine.com. Flat price (no input-length tiers listed). Cache storage (¥0.017 per million tokens per hour) not modelled. A newer version, doubao-seed-2-1-pro-260915 (reported 1,048,576 context / 262,144 max output), exists but no CNY price for it was found, so it is left out.',
+  },
+  {
+    id: 'doubao-seed-2-1-turbo-260628',
+    providers: ['doubao'],
+    name: 'Doubao Seed 2.1 Turbo',
+    contextWindow: 256_000,
+    maxOutput: 128_000,
+    input: ['text', 'image', 'video'],
+    output: ['text'],
+    tools: true,
+    reasoning: true,
+    price: { currency: 'CNY', input: 3, output: 15, cachedInput: 0.6 },
+    source:
+      'https://github.com/yxmnshmily/lobehub/blob/1015ea4cc6591be6ba1654454f4e32c62ffc7565/packages/model-bank/src/aiModels/volcengine.ts',
+    asOf: COMPILED,
+    note:
+      'Secondary source: LobeHub model-bank Volcengine table (fork copy), not read on volcengine.com. Flat price. Image/video input per LobeHub and OpenCode; APIYI lists the same model as text-only. Cache storage (¥0.017 per million tokens per hour) not modelled.',
+  },
+  {
+    id: 'doubao-seed-2-0-lite-260428',
+    providers: ['doubao'],
+    name: 'Doubao Seed 2.0 Lite',
+    contextWindow: 256_000,
+    maxOutput: 128_000,
+    input: ['text', 'image', 'video'],
+    output: ['text'],
+    tools: true,
+    reasoning: true,
+    price: { currency: 'CNY', input: 0.6, output: 3.6, cachedInput: 0.12 },
+    source:
+      'https://github.com/yxmnshmily/lobehub/blob/1015ea4cc6591be6ba1654454f4e32c62ffc7565/packages/model-bank/src/aiModels/volcengine.ts',
+    asOf: COMPILED,
+    note:
+      'Price for prompts ≤ 32K tokens (lowest tier); 32K-128K costs ¥0.9 in / ¥5.4 out / ¥0.18 cached, 128K-256K ¥1.8 / ¥10.8 / ¥0.36. Secondary source: LobeHub model-bank Volcengine table (fork copy), not read on volcengine.com. The earlier version doubao-seed-2-0-lite-260215 is listed at the same prices upstream.',
+  },
+  {
+    id: 'doubao-seed-1-6-flash-250828',
+    providers: ['doubao'],
+    name: 'Doubao Seed 1.6 Flash',
+    contextWindow: 256_000,
+    maxOutput: 32_000,
+    input: ['text', 'image', 'video'],
+    output: ['text'],
+    tools: true,
+    reasoning: true,
+    price: { currency: 'CNY', input: 0.15, output: 1.5, cachedInput: 0.03 },
+    source:
+      'https://github.com/yxmnshmily/lobehub/blob/1015ea4cc6591be6ba1654454f4e32c62ffc7565/packages/model-bank/src/aiModels/volcengine.ts',
+    asOf: COMPILED,
+    note:
+      'Price for prompts ≤ 32K tokens (lowest tier); 32K-128K costs ¥0.3 in / ¥3 out, over 128K ¥0.6 / ¥6 (cache hit ¥0.03 flat). Secondary source: LobeHub model-bank Volcengine table (fork copy), not read on volcengine.com; the ≤ 32K row (¥0.15 / ¥1.5) also matches syaoranwe/LLM-Price.',
+  },
+
+  // ------------------------------------------------------------ Qianfan ---
+  // Baidu Qianfan v2 OpenAI-compatible API (preset `qianfan`), model ids as
+  // that API takes them. Baidu's price pages were not in the searchable
+  // copies; numbers are from LobeHub's model-bank table for Qianfan ("wenxin"),
+  // which cites cloud.baidu.com/doc/qianfan/s/rmh4stp0j, already per million
+  // tokens.
+  {
+    id: 'ernie-5.1',
+    providers: ['qianfan'],
+    name: 'ERNIE 5.1',
+    contextWindow: 131_072,
+    maxOutput: 65_536,
+    input: ['text'],
+    output: ['text'],
+    tools: true,
+    reasoning: true,
+    price: { currency: 'CNY', input: 4, output: 18 },
+    source:
+      'https://github.com/lobehub/lobehub/blob/4852e98b7895f6d79ce7de4ae09ad7e4815482e4/packages/model-bank/src/aiModels/wenxin.ts',
+    asOf: COMPILED,
+    note:
+      'Price for prompts ≤ 32K tokens (lowest tier); 32K-128K costs ¥6 in / ¥22 out. Secondary source: LobeHub model-bank Qianfan table, not read on cloud.baidu.com. No cache price listed.',
+  },
+  {
+    id: 'ernie-5.0',
+    providers: ['qianfan'],
+    name: 'ERNIE 5.0',
+    contextWindow: 131_072,
+    maxOutput: 65_536,
+    input: ['text', 'image', 'video'],
+    output: ['text'],
+    tools: true,
+    reasoning: true,
+    price: { currency: 'CNY', input: 6, output: 24 },
+    source:
+      'https://github.com/lobehub/lobehub/blob/4852e98b7895f6d79ce7de4ae09ad7e4815482e4/packages/model-bank/src/aiModels/wenxin.ts',
+    asOf: COMPILED,
+    note:
+      'Price for prompts ≤ 32K tokens (lowest tier); 32K-128K costs ¥10 in / ¥40 out (same tiers in the desirecore config-center audit of the Qianfan list). Secondary source: LobeHub model-bank Qianfan table, not read on cloud.baidu.com. Natively omni-modal; audio input is not recorded because the source does not list it for the API.',
+  },
+  {
+    id: 'ernie-4.5-turbo-128k',
+    providers: ['qianfan'],
+    name: 'ERNIE 4.5 Turbo 128K',
+    contextWindow: 131_072,
+    maxOutput: 12_288,
+    input: ['text'],
+    output: ['text'],
+    tools: true,
+    reasoning: false,
+    price: { currency: 'CNY', input: 0.8, output: 3.2, cachedInput: 0.2 },
+    source:
+      'https://github.com/lobehub/lobehub/blob/4852e98b7895f6d79ce7de4ae09ad7e4815482e4/packages/model-bank/src/aiModels/wenxin.ts',
+    asOf: COMPILED,
+    note:
+      'Secondary source: LobeHub model-bank Qianfan table, not read on cloud.baidu.com; input/output (¥0.8 / ¥3.2) also match syaoranwe/LLM-Price (Qianfan, 2025-06-14). Cache-hit price from LobeHub only.',
+  },
+
+  // ------------------------------------------------------------ Hunyuan ---
+  // Tencent Hunyuan OpenAI-compatible endpoint api.hunyuan.cloud.tencent.com
+  // (preset `hunyuan`). Tencent's TokenHub migration guide
+  // (cloud.tencent.com/document/product/1823/131382, updated 2026-05-11) says
+  // the original Hunyuan platform takes no new purchases and that
+  // hunyuan-turbos-latest / hunyuan-t1-latest / hunyuan-lite are not carried
+  // over to TokenHub (tokenhub.tencentmaas.com, different ids and prices).
+  // These rows price the original endpoint and may describe a retiring
+  // service. hunyuan-lite is free and therefore left out.
+  {
+    id: 'hunyuan-turbos-latest',
+    providers: ['hunyuan'],
+    name: 'Hunyuan TurboS',
+    contextWindow: 44_000,
+    maxOutput: 16_000,
+    input: ['text'],
+    output: ['text'],
+    tools: true,
+    reasoning: false,
+    price: { currency: 'CNY', input: 0.8, output: 2 },
+    source:
+      'https://github.com/lobehub/lobehub/blob/53659d7defc2d6709fba73cc4e0950beb55fd585/packages/model-bank/src/aiModels/hunyuan.ts',
+    asOf: COMPILED,
+    note:
+      'Limits from LobeHub model-bank (old-endpoint version of its Hunyuan table), not read on cloud.tencent.com. Price confirmed by Tencent\'s own launch note (github.com/Tencent/Hunyuan-TurboS: ¥0.8 in / ¥2 out per million tokens). Original platform closed to new purchases; not offered on TokenHub.',
+  },
+  {
+    id: 'hunyuan-t1-latest',
+    providers: ['hunyuan'],
+    name: 'Hunyuan T1',
+    contextWindow: 96_000,
+    maxOutput: 64_000,
+    input: ['text'],
+    output: ['text'],
+    tools: false,
+    reasoning: true,
+    price: { currency: 'CNY', input: 1, output: 4 },
+    source:
+      'https://github.com/lobehub/lobehub/blob/53659d7defc2d6709fba73cc4e0950beb55fd585/packages/model-bank/src/aiModels/hunyuan.ts',
+    asOf: COMPILED,
+    note:
+      'Secondary source: LobeHub model-bank (old-endpoint version of its Hunyuan table), not read on cloud.tencent.com; price also in syaoranwe/LLM-Price (¥1 / ¥4). Tool calling not confirmed, so recorded as false. Original platform closed to new purchases; not offered on TokenHub.',
+  },
+  {
+    id: 'hunyuan-2.0-thinking-20251109',
+    providers: ['hunyuan'],
+    name: 'Tencent HY 2.0 Think',
+    contextWindow: 128_000,
+    maxOutput: 64_000,
+    input: ['text'],
+    output: ['text'],
+    tools: false,
+    reasoning: true,
+    price: { currency: 'CNY', input: 1, output: 4 },
+    source:
+      'https://github.com/lobehub/lobehub/blob/53659d7defc2d6709fba73cc4e0950beb55fd585/packages/model-bank/src/aiModels/hunyuan.ts',
+    asOf: COMPILED,
+    note:
+      'Price on the original Hunyuan endpoint per LobeHub model-bank (old-endpoint version), not read on cloud.tencent.com; a reseller (wcode.net) lists ¥1.1 / ¥4.1, consistent. On TokenHub the same id is priced differently (LobeHub\'s later table: ¥3.975 in / ¥15.9 out for prompts ≤ 32K). Limits (128K input / 64K output) per the desirecore audit of cloud.tencent.com/document/product/1729/104753. Tool calling not confirmed, so recorded as false.',
+  },
 ];
 
 /** Looks up a catalog entry by preset provider id and model id (exact match). */
