@@ -79,6 +79,33 @@ describe('Anthropic stream rendering regressions', () => {
   });
 });
 
+describe('signatures from other model families', () => {
+  it('are wrapped for Anthropic clients and unwrapped when they come back, so each goes only to its own family', () => {
+    const out = render([
+      { type: 'reasoning', choice: 0, text: 'g', signature: 'GEMINI-SIG', origin: 'gemini' },
+      { type: 'reasoning', choice: 0, text: 'a', signature: 'CLAUDE-SIG', origin: 'anthropic' },
+    ]);
+    const sigs = out.filter((e) => e.data.delta?.type === 'signature_delta').map((e) => e.data.delta.signature);
+    expect(sigs).toEqual(['baimo:gemini:GEMINI-SIG', 'CLAUDE-SIG']);
+    const back = messagesRequestToCanonical(
+      messagesRequest.parse({
+        model: 'm',
+        max_tokens: 5,
+        messages: [
+          { role: 'user', content: 'q' },
+          { role: 'assistant', content: [{ type: 'thinking', thinking: 'g', signature: sigs[0] }, { type: 'thinking', thinking: 'a', signature: sigs[1] }, { type: 'text', text: 'x' }] },
+        ],
+      }),
+      'up',
+    );
+    const assistant = back.messages[1] as { reasoning: unknown[] };
+    expect(assistant.reasoning).toEqual([
+      { type: 'reasoning', text: 'g', signature: 'GEMINI-SIG', origin: 'gemini' },
+      { type: 'reasoning', text: 'a', signature: 'CLAUDE-SIG', origin: 'anthropic' },
+    ]);
+  });
+});
+
 describe('Anthropic request → canonical', () => {
   it('keeps thinking with signatures, tool results first, system folded, tool choice and thinking budget', () => {
     const body = messagesRequest.parse({
@@ -102,7 +129,7 @@ describe('Anthropic request → canonical', () => {
       {
         role: 'assistant',
         content: 'Reading.',
-        reasoning: [{ type: 'reasoning', text: 'need file', signature: 'S1' }, { type: 'reasoning', text: '', redacted: 'R1' }],
+        reasoning: [{ type: 'reasoning', text: 'need file', signature: 'S1', origin: 'anthropic' }, { type: 'reasoning', text: '', redacted: 'R1', origin: 'anthropic' }],
         toolCalls: [{ id: 't1', name: 'Read', arguments: '{"path":"a.txt"}' }],
       },
       { role: 'tool', toolCallId: 't1', content: 'hello' },

@@ -1,4 +1,4 @@
-import type { ChatEvent, FinishReason, ReasoningPart, ToolCall, TraceStep, Usage } from './types.js';
+import type { ChatEvent, FinishReason, ReasoningPart, SignatureOrigin, ToolCall, TraceStep, Usage } from './types.js';
 
 export interface CollectedChoice {
   readonly index: number;
@@ -20,7 +20,7 @@ export interface Collected {
 
 interface MutableChoice {
   text: string;
-  reasoning: { text: string; signature?: string; redacted?: string }[];
+  reasoning: { text: string; signature?: string; redacted?: string; origin?: SignatureOrigin }[];
   calls: { id: string; name: string; arguments: string }[];
   finishReason: FinishReason | null;
   stopSequence?: string;
@@ -55,7 +55,7 @@ export class Collector {
       case 'reasoning': {
         const c = this.choice(e.choice);
         if (e.redacted !== undefined) {
-          c.reasoning.push({ text: '', redacted: e.redacted });
+          c.reasoning.push({ text: '', redacted: e.redacted, ...(e.origin && { origin: e.origin }) });
           return;
         }
         let last = c.reasoning[c.reasoning.length - 1];
@@ -65,6 +65,7 @@ export class Collector {
         }
         last.text += e.text;
         if (e.signature !== undefined) last.signature = e.signature;
+        if (e.origin !== undefined) last.origin = e.origin;
         return;
       }
       case 'tool_call': {

@@ -26,7 +26,14 @@ export interface ReasoningPart {
   readonly text: string;
   readonly signature?: string;
   readonly redacted?: string;
+  /**
+   * The wire family that signed it (`anthropic`, `gemini`). A signature is only ever sent back to
+   * the family that made it; another provider would reject it.
+   */
+  readonly origin?: SignatureOrigin;
 }
+
+export type SignatureOrigin = 'anthropic' | 'gemini';
 
 export interface ToolCall {
   readonly id: string;
@@ -141,6 +148,8 @@ export type ChatEvent =
       readonly signature?: string;
       /** A whole redacted block (Anthropic `redacted_thinking`): opaque data, no text. */
       readonly redacted?: string;
+      /** Who made `signature` / `redacted`. */
+      readonly origin?: SignatureOrigin;
     }
   | {
       readonly type: 'tool_call';

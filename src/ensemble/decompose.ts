@@ -56,7 +56,7 @@ export class DecomposeModel implements Model {
       { model: this.workerFor(undefined), request: promptRequest(request, this.workerFor(undefined), request.messages) },
       { model: config.synthesizer, request: synthEstimate },
     ]);
-    const planned = await run.mustCall('plan', config.planner, planRequest);
+    const planned = await run.mustCall('plan', 'planner', config.planner, planRequest);
     let plan: Plan;
     try {
       plan = parsePlan(planned.text, maxTasks);
@@ -118,7 +118,7 @@ export class DecomposeModel implements Model {
     }
 
     const synth = memberRequest({ ...request, messages: synthesizerMessages(request.messages, results) }, config.synthesizer, { tools: true });
-    yield* run.streamFinal('synthesize', config.synthesizer, synth, { results: succeeded });
+    yield* run.streamFinal('synthesize', 'synthesizer', config.synthesizer, synth, { results: succeeded });
     yield* run.finish({
       tasks: plan.tasks.map((t) => ({
         id: t.id,

@@ -77,7 +77,7 @@ export class MoaModel implements Model {
     }
 
     const aggregate = memberRequest({ ...request, messages: moaMessages(request.messages, previous) }, config.aggregator, { tools: true });
-    yield* run.streamFinal('aggregator', config.aggregator, aggregate, { answers: previous.length });
+    yield* run.streamFinal('aggregator', 'aggregator', config.aggregator, aggregate, { answers: previous.length });
     yield* run.finish({ layers: config.layers, proposers: p, answeredPerLayer: answered });
   }
 }

@@ -327,11 +327,11 @@ export class Run {
   }
 
   /** A call the request cannot do without: a refusal or failure is thrown as one clear error. */
-  async mustCall(stage: string, model: string, request: ChatRequest, detail: Record<string, unknown> = {}): Promise<Answer> {
+  async mustCall(stage: string, role: string, model: string, request: ChatRequest, detail: Record<string, unknown> = {}): Promise<Answer> {
     const o = await this.tryCall(stage, model, request, detail);
     if (o.status === 'ok') return o.answer;
     if (o.status === 'refused') throw this.ceilingError(o.refusal);
-    throw wrapError(o.error, `${this.label}: ${stage} '${model}' failed`);
+    throw wrapError(o.error, `${this.label}: ${role} '${model}' failed`);
   }
 
   private settle(t: Ticket, costUsd: number | undefined): void {
@@ -374,7 +374,7 @@ export class Run {
    * events on as they arrive. `start` is sent with the stage's first event, so a stage that fails
    * before any output fails the request cleanly.
    */
-  async *streamFinal(stage: string, model: string, request: ChatRequest, detail: Record<string, unknown> = {}): AsyncGenerator<ChatEvent> {
+  async *streamFinal(stage: string, role: string, model: string, request: ChatRequest, detail: Record<string, unknown> = {}): AsyncGenerator<ChatEvent> {
     this.checkSignal();
     const t = this.reserve(model, request);
     if ('reason' in t) throw this.ceilingError(t);
@@ -412,7 +412,7 @@ export class Run {
         throw canceled();
       }
       record.error = toHubError(err).message;
-      throw wrapError(err, `${this.label}: ${stage} '${model}' failed`);
+      throw wrapError(err, `${this.label}: ${role} '${model}' failed`);
     }
     if (!sentStart) yield this.startEvent();
     record.latencyMs = Math.round(performance.now() - started);
@@ -456,13 +456,13 @@ export class Run {
  */
 export function memberRequest(request: ChatRequest, model: string, options: { tools: boolean }): ChatRequest {
   const { n: _n, ...rest } = request;
-  if (options.tools || !rest.tools?.length) {
-    if (options.tools) return { ...rest, model };
-    const { tools: _t, toolChoice: _c, parallelToolCalls: _p, ...bare } = rest;
+  if (options.tools) return { ...rest, model };
+  const { toolChoice: _c, parallelToolCalls: _p, ...noChoice } = rest;
+  if (!rest.tools?.length) {
+    const { tools: _t, ...bare } = noChoice;
     return { ...bare, model };
   }
-  const { parallelToolCalls: _p, ...noParallel } = rest;
-  return { ...noParallel, model, toolChoice: 'none' };
+  return { ...noChoice, model, toolChoice: 'none' };
 }
 
 /** A request carrying one of our own prompts (verifier, judge, planner, worker): only the messages and the end user. */

@@ -117,9 +117,9 @@ describe('cascade: logprobs check', () => {
 
   it('reads logprobs from the result or its first choice, as numbers or {logprob} entries', () => {
     const base = { id: '', model: '', usage: undefined, costUsd: undefined, latencyMs: 0 };
-    const choice = { index: 0, text: '', reasoning: [], toolCalls: [], finishReason: null };
+    const choice = { index: 0, text: '', reasoning: [], toolCalls: [], finishReason: null } as const;
     expect(logprobsOf({ ...base, choices: [choice], logprobs: [-1, -2] } as SubCallResult)).toEqual([-1, -2]);
-    expect(logprobsOf({ ...base, choices: [{ ...choice, logprobs: [{ token: 'a', logprob: -0.5 }] }] } as SubCallResult)).toEqual([-0.5]);
+    expect(logprobsOf({ ...base, choices: [{ ...choice, logprobs: [{ token: 'a', logprob: -0.5 }] }] } as unknown as SubCallResult)).toEqual([-0.5]);
     expect(logprobsOf({ ...base, choices: [choice] })).toBeUndefined();
   });
 });

@@ -393,7 +393,7 @@ describe('stream decoding', () => {
     expect(events.filter((e) => e.type === 'reasoning')).toEqual([
       { type: 'reasoning', choice: 0, text: 'I need to find the GCD of 1071 and 462 using the Euclidean algorithm.\n\n1071 = 2 × 462 + 147' },
       { type: 'reasoning', choice: 0, text: '\n462 = 3 × 147 + 21' },
-      { type: 'reasoning', choice: 0, text: '', signature: SIGNATURE },
+      { type: 'reasoning', choice: 0, text: '', signature: SIGNATURE, origin: 'anthropic' },
     ]);
     const calls = events.filter((e) => e.type === 'tool_call');
     expect(calls[0]).toEqual({ type: 'tool_call', choice: 0, index: 0, id: 'toolu_01T1x1fJ34qAmk2tNTrN7Up6', name: 'get_weather', arguments: '' });
@@ -413,6 +413,7 @@ describe('stream decoding', () => {
         type: 'reasoning',
         text: 'I need to find the GCD of 1071 and 462 using the Euclidean algorithm.\n\n1071 = 2 × 462 + 147\n462 = 3 × 147 + 21',
         signature: SIGNATURE,
+        origin: 'anthropic',
       },
     ]);
     expect(r.choices[0]!.toolCalls).toEqual([
@@ -488,7 +489,7 @@ describe('stream decoding', () => {
     const events = decodeSSE(wire);
     expect(events).toEqual([
       { type: 'start', id: 'm', model: 'claude-3-7-sonnet-20250219' },
-      { type: 'reasoning', choice: 0, text: '', redacted: REDACTED },
+      { type: 'reasoning', choice: 0, text: '', redacted: REDACTED, origin: 'anthropic' },
       { type: 'text', choice: 0, text: 'Sunny.' },
       { type: 'finish', choice: 0, reason: 'stop' },
     ]);
@@ -566,8 +567,8 @@ describe('stream decoding', () => {
     expect(events).toEqual([
       { type: 'start', id: 'msg_01XFDUDYJgAACzvnptvVoYEL', model: 'claude-sonnet-4-20250514' },
       { type: 'reasoning', choice: 0, text: 'Let me analyze this step by step...' },
-      { type: 'reasoning', choice: 0, text: '', signature: THINKING_SIGNATURE },
-      { type: 'reasoning', choice: 0, text: '', redacted: REDACTED },
+      { type: 'reasoning', choice: 0, text: '', signature: THINKING_SIGNATURE, origin: 'anthropic' },
+      { type: 'reasoning', choice: 0, text: '', redacted: REDACTED, origin: 'anthropic' },
       { type: 'text', choice: 0, text: "Based on my analysis, here's the solution..." },
       { type: 'tool_call', choice: 0, index: 0, id: 'toolu_01T1x1fJ34qAmk2tNTrN7Up6', name: 'get_weather', arguments: '' },
       { type: 'tool_call', choice: 0, index: 0, arguments: '{"location":"San Francisco"}' },

@@ -1,5 +1,6 @@
 import type { Collected } from '../../core/collect.js';
 import type { ChatEvent, FinishReason, Usage } from '../../core/types.js';
+import { wrapSignature } from '../signatures.js';
 
 export interface AnthropicUsage {
   input_tokens: number;
@@ -58,7 +59,7 @@ export function collectedToMessage(c: Collected, id: string, model: string): Rec
   const content: Record<string, unknown>[] = [];
   for (const r of ch.reasoning) {
     if (r.redacted !== undefined) content.push({ type: 'redacted_thinking', data: r.redacted });
-    else if (r.text) content.push({ type: 'thinking', thinking: r.text, signature: r.signature ?? '' });
+    else if (r.text || r.signature) content.push({ type: 'thinking', thinking: r.text, signature: r.signature === undefined ? '' : wrapSignature(r.signature, r.origin, 'anthropic') });
   }
   if (ch.text) content.push({ type: 'text', text: ch.text });
   for (const t of ch.toolCalls) content.push({ type: 'tool_use', id: t.id || toolId(), name: t.name, input: parseInput(t.arguments) });
@@ -147,7 +148,9 @@ export class AnthropicStreamRenderer {
         }
         const index = this.open!.index;
         if (e.text) out += sse('content_block_delta', { index, delta: { type: 'thinking_delta', thinking: e.text } });
-        if (e.signature !== undefined) out += sse('content_block_delta', { index, delta: { type: 'signature_delta', signature: e.signature } }) + this.close();
+        if (e.signature !== undefined) {
+          out += sse('content_block_delta', { index, delta: { type: 'signature_delta', signature: wrapSignature(e.signature, e.origin, 'anthropic') } }) + this.close();
+        }
         return out;
       }
       case 'tool_call': {

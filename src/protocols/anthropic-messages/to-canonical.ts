@@ -1,5 +1,6 @@
 import { HubError } from '../../core/errors.js';
 import type { ChatRequest, ImagePart, Message, ReasoningPart, TextPart, Tool, ToolCall, ToolChoice } from '../../core/types.js';
+import { unwrapSignature } from '../signatures.js';
 import type { AnthropicBlock, CountTokensRequest } from './schema.js';
 
 type Block = AnthropicBlock & { type: string; [k: string]: unknown };
@@ -58,8 +59,9 @@ function assistantMessage(blocks: Block[], param: string): Message {
   blocks.forEach((b, i) => {
     if (b.type === 'text') text += String(b.text);
     else if (b.type === 'thinking') {
-      reasoning.push({ type: 'reasoning', text: String(b.thinking), ...(typeof b.signature === 'string' && b.signature !== '' && { signature: b.signature }) });
-    } else if (b.type === 'redacted_thinking') reasoning.push({ type: 'reasoning', text: '', redacted: String(b.data) });
+      const signed = typeof b.signature === 'string' && b.signature !== '' ? unwrapSignature(b.signature, 'anthropic') : undefined;
+      reasoning.push({ type: 'reasoning', text: String(b.thinking), ...signed });
+    } else if (b.type === 'redacted_thinking') reasoning.push({ type: 'reasoning', text: '', redacted: String(b.data), origin: 'anthropic' });
     else if (b.type === 'tool_use') calls.push({ id: String(b.id), name: String(b.name), arguments: JSON.stringify(b.input ?? {}) });
     else throw unsupported(`${param}[${i}].type`, `a '${b.type}' block`);
   });

@@ -79,6 +79,8 @@ export function toolInput(args: string): Record<string, unknown> {
 function assistantBlocks(m: Extract<Message, { role: 'assistant' }>): AnthropicAssistantBlock[] {
   const out: AnthropicAssistantBlock[] = [];
   for (const r of m.reasoning ?? []) {
+    // Another family's signature would be rejected: such reasoning is dropped like unsigned reasoning.
+    if (r.origin !== undefined && r.origin !== 'anthropic') continue;
     if (r.redacted !== undefined) out.push({ type: 'redacted_thinking', data: r.redacted });
     else if (r.signature) out.push({ type: 'thinking', thinking: r.text, signature: r.signature });
     // Unsigned reasoning came from another provider: Anthropic rejects thinking without a valid

@@ -158,7 +158,7 @@ export class AnthropicStreamDecoder {
       case 'redacted_thinking':
         // Arrives whole in content_block_start, with no deltas.
         this.blocks.set(index, { kind: 'redacted' });
-        out.push({ type: 'reasoning', choice: 0, text: '', redacted: str(block.data) ?? '' });
+        out.push({ type: 'reasoning', choice: 0, text: '', redacted: str(block.data) ?? '', origin: 'anthropic' });
         return;
       case 'tool_use': {
         const toolIndex = this.tools++;
@@ -189,7 +189,7 @@ export class AnthropicStreamDecoder {
         const signature = str(delta.signature);
         if (signature === undefined || (state !== undefined && state.kind !== 'thinking')) return;
         if (state) state.streamed = true;
-        out.push({ type: 'reasoning', choice: 0, text: '', signature });
+        out.push({ type: 'reasoning', choice: 0, text: '', signature, origin: 'anthropic' });
         return;
       }
       case 'input_json_delta': {
@@ -213,7 +213,7 @@ export class AnthropicStreamDecoder {
       const whole = input !== null && typeof input === 'object' && !Array.isArray(input) ? input : {};
       out.push({ type: 'tool_call', choice: 0, index: state.toolIndex ?? 0, arguments: JSON.stringify(whole) });
     } else if (state.kind === 'thinking' && state.startSignature) {
-      out.push({ type: 'reasoning', choice: 0, text: '', signature: state.startSignature });
+      out.push({ type: 'reasoning', choice: 0, text: '', signature: state.startSignature, origin: 'anthropic' });
     }
     state.streamed = true;
   }

@@ -134,7 +134,8 @@ function userPart(p: TextPart | ImagePart): GeminiPart | undefined {
 }
 
 function assistantParts(m: Extract<Message, { role: 'assistant' }>): GeminiPart[] {
-  const signatures = (m.reasoning ?? []).flatMap((r) => (r.signature ? [r.signature] : []));
+  // Only Gemini's own signatures go back; one made by another family would be rejected.
+  const signatures = (m.reasoning ?? []).flatMap((r) => (r.signature && r.origin === 'gemini' ? [r.signature] : []));
   const parts: GeminiPart[] = [];
   const calls = m.toolCalls ?? [];
   if (m.content !== '') {

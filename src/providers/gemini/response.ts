@@ -106,7 +106,7 @@ export class GeminiStreamDecoder {
   }
 
   private part(choice: number, p: GeminiPart, events: ChatEvent[]): void {
-    if (p.thoughtSignature) events.push({ type: 'reasoning', choice, text: '', signature: p.thoughtSignature });
+    if (p.thoughtSignature) events.push({ type: 'reasoning', choice, text: '', signature: p.thoughtSignature, origin: 'gemini' });
     if (p.functionCall) {
       const index = this.calls.get(choice) ?? 0;
       this.calls.set(choice, index + 1);
