@@ -7,6 +7,7 @@ import { HubError } from '../core/errors.js';
 import type { Message } from '../core/types.js';
 import { Registry } from '../routing/registry.js';
 import { startHub } from '../server/start.js';
+import { hubCaller } from '../server/subcalls.js';
 
 const HELP = `baimo — one API for a hundred models
 
@@ -76,7 +77,8 @@ async function registryFor(configPath: string | undefined): Promise<Registry> {
     const ollama = await detectOllama(env);
     if (ollama) specs.set('ollama', ollama);
   }
-  return new Registry(specs.values(), config);
+  const registry: Registry = new Registry(specs.values(), config, undefined, hubCaller(() => registry));
+  return registry;
 }
 
 async function models(args: string[]): Promise<void> {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ERROR_KINDS } from '../core/errors.js';
+import { virtualModelSchema } from '../ensemble/config.js';
 import { STRATEGIES } from '../routing/strategy.js';
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'expected a lowercase id (letters, digits, . _ -)');
@@ -134,6 +135,8 @@ export const configSchema = z.strictObject({
   providers: z.record(id, providerSchema).optional(),
   models: z.record(z.string().min(1), modelSchema).optional(),
   aliases: z.record(z.string().min(1), z.string().min(1)).optional(),
+  /** Virtual models that combine other models: cascade, vote, moa, judge, decompose. */
+  virtualModels: z.record(z.string().min(1), virtualModelSchema).optional(),
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;

@@ -11,6 +11,32 @@ import { Deployment } from './deployment.js';
 import { DEFAULT_FALLBACK_ON, DEFAULT_RETRY } from './router.js';
 import type { Route } from './router.js';
 import { closeMatches } from './suggest.js';
+import { createVirtualModel, virtualModelMembers } from '../ensemble/index.js';
+import type { ModelCaller } from '../core/model.js';
+
+/** A loop in the graph of which virtual model calls which, as a path, or undefined. */
+function findCycle(graph: Map<string, string[]>): string[] | undefined {
+  const state = new Map<string, 'visiting' | 'done'>();
+  const path: string[] = [];
+  const visit = (n: string): string[] | undefined => {
+    if (state.get(n) === 'done' || !graph.has(n)) return undefined;
+    if (state.get(n) === 'visiting') return [...path.slice(path.indexOf(n)), n];
+    state.set(n, 'visiting');
+    path.push(n);
+    for (const m of graph.get(n)!) {
+      const c = visit(m);
+      if (c) return c;
+    }
+    path.pop();
+    state.set(n, 'done');
+    return undefined;
+  };
+  for (const n of graph.keys()) {
+    const c = visit(n);
+    if (c) return c;
+  }
+  return undefined;
+}
 
 /** Where a public model name leads. */
 export interface Target {
@@ -48,16 +74,33 @@ export class Registry {
   /**
    * @param priceOf USD per million tokens (input and output averaged) for the least-cost strategy.
    */
+  /** Whether any virtual model is configured (their sub-calls need a request scope). */
+  readonly hasVirtualModels: boolean;
+
   constructor(
     specs: Iterable<ProviderSpec>,
     config: ConfigFile = {},
     private readonly priceOf: (provider: string, model: string) => number | undefined = () => undefined,
+    /** How virtual models call their members; required when the config has virtual models. */
+    caller?: ModelCaller,
   ) {
     for (const s of specs) this.addProvider(s);
     const problems: Problem[] = [];
     for (const [name, m] of Object.entries(config.models ?? {})) {
       const route = this.buildRoute(name, m, problems);
       if (route) this.routes.set(name, route);
+    }
+    const virtual = Object.entries(config.virtualModels ?? {});
+    this.hasVirtualModels = virtual.length > 0;
+    for (const [name, v] of virtual) {
+      if (this.routes.has(name)) {
+        problems.push({ path: `virtualModels.${name}`, message: 'a model of this name is already configured under models' });
+        continue;
+      }
+      if (!caller) throw new Error('virtual models need a ModelCaller');
+      const model = createVirtualModel(v, caller, { name });
+      // The whole fan-out is one attempt: a retry would run every member again.
+      this.routes.set(name, { name, deployments: [new Deployment({ id: name, model, upstreamModel: name })], strategy: 'priority', retry: { ...DEFAULT_RETRY, maxAttempts: 1 }, fallbacks: [] });
     }
     for (const [alias, target] of Object.entries(config.aliases ?? {})) this.aliases.set(alias, target);
     for (const [alias, target] of this.aliases) {
@@ -71,6 +114,13 @@ export class Registry {
         if (!this.lookup(model, 0)) problems.push({ path: `models.${name}.fallbacks[${i}]`, message: `'${model}' is not a model this hub serves` });
       });
     }
+    for (const [name, v] of virtual) {
+      virtualModelMembers(v).forEach((member) => {
+        if (!this.lookup(member, 0)) problems.push({ path: `virtualModels.${name}`, message: `member '${member}' is not a model this hub serves` });
+      });
+    }
+    const cycle = findCycle(new Map(virtual.map(([name, v]) => [name, virtualModelMembers(v)])));
+    if (cycle) problems.push({ path: `virtualModels.${cycle[0]}`, message: `virtual models call each other in a loop: ${cycle.join(' → ')}` });
     this.direct.clear();
     if (problems.length) throw new ConfigError(undefined, problems);
   }

@@ -32,17 +32,19 @@ export function admit(
   target: Target,
   promptTokens: number,
   requestedMaxOutput: number | undefined,
+  /** A virtual model's sub-call: its members were chosen by the admin, and one client request is one request. */
+  o: { subCall?: boolean } = {},
 ): Ticket {
   if (principal.kind !== 'key') return OPEN;
   const { key, team } = principal;
-  for (const [who, allowed] of [[`key ${key.prefix}`, key.allowedModels], [`team '${team?.name}'`, team?.allowedModels]] as const) {
+  for (const [who, allowed] of o.subCall ? [] : ([[`key ${key.prefix}`, key.allowedModels], [`team '${team?.name}'`, team?.allowedModels]] as const)) {
     if (!modelAllowed(allowed, model)) {
       throw new HubError('permission', `The ${who} may not use the model '${model}'.`, { code: 'model_not_allowed', param: 'model' });
     }
   }
 
-  const rateLimits: RateLimited[] = [{ account: `key:${key.id}`, rpm: key.rpm, tpm: key.tpm }];
-  if (team) rateLimits.push({ account: `team:${team.id}`, rpm: team.rpm, tpm: team.tpm });
+  const rateLimits: RateLimited[] = [{ account: `key:${key.id}`, rpm: o.subCall ? undefined : key.rpm, tpm: key.tpm }];
+  if (team) rateLimits.push({ account: `team:${team.id}`, rpm: o.subCall ? undefined : team.rpm, tpm: team.tpm });
   const tokens = promptTokens + (requestedMaxOutput ?? 0);
   const rate = ctx.limiter.admit(rateLimits, tokens);
   if (!rate.ok) {

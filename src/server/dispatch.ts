@@ -7,6 +7,7 @@ import type { Attempt } from '../routing/router.js';
 import type { HubContext } from './context.js';
 import type { Outcome } from './lifecycle.js';
 
+
 export interface Dispatched<T> {
   readonly value: T;
   readonly attempt: Attempt;

@@ -8,7 +8,10 @@ import type { Principal } from '../tenancy/types.js';
 import { costUsd } from '../usage/cost.js';
 import { redactBody, truncate } from '../usage/redact.js';
 import { countTokens } from '../usage/tokens.js';
+import type { Collected } from '../core/collect.js';
 import type { Ticket } from './admission.js';
+import { subCallScope } from './subcalls.js';
+import type { SubCallScope } from './subcalls.js';
 import type { UsageRecord } from '../usage/record.js';
 import type { HubContext } from './context.js';
 import { readBody, sendJSON } from './http.js';
@@ -30,6 +33,12 @@ export interface Outcome {
   promptText: (() => string) | undefined;
   /** Output the client received, collected only for counting when no usage arrives. */
   outputText: string;
+  /** A virtual model's sub-calls. */
+  trace: Collected['trace'];
+}
+
+export function newOutcome(): Outcome {
+  return { model: '', attempt: undefined, stream: false, status: 200, errorKind: undefined, usage: undefined, firstTokenAt: undefined, ticket: undefined, promptText: undefined, outputText: '', trace: undefined };
 }
 
 /** How an inbound wire format reports errors to its clients. */
@@ -57,7 +66,8 @@ export async function runRequest(
 ): Promise<void> {
   const t0 = performance.now();
   const ts = Date.now();
-  const out: Outcome = { model: '', attempt: undefined, stream: false, status: 200, errorKind: undefined, usage: undefined, firstTokenAt: undefined, ticket: undefined, promptText: undefined, outputText: '' };
+  const out = newOutcome();
+  let scope: SubCallScope | undefined;
   const abort = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) abort.abort();
@@ -71,7 +81,11 @@ export async function runRequest(
     const json = parseJSONBody(rawBody);
     const model = (json as { model?: unknown } | null)?.model;
     if (typeof model === 'string') out.model = model;
-    await handler(json, out, abort.signal, principal);
+    if (ctx.registry.hasVirtualModels) {
+      // Virtual models charge their sub-calls to this request's key, wherever they are nested.
+      scope = { ctx, principal, requestId, calls: 0, costUsd: 0 };
+      await subCallScope.run(scope, () => handler(json, out, abort.signal, principal));
+    } else await handler(json, out, abort.signal, principal);
   } catch (err) {
     const e = abort.signal.aborted ? new HubError('canceled', 'Client closed the request') : toHubError(err);
     out.errorKind = e.kind;
@@ -98,8 +112,12 @@ export async function runRequest(
       estimated = true;
     }
     const price = a && out.usage ? ctx.prices.price(a.deployment.provider, a.deployment.upstreamModel) : undefined;
-    const cost = price && out.usage ? costUsd(out.usage, price) : undefined;
-    out.ticket?.settle(out.usage, cost);
+    let cost = price && out.usage ? costUsd(out.usage, price) : undefined;
+    if (scope && scope.calls > 0) {
+      // Each sub-call settled its own cost and tokens against the key already.
+      cost = scope.costUsd;
+      out.ticket?.settle(undefined, 0);
+    } else out.ticket?.settle(out.usage, cost);
     ctx.recorder.record({
       requestId,
       ts,
@@ -115,6 +133,7 @@ export async function runRequest(
       teamId: out.ticket?.teamId,
       costUsd: cost,
       usageCounted: estimated,
+      ...(out.trace && { trace: out.trace }),
       ...(capture && {
         bodies: { request: truncate(redactBody(rawBody), ctx.captureBodies!.maxBytes), response: truncate(redactBody(capture()), ctx.captureBodies!.maxBytes) },
       }),
@@ -159,6 +178,9 @@ export function noteEvent(out: Outcome, e: ChatEvent): void {
     case 'tool_call':
       if (out.firstTokenAt === undefined) out.firstTokenAt = performance.now();
       if (!out.usage) out.outputText += (e.name ?? '') + e.arguments;
+      return;
+    case 'trace':
+      out.trace = { steps: e.steps, ...(e.summary && { summary: e.summary }) };
       return;
     default:
       return;

@@ -9,6 +9,7 @@ import { PriceBook } from '../catalog/prices.js';
 import { join } from 'node:path';
 import type { DestinationStream } from 'pino';
 import { createLogger } from './log.js';
+import { hubCaller } from './subcalls.js';
 import { SQLiteStore } from '../store/sqlite.js';
 import { UsageJournal } from '../usage/journal.js';
 import { createTracer } from '../usage/tracing.js';
@@ -57,10 +58,15 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
     if (ollama) specs.set('ollama', ollama);
   }
   const prices = new PriceBook(CATALOG, config.pricing?.models ?? {}, config.pricing?.cnyPerUsd);
-  const registry = new Registry(specs.values(), config, (provider, model) => {
-    const p = prices.price(provider, model);
-    return p && (p.input + p.output) / 2;
-  });
+  const registry: Registry = new Registry(
+    specs.values(),
+    config,
+    (provider, model) => {
+      const p = prices.price(provider, model);
+      return p && (p.input + p.output) / 2;
+    },
+    hubCaller(() => registry, () => prices),
+  );
   const logger = createLogger(env.BAIMO_LOG_LEVEL ?? 'info', o.logDestination);
   const store = SQLiteStore.open(settings.dataDir);
   // Records a killed hub journaled but never stored go in first.

@@ -72,6 +72,7 @@ export function collectedToMessage(c: Collected, id: string, model: string): Rec
     stop_reason: stopReason(ch.finishReason, ch.stopSequence, ch.toolCalls.length > 0),
     stop_sequence: ch.stopSequence ?? null,
     usage: usageToAnthropic(c.usage),
+    ...(c.trace && { baimo_trace: c.trace }),
   };
 }
 
@@ -93,6 +94,7 @@ export class AnthropicStreamRenderer {
   private reason: FinishReason | null = null;
   private stopSequence: string | undefined;
   private usage: Usage | undefined;
+  private trace: unknown;
 
   constructor(
     private readonly id: string,
@@ -174,14 +176,16 @@ export class AnthropicStreamRenderer {
         this.usage = e.usage;
         return '';
       case 'trace':
-        return ''; // virtual models' traces travel in headers and the request log, not in Anthropic events
+        this.trace = { steps: e.steps, ...(e.summary && { summary: e.summary }) };
+        return '';
     }
   }
 
   end(): string {
     const usage = usageToAnthropic(this.usage);
     const delta = { stop_reason: stopReason(this.reason, this.stopSequence, this.toolBlocks.size > 0), stop_sequence: this.stopSequence ?? null };
-    return this.close() + sse('message_delta', { delta, usage }) + sse('message_stop', {});
+    // A virtual model's trace rides on message_delta as an extension field clients ignore.
+    return this.close() + sse('message_delta', { delta, usage, ...(this.trace !== undefined && { baimo_trace: this.trace }) }) + sse('message_stop', {});
   }
 
   get outputStarted(): boolean {

@@ -63,6 +63,9 @@ export class ChunkRenderer {
         return this.chunk([{ index: e.choice, delta: this.delta(e.choice, {}), logprobs: null, finish_reason: e.reason }]);
       case 'usage':
         return this.includeUsage ? this.chunk([], usageToWire(e.usage)) : undefined;
+      case 'trace':
+        // An extension chunk with no choices: clients that do not know it skip it.
+        return { ...this.chunk([]), baimo_trace: { steps: e.steps, ...(e.summary && { summary: e.summary }) } };
     }
   }
 }
@@ -89,5 +92,6 @@ export function completionToWire(c: Collected, fallbackId: string, model: string
       finish_reason: ch.finishReason ?? 'stop',
     })),
     ...(c.usage && { usage: usageToWire(c.usage) }),
+    ...(c.trace && { baimo_trace: c.trace }),
   };
 }

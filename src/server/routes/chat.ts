@@ -91,6 +91,7 @@ export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: Serv
         return sendRaw(res, 200, started.body, headers);
       case 'canonical-whole':
         out.usage = started.collected.usage;
+        out.trace = started.collected.trace;
         out.firstTokenAt = started.firstTokenAt;
         return sendJSON(res, 200, completionToWire(started.collected, `chatcmpl-${requestId}`, body.model), headers);
       case 'relay-stream':

@@ -44,6 +44,7 @@ export function messages(ctx: HubContext, req: IncomingMessage, res: ServerRespo
     const headers = { ...attemptHeaders(requestId, d.attempt, out), 'request-id': requestId };
     if (d.value.whole) {
       out.usage = d.value.whole.usage;
+      out.trace = d.value.whole.trace;
       out.firstTokenAt = performance.now();
       sendJSON(res, 200, collectedToMessage(d.value.whole, id, body.model), headers);
       return;
