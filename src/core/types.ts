@@ -74,6 +74,8 @@ export interface ReasoningRequest {
   readonly effort?: ReasoningEffort;
   /** Anthropic-style thinking budget in tokens. */
   readonly budgetTokens?: number;
+  /** The client asked the model NOT to think (Anthropic `disabled`, OpenAI effort `none`). */
+  readonly disabled?: boolean;
 }
 
 export interface ChatRequest {

@@ -72,6 +72,61 @@ export async function runRequest(
   res.on('close', () => {
     if (!res.writableFinished) abort.abort();
   });
+  // The record is made (and journaled) just before the response's last byte goes out, so a
+  // client never sees a completed request whose record a crash could lose.
+  let recorded = false;
+  const finalize = (): void => {
+    if (recorded) return;
+    recorded = true;
+      const a = out.attempt;
+      if (a && out.firstTokenAt !== undefined) a.deployment.observeFirstToken(out.firstTokenAt - t0);
+      let estimated = false;
+      if (a && !out.usage && out.promptText) {
+        // The upstream was called but reported no usage (an abandoned stream, a provider that
+        // ignores include_usage): count what was sent and received rather than record nothing.
+        const model = a.deployment.upstreamModel;
+        out.usage = { inputTokens: countTokens(model, out.promptText()).tokens, outputTokens: countTokens(model, out.outputText).tokens };
+        estimated = true;
+      }
+      const price = a && out.usage ? ctx.prices.price(a.deployment.provider, a.deployment.upstreamModel) : undefined;
+      let cost = price && out.usage ? costUsd(out.usage, price) : undefined;
+      if (scope && scope.calls > 0) {
+        // Each sub-call settled its own cost and tokens against the key already.
+        cost = scope.costUsd;
+        out.ticket?.settle(undefined, 0);
+      } else out.ticket?.settle(out.usage, cost);
+      ctx.recorder.record({
+        requestId,
+        ts,
+        endpoint,
+        model: out.model,
+        provider: a?.deployment.provider,
+        upstreamModel: a?.deployment.upstreamModel,
+        deployment: a?.deployment.id,
+        attempt: a?.number ?? 0,
+        final: true,
+        fallbackFrom: a?.fallbackFrom,
+        keyId: out.ticket?.keyId,
+        teamId: out.ticket?.teamId,
+        costUsd: cost,
+        usageCounted: estimated,
+        ...(out.trace && { trace: out.trace }),
+        ...(capture && {
+          bodies: { request: truncate(redactBody(rawBody), ctx.captureBodies!.maxBytes), response: truncate(redactBody(capture()), ctx.captureBodies!.maxBytes) },
+        }),
+        stream: out.stream,
+        status: out.status,
+        errorKind: out.errorKind,
+        usage: out.usage,
+        latencyMs: performance.now() - t0,
+        ttftMs: out.firstTokenAt === undefined ? undefined : out.firstTokenAt - t0,
+      });
+  };
+  const end = res.end.bind(res) as (...a: unknown[]) => ServerResponse;
+  (res as { end: unknown }).end = (...args: unknown[]) => {
+    finalize();
+    return end(...args);
+  };
   const capture = ctx.captureBodies ? teeResponse(res, ctx.captureBodies.maxBytes) : undefined;
   let rawBody = '';
   try {
@@ -101,49 +156,7 @@ export async function runRequest(
       res.end(format.streamEvent(e));
     }
   } finally {
-    const a = out.attempt;
-    if (a && out.firstTokenAt !== undefined) a.deployment.observeFirstToken(out.firstTokenAt - t0);
-    let estimated = false;
-    if (a && !out.usage && out.promptText) {
-      // The upstream was called but reported no usage (an abandoned stream, a provider that
-      // ignores include_usage): count what was sent and received rather than record nothing.
-      const model = a.deployment.upstreamModel;
-      out.usage = { inputTokens: countTokens(model, out.promptText()).tokens, outputTokens: countTokens(model, out.outputText).tokens };
-      estimated = true;
-    }
-    const price = a && out.usage ? ctx.prices.price(a.deployment.provider, a.deployment.upstreamModel) : undefined;
-    let cost = price && out.usage ? costUsd(out.usage, price) : undefined;
-    if (scope && scope.calls > 0) {
-      // Each sub-call settled its own cost and tokens against the key already.
-      cost = scope.costUsd;
-      out.ticket?.settle(undefined, 0);
-    } else out.ticket?.settle(out.usage, cost);
-    ctx.recorder.record({
-      requestId,
-      ts,
-      endpoint,
-      model: out.model,
-      provider: a?.deployment.provider,
-      upstreamModel: a?.deployment.upstreamModel,
-      deployment: a?.deployment.id,
-      attempt: a?.number ?? 0,
-      final: true,
-      fallbackFrom: a?.fallbackFrom,
-      keyId: out.ticket?.keyId,
-      teamId: out.ticket?.teamId,
-      costUsd: cost,
-      usageCounted: estimated,
-      ...(out.trace && { trace: out.trace }),
-      ...(capture && {
-        bodies: { request: truncate(redactBody(rawBody), ctx.captureBodies!.maxBytes), response: truncate(redactBody(capture()), ctx.captureBodies!.maxBytes) },
-      }),
-      stream: out.stream,
-      status: out.status,
-      errorKind: out.errorKind,
-      usage: out.usage,
-      latencyMs: performance.now() - t0,
-      ttftMs: out.firstTokenAt === undefined ? undefined : out.firstTokenAt - t0,
-    });
+    finalize();
   }
 }
 

@@ -125,6 +125,7 @@ export function messagesRequestToCanonical(body: CountTokensRequest, upstreamMod
     ...(body.stop_sequences?.length && { stop: body.stop_sequences }),
     ...(thinking?.type === 'enabled' && { reasoning: { budgetTokens: thinking.budget_tokens } }),
     ...(thinking?.type === 'adaptive' && { reasoning: {} }),
+    ...(thinking?.type === 'disabled' && { reasoning: { disabled: true } }),
     ...(body.metadata?.user_id && { user: body.metadata.user_id }),
   };
 }

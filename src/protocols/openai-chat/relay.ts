@@ -29,8 +29,9 @@ function take(chunk: WireChunk, s: RelayState): boolean {
     if (d.content) s.output += d.content;
     if (d.reasoning_content) s.output += d.reasoning_content;
     else if (d.reasoning) s.output += d.reasoning;
+    else if (d.reasoning_details) for (const x of d.reasoning_details) s.output += x.text ?? '';
     if (d.tool_calls) for (const t of d.tool_calls) s.output += (t.function?.name ?? '') + (t.function?.arguments ?? '');
-    any ||= Boolean(d.content || d.reasoning_content || d.reasoning || d.tool_calls?.length);
+    any ||= Boolean(d.content || d.reasoning_content || d.reasoning || d.reasoning_details?.length || d.tool_calls?.length);
   }
   return any;
 }

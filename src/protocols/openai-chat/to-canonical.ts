@@ -75,6 +75,12 @@ function responseFormat(f: NonNullable<ChatCompletionRequest['response_format']>
   return { type: f.type };
 }
 
+/** OpenAI's `reasoning_effort` → canonical: `none` turns thinking off, `xhigh` is the top level. */
+export function reasoningFromEffort(effort: string): ChatRequest['reasoning'] {
+  if (effort === 'none') return { disabled: true };
+  return { effort: effort === 'xhigh' ? 'high' : (effort as 'minimal' | 'low' | 'medium' | 'high') };
+}
+
 /** A validated OpenAI chat request → canonical, for models that do not speak OpenAI's wire format. */
 export function chatRequestToCanonical(body: ChatCompletionRequest, upstreamModel: string): ChatRequest {
   const extra: Record<string, unknown> = {};
@@ -104,7 +110,7 @@ export function chatRequestToCanonical(body: ChatCompletionRequest, upstreamMode
     ...(body.top_logprobs != null && { topLogprobs: body.top_logprobs }),
     ...(body.frequency_penalty != null && { frequencyPenalty: body.frequency_penalty }),
     ...(body.presence_penalty != null && { presencePenalty: body.presence_penalty }),
-    ...(body.reasoning_effort != null && { reasoning: { effort: body.reasoning_effort } }),
+    ...(body.reasoning_effort != null && { reasoning: reasoningFromEffort(body.reasoning_effort) }),
     ...(body.user !== undefined && { user: body.user }),
     ...(Object.keys(extra).length > 0 && { extra }),
   };

@@ -7,6 +7,7 @@ import type { Timeouts } from '../http.js';
 import { parseSSEEvent, SSESplitter } from '../sse.js';
 import { upstreamError } from './errors.js';
 import { chatRequestToWire } from './request.js';
+import { applyThinking, reasoningField } from './thinking.js';
 import { chunkToEvents } from './response.js';
 import { usageFromWire } from './usage.js';
 import type { WireChunk, WireDelta, WireUsage } from './wire.js';
@@ -66,8 +67,30 @@ export class OpenAICompatibleProvider implements Model, EmbeddingModel {
     throw upstreamError(this.provider, res.statusCode, res.headers, text, this.o.apiKey);
   }
 
+  /**
+   * A client's chat-completions body, ready for this provider: the upstream model name, the
+   * provider's own thinking switch for `reasoning_effort`, and reasoning sent back in the field
+   * it reads. Untouched otherwise, so the relay stays byte-for-byte where it can.
+   */
+  relayBody(upstreamModel: string, json: Record<string, unknown>): Record<string, unknown> {
+    let body: Record<string, unknown> = { ...json, model: upstreamModel };
+    const effort = json.reasoning_effort;
+    if (typeof effort === 'string') body = applyThinking(this.provider, upstreamModel, body, { effort });
+    const field = reasoningField(this.provider);
+    if (field !== 'reasoning_content' && Array.isArray(body.messages) && body.messages.some((m) => (m as { reasoning_content?: unknown }).reasoning_content)) {
+      body.messages = (body.messages as Record<string, unknown>[]).map((m) => {
+        if (typeof m.reasoning_content !== 'string') return m;
+        const { reasoning_content, ...rest } = m;
+        if (field === 'reasoning') return { ...rest, reasoning: reasoning_content };
+        if (field === 'reasoning_details') return { ...rest, reasoning_details: [{ type: 'reasoning.text', text: reasoning_content }] };
+        return rest;
+      });
+    }
+    return body;
+  }
+
   async *stream(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent> {
-    const body = JSON.stringify(chatRequestToWire(request, { maxTokensField: this.o.maxTokensField }));
+    const body = JSON.stringify(chatRequestToWire(request, { maxTokensField: this.o.maxTokensField, providerId: this.provider }));
     const res = await this.relay('chat', body, signal);
     const contentType = String(res.headers['content-type'] ?? '');
     if (!contentType.includes('text/event-stream')) {

@@ -1,11 +1,28 @@
 import type { ChatRequest, Message, ToolChoice } from '../../core/types.js';
+import { applyThinking, reasoningField } from './thinking.js';
 
 export interface WireRequestOptions {
   /** OpenAI's own API wants `max_completion_tokens`; most compatible providers want `max_tokens`. */
   readonly maxTokensField: 'max_tokens' | 'max_completion_tokens';
+  /** The provider id, for its own thinking switch and reasoning field (see thinking.ts). */
+  readonly providerId?: string;
 }
 
-function messageToWire(m: Message): Record<string, unknown> {
+/** An assistant turn's reasoning, in the field this provider reads back. */
+function reasoningToWire(providerId: string | undefined, text: string): Record<string, unknown> {
+  switch (providerId === undefined ? 'reasoning_content' : reasoningField(providerId)) {
+    case undefined:
+      return {};
+    case 'reasoning':
+      return { reasoning: text };
+    case 'reasoning_details':
+      return { reasoning_details: [{ type: 'reasoning.text', text }] };
+    default:
+      return { reasoning_content: text };
+  }
+}
+
+function messageToWire(m: Message, providerId: string | undefined): Record<string, unknown> {
   switch (m.role) {
     case 'system':
       return { role: 'system', content: m.content };
@@ -25,7 +42,7 @@ function messageToWire(m: Message): Record<string, unknown> {
       const out: Record<string, unknown> = { role: 'assistant', content: m.content === '' && m.toolCalls?.length ? null : m.content };
       // Thinking models (DeepSeek, Kimi, GLM) reject a tool-calling turn whose reasoning was dropped.
       const thought = m.reasoning?.map((r) => r.text).join('');
-      if (thought) out.reasoning_content = thought;
+      if (thought) Object.assign(out, reasoningToWire(providerId, thought));
       if (m.toolCalls?.length) {
         out.tool_calls = m.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } }));
       }
@@ -42,7 +59,7 @@ function toolChoiceToWire(c: ToolChoice): unknown {
 
 /** Canonical request → OpenAI chat-completions body, always streaming with usage. */
 export function chatRequestToWire(r: ChatRequest, o: WireRequestOptions): Record<string, unknown> {
-  const body: Record<string, unknown> = { ...r.extra, model: r.model, messages: r.messages.map(messageToWire) };
+  const body: Record<string, unknown> = { ...r.extra, model: r.model, messages: r.messages.map((m) => messageToWire(m, o.providerId)) };
   if (r.tools?.length) {
     body.tools = r.tools.map((t) => ({
       type: 'function',
@@ -77,5 +94,5 @@ export function chatRequestToWire(r: ChatRequest, o: WireRequestOptions): Record
   }
   body.stream = true;
   body.stream_options = { include_usage: true };
-  return body;
+  return o.providerId === undefined ? body : applyThinking(o.providerId, r.model, body, r.reasoning);
 }

@@ -24,7 +24,7 @@ export function chunkToEvents(chunk: WireChunk): ChatEvent[] {
     const choice = c.index ?? 0;
     const d = c.delta;
     if (d) {
-      const reasoning = d.reasoning_content ?? d.reasoning;
+      const reasoning = d.reasoning_content ?? d.reasoning ?? d.reasoning_details?.map((x) => x.text ?? '').join('');
       if (reasoning) events.push({ type: 'reasoning', choice, text: reasoning });
       if (d.content) events.push({ type: 'text', choice, text: d.content });
       for (const t of d.tool_calls ?? []) {

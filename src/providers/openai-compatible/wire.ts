@@ -14,6 +14,8 @@ export interface WireDelta {
   reasoning_content?: string | null;
   /** OpenRouter and some vLLM versions use this name instead. */
   reasoning?: string | null;
+  /** MiniMax with `reasoning_split`. */
+  reasoning_details?: { type?: string; text?: string }[] | null;
   tool_calls?: WireToolCallDelta[];
 }
 

@@ -47,10 +47,10 @@ export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: Serv
       const { model, upstreamModel } = attempt.deployment;
       if (model instanceof OpenAICompatibleProvider) {
         if (!out.stream) {
-          const upstream = await model.relay('chat', JSON.stringify({ ...raw, model: upstreamModel }), signal);
+          const upstream = await model.relay('chat', JSON.stringify(model.relayBody(upstreamModel, raw)), signal);
           return { kind: 'relay-whole', ...relayCompletion(await readText(upstream.body, model.provider), model.provider) };
         }
-        const upstreamBody = { ...raw, model: upstreamModel, stream_options: { ...body.stream_options, include_usage: true } };
+        const upstreamBody = { ...model.relayBody(upstreamModel, raw), stream_options: { ...body.stream_options, include_usage: true } };
         const upstream = await model.relay('chat', JSON.stringify(upstreamBody), signal);
         if (!String(upstream.headers['content-type'] ?? '').includes('text/event-stream')) {
           await upstream.body.dump();

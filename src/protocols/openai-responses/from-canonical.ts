@@ -1,0 +1,425 @@
+import { randomUUID } from 'node:crypto';
+import type { Collected } from '../../core/collect.js';
+import type { HubError } from '../../core/errors.js';
+import type { ChatEvent, FinishReason, Usage } from '../../core/types.js';
+import { responseFailure, responsesErrorEventData } from './errors.js';
+import type { ResponsesRequest } from './schema.js';
+import { REDACTED_PREFIX, fallbackCallId } from './to-canonical.js';
+
+type Json = Record<string, unknown>;
+export type ResponseStatus = 'in_progress' | 'completed' | 'incomplete' | 'failed';
+type ItemStatus = 'in_progress' | 'completed' | 'incomplete';
+export type ItemPrefix = 'rs' | 'msg' | 'fc';
+
+export interface ResponsesUsage {
+  input_tokens: number;
+  input_tokens_details: { cached_tokens: number; cache_write_tokens?: number };
+  output_tokens: number;
+  output_tokens_details: { reasoning_tokens: number };
+  total_tokens: number;
+}
+
+/** Canonical usage → the Responses `usage` object (input includes cached tokens in both). */
+export function usageToResponses(u: Usage | undefined): ResponsesUsage {
+  const input = u?.inputTokens ?? 0;
+  const output = u?.outputTokens ?? 0;
+  return {
+    input_tokens: input,
+    input_tokens_details: {
+      cached_tokens: u?.cachedInputTokens ?? 0,
+      ...(u?.cacheWriteTokens !== undefined && { cache_write_tokens: u.cacheWriteTokens }),
+    },
+    output_tokens: output,
+    output_tokens_details: { reasoning_tokens: u?.reasoningTokens ?? 0 },
+    total_tokens: input + output,
+  };
+}
+
+/** A new output item id: `rs_…`, `msg_…` or `fc_…`. */
+export function newItemId(prefix: ItemPrefix): string {
+  return `${prefix}_${randomUUID().replace(/-/g, '')}`;
+}
+
+function echoTool(t: NonNullable<ResponsesRequest['tools']>[number]): Json {
+  if (t.type !== 'function') return { ...t };
+  const f = t as Json;
+  return { type: 'function', name: f.name, description: f.description ?? null, parameters: f.parameters ?? null, strict: f.strict ?? null };
+}
+
+/**
+ * The response object as the API returns it, before its output: the request's parameters echoed
+ * (`model` is the name the client asked for), `output` empty, `usage` null.
+ */
+export function responseObject(id: string, body: ResponsesRequest, createdAt: number, status: ResponseStatus): Json {
+  return {
+    id,
+    object: 'response',
+    created_at: createdAt,
+    status,
+    background: false,
+    error: null,
+    incomplete_details: null,
+    instructions: body.instructions ?? null,
+    max_output_tokens: body.max_output_tokens ?? null,
+    metadata: body.metadata ?? {},
+    model: body.model,
+    output: [],
+    parallel_tool_calls: body.parallel_tool_calls ?? true,
+    previous_response_id: body.previous_response_id ?? null,
+    reasoning: { effort: body.reasoning?.effort ?? null, summary: body.reasoning?.summary ?? null },
+    store: body.store ?? true,
+    temperature: body.temperature ?? null,
+    text: { ...body.text, format: body.text?.format ?? { type: 'text' } },
+    tool_choice: body.tool_choice ?? 'auto',
+    tools: (body.tools ?? []).map(echoTool),
+    top_p: body.top_p ?? null,
+    truncation: body.truncation ?? 'disabled',
+    usage: null,
+    ...(body.user !== undefined && { user: body.user }),
+  };
+}
+
+/** How a finish reason ends a response: `length` and `content_filter` leave it incomplete. */
+function ending(reason: FinishReason | null): { status: 'completed' | 'incomplete'; incompleteDetails: Json | null } {
+  if (reason === 'length') return { status: 'incomplete', incompleteDetails: { reason: 'max_output_tokens' } };
+  if (reason === 'content_filter') return { status: 'incomplete', incompleteDetails: { reason: 'content_filter' } };
+  return { status: 'completed', incompleteDetails: null };
+}
+
+function textPart(text: string): Json {
+  return { type: 'output_text', text, annotations: [], logprobs: [] };
+}
+
+function summaryPart(text: string): Json {
+  return { type: 'summary_text', text };
+}
+
+/**
+ * A reasoning item. Its `encrypted_content` carries the canonical signature byte for byte (or a
+ * redacted block behind `REDACTED_PREFIX`), so a client that sends the item back — statelessly,
+ * as Codex CLI does with `store: false` — hands the provider what it signed.
+ */
+function reasoningItem(id: string, text: string, encrypted: string | undefined, status?: ItemStatus): Json {
+  return {
+    id,
+    type: 'reasoning',
+    summary: text === '' ? [] : [summaryPart(text)],
+    ...(encrypted !== undefined && { encrypted_content: encrypted }),
+    ...(status === 'incomplete' && { status }),
+  };
+}
+
+function messageItem(id: string, text: string, status: ItemStatus): Json {
+  return { id, type: 'message', status, role: 'assistant', content: [textPart(text)] };
+}
+
+function callItem(id: string, callId: string, name: string, args: string, status: ItemStatus): Json {
+  return { id, type: 'function_call', status, arguments: args, call_id: callId, name };
+}
+
+function completedAt(createdAt: number, now: () => number): number {
+  return Math.max(createdAt, Math.floor(now() / 1000));
+}
+
+export interface ResponsesRenderOptions {
+  /** Item ids; random `rs_`/`msg_`/`fc_` ids by default. */
+  readonly newId?: (prefix: ItemPrefix) => string;
+  /** Milliseconds since the epoch, for `completed_at`. */
+  readonly now?: () => number;
+}
+
+/**
+ * A collected answer → the response object of a non-streaming request: output items in order
+ * (reasoning, message, function calls), the last one `incomplete` when the answer was cut short.
+ */
+export function collectedToResponse(c: Collected, id: string, body: ResponsesRequest, createdAt: number, options: ResponsesRenderOptions = {}): Json {
+  const newId = options.newId ?? newItemId;
+  const ch = c.choices[0];
+  const output: Json[] = [];
+  for (const r of ch?.reasoning ?? []) {
+    if (r.redacted !== undefined) output.push(reasoningItem(newId('rs'), '', REDACTED_PREFIX + r.redacted));
+    else if (r.text !== '' || r.signature !== undefined) output.push(reasoningItem(newId('rs'), r.text, r.signature));
+  }
+  if (ch && ch.text !== '') output.push(messageItem(newId('msg'), ch.text, 'completed'));
+  ch?.toolCalls.forEach((t, i) => output.push(callItem(newId('fc'), t.id || fallbackCallId(id, i), t.name, t.arguments, 'completed')));
+  const { status, incompleteDetails } = ending(ch?.finishReason ?? null);
+  const last = output[output.length - 1];
+  if (status === 'incomplete' && last && last.type !== 'reasoning') last.status = 'incomplete';
+  return {
+    ...responseObject(id, body, createdAt, status),
+    incomplete_details: incompleteDetails,
+    output,
+    usage: usageToResponses(c.usage),
+    ...(status === 'completed' && { completed_at: completedAt(createdAt, options.now ?? Date.now) }),
+  };
+}
+
+interface OpenReasoning {
+  readonly kind: 'reasoning';
+  readonly index: number;
+  readonly id: string;
+  text: string;
+  partOpen: boolean;
+}
+interface OpenMessage {
+  readonly kind: 'message';
+  readonly index: number;
+  readonly id: string;
+  text: string;
+}
+interface Call {
+  readonly kind: 'call';
+  readonly index: number;
+  readonly id: string;
+  callId: string;
+  /** The call id is ours, because the upstream gave none (yet). */
+  ownId: boolean;
+  name: string;
+  args: string;
+  done: boolean;
+}
+
+/**
+ * Canonical events → the Responses API's streaming events. `start()` sends response.created and
+ * response.in_progress; then one output item at a time, in order: a reasoning item per reasoning
+ * block (its summary streamed as one summary part), a message item per run of text, a
+ * function_call item per tool call (never merged; a call closes when the next item begins, as
+ * the API streams them); `end()` closes the open item and sends response.completed, or
+ * response.incomplete when the answer was cut short. Every event carries `type` and the next
+ * `sequence_number`.
+ */
+export class ResponsesStreamRenderer {
+  private seq = 0;
+  private started = false;
+  private final: Json | undefined;
+  /** Each output item's latest state, by output_index. */
+  private readonly output: Json[] = [];
+  private open: OpenReasoning | OpenMessage | Call | undefined;
+  /** Tool calls by their canonical index. */
+  private readonly calls = new Map<number, Call>();
+  private reason: FinishReason | null = null;
+  private usage: Usage | undefined;
+  private readonly newId: (prefix: ItemPrefix) => string;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly id: string,
+    private readonly body: ResponsesRequest,
+    private readonly createdAt: number,
+    options: ResponsesRenderOptions = {},
+  ) {
+    this.newId = options.newId ?? newItemId;
+    this.now = options.now ?? Date.now;
+  }
+
+  private event(type: string, data: Json): string {
+    return `event: ${type}\ndata: ${JSON.stringify({ type, ...data, sequence_number: this.seq++ })}\n\n`;
+  }
+
+  /** response.created and response.in_progress: the response in progress, with no output yet. */
+  start(): string {
+    if (this.started) return '';
+    this.started = true;
+    const response = responseObject(this.id, this.body, this.createdAt, 'in_progress');
+    return this.event('response.created', { response }) + this.event('response.in_progress', { response });
+  }
+
+  private add(item: Json): string {
+    const index = this.output.length;
+    this.output.push(item);
+    return this.event('response.output_item.added', { output_index: index, item });
+  }
+
+  private done(index: number, item: Json): string {
+    this.output[index] = item;
+    return this.event('response.output_item.done', { output_index: index, item });
+  }
+
+  private openMessage(): string {
+    const id = this.newId('msg');
+    const index = this.output.length;
+    const out =
+      this.add({ id, type: 'message', status: 'in_progress', role: 'assistant', content: [] }) +
+      this.event('response.content_part.added', { item_id: id, output_index: index, content_index: 0, part: textPart('') });
+    this.open = { kind: 'message', index, id, text: '' };
+    return out;
+  }
+
+  private openReasoning(): OpenReasoning {
+    const r: OpenReasoning = { kind: 'reasoning', index: this.output.length, id: this.newId('rs'), text: '', partOpen: false };
+    this.open = r;
+    return r;
+  }
+
+  /** Closes the open item with every `.done` event it needs. */
+  private close(status: ItemStatus = 'completed', signature?: string): string {
+    const o = this.open;
+    if (!o) return '';
+    this.open = undefined;
+    const at = { item_id: o.id, output_index: o.index };
+    switch (o.kind) {
+      case 'message':
+        return (
+          this.event('response.output_text.done', { ...at, content_index: 0, text: o.text, logprobs: [] }) +
+          this.event('response.content_part.done', { ...at, content_index: 0, part: textPart(o.text) }) +
+          this.done(o.index, messageItem(o.id, o.text, status))
+        );
+      case 'reasoning': {
+        let out = '';
+        if (o.partOpen) {
+          out +=
+            this.event('response.reasoning_summary_text.done', { ...at, summary_index: 0, text: o.text }) +
+            this.event('response.reasoning_summary_part.done', { ...at, summary_index: 0, part: summaryPart(o.text) });
+        }
+        return out + this.done(o.index, reasoningItem(o.id, o.text, signature, status));
+      }
+      case 'call':
+        o.done = true;
+        return (
+          this.event('response.function_call_arguments.done', { ...at, name: o.name, arguments: o.args }) +
+          this.done(o.index, callItem(o.id, o.callId, o.name, o.args, status))
+        );
+    }
+  }
+
+  render(e: ChatEvent): string {
+    if (this.final || ('choice' in e && e.choice !== 0)) return ''; // the Responses API has one answer per request
+    let out = this.start();
+    switch (e.type) {
+      case 'text':
+        if (!e.text) return out;
+        if (this.open?.kind !== 'message') out += this.close() + this.openMessage();
+        const m = this.open as OpenMessage;
+        m.text += e.text;
+        return out + this.event('response.output_text.delta', { item_id: m.id, output_index: m.index, content_index: 0, delta: e.text, logprobs: [] });
+      case 'reasoning': {
+        if (e.redacted !== undefined) {
+          out += this.close();
+          const r = this.openReasoning();
+          this.open = undefined;
+          return out + this.add({ id: r.id, type: 'reasoning', summary: [] }) + this.done(r.index, reasoningItem(r.id, '', REDACTED_PREFIX + e.redacted));
+        }
+        if (!e.text && e.signature === undefined) return out;
+        let r: OpenReasoning;
+        if (this.open?.kind === 'reasoning') r = this.open;
+        else {
+          out += this.close();
+          r = this.openReasoning();
+          out += this.add({ id: r.id, type: 'reasoning', summary: [] });
+        }
+        if (e.text) {
+          const at = { item_id: r.id, output_index: r.index, summary_index: 0 };
+          if (!r.partOpen) {
+            r.partOpen = true;
+            out += this.event('response.reasoning_summary_part.added', { ...at, part: summaryPart('') });
+          }
+          r.text += e.text;
+          out += this.event('response.reasoning_summary_text.delta', { ...at, delta: e.text });
+        }
+        // A signature ends the block, as it does in the Collector.
+        if (e.signature !== undefined) out += this.close('completed', e.signature);
+        return out;
+      }
+      case 'tool_call': {
+        let c = this.calls.get(e.index);
+        if (!c) {
+          out += this.close();
+          const position = this.calls.size;
+          c = {
+            kind: 'call',
+            index: this.output.length,
+            id: this.newId('fc'),
+            callId: e.id || fallbackCallId(this.id, position),
+            ownId: !e.id,
+            name: e.name ?? '',
+            args: '',
+            done: false,
+          };
+          this.calls.set(e.index, c);
+          this.open = c;
+          out += this.add(callItem(c.id, c.callId, c.name, '', 'in_progress'));
+        } else {
+          if (e.id && c.ownId) {
+            c.callId = e.id;
+            c.ownId = false;
+          }
+          if (e.name) c.name += e.name;
+        }
+        if (e.arguments) {
+          c.args += e.arguments;
+          out += this.event('response.function_call_arguments.delta', { item_id: c.id, output_index: c.index, delta: e.arguments });
+        }
+        // A late delta for a call already closed (upstreams that interleave calls): its done events
+        // are gone, but the final response still gets the call whole.
+        if (c.done) this.output[c.index] = callItem(c.id, c.callId, c.name, c.args, 'completed');
+        return out;
+      }
+      case 'finish':
+        this.reason = e.reason;
+        return out;
+      case 'usage':
+        this.usage = e.usage;
+        return out;
+      case 'start':
+      case 'trace':
+        return out;
+    }
+  }
+
+  /** Closes the open item and sends response.completed (or response.incomplete) with the whole response. */
+  end(): string {
+    if (this.final) return '';
+    let out = this.start();
+    const { status, incompleteDetails } = ending(this.reason);
+    out += this.close(status);
+    this.final = {
+      ...responseObject(this.id, this.body, this.createdAt, status),
+      incomplete_details: incompleteDetails,
+      output: [...this.output],
+      usage: usageToResponses(this.usage),
+      ...(status === 'completed' && { completed_at: completedAt(this.createdAt, this.now) }),
+    };
+    return out + this.event(status === 'completed' ? 'response.completed' : 'response.incomplete', { response: this.final });
+  }
+
+  /**
+   * A failure after the stream began: `response.failed` (the response, status `failed`, with
+   * `error` {code, message} and the output so far), then the `error` event. The official SDK
+   * raises an APIError on the `error` event only; `response.failed` alone ends its stream with a
+   * failed response and no exception.
+   */
+  fail(e: HubError): string {
+    if (this.final) return '';
+    let out = this.start();
+    const o = this.open;
+    if (o) {
+      this.open = undefined;
+      if (o.kind === 'message') this.output[o.index] = messageItem(o.id, o.text, 'incomplete');
+      else if (o.kind === 'reasoning') this.output[o.index] = reasoningItem(o.id, o.text, undefined, 'incomplete');
+      else this.output[o.index] = callItem(o.id, o.callId, o.name, o.args, 'incomplete');
+    }
+    this.final = {
+      ...responseObject(this.id, this.body, this.createdAt, 'failed'),
+      error: responseFailure(e),
+      output: [...this.output],
+      usage: this.usage ? usageToResponses(this.usage) : null,
+    };
+    out += this.event('response.failed', { response: this.final });
+    return out + this.errorEvent(e);
+  }
+
+  /** The standalone `error` event, numbered in this stream. */
+  errorEvent(e: HubError): string {
+    return `event: error\ndata: ${JSON.stringify(responsesErrorEventData(e, this.seq++))}\n\n`;
+  }
+
+  /** Whether any output item has been sent. */
+  get outputStarted(): boolean {
+    return this.output.length > 0;
+  }
+
+  /** The final response object (after `end()` or `fail()`), for storing and `GET /v1/responses/{id}`. */
+  get response(): Json | undefined {
+    return this.final;
+  }
+}
