@@ -198,7 +198,7 @@ describe('Responses request → canonical', () => {
         content: '',
         reasoning: [
           { type: 'reasoning', text: 'Thinking…', signature: 'ErUBCkYIBhgCIkB/+=' },
-          { type: 'reasoning', text: '', redacted: 'EmwKAhgBEgy3va3pzix/LafPsn4a' },
+          { type: 'reasoning', text: '', origin: 'anthropic', redacted: 'EmwKAhgBEgy3va3pzix/LafPsn4a' },
         ],
         toolCalls: [{ id: 'toolu_1', name: 'f', arguments: '{}' }],
       },
@@ -557,7 +557,7 @@ describe('ResponsesStreamRenderer', () => {
       content: 'Hi!',
       reasoning: [
         { type: 'reasoning', text: 'The user greets me.', signature: 'EqQBCkgIAR+/==' },
-        { type: 'reasoning', text: '', redacted: 'opaque' },
+        { type: 'reasoning', text: '', origin: 'anthropic', redacted: 'opaque' },
       ],
     });
     expect(collectedToResponse(collectedOf(events), RESP_ID, body, CREATED, { newId: ids(), now: NOW })).toEqual(r.response);

@@ -8,16 +8,17 @@ import type { SignatureOrigin } from '../core/types.js';
  */
 const PREFIX = 'baimo:';
 
-export function wrapSignature(signature: string, origin: SignatureOrigin | undefined, native: SignatureOrigin): string {
+/** `native`: the family whose signatures this client format carries as they are (none for Responses). */
+export function wrapSignature(signature: string, origin: SignatureOrigin | undefined, native?: SignatureOrigin): string {
   return origin === undefined || origin === native ? signature : `${PREFIX}${origin}:${signature}`;
 }
 
-export function unwrapSignature(signature: string, native: SignatureOrigin): { signature: string; origin: SignatureOrigin } {
+export function unwrapSignature(signature: string, native?: SignatureOrigin): { signature: string; origin?: SignatureOrigin } {
   if (signature.startsWith(PREFIX)) {
     const rest = signature.slice(PREFIX.length);
     const colon = rest.indexOf(':');
     const origin = rest.slice(0, colon);
     if (colon > 0 && (origin === 'anthropic' || origin === 'gemini')) return { signature: rest.slice(colon + 1), origin };
   }
-  return { signature, origin: native };
+  return native === undefined ? { signature } : { signature, origin: native };
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { wrapSignature } from '../signatures.js';
 import type { Collected } from '../../core/collect.js';
 import type { HubError } from '../../core/errors.js';
 import type { ChatEvent, FinishReason, Usage } from '../../core/types.js';
@@ -138,7 +139,7 @@ export function collectedToResponse(c: Collected, id: string, body: ResponsesReq
   const output: Json[] = [];
   for (const r of ch?.reasoning ?? []) {
     if (r.redacted !== undefined) output.push(reasoningItem(newId('rs'), '', REDACTED_PREFIX + r.redacted));
-    else if (r.text !== '' || r.signature !== undefined) output.push(reasoningItem(newId('rs'), r.text, r.signature));
+    else if (r.text !== '' || r.signature !== undefined) output.push(reasoningItem(newId('rs'), r.text, r.signature === undefined ? undefined : wrapSignature(r.signature, r.origin)));
   }
   if (ch && ch.text !== '') output.push(messageItem(newId('msg'), ch.text, 'completed'));
   ch?.toolCalls.forEach((t, i) => output.push(callItem(newId('fc'), t.id || fallbackCallId(id, i), t.name, t.arguments, 'completed')));
@@ -317,7 +318,7 @@ export class ResponsesStreamRenderer {
           out += this.event('response.reasoning_summary_text.delta', { ...at, delta: e.text });
         }
         // A signature ends the block, as it does in the Collector.
-        if (e.signature !== undefined) out += this.close('completed', e.signature);
+        if (e.signature !== undefined) out += this.close('completed', wrapSignature(e.signature, e.origin));
         return out;
       }
       case 'tool_call': {

@@ -1,3 +1,4 @@
+import { unwrapSignature } from '../signatures.js';
 import type { Collected } from '../../core/collect.js';
 import { HubError } from '../../core/errors.js';
 import type {
@@ -97,11 +98,11 @@ function outputText(output: Content): string {
 
 function reasoningPart(r: ResponsesReasoningItem): ReasoningPart | undefined {
   const enc = typeof r.encrypted_content === 'string' && r.encrypted_content !== '' ? r.encrypted_content : undefined;
-  if (enc?.startsWith(REDACTED_PREFIX)) return { type: 'reasoning', text: '', redacted: enc.slice(REDACTED_PREFIX.length) };
+  if (enc?.startsWith(REDACTED_PREFIX)) return { type: 'reasoning', text: '', redacted: enc.slice(REDACTED_PREFIX.length), origin: 'anthropic' };
   const content = (r.content ?? []).map((c) => c.text).join('');
   const text = content !== '' ? content : r.summary.map((s) => s.text).join('\n\n');
   if (text === '' && enc === undefined) return undefined;
-  return { type: 'reasoning', text, ...(enc !== undefined && { signature: enc }) };
+  return { type: 'reasoning', text, ...(enc !== undefined && unwrapSignature(enc)) };
 }
 
 export interface ResponsesToCanonicalOptions {
