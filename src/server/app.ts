@@ -22,6 +22,7 @@ import { me } from './routes/me.js';
 import { serveStatic } from './static.js';
 import { embeddings } from './routes/embeddings.js';
 import { countTokens, messages } from './routes/messages.js';
+import { createResponse, storedResponse } from './routes/responses.js';
 import { getModel, listModels } from './routes/models.js';
 
 export interface HubOptions {
@@ -104,6 +105,9 @@ export function createHub(o: HubOptions): Hub {
       case '/v1/embeddings':
       case '/embeddings':
         return method === 'POST' ? embeddings(ctx, req, res, requestId()) : methodNotAllowed(res, method, path, 'POST');
+      case '/v1/responses':
+      case '/responses':
+        return method === 'POST' ? createResponse(ctx, req, res, requestId()) : methodNotAllowed(res, method, path, 'POST');
       case '/v1/messages':
         return method === 'POST' ? messages(ctx, req, res, requestId()) : methodNotAllowed(res, method, path, 'POST');
       case '/v1/messages/count_tokens':
@@ -124,6 +128,9 @@ export function createHub(o: HubOptions): Hub {
     if (path.startsWith('/admin/')) return admin(ctx, req, res, path, query());
     if (path === '/v1/me' || path.startsWith('/v1/me/') || path.startsWith('/v1/arena/')) return me(ctx, req, res, path, query());
     if (method === 'GET' && (path === '/' || path.startsWith('/assets/') || path === '/favicon.svg')) return serveStatic(res, path);
+    if (path.startsWith('/v1/responses/') && (method === 'GET' || method === 'DELETE')) {
+      return storedResponse(ctx, req, res, decodeURIComponent(path.slice('/v1/responses/'.length)));
+    }
     for (const prefix of ['/v1/models/', '/models/']) {
       if (path.startsWith(prefix) && path.length > prefix.length) {
         if (method !== 'GET') return methodNotAllowed(res, method, path, 'GET');

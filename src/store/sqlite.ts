@@ -108,6 +108,15 @@ const MIGRATIONS: readonly string[] = [
      key_id TEXT
    );
    CREATE INDEX usage_final_id ON usage (final, id);`,
+  // Responses API objects, for GET /v1/responses/{id} and previous_response_id.
+  `CREATE TABLE responses (
+     id TEXT PRIMARY KEY,
+     ts INTEGER NOT NULL,
+     key_id TEXT,
+     response TEXT NOT NULL,
+     history TEXT NOT NULL
+   );
+   CREATE INDEX responses_ts ON responses (ts);`,
 ];
 
 export interface UsageRow {
@@ -241,6 +250,7 @@ export class SQLiteStore implements UsageSink {
     if (bodiesBefore !== undefined) {
       removed.bodies = chunk('DELETE FROM request_bodies WHERE request_id IN (SELECT request_id FROM request_bodies WHERE ts < ? LIMIT 5000)', bodiesBefore);
       chunk('DELETE FROM request_traces WHERE request_id IN (SELECT request_id FROM request_traces WHERE ts < ? LIMIT 5000)', bodiesBefore);
+      chunk('DELETE FROM responses WHERE id IN (SELECT id FROM responses WHERE ts < ? LIMIT 5000)', bodiesBefore);
     }
     return removed;
   }
@@ -270,6 +280,19 @@ export class SQLiteStore implements UsageSink {
   trace(requestId: string): unknown {
     const row = this.statement('SELECT trace FROM request_traces WHERE request_id = ?').get(requestId) as { trace: string } | undefined;
     return row ? JSON.parse(row.trace) : undefined;
+  }
+
+  saveResponse(r: { id: string; keyId: string | undefined; response: unknown; history: unknown }): void {
+    this.statement('INSERT OR REPLACE INTO responses (id, ts, key_id, response, history) VALUES (?, ?, ?, ?, ?)').run(r.id, Date.now(), r.keyId ?? null, JSON.stringify(r.response), JSON.stringify(r.history));
+  }
+
+  loadResponse(id: string): { keyId: string | null; response: unknown; history: unknown } | undefined {
+    const row = this.statement('SELECT key_id, response, history FROM responses WHERE id = ?').get(id) as { key_id: string | null; response: string; history: string } | undefined;
+    return row && { keyId: row.key_id, response: JSON.parse(row.response), history: JSON.parse(row.history) };
+  }
+
+  deleteResponse(id: string): boolean {
+    return this.statement('DELETE FROM responses WHERE id = ?').run(id).changes > 0;
   }
 
   addVote(v: { modelA: string; modelB: string; winner: 'a' | 'b' | 'tie' | 'bad'; keyId: string | undefined }): void {

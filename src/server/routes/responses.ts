@@ -1,0 +1,109 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { collect, Collector } from '../../core/collect.js';
+import { HubError, toHubError } from '../../core/errors.js';
+import type { Message } from '../../core/types.js';
+import { responsesErrorBody, responsesErrorFormat, responsesStreamErrorFormat } from '../../protocols/openai-responses/errors.js';
+import { collectedToResponse, ResponsesStreamRenderer } from '../../protocols/openai-responses/from-canonical.js';
+import { responsesRequest } from '../../protocols/openai-responses/schema.js';
+import { canonicalConversation, responsesRequestToCanonical } from '../../protocols/openai-responses/to-canonical.js';
+import { validate } from '../../protocols/validate.js';
+import type { Principal } from '../../tenancy/types.js';
+import { estimatePromptTokens, promptText } from '../../usage/estimate.js';
+import { admit } from '../admission.js';
+import type { HubContext } from '../context.js';
+import { dispatch, firstEvent } from '../dispatch.js';
+import { sendJSON, SSE_HEADERS } from '../http.js';
+import { attemptHeaders, noteEvent, runRequest } from '../lifecycle.js';
+import { write } from '../stream-writer.js';
+
+function responseId(): string {
+  return `resp_${randomUUID().replace(/-/g, '')}`;
+}
+
+/** A stored response, if this caller may see it: its own key's, or any for the admin. */
+function stored(ctx: HubContext, id: string, principal: Principal) {
+  const r = ctx.store.loadResponse(id);
+  if (!r || (principal.kind === 'key' && r.keyId !== principal.key.id)) {
+    throw new HubError('not_found', `Response with id '${id}' not found.`, { code: 'response_not_found', param: 'previous_response_id' });
+  }
+  return r;
+}
+
+/**
+ * `POST /v1/responses`: OpenAI's Responses API in front of any model. Conversation state lives in
+ * the hub's store, so `previous_response_id` works whatever the upstream; `store: false` keeps
+ * nothing.
+ */
+export function createResponse(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+  let renderer: ResponsesStreamRenderer | undefined;
+  return runRequest(ctx, req, res, requestId, 'chat', responsesStreamErrorFormat(() => renderer), async (json, out, clientSignal, principal) => {
+    const body = validate(responsesRequest, json);
+    out.stream = body.stream === true;
+    const target = ctx.registry.resolve(body.model);
+    const history = body.previous_response_id ? (stored(ctx, body.previous_response_id, principal).history as Message[]) : [];
+    const request = responsesRequestToCanonical(body, '', history);
+    const estimate = estimatePromptTokens(request);
+    out.promptText = () => promptText(request);
+    out.ticket = admit(ctx, principal, body.model, target, estimate, body.max_output_tokens ?? undefined);
+    const id = responseId();
+    const createdAt = Math.floor(Date.now() / 1000);
+    const keep = body.store !== false;
+    const save = (response: unknown, collected: Parameters<typeof canonicalConversation>[1]) => {
+      if (keep) ctx.store.saveResponse({ id, keyId: principal.kind === 'key' ? principal.key.id : undefined, response, history: canonicalConversation(request, collected, id) });
+    };
+    const stream = out.stream;
+    const d = await dispatch(ctx, requestId, 'chat', target, out, clientSignal, estimate, async (attempt, signal) => {
+      const r = { ...request, model: attempt.deployment.upstreamModel };
+      if (!stream) return { whole: await collect(attempt.deployment.model.stream(r, signal)) };
+      return { started: await firstEvent(attempt.deployment.model, r, signal) };
+    });
+    const headers = attemptHeaders(requestId, d.attempt, out);
+    if (d.value.whole) {
+      const c = d.value.whole;
+      out.usage = c.usage;
+      out.trace = c.trace;
+      out.firstTokenAt = performance.now();
+      const response = collectedToResponse(c, id, body, createdAt);
+      save(response, c);
+      sendJSON(res, 200, response, headers);
+      return;
+    }
+    const { it, first } = d.value.started!;
+    renderer = new ResponsesStreamRenderer(id, body, createdAt);
+    const collector = new Collector();
+    res.writeHead(200, { ...SSE_HEADERS, ...headers });
+    await write(res, renderer.start());
+    try {
+      for (let next = first; !next.done; next = await it.next()) {
+        const e = next.value;
+        noteEvent(out, e);
+        collector.add(e);
+        const text = renderer.render(e);
+        if (text) await write(res, text);
+      }
+    } catch (err) {
+      if (d.timedOut()) throw d.timeoutError();
+      throw err;
+    }
+    const tail = renderer.end();
+    save(renderer.response, collector.result());
+    res.end(tail);
+  });
+}
+
+/** `GET` and `DELETE /v1/responses/{id}`. */
+export function storedResponse(ctx: HubContext, req: IncomingMessage, res: ServerResponse, id: string): void {
+  try {
+    const principal = ctx.tenancy.authenticate(req.headers);
+    stored(ctx, id, principal);
+    if (req.method === 'DELETE') {
+      ctx.store.deleteResponse(id);
+      return sendJSON(res, 200, { id, object: 'response', deleted: true });
+    }
+    sendJSON(res, 200, ctx.store.loadResponse(id)!.response);
+  } catch (err) {
+    const e = toHubError(err);
+    sendJSON(res, e.status, e.kind === 'not_found' ? responsesErrorBody(new HubError('not_found', e.message, { code: 'response_not_found' })) : responsesErrorFormat.body(e, ''));
+  }
+}
