@@ -98,7 +98,7 @@ describe('signatures from other model families', () => {
       }),
       'up',
     );
-    const assistant = back.messages[1] as { reasoning: unknown[] };
+    const assistant = back.messages[1] as unknown as { reasoning: unknown[] };
     expect(assistant.reasoning).toEqual([
       { type: 'reasoning', text: 'g', signature: 'GEMINI-SIG', origin: 'gemini' },
       { type: 'reasoning', text: 'a', signature: 'CLAUDE-SIG', origin: 'anthropic' },
