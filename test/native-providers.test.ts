@@ -84,3 +84,27 @@ describe('native Anthropic and Gemini providers behind the preset ids', () => {
     expect(r.input_tokens).toBe(4);
   });
 });
+
+describe('providers with an Anthropic-compatible endpoint', () => {
+  it('serve Anthropic-format clients natively and OpenAI-format clients over chat completions', async () => {
+    const { startOpenAIUpstream } = await import('./upstreams/openai.js');
+    const oai = await startOpenAIUpstream();
+    const ant = await startAnthropicUpstream();
+    const h = await startTestHub(`providers:\n  dual:\n    baseURL: ${oai.baseURL}\n    anthropicBaseURL: ${ant.baseURL}\n`);
+    try {
+      const a = new Anthropic({ baseURL: h.url, apiKey: 'x', maxRetries: 0 });
+      const m = await a.messages.create({ model: 'dual/reasoner', max_tokens: 100, thinking: { type: 'enabled', budget_tokens: 1024 }, messages: [{ role: 'user', content: 'q' }] });
+      expect(m.content.map((b) => b.type)).toEqual(['thinking', 'text']);
+      expect((m.content[0] as Anthropic.ThinkingBlock).signature).toBe('sig-reasoner-1'); // the provider's own signature, untouched
+      expect(ant.requests.at(-1)!.path).toBe('/v1/messages');
+      expect(oai.requests).toHaveLength(0);
+      const o = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: 'x', maxRetries: 0 });
+      await o.chat.completions.create({ model: 'dual/gpt-test', messages: [{ role: 'user', content: 'q' }] });
+      expect(oai.requests).toHaveLength(1);
+    } finally {
+      await h.dispose();
+      await oai.close();
+      await ant.close();
+    }
+  });
+});

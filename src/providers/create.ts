@@ -5,6 +5,18 @@ import { GeminiProvider } from './gemini/provider.js';
 import type { Timeouts } from './http.js';
 import { OpenAICompatibleProvider } from './openai-compatible/provider.js';
 
+/** The provider's Anthropic-compatible endpoint as a Model, when it has one. */
+export function createAnthropicEndpoint(spec: ProviderSpec, timeouts: Partial<Timeouts> = {}): Model | undefined {
+  if (spec.type !== 'openai' || !spec.anthropicBaseURL) return undefined;
+  return new AnthropicProvider({
+    id: spec.id,
+    baseURL: spec.anthropicBaseURL,
+    headers: spec.headers,
+    timeouts: { connectMs: timeouts.connectMs ?? spec.connectTimeoutMs, firstByteMs: timeouts.firstByteMs ?? spec.firstByteTimeoutMs, idleMs: timeouts.idleMs ?? spec.idleTimeoutMs },
+    ...(spec.apiKey !== undefined && { apiKey: spec.apiKey }),
+  });
+}
+
 /** A Model speaking the spec's wire format; `timeouts` override the provider's own. */
 export function createProvider(spec: ProviderSpec, timeouts: Partial<Timeouts> = {}): Model {
   const t: Timeouts = {

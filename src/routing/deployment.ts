@@ -6,6 +6,8 @@ import { MinuteWindow } from './window.js';
 export interface DeploymentOptions {
   readonly id: string;
   readonly model: Model;
+  /** The same upstream model behind the provider's Anthropic-compatible endpoint, if it has one. */
+  readonly anthropic?: Model | undefined;
   /** The upstream's own name for the model. */
   readonly upstreamModel: string;
   readonly weight?: number;
@@ -25,6 +27,8 @@ export interface DeploymentOptions {
 export class Deployment {
   readonly id: string;
   readonly model: Model;
+  /** Serves Anthropic-format clients natively when set. */
+  readonly anthropic: Model | undefined;
   readonly upstreamModel: string;
   readonly weight: number;
   readonly priority: number;
@@ -43,6 +47,7 @@ export class Deployment {
   constructor(o: DeploymentOptions) {
     this.id = o.id;
     this.model = o.model;
+    this.anthropic = o.anthropic;
     this.upstreamModel = o.upstreamModel;
     this.weight = o.weight ?? 1;
     this.priority = o.priority ?? 0;

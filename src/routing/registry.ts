@@ -5,7 +5,7 @@ import type { ConfigFile, ModelConfig } from '../config/schema.js';
 import { ConfigError } from '../config/load.js';
 import { HubError } from '../core/errors.js';
 import type { Model } from '../core/model.js';
-import { createProvider } from '../providers/create.js';
+import { createAnthropicEndpoint, createProvider } from '../providers/create.js';
 import { DEFAULT_BREAKER } from './breaker.js';
 import { Deployment } from './deployment.js';
 import { DEFAULT_FALLBACK_ON, DEFAULT_RETRY } from './router.js';
@@ -66,6 +66,7 @@ const DIRECT_RETRY = { ...DEFAULT_RETRY, maxAttempts: 2 };
  */
 export class Registry {
   private readonly providers = new Map<string, Model>();
+  private readonly anthropicEndpoints = new Map<string, Model>();
   private readonly specs = new Map<string, ProviderSpec>();
   private readonly routes = new Map<string, Route>();
   private readonly aliases = new Map<string, string>();
@@ -145,6 +146,7 @@ export class Registry {
         new Deployment({
           id: `${d.provider}/${d.model}${list.length > 1 ? `#${i}` : ''}`,
           model,
+          anthropic: t && (t.connectMs || t.firstByteMs || t.idleMs) ? createAnthropicEndpoint(spec, { ...(t.connectMs && { connectMs: t.connectMs }), ...(t.firstByteMs && { firstByteMs: t.firstByteMs }), ...(t.idleMs && { idleMs: t.idleMs }) }) : this.anthropicEndpoints.get(d.provider),
           upstreamModel: d.model,
           ...('weight' in d && d.weight !== undefined && { weight: d.weight }),
           ...('priority' in d && d.priority !== undefined && { priority: d.priority }),
@@ -174,6 +176,9 @@ export class Registry {
   addProvider(s: ProviderSpec): void {
     this.specs.set(s.id, s);
     this.providers.set(s.id, createProvider(s));
+    const native = createAnthropicEndpoint(s);
+    if (native) this.anthropicEndpoints.set(s.id, native);
+    else this.anthropicEndpoints.delete(s.id);
     this.direct.clear();
   }
 
@@ -223,7 +228,7 @@ export class Registry {
     // Direct routes keep their deployment (and so its circuit and latency) across requests.
     const route: Route = {
       name,
-      deployments: [new Deployment({ id: name, model: provider, upstreamModel: name.slice(slash + 1) })],
+      deployments: [new Deployment({ id: name, model: provider, anthropic: this.anthropicEndpoints.get(name.slice(0, slash)), upstreamModel: name.slice(slash + 1) })],
       strategy: 'priority',
       retry: DIRECT_RETRY,
       fallbacks: [],

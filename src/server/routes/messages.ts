@@ -38,8 +38,10 @@ export function messages(ctx: HubContext, req: IncomingMessage, res: ServerRespo
     out.ticket = admit(ctx, principal, body.model, target, estimate, body.max_tokens);
     const d = await dispatch(ctx, requestId, 'chat', target, out, clientSignal, estimate, async (attempt, signal) => {
       const request = messagesRequestToCanonical(body, attempt.deployment.upstreamModel);
-      if (!stream) return { whole: await collect(attempt.deployment.model.stream(request, signal)) };
-      return { started: await firstEvent(attempt.deployment.model, request, signal) };
+      // A provider with its own Anthropic-compatible endpoint serves Anthropic clients natively.
+      const model = attempt.deployment.anthropic ?? attempt.deployment.model;
+      if (!stream) return { whole: await collect(model.stream(request, signal)) };
+      return { started: await firstEvent(model, request, signal) };
     });
     const headers = { ...attemptHeaders(requestId, d.attempt, out), 'request-id': requestId };
     if (d.value.whole) {
@@ -75,7 +77,8 @@ export function countTokens(ctx: HubContext, req: IncomingMessage, res: ServerRe
     const target = ctx.registry.resolve(body.model);
     const d = target.route.deployments[0]!;
     const request = messagesRequestToCanonical(body, d.upstreamModel);
-    const inputTokens = canCount(d.model) ? await d.model.countTokens(request, signal) : estimatePromptTokens(request);
+    const counter = [d.anthropic, d.model].find((m) => m !== undefined && canCount(m)) as (Model & TokenCounter) | undefined;
+    const inputTokens = counter ? await counter.countTokens(request, signal) : estimatePromptTokens(request);
     sendJSON(res, 200, { input_tokens: inputTokens }, { 'x-request-id': requestId, 'request-id': requestId, 'x-baimo-deployment': d.id });
   });
 }
