@@ -42,7 +42,7 @@ function summary(r: OpenAI.Responses.Response) {
 
 async function run(params: OpenAI.Responses.ResponseCreateParamsNonStreaming, stream: boolean) {
   if (!stream) return summary(await client.responses.create(params));
-  const s = client.responses.stream(params as OpenAI.Responses.ResponseStreamParams);
+  const s = client.responses.stream({ ...params, stream: undefined } as Parameters<typeof client.responses.stream>[0]);
   const types: string[] = [];
   s.on('event', (e) => types.push(e.type));
   const r = summary(await s.finalResponse());
