@@ -32,6 +32,11 @@ export interface ProviderPreset {
   readonly models: readonly string[];
   /** Well-known embedding model ids, if any. */
   readonly embeddingModels?: readonly string[];
+  /**
+   * The provider's Anthropic-Messages-compatible base URL (what Claude Code's ANTHROPIC_BASE_URL takes,
+   * without /v1/messages), when it documents one. Anthropic-format clients are then served natively.
+   */
+  readonly anthropicBaseURL?: string;
 }
 
 export const PROVIDER_PRESETS: readonly ProviderPreset[] = [
@@ -99,6 +104,8 @@ export const PROVIDER_PRESETS: readonly ProviderPreset[] = [
     kind: 'cloud',
     baseURL: 'https://api.deepseek.com/v1',
     baseURLEnv: 'DEEPSEEK_BASE_URL',
+    // https://api-docs.deepseek.com/guides/anthropic_api
+    anthropicBaseURL: 'https://api.deepseek.com/anthropic',
     apiKeyEnv: ['DEEPSEEK_API_KEY'],
     docs: 'https://api-docs.deepseek.com/',
     models: ['deepseek-chat', 'deepseek-reasoner', 'deepseek-v4-flash', 'deepseek-v4-pro'],
@@ -122,6 +129,8 @@ export const PROVIDER_PRESETS: readonly ProviderPreset[] = [
     kind: 'cloud',
     baseURL: 'https://dashscope.aliyuncs.com/compatible-mode/v1',
     baseURLEnv: 'DASHSCOPE_BASE_URL',
+    // https://help.aliyun.com/zh/model-studio/anthropic-api-messages
+    anthropicBaseURL: 'https://dashscope.aliyuncs.com/apps/anthropic',
     apiKeyEnv: ['DASHSCOPE_API_KEY'],
     docs: 'https://help.aliyun.com/zh/model-studio/compatibility-of-openai-with-dashscope',
     models: ['qwen3-max', 'qwen-max', 'qwen-plus', 'qwen-flash', 'qwen-turbo'],
@@ -208,6 +217,8 @@ export const PROVIDER_PRESETS: readonly ProviderPreset[] = [
     kind: 'cloud',
     baseURL: 'https://api.minimaxi.com/v1',
     baseURLEnv: 'MINIMAX_BASE_URL',
+    // https://platform.minimaxi.com/docs/api-reference/text-anthropic-api
+    anthropicBaseURL: 'https://api.minimaxi.com/anthropic',
     apiKeyEnv: ['MINIMAX_API_KEY'],
     docs: 'https://platform.minimaxi.com/docs/api-reference/text-openai-api',
     models: ['MiniMax-M2.7', 'MiniMax-M2.7-highspeed', 'MiniMax-M2.5', 'MiniMax-M2.1', 'MiniMax-M2'],
@@ -252,6 +263,8 @@ export const PROVIDER_PRESETS: readonly ProviderPreset[] = [
     kind: 'cloud',
     baseURL: 'https://qianfan.baidubce.com/v2',
     baseURLEnv: 'QIANFAN_BASE_URL',
+    // https://cloud.baidu.com/doc/qianfan-docs/s/6mh3e6gjp
+    anthropicBaseURL: 'https://qianfan.baidubce.com/anthropic',
     apiKeyEnv: ['QIANFAN_API_KEY'],
     docs: 'https://cloud.baidu.com/doc/qianfan/s/Hmh4suq26',
     models: ['ernie-4.5-turbo-128k', 'ernie-x1-turbo-32k', 'ernie-4.0-turbo-8k', 'ernie-3.5-8k', 'deepseek-v3'],
@@ -270,6 +283,8 @@ export const PROVIDER_PRESETS: readonly ProviderPreset[] = [
     kind: 'cloud',
     baseURL: 'https://api.hunyuan.cloud.tencent.com/v1',
     baseURLEnv: 'HUNYUAN_BASE_URL',
+    // https://cloud.tencent.com/document/product/1729/127293
+    anthropicBaseURL: 'https://api.hunyuan.cloud.tencent.com/anthropic',
     apiKeyEnv: ['HUNYUAN_API_KEY'],
     docs: 'https://cloud.tencent.com/document/product/1729/111007',
     models: [
