@@ -1,0 +1,430 @@
+/**
+ * One prompt to 2–4 models at once, streamed side by side with tokens, cost and timings; blind
+ * mode hides the names as A and B until the user votes, feeding the hub's Elo leaderboard.
+ */
+import { useEffect, useId, useReducer, useRef, useState } from 'react';
+import type { FormEvent, KeyboardEvent } from 'react';
+import { api, authHeaders, errorFrom } from '../api';
+import type { LeaderboardRow, List, Model, Pricing } from '../api';
+import { useAuth } from '../auth';
+import { ErrorNotice, Loading, PageHeader } from '../components/ui';
+import { useFormat } from '../format';
+import { useLoad } from '../hooks';
+import { useI18n } from '../i18n';
+import type { MessageKey } from '../i18n';
+import { sseData } from '../sse';
+
+interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+}
+
+interface Panel {
+  model: string;
+  state: 'waiting' | 'streaming' | 'done' | 'error' | 'stopped';
+  text: string;
+  reasoning: string;
+  error?: string;
+  usage?: Usage;
+  ttftMs?: number;
+  latencyMs?: number;
+}
+
+interface Run {
+  id: number;
+  blind: boolean;
+  prompt: string;
+  panels: Panel[];
+  vote?: 'a' | 'b' | 'tie' | 'bad';
+}
+
+type Action =
+  | { type: 'start'; run: Run }
+  | { type: 'patch'; id: number; index: number; patch: (p: Panel) => Partial<Panel> }
+  | { type: 'voted'; id: number; winner: NonNullable<Run['vote']> };
+
+function reducer(run: Run | undefined, a: Action): Run | undefined {
+  if (a.type === 'start') return a.run;
+  if (!run || run.id !== a.id) return run;
+  if (a.type === 'voted') return { ...run, vote: a.winner };
+  return { ...run, panels: run.panels.map((p, i) => (i === a.index ? { ...p, ...a.patch(p) } : p)) };
+}
+
+/** `allowed_models` entries are exact names or prefixes ending in `*`; empty allows everything. */
+export function allowedBy(patterns: string[], model: string): boolean {
+  if (!patterns.length) return true;
+  return patterns.some((p) => (p.endsWith('*') ? model.startsWith(p.slice(0, -1)) : p === model));
+}
+
+export function costOf(usage: Usage | undefined, pricing: Pricing | undefined): number | undefined {
+  if (!usage || !pricing) return undefined;
+  const cached = Math.min(usage.cached_tokens, usage.prompt_tokens);
+  return (
+    ((usage.prompt_tokens - cached) * pricing.input_per_million +
+      cached * (pricing.cached_input_per_million ?? pricing.input_per_million) +
+      usage.completion_tokens * pricing.output_per_million) /
+    1e6
+  );
+}
+
+function shuffle<T>(xs: T[]): T[] {
+  const a = [...xs];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+const LABELS = ['A', 'B', 'C', 'D'];
+let runIds = 0;
+
+export default function Playground() {
+  const { me } = useAuth();
+  const { t } = useI18n();
+  const ids = useId();
+  const models = useLoad((signal) => api<List<Model>>('/v1/models', { signal }).then((r) => r.data), []);
+  const allowed = me?.kind === 'key' ? me.key.allowed_models : [];
+  const available = (models.data ?? []).filter((m) => allowedBy(allowed, m.id));
+  const pricing = new Map(available.map((m) => [m.id, m.pricing]));
+
+  const [selected, setSelected] = useState<string[]>([]);
+  const [filter, setFilter] = useState('');
+  const [system, setSystem] = useState('');
+  const [prompt, setPrompt] = useState('');
+  const [blind, setBlind] = useState(false);
+  const [formError, setFormError] = useState<string>();
+  const [run, dispatch] = useReducer(reducer, undefined);
+  const [voteError, setVoteError] = useState<Error>();
+  const [voting, setVoting] = useState(false);
+  const [boardTick, setBoardTick] = useState(0);
+  const aborts = useRef<AbortController[]>([]);
+
+  useEffect(() => () => aborts.current.forEach((c) => c.abort()), []);
+
+  const running = run?.panels.some((p) => p.state === 'waiting' || p.state === 'streaming') ?? false;
+  const needle = filter.trim().toLowerCase();
+  const listed = needle ? available.filter((m) => m.id.toLowerCase().includes(needle) || selected.includes(m.id)) : available;
+
+  function toggle(id: string) {
+    setSelected((s) => (s.includes(id) ? s.filter((x) => x !== id) : s.length >= 4 ? s : [...s, id]));
+  }
+
+  function send(e?: FormEvent) {
+    e?.preventDefault();
+    setFormError(undefined);
+    setVoteError(undefined);
+    if (!prompt.trim()) return setFormError(t('pg.emptyPrompt'));
+    let chosen: string[];
+    if (blind) {
+      if (selected.length === 2) chosen = shuffle(selected);
+      else if (selected.length === 0) {
+        if (available.length < 2) return setFormError(t('pg.needTwo'));
+        chosen = shuffle(available.map((m) => m.id)).slice(0, 2);
+      } else return setFormError(t('pg.pickBlind'));
+    } else {
+      if (selected.length < 2 || selected.length > 4) return setFormError(t('pg.pickTwo'));
+      chosen = selected;
+    }
+    aborts.current.forEach((c) => c.abort());
+    const id = ++runIds;
+    const text = prompt;
+    dispatch({ type: 'start', run: { id, blind, prompt: text, panels: chosen.map((model) => ({ model, state: 'waiting', text: '', reasoning: '' })) } });
+    const messages = [...(system.trim() ? [{ role: 'system', content: system }] : []), { role: 'user', content: text }];
+    aborts.current = chosen.map((model, index) => {
+      const ctl = new AbortController();
+      void streamOne(id, index, model, messages, ctl.signal);
+      return ctl;
+    });
+  }
+
+  async function streamOne(id: number, index: number, model: string, messages: unknown[], signal: AbortSignal) {
+    const patch = (fn: (p: Panel) => Partial<Panel>) => dispatch({ type: 'patch', id, index, patch: fn });
+    const t0 = performance.now();
+    let first = true;
+    try {
+      const res = await fetch('/v1/chat/completions', {
+        method: 'POST',
+        headers: { ...authHeaders(), 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify({ model, messages, stream: true, stream_options: { include_usage: true } }),
+        signal,
+      });
+      if (!res.ok) throw await errorFrom(res);
+      for await (const data of sseData(res, signal)) {
+        let chunk: {
+          error?: { message?: string };
+          choices?: { delta?: { content?: string | null; reasoning_content?: string | null } }[];
+          usage?: { prompt_tokens?: number; completion_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } | null } | null;
+        };
+        try {
+          chunk = JSON.parse(data) as typeof chunk;
+        } catch {
+          continue;
+        }
+        if (chunk.error) throw new Error(chunk.error.message ?? 'stream error');
+        const delta = chunk.choices?.[0]?.delta;
+        const content = delta?.content ?? '';
+        const reasoning = delta?.reasoning_content ?? '';
+        if (content || reasoning) {
+          const ttft = first ? performance.now() - t0 : undefined;
+          first = false;
+          patch((p) => ({ state: 'streaming', text: p.text + content, reasoning: p.reasoning + reasoning, ...(ttft !== undefined && { ttftMs: ttft }) }));
+        }
+        if (chunk.usage) {
+          const u = chunk.usage;
+          patch(() => ({ usage: { prompt_tokens: u.prompt_tokens ?? 0, completion_tokens: u.completion_tokens ?? 0, cached_tokens: u.prompt_tokens_details?.cached_tokens ?? 0 } }));
+        }
+      }
+      const latency = performance.now() - t0;
+      patch(() => (signal.aborted ? { state: 'stopped', latencyMs: latency } : { state: 'done', latencyMs: latency }));
+    } catch (err) {
+      const latency = performance.now() - t0;
+      if (signal.aborted || (err as Error).name === 'AbortError') patch(() => ({ state: 'stopped', latencyMs: latency }));
+      else patch(() => ({ state: 'error', error: (err as Error).message, latencyMs: latency }));
+    }
+  }
+
+  function stop() {
+    aborts.current.forEach((c) => c.abort());
+  }
+
+  async function vote(winner: NonNullable<Run['vote']>) {
+    if (!run) return;
+    setVoting(true);
+    setVoteError(undefined);
+    try {
+      await api('/v1/arena/votes', { method: 'POST', body: { models: [run.panels[0]!.model, run.panels[1]!.model], winner, prompt: run.prompt } });
+      dispatch({ type: 'voted', id: run.id, winner });
+      setBoardTick((n) => n + 1);
+    } catch (err) {
+      setVoteError(err as Error);
+    } finally {
+      setVoting(false);
+    }
+  }
+
+  function onPromptKey(e: KeyboardEvent<HTMLTextAreaElement>) {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) send();
+  }
+
+  const hidden = run?.blind && !run.vote;
+
+  return (
+    <>
+      <PageHeader title={t('pg.title')} />
+      <ErrorNotice error={models.error} onRetry={models.reload} />
+      <Loading show={models.loading && !models.data} />
+      {models.data && (
+        <form className="card playground-form" onSubmit={send}>
+          <fieldset className="model-picker">
+            <legend>{t('pg.models')}</legend>
+            <p className="hint" id={`${ids}-models-hint`}>
+              {t('pg.modelsHint')}
+            </p>
+            {available.length === 0 ? (
+              <p>{t('pg.noModels')}</p>
+            ) : (
+              <>
+                {available.length > 8 && (
+                  <div className="field">
+                    <label htmlFor={`${ids}-filter`}>{t('models.search')}</label>
+                    <input id={`${ids}-filter`} type="search" value={filter} onChange={(e) => setFilter(e.target.value)} />
+                  </div>
+                )}
+                <ul className="checklist" aria-describedby={`${ids}-models-hint`}>
+                  {listed.map((m) => (
+                    <li key={m.id}>
+                      <label>
+                        <input type="checkbox" name="models" value={m.id} checked={selected.includes(m.id)} disabled={!selected.includes(m.id) && selected.length >= 4} onChange={() => toggle(m.id)} />
+                        <span className="mono">{m.id}</span>
+                      </label>
+                    </li>
+                  ))}
+                </ul>
+              </>
+            )}
+          </fieldset>
+          <div className="field">
+            <label className="check">
+              <input type="checkbox" checked={blind} onChange={(e) => setBlind(e.target.checked)} aria-describedby={`${ids}-blind-hint`} />
+              {t('pg.blind')}
+            </label>
+            <small className="hint" id={`${ids}-blind-hint`}>
+              {t('pg.blindHint')}
+            </small>
+          </div>
+          <div className="field">
+            <label htmlFor={`${ids}-system`}>{t('pg.system')}</label>
+            <textarea id={`${ids}-system`} rows={2} value={system} onChange={(e) => setSystem(e.target.value)} />
+          </div>
+          <div className="field">
+            <label htmlFor={`${ids}-prompt`}>{t('pg.prompt')}</label>
+            <textarea id={`${ids}-prompt`} rows={4} value={prompt} onChange={(e) => setPrompt(e.target.value)} onKeyDown={onPromptKey} aria-keyshortcuts="Control+Enter" />
+          </div>
+          {formError && (
+            <div className="notice notice-error" role="alert">
+              {formError}
+            </div>
+          )}
+          <div className="form-actions">
+            <button type="submit" className="btn btn-primary" disabled={running}>
+              {t('pg.send')}
+            </button>
+            {running && (
+              <button type="button" className="btn" onClick={stop}>
+                {t('pg.stop')}
+              </button>
+            )}
+          </div>
+        </form>
+      )}
+      {run && (
+        <section aria-label={t('pg.answers')}>
+          <div className="answers" data-testid="answers">
+            {run.panels.map((p, i) => (
+              <AnswerPanel key={`${run.id}-${i}`} panel={p} label={hidden ? t('pg.modelLabel', { label: LABELS[i]! }) : run.blind ? `${LABELS[i]} · ${p.model}` : p.model} pricing={pricing.get(p.model)} />
+            ))}
+          </div>
+          {run.blind && run.panels.length === 2 && (
+            <div className="card vote" aria-live="polite">
+              {run.vote ? (
+                <p data-testid="vote-result">{t('pg.voted', { a: run.panels[0]!.model, b: run.panels[1]!.model })}</p>
+              ) : (
+                <fieldset disabled={running || voting}>
+                  <legend>{t('pg.vote')}</legend>
+                  <div className="vote-buttons">
+                    {(['a', 'b', 'tie', 'bad'] as const).map((w) => (
+                      <button key={w} type="button" className="btn" onClick={() => void vote(w)}>
+                        {t(`pg.vote.${w}` as MessageKey)}
+                      </button>
+                    ))}
+                  </div>
+                </fieldset>
+              )}
+              <ErrorNotice error={voteError} />
+            </div>
+          )}
+        </section>
+      )}
+      <Leaderboard tick={boardTick} />
+    </>
+  );
+}
+
+function AnswerPanel({ panel, label, pricing }: { panel: Panel; label: string; pricing: Pricing | undefined }) {
+  const { t } = useI18n();
+  const f = useFormat();
+  const busy = panel.state === 'waiting' || panel.state === 'streaming';
+  const cost = costOf(panel.usage, pricing);
+  const stateText: Record<Panel['state'], string> = {
+    waiting: t('pg.waiting'),
+    streaming: t('pg.streaming'),
+    done: t('pg.done'),
+    stopped: t('pg.stopped'),
+    error: t('common.error'),
+  };
+  return (
+    <article className={`card answer answer-${panel.state}`} aria-busy={busy} data-testid="answer" data-state={panel.state} aria-label={label}>
+      <header className="answer-head">
+        <h2 className="mono">{label}</h2>
+        <span className={`badge badge-${panel.state === 'error' ? 'bad' : panel.state === 'done' ? 'good' : 'neutral'}`} role="status">
+          {stateText[panel.state]}
+        </span>
+      </header>
+      {panel.reasoning && (
+        <details className="reasoning">
+          <summary>{t('pg.reasoning')}</summary>
+          <div className="message-text muted">{panel.reasoning}</div>
+        </details>
+      )}
+      <div className="answer-text message-text" data-testid="answer-text">
+        {panel.text}
+        {busy && <span className="cursor" aria-hidden="true" />}
+      </div>
+      {panel.error && (
+        <div className="notice notice-error" role="alert">
+          {panel.error}
+        </div>
+      )}
+      <dl className="answer-stats" data-testid="answer-stats">
+        <div>
+          <dt>{t('overview.tokens')}</dt>
+          <dd>{panel.usage ? t('pg.tokens', { input: f.int(panel.usage.prompt_tokens), output: f.int(panel.usage.completion_tokens) }) : '—'}</dd>
+        </div>
+        <div>
+          <dt>{t('pg.cost')}</dt>
+          <dd>{cost !== undefined ? f.usd(cost) : panel.usage && !pricing ? t('pg.noPrice') : '—'}</dd>
+        </div>
+        <div>
+          <dt>{t('pg.ttft')}</dt>
+          <dd>{f.ms(panel.ttftMs)}</dd>
+        </div>
+        <div>
+          <dt>{t('pg.latency')}</dt>
+          <dd>{f.ms(panel.latencyMs)}</dd>
+        </div>
+      </dl>
+    </article>
+  );
+}
+
+function Leaderboard({ tick }: { tick: number }) {
+  const { t } = useI18n();
+  const f = useFormat();
+  const board = useLoad((signal) => api<List<LeaderboardRow>>('/v1/arena/leaderboard', { signal }).then((r) => [...r.data].sort((a, b) => b.rating - a.rating)), [tick]);
+  return (
+    <section className="card" aria-labelledby="board-title">
+      <h2 id="board-title">{t('pg.leaderboard')}</h2>
+      <ErrorNotice error={board.error} onRetry={board.reload} />
+      <Loading show={board.loading && !board.data} />
+      {board.data && board.data.length === 0 && <p className="muted">{t('pg.noVotes')}</p>}
+      {board.data && board.data.length > 0 && (
+        <div className="table-wrap">
+          <table data-testid="leaderboard">
+            <thead>
+              <tr>
+                <th scope="col" className="num">
+                  {t('pg.rank')}
+                </th>
+                <th scope="col">{t('overview.model')}</th>
+                <th scope="col" className="num">
+                  {t('pg.rating')}
+                </th>
+                <th scope="col" className="num">
+                  {t('pg.games')}
+                </th>
+                <th scope="col" className="num">
+                  {t('pg.wins')}
+                </th>
+                <th scope="col" className="num">
+                  {t('pg.losses')}
+                </th>
+                <th scope="col" className="num">
+                  {t('pg.ties')}
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {board.data.map((r, i) => (
+                <tr key={r.model} data-model={r.model}>
+                  <td className="num">{i + 1}</td>
+                  <th scope="row" className="mono">
+                    {r.model}
+                  </th>
+                  <td className="num">{f.int(r.rating)}</td>
+                  <td className="num" data-field="games">
+                    {f.int(r.games)}
+                  </td>
+                  <td className="num">{f.int(r.wins)}</td>
+                  <td className="num">{f.int(r.losses)}</td>
+                  <td className="num">{f.int(r.ties)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
