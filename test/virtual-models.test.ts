@@ -35,10 +35,18 @@ virtualModels:
     kind: cascade
     models: [loop/gpt-test, loop/json]
     check: { type: regex, pattern: '^\\\\{' }
+  confident:
+    kind: cascade
+    models: [loop/gpt-test, loop/json]
+    check: { type: logprobs, minAvgLogprob: -0.3 }
+  doubtful:
+    kind: cascade
+    models: [loop/gpt-test, loop/json]
+    check: { type: logprobs, minAvgLogprob: -0.0000001 }
 `,
     { BAIMO_AUTH: 'required', BAIMO_ADMIN_KEY: ADMIN },
   );
-  const res = await fetch(`${hub.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ name: 'v', budget_usd: 10, allowed_models: ['panel', 'pick', 'careful'] }) });
+  const res = await fetch(`${hub.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ name: 'v', budget_usd: 10, allowed_models: ['panel', 'pick', 'careful', 'confident', 'doubtful'] }) });
   key = (await res.json()) as { id: string; key: string };
   openai = new OpenAI({ baseURL: `${hub.url}/v1`, apiKey: key.key, maxRetries: 0 });
 });
@@ -113,6 +121,16 @@ describe('virtual models through the hub', () => {
     const r = await openai.chat.completions.create(ask('careful'));
     expect(r.choices[0]!.message.content).toBe('{"name":"Ada Lovelace","born":1815}');
     expect((r as any).baimo_trace.steps.map((s: any) => s.model)).toEqual(['loop/gpt-test', 'loop/json']);
+  });
+});
+
+describe('cascade on the model\'s own confidence', () => {
+  it('accepts a confident first answer from its logprobs, and escalates a doubtful one', async () => {
+    const sure = await openai.chat.completions.create(ask('confident'));
+    expect((sure as any).baimo_trace.steps.map((s: any) => s.model)).toEqual(['loop/gpt-test']);
+    expect(upstream.requests.at(-1)!.body.logprobs).toBe(true);
+    const unsure = await openai.chat.completions.create(ask('doubtful'));
+    expect((unsure as any).baimo_trace.steps.map((s: any) => s.model)).toEqual(['loop/gpt-test', 'loop/json']);
   });
 });
 

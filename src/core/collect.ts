@@ -1,4 +1,4 @@
-import type { ChatEvent, FinishReason, ReasoningPart, SignatureOrigin, ToolCall, TraceStep, Usage } from './types.js';
+import type { ChatEvent, FinishReason, ReasoningPart, SignatureOrigin, TokenLogprob, ToolCall, TraceStep, Usage } from './types.js';
 
 export interface CollectedChoice {
   readonly index: number;
@@ -7,6 +7,8 @@ export interface CollectedChoice {
   readonly toolCalls: readonly ToolCall[];
   readonly finishReason: FinishReason | null;
   readonly stopSequence?: string;
+  /** Token log-probabilities of the text, when the provider returned them. */
+  readonly logprobs?: readonly TokenLogprob[];
 }
 
 export interface Collected {
@@ -24,6 +26,7 @@ interface MutableChoice {
   calls: { id: string; name: string; arguments: string }[];
   finishReason: FinishReason | null;
   stopSequence?: string;
+  logprobs?: TokenLogprob[];
 }
 
 /** Folds a stream of events into whole choices. Tool-call deltas join by their index. */
@@ -49,9 +52,12 @@ export class Collector {
         this.id = e.id;
         this.model = e.model;
         return;
-      case 'text':
-        this.choice(e.choice).text += e.text;
+      case 'text': {
+        const c = this.choice(e.choice);
+        c.text += e.text;
+        if (e.logprobs) (c.logprobs ??= []).push(...e.logprobs);
         return;
+      }
       case 'reasoning': {
         const c = this.choice(e.choice);
         if (e.redacted !== undefined) {
@@ -106,6 +112,7 @@ export class Collector {
         toolCalls: c.calls.filter(Boolean),
         finishReason: c.finishReason,
         ...(c.stopSequence !== undefined && { stopSequence: c.stopSequence }),
+        ...(c.logprobs && { logprobs: c.logprobs }),
       });
     }
     return { id: this.id, model: this.model, choices, usage: this.usage, ...(this.trace && { trace: this.trace }) };

@@ -118,6 +118,11 @@ export interface Usage {
   readonly reasoningTokens?: number;
 }
 
+export interface TokenLogprob {
+  readonly token: string;
+  readonly logprob: number;
+}
+
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
 
 /** One sub-call of a virtual model, as its trace reports it. */
@@ -141,7 +146,13 @@ export type ChatEvent =
   | { readonly type: 'start'; readonly id: string; readonly model: string }
   /** A virtual model's sub-calls, sent once before its final answer finishes. */
   | { readonly type: 'trace'; readonly steps: readonly TraceStep[]; readonly summary?: Readonly<Record<string, unknown>> }
-  | { readonly type: 'text'; readonly choice: number; readonly text: string }
+  | {
+      readonly type: 'text';
+      readonly choice: number;
+      readonly text: string;
+      /** Token log-probabilities of this text, where the provider returns them (OpenAI `logprobs`). */
+      readonly logprobs?: readonly TokenLogprob[];
+    }
   | {
       readonly type: 'reasoning';
       readonly choice: number;

@@ -1,5 +1,5 @@
 import type { Collected } from '../../core/collect.js';
-import type { ChatEvent, Usage } from '../../core/types.js';
+import type { ChatEvent, TokenLogprob, Usage } from '../../core/types.js';
 
 export interface WireUsageOut {
   prompt_tokens: number;
@@ -17,6 +17,10 @@ export function usageToWire(u: Usage): WireUsageOut {
     prompt_tokens_details: { cached_tokens: u.cachedInputTokens ?? 0 },
     completion_tokens_details: { reasoning_tokens: u.reasoningTokens ?? 0 },
   };
+}
+
+function logprobsToWire(lp: readonly TokenLogprob[] | undefined): { content: unknown[] } | null {
+  return lp?.length ? { content: lp.map((t) => ({ token: t.token, logprob: t.logprob, bytes: null, top_logprobs: [] })) } : null;
 }
 
 /** Canonical events → `chat.completion.chunk` objects, one per event (usage only if asked for). */
@@ -49,7 +53,7 @@ export class ChunkRenderer {
         if (e.id) this.id = e.id;
         return undefined;
       case 'text':
-        return this.chunk([{ index: e.choice, delta: this.delta(e.choice, { content: e.text }), logprobs: null, finish_reason: null }]);
+        return this.chunk([{ index: e.choice, delta: this.delta(e.choice, { content: e.text }), logprobs: logprobsToWire(e.logprobs), finish_reason: null }]);
       case 'reasoning':
         if (!e.text) return undefined; // a signature or a redacted block: nothing an OpenAI client can use
         return this.chunk([{ index: e.choice, delta: this.delta(e.choice, { reasoning_content: e.text }), logprobs: null, finish_reason: null }]);
@@ -88,7 +92,7 @@ export function completionToWire(c: Collected, fallbackId: string, model: string
         }),
         refusal: null,
       },
-      logprobs: null,
+      logprobs: logprobsToWire(ch.logprobs),
       finish_reason: ch.finishReason ?? 'stop',
     })),
     ...(c.usage && { usage: usageToWire(c.usage) }),

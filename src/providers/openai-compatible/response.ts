@@ -26,7 +26,8 @@ export function chunkToEvents(chunk: WireChunk): ChatEvent[] {
     if (d) {
       const reasoning = d.reasoning_content ?? d.reasoning ?? d.reasoning_details?.map((x) => x.text ?? '').join('');
       if (reasoning) events.push({ type: 'reasoning', choice, text: reasoning });
-      if (d.content) events.push({ type: 'text', choice, text: d.content });
+      const lp = c.logprobs?.content;
+      if (d.content) events.push({ type: 'text', choice, text: d.content, ...(lp?.length && { logprobs: lp.map((t) => ({ token: t.token, logprob: t.logprob })) }) });
       for (const t of d.tool_calls ?? []) {
         events.push({
           type: 'tool_call',

@@ -37,7 +37,7 @@ export interface WireChunk {
   object?: string;
   created?: number;
   model?: string;
-  choices?: { index?: number; delta?: WireDelta; finish_reason?: string | null }[];
+  choices?: { index?: number; delta?: WireDelta; finish_reason?: string | null; logprobs?: { content?: { token: string; logprob: number }[] | null } | null }[];
   usage?: WireUsage | null;
   error?: { message?: string; type?: string; code?: string | number | null };
 }
