@@ -215,20 +215,11 @@ describe('Responses request → canonical', () => {
     expect(() => responsesRequestToCanonical(req({ input: [{ id: 'msg_x' }] }), 'up')).toThrow(/input\[0\]\.id.*msg_x/);
   });
 
-  it('rejects what a non-native model cannot take with a 400 naming the field', () => {
-    const body = req({ input: 'q', tools: [{ type: 'function', name: 'f', parameters: {} }, { type: 'web_search' }] });
-    let err: unknown;
-    try {
-      responsesRequestToCanonical(body, 'up');
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(HubError);
-    expect((err as HubError).status).toBe(400);
-    expect((err as HubError).param).toBe('tools[1].type');
-    expect((err as HubError).message).toContain("'web_search'");
-
-    expect(() => responsesRequestToCanonical(req({ input: 'q', tools: [{ type: 'file_search', vector_store_ids: ['v'] }] }), 'up')).toThrow(/tools\[0\]\.type/);
+  it('leaves out hosted tools a non-native model cannot run, and rejects input it cannot take with a 400 naming the field', () => {
+    // Coding agents such as Codex offer web_search and sub-agent namespaces next to their function tools.
+    const body = req({ input: 'q', tools: [{ type: 'function', name: 'f', parameters: {} }, { type: 'web_search' }, { type: 'namespace', name: 'multi_agent_v1', tools: [] }] });
+    expect(responsesRequestToCanonical(body, 'up').tools?.map((t) => t.name)).toEqual(['f']);
+    expect(responsesRequestToCanonical(req({ input: 'q', tools: [{ type: 'file_search', vector_store_ids: ['v'] }] }), 'up').tools).toBeUndefined();
     expect(() => responsesRequestToCanonical(req({ input: [{ type: 'computer_call_output', call_id: 'c', output: {} }] }), 'up')).toThrow(/input\[0\]\.type/);
     expect(() => responsesRequestToCanonical(req({ input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'f' }] }] }), 'up')).toThrow(
       /input\[0\]\.content\[0\]\.type/,

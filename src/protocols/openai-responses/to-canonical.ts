@@ -182,12 +182,14 @@ class Conversation {
   }
 }
 
+/**
+ * Function tools pass; the hosted tools an OpenAI-native agent may also offer (web_search,
+ * namespaces of sub-agent tools, custom and tool_search tools, …) cannot run behind another
+ * model, so they are left out rather than failing the whole request — the model simply does not
+ * see them, as with a provider that lacks them.
+ */
 function tools(list: NonNullable<ResponsesRequest['tools']>): Tool[] {
-  return list.map((t, i) => {
-    if (t.type !== 'function') {
-      const param = `tools[${i}].type`;
-      throw new HubError('bad_request', `'${param}': the '${t.type}' tool is not supported by this hub for non-native models; only function tools are`, { param });
-    }
+  return list.filter((t) => t.type === 'function').map((t) => {
     const f = t as typeof t & { name: string; description?: string | null; parameters?: Record<string, unknown> | null; strict?: boolean | null };
     return {
       name: f.name,
@@ -261,7 +263,7 @@ export function responsesRequestToCanonical(
   return {
     model: upstreamModel,
     messages,
-    ...(body.tools?.length && { tools: tools(body.tools) }),
+    ...(body.tools && tools(body.tools).length > 0 && { tools: tools(body.tools) }),
     ...(body.tool_choice !== undefined && { toolChoice: toolChoice(body.tool_choice) }),
     ...(body.parallel_tool_calls != null && { parallelToolCalls: body.parallel_tool_calls }),
     ...(body.max_output_tokens != null && { maxTokens: body.max_output_tokens }),
