@@ -180,7 +180,7 @@ export function createHub(o: HubOptions): Hub {
       timer.unref();
       await closed;
       clearTimeout(timer);
-      o.recorder.close();
+      await o.recorder.close();
     },
   };
 }

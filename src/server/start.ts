@@ -6,6 +6,7 @@ import type { ServerSettings, SettingFlags } from '../config/settings.js';
 import { Registry } from '../routing/registry.js';
 import { CATALOG } from '../catalog/models.js';
 import { PriceBook } from '../catalog/prices.js';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DestinationStream } from 'pino';
 import { createLogger } from './log.js';
@@ -14,6 +15,7 @@ import { SQLiteStore } from '../store/sqlite.js';
 import { UsageJournal } from '../usage/journal.js';
 import { createTracer } from '../usage/tracing.js';
 import { TenancyRepo } from '../store/tenancy.js';
+import { UsageWriter } from '../store/usage-writer.js';
 import { Ledger } from '../tenancy/ledger.js';
 import { Tenancy } from '../tenancy/service.js';
 import { UsageRecorder } from '../usage/record.js';
@@ -72,10 +74,11 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
   // Records a killed hub journaled but never stored go in first.
   const journalPath = join(settings.dataDir, 'usage.journal');
   const leftover = UsageJournal.read(journalPath);
-  if (leftover.length) store.writeUsage(leftover);
+  if (leftover.records.length) store.writeUsage(leftover.records);
+  for (const f of leftover.files) rmSync(f, { force: true });
   const journal = new UsageJournal(journalPath);
-  journal.clear();
-  const recorder = new UsageRecorder(store, journal);
+  const writer = new UsageWriter(store.path);
+  const recorder = new UsageRecorder(writer, journal);
   const repo = new TenancyRepo(store.db);
   const { tenancy, generatedAdminKey } = Tenancy.open(repo, env.BAIMO_ADMIN_KEY, settings.auth === 'required');
   const ledger = new Ledger((account, _period, since) => {
@@ -129,6 +132,7 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
     async close() {
       for (const t of pruneTimers) clearTimeout(t);
       await hub.close();
+      await writer.close();
       store.close();
       await tracer?.shutdown();
       logger.flush();

@@ -1,17 +1,22 @@
-import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { UsageRecord } from './record.js';
 
 /**
  * An append-only file of usage records not yet in the database. Each record is appended (one
  * write to the page cache, a few microseconds) when it is made, so that even a hub killed with
  * SIGKILL loses no accounting: on the next start the journal is replayed into the store, where
- * duplicates are ignored. It is emptied after every committed batch.
+ * duplicates are ignored.
+ *
+ * The store is written by another thread, so the journal is kept in segments: each batch handed
+ * to the writer seals the current segment, and a sealed segment is deleted once the writer has
+ * committed its batch.
  */
 export class UsageJournal {
   private fd: number;
+  private sealed = 0;
 
   constructor(readonly path: string) {
-    // Append mode: after a truncate, writes go to the new end rather than leaving a hole.
     this.fd = openSync(path, 'a');
   }
 
@@ -19,26 +24,35 @@ export class UsageJournal {
     writeSync(this.fd, `${JSON.stringify(r)}\n`);
   }
 
-  clear(): void {
-    ftruncateSync(this.fd, 0);
+  /** Seals what was appended so far into its own segment; returns a handle to drop it later. */
+  seal(): () => void {
+    closeSync(this.fd);
+    const segment = `${this.path}.${process.pid}.${Date.now()}.${++this.sealed}`;
+    renameSync(this.path, segment);
+    this.fd = openSync(this.path, 'a');
+    return () => rmSync(segment, { force: true });
   }
 
   close(): void {
     closeSync(this.fd);
   }
 
-  /** Records left by a previous run; a torn last line (killed mid-write) is skipped. */
-  static read(path: string): UsageRecord[] {
-    if (!existsSync(path)) return [];
-    const out: UsageRecord[] = [];
-    for (const line of readFileSync(path, 'utf8').split('\n')) {
-      if (!line) continue;
-      try {
-        out.push(JSON.parse(line) as UsageRecord);
-      } catch {
-        // only the last line can be torn
+  /** Records left by earlier runs (the journal and any sealed segments); a torn last line is skipped. */
+  static read(path: string): { records: UsageRecord[]; files: string[] } {
+    const dir = dirname(path);
+    const name = basename(path);
+    const files = existsSync(dir) ? readdirSync(dir).filter((f) => f === name || f.startsWith(`${name}.`)).map((f) => join(dir, f)) : [];
+    const records: UsageRecord[] = [];
+    for (const f of files) {
+      for (const line of readFileSync(f, 'utf8').split('\n')) {
+        if (!line) continue;
+        try {
+          records.push(JSON.parse(line) as UsageRecord);
+        } catch {
+          // only a last line can be torn
+        }
       }
     }
-    return out;
+    return { records, files };
   }
 }

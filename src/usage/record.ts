@@ -41,8 +41,8 @@ export interface UsageRecord {
 }
 
 export interface UsageSink {
-  /** Persists a batch atomically. */
-  writeUsage(records: readonly UsageRecord[]): void;
+  /** Persists a batch atomically; may complete later (the writer runs on its own thread). */
+  writeUsage(records: readonly UsageRecord[]): void | Promise<void>;
 }
 
 /**
@@ -80,35 +80,56 @@ export class UsageRecorder {
     }
   }
 
-  /** Writes what is buffered. On a write failure the batch stays queued for the next flush. */
+  private inFlight = new Set<Promise<void>>();
+
+  /**
+   * Hands what is buffered to the store. The journal segment holding the batch is dropped once
+   * the store has committed it; on a write failure the batch is queued again.
+   */
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.queue.length === 0) return;
     const batch = this.queue;
     this.queue = [];
-    try {
-      this.sink.writeUsage(batch);
-      this.failures = 0;
-      // Everything journaled is now in the store (flush runs in one synchronous step).
-      if (this.queue.length === 0) this.journal?.clear();
-    } catch (err) {
-      this.queue = batch.concat(this.queue);
-      this.failures++;
-      if (this.failures === 1 || this.failures % 100 === 0) {
-        process.emitWarning(`usage records could not be written (${(err as Error).message}); will retry`);
-      }
-      this.timer = setTimeout(() => this.flush(), Math.min(5000, this.flushEveryMs * 2 ** this.failures));
-      this.timer.unref();
-    }
+    const drop = this.journal?.seal();
+    const done = Promise.resolve()
+      .then(() => this.sink.writeUsage(batch))
+      .then(
+        () => {
+          this.failures = 0;
+          drop?.();
+        },
+        (err: unknown) => {
+          // The sealed segment stays on disk until a later start replays it; retry from memory too.
+          this.queue = batch.concat(this.queue);
+          this.failures++;
+          if (this.failures === 1 || this.failures % 100 === 0) {
+            process.emitWarning(`usage records could not be written (${(err as Error).message}); will retry`);
+          }
+          if (!this.closed) {
+            this.timer = setTimeout(() => this.flush(), Math.min(5000, this.flushEveryMs * 2 ** this.failures));
+            this.timer.unref();
+          }
+        },
+      )
+      .finally(() => this.inFlight.delete(done));
+    this.inFlight.add(done);
   }
+
+  private closed = false;
 
   get pending(): number {
     return this.queue.length;
   }
 
-  close(): void {
+  /** Flushes everything and waits until the store has it. */
+  async close(): Promise<void> {
     this.flush();
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+    this.closed = true;
+    if (this.queue.length > 0) this.flush(); // a failed batch came back: one last try
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.journal?.close();

@@ -1,0 +1,57 @@
+import { Worker } from 'node:worker_threads';
+import type { UsageRecord, UsageSink } from '../usage/record.js';
+
+/**
+ * Writes usage batches on a thread of their own, so that inserting records and keeping the hourly
+ * totals never takes time from requests. Reads stay on the main connection (SQLite's WAL lets
+ * one writer and many readers work at once).
+ */
+export class UsageWriter implements UsageSink {
+  private readonly worker: Worker;
+  private next = 0;
+  private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+
+  constructor(dbPath: string) {
+    // From compiled output the thread is plain JavaScript; from source (tests, `npm run dev`)
+    // it is TypeScript, loaded through tsx.
+    const fromSource = import.meta.url.endsWith('.ts');
+    const workerData = { path: dbPath };
+    if (fromSource) {
+      const entry = new URL('./usage-writer-thread.ts', import.meta.url).href;
+      const api = new URL('../../node_modules/tsx/dist/esm/api/index.mjs', import.meta.url).href;
+      const boot = `import(${JSON.stringify(api)}).then(({ tsImport }) => tsImport(${JSON.stringify(entry)}, ${JSON.stringify(import.meta.url)}))`;
+      this.worker = new Worker(boot, { eval: true, workerData });
+    } else {
+      this.worker = new Worker(new URL('./usage-writer-thread.js', import.meta.url), { workerData });
+    }
+    this.worker.on('message', (m: { id: number; error?: string }) => {
+      const p = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      // Keep the process alive only while a batch is on its way to disk.
+      if (this.pending.size === 0) this.worker.unref();
+      if (m.error === undefined) p?.resolve();
+      else p?.reject(new Error(m.error));
+    });
+    this.worker.on('error', (err) => this.failAll(err));
+    this.worker.on('exit', (code) => this.failAll(new Error(`usage writer stopped (exit ${code})`)));
+    this.worker.unref();
+  }
+
+  private failAll(err: Error): void {
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
+  writeUsage(records: readonly UsageRecord[]): Promise<void> {
+    const id = ++this.next;
+    return new Promise((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, records });
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
