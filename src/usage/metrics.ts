@@ -4,6 +4,18 @@ import type { UsageRecord } from './record.js';
 
 const CIRCUIT = { closed: 0, half_open: 1, open: 2 } as const;
 
+interface Children {
+  readonly requests: { inc(n?: number): void };
+  readonly latency: { observe(v: number): void };
+  readonly ttft: { observe(v: number): void };
+  readonly input: { inc(n?: number): void };
+  readonly output: { inc(n?: number): void };
+  readonly cachedInput: { inc(n?: number): void };
+  readonly cacheWrite: { inc(n?: number): void };
+  readonly reasoning: { inc(n?: number): void };
+  readonly cost: { inc(n?: number): void };
+}
+
 /**
  * Prometheus metrics, fed by usage records as they are made and by deployment state when
  * scraped. Labels carry model and provider names only — never a key.
@@ -71,24 +83,47 @@ export class Metrics {
     });
   }
 
-  observe(r: UsageRecord): void {
+  /** The metric children of one label combination, found once (prom-client hashes labels on every call otherwise). */
+  private readonly children = new Map<string, Children>();
+
+  private childrenFor(r: UsageRecord): Children {
     const provider = r.provider ?? '';
-    this.requests.inc({ endpoint: r.endpoint, model: r.model, provider, status: String(r.status), attempt: r.final ? 'final' : 'retried' });
+    const key = `${r.endpoint}\u0000${r.model}\u0000${provider}\u0000${r.status}\u0000${r.final ? 1 : 0}`;
+    let c = this.children.get(key);
+    if (!c) {
+      if (this.children.size > 50_000) this.children.clear();
+      const tokens = (kind: string) => this.tokens.labels({ model: r.model, provider, kind });
+      c = {
+        requests: this.requests.labels({ endpoint: r.endpoint, model: r.model, provider, status: String(r.status), attempt: r.final ? 'final' : 'retried' }),
+        latency: this.latency.labels({ endpoint: r.endpoint, model: r.model }),
+        ttft: this.ttft.labels({ model: r.model }),
+        input: tokens('input'),
+        output: tokens('output'),
+        cachedInput: tokens('cached_input'),
+        cacheWrite: tokens('cache_write'),
+        reasoning: tokens('reasoning'),
+        cost: this.cost.labels({ model: r.model, provider }),
+      };
+      this.children.set(key, c);
+    }
+    return c;
+  }
+
+  observe(r: UsageRecord): void {
+    const c = this.childrenFor(r);
+    c.requests.inc();
     if (!r.final) return;
-    this.latency.observe({ endpoint: r.endpoint, model: r.model }, r.latencyMs / 1000);
-    if (r.ttftMs !== undefined && r.stream) this.ttft.observe({ model: r.model }, r.ttftMs / 1000);
+    c.latency.observe(r.latencyMs / 1000);
+    if (r.ttftMs !== undefined && r.stream) c.ttft.observe(r.ttftMs / 1000);
     const u = r.usage;
     if (u) {
-      const add = (kind: string, n: number | undefined) => {
-        if (n) this.tokens.inc({ model: r.model, provider, kind }, n);
-      };
-      add('input', u.inputTokens);
-      add('output', u.outputTokens);
-      add('cached_input', u.cachedInputTokens);
-      add('cache_write', u.cacheWriteTokens);
-      add('reasoning', u.reasoningTokens);
+      if (u.inputTokens) c.input.inc(u.inputTokens);
+      if (u.outputTokens) c.output.inc(u.outputTokens);
+      if (u.cachedInputTokens) c.cachedInput.inc(u.cachedInputTokens);
+      if (u.cacheWriteTokens) c.cacheWrite.inc(u.cacheWriteTokens);
+      if (u.reasoningTokens) c.reasoning.inc(u.reasoningTokens);
     }
-    if (r.costUsd) this.cost.inc({ model: r.model, provider }, r.costUsd);
+    if (r.costUsd) c.cost.inc(r.costUsd);
   }
 
   async text(): Promise<string> {
