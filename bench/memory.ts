@@ -1,0 +1,95 @@
+/**
+ * Memory of the hub under many open streams and over many requests. (a) Opens 1,000 slow
+ * streams at once (60 chunks × 500 ms, so all stay open) and samples the hub's RSS while
+ * every one of them has started; (b) sends 100,000 non-streaming requests with wrk and
+ * compares RSS after 20,000 and after 100,000 (reading it every 20,000 on the way) — a leak
+ * shows up as steady growth.
+ */
+import { setMaxListeners } from 'node:events';
+import { Agent, request } from 'undici';
+import { rssMB } from './procs.js';
+import { sleep } from './stats.js';
+import { runWrk } from './wrk.js';
+
+export interface OpenStreamsResult {
+  requested: number;
+  /** Streams that had received their first chunk when RSS was sampled. */
+  open: number;
+  failed: number;
+  rssBeforeMB: number;
+  /** Highest RSS sampled while the streams were open. */
+  rssOpenMB: number;
+  firstError?: string;
+}
+
+export async function openStreams(hubUrl: string, key: string, hubPid: number, n = 1000): Promise<OpenStreamsResult> {
+  const agent = new Agent({ connections: n + 10, keepAliveTimeout: 5_000, headersTimeout: 60_000, bodyTimeout: 60_000 });
+  const abort = new AbortController();
+  setMaxListeners(0, abort.signal); // one signal aborts all n requests
+  const body = JSON.stringify({ model: 'bench/s60x500', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'Count slowly.' }] });
+  const rssBeforeMB = rssMB(hubPid);
+  let open = 0;
+  let failed = 0;
+  let firstError: string | undefined;
+  const all: Promise<void>[] = [];
+  const one = async () => {
+    try {
+      const res = await request(`${hubUrl}/v1/chat/completions`, {
+        method: 'POST', body, signal: abort.signal, dispatcher: agent,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      });
+      if (res.statusCode !== 200) throw new Error(`${res.statusCode} ${(await res.body.text()).slice(0, 200)}`);
+      let first = true;
+      for await (const _ of res.body) if (first) { first = false; open++; }
+    } catch (err) {
+      if (!abort.signal.aborted) { failed++; firstError ??= (err as Error).message; }
+    }
+  };
+  // In batches, so the listen backlog is never the thing being measured.
+  for (let i = 0; i < n; i += 100) {
+    for (let j = i; j < Math.min(n, i + 100); j++) all.push(one());
+    await sleep(50);
+  }
+  const deadline = Date.now() + 20_000;
+  while (open + failed < n && Date.now() < deadline) await sleep(100);
+  let rssOpenMB = 0;
+  for (let i = 0; i < 5; i++) { rssOpenMB = Math.max(rssOpenMB, rssMB(hubPid)); await sleep(200); }
+  const result: OpenStreamsResult = { requested: n, open, failed, rssBeforeMB, rssOpenMB, ...(firstError && { firstError }) };
+  abort.abort();
+  await Promise.allSettled(all);
+  await agent.destroy().catch(() => {});
+  return result;
+}
+
+export interface GrowthResult {
+  requestsAt1: number;
+  rssAt1MB: number;
+  requestsAt2: number;
+  rssAt2MB: number;
+  growthMB: number;
+  /** RSS at every mark on the way, to tell a trend from noise. */
+  marks: { requests: number; rssMB: number }[];
+  errors: boolean;
+}
+
+/** wrk at c=32 in slices until 20k, then 100k requests have completed; RSS at each mark. */
+export async function growth(url: string, script: string, hubPid: number, upstreamPid: number, marks = [20_000, 40_000, 60_000, 80_000, 100_000]): Promise<GrowthResult> {
+  let done = 0;
+  let errors = false;
+  const rss: { requests: number; rssMB: number }[] = [];
+  let rps = 0;
+  for (const mark of marks) {
+    while (done < mark) {
+      // Slices sized from the last rate, so RSS is read close to each mark.
+      const seconds = rps ? Math.max(1, Math.min(5, Math.ceil((mark - done) / rps))) : 2;
+      const r = await runWrk({ url, script, connections: 32, seconds, relayPid: hubPid, upstreamPid });
+      done += r.requests;
+      rps = r.rps;
+      errors ||= r.errors;
+    }
+    await sleep(1000);
+    rss.push({ requests: done, rssMB: rssMB(hubPid) });
+  }
+  const [a, b] = [rss[0]!, rss[rss.length - 1]!];
+  return { requestsAt1: a.requests, rssAt1MB: a.rssMB, requestsAt2: b.requests, rssAt2MB: b.rssMB, growthMB: b.rssMB - a.rssMB, marks: rss, errors };
+}
