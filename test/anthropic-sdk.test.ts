@@ -73,3 +73,16 @@ describe('count_tokens', () => {
     expect(r.input_tokens).toBeLessThan(30);
   });
 });
+
+describe('the model list for Anthropic clients', () => {
+  it('comes in Anthropic\'s shape', async () => {
+    const ids: string[] = [];
+    for await (const m of client.models.list()) {
+      expect(m.type).toBe('model');
+      ids.push(m.id);
+    }
+    expect(Array.isArray(ids)).toBe(true);
+    const one = await client.models.retrieve('loop/gpt-test');
+    expect(one).toMatchObject({ type: 'model', id: 'loop/gpt-test' });
+  });
+});

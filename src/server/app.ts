@@ -115,7 +115,7 @@ export function createHub(o: HubOptions): Hub {
       case '/v1/models':
       case '/models':
         if (method !== 'GET') return methodNotAllowed(res, method, path, 'GET');
-        return authenticated(req, res) ? listModels(ctx, res) : undefined;
+        return authenticated(req, res) ? listModels(ctx, req, res) : undefined;
       case '/healthz':
         return sendJSON(res, 200, { status: 'ok' });
       case '/metrics':
@@ -141,7 +141,7 @@ export function createHub(o: HubOptions): Hub {
         } catch {
           id = path.slice(prefix.length);
         }
-        return getModel(ctx, res, id);
+        return getModel(ctx, req, res, id);
       }
     }
     return notFound(res, method, path);

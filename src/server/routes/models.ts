@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HubError } from '../../core/errors.js';
 import { openAIErrorBody } from '../../protocols/openai-chat/errors.js';
 import { findCatalogEntry } from '../../catalog/models.js';
@@ -39,17 +39,33 @@ function toWire(ctx: HubContext, m: ModelEntry) {
   };
 }
 
-export function listModels(ctx: HubContext, res: ServerResponse): void {
-  sendJSON(res, 200, { object: 'list', data: ctx.registry.list().map((m) => toWire(ctx, m)) });
+/** Anthropic's model object: what Anthropic clients (Claude Code among them) expect. */
+function toAnthropic(ctx: HubContext, m: ModelEntry) {
+  return { type: 'model', id: m.id, display_name: m.id, created_at: new Date(ctx.startedAt * 1000).toISOString() };
+}
+
+/** Anthropic SDKs always send `anthropic-version`; they get Anthropic's list shape. */
+export function wantsAnthropic(req: IncomingMessage): boolean {
+  return req.headers['anthropic-version'] !== undefined;
+}
+
+export function listModels(ctx: HubContext, req: IncomingMessage, res: ServerResponse): void {
+  const list = ctx.registry.list();
+  if (wantsAnthropic(req)) {
+    const data = list.map((m) => toAnthropic(ctx, m));
+    return sendJSON(res, 200, { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
+  }
+  sendJSON(res, 200, { object: 'list', data: list.map((m) => toWire(ctx, m)) });
 }
 
 /** `GET /v1/models/{id}`; ids may contain slashes (`deepseek/deepseek-chat`). */
-export function getModel(ctx: HubContext, res: ServerResponse, id: string): void {
+export function getModel(ctx: HubContext, req: IncomingMessage, res: ServerResponse, id: string): void {
   const listed = ctx.registry.list().find((m) => m.id === id);
-  if (listed) return sendJSON(res, 200, toWire(ctx, listed));
+  if (listed) return sendJSON(res, 200, wantsAnthropic(req) ? toAnthropic(ctx, listed) : toWire(ctx, listed));
   try {
     const d = ctx.registry.resolve(id).route.deployments[0]!;
-    sendJSON(res, 200, toWire(ctx, { id, ownedBy: d.provider, kind: 'chat', upstream: { provider: d.provider, model: d.upstreamModel } }));
+    const entry: ModelEntry = { id, ownedBy: d.provider, kind: 'chat', upstream: { provider: d.provider, model: d.upstreamModel } };
+    sendJSON(res, 200, wantsAnthropic(req) ? toAnthropic(ctx, entry) : toWire(ctx, entry));
   } catch (err) {
     const e = err instanceof HubError ? err : new HubError('not_found', `The model '${id}' does not exist.`);
     sendJSON(res, e.status, openAIErrorBody(e));
