@@ -2,6 +2,9 @@ import { HubError } from '../../core/errors.js';
 import type { ErrorKind } from '../../core/errors.js';
 import { redact } from '../openai-compatible/errors.js';
 import type { AnthropicErrorBody, AnthropicErrorObject } from './wire.js';
+import { parseRetryAfter } from '../retry-after.js';
+
+export { parseRetryAfter };
 
 /**
  * Anthropic's error types (https://platform.claude.com/docs/en/api/errors): 400
@@ -52,14 +55,6 @@ function serverSideStatus(kind: ErrorKind): number {
   return kind === 'timeout' ? 504 : 502;
 }
 
-export function parseRetryAfter(value: string | string[] | undefined): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (!v) return undefined;
-  const seconds = Number(v);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds);
-  const date = Date.parse(v);
-  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
-}
 
 /**
  * Turns a non-2xx answer into a HubError. 4xx keep their status and Anthropic's own message;

@@ -1,6 +1,7 @@
 import { HubError } from '../../core/errors.js';
 import type { ErrorKind } from '../../core/errors.js';
 import type { WireErrorBody } from './wire.js';
+import { parseRetryAfter } from '../retry-after.js';
 
 const SECRETISH = /\b(sk|pk|key|ak)-[A-Za-z0-9_\-]{8,}/g;
 
@@ -29,14 +30,6 @@ function kindFor(status: number, message: string, code: string | undefined): Err
   return 'bad_request';
 }
 
-function parseRetryAfter(value: string | string[] | undefined): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (!v) return undefined;
-  const seconds = Number(v);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds);
-  const date = Date.parse(v);
-  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
-}
 
 /**
  * Turns an upstream's non-2xx answer into a HubError. 4xx keep their status and the provider's
