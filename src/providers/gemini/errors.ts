@@ -2,6 +2,7 @@ import { HubError } from '../../core/errors.js';
 import type { ErrorKind } from '../../core/errors.js';
 import { redact } from '../openai-compatible/errors.js';
 import type { GeminiErrorBody } from './wire.js';
+import { parseRetryAfter } from '../retry-after.js';
 
 type Details = NonNullable<NonNullable<GeminiErrorBody['error']>['details']>;
 
@@ -26,15 +27,6 @@ export function parseRetryDelay(value: unknown): number | undefined {
   if (typeof value !== 'string') return undefined;
   const m = /^(\d+(?:\.\d+)?)s$/.exec(value.trim());
   return m ? Math.ceil(Number(m[1])) : undefined;
-}
-
-function retryAfterHeader(value: string | string[] | undefined): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (!v) return undefined;
-  const seconds = Number(v);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds);
-  const date = Date.parse(v);
-  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
 }
 
 function detail(details: Details | undefined, type: string): Details[number] | undefined {
@@ -73,7 +65,7 @@ export function geminiError(
   message = redact(message, apiKey);
 
   const kind = kindFor(status, rpcStatus, reason, message);
-  const retryAfter = parseRetryDelay(detail(error?.details, 'RetryInfo')?.retryDelay) ?? retryAfterHeader(headers['retry-after']);
+  const retryAfter = parseRetryDelay(detail(error?.details, 'RetryInfo')?.retryDelay) ?? parseRetryAfter(headers['retry-after']);
   const code = reason ?? rpcStatus;
   const common = { provider, ...(code && { code }), ...(retryAfter !== undefined && { retryAfter }) };
   if (status >= 500) {
