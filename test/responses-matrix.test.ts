@@ -142,3 +142,35 @@ describe('stored responses', () => {
     expect(text).toBe('Partial answer');
   });
 });
+
+describe('an upstream that speaks the Responses API itself', () => {
+  it('gets Responses requests relayed as they are, stream and not, with its own conversation state', async () => {
+    // Another hub stands in for a Responses-native provider such as OpenAI.
+    const { startOpenAIUpstream } = await import('./upstreams/openai.js');
+    const loop = await startOpenAIUpstream();
+    const native = await startTestHub(`providers:\n  loop: { baseURL: ${loop.baseURL} }\n`);
+    const front = await startTestHub(`providers:\n  native: { baseURL: ${native.url}/v1, responsesAPI: true }\n`);
+    try {
+      const c = new OpenAI({ baseURL: `${front.url}/v1`, apiKey: 'x', maxRetries: 0 });
+      const r = await c.responses.create({ model: 'native/loop/tools', input: 'weather?', tools: TOOLS });
+      const calls = r.output.filter((o): o is OpenAI.Responses.ResponseFunctionToolCall => o.type === 'function_call');
+      expect(calls.map((x) => x.name)).toEqual(['get_weather', 'get_time']);
+      // The follow-up names a response only the upstream knows: it is passed on untouched.
+      const s = c.responses.stream({
+        model: 'native/loop/tools',
+        previous_response_id: r.id,
+        tools: TOOLS,
+        input: calls.map((x) => ({ type: 'function_call_output' as const, call_id: x.call_id, output: 'ok' })),
+      });
+      expect((await s.finalResponse()).output_text).toBe('The weather in Paris is 18°C.');
+      expect(loop.requests.map((q) => q.path)).toEqual(['/v1/chat/completions', '/v1/chat/completions']);
+      await expect.poll(() => front.store.recentUsage(2).map((u) => u.input_tokens), { timeout: 3000 }).toEqual([60, 40]);
+      expect(front.store.loadResponse(r.id)).toBeUndefined(); // the upstream keeps it, not the front hub
+      expect(native.store.loadResponse(r.id)).toBeDefined();
+    } finally {
+      await front.dispose();
+      await native.dispose();
+      await loop.close();
+    }
+  });
+});

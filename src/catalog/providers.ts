@@ -18,6 +18,8 @@ export interface ProviderSpec {
   readonly firstByteTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly maxTokensField: 'max_tokens' | 'max_completion_tokens';
+  /** Whether it also speaks OpenAI's Responses API (OpenAI itself does). */
+  readonly responsesAPI?: boolean;
   /** An Anthropic-Messages-compatible endpoint of the same provider, if it has one. */
   readonly anthropicBaseURL?: string | undefined;
   /** Where it came from, for `baimo models` and start-up output. */
@@ -57,6 +59,7 @@ function fromPreset(p: ProviderPreset, env: Env, source: ProviderSpec['source'])
     firstByteTimeoutMs: FIRST_BYTE_TIMEOUT_MS,
     idleTimeoutMs: IDLE_TIMEOUT_MS,
     maxTokensField: p.id === 'openai' ? 'max_completion_tokens' : 'max_tokens',
+    ...(p.id === 'openai' && { responsesAPI: true }),
     ...((p as { anthropicBaseURL?: string }).anthropicBaseURL !== undefined && { anthropicBaseURL: (p as { anthropicBaseURL?: string }).anthropicBaseURL }),
     source,
   };
@@ -94,6 +97,7 @@ export function resolveProviders(config: ConfigFile, env: Env): Map<string, Prov
       firstByteTimeoutMs: c.timeoutMs ?? FIRST_BYTE_TIMEOUT_MS,
       idleTimeoutMs: c.idleTimeoutMs ?? IDLE_TIMEOUT_MS,
       maxTokensField: c.maxTokensField ?? base?.maxTokensField ?? 'max_tokens',
+      ...((c.responsesAPI ?? base?.responsesAPI) && { responsesAPI: true }),
       ...((c.anthropicBaseURL ?? base?.anthropicBaseURL) !== undefined && { anthropicBaseURL: trimSlash((c.anthropicBaseURL ?? base?.anthropicBaseURL)!) }),
       source: 'config',
     });

@@ -18,6 +18,8 @@ const providerSchema = z.strictObject({
   /** Time to the first byte of the upstream's answer. */
   timeoutMs: z.number().int().positive().optional(),
   connectTimeoutMs: z.number().int().positive().optional(),
+  /** The provider also speaks OpenAI's Responses API: Responses clients are then relayed natively. */
+  responsesAPI: z.boolean().optional(),
   /** The provider's Anthropic-compatible base URL: Anthropic-format clients are then served natively. */
   anthropicBaseURL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
   /** Longest silence between two chunks of a stream. */

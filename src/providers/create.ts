@@ -31,6 +31,6 @@ export function createProvider(spec: ProviderSpec, timeouts: Partial<Timeouts> =
     case 'gemini':
       return new GeminiProvider(common);
     case 'openai':
-      return new OpenAICompatibleProvider({ ...common, maxTokensField: spec.maxTokensField });
+      return new OpenAICompatibleProvider({ ...common, maxTokensField: spec.maxTokensField, ...(spec.responsesAPI && { responsesAPI: true }) });
   }
 }

@@ -21,6 +21,8 @@ export interface OpenAICompatibleOptions {
   readonly headers?: Readonly<Record<string, string>>;
   readonly timeouts: Timeouts;
   readonly maxTokensField: 'max_tokens' | 'max_completion_tokens';
+  /** The server also speaks OpenAI's Responses API (`POST {baseURL}/responses`). */
+  readonly responsesAPI?: boolean;
 }
 
 /** A successful upstream answer, body unread, for the same-format pass-through. */
@@ -36,6 +38,9 @@ export class OpenAICompatibleProvider implements Model, EmbeddingModel {
   private readonly headers: Record<string, string>;
   private readonly chatURL: URL;
   private readonly embeddingsURL: URL;
+  private readonly responsesURL: URL;
+  /** Whether Responses requests may be relayed to this server as they are. */
+  readonly speaksResponses: boolean;
 
   constructor(private readonly o: OpenAICompatibleOptions) {
     this.provider = o.id;
@@ -47,15 +52,17 @@ export class OpenAICompatibleProvider implements Model, EmbeddingModel {
     };
     this.chatURL = new URL(`${o.baseURL}/chat/completions`);
     this.embeddingsURL = new URL(`${o.baseURL}/embeddings`);
+    this.responsesURL = new URL(`${o.baseURL}/responses`);
+    this.speaksResponses = o.responsesAPI === true;
   }
 
   /**
    * Sends a wire-format body as is. Resolves only on a 2xx answer; anything else becomes a
    * HubError carrying the provider's message.
    */
-  async relay(endpoint: 'chat' | 'embeddings', body: string, signal: AbortSignal): Promise<RelayResponse> {
+  async relay(endpoint: 'chat' | 'embeddings' | 'responses', body: string, signal: AbortSignal): Promise<RelayResponse> {
     const res = await post({
-      url: endpoint === 'chat' ? this.chatURL : this.embeddingsURL,
+      url: endpoint === 'chat' ? this.chatURL : endpoint === 'embeddings' ? this.embeddingsURL : this.responsesURL,
       headers: this.headers,
       body,
       signal,

@@ -8,12 +8,19 @@ import { collectedToResponse, ResponsesStreamRenderer } from '../../protocols/op
 import { responsesRequest } from '../../protocols/openai-responses/schema.js';
 import { canonicalConversation, responsesRequestToCanonical } from '../../protocols/openai-responses/to-canonical.js';
 import { validate } from '../../protocols/validate.js';
+import type { ResponsesRequest } from '../../protocols/openai-responses/schema.js';
+import { readText, transportError } from '../../providers/http.js';
+import { OpenAICompatibleProvider } from '../../providers/openai-compatible/provider.js';
+import { parseSSEEvent, SSESplitter } from '../../providers/sse.js';
+import type { Target } from '../../routing/registry.js';
+import type { Usage } from '../../core/types.js';
+import type { Outcome } from '../lifecycle.js';
 import type { Principal } from '../../tenancy/types.js';
 import { estimatePromptTokens, promptText } from '../../usage/estimate.js';
 import { admit } from '../admission.js';
 import type { HubContext } from '../context.js';
 import { dispatch, firstEvent } from '../dispatch.js';
-import { sendJSON, SSE_HEADERS } from '../http.js';
+import { sendJSON, sendRaw, SSE_HEADERS } from '../http.js';
 import { attemptHeaders, noteEvent, runRequest } from '../lifecycle.js';
 import { write } from '../stream-writer.js';
 
@@ -41,6 +48,12 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
     const body = validate(responsesRequest, json);
     out.stream = body.stream === true;
     const target = ctx.registry.resolve(body.model);
+    const keptHere = body.previous_response_id ? ctx.store.loadResponse(body.previous_response_id) !== undefined : false;
+    // An upstream that speaks Responses itself gets the request as it is (it keeps its own
+    // conversation state), unless the conversation so far lives in the hub.
+    if (!keptHere && target.route.deployments.every((d) => d.model instanceof OpenAICompatibleProvider && d.model.speaksResponses)) {
+      return relayResponses(ctx, res, requestId, json as Record<string, unknown>, body, target, out, clientSignal, principal);
+    }
     const history = body.previous_response_id ? (stored(ctx, body.previous_response_id, principal).history as Message[]) : [];
     const request = responsesRequestToCanonical(body, '', history);
     const estimate = estimatePromptTokens(request);
@@ -90,6 +103,85 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
     save(renderer.response, collector.result());
     res.end(tail);
   });
+}
+
+/** Usage in the Responses API's shape → canonical. */
+function usageFromResponses(u: { input_tokens?: number; output_tokens?: number; input_tokens_details?: { cached_tokens?: number }; output_tokens_details?: { reasoning_tokens?: number } } | undefined): Usage | undefined {
+  if (!u) return undefined;
+  return {
+    inputTokens: u.input_tokens ?? 0,
+    outputTokens: u.output_tokens ?? 0,
+    ...(u.input_tokens_details?.cached_tokens !== undefined && { cachedInputTokens: u.input_tokens_details.cached_tokens }),
+    ...(u.output_tokens_details?.reasoning_tokens !== undefined && { reasoningTokens: u.output_tokens_details.reasoning_tokens }),
+  };
+}
+
+const FINAL_EVENT = /"type"\s*:\s*"response\.(completed|incomplete|failed)"/;
+
+/** Responses client → Responses-speaking upstream: bytes pass through, usage is read on the way. */
+async function relayResponses(
+  ctx: HubContext,
+  res: ServerResponse,
+  requestId: string,
+  raw: Record<string, unknown>,
+  body: ResponsesRequest,
+  target: Target,
+  out: Outcome,
+  clientSignal: AbortSignal,
+  principal: Principal,
+): Promise<void> {
+  const estimate = 0;
+  out.ticket = admit(ctx, principal, body.model, target, estimate, body.max_output_tokens ?? undefined);
+  const d = await dispatch(ctx, requestId, 'chat', target, out, clientSignal, estimate, async (attempt, signal) => {
+    const provider = attempt.deployment.model as OpenAICompatibleProvider;
+    const upstream = await provider.relay('responses', JSON.stringify({ ...raw, model: attempt.deployment.upstreamModel }), signal);
+    if (!out.stream) return { provider, text: await readText(upstream.body, provider.provider) };
+    upstream.body.setEncoding('utf8');
+    const it = (upstream.body as AsyncIterable<string>)[Symbol.asyncIterator]();
+    try {
+      return { provider, it, first: await it.next() };
+    } catch (err) {
+      throw transportError(err, provider.provider);
+    }
+  });
+  const headers = attemptHeaders(requestId, d.attempt, out);
+  const { provider } = d.value;
+  if (d.value.text !== undefined) {
+    let doc: { usage?: Parameters<typeof usageFromResponses>[0]; output?: unknown };
+    try {
+      doc = JSON.parse(d.value.text);
+    } catch {
+      throw new HubError('upstream', `Upstream ${provider.provider} returned a response that is not valid JSON`, { provider: provider.provider });
+    }
+    out.usage = usageFromResponses(doc.usage);
+    out.firstTokenAt = performance.now();
+    sendRaw(res, 200, d.value.text, headers);
+    return;
+  }
+  res.writeHead(200, { ...SSE_HEADERS, ...headers });
+  const splitter = new SSESplitter();
+  try {
+    for (let next = d.value.first!; !next.done; next = await d.value.it!.next()) {
+      let text = '';
+      for (const block of splitter.push(next.value)) {
+        if (out.firstTokenAt === undefined && block.includes('output_text.delta')) out.firstTokenAt = performance.now();
+        if (FINAL_EVENT.test(block)) {
+          const ev = parseSSEEvent(block);
+          try {
+            out.usage = usageFromResponses((JSON.parse(ev?.data ?? '{}') as { response?: { usage?: Parameters<typeof usageFromResponses>[0] } }).response?.usage);
+          } catch {
+            // forwarded as it came; the client sees the same bytes
+          }
+        }
+        text += `${block}\n\n`;
+      }
+      if (text) await write(res, text);
+    }
+  } catch (err) {
+    if (d.timedOut()) throw d.timeoutError();
+    throw transportError(err, provider.provider);
+  }
+  res.end();
 }
 
 /** `GET` and `DELETE /v1/responses/{id}`. */
