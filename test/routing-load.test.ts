@@ -29,7 +29,7 @@ models:
   chat:
     strategy: weighted
     retries: 4
-    breaker: { consecutiveFailures: 6, errorRate: 0.6, minRequests: 30, cooldownMs: 300 }
+    breaker: { consecutiveFailures: 10, errorRate: 0.6, minRequests: 30, cooldownMs: 300 }
     deployments:
       - { provider: a, model: m, weight: 2 }
       - { provider: b, model: m, weight: 1 }
