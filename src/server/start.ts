@@ -135,7 +135,7 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
       await writer.close();
       store.close();
       await tracer?.shutdown();
-      logger.flush();
+      await new Promise<void>((resolve) => logger.flush(() => resolve()));
     },
   };
 }
