@@ -75,8 +75,8 @@ export async function runRequest(
   // The record is made (and journaled) just before the response's last byte goes out, so a
   // client never sees a completed request whose record a crash could lose.
   let recorded = false;
-  const finalize = (): void => {
-    if (recorded) return;
+  const finalize = (then?: () => void): void => {
+    if (recorded) return then?.();
     recorded = true;
       const a = out.attempt;
       if (a && out.firstTokenAt !== undefined) a.deployment.observeFirstToken(out.firstTokenAt - t0);
@@ -95,7 +95,8 @@ export async function runRequest(
         cost = scope.costUsd;
         out.ticket?.settle(undefined, 0);
       } else out.ticket?.settle(out.usage, cost);
-      ctx.recorder.record({
+      ctx.recorder.record(
+      {
         requestId,
         ts,
         endpoint,
@@ -120,12 +121,18 @@ export async function runRequest(
         usage: out.usage,
         latencyMs: performance.now() - t0,
         ttftMs: out.firstTokenAt === undefined ? undefined : out.firstTokenAt - t0,
-      });
+        },
+      then,
+    );
   };
   const end = res.end.bind(res) as (...a: unknown[]) => ServerResponse;
+  let ending = false;
   (res as { end: unknown }).end = (...args: unknown[]) => {
-    finalize();
-    return end(...args);
+    if (ending) return res;
+    ending = true;
+    // The last byte goes out once the record is journaled (within this turn of the event loop).
+    finalize(() => end(...args));
+    return res;
   };
   const capture = ctx.captureBodies ? teeResponse(res, ctx.captureBodies.maxBytes) : undefined;
   let rawBody = '';

@@ -20,12 +20,35 @@ export class UsageJournal {
     this.fd = openSync(path, 'a');
   }
 
+  private buffered = '';
+  private waiting: (() => void)[] = [];
+
   append(r: UsageRecord): void {
     writeSync(this.fd, `${JSON.stringify(r)}\n`);
   }
 
+  /**
+   * Appends a record and calls `then` once it is in the file. Records made in the same turn of
+   * the event loop share one write, so a busy hub pays one syscall for many responses.
+   */
+  appendThen(r: UsageRecord, then: () => void): void {
+    if (this.waiting.length === 0) setImmediate(() => this.drain());
+    this.buffered += `${JSON.stringify(r)}\n`;
+    this.waiting.push(then);
+  }
+
+  private drain(): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    if (this.buffered) writeSync(this.fd, this.buffered);
+    this.buffered = '';
+    for (const w of waiting) w();
+  }
+
   /** Seals what was appended so far into its own segment; returns a handle to drop it later. */
   seal(): () => void {
+    // Whatever is waiting for the next write belongs to the segment being sealed.
+    if (this.waiting.length) this.drain();
     closeSync(this.fd);
     const segment = `${this.path}.${process.pid}.${Date.now()}.${++this.sealed}`;
     renameSync(this.path, segment);
@@ -34,6 +57,7 @@ export class UsageJournal {
   }
 
   close(): void {
+    if (this.waiting.length) this.drain();
     closeSync(this.fd);
   }
 

@@ -69,9 +69,16 @@ export class UsageRecorder {
     this.listeners.push(listener);
   }
 
-  record(r: UsageRecord): void {
+  /**
+   * Records `r`. With `then`, `then` runs once the record is journaled (at most one event-loop
+   * turn later): a response's last byte waits for it, so a kill can never lose a record whose
+   * request the client saw complete.
+   */
+  record(r: UsageRecord, then?: () => void): void {
     for (const l of this.listeners) l(r);
-    this.journal?.append(r);
+    if (!this.journal) then?.();
+    else if (then) this.journal.appendThen(r, then);
+    else this.journal.append(r);
     this.queue.push(r);
     if (this.queue.length >= this.maxBatch) setImmediate(() => this.flush());
     else if (!this.timer) {
