@@ -168,14 +168,15 @@ export class SQLiteStore implements UsageSink {
     this.insertBodies = this.db.prepare('INSERT OR IGNORE INTO request_bodies (request_id, ts, request, response) VALUES (?, ?, ?, ?)');
     const insertTrace = this.db.prepare('INSERT OR IGNORE INTO request_traces (request_id, ts, trace) VALUES (?, ?, ?)');
     const rollup = this.db.prepare(
-      `INSERT INTO usage_hourly VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT DO UPDATE SET requests = requests + 1, input_tokens = input_tokens + excluded.input_tokens,
+      `INSERT INTO usage_hourly VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens,
          output_tokens = output_tokens + excluded.output_tokens, cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
          cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens, reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
          cost_usd = cost_usd + excluded.cost_usd, latency_ms_sum = latency_ms_sum + excluded.latency_ms_sum,
          ttft_ms_sum = ttft_ms_sum + excluded.ttft_ms_sum, ttft_count = ttft_count + excluded.ttft_count`,
     );
     this.insertMany = this.db.transaction((records: readonly UsageRecord[]) => {
+      const groups = new Map<string, { key: (string | number)[]; sums: number[] }>();
       for (const r of records) {
         if (r.bodies) this.insertBodies.run(r.requestId, r.ts, r.bodies.request, r.bodies.response);
         if (r.trace) insertTrace.run(r.requestId, r.ts, JSON.stringify(r.trace));
@@ -188,12 +189,15 @@ export class SQLiteStore implements UsageSink {
           r.deployment ?? null, r.attempt, r.final ? 1 : 0, r.fallbackFrom ?? null,
           r.keyId ?? null, r.teamId ?? null, r.costUsd ?? null, r.usageCounted ? 1 : 0,
         ).changes === 0) continue;
-        rollup.run(
-          r.ts - (r.ts % 3_600_000), r.keyId ?? '', r.teamId ?? '', r.model, r.provider ?? '', r.deployment ?? '', r.status, r.final ? 1 : 0,
-          u?.inputTokens ?? 0, u?.outputTokens ?? 0, u?.cachedInputTokens ?? 0, u?.cacheWriteTokens ?? 0, u?.reasoningTokens ?? 0,
-          r.costUsd ?? 0, r.latencyMs, r.ttftMs ?? 0, r.ttftMs === undefined ? 0 : 1,
-        );
+        // Summed per hour and label set first: one upsert per group rather than per record.
+        const key = [r.ts - (r.ts % 3_600_000), r.keyId ?? '', r.teamId ?? '', r.model, r.provider ?? '', r.deployment ?? '', r.status, r.final ? 1 : 0];
+        const k = key.join('\u0000');
+        let g = groups.get(k);
+        if (!g) groups.set(k, (g = { key, sums: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0] }));
+        const add = [1, u?.inputTokens ?? 0, u?.outputTokens ?? 0, u?.cachedInputTokens ?? 0, u?.cacheWriteTokens ?? 0, u?.reasoningTokens ?? 0, r.costUsd ?? 0, r.latencyMs, r.ttftMs ?? 0, r.ttftMs === undefined ? 0 : 1];
+        for (let i = 0; i < add.length; i++) g.sums[i]! += add[i]!;
       }
+      for (const g of groups.values()) rollup.run(...g.key, ...g.sums);
     });
   }
 
