@@ -64,7 +64,7 @@ export class Tenancy {
       if (!this.authRequired) return { kind: 'open' };
       throw new HubError('authentication', 'Missing API key: send a Baimo key as `Authorization: Bearer <key>` or `x-api-key: <key>`.', { code: 'missing_api_key' });
     }
-    const hash = hashKey(presented);
+    const hash = this.hashOf(presented);
     if (hash === this.adminHash) return { kind: 'admin' };
     const key = this.byHash.get(hash);
     if (!key) {
@@ -76,6 +76,19 @@ export class Tenancy {
       throw new HubError('authentication', `The key ${key.prefix} expired at ${new Date(key.expiresAt).toISOString()}.`, { code: 'key_expired' });
     }
     return { kind: 'key', key, team: key.teamId ? this.teamsById.get(key.teamId) : undefined };
+  }
+
+  /** Recent keys' hashes: the same few keys arrive on every request. */
+  private readonly hashes = new Map<string, string>();
+
+  private hashOf(key: string): string {
+    let h = this.hashes.get(key);
+    if (h === undefined) {
+      if (this.hashes.size >= 10_000) this.hashes.clear();
+      h = hashKey(key);
+      this.hashes.set(key, h);
+    }
+    return h;
   }
 
   /** Only the admin key passes. */
