@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep } from './stats.js';
@@ -25,6 +25,13 @@ export interface StartedHub {
 }
 
 const ROOT = new URL('..', import.meta.url).pathname;
+
+// Temp dirs (config, data, log) go when the benchmark exits, whatever the reason.
+const dirs = new Set<string>();
+process.on('exit', () => {
+  if (process.env.BENCH_KEEP === '1') return;
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 let command: string[] | undefined;
 
@@ -50,6 +57,7 @@ function buildCommand(): string[] {
 
 export async function startHub(upstreamPort: number): Promise<StartedHub> {
   const dir = mkdtempSync(join(tmpdir(), 'baimo-bench-'));
+  dirs.add(dir);
   const config = join(dir, 'baimo.yaml');
   writeFileSync(config, `providers:\n  bench:\n    baseURL: http://127.0.0.1:${upstreamPort}/v1\n    apiKey: sk-bench-upstream\n    models: [bench-model]\n`);
   const adminKey = `bk-admin-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
@@ -65,6 +73,10 @@ export async function startHub(upstreamPort: number): Promise<StartedHub> {
   const child = spawnTracked(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', out, err] });
   closeSync(out);
   closeSync(err);
+  child.once('exit', () => {
+    // What the hub said before it died (its temp dir goes with the benchmark).
+    if (!(child as { stopRequested?: boolean }).stopRequested) process.stderr.write(readFileSync(errFile, 'utf8').slice(-4000));
+  });
   const deadline = Date.now() + 60_000;
   let url: string | undefined;
   while (!url) {

@@ -10,9 +10,11 @@ import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 const children = new Set<ChildProcess>();
+let stopping = false;
 
 /** Kills every tracked child's process group now (synchronous: safe in an 'exit' handler). */
 export function killAll(signal: NodeJS.Signals = 'SIGKILL'): void {
+  stopping = true;
   for (const c of children) {
     if (c.pid === undefined || c.exitCode !== null || c.signalCode !== null) continue;
     try {
@@ -37,11 +39,19 @@ process.on('uncaughtException', (err) => {
   process.exit(1);
 });
 
-/** Spawns a tracked child in its own process group. */
+/** Spawns a tracked child in its own process group; says so on stderr if it dies before we stop it. */
 export function spawnTracked(cmd: string, args: readonly string[], opts: SpawnOptions = {}): ChildProcess {
   const child = spawn(cmd, args, { ...opts, detached: true });
   children.add(child);
-  child.once('exit', () => children.delete(child));
+  child.once('exit', (code, signal) => {
+    children.delete(child);
+    if (!stopping && !(child as { stopRequested?: boolean }).stopRequested) {
+      const name = args.find((a) => /\.(ts|js)$/.test(a)) ?? cmd;
+      // Every figure after this would be wrong: stop the run rather than report it.
+      process.stderr.write(`bench: ${name} (pid ${child.pid}) exited unexpectedly: ${signal ? `killed by ${signal}${signal === 'SIGTERM' || signal === 'SIGKILL' ? ' from outside the benchmark' : ''}` : `exit code ${code}`}; the run is invalid\n`);
+      setImmediate(() => { killAll(); process.exit(1); });
+    }
+  });
   return child;
 }
 
@@ -52,7 +62,8 @@ export function spawnTracked(cmd: string, args: readonly string[], opts: SpawnOp
 export function spawnWithPort(args: readonly string[], timeoutMs = 30_000): Promise<{ child: ChildProcess; port: number }> {
   const child = spawnTracked(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-4000); });
+  child.once('exit', () => { if (err && !stopping) process.stderr.write(err); });
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`${args.join(' ')}: no port after ${timeoutMs} ms\n${err}`)), timeoutMs);
@@ -87,6 +98,7 @@ export function rssMB(pid: number): number {
 /** Stops a child gracefully (SIGTERM to its group), then kills it after `graceMs`. */
 export async function stop(child: ChildProcess, graceMs = 3000): Promise<void> {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  (child as { stopRequested?: boolean }).stopRequested = true;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   try { process.kill(-child.pid, 'SIGTERM'); } catch { return; }
   const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, graceMs);
@@ -94,11 +106,15 @@ export async function stop(child: ChildProcess, graceMs = 3000): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Machine-wide CPU time so far, in clock ticks: busy (everything but idle and iowait) and total. */
+/**
+ * Machine-wide CPU time so far, in clock ticks: busy (time charged to processes: user, nice,
+ * system — not interrupts, which loopback networking causes and no process is charged for)
+ * and total.
+ */
 export function machineTicks(): { busy: number; total: number } {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   const total = f.reduce((a, b) => a + b, 0);
-  return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
+  return { busy: (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0), total };
 }
 
 /** Share of the machine's CPU busy between two machineTicks() readings, in percent. */

@@ -85,7 +85,8 @@ async function main(): Promise<void> {
         const r = await wrk(n, c, SECONDS);
         runs.push({ ...r, round: round + 1, target: n });
         log(`round ${round + 1} c=${String(c).padEnd(3)} ${LABEL[n].padEnd(17)} ${r.rps.toFixed(0).padStart(6)} rps  p50 ${r.p50Ms.toFixed(3)} ms  p99 ${r.p99Ms.toFixed(3)} ms` +
-          `${r.relayCpuUsPerReq !== null ? `  cpu ${r.relayCpuUsPerReq.toFixed(0)} µs/req  rss ${r.relayRssMB?.toFixed(1)} MB` : ''}${r.errors ? '  ⚠ ERRORS' : ''}`);
+          `${r.relayCpuUsPerReq !== null ? `  cpu ${r.relayCpuUsPerReq.toFixed(0)} µs/req  rss ${r.relayRssMB?.toFixed(1)} MB` : ''}${r.otherBusyPct > 10 ? `  (others ${r.otherBusyPct.toFixed(0)}%)` : ''}${r.errors ? '  ⚠ ERRORS' : ''}`);
+        if (r.otherBusyPct > 10) warnings.push(`round ${round + 1}, ${LABEL[n]} at c=${c}: other processes used ${r.otherBusyPct.toFixed(0)}% of the machine during the run`);
         if (r.errors) warnings.push(`round ${round + 1}, ${LABEL[n]} at c=${c}: ${r.requests} requests, ${r.non2xx} non-2xx, socket errors ${JSON.stringify(r.socketErrors)}`);
         await sleep(300);
       }

@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { busyPct, cpuSeconds, machineTicks, rssMB } from './procs.js';
+import { busyPct, CLK_TCK, cpuSeconds, machineTicks, rssMB } from './procs.js';
 
 export const WRK = '/usr/bin/wrk';
 
@@ -38,6 +38,8 @@ export interface WrkResult {
   upstreamCpuUsPerReq: number;
   /** Share of the whole machine's CPU busy during the run (all processes, ours and others'). */
   machineBusyPct: number;
+  /** The part of machineBusyPct not used by wrk, the relay or the upstream: someone else's work. */
+  otherBusyPct: number;
   raw: string;
 }
 
@@ -60,7 +62,7 @@ const ms = (text: string, pct: string) => {
   return m ? Number(m[1]) * UNIT[m[2]!]! : NaN;
 };
 
-export function parseWrk(raw: string): Omit<WrkResult, 'connections' | 'threads' | 'seconds' | 'relayCpuUsPerReq' | 'relayRssMB' | 'upstreamCpuUsPerReq' | 'machineBusyPct'> {
+export function parseWrk(raw: string): Omit<WrkResult, 'connections' | 'threads' | 'seconds' | 'relayCpuUsPerReq' | 'relayRssMB' | 'upstreamCpuUsPerReq' | 'machineBusyPct' | 'otherBusyPct'> {
   const requests = Number(/(\d+) requests in/.exec(raw)?.[1] ?? 0);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(raw)?.[1] ?? 0);
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(raw)?.[1] ?? 0);
@@ -85,11 +87,19 @@ export async function runWrk(o: WrkRun): Promise<WrkResult> {
   const relay0 = o.relayPid ? cpuSeconds(o.relayPid) : 0;
   const up0 = cpuSeconds(o.upstreamPid);
   const m0 = machineTicks();
+  // Through bash, whose `times` then reports wrk's own CPU time (children's user and system).
+  const args = ['-t', String(threads), '-c', String(o.connections), '-d', `${o.seconds}s`, '--timeout', '5s', '--latency', '-s', o.script, o.url];
   const raw = await new Promise<string>((resolve, reject) => {
-    execFile(WRK, ['-t', String(threads), '-c', String(o.connections), '-d', `${o.seconds}s`, '--timeout', '5s', '--latency', '-s', o.script, o.url],
+    execFile('bash', ['-c', `"$0" "$@" && times`, WRK, ...args],
       { maxBuffer: 1 << 20 }, (err, stdout, stderr) => (err ? reject(new Error(`wrk failed: ${err.message}\n${stderr}`)) : resolve(stdout)));
   });
-  const machineBusy = busyPct(m0, machineTicks());
+  const m1 = machineTicks();
+  const t = /(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/.exec(raw);
+  const wrkCpu = t ? Number(t[1]) * 60 + Number(t[2]) + Number(t[3]) * 60 + Number(t[4]) : 0;
+  const relayCpu = o.relayPid ? cpuSeconds(o.relayPid) - relay0 : 0;
+  const upCpu = cpuSeconds(o.upstreamPid) - up0;
+  const machineBusy = busyPct(m0, m1);
+  const oursPct = (100 * (wrkCpu + relayCpu + upCpu) * CLK_TCK) / Math.max(1, m1.total - m0.total);
   const parsed = parseWrk(raw);
   const n = Math.max(1, parsed.requests);
   return {
@@ -97,9 +107,10 @@ export async function runWrk(o: WrkRun): Promise<WrkResult> {
     threads,
     seconds: o.seconds,
     ...parsed,
-    relayCpuUsPerReq: o.relayPid ? ((cpuSeconds(o.relayPid) - relay0) * 1e6) / n : null,
+    relayCpuUsPerReq: o.relayPid ? (relayCpu * 1e6) / n : null,
     relayRssMB: o.relayPid ? rssMB(o.relayPid) : null,
-    upstreamCpuUsPerReq: ((cpuSeconds(o.upstreamPid) - up0) * 1e6) / n,
+    upstreamCpuUsPerReq: (upCpu * 1e6) / n,
     machineBusyPct: machineBusy,
+    otherBusyPct: Math.max(0, machineBusy - oursPct),
   };
 }
