@@ -108,3 +108,25 @@ describe('providers with an Anthropic-compatible endpoint', () => {
     }
   });
 });
+
+describe('Anthropic clients to an Anthropic upstream', () => {
+  it('are relayed as they are: prompt-caching marks and betas reach the provider, usage is still counted', async () => {
+    const system = [{ type: 'text' as const, text: 'You are a careful assistant.', cache_control: { type: 'ephemeral' as const } }];
+    const m = await anthropic.messages.create(
+      { model: 'anthropic/reasoner', max_tokens: 50, system, messages: [{ role: 'user', content: 'q' }] },
+      { headers: { 'anthropic-beta': 'context-management-2025-06-27' } },
+    );
+    expect(m.usage).toMatchObject({ input_tokens: 20, cache_read_input_tokens: 10, output_tokens: 50 });
+    const sent = claude.requests.at(-1)!;
+    expect(sent.body.system).toEqual(system);
+    expect(sent.headers['anthropic-beta']).toBe('context-management-2025-06-27');
+    expect(sent.headers['x-api-key']).toBe(ANTHROPIC_KEY); // the hub's key, not the client's
+    await expect.poll(() => hub.store.recentUsage(1)[0]?.model, { timeout: 3000 }).toBe('anthropic/reasoner');
+    expect(hub.store.recentUsage(1)[0]).toMatchObject({ input_tokens: 30, cached_input_tokens: 10, output_tokens: 50 });
+    const stream = anthropic.messages.stream({ model: 'anthropic/reasoner', max_tokens: 50, system, messages: [{ role: 'user', content: 'q' }] });
+    const final = await stream.finalMessage();
+    expect(final.content.map((b) => b.type)).toEqual(['thinking', 'text']);
+    await expect.poll(() => hub.store.recentUsage(1)[0]?.stream, { timeout: 3000 }).toBe(1);
+    expect(hub.store.recentUsage(1)[0]).toMatchObject({ input_tokens: 30, output_tokens: 50 });
+  });
+});

@@ -51,9 +51,17 @@ export class AnthropicProvider implements Model {
     this.defaultMaxTokens = o.defaultMaxTokens ?? DEFAULT_MAX_TOKENS;
   }
 
+  /**
+   * Sends an Anthropic-format client's body as it is (same-format pass-through): prompt-caching
+   * marks, server tools and betas reach the provider untouched. 2xx only, like `send`.
+   */
+  relay(body: string, signal: AbortSignal, beta?: string): Promise<Dispatcher.ResponseData> {
+    return this.send(this.messagesURL, body, signal, beta ? { 'anthropic-beta': beta } : undefined);
+  }
+
   /** Posts a body; resolves only on a 2xx answer, anything else becomes a HubError. */
-  private async send(url: URL, body: string, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
-    const res = await post({ url, headers: this.headers, body, signal, timeouts: this.o.timeouts, provider: this.provider });
+  private async send(url: URL, body: string, signal: AbortSignal, extra?: Record<string, string>): Promise<Dispatcher.ResponseData> {
+    const res = await post({ url, headers: extra ? { ...this.headers, ...extra } : this.headers, body, signal, timeouts: this.o.timeouts, provider: this.provider });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     const text = await readText(res.body, this.provider).catch(() => '');
     throw upstreamError(this.provider, res.statusCode, res.headers, text, this.o.apiKey);

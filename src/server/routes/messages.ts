@@ -11,7 +11,17 @@ import { validate } from '../../protocols/validate.js';
 import { estimatePromptTokens, promptText } from '../../usage/estimate.js';
 import type { HubContext } from '../context.js';
 import { dispatch, firstEvent } from '../dispatch.js';
-import { sendJSON, SSE_HEADERS } from '../http.js';
+import { sendJSON, sendRaw, SSE_HEADERS } from '../http.js';
+import { HubError } from '../../core/errors.js';
+import type { Collected } from '../../core/collect.js';
+import type { ChatEvent, Usage } from '../../core/types.js';
+import { relayAnthropicBlock, relayAnthropicMessage, relayedUsage } from '../../protocols/anthropic-messages/relay.js';
+import type { AnthropicRelayState } from '../../protocols/anthropic-messages/relay.js';
+import { AnthropicProvider } from '../../providers/anthropic/provider.js';
+import { readText, transportError } from '../../providers/http.js';
+import { SSESplitter } from '../../providers/sse.js';
+import type { Dispatched } from '../dispatch.js';
+import type { Outcome } from '../lifecycle.js';
 import { admit } from '../admission.js';
 import { attemptHeaders, noteEvent, runRequest } from '../lifecycle.js';
 import { write } from '../stream-writer.js';
@@ -36,14 +46,17 @@ export function messages(ctx: HubContext, req: IncomingMessage, res: ServerRespo
     const id = `msg_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
     const stream = out.stream;
     out.ticket = admit(ctx, principal, body.model, target, estimate, body.max_tokens);
-    const d = await dispatch(ctx, requestId, 'chat', target, out, clientSignal, estimate, async (attempt, signal) => {
-      const request = messagesRequestToCanonical(body, attempt.deployment.upstreamModel);
+    const beta = typeof req.headers['anthropic-beta'] === 'string' ? req.headers['anthropic-beta'] : undefined;
+    const d = await dispatch(ctx, requestId, 'chat', target, out, clientSignal, estimate, async (attempt, signal): Promise<Started> => {
       // A provider with its own Anthropic-compatible endpoint serves Anthropic clients natively.
       const model = attempt.deployment.anthropic ?? attempt.deployment.model;
+      if (model instanceof AnthropicProvider) return relayStart(model, { ...(json as object), model: attempt.deployment.upstreamModel }, stream, signal, beta);
+      const request = messagesRequestToCanonical(body, attempt.deployment.upstreamModel);
       if (!stream) return { whole: await collect(model.stream(request, signal)) };
       return { started: await firstEvent(model, request, signal) };
     });
     const headers = { ...attemptHeaders(requestId, d.attempt, out), 'request-id': requestId };
+    if (d.value.relayed) return relayRest(d.value.relayed, res, headers, out, d);
     if (d.value.whole) {
       out.usage = d.value.whole.usage;
       out.trace = d.value.whole.trace;
@@ -68,6 +81,77 @@ export function messages(ctx: HubContext, req: IncomingMessage, res: ServerRespo
     }
     res.end(renderer.end());
   });
+}
+
+type Started =
+  | { whole: Collected; started?: undefined; relayed?: undefined }
+  | { started: { it: AsyncIterator<ChatEvent>; first: IteratorResult<ChatEvent> }; whole?: undefined; relayed?: undefined }
+  | { relayed: Relayed; whole?: undefined; started?: undefined };
+
+type Relayed =
+  | { kind: 'whole'; text: string; usage: Usage | undefined }
+  | { kind: 'stream'; it: AsyncIterator<string>; splitter: SSESplitter; state: AnthropicRelayState; head: string; ended: boolean };
+
+/** Anthropic client → Anthropic(-compatible) upstream: sends the body as it is; for a stream, reads up to the first whole event. */
+async function relayStart(model: AnthropicProvider, body: object, stream: boolean, signal: AbortSignal, beta: string | undefined): Promise<Started> {
+  const upstream = await model.relay(JSON.stringify(body), signal, beta);
+  if (!stream) {
+    const text = await readText(upstream.body, model.provider);
+    return { relayed: { kind: 'whole', text, usage: relayAnthropicMessage(text, model.provider) } };
+  }
+  if (!String(upstream.headers['content-type'] ?? '').includes('text/event-stream')) {
+    await upstream.body.dump();
+    throw new HubError('upstream', `Upstream ${model.provider} answered a streaming request without a stream`, { provider: model.provider });
+  }
+  upstream.body.setEncoding('utf8');
+  const it = (upstream.body as AsyncIterable<string>)[Symbol.asyncIterator]();
+  const splitter = new SSESplitter();
+  const state: AnthropicRelayState = { provider: model.provider, usage: undefined, done: false, failed: false, firstTokenAt: undefined };
+  let head = '';
+  try {
+    for (;;) {
+      const next = await it.next();
+      if (next.done) return { relayed: { kind: 'stream', it, splitter, state, head, ended: true } };
+      const blocks = splitter.push(next.value);
+      for (const block of blocks) head += relayAnthropicBlock(block, state);
+      if (blocks.length) return { relayed: { kind: 'stream', it, splitter, state, head, ended: false } };
+    }
+  } catch (err) {
+    throw transportError(err, model.provider);
+  }
+}
+
+async function relayRest(r: Relayed, res: ServerResponse, headers: Record<string, string>, out: Outcome, d: Dispatched<Started>): Promise<void> {
+  if (r.kind === 'whole') {
+    out.usage = r.usage;
+    out.firstTokenAt = performance.now();
+    return sendRaw(res, 200, r.text, headers);
+  }
+  const { state, splitter } = r;
+  res.writeHead(200, { ...SSE_HEADERS, ...headers });
+  try {
+    if (r.head) await write(res, r.head);
+    for (let next = r.ended ? { done: true as const, value: undefined } : await r.it.next(); !next.done; next = await r.it.next()) {
+      let text = '';
+      for (const block of splitter.push(next.value)) text += relayAnthropicBlock(block, state);
+      if (text) await write(res, text);
+    }
+    const rest = splitter.rest();
+    if (rest) await write(res, relayAnthropicBlock(rest, state));
+  } catch (err) {
+    if (d.timedOut()) throw d.timeoutError();
+    throw transportError(err, state.provider);
+  } finally {
+    out.usage = relayedUsage(state);
+    out.firstTokenAt = state.firstTokenAt;
+  }
+  if (state.failed) {
+    // The upstream's own error event already reached the client.
+    out.errorKind = 'upstream';
+    return void res.end();
+  }
+  if (!state.done) throw new HubError('upstream', `Upstream ${state.provider} ended the stream before it was complete`, { provider: state.provider });
+  res.end();
 }
 
 /** `POST /v1/messages/count_tokens`: the upstream's own count where it has one, else an estimate. */
