@@ -60,7 +60,7 @@ function fromPreset(p: ProviderPreset, env: Env, source: ProviderSpec['source'])
     idleTimeoutMs: IDLE_TIMEOUT_MS,
     maxTokensField: p.id === 'openai' ? 'max_completion_tokens' : 'max_tokens',
     ...(p.id === 'openai' && { responsesAPI: true }),
-    ...((p as { anthropicBaseURL?: string }).anthropicBaseURL !== undefined && { anthropicBaseURL: (p as { anthropicBaseURL?: string }).anthropicBaseURL }),
+    ...(p.anthropicBaseURL !== undefined && { anthropicBaseURL: p.anthropicBaseURL }),
     source,
   };
 }

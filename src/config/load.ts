@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYAML, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
+import { issuePath } from '../core/issue-path.js';
 import { interpolate } from './interpolate.js';
 import type { InterpolationProblem } from './interpolate.js';
 import { configSchema } from './schema.js';
@@ -20,17 +21,11 @@ export class ConfigError extends Error {
   }
 }
 
-function pathOf(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
-  return out || '(root)';
-}
-
 function describe(issue: z.core.$ZodIssue): InterpolationProblem {
   if (issue.code === 'unrecognized_keys') {
-    return { path: pathOf(issue.path), message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}` };
+    return { path: issuePath(issue.path) || '(root)', message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}` };
   }
-  return { path: pathOf(issue.path), message: issue.message.replace(/^Invalid input: /, '') };
+  return { path: issuePath(issue.path) || '(root)', message: issue.message.replace(/^Invalid input: /, '') };
 }
 
 /** Validates a parsed config document (after env interpolation). */

@@ -1,11 +1,6 @@
 import type { z } from 'zod';
 import { HubError } from '../core/errors.js';
-
-function pathOf(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
-  return out;
-}
+import { issuePath } from '../core/issue-path.js';
 
 /** The most specific issue: discriminated unions nest the useful one a level down. */
 function deepest(issue: z.core.$ZodIssue): { path: PropertyKey[]; message: string } {
@@ -30,7 +25,7 @@ export function validate<S extends z.ZodType>(schema: S, body: unknown): z.infer
   const r = schema.safeParse(body);
   if (r.success) return r.data;
   const issue = deepest(r.error.issues[0]!);
-  const param = pathOf(issue.path);
+  const param = issuePath(issue.path);
   return raise(param, issue.message);
 }
 

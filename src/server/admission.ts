@@ -1,6 +1,8 @@
 import { HubError } from '../core/errors.js';
 import type { Usage } from '../core/types.js';
+import type { PriceBook } from '../catalog/prices.js';
 import type { Target } from '../routing/registry.js';
+import type { Route } from '../routing/router.js';
 import type { Budgeted, Reservation } from '../tenancy/ledger.js';
 import type { RateLimited } from '../tenancy/rate-limits.js';
 import { modelAllowed } from '../tenancy/types.js';
@@ -18,6 +20,18 @@ export interface Ticket {
 }
 
 const DEFAULT_MAX_OUTPUT = 4096;
+
+/** The most a request can cost on any deployment of its route; undefined when no price is known. */
+export function routeWorstCaseUsd(prices: PriceBook, route: Route, promptTokens: number, requestedMaxOutput: number | undefined): number | undefined {
+  let worst: number | undefined;
+  for (const d of route.deployments) {
+    const price = prices.price(d.provider, d.upstreamModel);
+    if (!price) continue;
+    const maxOut = requestedMaxOutput ?? prices.maxOutput(d.provider, d.upstreamModel) ?? DEFAULT_MAX_OUTPUT;
+    worst = Math.max(worst ?? 0, worstCaseUsd(promptTokens, maxOut, price));
+  }
+  return worst;
+}
 
 const OPEN: Ticket = { keyId: undefined, teamId: undefined, headers: {}, settle() {} };
 
@@ -63,13 +77,7 @@ export function admit(
   let reservation: Reservation | undefined;
   if (budgets.length) {
     // The worst case over every deployment the route might use.
-    let worst = 0;
-    for (const d of target.route.deployments) {
-      const price = ctx.prices.price(d.provider, d.upstreamModel);
-      if (!price) continue;
-      const maxOut = requestedMaxOutput ?? ctx.prices.maxOutput(d.provider, d.upstreamModel) ?? DEFAULT_MAX_OUTPUT;
-      worst = Math.max(worst, worstCaseUsd(promptTokens, maxOut, price));
-    }
+    const worst = routeWorstCaseUsd(ctx.prices, target.route, promptTokens, requestedMaxOutput) ?? 0;
     const r = ctx.ledger.reserve(budgets, worst);
     if (!r.ok) {
       ctx.limiter.adjustTokens(accounts, -tokens);

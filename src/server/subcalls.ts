@@ -6,9 +6,9 @@ import type { ChatEvent, ChatRequest, Usage } from '../core/types.js';
 import type { Registry } from '../routing/registry.js';
 import { execute } from '../routing/router.js';
 import type { Principal } from '../tenancy/types.js';
-import { costUsd, worstCaseUsd } from '../usage/cost.js';
+import { costUsd } from '../usage/cost.js';
 import { estimatePromptTokens } from '../usage/estimate.js';
-import { admit } from './admission.js';
+import { admit, routeWorstCaseUsd } from './admission.js';
 import type { Ticket } from './admission.js';
 import type { HubContext } from './context.js';
 import { dispatch } from './dispatch.js';
@@ -31,21 +31,10 @@ export interface SubCallScope {
  */
 export const subCallScope = new AsyncLocalStorage<SubCallScope>();
 
-const DEFAULT_MAX_OUTPUT = 4096;
 
 function worstCase(registry: Registry, prices: HubContext['prices'] | undefined, model: string, request: ChatRequest): number | undefined {
-  if (!prices) return undefined;
   const route = registry.route(model);
-  if (!route) return undefined;
-  const prompt = estimatePromptTokens(request);
-  let worst: number | undefined;
-  for (const d of route.deployments) {
-    const p = prices.price(d.provider, d.upstreamModel);
-    if (!p) continue;
-    const out = request.maxTokens ?? prices.maxOutput(d.provider, d.upstreamModel) ?? DEFAULT_MAX_OUTPUT;
-    worst = Math.max(worst ?? 0, worstCaseUsd(prompt, out, p));
-  }
-  return worst;
+  return prices && route ? routeWorstCaseUsd(prices, route, estimatePromptTokens(request), request.maxTokens) : undefined;
 }
 
 /** Starts a sub-call: admission against the caller's key, routing with retries, an id of its own. */

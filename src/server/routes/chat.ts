@@ -11,9 +11,8 @@ import { chatCompletionRequest } from '../../protocols/openai-chat/schema.js';
 import type { ChatCompletionRequest } from '../../protocols/openai-chat/schema.js';
 import { chatRequestToCanonical } from '../../protocols/openai-chat/to-canonical.js';
 import { validate } from '../../protocols/validate.js';
-import { readText, transportError } from '../../providers/http.js';
+import { readText } from '../../providers/http.js';
 import { OpenAICompatibleProvider } from '../../providers/openai-compatible/provider.js';
-import { SSESplitter } from '../../providers/sse.js';
 import type { Usage } from '../../core/types.js';
 import { estimatePromptTokens, promptText } from '../../usage/estimate.js';
 import type { HubContext } from '../context.js';
@@ -23,12 +22,14 @@ import { sendJSON, sendRaw, SSE_HEADERS } from '../http.js';
 import { admit } from '../admission.js';
 import { attemptHeaders, noteEvent, runRequest } from '../lifecycle.js';
 import type { Outcome } from '../lifecycle.js';
+import { pumpEvents, readFirstEvent } from '../relay-stream.js';
+import type { RelayedStream } from '../relay-stream.js';
 import { write } from '../stream-writer.js';
 
 /** What an attempt produced, once output is assured to start. */
 type Started =
   | { kind: 'relay-whole'; body: string; usage: Usage | undefined }
-  | { kind: 'relay-stream'; it: AsyncIterator<string>; splitter: SSESplitter; state: RelayState; head: string; ended: boolean }
+  | ({ kind: 'relay-stream'; state: RelayState } & RelayedStream)
   | { kind: 'canonical-whole'; collected: Collected; firstTokenAt: number }
   | { kind: 'canonical-stream'; it: AsyncIterator<ChatEvent>; first: IteratorResult<ChatEvent> };
 
@@ -38,10 +39,11 @@ export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: Serv
     out.stream = body.stream === true;
     const target = ctx.registry.resolve(body.model);
     const raw = json as Record<string, unknown>;
-    // Canonical form is built lazily: the relay fast path never needs it.
-    const canonical = (upstreamModel: string) => chatRequestToCanonical(body, upstreamModel);
-    const estimate = estimatePromptTokens(canonical(''));
-    out.promptText = () => promptText(canonical(''));
+    // Canonical form, built once: it gives the estimate, and each non-relay attempt's request.
+    const base = chatRequestToCanonical(body, '');
+    const canonical = (upstreamModel: string) => ({ ...base, model: upstreamModel });
+    const estimate = estimatePromptTokens(base);
+    out.promptText = () => promptText(base);
     out.ticket = admit(ctx, principal, body.model, target, estimate, body.max_completion_tokens ?? body.max_tokens ?? undefined);
     const d = await dispatch(ctx, requestId, 'chat', target, out, clientSignal, estimate, async (attempt, signal): Promise<Started> => {
       const { model, upstreamModel } = attempt.deployment;
@@ -52,28 +54,8 @@ export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: Serv
         }
         const upstreamBody = { ...model.relayBody(upstreamModel, raw), stream_options: { ...body.stream_options, include_usage: true } };
         const upstream = await model.relay('chat', JSON.stringify(upstreamBody), signal);
-        if (!String(upstream.headers['content-type'] ?? '').includes('text/event-stream')) {
-          await upstream.body.dump();
-          throw new HubError('upstream', `Upstream ${model.provider} answered a streaming request without a stream`, { provider: model.provider });
-        }
-        upstream.body.setEncoding('utf8');
-        const it = (upstream.body as AsyncIterable<string>)[Symbol.asyncIterator]();
-        const splitter = new SSESplitter();
         const state: RelayState = { includeUsage: body.stream_options?.include_usage === true, provider: model.provider, usage: undefined, done: false, firstTokenAt: undefined, output: '' };
-        // Read up to the first whole event: garbage or an in-band error there can still be retried.
-        let head = '';
-        try {
-          for (;;) {
-            const next = await it.next();
-            if (next.done) return { kind: 'relay-stream', it, splitter, state, head, ended: true };
-            const blocks = splitter.push(next.value);
-            for (const block of blocks) head += relayBlock(block, state);
-            if (blocks.length) return { kind: 'relay-stream', it, splitter, state, head, ended: false };
-          }
-        } catch (err) {
-          await upstream.body.dump().catch(() => {});
-          throw transportError(err, model.provider);
-        }
+        return { kind: 'relay-stream', state, ...(await readFirstEvent(upstream, model.provider, (block) => relayBlock(block, state))) };
       }
       if (!out.stream) {
         const t0 = performance.now();
@@ -111,26 +93,9 @@ async function relayStream(
   d: Dispatched<Started>,
 ): Promise<void> {
   res.writeHead(200, { ...SSE_HEADERS, ...headers });
-  const { state, splitter } = s;
+  const { state } = s;
   try {
-    if (s.head) await write(res, s.head);
-    for (let next = s.ended ? { done: true as const, value: undefined } : await s.it.next(); !next.done; next = await s.it.next()) {
-      let text = '';
-      for (const block of splitter.push(next.value)) {
-        try {
-          text += relayBlock(block, state);
-        } catch (err) {
-          if (text) res.write(text); // what came before the bad event is good; deliver it
-          throw err;
-        }
-      }
-      if (text) await write(res, text);
-    }
-    const rest = splitter.rest();
-    if (rest) await write(res, relayBlock(rest, state));
-  } catch (err) {
-    if (d.timedOut()) throw d.timeoutError();
-    throw transportError(err, state.provider);
+    await pumpEvents(s, res, state.provider, (block) => relayBlock(block, state), d);
   } finally {
     out.usage = state.usage;
     out.firstTokenAt = state.firstTokenAt;

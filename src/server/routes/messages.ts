@@ -18,9 +18,10 @@ import type { ChatEvent, Usage } from '../../core/types.js';
 import { relayAnthropicBlock, relayAnthropicMessage, relayedUsage } from '../../protocols/anthropic-messages/relay.js';
 import type { AnthropicRelayState } from '../../protocols/anthropic-messages/relay.js';
 import { AnthropicProvider } from '../../providers/anthropic/provider.js';
-import { readText, transportError } from '../../providers/http.js';
-import { SSESplitter } from '../../providers/sse.js';
+import { readText } from '../../providers/http.js';
 import type { Dispatched } from '../dispatch.js';
+import { pumpEvents, readFirstEvent } from '../relay-stream.js';
+import type { RelayedStream } from '../relay-stream.js';
 import type { Outcome } from '../lifecycle.js';
 import { admit } from '../admission.js';
 import { attemptHeaders, noteEvent, runRequest } from '../lifecycle.js';
@@ -41,8 +42,9 @@ export function messages(ctx: HubContext, req: IncomingMessage, res: ServerRespo
     const body = validate(messagesRequest, json);
     out.stream = body.stream === true;
     const target = ctx.registry.resolve(body.model);
-    const estimate = estimatePromptTokens(messagesRequestToCanonical(body, ''));
-    out.promptText = () => promptText(messagesRequestToCanonical(body, ''));
+    const base = messagesRequestToCanonical(body, '');
+    const estimate = estimatePromptTokens(base);
+    out.promptText = () => promptText(base);
     const id = `msg_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
     const stream = out.stream;
     out.ticket = admit(ctx, principal, body.model, target, estimate, body.max_tokens);
@@ -51,7 +53,7 @@ export function messages(ctx: HubContext, req: IncomingMessage, res: ServerRespo
       // A provider with its own Anthropic-compatible endpoint serves Anthropic clients natively.
       const model = attempt.deployment.anthropic ?? attempt.deployment.model;
       if (model instanceof AnthropicProvider) return relayStart(model, { ...(json as object), model: attempt.deployment.upstreamModel }, stream, signal, beta);
-      const request = messagesRequestToCanonical(body, attempt.deployment.upstreamModel);
+      const request = { ...base, model: attempt.deployment.upstreamModel };
       if (!stream) return { whole: await collect(model.stream(request, signal)) };
       return { started: await firstEvent(model, request, signal) };
     });
@@ -90,7 +92,7 @@ type Started =
 
 type Relayed =
   | { kind: 'whole'; text: string; usage: Usage | undefined }
-  | { kind: 'stream'; it: AsyncIterator<string>; splitter: SSESplitter; state: AnthropicRelayState; head: string; ended: boolean };
+  | ({ kind: 'stream'; state: AnthropicRelayState } & RelayedStream);
 
 /** Anthropic client → Anthropic(-compatible) upstream: sends the body as it is; for a stream, reads up to the first whole event. */
 async function relayStart(model: AnthropicProvider, body: object, stream: boolean, signal: AbortSignal, beta: string | undefined): Promise<Started> {
@@ -99,26 +101,8 @@ async function relayStart(model: AnthropicProvider, body: object, stream: boolea
     const text = await readText(upstream.body, model.provider);
     return { relayed: { kind: 'whole', text, usage: relayAnthropicMessage(text, model.provider) } };
   }
-  if (!String(upstream.headers['content-type'] ?? '').includes('text/event-stream')) {
-    await upstream.body.dump();
-    throw new HubError('upstream', `Upstream ${model.provider} answered a streaming request without a stream`, { provider: model.provider });
-  }
-  upstream.body.setEncoding('utf8');
-  const it = (upstream.body as AsyncIterable<string>)[Symbol.asyncIterator]();
-  const splitter = new SSESplitter();
   const state: AnthropicRelayState = { provider: model.provider, usage: undefined, done: false, failed: false, firstTokenAt: undefined };
-  let head = '';
-  try {
-    for (;;) {
-      const next = await it.next();
-      if (next.done) return { relayed: { kind: 'stream', it, splitter, state, head, ended: true } };
-      const blocks = splitter.push(next.value);
-      for (const block of blocks) head += relayAnthropicBlock(block, state);
-      if (blocks.length) return { relayed: { kind: 'stream', it, splitter, state, head, ended: false } };
-    }
-  } catch (err) {
-    throw transportError(err, model.provider);
-  }
+  return { relayed: { kind: 'stream', state, ...(await readFirstEvent(upstream, model.provider, (block) => relayAnthropicBlock(block, state))) } };
 }
 
 async function relayRest(r: Relayed, res: ServerResponse, headers: Record<string, string>, out: Outcome, d: Dispatched<Started>): Promise<void> {
@@ -127,20 +111,10 @@ async function relayRest(r: Relayed, res: ServerResponse, headers: Record<string
     out.firstTokenAt = performance.now();
     return sendRaw(res, 200, r.text, headers);
   }
-  const { state, splitter } = r;
+  const { state } = r;
   res.writeHead(200, { ...SSE_HEADERS, ...headers });
   try {
-    if (r.head) await write(res, r.head);
-    for (let next = r.ended ? { done: true as const, value: undefined } : await r.it.next(); !next.done; next = await r.it.next()) {
-      let text = '';
-      for (const block of splitter.push(next.value)) text += relayAnthropicBlock(block, state);
-      if (text) await write(res, text);
-    }
-    const rest = splitter.rest();
-    if (rest) await write(res, relayAnthropicBlock(rest, state));
-  } catch (err) {
-    if (d.timedOut()) throw d.timeoutError();
-    throw transportError(err, state.provider);
+    await pumpEvents(r, res, state.provider, (block) => relayAnthropicBlock(block, state), d);
   } finally {
     out.usage = relayedUsage(state);
     out.firstTokenAt = state.firstTokenAt;

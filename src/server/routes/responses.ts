@@ -9,9 +9,10 @@ import { responsesRequest } from '../../protocols/openai-responses/schema.js';
 import { canonicalConversation, responsesRequestToCanonical } from '../../protocols/openai-responses/to-canonical.js';
 import { validate } from '../../protocols/validate.js';
 import type { ResponsesRequest } from '../../protocols/openai-responses/schema.js';
-import { readText, transportError } from '../../providers/http.js';
+import { readText } from '../../providers/http.js';
 import { OpenAICompatibleProvider } from '../../providers/openai-compatible/provider.js';
-import { parseSSEEvent, SSESplitter } from '../../providers/sse.js';
+import { parseSSEEvent } from '../../providers/sse.js';
+import { pumpEvents, readFirstEvent } from '../relay-stream.js';
 import type { Target } from '../../routing/registry.js';
 import type { Usage } from '../../core/types.js';
 import type { Outcome } from '../lifecycle.js';
@@ -131,18 +132,24 @@ async function relayResponses(
   principal: Principal,
 ): Promise<void> {
   const estimate = 0;
+  /** Passes each event on as it came; reads usage from the final one. */
+  const onBlock = (block: string): string => {
+    if (out.firstTokenAt === undefined && block.includes('output_text.delta')) out.firstTokenAt = performance.now();
+    if (FINAL_EVENT.test(block)) {
+      try {
+        out.usage = usageFromResponses((JSON.parse(parseSSEEvent(block)?.data ?? '{}') as { response?: { usage?: Parameters<typeof usageFromResponses>[0] } }).response?.usage);
+      } catch {
+        // forwarded as it came; the client sees the same bytes
+      }
+    }
+    return `${block}\n\n`;
+  };
   out.ticket = admit(ctx, principal, body.model, target, estimate, body.max_output_tokens ?? undefined);
   const d = await dispatch(ctx, requestId, 'chat', target, out, clientSignal, estimate, async (attempt, signal) => {
     const provider = attempt.deployment.model as OpenAICompatibleProvider;
     const upstream = await provider.relay('responses', JSON.stringify({ ...raw, model: attempt.deployment.upstreamModel }), signal);
     if (!out.stream) return { provider, text: await readText(upstream.body, provider.provider) };
-    upstream.body.setEncoding('utf8');
-    const it = (upstream.body as AsyncIterable<string>)[Symbol.asyncIterator]();
-    try {
-      return { provider, it, first: await it.next() };
-    } catch (err) {
-      throw transportError(err, provider.provider);
-    }
+    return { provider, stream: await readFirstEvent(upstream, provider.provider, onBlock) };
   });
   const headers = attemptHeaders(requestId, d.attempt, out);
   const { provider } = d.value;
@@ -159,28 +166,7 @@ async function relayResponses(
     return;
   }
   res.writeHead(200, { ...SSE_HEADERS, ...headers });
-  const splitter = new SSESplitter();
-  try {
-    for (let next = d.value.first!; !next.done; next = await d.value.it!.next()) {
-      let text = '';
-      for (const block of splitter.push(next.value)) {
-        if (out.firstTokenAt === undefined && block.includes('output_text.delta')) out.firstTokenAt = performance.now();
-        if (FINAL_EVENT.test(block)) {
-          const ev = parseSSEEvent(block);
-          try {
-            out.usage = usageFromResponses((JSON.parse(ev?.data ?? '{}') as { response?: { usage?: Parameters<typeof usageFromResponses>[0] } }).response?.usage);
-          } catch {
-            // forwarded as it came; the client sees the same bytes
-          }
-        }
-        text += `${block}\n\n`;
-      }
-      if (text) await write(res, text);
-    }
-  } catch (err) {
-    if (d.timedOut()) throw d.timeoutError();
-    throw transportError(err, provider.provider);
-  }
+  await pumpEvents(d.value.stream!, res, provider.provider, onBlock, d);
   res.end();
 }
 
