@@ -238,6 +238,25 @@ describe('metrics', () => {
     expect(text).toMatch(/baimo_deployment_circuit_state\{route="loop\/gpt-test",deployment="loop\/gpt-test",provider="loop"\} 0/);
     for (const secret of [k.key, ADMIN, UPSTREAM_KEY]) expect(text).not.toContain(secret);
   });
+
+  it('add up exactly across scrapes', async () => {
+    const k = await newKey();
+    const scrape = async () => {
+      const text = await (await fetch(`${hub.url}/metrics`)).text();
+      const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+      return {
+        requests: num(/baimo_requests_total\{endpoint="chat",model="loop\/gpt-test",provider="loop",status="200",attempt="final"\} (\d+)/),
+        input: num(/baimo_tokens_total\{model="loop\/gpt-test",provider="loop",kind="input"\} (\d+)/),
+        latencyCount: num(/baimo_request_duration_seconds_count\{endpoint="chat",model="loop\/gpt-test"\} (\d+)/),
+      };
+    };
+    const before = await scrape();
+    for (let i = 0; i < 3; i++) await raw(k.key);
+    const mid = await scrape();
+    expect(mid).toEqual({ requests: before.requests + 3, input: before.input + 36, latencyCount: before.latencyCount + 3 });
+    await raw(k.key);
+    expect(await scrape()).toEqual({ requests: mid.requests + 1, input: mid.input + 12, latencyCount: mid.latencyCount + 1 });
+  });
 });
 
 describe('deployment health', () => {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { timeOrderedId } from '../core/ids.js';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -45,7 +45,7 @@ export interface Hub {
 }
 
 function requestId(): string {
-  return `req_${randomUUID().replace(/-/g, '')}`;
+  return timeOrderedId('req_');
 }
 
 function notFound(res: ServerResponse, method: string, path: string): void {

@@ -117,6 +117,9 @@ const MIGRATIONS: readonly string[] = [
      history TEXT NOT NULL
    );
    CREATE INDEX responses_ts ON responses (ts);`,
+  // usage_request_attempt (request_id, attempt, final) serves every lookup by request id: one
+  // index fewer to update on each insert.
+  `DROP INDEX IF EXISTS usage_request;`,
 ];
 
 export interface UsageRow {
@@ -158,6 +161,8 @@ export class SQLiteStore implements UsageSink {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
+    // 32 MB of page cache (the default is 2 MB): the indexes' hot right edges stay in memory.
+    this.db.pragma('cache_size = -32768');
     this.migrate();
     this.insertUsage = this.db.prepare(
       `INSERT OR IGNORE INTO usage (request_id, ts, endpoint, model, provider, upstream_model, stream, status, error_kind,
@@ -218,6 +223,11 @@ export class SQLiteStore implements UsageSink {
 
   writeUsage(records: readonly UsageRecord[]): void {
     this.insertMany(records);
+  }
+
+  /** A batch as JSON lines (see UsageSink). */
+  writeUsageLines(jsonl: string): void {
+    this.insertMany(jsonl.split('\n').map((line) => JSON.parse(line) as UsageRecord));
   }
 
   private readonly statements = new Map<string, Database.Statement>();

@@ -1,12 +1,11 @@
 /** The usage writer's thread: one SQLite connection that does nothing but commit batches. */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { UsageRecord } from '../usage/record.js';
 import { SQLiteStore } from './sqlite.js';
 
 const store = new SQLiteStore((workerData as { path: string }).path);
-parentPort!.on('message', (m: { id: number; records: UsageRecord[] }) => {
+parentPort!.on('message', (m: { id: number; jsonl: string }) => {
   try {
-    store.writeUsage(m.records);
+    store.writeUsageLines(m.jsonl);
     parentPort!.postMessage({ id: m.id });
   } catch (err) {
     parentPort!.postMessage({ id: m.id, error: (err as Error).message });

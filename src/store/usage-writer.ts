@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { UsageRecord, UsageSink } from '../usage/record.js';
+import type { UsageSink } from '../usage/record.js';
 
 /**
  * Writes usage batches on a thread of their own, so that inserting records and keeping the hourly
@@ -42,12 +42,12 @@ export class UsageWriter implements UsageSink {
     this.pending.clear();
   }
 
-  writeUsage(records: readonly UsageRecord[]): Promise<void> {
+  writeUsageLines(jsonl: string): Promise<void> {
     const id = ++this.next;
     return new Promise((resolve, reject) => {
       if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, records });
+      this.worker.postMessage({ id, jsonl });
     });
   }
 

@@ -23,17 +23,18 @@ export class UsageJournal {
   private buffered = '';
   private waiting: (() => void)[] = [];
 
-  append(r: UsageRecord): void {
-    writeSync(this.fd, `${JSON.stringify(r)}\n`);
+  /** Appends one record, already serialized as a JSON line (without its newline). */
+  append(line: string): void {
+    writeSync(this.fd, `${line}\n`);
   }
 
   /**
    * Appends a record and calls `then` once it is in the file. Records made in the same turn of
    * the event loop share one write, so a busy hub pays one syscall for many responses.
    */
-  appendThen(r: UsageRecord, then: () => void): void {
+  appendThen(line: string, then: () => void): void {
     if (this.waiting.length === 0) setImmediate(() => this.drain());
-    this.buffered += `${JSON.stringify(r)}\n`;
+    this.buffered += `${line}\n`;
     this.waiting.push(then);
   }
 

@@ -4,16 +4,26 @@ import type { UsageRecord } from './record.js';
 
 const CIRCUIT = { closed: 0, half_open: 1, open: 2 } as const;
 
-interface Children {
-  readonly requests: { inc(n?: number): void };
+/**
+ * One label combination's counts since the last scrape. Counting into plain numbers and handing
+ * them to prom-client when scraped costs a few additions per request; prom-client itself would
+ * rebuild a label hash on every increment.
+ */
+interface Tally {
+  readonly endpoint: string;
+  readonly model: string;
+  readonly provider: string;
+  readonly status: string;
+  readonly attempt: 'final' | 'retried';
   readonly latency: { observe(v: number): void };
   readonly ttft: { observe(v: number): void };
-  readonly input: { inc(n?: number): void };
-  readonly output: { inc(n?: number): void };
-  readonly cachedInput: { inc(n?: number): void };
-  readonly cacheWrite: { inc(n?: number): void };
-  readonly reasoning: { inc(n?: number): void };
-  readonly cost: { inc(n?: number): void };
+  requests: number;
+  input: number;
+  output: number;
+  cachedInput: number;
+  cacheWrite: number;
+  reasoning: number;
+  cost: number;
 }
 
 /**
@@ -30,14 +40,16 @@ export class Metrics {
 
   constructor(routes: Registry) {
     const registers = [this.registry];
+    const collect = () => this.drain();
     this.requests = new Counter({
       name: 'baimo_requests_total',
       help: 'Requests (attempt="final") and failed attempts that were retried (attempt="retried").',
       labelNames: ['endpoint', 'model', 'provider', 'status', 'attempt'],
       registers,
+      collect,
     });
-    this.tokens = new Counter({ name: 'baimo_tokens_total', help: 'Tokens by kind: input, output, cached_input, cache_write, reasoning.', labelNames: ['model', 'provider', 'kind'], registers });
-    this.cost = new Counter({ name: 'baimo_cost_usd_total', help: 'Cost in USD from catalog prices.', labelNames: ['model', 'provider'], registers });
+    this.tokens = new Counter({ name: 'baimo_tokens_total', help: 'Tokens by kind: input, output, cached_input, cache_write, reasoning.', labelNames: ['model', 'provider', 'kind'], registers, collect });
+    this.cost = new Counter({ name: 'baimo_cost_usd_total', help: 'Cost in USD from catalog prices.', labelNames: ['model', 'provider'], registers, collect });
     this.latency = new Histogram({
       name: 'baimo_request_duration_seconds',
       help: 'Time from request to the end of the response.',
@@ -83,47 +95,63 @@ export class Metrics {
     });
   }
 
-  /** The metric children of one label combination, found once (prom-client hashes labels on every call otherwise). */
-  private readonly children = new Map<string, Children>();
+  private readonly tallies = new Map<string, Tally>();
 
-  private childrenFor(r: UsageRecord): Children {
+  private tallyFor(r: UsageRecord): Tally {
     const provider = r.provider ?? '';
     const key = `${r.endpoint}\u0000${r.model}\u0000${provider}\u0000${r.status}\u0000${r.final ? 1 : 0}`;
-    let c = this.children.get(key);
-    if (!c) {
-      if (this.children.size > 50_000) this.children.clear();
-      const tokens = (kind: string) => this.tokens.labels({ model: r.model, provider, kind });
-      c = {
-        requests: this.requests.labels({ endpoint: r.endpoint, model: r.model, provider, status: String(r.status), attempt: r.final ? 'final' : 'retried' }),
+    let t = this.tallies.get(key);
+    if (!t) {
+      if (this.tallies.size > 50_000) {
+        this.drain();
+        this.tallies.clear();
+      }
+      t = {
+        endpoint: r.endpoint,
+        model: r.model,
+        provider,
+        status: String(r.status),
+        attempt: r.final ? 'final' : 'retried',
         latency: this.latency.labels({ endpoint: r.endpoint, model: r.model }),
         ttft: this.ttft.labels({ model: r.model }),
-        input: tokens('input'),
-        output: tokens('output'),
-        cachedInput: tokens('cached_input'),
-        cacheWrite: tokens('cache_write'),
-        reasoning: tokens('reasoning'),
-        cost: this.cost.labels({ model: r.model, provider }),
+        requests: 0, input: 0, output: 0, cachedInput: 0, cacheWrite: 0, reasoning: 0, cost: 0,
       };
-      this.children.set(key, c);
+      this.tallies.set(key, t);
     }
-    return c;
+    return t;
   }
 
   observe(r: UsageRecord): void {
-    const c = this.childrenFor(r);
-    c.requests.inc();
+    const t = this.tallyFor(r);
+    t.requests++;
     if (!r.final) return;
-    c.latency.observe(r.latencyMs / 1000);
-    if (r.ttftMs !== undefined && r.stream) c.ttft.observe(r.ttftMs / 1000);
+    t.latency.observe(r.latencyMs / 1000);
+    if (r.ttftMs !== undefined && r.stream) t.ttft.observe(r.ttftMs / 1000);
     const u = r.usage;
     if (u) {
-      if (u.inputTokens) c.input.inc(u.inputTokens);
-      if (u.outputTokens) c.output.inc(u.outputTokens);
-      if (u.cachedInputTokens) c.cachedInput.inc(u.cachedInputTokens);
-      if (u.cacheWriteTokens) c.cacheWrite.inc(u.cacheWriteTokens);
-      if (u.reasoningTokens) c.reasoning.inc(u.reasoningTokens);
+      t.input += u.inputTokens;
+      t.output += u.outputTokens;
+      t.cachedInput += u.cachedInputTokens ?? 0;
+      t.cacheWrite += u.cacheWriteTokens ?? 0;
+      t.reasoning += u.reasoningTokens ?? 0;
     }
-    if (r.costUsd) c.cost.inc(r.costUsd);
+    if (r.costUsd) t.cost += r.costUsd;
+  }
+
+  /** Moves the tallies into the prom-client counters (on scrape). */
+  private drain(): void {
+    for (const t of this.tallies.values()) {
+      const { model, provider } = t;
+      if (t.requests) this.requests.inc({ endpoint: t.endpoint, model, provider, status: t.status, attempt: t.attempt }, t.requests);
+      const tokens = (kind: string, n: number) => n && this.tokens.inc({ model, provider, kind }, n);
+      tokens('input', t.input);
+      tokens('output', t.output);
+      tokens('cached_input', t.cachedInput);
+      tokens('cache_write', t.cacheWrite);
+      tokens('reasoning', t.reasoning);
+      if (t.cost) this.cost.inc({ model, provider }, t.cost);
+      t.requests = t.input = t.output = t.cachedInput = t.cacheWrite = t.reasoning = t.cost = 0;
+    }
   }
 
   async text(): Promise<string> {

@@ -41,8 +41,12 @@ export interface UsageRecord {
 }
 
 export interface UsageSink {
-  /** Persists a batch atomically; may complete later (the writer runs on its own thread). */
-  writeUsage(records: readonly UsageRecord[]): void | Promise<void>;
+  /**
+   * Persists a batch atomically: records as JSON lines, the very text the journal holds, so the
+   * request path serializes each record once and keeps no record object alive after its
+   * request. May complete later (the writer runs on its own thread).
+   */
+  writeUsageLines(jsonl: string): void | Promise<void>;
 }
 
 /**
@@ -50,7 +54,8 @@ export interface UsageSink {
  * so a clean shutdown loses nothing.
  */
 export class UsageRecorder {
-  private queue: UsageRecord[] = [];
+  /** JSON lines not yet handed to the sink. */
+  private queue: string[] = [];
   private timer: NodeJS.Timeout | undefined;
   private failures = 0;
 
@@ -76,10 +81,11 @@ export class UsageRecorder {
    */
   record(r: UsageRecord, then?: () => void): void {
     for (const l of this.listeners) l(r);
+    const line = JSON.stringify(r);
     if (!this.journal) then?.();
-    else if (then) this.journal.appendThen(r, then);
-    else this.journal.append(r);
-    this.queue.push(r);
+    else if (then) this.journal.appendThen(line, then);
+    else this.journal.append(line);
+    this.queue.push(line);
     if (this.queue.length >= this.maxBatch) setImmediate(() => this.flush());
     else if (!this.timer) {
       this.timer = setTimeout(() => this.flush(), this.flushEveryMs);
@@ -101,7 +107,7 @@ export class UsageRecorder {
     this.queue = [];
     const drop = this.journal?.seal();
     const done = Promise.resolve()
-      .then(() => this.sink.writeUsage(batch))
+      .then(() => this.sink.writeUsageLines(batch.join('\n')))
       .then(
         () => {
           this.failures = 0;
