@@ -1,5 +1,6 @@
 import { Agent, errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
+import type { Cancel } from '../core/cancel.js';
 import { HubError } from '../core/errors.js';
 
 /**
@@ -31,7 +32,7 @@ export interface PostOptions {
   readonly url: URL;
   readonly headers: Record<string, string>;
   readonly body: string;
-  readonly signal: AbortSignal;
+  readonly signal: AbortSignal | Cancel;
   readonly timeouts: Timeouts;
   readonly provider: string;
 }
@@ -44,13 +45,79 @@ export async function post(o: PostOptions): Promise<Dispatcher.ResponseData> {
       method: 'POST',
       headers: o.headers,
       body: o.body,
-      signal: o.signal,
+      // undici takes an EventEmitter-style signal too, which a Cancel is.
+      signal: o.signal as AbortSignal,
       headersTimeout: o.timeouts.firstByteMs,
       bodyTimeout: o.timeouts.idleMs,
     });
   } catch (err) {
     throw transportError(err, o.provider);
   }
+}
+
+/** A whole upstream answer. */
+export interface WholeResponse {
+  readonly statusCode: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly text: string;
+}
+
+/**
+ * POSTs and reads the whole answer in one go, for the non-streaming relays: undici's dispatch
+ * API with a handler that gathers the chunks, so no body stream is built and the cancellation
+ * is a listener on a Cancel rather than an AbortSignal. Timeouts are undici's, as with `post`.
+ */
+export function postWhole(o: PostOptions): Promise<WholeResponse> {
+  return new Promise((resolve, reject) => {
+    let controller: Dispatcher.DispatchController | undefined;
+    let statusCode = 0;
+    let headers: WholeResponse['headers'] = {};
+    const chunks: Buffer[] = [];
+    const abort = () => controller?.abort(new undiciErrors.RequestAbortedError());
+    const off = listen(o.signal, abort);
+    upstreamAgent(o.timeouts.connectMs).dispatch(
+      {
+        origin: o.url.origin,
+        path: o.url.pathname + o.url.search,
+        method: 'POST',
+        headers: o.headers,
+        body: o.body,
+        headersTimeout: o.timeouts.firstByteMs,
+        bodyTimeout: o.timeouts.idleMs,
+      },
+      {
+        onRequestStart(c) {
+          controller = c;
+          if (o.signal.aborted) abort();
+        },
+        onResponseStart(_c, status, h) {
+          statusCode = status;
+          headers = h;
+        },
+        onResponseData(_c, chunk) {
+          chunks.push(chunk);
+        },
+        onResponseEnd() {
+          off();
+          resolve({ statusCode, headers, text: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8') });
+        },
+        onResponseError(_c, err) {
+          off();
+          reject(transportError(err, o.provider));
+        },
+      },
+    );
+  });
+}
+
+/** Listens for a Cancel or an AbortSignal; returns the unlisten function. */
+function listen(signal: AbortSignal | Cancel, fn: () => void): () => void {
+  if ('once' in signal) {
+    signal.once('abort', fn);
+    return () => signal.removeListener('abort', fn);
+  }
+  signal.addEventListener('abort', fn, { once: true });
+  return () => signal.removeEventListener('abort', fn);
 }
 
 /** Maps a connection-level failure to a HubError; never includes request data. */

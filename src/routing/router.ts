@@ -1,3 +1,4 @@
+import { Cancel } from '../core/cancel.js';
 import { HubError, isRetryable, toHubError } from '../core/errors.js';
 import type { ErrorKind } from '../core/errors.js';
 import type { Deployment } from './deployment.js';
@@ -50,7 +51,8 @@ export interface AttemptReport {
 }
 
 export interface ExecuteOptions {
-  readonly signal: AbortSignal;
+  /** The request's cancellation; `run` is handed a Cancel either way. */
+  readonly signal: Cancel | AbortSignal;
   /** Prompt-token estimate, for TPM caps. */
   readonly estimatedTokens: number;
   readonly routes: (name: string) => Route | undefined;
@@ -75,18 +77,18 @@ function blamesDeployment(kind: ErrorKind): boolean {
   return isRetryable(kind) || kind === 'authentication' || kind === 'permission';
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+function sleep(ms: number, cancel: Cancel): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new HubError('canceled', 'Request canceled'));
+    if (cancel.aborted) return reject(new HubError('canceled', 'Request canceled'));
     const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
+      cancel.removeListener('abort', onAbort);
       resolve();
     }, ms);
     const onAbort = () => {
       clearTimeout(t);
       reject(new HubError('canceled', 'Request canceled'));
     };
-    signal.addEventListener('abort', onAbort, { once: true });
+    cancel.once('abort', onAbort);
   });
 }
 
@@ -103,7 +105,8 @@ function backoff(policy: RetryPolicy, retry: number, random: () => number): numb
  * the error kinds they name. `run` must resolve only once output is assured to start (the first
  * byte or event), so that everything before it can be retried transparently.
  */
-export async function execute<T>(start: Route, run: (a: Attempt, signal: AbortSignal) => Promise<T>, o: ExecuteOptions): Promise<Executed<T>> {
+export async function execute<T>(start: Route, run: (a: Attempt, cancel: Cancel) => Promise<T>, o: ExecuteOptions): Promise<Executed<T>> {
+  const cancel = o.signal instanceof Cancel ? o.signal : new Cancel(o.signal);
   const random = o.random ?? Math.random;
   const now = o.now ?? Date.now;
   const began = now();
@@ -146,12 +149,12 @@ export async function execute<T>(start: Route, run: (a: Attempt, signal: AbortSi
       d.requests.add(1);
       d.tokens.add(o.estimatedTokens);
       try {
-        const value = await run(attempt, o.signal);
+        const value = await run(attempt, cancel);
         d.breaker.onSuccess();
         d.successes++;
         return { value, attempt };
       } catch (err) {
-        const e = o.signal.aborted ? new HubError('canceled', 'Request canceled') : toHubError(err);
+        const e = cancel.aborted ? new HubError('canceled', 'Request canceled') : toHubError(err);
         if (e.kind === 'canceled') {
           d.breaker.release();
           throw e;
@@ -173,7 +176,7 @@ export async function execute<T>(start: Route, run: (a: Attempt, signal: AbortSi
         }
         if (next) delay = Math.min(delay, route.retry.baseDelayMs);
         if (now() - began + delay > route.retry.budgetMs) break;
-        await sleep(delay, o.signal);
+        await sleep(delay, cancel);
       } finally {
         d.inFlight--;
       }

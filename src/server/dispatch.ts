@@ -1,3 +1,4 @@
+import { Cancel } from '../core/cancel.js';
 import { HubError } from '../core/errors.js';
 import type { Model } from '../core/model.js';
 import type { ChatEvent, ChatRequest } from '../core/types.js';
@@ -11,8 +12,6 @@ import type { Outcome } from './lifecycle.js';
 export interface Dispatched<T> {
   readonly value: T;
   readonly attempt: Attempt;
-  /** Aborts when the client leaves or the route's total timeout passes. */
-  readonly signal: AbortSignal;
   /** Whether the route's total timeout (not the client) ended the request. */
   timedOut(): boolean;
   timeoutError(): HubError;
@@ -29,18 +28,20 @@ export async function dispatch<T>(
   endpoint: 'chat' | 'embeddings',
   target: Target,
   out: Outcome,
-  clientSignal: AbortSignal,
+  client: Cancel,
   estimatedTokens: number,
-  run: (attempt: Attempt, signal: AbortSignal) => Promise<T>,
+  run: (attempt: Attempt, cancel: Cancel) => Promise<T>,
 ): Promise<Dispatched<T>> {
   const total = target.route.totalTimeoutMs;
-  const timer = total === undefined ? undefined : AbortSignal.timeout(total);
-  const signal = timer ? AbortSignal.any([clientSignal, timer]) : clientSignal;
+  // The total timeout covers the stream too: its timer goes when the client's cancellation finishes.
+  const cancel = total === undefined ? client : new Cancel(client);
+  if (total !== undefined) cancel.timeout(total);
+  const timedOut = () => cancel.timedOut && !client.aborted;
   const ts = Date.now();
   const timeoutError = () => new HubError('timeout', `The request exceeded the total timeout of ${total} ms for '${target.route.name}'.`);
   try {
     const { value, attempt } = await execute(target.route, run, {
-      signal,
+      signal: cancel,
       estimatedTokens,
       routes: (name) => ctx.registry.route(name),
       onFailedAttempt: (r) => {
@@ -70,9 +71,9 @@ export async function dispatch<T>(
       },
     });
     out.attempt = attempt;
-    return { value, attempt, signal, timedOut: () => timer?.aborted === true && !clientSignal.aborted, timeoutError };
+    return { value, attempt, timedOut, timeoutError };
   } catch (err) {
-    if (timer?.aborted && !clientSignal.aborted) throw timeoutError();
+    if (timedOut()) throw timeoutError();
     throw err;
   }
 }

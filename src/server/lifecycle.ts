@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Cancel } from '../core/cancel.js';
 import { HubError, toHubError } from '../core/errors.js';
 import type { ErrorKind } from '../core/errors.js';
 import type { ChatEvent, Usage } from '../core/types.js';
@@ -48,7 +49,8 @@ export interface ErrorFormat {
   streamEvent(e: HubError): string;
 }
 
-export type Handler = (json: unknown, out: Outcome, signal: AbortSignal, principal: Principal) => Promise<void>;
+/** `cancel` fires when the client goes away before the response is complete. */
+export type Handler = (json: unknown, out: Outcome, cancel: Cancel, principal: Principal) => Promise<void>;
 
 /**
  * The life of every model request: read and parse the body, run the handler, answer errors in
@@ -68,9 +70,9 @@ export async function runRequest(
   const ts = Date.now();
   const out = newOutcome();
   let scope: SubCallScope | undefined;
-  const abort = new AbortController();
+  const cancel = new Cancel();
   res.on('close', () => {
-    if (!res.writableFinished) abort.abort();
+    if (!res.writableFinished) cancel.abort();
   });
   // The record is made (and journaled) just before the response's last byte goes out, so a
   // client never sees a completed request whose record a crash could lose.
@@ -146,10 +148,10 @@ export async function runRequest(
     if (ctx.registry.hasVirtualModels) {
       // Virtual models charge their sub-calls to this request's key, wherever they are nested.
       scope = { ctx, principal, requestId, calls: 0, costUsd: 0 };
-      await subCallScope.run(scope, () => handler(json, out, abort.signal, principal));
-    } else await handler(json, out, abort.signal, principal);
+      await subCallScope.run(scope, () => handler(json, out, cancel, principal));
+    } else await handler(json, out, cancel, principal);
   } catch (err) {
-    const e = abort.signal.aborted ? new HubError('canceled', 'Client closed the request') : toHubError(err);
+    const e = cancel.aborted ? new HubError('canceled', 'Client closed the request') : toHubError(err);
     out.errorKind = e.kind;
     if (!res.headersSent) {
       out.status = e.status;
@@ -163,6 +165,7 @@ export async function runRequest(
       res.end(format.streamEvent(e));
     }
   } finally {
+    cancel.finish();
     finalize();
   }
 }

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { Cancel } from '../core/cancel.js';
 import { collect } from '../core/collect.js';
 import { toHubError } from '../core/errors.js';
 import type { ModelCaller, SubCallResult } from '../core/model.js';
@@ -55,8 +56,8 @@ async function start<T>(
   out.ticket = ticket;
   const t0 = performance.now();
   try {
-    const d = await dispatch(ctx, id, 'chat', target, out, signal, estimate, (attempt, sig) =>
-      run({ ...request, model: attempt.deployment.upstreamModel }, attempt.deployment.model, sig),
+    const d = await dispatch(ctx, id, 'chat', target, out, new Cancel(signal), estimate, (attempt, cancel) =>
+      run({ ...request, model: attempt.deployment.upstreamModel }, attempt.deployment.model, cancel.signal),
     );
     return { value: d.value, ticket, price: ctx.prices.price(d.attempt.deployment.provider, d.attempt.deployment.upstreamModel), t0 };
   } catch (err) {
@@ -78,8 +79,8 @@ function settle(s: SubCallScope, ticket: Ticket, usage: Usage | undefined, price
  */
 async function* unscoped(registry: Registry, model: string, request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent> {
   const route = registry.resolve(model).route;
-  const { value } = await execute(route, async (a, sig) => {
-    const it = a.deployment.model.stream({ ...request, model: a.deployment.upstreamModel }, sig)[Symbol.asyncIterator]();
+  const { value } = await execute(route, async (a, cancel) => {
+    const it = a.deployment.model.stream({ ...request, model: a.deployment.upstreamModel }, cancel.signal)[Symbol.asyncIterator]();
     return { it, first: await it.next() };
   }, { signal, estimatedTokens: 0, routes: (n) => registry.route(n) });
   for (let next = value.first; !next.done; next = await value.it.next()) yield next.value;

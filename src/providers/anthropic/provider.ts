@@ -1,8 +1,9 @@
+import type { Cancel } from '../../core/cancel.js';
 import type { Dispatcher } from 'undici';
 import { HubError } from '../../core/errors.js';
 import type { Model } from '../../core/model.js';
 import type { ChatEvent, ChatRequest } from '../../core/types.js';
-import { post, readText, transportError } from '../http.js';
+import { post, postWhole, readText, transportError } from '../http.js';
 import type { Timeouts } from '../http.js';
 import { parseSSEEvent, SSESplitter } from '../sse.js';
 import { upstreamError } from './errors.js';
@@ -55,12 +56,20 @@ export class AnthropicProvider implements Model {
    * Sends an Anthropic-format client's body as it is (same-format pass-through): prompt-caching
    * marks, server tools and betas reach the provider untouched. 2xx only, like `send`.
    */
-  relay(body: string, signal: AbortSignal, beta?: string): Promise<Dispatcher.ResponseData> {
+  relay(body: string, signal: AbortSignal | Cancel, beta?: string): Promise<Dispatcher.ResponseData> {
     return this.send(this.messagesURL, body, signal, beta ? { 'anthropic-beta': beta } : undefined);
   }
 
+  /** `relay` for a non-streaming request: the whole 2xx body as text. */
+  async relayWhole(body: string, signal: AbortSignal | Cancel, beta?: string): Promise<string> {
+    const headers = beta ? { ...this.headers, 'anthropic-beta': beta } : this.headers;
+    const res = await postWhole({ url: this.messagesURL, headers, body, signal, timeouts: this.o.timeouts, provider: this.provider });
+    if (res.statusCode >= 200 && res.statusCode < 300) return res.text;
+    throw upstreamError(this.provider, res.statusCode, res.headers, res.text, this.o.apiKey);
+  }
+
   /** Posts a body; resolves only on a 2xx answer, anything else becomes a HubError. */
-  private async send(url: URL, body: string, signal: AbortSignal, extra?: Record<string, string>): Promise<Dispatcher.ResponseData> {
+  private async send(url: URL, body: string, signal: AbortSignal | Cancel, extra?: Record<string, string>): Promise<Dispatcher.ResponseData> {
     const res = await post({ url, headers: extra ? { ...this.headers, ...extra } : this.headers, body, signal, timeouts: this.o.timeouts, provider: this.provider });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     const text = await readText(res.body, this.provider).catch(() => '');

@@ -1,8 +1,9 @@
 import type { Dispatcher } from 'undici';
+import type { Cancel } from '../../core/cancel.js';
 import { HubError } from '../../core/errors.js';
 import type { EmbeddingModel, Model } from '../../core/model.js';
 import type { ChatEvent, ChatRequest, EmbeddingRequest, EmbeddingResult } from '../../core/types.js';
-import { post, readText, transportError } from '../http.js';
+import { post, postWhole, readText, transportError } from '../http.js';
 import type { Timeouts } from '../http.js';
 import { parseSSEEvent, SSESplitter } from '../sse.js';
 import { upstreamError } from './errors.js';
@@ -60,7 +61,7 @@ export class OpenAICompatibleProvider implements Model, EmbeddingModel {
    * Sends a wire-format body as is. Resolves only on a 2xx answer; anything else becomes a
    * HubError carrying the provider's message.
    */
-  async relay(endpoint: 'chat' | 'embeddings' | 'responses', body: string, signal: AbortSignal): Promise<RelayResponse> {
+  async relay(endpoint: 'chat' | 'embeddings' | 'responses', body: string, signal: AbortSignal | Cancel): Promise<RelayResponse> {
     const res = await post({
       url: endpoint === 'chat' ? this.chatURL : endpoint === 'embeddings' ? this.embeddingsURL : this.responsesURL,
       headers: this.headers,
@@ -72,6 +73,20 @@ export class OpenAICompatibleProvider implements Model, EmbeddingModel {
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     const text = await readText(res.body, this.provider).catch(() => '');
     throw upstreamError(this.provider, res.statusCode, res.headers, text, this.o.apiKey);
+  }
+
+  /** `relay` for a non-streaming request: the whole 2xx body as text. */
+  async relayWhole(endpoint: 'chat' | 'embeddings' | 'responses', body: string, signal: AbortSignal | Cancel): Promise<string> {
+    const res = await postWhole({
+      url: endpoint === 'chat' ? this.chatURL : endpoint === 'embeddings' ? this.embeddingsURL : this.responsesURL,
+      headers: this.headers,
+      body,
+      signal,
+      timeouts: this.o.timeouts,
+      provider: this.provider,
+    });
+    if (res.statusCode >= 200 && res.statusCode < 300) return res.text;
+    throw upstreamError(this.provider, res.statusCode, res.headers, res.text, this.o.apiKey);
   }
 
   /**

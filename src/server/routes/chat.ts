@@ -11,7 +11,6 @@ import { chatCompletionRequest } from '../../protocols/openai-chat/schema.js';
 import type { ChatCompletionRequest } from '../../protocols/openai-chat/schema.js';
 import { chatRequestToCanonical } from '../../protocols/openai-chat/to-canonical.js';
 import { validate } from '../../protocols/validate.js';
-import { readText } from '../../providers/http.js';
 import { OpenAICompatibleProvider } from '../../providers/openai-compatible/provider.js';
 import type { Usage } from '../../core/types.js';
 import { estimatePromptTokens, promptText } from '../../usage/estimate.js';
@@ -34,7 +33,7 @@ type Started =
   | { kind: 'canonical-stream'; it: AsyncIterator<ChatEvent>; first: IteratorResult<ChatEvent> };
 
 export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-  return runRequest(ctx, req, res, requestId, 'chat', openAIErrorFormat, async (json, out, clientSignal, principal) => {
+  return runRequest(ctx, req, res, requestId, 'chat', openAIErrorFormat, async (json, out, client, principal) => {
     const body = validate(chatCompletionRequest, json);
     out.stream = body.stream === true;
     const target = ctx.registry.resolve(body.model);
@@ -45,24 +44,24 @@ export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: Serv
     const estimate = estimatePromptTokens(base);
     out.promptText = () => promptText(base);
     out.ticket = admit(ctx, principal, body.model, target, estimate, body.max_completion_tokens ?? body.max_tokens ?? undefined);
-    const d = await dispatch(ctx, requestId, 'chat', target, out, clientSignal, estimate, async (attempt, signal): Promise<Started> => {
+    const d = await dispatch(ctx, requestId, 'chat', target, out, client, estimate, async (attempt, cancel): Promise<Started> => {
       const { model, upstreamModel } = attempt.deployment;
       if (model instanceof OpenAICompatibleProvider) {
         if (!out.stream) {
-          const upstream = await model.relay('chat', JSON.stringify(model.relayBody(upstreamModel, raw)), signal);
-          return { kind: 'relay-whole', ...relayCompletion(await readText(upstream.body, model.provider), model.provider) };
+          const text = await model.relayWhole('chat', JSON.stringify(model.relayBody(upstreamModel, raw)), cancel);
+          return { kind: 'relay-whole', ...relayCompletion(text, model.provider) };
         }
         const upstreamBody = { ...model.relayBody(upstreamModel, raw), stream_options: { ...body.stream_options, include_usage: true } };
-        const upstream = await model.relay('chat', JSON.stringify(upstreamBody), signal);
+        const upstream = await model.relay('chat', JSON.stringify(upstreamBody), cancel);
         const state: RelayState = { includeUsage: body.stream_options?.include_usage === true, provider: model.provider, usage: undefined, done: false, firstTokenAt: undefined, output: '' };
         return { kind: 'relay-stream', state, ...(await readFirstEvent(upstream, model.provider, (block) => relayBlock(block, state))) };
       }
       if (!out.stream) {
         const t0 = performance.now();
-        const collected = await collect(model.stream(canonical(upstreamModel), signal));
+        const collected = await collect(model.stream(canonical(upstreamModel), cancel.signal));
         return { kind: 'canonical-whole', collected, firstTokenAt: t0 };
       }
-      return { kind: 'canonical-stream', ...(await firstEvent(model, canonical(upstreamModel), signal)) };
+      return { kind: 'canonical-stream', ...(await firstEvent(model, canonical(upstreamModel), cancel.signal)) };
     });
     const headers = attemptHeaders(requestId, d.attempt, out);
     const started = d.value;

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Cancel } from '../../core/cancel.js';
 import { randomUUID } from 'node:crypto';
 import { collect } from '../../core/collect.js';
 import type { Model } from '../../core/model.js';
@@ -18,7 +19,6 @@ import type { ChatEvent, Usage } from '../../core/types.js';
 import { relayAnthropicBlock, relayAnthropicMessage, relayedUsage } from '../../protocols/anthropic-messages/relay.js';
 import type { AnthropicRelayState } from '../../protocols/anthropic-messages/relay.js';
 import { AnthropicProvider } from '../../providers/anthropic/provider.js';
-import { readText } from '../../providers/http.js';
 import type { Dispatched } from '../dispatch.js';
 import { pumpEvents, readFirstEvent } from '../relay-stream.js';
 import type { RelayedStream } from '../relay-stream.js';
@@ -38,7 +38,7 @@ function canCount(m: Model): m is Model & TokenCounter {
 
 /** `POST /v1/messages`: Anthropic's Messages API in front of any model. */
 export function messages(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-  return runRequest(ctx, req, res, requestId, 'chat', anthropicErrorFormat, async (json, out, clientSignal, principal) => {
+  return runRequest(ctx, req, res, requestId, 'chat', anthropicErrorFormat, async (json, out, client, principal) => {
     const body = validate(messagesRequest, json);
     out.stream = body.stream === true;
     const target = ctx.registry.resolve(body.model);
@@ -49,13 +49,13 @@ export function messages(ctx: HubContext, req: IncomingMessage, res: ServerRespo
     const stream = out.stream;
     out.ticket = admit(ctx, principal, body.model, target, estimate, body.max_tokens);
     const beta = typeof req.headers['anthropic-beta'] === 'string' ? req.headers['anthropic-beta'] : undefined;
-    const d = await dispatch(ctx, requestId, 'chat', target, out, clientSignal, estimate, async (attempt, signal): Promise<Started> => {
+    const d = await dispatch(ctx, requestId, 'chat', target, out, client, estimate, async (attempt, cancel): Promise<Started> => {
       // A provider with its own Anthropic-compatible endpoint serves Anthropic clients natively.
       const model = attempt.deployment.anthropic ?? attempt.deployment.model;
-      if (model instanceof AnthropicProvider) return relayStart(model, { ...(json as object), model: attempt.deployment.upstreamModel }, stream, signal, beta);
+      if (model instanceof AnthropicProvider) return relayStart(model, { ...(json as object), model: attempt.deployment.upstreamModel }, stream, cancel, beta);
       const request = { ...base, model: attempt.deployment.upstreamModel };
-      if (!stream) return { whole: await collect(model.stream(request, signal)) };
-      return { started: await firstEvent(model, request, signal) };
+      if (!stream) return { whole: await collect(model.stream(request, cancel.signal)) };
+      return { started: await firstEvent(model, request, cancel.signal) };
     });
     const headers = { ...attemptHeaders(requestId, d.attempt, out), 'request-id': requestId };
     if (d.value.relayed) return relayRest(d.value.relayed, res, headers, out, d);
@@ -95,12 +95,12 @@ type Relayed =
   | ({ kind: 'stream'; state: AnthropicRelayState } & RelayedStream);
 
 /** Anthropic client → Anthropic(-compatible) upstream: sends the body as it is; for a stream, reads up to the first whole event. */
-async function relayStart(model: AnthropicProvider, body: object, stream: boolean, signal: AbortSignal, beta: string | undefined): Promise<Started> {
-  const upstream = await model.relay(JSON.stringify(body), signal, beta);
+async function relayStart(model: AnthropicProvider, body: object, stream: boolean, cancel: Cancel, beta: string | undefined): Promise<Started> {
   if (!stream) {
-    const text = await readText(upstream.body, model.provider);
+    const text = await model.relayWhole(JSON.stringify(body), cancel, beta);
     return { relayed: { kind: 'whole', text, usage: relayAnthropicMessage(text, model.provider) } };
   }
+  const upstream = await model.relay(JSON.stringify(body), cancel, beta);
   const state: AnthropicRelayState = { provider: model.provider, usage: undefined, done: false, failed: false, firstTokenAt: undefined };
   return { relayed: { kind: 'stream', state, ...(await readFirstEvent(upstream, model.provider, (block) => relayAnthropicBlock(block, state))) } };
 }
@@ -130,13 +130,13 @@ async function relayRest(r: Relayed, res: ServerResponse, headers: Record<string
 
 /** `POST /v1/messages/count_tokens`: the upstream's own count where it has one, else an estimate. */
 export function countTokens(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-  return runRequest(ctx, req, res, requestId, 'count_tokens', anthropicErrorFormat, async (json, out, signal) => {
+  return runRequest(ctx, req, res, requestId, 'count_tokens', anthropicErrorFormat, async (json, out, cancel) => {
     const body = validate(countTokensRequest, json);
     const target = ctx.registry.resolve(body.model);
     const d = target.route.deployments[0]!;
     const request = messagesRequestToCanonical(body, d.upstreamModel);
     const counter = [d.anthropic, d.model].find((m) => m !== undefined && canCount(m)) as (Model & TokenCounter) | undefined;
-    const inputTokens = counter ? await counter.countTokens(request, signal) : estimatePromptTokens(request);
+    const inputTokens = counter ? await counter.countTokens(request, cancel.signal) : estimatePromptTokens(request);
     sendJSON(res, 200, { input_tokens: inputTokens }, { 'x-request-id': requestId, 'request-id': requestId, 'x-baimo-deployment': d.id });
   });
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Cancel } from '../../core/cancel.js';
 import { randomUUID } from 'node:crypto';
 import { collect, Collector } from '../../core/collect.js';
 import { HubError, toHubError } from '../../core/errors.js';
@@ -9,7 +10,6 @@ import { responsesRequest } from '../../protocols/openai-responses/schema.js';
 import { canonicalConversation, responsesRequestToCanonical } from '../../protocols/openai-responses/to-canonical.js';
 import { validate } from '../../protocols/validate.js';
 import type { ResponsesRequest } from '../../protocols/openai-responses/schema.js';
-import { readText } from '../../providers/http.js';
 import { OpenAICompatibleProvider } from '../../providers/openai-compatible/provider.js';
 import { parseSSEEvent } from '../../providers/sse.js';
 import { pumpEvents, readFirstEvent } from '../relay-stream.js';
@@ -45,7 +45,7 @@ function stored(ctx: HubContext, id: string, principal: Principal) {
  */
 export function createResponse(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
   let renderer: ResponsesStreamRenderer | undefined;
-  return runRequest(ctx, req, res, requestId, 'chat', responsesStreamErrorFormat(() => renderer), async (json, out, clientSignal, principal) => {
+  return runRequest(ctx, req, res, requestId, 'chat', responsesStreamErrorFormat(() => renderer), async (json, out, client, principal) => {
     const body = validate(responsesRequest, json);
     out.stream = body.stream === true;
     const target = ctx.registry.resolve(body.model);
@@ -53,7 +53,7 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
     // An upstream that speaks Responses itself gets the request as it is (it keeps its own
     // conversation state), unless the conversation so far lives in the hub.
     if (!keptHere && target.route.deployments.every((d) => d.model instanceof OpenAICompatibleProvider && d.model.speaksResponses)) {
-      return relayResponses(ctx, res, requestId, json as Record<string, unknown>, body, target, out, clientSignal, principal);
+      return relayResponses(ctx, res, requestId, json as Record<string, unknown>, body, target, out, client, principal);
     }
     const history = body.previous_response_id ? (stored(ctx, body.previous_response_id, principal).history as Message[]) : [];
     const request = responsesRequestToCanonical(body, '', history);
@@ -67,10 +67,10 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
       if (keep) ctx.store.saveResponse({ id, keyId: principal.kind === 'key' ? principal.key.id : undefined, response, history: canonicalConversation(request, collected, id) });
     };
     const stream = out.stream;
-    const d = await dispatch(ctx, requestId, 'chat', target, out, clientSignal, estimate, async (attempt, signal) => {
+    const d = await dispatch(ctx, requestId, 'chat', target, out, client, estimate, async (attempt, cancel) => {
       const r = { ...request, model: attempt.deployment.upstreamModel };
-      if (!stream) return { whole: await collect(attempt.deployment.model.stream(r, signal)) };
-      return { started: await firstEvent(attempt.deployment.model, r, signal) };
+      if (!stream) return { whole: await collect(attempt.deployment.model.stream(r, cancel.signal)) };
+      return { started: await firstEvent(attempt.deployment.model, r, cancel.signal) };
     });
     const headers = attemptHeaders(requestId, d.attempt, out);
     if (d.value.whole) {
@@ -128,7 +128,7 @@ async function relayResponses(
   body: ResponsesRequest,
   target: Target,
   out: Outcome,
-  clientSignal: AbortSignal,
+  client: Cancel,
   principal: Principal,
 ): Promise<void> {
   const estimate = 0;
@@ -145,10 +145,11 @@ async function relayResponses(
     return `${block}\n\n`;
   };
   out.ticket = admit(ctx, principal, body.model, target, estimate, body.max_output_tokens ?? undefined);
-  const d = await dispatch(ctx, requestId, 'chat', target, out, clientSignal, estimate, async (attempt, signal) => {
+  const d = await dispatch(ctx, requestId, 'chat', target, out, client, estimate, async (attempt, cancel) => {
     const provider = attempt.deployment.model as OpenAICompatibleProvider;
-    const upstream = await provider.relay('responses', JSON.stringify({ ...raw, model: attempt.deployment.upstreamModel }), signal);
-    if (!out.stream) return { provider, text: await readText(upstream.body, provider.provider) };
+    const body = JSON.stringify({ ...raw, model: attempt.deployment.upstreamModel });
+    if (!out.stream) return { provider, text: await provider.relayWhole('responses', body, cancel) };
+    const upstream = await provider.relay('responses', body, cancel);
     return { provider, stream: await readFirstEvent(upstream, provider.provider, onBlock) };
   });
   const headers = attemptHeaders(requestId, d.attempt, out);
