@@ -111,7 +111,7 @@ export function postWhole(o: PostOptions): Promise<WholeResponse> {
 }
 
 /** Listens for a Cancel or an AbortSignal; returns the unlisten function. */
-function listen(signal: AbortSignal | Cancel, fn: () => void): () => void {
+export function listen(signal: AbortSignal | Cancel, fn: () => void): () => void {
   if ('once' in signal) {
     signal.once('abort', fn);
     return () => signal.removeListener('abort', fn);

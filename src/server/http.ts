@@ -44,9 +44,9 @@ export function sendRaw(res: ServerResponse, status: number, json: string, heade
   res.end(json);
 }
 
+/** Node sets Connection itself: keep-alive unless the client asked to close. */
 export const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
   'cache-control': 'no-cache',
-  connection: 'keep-alive',
   'x-accel-buffering': 'no',
 } as const;

@@ -4,6 +4,8 @@ import { HubError } from '../../core/errors.js';
 import type { Model } from '../../core/model.js';
 import type { ChatEvent, ChatRequest } from '../../core/types.js';
 import { post, postWhole, readText, transportError } from '../http.js';
+import { openSSERelay } from '../sse-relay.js';
+import type { RelayedStream } from '../sse-relay.js';
 import type { Timeouts } from '../http.js';
 import { parseSSEEvent, SSESplitter } from '../sse.js';
 import { upstreamError } from './errors.js';
@@ -66,6 +68,20 @@ export class AnthropicProvider implements Model {
     const res = await postWhole({ url: this.messagesURL, headers, body, signal, timeouts: this.o.timeouts, provider: this.provider });
     if (res.statusCode >= 200 && res.statusCode < 300) return res.text;
     throw upstreamError(this.provider, res.statusCode, res.headers, res.text, this.o.apiKey);
+  }
+
+  /** `relay` for a streaming request: resolves at the first whole event (see sse-relay.ts). */
+  relayStream(body: string, signal: AbortSignal | Cancel, beta: string | undefined, onBlock: (block: string) => string): Promise<RelayedStream> {
+    return openSSERelay({
+      url: this.messagesURL,
+      headers: beta ? { ...this.headers, 'anthropic-beta': beta } : this.headers,
+      body,
+      signal,
+      timeouts: this.o.timeouts,
+      provider: this.provider,
+      fail: (status, headers, text) => upstreamError(this.provider, status, headers, text, this.o.apiKey),
+      onBlock,
+    });
   }
 
   /** Posts a body; resolves only on a 2xx answer, anything else becomes a HubError. */

@@ -6,6 +6,8 @@ import type { ChatEvent, ChatRequest, EmbeddingRequest, EmbeddingResult } from '
 import { post, postWhole, readText, transportError } from '../http.js';
 import type { Timeouts } from '../http.js';
 import { parseSSEEvent, SSESplitter } from '../sse.js';
+import { openSSERelay } from '../sse-relay.js';
+import type { RelayedStream } from '../sse-relay.js';
 import { upstreamError } from './errors.js';
 import { chatRequestToWire } from './request.js';
 import { applyThinking, reasoningField } from './thinking.js';
@@ -87,6 +89,20 @@ export class OpenAICompatibleProvider implements Model, EmbeddingModel {
     });
     if (res.statusCode >= 200 && res.statusCode < 300) return res.text;
     throw upstreamError(this.provider, res.statusCode, res.headers, res.text, this.o.apiKey);
+  }
+
+  /** `relay` for a streaming request: resolves at the first whole event (see sse-relay.ts). */
+  relayStream(endpoint: 'chat' | 'responses', body: string, signal: AbortSignal | Cancel, onBlock: (block: string) => string): Promise<RelayedStream> {
+    return openSSERelay({
+      url: endpoint === 'chat' ? this.chatURL : this.responsesURL,
+      headers: this.headers,
+      body,
+      signal,
+      timeouts: this.o.timeouts,
+      provider: this.provider,
+      fail: (status, headers, text) => upstreamError(this.provider, status, headers, text, this.o.apiKey),
+      onBlock,
+    });
   }
 
   /**

@@ -21,14 +21,13 @@ import { sendJSON, sendRaw, SSE_HEADERS } from '../http.js';
 import { admit } from '../admission.js';
 import { attemptHeaders, noteEvent, runRequest } from '../lifecycle.js';
 import type { Outcome } from '../lifecycle.js';
-import { pumpEvents, readFirstEvent } from '../relay-stream.js';
-import type { RelayedStream } from '../relay-stream.js';
+import type { RelayedStream } from '../../providers/sse-relay.js';
 import { write } from '../stream-writer.js';
 
 /** What an attempt produced, once output is assured to start. */
 type Started =
   | { kind: 'relay-whole'; body: string; usage: Usage | undefined }
-  | ({ kind: 'relay-stream'; state: RelayState } & RelayedStream)
+  | { kind: 'relay-stream'; state: RelayState; stream: RelayedStream }
   | { kind: 'canonical-whole'; collected: Collected; firstTokenAt: number }
   | { kind: 'canonical-stream'; it: AsyncIterator<ChatEvent>; first: IteratorResult<ChatEvent> };
 
@@ -52,9 +51,9 @@ export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: Serv
           return { kind: 'relay-whole', ...relayCompletion(text, model.provider) };
         }
         const upstreamBody = { ...model.relayBody(upstreamModel, raw), stream_options: { ...body.stream_options, include_usage: true } };
-        const upstream = await model.relay('chat', JSON.stringify(upstreamBody), cancel);
         const state: RelayState = { includeUsage: body.stream_options?.include_usage === true, provider: model.provider, usage: undefined, done: false, firstTokenAt: undefined, output: '' };
-        return { kind: 'relay-stream', state, ...(await readFirstEvent(upstream, model.provider, (block) => relayBlock(block, state))) };
+        const stream = await model.relayStream('chat', JSON.stringify(upstreamBody), cancel, (block) => relayBlock(block, state));
+        return { kind: 'relay-stream', state, stream };
       }
       if (!out.stream) {
         const t0 = performance.now();
@@ -94,7 +93,7 @@ async function relayStream(
   res.writeHead(200, { ...SSE_HEADERS, ...headers });
   const { state } = s;
   try {
-    await pumpEvents(s, res, state.provider, (block) => relayBlock(block, state), d);
+    await s.stream.pipe(res, d);
   } finally {
     out.usage = state.usage;
     out.firstTokenAt = state.firstTokenAt;

@@ -20,8 +20,7 @@ import { relayAnthropicBlock, relayAnthropicMessage, relayedUsage } from '../../
 import type { AnthropicRelayState } from '../../protocols/anthropic-messages/relay.js';
 import { AnthropicProvider } from '../../providers/anthropic/provider.js';
 import type { Dispatched } from '../dispatch.js';
-import { pumpEvents, readFirstEvent } from '../relay-stream.js';
-import type { RelayedStream } from '../relay-stream.js';
+import type { RelayedStream } from '../../providers/sse-relay.js';
 import type { Outcome } from '../lifecycle.js';
 import { admit } from '../admission.js';
 import { attemptHeaders, noteEvent, runRequest } from '../lifecycle.js';
@@ -92,7 +91,7 @@ type Started =
 
 type Relayed =
   | { kind: 'whole'; text: string; usage: Usage | undefined }
-  | ({ kind: 'stream'; state: AnthropicRelayState } & RelayedStream);
+  | { kind: 'stream'; state: AnthropicRelayState; stream: RelayedStream };
 
 /** Anthropic client → Anthropic(-compatible) upstream: sends the body as it is; for a stream, reads up to the first whole event. */
 async function relayStart(model: AnthropicProvider, body: object, stream: boolean, cancel: Cancel, beta: string | undefined): Promise<Started> {
@@ -100,9 +99,9 @@ async function relayStart(model: AnthropicProvider, body: object, stream: boolea
     const text = await model.relayWhole(JSON.stringify(body), cancel, beta);
     return { relayed: { kind: 'whole', text, usage: relayAnthropicMessage(text, model.provider) } };
   }
-  const upstream = await model.relay(JSON.stringify(body), cancel, beta);
+
   const state: AnthropicRelayState = { provider: model.provider, usage: undefined, done: false, failed: false, firstTokenAt: undefined };
-  return { relayed: { kind: 'stream', state, ...(await readFirstEvent(upstream, model.provider, (block) => relayAnthropicBlock(block, state))) } };
+  return { relayed: { kind: 'stream', state, stream: await model.relayStream(JSON.stringify(body), cancel, beta, (block) => relayAnthropicBlock(block, state)) } };
 }
 
 async function relayRest(r: Relayed, res: ServerResponse, headers: Record<string, string>, out: Outcome, d: Dispatched<Started>): Promise<void> {
@@ -114,7 +113,7 @@ async function relayRest(r: Relayed, res: ServerResponse, headers: Record<string
   const { state } = r;
   res.writeHead(200, { ...SSE_HEADERS, ...headers });
   try {
-    await pumpEvents(r, res, state.provider, (block) => relayAnthropicBlock(block, state), d);
+    await r.stream.pipe(res, d);
   } finally {
     out.usage = relayedUsage(state);
     out.firstTokenAt = state.firstTokenAt;

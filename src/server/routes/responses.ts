@@ -12,7 +12,6 @@ import { validate } from '../../protocols/validate.js';
 import type { ResponsesRequest } from '../../protocols/openai-responses/schema.js';
 import { OpenAICompatibleProvider } from '../../providers/openai-compatible/provider.js';
 import { parseSSEEvent } from '../../providers/sse.js';
-import { pumpEvents, readFirstEvent } from '../relay-stream.js';
 import type { Target } from '../../routing/registry.js';
 import type { Usage } from '../../core/types.js';
 import type { Outcome } from '../lifecycle.js';
@@ -149,8 +148,7 @@ async function relayResponses(
     const provider = attempt.deployment.model as OpenAICompatibleProvider;
     const body = JSON.stringify({ ...raw, model: attempt.deployment.upstreamModel });
     if (!out.stream) return { provider, text: await provider.relayWhole('responses', body, cancel) };
-    const upstream = await provider.relay('responses', body, cancel);
-    return { provider, stream: await readFirstEvent(upstream, provider.provider, onBlock) };
+    return { provider, stream: await provider.relayStream('responses', body, cancel, onBlock) };
   });
   const headers = attemptHeaders(requestId, d.attempt, out);
   const { provider } = d.value;
@@ -167,7 +165,7 @@ async function relayResponses(
     return;
   }
   res.writeHead(200, { ...SSE_HEADERS, ...headers });
-  await pumpEvents(d.value.stream!, res, provider.provider, onBlock, d);
+  await d.value.stream!.pipe(res, d);
   res.end();
 }
 

@@ -1,0 +1,169 @@
+import { StringDecoder } from 'node:string_decoder';
+import { errors as undiciErrors } from 'undici';
+import type { Dispatcher } from 'undici';
+import { HubError } from '../core/errors.js';
+import { listen, transportError, upstreamAgent } from './http.js';
+import type { PostOptions } from './http.js';
+import { SSESplitter } from './sse.js';
+
+/** Where a relayed stream's text goes: a ServerResponse, in practice. */
+export interface Sink {
+  write(text: string): boolean;
+  once(event: 'drain', fn: () => void): unknown;
+}
+
+export interface SSERelayOptions extends PostOptions {
+  /** The provider's own error for a non-2xx answer. */
+  readonly fail: (status: number, headers: Record<string, string | string[] | undefined>, text: string) => HubError;
+  /** One upstream event block → the text to send on ('' to drop it). Throws on garbage or in-band errors. */
+  readonly onBlock: (block: string) => string;
+}
+
+export interface RelayedStream {
+  /**
+   * Sends what the first event(s) turned into, then every later event the moment it arrives;
+   * resolves when the upstream ends. A slow sink pauses the upstream (backpressure).
+   */
+  pipe(sink: Sink, timeout: { timedOut(): boolean; timeoutError(): HubError }): Promise<void>;
+}
+
+/**
+ * The same-format stream relays (OpenAI chat, Anthropic messages, Responses): POSTs, and resolves
+ * once the first whole event has been read — so garbage or an in-band error there can still fail
+ * over — then pushes each later event through `onBlock` straight to the sink from undici's data
+ * callback. No body stream and no async iterator sit between the two sockets: one chunk in is
+ * one write out, with nothing queued on the way.
+ */
+export function openSSERelay(o: SSERelayOptions): Promise<RelayedStream> {
+  return new Promise((resolveOpen, rejectOpen) => {
+    let controller: Dispatcher.DispatchController | undefined;
+    let status = 0;
+    let headers: Record<string, string | string[] | undefined> = {};
+    let isSSE = false;
+    const other: Buffer[] = [];
+    const decoder = new StringDecoder('utf8');
+    const splitter = new SSESplitter();
+    /** Text produced before a sink was attached. */
+    let pending = '';
+    let sink: Sink | undefined;
+    let opened = false;
+    let done = false;
+    let failure: HubError | undefined;
+    let piped: { resolve: () => void; reject: (e: HubError) => void; timeout: { timedOut(): boolean; timeoutError(): HubError } } | undefined;
+    const off = listen(o.signal, () => controller?.abort(new undiciErrors.RequestAbortedError()));
+
+    const relayed: RelayedStream = {
+      pipe(s, timeout) {
+        return new Promise((resolve, reject) => {
+          sink = s;
+          const head = pending;
+          pending = '';
+          if (head) emit(head);
+          if (failure) reject(timeout.timedOut() ? timeout.timeoutError() : failure);
+          else if (done) resolve();
+          else piped = { resolve, reject, timeout };
+        });
+      },
+    };
+
+    const emit = (text: string) => {
+      if (!text) return;
+      if (!sink) {
+        pending += text;
+        return;
+      }
+      if (!sink.write(text) && controller && !controller.paused) {
+        const c = controller;
+        c.pause();
+        sink.once('drain', () => c.resume());
+      }
+    };
+
+    const fail = (e: HubError) => {
+      if (done) return;
+      done = true;
+      off();
+      if (!opened) {
+        opened = true;
+        return rejectOpen(e);
+      }
+      failure = e;
+      if (piped) piped.reject(piped.timeout.timedOut() ? piped.timeout.timeoutError() : e);
+    };
+
+    const finish = () => {
+      if (done) return;
+      done = true;
+      off();
+      if (!opened) {
+        opened = true;
+        resolveOpen(relayed);
+      } else piped?.resolve();
+    };
+
+    /** Runs blocks through onBlock; false once one of them failed (what came before it is still sent). */
+    const feed = (blocks: readonly string[]): boolean => {
+      for (const block of blocks) {
+        let text: string;
+        try {
+          text = o.onBlock(block);
+        } catch (err) {
+          controller?.abort(err as Error);
+          fail(transportError(err, o.provider));
+          return false;
+        }
+        emit(text);
+      }
+      return true;
+    };
+
+    upstreamAgent(o.timeouts.connectMs).dispatch(
+      {
+        origin: o.url.origin,
+        path: o.url.pathname + o.url.search,
+        method: 'POST',
+        headers: o.headers,
+        body: o.body,
+        headersTimeout: o.timeouts.firstByteMs,
+        bodyTimeout: o.timeouts.idleMs,
+      },
+      {
+        onRequestStart(c) {
+          controller = c;
+          if (o.signal.aborted) c.abort(new undiciErrors.RequestAbortedError());
+        },
+        onResponseStart(_c, statusCode, h) {
+          status = statusCode;
+          headers = h;
+          isSSE = statusCode >= 200 && statusCode < 300 && String(h['content-type'] ?? '').includes('text/event-stream');
+        },
+        onResponseData(_c, chunk) {
+          if (done) return;
+          if (!isSSE) {
+            other.push(chunk);
+            return;
+          }
+          const blocks = splitter.push(decoder.write(chunk));
+          if (!feed(blocks)) return;
+          if (blocks.length && !opened) {
+            opened = true;
+            resolveOpen(relayed);
+          }
+        },
+        onResponseEnd() {
+          if (done) return;
+          if (status < 200 || status >= 300) return fail(o.fail(status, headers, Buffer.concat(other).toString('utf8')));
+          if (!isSSE) return fail(new HubError('upstream', `Upstream ${o.provider} answered a streaming request without a stream`, { provider: o.provider }));
+          const tail = decoder.end();
+          if (tail && !feed(splitter.push(tail))) return;
+          const rest = splitter.rest();
+          if (rest && !feed([rest])) return;
+          finish();
+        },
+        onResponseError(_c, err) {
+          fail(transportError(err, o.provider));
+        },
+      },
+    );
+  });
+}
