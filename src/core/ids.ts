@@ -10,7 +10,15 @@ import { randomBytes } from 'node:crypto';
 const processPart = randomBytes(5).toString('hex');
 let counter = Math.floor(Math.random() * 0x1_0000_0000);
 
+let lastMs = 0;
+let msHex = '';
+
 export function timeOrderedId(prefix: string): string {
   counter = (counter + 1) % 0x100_0000_0000;
-  return `${prefix}${Date.now().toString(16).padStart(12, '0')}${processPart}${counter.toString(16).padStart(10, '0')}`;
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    msHex = now.toString(16).padStart(12, '0') + processPart;
+  }
+  return `${prefix}${msHex}${counter.toString(16).padStart(10, '0')}`;
 }

@@ -17,7 +17,8 @@ function by(ds: readonly Deployment[], random: () => number, score: (d: Deployme
 }
 
 /** The order in which to try deployments for one request. */
-export function orderDeployments(ds: readonly Deployment[], strategy: Strategy, random: () => number = Math.random): Deployment[] {
+export function orderDeployments(ds: readonly Deployment[], strategy: Strategy, random: () => number = Math.random): readonly Deployment[] {
+  if (ds.length < 2) return ds;
   switch (strategy) {
     case 'priority':
       return weightedShuffle(ds, random).sort((a, b) => a.priority - b.priority);

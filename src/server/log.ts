@@ -20,38 +20,23 @@ export function createLogger(level = 'info', destination?: DestinationStream): L
 /**
  * One access-log line per request (and, at debug level, per retried attempt). Built from the
  * usage record, which holds ids and counts but never a key, a prompt or an answer. The line for a
- * final record is serialized here in pino's own format and handed to pino's stream: it is
- * written for every request, and going through pino's generic serializer costs twice as much.
+ * final record is written here in pino's own line format, straight to pino's stream: it is
+ * written for every request, and pino's generic serializer costs several times as much.
  */
 export function logRecord(log: Logger, r: UsageRecord): void {
-  if (!r.final) {
-    if (log.isLevelEnabled('debug')) log.debug({ msg: 'attempt failed', ...fields(r) });
-    return;
-  }
-  const level = r.status >= 500 ? 'warn' : 'info';
+  const level = !r.final ? 'debug' : r.status >= 500 ? 'warn' : 'info';
   if (!log.isLevelEnabled(level)) return;
   const stream = (log as unknown as Record<symbol, { write(line: string): void }>)[pino.symbols.streamSym]!;
-  stream.write(`{"level":"${level}","time":${Date.now()},"msg":"request",${JSON.stringify(fields(r)).slice(1)}\n`);
+  const u = r.usage;
+  stream.write(
+    `{"level":"${level}","time":${Date.now()},"msg":"${r.final ? 'request' : 'attempt failed'}"${str('request_id', r.requestId)}${str('endpoint', r.endpoint)}` +
+      `${str('model', r.model)}${str('provider', r.provider)}${str('deployment', r.deployment)}${num('attempt', r.attempt)}${num('status', r.status)}` +
+      `${str('error_kind', r.errorKind)},"stream":${r.stream}${str('key_id', r.keyId)}${str('team_id', r.teamId)}${num('input_tokens', u?.inputTokens)}` +
+      `${num('output_tokens', u?.outputTokens)}${num('cached_tokens', u?.cachedInputTokens)}${num('cost_usd', r.costUsd)}` +
+      `${num('latency_ms', Math.round(r.latencyMs * 10) / 10)}${num('ttft_ms', r.ttftMs === undefined ? undefined : Math.round(r.ttftMs * 10) / 10)}}\n`,
+  );
 }
 
-function fields(r: UsageRecord) {
-  return {
-    request_id: r.requestId,
-    endpoint: r.endpoint,
-    model: r.model,
-    provider: r.provider,
-    deployment: r.deployment,
-    attempt: r.attempt,
-    status: r.status,
-    error_kind: r.errorKind,
-    stream: r.stream,
-    key_id: r.keyId,
-    team_id: r.teamId,
-    input_tokens: r.usage?.inputTokens,
-    output_tokens: r.usage?.outputTokens,
-    cached_tokens: r.usage?.cachedInputTokens,
-    cost_usd: r.costUsd,
-    latency_ms: Math.round(r.latencyMs * 10) / 10,
-    ttft_ms: r.ttftMs === undefined ? undefined : Math.round(r.ttftMs * 10) / 10,
-  };
-}
+/** `,"key":"value"` with the value escaped, or nothing for undefined (as JSON.stringify leaves it out). */
+const str = (key: string, v: string | undefined) => (v === undefined ? '' : `,"${key}":${JSON.stringify(v)}`);
+const num = (key: string, v: number | undefined) => (v === undefined ? '' : `,"${key}":${Number.isFinite(v) ? v : null}`);
