@@ -59,7 +59,10 @@ export class UsageRecorder {
   private timer: NodeJS.Timeout | undefined;
   private failures = 0;
 
-  /** Called synchronously for every record, e.g. to update metrics. */
+  /**
+   * Called for every record, e.g. to update metrics: at once, or right after `then` when there
+   * is one, so that metrics and the log line are not on the path of the response's last byte.
+   */
   private readonly listeners: ((r: UsageRecord) => void)[] = [];
 
   constructor(
@@ -80,17 +83,27 @@ export class UsageRecorder {
    * request the client saw complete.
    */
   record(r: UsageRecord, then?: () => void): void {
-    for (const l of this.listeners) l(r);
     const line = JSON.stringify(r);
-    if (!this.journal) then?.();
-    else if (then) this.journal.appendThen(line, then);
-    else this.journal.append(line);
+    if (this.journal && then) {
+      this.journal.appendThen(line, () => {
+        then();
+        this.notify(r);
+      });
+    } else {
+      this.journal?.append(line);
+      then?.();
+      this.notify(r);
+    }
     this.queue.push(line);
     if (this.queue.length >= this.maxBatch) setImmediate(() => this.flush());
     else if (!this.timer) {
       this.timer = setTimeout(() => this.flush(), this.flushEveryMs);
       this.timer.unref();
     }
+  }
+
+  private notify(r: UsageRecord): void {
+    for (const l of this.listeners) l(r);
   }
 
   private inFlight = new Set<Promise<void>>();
