@@ -85,7 +85,7 @@ describe('the baimo command', () => {
       ),
     );
     expect(answers.every((s) => s === 200)).toBe(true);
-    // Twenty access-log lines do not fill one batched write; they still reach stdout within a second or so.
+    // Twenty access-log lines end part-way through a batched write; they still reach stdout within a second or so.
     await expect.poll(() => run.out().split('\n').filter((l) => l.includes('"msg":"request"')).length, { timeout: 5000 }).toBe(20);
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
