@@ -3,6 +3,8 @@ import type { Server } from 'node:http';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cancel } from '../src/core/cancel.js';
+import { OpenAICompatibleProvider } from '../src/providers/openai-compatible/provider.js';
 import { startTestHub } from './helpers/hub.js';
 import type { TestHub } from './helpers/hub.js';
 
@@ -15,6 +17,7 @@ const CHUNKS = 20_000;
 const PAD = 'x'.repeat(2000);
 let written = 0;
 let upstream: Server;
+let upstreamPort = 0;
 let hub: TestHub;
 
 beforeAll(async () => {
@@ -37,7 +40,7 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  const port = (upstream.address() as AddressInfo).port;
+  const port = (upstreamPort = (upstream.address() as AddressInfo).port);
   hub = await startTestHub(`providers:\n  up:\n    type: openai\n    baseURL: http://127.0.0.1:${port}/v1\n    apiKey: sk-test\n    models: [m]\n`);
 });
 
@@ -72,5 +75,24 @@ describe('a slow streaming client', () => {
     expect(text).toContain('data: [DONE]');
     // The client asked to close: the hub does so once the stream is over.
     expect(socket.destroyed || socket.readableEnded).toBe(true);
+  }, 60_000);
+});
+
+describe('a relayed stream not yet handed to a client', () => {
+  it('holds the upstream back after a little, then passes everything on once piped', async () => {
+    written = 0;
+    const provider = new OpenAICompatibleProvider({ id: 'up', baseURL: `http://127.0.0.1:${upstreamPort}/v1`, timeouts: { firstByteMs: 10_000, idleMs: 10_000 }, maxTokensField: 'max_tokens' });
+    let blocks = 0;
+    const stream = await provider.relayStream('chat', JSON.stringify({ model: 'm', stream: true, messages: [] }), new Cancel(), (block) => (blocks++, `${block}\n\n`));
+    await new Promise((r) => setTimeout(r, 1000));
+    const heldAt = written;
+    expect(heldAt).toBeLessThan(CHUNKS * PAD.length * 0.5);
+    let text = '';
+    await stream.pipe({ write: (t: string) => ((text += t), true), once: () => undefined }, { timedOut: () => false, timeoutError: () => new Error('x') as never });
+    expect(written).toBeGreaterThan(heldAt);
+    const indexes = [...text.matchAll(/"content":"(\d+) x/g)].map((m) => Number(m[1]));
+    expect(indexes.length).toBe(CHUNKS);
+    expect(indexes.every((n, i) => n === i)).toBe(true);
+    expect(blocks).toBe(CHUNKS + 2);
   }, 60_000);
 });

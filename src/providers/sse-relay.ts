@@ -49,6 +49,8 @@ export function openSSERelay(o: SSERelayOptions): Promise<RelayedStream> {
     let opened = false;
     let done = false;
     let failure: HubError | undefined;
+    /** Set while the sink is full: the upstream is paused until it drains. */
+    let draining = false;
     let piped: { resolve: () => void; reject: (e: HubError) => void; timeout: { timedOut(): boolean; timeoutError(): HubError } } | undefined;
     const off = listen(o.signal, () => controller?.abort(new undiciErrors.RequestAbortedError()));
 
@@ -59,6 +61,7 @@ export function openSSERelay(o: SSERelayOptions): Promise<RelayedStream> {
           const head = pending;
           pending = '';
           if (head) emit(head);
+          if (!draining) controller?.resume();
           if (failure) reject(timeout.timedOut() ? timeout.timeoutError() : failure);
           else if (done) resolve();
           else piped = { resolve, reject, timeout };
@@ -69,13 +72,19 @@ export function openSSERelay(o: SSERelayOptions): Promise<RelayedStream> {
     const emit = (text: string) => {
       if (!text) return;
       if (!sink) {
+        // Nobody to write to yet: hold a little, then hold the upstream back.
         pending += text;
+        if (pending.length > 65_536) controller?.pause();
         return;
       }
-      if (!sink.write(text) && controller && !controller.paused) {
+      if (!sink.write(text) && controller && !draining) {
         const c = controller;
+        draining = true;
         c.pause();
-        sink.once('drain', () => c.resume());
+        sink.once('drain', () => {
+          draining = false;
+          c.resume();
+        });
       }
     };
 
