@@ -106,6 +106,21 @@ async function main(): Promise<void> {
     }
   }
 
+  // The machine's speed drifts by tens of percent within minutes, so each round's hub and proxy
+  // (run next to each other) are compared with each other, and the median of those ratios is
+  // reported along with every round's.
+  const inRound = (round: number, n: TargetName, c: number) => runs.find((r) => r.round === round && r.target === n && r.connections === c);
+  const paired = { throughput: [] as number[], cpu: [] as number[], addedC1Ms: [] as number[] };
+  for (let round = 1; round <= ROUNDS; round++) {
+    const hub32 = inRound(round, 'hub', 32);
+    const proxy32 = inRound(round, 'proxy', 32);
+    if (hub32 && proxy32) paired.throughput.push(hub32.rps / proxy32.rps);
+    if (hub32?.relayCpuUsPerReq && proxy32?.relayCpuUsPerReq) paired.cpu.push(hub32.relayCpuUsPerReq / proxy32.relayCpuUsPerReq);
+    const hub1 = inRound(round, 'hub', 1);
+    const direct1 = inRound(round, 'direct', 1);
+    if (hub1 && direct1) paired.addedC1Ms.push(hub1.p50Ms - direct1.p50Ms);
+  }
+
   log(`streams: ${STREAMS} per path at c=1 (20 chunks, 10 ms apart)…`);
   const st = Object.fromEntries(NAMES.map((n) => [n, streamTarget(tgt[n].url, tgt[n].key, tgt[n].model)])) as Record<TargetName, ReturnType<typeof streamTarget>>;
   for (const n of NAMES) for (let i = 0; i < 10; i++) await oneStream(st[n], 20, 10);
@@ -162,7 +177,7 @@ async function main(): Promise<void> {
   const report: Report = {
     meta: { date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model.trim() ?? '?', seconds: SECONDS, rounds: ROUNDS,
       streamsPerPath: STREAMS, hubCommand: hub.command.replaceAll(hub.dir, '<tmp>'), hubLogLines, machineBusyPctBefore: busyBefore, machineBusyPctAfter: busyAfter, benchProcessesBusyPctAfter: oursPct, hubDataDirs: env.BENCH_KEEP === '1' ? [hub.dir, memHub.dir] : undefined },
-    concurrency: CONCURRENCY, summary, streams, openStreams: open, growth: grown, warnings,
+    concurrency: CONCURRENCY, summary, paired, streams, openStreams: open, growth: grown, warnings,
   };
   const md = markdown(report);
   const out = join(BENCH, 'results');
