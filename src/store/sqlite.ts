@@ -161,8 +161,6 @@ export class SQLiteStore implements UsageSink {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
-    // 32 MB of page cache (the default is 2 MB): the indexes' hot right edges stay in memory.
-    this.db.pragma('cache_size = -32768');
     this.migrate();
     this.insertUsage = this.db.prepare(
       `INSERT OR IGNORE INTO usage (request_id, ts, endpoint, model, provider, upstream_model, stream, status, error_kind,
