@@ -17,6 +17,12 @@ export interface SSERelayOptions extends PostOptions {
   readonly fail: (status: number, headers: Record<string, string | string[] | undefined>, text: string) => HubError;
   /** One upstream event block → the text to send on ('' to drop it). Throws on garbage or in-band errors. */
   readonly onBlock: (block: string) => string;
+  /**
+   * Called once the first event has passed `onBlock`, when the attempt can no longer fail over:
+   * the sink to write to from then on, its headers sent. The first bytes then go out from the
+   * data callback itself instead of after the promise chain back to the caller.
+   */
+  readonly open?: () => Sink;
 }
 
 export interface RelayedStream {
@@ -156,6 +162,12 @@ export function openSSERelay(o: SSERelayOptions): Promise<RelayedStream> {
           if (!feed(blocks)) return;
           if (blocks.length && !opened) {
             opened = true;
+            if (o.open) {
+              sink = o.open();
+              const head = pending;
+              pending = '';
+              emit(head);
+            }
             resolveOpen(relayed);
           }
         },

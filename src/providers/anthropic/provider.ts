@@ -5,7 +5,7 @@ import type { Model } from '../../core/model.js';
 import type { ChatEvent, ChatRequest } from '../../core/types.js';
 import { post, postWhole, readText, transportError } from '../http.js';
 import { openSSERelay } from '../sse-relay.js';
-import type { RelayedStream } from '../sse-relay.js';
+import type { RelayedStream, Sink } from '../sse-relay.js';
 import type { Timeouts } from '../http.js';
 import { parseSSEEvent, SSESplitter } from '../sse.js';
 import { upstreamError } from './errors.js';
@@ -71,7 +71,7 @@ export class AnthropicProvider implements Model {
   }
 
   /** `relay` for a streaming request: resolves at the first whole event (see sse-relay.ts). */
-  relayStream(body: string, signal: AbortSignal | Cancel, beta: string | undefined, onBlock: (block: string) => string): Promise<RelayedStream> {
+  relayStream(body: string, signal: AbortSignal | Cancel, beta: string | undefined, onBlock: (block: string) => string, open?: () => Sink): Promise<RelayedStream> {
     return openSSERelay({
       url: this.messagesURL,
       headers: beta ? { ...this.headers, 'anthropic-beta': beta } : this.headers,
@@ -81,6 +81,7 @@ export class AnthropicProvider implements Model {
       provider: this.provider,
       fail: (status, headers, text) => upstreamError(this.provider, status, headers, text, this.o.apiKey),
       onBlock,
+      ...(open && { open }),
     });
   }
 

@@ -7,7 +7,7 @@ import { post, postWhole, readText, transportError } from '../http.js';
 import type { Timeouts } from '../http.js';
 import { parseSSEEvent, SSESplitter } from '../sse.js';
 import { openSSERelay } from '../sse-relay.js';
-import type { RelayedStream } from '../sse-relay.js';
+import type { RelayedStream, Sink } from '../sse-relay.js';
 import { upstreamError } from './errors.js';
 import { chatRequestToWire } from './request.js';
 import { applyThinking, reasoningField } from './thinking.js';
@@ -92,7 +92,7 @@ export class OpenAICompatibleProvider implements Model, EmbeddingModel {
   }
 
   /** `relay` for a streaming request: resolves at the first whole event (see sse-relay.ts). */
-  relayStream(endpoint: 'chat' | 'responses', body: string, signal: AbortSignal | Cancel, onBlock: (block: string) => string): Promise<RelayedStream> {
+  relayStream(endpoint: 'chat' | 'responses', body: string, signal: AbortSignal | Cancel, onBlock: (block: string) => string, open?: () => Sink): Promise<RelayedStream> {
     return openSSERelay({
       url: endpoint === 'chat' ? this.chatURL : this.responsesURL,
       headers: this.headers,
@@ -102,6 +102,7 @@ export class OpenAICompatibleProvider implements Model, EmbeddingModel {
       provider: this.provider,
       fail: (status, headers, text) => upstreamError(this.provider, status, headers, text, this.o.apiKey),
       onBlock,
+      ...(open && { open }),
     });
   }
 

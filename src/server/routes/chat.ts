@@ -52,7 +52,9 @@ export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: Serv
         }
         const upstreamBody = { ...model.relayBody(upstreamModel, raw), stream_options: { ...body.stream_options, include_usage: true } };
         const state: RelayState = { includeUsage: body.stream_options?.include_usage === true, provider: model.provider, usage: undefined, done: false, firstTokenAt: undefined, output: '' };
-        const stream = await model.relayStream('chat', JSON.stringify(upstreamBody), cancel, (block) => relayBlock(block, state));
+        // The first event goes to the client the moment it has been checked.
+        const open = () => (res.writeHead(200, { ...SSE_HEADERS, ...attemptHeaders(requestId, attempt, out) }), res);
+        const stream = await model.relayStream('chat', JSON.stringify(upstreamBody), cancel, (block) => relayBlock(block, state), open);
         return { kind: 'relay-stream', state, stream };
       }
       if (!out.stream) {
@@ -90,7 +92,7 @@ async function relayStream(
   out: Outcome,
   d: Dispatched<Started>,
 ): Promise<void> {
-  res.writeHead(200, { ...SSE_HEADERS, ...headers });
+  if (!res.headersSent) res.writeHead(200, { ...SSE_HEADERS, ...headers });
   const { state } = s;
   try {
     await s.stream.pipe(res, d);

@@ -20,7 +20,7 @@ import { relayAnthropicBlock, relayAnthropicMessage, relayedUsage } from '../../
 import type { AnthropicRelayState } from '../../protocols/anthropic-messages/relay.js';
 import { AnthropicProvider } from '../../providers/anthropic/provider.js';
 import type { Dispatched } from '../dispatch.js';
-import type { RelayedStream } from '../../providers/sse-relay.js';
+import type { RelayedStream, Sink } from '../../providers/sse-relay.js';
 import type { Outcome } from '../lifecycle.js';
 import { admit } from '../admission.js';
 import { attemptHeaders, noteEvent, runRequest } from '../lifecycle.js';
@@ -51,7 +51,11 @@ export function messages(ctx: HubContext, req: IncomingMessage, res: ServerRespo
     const d = await dispatch(ctx, requestId, 'chat', target, out, client, estimate, async (attempt, cancel): Promise<Started> => {
       // A provider with its own Anthropic-compatible endpoint serves Anthropic clients natively.
       const model = attempt.deployment.anthropic ?? attempt.deployment.model;
-      if (model instanceof AnthropicProvider) return relayStart(model, { ...(json as object), model: attempt.deployment.upstreamModel }, stream, cancel, beta);
+      if (model instanceof AnthropicProvider) {
+        // The first event goes to the client the moment it has been checked.
+        const open = () => (res.writeHead(200, { ...SSE_HEADERS, ...attemptHeaders(requestId, attempt, out), 'request-id': requestId }), res);
+        return relayStart(model, { ...(json as object), model: attempt.deployment.upstreamModel }, stream, cancel, beta, open);
+      }
       const request = { ...base, model: attempt.deployment.upstreamModel };
       if (!stream) return { whole: await collect(model.stream(request, cancel.signal)) };
       return { started: await firstEvent(model, request, cancel.signal) };
@@ -94,14 +98,14 @@ type Relayed =
   | { kind: 'stream'; state: AnthropicRelayState; stream: RelayedStream };
 
 /** Anthropic client → Anthropic(-compatible) upstream: sends the body as it is; for a stream, reads up to the first whole event. */
-async function relayStart(model: AnthropicProvider, body: object, stream: boolean, cancel: Cancel, beta: string | undefined): Promise<Started> {
+async function relayStart(model: AnthropicProvider, body: object, stream: boolean, cancel: Cancel, beta: string | undefined, open: () => Sink): Promise<Started> {
   if (!stream) {
     const text = await model.relayWhole(JSON.stringify(body), cancel, beta);
     return { relayed: { kind: 'whole', text, usage: relayAnthropicMessage(text, model.provider) } };
   }
 
   const state: AnthropicRelayState = { provider: model.provider, usage: undefined, done: false, failed: false, firstTokenAt: undefined };
-  return { relayed: { kind: 'stream', state, stream: await model.relayStream(JSON.stringify(body), cancel, beta, (block) => relayAnthropicBlock(block, state)) } };
+  return { relayed: { kind: 'stream', state, stream: await model.relayStream(JSON.stringify(body), cancel, beta, (block) => relayAnthropicBlock(block, state), open) } };
 }
 
 async function relayRest(r: Relayed, res: ServerResponse, headers: Record<string, string>, out: Outcome, d: Dispatched<Started>): Promise<void> {
@@ -111,7 +115,7 @@ async function relayRest(r: Relayed, res: ServerResponse, headers: Record<string
     return sendRaw(res, 200, r.text, headers);
   }
   const { state } = r;
-  res.writeHead(200, { ...SSE_HEADERS, ...headers });
+  if (!res.headersSent) res.writeHead(200, { ...SSE_HEADERS, ...headers });
   try {
     await r.stream.pipe(res, d);
   } finally {
