@@ -10,6 +10,7 @@
  */
 import { Agent, createServer, request } from 'node:http';
 import { parseArgs } from 'node:util';
+import { serveOnLoopback } from './serve.js';
 
 const { values } = parseArgs({ options: { upstream: { type: 'string' }, port: { type: 'string' } } });
 const upstreamPort = Number(values.upstream);
@@ -26,13 +27,4 @@ const server = createServer((req, res) => {
   res.on('close', () => { if (!res.writableFinished) up.destroy(); });
   req.pipe(up);
 });
-server.keepAliveTimeout = 120_000;
-server.headersTimeout = 121_000;
-server.requestTimeout = 0;
-server.listen(Number(values.port ?? 0), '127.0.0.1', () => {
-  const addr = server.address();
-  process.stdout.write(`${typeof addr === 'object' && addr ? addr.port : 0}\n`);
-});
-
-const parent = process.ppid;
-setInterval(() => { if (process.ppid !== parent) process.exit(0); }, 1000).unref();
+serveOnLoopback(server, Number(values.port ?? 0));

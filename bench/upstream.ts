@@ -14,6 +14,7 @@
 import { createServer } from 'node:http';
 import type { ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
+import { serveOnLoopback } from './serve.js';
 
 const { values } = parseArgs({ options: { chunks: { type: 'string' }, gap: { type: 'string' }, port: { type: 'string' } } });
 const DEFAULT_CHUNKS = Number(values.chunks ?? 20);
@@ -82,14 +83,4 @@ const server = createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
   });
 });
-server.keepAliveTimeout = 120_000;
-server.headersTimeout = 121_000;
-server.requestTimeout = 0;
-server.listen(Number(values.port ?? 0), '127.0.0.1', () => {
-  const addr = server.address();
-  process.stdout.write(`${typeof addr === 'object' && addr ? addr.port : 0}\n`);
-});
-
-// Exit with the benchmark that started us, even if it was killed without cleaning up.
-const parent = process.ppid;
-setInterval(() => { if (process.ppid !== parent) process.exit(0); }, 1000).unref();
+serveOnLoopback(server, Number(values.port ?? 0));

@@ -37,19 +37,23 @@ export interface PostOptions {
   readonly provider: string;
 }
 
+/** The undici request for a POST: its origin, path, body and timeouts. */
+export function dispatchOptions(o: PostOptions): Dispatcher.DispatchOptions {
+  return {
+    origin: o.url.origin,
+    path: o.url.pathname + o.url.search,
+    method: 'POST',
+    headers: o.headers,
+    body: o.body,
+    headersTimeout: o.timeouts.firstByteMs,
+    bodyTimeout: o.timeouts.idleMs,
+  };
+}
+
 export async function post(o: PostOptions): Promise<Dispatcher.ResponseData> {
   try {
-    return await upstreamAgent(o.timeouts.connectMs).request({
-      origin: o.url.origin,
-      path: o.url.pathname + o.url.search,
-      method: 'POST',
-      headers: o.headers,
-      body: o.body,
-      // undici takes an EventEmitter-style signal too, which a Cancel is.
-      signal: o.signal as AbortSignal,
-      headersTimeout: o.timeouts.firstByteMs,
-      bodyTimeout: o.timeouts.idleMs,
-    });
+    // undici takes an EventEmitter-style signal too, which a Cancel is.
+    return await upstreamAgent(o.timeouts.connectMs).request({ ...dispatchOptions(o), signal: o.signal as AbortSignal });
   } catch (err) {
     throw transportError(err, o.provider);
   }
@@ -75,38 +79,27 @@ export function postWhole(o: PostOptions): Promise<WholeResponse> {
     const chunks: Buffer[] = [];
     const abort = () => controller?.abort(new undiciErrors.RequestAbortedError());
     const off = listen(o.signal, abort);
-    upstreamAgent(o.timeouts.connectMs).dispatch(
-      {
-        origin: o.url.origin,
-        path: o.url.pathname + o.url.search,
-        method: 'POST',
-        headers: o.headers,
-        body: o.body,
-        headersTimeout: o.timeouts.firstByteMs,
-        bodyTimeout: o.timeouts.idleMs,
+    upstreamAgent(o.timeouts.connectMs).dispatch(dispatchOptions(o), {
+      onRequestStart(c) {
+        controller = c;
+        if (o.signal.aborted) abort();
       },
-      {
-        onRequestStart(c) {
-          controller = c;
-          if (o.signal.aborted) abort();
-        },
-        onResponseStart(_c, status, h) {
-          statusCode = status;
-          headers = h;
-        },
-        onResponseData(_c, chunk) {
-          chunks.push(chunk);
-        },
-        onResponseEnd() {
-          off();
-          resolve({ statusCode, headers, text: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8') });
-        },
-        onResponseError(_c, err) {
-          off();
-          reject(transportError(err, o.provider));
-        },
+      onResponseStart(_c, status, h) {
+        statusCode = status;
+        headers = h;
       },
-    );
+      onResponseData(_c, chunk) {
+        chunks.push(chunk);
+      },
+      onResponseEnd() {
+        off();
+        resolve({ statusCode, headers, text: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8') });
+      },
+      onResponseError(_c, err) {
+        off();
+        reject(transportError(err, o.provider));
+      },
+    });
   });
 }
 

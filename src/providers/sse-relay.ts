@@ -2,7 +2,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
 import { HubError } from '../core/errors.js';
-import { listen, transportError, upstreamAgent } from './http.js';
+import { dispatchOptions, listen, transportError, upstreamAgent } from './http.js';
 import type { PostOptions } from './http.js';
 import { SSESplitter } from './sse.js';
 
@@ -132,59 +132,48 @@ export function openSSERelay(o: SSERelayOptions): Promise<RelayedStream> {
       return true;
     };
 
-    upstreamAgent(o.timeouts.connectMs).dispatch(
-      {
-        origin: o.url.origin,
-        path: o.url.pathname + o.url.search,
-        method: 'POST',
-        headers: o.headers,
-        body: o.body,
-        headersTimeout: o.timeouts.firstByteMs,
-        bodyTimeout: o.timeouts.idleMs,
+    upstreamAgent(o.timeouts.connectMs).dispatch(dispatchOptions(o), {
+      onRequestStart(c) {
+        controller = c;
+        if (o.signal.aborted) c.abort(new undiciErrors.RequestAbortedError());
       },
-      {
-        onRequestStart(c) {
-          controller = c;
-          if (o.signal.aborted) c.abort(new undiciErrors.RequestAbortedError());
-        },
-        onResponseStart(_c, statusCode, h) {
-          status = statusCode;
-          headers = h;
-          isSSE = statusCode >= 200 && statusCode < 300 && String(h['content-type'] ?? '').includes('text/event-stream');
-        },
-        onResponseData(_c, chunk) {
-          if (done) return;
-          if (!isSSE) {
-            other.push(chunk);
-            return;
-          }
-          const blocks = splitter.push(decoder.write(chunk));
-          if (!feed(blocks)) return;
-          if (blocks.length && !opened) {
-            opened = true;
-            if (o.open) {
-              sink = o.open();
-              const head = pending;
-              pending = '';
-              emit(head);
-            }
-            resolveOpen(relayed);
-          }
-        },
-        onResponseEnd() {
-          if (done) return;
-          if (status < 200 || status >= 300) return fail(o.fail(status, headers, Buffer.concat(other).toString('utf8')));
-          if (!isSSE) return fail(new HubError('upstream', `Upstream ${o.provider} answered a streaming request without a stream`, { provider: o.provider }));
-          const tail = decoder.end();
-          if (tail && !feed(splitter.push(tail))) return;
-          const rest = splitter.rest();
-          if (rest && !feed([rest])) return;
-          finish();
-        },
-        onResponseError(_c, err) {
-          fail(transportError(err, o.provider));
-        },
+      onResponseStart(_c, statusCode, h) {
+        status = statusCode;
+        headers = h;
+        isSSE = statusCode >= 200 && statusCode < 300 && String(h['content-type'] ?? '').includes('text/event-stream');
       },
-    );
+      onResponseData(_c, chunk) {
+        if (done) return;
+        if (!isSSE) {
+          other.push(chunk);
+          return;
+        }
+        const blocks = splitter.push(decoder.write(chunk));
+        if (!feed(blocks)) return;
+        if (blocks.length && !opened) {
+          opened = true;
+          if (o.open) {
+            sink = o.open();
+            const head = pending;
+            pending = '';
+            emit(head);
+          }
+          resolveOpen(relayed);
+        }
+      },
+      onResponseEnd() {
+        if (done) return;
+        if (status < 200 || status >= 300) return fail(o.fail(status, headers, Buffer.concat(other).toString('utf8')));
+        if (!isSSE) return fail(new HubError('upstream', `Upstream ${o.provider} answered a streaming request without a stream`, { provider: o.provider }));
+        const tail = decoder.end();
+        if (tail && !feed(splitter.push(tail))) return;
+        const rest = splitter.rest();
+        if (rest && !feed([rest])) return;
+        finish();
+      },
+      onResponseError(_c, err) {
+        fail(transportError(err, o.provider));
+      },
+    });
   });
 }

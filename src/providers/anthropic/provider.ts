@@ -6,7 +6,7 @@ import type { ChatEvent, ChatRequest } from '../../core/types.js';
 import { post, postWhole, readText, transportError } from '../http.js';
 import { openSSERelay } from '../sse-relay.js';
 import type { RelayedStream, Sink } from '../sse-relay.js';
-import type { Timeouts } from '../http.js';
+import type { PostOptions, Timeouts } from '../http.js';
 import { parseSSEEvent, SSESplitter } from '../sse.js';
 import { upstreamError } from './errors.js';
 import { chatRequestToAnthropic, countTokensRequestToAnthropic } from './request.js';
@@ -64,34 +64,31 @@ export class AnthropicProvider implements Model {
 
   /** `relay` for a non-streaming request: the whole 2xx body as text. */
   async relayWhole(body: string, signal: AbortSignal | Cancel, beta?: string): Promise<string> {
-    const headers = beta ? { ...this.headers, 'anthropic-beta': beta } : this.headers;
-    const res = await postWhole({ url: this.messagesURL, headers, body, signal, timeouts: this.o.timeouts, provider: this.provider });
+    const res = await postWhole(this.postOptions(this.messagesURL, body, signal, beta ? { 'anthropic-beta': beta } : undefined));
     if (res.statusCode >= 200 && res.statusCode < 300) return res.text;
-    throw upstreamError(this.provider, res.statusCode, res.headers, res.text, this.o.apiKey);
+    throw this.failure(res.statusCode, res.headers, res.text);
   }
 
   /** `relay` for a streaming request: resolves at the first whole event (see sse-relay.ts). */
   relayStream(body: string, signal: AbortSignal | Cancel, beta: string | undefined, onBlock: (block: string) => string, open?: () => Sink): Promise<RelayedStream> {
-    return openSSERelay({
-      url: this.messagesURL,
-      headers: beta ? { ...this.headers, 'anthropic-beta': beta } : this.headers,
-      body,
-      signal,
-      timeouts: this.o.timeouts,
-      provider: this.provider,
-      fail: (status, headers, text) => upstreamError(this.provider, status, headers, text, this.o.apiKey),
-      onBlock,
-      ...(open && { open }),
-    });
+    const o = this.postOptions(this.messagesURL, body, signal, beta ? { 'anthropic-beta': beta } : undefined);
+    return openSSERelay({ ...o, fail: this.failure, onBlock, ...(open && { open }) });
   }
 
   /** Posts a body; resolves only on a 2xx answer, anything else becomes a HubError. */
   private async send(url: URL, body: string, signal: AbortSignal | Cancel, extra?: Record<string, string>): Promise<Dispatcher.ResponseData> {
-    const res = await post({ url, headers: extra ? { ...this.headers, ...extra } : this.headers, body, signal, timeouts: this.o.timeouts, provider: this.provider });
+    const res = await post(this.postOptions(url, body, signal, extra));
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
-    const text = await readText(res.body, this.provider).catch(() => '');
-    throw upstreamError(this.provider, res.statusCode, res.headers, text, this.o.apiKey);
+    throw this.failure(res.statusCode, res.headers, await readText(res.body, this.provider).catch(() => ''));
   }
+
+  private postOptions(url: URL, body: string, signal: AbortSignal | Cancel, extra?: Record<string, string>): PostOptions {
+    return { url, headers: extra ? { ...this.headers, ...extra } : this.headers, body, signal, timeouts: this.o.timeouts, provider: this.provider };
+  }
+
+  /** A non-2xx answer as a HubError carrying the provider's message. */
+  private readonly failure = (status: number, headers: Record<string, string | string[] | undefined>, text: string) =>
+    upstreamError(this.provider, status, headers, text, this.o.apiKey);
 
   async *stream(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent> {
     const body = JSON.stringify(chatRequestToAnthropic(request, { defaultMaxTokens: this.defaultMaxTokens }));

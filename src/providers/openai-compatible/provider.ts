@@ -4,7 +4,7 @@ import { HubError } from '../../core/errors.js';
 import type { EmbeddingModel, Model } from '../../core/model.js';
 import type { ChatEvent, ChatRequest, EmbeddingRequest, EmbeddingResult } from '../../core/types.js';
 import { post, postWhole, readText, transportError } from '../http.js';
-import type { Timeouts } from '../http.js';
+import type { PostOptions, Timeouts } from '../http.js';
 import { parseSSEEvent, SSESplitter } from '../sse.js';
 import { openSSERelay } from '../sse-relay.js';
 import type { RelayedStream, Sink } from '../sse-relay.js';
@@ -27,6 +27,8 @@ export interface OpenAICompatibleOptions {
   /** The server also speaks OpenAI's Responses API (`POST {baseURL}/responses`). */
   readonly responsesAPI?: boolean;
 }
+
+type Endpoint = 'chat' | 'embeddings' | 'responses';
 
 /** A successful upstream answer, body unread, for the same-format pass-through. */
 export type RelayResponse = Dispatcher.ResponseData;
@@ -63,48 +65,32 @@ export class OpenAICompatibleProvider implements Model, EmbeddingModel {
    * Sends a wire-format body as is. Resolves only on a 2xx answer; anything else becomes a
    * HubError carrying the provider's message.
    */
-  async relay(endpoint: 'chat' | 'embeddings' | 'responses', body: string, signal: AbortSignal | Cancel): Promise<RelayResponse> {
-    const res = await post({
-      url: endpoint === 'chat' ? this.chatURL : endpoint === 'embeddings' ? this.embeddingsURL : this.responsesURL,
-      headers: this.headers,
-      body,
-      signal,
-      timeouts: this.o.timeouts,
-      provider: this.provider,
-    });
+  async relay(endpoint: Endpoint, body: string, signal: AbortSignal | Cancel): Promise<RelayResponse> {
+    const res = await post(this.postOptions(endpoint, body, signal));
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
-    const text = await readText(res.body, this.provider).catch(() => '');
-    throw upstreamError(this.provider, res.statusCode, res.headers, text, this.o.apiKey);
+    throw this.failure(res.statusCode, res.headers, await readText(res.body, this.provider).catch(() => ''));
   }
 
   /** `relay` for a non-streaming request: the whole 2xx body as text. */
-  async relayWhole(endpoint: 'chat' | 'embeddings' | 'responses', body: string, signal: AbortSignal | Cancel): Promise<string> {
-    const res = await postWhole({
-      url: endpoint === 'chat' ? this.chatURL : endpoint === 'embeddings' ? this.embeddingsURL : this.responsesURL,
-      headers: this.headers,
-      body,
-      signal,
-      timeouts: this.o.timeouts,
-      provider: this.provider,
-    });
+  async relayWhole(endpoint: Endpoint, body: string, signal: AbortSignal | Cancel): Promise<string> {
+    const res = await postWhole(this.postOptions(endpoint, body, signal));
     if (res.statusCode >= 200 && res.statusCode < 300) return res.text;
-    throw upstreamError(this.provider, res.statusCode, res.headers, res.text, this.o.apiKey);
+    throw this.failure(res.statusCode, res.headers, res.text);
   }
 
   /** `relay` for a streaming request: resolves at the first whole event (see sse-relay.ts). */
   relayStream(endpoint: 'chat' | 'responses', body: string, signal: AbortSignal | Cancel, onBlock: (block: string) => string, open?: () => Sink): Promise<RelayedStream> {
-    return openSSERelay({
-      url: endpoint === 'chat' ? this.chatURL : this.responsesURL,
-      headers: this.headers,
-      body,
-      signal,
-      timeouts: this.o.timeouts,
-      provider: this.provider,
-      fail: (status, headers, text) => upstreamError(this.provider, status, headers, text, this.o.apiKey),
-      onBlock,
-      ...(open && { open }),
-    });
+    return openSSERelay({ ...this.postOptions(endpoint, body, signal), fail: this.failure, onBlock, ...(open && { open }) });
   }
+
+  private postOptions(endpoint: Endpoint, body: string, signal: AbortSignal | Cancel): PostOptions {
+    const url = endpoint === 'chat' ? this.chatURL : endpoint === 'embeddings' ? this.embeddingsURL : this.responsesURL;
+    return { url, headers: this.headers, body, signal, timeouts: this.o.timeouts, provider: this.provider };
+  }
+
+  /** A non-2xx answer as a HubError carrying the provider's message. */
+  private readonly failure = (status: number, headers: Record<string, string | string[] | undefined>, text: string) =>
+    upstreamError(this.provider, status, headers, text, this.o.apiKey);
 
   /**
    * A client's chat-completions body, ready for this provider: the upstream model name, the
