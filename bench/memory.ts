@@ -1,9 +1,8 @@
 /**
  * Memory of the hub under many open streams and over many requests. (a) Opens 1,000 slow
  * streams at once (60 chunks × 500 ms, so all stay open) and samples the hub's RSS while
- * every one of them has started; (b) sends 100,000 non-streaming requests with wrk and
- * compares RSS after 20,000 and after 100,000 (reading it every 20,000 on the way) — a leak
- * shows up as steady growth.
+ * every one of them has started; (b) sends 50,000 non-streaming requests with wrk as warm-up,
+ * then 100,000 more, reading RSS every 10,000 — a leak shows up as a rising floor.
  */
 import { setMaxListeners } from 'node:events';
 import { Agent, request } from 'undici';
@@ -73,12 +72,13 @@ export interface GrowthResult {
 }
 
 /**
- * wrk at c=32 in slices until 20k, then 100k requests have completed; RSS at every 10k. RSS
+ * wrk at c=32 in slices: 50k requests of warm-up (the JIT, the heap and SQLite's caches settle
+ * there), then 100k more, with RSS at every 10k from 50k to 150k. RSS
  * saw-tooths with the garbage collector by tens of MB, so growth compares the lowest of the last
  * three marks with the lowest of the first three: a leak lifts the floor, a collection that
  * has not yet run does not.
  */
-export async function growth(url: string, script: string, hubPid: number, upstreamPid: number, marks = [20_000, 30_000, 40_000, 50_000, 60_000, 70_000, 80_000, 90_000, 100_000]): Promise<GrowthResult> {
+export async function growth(url: string, script: string, hubPid: number, upstreamPid: number, marks = Array.from({ length: 11 }, (_, i) => 50_000 + i * 10_000)): Promise<GrowthResult> {
   let done = 0;
   let errors = false;
   const rss: { requests: number; rssMB: number }[] = [];

@@ -6,7 +6,7 @@
  * measures stream fidelity and memory; writes bench/results/latest.{json,md}.
  *
  * Env: BENCH_SECONDS (10) per wrk run, BENCH_ROUNDS (3), BENCH_STREAMS (200),
- * BENCH_MEMORY=1 to add the 100,000-request growth run, BENCH_HUB=src to skip the dist
+ * BENCH_MEMORY=1 to add the memory-growth run (50,000 requests of warm-up, then 100,000), BENCH_HUB=src to skip the dist
  * build, BENCH_KEEP=1 to keep the hub's temp dir (config, data, log), BENCH_IDLE_WAIT (60)
  * seconds to wait for a busy machine to go idle before starting.
  */
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
 
   let grown = null;
   if (MEMORY) {
-    log('memory: 100,000 requests through the same hub (wrk, c=32)…');
+    log('memory: 50,000 requests of warm-up, then 100,000 more through the same hub (wrk, c=32)…');
     const script = luaScript(memHub.dir, 'memhub', { model: tgt.hub.model, messages }, memHub.key);
     grown = await growth(`${memHub.url}/v1/chat/completions`, script, memHub.pid, upstream.child.pid!);
     log(`  RSS ${grown.marks.map((m) => `${m.rssMB.toFixed(1)} MB after ${m.requests}`).join(', ')}`);
