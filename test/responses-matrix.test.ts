@@ -167,6 +167,13 @@ describe('an upstream that speaks the Responses API itself', () => {
       await expect.poll(() => front.store.recentUsage(2).map((u) => u.input_tokens), { timeout: 3000 }).toEqual([60, 40]);
       expect(front.store.loadResponse(r.id)).toBeUndefined(); // the upstream keeps it, not the front hub
       expect(native.store.loadResponse(r.id)).toBeDefined();
+      // A relayed stream's headers (sent with its first event) say which deployment answered.
+      const { data: events, response } = await c.responses.create({ model: 'native/loop/tools', input: 'weather?', tools: TOOLS, stream: true }).withResponse();
+      expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      expect([response.headers.get('x-baimo-provider'), response.headers.get('x-baimo-attempts')]).toEqual(['native', '1']);
+      const types: string[] = [];
+      for await (const e of events) types.push(e.type);
+      expect([types[0], types.at(-1)]).toEqual(['response.created', 'response.completed']);
     } finally {
       await front.dispose();
       await native.dispose();

@@ -148,7 +148,9 @@ async function relayResponses(
     const provider = attempt.deployment.model as OpenAICompatibleProvider;
     const body = JSON.stringify({ ...raw, model: attempt.deployment.upstreamModel });
     if (!out.stream) return { provider, text: await provider.relayWhole('responses', body, cancel) };
-    return { provider, stream: await provider.relayStream('responses', body, cancel, onBlock) };
+    // The first event goes to the client the moment it has arrived.
+    const open = () => (res.writeHead(200, { ...SSE_HEADERS, ...attemptHeaders(requestId, attempt, out) }), res);
+    return { provider, stream: await provider.relayStream('responses', body, cancel, onBlock, open) };
   });
   const headers = attemptHeaders(requestId, d.attempt, out);
   const { provider } = d.value;
@@ -164,7 +166,7 @@ async function relayResponses(
     sendRaw(res, 200, d.value.text, headers);
     return;
   }
-  res.writeHead(200, { ...SSE_HEADERS, ...headers });
+  if (!res.headersSent) res.writeHead(200, { ...SSE_HEADERS, ...headers });
   await d.value.stream!.pipe(res, d);
   res.end();
 }
