@@ -70,6 +70,22 @@ describe('zero-config presets', () => {
     expect(specs.get('qwen')?.baseURL).toBe('https://dashscope.aliyuncs.com/compatible-mode/v1');
   });
 
+  it("uses a preset's Anthropic endpoint only on the preset's own host", () => {
+    // Default host: Anthropic clients are served by the provider's own Anthropic endpoint.
+    expect(resolveProviders({}, { DEEPSEEK_API_KEY: 'k', MOONSHOT_API_KEY: 'k' }).get('kimi')?.anthropicBaseURL).toBe('https://api.moonshot.cn/anthropic');
+    expect(resolveProviders({}, { DEEPSEEK_API_KEY: 'k' }).get('deepseek')?.anthropicBaseURL).toBe('https://api.deepseek.com/anthropic');
+    // Pointed at a proxy or another region (by env or by config), nothing may go around it.
+    expect(resolveProviders({}, { DEEPSEEK_API_KEY: 'k', DEEPSEEK_BASE_URL: 'https://proxy.corp/deepseek/v1' }).get('deepseek')?.anthropicBaseURL).toBeUndefined();
+    const moved = validateConfig(parse('providers:\n  kimi:\n    baseURL: https://api.moonshot.ai/v1\n    apiKey: k\n'), {});
+    expect(resolveProviders(moved, {}).get('kimi')?.anthropicBaseURL).toBeUndefined();
+    // Unless the config names the Anthropic endpoint for the new host too.
+    const both = validateConfig(parse('providers:\n  kimi:\n    baseURL: https://api.moonshot.ai/v1\n    anthropicBaseURL: https://api.moonshot.ai/anthropic/\n    apiKey: k\n'), {});
+    expect(resolveProviders(both, {}).get('kimi')?.anthropicBaseURL).toBe('https://api.moonshot.ai/anthropic');
+    // A config entry that keeps the preset's host keeps its Anthropic endpoint.
+    const same = validateConfig(parse('providers:\n  deepseek:\n    apiKey: k\n'), {});
+    expect(resolveProviders(same, {}).get('deepseek')?.anthropicBaseURL).toBe('https://api.deepseek.com/anthropic');
+  });
+
   it('enables a local server by its base URL variable', () => {
     const specs = resolveProviders({}, { VLLM_BASE_URL: 'http://10.0.0.5:8000/v1' });
     expect(specs.get('vllm')).toMatchObject({ baseURL: 'http://10.0.0.5:8000/v1', apiKey: undefined });

@@ -172,6 +172,8 @@ export const PROVIDER_PRESETS: readonly ProviderPreset[] = [
     kind: 'cloud',
     baseURL: 'https://api.moonshot.cn/v1',
     baseURLEnv: 'MOONSHOT_BASE_URL',
+    // Moonshot's Claude Code setup (ANTHROPIC_BASE_URL); https://api.moonshot.ai/anthropic internationally.
+    anthropicBaseURL: 'https://api.moonshot.cn/anthropic',
     apiKeyEnv: ['MOONSHOT_API_KEY'],
     docs: 'https://platform.moonshot.cn/api-reference',
     models: ['kimi-k2.5', 'kimi-k2-thinking', 'kimi-k2-turbo-preview', 'moonshot-v1-32k', 'moonshot-v1-128k'],

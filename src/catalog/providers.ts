@@ -45,12 +45,24 @@ function keyFrom(preset: ProviderPreset, env: Env): string | undefined {
   return undefined;
 }
 
+/**
+ * A preset's Anthropic endpoint lives on the preset's default host. Once the base URL points
+ * elsewhere (another region, a company proxy), Anthropic-format calls must not go around it to
+ * that host: they are translated onto the configured base URL instead, unless an
+ * `anthropicBaseURL` is given for it too.
+ */
+function presetAnthropicURL(p: ProviderPreset, baseURL: string): string | undefined {
+  return baseURL === trimSlash(p.baseURL) ? p.anthropicBaseURL : undefined;
+}
+
 function fromPreset(p: ProviderPreset, env: Env, source: ProviderSpec['source']): ProviderSpec {
+  const baseURL = trimSlash(env[p.baseURLEnv] || p.baseURL);
+  const anthropicBaseURL = presetAnthropicURL(p, baseURL);
   return {
     id: p.id,
     type: p.type ?? 'openai',
     name: p.name,
-    baseURL: trimSlash(env[p.baseURLEnv] || p.baseURL),
+    baseURL,
     apiKey: keyFrom(p, env),
     headers: {},
     models: p.models,
@@ -60,7 +72,7 @@ function fromPreset(p: ProviderPreset, env: Env, source: ProviderSpec['source'])
     idleTimeoutMs: IDLE_TIMEOUT_MS,
     maxTokensField: p.id === 'openai' ? 'max_completion_tokens' : 'max_tokens',
     ...(p.id === 'openai' && { responsesAPI: true }),
-    ...(p.anthropicBaseURL !== undefined && { anthropicBaseURL: p.anthropicBaseURL }),
+    ...(anthropicBaseURL !== undefined && { anthropicBaseURL }),
     source,
   };
 }
@@ -84,6 +96,7 @@ export function resolveProviders(config: ConfigFile, env: Env): Map<string, Prov
       problems.push({ path: `providers.${id}.baseURL`, message: 'required (this id is not a built-in preset)' });
       continue;
     }
+    const anthropic = c.anthropicBaseURL ?? (preset && presetAnthropicURL(preset, trimSlash(baseURL)));
     out.set(id, {
       id,
       type: c.type ?? base?.type ?? 'openai',
@@ -98,7 +111,7 @@ export function resolveProviders(config: ConfigFile, env: Env): Map<string, Prov
       idleTimeoutMs: c.idleTimeoutMs ?? IDLE_TIMEOUT_MS,
       maxTokensField: c.maxTokensField ?? base?.maxTokensField ?? 'max_tokens',
       ...((c.responsesAPI ?? base?.responsesAPI) && { responsesAPI: true }),
-      ...((c.anthropicBaseURL ?? base?.anthropicBaseURL) !== undefined && { anthropicBaseURL: trimSlash((c.anthropicBaseURL ?? base?.anthropicBaseURL)!) }),
+      ...(anthropic !== undefined && { anthropicBaseURL: trimSlash(anthropic) }),
       source: 'config',
     });
   }
