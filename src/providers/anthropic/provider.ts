@@ -30,6 +30,8 @@ export interface AnthropicProviderOptions {
 export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
 export const DEFAULT_MAX_TOKENS = 4096;
 
+const betaHeader = (beta: string | undefined) => (beta ? { 'anthropic-beta': beta } : undefined);
+
 /** Anthropic's Messages API (`POST /v1/messages`, always streaming) as a canonical Model. */
 export class AnthropicProvider implements Model {
   readonly provider: string;
@@ -56,22 +58,18 @@ export class AnthropicProvider implements Model {
 
   /**
    * Sends an Anthropic-format client's body as it is (same-format pass-through): prompt-caching
-   * marks, server tools and betas reach the provider untouched. 2xx only, like `send`.
+   * marks, server tools and betas reach the provider untouched. The whole 2xx body as text;
+   * anything else becomes a HubError, like `send`.
    */
-  relay(body: string, signal: AbortSignal | Cancel, beta?: string): Promise<Dispatcher.ResponseData> {
-    return this.send(this.messagesURL, body, signal, beta ? { 'anthropic-beta': beta } : undefined);
-  }
-
-  /** `relay` for a non-streaming request: the whole 2xx body as text. */
   async relayWhole(body: string, signal: AbortSignal | Cancel, beta?: string): Promise<string> {
-    const res = await postWhole(this.postOptions(this.messagesURL, body, signal, beta ? { 'anthropic-beta': beta } : undefined));
+    const res = await postWhole(this.postOptions(this.messagesURL, body, signal, betaHeader(beta)));
     if (res.statusCode >= 200 && res.statusCode < 300) return res.text;
     throw this.failure(res.statusCode, res.headers, res.text);
   }
 
-  /** `relay` for a streaming request: resolves at the first whole event (see sse-relay.ts). */
+  /** `relayWhole` for a streaming request: resolves at the first whole event (see sse-relay.ts). */
   relayStream(body: string, signal: AbortSignal | Cancel, beta: string | undefined, onBlock: (block: string) => string, open?: () => Sink): Promise<RelayedStream> {
-    const o = this.postOptions(this.messagesURL, body, signal, beta ? { 'anthropic-beta': beta } : undefined);
+    const o = this.postOptions(this.messagesURL, body, signal, betaHeader(beta));
     return openSSERelay({ ...o, fail: this.failure, onBlock, ...(open && { open }) });
   }
 

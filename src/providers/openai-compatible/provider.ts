@@ -30,12 +30,10 @@ export interface OpenAICompatibleOptions {
 
 type Endpoint = 'chat' | 'embeddings' | 'responses';
 
-/** A successful upstream answer, body unread, for the same-format pass-through. */
-export type RelayResponse = Dispatcher.ResponseData;
-
 /**
  * Any server that speaks OpenAI chat completions and embeddings. It is a Model (canonical
- * in and out) and also offers `relay`, a pass-through for clients that speak the same format.
+ * in and out) and also offers `relayWhole` and `relayStream`, pass-throughs for clients that
+ * speak the same format.
  */
 export class OpenAICompatibleProvider implements Model, EmbeddingModel {
   readonly provider: string;
@@ -65,7 +63,7 @@ export class OpenAICompatibleProvider implements Model, EmbeddingModel {
    * Sends a wire-format body as is. Resolves only on a 2xx answer; anything else becomes a
    * HubError carrying the provider's message.
    */
-  async relay(endpoint: Endpoint, body: string, signal: AbortSignal | Cancel): Promise<RelayResponse> {
+  private async relay(endpoint: Endpoint, body: string, signal: AbortSignal | Cancel): Promise<Dispatcher.ResponseData> {
     const res = await post(this.postOptions(endpoint, body, signal));
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     throw this.failure(res.statusCode, res.headers, await readText(res.body, this.provider).catch(() => ''));
