@@ -92,21 +92,22 @@ describe('virtual models: common behaviour', () => {
   });
 
   it('stops making calls when the client goes away', async () => {
-    const caller = new FakeCaller({ a: { text: 'slow', delayMs: 200 }, b: 'fast', v: 'FAIL' });
+    const caller = new FakeCaller({ a: { text: 'slow', delayMs: 10_000 }, b: 'fast', v: 'FAIL' });
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 20);
     const started = performance.now();
     const err = await failure(events(make({ kind: 'cascade', models: ['a', 'b'], check: { type: 'verifier', model: 'v' } }, caller), ask('?'), ac.signal));
     expect(err.kind).toBe('canceled');
-    expect(performance.now() - started).toBeLessThan(150);
+    // It did not wait for the slow member (10 s) to finish: the margin is wide on any machine.
+    expect(performance.now() - started).toBeLessThan(5_000);
     expect(caller.calls.map((c) => c.model)).toEqual(['a']);
   });
 
   it('timeoutMs makes a slow member count as failed while the quorum holds', async () => {
-    const caller = new FakeCaller({ a: ['7', { text: '8', delayMs: 500 }, '7'] });
+    const caller = new FakeCaller({ a: ['7', { text: '8', delayMs: 10_000 }, '7'] });
     const started = performance.now();
     const evs = await events(make({ kind: 'vote', models: ['a'], samples: 3, extract: 'last_number', timeoutMs: 50 }, caller), ask('?'));
-    expect(performance.now() - started).toBeLessThan(400);
+    expect(performance.now() - started).toBeLessThan(5_000);
     const { steps, summary } = traceOf(evs);
     expect(steps[1]!.error).toBe('timed out after 50 ms');
     expect(summary).toMatchObject({ succeeded: 2, winner: '7', agreement: 1 });
