@@ -5,6 +5,7 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CustomInputDecoder, ResponsesStreamRenderer } from '../src/protocols/openai-responses/from-canonical.js';
 import { startTestHub } from './helpers/hub.js';
 import type { TestHub } from './helpers/hub.js';
 import { UPSTREAM_KINDS } from './helpers/upstream-kinds.js';
@@ -290,5 +291,38 @@ describe('GET /v1/responses/{id}/input_items', () => {
     await expect(client.responses.inputItems.list(r.id, { after: 'msg_nope' })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     await client.responses.delete(r.id);
     await expect(client.responses.inputItems.list(r.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+});
+
+describe('custom tool input decoding', () => {
+  const inputs = [PATCH_INPUT, '', 'plain', 'tab\there "quoted" \\ back\\slash \u00e9\u{1F600} / end', '\u0000\u001f ctrl'];
+
+  it('the streamed deltas add up to the input however the argument JSON is split', () => {
+    for (const input of inputs) {
+      for (const args of [JSON.stringify({ input }), `{ "input" : ${JSON.stringify(input)} }`, JSON.stringify({ input }).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)]) {
+        for (let size = 1; size <= 7; size++) {
+          const d = new CustomInputDecoder();
+          let out = '';
+          for (let i = 0; i < args.length; i += size) out += d.push(args.slice(i, i + size));
+          expect(out).toBe(input);
+        }
+      }
+    }
+  });
+
+  it('arguments in another form stream nothing and come whole in the done event', () => {
+    const r = new ResponsesStreamRenderer('resp_1', { model: 'm', tools: [{ type: 'custom', name: 'apply_patch' }] } as any, 0);
+    let text = r.start();
+    text += r.render({ type: 'tool_call', choice: 0, index: 0, id: 'call_1', name: 'apply_patch', arguments: '*** Begin' });
+    text += r.render({ type: 'tool_call', choice: 0, index: 0, arguments: ' Patch' });
+    text += r.render({ type: 'finish', choice: 0, reason: 'tool_calls' });
+    text += r.end();
+    const events = text
+      .split('\n\n')
+      .filter((b) => b.startsWith('event:'))
+      .map((b) => JSON.parse(b.slice(b.indexOf('data: ') + 6)));
+    expect(events.filter((e) => e.type === 'response.custom_tool_call_input.delta').map((e) => e.delta)).toEqual(['*** Begin Patch']);
+    expect(events.find((e) => e.type === 'response.custom_tool_call_input.done').input).toBe('*** Begin Patch');
+    expect(r.response!.output).toEqual([expect.objectContaining({ type: 'custom_tool_call', call_id: 'call_1', name: 'apply_patch', input: '*** Begin Patch', status: 'completed' })]);
   });
 });

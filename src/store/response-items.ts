@@ -33,10 +33,11 @@ export function deleteResponseItems(store: SQLiteStore, responseId: string): voi
  * (`keyId`), or any when `keyId` is undefined (the admin, or a hub without keys).
  */
 export function findItem(store: SQLiteStore, id: string, keyId: string | undefined): Record<string, unknown> | undefined {
-  const rows = store
-    .statement('SELECT r.key_id AS key_id, i.item AS item FROM response_items i JOIN responses r ON r.id = i.response_id WHERE i.id = ? ORDER BY i.ts DESC LIMIT 50')
-    .all(id) as { key_id: string | null; item: string }[];
-  const row = rows.find((r) => keyId === undefined || r.key_id === keyId);
+  const row = (
+    keyId === undefined
+      ? store.statement('SELECT i.item AS item FROM response_items i JOIN responses r ON r.id = i.response_id WHERE i.id = ? ORDER BY i.ts DESC LIMIT 1').get(id)
+      : store.statement('SELECT i.item AS item FROM response_items i JOIN responses r ON r.id = i.response_id WHERE i.id = ? AND r.key_id = ? ORDER BY i.ts DESC LIMIT 1').get(id, keyId)
+  ) as { item: string } | undefined;
   return row && (JSON.parse(row.item) as Record<string, unknown>);
 }
 
