@@ -326,3 +326,29 @@ describe('custom tool input decoding', () => {
     expect(r.response!.output).toEqual([expect.objectContaining({ type: 'custom_tool_call', call_id: 'call_1', name: 'apply_patch', input: '*** Begin Patch', status: 'completed' })]);
   });
 });
+
+describe('item_reference to a hub-stored item, on a model whose upstream speaks Responses itself', () => {
+  it('is resolved here and the request translated, not relayed to an upstream that never saw the item', async () => {
+    const { startOpenAIUpstream } = await import('./upstreams/openai.js');
+    const loop = await startOpenAIUpstream();
+    const native = await startTestHub(`providers:\n  loop: { baseURL: ${loop.baseURL} }\n`);
+    const front = await startTestHub(`providers:\n  native: { baseURL: ${native.url}/v1, responsesAPI: true }\n  chat: { baseURL: ${loop.baseURL} }\n`);
+    try {
+      const c = new OpenAI({ baseURL: `${front.url}/v1`, apiKey: 'x', maxRetries: 0 });
+      const first = await c.responses.create({ model: 'chat/gpt-test', input: 'hi there' });
+      const r = await c.responses.create({
+        model: 'native/loop/gpt-test',
+        input: [{ role: 'user', content: 'hi there' }, { type: 'item_reference', id: first.output[0]!.id! }, { role: 'user', content: 'again' }],
+      });
+      expect(r.output_text).toBe('Hello from gpt-test! You said: again');
+      // The front hub answered (and keeps the response); the native one got a chat request with the referenced turn.
+      expect(front.store.loadResponse(r.id)).toBeDefined();
+      expect(native.store.loadResponse(r.id)).toBeUndefined();
+      expect(JSON.stringify(loop.requests.at(-1)!.body.messages)).toContain('Hello from gpt-test! You said: hi there');
+    } finally {
+      await front.dispose();
+      await native.dispose();
+      await loop.close();
+    }
+  });
+});
