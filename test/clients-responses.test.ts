@@ -3,9 +3,14 @@
  * Anthropic, Gemini): the Vercel AI SDK's item references in step 2 of a tool loop, Codex's
  * freeform `custom` tools (apply_patch), and `GET /v1/responses/{id}/input_items`.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CustomInputDecoder, ResponsesStreamRenderer } from '../src/protocols/openai-responses/from-canonical.js';
+import { findItem, saveResponseItems } from '../src/store/response-items.js';
+import { SQLiteStore } from '../src/store/sqlite.js';
 import { startTestHub } from './helpers/hub.js';
 import type { TestHub } from './helpers/hub.js';
 import { UPSTREAM_KINDS } from './helpers/upstream-kinds.js';
@@ -182,6 +187,15 @@ describe('custom (freeform) tools, as Codex offers apply_patch', () => {
     expect(fn.description).toContain('lark');
   }
 
+  it.each(['anthropic', 'gemini'])('the %s upstream accepts the tool as a function of one string', async (kind) => {
+    const r = await client.responses.create({ model: `${kind}-up/gpt-test`, input: 'hi', tools: [APPLY_PATCH] });
+    expect(r.status).toBe('completed');
+    const sent = upstreams[kind]!.requests.at(-1)!.body;
+    if (kind === 'anthropic') expect(sent.tools[0]).toMatchObject({ name: 'apply_patch', input_schema: { properties: { input: { type: 'string' } }, required: ['input'] } });
+    if (kind === 'gemini') expect(sent.tools[0].functionDeclarations[0]).toMatchObject({ name: 'apply_patch' });
+    expect(JSON.stringify(sent.tools)).toContain('start: begin_patch hunk+ end_patch');
+  });
+
   it('the model sees the tool and its call comes back as a custom_tool_call item', async () => {
     const r = await client.responses.create({ model: 'openai-up/patcher', input: 'add hello.txt', tools: [APPLY_PATCH, TOOLS[0]!] });
     checkOffered();
@@ -349,6 +363,25 @@ describe('item_reference to a hub-stored item, on a model whose upstream speaks 
       await front.dispose();
       await native.dispose();
       await loop.close();
+    }
+  });
+});
+
+describe('stored items', () => {
+  it('are pruned with the stored bodies', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'baimo-items-'));
+    const store = new SQLiteStore(join(dir, 'hub.db'));
+    try {
+      store.saveResponse({ id: 'resp_1', keyId: undefined, response: {}, history: [] });
+      saveResponseItems(store, 'resp_1', [{ id: 'msg_in', type: 'message' }], [{ id: 'msg_out', type: 'message' }]);
+      expect(findItem(store, 'msg_out', undefined)).toEqual({ id: 'msg_out', type: 'message' });
+      expect(findItem(store, 'msg_out', 'key_other')).toBeUndefined();
+      store.prune(undefined, Date.now() + 1000);
+      expect(findItem(store, 'msg_in', undefined)).toBeUndefined();
+      expect(store.db.prepare('SELECT COUNT(*) AS n FROM response_items').get()).toEqual({ n: 0 });
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
