@@ -32,3 +32,8 @@ export interface ModelCaller {
   /** The most a call can cost in USD, for ceilings; undefined when the price is unknown. */
   worstCaseUsd(model: string, request: ChatRequest): number | undefined;
 }
+
+/** Whether a model also embeds text: the EmbeddingModel capability, whatever its wire format. */
+export function canEmbed(m: Model): m is Model & EmbeddingModel {
+  return typeof (m as Partial<EmbeddingModel>).embed === 'function';
+}

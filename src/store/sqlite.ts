@@ -120,6 +120,19 @@ const MIGRATIONS: readonly string[] = [
   // usage_request_attempt (request_id, attempt, final) serves every lookup by request id: one
   // index fewer to update on each insert.
   `DROP INDEX IF EXISTS usage_request;`,
+  // The items of stored responses, by id: item_reference inputs and GET …/input_items (see
+  // response-items.ts). `input` is 1 for the request's input items, 0 for the response's output.
+  `CREATE TABLE response_items (
+     response_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     id TEXT NOT NULL,
+     input INTEGER NOT NULL,
+     ts INTEGER NOT NULL,
+     item TEXT NOT NULL,
+     PRIMARY KEY (response_id, seq)
+   ) WITHOUT ROWID;
+   CREATE INDEX response_items_id ON response_items (id);
+   CREATE INDEX response_items_ts ON response_items (ts);`,
 ];
 
 export interface UsageRow {
@@ -263,6 +276,7 @@ export class SQLiteStore implements UsageSink {
       removed.bodies = chunk('DELETE FROM request_bodies WHERE request_id IN (SELECT request_id FROM request_bodies WHERE ts < ? LIMIT 5000)', bodiesBefore);
       chunk('DELETE FROM request_traces WHERE request_id IN (SELECT request_id FROM request_traces WHERE ts < ? LIMIT 5000)', bodiesBefore);
       chunk('DELETE FROM responses WHERE id IN (SELECT id FROM responses WHERE ts < ? LIMIT 5000)', bodiesBefore);
+      chunk('DELETE FROM response_items WHERE (response_id, seq) IN (SELECT response_id, seq FROM response_items WHERE ts < ? LIMIT 5000)', bodiesBefore);
     }
     return removed;
   }

@@ -3,7 +3,7 @@
  * integration tests instead of a real provider.
  *
  * It speaks `models/{model}:generateContent`, `:streamGenerateContent` (SSE with `?alt=sse`, the
- * streamed JSON array without it), `:countTokens` and `GET models` as Google sends them:
+ * streamed JSON array without it), `:countTokens`, `:batchEmbedContents` and `GET models` as Google sends them:
  * candidates/parts envelopes, `thought` parts and `thoughtSignature`, `functionCall` parts with
  * ids, cumulative `usageMetadata` on every stream chunk, `promptFeedback` blocks and
  * `google.rpc.Status` error bodies. It also refuses what the real API refuses (JSON Schema keys
@@ -146,6 +146,7 @@ const RPC_NAMES: Record<string, string> = {
   generateContent: 'GenerativeService.GenerateContent',
   streamGenerateContent: 'GenerativeService.StreamGenerateContent',
   countTokens: 'GenerativeService.CountTokens',
+  batchEmbedContents: 'GenerativeService.BatchEmbedContents',
   list: 'ModelService.ListModels',
 };
 
@@ -802,6 +803,57 @@ function countWords(contents: unknown[]): number {
   return n;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Embeddings (models/{model}:batchEmbedContents)
+// ---------------------------------------------------------------------------------------------
+
+/** gemini-embedding-001's default size; `outputDimensionality` truncates it. */
+export const GEMINI_EMBEDDING_DIMENSIONS = 3072;
+
+/**
+ * A stable vector per text and position: the first `n` values are the same whatever
+ * outputDimensionality asks for, as Google truncates (it does not re-project) smaller sizes.
+ */
+export function geminiEmbedding(text: string, dimensions: number): number[] {
+  return Array.from({ length: dimensions }, (_, d) => {
+    let h = 0x811c9dc5 ^ d;
+    for (let i = 0; i < text.length; i++) {
+      h ^= text.charCodeAt(i);
+      h = Math.imul(h, 0x01000193);
+    }
+    return Math.round((((h >>> 0) / 0xffffffff) * 2 - 1) * 1e6) / 1e6;
+  });
+}
+
+/**
+ * `batchEmbedContents`: `{requests: [{model: "models/…", content: {parts: [{text}]},
+ * outputDimensionality?, taskType?, title?}]}` → `{embeddings: [{values: […]}]}`, in order. No
+ * token counts, as Google sends none. Only models whose name says `embedding` embed.
+ */
+function batchEmbedBody(model: string, body: Record<string, unknown>): { ok: Record<string, unknown> } | { error: GeminiError } {
+  if (!model.includes('embedding')) {
+    return { error: googleError(404, `models/${model} is not found for API version v1beta, or is not supported for batchEmbedContents. Call ListModels to see the list of available models and their supported methods.`) };
+  }
+  const list = field(body, 'requests');
+  if (!Array.isArray(list) || list.length === 0) return { error: invalidArgument('* BatchEmbedContentsRequest.requests: requests must not be empty') };
+  if (list.length > 100) return { error: invalidArgument('* BatchEmbedContentsRequest.requests: at most 100 requests can be in one batch') };
+  const embeddings: { values: number[] }[] = [];
+  for (const [i, r] of list.entries()) {
+    const at = `BatchEmbedContentsRequest.requests[${i}]`;
+    if (!isObject(r)) return { error: invalidArgument(`* ${at}: must be an EmbedContentRequest`) };
+    if (field(r, 'model') !== `models/${model}`) return { error: invalidArgument(`* ${at}.model: the model of every request must be the batch's model, models/${model}`) };
+    const parts = partsOf(field(r, 'content'));
+    const texts = parts.map((p) => field(p, 'text')).filter((t): t is string => typeof t === 'string');
+    if (texts.length === 0) return { error: invalidArgument(`* ${at}.content: must have a text part`) };
+    const dims = field(r, 'outputDimensionality');
+    if (dims !== undefined && (!Number.isInteger(dims) || (dims as number) < 1 || (dims as number) > GEMINI_EMBEDDING_DIMENSIONS)) {
+      return { error: invalidArgument(`* ${at}.output_dimensionality: must be between 1 and ${GEMINI_EMBEDDING_DIMENSIONS}`) };
+    }
+    embeddings.push({ values: geminiEmbedding(texts.join(''), (dims as number | undefined) ?? GEMINI_EMBEDDING_DIMENSIONS) });
+  }
+  return { ok: { embeddings } };
+}
+
 export async function startGeminiUpstream(opts: GeminiUpstreamOptions = {}): Promise<GeminiUpstream> {
   const slowFirstByteMs = opts.slowFirstByteMs ?? 1500;
   const requests: GeminiRecordedRequest[] = [];
@@ -936,7 +988,7 @@ export async function startGeminiUpstream(opts: GeminiUpstreamOptions = {}): Pro
 
     if (isList && record.method === 'GET') return sendJson(res, 200, listModelsBody());
 
-    const supported = ['generateContent', 'streamGenerateContent', 'countTokens'];
+    const supported = ['generateContent', 'streamGenerateContent', 'countTokens', 'batchEmbedContents'];
     if (!target || record.method !== 'POST' || !supported.includes(target.method)) return sendNotFoundPage(res, path);
 
     if (badJson) return sendError(invalidArgument('Invalid JSON payload received. Unexpected token.'));
@@ -944,6 +996,12 @@ export async function startGeminiUpstream(opts: GeminiUpstreamOptions = {}): Pro
     if (!isObject(body)) return sendError(invalidArgument('Invalid JSON payload received. Unknown name "": Root element must be a message.'));
 
     if (target.method === 'countTokens') return handleCountTokens(res, target.model, body, sendError);
+    if (target.method === 'batchEmbedContents') {
+      const failure = modelError(target.model, 'batchEmbedContents');
+      if (failure) return sendError(failure);
+      const r = batchEmbedBody(target.model, body);
+      return 'error' in r ? sendError(r.error) : sendJson(res, 200, r.ok);
+    }
     const sse = url.searchParams.get('alt') === 'sse';
     return handleGenerate(res, target.model, target.method as 'generateContent' | 'streamGenerateContent', sse, body, markCut, sendError);
   }

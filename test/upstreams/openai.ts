@@ -251,6 +251,10 @@ function writeThenDestroy(res: ServerResponse, data: string): void {
 const WEATHER_CALL: ToolCall = { id: 'call_weather_1', name: 'get_weather', arguments: '{"city":"Paris","unit":"celsius"}' };
 const TIME_CALL: ToolCall = { id: 'call_time_2', name: 'get_time', arguments: '{"timezone":"Europe/Paris"}' };
 
+/** The freeform input `patcher` sends to `apply_patch`. */
+export const PATCH_INPUT = '*** Begin Patch\n*** Add File: hello.txt\n+say "héllo" \\o/ \u{1F600}\n*** End Patch';
+const PATCH_CALL: ToolCall = { id: 'call_patch_1', name: 'apply_patch', arguments: JSON.stringify({ input: PATCH_INPUT }).replace(/\u{1F600}/u, '\\ud83d\\ude00') };
+
 function usage(prompt: number, completion: number): Usage {
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
@@ -266,6 +270,15 @@ function planChat(model: string, body: Record<string, any>): ChatPlan {
       return { ...base, choices: [{ content: 'The weather in Paris is 18°C.', finishReason: 'stop' }], usage: usage(60, 10) };
     }
     return { ...base, choices: [{ content: null, toolCalls: [WEATHER_CALL, TIME_CALL], finishReason: 'tool_calls' }], usage: usage(40, 20) };
+  }
+
+  if (model === 'patcher') {
+    // Calls `apply_patch` with one string argument, as a Responses `custom` tool reaches a chat
+    // model through the hub; the text has quotes, escapes and non-ASCII to stream in pieces.
+    if (messages.some((m) => (m as { role?: unknown } | null)?.role === 'tool')) {
+      return { ...base, choices: [{ content: 'Patched.', finishReason: 'stop' }], usage: usage(70, 3) };
+    }
+    return { ...base, choices: [{ content: null, toolCalls: [PATCH_CALL], finishReason: 'tool_calls' }], usage: usage(50, 30) };
   }
 
   if (model === 'reasoner') {

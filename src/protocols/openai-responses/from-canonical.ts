@@ -5,12 +5,12 @@ import type { HubError } from '../../core/errors.js';
 import type { ChatEvent, FinishReason, Usage } from '../../core/types.js';
 import { responseFailure, responsesErrorEventData } from './errors.js';
 import type { ResponsesRequest } from './schema.js';
-import { REDACTED_PREFIX, fallbackCallId } from './to-canonical.js';
+import { CUSTOM_INPUT, REDACTED_PREFIX, customInput, customToolNames, fallbackCallId } from './to-canonical.js';
 
 type Json = Record<string, unknown>;
 export type ResponseStatus = 'in_progress' | 'completed' | 'incomplete' | 'failed';
 type ItemStatus = 'in_progress' | 'completed' | 'incomplete';
-export type ItemPrefix = 'rs' | 'msg' | 'fc';
+export type ItemPrefix = 'rs' | 'msg' | 'fc' | 'ctc';
 
 export interface ResponsesUsage {
   input_tokens: number;
@@ -118,6 +118,78 @@ function callItem(id: string, callId: string, name: string, args: string, status
   return { id, type: 'function_call', status, arguments: args, call_id: callId, name };
 }
 
+function customCallItem(id: string, callId: string, name: string, input: string, status: ItemStatus): Json {
+  return { id, type: 'custom_tool_call', status, call_id: callId, name, input };
+}
+
+/**
+ * The text of a custom tool call's input as it streams in, from the function arguments the model
+ * writes (`{"input": "…"}`): each push returns the newly decoded characters of the string. When
+ * the arguments do not begin that way, it returns nothing and the whole input comes at the end.
+ */
+export class CustomInputDecoder {
+  private raw = '';
+  private at = 0;
+  private state: 'head' | 'string' | 'end' | 'other' = 'head';
+  private static readonly HEAD = new RegExp(`^\\s*\\{\\s*"${CUSTOM_INPUT}"\\s*:\\s*"`);
+  private static readonly ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+
+  push(chunk: string): string {
+    this.raw += chunk;
+    if (this.state === 'head') {
+      const m = CustomInputDecoder.HEAD.exec(this.raw);
+      if (m) {
+        this.state = 'string';
+        this.at = m[0].length;
+      } else if (!/^\s*(\{\s*("(i(n(p(u(t("\s*(:\s*)?)?)?)?)?)?)?)?)?$/.test(this.raw)) {
+        this.state = 'other';
+      }
+    }
+    if (this.state !== 'string') return '';
+    let out = '';
+    const raw = this.raw;
+    let i = this.at;
+    while (i < raw.length) {
+      const c = raw[i]!;
+      if (c === '"') {
+        this.state = 'end';
+        i++;
+        break;
+      }
+      if (c !== '\\') {
+        const next = raw.indexOf('"', i);
+        const slash = raw.indexOf('\\', i);
+        const stop = Math.min(next === -1 ? raw.length : next, slash === -1 ? raw.length : slash);
+        out += raw.slice(i, stop);
+        i = stop;
+        continue;
+      }
+      if (i + 1 >= raw.length) break;
+      const e = raw[i + 1]!;
+      if (e === 'u') {
+        if (i + 6 > raw.length) break;
+        const hex = raw.slice(i + 2, i + 6);
+        if (!/^[0-9a-fA-F]{4}$/.test(hex)) {
+          this.state = 'other';
+          return out;
+        }
+        out += String.fromCharCode(parseInt(hex, 16));
+        i += 6;
+        continue;
+      }
+      const ch = CustomInputDecoder.ESCAPES[e];
+      if (ch === undefined) {
+        this.state = 'other';
+        return out;
+      }
+      out += ch;
+      i += 2;
+    }
+    this.at = i;
+    return out;
+  }
+}
+
 function completedAt(createdAt: number, now: () => number): number {
   return Math.max(createdAt, Math.floor(now() / 1000));
 }
@@ -142,7 +214,12 @@ export function collectedToResponse(c: Collected, id: string, body: ResponsesReq
     else if (r.text !== '' || r.signature !== undefined) output.push(reasoningItem(newId('rs'), r.text, r.signature === undefined ? undefined : wrapSignature(r.signature, r.origin)));
   }
   if (ch && ch.text !== '') output.push(messageItem(newId('msg'), ch.text, 'completed'));
-  ch?.toolCalls.forEach((t, i) => output.push(callItem(newId('fc'), t.id || fallbackCallId(id, i), t.name, t.arguments, 'completed')));
+  const custom = customToolNames(body);
+  ch?.toolCalls.forEach((t, i) => {
+    const callId = t.id || fallbackCallId(id, i);
+    if (custom.has(t.name)) output.push(customCallItem(newId('ctc'), callId, t.name, customInput(t.arguments), 'completed'));
+    else output.push(callItem(newId('fc'), callId, t.name, t.arguments, 'completed'));
+  });
   const { status, incompleteDetails } = ending(ch?.finishReason ?? null);
   const last = output[output.length - 1];
   if (status === 'incomplete' && last && last.type !== 'reasoning') last.status = 'incomplete';
@@ -178,6 +255,8 @@ interface Call {
   name: string;
   args: string;
   done: boolean;
+  /** A call of a custom tool: streamed and returned as a custom_tool_call item. */
+  custom?: { decoder: CustomInputDecoder; streamed: string };
 }
 
 /**
@@ -202,6 +281,7 @@ export class ResponsesStreamRenderer {
   private usage: Usage | undefined;
   private readonly newId: (prefix: ItemPrefix) => string;
   private readonly now: () => number;
+  private readonly custom: ReadonlySet<string>;
 
   constructor(
     private readonly id: string,
@@ -211,6 +291,13 @@ export class ResponsesStreamRenderer {
   ) {
     this.newId = options.newId ?? newItemId;
     this.now = options.now ?? Date.now;
+    this.custom = customToolNames(body);
+  }
+
+  /** A tool call's item as it stands: a function_call, or a custom_tool_call. */
+  private callItemOf(c: Call, status: ItemStatus, input?: string): Json {
+    if (c.custom) return customCallItem(c.id, c.callId, c.name, input ?? customInput(c.args), status);
+    return callItem(c.id, c.callId, c.name, c.args, status);
   }
 
   private event(type: string, data: Json): string {
@@ -274,12 +361,24 @@ export class ResponsesStreamRenderer {
         }
         return out + this.done(o.index, reasoningItem(o.id, o.text, signature, status));
       }
-      case 'call':
+      case 'call': {
         o.done = true;
+        if (!o.custom) {
+          return (
+            this.event('response.function_call_arguments.done', { ...at, name: o.name, arguments: o.args }) +
+            this.done(o.index, callItem(o.id, o.callId, o.name, o.args, status))
+          );
+        }
+        // The input as the arguments say it; what the deltas have not carried yet goes in a last one.
+        const input = customInput(o.args);
+        const streamed = o.custom.streamed;
+        const rest = input.startsWith(streamed) ? input.slice(streamed.length) : '';
         return (
-          this.event('response.function_call_arguments.done', { ...at, name: o.name, arguments: o.args }) +
-          this.done(o.index, callItem(o.id, o.callId, o.name, o.args, status))
+          (rest !== '' ? this.event('response.custom_tool_call_input.delta', { ...at, delta: rest }) : '') +
+          this.event('response.custom_tool_call_input.done', { ...at, input }) +
+          this.done(o.index, this.callItemOf(o, status, input))
         );
+      }
     }
   }
 
@@ -326,19 +425,21 @@ export class ResponsesStreamRenderer {
         if (!c) {
           out += this.close();
           const position = this.calls.size;
+          const custom = this.custom.has(e.name ?? '');
           c = {
             kind: 'call',
             index: this.output.length,
-            id: this.newId('fc'),
+            id: this.newId(custom ? 'ctc' : 'fc'),
             callId: e.id || fallbackCallId(this.id, position),
             ownId: !e.id,
             name: e.name ?? '',
             args: '',
             done: false,
+            ...(custom && { custom: { decoder: new CustomInputDecoder(), streamed: '' } }),
           };
           this.calls.set(e.index, c);
           this.open = c;
-          out += this.add(callItem(c.id, c.callId, c.name, '', 'in_progress'));
+          out += this.add(this.callItemOf(c, 'in_progress', ''));
         } else {
           if (e.id && c.ownId) {
             c.callId = e.id;
@@ -348,11 +449,18 @@ export class ResponsesStreamRenderer {
         }
         if (e.arguments) {
           c.args += e.arguments;
-          out += this.event('response.function_call_arguments.delta', { item_id: c.id, output_index: c.index, delta: e.arguments });
+          if (!c.custom) out += this.event('response.function_call_arguments.delta', { item_id: c.id, output_index: c.index, delta: e.arguments });
+          else if (!c.done) {
+            const delta = c.custom.decoder.push(e.arguments);
+            if (delta !== '') {
+              c.custom.streamed += delta;
+              out += this.event('response.custom_tool_call_input.delta', { item_id: c.id, output_index: c.index, delta });
+            }
+          }
         }
         // A late delta for a call already closed (upstreams that interleave calls): its done events
         // are gone, but the final response still gets the call whole.
-        if (c.done) this.output[c.index] = callItem(c.id, c.callId, c.name, c.args, 'completed');
+        if (c.done) this.output[c.index] = this.callItemOf(c, 'completed');
         return out;
       }
       case 'finish':
@@ -397,7 +505,7 @@ export class ResponsesStreamRenderer {
       this.open = undefined;
       if (o.kind === 'message') this.output[o.index] = messageItem(o.id, o.text, 'incomplete');
       else if (o.kind === 'reasoning') this.output[o.index] = reasoningItem(o.id, o.text, undefined, 'incomplete');
-      else this.output[o.index] = callItem(o.id, o.callId, o.name, o.args, 'incomplete');
+      else this.output[o.index] = this.callItemOf(o, 'incomplete', o.custom?.streamed);
     }
     this.final = {
       ...responseObject(this.id, this.body, this.createdAt, 'failed'),

@@ -58,7 +58,23 @@ const reasoning = z.looseObject({
 
 const itemReference = z.looseObject({ type: z.literal('item_reference'), id: z.string().min(1) });
 
-const ITEM_TYPES = new Set(['message', 'function_call', 'function_call_output', 'reasoning', 'item_reference']);
+// A call of a `custom` (freeform) tool, and its result: the input and output are plain text.
+const customToolCall = z.looseObject({
+  type: z.literal('custom_tool_call'),
+  call_id: z.string().min(1),
+  name: z.string().min(1),
+  input: z.string(),
+  id: z.string().nullable().optional(),
+});
+
+const customToolCallOutput = z.looseObject({
+  type: z.literal('custom_tool_call_output'),
+  call_id: z.string().min(1),
+  output: z.union([z.string(), z.array(part)]),
+  id: z.string().nullable().optional(),
+});
+
+const ITEM_TYPES = new Set(['message', 'function_call', 'function_call_output', 'reasoning', 'item_reference', 'custom_tool_call', 'custom_tool_call_output']);
 const otherItem = z.looseObject({
   type: z.string().refine((t) => !ITEM_TYPES.has(t), { message: 'unexpected item type', abort: true }),
 });
@@ -75,13 +91,15 @@ function withType(v: unknown): unknown {
 
 const item = z.preprocess(
   withType,
-  z.union([z.discriminatedUnion('type', [message, functionCall, functionCallOutput, reasoning, itemReference]), otherItem]),
+  z.union([z.discriminatedUnion('type', [message, functionCall, functionCallOutput, reasoning, itemReference, customToolCall, customToolCallOutput]), otherItem]),
 );
 export type ResponsesInputItem = z.infer<typeof item>;
 export type ResponsesMessageItem = z.infer<typeof message>;
 export type ResponsesFunctionCallItem = z.infer<typeof functionCall>;
 export type ResponsesFunctionCallOutputItem = z.infer<typeof functionCallOutput>;
 export type ResponsesReasoningItem = z.infer<typeof reasoning>;
+export type ResponsesCustomToolCallItem = z.infer<typeof customToolCall>;
+export type ResponsesCustomToolCallOutputItem = z.infer<typeof customToolCallOutput>;
 
 const functionTool = z.looseObject({
   type: z.literal('function'),
@@ -90,16 +108,30 @@ const functionTool = z.looseObject({
   parameters: z.record(z.string(), z.unknown()).nullable().optional(),
   strict: z.boolean().nullable().optional(),
 });
-const otherTool = z.looseObject({
-  type: z.string().refine((t) => t !== 'function', { message: 'unexpected tool type', abort: true }),
+/** A freeform tool: the model's input is text, unconstrained or in a grammar (lark or regex). */
+const customTool = z.looseObject({
+  type: z.literal('custom'),
+  name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'expected a tool name of letters, digits, _ or -, at most 64 characters'),
+  description: z.string().nullable().optional(),
+  format: z
+    .union([
+      z.looseObject({ type: z.literal('text') }),
+      z.looseObject({ type: z.literal('grammar'), syntax: z.string(), definition: z.string() }),
+    ])
+    .nullable()
+    .optional(),
 });
-const tool = z.union([functionTool, otherTool]);
+const otherTool = z.looseObject({
+  type: z.string().refine((t) => t !== 'function' && t !== 'custom', { message: 'unexpected tool type', abort: true }),
+});
+const tool = z.union([functionTool, customTool, otherTool]);
 export type ResponsesTool = z.infer<typeof tool>;
 
 const toolChoice = z.union([
   z.enum(['none', 'auto', 'required']),
   z.looseObject({ type: z.literal('function'), name: z.string().min(1) }),
-  z.looseObject({ type: z.string().refine((t) => t !== 'function', { message: 'unexpected tool choice', abort: true }) }),
+  z.looseObject({ type: z.literal('custom'), name: z.string().min(1) }),
+  z.looseObject({ type: z.string().refine((t) => t !== 'function' && t !== 'custom', { message: 'unexpected tool choice', abort: true }) }),
 ]);
 
 const format = z.discriminatedUnion('type', [

@@ -16,6 +16,8 @@ import type {
 } from '../../core/types.js';
 import type {
   ResponsesContentPart,
+  ResponsesCustomToolCallItem,
+  ResponsesCustomToolCallOutputItem,
   ResponsesFunctionCallItem,
   ResponsesFunctionCallOutputItem,
   ResponsesInputItem,
@@ -164,11 +166,21 @@ class Conversation {
         this.push({ role: 'tool', toolCallId: o.call_id, content: outputText(o.output as Content) });
         return;
       }
+      case 'custom_tool_call': {
+        const c = it as unknown as ResponsesCustomToolCallItem;
+        this.assistant().calls.push({ id: c.call_id, name: c.name, arguments: customArguments(c.input) });
+        return;
+      }
+      case 'custom_tool_call_output': {
+        const o = it as unknown as ResponsesCustomToolCallOutputItem;
+        this.push({ role: 'tool', toolCallId: o.call_id, content: outputText(o.output as Content) });
+        return;
+      }
       case 'item_reference': {
         const id = String(it.id);
         const found = options.resolveItem?.(id);
         if (found === undefined || found === null || typeof found !== 'object') {
-          throw bad(`${param}.id`, `item_reference '${id}' does not name an item this hub has stored`);
+          throw bad(`${param}.id`, `item_reference '${id.slice(0, 100)}' does not name an item this hub has stored for this key (items are kept for responses created with store: true; send the item itself instead)`);
         }
         const target = found as Record<string, unknown>;
         if (target.type === 'item_reference') throw bad(`${param}.id`, `item_reference '${id}' names another reference`);
@@ -183,26 +195,87 @@ class Conversation {
 }
 
 /**
- * Function tools pass; the hosted tools an OpenAI-native agent may also offer (web_search,
- * namespaces of sub-agent tools, custom and tool_search tools, …) cannot run behind another
- * model, so they are left out rather than failing the whole request — the model simply does not
- * see them, as with a provider that lacks them.
+ * The one parameter a `custom` (freeform) tool becomes for a model that only knows functions:
+ * the tool's input is that string, and the call goes back to the client as a custom_tool_call.
+ */
+export const CUSTOM_INPUT = 'input';
+
+/** A custom tool call's text input as function arguments. */
+export function customArguments(input: string): string {
+  return JSON.stringify({ [CUSTOM_INPUT]: input });
+}
+
+/**
+ * The text input of a custom tool call back from function arguments: `{"input": "…"}` as the
+ * tool was offered, or the arguments as they are when the model wrote something else.
+ */
+export function customInput(args: string): string {
+  try {
+    const v = JSON.parse(args) as unknown;
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      const input = (v as Record<string, unknown>)[CUSTOM_INPUT];
+      if (typeof input === 'string') return input;
+    }
+  } catch {
+    // not JSON: the model wrote the input itself
+  }
+  return args;
+}
+
+/** Names of the request's `custom` tools: their calls are answered as custom_tool_call items. */
+export function customToolNames(body: Pick<ResponsesRequest, 'tools'>): ReadonlySet<string> {
+  const names = new Set<string>();
+  for (const t of body.tools ?? []) if (t.type === 'custom') names.add(String((t as { name: unknown }).name));
+  return names;
+}
+
+type CustomToolDef = { name: string; description?: string | null; format?: { type: string; syntax?: string; definition?: string } | null };
+
+/** A custom tool as a function of one string parameter; its description says what form the text takes. */
+function customTool(t: CustomToolDef): Tool {
+  const f = t.format;
+  const grammar =
+    f?.type === 'grammar'
+      ? `The input is free-form text, not JSON, and must match this ${f.syntax ?? ''} grammar exactly:\n${f.definition ?? ''}`
+      : 'The input is free-form text, not JSON.';
+  return {
+    name: t.name,
+    description: [t.description, `Put the whole input in the '${CUSTOM_INPUT}' string. ${grammar}`].filter((d) => typeof d === 'string' && d !== '').join('\n\n'),
+    parameters: {
+      type: 'object',
+      properties: { [CUSTOM_INPUT]: { type: 'string', description: `The input for ${t.name}, as free-form text.` } },
+      required: [CUSTOM_INPUT],
+      additionalProperties: false,
+    },
+  };
+}
+
+/**
+ * Function tools pass, and custom (freeform) tools become functions of one string (see
+ * `customTool`). The hosted tools an OpenAI-native agent may also offer (web_search, namespaces
+ * of sub-agent tools, tool_search, …) cannot run behind another model, so they are left out
+ * rather than failing the whole request — the model simply does not see them, as with a
+ * provider that lacks them.
  */
 function tools(list: NonNullable<ResponsesRequest['tools']>): Tool[] {
-  return list.filter((t) => t.type === 'function').map((t) => {
+  const out: Tool[] = [];
+  for (const t of list) {
+    if (t.type === 'custom') out.push(customTool(t as unknown as CustomToolDef));
+    if (t.type !== 'function') continue;
     const f = t as typeof t & { name: string; description?: string | null; parameters?: Record<string, unknown> | null; strict?: boolean | null };
-    return {
+    out.push({
       name: f.name,
       ...(typeof f.description === 'string' && { description: f.description }),
       parameters: f.parameters ?? { type: 'object', properties: {} },
       ...(typeof f.strict === 'boolean' && { strict: f.strict }),
-    };
-  });
+    });
+  }
+  return out;
 }
 
 function toolChoice(c: NonNullable<ResponsesRequest['tool_choice']>): ToolChoice {
   if (typeof c === 'string') return c;
-  if (c.type === 'function') return { name: String((c as { name: string }).name) };
+  if (c.type === 'function' || c.type === 'custom') return { name: String((c as { name: string }).name) };
   throw unsupported('tool_choice.type', `a tool_choice of type '${c.type}'`);
 }
 

@@ -1,16 +1,20 @@
 import type { Dispatcher } from 'undici';
 import { HubError } from '../../core/errors.js';
-import type { Model } from '../../core/model.js';
-import type { ChatEvent, ChatRequest } from '../../core/types.js';
+import type { EmbeddingModel, Model } from '../../core/model.js';
+import type { ChatEvent, ChatRequest, EmbeddingRequest, EmbeddingResult } from '../../core/types.js';
+import { estimateTextTokens } from '../../usage/estimate.js';
 import { post, readText, transportError } from '../http.js';
 import type { Timeouts } from '../http.js';
 import { parseSSEEvent, SSESplitter } from '../sse.js';
 import { geminiError } from './errors.js';
 import { chatRequestToGemini, countTokensRequest, modelId } from './request.js';
 import { GeminiStreamDecoder } from './response.js';
-import type { GeminiCountTokensResponse, GeminiResponse } from './wire.js';
+import type { GeminiBatchEmbedResponse, GeminiCountTokensResponse, GeminiResponse } from './wire.js';
 
 export const GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
+
+/** The most requests one batchEmbedContents call takes. */
+const EMBED_BATCH = 100;
 
 export interface GeminiOptions {
   /** Provider id, the prefix in `provider/model` names. */
@@ -24,10 +28,11 @@ export interface GeminiOptions {
 
 /**
  * The Gemini API (Generative Language API v1beta): `models/{model}:streamGenerateContent?alt=sse`
- * for chat, `models/{model}:countTokens` for counting. The key travels in the `x-goog-api-key`
- * header, never in the URL, so it cannot end up in a log line.
+ * for chat, `models/{model}:countTokens` for counting, `models/{model}:batchEmbedContents` for
+ * embeddings. The key travels in the `x-goog-api-key` header, never in the URL, so it cannot end
+ * up in a log line.
  */
-export class GeminiProvider implements Model {
+export class GeminiProvider implements Model, EmbeddingModel {
   readonly provider: string;
   readonly wire = 'gemini' as const;
   private readonly headers: Record<string, string>;
@@ -84,6 +89,37 @@ export class GeminiProvider implements Model {
       throw this.garbage();
     }
     return doc.totalTokens;
+  }
+
+  /**
+   * Embeddings, all inputs in one `batchEmbedContents` call (`dimensions` → each request's
+   * `outputDimensionality`). Google reports no token counts for embeddings, so the input is
+   * counted here with the hub's estimate.
+   */
+  async embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult> {
+    const name = `models/${modelId(request.model)}`;
+    const url = this.url(request.model, 'batchEmbedContents', false);
+    const embeddings: number[][] = [];
+    // The API takes at most 100 requests per batch.
+    for (let from = 0; from < request.input.length; from += EMBED_BATCH) {
+      const texts = request.input.slice(from, from + EMBED_BATCH);
+      const body = JSON.stringify({
+        requests: texts.map((text) => ({
+          model: name,
+          content: { parts: [{ text }] },
+          ...(request.dimensions !== undefined && { outputDimensionality: request.dimensions }),
+        })),
+      });
+      const res = await this.send(url, body, signal);
+      const doc = this.parse(await readText(res.body, this.provider)) as GeminiBatchEmbedResponse;
+      const list = doc && typeof doc === 'object' ? doc.embeddings : undefined;
+      if (!Array.isArray(list) || list.length !== texts.length || !list.every((e) => Array.isArray(e?.values))) {
+        throw new HubError('upstream', `Upstream ${this.provider} returned ${Array.isArray(list) ? list.length : 'no'} embeddings for ${texts.length} inputs`, { provider: this.provider });
+      }
+      for (const e of list) embeddings.push(e.values);
+    }
+    const tokens = request.input.reduce((n, text) => n + estimateTextTokens(text), 0);
+    return { model: request.model, embeddings, usage: { inputTokens: tokens, outputTokens: 0 } };
   }
 
   private url(model: string, method: string, sse: boolean): URL {

@@ -176,3 +176,8 @@ export interface GeminiErrorBody {
     details?: ({ '@type'?: string; retryDelay?: string; reason?: string } & Record<string, unknown>)[];
   };
 }
+
+/** `models/{model}:batchEmbedContents` answers one embedding per request, in order. */
+export interface GeminiBatchEmbedResponse {
+  embeddings?: { values: number[] }[];
+}

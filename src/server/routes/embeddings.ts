@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HubError } from '../../core/errors.js';
+import { canEmbed } from '../../core/model.js';
+import type { EmbeddingResult } from '../../core/types.js';
 import { openAIErrorFormat } from '../../protocols/openai-chat/errors.js';
 import { embeddingsRequest } from '../../protocols/openai-chat/schema.js';
 import { validate } from '../../protocols/validate.js';
@@ -13,7 +15,29 @@ import { sendRaw } from '../http.js';
 import { admit } from '../admission.js';
 import { attemptHeaders, runRequest } from '../lifecycle.js';
 
-/** `POST /v1/embeddings`, relayed to OpenAI-compatible deployments with usage read on the way. */
+/** A vector as OpenAI's base64 encoding: little-endian float32s. */
+function base64(vector: readonly number[]): string {
+  const buf = Buffer.allocUnsafe(vector.length * 4);
+  for (let i = 0; i < vector.length; i++) buf.writeFloatLE(vector[i]!, i * 4);
+  return buf.toString('base64');
+}
+
+/** A canonical embedding result → OpenAI's embeddings response. */
+function openAIEmbeddings(r: EmbeddingResult, format: 'float' | 'base64' | undefined): Record<string, unknown> {
+  return {
+    object: 'list',
+    data: r.embeddings.map((v, index) => ({ object: 'embedding', index, embedding: format === 'base64' ? base64(v) : v })),
+    model: r.model,
+    usage: { prompt_tokens: r.usage.inputTokens, total_tokens: r.usage.inputTokens },
+  };
+}
+
+/**
+ * `POST /v1/embeddings`, through each deployment's embedding capability (`canEmbed`): an
+ * OpenAI-compatible deployment gets the body as it is (unknown fields, token arrays and base64
+ * pass through) with usage read on the way; any other wire format (Gemini's batchEmbedContents)
+ * gets the canonical request and its answer is rendered in OpenAI's shape.
+ */
 export function embeddings(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
   return runRequest(ctx, req, res, requestId, 'embeddings', openAIErrorFormat, async (json, out, client, principal) => {
     const body = validate(embeddingsRequest, json);
@@ -23,18 +47,33 @@ export function embeddings(ctx: HubContext, req: IncomingMessage, res: ServerRes
     out.ticket = admit(ctx, principal, body.model, target, estimate, 0);
     const d = await dispatch(ctx, requestId, 'embeddings', target, out, client, estimate, async (attempt, cancel) => {
       const provider = attempt.deployment.model;
-      if (!(provider instanceof OpenAICompatibleProvider)) {
+      if (provider instanceof OpenAICompatibleProvider) {
+        const text = await provider.relayWhole('embeddings', JSON.stringify({ ...(json as object), model: attempt.deployment.upstreamModel }), cancel);
+        let doc: { usage?: WireUsage; data?: unknown };
+        try {
+          doc = JSON.parse(text);
+        } catch {
+          throw new HubError('upstream', `Upstream ${provider.provider} returned a response that is not valid JSON`);
+        }
+        if (!doc || !Array.isArray(doc.data)) throw new HubError('upstream', `Upstream ${provider.provider} returned no embeddings`);
+        return { text, usage: usageFromWire(doc.usage ?? {}) };
+      }
+      if (!canEmbed(provider)) {
         throw new HubError('bad_request', `The model '${body.model}' does not offer embeddings.`, { param: 'model' });
       }
-      const text = await provider.relayWhole('embeddings', JSON.stringify({ ...(json as object), model: attempt.deployment.upstreamModel }), cancel);
-      let doc: { usage?: WireUsage; data?: unknown };
-      try {
-        doc = JSON.parse(text);
-      } catch {
-        throw new HubError('upstream', `Upstream ${provider.provider} returned a response that is not valid JSON`);
+      if (!inputs.every((x): x is string => typeof x === 'string')) {
+        throw new HubError('bad_request', `Invalid 'input': the model '${body.model}' takes text only, not token arrays.`, { param: 'input' });
       }
-      if (!doc || !Array.isArray(doc.data)) throw new HubError('upstream', `Upstream ${provider.provider} returned no embeddings`);
-      return { text, usage: usageFromWire(doc.usage ?? {}) };
+      const r = await provider.embed(
+        {
+          model: attempt.deployment.upstreamModel,
+          input: inputs,
+          ...(body.dimensions !== undefined && { dimensions: body.dimensions }),
+          ...(body.user !== undefined && { user: body.user }),
+        },
+        cancel.signal,
+      );
+      return { text: JSON.stringify(openAIEmbeddings(r, body.encoding_format)), usage: r.usage };
     });
     out.usage = d.value.usage;
     sendRaw(res, 200, d.value.text, attemptHeaders(requestId, d.attempt, out));

@@ -7,7 +7,10 @@ import type { Message } from '../../core/types.js';
 import { responsesErrorBody, responsesErrorFormat, responsesStreamErrorFormat } from '../../protocols/openai-responses/errors.js';
 import { collectedToResponse, ResponsesStreamRenderer } from '../../protocols/openai-responses/from-canonical.js';
 import { responsesRequest } from '../../protocols/openai-responses/schema.js';
+import { inputItemsToStore } from '../../protocols/openai-responses/items.js';
 import { canonicalConversation, responsesRequestToCanonical } from '../../protocols/openai-responses/to-canonical.js';
+import { deleteResponseItems, findItem, inputItemsPage, saveResponseItems } from '../../store/response-items.js';
+import type { StoredItem } from '../../store/response-items.js';
 import { validate } from '../../protocols/validate.js';
 import type { ResponsesRequest } from '../../protocols/openai-responses/schema.js';
 import { OpenAICompatibleProvider } from '../../providers/openai-compatible/provider.js';
@@ -38,6 +41,28 @@ function stored(ctx: HubContext, id: string, principal: Principal) {
 }
 
 /**
+ * Looks up the items `item_reference` inputs name, among the stored responses this caller may
+ * see, once per id and request.
+ */
+function itemResolver(ctx: HubContext, principal: Principal): (id: string) => Record<string, unknown> | undefined {
+  const keyId = principal.kind === 'key' ? principal.key.id : undefined;
+  const seen = new Map<string, Record<string, unknown> | undefined>();
+  return (id) => {
+    if (!seen.has(id)) seen.set(id, findItem(ctx.store, id, keyId));
+    return seen.get(id);
+  };
+}
+
+/** Whether the input names an item by reference that this hub has stored. */
+function referencesStoredItem(input: ResponsesRequest['input'], resolve: (id: string) => unknown): boolean {
+  if (!Array.isArray(input)) return false;
+  return input.some((it) => {
+    const o = it as { type?: unknown; id?: unknown; role?: unknown };
+    return (o.type === 'item_reference' || (o.type == null && o.role === undefined)) && typeof o.id === 'string' && resolve(o.id) !== undefined;
+  });
+}
+
+/**
  * `POST /v1/responses`: OpenAI's Responses API in front of any model. Conversation state lives in
  * the hub's store, so `previous_response_id` works whatever the upstream; `store: false` keeps
  * nothing.
@@ -48,22 +73,26 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
     const body = validate(responsesRequest, json);
     out.stream = body.stream === true;
     const target = ctx.registry.resolve(body.model);
-    const keptHere = body.previous_response_id ? ctx.store.loadResponse(body.previous_response_id) !== undefined : false;
+    const resolveItem = itemResolver(ctx, principal);
+    const keptHere = body.previous_response_id ? ctx.store.loadResponse(body.previous_response_id) !== undefined : referencesStoredItem(body.input, resolveItem);
     // An upstream that speaks Responses itself gets the request as it is (it keeps its own
-    // conversation state), unless the conversation so far lives in the hub.
+    // conversation state), unless the conversation so far (or an item it names) lives in the hub.
     if (!keptHere && target.route.deployments.every((d) => d.model instanceof OpenAICompatibleProvider && d.model.speaksResponses)) {
       return relayResponses(ctx, res, requestId, json as Record<string, unknown>, body, target, out, client, principal);
     }
     const history = body.previous_response_id ? (stored(ctx, body.previous_response_id, principal).history as Message[]) : [];
-    const request = responsesRequestToCanonical(body, '', history);
+    const request = responsesRequestToCanonical(body, '', history, { resolveItem });
     const estimate = estimatePromptTokens(request);
     out.promptText = () => promptText(request);
     out.ticket = admit(ctx, principal, body.model, target, estimate, body.max_output_tokens ?? undefined);
     const id = responseId();
     const createdAt = Math.floor(Date.now() / 1000);
     const keep = body.store !== false;
-    const save = (response: unknown, collected: Parameters<typeof canonicalConversation>[1]) => {
-      if (keep) ctx.store.saveResponse({ id, keyId: principal.kind === 'key' ? principal.key.id : undefined, response, history: canonicalConversation(request, collected, id) });
+    const save = (response: Record<string, unknown> | undefined, collected: Parameters<typeof canonicalConversation>[1]) => {
+      if (!keep) return;
+      ctx.store.saveResponse({ id, keyId: principal.kind === 'key' ? principal.key.id : undefined, response, history: canonicalConversation(request, collected, id) });
+      const output = Array.isArray(response?.output) ? (response.output as StoredItem[]) : [];
+      saveResponseItems(ctx.store, id, inputItemsToStore(body.input, resolveItem), output);
     };
     const stream = out.stream;
     const d = await dispatch(ctx, requestId, 'chat', target, out, client, estimate, async (attempt, cancel) => {
@@ -171,13 +200,44 @@ async function relayResponses(
   res.end();
 }
 
-/** `GET` and `DELETE /v1/responses/{id}`. */
-export function storedResponse(ctx: HubContext, req: IncomingMessage, res: ServerResponse, id: string): void {
+const INPUT_ITEMS = '/input_items';
+
+/**
+ * `GET /v1/responses/{id}/input_items`: the request's input items, a page at a time (`limit`
+ * 1–100, default 20; `order` desc by default; `after` an item id), in the list shape of the API.
+ */
+function listInputItems(ctx: HubContext, req: IncomingMessage, res: ServerResponse, id: string): void {
+  const url = req.url ?? '';
+  const q = new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
+  const bad = (param: string, message: string) => new HubError('bad_request', message, { param, code: 'invalid_request' });
+  const limitText = q.get('limit');
+  const limit = limitText === null ? 20 : Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw bad('limit', `Invalid 'limit': expected an integer from 1 to 100.`);
+  const order = q.get('order') ?? 'desc';
+  if (order !== 'asc' && order !== 'desc') throw bad('order', `Invalid 'order': expected 'asc' or 'desc'.`);
+  const after = q.get('after') ?? undefined;
+  const page = inputItemsPage(ctx.store, id, { ...(after !== undefined && { after }), limit, order });
+  if (!page) throw bad('after', `Invalid 'after': '${after!.slice(0, 100)}' is not an input item of response '${id}'.`);
+  sendJSON(res, 200, {
+    object: 'list',
+    data: page.data,
+    first_id: (page.data[0]?.id as string | undefined) ?? null,
+    last_id: (page.data.at(-1)?.id as string | undefined) ?? null,
+    has_more: page.hasMore,
+  });
+}
+
+/** `GET` and `DELETE /v1/responses/{id}`, and `GET /v1/responses/{id}/input_items`. */
+export function storedResponse(ctx: HubContext, req: IncomingMessage, res: ServerResponse, path: string): void {
   try {
     const principal = ctx.tenancy.authenticate(req.headers);
+    const items = path.endsWith(INPUT_ITEMS) && req.method === 'GET';
+    const id = items ? path.slice(0, -INPUT_ITEMS.length) : path;
     stored(ctx, id, principal);
+    if (items) return listInputItems(ctx, req, res, id);
     if (req.method === 'DELETE') {
       ctx.store.deleteResponse(id);
+      deleteResponseItems(ctx.store, id);
       return sendJSON(res, 200, { id, object: 'response', deleted: true });
     }
     sendJSON(res, 200, ctx.store.loadResponse(id)!.response);
