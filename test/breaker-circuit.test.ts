@@ -177,10 +177,17 @@ describe('routing with open circuits (unit)', () => {
     expect(d.breaker.state).toBe('closed');
   });
 
-  it('a probe through an open circuit that fails again keeps it open, without refusing the next', async () => {
+  it('a probe through an open circuit that fails again keeps it open, is not retried, and does not refuse the next', async () => {
     const a = dep('a', Date.now);
     for (let i = 0; i < 5; i++) a.breaker.onFailure();
-    await expect(execute(route([a]), async () => { throw new HubError('upstream', 'boom', { status: 502 }); }, opts)).rejects.toMatchObject({ kind: 'upstream' });
+    let calls = 0;
+    const retrying: Route = { ...route([a]), retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1, budgetMs: 1000 } };
+    const fail = async () => {
+      calls++;
+      throw new HubError('upstream', 'boom', { status: 502 });
+    };
+    await expect(execute(retrying, fail, opts)).rejects.toMatchObject({ kind: 'upstream' });
+    expect(calls).toBe(1);
     expect(a.breaker.state).toBe('open');
     expect((await execute(route([a]), async () => 'ok', opts)).value).toBe('ok');
     expect(a.breaker.state).toBe('closed');
