@@ -104,7 +104,7 @@ describe('a hung upstream', () => {
     const timeouts = { connectMs: spec.connectTimeoutMs, firstByteMs: spec.firstByteTimeoutMs, idleMs: spec.idleTimeoutMs };
     const base = { url: new URL('http://127.0.0.1:1/v1/chat/completions'), headers: {}, signal: new AbortController().signal, timeouts, provider: 'x' };
     expect(dispatchOptions({ ...base, body: '{"model":"m","stream":true}' })).toMatchObject({ headersTimeout: 120_000, bodyTimeout: 120_000 });
-    expect(dispatchOptions({ ...base, body: '{"model":"m"}' })).toMatchObject({ headersTimeout: 300_000, bodyTimeout: 120_000 });
+    expect(dispatchOptions({ ...base, body: '{"model":"m"}' })).toMatchObject({ headersTimeout: 300_000, bodyTimeout: 300_000 });
     const gemini = { ...base, url: new URL('http://127.0.0.1:1/v1beta/models/g:streamGenerateContent?alt=sse'), body: '{}' };
     expect(dispatchOptions(gemini)).toMatchObject({ headersTimeout: 120_000 });
   });

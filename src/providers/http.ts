@@ -24,11 +24,12 @@ export interface Timeouts {
   readonly connectMs?: number;
   /**
    * Time until the upstream's response headers arrive. A non-streaming answer sends its headers
-   * only once the whole answer is written, so this bounds the whole answer; a stream's headers
-   * come at once from every real provider, so a stream waits at most `idleMs` for them.
+   * only once the whole answer is written, so this bounds the whole answer (and any silence in
+   * its body); a stream's headers come at once from every real provider, so a stream waits at
+   * most `idleMs` for them.
    */
   readonly firstByteMs: number;
-  /** Longest silence between two body chunks (keep-alive comments and pings count as data). */
+  /** Longest silence on a stream (keep-alive comments and pings count as data). */
   readonly idleMs: number;
 }
 
@@ -51,14 +52,17 @@ function asksForStream(o: PostOptions): boolean {
 /** The undici request for a POST: its origin, path, body and timeouts. */
 export function dispatchOptions(o: PostOptions): Dispatcher.DispatchOptions {
   const { firstByteMs, idleMs } = o.timeouts;
+  const stream = asksForStream(o);
   return {
     origin: o.url.origin,
     path: o.url.pathname + o.url.search,
     method: 'POST',
     headers: o.headers,
     body: o.body,
-    headersTimeout: asksForStream(o) ? Math.min(firstByteMs, idleMs) : firstByteMs,
-    bodyTimeout: idleMs,
+    // A stream: silence is silence, before the headers or between chunks. A whole answer: some
+    // servers send the headers (or keep-alive newlines) early and the body once it is done.
+    headersTimeout: stream ? Math.min(firstByteMs, idleMs) : firstByteMs,
+    bodyTimeout: stream ? idleMs : Math.max(firstByteMs, idleMs),
   };
 }
 
