@@ -211,9 +211,10 @@ export async function execute<T>(start: Route, run: (a: Attempt, cancel: Cancel)
           if (e.retryAfter * 1000 > route.retry.maxDelayMs) break;
           delay = Math.max(delay, e.retryAfter * 1000);
         }
-        // A probe that found the deployment still failing is not repeated within the request:
-        // letting probes through must not multiply the load on an upstream that is down.
-        if (!next && probe && blamesDeployment(e.kind)) break;
+        // A probe that found the deployment still failing is not repeated within the request
+        // (letting probes through must not multiply the load on an upstream that is down); a
+        // deployment not yet tried may still be probed.
+        if (!next && probe && blamesDeployment(e.kind) && !candidates.some((x) => !tried.has(x) && !x.atCap(o.estimatedTokens))) break;
         if (next) delay = Math.min(delay, route.retry.baseDelayMs);
         // The retry budget bounds waiting and going round again; a healthy deployment not yet
         // tried is always tried (within maxAttempts), so that a hang that outlasted the budget
