@@ -147,7 +147,9 @@ describe('execute', () => {
     const ok = dep('ok', { priority: 2 });
     const r = await execute(route('chat', [broken, capped, ok]), async (at) => at.deployment.id, opts());
     expect(r.value).toBe('ok');
-    await expect(execute(route('chat', [broken, capped]), async () => 'x', opts())).rejects.toMatchObject({ kind: 'overloaded', status: 503 });
+    // With no healthy deployment left, the open circuit gets the request as a probe; only a cap refuses.
+    expect((await execute(route('chat', [broken, capped]), async (at) => at.deployment.id, opts())).value).toBe('broken');
+    await expect(execute(route('chat', [capped]), async () => 'x', opts())).rejects.toMatchObject({ kind: 'overloaded', status: 503 });
   });
 
   it('a canceled request stops at once and does not count against the deployment', async () => {

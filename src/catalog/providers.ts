@@ -28,9 +28,14 @@ export interface ProviderSpec {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** Reasoning models can think for minutes before the first byte of a non-streaming answer. */
-const FIRST_BYTE_TIMEOUT_MS = 600_000;
-const IDLE_TIMEOUT_MS = 300_000;
+/**
+ * Default upstream timeouts (README, "Timeouts"). A non-streaming answer sends its headers only
+ * once it is whole, and a reasoning model can think for minutes first: 5 min. A stream's headers
+ * come at once and reasoning models stream thinking, keep-alive comments or pings while they
+ * think, so 2 min of silence (before the headers or between chunks) means a dead upstream.
+ */
+const FIRST_BYTE_TIMEOUT_MS = 300_000;
+const IDLE_TIMEOUT_MS = 120_000;
 const CONNECT_TIMEOUT_MS = 10_000;
 
 function trimSlash(url: string): string {

@@ -15,6 +15,7 @@ export const ERROR_KINDS = [
   'upstream',
   'overloaded',
   'canceled',
+  'internal',
 ] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 
@@ -32,6 +33,7 @@ const STATUS: Record<ErrorKind, number> = {
   upstream: 502,
   overloaded: 503,
   canceled: 499,
+  internal: 500,
 };
 
 export interface HubErrorOptions {
@@ -77,9 +79,14 @@ export function isRetryable(kind: ErrorKind): boolean {
   return kind === 'rate_limited' || kind === 'timeout' || kind === 'upstream' || kind === 'overloaded';
 }
 
-/** Turns anything thrown into a HubError without leaking internals into the message. */
+/**
+ * Turns anything thrown into a HubError without leaking internals into the message. Anything
+ * that is not already a HubError (a TypeError, a RangeError from a stack overflow…) is of the
+ * hub's own making: kind `internal`, never `upstream`, so it is not retried and never counts
+ * against a deployment's circuit.
+ */
 export function toHubError(err: unknown): HubError {
   if (err instanceof HubError) return err;
   if (err instanceof Error && err.name === 'AbortError') return new HubError('canceled', 'Request canceled', { cause: err });
-  return new HubError('upstream', 'Internal error while handling the request', { status: 500, cause: err });
+  return new HubError('internal', 'Internal error while handling the request', { cause: err });
 }

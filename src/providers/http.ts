@@ -22,9 +22,14 @@ export function upstreamAgent(connectMs = 10_000): Agent {
 export interface Timeouts {
   /** Time to establish a connection; default 10 s. */
   readonly connectMs?: number;
-  /** Time until the upstream's response headers arrive. */
+  /**
+   * Time until the upstream's response headers arrive. A non-streaming answer sends its headers
+   * only once the whole answer is written, so this bounds the whole answer (and any silence in
+   * its body); a stream's headers come at once from every real provider, so a stream waits at
+   * most `idleMs` for them.
+   */
   readonly firstByteMs: number;
-  /** Longest silence between two body chunks. */
+  /** Longest silence on a stream (keep-alive comments and pings count as data). */
   readonly idleMs: number;
 }
 
@@ -35,25 +40,45 @@ export interface PostOptions {
   readonly signal: AbortSignal | Cancel;
   readonly timeouts: Timeouts;
   readonly provider: string;
+  /** Whether a stream is asked for; guessed from the body or URL when not said. */
+  readonly stream?: boolean;
+}
+
+/** A stream request in any of the wire formats: `"stream":true` in the body, or Gemini's `alt=sse`. */
+function asksForStream(o: PostOptions): boolean {
+  return o.stream ?? (o.url.search.includes('alt=sse') || o.body.includes('"stream":true'));
 }
 
 /** The undici request for a POST: its origin, path, body and timeouts. */
 export function dispatchOptions(o: PostOptions): Dispatcher.DispatchOptions {
+  const { firstByteMs, idleMs } = o.timeouts;
+  const stream = asksForStream(o);
   return {
     origin: o.url.origin,
     path: o.url.pathname + o.url.search,
     method: 'POST',
     headers: o.headers,
     body: o.body,
-    headersTimeout: o.timeouts.firstByteMs,
-    bodyTimeout: o.timeouts.idleMs,
+    // A stream: silence is silence, before the headers or between chunks. A whole answer: some
+    // servers send the headers (or keep-alive newlines) early and the body once it is done.
+    headersTimeout: stream ? Math.min(firstByteMs, idleMs) : firstByteMs,
+    bodyTimeout: stream ? idleMs : Math.max(firstByteMs, idleMs),
   };
 }
+
+/** Errors that a response body (after its headers) failed with: the connection was reached. */
+const bodyErrors = new WeakSet<object>();
 
 export async function post(o: PostOptions): Promise<Dispatcher.ResponseData> {
   try {
     // undici takes an EventEmitter-style signal too, which a Cancel is.
-    return await upstreamAgent(o.timeouts.connectMs).request({ ...dispatchOptions(o), signal: o.signal as AbortSignal });
+    const res = await upstreamAgent(o.timeouts.connectMs).request({ ...dispatchOptions(o), signal: o.signal as AbortSignal });
+    // Whoever reads the body maps its failure with transportError: this marks it as one that
+    // happened after the upstream answered, so it is not reported as "could not reach".
+    res.body.once('error', (err) => {
+      if (typeof err === 'object' && err !== null) bodyErrors.add(err);
+    });
+    return res;
   } catch (err) {
     throw transportError(err, o.provider);
   }
@@ -97,7 +122,7 @@ export function postWhole(o: PostOptions): Promise<WholeResponse> {
       },
       onResponseError(_c, err) {
         off();
-        reject(transportError(err, o.provider));
+        reject(transportError(err, o.provider, statusCode ? 'response' : 'request'));
       },
     });
   });
@@ -113,11 +138,25 @@ export function listen(signal: AbortSignal | Cancel, fn: () => void): () => void
   return () => signal.removeEventListener('abort', fn);
 }
 
-/** Maps a connection-level failure to a HubError; never includes request data. */
-export function transportError(err: unknown, provider: string): HubError {
+/**
+ * Where a transport failure happened: before the upstream answered (`request`: it could not be
+ * reached, or never answered), or after its headers, in a whole answer (`response`) or a stream.
+ */
+export type TransportPhase = 'request' | 'response' | 'stream';
+
+/**
+ * Maps a connection-level failure to a HubError; never includes request data. Without a phase,
+ * a failure of a body read from `post` is taken for a stream's, anything else for the request's.
+ */
+export function transportError(err: unknown, provider: string, phase?: TransportPhase): HubError {
   if (err instanceof HubError) return err;
-  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
-    return new HubError('timeout', `Upstream ${provider} timed out`, { provider, cause: err });
+  const at: TransportPhase = phase ?? (typeof err === 'object' && err !== null && bodyErrors.has(err) ? 'stream' : 'request');
+  if (err instanceof undiciErrors.HeadersTimeoutError) {
+    return new HubError('timeout', `Upstream ${provider} timed out before answering`, { provider, cause: err });
+  }
+  if (err instanceof undiciErrors.BodyTimeoutError) {
+    const where = at === 'stream' ? 'mid-stream' : 'mid-response';
+    return new HubError('timeout', `Upstream ${provider} timed out ${where}: no data within the idle timeout`, { provider, cause: err });
   }
   if (err instanceof undiciErrors.ConnectTimeoutError) {
     return new HubError('timeout', `Timed out connecting to upstream ${provider}`, { provider, cause: err });
@@ -127,6 +166,8 @@ export function transportError(err: unknown, provider: string): HubError {
   }
   const code = (err as { code?: string } | null)?.code;
   const reason = code ? ` (${code})` : '';
+  if (at === 'stream') return new HubError('upstream', `Upstream ${provider} connection closed mid-stream${reason}`, { provider, cause: err });
+  if (at === 'response') return new HubError('upstream', `Upstream ${provider} connection closed before the response was complete${reason}`, { provider, cause: err });
   return new HubError('upstream', `Could not reach upstream ${provider}${reason}`, { provider, cause: err });
 }
 
@@ -135,6 +176,6 @@ export async function readText(body: Dispatcher.ResponseData['body'], provider: 
   try {
     return await body.text();
   } catch (err) {
-    throw transportError(err, provider);
+    throw transportError(err, provider, 'response');
   }
 }

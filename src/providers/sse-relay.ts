@@ -1,7 +1,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import { errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
-import { HubError } from '../core/errors.js';
+import { HubError, toHubError } from '../core/errors.js';
 import { dispatchOptions, listen, transportError, upstreamAgent } from './http.js';
 import type { PostOptions } from './http.js';
 import { SSESplitter } from './sse.js';
@@ -124,7 +124,8 @@ export function openSSERelay(o: SSERelayOptions): Promise<RelayedStream> {
           text = o.onBlock(block);
         } catch (err) {
           controller?.abort(err as Error);
-          fail(transportError(err, o.provider));
+          // onBlock throws HubErrors for what the upstream sent; anything else is the hub's own bug.
+          fail(toHubError(err));
           return false;
         }
         emit(text);
@@ -132,7 +133,7 @@ export function openSSERelay(o: SSERelayOptions): Promise<RelayedStream> {
       return true;
     };
 
-    upstreamAgent(o.timeouts.connectMs).dispatch(dispatchOptions(o), {
+    upstreamAgent(o.timeouts.connectMs).dispatch(dispatchOptions({ ...o, stream: true }), {
       onRequestStart(c) {
         controller = c;
         if (o.signal.aborted) c.abort(new undiciErrors.RequestAbortedError());
@@ -172,7 +173,7 @@ export function openSSERelay(o: SSERelayOptions): Promise<RelayedStream> {
         finish();
       },
       onResponseError(_c, err) {
-        fail(transportError(err, o.provider));
+        fail(transportError(err, o.provider, status ? 'stream' : 'request'));
       },
     });
   });

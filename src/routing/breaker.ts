@@ -78,6 +78,16 @@ export class CircuitBreaker {
     }
   }
 
+  /**
+   * The upstream answered, with an error that is not its own failure (a 4xx, a 429): it does
+   * not count as a failure, but it shows the deployment is reachable and answering, so an open
+   * or half-open circuit closes. A closed circuit's count is left as it was.
+   */
+  onAnswered(): void {
+    if (this.state_ !== 'closed') this.reset();
+    else this.probing = false;
+  }
+
   /** An attempt that ended without a verdict on the deployment (e.g. the client left). */
   release(): void {
     this.probing = false;

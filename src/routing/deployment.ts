@@ -23,6 +23,11 @@ export interface DeploymentOptions {
   readonly now?: () => number;
 }
 
+/** Cool-down after a 429 that named no Retry-After, in seconds. */
+export const DEFAULT_COOLDOWN_S = 5;
+/** The longest cool-down a 429's Retry-After can impose (a daily quota's "retry in 3 hours" included). */
+export const MAX_COOLDOWN_S = 60;
+
 /** One provider + upstream model behind a public model name, with the live state routing needs. */
 export class Deployment {
   readonly id: string;
@@ -43,6 +48,9 @@ export class Deployment {
   ttftMs: number | undefined;
   successes = 0;
   failures = 0;
+  /** Until when (epoch ms) the deployment cools down after a 429; 0 when it is not. */
+  private coolingUntil = 0;
+  private readonly now: () => number;
 
   constructor(o: DeploymentOptions) {
     this.id = o.id;
@@ -57,6 +65,32 @@ export class Deployment {
     this.breaker = new CircuitBreaker(o.breaker ?? DEFAULT_BREAKER, o.now);
     this.requests = new MinuteWindow(o.now);
     this.tokens = new MinuteWindow(o.now);
+    this.now = o.now ?? Date.now;
+  }
+
+  /**
+   * The upstream said 429: steer traffic elsewhere for its Retry-After (bounded; a few seconds
+   * when it named none). Returns the cool-down in seconds. A 429 is not a failure of the
+   * deployment and never opens its circuit.
+   */
+  coolDown(retryAfterS: number | undefined): number {
+    const s = Math.min(MAX_COOLDOWN_S, Math.max(0, retryAfterS ?? DEFAULT_COOLDOWN_S));
+    this.coolingUntil = Math.max(this.coolingUntil, this.now() + s * 1000);
+    return s;
+  }
+
+  /** Milliseconds of cool-down left, 0 when none. */
+  coolingMs(): number {
+    if (this.coolingUntil === 0) return 0;
+    const left = this.coolingUntil - this.now();
+    if (left > 0) return left;
+    this.coolingUntil = 0;
+    return 0;
+  }
+
+  /** Whether routing should prefer another deployment: its circuit is open (or probing) or it is cooling down. */
+  steerAway(): boolean {
+    return !this.breaker.available() || this.coolingMs() > 0;
   }
 
   get provider(): string {
@@ -84,6 +118,7 @@ export class Deployment {
       circuit: this.breaker.state,
       errorRate: Number(this.breaker.errorRate.toFixed(3)),
       opens: this.breaker.opens,
+      coolingDownMs: Math.round(this.coolingMs()),
       inFlight: this.inFlight,
       ttftMs: this.ttftMs === undefined ? null : Math.round(this.ttftMs * 10) / 10,
       requestsLastMinute: this.requests.total(),

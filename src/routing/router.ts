@@ -72,9 +72,28 @@ export interface Executed<T> {
   readonly attempt: Attempt;
 }
 
-/** Failures that say nothing about the deployment's health: the client's own mistakes. */
-function blamesDeployment(kind: ErrorKind): boolean {
-  return isRetryable(kind) || kind === 'authentication' || kind === 'permission';
+/**
+ * Failures of the deployment itself, the only ones that count toward its circuit: 5xx answers,
+ * timeouts, overload, connections refused or cut. A 4xx answer (400, 401, 403, 404, 413, 422…) is
+ * about the request or the account, a 429 cools the deployment down instead (see
+ * Deployment.coolDown), and an error of the hub's own making (`internal`) says nothing about the
+ * upstream at all.
+ */
+export function blamesDeployment(kind: ErrorKind): boolean {
+  return kind === 'upstream' || kind === 'timeout' || kind === 'overloaded';
+}
+
+/** The same error with a Retry-After, for a 429 that reaches the client without one. */
+function withRetryAfter(e: HubError, seconds: number): HubError {
+  return new HubError(e.kind, e.message, {
+    status: e.status,
+    retryAfter: seconds,
+    ...(e.param !== undefined && { param: e.param }),
+    ...(e.code !== undefined && { code: e.code }),
+    ...(e.provider !== undefined && { provider: e.provider }),
+    ...(e.headers !== undefined && { headers: e.headers }),
+    ...(e.cause !== undefined && { cause: e.cause }),
+  });
 }
 
 function sleep(ms: number, cancel: Cancel): Promise<void> {
@@ -99,11 +118,14 @@ function backoff(policy: RetryPolicy, retry: number, random: () => number): numb
 }
 
 /**
- * Runs `run` against the route's deployments until one succeeds: in strategy order, skipping open
- * circuits and deployments at their caps, retrying retryable failures with backoff (honouring
- * Retry-After when the same deployment must be retried), then following the route's fallbacks for
- * the error kinds they name. `run` must resolve only once output is assured to start (the first
- * byte or event), so that everything before it can be retried transparently.
+ * Runs `run` against the route's deployments until one succeeds: in strategy order, steering
+ * around open circuits, deployments cooling down after a 429 and those at their caps, retrying
+ * retryable failures with backoff (honouring Retry-After when the same deployment must be
+ * retried), then following the route's fallbacks for the error kinds they name. When every
+ * deployment not at its cap has an open circuit or is cooling down, the request goes through
+ * anyway as a probe: an open circuit steers traffic to a healthy alternative, it never refuses
+ * the only one. `run` must resolve only once output is assured to start (the first byte or
+ * event), so that everything before it can be retried transparently.
  */
 export async function execute<T>(start: Route, run: (a: Attempt, cancel: Cancel) => Promise<T>, o: ExecuteOptions): Promise<Executed<T>> {
   const cancel = o.signal instanceof Cancel ? o.signal : new Cancel(o.signal);
@@ -126,14 +148,22 @@ export async function execute<T>(start: Route, run: (a: Attempt, cancel: Cancel)
     let routeError: HubError | undefined;
 
     while (routeAttempts < route.retry.maxAttempts) {
-      // Prefer a deployment not yet tried; once all have been, go round again.
-      const usable = candidates.filter((d) => d.breaker.available() && !d.atCap(o.estimatedTokens));
-      const d = usable.find((x) => !tried.has(x)) ?? usable[0];
+      // Prefer a healthy deployment not yet tried; once all have been, go round again.
+      const healthy = candidates.filter((x) => !x.steerAway() && !x.atCap(o.estimatedTokens));
+      let d = healthy.find((x) => !tried.has(x)) ?? healthy[0];
+      let probe = false;
       if (!d) {
-        routeError ??= new HubError('overloaded', `No deployment of '${route.name}' can take a request now (circuits open or at their rate caps).`, { status: 503 });
+        // None is healthy: rather than refuse, let the request through as a probe to the one
+        // closest to recovering. Only configured RPM/TPM caps refuse.
+        const open = candidates.filter((x) => !x.atCap(o.estimatedTokens));
+        d = open.filter((x) => !tried.has(x)).sort((a, b) => a.coolingMs() - b.coolingMs())[0] ?? open[0];
+        probe = true;
+      }
+      if (!d) {
+        routeError ??= new HubError('overloaded', `No deployment of '${route.name}' can take a request now: all are at their configured rate caps.`, { status: 503 });
         break;
       }
-      if (!d.breaker.tryAcquire()) {
+      if (!probe && !d.breaker.tryAcquire()) {
         tried.add(d);
         continue;
       }
@@ -156,26 +186,40 @@ export async function execute<T>(start: Route, run: (a: Attempt, cancel: Cancel)
       } catch (err) {
         const e = cancel.aborted ? new HubError('canceled', 'Request canceled') : toHubError(err);
         if (e.kind === 'canceled') {
-          d.breaker.release();
+          if (!probe) d.breaker.release();
           throw e;
         }
         if (blamesDeployment(e.kind)) {
           d.breaker.onFailure();
           d.failures++;
-        } else d.breaker.onSuccess();
+        } else if (e.kind === 'internal') {
+          // The hub's own error: no verdict on the deployment either way.
+          if (!probe) d.breaker.release();
+        } else {
+          // The upstream answered (a 4xx, a 429): not its failure, and proof that it is up.
+          d.breaker.onAnswered();
+          if (e.kind === 'rate_limited') d.coolDown(e.retryAfter);
+        }
         pending = { attempt, error: e, latencyMs: performance.now() - t0 };
         routeError = e;
         if (!isRetryable(e.kind) || routeAttempts >= route.retry.maxAttempts) break;
-        let delay = backoff(route.retry, retries++, random);
         // Retry-After binds the deployment that said it; another deployment need not wait.
-        const next = candidates.find((x) => x !== d && !tried.has(x) && x.breaker.available());
+        const next = candidates.find((x) => x !== d && !tried.has(x) && !x.steerAway() && !x.atCap(o.estimatedTokens));
+        let delay = backoff(route.retry, retries++, random);
         if (!next && e.retryAfter !== undefined) {
           // A wait longer than the policy allows is the client's call: it gets the 429 and Retry-After.
           if (e.retryAfter * 1000 > route.retry.maxDelayMs) break;
           delay = Math.max(delay, e.retryAfter * 1000);
         }
+        // A probe that found the deployment still failing is not repeated within the request
+        // (letting probes through must not multiply the load on an upstream that is down); a
+        // deployment not yet tried may still be probed.
+        if (!next && probe && blamesDeployment(e.kind) && !candidates.some((x) => !tried.has(x) && !x.atCap(o.estimatedTokens))) break;
         if (next) delay = Math.min(delay, route.retry.baseDelayMs);
-        if (now() - began + delay > route.retry.budgetMs) break;
+        // The retry budget bounds waiting and going round again; a healthy deployment not yet
+        // tried is always tried (within maxAttempts), so that a hang that outlasted the budget
+        // still falls back.
+        else if (now() - began + delay > route.retry.budgetMs) break;
         await sleep(delay, cancel);
       } finally {
         d.inFlight--;
@@ -187,5 +231,11 @@ export async function execute<T>(start: Route, run: (a: Attempt, cancel: Cancel)
     fallbackFrom ??= route.name;
     route = fb ? o.routes(fb.model) : undefined;
   }
-  throw lastError ?? new HubError('overloaded', `No deployment of '${start.name}' is available.`, { status: 503 });
+  let err = lastError ?? new HubError('overloaded', `No deployment of '${start.name}' is available.`, { status: 503 });
+  // A 429 that reaches the client says when to come back, even when the upstream did not.
+  if (err.kind === 'rate_limited' && err.retryAfter === undefined && pending?.error === err) {
+    const ms = pending.attempt.deployment.coolingMs();
+    if (ms > 0) err = withRetryAfter(err, Math.ceil(ms / 1000));
+  }
+  throw err;
 }

@@ -12,6 +12,10 @@ export interface FaultyUpstream {
   /** Requests that reached it, by outcome. */
   readonly served: { ok: number; failed: number };
   failRate: number;
+  /** The status a failure answers with (default 500), in OpenAI's error shape. */
+  failStatus: number;
+  /** A Retry-After header for failures, when set. */
+  retryAfter: string | undefined;
   down(): Promise<void>;
   up(): Promise<void>;
   close(): Promise<void>;
@@ -28,9 +32,15 @@ function completion(name: string, model: string): string {
   });
 }
 
-function fail(res: ServerResponse): void {
-  const body = JSON.stringify({ error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } });
-  res.writeHead(500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+function fail(res: ServerResponse, status = 500, retryAfter?: string): void {
+  const error =
+    status === 429
+      ? { message: 'Rate limit reached for requests', type: 'requests', param: null, code: 'rate_limit_exceeded' }
+      : status >= 500
+        ? { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null }
+        : { message: `Request rejected (${status})`, type: 'invalid_request_error', param: null, code: null };
+  const body = JSON.stringify({ error });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...(retryAfter !== undefined && { 'retry-after': retryAfter }) });
   res.end(body);
 }
 
@@ -38,7 +48,7 @@ export async function startFaultyUpstream(name: string, random: () => number = M
   let server: Server | undefined;
   let port = 0;
   const served = { ok: 0, failed: 0 };
-  const state = { failRate: 0 };
+  const state: { failRate: number; failStatus: number; retryAfter: string | undefined } = { failRate: 0, failStatus: 500, retryAfter: undefined };
 
   const listen = () =>
     new Promise<void>((resolve, reject) => {
@@ -54,7 +64,7 @@ export async function startFaultyUpstream(name: string, random: () => number = M
           }
           if (random() < state.failRate) {
             served.failed++;
-            return fail(res);
+            return fail(res, state.failStatus, state.retryAfter);
           }
           served.ok++;
           const body = completion(name, model);
@@ -92,6 +102,18 @@ export async function startFaultyUpstream(name: string, random: () => number = M
     },
     set failRate(v: number) {
       state.failRate = v;
+    },
+    get failStatus() {
+      return state.failStatus;
+    },
+    set failStatus(v: number) {
+      state.failStatus = v;
+    },
+    get retryAfter() {
+      return state.retryAfter;
+    },
+    set retryAfter(v: string | undefined) {
+      state.retryAfter = v;
     },
     down: stop,
     up: listen,

@@ -14,6 +14,7 @@ const TYPE: Record<ErrorKind, string> = {
   upstream: 'api_error',
   overloaded: 'overloaded_error',
   canceled: 'invalid_request_error',
+  internal: 'api_error',
 };
 
 /** `{"type":"error","error":{"type","message"},"request_id"}` as Anthropic's API answers. */

@@ -13,6 +13,7 @@ const TYPE: Record<ErrorKind, string> = {
   upstream: 'upstream_error',
   overloaded: 'server_error',
   canceled: 'invalid_request_error',
+  internal: 'server_error',
 };
 
 /** A HubError in OpenAI's error shape: `{"error":{"message","type","param","code"}}`. */
