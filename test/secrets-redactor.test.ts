@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { HubError } from '../src/core/errors.js';
 import { REDACTED, Redactor } from '../src/core/redact.js';
 import { streamError, upstreamError } from '../src/providers/openai-compatible/errors.js';
+import { upstreamError as anthropicError } from '../src/providers/anthropic/errors.js';
+import { geminiError } from '../src/providers/gemini/errors.js';
 import { createLogger } from '../src/server/log.js';
 import { redactBody } from '../src/usage/redact.js';
 
@@ -72,6 +74,15 @@ describe('Redactor', () => {
     expect(e.message).not.toContain('other-provider-secret-99');
     expect(e.message).not.toContain(b64(`user:${KEY}`).slice(8, 40));
     expect(streamError('glm', { message: `mid ${KEY}` }, shared).message).toBe(`Upstream glm failed mid-stream: mid ${REDACTED}`);
+  });
+
+  it('scrubs an HTML error page before cutting it, so no half of a key is left at the cut', () => {
+    const page = `<html><body>${'x'.repeat(280)} ${KEY} trailing</body></html>`;
+    for (const [name, fn] of [['openai', upstreamError], ['anthropic', anthropicError], ['gemini', geminiError]] as const) {
+      const e = fn('glm', 502, {}, page, r);
+      expect(e.message, name).not.toContain(KEY.slice(0, 8));
+      expect(e.message, name).toMatch(/ \[REDACT/);
+    }
   });
 
   it('and stored bodies: redactBody catches shapes, the Redactor the configured values', () => {

@@ -65,8 +65,9 @@ export function geminiError(
   const info = detail(error?.details, 'ErrorInfo');
   const reason = typeof info?.reason === 'string' ? info.reason : undefined;
   let message = typeof error?.message === 'string' && error.message !== '' ? error.message : undefined;
-  message ??= bodyText.trim().slice(0, 300) || `HTTP ${status}`;
-  message = toRedactor(secrets).scrub(message);
+  const redactor = toRedactor(secrets);
+  // Scrubbed before it is cut, so that a secret across the cut cannot leave its first half behind.
+  message = message === undefined ? redactor.scrub(bodyText.trim()).slice(0, 300) || `HTTP ${status}` : redactor.scrub(message);
 
   const kind = kindFor(status, rpcStatus, reason, message);
   const retryAfter = parseRetryDelay(detail(error?.details, 'RetryInfo')?.retryDelay) ?? parseRetryAfter(headers['retry-after']);

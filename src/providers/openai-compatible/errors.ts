@@ -84,8 +84,9 @@ export function upstreamError(
   } catch {
     // Not JSON: an HTML error page or a proxy's plain text.
   }
-  message ??= bodyText.trim().slice(0, 300) || `HTTP ${status}`;
-  message = toRedactor(secrets).scrub(message);
+  const redactor = toRedactor(secrets);
+  // Scrubbed before it is cut, so that a secret across the cut cannot leave its first half behind.
+  message = message === undefined ? redactor.scrub(bodyText.trim()).slice(0, 300) || `HTTP ${status}` : redactor.scrub(message);
   const kind = kindFor(status, message, code);
   const retryAfter = parseRetryAfter(headers['retry-after']);
   if (kind === 'authentication') return upstreamAuthError(provider, status, message, retryAfter);
