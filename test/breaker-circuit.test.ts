@@ -116,11 +116,11 @@ describe('what counts toward a circuit', () => {
     flaky.failRate = 0;
   });
 
-  it('4xx answers from the upstream (400, 401, 403, 404, 413, 422) never open it', async () => {
+  it('4xx answers from the upstream (400, 403, 404, 413, 422) never open it', async () => {
     flaky.retryAfter = undefined;
     flaky.failRate = 1;
     const d = deployment('quad');
-    for (const status of [400, 404, 413, 422, 401, 403]) {
+    for (const status of [400, 404, 413, 422, 403]) {
       flaky.failStatus = status;
       for (let i = 0; i < 3; i++) {
         const err = await ask('quad').catch((e) => e);
@@ -128,6 +128,22 @@ describe('what counts toward a circuit', () => {
       }
     }
     expect(d.health()).toMatchObject({ circuit: 'closed', failures: 0 });
+    flaky.failRate = 0;
+  });
+
+  it("an upstream 401 (the hub's own credential refused) is the deployment's fault: a 502, asked once, counted", async () => {
+    flaky.retryAfter = undefined;
+    flaky.failRate = 1;
+    flaky.failStatus = 401;
+    const d = deployment('quad');
+    const before = d.failures;
+    const hits = flaky.served.failed;
+    const err = await ask('quad').catch((e) => e);
+    expect(err.status).toBe(502);
+    expect(err.message).toMatch(/rejected the hub's credential/);
+    // Never asked again within the request: the same key would be refused again.
+    expect(flaky.served.failed - hits).toBe(1);
+    expect(d.failures).toBe(before + 1);
     flaky.failRate = 0;
   });
 

@@ -284,9 +284,15 @@ describe('errors surface as the SDK error class a client expects', () => {
     expect(err.param).toBe('temperature');
   });
 
-  it('upstream 401 passes through without leaking the upstream key', async () => {
+  it("an upstream 401 is a 502 that names the provider's key, not the client's, without leaking it", async () => {
     const err = await client.chat.completions.create({ model: 'loop/error-401', messages: [{ role: 'user', content: 'x' }] }).catch((e) => e);
-    expect(err).toBeInstanceOf(OpenAI.AuthenticationError);
+    // Not an AuthenticationError: the client's own key is fine (issue 16, section 6).
+    expect(err).not.toBeInstanceOf(OpenAI.AuthenticationError);
+    expect(err).toBeInstanceOf(OpenAI.InternalServerError);
+    expect(err.status).toBe(502);
+    expect(err.code).toBe('upstream_authentication_failed');
+    expect(err.message).toContain("The upstream provider 'loop' rejected the hub's credential for it (HTTP 401)");
+    expect(err.message).toContain("check the API key configured for 'loop'");
     expect(JSON.stringify(err.error)).not.toContain(UPSTREAM_KEY);
   });
 

@@ -2,9 +2,16 @@ import { StringDecoder } from 'node:string_decoder';
 import { errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
 import { HubError, toHubError } from '../core/errors.js';
+import type { Redactor } from '../core/redact.js';
 import { dispatchOptions, listen, transportError, upstreamAgent } from './http.js';
 import type { PostOptions } from './http.js';
 import { SSESplitter } from './sse.js';
+
+/**
+ * An event that reports a failure: Anthropic's and the Responses API's `event: error`, the
+ * Responses API's `response.failed`, or the same as a JSON `type` without an event line.
+ */
+const ERROR_EVENT = /^event:[ \t]*(?:error|response\.failed)\b|"type"\s*:\s*"(?:error|response\.failed)"/m;
 
 /** Where a relayed stream's text goes: a ServerResponse, in practice. */
 export interface Sink {
@@ -23,6 +30,12 @@ export interface SSERelayOptions extends PostOptions {
    * data callback itself instead of after the promise chain back to the caller.
    */
   readonly open?: () => Sink;
+  /**
+   * The hub's upstream secrets. An event that reports an error (every format names it `error`)
+   * is scrubbed of them before it is passed on, and so is the message of an error `onBlock`
+   * throws; other events are passed on unscanned.
+   */
+  readonly redactor?: Redactor;
 }
 
 export interface RelayedStream {
@@ -125,9 +138,11 @@ export function openSSERelay(o: SSERelayOptions): Promise<RelayedStream> {
         } catch (err) {
           controller?.abort(err as Error);
           // onBlock throws HubErrors for what the upstream sent; anything else is the hub's own bug.
-          fail(toHubError(err));
+          const e = toHubError(err);
+          fail(o.redactor ? o.redactor.error(e) : e);
           return false;
         }
+        if (o.redactor && text.includes('error') && ERROR_EVENT.test(text)) text = o.redactor.scrub(text);
         emit(text);
       }
       return true;

@@ -6,6 +6,7 @@ import { ConfigError } from '../config/load.js';
 import { HubError } from '../core/errors.js';
 import type { Model } from '../core/model.js';
 import { createAnthropicEndpoint, createProvider } from '../providers/create.js';
+import { Redactor } from '../core/redact.js';
 import { DEFAULT_BREAKER } from './breaker.js';
 import { Deployment } from './deployment.js';
 import { DEFAULT_FALLBACK_ON, DEFAULT_RETRY } from './router.js';
@@ -71,6 +72,8 @@ export class Registry {
   private readonly routes = new Map<string, Route>();
   private readonly aliases = new Map<string, string>();
   private readonly direct = new Map<string, Route>();
+  /** Every enabled provider's credentials, kept out of upstream error text, stored bodies and logs. */
+  readonly redactor = new Redactor();
 
   /**
    * @param priceOf USD per million tokens (input and output averaged) for the least-cost strategy.
@@ -141,12 +144,12 @@ export class Registry {
         return;
       }
       const t = m.timeouts;
-      const model = t && (t.connectMs || t.firstByteMs || t.idleMs) ? createProvider(spec, { ...(t.connectMs && { connectMs: t.connectMs }), ...(t.firstByteMs && { firstByteMs: t.firstByteMs }), ...(t.idleMs && { idleMs: t.idleMs }) }) : this.providers.get(d.provider)!;
+      const model = t && (t.connectMs || t.firstByteMs || t.idleMs) ? createProvider(spec, { ...(t.connectMs && { connectMs: t.connectMs }), ...(t.firstByteMs && { firstByteMs: t.firstByteMs }), ...(t.idleMs && { idleMs: t.idleMs }) }, this.redactor) : this.providers.get(d.provider)!;
       deployments.push(
         new Deployment({
           id: `${d.provider}/${d.model}${list.length > 1 ? `#${i}` : ''}`,
           model,
-          anthropic: t && (t.connectMs || t.firstByteMs || t.idleMs) ? createAnthropicEndpoint(spec, { ...(t.connectMs && { connectMs: t.connectMs }), ...(t.firstByteMs && { firstByteMs: t.firstByteMs }), ...(t.idleMs && { idleMs: t.idleMs }) }) : this.anthropicEndpoints.get(d.provider),
+          anthropic: t && (t.connectMs || t.firstByteMs || t.idleMs) ? createAnthropicEndpoint(spec, { ...(t.connectMs && { connectMs: t.connectMs }), ...(t.firstByteMs && { firstByteMs: t.firstByteMs }), ...(t.idleMs && { idleMs: t.idleMs }) }, this.redactor) : this.anthropicEndpoints.get(d.provider),
           upstreamModel: d.model,
           ...('weight' in d && d.weight !== undefined && { weight: d.weight }),
           ...('priority' in d && d.priority !== undefined && { priority: d.priority }),
@@ -175,8 +178,9 @@ export class Registry {
 
   addProvider(s: ProviderSpec): void {
     this.specs.set(s.id, s);
-    this.providers.set(s.id, createProvider(s));
-    const native = createAnthropicEndpoint(s);
+    this.redactor.addProvider(s);
+    this.providers.set(s.id, createProvider(s, {}, this.redactor));
+    const native = createAnthropicEndpoint(s, {}, this.redactor);
     if (native) this.anthropicEndpoints.set(s.id, native);
     else this.anthropicEndpoints.delete(s.id);
     this.direct.clear();

@@ -205,6 +205,9 @@ export async function execute<T>(start: Route, run: (a: Attempt, cancel: Cancel)
         if (!isRetryable(e.kind) || routeAttempts >= route.retry.maxAttempts) break;
         // Retry-After binds the deployment that said it; another deployment need not wait.
         const next = candidates.find((x) => x !== d && !tried.has(x) && !x.steerAway() && !x.atCap(o.estimatedTokens));
+        // A provider that refused the hub's credential will refuse it again: only another
+        // deployment (or a fallback) can help.
+        if (!next && e.code === 'upstream_authentication_failed') break;
         let delay = backoff(route.retry, retries++, random);
         if (!next && e.retryAfter !== undefined) {
           // A wait longer than the policy allows is the client's call: it gets the 429 and Retry-After.

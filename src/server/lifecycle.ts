@@ -115,7 +115,7 @@ export async function runRequest(
         usageCounted: estimated,
         ...(out.trace && { trace: out.trace }),
         ...(capture && {
-          bodies: { request: truncate(redactBody(rawBody), ctx.captureBodies!.maxBytes), response: truncate(redactBody(capture()), ctx.captureBodies!.maxBytes) },
+          bodies: { request: keep(rawBody), response: keep(capture()) },
         }),
         stream: out.stream,
         status: out.status,
@@ -137,6 +137,8 @@ export async function runRequest(
     return res;
   };
   const capture = ctx.captureBodies ? teeResponse(res, ctx.captureBodies.maxBytes) : undefined;
+  /** A body as stored: secret-looking fields and the hub's upstream secrets out, then cut to size. */
+  const keep = (text: string) => truncate(ctx.registry.redactor.redact(redactBody(text)), ctx.captureBodies!.maxBytes);
   let rawBody = '';
   try {
     // Who is calling is settled before the body is even read.
@@ -151,7 +153,8 @@ export async function runRequest(
       await subCallScope.run(scope, () => handler(json, out, cancel, principal));
     } else await handler(json, out, cancel, principal);
   } catch (err) {
-    const e = cancel.aborted ? new HubError('canceled', 'Client closed the request') : toHubError(err);
+    // Upstream text is scrubbed where it enters the hub; this is the last check on its way out.
+    const e = cancel.aborted ? new HubError('canceled', 'Client closed the request') : ctx.registry.redactor.error(toHubError(err));
     out.errorKind = e.kind;
     if (!res.headersSent) {
       out.status = e.status;

@@ -1,17 +1,45 @@
 import pino from 'pino';
 import type { DestinationStream, Logger } from 'pino';
 import type { UsageRecord } from '../usage/record.js';
+import type { Redactor } from '../core/redact.js';
 
 export type { Logger };
 
+/** A log object's strings with the hub's upstream secrets taken out (nested objects and arrays too). */
+function redactFields(v: unknown, r: Redactor, depth = 0): unknown {
+  if (typeof v === 'string') return r.scrub(v);
+  if (depth > 4 || v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map((x) => redactFields(x, r, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[k] = redactFields(x, r, depth + 1);
+  return out;
+}
+
 /**
  * JSON lines on stdout, written asynchronously so logging never blocks a request. Level from
- * BAIMO_LOG_LEVEL (default info; `silent` turns logs off).
+ * BAIMO_LOG_LEVEL (default info; `silent` turns logs off). With a `redactor`, every line logged
+ * through pino (start-up, warnings, errors: the lines that may carry an error's message) has the
+ * hub's upstream secrets and key-shaped strings taken out of its strings. The per-request access
+ * line (`logRecord`) is not scanned: it holds only ids, counts and names, never upstream text.
  */
-export function createLogger(level = 'info', destination?: DestinationStream): Logger {
+export function createLogger(level = 'info', destination?: DestinationStream, redactor?: Redactor): Logger {
   return pino(
     // Epoch-millisecond timestamps: formatting an ISO date on every line costs more than the rest of it.
-    { level, base: undefined, formatters: { level: (label) => ({ level: label }) } },
+    {
+      level,
+      base: undefined,
+      formatters: {
+        level: (label) => ({ level: label }),
+        ...(redactor && { log: (o: Record<string, unknown>) => redactFields(o, redactor) as Record<string, unknown> }),
+      },
+      ...(redactor && {
+        hooks: {
+          logMethod(this: Logger, args: unknown[], method: (...a: unknown[]) => void) {
+            method.apply(this, args.map((a) => (typeof a === 'string' ? redactor.scrub(a) : a)));
+          },
+        },
+      }),
+    },
     // Lines are gathered into writes of ~4 KB (one syscall per line would cost more than the
     // line; larger buffers measured slower, sonic-boom concatenates strings), and whatever is
     // gathered is written at least once a second, so a quiet hub's log is never behind by more.

@@ -69,7 +69,7 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
     },
     hubCaller(() => registry, () => prices),
   );
-  const logger = createLogger(env.BAIMO_LOG_LEVEL ?? 'info', o.logDestination);
+  const logger = createLogger(env.BAIMO_LOG_LEVEL ?? 'info', o.logDestination, registry.redactor);
   const store = SQLiteStore.open(settings.dataDir);
   // Records a killed hub journaled but never stored go in first.
   const journalPath = join(settings.dataDir, 'usage.journal');

@@ -630,8 +630,10 @@ describe('error bodies', () => {
   it('never leaks the API key', () => {
     const key = 'sk-ant-api03-abcdefghijklmnop';
     const e = upstreamError('a', 401, {}, body('authentication_error', `invalid x-api-key ${key}`), key);
-    expect(e.kind).toBe('authentication');
-    expect(e.status).toBe(401);
+    // The hub's own key at fault: a 502 naming the provider, not a 401 the client would take for its own (issue 16).
+    expect(e.kind).toBe('upstream');
+    expect(e.status).toBe(502);
+    expect(e.message).toContain("provider 'a' rejected the hub's credential");
     expect(e.message).not.toContain('abcdefghijklmnop');
   });
 });

@@ -620,7 +620,8 @@ describe('geminiError', () => {
         details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com' }],
       },
     });
-    expect(geminiError('gem', 400, {}, badKey, KEY)).toMatchObject({ kind: 'authentication', status: 401, code: 'API_KEY_INVALID' });
+    // The hub's own key at fault: a 502 naming the provider, not a 401 the client would take for its own (issue 16).
+    expect(geminiError('gem', 400, {}, badKey, KEY)).toMatchObject({ kind: 'upstream', status: 502, code: 'upstream_authentication_failed' });
     expect(geminiError('gem', 403, {}, '{"error":{"code":403,"message":"Permission denied","status":"PERMISSION_DENIED"}}', KEY)).toMatchObject({ kind: 'permission', status: 403 });
     expect(geminiError('gem', 404, {}, '{"error":{"code":404,"message":"models/nope is not found","status":"NOT_FOUND"}}', KEY)).toMatchObject({
       kind: 'not_found',
@@ -648,7 +649,7 @@ describe('geminiError', () => {
 
   it('never shows the API key', () => {
     const err = geminiError('gem', 400, {}, JSON.stringify({ error: { code: 400, message: `bad key ${KEY} given`, status: 'INVALID_ARGUMENT' } }), KEY);
-    expect(err.message).toBe('bad key *** given');
+    expect(err.message).toBe('bad key [REDACTED] given');
   });
 });
 

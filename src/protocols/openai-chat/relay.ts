@@ -2,6 +2,7 @@ import { HubError } from '../../core/errors.js';
 import type { Usage } from '../../core/types.js';
 import { isNormalWireUsage, normalizeWireUsage, usageFromWire } from '../../providers/openai-compatible/usage.js';
 import type { WireChunk } from '../../providers/openai-compatible/wire.js';
+import { streamError } from '../../providers/openai-compatible/errors.js';
 import { parseSSEEvent } from '../../providers/sse.js';
 
 /**
@@ -50,11 +51,8 @@ export function relayBlock(block: string, s: RelayState): string {
   } catch {
     throw new HubError('upstream', `Upstream ${s.provider} sent a stream event that is not valid JSON`, { provider: s.provider });
   }
-  if (chunk.error) {
-    throw new HubError('upstream', `Upstream ${s.provider} failed mid-stream: ${chunk.error.message ?? 'unknown error'}`, {
-      provider: s.provider,
-    });
-  }
+  // Key-shaped strings are scrubbed here; the relay (sse-relay.ts) takes the hub's own secrets out.
+  if (chunk.error) throw streamError(s.provider, chunk.error, undefined);
   if (s.usage === undefined && take(chunk, s) && s.firstTokenAt === undefined) s.firstTokenAt = performance.now();
   if (chunk.usage) {
     s.usage = usageFromWire(chunk.usage);

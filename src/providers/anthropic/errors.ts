@@ -1,6 +1,8 @@
 import { HubError } from '../../core/errors.js';
 import type { ErrorKind } from '../../core/errors.js';
-import { redact } from '../openai-compatible/errors.js';
+import { upstreamAuthError } from '../openai-compatible/errors.js';
+import { toRedactor } from '../../core/redact.js';
+import type { Redactor } from '../../core/redact.js';
 import type { AnthropicErrorBody, AnthropicErrorObject } from './wire.js';
 import { parseRetryAfter } from '../retry-after.js';
 
@@ -59,14 +61,15 @@ function serverSideStatus(kind: ErrorKind): number {
 /**
  * Turns a non-2xx answer into a HubError. 4xx keep their status and Anthropic's own message;
  * 5xx and 529 become 502 from the hub (504 for a timeout), 529 and overloaded_error with kind
- * 'overloaded'. The API key never reaches the message.
+ * 'overloaded'. A 401 is the hub's credential at fault (see `upstreamAuthError`). The hub's
+ * secrets (`secrets`: its Redactor, or this provider's key) never reach the message.
  */
 export function upstreamError(
   provider: string,
   status: number,
   headers: Record<string, string | string[] | undefined>,
   bodyText: string,
-  apiKey: string | undefined,
+  secrets: Redactor | string | undefined,
 ): HubError {
   let type: string | undefined;
   let message: string | undefined;
@@ -83,10 +86,12 @@ export function upstreamError(
   } catch {
     // Not JSON: a proxy's HTML page or plain text.
   }
-  message ??= bodyText.trim().slice(0, 300) || `HTTP ${status}`;
-  message = redact(message, apiKey);
+  const redactor = toRedactor(secrets);
+  // Scrubbed before it is cut, so that a secret across the cut cannot leave its first half behind.
+  message = message === undefined ? redactor.scrub(bodyText.trim()).slice(0, 300) || `HTTP ${status}` : redactor.scrub(message);
   const kind = kindFor(type, status, message);
   const retryAfter = parseRetryAfter(headers['retry-after']);
+  if (status === 401) return upstreamAuthError(provider, status, message, retryAfter);
   const common = { provider, ...(type && { code: type }), ...(retryAfter !== undefined && { retryAfter }) };
   if (status >= 500) {
     return new HubError(kind, `Upstream ${provider} failed (${status}): ${message}`, { ...common, status: serverSideStatus(kind) });
@@ -95,9 +100,9 @@ export function upstreamError(
 }
 
 /** An `error` event inside a 200 stream, e.g. `{"type":"overloaded_error","message":"Overloaded"}`. */
-export function streamError(provider: string, error: AnthropicErrorObject | undefined, apiKey?: string): HubError {
+export function streamError(provider: string, error: AnthropicErrorObject | undefined, secrets?: Redactor | string): HubError {
   const type = typeof error?.type === 'string' ? error.type : undefined;
-  const message = redact(typeof error?.message === 'string' && error.message ? error.message : type ?? 'unknown error', apiKey);
+  const message = toRedactor(secrets).scrub(typeof error?.message === 'string' && error.message ? error.message : type ?? 'unknown error');
   const kind = kindFor(type, undefined, message);
   const upstreamSide = kind === 'upstream' || kind === 'overloaded' || kind === 'timeout';
   return new HubError(kind, `Upstream ${provider} failed mid-stream: ${message}`, {

@@ -9,6 +9,7 @@ import type { RelayedStream, Sink } from '../sse-relay.js';
 import type { PostOptions, Timeouts } from '../http.js';
 import { parseSSEEvent, SSESplitter } from '../sse.js';
 import { upstreamError } from './errors.js';
+import { Redactor } from '../../core/redact.js';
 import { chatRequestToAnthropic, countTokensRequestToAnthropic } from './request.js';
 import { AnthropicStreamDecoder, messageToStreamEvents } from './response.js';
 import type { AnthropicMessage, AnthropicStreamEvent } from './wire.js';
@@ -25,6 +26,8 @@ export interface AnthropicProviderOptions {
   readonly version?: string;
   /** `max_tokens` when a request sets none (the Messages API requires it); default 4096. */
   readonly defaultMaxTokens?: number;
+  /** The hub's upstream secrets, taken out of error text; default: this provider's own key and headers. */
+  readonly redactor?: Redactor;
 }
 
 export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
@@ -40,6 +43,7 @@ export class AnthropicProvider implements Model {
   private readonly messagesURL: URL;
   private readonly countTokensURL: URL;
   private readonly defaultMaxTokens: number;
+  private readonly redactor: Redactor;
 
   constructor(private readonly o: AnthropicProviderOptions) {
     this.provider = o.id;
@@ -54,6 +58,7 @@ export class AnthropicProvider implements Model {
     this.messagesURL = new URL(`${base}/v1/messages`);
     this.countTokensURL = new URL(`${base}/v1/messages/count_tokens`);
     this.defaultMaxTokens = o.defaultMaxTokens ?? DEFAULT_MAX_TOKENS;
+    this.redactor = o.redactor ?? Redactor.forProvider(o.apiKey, o.headers, o.baseURL);
   }
 
   /**
@@ -70,7 +75,7 @@ export class AnthropicProvider implements Model {
   /** `relayWhole` for a streaming request: resolves at the first whole event (see sse-relay.ts). */
   relayStream(body: string, signal: AbortSignal | Cancel, beta: string | undefined, onBlock: (block: string) => string, open?: () => Sink): Promise<RelayedStream> {
     const o = this.postOptions(this.messagesURL, body, signal, betaHeader(beta));
-    return openSSERelay({ ...o, fail: this.failure, onBlock, ...(open && { open }) });
+    return openSSERelay({ ...o, fail: this.failure, onBlock, redactor: this.redactor, ...(open && { open }) });
   }
 
   /** Posts a body; resolves only on a 2xx answer, anything else becomes a HubError. */
@@ -86,12 +91,12 @@ export class AnthropicProvider implements Model {
 
   /** A non-2xx answer as a HubError carrying the provider's message. */
   private readonly failure = (status: number, headers: Record<string, string | string[] | undefined>, text: string) =>
-    upstreamError(this.provider, status, headers, text, this.o.apiKey);
+    upstreamError(this.provider, status, headers, text, this.redactor);
 
   async *stream(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent> {
     const body = JSON.stringify(chatRequestToAnthropic(request, { defaultMaxTokens: this.defaultMaxTokens }));
     const res = await this.send(this.messagesURL, body, signal);
-    const decoder = new AnthropicStreamDecoder(this.provider, request.model, this.o.apiKey);
+    const decoder = new AnthropicStreamDecoder(this.provider, request.model, this.redactor);
     const contentType = String(res.headers['content-type'] ?? '');
     if (!contentType.includes('text/event-stream')) {
       // A server that ignored `stream: true` and answered with one message.

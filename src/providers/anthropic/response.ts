@@ -1,5 +1,6 @@
 import type { ChatEvent, FinishReason } from '../../core/types.js';
 import { streamError } from './errors.js';
+import type { Redactor } from '../../core/redact.js';
 import { mergeUsage, usageFromAnthropic } from './usage.js';
 import type { AnthropicContentBlock, AnthropicMessage, AnthropicStreamEvent, AnthropicUsage } from './wire.js';
 
@@ -61,12 +62,12 @@ export class AnthropicStreamDecoder {
   /**
    * @param provider the provider id, for error messages
    * @param fallbackModel the model name to report when message_start names none
-   * @param apiKey kept out of any error message
+   * @param secrets the hub's Redactor (or this provider's key): kept out of any error message
    */
   constructor(
     private readonly provider: string,
     private readonly fallbackModel = '',
-    private readonly apiKey?: string,
+    private readonly secrets?: Redactor | string,
   ) {}
 
   /** Whether message_stop has been seen: the stream is complete. */
@@ -81,7 +82,7 @@ export class AnthropicStreamDecoder {
   decode(event: string | undefined, data: AnthropicStreamEvent | null | undefined): ChatEvent[] {
     const d: Data = data !== null && typeof data === 'object' ? (data as Data) : {};
     const type = str(d.type) ?? event;
-    if (type === 'error') throw streamError(this.provider, (d as ErrorEventData).error, this.apiKey);
+    if (type === 'error') throw streamError(this.provider, (d as ErrorEventData).error, this.secrets);
     if (this.stopped) return [];
     const out: ChatEvent[] = [];
     switch (type) {

@@ -1,6 +1,8 @@
 import { HubError } from '../../core/errors.js';
 import type { ErrorKind } from '../../core/errors.js';
-import { redact } from '../openai-compatible/errors.js';
+import { upstreamAuthError } from '../openai-compatible/errors.js';
+import { toRedactor } from '../../core/redact.js';
+import type { Redactor } from '../../core/redact.js';
 import type { GeminiErrorBody } from './wire.js';
 import { parseRetryAfter } from '../retry-after.js';
 
@@ -39,14 +41,16 @@ function detail(details: Details | undefined, type: string): Details[number] | u
  * Google answers with 400 INVALID_ARGUMENT + ErrorInfo API_KEY_INVALID, becomes authentication
  * (401). 429 RESOURCE_EXHAUSTED is rate_limited, retryAfter from the RetryInfo detail's
  * `retryDelay` or else the Retry-After header. 5xx become 502 from the hub (503 UNAVAILABLE as
- * `overloaded`), 504 / DEADLINE_EXCEEDED a 504 timeout. The API key never reaches the message.
+ * `overloaded`), 504 / DEADLINE_EXCEEDED a 504 timeout. An invalid key is the hub's credential
+ * at fault, not the client's: a 502 naming the provider (see `upstreamAuthError`). The hub's
+ * secrets (`secrets`: its Redactor, or this provider's key) never reach the message.
  */
 export function geminiError(
   provider: string,
   status: number,
   headers: Record<string, string | string[] | undefined>,
   bodyText: string,
-  apiKey: string | undefined,
+  secrets: Redactor | string | undefined,
 ): HubError {
   let error: GeminiErrorBody['error'];
   try {
@@ -61,12 +65,14 @@ export function geminiError(
   const info = detail(error?.details, 'ErrorInfo');
   const reason = typeof info?.reason === 'string' ? info.reason : undefined;
   let message = typeof error?.message === 'string' && error.message !== '' ? error.message : undefined;
-  message ??= bodyText.trim().slice(0, 300) || `HTTP ${status}`;
-  message = redact(message, apiKey);
+  const redactor = toRedactor(secrets);
+  // Scrubbed before it is cut, so that a secret across the cut cannot leave its first half behind.
+  message = message === undefined ? redactor.scrub(bodyText.trim()).slice(0, 300) || `HTTP ${status}` : redactor.scrub(message);
 
   const kind = kindFor(status, rpcStatus, reason, message);
   const retryAfter = parseRetryDelay(detail(error?.details, 'RetryInfo')?.retryDelay) ?? parseRetryAfter(headers['retry-after']);
   const code = reason ?? rpcStatus;
+  if (kind === 'authentication' && status < 500) return upstreamAuthError(provider, status, message, retryAfter);
   const common = { provider, ...(code && { code }), ...(retryAfter !== undefined && { retryAfter }) };
   if (status >= 500) {
     return new HubError(kind, `Upstream ${provider} failed (${status}): ${message}`, {
@@ -74,6 +80,5 @@ export function geminiError(
       status: kind === 'timeout' ? 504 : 502,
     });
   }
-  if (kind === 'authentication' && status === 400) return new HubError(kind, message, { ...common, status: 401 });
   return new HubError(kind, message, { ...common, status: status >= 400 ? status : 502 });
 }

@@ -7,6 +7,7 @@ import { post, readText, transportError } from '../http.js';
 import type { Timeouts } from '../http.js';
 import { parseSSEEvent, SSESplitter } from '../sse.js';
 import { geminiError } from './errors.js';
+import { Redactor } from '../../core/redact.js';
 import { chatRequestToGemini, countTokensRequest, modelId } from './request.js';
 import { GeminiStreamDecoder } from './response.js';
 import type { GeminiBatchEmbedResponse, GeminiCountTokensResponse, GeminiResponse } from './wire.js';
@@ -24,6 +25,8 @@ export interface GeminiOptions {
   readonly apiKey?: string;
   readonly headers?: Readonly<Record<string, string>>;
   readonly timeouts: Timeouts;
+  /** The hub's upstream secrets, taken out of error text; default: this provider's own key and headers. */
+  readonly redactor?: Redactor;
 }
 
 /**
@@ -37,6 +40,7 @@ export class GeminiProvider implements Model, EmbeddingModel {
   readonly wire = 'gemini' as const;
   private readonly headers: Record<string, string>;
   private readonly baseURL: string;
+  private readonly redactor: Redactor;
 
   constructor(private readonly o: GeminiOptions) {
     this.provider = o.id;
@@ -46,6 +50,7 @@ export class GeminiProvider implements Model, EmbeddingModel {
       ...o.headers,
       ...(o.apiKey && { 'x-goog-api-key': o.apiKey }),
     };
+    this.redactor = o.redactor ?? Redactor.forProvider(o.apiKey, o.headers, o.baseURL);
   }
 
   async *stream(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent> {
@@ -131,7 +136,7 @@ export class GeminiProvider implements Model, EmbeddingModel {
     const res = await post({ url, headers: this.headers, body, signal, timeouts: this.o.timeouts, provider: this.provider });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     const text = await readText(res.body, this.provider).catch(() => '');
-    throw geminiError(this.provider, res.statusCode, res.headers, text, this.o.apiKey);
+    throw geminiError(this.provider, res.statusCode, res.headers, text, this.redactor);
   }
 
   private *block(block: string, decoder: GeminiStreamDecoder): Iterable<ChatEvent> {
@@ -143,7 +148,7 @@ export class GeminiProvider implements Model, EmbeddingModel {
   /** A chunk that reports an error inside a 200 stream fails the request. */
   private checked(chunk: GeminiResponse): GeminiResponse {
     if (chunk && typeof chunk === 'object' && chunk.error) {
-      throw geminiError(this.provider, typeof chunk.error.code === 'number' && chunk.error.code >= 400 ? chunk.error.code : 502, {}, JSON.stringify({ error: chunk.error }), this.o.apiKey);
+      throw geminiError(this.provider, typeof chunk.error.code === 'number' && chunk.error.code >= 400 ? chunk.error.code : 502, {}, JSON.stringify({ error: chunk.error }), this.redactor);
     }
     if (!chunk || typeof chunk !== 'object') throw this.garbage();
     return chunk;

@@ -2,10 +2,18 @@ import { HubError } from '../../core/errors.js';
 import type { ErrorKind } from '../../core/errors.js';
 import type { WireErrorBody } from './wire.js';
 import { parseRetryAfter } from '../retry-after.js';
+import { toRedactor } from '../../core/redact.js';
+import type { Redactor } from '../../core/redact.js';
 
 const SECRETISH = /\b(sk|pk|key|ak)-[A-Za-z0-9_\-]{8,}/g;
 
-/** Keeps keys out of anything a client or a log line will see. */
+/** An upstream's mid-stream error (`{"error":{"message"}}` in a 200 stream), its message scrubbed. */
+export function streamError(provider: string, error: { message?: unknown } | string | null | undefined, secrets: Redactor | string | undefined): HubError {
+  const raw = typeof error === 'string' ? error : typeof error?.message === 'string' && error.message ? error.message : 'unknown error';
+  return new HubError('upstream', `Upstream ${provider} failed mid-stream: ${toRedactor(secrets).scrub(raw)}`, { provider });
+}
+
+/** Keeps keys out of anything a client or a log line will see (one known key and key-shaped strings; see core/redact.ts for the hub's Redactor). */
 export function redact(text: string, secret: string | undefined): string {
   let out = secret && secret.length >= 4 ? text.split(secret).join('***') : text;
   out = out.replace(SECRETISH, (m) => `${m.slice(0, m.indexOf('-') + 1)}***`);
@@ -30,17 +38,36 @@ function kindFor(status: number, message: string, code: string | undefined): Err
   return 'bad_request';
 }
 
+/** The code of the error an upstream's rejection of the hub's own credential becomes. */
+export const UPSTREAM_AUTH_CODE = 'upstream_authentication_failed';
+
+/**
+ * An upstream rejected the hub's credential for it (HTTP 401, or Gemini's API_KEY_INVALID). That
+ * is the operator's configuration at fault, not the client's key: a 401 would make a client (and
+ * coding agents, which then ask their user to log in again) believe its own key is bad. So it is a
+ * 502 that names the provider, of kind `upstream` so that another deployment or a fallback may
+ * still answer. `message` is the provider's own, already redacted.
+ */
+export function upstreamAuthError(provider: string, status: number, message: string, retryAfter?: number): HubError {
+  return new HubError(
+    'upstream',
+    `The upstream provider '${provider}' rejected the hub's credential for it (HTTP ${status}): check the API key configured for '${provider}' in the hub's configuration. The provider said: ${message}`,
+    { provider, status: 502, code: UPSTREAM_AUTH_CODE, ...(retryAfter !== undefined && { retryAfter }) },
+  );
+}
 
 /**
  * Turns an upstream's non-2xx answer into a HubError. 4xx keep their status and the provider's
- * own message (the client did something the provider rejects); 5xx become 502 from the hub.
+ * own message (the client did something the provider rejects); 5xx become 502 from the hub; a
+ * 401 is the hub's credential at fault (see `upstreamAuthError`). `secrets` (the hub's Redactor,
+ * or this provider's key) are taken out of the message.
  */
 export function upstreamError(
   provider: string,
   status: number,
   headers: Record<string, string | string[] | undefined>,
   bodyText: string,
-  apiKey: string | undefined,
+  secrets: Redactor | string | undefined,
 ): HubError {
   let message: string | undefined;
   let code: string | undefined;
@@ -57,10 +84,12 @@ export function upstreamError(
   } catch {
     // Not JSON: an HTML error page or a proxy's plain text.
   }
-  message ??= bodyText.trim().slice(0, 300) || `HTTP ${status}`;
-  message = redact(message, apiKey);
+  const redactor = toRedactor(secrets);
+  // Scrubbed before it is cut, so that a secret across the cut cannot leave its first half behind.
+  message = message === undefined ? redactor.scrub(bodyText.trim()).slice(0, 300) || `HTTP ${status}` : redactor.scrub(message);
   const kind = kindFor(status, message, code);
   const retryAfter = parseRetryAfter(headers['retry-after']);
+  if (kind === 'authentication') return upstreamAuthError(provider, status, message, retryAfter);
   const common = { provider, ...(code && { code }), ...(param && { param }), ...(retryAfter !== undefined && { retryAfter }) };
   if (status >= 500) {
     return new HubError(kind, `Upstream ${provider} failed (${status}): ${message}`, {

@@ -8,7 +8,8 @@ import type { PostOptions, Timeouts } from '../http.js';
 import { parseSSEEvent, SSESplitter } from '../sse.js';
 import { openSSERelay } from '../sse-relay.js';
 import type { RelayedStream, Sink } from '../sse-relay.js';
-import { upstreamError } from './errors.js';
+import { streamError, upstreamError } from './errors.js';
+import { Redactor } from '../../core/redact.js';
 import { chatRequestToWire } from './request.js';
 import { applyThinking, reasoningField } from './thinking.js';
 import { chunkToEvents } from './response.js';
@@ -26,9 +27,14 @@ export interface OpenAICompatibleOptions {
   readonly maxTokensField: 'max_tokens' | 'max_completion_tokens';
   /** The server also speaks OpenAI's Responses API (`POST {baseURL}/responses`). */
   readonly responsesAPI?: boolean;
+  /** The hub's upstream secrets, taken out of error text; default: this provider's own key and headers. */
+  readonly redactor?: Redactor;
 }
 
 type Endpoint = 'chat' | 'embeddings' | 'responses';
+
+/** An `"error": {…}` object (not `"error": null`, which every Response carries). */
+const ERROR_OBJECT = /"error"\s*:\s*\{/;
 
 /**
  * Any server that speaks OpenAI chat completions and embeddings. It is a Model (canonical
@@ -44,6 +50,7 @@ export class OpenAICompatibleProvider implements Model, EmbeddingModel {
   private readonly responsesURL: URL;
   /** Whether Responses requests may be relayed to this server as they are. */
   readonly speaksResponses: boolean;
+  private readonly redactor: Redactor;
 
   constructor(private readonly o: OpenAICompatibleOptions) {
     this.provider = o.id;
@@ -57,6 +64,7 @@ export class OpenAICompatibleProvider implements Model, EmbeddingModel {
     this.embeddingsURL = new URL(`${o.baseURL}/embeddings`);
     this.responsesURL = new URL(`${o.baseURL}/responses`);
     this.speaksResponses = o.responsesAPI === true;
+    this.redactor = o.redactor ?? Redactor.forProvider(o.apiKey, o.headers, o.baseURL);
   }
 
   /**
@@ -72,13 +80,15 @@ export class OpenAICompatibleProvider implements Model, EmbeddingModel {
   /** `relay` for a non-streaming request: the whole 2xx body as text. */
   async relayWhole(endpoint: Endpoint, body: string, signal: AbortSignal | Cancel): Promise<string> {
     const res = await postWhole(this.postOptions(endpoint, body, signal));
-    if (res.statusCode >= 200 && res.statusCode < 300) return res.text;
+    // A 2xx body that reports an error (a failed Response, a gateway's `{"error":{…}}`) is passed
+    // on as it came, so the hub's secrets are taken out of it; a normal body is not scanned.
+    if (res.statusCode >= 200 && res.statusCode < 300) return ERROR_OBJECT.test(res.text) ? this.redactor.redact(res.text) : res.text;
     throw this.failure(res.statusCode, res.headers, res.text);
   }
 
   /** `relay` for a streaming request: resolves at the first whole event (see sse-relay.ts). */
   relayStream(endpoint: 'chat' | 'responses', body: string, signal: AbortSignal | Cancel, onBlock: (block: string) => string, open?: () => Sink): Promise<RelayedStream> {
-    return openSSERelay({ ...this.postOptions(endpoint, body, signal), fail: this.failure, onBlock, ...(open && { open }) });
+    return openSSERelay({ ...this.postOptions(endpoint, body, signal), fail: this.failure, onBlock, redactor: this.redactor, ...(open && { open }) });
   }
 
   private postOptions(endpoint: Endpoint, body: string, signal: AbortSignal | Cancel): PostOptions {
@@ -88,7 +98,7 @@ export class OpenAICompatibleProvider implements Model, EmbeddingModel {
 
   /** A non-2xx answer as a HubError carrying the provider's message. */
   private readonly failure = (status: number, headers: Record<string, string | string[] | undefined>, text: string) =>
-    upstreamError(this.provider, status, headers, text, this.o.apiKey);
+    upstreamError(this.provider, status, headers, text, this.redactor);
 
   /**
    * A client's chat-completions body, ready for this provider: the upstream model name, the
@@ -183,11 +193,7 @@ export class OpenAICompatibleProvider implements Model, EmbeddingModel {
     } catch {
       throw this.garbage();
     }
-    if (chunk.error) {
-      throw new HubError('upstream', `Upstream ${this.provider} failed mid-stream: ${chunk.error.message ?? 'unknown error'}`, {
-        provider: this.provider,
-      });
-    }
+    if (chunk.error) throw streamError(this.provider, chunk.error, this.redactor);
     return chunk;
   }
 
