@@ -610,9 +610,9 @@ logging: { bodies: true }
     await go('#/overview');
     await page.reload();
     await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
-    // The hub was upgraded under the open console: the Keys page's chunk is gone.
+    // The hub was upgraded under the open console: the Keys page's chunk is gone (404).
     const chunk = /\/assets\/Keys-[^/]*\.js$/;
-    await page.route(chunk, (r) => r.abort('failed'));
+    await page.route(chunk, (r) => r.fulfill({ status: 404, contentType: 'application/json', body: '{"error":{"message":"Not found."}}' }));
     await page.getByRole('link', { name: 'Keys & teams' }).click();
     const failed = page.getByTestId('page-failed');
     await failed.waitFor();
@@ -625,6 +625,16 @@ logging: { bodies: true }
     await failed.getByRole('button', { name: 'Retry' }).click();
     await page.getByRole('heading', { name: 'Keys & teams', level: 1 }).waitFor();
 
+    // A page that throws while rendering (here: a reply it cannot read) is retried in place.
+    await page.route('**/v1/models', (r) => r.fulfill({ status: 200, contentType: 'application/json', body: '{"object":"list","data":[null]}' }));
+    await page.getByRole('link', { name: 'Models' }).click();
+    await failed.waitFor();
+    expect(await failed.textContent()).toContain('Something went wrong while showing this page.');
+    await page.unroute('**/v1/models');
+    await failed.getByRole('button', { name: 'Retry' }).click();
+    await page.locator('[data-testid=models-table]').getByText('loop/gpt-test', { exact: true }).waitFor();
+    expect(await failed.count()).toBe(0);
+
     // The hub is restarting while the console loads: the key is kept and a retry offered.
     await page.route('**/v1/me', (r) => r.abort('connectionrefused'));
     await page.reload();
@@ -633,7 +643,7 @@ logging: { bodies: true }
     expect(await down.textContent()).toContain('Could not reach the hub');
     await page.unroute('**/v1/me');
     await down.getByRole('button', { name: 'Retry' }).click();
-    await page.getByRole('heading', { name: 'Keys & teams', level: 1 }).waitFor();
+    await page.getByRole('heading', { name: 'Models', level: 1 }).waitFor();
     expect(await page.getByTestId('whoami').textContent()).toBe('Admin');
     await go('#/overview');
     await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
