@@ -25,6 +25,9 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHOTS = join(ROOT, 'test-results', 'console');
 const ADMIN = 'sk-baimo-admin-e2e-console-000000000000';
 const PROMPT = 'Tell me a story';
+/** Long names, as real deployments have them: they must not push the log's numbers out of view. */
+const LONG_MODEL = 'loop/claude-sonnet-4-5-20250929-extended-thinking-preview-eu-west-1';
+const LONG_KEY = 'analytics-pipeline-production-batch-jobs-europe-west';
 
 if (!HAS_CHROMIUM) {
   console.warn(`[console e2e] SKIPPED: ${CHROMIUM} not found. Install Debian's browser with \`apt-get install -y chromium\` to run the browser tests.`);
@@ -114,6 +117,7 @@ describe.skipIf(!HAS_CHROMIUM)('the web console in headless Chromium', { timeout
     baseURL: ${upstream.baseURL}
     apiKey: sk-loop-e2e
     models: [gpt-test, reasoner, slow-stream]
+    embeddingModels: [text-embed-e2e]
 models:
   chat:
     strategy: priority
@@ -143,7 +147,10 @@ logging: { bodies: true }
     expect((await chat('panel', 'many minds')).status).toBe(200);
     // Twelve more under one name, to page through.
     for (let i = 0; i < 12; i++) expect((await chat('loop/page-test', `page ${i}`)).status).toBe(200);
-    await recorded(19);
+    const longKey = await call('/admin/keys', { body: { name: LONG_KEY } });
+    expect(longKey.status).toBe(201);
+    expect((await chat(LONG_MODEL, 'a long name', longKey.body.key)).status).toBe(200);
+    await recorded(20);
 
     profile = mkdtempSync(join(tmpdir(), 'baimo-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
@@ -182,7 +189,7 @@ logging: { bodies: true }
     await signIn(ADMIN);
     await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
     const requests = page.locator('[data-testid=overview-stats] .stat').first().locator('.stat-value');
-    await expect.poll(async () => Number((await requests.textContent())?.replace(/\D/g, '') ?? 0)).toBeGreaterThanOrEqual(19);
+    await expect.poll(async () => Number((await requests.textContent())?.replace(/\D/g, '') ?? 0)).toBeGreaterThanOrEqual(20);
     await page.locator('[data-testid=top-models]').getByText('loop/gpt-test', { exact: true }).waitFor();
     await page.locator('[data-testid=top-keys] tbody tr').first().waitFor();
     // One chart per series, as SVG with data behind it.
@@ -195,7 +202,7 @@ logging: { bodies: true }
     // The range selector refetches by day.
     await page.getByRole('button', { name: '7 d' }).click();
     await expect.poll(() => page.getByRole('button', { name: '7 d' }).getAttribute('aria-pressed')).toBe('true');
-    await expect.poll(async () => Number((await requests.textContent())?.replace(/\D/g, '') ?? 0)).toBeGreaterThanOrEqual(19);
+    await expect.poll(async () => Number((await requests.textContent())?.replace(/\D/g, '') ?? 0)).toBeGreaterThanOrEqual(20);
     await page.getByRole('button', { name: '24 h' }).click();
   });
 
@@ -218,7 +225,7 @@ logging: { bodies: true }
   it('filters and pages the request log, and opens a request with its messages, response and attempts', async () => {
     await page.getByRole('link', { name: 'Logs' }).click();
     const table = page.locator('[data-testid=logs-table]');
-    await expect.poll(() => table.locator('tbody tr').count()).toBeGreaterThanOrEqual(19);
+    await expect.poll(() => table.locator('tbody tr').count()).toBeGreaterThanOrEqual(20);
     await shot('logs');
 
     await page.getByLabel('Status').selectOption('error');
@@ -268,6 +275,20 @@ logging: { bodies: true }
     await shot('log-detail-trace');
     await page.getByRole('link', { name: 'All logs' }).click();
     await page.getByRole('button', { name: 'Reset' }).click();
+  });
+
+  it('keeps latency, TTFT and attempts in view at 1280 px, with long model and key names', async () => {
+    await go('#/logs');
+    const table = page.locator('[data-testid=logs-table]');
+    await table.getByText(LONG_MODEL, { exact: true }).waitFor();
+    const wrap = await page.locator('.table-wrap', { has: table }).boundingBox();
+    const viewport = page.viewportSize()!;
+    for (const col of ['Latency', 'TTFT', 'Attempts']) {
+      const box = await table.locator('thead th', { hasText: new RegExp(`^${col}$`) }).boundingBox();
+      expect(box, col).not.toBeNull();
+      // Inside the visible part of the scrolling wrapper and of the window, without scrolling.
+      expect(box!.x + box!.width, `${col} column right edge`).toBeLessThanOrEqual(Math.min(wrap!.x + wrap!.width, viewport.width) + 1);
+    }
   });
 
   it('creates a key (secret shown once), limits it and revokes it', async () => {
@@ -380,9 +401,18 @@ logging: { bodies: true }
     await expect.poll(() => answers.nth(1).getAttribute('data-state'), { timeout: 10_000 }).toBe('done');
     await expect.poll(() => answers.nth(0).getAttribute('data-state'), { timeout: 10_000 }).toBe('done');
     await shot('arena-blind');
+    // Before the vote nothing tells the models apart: no cost, no time to first token, no tokens.
+    expect(await page.locator('[data-testid=answer-stats]').count()).toBe(0);
+    const blindText = (await page.locator('[data-testid=answers]').textContent()) ?? '';
+    expect(blindText).not.toMatch(/TTFT|Latency|\$|\bms\b|loop\//);
+    expect(await page.getByText('shown after you vote').count()).toBe(1);
     await page.getByRole('button', { name: 'A is better' }).click();
     const result = page.locator('[data-testid=vote-result]');
     await result.waitFor();
+    // After it, both answers show their numbers.
+    await expect.poll(() => page.locator('[data-testid=answer-stats]').count()).toBe(2);
+    expect(await answers.nth(0).locator('[data-testid=answer-stats]').textContent()).toMatch(/TTFT\s*\d+\s*ms/);
+    expect(await answers.nth(1).locator('[data-testid=answer-stats]').textContent()).toMatch(/Cost\s*\$/);
     const revealed = (await result.textContent())!.match(/A was (\S+), B was (\S+)\./)!;
     const [winner, loser] = [revealed[1]!, revealed[2]!];
     expect([winner, loser].sort()).toEqual(['loop/gpt-test', 'loop/slow-stream']);
@@ -394,6 +424,65 @@ logging: { bodies: true }
     expect(api.find((r: any) => r.model === winner)).toMatchObject({ games: 1, wins: 1, losses: 0 });
     expect(api.find((r: any) => r.model === loser)).toMatchObject({ games: 1, wins: 0, losses: 1 });
     await shot('arena-voted');
+  });
+
+  it('chats with one model over several turns, with temperature, max tokens and markdown, running nothing a model writes', async () => {
+    await go('#/playground');
+    await page.getByRole('checkbox', { name: 'Blind mode (arena)' }).uncheck();
+    await page.getByRole('checkbox', { name: 'loop/slow-stream' }).uncheck();
+    await page.getByRole('checkbox', { name: 'loop/gpt-test' }).check();
+    // Embedding models are listed by the hub but not offered as chat models.
+    const listed = (await call('/v1/models')).body.data;
+    expect(listed.find((m: any) => m.id === 'loop/text-embed-e2e')).toMatchObject({ kind: 'embedding' });
+    expect(listed.find((m: any) => m.id === 'loop/gpt-test')).toMatchObject({ kind: 'chat' });
+    const offered = await page.locator('.checklist input[type=checkbox]').evaluateAll((els) => els.map((e) => (e as unknown as { value: string }).value));
+    expect(offered).toContain('loop/gpt-test');
+    expect(offered).not.toContain('loop/text-embed-e2e');
+
+    await page.getByLabel('Temperature').fill('0.3');
+    await page.getByLabel('Max tokens').fill('64');
+    const first = '**bold** and `code`\n\n- one\n- two';
+    await page.getByLabel('Prompt', { exact: true }).fill(first);
+    const isChat = (r: { url(): string; method(): string }) => r.url().endsWith('/v1/chat/completions') && r.method() === 'POST';
+    let sent = page.waitForRequest(isChat);
+    await page.getByRole('button', { name: 'Send' }).click();
+    expect((await sent).postDataJSON()).toMatchObject({ model: 'loop/gpt-test', temperature: 0.3, max_tokens: 64, messages: [{ role: 'user', content: first }] });
+    const answers = page.locator('[data-testid=answer]');
+    await expect.poll(() => answers.count()).toBe(1);
+    await expect.poll(() => answers.first().getAttribute('data-state')).toBe('done');
+    const md = answers.first().locator('[data-testid=answer-text]').first();
+    expect(await md.locator('strong').textContent()).toBe('bold');
+    expect(await md.locator('code').textContent()).toBe('code');
+    expect(await md.locator('li').count()).toBe(2);
+    // The prompt box is emptied for the next message.
+    expect(await page.getByLabel('Prompt', { exact: true }).inputValue()).toBe('');
+
+    // Turn two carries the history, and the model's HTML is shown, never run.
+    const hostile = '<img src=x onerror="window.__pwned=1"> <script>window.__pwned=2</script> [click](javascript:window.__pwned=3) ![leak](http://127.0.0.1:9/leak.png)';
+    await page.getByLabel('Prompt', { exact: true }).fill(hostile);
+    sent = page.waitForRequest(isChat);
+    await page.getByRole('button', { name: 'Send' }).click();
+    expect((await sent).postDataJSON().messages).toEqual([
+      { role: 'user', content: first },
+      { role: 'assistant', content: `Hello from gpt-test! You said: ${first}` },
+      { role: 'user', content: hostile },
+    ]);
+    await expect.poll(() => answers.first().locator('[data-testid=answer-text]').count()).toBe(2);
+    await expect.poll(() => answers.first().getAttribute('data-state')).toBe('done');
+    expect(await answers.first().locator('[data-testid=chat-user]').count()).toBe(2);
+    const second = answers.first().locator('[data-testid=answer-text]').nth(1);
+    expect(await second.textContent()).toContain('<img src=x onerror="window.__pwned=1">');
+    expect(await second.textContent()).toContain('<script>');
+    expect(await page.locator('[data-testid=answers] img, [data-testid=answers] script').count()).toBe(0);
+    expect(await second.locator('a[href^="javascript:" i]').count()).toBe(0);
+    expect(await second.locator('a[href="http://127.0.0.1:9/leak.png"]').count()).toBe(1);
+    expect(await page.evaluate('window.__pwned')).toBeUndefined();
+    await shot('playground-chat');
+
+    await page.getByRole('button', { name: 'Clear conversation' }).click();
+    await expect.poll(() => answers.count()).toBe(0);
+    await page.getByLabel('Temperature').fill('');
+    await page.getByLabel('Max tokens').fill('');
   });
 
   it('switches the language to Simplified Chinese and remembers it', async () => {
@@ -410,6 +499,52 @@ logging: { bodies: true }
     await go('#/playground');
     await page.getByRole('heading', { name: '竞技场排行榜' }).waitFor();
     await shot('playground-zh');
+    await page.getByLabel('语言').selectOption('en');
+    await page.getByRole('link', { name: 'Overview' }).waitFor();
+  });
+
+  it('reads Chinese throughout: error kinds, roles, trace labels, 词元 for tokens and a $ cost axis', async () => {
+    await go('#/overview');
+    await page.getByLabel('Language').selectOption('zh');
+    await page.getByRole('heading', { name: '概览', level: 1 }).waitFor();
+    const costChart = page.locator('figure.chart', { has: page.locator('figcaption', { hasText: /^费用$/ }) });
+    await costChart.locator('svg').waitFor();
+    const axis = await costChart.locator('svg text.chart-axis').evaluateAll((els) =>
+      els.map((e) => ({ text: e.textContent ?? '', x: (e as unknown as { getBBox(): { x: number } }).getBBox().x })),
+    );
+    const money = axis.filter((a) => a.text.includes('$'));
+    expect(money.length).toBe(3);
+    for (const a of money) {
+      expect(a.text).toMatch(/^\$\d/);
+      expect(a.x, `axis label ${a.text} starts inside the chart`).toBeGreaterThanOrEqual(0);
+    }
+    expect(await page.locator('main').textContent()).not.toContain('令牌');
+
+    await go('#/logs');
+    const table = page.locator('[data-testid=logs-table]');
+    await table.locator('[data-error-kind=bad_request]').waitFor();
+    expect(await table.locator('[data-error-kind=bad_request]').textContent()).toContain('请求无效');
+    expect(await page.locator('main').textContent()).not.toMatch(/bad_request|令牌/);
+
+    // A virtual model's request: roles, stages and summary in Chinese.
+    await page.getByLabel('模型').fill('panel');
+    await page.getByRole('button', { name: '应用' }).click();
+    await expect.poll(() => table.locator('tbody tr').count()).toBe(1);
+    await table.locator('tbody tr').first().getByRole('link').click();
+    const trace = page.locator('[data-testid=trace-table]');
+    await trace.waitFor();
+    const stages = await trace.locator('td[data-stage]').allTextContents();
+    expect(stages).toContain('提议');
+    expect(stages).toContain('汇总');
+    const roles = await page.locator('[data-testid=messages] .message-role').allTextContents();
+    expect(roles).toEqual(['用户']);
+    const summary = await page.locator('[data-testid=trace-summary] dt').allTextContents();
+    expect(summary).toEqual(expect.arrayContaining(['类型', '调用次数', '费用']));
+    const shown = await page.locator('main').evaluate((m) => (m as unknown as { innerText: string }).innerText);
+    for (const leftover of ['proposer', 'aggregator', 'costUsd', 'calls', 'answeredPerLayer', 'Tokens', '令牌']) expect(shown, leftover).not.toContain(leftover);
+    await shot('log-detail-trace-zh');
+    await page.getByRole('link', { name: '全部日志' }).click();
+    await page.getByRole('button', { name: '重置' }).click();
     await page.getByLabel('语言').selectOption('en');
     await page.getByRole('link', { name: 'Overview' }).waitFor();
   });
@@ -445,6 +580,96 @@ logging: { bodies: true }
       await shot('overview-mobile');
     } finally {
       await page.setViewportSize({ width: 1280, height: 900 });
+    }
+  });
+
+  it('keeps every tab on screen at 390 px', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      await go('#/overview');
+      await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+      for (const name of ['Overview', 'Models', 'Keys & teams', 'Logs', 'Playground']) {
+        const link = page.getByRole('navigation').getByRole('link', { name, exact: true });
+        const box = await link.boundingBox();
+        expect(box, name).not.toBeNull();
+        expect(box!.x, `${name} left edge`).toBeGreaterThanOrEqual(0);
+        expect(box!.x + box!.width, `${name} right edge`).toBeLessThanOrEqual(390);
+        // Nothing scrolled over it: the link itself is what a tap at its centre reaches.
+        const hit = await page.evaluate(`document.elementFromPoint(${box!.x + box!.width / 2}, ${box!.y + box!.height / 2})?.closest('a')?.textContent ?? null`);
+        expect(hit, name).toBe(name);
+      }
+      await page.getByRole('navigation').getByRole('link', { name: 'Playground' }).click();
+      await page.getByRole('heading', { name: 'Playground', level: 1 }).waitFor();
+      await shot('playground-phone');
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
+  });
+
+  it('shows a retry, not a white page, when a page fails to load or the hub cannot be reached', async () => {
+    await go('#/overview');
+    await page.reload();
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    // The hub was upgraded under the open console: the Keys page's chunk is gone (404).
+    const chunk = /\/assets\/Keys-[^/]*\.js$/;
+    await page.route(chunk, (r) => r.fulfill({ status: 404, contentType: 'application/json', body: '{"error":{"message":"Not found."}}' }));
+    await page.getByRole('link', { name: 'Keys & teams' }).click();
+    const failed = page.getByTestId('page-failed');
+    await failed.waitFor();
+    expect(await failed.textContent()).toContain('This page failed to load.');
+    expect(await failed.textContent()).toContain('reload to get the current console');
+    // The rest of the console still works.
+    expect(await page.getByRole('link', { name: 'Models' }).isVisible()).toBe(true);
+    await shot('page-failed');
+    await page.unroute(chunk);
+    await failed.getByRole('button', { name: 'Retry' }).click();
+    await page.getByRole('heading', { name: 'Keys & teams', level: 1 }).waitFor();
+
+    // A page that throws while rendering (here: a reply it cannot read) is retried in place.
+    await page.route('**/v1/models', (r) => r.fulfill({ status: 200, contentType: 'application/json', body: '{"object":"list","data":[null]}' }));
+    await page.getByRole('link', { name: 'Models' }).click();
+    await failed.waitFor();
+    expect(await failed.textContent()).toContain('Something went wrong while showing this page.');
+    await page.unroute('**/v1/models');
+    await failed.getByRole('button', { name: 'Retry' }).click();
+    await page.locator('[data-testid=models-table]').getByText('loop/gpt-test', { exact: true }).waitFor();
+    expect(await failed.count()).toBe(0);
+
+    // The hub is restarting while the console loads: the key is kept and a retry offered.
+    await page.route('**/v1/me', (r) => r.abort('connectionrefused'));
+    await page.reload();
+    const down = page.getByTestId('hub-unreachable');
+    await down.waitFor();
+    expect(await down.textContent()).toContain('Could not reach the hub');
+    await page.unroute('**/v1/me');
+    await down.getByRole('button', { name: 'Retry' }).click();
+    await page.getByRole('heading', { name: 'Models', level: 1 }).waitFor();
+    expect(await page.getByTestId('whoami').textContent()).toBe('Admin');
+    await go('#/overview');
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  });
+
+  it('tells how to enable a provider when none is', async () => {
+    const bare = await startTestHub('{}\n', { BAIMO_AUTH: 'required', BAIMO_ADMIN_KEY: ADMIN });
+    const other = await context.newPage();
+    try {
+      other.setDefaultTimeout(15_000);
+      await other.goto(`${bare.url}/#/models`);
+      await other.getByLabel('API key').fill(ADMIN);
+      await other.getByLabel('API key').press('Enter');
+      await other.getByRole('heading', { name: 'Models', level: 1 }).waitFor();
+      const empty = other.getByTestId('no-providers');
+      await empty.waitFor();
+      const text = (await empty.textContent()) ?? '';
+      expect(text).toContain('No provider is enabled');
+      expect(text).toContain('DEEPSEEK_API_KEY');
+      expect(text).toContain('baimo.yaml');
+      expect(text).toContain('restart');
+      expect(await other.locator('main').textContent()).not.toContain('No model matches');
+      await other.screenshot({ path: join(SHOTS, 'models-empty.png'), fullPage: true });
+    } finally {
+      await other.close();
+      await bare.dispose();
     }
   });
 

@@ -2,6 +2,7 @@
 import { lazy, Suspense } from 'react';
 import type { ComponentType, LazyExoticComponent } from 'react';
 import { useAuth } from './auth';
+import { ErrorBoundary } from './components/ErrorBoundary';
 import { ErrorNotice, Loading } from './components/ui';
 import { LANGS, useI18n } from './i18n';
 import type { Lang, MessageKey } from './i18n';
@@ -43,11 +44,32 @@ function LanguageSelect() {
 }
 
 export function App() {
-  const { me, checking, isAdmin, signOut } = useAuth();
+  const { me, checking, checkError, recheck, isAdmin, signOut } = useAuth();
   const { t } = useI18n();
   const route = useRoute();
 
   if (checking) return <Loading />;
+  if (!me && checkError) {
+    // The stored key could not be checked (hub restarting, network down): keep it and say so,
+    // rather than signing out or showing nothing.
+    return (
+      <main id="main">
+        <div className="card page-failed" role="alert" data-testid="hub-unreachable">
+          <h1>{t('error.hubUnreachable')}</h1>
+          <p>{t('error.hubUnreachableHint')}</p>
+          <p className="muted small error-message">{checkError.message}</p>
+          <div className="form-actions">
+            <button type="button" className="btn btn-primary" onClick={recheck}>
+              {t('common.retry')}
+            </button>
+            <button type="button" className="btn" onClick={signOut}>
+              {t('header.signOut')}
+            </button>
+          </div>
+        </div>
+      </main>
+    );
+  }
   if (!me) {
     return (
       <>
@@ -110,9 +132,11 @@ export function App() {
         {forbidden && <ErrorNotice error={new Error(t('common.notAvailable'))} />}
         {page === 'notfound' && <ErrorNotice error={new Error(t('common.notFound'))} />}
         {Current && (
-          <Suspense fallback={<Loading />}>
-            <Current key={page} params={route.params} />
-          </Suspense>
+          <ErrorBoundary resetKey={page}>
+            <Suspense fallback={<Loading />}>
+              <Current key={page} params={route.params} />
+            </Suspense>
+          </ErrorBoundary>
         )}
       </main>
     </>

@@ -179,6 +179,8 @@ export interface Pricing {
 export interface Model {
   id: string;
   owned_by: string;
+  /** Which API the model serves; the playground offers only chat models. */
+  kind?: 'chat' | 'embedding';
   context_window?: number;
   max_output_tokens?: number;
   modalities?: { input?: string[]; output?: string[] } | string[];

@@ -14,7 +14,8 @@ const perMillion = (usd: number) => Math.round(usd * 1e6) / 1e6;
  * window, output limit, modalities, tool support, and USD prices per million tokens.
  */
 function toWire(ctx: HubContext, m: ModelEntry) {
-  const base = { id: m.id, object: 'model', created: ctx.startedAt, owned_by: m.ownedBy };
+  // `kind` ('chat' | 'embedding') tells clients such as the console's playground which models chat.
+  const base = { id: m.id, object: 'model', created: ctx.startedAt, owned_by: m.ownedBy, kind: m.kind };
   if (!m.upstream) return base;
   const entry = findCatalogEntry(m.upstream.provider, m.upstream.model);
   const price = ctx.prices.price(m.upstream.provider, m.upstream.model);

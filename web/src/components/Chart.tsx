@@ -55,18 +55,21 @@ export function Chart({ title, labels, series, format, kind = 'line', height = 1
   const { t } = useI18n();
   const [ref, width] = useWidth<HTMLDivElement>();
   const n = labels.length;
-  const padL = 58;
   const padR = 10;
   const padT = 10;
   const padB = 26;
-  const plotW = Math.max(10, width - padL - padR);
   const plotH = height - padT - padB;
   const top = niceMax(Math.max(0, ...series.flatMap((s) => s.values.filter((v): v is number => v !== null && Number.isFinite(v)))));
   const max = yMax ?? (integer ? Math.max(2, Math.ceil(top / 2) * 2) : top);
+  const ticks = [0, max / 2, max];
+  // The y axis is as wide as its longest label (about 7 px a character at the axis font size),
+  // so no label is clipped at the left edge ("US$0.03" once showed as "S$0.03").
+  const tickText = ticks.map((tv) => format(tv));
+  const padL = Math.min(140, Math.max(36, Math.ceil(Math.max(...tickText.map((s) => s.length)) * 7) + 12));
+  const plotW = Math.max(10, width - padL - padR);
   const step = n > 0 ? plotW / n : plotW;
   const x = (i: number) => padL + step * (i + 0.5);
   const y = (v: number) => padT + plotH - (Math.min(v, max) / max) * plotH;
-  const ticks = [0, max / 2, max];
   const labelEvery = Math.max(1, Math.ceil(n / Math.max(2, Math.floor(plotW / 70))));
   const barGroupW = step * 0.75;
   const barW = series.length ? barGroupW / series.length : barGroupW;
@@ -80,7 +83,7 @@ export function Chart({ title, labels, series, format, kind = 'line', height = 1
             <g key={i}>
               <line x1={padL} x2={padL + plotW} y1={y(tv)} y2={y(tv)} className="chart-grid" />
               <text x={padL - 6} y={y(tv)} dy="0.32em" textAnchor="end" className="chart-axis">
-                {format(tv)}
+                {tickText[i]}
               </text>
             </g>
           ))}

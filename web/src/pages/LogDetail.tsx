@@ -7,13 +7,15 @@ import { ErrorNotice, Loading, PageHeader, StatusBadge } from '../components/ui'
 import { useFormat } from '../format';
 import type { Formatters } from '../format';
 import { useLoad } from '../hooks';
-import { useI18n } from '../i18n';
+import { labelOf, useI18n } from '../i18n';
 import type { Translate } from '../i18n';
 import { href } from '../route';
 import { sseTranscript } from '../sse';
 
 interface ShownMessage {
   role: string;
+  /** The participant's `name`, if the message has one. */
+  name?: string;
   text: string;
 }
 
@@ -73,7 +75,7 @@ export function parseRequestMessages(body: string): ShownMessage[] | undefined {
         for (const c of m.tool_calls) if (isObj(c) && isObj(c.function)) text += `${text ? '\n' : ''}[tool call] ${str(c.function.name)}(${str(c.function.arguments ?? '')})`;
       }
       if (typeof m.reasoning_content === 'string' && m.reasoning_content) text = `[reasoning] ${m.reasoning_content}\n${text}`;
-      out.push({ role: `${str(m.role ?? '?')}${typeof m.name === 'string' ? ` (${m.name})` : ''}`, text });
+      out.push({ role: str(m.role ?? '?'), ...(typeof m.name === 'string' && { name: m.name }), text });
     }
   } else if (parsed.input !== undefined) {
     out.push({ role: 'input', text: contentText(parsed.input) });
@@ -187,7 +189,7 @@ export default function LogDetail({ id }: { id: string }) {
                 <span className="mono">{r.model}</span>
               </Row>
               <Row label={t('logs.status')}>
-                <StatusBadge status={r.status} /> {r.error_kind && <span className="muted">{r.error_kind}</span>}
+                <StatusBadge status={r.status} /> {r.error_kind && <ErrorKind kind={r.error_kind} t={t} />}
               </Row>
               <Row label={t('logs.endpoint')}>
                 <span className="mono">{r.endpoint}</span> {r.stream ? `· ${t('log.streamed')}` : ''}
@@ -240,7 +242,7 @@ export default function LogDetail({ id }: { id: string }) {
                         <td>
                           <StatusBadge status={a.status} />
                         </td>
-                        <td>{a.error_kind ?? '—'}</td>
+                        <td>{a.error_kind ? <ErrorKind kind={a.error_kind} t={t} /> : '—'}</td>
                         <td className="num">{f.ms(a.latency_ms)}</td>
                       </tr>
                     ))}
@@ -293,8 +295,11 @@ function Bodies({ bodies, t }: { bodies: RequestDetail['bodies']; t: Translate }
         {messages && messages.length ? (
           <ol className="messages" data-testid="messages">
             {messages.map((m, i) => (
-              <li key={i} className={`message message-${m.role.split(' ')[0]}`}>
-                <div className="message-role">{m.role === 'system' ? t('log.system') : m.role}</div>
+              <li key={i} className={`message message-${m.role}`} data-role={m.role}>
+                <div className="message-role">
+                  {labelOf(t, 'role.', m.role)}
+                  {m.name ? ` (${m.name})` : ''}
+                </div>
                 <div className="message-text">{m.text}</div>
               </li>
             ))}
@@ -372,7 +377,7 @@ function Trace({ steps, summary, t, f }: { steps: TraceStep[]; summary: unknown;
             {steps.map((s, i) => (
               <tr key={i}>
                 <td className="num">{i + 1}</td>
-                <td>{s.stage}</td>
+                <td data-stage={s.stage}>{stageLabel(t, s.stage)}</td>
                 <td className="mono">{s.model}</td>
                 <td className="trace-text">
                   {s.text && s.text.length > 160 ? (
@@ -399,8 +404,16 @@ function Trace({ steps, summary, t, f }: { steps: TraceStep[]; summary: unknown;
           {isObj(summary) ? (
             <dl className="dl" data-testid="trace-summary">
               {Object.entries(summary).map(([k, v]) => (
-                <Row key={k} label={k}>
-                  {typeof v === 'number' ? (/cost/i.test(k) ? f.usd(v) : /ms$/i.test(k) ? f.ms(v) : f.num(v, 4)) : typeof v === 'string' ? v : <span className="mono">{JSON.stringify(v)}</span>}
+                <Row key={k} label={labelOf(t, 'trace.', k)}>
+                  {typeof v === 'number' ? (
+                    /cost/i.test(k) ? f.usd(v) : /ms$/i.test(k) ? f.ms(v) : k === 'agreement' ? f.percent(v) : f.num(v, 4)
+                  ) : typeof v === 'boolean' ? (
+                    v ? t('common.yes') : t('common.no')
+                  ) : typeof v === 'string' ? (
+                    v
+                  ) : (
+                    <span className="mono">{JSON.stringify(v)}</span>
+                  )}
                 </Row>
               ))}
             </dl>
@@ -413,4 +426,20 @@ function Trace({ steps, summary, t, f }: { steps: TraceStep[]; summary: unknown;
       )}
     </section>
   );
+}
+
+/** An error kind in words, with the kind itself as a tooltip and data attribute for support. */
+function ErrorKind({ kind, t }: { kind: string; t: Translate }) {
+  return (
+    <span className="muted" title={kind} data-error-kind={kind}>
+      {labelOf(t, 'errorKind.', kind)}
+    </span>
+  );
+}
+
+/** A sub-call's stage in words; `subtask:<id>` names its task. */
+function stageLabel(t: Translate, stage: string): string {
+  const sub = /^subtask:(.*)$/.exec(stage);
+  if (sub) return t('stage.subtask', { id: sub[1]! });
+  return labelOf(t, 'stage.', stage);
 }

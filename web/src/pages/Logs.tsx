@@ -7,7 +7,7 @@ import { useAuth } from '../auth';
 import { ErrorNotice, Loading, PageHeader, StatusBadge } from '../components/ui';
 import { useFormat } from '../format';
 import { useLoad } from '../hooks';
-import { useI18n } from '../i18n';
+import { labelOf, useI18n } from '../i18n';
 import { href } from '../route';
 
 const LogDetail = lazy(() => import('./LogDetail'));
@@ -140,30 +140,30 @@ function LogList() {
             <p>{t('logs.none')}</p>
           ) : (
             <div className="table-wrap">
-              <table data-testid="logs-table">
+              <table data-testid="logs-table" className="logs-table">
                 <thead>
                   <tr>
                     <th scope="col">{t('logs.time')}</th>
                     <th scope="col">{t('logs.model')}</th>
                     <th scope="col">{t('logs.status')}</th>
-                    <th scope="col">{t('logs.endpoint')}</th>
-                    <th scope="col">{t('logs.provider')}</th>
-                    {isAdmin && <th scope="col">{t('logs.key')}</th>}
                     <th scope="col" className="num">
                       {t('logs.tokens')}
                     </th>
                     <th scope="col" className="num">
                       {t('logs.cost')}
                     </th>
-                    <th scope="col" className="num">
+                    <th scope="col" className="num" data-col="latency">
                       {t('logs.latency')}
                     </th>
-                    <th scope="col" className="num">
+                    <th scope="col" className="num" data-col="ttft">
                       {t('logs.ttft')}
                     </th>
-                    <th scope="col" className="num">
+                    <th scope="col" className="num" data-col="attempts">
                       {t('logs.attempts')}
                     </th>
+                    <th scope="col">{t('logs.endpoint')}</th>
+                    <th scope="col">{t('logs.provider')}</th>
+                    {isAdmin && <th scope="col">{t('logs.key')}</th>}
                   </tr>
                 </thead>
                 <tbody>
@@ -171,20 +171,19 @@ function LogList() {
                     <tr key={r.request_id} data-request-id={r.request_id}>
                       <th scope="row">
                         <a href={href('logs', r.request_id)} aria-label={t('logs.open', { id: r.request_id })}>
-                          {f.dateTime(r.ts)}
+                          {f.shortDateTime(r.ts)}
                         </a>
                       </th>
-                      <td className="mono">{r.model}</td>
+                      <td className="mono wrap-name">{r.model}</td>
                       <td>
                         <StatusBadge status={r.status} />
-                        {r.error_kind && <span className="muted small"> {r.error_kind}</span>}
+                        {r.error_kind && (
+                          <span className="muted small" title={r.error_kind} data-error-kind={r.error_kind}>
+                            {' '}
+                            {labelOf(t, 'errorKind.', r.error_kind)}
+                          </span>
+                        )}
                       </td>
-                      <td className="mono small">
-                        {r.endpoint}
-                        {r.stream ? ` · ${t('logs.stream')}` : ''}
-                      </td>
-                      <td className="mono small">{[r.provider, r.deployment].filter(Boolean).join(' / ') || '—'}</td>
-                      {isAdmin && <td className="small">{r.key_id ? (keyName.get(r.key_id) ?? r.key_id) : '—'}</td>}
                       <td className="num">
                         {f.int(r.input_tokens)} / {f.int(r.output_tokens)}
                       </td>
@@ -192,6 +191,12 @@ function LogList() {
                       <td className="num">{f.ms(r.latency_ms)}</td>
                       <td className="num">{f.ms(r.ttft_ms)}</td>
                       <td className="num">{f.int(r.attempts)}</td>
+                      <td className="mono small wrap-name">
+                        {r.endpoint}
+                        {r.stream ? ` · ${t('logs.stream')}` : ''}
+                      </td>
+                      <td className="mono small wrap-name">{[r.provider, r.deployment].filter(Boolean).join(' / ') || '—'}</td>
+                      {isAdmin && <td className="small wrap-name">{r.key_id ? (keyName.get(r.key_id) ?? r.key_id) : '—'}</td>}
                     </tr>
                   ))}
                 </tbody>

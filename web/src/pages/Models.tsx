@@ -40,10 +40,19 @@ export default function Models() {
         <Loading show={models.loading && !models.data} />
         {models.data && (
           <>
-            <p className="muted" aria-live="polite">
-              {t('models.count', { n: f.int(shown.length), total: f.int(all.length) })}
-            </p>
-            {shown.length === 0 ? (
+            {all.length > 0 && (
+              <p className="muted" aria-live="polite">
+                {t('models.count', { n: f.int(shown.length), total: f.int(all.length) })}
+              </p>
+            )}
+            {all.length === 0 ? (
+              <div className="notice empty-state" data-testid="no-providers">
+                <p>
+                  <strong>{t('models.noProviders')}</strong>
+                </p>
+                <p>{t('models.noProvidersHow')}</p>
+              </div>
+            ) : shown.length === 0 ? (
               <p>{t('models.noMatch', { q })}</p>
             ) : (
               <div className="table-wrap">

@@ -1,12 +1,15 @@
 /**
- * One prompt to 2–4 models at once, streamed side by side with tokens, cost and timings; blind
- * mode hides the names as A and B until the user votes, feeding the hub's Elo leaderboard.
+ * Chat with one model, or send each message to 2–4 models at once, streamed side by side with
+ * tokens, cost and timings; answers render as sanitized markdown, and every model keeps its own
+ * history across turns. Blind mode hides the names as A and B, and every number that would give
+ * them away, until the user votes, feeding the hub's Elo leaderboard.
  */
 import { useEffect, useId, useReducer, useRef, useState } from 'react';
 import type { FormEvent, KeyboardEvent } from 'react';
 import { api, authHeaders, errorFrom } from '../api';
 import type { LeaderboardRow, List, Model, Pricing } from '../api';
 import { useAuth } from '../auth';
+import { Markdown } from '../components/Markdown';
 import { ErrorNotice, Loading, PageHeader } from '../components/ui';
 import { useFormat } from '../format';
 import { useLoad } from '../hooks';
@@ -31,30 +34,54 @@ interface Panel {
   latencyMs?: number;
 }
 
-interface Run {
-  id: number;
-  blind: boolean;
+/** One message of the user and each model's answer to it. */
+interface Turn {
   prompt: string;
   panels: Panel[];
+}
+
+/**
+ * A conversation: the same models across turns, each model seeing its own earlier answers. A
+ * blind one is a single turn that ends with a vote.
+ */
+interface Conversation {
+  id: number;
+  blind: boolean;
+  models: string[];
+  turns: Turn[];
   vote?: 'a' | 'b' | 'tie' | 'bad';
 }
 
 type Action =
-  | { type: 'start'; run: Run }
-  | { type: 'patch'; id: number; index: number; patch: (p: Panel) => Partial<Panel> }
-  | { type: 'voted'; id: number; winner: NonNullable<Run['vote']> };
+  | { type: 'start'; conversation: Conversation }
+  | { type: 'turn'; id: number; turn: Turn }
+  | { type: 'patch'; id: number; turn: number; index: number; patch: (p: Panel) => Partial<Panel> }
+  | { type: 'voted'; id: number; winner: NonNullable<Conversation['vote']> }
+  | { type: 'clear' };
 
-function reducer(run: Run | undefined, a: Action): Run | undefined {
-  if (a.type === 'start') return a.run;
-  if (!run || run.id !== a.id) return run;
-  if (a.type === 'voted') return { ...run, vote: a.winner };
-  return { ...run, panels: run.panels.map((p, i) => (i === a.index ? { ...p, ...a.patch(p) } : p)) };
+function reducer(c: Conversation | undefined, a: Action): Conversation | undefined {
+  if (a.type === 'start') return a.conversation;
+  if (a.type === 'clear') return undefined;
+  if (!c || c.id !== a.id) return c;
+  if (a.type === 'voted') return { ...c, vote: a.winner };
+  if (a.type === 'turn') return { ...c, turns: [...c.turns, a.turn] };
+  return {
+    ...c,
+    turns: c.turns.map((t, ti) => (ti !== a.turn ? t : { ...t, panels: t.panels.map((p, i) => (i === a.index ? { ...p, ...a.patch(p) } : p)) })),
+  };
 }
 
 /** `allowed_models` entries are exact names or prefixes ending in `*`; empty allows everything. */
 export function allowedBy(patterns: string[], model: string): boolean {
   if (!patterns.length) return true;
   return patterns.some((p) => (p.endsWith('*') ? model.startsWith(p.slice(0, -1)) : p === model));
+}
+
+/** Models the playground can chat with: not embedding models (by the hub's `kind`, or their output). */
+export function isChatModel(m: Model): boolean {
+  if (m.kind) return m.kind === 'chat';
+  const out = m.modalities && !Array.isArray(m.modalities) ? m.modalities.output : undefined;
+  return !(out && out.length > 0 && out.every((o) => o === 'embedding' || o === 'embeddings'));
 }
 
 export function costOf(usage: Usage | undefined, pricing: Pricing | undefined): number | undefined {
@@ -68,6 +95,19 @@ export function costOf(usage: Usage | undefined, pricing: Pricing | undefined): 
   );
 }
 
+/** The messages model `index` is sent: the system prompt, every earlier turn with its own answer, the new prompt. */
+export function historyFor(system: string, turns: readonly Turn[], index: number, prompt: string): { role: string; content: string }[] {
+  const out: { role: string; content: string }[] = [];
+  if (system.trim()) out.push({ role: 'system', content: system });
+  for (const turn of turns) {
+    out.push({ role: 'user', content: turn.prompt });
+    const answer = turn.panels[index]?.text;
+    if (answer) out.push({ role: 'assistant', content: answer });
+  }
+  out.push({ role: 'user', content: prompt });
+  return out;
+}
+
 function shuffle<T>(xs: T[]): T[] {
   const a = [...xs];
   for (let i = a.length - 1; i > 0; i--) {
@@ -77,8 +117,10 @@ function shuffle<T>(xs: T[]): T[] {
   return a;
 }
 
+const sameModels = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
+
 const LABELS = ['A', 'B', 'C', 'D'];
-let runIds = 0;
+let conversationIds = 0;
 
 export default function Playground() {
   const { me } = useAuth();
@@ -86,16 +128,18 @@ export default function Playground() {
   const ids = useId();
   const models = useLoad((signal) => api<List<Model>>('/v1/models', { signal }).then((r) => r.data), []);
   const allowed = me?.kind === 'key' ? me.key.allowed_models : [];
-  const available = (models.data ?? []).filter((m) => allowedBy(allowed, m.id));
+  const available = (models.data ?? []).filter((m) => isChatModel(m) && allowedBy(allowed, m.id));
   const pricing = new Map(available.map((m) => [m.id, m.pricing]));
 
   const [selected, setSelected] = useState<string[]>([]);
   const [filter, setFilter] = useState('');
   const [system, setSystem] = useState('');
   const [prompt, setPrompt] = useState('');
+  const [temperature, setTemperature] = useState('');
+  const [maxTokens, setMaxTokens] = useState('');
   const [blind, setBlind] = useState(false);
   const [formError, setFormError] = useState<string>();
-  const [run, dispatch] = useReducer(reducer, undefined);
+  const [conv, dispatch] = useReducer(reducer, undefined);
   const [voteError, setVoteError] = useState<Error>();
   const [voting, setVoting] = useState(false);
   const [boardTick, setBoardTick] = useState(0);
@@ -103,7 +147,8 @@ export default function Playground() {
 
   useEffect(() => () => aborts.current.forEach((c) => c.abort()), []);
 
-  const running = run?.panels.some((p) => p.state === 'waiting' || p.state === 'streaming') ?? false;
+  const last = conv?.turns[conv.turns.length - 1];
+  const running = last?.panels.some((p) => p.state === 'waiting' || p.state === 'streaming') ?? false;
   const needle = filter.trim().toLowerCase();
   const listed = needle ? available.filter((m) => m.id.toLowerCase().includes(needle) || selected.includes(m.id)) : available;
 
@@ -111,11 +156,30 @@ export default function Playground() {
     setSelected((s) => (s.includes(id) ? s.filter((x) => x !== id) : s.length >= 4 ? s : [...s, id]));
   }
 
+  /** Sampling settings from the form, or an error message. */
+  function settings(): { temperature?: number; max_tokens?: number } | string {
+    const out: { temperature?: number; max_tokens?: number } = {};
+    if (temperature.trim()) {
+      const v = Number(temperature);
+      if (!Number.isFinite(v) || v < 0 || v > 2) return t('pg.invalidTemperature');
+      out.temperature = v;
+    }
+    if (maxTokens.trim()) {
+      const v = Number(maxTokens);
+      if (!Number.isInteger(v) || v < 1) return t('pg.invalidMaxTokens');
+      out.max_tokens = v;
+    }
+    return out;
+  }
+
   function send(e?: FormEvent) {
     e?.preventDefault();
+    if (running) return;
     setFormError(undefined);
     setVoteError(undefined);
     if (!prompt.trim()) return setFormError(t('pg.emptyPrompt'));
+    const params = settings();
+    if (typeof params === 'string') return setFormError(params);
     let chosen: string[];
     if (blind) {
       if (selected.length === 2) chosen = shuffle(selected);
@@ -124,30 +188,47 @@ export default function Playground() {
         chosen = shuffle(available.map((m) => m.id)).slice(0, 2);
       } else return setFormError(t('pg.pickBlind'));
     } else {
-      if (selected.length < 2 || selected.length > 4) return setFormError(t('pg.pickTwo'));
+      if (selected.length < 1 || selected.length > 4) return setFormError(t('pg.pickTwo'));
       chosen = selected;
     }
     aborts.current.forEach((c) => c.abort());
-    const id = ++runIds;
     const text = prompt;
-    dispatch({ type: 'start', run: { id, blind, prompt: text, panels: chosen.map((model) => ({ model, state: 'waiting', text: '', reasoning: '' })) } });
-    const messages = [...(system.trim() ? [{ role: 'system', content: system }] : []), { role: 'user', content: text }];
-    aborts.current = chosen.map((model, index) => {
+    const turn: Turn = { prompt: text, panels: [] };
+    // Same models, not blind: the conversation goes on; anything else starts a new one.
+    const goOn = conv && !conv.blind && !blind && sameModels(conv.models, chosen) ? conv : undefined;
+    const models = goOn ? goOn.models : chosen;
+    turn.panels = models.map((model) => ({ model, state: 'waiting', text: '', reasoning: '' }));
+    let id: number;
+    let turnIndex: number;
+    let earlier: Turn[];
+    if (goOn) {
+      id = goOn.id;
+      turnIndex = goOn.turns.length;
+      earlier = goOn.turns;
+      dispatch({ type: 'turn', id, turn });
+    } else {
+      id = ++conversationIds;
+      turnIndex = 0;
+      earlier = [];
+      dispatch({ type: 'start', conversation: { id, blind, models, turns: [turn] } });
+    }
+    setPrompt('');
+    aborts.current = models.map((model, index) => {
       const ctl = new AbortController();
-      void streamOne(id, index, model, messages, ctl.signal);
+      void streamOne(id, turnIndex, index, model, historyFor(system, earlier, index, text), params, ctl.signal);
       return ctl;
     });
   }
 
-  async function streamOne(id: number, index: number, model: string, messages: unknown[], signal: AbortSignal) {
-    const patch = (fn: (p: Panel) => Partial<Panel>) => dispatch({ type: 'patch', id, index, patch: fn });
+  async function streamOne(id: number, turn: number, index: number, model: string, messages: unknown[], params: object, signal: AbortSignal) {
+    const patch = (fn: (p: Panel) => Partial<Panel>) => dispatch({ type: 'patch', id, turn, index, patch: fn });
     const t0 = performance.now();
     let first = true;
     try {
       const res = await fetch('/v1/chat/completions', {
         method: 'POST',
         headers: { ...authHeaders(), 'content-type': 'application/json', accept: 'text/event-stream' },
-        body: JSON.stringify({ model, messages, stream: true, stream_options: { include_usage: true } }),
+        body: JSON.stringify({ model, messages, ...params, stream: true, stream_options: { include_usage: true } }),
         signal,
       });
       if (!res.ok) throw await errorFrom(res);
@@ -189,13 +270,21 @@ export default function Playground() {
     aborts.current.forEach((c) => c.abort());
   }
 
-  async function vote(winner: NonNullable<Run['vote']>) {
-    if (!run) return;
+  function clear() {
+    stop();
+    aborts.current = [];
+    dispatch({ type: 'clear' });
+    setVoteError(undefined);
+    setFormError(undefined);
+  }
+
+  async function vote(winner: NonNullable<Conversation['vote']>) {
+    if (!conv || !last) return;
     setVoting(true);
     setVoteError(undefined);
     try {
-      await api('/v1/arena/votes', { method: 'POST', body: { models: [run.panels[0]!.model, run.panels[1]!.model], winner, prompt: run.prompt } });
-      dispatch({ type: 'voted', id: run.id, winner });
+      await api('/v1/arena/votes', { method: 'POST', body: { models: [conv.models[0]!, conv.models[1]!], winner, prompt: last.prompt } });
+      dispatch({ type: 'voted', id: conv.id, winner });
       setBoardTick((n) => n + 1);
     } catch (err) {
       setVoteError(err as Error);
@@ -208,7 +297,9 @@ export default function Playground() {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) send();
   }
 
-  const hidden = run?.blind && !run.vote;
+  // Until the vote, a blind answer shows neither its model nor anything that tells models apart
+  // (cost follows the model's price, time to first token its serving stack).
+  const hidden = !!conv?.blind && !conv.vote;
 
   return (
     <>
@@ -232,7 +323,7 @@ export default function Playground() {
                     <input id={`${ids}-filter`} type="search" value={filter} onChange={(e) => setFilter(e.target.value)} />
                   </div>
                 )}
-                <ul className="checklist" aria-describedby={`${ids}-models-hint`}>
+                <ul className="checklist" aria-describedby={`${ids}-models-hint`} data-testid="model-picker">
                   {listed.map((m) => (
                     <li key={m.id}>
                       <label>
@@ -254,13 +345,59 @@ export default function Playground() {
               {t('pg.blindHint')}
             </small>
           </div>
+          <div className="pg-settings">
+            <div className="field">
+              <label htmlFor={`${ids}-temperature`}>{t('pg.temperature')}</label>
+              <input
+                id={`${ids}-temperature`}
+                type="number"
+                inputMode="decimal"
+                min={0}
+                max={2}
+                step={0.1}
+                value={temperature}
+                onChange={(e) => setTemperature(e.target.value)}
+                aria-describedby={`${ids}-temperature-hint`}
+              />
+              <small className="hint" id={`${ids}-temperature-hint`}>
+                {t('pg.temperatureHint')}
+              </small>
+            </div>
+            <div className="field">
+              <label htmlFor={`${ids}-max-tokens`}>{t('pg.maxTokens')}</label>
+              <input
+                id={`${ids}-max-tokens`}
+                type="number"
+                inputMode="numeric"
+                min={1}
+                step={1}
+                value={maxTokens}
+                onChange={(e) => setMaxTokens(e.target.value)}
+                aria-describedby={`${ids}-max-tokens-hint`}
+              />
+              <small className="hint" id={`${ids}-max-tokens-hint`}>
+                {t('pg.maxTokensHint')}
+              </small>
+            </div>
+          </div>
           <div className="field">
             <label htmlFor={`${ids}-system`}>{t('pg.system')}</label>
             <textarea id={`${ids}-system`} rows={2} value={system} onChange={(e) => setSystem(e.target.value)} />
           </div>
           <div className="field">
             <label htmlFor={`${ids}-prompt`}>{t('pg.prompt')}</label>
-            <textarea id={`${ids}-prompt`} rows={4} value={prompt} onChange={(e) => setPrompt(e.target.value)} onKeyDown={onPromptKey} aria-keyshortcuts="Control+Enter" />
+            <textarea
+              id={`${ids}-prompt`}
+              rows={4}
+              value={prompt}
+              onChange={(e) => setPrompt(e.target.value)}
+              onKeyDown={onPromptKey}
+              aria-keyshortcuts="Control+Enter"
+              aria-describedby={`${ids}-prompt-hint`}
+            />
+            <small className="hint" id={`${ids}-prompt-hint`}>
+              {t('pg.continueHint')}
+            </small>
           </div>
           {formError && (
             <div className="notice notice-error" role="alert">
@@ -276,20 +413,33 @@ export default function Playground() {
                 {t('pg.stop')}
               </button>
             )}
+            {conv && (
+              <button type="button" className="btn" onClick={clear}>
+                {t('pg.clear')}
+              </button>
+            )}
           </div>
         </form>
       )}
-      {run && (
+      {conv && (
         <section aria-label={t('pg.answers')}>
-          <div className="answers" data-testid="answers">
-            {run.panels.map((p, i) => (
-              <AnswerPanel key={`${run.id}-${i}`} panel={p} label={hidden ? t('pg.modelLabel', { label: LABELS[i]! }) : run.blind ? `${LABELS[i]} · ${p.model}` : p.model} pricing={pricing.get(p.model)} />
+          {hidden && <p className="muted small">{t('pg.statsAfterVote')}</p>}
+          <div className={`answers answers-${conv.models.length}`} data-testid="answers">
+            {conv.models.map((model, i) => (
+              <ModelColumn
+                key={`${conv.id}-${i}`}
+                turns={conv.turns}
+                index={i}
+                label={hidden ? t('pg.modelLabel', { label: LABELS[i]! }) : conv.blind ? `${LABELS[i]} · ${model}` : model}
+                pricing={pricing.get(model)}
+                showStats={!hidden}
+              />
             ))}
           </div>
-          {run.blind && run.panels.length === 2 && (
+          {conv.blind && conv.models.length === 2 && (
             <div className="card vote" aria-live="polite">
-              {run.vote ? (
-                <p data-testid="vote-result">{t('pg.voted', { a: run.panels[0]!.model, b: run.panels[1]!.model })}</p>
+              {conv.vote ? (
+                <p data-testid="vote-result">{t('pg.voted', { a: conv.models[0]!, b: conv.models[1]! })}</p>
               ) : (
                 <fieldset disabled={running || voting}>
                   <legend>{t('pg.vote')}</legend>
@@ -312,11 +462,12 @@ export default function Playground() {
   );
 }
 
-function AnswerPanel({ panel, label, pricing }: { panel: Panel; label: string; pricing: Pricing | undefined }) {
+/** One model's side of the conversation: each prompt, then its answer in markdown. */
+function ModelColumn({ turns, index, label, pricing, showStats }: { turns: readonly Turn[]; index: number; label: string; pricing: Pricing | undefined; showStats: boolean }) {
   const { t } = useI18n();
-  const f = useFormat();
-  const busy = panel.state === 'waiting' || panel.state === 'streaming';
-  const cost = costOf(panel.usage, pricing);
+  const latest = turns[turns.length - 1]?.panels[index];
+  const state = latest?.state ?? 'waiting';
+  const busy = state === 'waiting' || state === 'streaming';
   const stateText: Record<Panel['state'], string> = {
     waiting: t('pg.waiting'),
     streaming: t('pg.streaming'),
@@ -325,21 +476,49 @@ function AnswerPanel({ panel, label, pricing }: { panel: Panel; label: string; p
     error: t('common.error'),
   };
   return (
-    <article className={`card answer answer-${panel.state}`} aria-busy={busy} data-testid="answer" data-state={panel.state} aria-label={label}>
+    <article className={`card answer answer-${state}`} aria-busy={busy} data-testid="answer" data-state={state} aria-label={label}>
       <header className="answer-head">
         <h2 className="mono">{label}</h2>
-        <span className={`badge badge-${panel.state === 'error' ? 'bad' : panel.state === 'done' ? 'good' : 'neutral'}`} role="status">
-          {stateText[panel.state]}
+        <span className={`badge badge-${state === 'error' ? 'bad' : state === 'done' ? 'good' : 'neutral'}`} role="status">
+          {stateText[state]}
         </span>
       </header>
+      <ol className="chat" data-testid="chat">
+        {turns.map((turn, ti) => {
+          const panel = turn.panels[index];
+          if (!panel) return null;
+          return (
+            <li key={ti} className="chat-turn">
+              {turns.length > 1 && (
+                <div className="chat-user" data-testid="chat-user">
+                  <div className="message-role">{t('pg.you')}</div>
+                  <div className="message-text">{turn.prompt}</div>
+                </div>
+              )}
+              <Answer panel={panel} pricing={pricing} showStats={showStats} />
+            </li>
+          );
+        })}
+      </ol>
+    </article>
+  );
+}
+
+function Answer({ panel, pricing, showStats }: { panel: Panel; pricing: Pricing | undefined; showStats: boolean }) {
+  const { t } = useI18n();
+  const f = useFormat();
+  const busy = panel.state === 'waiting' || panel.state === 'streaming';
+  const cost = costOf(panel.usage, pricing);
+  return (
+    <div className="chat-answer" data-state={panel.state}>
       {panel.reasoning && (
         <details className="reasoning">
           <summary>{t('pg.reasoning')}</summary>
           <div className="message-text muted">{panel.reasoning}</div>
         </details>
       )}
-      <div className="answer-text message-text" data-testid="answer-text">
-        {panel.text}
+      <div className="answer-body">
+        <Markdown text={panel.text} className="answer-text" testId="answer-text" />
         {busy && <span className="cursor" aria-hidden="true" />}
       </div>
       {panel.error && (
@@ -347,25 +526,27 @@ function AnswerPanel({ panel, label, pricing }: { panel: Panel; label: string; p
           {panel.error}
         </div>
       )}
-      <dl className="answer-stats" data-testid="answer-stats">
-        <div>
-          <dt>{t('overview.tokens')}</dt>
-          <dd>{panel.usage ? t('pg.tokens', { input: f.int(panel.usage.prompt_tokens), output: f.int(panel.usage.completion_tokens) }) : '—'}</dd>
-        </div>
-        <div>
-          <dt>{t('pg.cost')}</dt>
-          <dd>{cost !== undefined ? f.usd(cost) : panel.usage && !pricing ? t('pg.noPrice') : '—'}</dd>
-        </div>
-        <div>
-          <dt>{t('pg.ttft')}</dt>
-          <dd>{f.ms(panel.ttftMs)}</dd>
-        </div>
-        <div>
-          <dt>{t('pg.latency')}</dt>
-          <dd>{f.ms(panel.latencyMs)}</dd>
-        </div>
-      </dl>
-    </article>
+      {showStats && (
+        <dl className="answer-stats" data-testid="answer-stats">
+          <div>
+            <dt>{t('overview.tokens')}</dt>
+            <dd>{panel.usage ? t('pg.tokens', { input: f.int(panel.usage.prompt_tokens), output: f.int(panel.usage.completion_tokens) }) : '—'}</dd>
+          </div>
+          <div>
+            <dt>{t('pg.cost')}</dt>
+            <dd>{cost !== undefined ? f.usd(cost) : panel.usage && !pricing ? t('pg.noPrice') : '—'}</dd>
+          </div>
+          <div>
+            <dt>{t('pg.ttft')}</dt>
+            <dd>{f.ms(panel.ttftMs)}</dd>
+          </div>
+          <div>
+            <dt>{t('pg.latency')}</dt>
+            <dd>{f.ms(panel.latencyMs)}</dd>
+          </div>
+        </dl>
+      )}
+    </div>
   );
 }
 
