@@ -153,7 +153,7 @@ describe('a key sent without `Bearer `', () => {
 });
 
 describe('JSON endpoints need a JSON content type', () => {
-  const bodies: [string, Record<string, string>, BodyInit][] = [
+  const bodies: [string, Record<string, string>, RequestInit['body']][] = [
     ['text/plain', { 'content-type': 'text/plain;charset=UTF-8' }, JSON.stringify(hi)],
     ['form', { 'content-type': 'application/x-www-form-urlencoded' }, JSON.stringify(hi)],
     ['multipart', {}, (() => { const f = new FormData(); f.set('x', JSON.stringify(hi)); return f; })()],
