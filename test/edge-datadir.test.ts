@@ -111,6 +111,17 @@ describe('one data directory, one hub', () => {
     writeFileSync(join(data, 'baimo.lock'), `${process.pid}\n`);
     const again = await start(data);
     await again.close();
+    // So is one whose pid now belongs to a process that is no hub (Linux tells by /proc).
+    if (existsSync('/proc/self/cmdline')) {
+      const sleeper = spawn('sleep', ['30']);
+      try {
+        writeFileSync(join(data, 'baimo.lock'), `${sleeper.pid}\n`);
+        const third = await start(data);
+        await third.close();
+      } finally {
+        sleeper.kill();
+      }
+    }
   });
 
   it('a directory whose schema is newer than this hub\'s is refused and left as it was', async () => {

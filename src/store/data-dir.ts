@@ -36,13 +36,19 @@ export function privateFile(path: string): void {
 const held = new Map<string, () => void>();
 let exitHook = false;
 
+/** Whether `pid` may still be a hub: it exists and, where Linux tells, runs Node or Baimo. */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     // EPERM: it exists, under another user.
-    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+  }
+  try {
+    // After a restart (a container's, say) the old hub's pid may belong to something else now.
+    return /node|baimo/i.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return true; // no /proc: the pid exists, assume it is a hub
   }
 }
 
