@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 /** A data directory the hub may not use: another hub holds it, or a newer Baimo wrote it. */
@@ -53,6 +53,28 @@ function alive(pid: number): boolean {
 }
 
 /**
+ * Removes a stale lock whose content was `stale`. Two hubs may find the same stale lock at
+ * once: the lock is moved aside atomically and checked, and one that a faster hub had already
+ * replaced with its own is put back, so the slower hub then finds it held.
+ */
+function takeOver(path: string, stale: string): void {
+  const aside = `${path}.${process.pid}.stale`;
+  try {
+    renameSync(path, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  try {
+    if (readFileSync(aside, 'utf8') !== stale) linkSync(aside, path);
+  } catch {
+    // EEXIST: yet another hub holds it now; the next look finds that
+  } finally {
+    rmSync(aside, { force: true });
+  }
+}
+
+/**
  * One data directory, one hub: takes `baimo.lock` in `dir` (created atomically, holding this
  * process's pid) or throws a DataDirError naming the hub that holds it. A lock left by a process
  * that no longer exists is taken over. Returns the function that releases it.
@@ -95,7 +117,7 @@ export function lockDataDir(dir: string): () => void {
           throw new DataDirError(`Another Baimo hub is starting on the data directory ${where} (${path} holds no pid yet). Stop it first, or use another --data-dir.`);
         }
       }
-      rmSync(path, { force: true });
+      takeOver(path, text);
       continue;
     }
     try {
