@@ -81,7 +81,7 @@ function notFound(res: ServerResponse, method: string, path: string): void {
 }
 
 /** The answer to an error of the hub's own making: no detail, and never blamed on an upstream. */
-const INTERNAL_ERROR = { error: { message: 'Internal error in the hub; the details are in its log.', type: 'server_error', param: null, code: 'internal_error' } };
+const INTERNAL_ERROR = openAIErrorBody(new HubError('internal', 'Internal error in the hub; the details are in its log.', { code: 'internal_error' }));
 
 function methodNotAllowed(res: ServerResponse, method: string, path: string, allow: string): void {
   const e = new HubError('bad_request', `Method ${method} is not allowed on ${path}; use ${allow}.`, {
@@ -198,7 +198,7 @@ export function createHub(o: HubOptions): Hub {
    * fault — logged, answered 500, and never blamed on an upstream.
    */
   function failed(req: IncomingMessage, res: ServerResponse, err: unknown): void {
-    if (err instanceof HubError && err.kind !== 'upstream') {
+    if (err instanceof HubError && err.kind !== 'upstream' && err.kind !== 'internal') {
       if (!res.headersSent) sendJSON(res, err.status, openAIErrorBody(err));
       else res.destroy();
       return;
