@@ -230,7 +230,7 @@ describe('metrics', () => {
   it('count requests, tokens and cost, show deployment health, and hold no secret', async () => {
     const k = await newKey();
     await raw(k.key);
-    const text = await (await fetch(`${hub.url}/metrics`)).text();
+    const text = await (await fetch(`${hub.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
     expect(text).toMatch(/baimo_requests_total\{endpoint="chat",model="loop\/gpt-test",provider="loop",status="200",attempt="final"\} \d+/);
     expect(text).toMatch(/baimo_tokens_total\{model="loop\/gpt-test",provider="loop",kind="input"\} \d+/);
     expect(text).toMatch(/baimo_cost_usd_total\{model="loop\/gpt-test",provider="loop"\} [\d.]+/);
@@ -242,7 +242,7 @@ describe('metrics', () => {
   it('add up exactly across scrapes', async () => {
     const k = await newKey();
     const scrape = async () => {
-      const text = await (await fetch(`${hub.url}/metrics`)).text();
+      const text = await (await fetch(`${hub.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
       const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
       return {
         requests: num(/baimo_requests_total\{endpoint="chat",model="loop\/gpt-test",provider="loop",status="200",attempt="final"\} (\d+)/),

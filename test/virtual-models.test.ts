@@ -46,7 +46,7 @@ virtualModels:
 `,
     { BAIMO_AUTH: 'required', BAIMO_ADMIN_KEY: ADMIN },
   );
-  const res = await fetch(`${hub.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ name: 'v', budget_usd: 10, allowed_models: ['panel', 'pick', 'careful', 'confident', 'doubtful'] }) });
+  const res = await fetch(`${hub.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'v', budget_usd: 10, allowed_models: ['panel', 'pick', 'careful', 'confident', 'doubtful'] }) });
   key = (await res.json()) as { id: string; key: string };
   openai = new OpenAI({ baseURL: `${hub.url}/v1`, apiKey: key.key, maxRetries: 0 });
 });

@@ -7,6 +7,8 @@ import { HubError } from '../core/errors.js';
 import type { Message } from '../core/types.js';
 import { Registry } from '../routing/registry.js';
 import { startHub } from '../server/start.js';
+import { DataDirError } from '../store/data-dir.js';
+import { startBanner } from './banner.js';
 import { hubCaller } from '../server/subcalls.js';
 
 const HELP = `baimo — one API for a hundred models
@@ -18,6 +20,8 @@ Usage:
 
 Environment:
   BAIMO_PORT, BAIMO_HOST, BAIMO_CONFIG, BAIMO_DATA_DIR   same as the flags
+  BAIMO_AUTH, BAIMO_METRICS_AUTH (required|none), BAIMO_MAX_CONNECTIONS,
+  BAIMO_HEADERS_TIMEOUT_MS, BAIMO_REQUEST_TIMEOUT_MS      see the README's Configuration
   OPENAI_API_KEY, DEEPSEEK_API_KEY, DASHSCOPE_API_KEY, …  enable a provider preset (see README)
 `;
 
@@ -38,20 +42,7 @@ async function serve(args: string[]): Promise<void> {
   });
   const hub = await startHub({ port: values.port, host: values.host, config: values.config, dataDir: values['data-dir'] });
   const out = process.stdout;
-  out.write(`Baimo ${version()} listening on ${hub.url}\n`);
-  out.write(`  config:  ${hub.configFile ?? '(none — zero config)'}\n`);
-  out.write(`  data:    ${hub.store.path}\n`);
-  out.write(`  auth:    ${hub.settings.auth === 'required' ? 'keys required (admin key or a virtual key)' : 'none — anyone who can reach this port can use it'}\n`);
-  if (hub.generatedAdminKey) {
-    out.write(`\n  Admin key (shown once, stored only as a hash — keep it safe):\n\n    ${hub.generatedAdminKey}\n\n`);
-    out.write('  Use it as the API key of any client, or create virtual keys with POST /admin/keys.\n\n');
-  }
-  if (hub.providers.length === 0) {
-    out.write('  providers: none enabled yet. Set a key such as OPENAI_API_KEY or DEEPSEEK_API_KEY, or write baimo.yaml.\n');
-  } else {
-    out.write('  providers:\n');
-    for (const p of hub.providers) out.write(`    ${p.id.padEnd(12)} ${p.baseURL}${p.source === 'detected' ? '  (detected)' : ''}\n`);
-  }
+  out.write(startBanner(hub, version()));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -167,6 +158,7 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
+  else if (err instanceof DataDirError) process.stderr.write(`error: ${err.message}\n`);
   else if (err instanceof HubError) process.stderr.write(`error: ${err.message}\n`);
   else if ((err as { code?: string }).code === 'EADDRINUSE') process.stderr.write(`error: ${(err as Error).message} — is another hub running? Use --port.\n`);
   else if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) process.stderr.write(`error: ${(err as Error).message}\n\n${HELP}`);

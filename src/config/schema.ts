@@ -103,6 +103,18 @@ export const configSchema = z.strictObject({
       maxBodyBytes: z.number().int().positive().optional(),
       /** `required` (default): model APIs need a virtual key or the admin key. `none`: open, for local use. */
       auth: z.enum(['required', 'none']).optional(),
+      /** `required`: GET /metrics needs the admin key. Default: the same as `auth`. */
+      metricsAuth: z.enum(['required', 'none']).optional(),
+      /** Most sockets held at once; more are closed on accept. Default 4096 (less if the file-descriptor limit is low). */
+      maxConnections: z.number().int().positive().optional(),
+      /** Longest time a client may take to send a request's headers. Default 30 s. */
+      headersTimeoutMs: z.number().int().positive().optional(),
+      /** Longest time a client may take to send a whole request, body included (not the response). Default 120 s. */
+      requestTimeoutMs: z.number().int().positive().optional(),
+    })
+    .refine((s) => s.headersTimeoutMs === undefined || s.requestTimeoutMs === undefined || s.headersTimeoutMs <= s.requestTimeoutMs, {
+      path: ['headersTimeoutMs'],
+      message: 'must not be longer than requestTimeoutMs',
     })
     .optional(),
   pricing: z

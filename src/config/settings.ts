@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { ConfigFile } from './schema.js';
 import { ConfigError } from './load.js';
 
@@ -7,6 +8,11 @@ export interface ServerSettings {
   readonly dataDir: string;
   readonly maxBodyBytes: number;
   readonly auth: 'required' | 'none';
+  /** Whether GET /metrics needs the admin key. */
+  readonly metricsAuth: 'required' | 'none';
+  readonly maxConnections: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
 }
 
 export interface SettingFlags {
@@ -15,13 +21,48 @@ export interface SettingFlags {
   readonly dataDir?: string | undefined;
 }
 
-export const DEFAULTS: ServerSettings = {
+export const DEFAULTS: Omit<ServerSettings, 'metricsAuth'> = {
   host: '127.0.0.1',
   port: 4000,
   dataDir: '.baimo',
   maxBodyBytes: 32 * 1024 * 1024,
   auth: 'required',
+  maxConnections: 4096,
+  // Headers are a few hundred bytes: even a poor mobile link sends them in seconds.
+  headersTimeoutMs: 30_000,
+  // A 32 MB body (maxBodyBytes) arrives in 120 s at ~2.2 Mbit/s; raise it for larger uploads on
+  // slower links. It covers receiving the request only: a long stream back is never cut by it.
+  requestTimeoutMs: 120_000,
 };
+
+/**
+ * The default connection cap: 4096, or less where the process may open few files. Every client
+ * socket may need an upstream socket too, and the store and journal need a few.
+ */
+export function defaultMaxConnections(): number {
+  let soft: number | undefined;
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const n = line ? Number(line.split(/\s{2,}/)[1]) : NaN;
+    if (Number.isFinite(n) && n > 0) soft = n;
+  } catch {
+    // not Linux: keep the default
+  }
+  return soft === undefined ? DEFAULTS.maxConnections : Math.min(DEFAULTS.maxConnections, Math.max(32, Math.floor((soft - 64) / 2)));
+}
+
+function positive(value: string | undefined, source: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new ConfigError(undefined, [{ path: source, message: 'expected a positive whole number' }]);
+  return n;
+}
+
+function requiredOrNone(value: string | undefined, source: string): 'required' | 'none' | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value === 'required' || value === 'none') return value;
+  throw new ConfigError(undefined, [{ path: source, message: "expected 'required' or 'none'" }]);
+}
 
 function port(value: string, source: string): number {
   const n = Number(value);
@@ -31,11 +72,6 @@ function port(value: string, source: string): number {
   return n;
 }
 
-function auth(value: string | undefined): 'required' | 'none' | undefined {
-  if (value === undefined || value === '') return undefined;
-  if (value === 'required' || value === 'none') return value;
-  throw new ConfigError(undefined, [{ path: 'BAIMO_AUTH', message: "expected 'required' or 'none'" }]);
-}
 
 /** Flags beat environment variables, which beat the config file, which beats the defaults. */
 export function resolveSettings(
@@ -44,11 +80,22 @@ export function resolveSettings(
   config: ConfigFile,
 ): ServerSettings {
   const s = config.server ?? {};
+  const auth = requiredOrNone(env.BAIMO_AUTH, 'BAIMO_AUTH') ?? s.auth ?? DEFAULTS.auth;
+  const headersTimeoutMs = positive(env.BAIMO_HEADERS_TIMEOUT_MS, 'BAIMO_HEADERS_TIMEOUT_MS') ?? s.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs;
+  const requestTimeoutMs = positive(env.BAIMO_REQUEST_TIMEOUT_MS, 'BAIMO_REQUEST_TIMEOUT_MS') ?? s.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs;
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError(undefined, [{ path: 'headersTimeoutMs', message: `${headersTimeoutMs} ms is longer than requestTimeoutMs (${requestTimeoutMs} ms)` }]);
+  }
   return {
     host: flags.host ?? env.BAIMO_HOST ?? s.host ?? DEFAULTS.host,
     port: flags.port !== undefined ? port(flags.port, '--port') : env.BAIMO_PORT ? port(env.BAIMO_PORT, 'BAIMO_PORT') : (s.port ?? DEFAULTS.port),
     dataDir: flags.dataDir ?? env.BAIMO_DATA_DIR ?? s.dataDir ?? DEFAULTS.dataDir,
     maxBodyBytes: s.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
-    auth: auth(env.BAIMO_AUTH) ?? s.auth ?? DEFAULTS.auth,
+    auth,
+    // An open hub is open on /metrics too, unless told otherwise.
+    metricsAuth: requiredOrNone(env.BAIMO_METRICS_AUTH, 'BAIMO_METRICS_AUTH') ?? s.metricsAuth ?? auth,
+    maxConnections: positive(env.BAIMO_MAX_CONNECTIONS, 'BAIMO_MAX_CONNECTIONS') ?? s.maxConnections ?? defaultMaxConnections(),
+    headersTimeoutMs,
+    requestTimeoutMs,
   };
 }

@@ -14,7 +14,8 @@ import { RateLimiter } from '../tenancy/rate-limits.js';
 import type { Tenancy } from '../tenancy/service.js';
 import type { UsageRecorder } from '../usage/record.js';
 import type { HubContext } from './context.js';
-import { sendJSON } from './http.js';
+import { decodePathPart, malformedPath, sendJSON } from './http.js';
+import { anthropicErrorBody } from '../protocols/anthropic-messages/errors.js';
 import { chatCompletions } from './routes/chat.js';
 import type { SQLiteStore } from '../store/sqlite.js';
 import { admin } from './routes/admin.js';
@@ -35,6 +36,19 @@ export interface HubOptions {
   readonly store: SQLiteStore;
   readonly logger: Logger;
   readonly captureBodies?: { readonly maxBytes: number };
+  readonly limits?: ConnectionLimits;
+  /** `required`: /metrics needs the admin key. Default `none`. */
+  readonly metricsAuth?: 'required' | 'none';
+}
+
+/** How many sockets the hub holds at once and how long a client may take to send a request. */
+export interface ConnectionLimits {
+  /** Connections beyond this are closed as soon as they are accepted. */
+  readonly maxConnections: number;
+  /** Time from a request's first byte until its headers are complete. */
+  readonly headersTimeoutMs: number;
+  /** Time from a request's first byte until its whole body is received (not the response: streams are never cut by it). */
+  readonly requestTimeoutMs: number;
 }
 
 export interface Hub {
@@ -44,14 +58,30 @@ export interface Hub {
   close(graceMs?: number): Promise<void>;
 }
 
+export const DEFAULT_LIMITS: ConnectionLimits = { maxConnections: 4096, headersTimeoutMs: 30_000, requestTimeoutMs: 120_000 };
+
 function requestId(): string {
   return timeOrderedId('req_');
 }
 
 function notFound(res: ServerResponse, method: string, path: string): void {
+  if (path.startsWith('/v1/v1/')) {
+    // A client whose base URL already ends in /v1 and that adds /v1 itself (the Anthropic SDKs do).
+    const anthropic = path.startsWith('/v1/v1/messages');
+    const e = new HubError(
+      'not_found',
+      `Unknown request URL: ${method} ${path}. The path has /v1 twice: remove /v1 from the end of the client's base URL` +
+        (anthropic ? ' (an Anthropic SDK wants http://host:port, without /v1).' : ' (an OpenAI SDK wants http://host:port/v1; other clients may add /v1 themselves).'),
+      { code: 'unknown_url' },
+    );
+    return sendJSON(res, 404, anthropic ? anthropicErrorBody(e) : openAIErrorBody(e));
+  }
   const e = new HubError('not_found', `Unknown request URL: ${method} ${path}.`, { code: 'unknown_url' });
   sendJSON(res, 404, openAIErrorBody(e));
 }
+
+/** The answer to an error of the hub's own making: no detail, and never blamed on an upstream. */
+const INTERNAL_ERROR = openAIErrorBody(new HubError('internal', 'Internal error in the hub; the details are in its log.', { code: 'internal_error' }));
 
 function methodNotAllowed(res: ServerResponse, method: string, path: string, allow: string): void {
   const e = new HubError('bad_request', `Method ${method} is not allowed on ${path}; use ${allow}.`, {
@@ -81,8 +111,21 @@ export function createHub(o: HubOptions): Hub {
       ctx.tenancy.authenticate(req.headers);
       return true;
     } catch (err) {
-      const e = err instanceof HubError ? err : new HubError('authentication', 'Invalid API key.');
-      sendJSON(res, e.status, openAIErrorBody(e));
+      if (!(err instanceof HubError)) throw err;
+      sendJSON(res, err.status, openAIErrorBody(err));
+      return false;
+    }
+  }
+
+  /** Scrapes need the admin key when metricsAuth is `required`. */
+  function mayScrape(req: IncomingMessage, res: ServerResponse): boolean {
+    if (o.metricsAuth !== 'required') return true;
+    try {
+      ctx.tenancy.requireAdmin(req.headers);
+      return true;
+    } catch (err) {
+      if (!(err instanceof HubError)) throw err;
+      sendJSON(res, err.status, openAIErrorBody(err));
       return false;
     }
   }
@@ -98,6 +141,13 @@ export function createHub(o: HubOptions): Hub {
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const method = req.method ?? 'GET';
+    if (path.includes('%')) {
+      try {
+        decodeURIComponent(path);
+      } catch {
+        return sendJSON(res, 400, openAIErrorBody(malformedPath()));
+      }
+    }
     switch (path) {
       case '/v1/chat/completions':
       case '/chat/completions':
@@ -119,6 +169,7 @@ export function createHub(o: HubOptions): Hub {
       case '/healthz':
         return sendJSON(res, 200, { status: 'ok' });
       case '/metrics':
+        if (!mayScrape(req, res)) return;
         return metrics.text().then((text) => {
           res.writeHead(200, { 'content-type': metrics.registry.contentType });
           res.end(text);
@@ -129,36 +180,62 @@ export function createHub(o: HubOptions): Hub {
     if (path === '/v1/me' || path.startsWith('/v1/me/') || path.startsWith('/v1/arena/')) return me(ctx, req, res, path, query());
     if (method === 'GET' && (path === '/' || path.startsWith('/assets/') || path === '/favicon.svg')) return serveStatic(res, path);
     if (path.startsWith('/v1/responses/') && (method === 'GET' || method === 'DELETE')) {
-      return storedResponse(ctx, req, res, decodeURIComponent(path.slice('/v1/responses/'.length)));
+      return storedResponse(ctx, req, res, decodePathPart(path.slice('/v1/responses/'.length)));
     }
     for (const prefix of ['/v1/models/', '/models/']) {
       if (path.startsWith(prefix) && path.length > prefix.length) {
         if (method !== 'GET') return methodNotAllowed(res, method, path, 'GET');
         if (!authenticated(req, res)) return;
-        let id: string;
-        try {
-          id = decodeURIComponent(path.slice(prefix.length));
-        } catch {
-          id = path.slice(prefix.length);
-        }
-        return getModel(ctx, req, res, id);
+        return getModel(ctx, req, res, decodePathPart(path.slice(prefix.length)));
       }
     }
     return notFound(res, method, path);
   }
 
-  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-    const r = route(req, res);
-    if (r) {
-      r.catch((err: unknown) => {
-        // Route handlers answer their own errors; this is the last line of defence.
-        o.logger.error({ msg: 'unhandled error in request handler', err_name: (err as Error)?.name, err_message: (err as Error)?.message });
-        if (!res.headersSent) sendJSON(res, 500, openAIErrorBody(new HubError('upstream', 'Internal error', { status: 500 })));
-        else res.destroy();
-      });
+  /**
+   * The last line of defence: route handlers answer their own errors, so anything that reaches
+   * here is either a client error raised outside a handler (answered as such) or the hub's own
+   * fault — logged, answered 500, and never blamed on an upstream.
+   */
+  function failed(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    if (err instanceof HubError && err.kind !== 'upstream' && err.kind !== 'internal') {
+      if (!res.headersSent) sendJSON(res, err.status, openAIErrorBody(err));
+      else res.destroy();
+      return;
     }
+    o.logger.error({ msg: 'unhandled error in request handler', method: req.method, path: (req.url ?? '').split('?')[0]!.slice(0, 200), err_name: (err as Error)?.name, err_message: (err as Error)?.message });
+    if (!res.headersSent) sendJSON(res, 500, INTERNAL_ERROR);
+    else res.destroy();
+  }
+
+  const limits = o.limits ?? DEFAULT_LIMITS;
+  const server = createServer(
+    {
+      keepAliveTimeout: 65_000,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      // How often Node looks for requests past those timeouts (its default, 30 s, would let a
+      // slow client hold a socket half a minute longer than configured).
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 10))),
+    },
+    (req, res) => {
+      let r: void | Promise<void>;
+      try {
+        r = route(req, res);
+      } catch (err) {
+        return failed(req, res, err);
+      }
+      if (r) r.catch((err: unknown) => failed(req, res, err));
+    },
+  );
+  server.maxConnections = limits.maxConnections;
+  let lastDropWarning = 0;
+  server.on('drop', () => {
+    const now = Date.now();
+    if (now - lastDropWarning < 10_000) return;
+    lastDropWarning = now;
+    o.logger.warn({ msg: 'connection refused: the hub holds maxConnections sockets already', max_connections: limits.maxConnections });
   });
-  server.headersTimeout = 66_000;
 
   return {
     server,

@@ -1,11 +1,35 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HubError } from '../core/errors.js';
 
+/** `application/json`, with parameters (`; charset=utf-8`), or any `application/…+json` type. */
+const JSON_TYPE = /^\s*application\/(?:[\w.!#$&^-]+\+)?json\s*(?:;|$)/i;
+
 /**
- * Reads a request body up to `limit` bytes. Over the limit: a 413 HubError, and the rest of the
- * body is discarded rather than buffered.
+ * A JSON body needs a JSON content type. Without this check a web page could make a browser
+ * POST to the hub (text/plain, form and multipart bodies need no CORS preflight) and, with auth
+ * off, spend money through it.
+ */
+function unsupportedType(req: IncomingMessage): HubError | undefined {
+  const type = req.headers['content-type'];
+  if (type !== undefined && JSON_TYPE.test(type)) return undefined;
+  const sent = type === undefined ? 'no Content-Type' : `Content-Type ${JSON.stringify(type.length > 100 ? `${type.slice(0, 100)}…` : type)}`;
+  return new HubError('bad_request', `The request body must be JSON sent as \`Content-Type: application/json\`; this request has ${sent} (with curl: -H 'Content-Type: application/json').`, {
+    status: 415,
+    code: 'unsupported_media_type',
+  });
+}
+
+/**
+ * Reads a JSON request body up to `limit` bytes. A body without a JSON content type is refused
+ * (415) unread; over the limit: a 413 HubError, and the rest of the body is discarded rather
+ * than buffered.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const wrongType = unsupportedType(req);
+  if (wrongType) {
+    req.resume();
+    return Promise.reject(wrongType);
+  }
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
@@ -28,6 +52,23 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
     req.on('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
     req.on('error', (err) => reject(new HubError('canceled', 'Client went away while sending the request', { cause: err })));
   });
+}
+
+/**
+ * Decodes one percent-encoded part of a URL path. Malformed encoding (`%ZZ`, a cut UTF-8
+ * sequence) is the client's mistake: a 400, never an exception that escapes a handler.
+ */
+export function decodePathPart(part: string): string {
+  if (!part.includes('%')) return part;
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw malformedPath();
+  }
+}
+
+export function malformedPath(): HubError {
+  return new HubError('bad_request', 'The URL path has malformed percent-encoding (a % must be followed by two hex digits of valid UTF-8).', { code: 'invalid_url' });
 }
 
 function tooLarge(limit: number): HubError {

@@ -70,72 +70,83 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
     hubCaller(() => registry, () => prices),
   );
   const logger = createLogger(env.BAIMO_LOG_LEVEL ?? 'info', o.logDestination, registry.redactor);
+  // Takes the data directory's lock: a second hub on the same directory stops here.
   const store = SQLiteStore.open(settings.dataDir);
-  // Records a killed hub journaled but never stored go in first.
-  const journalPath = join(settings.dataDir, 'usage.journal');
-  const leftover = UsageJournal.read(journalPath);
-  if (leftover.records.length) store.writeUsage(leftover.records);
-  for (const f of leftover.files) rmSync(f, { force: true });
-  const journal = new UsageJournal(journalPath);
-  const writer = new UsageWriter(store.path);
-  const recorder = new UsageRecorder(writer, journal);
-  const repo = new TenancyRepo(store.db);
-  const { tenancy, generatedAdminKey } = Tenancy.open(repo, env.BAIMO_ADMIN_KEY, settings.auth === 'required');
-  const ledger = new Ledger((account, _period, since) => {
-    const [kind, id] = account.split(':') as ['key' | 'team', string];
-    return repo.spendOf(kind === 'key' ? 'key_id' : 'team_id', id, since);
-  });
-  // Read every budgeted account's spend now, so the request path never waits on the store.
-  for (const k of tenancy.keys()) if (k.budgetUsd !== undefined) ledger.spent(`key:${k.id}`, k.budgetPeriod ?? 'month');
-  for (const t of tenancy.teams()) if (t.budgetUsd !== undefined) ledger.spent(`team:${t.id}`, t.budgetPeriod ?? 'month');
-  const hub = createHub({ registry, recorder, maxBodyBytes: settings.maxBodyBytes, tenancy, prices, ledger, store,
-    logger,
-    ...(config.logging?.bodies && { captureBodies: { maxBytes: config.logging.maxBodyBytes ?? 64 * 1024 } }),
-  });
-  const tracer = await createTracer(
-    config.tracing?.otlpEndpoint ?? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT,
-    config.tracing?.serviceName ?? env.OTEL_SERVICE_NAME,
-  );
-  if (tracer) recorder.onRecord((r) => tracer.record(r));
-  const retention = config.retention ?? {};
-  const usageDays = retention.usageDays ?? 400;
-  const bodiesDays = retention.bodiesDays ?? 30;
-  const prune = () => {
-    try {
-      const now = Date.now();
-      const removed = store.prune(now - usageDays * 86_400_000, now - bodiesDays * 86_400_000);
-      if (removed.usage || removed.bodies) logger.info({ msg: 'pruned old records', ...removed });
-    } catch (err) {
-      logger.warn({ msg: 'pruning failed', err_message: (err as Error).message });
-    }
-  };
-  // Soon after start (not during it), then hourly.
-  const pruneTimers = [setTimeout(prune, 10_000).unref(), setInterval(prune, 3_600_000).unref()];
-  let url: string;
+  let writer: UsageWriter | undefined;
+  let journal: UsageJournal | undefined;
+  let tracer: Awaited<ReturnType<typeof createTracer>> | undefined;
   try {
-    url = await hub.listen(settings.port, settings.host);
+    // Records a killed hub journaled but never stored go in first.
+    const journalPath = join(settings.dataDir, 'usage.journal');
+    const leftover = UsageJournal.read(journalPath);
+    if (leftover.records.length) store.writeUsage(leftover.records);
+    for (const f of leftover.files) rmSync(f, { force: true });
+    journal = new UsageJournal(journalPath);
+    writer = new UsageWriter(store.path);
+    const recorder = new UsageRecorder(writer, journal);
+    const repo = new TenancyRepo(store.db);
+    const { tenancy, generatedAdminKey } = Tenancy.open(repo, env.BAIMO_ADMIN_KEY, settings.auth === 'required');
+    const ledger = new Ledger((account, _period, since) => {
+      const [kind, id] = account.split(':') as ['key' | 'team', string];
+      return repo.spendOf(kind === 'key' ? 'key_id' : 'team_id', id, since);
+    });
+    // Read every budgeted account's spend now, so the request path never waits on the store.
+    for (const k of tenancy.keys()) if (k.budgetUsd !== undefined) ledger.spent(`key:${k.id}`, k.budgetPeriod ?? 'month');
+    for (const t of tenancy.teams()) if (t.budgetUsd !== undefined) ledger.spent(`team:${t.id}`, t.budgetPeriod ?? 'month');
+    const hub = createHub({ registry, recorder, maxBodyBytes: settings.maxBodyBytes, tenancy, prices, ledger, store,
+      logger,
+      metricsAuth: settings.metricsAuth,
+      limits: { maxConnections: settings.maxConnections, headersTimeoutMs: settings.headersTimeoutMs, requestTimeoutMs: settings.requestTimeoutMs },
+      ...(config.logging?.bodies && { captureBodies: { maxBytes: config.logging.maxBodyBytes ?? 64 * 1024 } }),
+    });
+    tracer = await createTracer(
+      config.tracing?.otlpEndpoint ?? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT,
+      config.tracing?.serviceName ?? env.OTEL_SERVICE_NAME,
+    );
+    const t = tracer;
+    if (t) recorder.onRecord((r) => t.record(r));
+    const retention = config.retention ?? {};
+    const usageDays = retention.usageDays ?? 400;
+    const bodiesDays = retention.bodiesDays ?? 30;
+    const prune = () => {
+      try {
+        const now = Date.now();
+        const removed = store.prune(now - usageDays * 86_400_000, now - bodiesDays * 86_400_000);
+        if (removed.usage || removed.bodies) logger.info({ msg: 'pruned old records', ...removed });
+      } catch (err) {
+        logger.warn({ msg: 'pruning failed', err_message: (err as Error).message });
+      }
+    };
+    const url = await hub.listen(settings.port, settings.host);
+    // Soon after start (not during it), then hourly.
+    const pruneTimers = [setTimeout(prune, 10_000).unref(), setInterval(prune, 3_600_000).unref()];
+    const w = writer;
+    return {
+      url,
+      settings,
+      configFile: file,
+      hub,
+      registry,
+      store,
+      providers: registry.providerSpecs(),
+      tenancy,
+      generatedAdminKey,
+      prune,
+      async close() {
+        for (const t of pruneTimers) clearTimeout(t);
+        await hub.close();
+        await w.close();
+        store.close();
+        await t?.shutdown();
+        await new Promise<void>((resolve) => logger.flush(() => resolve()));
+      },
+    };
   } catch (err) {
+    // Nothing half-started is left behind: the lock is released for the next try.
+    await writer?.close();
+    journal?.close();
+    await tracer?.shutdown();
     store.close();
     throw err;
   }
-  return {
-    url,
-    settings,
-    configFile: file,
-    hub,
-    registry,
-    store,
-    providers: registry.providerSpecs(),
-    tenancy,
-    generatedAdminKey,
-    prune,
-    async close() {
-      for (const t of pruneTimers) clearTimeout(t);
-      await hub.close();
-      await writer.close();
-      store.close();
-      await tracer?.shutdown();
-      await new Promise<void>((resolve) => logger.flush(() => resolve()));
-    },
-  };
 }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { extname, join, normalize } from 'node:path';
@@ -20,6 +21,11 @@ const TYPES: Record<string, string> = {
 };
 
 const cache = new Map<string, Buffer>();
+
+/** Whether the console has been built (checked once, at start-up, for the banner). */
+export function consoleBuilt(): boolean {
+  return existsSync(join(ROOT, 'index.html'));
+}
 
 /** Serves the console: `/` is index.html, `/assets/*` are content-hashed and cached for a year. */
 export async function serveStatic(res: ServerResponse, path: string): Promise<void> {

@@ -1,7 +1,8 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { UsageRecord, UsageSink } from '../usage/record.js';
+import { DataDirError, FILE_MODE, lockDataDir, prepareDataDir, privateFile } from './data-dir.js';
 
 /** Each entry upgrades the schema by one version (PRAGMA user_version). Never edit a shipped one. */
 const MIGRATIONS: readonly string[] = [
@@ -135,6 +136,9 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX response_items_ts ON response_items (ts);`,
 ];
 
+/** The schema this hub writes (PRAGMA user_version once migrated). */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
 export interface UsageRow {
   request_id: string;
   ts: number;
@@ -169,8 +173,19 @@ export class SQLiteStore implements UsageSink {
   private readonly insertMany: (records: readonly UsageRecord[]) => void;
   private readonly insertBodies: Database.Statement;
 
+  /** Releases the data directory's lock; set by open(). */
+  private unlock: (() => void) | undefined;
+
   constructor(readonly path: string) {
     this.db = new Database(path);
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      this.db.close();
+      throw new DataDirError(
+        `The database ${path} has schema version ${version}, newer than this Baimo's (${SCHEMA_VERSION}): a newer Baimo wrote it. ` +
+          'Run that version (or newer), or give this one another --data-dir; nothing was changed.',
+      );
+    }
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
@@ -217,14 +232,31 @@ export class SQLiteStore implements UsageSink {
     });
   }
 
+  /**
+   * Opens the data directory's store: the directory made private (0700), this hub's lock taken
+   * (a second hub on the same directory is refused), and the database created 0600 — SQLite
+   * gives its WAL and shared-memory files the database file's mode.
+   */
   static open(dataDir: string): SQLiteStore {
-    mkdirSync(dataDir, { recursive: true });
-    return new SQLiteStore(join(dataDir, 'baimo.db'));
+    prepareDataDir(dataDir);
+    const unlock = lockDataDir(dataDir);
+    try {
+      const path = join(dataDir, 'baimo.db');
+      privateFile(path);
+      // Files left by an older hub that made them world-readable.
+      for (const f of [`${path}-wal`, `${path}-shm`, `${path}-journal`]) if (existsSync(f)) chmodSync(f, FILE_MODE);
+      const store = new SQLiteStore(path);
+      store.unlock = unlock;
+      return store;
+    } catch (err) {
+      unlock();
+      throw err;
+    }
   }
 
   private migrate(): void {
     const version = this.db.pragma('user_version', { simple: true }) as number;
-    for (let v = version; v < MIGRATIONS.length; v++) {
+    for (let v = version; v < SCHEMA_VERSION; v++) {
       this.db.transaction(() => {
         this.db.exec(MIGRATIONS[v]!);
         this.db.pragma(`user_version = ${v + 1}`);
@@ -335,6 +367,11 @@ export class SQLiteStore implements UsageSink {
   }
 
   close(): void {
-    this.db.close();
+    try {
+      this.db.close();
+    } finally {
+      this.unlock?.();
+      this.unlock = undefined;
+    }
   }
 }

@@ -45,3 +45,17 @@ export function presentedKey(headers: Record<string, string | string[] | undefin
   if (typeof x === 'string' && x.trim()) return x.trim();
   return undefined;
 }
+
+/**
+ * Why an Authorization header that carries no key cannot be used (`Authorization: sk-…`
+ * without `Bearer `, `Basic …`, an empty `Bearer`), or undefined when there is none such.
+ */
+export function authorizationProblem(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const auth = headers.authorization;
+  if (auth === undefined || auth === '' || presentedKey(headers)) return undefined;
+  const value = Array.isArray(auth) ? (auth[0] ?? '') : auth;
+  // Only a well-known scheme's name is repeated: anything else may be the key itself.
+  const scheme = /^\s*(Basic|Digest|Token|Negotiate|NTLM|ApiKey|Api-Key|Key)\s/i.exec(value)?.[1];
+  const what = scheme ? `uses the ${scheme} scheme` : /^\s*Bearer\s*$/i.test(value) ? 'has no key after Bearer' : 'has no `Bearer ` before the key';
+  return `The Authorization header ${what}: send the key as \`Authorization: Bearer <key>\` (or as \`x-api-key: <key>\`).`;
+}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { HubError } from '../core/errors.js';
 import type { TenancyRepo } from '../store/tenancy.js';
-import { hashKey, newKey, presentedKey } from './secrets.js';
+import { authorizationProblem, hashKey, newKey, presentedKey } from './secrets.js';
 import type { Limits, Principal, Team, VirtualKey } from './types.js';
 
 export interface KeyInput extends Limits {
@@ -62,6 +62,8 @@ export class Tenancy {
     const presented = presentedKey(headers);
     if (!presented) {
       if (!this.authRequired) return { kind: 'open' };
+      const problem = authorizationProblem(headers);
+      if (problem) throw new HubError('authentication', problem, { code: 'invalid_authorization_header' });
       throw new HubError('authentication', 'Missing API key: send a Baimo key as `Authorization: Bearer <key>` or `x-api-key: <key>`.', { code: 'missing_api_key' });
     }
     const hash = this.hashOf(presented);
@@ -94,7 +96,11 @@ export class Tenancy {
   /** Only the admin key passes. */
   requireAdmin(headers: Record<string, string | string[] | undefined>): void {
     const presented = presentedKey(headers);
-    if (!presented) throw new HubError('authentication', 'The admin API needs the admin key as `Authorization: Bearer <admin key>`.', { code: 'missing_api_key' });
+    if (!presented) {
+      const problem = authorizationProblem(headers);
+      if (problem) throw new HubError('authentication', problem, { code: 'invalid_authorization_header' });
+      throw new HubError('authentication', 'This needs the admin key as `Authorization: Bearer <admin key>`.', { code: 'missing_api_key' });
+    }
     if (hashKey(presented) !== this.adminHash) throw new HubError('permission', 'This operation needs the admin key.', { code: 'admin_only' });
   }
 

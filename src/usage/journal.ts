@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { UsageRecord } from './record.js';
 
@@ -16,8 +16,13 @@ export class UsageJournal {
   private fd: number;
   private sealed = 0;
 
+  /**
+   * Records hold key ids, models and costs: the file is its owner's only. A new file is made
+   * 0600 (a umask can only take bits away); one an older hub left is tightened.
+   */
   constructor(readonly path: string) {
-    this.fd = openSync(path, 'a');
+    this.fd = openSync(path, 'a', 0o600);
+    fchmodSync(this.fd, 0o600);
   }
 
   private buffered = '';
@@ -53,7 +58,7 @@ export class UsageJournal {
     closeSync(this.fd);
     const segment = `${this.path}.${process.pid}.${Date.now()}.${++this.sealed}`;
     renameSync(this.path, segment);
-    this.fd = openSync(this.path, 'a');
+    this.fd = openSync(this.path, 'a', 0o600);
     return () => rmSync(segment, { force: true });
   }
 

@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { HubError, toHubError } from '../../core/errors.js';
+import { HubError } from '../../core/errors.js';
 import { openAIErrorBody } from '../../protocols/openai-chat/errors.js';
 import { parseJSONBody, validate } from '../../protocols/validate.js';
 import { BUDGET_PERIODS } from '../../tenancy/types.js';
 import type { Team, VirtualKey } from '../../tenancy/types.js';
 import type { HubContext } from '../context.js';
-import { readBody, sendJSON } from '../http.js';
+import { decodePathPart, readBody, sendJSON } from '../http.js';
 import { listRequests, requestDetail } from './requests.js';
 import { usageQuery, usageQueryParams } from './usage-query.js';
 
@@ -109,7 +109,7 @@ export async function admin(ctx: HubContext, req: IncomingMessage, res: ServerRe
         });
       case 'requests':
         if (method !== 'GET') break;
-        return sendJSON(res, 200, id ? requestDetail(ctx, decodeURIComponent(id), undefined) : listRequests(ctx, query, undefined));
+        return sendJSON(res, 200, id ? requestDetail(ctx, decodePathPart(id), undefined) : listRequests(ctx, query, undefined));
       case 'usage':
         if (method !== 'GET') break;
         return sendJSON(res, 200, usageQuery(ctx, validate(usageQueryParams, Object.fromEntries(query))));
@@ -154,7 +154,8 @@ export async function admin(ctx: HubContext, req: IncomingMessage, res: ServerRe
     }
     throw new HubError('bad_request', `Method ${method} is not allowed on ${path}.`, { status: 405, code: 'method_not_allowed' });
   } catch (err) {
-    const e = toHubError(err);
-    sendJSON(res, e.status, openAIErrorBody(e));
+    // Anything else is the hub's own fault: the server's last line of defence logs it and answers 500.
+    if (!(err instanceof HubError)) throw err;
+    sendJSON(res, err.status, openAIErrorBody(err));
   }
 }

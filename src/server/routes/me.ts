@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { leaderboard } from '../../arena/elo.js';
-import { HubError, toHubError } from '../../core/errors.js';
+import { HubError } from '../../core/errors.js';
 import { openAIErrorBody } from '../../protocols/openai-chat/errors.js';
 import { parseJSONBody, validate } from '../../protocols/validate.js';
 import type { Principal } from '../../tenancy/types.js';
 import type { HubContext } from '../context.js';
-import { readBody, sendJSON } from '../http.js';
+import { decodePathPart, readBody, sendJSON } from '../http.js';
 import { listRequests, requestDetail } from './requests.js';
 import { usageQuery, usageQueryParams } from './usage-query.js';
 
@@ -55,7 +55,7 @@ export async function me(ctx: HubContext, req: IncomingMessage, res: ServerRespo
       return sendJSON(res, 200, usageQuery(ctx, scope ? { ...q, key_id: scope } : q));
     }
     if (path === '/v1/me/requests' && method === 'GET') return sendJSON(res, 200, listRequests(ctx, query, scope));
-    if (path.startsWith('/v1/me/requests/') && method === 'GET') return sendJSON(res, 200, requestDetail(ctx, decodeURIComponent(path.slice(16)), scope));
+    if (path.startsWith('/v1/me/requests/') && method === 'GET') return sendJSON(res, 200, requestDetail(ctx, decodePathPart(path.slice(16)), scope));
     if (path === '/v1/arena/votes' && method === 'POST') {
       const v = validate(voteBody, parseJSONBody(await readBody(req, ctx.maxBodyBytes)));
       if (v.models[0] === v.models[1]) throw new HubError('bad_request', 'A vote compares two different models.', { param: 'models' });
@@ -68,7 +68,8 @@ export async function me(ctx: HubContext, req: IncomingMessage, res: ServerRespo
     }
     throw new HubError('not_found', `Unknown request URL: ${method} ${path}.`, { code: 'unknown_url' });
   } catch (err) {
-    const e = toHubError(err);
-    sendJSON(res, e.status, openAIErrorBody(e));
+    // Anything else is the hub's own fault: the server's last line of defence logs it and answers 500.
+    if (!(err instanceof HubError)) throw err;
+    sendJSON(res, err.status, openAIErrorBody(err));
   }
 }
