@@ -21,6 +21,9 @@ export interface Ticket {
   settle(usage: Usage | undefined, costUsd: number | undefined): void;
 }
 
+/** The provider prefix of virtual models (src/ensemble). */
+const VIRTUAL = 'virtual:';
+
 /** Output reserved when a request sets no limit and the model's own is unknown. */
 export const DEFAULT_MAX_OUTPUT = 4096;
 
@@ -150,9 +153,10 @@ export function admit(
   if (team?.budgetUsd !== undefined) budgets.push({ account: `team:${team.id}`, budgetUsd: team.budgetUsd, period: team.budgetPeriod ?? 'month' });
   let reservation: Reservation | undefined;
   if (budgets.length) {
-    // A model with no known price would cost nothing against the budget: refused unless the config allows it.
+    // A model with no known price would cost nothing against the budget: refused unless the config
+    // allows it. A virtual model costs what its sub-calls cost; each is admitted (and checked) itself.
     for (const d of target.route.deployments) {
-      if (ctx.prices.price(d.provider, d.upstreamModel) || ctx.prices.unpricedAllowed(model, d.provider, d.upstreamModel)) continue;
+      if (d.provider.startsWith(VIRTUAL) || ctx.prices.price(d.provider, d.upstreamModel) || ctx.prices.unpricedAllowed(model, d.provider, d.upstreamModel)) continue;
       ctx.limiter.adjustTokens(accounts, -tokens);
       const whose = budgets.some((b) => b.account.startsWith('key:')) ? 'this key' : 'its team';
       throw new HubError(
