@@ -132,6 +132,16 @@ async function recorded(keyId: string, n: number) {
 }
 
 describe('costs and budgets on catalogued models', () => {
+  it('/v1/models shows the package’s prices and context windows', async () => {
+    const res = await fetch(`${hub.url}/v1/models`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    const data = ((await res.json()) as any).data as any[];
+    expect(data.find((m) => m.id === 'openai/gpt-4o-mini')).toMatchObject({
+      context_window: 128_000,
+      pricing: { currency: 'USD', input_per_million: 0.15, output_per_million: 0.6, cached_input_per_million: 0.075 },
+    });
+    expect(data.find((m) => m.id === 'anthropic/claude-opus-4-6')).toMatchObject({ context_window: 1_000_000, pricing: { input_per_million: 5, output_per_million: 25 } });
+  });
+
   it('records the cost of gpt-4o-mini and claude-sonnet-4-5 calls', async () => {
     const k = await newKey({ budget_usd: 5, budget_period: 'day' });
     const client = new OpenAI({ baseURL: `${hub.url}/v1`, apiKey: k.key, maxRetries: 0 });
