@@ -194,6 +194,15 @@ describe('costs and budgets on catalogued models', () => {
     expect((await chat(unlimited.key, { model: 'loop/my-finetune' })).status).toBe(200);
   });
 
+  it('reserves the output allowance once per choice (n)', async () => {
+    const k = await newKey({ budget_usd: 0.001, budget_period: 'day' });
+    // max_tokens 1000 at $0.60/M: $0.0006 for one choice, $0.0048 for eight.
+    const eight = await chat(k.key, { model: 'openai/gpt-4o-mini', max_tokens: 1000, n: 8 });
+    expect(eight.status).toBe(429);
+    expect(eight.body.error.message).toContain('up to 8,000 output tokens (its max_tokens for each of 8 choices)');
+    expect((await chat(k.key, { model: 'openai/gpt-4o-mini', max_tokens: 1000 })).status).toBe(200);
+  });
+
   it('explains a budget refusal: what was spent, what this request reserves and why, and that max_tokens lowers it', async () => {
     const k = await newKey({ budget_usd: 1, budget_period: 'day' });
     // No max_tokens: gpt-5's whole 400k context window may be output at $10/M.

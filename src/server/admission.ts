@@ -40,6 +40,8 @@ export interface WorstCase {
   readonly outputTokens: number;
   readonly outputPerM: number;
   readonly outputBasis: OutputBasis;
+  /** `n`: choices, each of which may spend the output allowance. */
+  readonly choices: number;
 }
 
 /**
@@ -59,16 +61,17 @@ function outputBound(prices: PriceBook, d: Deployment, promptTokens: number, req
 }
 
 /** The dearest deployment of the route for this request; undefined when no deployment has a price. */
-export function routeWorstCase(prices: PriceBook, route: Route, promptTokens: number, requestedMaxOutput: number | undefined): WorstCase | undefined {
+export function routeWorstCase(prices: PriceBook, route: Route, promptTokens: number, requestedMaxOutput: number | undefined, choices = 1): WorstCase | undefined {
   let worst: WorstCase | undefined;
   for (const d of route.deployments) {
     const price = prices.price(d.provider, d.upstreamModel);
     if (!price) continue;
-    const out = outputBound(prices, d, promptTokens, requestedMaxOutput);
+    const one = outputBound(prices, d, promptTokens, requestedMaxOutput);
+    const out = { tokens: one.tokens * choices, basis: one.basis };
     const usd = worstCaseUsd(promptTokens, out.tokens, price);
     if (worst && worst.usd >= usd) continue;
     const at = priceAt(price, promptTokens);
-    worst = { usd, deployment: d.id, promptTokens, inputPerM: worstInputPrice(at), outputTokens: out.tokens, outputPerM: at.output, outputBasis: out.basis };
+    worst = { usd, deployment: d.id, promptTokens, inputPerM: worstInputPrice(at), outputTokens: out.tokens, outputPerM: at.output, outputBasis: out.basis, choices };
   }
   return worst;
 }
@@ -91,8 +94,8 @@ const tokens = (n: number) => n.toLocaleString('en-US');
 function reservationReason(w: WorstCase): string {
   const output =
     w.outputBasis === 'requested'
-      ? `up to ${tokens(w.outputTokens)} output tokens (its max_tokens) at ${perM(w.outputPerM)}`
-      : `up to ${tokens(w.outputTokens)} output tokens at ${perM(w.outputPerM)}, because max_tokens was not set (${
+      ? `up to ${tokens(w.outputTokens)} output tokens (its max_tokens${w.choices > 1 ? ` for each of ${w.choices} choices` : ''}) at ${perM(w.outputPerM)}`
+      : `up to ${tokens(w.outputTokens)} output tokens${w.choices > 1 ? ` (${w.choices} choices)` : ''} at ${perM(w.outputPerM)}, because max_tokens was not set (${
           w.outputBasis === 'model_limit'
             ? "the model's output limit"
             : w.outputBasis === 'provider_default'
@@ -120,7 +123,7 @@ export function admit(
    * tokens per minute, and `bound`, an upper bound (promptTokenBound), for the budget reservation;
    * a plain number serves as both. `bound` is called only when a budget applies.
    */
-  prompt: number | { readonly estimate: number; readonly bound: () => number },
+  prompt: number | { readonly estimate: number; readonly bound: () => number; /** `n`: each choice may spend the output allowance. */ readonly choices?: number | null | undefined },
   requestedMaxOutput: number | undefined,
   /** A virtual model's sub-call: its members were chosen by the admin, and one client request is one request. */
   o: { subCall?: boolean } = {},
@@ -168,7 +171,8 @@ export function admit(
       );
     }
     // The worst case over every deployment the route might use.
-    const worst = routeWorstCase(ctx.prices, target.route, typeof prompt === 'number' ? prompt : prompt.bound(), requestedMaxOutput);
+    const choices = typeof prompt === 'number' ? 1 : Math.max(1, Math.floor(prompt.choices ?? 1));
+    const worst = routeWorstCase(ctx.prices, target.route, typeof prompt === 'number' ? prompt : prompt.bound(), requestedMaxOutput, choices);
     const r = ctx.ledger.reserve(budgets, worst?.usd ?? 0);
     if (!r.ok) {
       ctx.limiter.adjustTokens(accounts, -tokens);
