@@ -85,7 +85,9 @@ export function routeWorstCaseUsd(prices: PriceBook, route: Route, promptTokens:
 export function usd(n: number): string {
   if (n === 0) return '$0';
   if (n >= 1) return `$${n.toFixed(2)}`;
-  return `$${n.toPrecision(2).replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '')}`;
+  // Two significant digits, never exponent notation.
+  const digits = Math.min(12, Math.max(2, 1 - Math.floor(Math.log10(n))));
+  return `$${n.toFixed(digits).replace(/0+$/, '').replace(/\.$/, '')}`;
 }
 
 const perM = (n: number) => `${usd(n)}/M`;
