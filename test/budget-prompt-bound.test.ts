@@ -67,6 +67,19 @@ describe('the budget reservation bounds the prompt from above', () => {
     expect(textTokenBound(english)).toBeGreaterThanOrEqual(enc.encode(english).length);
   });
 
+  it('bounds images, tools and response schemas too', () => {
+    const text = { model: 'm', messages: [{ role: 'user' as const, content: [{ type: 'text' as const, text: 'hi' }] }] };
+    const base = promptTokenBound(text);
+    const withImage = { ...text, messages: [{ role: 'user' as const, content: [{ type: 'text' as const, text: 'hi' }, { type: 'image' as const, url: 'data:image/png;base64,' + 'A'.repeat(100_000) }] }] };
+    // An image costs what the provider makes of it after scaling (≤ ~1,600 tokens), not its base64 length.
+    expect(promptTokenBound(withImage)).toBe(base + 2_048);
+    const tool = { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } } } };
+    const withTool = { ...text, tools: [tool] } as Parameters<typeof promptTokenBound>[0];
+    expect(promptTokenBound(withTool)).toBeGreaterThanOrEqual(base + 512 + Buffer.byteLength(JSON.stringify(tool)));
+    const withSchema = { ...text, responseFormat: { type: 'json_schema', name: 'x', schema: { type: 'object' } } } as Parameters<typeof promptTokenBound>[0];
+    expect(promptTokenBound(withSchema)).toBeGreaterThan(base + 20);
+  });
+
   it('500 concurrent requests with badly tokenizing prompts spend no more than the budget (plus at most one request)', async () => {
     const budget = 10;
     const counts = { alnum: 200, emoji: 150, thai: 150 };
