@@ -18,6 +18,8 @@ beforeAll(async () => {
     `providers:
   loop: { baseURL: ${upstream.baseURL} }
 pricing:
+  # The vote and cascade members (loop/json, loop/gpt-test) have no price; the test key has a budget.
+  allowUnpriced: true
   models:
     loop/p1: { input: 1000, output: 1000 }
     loop/p2: { input: 1000, output: 1000 }

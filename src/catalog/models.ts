@@ -1,6 +1,12 @@
 /**
  * Built-in model catalog: prices, limits and capabilities of well-known models.
  *
+ * - Prices are looked up in this order (src/catalog/prices.ts): config overrides, this table's
+ *   CNY entries (Chinese providers bill in CNY; the hub's own addition), the maintained data
+ *   package `@pydantic/genai-prices` (src/catalog/package.ts), and last this table's USD entries,
+ *   which matter only for models the package does not list yet. Output limits and modalities
+ *   recorded here are used wherever an entry exists.
+ *
  * - All prices are per ONE MILLION tokens, in the currency the provider bills in
  *   (`USD` or `CNY`). CNY prices are kept in CNY; the hub converts at a
  *   configurable rate. Nothing here is converted or rounded.

@@ -123,6 +123,11 @@ export const configSchema = z.strictObject({
       cnyPerUsd: z.number().positive().optional(),
       /** Prices per million tokens by `provider/model`, overriding the built-in catalog. */
       models: z.record(z.string().min(3), priceSchema).optional(),
+      /**
+       * Lets keys and teams with a budget call models with no known price (they then cost nothing
+       * against it): `true`, or model names / `provider/*` patterns. Default: refused.
+       */
+      allowUnpriced: z.union([z.boolean(), z.array(z.string().min(1))]).optional(),
     })
     .optional(),
   logging: z

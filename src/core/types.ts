@@ -181,7 +181,8 @@ export type ChatEvent =
       /** The stop sequence that ended the answer, when one did (reason is then 'stop'). */
       readonly stopSequence?: string;
     }
-  | { readonly type: 'usage'; readonly usage: Usage };
+  /** `costUsd`: what a virtual model's sub-call cost, set by the hub's sub-call runner only. */
+  | { readonly type: 'usage'; readonly usage: Usage; readonly costUsd?: number };
 
 export interface EmbeddingRequest {
   readonly model: string;

@@ -383,6 +383,7 @@ export class Run {
     const collector = new Collector();
     const started = performance.now();
     let usage: Usage | undefined;
+    let cost: number | undefined;
     let sentStart = false;
     try {
       for await (const e of this.caller.stream(model, request, this.signal)) {
@@ -391,6 +392,7 @@ export class Run {
             continue;
           case 'usage':
             usage = e.usage;
+            cost = e.costUsd;
             continue;
           case 'trace':
             record.detail.trace = { steps: e.steps.length, ...(e.summary && { summary: e.summary }) };
@@ -418,8 +420,9 @@ export class Run {
     record.latencyMs = Math.round(performance.now() - started);
     record.text = truncate(choiceText(collector.result().choices[0] ?? EMPTY_CHOICE));
     if (usage) record.usage = usage;
+    if (cost !== undefined) record.costUsd = cost;
     this.usage.add(usage);
-    this.settle(t, undefined);
+    this.settle(t, cost);
   }
 
   /** The closing events: one trace (every sub-call plus the summary), then one summed usage. */

@@ -7,7 +7,9 @@ import type { Budgeted, Reservation } from '../tenancy/ledger.js';
 import type { RateLimited } from '../tenancy/rate-limits.js';
 import { modelAllowed } from '../tenancy/types.js';
 import type { Principal } from '../tenancy/types.js';
-import { worstCaseUsd } from '../usage/cost.js';
+import { priceAt, worstCaseUsd, worstInputPrice } from '../usage/cost.js';
+import { DEFAULT_MAX_TOKENS as DEFAULT_ANTHROPIC_MAX_TOKENS } from '../providers/anthropic/provider.js';
+import type { Deployment } from '../routing/deployment.js';
 import type { HubContext } from './context.js';
 
 /** What a request was admitted with; settled once, when its usage is known. */
@@ -19,18 +21,92 @@ export interface Ticket {
   settle(usage: Usage | undefined, costUsd: number | undefined): void;
 }
 
-const DEFAULT_MAX_OUTPUT = 4096;
+/** The provider prefix of virtual models (src/ensemble). */
+const VIRTUAL = 'virtual:';
 
-/** The most a request can cost on any deployment of its route; undefined when no price is known. */
-export function routeWorstCaseUsd(prices: PriceBook, route: Route, promptTokens: number, requestedMaxOutput: number | undefined): number | undefined {
-  let worst: number | undefined;
+/** Output reserved when a request sets no limit and the model's own is unknown. */
+export const DEFAULT_MAX_OUTPUT = 4096;
+
+/** Why a reservation assumed the output tokens it did. */
+export type OutputBasis = 'requested' | 'model_limit' | 'provider_default' | 'context_window' | 'default';
+
+/** The most one deployment can charge for a request, and how that was worked out. */
+export interface WorstCase {
+  readonly usd: number;
+  readonly deployment: string;
+  readonly promptTokens: number;
+  /** USD per million prompt tokens (the dearest of fresh and cache-write, at the prompt's tier). */
+  readonly inputPerM: number;
+  readonly outputTokens: number;
+  readonly outputPerM: number;
+  readonly outputBasis: OutputBasis;
+  /** `n`: choices, each of which may spend the output allowance. */
+  readonly choices: number;
+}
+
+/**
+ * The output tokens a request can produce on a deployment: what it asked for; else the model's
+ * output limit where the catalog knows it; else what the hub itself sends (Anthropic's API needs
+ * a max_tokens, and the hub fills in 4,096); else all the context window the prompt leaves;
+ * else a 4,096-token default.
+ */
+function outputBound(prices: PriceBook, d: Deployment, promptTokens: number, requested: number | undefined): { tokens: number; basis: OutputBasis } {
+  if (requested !== undefined) return { tokens: requested, basis: 'requested' };
+  const limit = prices.maxOutput(d.provider, d.upstreamModel);
+  if (limit !== undefined) return { tokens: limit, basis: 'model_limit' };
+  if ((d.model as { readonly wire?: string }).wire === 'anthropic') return { tokens: DEFAULT_ANTHROPIC_MAX_TOKENS, basis: 'provider_default' };
+  const context = prices.contextWindow(d.provider, d.upstreamModel);
+  if (context !== undefined) return { tokens: Math.max(1, context - Math.min(promptTokens, context)), basis: 'context_window' };
+  return { tokens: DEFAULT_MAX_OUTPUT, basis: 'default' };
+}
+
+/** The dearest deployment of the route for this request; undefined when no deployment has a price. */
+export function routeWorstCase(prices: PriceBook, route: Route, promptTokens: number, requestedMaxOutput: number | undefined, choices = 1): WorstCase | undefined {
+  let worst: WorstCase | undefined;
   for (const d of route.deployments) {
     const price = prices.price(d.provider, d.upstreamModel);
     if (!price) continue;
-    const maxOut = requestedMaxOutput ?? prices.maxOutput(d.provider, d.upstreamModel) ?? DEFAULT_MAX_OUTPUT;
-    worst = Math.max(worst ?? 0, worstCaseUsd(promptTokens, maxOut, price));
+    const one = outputBound(prices, d, promptTokens, requestedMaxOutput);
+    const out = { tokens: one.tokens * choices, basis: one.basis };
+    const usd = worstCaseUsd(promptTokens, out.tokens, price);
+    if (worst && worst.usd >= usd) continue;
+    const at = priceAt(price, promptTokens);
+    worst = { usd, deployment: d.id, promptTokens, inputPerM: worstInputPrice(at), outputTokens: out.tokens, outputPerM: at.output, outputBasis: out.basis, choices };
   }
   return worst;
+}
+
+/** The most a request can cost on any deployment of its route; undefined when no price is known. */
+export function routeWorstCaseUsd(prices: PriceBook, route: Route, promptTokens: number, requestedMaxOutput: number | undefined): number | undefined {
+  return routeWorstCase(prices, route, promptTokens, requestedMaxOutput)?.usd;
+}
+
+/** Dollars as a person reads them: cents for large sums, enough digits for tiny ones. */
+export function usd(n: number): string {
+  if (n === 0) return '$0';
+  if (n >= 1) return `$${n.toFixed(2)}`;
+  // Two significant digits, never exponent notation.
+  const digits = Math.min(12, Math.max(2, 1 - Math.floor(Math.log10(n))));
+  return `$${n.toFixed(digits).replace(/0+$/, '').replace(/\.$/, '')}`;
+}
+
+const perM = (n: number) => `${usd(n)}/M`;
+const tokens = (n: number) => n.toLocaleString('en-US');
+
+function reservationReason(w: WorstCase): string {
+  const output =
+    w.outputBasis === 'requested'
+      ? `up to ${tokens(w.outputTokens)} output tokens (its max_tokens${w.choices > 1 ? ` for each of ${w.choices} choices` : ''}) at ${perM(w.outputPerM)}`
+      : `up to ${tokens(w.outputTokens)} output tokens${w.choices > 1 ? ` (${w.choices} choices)` : ''} at ${perM(w.outputPerM)}, because max_tokens was not set (${
+          w.outputBasis === 'model_limit'
+            ? "the model's output limit"
+            : w.outputBasis === 'provider_default'
+              ? 'the max_tokens the hub sends this provider by default'
+              : w.outputBasis === 'context_window'
+                ? "what the model's context window leaves after the prompt"
+                : 'the hub\'s default for a model whose limit it does not know'
+        } is assumed)`;
+  return `a prompt of at most ${tokens(w.promptTokens)} tokens at ${perM(w.inputPerM)} and ${output}`;
 }
 
 const OPEN: Ticket = { keyId: undefined, teamId: undefined, headers: {}, settle() {} };
@@ -44,13 +120,19 @@ export function admit(
   principal: Principal,
   model: string,
   target: Target,
-  promptTokens: number,
+  /**
+   * The prompt's tokens: `estimate` (characters/4, as providers' own rate limiters count) for
+   * tokens per minute, and `bound`, an upper bound (promptTokenBound), for the budget reservation;
+   * a plain number serves as both. `bound` is called only when a budget applies.
+   */
+  prompt: number | { readonly estimate: number; readonly bound: () => number; /** `n`: each choice may spend the output allowance. */ readonly choices?: number | null | undefined },
   requestedMaxOutput: number | undefined,
   /** A virtual model's sub-call: its members were chosen by the admin, and one client request is one request. */
   o: { subCall?: boolean } = {},
 ): Ticket {
   if (principal.kind !== 'key') return OPEN;
   const { key, team } = principal;
+  const promptTokens = typeof prompt === 'number' ? prompt : prompt.estimate;
   for (const [who, allowed] of o.subCall ? [] : ([[`key ${key.prefix}`, key.allowedModels], [`team '${team?.name}'`, team?.allowedModels]] as const)) {
     if (!modelAllowed(allowed, model)) {
       throw new HubError('permission', `The ${who} may not use the model '${model}'.`, { code: 'model_not_allowed', param: 'model' });
@@ -76,23 +158,37 @@ export function admit(
   if (team?.budgetUsd !== undefined) budgets.push({ account: `team:${team.id}`, budgetUsd: team.budgetUsd, period: team.budgetPeriod ?? 'month' });
   let reservation: Reservation | undefined;
   if (budgets.length) {
+    // A model with no known price would cost nothing against the budget: refused unless the config
+    // allows it. A virtual model costs what its sub-calls cost; each is admitted (and checked) itself.
+    for (const d of target.route.deployments) {
+      if (d.provider.startsWith(VIRTUAL) || ctx.prices.price(d.provider, d.upstreamModel) || ctx.prices.unpricedAllowed(model, d.provider, d.upstreamModel)) continue;
+      ctx.limiter.adjustTokens(accounts, -tokens);
+      const whose = budgets.some((b) => b.account.startsWith('key:')) ? 'this key' : 'its team';
+      throw new HubError(
+        'permission',
+        `The model '${model}' has no known price (${d.provider}/${d.upstreamModel}), and ${whose} has a budget, so it may not use it: ` +
+          `the call would not count against the budget. Give it a price in the config (pricing.models: { '${d.provider}/${d.upstreamModel}': { input: <USD per 1M>, output: <USD per 1M> } }) ` +
+          `or allow unpriced models for budgeted keys (pricing.allowUnpriced: true, or a list of model names).`,
+        { code: 'model_unpriced', param: 'model', headers: { 'x-should-retry': 'false' } },
+      );
+    }
     // The worst case over every deployment the route might use.
-    const worst = routeWorstCaseUsd(ctx.prices, target.route, promptTokens, requestedMaxOutput) ?? 0;
-    const r = ctx.ledger.reserve(budgets, worst);
+    const choices = typeof prompt === 'number' ? 1 : Math.max(1, Math.floor(prompt.choices ?? 1));
+    const worst = routeWorstCase(ctx.prices, target.route, typeof prompt === 'number' ? prompt : prompt.bound(), requestedMaxOutput, choices);
+    const r = ctx.ledger.reserve(budgets, worst?.usd ?? 0);
     if (!r.ok) {
       ctx.limiter.adjustTokens(accounts, -tokens);
       const whose = r.account.startsWith('team:') ? 'the team' : 'this key';
-      throw new HubError(
-        'rate_limited',
-        `Budget exceeded for ${whose}: $${r.spentUsd.toFixed(4)} spent of $${r.budgetUsd} per ${r.period === 'total' ? 'lifetime' : r.period}` +
-          (worst > 0 ? `, and this request may cost up to $${worst.toFixed(4)}.` : '.'),
-        {
-          code: 'budget_exceeded',
-          // Retrying cannot help until the period resets: tell SDKs not to.
-          headers: { 'x-should-retry': 'false' },
-          ...(r.resetsAt !== undefined && { retryAfter: Math.ceil((r.resetsAt - Date.now()) / 1000) }),
-        },
-      );
+      const period = r.period === 'total' ? 'in total' : `per ${r.period}`;
+      const inFlight = r.reservedUsd > 0 ? `, ${usd(r.reservedUsd)} is reserved by its requests in flight` : '';
+      const why = worst && worst.usd > 0 ? ` This request reserves up to ${usd(worst.usd)}: ${reservationReason(worst)}.` : '';
+      const fix = worst && worst.outputBasis !== 'requested' && worst.usd > 0 ? ' Setting max_tokens (max_output_tokens on /v1/responses) lowers the reservation.' : '';
+      throw new HubError('rate_limited', `Budget exceeded for ${whose}: ${usd(r.spentUsd)} spent of ${usd(r.budgetUsd)} ${period}${inFlight}.${why}${fix}`, {
+        code: 'budget_exceeded',
+        // Retrying cannot help until the period resets: tell SDKs not to.
+        headers: { 'x-should-retry': 'false' },
+        ...(r.resetsAt !== undefined && { retryAfter: Math.ceil((r.resetsAt - Date.now()) / 1000) }),
+      });
     }
     reservation = r.reservation;
   }

@@ -70,6 +70,9 @@ export async function runRequest(
   const ts = Date.now();
   const out = newOutcome();
   let scope: SubCallScope | undefined;
+  // Who called, once known: a request refused at admission (budget, RPM, TPM, model access) has
+  // no ticket but is still recorded against its key and team.
+  let caller: Principal | undefined;
   const cancel = new Cancel();
   res.on('close', () => {
     if (!res.writableFinished) cancel.abort();
@@ -109,8 +112,8 @@ export async function runRequest(
         attempt: a?.number ?? 0,
         final: true,
         fallbackFrom: a?.fallbackFrom,
-        keyId: out.ticket?.keyId,
-        teamId: out.ticket?.teamId,
+        keyId: out.ticket ? out.ticket.keyId : caller?.kind === 'key' ? caller.key.id : undefined,
+        teamId: out.ticket ? out.ticket.teamId : caller?.kind === 'key' ? caller.team?.id : undefined,
         costUsd: cost,
         usageCounted: estimated,
         ...(out.trace && { trace: out.trace }),
@@ -143,6 +146,7 @@ export async function runRequest(
   try {
     // Who is calling is settled before the body is even read.
     const principal = ctx.tenancy.authenticate(req.headers);
+    caller = principal;
     rawBody = await readBody(req, ctx.maxBodyBytes);
     const json = parseJSONBody(rawBody);
     const model = (json as { model?: unknown } | null)?.model;

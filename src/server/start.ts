@@ -59,7 +59,7 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
     const ollama = await detectOllama(env);
     if (ollama) specs.set('ollama', ollama);
   }
-  const prices = new PriceBook(CATALOG, config.pricing?.models ?? {}, config.pricing?.cnyPerUsd);
+  const prices = new PriceBook(CATALOG, config.pricing?.models ?? {}, config.pricing?.cnyPerUsd, { allowUnpriced: config.pricing?.allowUnpriced ?? false });
   const registry: Registry = new Registry(
     specs.values(),
     config,

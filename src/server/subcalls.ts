@@ -8,7 +8,7 @@ import type { Registry } from '../routing/registry.js';
 import { execute } from '../routing/router.js';
 import type { Principal } from '../tenancy/types.js';
 import { costUsd } from '../usage/cost.js';
-import { estimatePromptTokens } from '../usage/estimate.js';
+import { estimatePromptTokens, promptTokenBound } from '../usage/estimate.js';
 import { admit, routeWorstCaseUsd } from './admission.js';
 import type { Ticket } from './admission.js';
 import type { HubContext } from './context.js';
@@ -35,7 +35,7 @@ export const subCallScope = new AsyncLocalStorage<SubCallScope>();
 
 function worstCase(registry: Registry, prices: HubContext['prices'] | undefined, model: string, request: ChatRequest): number | undefined {
   const route = registry.route(model);
-  return prices && route ? routeWorstCaseUsd(prices, route, estimatePromptTokens(request), request.maxTokens) : undefined;
+  return prices && route ? routeWorstCaseUsd(prices, route, promptTokenBound(request), request.maxTokens) : undefined;
 }
 
 /** Starts a sub-call: admission against the caller's key, routing with retries, an id of its own. */
@@ -50,7 +50,7 @@ async function start<T>(
   const target = ctx.registry.resolve(model);
   const estimate = estimatePromptTokens(request);
   const id = `${s.requestId}:${++s.calls}`;
-  const ticket = admit(ctx, s.principal, model, target, estimate, request.maxTokens, { subCall: true });
+  const ticket = admit(ctx, s.principal, model, target, { estimate, bound: () => promptTokenBound(request) }, request.maxTokens, { subCall: true });
   const out = newOutcome();
   out.model = model;
   out.ticket = ticket;
@@ -109,8 +109,15 @@ export function hubCaller(registry: () => Registry, prices?: () => HubContext['p
       let usage: Usage | undefined;
       try {
         for (let next = value.first; !next.done; next = await value.it.next()) {
-          if (next.value.type === 'usage') usage = next.value.usage;
-          yield next.value;
+          const e = next.value;
+          if (e.type === 'usage') {
+            usage = e.usage;
+            // The caller (a virtual model's trace) learns what the streamed call cost.
+            const cost = price ? costUsd(e.usage, price) : undefined;
+            yield cost === undefined ? e : { ...e, costUsd: cost };
+            continue;
+          }
+          yield e;
         }
       } finally {
         settle(s, ticket, usage, price);

@@ -26,7 +26,7 @@ export interface Reservation {
   readonly amount: number;
 }
 
-export type ReserveResult = { readonly ok: true; readonly reservation: Reservation } | { readonly ok: false; readonly account: string; readonly budgetUsd: number; readonly spentUsd: number; readonly period: BudgetPeriod; readonly resetsAt: number | undefined };
+export type ReserveResult = { readonly ok: true; readonly reservation: Reservation } | { readonly ok: false; readonly account: string; readonly budgetUsd: number; readonly spentUsd: number; readonly reservedUsd: number; readonly period: BudgetPeriod; readonly resetsAt: number | undefined };
 
 /**
  * Budgets that hold under concurrency: before a call the worst case is reserved against every
@@ -65,7 +65,7 @@ export class Ledger {
         const d = new Date(this.now());
         const resetsAt =
           b.period === 'day' ? Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1) : b.period === 'month' ? Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) : undefined;
-        return { ok: false, account: b.account, budgetUsd: b.budgetUsd, spentUsd: a.spent, period: b.period, resetsAt };
+        return { ok: false, account: b.account, budgetUsd: b.budgetUsd, spentUsd: a.spent, reservedUsd: a.reserved, period: b.period, resetsAt };
       }
     }
     for (const b of budgets) this.account(b.account, b.period).reserved += amount;

@@ -50,3 +50,46 @@ export function promptText(r: ChatRequest): string {
   for (const t of r.tools ?? []) parts.push(JSON.stringify(t));
   return parts.join('\n');
 }
+
+/**
+ * An upper bound on a request's prompt tokens, for budget reservations: no tokenizer counts a text
+ * as more tokens than it has UTF-8 bytes (byte-level BPE — OpenAI, Anthropic, Llama, Qwen,
+ * DeepSeek — and SentencePiece with byte fallback — Gemini — map every token to at least one
+ * byte). Prompts that tokenize badly (random alphanumerics, emoji, Thai) stay under it, where a
+ * characters/4 estimate fell short 4-6 times. `Buffer.byteLength` is native: no tokenizer runs.
+ */
+export function textTokenBound(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}
+
+/** Chat-template framing per message (role markers, separators): 3-4 tokens on OpenAI's models; kept generous. */
+const BOUND_PER_MESSAGE = 8;
+/**
+ * One image, after the provider scales it down: Anthropic ≤ ~1,600 tokens, OpenAI's gpt-4o family
+ * ≤ 1,105 (high detail, 6 tiles), Gemini 258 per tile or ≤ 1,120. OpenAI's mini models bill images
+ * at many more tokens of a cheaper price; their cost stays within what this bound reserves at gpt-4o prices only.
+ */
+const BOUND_PER_IMAGE = 2_048;
+/** The tool-use instructions a provider adds when tools are offered (Anthropic: ~350 tokens). */
+const BOUND_TOOLS_PREAMBLE = 512;
+
+export function promptTokenBound(r: ChatRequest): number {
+  let n = 8;
+  for (const m of r.messages) {
+    n += BOUND_PER_MESSAGE;
+    if (m.role === 'user') {
+      for (const p of m.content) n += p.type === 'text' ? textTokenBound(p.text) : BOUND_PER_IMAGE;
+    } else if (m.role === 'assistant') {
+      n += textTokenBound(m.content);
+      for (const x of m.reasoning ?? []) n += textTokenBound(x.text);
+      for (const c of m.toolCalls ?? []) n += textTokenBound(c.name) + textTokenBound(c.arguments) + BOUND_PER_MESSAGE;
+    } else n += textTokenBound(m.content);
+  }
+  if (r.tools?.length) {
+    n += BOUND_TOOLS_PREAMBLE;
+    for (const t of r.tools) n += textTokenBound(JSON.stringify(t)) + BOUND_PER_MESSAGE;
+  }
+  // A JSON schema for structured output is sent to the model too.
+  if (r.responseFormat) n += textTokenBound(JSON.stringify(r.responseFormat));
+  return n;
+}

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { getEncoding } from 'js-tiktoken';
 
 export interface RecordedRequest {
   method: string;
@@ -259,6 +260,31 @@ function usage(prompt: number, completion: number): Usage {
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
+let o200k: ReturnType<typeof getEncoding> | undefined;
+/** js-tiktoken takes ~0.5 s for some texts (emoji): tests send the same prompt many times. */
+const counted = new Map<string, number>();
+
+/**
+ * Prompt tokens as OpenAI counts them for GPT-4o-family models: o200k_base over every message's
+ * text, plus 3 per message and 3 to prime the reply.
+ */
+function trueUsage(messages: unknown[]): number {
+  o200k ??= getEncoding('o200k_base');
+  let n = 3;
+  for (const m of messages as { content?: unknown }[]) {
+    n += 3;
+    const c = m?.content;
+    const text = typeof c === 'string' ? c : Array.isArray(c) ? c.map((p: { text?: unknown }) => (typeof p?.text === 'string' ? p.text : '')).join('') : '';
+    let c2 = counted.get(text);
+    if (c2 === undefined) {
+      c2 = o200k.encode(text).length;
+      if (counted.size < 1000) counted.set(text, c2);
+    }
+    n += c2;
+  }
+  return n;
+}
+
 /** Decides what the "model" answers; behaviour is keyed on the model name. */
 function planChat(model: string, body: Record<string, any>): ChatPlan {
   const messages: unknown[] = Array.isArray(body.messages) ? body.messages : [];
@@ -299,6 +325,12 @@ function planChat(model: string, body: Record<string, any>): ChatPlan {
   if (model === 'vision') {
     const images = lastUserImages(messages);
     return { ...base, choices: [{ content: `I see ${images} image(s).`, finishReason: 'stop' }], usage: usage(12, 9) };
+  }
+
+  if (model === 'tokenized') {
+    // Usage as a real tokenizer counts the prompt (for budget tests with prompts that tokenize
+    // badly); a one-token answer that takes a moment, so concurrent requests overlap.
+    return { chunkDelayMs: 25, choices: [{ content: 'ok', finishReason: 'stop' }], usage: usage(trueUsage(messages), 1) };
   }
 
   if (model === 'json') {

@@ -13,7 +13,7 @@ import { chatRequestToCanonical } from '../../protocols/openai-chat/to-canonical
 import { validate } from '../../protocols/validate.js';
 import { OpenAICompatibleProvider } from '../../providers/openai-compatible/provider.js';
 import type { Usage } from '../../core/types.js';
-import { estimatePromptTokens, promptText } from '../../usage/estimate.js';
+import { estimatePromptTokens, promptText, promptTokenBound } from '../../usage/estimate.js';
 import type { HubContext } from '../context.js';
 import { dispatch, firstEvent } from '../dispatch.js';
 import type { Dispatched } from '../dispatch.js';
@@ -42,7 +42,7 @@ export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: Serv
     const canonical = (upstreamModel: string) => ({ ...base, model: upstreamModel });
     const estimate = estimatePromptTokens(base);
     out.promptText = () => promptText(base);
-    out.ticket = admit(ctx, principal, body.model, target, estimate, body.max_completion_tokens ?? body.max_tokens ?? undefined);
+    out.ticket = admit(ctx, principal, body.model, target, { estimate, bound: () => promptTokenBound(base), choices: body.n }, body.max_completion_tokens ?? body.max_tokens ?? undefined);
     const d = await dispatch(ctx, requestId, 'chat', target, out, client, estimate, async (attempt, cancel): Promise<Started> => {
       const { model, upstreamModel } = attempt.deployment;
       if (model instanceof OpenAICompatibleProvider) {

@@ -8,7 +8,7 @@ import { validate } from '../../protocols/validate.js';
 import { OpenAICompatibleProvider } from '../../providers/openai-compatible/provider.js';
 import { usageFromWire } from '../../providers/openai-compatible/usage.js';
 import type { WireUsage } from '../../providers/openai-compatible/wire.js';
-import { estimateTextTokens } from '../../usage/estimate.js';
+import { estimateTextTokens, textTokenBound } from '../../usage/estimate.js';
 import type { HubContext } from '../context.js';
 import { dispatch } from '../dispatch.js';
 import { sendRaw } from '../http.js';
@@ -44,7 +44,7 @@ export function embeddings(ctx: HubContext, req: IncomingMessage, res: ServerRes
     const target = ctx.registry.resolve(body.model);
     const inputs = typeof body.input === 'string' ? [body.input] : body.input;
     const estimate = inputs.reduce<number>((n, x) => n + (typeof x === 'string' ? estimateTextTokens(x) : Array.isArray(x) ? x.length : 1), 0);
-    out.ticket = admit(ctx, principal, body.model, target, estimate, 0);
+    out.ticket = admit(ctx, principal, body.model, target, { estimate, bound: () => inputs.reduce<number>((n, x) => n + (typeof x === 'string' ? textTokenBound(x) : Array.isArray(x) ? x.length : 1), 0) }, 0);
     const d = await dispatch(ctx, requestId, 'embeddings', target, out, client, estimate, async (attempt, cancel) => {
       const provider = attempt.deployment.model;
       if (provider instanceof OpenAICompatibleProvider) {

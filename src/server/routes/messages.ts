@@ -9,7 +9,7 @@ import { AnthropicStreamRenderer, collectedToMessage } from '../../protocols/ant
 import { countTokensRequest, messagesRequest } from '../../protocols/anthropic-messages/schema.js';
 import { messagesRequestToCanonical } from '../../protocols/anthropic-messages/to-canonical.js';
 import { validate } from '../../protocols/validate.js';
-import { estimatePromptTokens, promptText } from '../../usage/estimate.js';
+import { estimatePromptTokens, promptText, promptTokenBound } from '../../usage/estimate.js';
 import type { HubContext } from '../context.js';
 import { dispatch, firstEvent } from '../dispatch.js';
 import { sendJSON, sendRaw, SSE_HEADERS } from '../http.js';
@@ -46,7 +46,7 @@ export function messages(ctx: HubContext, req: IncomingMessage, res: ServerRespo
     out.promptText = () => promptText(base);
     const id = `msg_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
     const stream = out.stream;
-    out.ticket = admit(ctx, principal, body.model, target, estimate, body.max_tokens);
+    out.ticket = admit(ctx, principal, body.model, target, { estimate, bound: () => promptTokenBound(base) }, body.max_tokens);
     const beta = typeof req.headers['anthropic-beta'] === 'string' ? req.headers['anthropic-beta'] : undefined;
     const d = await dispatch(ctx, requestId, 'chat', target, out, client, estimate, async (attempt, cancel): Promise<Started> => {
       // A provider with its own Anthropic-compatible endpoint serves Anthropic clients natively.

@@ -19,8 +19,10 @@ function toWire(ctx: HubContext, m: ModelEntry) {
   if (!m.upstream) return base;
   const entry = findCatalogEntry(m.upstream.provider, m.upstream.model);
   const price = ctx.prices.price(m.upstream.provider, m.upstream.model);
+  const contextWindow = entry ? undefined : ctx.prices.contextWindow(m.upstream.provider, m.upstream.model);
   return {
     ...base,
+    ...(contextWindow !== undefined && { context_window: contextWindow }),
     ...(entry && {
       context_window: entry.contextWindow,
       max_output_tokens: entry.maxOutput,

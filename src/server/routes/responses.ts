@@ -19,7 +19,7 @@ import type { Target } from '../../routing/registry.js';
 import type { Usage } from '../../core/types.js';
 import type { Outcome } from '../lifecycle.js';
 import type { Principal } from '../../tenancy/types.js';
-import { estimatePromptTokens, promptText } from '../../usage/estimate.js';
+import { estimatePromptTokens, promptText, promptTokenBound, textTokenBound } from '../../usage/estimate.js';
 import { admit } from '../admission.js';
 import type { HubContext } from '../context.js';
 import { dispatch, firstEvent } from '../dispatch.js';
@@ -84,7 +84,7 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
     const request = responsesRequestToCanonical(body, '', history, { resolveItem });
     const estimate = estimatePromptTokens(request);
     out.promptText = () => promptText(request);
-    out.ticket = admit(ctx, principal, body.model, target, estimate, body.max_output_tokens ?? undefined);
+    out.ticket = admit(ctx, principal, body.model, target, { estimate, bound: () => promptTokenBound(request) }, body.max_output_tokens ?? undefined);
     const id = responseId();
     const createdAt = Math.floor(Date.now() / 1000);
     const keep = body.store !== false;
@@ -172,7 +172,9 @@ async function relayResponses(
     }
     return `${block}\n\n`;
   };
-  out.ticket = admit(ctx, principal, body.model, target, estimate, body.max_output_tokens ?? undefined);
+  // The body as sent bounds its prompt (JSON escapes only add bytes); history kept upstream under
+  // previous_response_id is not in it.
+  out.ticket = admit(ctx, principal, body.model, target, { estimate, bound: () => textTokenBound(JSON.stringify(raw)) }, body.max_output_tokens ?? undefined);
   const d = await dispatch(ctx, requestId, 'chat', target, out, client, estimate, async (attempt, cancel) => {
     const provider = attempt.deployment.model as OpenAICompatibleProvider;
     const body = JSON.stringify({ ...raw, model: attempt.deployment.upstreamModel });
