@@ -68,6 +68,13 @@ describe('model names have a maximum length', () => {
     });
   }
 
+  it('an arena vote names models within the same limit (votes are stored)', async () => {
+    const r = await post('/v1/arena/votes', { models: ['loop/gpt-test', 'v'.repeat(MAX_MODEL_NAME + 1)], winner: 'a' });
+    expect(r.status).toBe(400);
+    expect(r.json.error.param).toBe('models[1]');
+    expect((await post('/v1/arena/votes', { models: ['loop/gpt-test', 'chat'], winner: 'a' })).status).toBe(201);
+  });
+
   it('a name of exactly the maximum length is looked up as usual', async () => {
     const r = await post('/v1/chat/completions', { model: 'm'.repeat(MAX_MODEL_NAME), messages });
     expect(r.status).toBe(404);
