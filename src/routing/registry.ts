@@ -74,6 +74,8 @@ export class Registry {
   private readonly direct = new Map<string, Route>();
   /** Every listed name (see `list()`), built on first use; undefined after a provider changes. */
   private listed: ReadonlySet<string> | undefined;
+  /** `provider/model` names the config gives a price (pricing.models). */
+  private readonly priced: ReadonlySet<string>;
 
   /**
    * @param priceOf USD per million tokens (input and output averaged) for the least-cost strategy.
@@ -89,6 +91,7 @@ export class Registry {
     caller?: ModelCaller,
   ) {
     for (const s of specs) this.addProvider(s);
+    this.priced = new Set(Object.keys(config.pricing?.models ?? {}));
     const problems: Problem[] = [];
     for (const [name, m] of Object.entries(config.models ?? {})) {
       const route = this.buildRoute(name, m, problems);
@@ -255,13 +258,12 @@ export class Registry {
 
   /**
    * Whether `name` is one this hub knows by configuration or catalogue: a configured or virtual
-   * model, an alias, a listed `provider/model`, or a priced `provider/model`. Any other name a
-   * client sends (which `provider/anything` resolves) is not, e.g. for metric labels.
+   * model, an alias, a listed `provider/model` (the provider's and the catalogue's models), or a
+   * `provider/model` the config prices. Any other name a client sends (which `provider/anything`
+   * resolves) is not: a bounded set, e.g. for metric labels.
    */
   isKnown(name: string): boolean {
-    if (this.routes.has(name) || this.aliases.has(name) || this.listedNames().has(name)) return true;
-    const slash = name.indexOf('/');
-    return slash > 0 && this.providers.has(name.slice(0, slash)) && this.priceOf(name.slice(0, slash), name.slice(slash + 1)) !== undefined;
+    return this.routes.has(name) || this.aliases.has(name) || this.listedNames().has(name) || this.priced.has(name);
   }
 
   /** Every name listed in /v1/models: named models, aliases, then each provider's known models. */
