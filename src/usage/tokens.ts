@@ -38,6 +38,15 @@ const WINDOW = 4_096;
 /** How long one slice of table building may hold the event loop. */
 const SLICE_MS = 4;
 const NON_ASCII = /[^\x00-\x7f]/;
+/** CJK ideographs and Hangul (as in estimate.ts): at least one token each in every tokenizer. */
+const CJK = /[\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff]+/g;
+
+function cjkChars(text: string, from: number): number {
+  let n = 0;
+  CJK.lastIndex = from;
+  for (let m = CJK.exec(text); m; m = CJK.exec(text)) n += m[0].length;
+  return n;
+}
 /** Words up to this many bytes are merged by rescanning, longer ones with a heap. */
 const SHORT = 16;
 
@@ -61,6 +70,32 @@ class RankTable {
   }
 }
 
+interface Counted {
+  readonly tokens: number;
+  /** Where counting stopped. */
+  readonly end: number;
+  readonly exact: boolean;
+  /** CJK characters in text[0, end), and the tokens attributed to them. */
+  readonly cjk: number;
+  readonly cjkTokens: number;
+}
+
+/** Below this many characters of a kind counted, the rest is extrapolated at a default rate. */
+const MIN_SAMPLE = 1_000;
+
+/**
+ * Tokens for text[c.end…] at the rates the counted part had, CJK and other characters apart (a
+ * long prompt may turn from English to Chinese half-way); a kind too rare in the counted part
+ * goes at the plain estimate's rate (one token a CJK character, one per four others).
+ */
+function extrapolate(text: string, c: Counted): number {
+  const other = c.end - c.cjk;
+  const cjkRate = c.cjk >= MIN_SAMPLE ? c.cjkTokens / c.cjk : 1;
+  const otherRate = other >= MIN_SAMPLE ? (c.tokens - c.cjkTokens) / other : 0.25;
+  const restCjk = cjkChars(text, c.end);
+  return Math.ceil(restCjk * cjkRate + (text.length - c.end - restCjk) * otherRate);
+}
+
 /** A byte-pair encoder that only counts. Tokens are byte strings: one char per byte (latin1). */
 class BpeCounter {
   constructor(
@@ -70,30 +105,42 @@ class BpeCounter {
 
   /**
    * Tokens in `text` up to where the budget ran out: `end` is text.length when all of it was
-   * counted, and `exact` false when a word had to be extrapolated from a window of it.
+   * counted, and `exact` false when a word had to be extrapolated from a window of it. The
+   * CJK characters counted and their share of the tokens give a rate for extrapolating.
    */
-  count(text: string): { tokens: number; end: number; exact: boolean } {
+  count(text: string): Counted {
     let n = 0;
+    let cjk = 0;
+    let cjkTokens = 0;
     let budget = MERGE_BYTES;
     const re = this.pattern;
     re.lastIndex = 0;
     for (let m = re.exec(text); m; m = re.exec(text)) {
-      if (m.index >= EXACT_CHARS) return { tokens: n, end: m.index, exact: true };
       const s = m[0];
+      let tokens: number;
+      let last = false;
       // Special-token text (`<|endoftext|>`) counts as the plain text it is; it never throws.
-      const piece = NON_ASCII.test(s) ? Buffer.from(s, 'utf8').toString('latin1') : s;
-      if (piece.length === 1 || this.ranks.has(piece)) n++;
+      const wide = NON_ASCII.test(s);
+      const piece = wide ? Buffer.from(s, 'utf8').toString('latin1') : s;
+      if (piece.length === 1 || this.ranks.has(piece)) tokens = 1;
       else if (piece.length <= budget) {
         budget -= piece.length;
-        n += this.merge(piece);
+        tokens = this.merge(piece);
       } else {
         // Over budget: this word is counted from a window of it, and counting stops here.
         const w = Math.min(piece.length, Math.max(budget, WINDOW));
-        n += w === piece.length ? this.merge(piece) : Math.ceil((this.merge(piece.slice(0, w)) * piece.length) / w);
-        return { tokens: n, end: re.lastIndex, exact: w === piece.length };
+        tokens = w === piece.length ? this.merge(piece) : Math.ceil((this.merge(piece.slice(0, w)) * piece.length) / w);
+        last = true;
       }
+      n += tokens;
+      if (wide) {
+        const c = cjkChars(s, 0);
+        cjk += c;
+        cjkTokens += (tokens * c) / s.length;
+      }
+      if (last) return { tokens: n, end: re.lastIndex, exact: false, cjk, cjkTokens };
     }
-    return { tokens: n, end: text.length, exact: true };
+    return { tokens: n, end: text.length, exact: true, cjk, cjkTokens };
   }
 
   /**
@@ -325,10 +372,9 @@ export function countTokens(model: string, text: string): { tokens: number; exac
     if (enc && !loading.has(enc)) void loadTokenizer(model);
     return { tokens: estimateTextTokens(text), exact: false };
   }
-  const c = counter.count(text);
+  // Only the head of a long text is even scanned (one 30 MB "word" is one regex match).
+  const head = text.length <= EXACT_CHARS ? text : text.slice(0, EXACT_CHARS - (/[\ud800-\udbff]/.test(text[EXACT_CHARS - 1]!) ? 1 : 0));
+  const c = counter.count(head);
   if (c.end >= text.length) return { tokens: c.tokens, exact: c.exact };
-  // The rest at the rate of what was counted, and never below the plain estimate (a long prompt
-  // may change character half-way).
-  const rest = text.length - c.end;
-  return { tokens: c.tokens + Math.max(Math.ceil((rest * c.tokens) / Math.max(1, c.end)), estimateTextTokens(text.slice(c.end))), exact: false };
+  return { tokens: c.tokens + extrapolate(text, c), exact: false };
 }
