@@ -38,7 +38,9 @@ const WINDOW = 4_096;
 /** How long one slice of table building may hold the event loop. */
 const SLICE_MS = 4;
 const NON_ASCII = /[^\x00-\x7f]/;
-/** CJK ideographs and Hangul (as in estimate.ts): at least one token each in every tokenizer. */
+/** Words up to this many bytes are merged by rescanning, longer ones with a heap. */
+const SHORT = 16;
+/** CJK ideographs and Hangul, as estimate.ts counts them: far denser in tokens than Latin text. */
 const CJK = /[\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff]+/g;
 
 function cjkChars(text: string, from: number): number {
@@ -47,8 +49,6 @@ function cjkChars(text: string, from: number): number {
   for (let m = CJK.exec(text); m; m = CJK.exec(text)) n += m[0].length;
   return n;
 }
-/** Words up to this many bytes are merged by rescanning, longer ones with a heap. */
-const SHORT = 16;
 
 /**
  * Token → rank, in 64 maps rather than one: a Map rehashes all its entries when it grows, and
