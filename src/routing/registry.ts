@@ -12,6 +12,7 @@ import { Deployment } from './deployment.js';
 import { DEFAULT_FALLBACK_ON, DEFAULT_RETRY } from './router.js';
 import type { Route } from './router.js';
 import { closeMatches } from './suggest.js';
+import { MAX_MODEL_NAME, MODEL_NAME_TOO_LONG, shortName } from '../core/model-name.js';
 import { createVirtualModel, virtualModelMembers } from '../ensemble/index.js';
 import type { ModelCaller } from '../core/model.js';
 
@@ -74,6 +75,10 @@ export class Registry {
   private readonly direct = new Map<string, Route>();
   /** Every enabled provider's credentials, kept out of upstream error text, stored bodies and logs. */
   readonly redactor = new Redactor();
+  /** Every listed name (see `list()`), built on first use; undefined after a provider changes. */
+  private listed: ReadonlySet<string> | undefined;
+  /** `provider/model` names the config gives a price (pricing.models). */
+  private readonly priced: ReadonlySet<string>;
 
   /**
    * @param priceOf USD per million tokens (input and output averaged) for the least-cost strategy.
@@ -89,6 +94,7 @@ export class Registry {
     caller?: ModelCaller,
   ) {
     for (const s of specs) this.addProvider(s);
+    this.priced = new Set(Object.keys(config.pricing?.models ?? {}));
     const problems: Problem[] = [];
     for (const [name, m] of Object.entries(config.models ?? {})) {
       const route = this.buildRoute(name, m, problems);
@@ -184,30 +190,38 @@ export class Registry {
     if (native) this.anthropicEndpoints.set(s.id, native);
     else this.anthropicEndpoints.delete(s.id);
     this.direct.clear();
+    this.listed = undefined;
   }
 
   /** Serves `id/<model>` names from any Model, e.g. a virtual or test model. */
   addModel(id: string, model: Model): void {
     this.providers.set(id, model);
     this.direct.clear();
+    this.listed = undefined;
   }
 
   providerSpecs(): ProviderSpec[] {
     return [...this.specs.values()];
   }
 
-  /** Resolves a public name; throws a 404 HubError naming close matches. */
+  /**
+   * Resolves a public name; throws a 404 HubError naming close matches, or a 400 for a name
+   * longer than any model's. An unknown name is repeated only in part.
+   */
   resolve(name: string): Target {
+    if (name.length > MAX_MODEL_NAME) {
+      throw new HubError('bad_request', `Invalid request: 'model': ${MODEL_NAME_TOO_LONG} (got ${name.length}).`, { param: 'model', code: 'invalid_request' });
+    }
     const route = this.route(name);
     if (route) return { name, route };
-    const matches = closeMatches(name, this.list().map((m) => m.id));
+    const matches = closeMatches(name, this.listedNames());
     let hint = matches.length ? ` Did you mean ${matches.map((m) => `'${m}'`).join(', ')}?` : '';
     const preset = PROVIDER_PRESETS.find((p) => name.startsWith(`${p.id}/`));
     if (preset && !this.providers.has(preset.id)) {
       const how = preset.kind === 'cloud' ? `set ${preset.apiKeyEnv.join(' or ')}` : `set ${preset.baseURLEnv}`;
       hint += ` Provider '${preset.id}' (${preset.name}) is not enabled: ${how} and restart the hub.`;
     }
-    throw new HubError('not_found', `The model '${name}' does not exist.${hint} See GET /v1/models for the models this hub serves.`, {
+    throw new HubError('not_found', `The model '${shortName(name)}' does not exist.${hint} See GET /v1/models for the models this hub serves.`, {
       code: 'model_not_found',
       param: 'model',
     });
@@ -240,6 +254,20 @@ export class Registry {
     if (this.direct.size >= CACHE_LIMIT) this.direct.clear();
     this.direct.set(name, route);
     return route;
+  }
+
+  private listedNames(): ReadonlySet<string> {
+    return (this.listed ??= new Set(this.list().map((m) => m.id)));
+  }
+
+  /**
+   * Whether `name` is one this hub knows by configuration or catalogue: a configured or virtual
+   * model, an alias, a listed `provider/model` (the provider's and the catalogue's models), or a
+   * `provider/model` the config prices. Any other name a client sends (which `provider/anything`
+   * resolves) is not: a bounded set, e.g. for metric labels.
+   */
+  isKnown(name: string): boolean {
+    return this.routes.has(name) || this.aliases.has(name) || this.listedNames().has(name) || this.priced.has(name);
   }
 
   /** Every name listed in /v1/models: named models, aliases, then each provider's known models. */

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Cancel } from '../core/cancel.js';
 import { HubError, toHubError } from '../core/errors.js';
 import type { ErrorKind } from '../core/errors.js';
+import { storedModelName } from '../core/model-name.js';
 import type { ChatEvent, Usage } from '../core/types.js';
 import { parseJSONBody } from '../protocols/validate.js';
 import type { Attempt } from '../routing/router.js';
@@ -150,7 +151,8 @@ export async function runRequest(
     rawBody = await readBody(req, ctx.maxBodyBytes);
     const json = parseJSONBody(rawBody);
     const model = (json as { model?: unknown } | null)?.model;
-    if (typeof model === 'string') out.model = model;
+    // Recorded before validation, so an over-long name is kept only in part.
+    if (typeof model === 'string') out.model = storedModelName(model);
     if (ctx.registry.hasVirtualModels) {
       // Virtual models charge their sub-calls to this request's key, wherever they are nested.
       scope = { ctx, principal, requestId, calls: 0, costUsd: 0 };

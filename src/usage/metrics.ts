@@ -5,6 +5,12 @@ import type { UsageRecord } from './record.js';
 const CIRCUIT = { closed: 0, half_open: 1, open: 2 } as const;
 
 /**
+ * The one label for every model name the hub does not know by configuration or catalogue
+ * (see Registry.isKnown): clients choose model names, and each label lives as long as the process.
+ */
+export const OTHER_MODEL = '(other)';
+
+/**
  * One label combination's counts since the last scrape. Counting into plain numbers and handing
  * them to prom-client when scraped costs a few additions per request; prom-client itself would
  * rebuild a label hash on every increment.
@@ -28,7 +34,8 @@ interface Tally {
 
 /**
  * Prometheus metrics, fed by usage records as they are made and by deployment state when
- * scraped. Labels carry model and provider names only — never a key.
+ * scraped. Labels carry model and provider names only — never a key — and a model label is a
+ * name the hub knows, so the number of series is bounded by the configuration and catalogue.
  */
 export class Metrics {
   readonly registry = new PromRegistry();
@@ -38,7 +45,7 @@ export class Metrics {
   private readonly latency: Histogram<'endpoint' | 'model'>;
   private readonly ttft: Histogram<'model'>;
 
-  constructor(routes: Registry) {
+  constructor(private readonly routes: Registry) {
     const registers = [this.registry];
     const collect = () => this.drain();
     this.requests = new Counter({
@@ -65,33 +72,43 @@ export class Metrics {
       registers,
     });
     const deploymentLabels = ['route', 'deployment', 'provider'] as const;
-    const each = (set: (g: Gauge<(typeof deploymentLabels)[number]>) => (labels: Record<string, string>, d: ReturnType<Registry['deployments']>[number]['deployment']) => void) =>
+    type Deployment = ReturnType<Registry['deployments']>[number]['deployment'];
+    /**
+     * Sets one gauge per deployment of a known route; the direct routes of unknown names are
+     * folded into one series per provider (route and deployment `OTHER_MODEL`) by `fold`.
+     */
+    const each = (value: (d: Deployment) => number | undefined, fold: ((a: number, b: number) => number) | undefined) =>
       function (this: Gauge<(typeof deploymentLabels)[number]>) {
         this.reset();
-        for (const { model, deployment } of routes.deployments()) set(this)({ route: model, deployment: deployment.id, provider: deployment.provider }, deployment);
+        const folded = new Map<string, number>();
+        for (const { model, deployment: d } of routes.deployments()) {
+          const v = value(d);
+          if (v === undefined) continue;
+          if (routes.isKnown(model)) this.set({ route: model, deployment: d.id, provider: d.provider }, v);
+          else if (fold) folded.set(d.provider, folded.has(d.provider) ? fold(folded.get(d.provider)!, v) : v);
+        }
+        for (const [provider, v] of folded) this.set({ route: OTHER_MODEL, deployment: OTHER_MODEL, provider }, v);
       };
     new Gauge({
       name: 'baimo_deployment_circuit_state',
-      help: 'Circuit breaker state per deployment: 0 closed, 1 half-open, 2 open.',
+      help: `Circuit breaker state per deployment: 0 closed, 1 half-open, 2 open (route="${OTHER_MODEL}": the worst of a provider's unlisted model names).`,
       labelNames: deploymentLabels,
       registers,
-      collect: each((g) => (l, d) => g.set(l, CIRCUIT[d.breaker.state])),
+      collect: each((d) => CIRCUIT[d.breaker.state], Math.max),
     });
     new Gauge({
       name: 'baimo_deployment_in_flight',
-      help: 'Requests in flight per deployment.',
+      help: `Requests in flight per deployment (route="${OTHER_MODEL}": the sum over a provider's unlisted model names).`,
       labelNames: deploymentLabels,
       registers,
-      collect: each((g) => (l, d) => g.set(l, d.inFlight)),
+      collect: each((d) => d.inFlight, (a, b) => a + b),
     });
     new Gauge({
       name: 'baimo_deployment_ttft_seconds',
       help: 'Moving average of time to first token per deployment.',
       labelNames: deploymentLabels,
       registers,
-      collect: each((g) => (l, d) => {
-        if (d.ttftMs !== undefined) g.set(l, d.ttftMs / 1000);
-      }),
+      collect: each((d) => (d.ttftMs === undefined ? undefined : d.ttftMs / 1000), undefined),
     });
   }
 
@@ -99,7 +116,8 @@ export class Metrics {
 
   private tallyFor(r: UsageRecord): Tally {
     const provider = r.provider ?? '';
-    const key = `${r.endpoint}\u0000${r.model}\u0000${provider}\u0000${r.status}\u0000${r.final ? 1 : 0}`;
+    const model = this.routes.isKnown(r.model) ? r.model : OTHER_MODEL;
+    const key = `${r.endpoint}\u0000${model}\u0000${provider}\u0000${r.status}\u0000${r.final ? 1 : 0}`;
     let t = this.tallies.get(key);
     if (!t) {
       if (this.tallies.size > 50_000) {
@@ -108,12 +126,12 @@ export class Metrics {
       }
       t = {
         endpoint: r.endpoint,
-        model: r.model,
+        model,
         provider,
         status: String(r.status),
         attempt: r.final ? 'final' : 'retried',
-        latency: this.latency.labels({ endpoint: r.endpoint, model: r.model }),
-        ttft: this.ttft.labels({ model: r.model }),
+        latency: this.latency.labels({ endpoint: r.endpoint, model }),
+        ttft: this.ttft.labels({ model }),
         requests: 0, input: 0, output: 0, cachedInput: 0, cacheWrite: 0, reasoning: 0, cost: 0,
       };
       this.tallies.set(key, t);

@@ -288,7 +288,8 @@ function trueUsage(messages: unknown[]): number {
 /** Decides what the "model" answers; behaviour is keyed on the model name. */
 function planChat(model: string, body: Record<string, any>): ChatPlan {
   const messages: unknown[] = Array.isArray(body.messages) ? body.messages : [];
-  const base = { chunkDelayMs: model === 'slow-stream' ? 100 : 0 };
+  // `<name>-slow-stream` streams slowly too, for a slow stream under a real model's name (e.g. gpt-4o-slow-stream).
+  const base = { chunkDelayMs: model === 'slow-stream' || model.endsWith('-slow-stream') ? 100 : 0 };
 
   if (model === 'tools') {
     const isToolResultTurn = messages.some((m) => (m as { role?: unknown } | null)?.role === 'tool');

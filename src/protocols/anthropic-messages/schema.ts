@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_MODEL_NAME, MODEL_NAME_TOO_LONG } from '../../core/model-name.js';
 
 /**
  * What the hub checks of an Anthropic Messages request. Loose objects: unknown fields (cache_control,
@@ -55,7 +56,7 @@ const thinking = z.discriminatedUnion('type', [
 ]);
 
 export const messagesRequest = z.looseObject({
-  model: z.string().min(1, 'expected a model name'),
+  model: z.string().min(1, 'expected a model name').max(MAX_MODEL_NAME, MODEL_NAME_TOO_LONG),
   max_tokens: z.number().int().min(1),
   messages: z.array(message),
   system: z.union([z.string(), z.array(textBlock)]).optional(),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_MODEL_NAME, MODEL_NAME_TOO_LONG } from '../../core/model-name.js';
 
 /**
  * What the hub checks of an OpenAI chat-completions request before spending money on it. Objects
@@ -65,7 +66,7 @@ const responseFormat = z.discriminatedUnion('type', [
 const positiveInt = z.number().int().positive();
 
 export const chatCompletionRequest = z.looseObject({
-  model: z.string().min(1, 'expected a model name'),
+  model: z.string().min(1, 'expected a model name').max(MAX_MODEL_NAME, MODEL_NAME_TOO_LONG),
   messages: z.array(message).min(1, 'expected at least one message'),
   stream: z.boolean().nullable().optional(),
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
@@ -91,7 +92,7 @@ export const chatCompletionRequest = z.looseObject({
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequest>;
 
 export const embeddingsRequest = z.looseObject({
-  model: z.string().min(1, 'expected a model name'),
+  model: z.string().min(1, 'expected a model name').max(MAX_MODEL_NAME, MODEL_NAME_TOO_LONG),
   input: z.union([
     z.string(),
     z.array(z.string()).min(1, 'expected at least one input'),

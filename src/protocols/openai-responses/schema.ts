@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_MODEL_NAME, MODEL_NAME_TOO_LONG } from '../../core/model-name.js';
 
 /**
  * What the hub checks of an OpenAI Responses `POST /v1/responses` request. Objects are loose:
@@ -147,7 +148,7 @@ const format = z.discriminatedUnion('type', [
 ]);
 
 export const responsesRequest = z.looseObject({
-  model: z.string().min(1, 'expected a model name'),
+  model: z.string().min(1, 'expected a model name').max(MAX_MODEL_NAME, MODEL_NAME_TOO_LONG),
   input: z.union([z.string(), z.array(item)]).optional(),
   instructions: z.string().nullable().optional(),
   tools: z.array(tool).optional(),

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { leaderboard } from '../../arena/elo.js';
 import { HubError } from '../../core/errors.js';
+import { MAX_MODEL_NAME, MODEL_NAME_TOO_LONG } from '../../core/model-name.js';
 import { openAIErrorBody } from '../../protocols/openai-chat/errors.js';
 import { parseJSONBody, validate } from '../../protocols/validate.js';
 import type { Principal } from '../../tenancy/types.js';
@@ -11,7 +12,7 @@ import { listRequests, requestDetail } from './requests.js';
 import { usageQuery, usageQueryParams } from './usage-query.js';
 
 const voteBody = z.strictObject({
-  models: z.tuple([z.string().min(1), z.string().min(1)]),
+  models: z.tuple([z.string().min(1).max(MAX_MODEL_NAME, MODEL_NAME_TOO_LONG), z.string().min(1).max(MAX_MODEL_NAME, MODEL_NAME_TOO_LONG)]),
   winner: z.enum(['a', 'b', 'tie', 'bad']),
   prompt: z.string().optional(),
 });
