@@ -65,7 +65,7 @@ async function myRequests(key: string): Promise<any[]> {
 
 describe('requests refused at admission are recorded against their key', () => {
   it('RPM, budget and model-access refusals appear in the key’s own request log and usage', async () => {
-    const team = await (await fetch(`${hub.url}/admin/teams`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ name: 'throttled' }) })).json() as { id: string };
+    const team = await (await fetch(`${hub.url}/admin/teams`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'throttled' }) })).json() as { id: string };
     const k = await newKey({ rpm: 1, allowed_models: ['loop/gpt-test'], team_id: team.id });
     expect((await chat(k.key, hi())).status).toBe(200);
     const rpm = await chat(k.key, hi());
