@@ -59,6 +59,16 @@ describe('model names that no HTTP header may carry', () => {
     expect([200, 400]).toContain(r.status);
   });
 
+  it('/v1/messages/count_tokens with a non-Latin-1 direct name answers or is refused with a 400, never a 500', async () => {
+    // messages.ts sets x-baimo-deployment to the deployment id, which holds the name.
+    const res = await fetch(`${hub.url}/v1/messages/count_tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'loop/模型', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect([200, 400]).toContain(res.status);
+  });
+
   it('a direct name with CR LF (header injection attempt) is refused with a 400 before any upstream call', async () => {
     const before = upstream.requests.length;
     const r = await chat(hub, { model: 'loop/a\r\nX-Injected: 1' });
