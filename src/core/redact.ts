@@ -52,6 +52,9 @@ function variants(secret: string): string[] {
   out.add(JSON.stringify(secret).slice(1, -1).replaceAll('/', '\\/'));
   out.add(encodeURIComponent(secret));
   out.add(encodeURIComponent(secret).replaceAll('%20', '+'));
+  const hex = Buffer.from(secret, 'utf8').toString('hex');
+  out.add(hex);
+  out.add(hex.toUpperCase());
   for (const core of base64Cores(Buffer.from(secret, 'utf8'))) {
     out.add(core);
     out.add(core.replaceAll('+', '-').replaceAll('/', '_'));
@@ -61,7 +64,7 @@ function variants(secret: string): string[] {
 
 /**
  * Takes the hub's upstream credentials out of text that came from an upstream, by exact value and
- * in their common encodings (JSON-escaped, URL-encoded, base64 and base64url of the value alone or
+ * in their common encodings (JSON-escaped, URL-encoded, hex, base64 and base64url of the value alone or
  * inside `user:value` as HTTP Basic carries it). Built once at start-up from every configured
  * provider's API key and credential headers; values shorter than 8 characters are ignored.
  *

@@ -102,6 +102,7 @@ export function postWhole(o: PostOptions): Promise<WholeResponse> {
     let statusCode = 0;
     let headers: WholeResponse['headers'] = {};
     const chunks: Buffer[] = [];
+    let size = 0;
     const abort = () => controller?.abort(new undiciErrors.RequestAbortedError());
     const off = listen(o.signal, abort);
     upstreamAgent(o.timeouts.connectMs).dispatch(dispatchOptions(o), {
@@ -113,7 +114,15 @@ export function postWhole(o: PostOptions): Promise<WholeResponse> {
         statusCode = status;
         headers = h;
       },
-      onResponseData(_c, chunk) {
+      onResponseData(c, chunk) {
+        size += chunk.length;
+        if (size > MAX_UPSTREAM_BODY_BYTES) {
+          const e = bodyTooLarge(o.provider);
+          off();
+          c.abort(e);
+          reject(e);
+          return;
+        }
         chunks.push(chunk);
       },
       onResponseEnd() {
@@ -171,11 +180,35 @@ export function transportError(err: unknown, provider: string, phase?: Transport
   return new HubError('upstream', `Could not reach upstream ${provider}${reason}`, { provider, cause: err });
 }
 
-/** Reads a whole response body as text, mapping mid-body failures. */
+/**
+ * The most the hub reads of one non-streaming upstream answer. Large embedding batches run to
+ * tens of megabytes; past this an answer is an upstream fault, not something to buffer (a
+ * JavaScript string cannot hold much more anyway).
+ */
+export const MAX_UPSTREAM_BODY_BYTES = 256 * 1024 * 1024;
+
+function bodyTooLarge(provider: string): HubError {
+  return new HubError('upstream', `Upstream ${provider} answered with more than ${MAX_UPSTREAM_BODY_BYTES / 1048576} MB; the hub reads at most that much of one answer`, {
+    provider,
+    code: 'upstream_response_too_large',
+  });
+}
+
+/** Reads a whole response body as text (at most MAX_UPSTREAM_BODY_BYTES), mapping mid-body failures. */
 export async function readText(body: Dispatcher.ResponseData['body'], provider: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
   try {
-    return await body.text();
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_UPSTREAM_BODY_BYTES) {
+        body.destroy();
+        throw bodyTooLarge(provider);
+      }
+      chunks.push(chunk);
+    }
   } catch (err) {
     throw transportError(err, provider, 'response');
   }
+  return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
 }

@@ -61,7 +61,7 @@ export function openSSERelay(o: SSERelayOptions): Promise<RelayedStream> {
     let isSSE = false;
     const other: Buffer[] = [];
     const decoder = new StringDecoder('utf8');
-    const splitter = new SSESplitter();
+    const splitter = new SSESplitter(o.provider);
     /** Text produced before a sink was attached. */
     let pending = '';
     let sink: Sink | undefined;
@@ -164,7 +164,15 @@ export function openSSERelay(o: SSERelayOptions): Promise<RelayedStream> {
           other.push(chunk);
           return;
         }
-        const blocks = splitter.push(decoder.write(chunk));
+        let blocks: string[];
+        try {
+          blocks = splitter.push(decoder.write(chunk));
+        } catch (err) {
+          // An event that never ends: stop reading rather than hold it without bound.
+          controller?.abort(err as Error);
+          fail(toHubError(err));
+          return;
+        }
         if (!feed(blocks)) return;
         if (blocks.length && !opened) {
           opened = true;
@@ -182,7 +190,13 @@ export function openSSERelay(o: SSERelayOptions): Promise<RelayedStream> {
         if (status < 200 || status >= 300) return fail(o.fail(status, headers, Buffer.concat(other).toString('utf8')));
         if (!isSSE) return fail(new HubError('upstream', `Upstream ${o.provider} answered a streaming request without a stream`, { provider: o.provider }));
         const tail = decoder.end();
-        if (tail && !feed(splitter.push(tail))) return;
+        let last: string[] = [];
+        try {
+          if (tail) last = splitter.push(tail);
+        } catch (err) {
+          return fail(toHubError(err));
+        }
+        if (last.length && !feed(last)) return;
         const rest = splitter.rest();
         if (rest && !feed([rest])) return;
         finish();

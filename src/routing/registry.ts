@@ -66,6 +66,8 @@ const DIRECT_RETRY = { ...DEFAULT_RETRY, maxAttempts: 2 };
  * provider; config adds named models (one deployment or several, with a strategy, retries,
  * fallbacks and timeouts) and aliases on top.
  */
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+
 export class Registry {
   private readonly providers = new Map<string, Model>();
   private readonly anthropicEndpoints = new Map<string, Model>();
@@ -211,6 +213,10 @@ export class Registry {
   resolve(name: string): Target {
     if (name.length > MAX_MODEL_NAME) {
       throw new HubError('bad_request', `Invalid request: 'model': ${MODEL_NAME_TOO_LONG} (got ${name.length}).`, { param: 'model', code: 'invalid_request' });
+    }
+    if (CONTROL_CHARS.test(name)) {
+      // No real model id has them, and they would end up in headers and logs.
+      throw new HubError('bad_request', "Invalid request: 'model': a model name may not contain control characters (CR, LF, NUL, …).", { param: 'model', code: 'invalid_request' });
     }
     const route = this.route(name);
     if (route) return { name, route };

@@ -117,6 +117,9 @@ function backoff(policy: RetryPolicy, retry: number, random: () => number): numb
   return Math.round(cap / 2 + (random() * cap) / 2);
 }
 
+/** Error codes a retry on the same deployment would only repeat. */
+const REPEATS_ON_RETRY: ReadonlySet<string> = new Set(['upstream_authentication_failed', 'upstream_response_too_large', 'upstream_event_too_large']);
+
 /**
  * Runs `run` against the route's deployments until one succeeds: in strategy order, steering
  * around open circuits, deployments cooling down after a 429 and those at their caps, retrying
@@ -205,9 +208,9 @@ export async function execute<T>(start: Route, run: (a: Attempt, cancel: Cancel)
         if (!isRetryable(e.kind) || routeAttempts >= route.retry.maxAttempts) break;
         // Retry-After binds the deployment that said it; another deployment need not wait.
         const next = candidates.find((x) => x !== d && !tried.has(x) && !x.steerAway() && !x.atCap(o.estimatedTokens));
-        // A provider that refused the hub's credential will refuse it again: only another
-        // deployment (or a fallback) can help.
-        if (!next && e.code === 'upstream_authentication_failed') break;
+        // Some failures repeat whenever the same deployment is asked again (a refused credential,
+        // an answer too large to hold): only another deployment, or a fallback, can help.
+        if (!next && e.code !== undefined && REPEATS_ON_RETRY.has(e.code)) break;
         let delay = backoff(route.retry, retries++, random);
         if (!next && e.retryAfter !== undefined) {
           // A wait longer than the policy allows is the client's call: it gets the 429 and Retry-After.

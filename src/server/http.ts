@@ -91,3 +91,20 @@ export const SSE_HEADERS = {
   'cache-control': 'no-cache',
   'x-accel-buffering': 'no',
 } as const;
+
+/**
+ * A value safe to send as an HTTP header: printable ASCII as is, anything else (a model named
+ * in Chinese, a stray control character) percent-encoded as UTF-8. Node refuses such values
+ * outright, which would fail a request whose upstream has already answered.
+ */
+export function headerValue(value: string): string {
+  return /^[\x20-\x7e]*$/.test(value) ? value : value.replace(/[^\x20-\x7e]/gu, encodeCodePoint);
+}
+
+function encodeCodePoint(c: string): string {
+  try {
+    return encodeURIComponent(c);
+  } catch {
+    return '%EF%BF%BD'; // a lone surrogate: U+FFFD
+  }
+}

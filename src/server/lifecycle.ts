@@ -16,7 +16,7 @@ import { subCallScope } from './subcalls.js';
 import type { SubCallScope } from './subcalls.js';
 import type { UsageRecord } from '../usage/record.js';
 import type { HubContext } from './context.js';
-import { readBody, sendJSON } from './http.js';
+import { headerValue, readBody, sendJSON } from './http.js';
 
 /** What one request did, filled in by its handler as it goes and recorded whatever happens. */
 export interface Outcome {
@@ -187,11 +187,11 @@ export function attemptHeaders(requestId: string, a: Attempt, out?: Outcome): Re
   return {
     ...out?.ticket?.headers,
     'x-request-id': requestId,
-    'x-baimo-provider': a.deployment.provider,
-    'x-baimo-upstream-model': a.deployment.upstreamModel,
-    'x-baimo-deployment': a.deployment.id,
+    'x-baimo-provider': headerValue(a.deployment.provider),
+    'x-baimo-upstream-model': headerValue(a.deployment.upstreamModel),
+    'x-baimo-deployment': headerValue(a.deployment.id),
     'x-baimo-attempts': String(a.number),
-    ...(a.fallbackFrom !== undefined && { 'x-baimo-fallback': `${a.fallbackFrom} -> ${a.route.name}` }),
+    ...(a.fallbackFrom !== undefined && { 'x-baimo-fallback': headerValue(`${a.fallbackFrom} -> ${a.route.name}`) }),
   };
 }
 

@@ -107,8 +107,7 @@ export class AnthropicProvider implements Model {
       for (const e of messageToStreamEvents(message)) yield* decoder.decode(e.type, e);
       return;
     }
-    const splitter = new SSESplitter();
-    res.body.setEncoding('utf8');
+    const splitter = new SSESplitter(this.provider);
     const handle = (block: string): ChatEvent[] => {
       const ev = parseSSEEvent(block);
       if (!ev || ev.data === '') return [];
@@ -117,7 +116,7 @@ export class AnthropicProvider implements Model {
     try {
       // Read to the end even after message_stop (the decoder ignores anything later), so the
       // keep-alive connection goes back to the pool.
-      for await (const text of res.body as AsyncIterable<string>) {
+      for await (const text of res.body as AsyncIterable<Buffer>) {
         for (const block of splitter.push(text)) yield* handle(block);
       }
       const rest = splitter.rest();

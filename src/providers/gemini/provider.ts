@@ -65,10 +65,9 @@ export class GeminiProvider implements Model, EmbeddingModel {
         yield* decoder.push(this.checked(chunk));
       }
     } else {
-      const splitter = new SSESplitter();
-      res.body.setEncoding('utf8');
+      const splitter = new SSESplitter(this.provider);
       try {
-        for await (const text of res.body as AsyncIterable<string>) {
+        for await (const text of res.body as AsyncIterable<Buffer>) {
           for (const block of splitter.push(text)) yield* this.block(block, decoder);
         }
         const rest = splitter.rest();

@@ -131,12 +131,11 @@ export class OpenAICompatibleProvider implements Model, EmbeddingModel {
       yield* this.wholeBodyEvents(await readText(res.body, this.provider));
       return;
     }
-    const splitter = new SSESplitter();
+    const splitter = new SSESplitter(this.provider);
     let started = false;
     let done = false;
-    res.body.setEncoding('utf8');
     try {
-      for await (const text of res.body as AsyncIterable<string>) {
+      for await (const text of res.body as AsyncIterable<Buffer>) {
         for (const block of splitter.push(text)) {
           const ev = parseSSEEvent(block);
           if (!ev) continue;

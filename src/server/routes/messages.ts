@@ -12,7 +12,7 @@ import { validate } from '../../protocols/validate.js';
 import { estimatePromptTokens, promptText, promptTokenBound } from '../../usage/estimate.js';
 import type { HubContext } from '../context.js';
 import { dispatch, firstEvent } from '../dispatch.js';
-import { sendJSON, sendRaw, SSE_HEADERS } from '../http.js';
+import { headerValue, sendJSON, sendRaw, SSE_HEADERS } from '../http.js';
 import { HubError } from '../../core/errors.js';
 import type { Collected } from '../../core/collect.js';
 import type { ChatEvent, Usage } from '../../core/types.js';
@@ -140,6 +140,6 @@ export function countTokens(ctx: HubContext, req: IncomingMessage, res: ServerRe
     const request = messagesRequestToCanonical(body, d.upstreamModel);
     const counter = [d.anthropic, d.model].find((m) => m !== undefined && canCount(m)) as (Model & TokenCounter) | undefined;
     const inputTokens = counter ? await counter.countTokens(request, cancel.signal) : estimatePromptTokens(request);
-    sendJSON(res, 200, { input_tokens: inputTokens }, { 'x-request-id': requestId, 'request-id': requestId, 'x-baimo-deployment': d.id });
+    sendJSON(res, 200, { input_tokens: inputTokens }, { 'x-request-id': requestId, 'request-id': requestId, 'x-baimo-deployment': headerValue(d.id) });
   });
 }
