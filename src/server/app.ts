@@ -105,30 +105,21 @@ export function createHub(o: HubOptions): Hub {
     startedAt: Math.floor(Date.now() / 1000),
   };
 
+  /** Runs an auth check; answers its refusal itself (OpenAI shape) and says whether to go on. */
+  function allowed(res: ServerResponse, check: () => unknown): boolean {
+    try {
+      check();
+      return true;
+    } catch (err) {
+      if (!(err instanceof HubError)) throw err;
+      sendJSON(res, err.status, openAIErrorBody(err));
+      return false;
+    }
+  }
   /** Answers 401 itself when the caller may not use the model API. */
-  function authenticated(req: IncomingMessage, res: ServerResponse): boolean {
-    try {
-      ctx.tenancy.authenticate(req.headers);
-      return true;
-    } catch (err) {
-      if (!(err instanceof HubError)) throw err;
-      sendJSON(res, err.status, openAIErrorBody(err));
-      return false;
-    }
-  }
-
+  const authenticated = (req: IncomingMessage, res: ServerResponse): boolean => allowed(res, () => ctx.tenancy.authenticate(req.headers));
   /** Scrapes need the admin key when metricsAuth is `required`. */
-  function mayScrape(req: IncomingMessage, res: ServerResponse): boolean {
-    if (o.metricsAuth !== 'required') return true;
-    try {
-      ctx.tenancy.requireAdmin(req.headers);
-      return true;
-    } catch (err) {
-      if (!(err instanceof HubError)) throw err;
-      sendJSON(res, err.status, openAIErrorBody(err));
-      return false;
-    }
-  }
+  const mayScrape = (req: IncomingMessage, res: ServerResponse): boolean => o.metricsAuth !== 'required' || allowed(res, () => ctx.tenancy.requireAdmin(req.headers));
 
   const metrics = new Metrics(o.registry);
   o.recorder.onRecord((r) => {
