@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { resolveProviders } from '../src/catalog/providers.js';
 import { ConfigError, validateConfig } from '../src/config/load.js';
 import { resolveSettings } from '../src/config/settings.js';
-import { Registry } from '../src/routing/registry.js';
+import { assembleFrom } from '../src/server/assemble.js';
 import { parse } from 'yaml';
 
 function problems(yaml: string, env: Record<string, string> = {}): string {
   try {
     const c = validateConfig(parse(yaml), env);
-    new Registry(resolveProviders(c, env).values(), c);
+    assembleFrom(c, resolveProviders(c, env).values());
   } catch (err) {
     expect(err).toBeInstanceOf(ConfigError);
     return (err as Error).message;
@@ -102,7 +102,7 @@ describe('zero-config presets', () => {
   });
 
   it('resolves `provider/model` for any model name, the first slash splitting', () => {
-    const r = new Registry(resolveProviders({}, { OPENROUTER_API_KEY: 'x' }).values());
+    const r = assembleFrom({}, resolveProviders({}, { OPENROUTER_API_KEY: 'x' }).values()).registry;
     const t = r.resolve('openrouter/anthropic/claude-sonnet-4');
     expect(t.route.deployments[0]!.provider).toBe('openrouter');
     expect(t.route.deployments[0]!.upstreamModel).toBe('anthropic/claude-sonnet-4');
@@ -139,7 +139,7 @@ describe('Ollama detection', () => {
 
 describe('unknown model messages', () => {
   it('say how to enable a preset provider that is not enabled', () => {
-    const r = new Registry(resolveProviders({}, {}).values());
+    const r = assembleFrom({}, resolveProviders({}, {}).values()).registry;
     expect(() => r.resolve('deepseek/deepseek-chat')).toThrow(/Provider 'deepseek' \(DeepSeek\) is not enabled: set DEEPSEEK_API_KEY/);
   });
 });

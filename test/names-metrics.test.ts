@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProviderSpec } from '../src/catalog/providers.js';
-import { Registry } from '../src/routing/registry.js';
+import { assembleFrom } from '../src/server/assemble.js';
 import { Metrics, OTHER_MODEL } from '../src/usage/metrics.js';
 import type { UsageRecord } from '../src/usage/record.js';
 import { startTestHub } from './helpers/hub.js';
@@ -80,7 +80,7 @@ describe('metric labels come only from names the hub knows', () => {
       id: 'p', type: 'openai', name: 'P', baseURL: 'http://127.0.0.1:9/v1', apiKey: 'k', headers: {}, models: ['known'], embeddingModels: [],
       connectTimeoutMs: 1000, firstByteTimeoutMs: 1000, idleTimeoutMs: 1000, maxTokensField: 'max_tokens', source: 'config',
     };
-    const registry = new Registry([spec]);
+    const { registry } = assembleFrom({}, [spec]);
     const metrics = new Metrics(registry);
     const record = (model: string): UsageRecord =>
       ({ requestId: 'r', ts: 0, endpoint: 'chat', model, provider: 'p', attempt: 1, final: true, stream: false, status: 200, latencyMs: 5, usage: { inputTokens: 1, outputTokens: 1 } }) as UsageRecord;

@@ -139,12 +139,9 @@ describe('cascade on the model\'s own confidence', () => {
 describe('virtual model configuration', () => {
   it('rejects unknown members and loops clearly', async () => {
     const { ConfigError, validateConfig } = await import('../src/config/load.js');
-    const { Registry } = await import('../src/routing/registry.js');
-    const { hubCaller } = await import('../src/server/subcalls.js');
+    const { assembleFrom } = await import('../src/server/assemble.js');
     const { parse } = await import('yaml');
-    const build = (yaml: string) => {
-      const registry: InstanceType<typeof Registry> = new Registry([], validateConfig(parse(yaml), {}), undefined, hubCaller(() => registry));
-    };
+    const build = (yaml: string) => assembleFrom(validateConfig(parse(yaml), {}), []);
     expect(() => build('virtualModels:\n  v: { kind: moa, proposers: [x/a, x/b], aggregator: x/c }\n')).toThrow(/member 'x\/a' is not a model/);
     expect(() => build('virtualModels:\n  a: { kind: cascade, models: [b], check: { type: regex, pattern: x } }\n  b: { kind: cascade, models: [a], check: { type: regex, pattern: x } }\n')).toThrow(ConfigError);
     expect(() => build('virtualModels:\n  a: { kind: cascade, models: [b], check: { type: regex, pattern: x } }\n  b: { kind: cascade, models: [a], check: { type: regex, pattern: x } }\n')).toThrow(/loop: a → b → a/);

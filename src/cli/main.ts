@@ -1,15 +1,14 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { detectOllama, resolveProviders } from '../catalog/providers.js';
 import { ConfigError, loadConfigFile } from '../config/load.js';
 import { HubError } from '../core/errors.js';
 import type { Message } from '../core/types.js';
-import { Registry } from '../routing/registry.js';
+import type { Registry } from '../routing/registry.js';
+import { assemble } from '../server/assemble.js';
 import { startHub } from '../server/start.js';
 import { DataDirError } from '../store/data-dir.js';
 import { startBanner } from './banner.js';
-import { hubCaller } from '../server/subcalls.js';
 
 const HELP = `baimo — one API for a hundred models
 
@@ -63,13 +62,7 @@ async function serve(args: string[]): Promise<void> {
 async function registryFor(configPath: string | undefined): Promise<Registry> {
   const env = process.env;
   const { config } = loadConfigFile(configPath ?? env.BAIMO_CONFIG, env);
-  const specs = resolveProviders(config, env);
-  if (!specs.has('ollama')) {
-    const ollama = await detectOllama(env);
-    if (ollama) specs.set('ollama', ollama);
-  }
-  const registry: Registry = new Registry(specs.values(), config, undefined, hubCaller(() => registry));
-  return registry;
+  return (await assemble(config, env)).registry;
 }
 
 async function models(args: string[]): Promise<void> {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ERROR_KINDS } from '../core/errors.js';
-import { virtualModelSchema } from '../ensemble/config.js';
+import { virtualModelSchema } from '../ensemble/kinds.js';
 import { STRATEGIES } from '../routing/strategy.js';
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'expected a lowercase id (letters, digits, . _ -)');

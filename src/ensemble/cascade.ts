@@ -8,14 +8,25 @@
  * way), which saves a call. Ceilings stop the cascade with the best it has (the last answer),
  * or with an error when it has no answer yet.
  */
+import { z } from 'zod';
 import type { Model, ModelCaller } from '../core/model.js';
 import type { ChatEvent, ChatRequest } from '../core/types.js';
 import { localCheck } from './checks.js';
 import type { LocalCheck } from './checks.js';
-import type { CascadeConfig } from './config.js';
+import { checkSchema, commonFields, defineVirtualKind, modelName } from './config.js';
 import { parseVerdict, verifierMessages } from './prompts.js';
 import { Run, assertSingleChoice, choiceText, memberRequest, promptRequest } from './run.js';
 import type { Answer, Failure, Refusal, VirtualModelOptions } from './run.js';
+
+export const cascadeSchema = z.strictObject({
+  kind: z.literal('cascade'),
+  ...commonFields,
+  /** Cheapest first; the next is tried only when the previous answer fails the check (or the call fails). */
+  models: z.array(modelName).min(1),
+  check: checkSchema,
+});
+
+export type CascadeConfig = z.infer<typeof cascadeSchema>;
 
 export class CascadeModel implements Model {
   readonly provider = 'virtual:cascade';
@@ -110,3 +121,11 @@ export class CascadeModel implements Model {
     });
   }
 }
+
+/** The `cascade` kind: its config, the models it calls and its constructor (listed in kinds.ts). */
+export const cascadeKind = defineVirtualKind({
+  kind: 'cascade',
+  schema: cascadeSchema,
+  members: (c) => [...c.models, ...(c.check.type === 'verifier' ? [c.check.model] : [])],
+  create: (c, caller, options) => new CascadeModel(c, caller, options),
+});

@@ -1,21 +1,22 @@
 /**
- * Config of the "integrated AI" virtual models: one entry per kind, a discriminated union on
- * `kind`. Member names are public model names (anything a client could call, other virtual models
- * included). Fan-out that is known from the config alone is checked against `maxCalls` here, so a
- * config that could never run is rejected when it loads.
+ * What the virtual-model kinds share: the fields every kind's config has, the cascade check and
+ * vote extract schemas, fan-out arithmetic, and the shape of a kind (`VirtualKindDefinition`).
+ * Each kind's own schema lives in its file (cascade.ts, vote.ts, …) and kinds.ts lists them.
+ * Member names are public model names (anything a client could call, other virtual models
+ * included). Fan-out that is known from the config alone is checked against `maxCalls` in each
+ * kind's schema, so a config that could never run is rejected when it loads.
  */
 import { z } from 'zod';
-
-export const VIRTUAL_KINDS = ['cascade', 'vote', 'moa', 'judge', 'decompose'] as const;
-export type VirtualKind = (typeof VIRTUAL_KINDS)[number];
+import type { Model, ModelCaller } from '../core/model.js';
+import type { VirtualModelOptions } from './run.js';
 
 export const DEFAULT_MAX_CALLS = 16;
 
-const modelName = z.string().min(1);
-const positiveInt = z.number().int().positive();
+export const modelName = z.string().min(1);
+export const positiveInt = z.number().int().positive();
 
 /** Fields every kind has. */
-const common = {
+export const commonFields = {
   description: z.string().optional(),
   /** Most sub-calls one request may make (fan-out ceiling). */
   maxCalls: positiveInt.max(1000).default(DEFAULT_MAX_CALLS),
@@ -46,7 +47,7 @@ function compilesRegex(pattern: string, flags: string | undefined): string | und
   }
 }
 
-const checkSchema = z.discriminatedUnion('type', [
+export const checkSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('verifier'),
     /** The model that judges each answer. */
@@ -84,105 +85,32 @@ const checkSchema = z.discriminatedUnion('type', [
     }),
 ]);
 
-const extractSchema = z.union([
+export const extractSchema = z.union([
   z.enum(['last_number', 'choice_letter', 'normalized_text']),
   z.strictObject({ json_field: z.string().min(1) }),
 ]);
 
-const cascadeSchema = z.strictObject({
-  kind: z.literal('cascade'),
-  ...common,
-  /** Cheapest first; the next is tried only when the previous answer fails the check (or the call fails). */
-  models: z.array(modelName).min(1),
-  check: checkSchema,
-});
+export type CascadeCheck = z.infer<typeof checkSchema>;
+export type VoteExtract = z.infer<typeof extractSchema>;
 
-const voteSchema = z
-  .strictObject({
-    kind: z.literal('vote'),
-    ...common,
-    /** Samples are spread round-robin over these. */
-    models: z.array(modelName).min(1),
-    /** Number of samples N. Default: the number of models, at least 3. */
-    samples: positiveInt.max(1000).optional(),
-    /** How to read each sample's final answer. Default: normalized_text. */
-    extract: extractSchema.default('normalized_text'),
-    /** Overrides the client's temperature for samples (self-consistency wants some randomness). */
-    temperature: z.number().min(0).max(2).optional(),
-  })
-  .superRefine((c, ctx) => {
-    const n = voteSamples(c);
-    if (n > c.maxCalls) ctx.addIssue({ code: 'custom', path: ['samples'], message: `${n} samples exceed maxCalls (${c.maxCalls})` });
-    if (c.quorum !== undefined && c.quorum > n) ctx.addIssue({ code: 'custom', path: ['quorum'], message: `quorum ${c.quorum} exceeds the ${n} samples` });
-  });
+/**
+ * One kind of virtual model: everything the hub needs to know about it. A new kind is a file that
+ * exports one of these (see `defineVirtualKind`) and a line in kinds.ts.
+ */
+export interface VirtualKindDefinition<K extends string = string, S extends z.ZodType<{ kind: K }> = z.ZodType<{ kind: K }>, M extends Model = Model> {
+  readonly kind: K;
+  /** The config a file may write under `virtualModels.<name>`, with `kind: <kind>`. */
+  readonly schema: S;
+  /** Every public model name a config of this kind may call (duplicates are dropped by the caller). */
+  members(config: z.infer<S>): readonly string[];
+  /** The model for a parsed config; every sub-call goes through `caller`. */
+  create(config: z.infer<S>, caller: ModelCaller, options: VirtualModelOptions): M;
+}
 
-const moaSchema = z
-  .strictObject({
-    kind: z.literal('moa'),
-    ...common,
-    proposers: z.array(modelName).min(1),
-    aggregator: modelName,
-    /** Proposer layers; each layer after the first sees the previous layer's answers. */
-    layers: positiveInt.max(10).default(1),
-  })
-  .superRefine((c, ctx) => {
-    const n = c.proposers.length * c.layers + 1;
-    if (n > c.maxCalls) ctx.addIssue({ code: 'custom', path: ['maxCalls'], message: `moa needs ${n} calls (proposers × layers + 1) but maxCalls is ${c.maxCalls}` });
-    if (c.quorum !== undefined && c.quorum > c.proposers.length) ctx.addIssue({ code: 'custom', path: ['quorum'], message: `quorum ${c.quorum} exceeds the ${c.proposers.length} proposers` });
-  });
-
-const judgeSchema = z
-  .strictObject({
-    kind: z.literal('judge'),
-    ...common,
-    /** Candidate models; samples are spread round-robin over them (one model + samples: best of N). */
-    candidates: z.array(modelName).min(1),
-    /** Number of candidate answers. Default: one per candidate model. */
-    samples: positiveInt.max(1000).optional(),
-    judge: modelName,
-    mode: z.enum(['pointwise', 'pairwise']).default('pointwise'),
-    /** What the judge looks for; a general helpfulness/correctness rubric by default. */
-    rubric: z.string().min(1).optional(),
-    /** Overrides the client's temperature for candidates. */
-    temperature: z.number().min(0).max(2).optional(),
-  })
-  .superRefine((c, ctx) => {
-    const n = judgeSamples(c);
-    const calls = judgeFanOut(n, c.mode);
-    if (calls > c.maxCalls) ctx.addIssue({ code: 'custom', path: ['maxCalls'], message: `judge needs ${calls} calls for ${n} candidates (${c.mode}) but maxCalls is ${c.maxCalls}` });
-    if (c.quorum !== undefined && c.quorum > n) ctx.addIssue({ code: 'custom', path: ['quorum'], message: `quorum ${c.quorum} exceeds the ${n} candidates` });
-  });
-
-const workerSchema = z.strictObject({
-  model: modelName,
-  /** Skills the planner may assign to this worker, e.g. [code, math]. */
-  skills: z.array(z.string().min(1)).default([]),
-});
-
-const decomposeSchema = z
-  .strictObject({
-    kind: z.literal('decompose'),
-    ...common,
-    planner: modelName,
-    workers: z.array(workerSchema).min(1),
-    synthesizer: modelName,
-  })
-  .superRefine((c, ctx) => {
-    if (c.maxCalls < 3) ctx.addIssue({ code: 'custom', path: ['maxCalls'], message: 'decompose needs at least 3 calls (plan, one task, synthesis)' });
-  });
-
-export const virtualModelSchema = z.discriminatedUnion('kind', [cascadeSchema, voteSchema, moaSchema, judgeSchema, decomposeSchema]);
-
-export type VirtualModelConfig = z.infer<typeof virtualModelSchema>;
-/** What a config file may say (defaults not yet applied). */
-export type VirtualModelInput = z.input<typeof virtualModelSchema>;
-export type CascadeConfig = z.infer<typeof cascadeSchema>;
-export type CascadeCheck = CascadeConfig['check'];
-export type VoteConfig = z.infer<typeof voteSchema>;
-export type VoteExtract = VoteConfig['extract'];
-export type MoaConfig = z.infer<typeof moaSchema>;
-export type JudgeConfig = z.infer<typeof judgeSchema>;
-export type DecomposeConfig = z.infer<typeof decomposeSchema>;
+/** Types a kind's definition (kind, schema, members, constructor) without repeating its type parameters. */
+export function defineVirtualKind<K extends string, S extends z.ZodType<{ kind: K }>, M extends Model>(d: VirtualKindDefinition<K, S, M>): VirtualKindDefinition<K, S, M> {
+  return d;
+}
 
 /** Samples a vote takes. */
 export function voteSamples(c: { readonly models: readonly string[]; readonly samples?: number | undefined }): number {
@@ -205,26 +133,3 @@ export function majority(n: number): number {
   return Math.floor(n / 2) + 1;
 }
 
-/** Every public model name a virtual model may call, in config order, without duplicates. */
-export function virtualModelMembers(c: VirtualModelConfig): string[] {
-  const names: string[] = [];
-  switch (c.kind) {
-    case 'cascade':
-      names.push(...c.models);
-      if (c.check.type === 'verifier') names.push(c.check.model);
-      break;
-    case 'vote':
-      names.push(...c.models);
-      break;
-    case 'moa':
-      names.push(...c.proposers, c.aggregator);
-      break;
-    case 'judge':
-      names.push(...c.candidates, c.judge);
-      break;
-    case 'decompose':
-      names.push(c.planner, ...c.workers.map((w) => w.model), c.synthesizer);
-      break;
-  }
-  return [...new Set(names)];
-}

@@ -13,16 +13,37 @@
  * ceilings. Quorum: sub-tasks that must succeed (default: all); a task whose dependency failed
  * is not run and counts as failed; the synthesizer is told which tasks failed.
  */
+import { z } from 'zod';
 import { HubError } from '../core/errors.js';
 import type { Model, ModelCaller } from '../core/model.js';
 import type { ChatEvent, ChatRequest } from '../core/types.js';
-import type { DecomposeConfig } from './config.js';
+import { commonFields, defineVirtualKind, modelName } from './config.js';
 import type { Plan, PlanTask } from './plan.js';
 import { PlanError, parsePlan } from './plan.js';
 import { plannerMessages, synthesizerMessages, workerMessages } from './prompts.js';
 import type { DoneTask } from './prompts.js';
 import { Run, assertSingleChoice, memberRequest, promptRequest } from './run.js';
 import type { Failure, VirtualModelOptions } from './run.js';
+
+const workerSchema = z.strictObject({
+  model: modelName,
+  /** Skills the planner may assign to this worker, e.g. [code, math]. */
+  skills: z.array(z.string().min(1)).default([]),
+});
+
+export const decomposeSchema = z
+  .strictObject({
+    kind: z.literal('decompose'),
+    ...commonFields,
+    planner: modelName,
+    workers: z.array(workerSchema).min(1),
+    synthesizer: modelName,
+  })
+  .superRefine((c, ctx) => {
+    if (c.maxCalls < 3) ctx.addIssue({ code: 'custom', path: ['maxCalls'], message: 'decompose needs at least 3 calls (plan, one task, synthesis)' });
+  });
+
+export type DecomposeConfig = z.infer<typeof decomposeSchema>;
 
 export class DecomposeModel implements Model {
   readonly provider = 'virtual:decompose';
@@ -131,3 +152,11 @@ export class DecomposeModel implements Model {
     });
   }
 }
+
+/** The `decompose` kind: its config, the models it calls and its constructor (listed in kinds.ts). */
+export const decomposeKind = defineVirtualKind({
+  kind: 'decompose',
+  schema: decomposeSchema,
+  members: (c) => [c.planner, ...c.workers.map((w) => w.model), c.synthesizer],
+  create: (c, caller, options) => new DecomposeModel(c, caller, options),
+});

@@ -13,15 +13,39 @@
  * of N) counts candidates that answered. If no judging call gives a usable verdict the request
  * fails rather than return an unjudged answer.
  */
+import { z } from 'zod';
 import { HubError } from '../core/errors.js';
 import type { Model, ModelCaller } from '../core/model.js';
 import type { ChatEvent, ChatRequest } from '../core/types.js';
-import type { JudgeConfig } from './config.js';
-import { judgeFanOut, judgeSamples, majority } from './config.js';
+import { commonFields, defineVirtualKind, judgeFanOut, judgeSamples, majority, modelName, positiveInt } from './config.js';
 import { pairwiseMessages, parseScore, parseWinner, pointwiseMessages } from './prompts.js';
 import { Run, assertSingleChoice, choiceText, promptRequest } from './run.js';
 import type { Answer, Failure, Refusal, Ticket, VirtualModelOptions } from './run.js';
 import { sampleRequest } from './vote.js';
+
+export const judgeSchema = z
+  .strictObject({
+    kind: z.literal('judge'),
+    ...commonFields,
+    /** Candidate models; samples are spread round-robin over them (one model + samples: best of N). */
+    candidates: z.array(modelName).min(1),
+    /** Number of candidate answers. Default: one per candidate model. */
+    samples: positiveInt.max(1000).optional(),
+    judge: modelName,
+    mode: z.enum(['pointwise', 'pairwise']).default('pointwise'),
+    /** What the judge looks for; a general helpfulness/correctness rubric by default. */
+    rubric: z.string().min(1).optional(),
+    /** Overrides the client's temperature for candidates. */
+    temperature: z.number().min(0).max(2).optional(),
+  })
+  .superRefine((c, ctx) => {
+    const n = judgeSamples(c);
+    const calls = judgeFanOut(n, c.mode);
+    if (calls > c.maxCalls) ctx.addIssue({ code: 'custom', path: ['maxCalls'], message: `judge needs ${calls} calls for ${n} candidates (${c.mode}) but maxCalls is ${c.maxCalls}` });
+    if (c.quorum !== undefined && c.quorum > n) ctx.addIssue({ code: 'custom', path: ['quorum'], message: `quorum ${c.quorum} exceeds the ${n} candidates` });
+  });
+
+export type JudgeConfig = z.infer<typeof judgeSchema>;
 
 interface Candidate {
   /** 0-based candidate index (sample order). */
@@ -186,3 +210,11 @@ export class JudgeModel implements Model {
     return { winner: round[0]!, summary: { bracket, ...(matches === 0 && { note: 'one candidate; not judged' }) } };
   }
 }
+
+/** The `judge` kind: its config, the models it calls and its constructor (listed in kinds.ts). */
+export const judgeKind = defineVirtualKind({
+  kind: 'judge',
+  schema: judgeSchema,
+  members: (c) => [...c.candidates, c.judge],
+  create: (c, caller, options) => new JudgeModel(c, caller, options),
+});

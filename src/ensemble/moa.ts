@@ -8,13 +8,30 @@
  * Fan-out: proposers × layers + 1, checked (with the estimated worst cost) before any call.
  * Quorum (default: a majority of the proposers) must answer in every layer.
  */
+import { z } from 'zod';
 import type { Model, ModelCaller } from '../core/model.js';
 import type { ChatEvent, ChatRequest } from '../core/types.js';
-import type { MoaConfig } from './config.js';
-import { majority } from './config.js';
+import { commonFields, defineVirtualKind, majority, modelName, positiveInt } from './config.js';
 import { moaMessages } from './prompts.js';
 import { Run, assertSingleChoice, memberRequest } from './run.js';
 import type { Failure, Refusal, Ticket, VirtualModelOptions } from './run.js';
+
+export const moaSchema = z
+  .strictObject({
+    kind: z.literal('moa'),
+    ...commonFields,
+    proposers: z.array(modelName).min(1),
+    aggregator: modelName,
+    /** Proposer layers; each layer after the first sees the previous layer's answers. */
+    layers: positiveInt.max(10).default(1),
+  })
+  .superRefine((c, ctx) => {
+    const n = c.proposers.length * c.layers + 1;
+    if (n > c.maxCalls) ctx.addIssue({ code: 'custom', path: ['maxCalls'], message: `moa needs ${n} calls (proposers × layers + 1) but maxCalls is ${c.maxCalls}` });
+    if (c.quorum !== undefined && c.quorum > c.proposers.length) ctx.addIssue({ code: 'custom', path: ['quorum'], message: `quorum ${c.quorum} exceeds the ${c.proposers.length} proposers` });
+  });
+
+export type MoaConfig = z.infer<typeof moaSchema>;
 
 export class MoaModel implements Model {
   readonly provider = 'virtual:moa';
@@ -81,3 +98,11 @@ export class MoaModel implements Model {
     yield* run.finish({ layers: config.layers, proposers: p, answeredPerLayer: answered });
   }
 }
+
+/** The `moa` kind: its config, the models it calls and its constructor (listed in kinds.ts). */
+export const moaKind = defineVirtualKind({
+  kind: 'moa',
+  schema: moaSchema,
+  members: (c) => [...c.proposers, c.aggregator],
+  create: (c, caller, options) => new MoaModel(c, caller, options),
+});

@@ -12,13 +12,34 @@
  * is made and the request fails with `ceiling_exceeded`; otherwise the vote runs with those that
  * fit. Quorum (default: a majority of N) counts samples that answered.
  */
+import { z } from 'zod';
 import type { Model, ModelCaller } from '../core/model.js';
 import type { ChatEvent, ChatRequest } from '../core/types.js';
-import type { VoteConfig } from './config.js';
-import { majority, voteSamples } from './config.js';
+import { commonFields, defineVirtualKind, extractSchema, majority, modelName, positiveInt, voteSamples } from './config.js';
 import { extractAnswer, tally } from './extract.js';
 import { Run, assertSingleChoice, memberRequest } from './run.js';
 import type { Answer, Failure, Refusal, Ticket, VirtualModelOptions } from './run.js';
+
+export const voteSchema = z
+  .strictObject({
+    kind: z.literal('vote'),
+    ...commonFields,
+    /** Samples are spread round-robin over these. */
+    models: z.array(modelName).min(1),
+    /** Number of samples N. Default: the number of models, at least 3. */
+    samples: positiveInt.max(1000).optional(),
+    /** How to read each sample's final answer. Default: normalized_text. */
+    extract: extractSchema.default('normalized_text'),
+    /** Overrides the client's temperature for samples (self-consistency wants some randomness). */
+    temperature: z.number().min(0).max(2).optional(),
+  })
+  .superRefine((c, ctx) => {
+    const n = voteSamples(c);
+    if (n > c.maxCalls) ctx.addIssue({ code: 'custom', path: ['samples'], message: `${n} samples exceed maxCalls (${c.maxCalls})` });
+    if (c.quorum !== undefined && c.quorum > n) ctx.addIssue({ code: 'custom', path: ['quorum'], message: `quorum ${c.quorum} exceeds the ${n} samples` });
+  });
+
+export type VoteConfig = z.infer<typeof voteSchema>;
 
 /** Sample i's request: the client's, with the config's temperature and a per-sample seed. */
 export function sampleRequest(request: ChatRequest, model: string, i: number, temperature: number | undefined): ChatRequest {
@@ -108,3 +129,11 @@ export class VoteModel implements Model {
     });
   }
 }
+
+/** The `vote` kind: its config, the models it calls and its constructor (listed in kinds.ts). */
+export const voteKind = defineVirtualKind({
+  kind: 'vote',
+  schema: voteSchema,
+  members: (c) => c.models,
+  create: (c, caller, options) => new VoteModel(c, caller, options),
+});

@@ -1,16 +1,13 @@
-import { detectOllama, resolveProviders } from '../catalog/providers.js';
 import type { ProviderSpec } from '../catalog/providers.js';
 import { loadConfigFile } from '../config/load.js';
 import { resolveSettings } from '../config/settings.js';
 import type { ServerSettings, SettingFlags } from '../config/settings.js';
-import { Registry } from '../routing/registry.js';
-import { CATALOG } from '../catalog/models.js';
-import { PriceBook } from '../catalog/prices.js';
+import type { Registry } from '../routing/registry.js';
+import { assemble } from './assemble.js';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DestinationStream } from 'pino';
 import { createLogger } from './log.js';
-import { hubCaller } from './subcalls.js';
 import { SQLiteStore } from '../store/sqlite.js';
 import { UsageJournal } from '../usage/journal.js';
 import { createTracer } from '../usage/tracing.js';
@@ -54,22 +51,8 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
   const env = o.env ?? process.env;
   const { config, file } = loadConfigFile(o.config ?? env.BAIMO_CONFIG, env);
   const settings = resolveSettings(o, env, config);
-  const specs = resolveProviders(config, env);
-  if (o.detectOllama !== false && !specs.has('ollama')) {
-    const ollama = await detectOllama(env);
-    if (ollama) specs.set('ollama', ollama);
-  }
-  const prices = new PriceBook(CATALOG, config.pricing?.models ?? {}, config.pricing?.cnyPerUsd, { allowUnpriced: config.pricing?.allowUnpriced ?? false });
-  const registry: Registry = new Registry(
-    specs.values(),
-    config,
-    (provider, model) => {
-      const p = prices.price(provider, model);
-      return p && (p.input + p.output) / 2;
-    },
-    hubCaller(() => registry, () => prices),
-  );
-  const logger = createLogger(env.BAIMO_LOG_LEVEL ?? 'info', o.logDestination, registry.redactor);
+  const { registry, prices, providers, redactor } = await assemble(config, env, { detectOllama: o.detectOllama !== false });
+  const logger = createLogger(env.BAIMO_LOG_LEVEL ?? 'info', o.logDestination, redactor);
   // Takes the data directory's lock: a second hub on the same directory stops here.
   const store = SQLiteStore.open(settings.dataDir);
   let writer: UsageWriter | undefined;
@@ -128,7 +111,7 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
       hub,
       registry,
       store,
-      providers: registry.providerSpecs(),
+      providers,
       tenancy,
       generatedAdminKey,
       prune,

@@ -1,0 +1,57 @@
+/**
+ * Every kind of virtual model, one line each. A kind's file exports its definition (schema,
+ * members, constructor; see `VirtualKindDefinition` in config.ts); the config schema, the member
+ * check and the constructor below are all built from this table, so nothing else branches on kinds.
+ */
+import { z } from 'zod';
+import type { ModelCaller } from '../core/model.js';
+import { cascadeKind } from './cascade.js';
+import type { VirtualKindDefinition } from './config.js';
+import { decomposeKind } from './decompose.js';
+import { judgeKind } from './judge.js';
+import { moaKind } from './moa.js';
+import type { VirtualModelOptions } from './run.js';
+import { voteKind } from './vote.js';
+
+const KINDS = [
+  cascadeKind,
+  voteKind,
+  moaKind,
+  judgeKind,
+  decomposeKind,
+] as const;
+
+type Kinds = typeof KINDS;
+/** The tuple of the kinds' schemas, in table order (what z.discriminatedUnion needs to type its output). */
+type SchemasOf<T extends readonly unknown[]> = { -readonly [I in keyof T]: T[I] extends { readonly schema: infer S } ? S : never };
+
+/** The kind names, in table order. */
+export const VIRTUAL_KINDS = KINDS.map((k) => k.kind);
+
+/** A virtual model's config: a union on `kind` of every kind's schema. */
+export const virtualModelSchema = z.discriminatedUnion('kind', KINDS.map((k) => k.schema) as unknown as SchemasOf<Kinds>);
+
+export type VirtualModelConfig = z.infer<typeof virtualModelSchema>;
+/** What a config file may say (defaults not yet applied). */
+export type VirtualModelInput = z.input<typeof virtualModelSchema>;
+export type VirtualKind = VirtualModelConfig['kind'];
+/** Any kind's model. */
+export type VirtualModel = ReturnType<Kinds[number]['create']>;
+
+const byKind = new Map<string, VirtualKindDefinition>(KINDS.map((k) => [k.kind, k as unknown as VirtualKindDefinition]));
+
+function definition(kind: string): VirtualKindDefinition {
+  const d = byKind.get(kind);
+  if (!d) throw new Error(`unknown virtual model kind '${kind}'`);
+  return d;
+}
+
+/** Every public model name a virtual model may call, in config order, without duplicates. */
+export function virtualModelMembers(c: VirtualModelConfig): string[] {
+  return [...new Set(definition(c.kind).members(c))];
+}
+
+/** The virtual model for a parsed config (see virtualModelSchema). */
+export function createVirtualModel(config: VirtualModelConfig, caller: ModelCaller, options: VirtualModelOptions = {}): VirtualModel {
+  return definition(config.kind).create(config, caller, options) as VirtualModel;
+}
