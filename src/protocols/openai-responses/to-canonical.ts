@@ -33,6 +33,13 @@ import type {
  */
 export const REDACTED_PREFIX = 'baimo-redacted:';
 
+/**
+ * The families whose opaque data `encrypted_content` carries as it is (see ../signatures.ts): a
+ * signature is OpenAI's own encrypted reasoning unless wrapped; a redacted block is Anthropic's.
+ */
+export const NATIVE_SIGNATURE = 'openai';
+export const NATIVE_REDACTED = 'anthropic';
+
 /** The call id used when an upstream gave a tool call none: stable per response and position. */
 export function fallbackCallId(responseId: string, position: number): string {
   return `call_${responseId.replace(/^resp_/, '')}_${position}`;
@@ -100,11 +107,11 @@ function outputText(output: Content): string {
 
 function reasoningPart(r: ResponsesReasoningItem): ReasoningPart | undefined {
   const enc = typeof r.encrypted_content === 'string' && r.encrypted_content !== '' ? r.encrypted_content : undefined;
-  if (enc?.startsWith(REDACTED_PREFIX)) return { type: 'reasoning', text: '', redacted: enc.slice(REDACTED_PREFIX.length), origin: 'anthropic' };
+  if (enc?.startsWith(REDACTED_PREFIX)) return { type: 'reasoning', text: '', providerMetadata: unwrapSignature(enc.slice(REDACTED_PREFIX.length), NATIVE_REDACTED, 'redacted') };
   const content = (r.content ?? []).map((c) => c.text).join('');
   const text = content !== '' ? content : r.summary.map((s) => s.text).join('\n\n');
   if (text === '' && enc === undefined) return undefined;
-  return { type: 'reasoning', text, ...(enc !== undefined && unwrapSignature(enc)) };
+  return { type: 'reasoning', text, ...(enc !== undefined && { providerMetadata: unwrapSignature(enc, NATIVE_SIGNATURE) }) };
 }
 
 export interface ResponsesToCanonicalOptions {
