@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { ERROR_KINDS } from '../core/errors.js';
-import { DIALECTS, WIRE_FORMATS } from '../providers/index.js';
 import { virtualModelSchema } from '../ensemble/config.js';
 import { STRATEGIES } from '../routing/strategy.js';
+import { DIALECTS, WIRE_FORMATS } from '../providers/index.js';
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'expected a lowercase id (letters, digits, . _ -)');
 
