@@ -101,3 +101,40 @@ describe('an upstream’s signature through a client and back', () => {
     expect(sentBack(next)).toEqual({ anthropic: [], gemini: [SIG] });
   });
 });
+
+describe('a Responses conversation stored by an earlier version', () => {
+  it('keeps sending its signatures home: parts with signature/redacted/origin are read as metadata', () => {
+    const stored = JSON.parse(
+      JSON.stringify([
+        { role: 'user', content: [{ type: 'text', text: 'q' }] },
+        {
+          role: 'assistant',
+          content: '',
+          reasoning: [
+            { type: 'reasoning', text: 'claude', signature: 'A-SIG', origin: 'anthropic' },
+            { type: 'reasoning', text: '', redacted: 'A-REDACTED', origin: 'anthropic' },
+            { type: 'reasoning', text: 'unnamed', signature: 'U-SIG' },
+            { type: 'reasoning', text: '', signature: 'G-SIG', origin: 'gemini' },
+            { type: 'reasoning', text: 'plain' },
+          ],
+          toolCalls: [{ id: 'c1', name: 'f', arguments: '{}' }],
+        },
+        { role: 'tool', toolCallId: 'c1', content: 'ok' },
+      ]),
+    );
+    const r = responsesRequestToCanonical(responses([{ role: 'user', content: 'next' }]), 'up', stored);
+    expect(sentBack(r)).toEqual({
+      anthropic: [
+        { type: 'thinking', thinking: 'claude', signature: 'A-SIG' },
+        { type: 'redacted_thinking', data: 'A-REDACTED' },
+        { type: 'thinking', thinking: 'unnamed', signature: 'U-SIG' },
+      ],
+      gemini: ['G-SIG'],
+    });
+    expect((r.messages[1] as unknown as { reasoning: unknown[] }).reasoning[4]).toEqual({ type: 'reasoning', text: 'plain' });
+    // A history in today's shape is used as it is.
+    const current = responsesRequestToCanonical(responses([{ role: 'user', content: 'next' }]), 'up', r.messages);
+    expect(current.messages.slice(0, 3)).toEqual(r.messages.slice(0, 3));
+    expect(current.messages[1]).toBe(r.messages[1]);
+  });
+});

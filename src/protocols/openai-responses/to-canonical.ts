@@ -336,7 +336,7 @@ export function responsesRequestToCanonical(
     INSTRUCTIONS.add(system);
     messages.push(system);
   }
-  messages.push(...history, ...conv.messages);
+  messages.push(...storedHistory(history), ...conv.messages);
 
   const r = reasoning(body.reasoning);
   const format = body.text?.format;
@@ -353,6 +353,39 @@ export function responsesRequestToCanonical(
     ...(r && { reasoning: r }),
     ...(body.user !== undefined && { user: body.user }),
   };
+}
+
+/** The only family an earlier version sent a signature that named no origin to. */
+const UNNAMED_ORIGIN = 'anthropic';
+
+/** A reasoning part as histories stored before `providerMetadata` kept it. */
+interface StoredReasoning {
+  readonly type: 'reasoning';
+  readonly text: string;
+  readonly signature?: string;
+  readonly redacted?: string;
+  readonly origin?: string;
+}
+
+/**
+ * A stored history, with reasoning parts kept by an earlier version (`signature`, `redacted` and
+ * `origin` on the part) read as `providerMetadata` of their origin; one that named no origin was
+ * sent to Anthropic alone, so it is Anthropic's. The history is returned as it is when it has none.
+ */
+function storedHistory(history: readonly Message[]): readonly Message[] {
+  const legacy = (r: StoredReasoning) => r.signature !== undefined || r.redacted !== undefined;
+  if (!history.some((m) => m.role === 'assistant' && m.reasoning?.some((r) => legacy(r as StoredReasoning)))) return history;
+  return history.map((m) => {
+    if (m.role !== 'assistant' || !m.reasoning) return m;
+    const reasoning = m.reasoning.map((part): ReasoningPart => {
+      const r = part as StoredReasoning;
+      if (!legacy(r)) return part;
+      const family = r.origin ?? UNNAMED_ORIGIN;
+      const data = r.redacted !== undefined ? { redacted: r.redacted } : { signature: r.signature! };
+      return { type: 'reasoning', text: r.text, providerMetadata: { [family]: data } };
+    });
+    return { ...m, reasoning };
+  });
 }
 
 /**
