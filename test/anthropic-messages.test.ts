@@ -50,8 +50,8 @@ describe('Anthropic stream rendering regressions', () => {
   it('renders signed and redacted thinking byte for byte', () => {
     const out = render([
       { type: 'reasoning', choice: 0, text: 'hmm' },
-      { type: 'reasoning', choice: 0, text: '', signature: 'SIG==' },
-      { type: 'reasoning', choice: 0, text: '', redacted: 'OPAQUE' },
+      { type: 'reasoning', choice: 0, text: '', providerMetadata: { anthropic: { signature: 'SIG==' } } },
+      { type: 'reasoning', choice: 0, text: '', providerMetadata: { anthropic: { redacted: 'OPAQUE' } } },
       { type: 'text', choice: 0, text: 'ok' },
     ]);
     expect(out.filter((e) => e.event === 'content_block_delta').map((e) => e.data.delta)).toEqual([
@@ -82,8 +82,8 @@ describe('Anthropic stream rendering regressions', () => {
 describe('signatures from other model families', () => {
   it('are wrapped for Anthropic clients and unwrapped when they come back, so each goes only to its own family', () => {
     const out = render([
-      { type: 'reasoning', choice: 0, text: 'g', signature: 'GEMINI-SIG', origin: 'gemini' },
-      { type: 'reasoning', choice: 0, text: 'a', signature: 'CLAUDE-SIG', origin: 'anthropic' },
+      { type: 'reasoning', choice: 0, text: 'g', providerMetadata: { gemini: { signature: 'GEMINI-SIG' } } },
+      { type: 'reasoning', choice: 0, text: 'a', providerMetadata: { anthropic: { signature: 'CLAUDE-SIG' } } },
     ]);
     const sigs = out.filter((e) => e.data.delta?.type === 'signature_delta').map((e) => e.data.delta.signature);
     expect(sigs).toEqual(['baimo:gemini:GEMINI-SIG', 'CLAUDE-SIG']);
@@ -100,8 +100,8 @@ describe('signatures from other model families', () => {
     );
     const assistant = back.messages[1] as unknown as { reasoning: unknown[] };
     expect(assistant.reasoning).toEqual([
-      { type: 'reasoning', text: 'g', signature: 'GEMINI-SIG', origin: 'gemini' },
-      { type: 'reasoning', text: 'a', signature: 'CLAUDE-SIG', origin: 'anthropic' },
+      { type: 'reasoning', text: 'g', providerMetadata: { gemini: { signature: 'GEMINI-SIG' } } },
+      { type: 'reasoning', text: 'a', providerMetadata: { anthropic: { signature: 'CLAUDE-SIG' } } },
     ]);
   });
 });
@@ -129,7 +129,10 @@ describe('Anthropic request → canonical', () => {
       {
         role: 'assistant',
         content: 'Reading.',
-        reasoning: [{ type: 'reasoning', text: 'need file', signature: 'S1', origin: 'anthropic' }, { type: 'reasoning', text: '', redacted: 'R1', origin: 'anthropic' }],
+        reasoning: [
+          { type: 'reasoning', text: 'need file', providerMetadata: { anthropic: { signature: 'S1' } } },
+          { type: 'reasoning', text: '', providerMetadata: { anthropic: { redacted: 'R1' } } },
+        ],
         toolCalls: [{ id: 't1', name: 'Read', arguments: '{"path":"a.txt"}' }],
       },
       { role: 'tool', toolCallId: 't1', content: 'hello' },

@@ -81,7 +81,7 @@ describe('Responses request → canonical', () => {
       {
         role: 'assistant',
         content: '',
-        reasoning: [{ type: 'reasoning', text: 'Two cities: \n\ncall twice.', signature: 'EqQBCkgIARABGAIiQ+sig==' }],
+        reasoning: [{ type: 'reasoning', text: 'Two cities: \n\ncall twice.', providerMetadata: { openai: { signature: 'EqQBCkgIARABGAIiQ+sig==' } } }],
         toolCalls: [
           { id: 'call_a', name: 'get_weather', arguments: '{"city":"Paris"}' },
           { id: 'call_b', name: 'get_weather', arguments: '{"city":"Rome"}' },
@@ -149,8 +149,8 @@ describe('Responses request → canonical', () => {
     const collected = collectedOf([
       { type: 'start', id: 'up-1', model: 'up' },
       { type: 'reasoning', choice: 0, text: 'Need the tool.' },
-      { type: 'reasoning', choice: 0, text: '', signature: 'sig-1' },
-      { type: 'reasoning', choice: 0, text: '', redacted: 'opaque-bytes' },
+      { type: 'reasoning', choice: 0, text: '', providerMetadata: { anthropic: { signature: 'sig-1' } } },
+      { type: 'reasoning', choice: 0, text: '', providerMetadata: { anthropic: { redacted: 'opaque-bytes' } } },
       { type: 'tool_call', choice: 0, index: 0, id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' },
       { type: 'finish', choice: 0, reason: 'tool_calls' },
     ]);
@@ -161,8 +161,8 @@ describe('Responses request → canonical', () => {
         role: 'assistant',
         content: '',
         reasoning: [
-          { type: 'reasoning', text: 'Need the tool.', signature: 'sig-1' },
-          { type: 'reasoning', text: '', redacted: 'opaque-bytes' },
+          { type: 'reasoning', text: 'Need the tool.', providerMetadata: { anthropic: { signature: 'sig-1' } } },
+          { type: 'reasoning', text: '', providerMetadata: { anthropic: { redacted: 'opaque-bytes' } } },
         ],
         toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' }],
       },
@@ -197,8 +197,8 @@ describe('Responses request → canonical', () => {
         role: 'assistant',
         content: '',
         reasoning: [
-          { type: 'reasoning', text: 'Thinking…', signature: 'ErUBCkYIBhgCIkB/+=' },
-          { type: 'reasoning', text: '', origin: 'anthropic', redacted: 'EmwKAhgBEgy3va3pzix/LafPsn4a' },
+          { type: 'reasoning', text: 'Thinking…', providerMetadata: { openai: { signature: 'ErUBCkYIBhgCIkB/+=' } } },
+          { type: 'reasoning', text: '', providerMetadata: { anthropic: { redacted: 'EmwKAhgBEgy3va3pzix/LafPsn4a' } } },
         ],
         toolCalls: [{ id: 'toolu_1', name: 'f', arguments: '{}' }],
       },
@@ -497,8 +497,8 @@ describe('ResponsesStreamRenderer', () => {
     const events: ChatEvent[] = [
       { type: 'reasoning', choice: 0, text: 'The user ' },
       { type: 'reasoning', choice: 0, text: 'greets me.' },
-      { type: 'reasoning', choice: 0, text: '', signature: 'EqQBCkgIAR+/==' },
-      { type: 'reasoning', choice: 0, text: '', redacted: 'opaque' },
+      { type: 'reasoning', choice: 0, text: '', providerMetadata: { openai: { signature: 'EqQBCkgIAR+/==' } } },
+      { type: 'reasoning', choice: 0, text: '', providerMetadata: { anthropic: { redacted: 'opaque' } } },
       { type: 'text', choice: 0, text: 'Hi!' },
       { type: 'finish', choice: 0, reason: 'stop' },
       USAGE,
@@ -547,8 +547,8 @@ describe('ResponsesStreamRenderer', () => {
       role: 'assistant',
       content: 'Hi!',
       reasoning: [
-        { type: 'reasoning', text: 'The user greets me.', signature: 'EqQBCkgIAR+/==' },
-        { type: 'reasoning', text: '', origin: 'anthropic', redacted: 'opaque' },
+        { type: 'reasoning', text: 'The user greets me.', providerMetadata: { openai: { signature: 'EqQBCkgIAR+/==' } } },
+        { type: 'reasoning', text: '', providerMetadata: { anthropic: { redacted: 'opaque' } } },
       ],
     });
     expect(collectedToResponse(collectedOf(events), RESP_ID, body, CREATED, { newId: ids(), now: NOW })).toEqual(r.response);
@@ -689,7 +689,7 @@ describe('Responses errors', () => {
 describe('collectedToResponse', () => {
   it('builds the non-streaming response the SDK reads', async () => {
     const collected = collectedOf([
-      { type: 'reasoning', choice: 0, text: 'hmm', signature: 's' },
+      { type: 'reasoning', choice: 0, text: 'hmm', providerMetadata: { openai: { signature: 's' } } },
       { type: 'text', choice: 0, text: 'Calling.' },
       { type: 'tool_call', choice: 0, index: 0, name: 'f', arguments: '{"a":1}' },
       { type: 'finish', choice: 0, reason: 'tool_calls' },

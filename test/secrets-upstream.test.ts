@@ -8,6 +8,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHub } from './helpers/hub.js';
 import type { TestHub } from './helpers/hub.js';
+import type { WireFormat } from '../src/providers/index.js';
 
 /**
  * Issue 16, section 2: an upstream that echoes the hub's credential on every error path (401,
@@ -29,7 +30,7 @@ const KEYS = {
 } as const;
 type Provider = keyof typeof KEYS;
 const PROVIDERS = Object.keys(KEYS) as Provider[];
-const WIRE: Record<Provider, 'openai' | 'anthropic' | 'gemini'> = { glm: 'openai', oai: 'openai', ant: 'anthropic', gem: 'gemini' };
+const WIRE: Record<Provider, WireFormat> = { glm: 'openai', oai: 'openai', ant: 'anthropic', gem: 'gemini' };
 const SCENARIOS = ['e401', 'e400', 'e500', 'html502', 'b64', 'midstream'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const ENDPOINTS = ['chat', 'messages', 'responses'] as const;
@@ -57,7 +58,7 @@ function echo(scenario: Scenario, key: string): string {
   }
 }
 
-function errorBody(wire: 'openai' | 'anthropic' | 'gemini', status: number, message: string): unknown {
+function errorBody(wire: WireFormat, status: number, message: string): unknown {
   if (wire === 'anthropic') {
     const type = status === 401 ? 'authentication_error' : status >= 500 ? 'api_error' : 'invalid_request_error';
     return { type: 'error', error: { type, message } };
@@ -70,7 +71,7 @@ function errorBody(wire: 'openai' | 'anthropic' | 'gemini', status: number, mess
 }
 
 /** The first, normal event of a stream, then (after a pause, so it is relayed on its own) the error event. */
-function streamEvents(wire: 'openai' | 'anthropic' | 'gemini', path: string, model: string, message: string): [string, string] {
+function streamEvents(wire: WireFormat, path: string, model: string, message: string): [string, string] {
   if (wire === 'anthropic') {
     return [
       `event: message_start\ndata: ${JSON.stringify({ type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', model, content: [], stop_reason: null, usage: { input_tokens: 5, output_tokens: 1 } } })}\n\n`,

@@ -11,10 +11,18 @@
  * enabling) lives elsewhere.
  */
 
+import type { Dialect, WireFormat } from '../providers/index.js';
+
 /** A provider enabled with zero config. Most speak OpenAI's chat-completions wire format. */
 export interface ProviderPreset {
   /** The wire format; default `openai` (chat completions). */
-  readonly type?: 'openai' | 'anthropic' | 'gemini';
+  readonly type?: WireFormat;
+  /**
+   * How an OpenAI-compatible provider of this family switches thinking and reads reasoning back
+   * (providers/openai-compatible/thinking.ts). A provider configured under another id inherits it
+   * when its base URL is on this preset's host. None: request bodies go as the client sent them.
+   */
+  readonly dialect?: Dialect;
   /** Prefix in model names: `deepseek/deepseek-chat`. Lowercase, no slash. */
   readonly id: string;
   /** Display name. */
@@ -22,6 +30,11 @@ export interface ProviderPreset {
   readonly kind: 'cloud' | 'local';
   /** Documented default base URL, including the version path (e.g. https://api.deepseek.com/v1), no trailing slash. */
   readonly baseURL: string;
+  /**
+   * Other documented hosts of the same service (other regions), so that a provider configured
+   * under an id of its own on one of them gets this preset's dialect too.
+   */
+  readonly otherHosts?: readonly string[];
   /** Env var that overrides baseURL (e.g. DEEPSEEK_BASE_URL) so a proxy or mirror can stand in. */
   readonly baseURLEnv: string;
   /** Env vars holding the API key, first set wins. Cloud presets are enabled when one is set. Local presets may list an optional key var. */
@@ -32,6 +45,10 @@ export interface ProviderPreset {
   readonly models: readonly string[];
   /** Well-known embedding model ids, if any. */
   readonly embeddingModels?: readonly string[];
+  /** The field chat completions take the output cap in; default `max_tokens`. */
+  readonly maxTokensField?: 'max_tokens' | 'max_completion_tokens';
+  /** It also speaks OpenAI's Responses API: Responses clients are relayed natively. */
+  readonly responsesAPI?: boolean;
   /**
    * The provider's Anthropic-Messages-compatible base URL (what Claude Code's ANTHROPIC_BASE_URL takes,
    * without /v1/messages), when it documents one. Anthropic-format clients are then served natively.
@@ -81,8 +98,12 @@ export const PROVIDER_PRESETS: readonly ProviderPreset[] = [
   {
     id: 'openai',
     name: 'OpenAI',
+    dialect: 'openai',
     kind: 'cloud',
     baseURL: 'https://api.openai.com/v1',
+    // The reasoning models reject `max_tokens`: https://platform.openai.com/docs/api-reference/chat/create
+    maxTokensField: 'max_completion_tokens',
+    responsesAPI: true,
     baseURLEnv: 'OPENAI_BASE_URL',
     apiKeyEnv: ['OPENAI_API_KEY'],
     docs: 'https://github.com/openai/openai-node#readme',
@@ -101,6 +122,7 @@ export const PROVIDER_PRESETS: readonly ProviderPreset[] = [
   {
     id: 'deepseek',
     name: 'DeepSeek',
+    dialect: 'deepseek',
     kind: 'cloud',
     baseURL: 'https://api.deepseek.com/v1',
     baseURLEnv: 'DEEPSEEK_BASE_URL',
@@ -126,8 +148,10 @@ export const PROVIDER_PRESETS: readonly ProviderPreset[] = [
   {
     id: 'qwen',
     name: 'Qwen (Alibaba Cloud DashScope)',
+    dialect: 'qwen',
     kind: 'cloud',
     baseURL: 'https://dashscope.aliyuncs.com/compatible-mode/v1',
+    otherHosts: ['dashscope-intl.aliyuncs.com', 'dashscope-us.aliyuncs.com', 'cn-hongkong.dashscope.aliyuncs.com'],
     baseURLEnv: 'DASHSCOPE_BASE_URL',
     // https://help.aliyun.com/zh/model-studio/anthropic-api-messages
     anthropicBaseURL: 'https://dashscope.aliyuncs.com/apps/anthropic',
@@ -151,8 +175,10 @@ export const PROVIDER_PRESETS: readonly ProviderPreset[] = [
   {
     id: 'glm',
     name: 'Zhipu GLM (BigModel)',
+    dialect: 'glm',
     kind: 'cloud',
     baseURL: 'https://open.bigmodel.cn/api/paas/v4',
+    otherHosts: ['api.z.ai'],
     baseURLEnv: 'ZHIPUAI_BASE_URL',
     apiKeyEnv: ['ZHIPUAI_API_KEY', 'ZAI_API_KEY'],
     docs: 'https://docs.bigmodel.cn/cn/guide/develop/openai/introduction',
@@ -169,8 +195,10 @@ export const PROVIDER_PRESETS: readonly ProviderPreset[] = [
   {
     id: 'kimi',
     name: 'Moonshot Kimi',
+    dialect: 'kimi',
     kind: 'cloud',
     baseURL: 'https://api.moonshot.cn/v1',
+    otherHosts: ['api.moonshot.ai'],
     baseURLEnv: 'MOONSHOT_BASE_URL',
     // Moonshot's Claude Code setup (ANTHROPIC_BASE_URL); https://api.moonshot.ai/anthropic internationally.
     anthropicBaseURL: 'https://api.moonshot.cn/anthropic',
@@ -191,6 +219,7 @@ export const PROVIDER_PRESETS: readonly ProviderPreset[] = [
   {
     id: 'doubao',
     name: 'Doubao (Volcengine Ark)',
+    dialect: 'doubao',
     kind: 'cloud',
     baseURL: 'https://ark.cn-beijing.volces.com/api/v3',
     baseURLEnv: 'ARK_BASE_URL',
@@ -216,8 +245,10 @@ export const PROVIDER_PRESETS: readonly ProviderPreset[] = [
   {
     id: 'minimax',
     name: 'MiniMax',
+    dialect: 'minimax',
     kind: 'cloud',
     baseURL: 'https://api.minimaxi.com/v1',
+    otherHosts: ['api.minimax.io'],
     baseURLEnv: 'MINIMAX_BASE_URL',
     // https://platform.minimaxi.com/docs/api-reference/text-anthropic-api
     anthropicBaseURL: 'https://api.minimaxi.com/anthropic',
@@ -235,8 +266,10 @@ export const PROVIDER_PRESETS: readonly ProviderPreset[] = [
   {
     id: 'siliconflow',
     name: 'SiliconFlow',
+    dialect: 'siliconflow',
     kind: 'cloud',
     baseURL: 'https://api.siliconflow.cn/v1',
+    otherHosts: ['api.siliconflow.com'],
     baseURLEnv: 'SILICONFLOW_BASE_URL',
     apiKeyEnv: ['SILICONFLOW_API_KEY'],
     docs: 'https://docs.siliconflow.cn/docs/userguide/quickstart',
@@ -327,6 +360,7 @@ export const PROVIDER_PRESETS: readonly ProviderPreset[] = [
   {
     id: 'openrouter',
     name: 'OpenRouter',
+    dialect: 'openrouter',
     kind: 'cloud',
     baseURL: 'https://openrouter.ai/api/v1',
     baseURLEnv: 'OPENROUTER_BASE_URL',
@@ -356,6 +390,7 @@ export const PROVIDER_PRESETS: readonly ProviderPreset[] = [
   {
     id: 'ollama',
     name: 'Ollama',
+    dialect: 'ollama',
     kind: 'local',
     baseURL: 'http://127.0.0.1:11434/v1',
     baseURLEnv: 'OLLAMA_BASE_URL',
@@ -372,6 +407,7 @@ export const PROVIDER_PRESETS: readonly ProviderPreset[] = [
   {
     id: 'vllm',
     name: 'vLLM',
+    dialect: 'vllm',
     kind: 'local',
     baseURL: 'http://127.0.0.1:8000/v1',
     baseURLEnv: 'VLLM_BASE_URL',

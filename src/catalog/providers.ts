@@ -1,5 +1,6 @@
 import type { ConfigFile } from '../config/schema.js';
 import { ConfigError } from '../config/load.js';
+import type { Dialect, WireFormat } from '../providers/index.js';
 import { PROVIDER_PRESETS } from './presets.js';
 import type { ProviderPreset } from './presets.js';
 
@@ -7,7 +8,9 @@ import type { ProviderPreset } from './presets.js';
 export interface ProviderSpec {
   readonly id: string;
   /** The wire format it speaks. */
-  readonly type: 'openai' | 'anthropic' | 'gemini';
+  readonly type: WireFormat;
+  /** Its family's thinking switches and reasoning fields, when it speaks `openai` (see presets.ts). */
+  readonly dialect?: Dialect;
   readonly name: string;
   readonly baseURL: string;
   readonly apiKey: string | undefined;
@@ -60,12 +63,44 @@ function presetAnthropicURL(p: ProviderPreset, baseURL: string): string | undefi
   return baseURL === trimSlash(p.baseURL) ? p.anthropicBaseURL : undefined;
 }
 
+function hostOf(url: string): string | undefined {
+  try {
+    return new URL(url).host.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Cloud presets by the hosts they are documented on (base URL, Anthropic-compatible URL, other
+ * regions). Local presets are left out: `127.0.0.1:8000` says nothing about the server there.
+ */
+const PRESET_BY_HOST: ReadonlyMap<string, ProviderPreset> = new Map(
+  PROVIDER_PRESETS.filter((p) => p.kind === 'cloud').flatMap((p) => {
+    const hosts = [hostOf(p.baseURL), p.anthropicBaseURL === undefined ? undefined : hostOf(p.anthropicBaseURL), ...(p.otherHosts ?? [])];
+    return hosts.flatMap((h) => (h === undefined ? [] : [[h, p] as const]));
+  }),
+);
+
+/**
+ * The dialect of a provider configured under an id of its own: the one its config names, else
+ * the one of the cloud preset whose host its base URL is on (`my-deepseek` at api.deepseek.com
+ * speaks `deepseek`).
+ */
+function customDialect(type: WireFormat, baseURL: string, configured: Dialect | undefined): Dialect | undefined {
+  if (configured !== undefined || type !== 'openai') return configured;
+  const host = hostOf(baseURL);
+  const preset = host === undefined ? undefined : PRESET_BY_HOST.get(host);
+  return preset && (preset.type ?? 'openai') === 'openai' ? preset.dialect : undefined;
+}
+
 function fromPreset(p: ProviderPreset, env: Env, source: ProviderSpec['source']): ProviderSpec {
   const baseURL = trimSlash(env[p.baseURLEnv] || p.baseURL);
   const anthropicBaseURL = presetAnthropicURL(p, baseURL);
   return {
     id: p.id,
     type: p.type ?? 'openai',
+    ...(p.dialect !== undefined && { dialect: p.dialect }),
     name: p.name,
     baseURL,
     apiKey: keyFrom(p, env),
@@ -75,8 +110,8 @@ function fromPreset(p: ProviderPreset, env: Env, source: ProviderSpec['source'])
     connectTimeoutMs: CONNECT_TIMEOUT_MS,
     firstByteTimeoutMs: FIRST_BYTE_TIMEOUT_MS,
     idleTimeoutMs: IDLE_TIMEOUT_MS,
-    maxTokensField: p.id === 'openai' ? 'max_completion_tokens' : 'max_tokens',
-    ...(p.id === 'openai' && { responsesAPI: true }),
+    maxTokensField: p.maxTokensField ?? 'max_tokens',
+    ...(p.responsesAPI && { responsesAPI: true }),
     ...(anthropicBaseURL !== undefined && { anthropicBaseURL }),
     source,
   };
@@ -102,9 +137,13 @@ export function resolveProviders(config: ConfigFile, env: Env): Map<string, Prov
       continue;
     }
     const anthropic = c.anthropicBaseURL ?? (preset && presetAnthropicURL(preset, trimSlash(baseURL)));
+    const type = c.type ?? base?.type ?? 'openai';
+    // A preset's id keeps the preset's dialect; any other id takes it from its config or its host.
+    const dialect = base ? (c.dialect ?? base.dialect) : customDialect(type, baseURL, c.dialect);
     out.set(id, {
       id,
-      type: c.type ?? base?.type ?? 'openai',
+      type,
+      ...(dialect !== undefined && { dialect }),
       name: base?.name ?? id,
       baseURL: trimSlash(baseURL),
       apiKey: c.apiKey ?? base?.apiKey,

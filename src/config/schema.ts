@@ -2,12 +2,18 @@ import { z } from 'zod';
 import { ERROR_KINDS } from '../core/errors.js';
 import { virtualModelSchema } from '../ensemble/kinds.js';
 import { STRATEGIES } from '../routing/strategy.js';
+import { DIALECTS, WIRE_FORMATS } from '../providers/index.js';
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'expected a lowercase id (letters, digits, . _ -)');
 
 const providerSchema = z.strictObject({
   /** The wire format the provider speaks. Default: openai (chat completions). */
-  type: z.enum(['openai', 'anthropic', 'gemini']).optional(),
+  type: z.enum(WIRE_FORMATS).optional(),
+  /**
+   * How an OpenAI-compatible provider switches thinking and carries reasoning back. Default: the
+   * preset's for a preset id, else the preset's whose host the base URL is on, else none.
+   */
+  dialect: z.enum(DIALECTS).optional(),
   /** Base URL including the version path, e.g. https://api.example.com/v1. Required unless the id is a preset's. */
   baseURL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
   apiKey: z.string().optional(),

@@ -1,4 +1,4 @@
-import type { ChatEvent, FinishReason, ReasoningPart, SignatureOrigin, TokenLogprob, ToolCall, TraceStep, Usage } from './types.js';
+import type { ChatEvent, FinishReason, ProviderMetadata, ReasoningPart, TokenLogprob, ToolCall, TraceStep, Usage } from './types.js';
 
 export interface CollectedChoice {
   readonly index: number;
@@ -22,11 +22,17 @@ export interface Collected {
 
 interface MutableChoice {
   text: string;
-  reasoning: { text: string; signature?: string; redacted?: string; origin?: SignatureOrigin }[];
+  reasoning: { text: string; providerMetadata?: ProviderMetadata }[];
   calls: { id: string; name: string; arguments: string }[];
   finishReason: FinishReason | null;
   stopSequence?: string;
   logprobs?: TokenLogprob[];
+}
+
+/** Whether opaque data is a whole block of its own (a redacted one) rather than a block's end. */
+function isRedacted(meta: ProviderMetadata): boolean {
+  for (const family in meta) if (meta[family]?.redacted !== undefined) return true;
+  return false;
 }
 
 /** Folds a stream of events into whole choices. Tool-call deltas join by their index. */
@@ -60,18 +66,19 @@ export class Collector {
       }
       case 'reasoning': {
         const c = this.choice(e.choice);
-        if (e.redacted !== undefined) {
-          c.reasoning.push({ text: '', redacted: e.redacted, ...(e.origin && { origin: e.origin }) });
+        const meta = e.providerMetadata;
+        if (meta !== undefined && isRedacted(meta)) {
+          c.reasoning.push({ text: '', providerMetadata: meta });
           return;
         }
+        // A block ends at its opaque data (its signature).
         let last = c.reasoning[c.reasoning.length - 1];
-        if (!last || last.signature !== undefined || last.redacted !== undefined) {
+        if (!last || last.providerMetadata !== undefined) {
           last = { text: '' };
           c.reasoning.push(last);
         }
         last.text += e.text;
-        if (e.signature !== undefined) last.signature = e.signature;
-        if (e.origin !== undefined) last.origin = e.origin;
+        if (meta !== undefined) last.providerMetadata = meta;
         return;
       }
       case 'tool_call': {

@@ -4,16 +4,19 @@ import type { ChatEvent, ChatRequest, EmbeddingRequest, EmbeddingResult } from '
 /**
  * Anything that answers a chat request: a provider deployment, a virtual model made of other
  * models, a knowledge-grounded model. Non-streaming is the collected stream (see collect.ts).
+ * Optional members are capabilities some models have.
  */
 export interface Model {
   /** The provider (or virtual-model kind) behind it, for records and headers. */
   readonly provider: string;
   stream(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent>;
-}
-
-export interface EmbeddingModel {
-  readonly provider: string;
-  embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult>;
+  /** Embeds text (see `canEmbed`). */
+  embed?(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult>;
+  /**
+   * The output-token cap it sends upstream when a request names none (Anthropic's API requires
+   * one); absent when it sends none and the upstream's own default applies.
+   */
+  readonly defaultMaxTokens?: number;
 }
 
 export interface SubCallResult extends Collected {
@@ -33,7 +36,7 @@ export interface ModelCaller {
   worstCaseUsd(model: string, request: ChatRequest): number | undefined;
 }
 
-/** Whether a model also embeds text: the EmbeddingModel capability, whatever its wire format. */
-export function canEmbed(m: Model): m is Model & EmbeddingModel {
-  return typeof (m as Partial<EmbeddingModel>).embed === 'function';
+/** Whether a model also embeds text: the `embed` capability, whatever its wire format. */
+export function canEmbed(m: Model): m is Model & Required<Pick<Model, 'embed'>> {
+  return typeof m.embed === 'function';
 }

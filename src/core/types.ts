@@ -17,23 +17,28 @@ export interface ImagePart {
   readonly detail?: 'auto' | 'low' | 'high';
 }
 
+/** What one provider family attached to a reasoning block, opaque to everyone else. */
+export interface OpaqueReasoning {
+  /** Signs the block (and ends it, in a stream). */
+  readonly signature?: string;
+  /** The data of a whole block that has no readable text (a redacted one). */
+  readonly redacted?: string;
+}
+
 /**
- * Reasoning as the model produced it. `signature` (and `redacted`) are opaque provider data that
- * must travel back to the same provider byte for byte.
+ * Provider-specific opaque data, under the key of the provider family that made it:
+ * `{ anthropic: { signature } }`. It must travel back to that family byte for byte, and only to
+ * it (another would reject it): each provider reads its own key and ignores the others. The keys
+ * mean nothing here.
  */
+export type ProviderMetadata = Readonly<Record<string, OpaqueReasoning>>;
+
+/** Reasoning as the model produced it; a signed or redacted block carries its opaque data. */
 export interface ReasoningPart {
   readonly type: 'reasoning';
   readonly text: string;
-  readonly signature?: string;
-  readonly redacted?: string;
-  /**
-   * The wire family that signed it (`anthropic`, `gemini`). A signature is only ever sent back to
-   * the family that made it; another provider would reject it.
-   */
-  readonly origin?: SignatureOrigin;
+  readonly providerMetadata?: ProviderMetadata;
 }
-
-export type SignatureOrigin = 'anthropic' | 'gemini';
 
 export interface ToolCall {
   readonly id: string;
@@ -157,12 +162,11 @@ export type ChatEvent =
       readonly type: 'reasoning';
       readonly choice: number;
       readonly text: string;
-      /** Closes the current reasoning block; opaque, returned to the provider unchanged. */
-      readonly signature?: string;
-      /** A whole redacted block (Anthropic `redacted_thinking`): opaque data, no text. */
-      readonly redacted?: string;
-      /** Who made `signature` / `redacted`. */
-      readonly origin?: SignatureOrigin;
+      /**
+       * Opaque data that closes the current reasoning block (a `signature`), or, with `redacted`,
+       * a whole block of its own with no text.
+       */
+      readonly providerMetadata?: ProviderMetadata;
     }
   | {
       readonly type: 'tool_call';

@@ -353,8 +353,7 @@ export class Run {
         type: 'reasoning',
         choice: 0,
         text: r.text,
-        ...(r.signature !== undefined && { signature: r.signature }),
-        ...(r.redacted !== undefined && { redacted: r.redacted }),
+        ...(r.providerMetadata !== undefined && { providerMetadata: r.providerMetadata }),
       };
     }
     if (c.text !== '') yield { type: 'text', choice: 0, text: c.text };

@@ -1,24 +1,41 @@
-import type { SignatureOrigin } from '../core/types.js';
+import type { OpaqueReasoning, ProviderMetadata } from '../core/types.js';
 
 /**
- * Signatures travel through clients and come back in later turns. A client speaking Anthropic's
- * format keeps whatever is in a thinking block's `signature`; so that a Gemini signature is not
- * later sent to Anthropic (which would reject it), signatures from other families are wrapped
- * with their origin on the way out and unwrapped on the way in. Anthropic's own pass untouched.
+ * Opaque reasoning data (canonical `providerMetadata`) in client formats, which keep one opaque
+ * string per reasoning block: Anthropic's `signature`, the Responses API's `encrypted_content`.
+ * Clients keep whatever is there and send it back in later turns. A client format carries its own
+ * family's signatures as they are (`native`: `anthropic` for Messages, `openai` for Responses);
+ * any other family's are wrapped with the family's name (`baimo:gemini:…`) on the way out and
+ * unwrapped on the way in, so that each goes back only to the family that made it.
  */
 const PREFIX = 'baimo:';
+const FAMILY = /^[a-z][a-z0-9_-]*$/;
 
-/** `native`: the family whose signatures this client format carries as they are (none for Responses). */
-export function wrapSignature(signature: string, origin: SignatureOrigin | undefined, native?: SignatureOrigin): string {
-  return origin === undefined || origin === native ? signature : `${PREFIX}${origin}:${signature}`;
+/** The family and the data a reasoning part carries, if any (one family per part). */
+export function opaqueOf(meta: ProviderMetadata | undefined): (OpaqueReasoning & { readonly family: string }) | undefined {
+  if (meta === undefined) return undefined;
+  for (const family in meta) {
+    const data = meta[family];
+    if (data !== undefined) return { family, ...data };
+  }
+  return undefined;
 }
 
-export function unwrapSignature(signature: string, native?: SignatureOrigin): { signature: string; origin?: SignatureOrigin } {
-  if (signature.startsWith(PREFIX)) {
-    const rest = signature.slice(PREFIX.length);
+/** A family's signature (or redacted data) as a client of the `native` family keeps it. */
+export function wrapSignature(family: string, signature: string, native: string): string {
+  return family === native ? signature : `${PREFIX}${family}:${signature}`;
+}
+
+/**
+ * A signature a client of the `native` family sent back, as canonical metadata; `key: 'redacted'`
+ * for the data of a redacted block.
+ */
+export function unwrapSignature(value: string, native: string, key: keyof OpaqueReasoning = 'signature'): ProviderMetadata {
+  if (value.startsWith(PREFIX)) {
+    const rest = value.slice(PREFIX.length);
     const colon = rest.indexOf(':');
-    const origin = rest.slice(0, colon);
-    if (colon > 0 && (origin === 'anthropic' || origin === 'gemini')) return { signature: rest.slice(colon + 1), origin };
+    const family = rest.slice(0, colon);
+    if (colon > 0 && FAMILY.test(family)) return { [family]: { [key]: rest.slice(colon + 1) } };
   }
-  return native === undefined ? { signature } : { signature, origin: native };
+  return { [native]: { [key]: value } };
 }

@@ -36,6 +36,6 @@ export function createProvider(spec: ProviderSpec, timeouts: Partial<Timeouts> =
     case 'gemini':
       return new GeminiProvider(common);
     case 'openai':
-      return new OpenAICompatibleProvider({ ...common, maxTokensField: spec.maxTokensField, ...(spec.responsesAPI && { responsesAPI: true }) });
+      return new OpenAICompatibleProvider({ ...common, maxTokensField: spec.maxTokensField, dialect: spec.dialect, ...(spec.responsesAPI && { responsesAPI: true }) });
   }
 }

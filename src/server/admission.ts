@@ -8,7 +8,6 @@ import type { RateLimited } from '../tenancy/rate-limits.js';
 import { modelAllowed } from '../tenancy/types.js';
 import type { Principal } from '../tenancy/types.js';
 import { priceAt, worstCaseUsd, worstInputPrice } from '../usage/cost.js';
-import { DEFAULT_MAX_TOKENS as DEFAULT_ANTHROPIC_MAX_TOKENS } from '../providers/anthropic/provider.js';
 import type { Deployment } from '../routing/deployment.js';
 import type { HubContext } from './context.js';
 
@@ -54,7 +53,7 @@ function outputBound(prices: PriceBook, d: Deployment, promptTokens: number, req
   if (requested !== undefined) return { tokens: requested, basis: 'requested' };
   const limit = prices.maxOutput(d.provider, d.upstreamModel);
   if (limit !== undefined) return { tokens: limit, basis: 'model_limit' };
-  if ((d.model as { readonly wire?: string }).wire === 'anthropic') return { tokens: DEFAULT_ANTHROPIC_MAX_TOKENS, basis: 'provider_default' };
+  if (d.model.defaultMaxTokens !== undefined) return { tokens: d.model.defaultMaxTokens, basis: 'provider_default' };
   const context = prices.contextWindow(d.provider, d.upstreamModel);
   if (context !== undefined) return { tokens: Math.max(1, context - Math.min(promptTokens, context)), basis: 'context_window' };
   return { tokens: DEFAULT_MAX_OUTPUT, basis: 'default' };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HubError } from '../../src/core/errors.js';
 import type { SubCallResult } from '../../src/core/model.js';
+import type { ReasoningPart } from '../../src/core/types.js';
 import { logprobsOf } from '../../src/ensemble/checks.js';
 import { CascadeModel, createVirtualModel, virtualModelSchema } from '../../src/ensemble/index.js';
 import { parseVerdict } from '../../src/ensemble/prompts.js';
@@ -14,6 +15,19 @@ const models = ['small', 'medium', 'large'];
 
 describe('cascade: regex check', () => {
   const check = { type: 'regex', pattern: '^ANSWER: \\d+$', flags: 'm' };
+
+  it('passes the answer’s reasoning on with the opaque data of the family that made it', async () => {
+    const reasoningParts: ReasoningPart[] = [
+      { type: 'reasoning' as const, text: 'think', providerMetadata: { gemini: { signature: 'G-SIG' } } },
+      { type: 'reasoning' as const, text: '', providerMetadata: { anthropic: { redacted: 'R-DATA' } } },
+    ];
+    const caller = new FakeCaller({ small: { text: 'ANSWER: 4', reasoningParts }, medium: 'x', large: 'x' });
+    const evs = await events(cascade({ models, check }, caller), ask('2+2?'));
+    expect(evs.filter((e) => e.type === 'reasoning')).toEqual([
+      { type: 'reasoning', choice: 0, text: 'think', providerMetadata: { gemini: { signature: 'G-SIG' } } },
+      { type: 'reasoning', choice: 0, text: '', providerMetadata: { anthropic: { redacted: 'R-DATA' } } },
+    ]);
+  });
 
   it('stops at the first answer that passes', async () => {
     const caller = new FakeCaller({ small: 'ANSWER: 4', medium: 'x', large: 'x' });

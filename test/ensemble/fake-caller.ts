@@ -5,7 +5,7 @@
  */
 import { HubError } from '../../src/core/errors.js';
 import type { ModelCaller, SubCallResult } from '../../src/core/model.js';
-import type { ChatEvent, ChatRequest, Message, ToolCall, Usage } from '../../src/core/types.js';
+import type { ChatEvent, ChatRequest, Message, ReasoningPart, ToolCall, Usage } from '../../src/core/types.js';
 
 export interface Scripted {
   readonly text?: string;
@@ -18,6 +18,8 @@ export interface Scripted {
   readonly logprobs?: readonly number[];
   readonly toolCalls?: readonly ToolCall[];
   readonly reasoning?: string;
+  /** Whole reasoning parts of a complete() answer (opaque provider data included); wins over `reasoning`. */
+  readonly reasoningParts?: readonly ReasoningPart[];
 }
 
 export type ScriptItem = string | Error | Scripted;
@@ -110,7 +112,7 @@ export class FakeCaller implements ModelCaller {
           {
             index: 0,
             text: s.text ?? '',
-            reasoning: s.reasoning ? [{ type: 'reasoning' as const, text: s.reasoning }] : [],
+            reasoning: s.reasoningParts ?? (s.reasoning ? [{ type: 'reasoning' as const, text: s.reasoning }] : []),
             toolCalls: s.toolCalls ?? [],
             finishReason: s.toolCalls?.length ? ('tool_calls' as const) : ('stop' as const),
           },

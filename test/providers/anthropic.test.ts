@@ -112,7 +112,7 @@ describe('request conversion', () => {
           {
             role: 'assistant',
             content: "Okay, let's check the weather for San Francisco, CA:",
-            reasoning: [{ type: 'reasoning', text: 'Let me analyze this step by step...', signature: THINKING_SIGNATURE }],
+            reasoning: [{ type: 'reasoning', text: 'Let me analyze this step by step...', providerMetadata: { anthropic: { signature: THINKING_SIGNATURE } } }],
             toolCalls: [
               { id: 'toolu_01T1x1fJ34qAmk2tNTrN7Up6', name: 'get_weather', arguments: '{"location": "San Francisco, CA"}' },
               { id: 'toolu_01A09q90qw90lq917835lq9', name: 'get_weather', arguments: '{"location": "Paris, France"}' },
@@ -187,9 +187,9 @@ describe('request conversion', () => {
           content: 'Based on my analysis...',
           reasoning: [
             { type: 'reasoning', text: 'DeepSeek thought this, unsigned.' },
-            { type: 'reasoning', text: 'Let me analyze this step by step...', signature: THINKING_SIGNATURE },
-            { type: 'reasoning', text: '', redacted: REDACTED },
-            { type: 'reasoning', text: 'empty signature is no signature', signature: '' },
+            { type: 'reasoning', text: 'Let me analyze this step by step...', providerMetadata: { anthropic: { signature: THINKING_SIGNATURE } } },
+            { type: 'reasoning', text: '', providerMetadata: { anthropic: { redacted: REDACTED } } },
+            { type: 'reasoning', text: 'empty signature is no signature', providerMetadata: { anthropic: { signature: '' } } },
           ],
         },
         { role: 'assistant', content: '', reasoning: [{ type: 'reasoning', text: 'only unsigned' }] },
@@ -393,7 +393,7 @@ describe('stream decoding', () => {
     expect(events.filter((e) => e.type === 'reasoning')).toEqual([
       { type: 'reasoning', choice: 0, text: 'I need to find the GCD of 1071 and 462 using the Euclidean algorithm.\n\n1071 = 2 × 462 + 147' },
       { type: 'reasoning', choice: 0, text: '\n462 = 3 × 147 + 21' },
-      { type: 'reasoning', choice: 0, text: '', signature: SIGNATURE, origin: 'anthropic' },
+      { type: 'reasoning', choice: 0, text: '', providerMetadata: { anthropic: { signature: SIGNATURE } } },
     ]);
     const calls = events.filter((e) => e.type === 'tool_call');
     expect(calls[0]).toEqual({ type: 'tool_call', choice: 0, index: 0, id: 'toolu_01T1x1fJ34qAmk2tNTrN7Up6', name: 'get_weather', arguments: '' });
@@ -412,8 +412,7 @@ describe('stream decoding', () => {
       {
         type: 'reasoning',
         text: 'I need to find the GCD of 1071 and 462 using the Euclidean algorithm.\n\n1071 = 2 × 462 + 147\n462 = 3 × 147 + 21',
-        signature: SIGNATURE,
-        origin: 'anthropic',
+        providerMetadata: { anthropic: { signature: SIGNATURE } },
       },
     ]);
     expect(r.choices[0]!.toolCalls).toEqual([
@@ -489,7 +488,7 @@ describe('stream decoding', () => {
     const events = decodeSSE(wire);
     expect(events).toEqual([
       { type: 'start', id: 'm', model: 'claude-3-7-sonnet-20250219' },
-      { type: 'reasoning', choice: 0, text: '', redacted: REDACTED, origin: 'anthropic' },
+      { type: 'reasoning', choice: 0, text: '', providerMetadata: { anthropic: { redacted: REDACTED } } },
       { type: 'text', choice: 0, text: 'Sunny.' },
       { type: 'finish', choice: 0, reason: 'stop' },
     ]);
@@ -567,8 +566,8 @@ describe('stream decoding', () => {
     expect(events).toEqual([
       { type: 'start', id: 'msg_01XFDUDYJgAACzvnptvVoYEL', model: 'claude-sonnet-4-20250514' },
       { type: 'reasoning', choice: 0, text: 'Let me analyze this step by step...' },
-      { type: 'reasoning', choice: 0, text: '', signature: THINKING_SIGNATURE, origin: 'anthropic' },
-      { type: 'reasoning', choice: 0, text: '', redacted: REDACTED, origin: 'anthropic' },
+      { type: 'reasoning', choice: 0, text: '', providerMetadata: { anthropic: { signature: THINKING_SIGNATURE } } },
+      { type: 'reasoning', choice: 0, text: '', providerMetadata: { anthropic: { redacted: REDACTED } } },
       { type: 'text', choice: 0, text: "Based on my analysis, here's the solution..." },
       { type: 'tool_call', choice: 0, index: 0, id: 'toolu_01T1x1fJ34qAmk2tNTrN7Up6', name: 'get_weather', arguments: '' },
       { type: 'tool_call', choice: 0, index: 0, arguments: '{"location":"San Francisco"}' },

@@ -221,7 +221,7 @@ describe('chatRequestToGemini', () => {
       {
         role: 'assistant',
         content: '',
-        reasoning: [{ type: 'reasoning', text: 'I should call both tools.', signature: 'c2lnLTE=', origin: 'gemini' }],
+        reasoning: [{ type: 'reasoning', text: 'I should call both tools.', providerMetadata: { gemini: { signature: 'c2lnLTE=' } } }],
         toolCalls: [
           { id: 'call_w', name: 'get_weather', arguments: '{"city":"Paris","unit":"celsius"}' },
           { id: 'call_t', name: 'get_time', arguments: '' },
@@ -444,7 +444,7 @@ describe('GeminiStreamDecoder', () => {
     expect(events).toEqual([
       { type: 'start', id: 'resp-tools', model: 'gemini-3-pro-preview' },
       { type: 'reasoning', choice: 0, text: 'Weather first, then time.' },
-      { type: 'reasoning', choice: 0, text: '', signature: 'Q2lJQkFSLi4u', origin: 'gemini' },
+      { type: 'reasoning', choice: 0, text: '', providerMetadata: { gemini: { signature: 'Q2lJQkFSLi4u' } } },
       { type: 'tool_call', choice: 0, index: 0, id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris","unit":"celsius"}' },
       { type: 'tool_call', choice: 0, index: 1, id: 'call_2', name: 'get_time', arguments: '{"timezone":"Europe/Paris"}' },
       { type: 'finish', choice: 0, reason: 'tool_calls' },
@@ -528,7 +528,7 @@ describe('thought signatures round trip', () => {
   it('puts a streamed signature back on the part it came with', () => {
     const turn = collected(decode(toolStream));
     const choice = turn.choices[0]!;
-    expect(choice.reasoning).toEqual([{ type: 'reasoning', text: 'Weather first, then time.', signature: 'Q2lJQkFSLi4u', origin: 'gemini' }]);
+    expect(choice.reasoning).toEqual([{ type: 'reasoning', text: 'Weather first, then time.', providerMetadata: { gemini: { signature: 'Q2lJQkFSLi4u' } } }]);
     const next = chatRequestToGemini({
       model: 'gemini-3-pro-preview',
       messages: [

@@ -1,6 +1,6 @@
 import type { Collected } from '../../core/collect.js';
 import type { ChatEvent, FinishReason, Usage } from '../../core/types.js';
-import { wrapSignature } from '../signatures.js';
+import { opaqueOf, wrapSignature } from '../signatures.js';
 
 export interface AnthropicUsage {
   input_tokens: number;
@@ -48,6 +48,9 @@ function parseInput(args: string): unknown {
   }
 }
 
+/** The family whose opaque reasoning data this format carries as it is (see ../signatures.ts). */
+const NATIVE = 'anthropic';
+
 let counter = 0;
 function toolId(): string {
   return `toolu_${Date.now().toString(36)}${(counter++).toString(36).padStart(4, '0')}`;
@@ -58,8 +61,9 @@ export function collectedToMessage(c: Collected, id: string, model: string): Rec
   const ch = c.choices[0]!;
   const content: Record<string, unknown>[] = [];
   for (const r of ch.reasoning) {
-    if (r.redacted !== undefined) content.push({ type: 'redacted_thinking', data: r.redacted });
-    else if (r.text || r.signature) content.push({ type: 'thinking', thinking: r.text, signature: r.signature === undefined ? '' : wrapSignature(r.signature, r.origin, 'anthropic') });
+    const o = opaqueOf(r.providerMetadata);
+    if (o?.redacted !== undefined) content.push({ type: 'redacted_thinking', data: wrapSignature(o.family, o.redacted, NATIVE) });
+    else if (r.text || o?.signature) content.push({ type: 'thinking', thinking: r.text, signature: o?.signature === undefined ? '' : wrapSignature(o.family, o.signature, NATIVE) });
   }
   if (ch.text) content.push({ type: 'text', text: ch.text });
   for (const t of ch.toolCalls) content.push({ type: 'tool_use', id: t.id || toolId(), name: t.name, input: parseInput(t.arguments) });
@@ -141,8 +145,9 @@ export class AnthropicStreamRenderer {
         return out + sse('content_block_delta', { index: this.open!.index, delta: { type: 'text_delta', text: e.text } });
       }
       case 'reasoning': {
-        if (e.redacted !== undefined) {
-          return this.begin({ kind: 'thinking', index: this.next++ }, { type: 'redacted_thinking', data: e.redacted }) + this.close();
+        const o = opaqueOf(e.providerMetadata);
+        if (o?.redacted !== undefined) {
+          return this.begin({ kind: 'thinking', index: this.next++ }, { type: 'redacted_thinking', data: wrapSignature(o.family, o.redacted, NATIVE) }) + this.close();
         }
         let out = '';
         if (this.open?.kind !== 'thinking') {
@@ -150,8 +155,8 @@ export class AnthropicStreamRenderer {
         }
         const index = this.open!.index;
         if (e.text) out += sse('content_block_delta', { index, delta: { type: 'thinking_delta', thinking: e.text } });
-        if (e.signature !== undefined) {
-          out += sse('content_block_delta', { index, delta: { type: 'signature_delta', signature: wrapSignature(e.signature, e.origin, 'anthropic') } }) + this.close();
+        if (o?.signature !== undefined) {
+          out += sse('content_block_delta', { index, delta: { type: 'signature_delta', signature: wrapSignature(o.family, o.signature, NATIVE) } }) + this.close();
         }
         return out;
       }

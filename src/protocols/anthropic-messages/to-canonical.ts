@@ -59,9 +59,9 @@ function assistantMessage(blocks: Block[], param: string): Message {
   blocks.forEach((b, i) => {
     if (b.type === 'text') text += String(b.text);
     else if (b.type === 'thinking') {
-      const signed = typeof b.signature === 'string' && b.signature !== '' ? unwrapSignature(b.signature, 'anthropic') : undefined;
-      reasoning.push({ type: 'reasoning', text: String(b.thinking), ...signed });
-    } else if (b.type === 'redacted_thinking') reasoning.push({ type: 'reasoning', text: '', redacted: String(b.data), origin: 'anthropic' });
+      const signed = typeof b.signature === 'string' && b.signature !== '';
+      reasoning.push({ type: 'reasoning', text: String(b.thinking), ...(signed && { providerMetadata: unwrapSignature(b.signature as string, 'anthropic') }) });
+    } else if (b.type === 'redacted_thinking') reasoning.push({ type: 'reasoning', text: '', providerMetadata: unwrapSignature(String(b.data), 'anthropic', 'redacted') });
     else if (b.type === 'tool_use') calls.push({ id: String(b.id), name: String(b.name), arguments: JSON.stringify(b.input ?? {}) });
     else throw unsupported(`${param}[${i}].type`, `a '${b.type}' block`);
   });

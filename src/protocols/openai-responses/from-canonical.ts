@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { wrapSignature } from '../signatures.js';
+import { opaqueOf, wrapSignature } from '../signatures.js';
 import type { Collected } from '../../core/collect.js';
 import type { HubError } from '../../core/errors.js';
-import type { ChatEvent, FinishReason, Usage } from '../../core/types.js';
+import type { ChatEvent, FinishReason, ProviderMetadata, Usage } from '../../core/types.js';
 import { responseFailure, responsesErrorEventData } from './errors.js';
 import type { ResponsesRequest } from './schema.js';
-import { CUSTOM_INPUT, REDACTED_PREFIX, customInput, customToolNames, fallbackCallId } from './to-canonical.js';
+import { CUSTOM_INPUT, NATIVE_REDACTED, NATIVE_SIGNATURE, REDACTED_PREFIX, customInput, customToolNames, fallbackCallId } from './to-canonical.js';
 
 type Json = Record<string, unknown>;
 export type ResponseStatus = 'in_progress' | 'completed' | 'incomplete' | 'failed';
@@ -96,10 +96,19 @@ function summaryPart(text: string): Json {
 }
 
 /**
- * A reasoning item. Its `encrypted_content` carries the canonical signature byte for byte (or a
- * redacted block behind `REDACTED_PREFIX`), so a client that sends the item back — statelessly,
- * as Codex CLI does with `store: false` — hands the provider what it signed.
+ * A reasoning part's opaque data as `encrypted_content`: its signature byte for byte (wrapped when
+ * another family made it), or a redacted block behind `REDACTED_PREFIX`, so a client that sends
+ * the item back — statelessly, as Codex CLI does with `store: false` — hands the provider what it
+ * signed.
  */
+function encryptedContent(meta: ProviderMetadata | undefined): { redacted: boolean; value: string } | undefined {
+  const o = opaqueOf(meta);
+  if (o?.redacted !== undefined) return { redacted: true, value: REDACTED_PREFIX + wrapSignature(o.family, o.redacted, NATIVE_REDACTED) };
+  if (o?.signature !== undefined) return { redacted: false, value: wrapSignature(o.family, o.signature, NATIVE_SIGNATURE) };
+  return undefined;
+}
+
+/** A reasoning item; `encrypted` from `encryptedContent`. */
 function reasoningItem(id: string, text: string, encrypted: string | undefined, status?: ItemStatus): Json {
   return {
     id,
@@ -210,8 +219,9 @@ export function collectedToResponse(c: Collected, id: string, body: ResponsesReq
   const ch = c.choices[0];
   const output: Json[] = [];
   for (const r of ch?.reasoning ?? []) {
-    if (r.redacted !== undefined) output.push(reasoningItem(newId('rs'), '', REDACTED_PREFIX + r.redacted));
-    else if (r.text !== '' || r.signature !== undefined) output.push(reasoningItem(newId('rs'), r.text, r.signature === undefined ? undefined : wrapSignature(r.signature, r.origin)));
+    const enc = encryptedContent(r.providerMetadata);
+    if (enc?.redacted) output.push(reasoningItem(newId('rs'), '', enc.value));
+    else if (r.text !== '' || enc !== undefined) output.push(reasoningItem(newId('rs'), r.text, enc?.value));
   }
   if (ch && ch.text !== '') output.push(messageItem(newId('msg'), ch.text, 'completed'));
   const custom = customToolNames(body);
@@ -393,13 +403,14 @@ export class ResponsesStreamRenderer {
         m.text += e.text;
         return out + this.event('response.output_text.delta', { item_id: m.id, output_index: m.index, content_index: 0, delta: e.text, logprobs: [] });
       case 'reasoning': {
-        if (e.redacted !== undefined) {
+        const enc = encryptedContent(e.providerMetadata);
+        if (enc?.redacted) {
           out += this.close();
           const r = this.openReasoning();
           this.open = undefined;
-          return out + this.add({ id: r.id, type: 'reasoning', summary: [] }) + this.done(r.index, reasoningItem(r.id, '', REDACTED_PREFIX + e.redacted));
+          return out + this.add({ id: r.id, type: 'reasoning', summary: [] }) + this.done(r.index, reasoningItem(r.id, '', enc.value));
         }
-        if (!e.text && e.signature === undefined) return out;
+        if (!e.text && enc === undefined) return out;
         let r: OpenReasoning;
         if (this.open?.kind === 'reasoning') r = this.open;
         else {
@@ -417,7 +428,7 @@ export class ResponsesStreamRenderer {
           out += this.event('response.reasoning_summary_text.delta', { ...at, delta: e.text });
         }
         // A signature ends the block, as it does in the Collector.
-        if (e.signature !== undefined) out += this.close('completed', wrapSignature(e.signature, e.origin));
+        if (enc !== undefined) out += this.close('completed', enc.value);
         return out;
       }
       case 'tool_call': {

@@ -33,6 +33,13 @@ import type {
  */
 export const REDACTED_PREFIX = 'baimo-redacted:';
 
+/**
+ * The families whose opaque data `encrypted_content` carries as it is (see ../signatures.ts): a
+ * signature is OpenAI's own encrypted reasoning unless wrapped; a redacted block is Anthropic's.
+ */
+export const NATIVE_SIGNATURE = 'openai';
+export const NATIVE_REDACTED = 'anthropic';
+
 /** The call id used when an upstream gave a tool call none: stable per response and position. */
 export function fallbackCallId(responseId: string, position: number): string {
   return `call_${responseId.replace(/^resp_/, '')}_${position}`;
@@ -100,11 +107,11 @@ function outputText(output: Content): string {
 
 function reasoningPart(r: ResponsesReasoningItem): ReasoningPart | undefined {
   const enc = typeof r.encrypted_content === 'string' && r.encrypted_content !== '' ? r.encrypted_content : undefined;
-  if (enc?.startsWith(REDACTED_PREFIX)) return { type: 'reasoning', text: '', redacted: enc.slice(REDACTED_PREFIX.length), origin: 'anthropic' };
+  if (enc?.startsWith(REDACTED_PREFIX)) return { type: 'reasoning', text: '', providerMetadata: unwrapSignature(enc.slice(REDACTED_PREFIX.length), NATIVE_REDACTED, 'redacted') };
   const content = (r.content ?? []).map((c) => c.text).join('');
   const text = content !== '' ? content : r.summary.map((s) => s.text).join('\n\n');
   if (text === '' && enc === undefined) return undefined;
-  return { type: 'reasoning', text, ...(enc !== undefined && unwrapSignature(enc)) };
+  return { type: 'reasoning', text, ...(enc !== undefined && { providerMetadata: unwrapSignature(enc, NATIVE_SIGNATURE) }) };
 }
 
 export interface ResponsesToCanonicalOptions {
@@ -329,7 +336,7 @@ export function responsesRequestToCanonical(
     INSTRUCTIONS.add(system);
     messages.push(system);
   }
-  messages.push(...history, ...conv.messages);
+  messages.push(...storedHistory(history), ...conv.messages);
 
   const r = reasoning(body.reasoning);
   const format = body.text?.format;
@@ -346,6 +353,39 @@ export function responsesRequestToCanonical(
     ...(r && { reasoning: r }),
     ...(body.user !== undefined && { user: body.user }),
   };
+}
+
+/** The only family an earlier version sent a signature that named no origin to. */
+const UNNAMED_ORIGIN = 'anthropic';
+
+/** A reasoning part as histories stored before `providerMetadata` kept it. */
+interface StoredReasoning {
+  readonly type: 'reasoning';
+  readonly text: string;
+  readonly signature?: string;
+  readonly redacted?: string;
+  readonly origin?: string;
+}
+
+/**
+ * A stored history, with reasoning parts kept by an earlier version (`signature`, `redacted` and
+ * `origin` on the part) read as `providerMetadata` of their origin; one that named no origin was
+ * sent to Anthropic alone, so it is Anthropic's. The history is returned as it is when it has none.
+ */
+function storedHistory(history: readonly Message[]): readonly Message[] {
+  const legacy = (r: StoredReasoning) => r.signature !== undefined || r.redacted !== undefined;
+  if (!history.some((m) => m.role === 'assistant' && m.reasoning?.some((r) => legacy(r as StoredReasoning)))) return history;
+  return history.map((m) => {
+    if (m.role !== 'assistant' || !m.reasoning) return m;
+    const reasoning = m.reasoning.map((part): ReasoningPart => {
+      const r = part as StoredReasoning;
+      if (!legacy(r)) return part;
+      const family = r.origin ?? UNNAMED_ORIGIN;
+      const data = r.redacted !== undefined ? { redacted: r.redacted } : { signature: r.signature! };
+      return { type: 'reasoning', text: r.text, providerMetadata: { [family]: data } };
+    });
+    return { ...m, reasoning };
+  });
 }
 
 /**

@@ -30,19 +30,19 @@ export interface AnthropicProviderOptions {
   readonly redactor?: Redactor;
 }
 
-export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
-export const DEFAULT_MAX_TOKENS = 4096;
+const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
+const DEFAULT_MAX_TOKENS = 4096;
 
 const betaHeader = (beta: string | undefined) => (beta ? { 'anthropic-beta': beta } : undefined);
 
 /** Anthropic's Messages API (`POST /v1/messages`, always streaming) as a canonical Model. */
 export class AnthropicProvider implements Model {
   readonly provider: string;
-  readonly wire = 'anthropic' as const;
   private readonly headers: Record<string, string>;
   private readonly messagesURL: URL;
   private readonly countTokensURL: URL;
-  private readonly defaultMaxTokens: number;
+  /** Anthropic's API requires `max_tokens`: what is sent when the request names none. */
+  readonly defaultMaxTokens: number;
   private readonly redactor: Redactor;
 
   constructor(private readonly o: AnthropicProviderOptions) {

@@ -11,6 +11,7 @@ import type {
   AnthropicToolChoice,
   AnthropicUserBlock,
 } from './wire.js';
+import { METADATA_KEY } from './wire.js';
 
 export interface AnthropicRequestOptions {
   /** `max_tokens` is required by the Messages API; used when the request has no maxTokens. */
@@ -18,7 +19,7 @@ export interface AnthropicRequestOptions {
 }
 
 /** The documented minimum thinking budget. */
-export const MIN_THINKING_BUDGET = 1024;
+const MIN_THINKING_BUDGET = 1024;
 
 /**
  * Thinking budgets for OpenAI-style effort levels. Anthropic's `budget_tokens` has no effort
@@ -26,7 +27,7 @@ export const MIN_THINKING_BUDGET = 1024;
  * above 32k use batches). A reasoning request with neither effort nor budget (e.g. Anthropic's
  * own `adaptive` arriving through the hub) gets the medium budget.
  */
-export const THINKING_BUDGET: Readonly<Record<ReasoningEffort, number>> = {
+const THINKING_BUDGET: Readonly<Record<ReasoningEffort, number>> = {
   minimal: MIN_THINKING_BUDGET,
   low: MIN_THINKING_BUDGET,
   medium: 8192,
@@ -79,12 +80,11 @@ export function toolInput(args: string): Record<string, unknown> {
 function assistantBlocks(m: Extract<Message, { role: 'assistant' }>): AnthropicAssistantBlock[] {
   const out: AnthropicAssistantBlock[] = [];
   for (const r of m.reasoning ?? []) {
-    // Another family's signature would be rejected: such reasoning is dropped like unsigned reasoning.
-    if (r.origin !== undefined && r.origin !== 'anthropic') continue;
-    if (r.redacted !== undefined) out.push({ type: 'redacted_thinking', data: r.redacted });
-    else if (r.signature) out.push({ type: 'thinking', thinking: r.text, signature: r.signature });
-    // Unsigned reasoning came from another provider: Anthropic rejects thinking without a valid
-    // signature, so it is dropped.
+    // Only Anthropic's own opaque data goes back: Anthropic rejects thinking without a valid
+    // signature, so unsigned reasoning and another family's are dropped.
+    const own = r.providerMetadata?.[METADATA_KEY];
+    if (own?.redacted !== undefined) out.push({ type: 'redacted_thinking', data: own.redacted });
+    else if (own?.signature) out.push({ type: 'thinking', thinking: r.text, signature: own.signature });
   }
   if (m.content !== '') out.push({ type: 'text', text: m.content });
   for (const c of m.toolCalls ?? []) out.push({ type: 'tool_use', id: c.id, name: c.name, input: toolInput(c.arguments) });
@@ -98,7 +98,7 @@ function assistantBlocks(m: Extract<Message, { role: 'assistant' }>): AnthropicA
  * a user message that directly follows them. In every user message tool_result blocks come
  * first, as the tool-use docs require ("tool_result blocks must come BEFORE any text").
  */
-export function messagesToAnthropic(messages: readonly Message[]): { system: string[]; messages: AnthropicMessageParam[] } {
+function messagesToAnthropic(messages: readonly Message[]): { system: string[]; messages: AnthropicMessageParam[] } {
   const system: string[] = [];
   const out: AnthropicMessageParam[] = [];
   const append = (role: 'user' | 'assistant', blocks: (AnthropicUserBlock | AnthropicAssistantBlock)[]): void => {

@@ -3,6 +3,7 @@ import { streamError } from './errors.js';
 import type { Redactor } from '../../core/redact.js';
 import { mergeUsage, usageFromAnthropic } from './usage.js';
 import type { AnthropicContentBlock, AnthropicMessage, AnthropicStreamEvent, AnthropicUsage } from './wire.js';
+import { METADATA_KEY } from './wire.js';
 
 /**
  * Anthropic stop reasons → canonical. `pause_turn` (a server tool paused a long turn; the client
@@ -159,7 +160,7 @@ export class AnthropicStreamDecoder {
       case 'redacted_thinking':
         // Arrives whole in content_block_start, with no deltas.
         this.blocks.set(index, { kind: 'redacted' });
-        out.push({ type: 'reasoning', choice: 0, text: '', redacted: str(block.data) ?? '', origin: 'anthropic' });
+        out.push({ type: 'reasoning', choice: 0, text: '', providerMetadata: { [METADATA_KEY]: { redacted: str(block.data) ?? '' } } });
         return;
       case 'tool_use': {
         const toolIndex = this.tools++;
@@ -190,7 +191,7 @@ export class AnthropicStreamDecoder {
         const signature = str(delta.signature);
         if (signature === undefined || (state !== undefined && state.kind !== 'thinking')) return;
         if (state) state.streamed = true;
-        out.push({ type: 'reasoning', choice: 0, text: '', signature, origin: 'anthropic' });
+        out.push({ type: 'reasoning', choice: 0, text: '', providerMetadata: { [METADATA_KEY]: { signature } } });
         return;
       }
       case 'input_json_delta': {
@@ -214,7 +215,7 @@ export class AnthropicStreamDecoder {
       const whole = input !== null && typeof input === 'object' && !Array.isArray(input) ? input : {};
       out.push({ type: 'tool_call', choice: 0, index: state.toolIndex ?? 0, arguments: JSON.stringify(whole) });
     } else if (state.kind === 'thinking' && state.startSignature) {
-      out.push({ type: 'reasoning', choice: 0, text: '', signature: state.startSignature, origin: 'anthropic' });
+      out.push({ type: 'reasoning', choice: 0, text: '', providerMetadata: { [METADATA_KEY]: { signature: state.startSignature } } });
     }
     state.streamed = true;
   }

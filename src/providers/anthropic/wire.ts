@@ -4,6 +4,12 @@
  * https://platform.claude.com/docs/en/build-with-claude/streaming (events).
  */
 
+/**
+ * The key of Anthropic's opaque data (thinking signatures, redacted thinking) in canonical
+ * `providerMetadata`: only what is under it is sent back to Anthropic.
+ */
+export const METADATA_KEY = 'anthropic';
+
 // ---------------------------------------------------------------- request --
 
 export interface AnthropicTextBlock {

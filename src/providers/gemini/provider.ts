@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { HubError } from '../../core/errors.js';
-import type { EmbeddingModel, Model } from '../../core/model.js';
+import type { Model } from '../../core/model.js';
 import type { ChatEvent, ChatRequest, EmbeddingRequest, EmbeddingResult } from '../../core/types.js';
 import { estimateTextTokens } from '../../usage/estimate.js';
 import { post, readText, transportError } from '../http.js';
@@ -12,7 +12,7 @@ import { chatRequestToGemini, countTokensRequest, modelId } from './request.js';
 import { GeminiStreamDecoder } from './response.js';
 import type { GeminiBatchEmbedResponse, GeminiCountTokensResponse, GeminiResponse } from './wire.js';
 
-export const GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
+const GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
 
 /** The most requests one batchEmbedContents call takes. */
 const EMBED_BATCH = 100;
@@ -35,9 +35,8 @@ export interface GeminiOptions {
  * embeddings. The key travels in the `x-goog-api-key` header, never in the URL, so it cannot end
  * up in a log line.
  */
-export class GeminiProvider implements Model, EmbeddingModel {
+export class GeminiProvider implements Model {
   readonly provider: string;
-  readonly wire = 'gemini' as const;
   private readonly headers: Record<string, string>;
   private readonly baseURL: string;
   private readonly redactor: Redactor;

@@ -9,6 +9,7 @@ import type {
   GeminiRequest,
   GeminiToolConfig,
 } from './wire.js';
+import { METADATA_KEY } from './wire.js';
 
 /**
  * The value the Gemini API documents (thought-signatures FAQ) for a function call that did not come
@@ -47,11 +48,12 @@ export const EFFORT_BUDGET: Readonly<Record<ReasoningEffort, number>> = {
  * Thought signatures. Gemini puts an opaque `thoughtSignature` on response parts (on the first
  * functionCall of each step, or on the last part of an answer without calls) and requires it back
  * on the same part. The decoder (response.ts) turns each one into a reasoning event carrying only
- * the signature, right before the events of its part, so canonical history keeps it as a
- * `ReasoningPart.signature`. Here the assistant message's signatures go back, in order, onto its
- * functionCall parts (the first signature on the first call); a message without tool calls gives
- * its last signature to its text part. A message whose first call would still carry none (history
- * from another model, or a client that drops reasoning) gets `SKIP_THOUGHT_SIGNATURE` there.
+ * the signature, right before the events of its part, so canonical history keeps it as
+ * `providerMetadata.gemini.signature` of a reasoning part. Here the assistant message's Gemini
+ * signatures (no other family's) go back, in order, onto its functionCall parts (the first
+ * signature on the first call); a message without tool calls gives its last signature to its text
+ * part. A message whose first call would still carry none (history from another model, or a
+ * client that drops reasoning) gets `SKIP_THOUGHT_SIGNATURE` there.
  */
 export function chatRequestToGemini(r: ChatRequest): GeminiRequest {
   const system: string[] = [];
@@ -135,7 +137,10 @@ function userPart(p: TextPart | ImagePart): GeminiPart | undefined {
 
 function assistantParts(m: Extract<Message, { role: 'assistant' }>): GeminiPart[] {
   // Only Gemini's own signatures go back; one made by another family would be rejected.
-  const signatures = (m.reasoning ?? []).flatMap((r) => (r.signature && r.origin === 'gemini' ? [r.signature] : []));
+  const signatures = (m.reasoning ?? []).flatMap((r) => {
+    const sig = r.providerMetadata?.[METADATA_KEY]?.signature;
+    return sig ? [sig] : [];
+  });
   const parts: GeminiPart[] = [];
   const calls = m.toolCalls ?? [];
   if (m.content !== '') {

@@ -3,6 +3,7 @@ import { HubError } from '../../core/errors.js';
 import type { ChatEvent, FinishReason } from '../../core/types.js';
 import { usageFromGemini } from './usage.js';
 import type { GeminiCandidate, GeminiPart, GeminiResponse, GeminiSafetyRating, GeminiUsageMetadata } from './wire.js';
+import { METADATA_KEY } from './wire.js';
 
 /** Finish reasons that mean a filter (safety, recitation, blocklist, …) ended the answer. */
 const FILTERED = new Set([
@@ -23,7 +24,7 @@ const BAD_CALL = new Set(['MALFORMED_FUNCTION_CALL', 'UNEXPECTED_TOOL_CALL']);
  * Gemini finishReason → canonical. Gemini has no tool-call reason: a candidate that made function
  * calls ends with STOP, so `madeCalls` turns that into 'tool_calls'.
  */
-export function finishReasonFromGemini(reason: string, madeCalls: boolean): FinishReason {
+function finishReasonFromGemini(reason: string, madeCalls: boolean): FinishReason {
   if (reason === 'MAX_TOKENS') return 'length';
   if (FILTERED.has(reason)) return 'content_filter';
   return madeCalls ? 'tool_calls' : 'stop';
@@ -106,7 +107,7 @@ export class GeminiStreamDecoder {
   }
 
   private part(choice: number, p: GeminiPart, events: ChatEvent[]): void {
-    if (p.thoughtSignature) events.push({ type: 'reasoning', choice, text: '', signature: p.thoughtSignature, origin: 'gemini' });
+    if (p.thoughtSignature) events.push({ type: 'reasoning', choice, text: '', providerMetadata: { [METADATA_KEY]: { signature: p.thoughtSignature } } });
     if (p.functionCall) {
       const index = this.calls.get(choice) ?? 0;
       this.calls.set(choice, index + 1);

@@ -5,6 +5,12 @@
  * GenerateContentResponse, UsageMetadata); JSON uses the proto3 lowerCamelCase names.
  */
 
+/**
+ * The key of Gemini's opaque data (thought signatures) in canonical `providerMetadata`: only
+ * what is under it is sent back to Gemini.
+ */
+export const METADATA_KEY = 'gemini';
+
 /** The OpenAPI 3.0 subset Gemini accepts in `parameters` and `responseSchema`. */
 export type GeminiType = 'STRING' | 'NUMBER' | 'INTEGER' | 'BOOLEAN' | 'ARRAY' | 'OBJECT' | 'NULL';
 

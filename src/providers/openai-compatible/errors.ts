@@ -39,7 +39,7 @@ function kindFor(status: number, message: string, code: string | undefined): Err
 }
 
 /** The code of the error an upstream's rejection of the hub's own credential becomes. */
-export const UPSTREAM_AUTH_CODE = 'upstream_authentication_failed';
+const UPSTREAM_AUTH_CODE = 'upstream_authentication_failed';
 
 /**
  * An upstream rejected the hub's credential for it (HTTP 401, or Gemini's API_KEY_INVALID). That

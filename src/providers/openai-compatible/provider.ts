@@ -1,8 +1,8 @@
 import type { Dispatcher } from 'undici';
 import type { Cancel } from '../../core/cancel.js';
 import { HubError } from '../../core/errors.js';
-import type { EmbeddingModel, Model } from '../../core/model.js';
-import type { ChatEvent, ChatRequest, EmbeddingRequest, EmbeddingResult } from '../../core/types.js';
+import type { Model } from '../../core/model.js';
+import type { ChatEvent, ChatRequest } from '../../core/types.js';
 import { post, postWhole, readText, transportError } from '../http.js';
 import type { PostOptions, Timeouts } from '../http.js';
 import { parseSSEEvent, SSESplitter } from '../sse.js';
@@ -13,7 +13,7 @@ import { Redactor } from '../../core/redact.js';
 import { chatRequestToWire } from './request.js';
 import { applyThinking, reasoningField } from './thinking.js';
 import { chunkToEvents } from './response.js';
-import { usageFromWire } from './usage.js';
+import type { Dialect } from '../index.js';
 import type { WireChunk, WireDelta, WireUsage } from './wire.js';
 
 export interface OpenAICompatibleOptions {
@@ -25,6 +25,8 @@ export interface OpenAICompatibleOptions {
   readonly headers?: Readonly<Record<string, string>>;
   readonly timeouts: Timeouts;
   readonly maxTokensField: 'max_tokens' | 'max_completion_tokens';
+  /** How it switches thinking and reads reasoning back (thinking.ts); none: bodies go as sent. */
+  readonly dialect?: Dialect | undefined;
   /** The server also speaks OpenAI's Responses API (`POST {baseURL}/responses`). */
   readonly responsesAPI?: boolean;
   /** The hub's upstream secrets, taken out of error text; default: this provider's own key and headers. */
@@ -37,13 +39,12 @@ type Endpoint = 'chat' | 'embeddings' | 'responses';
 const ERROR_OBJECT = /"error"\s*:\s*\{/;
 
 /**
- * Any server that speaks OpenAI chat completions and embeddings. It is a Model (canonical
- * in and out) and also offers `relayWhole` and `relayStream`, pass-throughs for clients that
- * speak the same format.
+ * Any server that speaks OpenAI chat completions (and embeddings, and Responses where it offers
+ * them). It is a Model (canonical in and out) and also offers `relayWhole` and `relayStream`,
+ * pass-throughs for clients that speak the same format: embeddings only ever go that way.
  */
-export class OpenAICompatibleProvider implements Model, EmbeddingModel {
+export class OpenAICompatibleProvider implements Model {
   readonly provider: string;
-  readonly wire = 'openai' as const;
   private readonly headers: Record<string, string>;
   private readonly chatURL: URL;
   private readonly embeddingsURL: URL;
@@ -101,15 +102,15 @@ export class OpenAICompatibleProvider implements Model, EmbeddingModel {
     upstreamError(this.provider, status, headers, text, this.redactor);
 
   /**
-   * A client's chat-completions body, ready for this provider: the upstream model name, the
-   * provider's own thinking switch for `reasoning_effort`, and reasoning sent back in the field
-   * it reads. Untouched otherwise, so the relay stays byte-for-byte where it can.
+   * A client's chat-completions body, ready for this provider: the upstream model name, its
+   * dialect's thinking switch for `reasoning_effort`, and reasoning sent back in the field it
+   * reads. Untouched otherwise, so the relay stays byte-for-byte where it can.
    */
   relayBody(upstreamModel: string, json: Record<string, unknown>): Record<string, unknown> {
     let body: Record<string, unknown> = { ...json, model: upstreamModel };
     const effort = json.reasoning_effort;
-    if (typeof effort === 'string') body = applyThinking(this.provider, upstreamModel, body, { effort });
-    const field = reasoningField(this.provider);
+    if (typeof effort === 'string') body = applyThinking(this.o.dialect, upstreamModel, body, { effort });
+    const field = reasoningField(this.o.dialect);
     if (field !== 'reasoning_content' && Array.isArray(body.messages) && body.messages.some((m) => (m as { reasoning_content?: unknown }).reasoning_content)) {
       body.messages = (body.messages as Record<string, unknown>[]).map((m) => {
         if (typeof m.reasoning_content !== 'string') return m;
@@ -123,7 +124,7 @@ export class OpenAICompatibleProvider implements Model, EmbeddingModel {
   }
 
   async *stream(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent> {
-    const body = JSON.stringify(chatRequestToWire(request, { maxTokensField: this.o.maxTokensField, providerId: this.provider }));
+    const body = JSON.stringify(chatRequestToWire(request, { maxTokensField: this.o.maxTokensField, dialect: this.o.dialect }));
     const res = await this.relay('chat', body, signal);
     const contentType = String(res.headers['content-type'] ?? '');
     if (!contentType.includes('text/event-stream')) {
@@ -159,30 +160,6 @@ export class OpenAICompatibleProvider implements Model, EmbeddingModel {
         provider: this.provider,
       });
     }
-  }
-
-  async embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult> {
-    const body = JSON.stringify({
-      model: request.model,
-      input: request.input,
-      encoding_format: 'float',
-      ...(request.dimensions !== undefined && { dimensions: request.dimensions }),
-      ...(request.user !== undefined && { user: request.user }),
-    });
-    const res = await this.relay('embeddings', body, signal);
-    const text = await readText(res.body, this.provider);
-    let parsed: { model?: string; data?: { index?: number; embedding?: number[] }[]; usage?: WireUsage };
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      throw this.garbage();
-    }
-    const data = [...(parsed.data ?? [])].sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
-    return {
-      model: parsed.model ?? request.model,
-      embeddings: data.map((d) => d.embedding ?? []),
-      usage: usageFromWire(parsed.usage ?? {}),
-    };
   }
 
   private parseChunk(data: string): WireChunk {

@@ -1,16 +1,17 @@
 import type { ChatRequest, Message, ToolChoice } from '../../core/types.js';
+import type { Dialect } from '../index.js';
 import { applyThinking, reasoningField } from './thinking.js';
 
 export interface WireRequestOptions {
   /** OpenAI's own API wants `max_completion_tokens`; most compatible providers want `max_tokens`. */
   readonly maxTokensField: 'max_tokens' | 'max_completion_tokens';
-  /** The provider id, for its own thinking switch and reasoning field (see thinking.ts). */
-  readonly providerId?: string;
+  /** The provider's dialect, for its own thinking switch and reasoning field (see thinking.ts). */
+  readonly dialect?: Dialect | undefined;
 }
 
-/** An assistant turn's reasoning, in the field this provider reads back. */
-function reasoningToWire(providerId: string | undefined, text: string): Record<string, unknown> {
-  switch (providerId === undefined ? 'reasoning_content' : reasoningField(providerId)) {
+/** An assistant turn's reasoning, in the field this dialect reads back. */
+function reasoningToWire(dialect: Dialect | undefined, text: string): Record<string, unknown> {
+  switch (reasoningField(dialect)) {
     case undefined:
       return {};
     case 'reasoning':
@@ -22,7 +23,7 @@ function reasoningToWire(providerId: string | undefined, text: string): Record<s
   }
 }
 
-function messageToWire(m: Message, providerId: string | undefined): Record<string, unknown> {
+function messageToWire(m: Message, dialect: Dialect | undefined): Record<string, unknown> {
   switch (m.role) {
     case 'system':
       return { role: 'system', content: m.content };
@@ -42,7 +43,7 @@ function messageToWire(m: Message, providerId: string | undefined): Record<strin
       const out: Record<string, unknown> = { role: 'assistant', content: m.content === '' && m.toolCalls?.length ? null : m.content };
       // Thinking models (DeepSeek, Kimi, GLM) reject a tool-calling turn whose reasoning was dropped.
       const thought = m.reasoning?.map((r) => r.text).join('');
-      if (thought) Object.assign(out, reasoningToWire(providerId, thought));
+      if (thought) Object.assign(out, reasoningToWire(dialect, thought));
       if (m.toolCalls?.length) {
         out.tool_calls = m.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } }));
       }
@@ -59,7 +60,7 @@ function toolChoiceToWire(c: ToolChoice): unknown {
 
 /** Canonical request → OpenAI chat-completions body, always streaming with usage. */
 export function chatRequestToWire(r: ChatRequest, o: WireRequestOptions): Record<string, unknown> {
-  const body: Record<string, unknown> = { ...r.extra, model: r.model, messages: r.messages.map((m) => messageToWire(m, o.providerId)) };
+  const body: Record<string, unknown> = { ...r.extra, model: r.model, messages: r.messages.map((m) => messageToWire(m, o.dialect)) };
   if (r.tools?.length) {
     body.tools = r.tools.map((t) => ({
       type: 'function',
@@ -94,5 +95,5 @@ export function chatRequestToWire(r: ChatRequest, o: WireRequestOptions): Record
   }
   body.stream = true;
   body.stream_options = { include_usage: true };
-  return o.providerId === undefined ? body : applyThinking(o.providerId, r.model, body, r.reasoning);
+  return applyThinking(o.dialect, r.model, body, r.reasoning);
 }

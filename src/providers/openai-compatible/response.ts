@@ -2,7 +2,7 @@ import type { ChatEvent, FinishReason } from '../../core/types.js';
 import { usageFromWire } from './usage.js';
 import type { WireChunk } from './wire.js';
 
-export function finishReasonFromWire(r: string): FinishReason {
+function finishReasonFromWire(r: string): FinishReason {
   switch (r) {
     case 'length':
       return 'length';

@@ -1,12 +1,14 @@
 /**
- * Per-provider thinking switches for OpenAI-compatible upstreams.
+ * Thinking switches of the OpenAI-compatible dialects (see `Dialect` in ../index.ts).
  *
  * The hub carries one canonical request for thinking (`ChatRequest.reasoning`). Every
- * OpenAI-compatible provider turns thinking on and off with a field of its own, and some of them
- * reject or silently ignore the generic `reasoning_effort`. `applyThinking` rewrites a
- * chat-completions body for one provider. `reasoningRequired` and `reasoningField` tell the
+ * OpenAI-compatible provider family turns thinking on and off with a field of its own, and some of
+ * them reject or silently ignore the generic `reasoning_effort`. `applyThinking` rewrites a
+ * chat-completions body for one dialect. `reasoningRequired` and `reasoningField` tell the
  * request builder whether an assistant turn that carries tool calls must send its reasoning back,
- * and which field to use.
+ * and which field to use. Each takes the provider's dialect (which follows the provider's kind,
+ * not its id: a `my-deepseek` on DeepSeek's host speaks `deepseek`); an unknown or absent dialect
+ * gets the body as sent.
  *
  * Every behaviour below was looked up in the provider's documentation (or, where noted, its source
  * code). The URL is next to each case. Where a behaviour could not be confirmed, the body is left
@@ -30,6 +32,8 @@
  *   ≤ 8192 medium, otherwise high.
  *   An explicit `budgetTokens` wins over the budget derived from `effort`.
  */
+
+import type { Dialect } from '../index.js';
 
 export interface ThinkingRequest {
   readonly effort?: string;
@@ -432,7 +436,7 @@ function vllm(_model: string, body: Body, intent: Intent): Body {
 
 type Handler = (model: string, body: Body, intent: Intent) => Body;
 
-const HANDLERS: Readonly<Record<string, Handler>> = {
+const HANDLERS: Readonly<Record<Dialect, Handler>> = {
   qwen,
   glm,
   doubao,
@@ -447,18 +451,19 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
 };
 
 /**
- * Returns `body` with `providerId`'s own thinking switch set from `reasoning`, and with the generic
- * fields that provider does not take removed. `reasoning === undefined`, an unknown provider, or a
- * model whose switch could not be confirmed gives the body back as sent. Never mutates `body`.
+ * Returns `body` with `dialect`'s own thinking switch set from `reasoning`, and with the generic
+ * fields that dialect does not take removed. `reasoning === undefined`, an unknown or absent
+ * dialect, or a model whose switch could not be confirmed gives the body back as sent. Never
+ * mutates `body`.
  */
 export function applyThinking(
-  providerId: string,
+  dialect: string | undefined,
   upstreamModel: string,
   body: Record<string, unknown>,
   reasoning: ThinkingRequest | undefined,
 ): Record<string, unknown> {
-  if (reasoning === undefined) return body;
-  const handler = Object.hasOwn(HANDLERS, providerId) ? HANDLERS[providerId] : undefined;
+  if (reasoning === undefined || dialect === undefined) return body;
+  const handler = Object.hasOwn(HANDLERS, dialect) ? HANDLERS[dialect as Dialect] : undefined;
   if (!handler) return body;
   return handler(upstreamModel, body, intentOf(reasoning));
 }
@@ -466,7 +471,7 @@ export function applyThinking(
 // -------------------------------------------------- reasoning round trip ---
 
 /**
- * Whether the provider requires an assistant turn that carries tool calls to send its reasoning
+ * Whether the dialect requires an assistant turn that carries tool calls to send its reasoning
  * back on the next request.
  *   - deepseek: "if the model performed a tool call, the intermediate assistant's reasoning_content
  *     … must be passed back to the API in all subsequent requests", otherwise 400
@@ -490,11 +495,11 @@ export function applyThinking(
  *     (https://openrouter.ai/docs/use-cases/reasoning-tokens#preserving-reasoning).
  *   - Everything else: false. Qwen, Doubao, SiliconFlow, vLLM and Ollama document no such
  *     requirement, OpenAI Chat Completions has no reasoning round trip, and no requirement is
- *     assumed for unknown providers.
+ *     assumed for a provider with no known dialect.
  */
-export function reasoningRequired(providerId: string, upstreamModel: string): boolean {
+export function reasoningRequired(dialect: string | undefined, upstreamModel: string): boolean {
   const m = upstreamModel.toLowerCase();
-  switch (providerId) {
+  switch (dialect) {
     case 'deepseek':
       return true;
     case 'kimi':
@@ -535,11 +540,11 @@ export function reasoningRequired(providerId: string, upstreamModel: string): bo
  *   - vllm: `reasoning_content`. Newer vLLM names its output field `reasoning` but still accepts an
  *     incoming `reasoning_content`, and the Qwen3 / DeepSeek chat templates read
  *     `reasoning_content`. https://docs.vllm.ai/en/stable/features/reasoning_outputs/
- *   - Any other provider: `reasoning_content`, the de-facto convention and what the hub sent before
- *     this module existed.
+ *   - Any other dialect, or none: `reasoning_content`, the de-facto convention and what the hub
+ *     sent before this module existed.
  */
-export function reasoningField(providerId: string): 'reasoning_content' | 'reasoning' | 'reasoning_details' | undefined {
-  switch (providerId) {
+export function reasoningField(dialect: string | undefined): 'reasoning_content' | 'reasoning' | 'reasoning_details' | undefined {
+  switch (dialect) {
     case 'openai':
       return undefined;
     case 'openrouter':
