@@ -34,7 +34,7 @@ export interface SQLiteStores {
 }
 
 /** The port implementations over the database at `path` (no data-directory lock: see openSQLiteStores). */
-export function openSQLiteFile(path: string, unlock?: () => void): SQLiteStores {
+function openSQLiteFile(path: string, unlock?: () => void): SQLiteStores {
   const db = openDatabase(path);
   const usage = new SQLiteUsageStore(db);
   const responses = new SQLiteResponseStore(db);
