@@ -6,10 +6,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SQLiteStore } from '../src/store/sqlite.js';
+import { openSQLiteStores } from '../src/store/sqlite/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'baimo-bench-'));
-const store = SQLiteStore.open(dir);
+const store = openSQLiteStores(dir);
 const N = 1_000_000;
 const now = Date.now();
 let t0 = performance.now();

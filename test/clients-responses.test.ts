@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CustomInputDecoder, ResponsesStreamRenderer } from '../src/protocols/openai-responses/from-canonical.js';
-import { findItem, saveResponseItems } from '../src/store/response-items.js';
-import { SQLiteStore } from '../src/store/sqlite.js';
+import { openSQLiteStores } from '../src/store/sqlite/index.js';
 import { startTestHub } from './helpers/hub.js';
 import type { TestHub } from './helpers/hub.js';
 import { UPSTREAM_KINDS } from './helpers/upstream-kinds.js';
@@ -356,8 +355,8 @@ describe('item_reference to a hub-stored item, on a model whose upstream speaks 
       });
       expect(r.output_text).toBe('Hello from gpt-test! You said: again');
       // The front hub answered (and keeps the response); the native one got a chat request with the referenced turn.
-      expect(front.store.loadResponse(r.id)).toBeDefined();
-      expect(native.store.loadResponse(r.id)).toBeUndefined();
+      expect(await front.store.responses.load(r.id)).toBeDefined();
+      expect(await native.store.responses.load(r.id)).toBeUndefined();
       expect(JSON.stringify(loop.requests.at(-1)!.body.messages)).toContain('Hello from gpt-test! You said: hi there');
     } finally {
       await front.dispose();
@@ -368,16 +367,15 @@ describe('item_reference to a hub-stored item, on a model whose upstream speaks 
 });
 
 describe('stored items', () => {
-  it('are pruned with the stored bodies', () => {
+  it('are pruned with the stored bodies', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'baimo-items-'));
-    const store = new SQLiteStore(join(dir, 'hub.db'));
+    const store = openSQLiteStores(dir);
     try {
-      store.saveResponse({ id: 'resp_1', keyId: undefined, response: {}, history: [] });
-      saveResponseItems(store, 'resp_1', [{ id: 'msg_in', type: 'message' }], [{ id: 'msg_out', type: 'message' }]);
-      expect(findItem(store, 'msg_out', undefined)).toEqual({ id: 'msg_out', type: 'message' });
-      expect(findItem(store, 'msg_out', 'key_other')).toBeUndefined();
-      store.prune(undefined, Date.now() + 1000);
-      expect(findItem(store, 'msg_in', undefined)).toBeUndefined();
+      await store.responses.save({ id: 'resp_1', keyId: undefined, response: {}, history: [], input: [{ id: 'msg_in', type: 'message' }], output: [{ id: 'msg_out', type: 'message' }] });
+      expect(await store.responses.findItem('msg_out', undefined)).toEqual({ id: 'msg_out', type: 'message' });
+      expect(await store.responses.findItem('msg_out', 'key_other')).toBeUndefined();
+      await store.prune(undefined, Date.now() + 1000);
+      expect(await store.responses.findItem('msg_in', undefined)).toBeUndefined();
       expect(store.db.prepare('SELECT COUNT(*) AS n FROM response_items').get()).toEqual({ n: 0 });
     } finally {
       store.close();

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBanner } from '../src/cli/banner.js';
 import { startHub } from '../src/server/start.js';
 import type { RunningHub } from '../src/server/start.js';
-import { SCHEMA_VERSION } from '../src/store/sqlite.js';
+import { SCHEMA_VERSION } from '../src/store/sqlite/index.js';
 import { startOpenAIUpstream } from './upstreams/openai.js';
 import type { OpenAIUpstream } from './upstreams/openai.js';
 

@@ -84,8 +84,8 @@ describe('an error of the hub\'s own making', () => {
   });
 
   it('thrown inside an async handler: the same', async () => {
-    const records = hub.store.requestRecords;
-    hub.store.requestRecords = () => {
+    const records = hub.store.usage.requestRecords;
+    hub.store.usage.requestRecords = () => {
       throw new RangeError('boom in the store');
     };
     try {
@@ -94,7 +94,7 @@ describe('an error of the hub\'s own making', () => {
       expect(r.body.error.type).toBe('server_error');
       expect(r.body.error.type).not.toBe('upstream_error');
     } finally {
-      hub.store.requestRecords = records;
+      hub.store.usage.requestRecords = records;
     }
     expect((await get(hub, '/v1/me/requests/req_x', admin)).status).toBe(404);
   });

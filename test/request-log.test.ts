@@ -33,29 +33,29 @@ describe('request and response bodies', () => {
       messages: [{ role: 'user', content: 'my key is sk-abcdefghijklmnop123456, keep it' }],
       api_key: 'plain-secret-value',
     });
-    await expect.poll(() => capturing.store.bodies(id), { timeout: 3000 }).toBeTruthy();
-    const b = capturing.store.bodies(id)!;
+    await expect.poll(() => capturing.store.usage.bodies(id), { timeout: 3000 }).toBeTruthy();
+    const b = (await capturing.store.usage.bodies(id))!;
     expect(b.request).not.toContain('sk-abcdefghijklmnop123456');
     expect(b.request).not.toContain('plain-secret-value');
     expect(JSON.parse(b.request)).toMatchObject({ api_key: '[REDACTED]', messages: [{ content: 'my key is [REDACTED], keep it' }] });
     expect(JSON.parse(b.response).choices[0].message.content).toBe('Hello from gpt-test! You said: my key is sk-abcdefghijklmnop123456, keep it'.replace('sk-abcdefghijklmnop123456', '[REDACTED]'));
 
     const sid = await chat(capturing, { model: 'loop/gpt-test', messages: [{ role: 'user', content: 'stream it' }], stream: true });
-    await expect.poll(() => capturing.store.bodies(sid), { timeout: 3000 }).toBeTruthy();
-    expect(capturing.store.bodies(sid)!.response).toContain('data: [DONE]');
+    await expect.poll(() => capturing.store.usage.bodies(sid), { timeout: 3000 }).toBeTruthy();
+    expect((await capturing.store.usage.bodies(sid))!.response).toContain('data: [DONE]');
   });
 
   it('are cut at the configured size', async () => {
     const id = await chat(capturing, { model: 'loop/gpt-test', messages: [{ role: 'user', content: 'x'.repeat(10_000) }] });
-    await expect.poll(() => capturing.store.bodies(id), { timeout: 3000 }).toBeTruthy();
-    expect(capturing.store.bodies(id)!.request.length).toBeLessThan(4200);
-    expect(capturing.store.bodies(id)!.request).toContain('…[truncated]');
+    await expect.poll(() => capturing.store.usage.bodies(id), { timeout: 3000 }).toBeTruthy();
+    expect((await capturing.store.usage.bodies(id))!.request.length).toBeLessThan(4200);
+    expect((await capturing.store.usage.bodies(id))!.request).toContain('…[truncated]');
   });
 
   it('are not kept by default', async () => {
     const id = await chat(plain, { model: 'loop/gpt-test', messages: [{ role: 'user', content: 'x' }] });
     await expect.poll(() => plain.store.recentUsage(1)[0]?.request_id, { timeout: 3000 }).toBe(id);
-    expect(plain.store.bodies(id)).toBeUndefined();
+    expect(await plain.store.usage.bodies(id)).toBeUndefined();
   });
 });
 
@@ -69,11 +69,11 @@ describe('retention', () => {
     })();
     db.prepare("INSERT INTO request_bodies VALUES ('old-body', ?, '{}', '{}')").run(Date.now() - 2 * 86_400_000);
     const before = (db.prepare('SELECT COUNT(*) AS n FROM usage').get() as { n: number }).n;
-    capturing.prune();
+    await capturing.prune();
     const after = (db.prepare('SELECT COUNT(*) AS n FROM usage').get() as { n: number }).n;
     expect(before - after).toBe(12_000);
     expect(after).toBeGreaterThan(0);
-    expect(capturing.store.bodies('old-body')).toBeUndefined();
+    expect(await capturing.store.usage.bodies('old-body')).toBeUndefined();
   });
 });
 

@@ -165,8 +165,8 @@ describe('an upstream that speaks the Responses API itself', () => {
       expect((await s.finalResponse()).output_text).toBe('The weather in Paris is 18°C.');
       expect(loop.requests.map((q) => q.path)).toEqual(['/v1/chat/completions', '/v1/chat/completions']);
       await expect.poll(() => front.store.recentUsage(2).map((u) => u.input_tokens), { timeout: 3000 }).toEqual([60, 40]);
-      expect(front.store.loadResponse(r.id)).toBeUndefined(); // the upstream keeps it, not the front hub
-      expect(native.store.loadResponse(r.id)).toBeDefined();
+      expect(await front.store.responses.load(r.id)).toBeUndefined(); // the upstream keeps it, not the front hub
+      expect(await native.store.responses.load(r.id)).toBeDefined();
       // A relayed stream's headers (sent with its first event) say which deployment answered.
       const { data: events, response } = await c.responses.create({ model: 'native/loop/tools', input: 'weather?', tools: TOOLS, stream: true }).withResponse();
       expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);

@@ -302,7 +302,7 @@ describe('an upstream that echoes its credential on every error path', () => {
   it('stores no key: the request log, every captured body, for the admin and the key holder', async () => {
     const ids = results.map((r) => r.requestId);
     expect(ids.every(Boolean)).toBe(true);
-    await expect.poll(() => ids.every((id) => hub.store.bodies(id) !== undefined), { timeout: 5000 }).toBe(true);
+    await expect.poll(async () => (await Promise.all(ids.map((id) => hub.store.usage.bodies(id)))).every((b) => b !== undefined), { timeout: 5000 }).toBe(true);
     const list = await fetch(`${hub.url}/admin/requests?limit=500`, { headers: { authorization: `Bearer ${ADMIN}` } });
     expect(list.status).toBe(200);
     const found = keyLeaks('/admin/requests', await list.text());

@@ -13,11 +13,10 @@ import type { Logger } from './log.js';
 import { RateLimiter } from '../tenancy/rate-limits.js';
 import type { Tenancy } from '../tenancy/service.js';
 import type { UsageRecorder } from '../usage/record.js';
-import type { HubContext } from './context.js';
+import type { HubContext, HubStores } from './context.js';
 import { decodePathPart, malformedPath, sendJSON } from './http.js';
 import { anthropicErrorBody } from '../protocols/anthropic-messages/errors.js';
 import { chatCompletions } from './routes/chat.js';
-import type { SQLiteStore } from '../store/sqlite.js';
 import { admin } from './routes/admin.js';
 import { me } from './routes/me.js';
 import { serveStatic } from './static.js';
@@ -33,7 +32,7 @@ export interface HubOptions {
   readonly tenancy: Tenancy;
   readonly prices: PriceBook;
   readonly ledger: Ledger;
-  readonly store: SQLiteStore;
+  readonly stores: HubStores;
   readonly logger: Logger;
   readonly captureBodies?: { readonly maxBytes: number };
   readonly limits?: ConnectionLimits;
@@ -101,7 +100,7 @@ export function createHub(o: HubOptions): Hub {
     prices: o.prices,
     ledger: o.ledger,
     limiter: new RateLimiter(),
-    store: o.store,
+    stores: o.stores,
     startedAt: Math.floor(Date.now() / 1000),
   };
 

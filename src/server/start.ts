@@ -8,11 +8,10 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DestinationStream } from 'pino';
 import { createLogger } from './log.js';
-import { SQLiteStore } from '../store/sqlite.js';
+import { openSQLiteStores, UsageWriter } from '../store/sqlite/index.js';
+import type { SQLiteStores } from '../store/sqlite/index.js';
 import { UsageJournal } from '../usage/journal.js';
 import { createTracer } from '../usage/tracing.js';
-import { TenancyRepo } from '../store/tenancy.js';
-import { UsageWriter } from '../store/usage-writer.js';
 import { Ledger } from '../tenancy/ledger.js';
 import { Tenancy } from '../tenancy/service.js';
 import { UsageRecorder } from '../usage/record.js';
@@ -36,11 +35,11 @@ export interface RunningHub {
   readonly configFile: string | undefined;
   readonly hub: Hub;
   readonly registry: Registry;
-  readonly store: SQLiteStore;
+  readonly store: SQLiteStores;
   readonly providers: readonly ProviderSpec[];
   readonly tenancy: Tenancy;
   /** Deletes records past their retention now (it also runs hourly). */
-  prune(): void;
+  prune(): Promise<void>;
   /** The admin key, only on the start that generated it: show it once. */
   readonly generatedAdminKey: string | undefined;
   close(): Promise<void>;
@@ -54,7 +53,7 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
   const { registry, prices, providers, redactor } = await assemble(config, env, { detectOllama: o.detectOllama !== false });
   const logger = createLogger(env.BAIMO_LOG_LEVEL ?? 'info', o.logDestination, redactor);
   // Takes the data directory's lock: a second hub on the same directory stops here.
-  const store = SQLiteStore.open(settings.dataDir);
+  const store = openSQLiteStores(settings.dataDir);
   let writer: UsageWriter | undefined;
   let journal: UsageJournal | undefined;
   let tracer: Awaited<ReturnType<typeof createTracer>> | undefined;
@@ -62,21 +61,20 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
     // Records a killed hub journaled but never stored go in first.
     const journalPath = join(settings.dataDir, 'usage.journal');
     const leftover = UsageJournal.read(journalPath);
-    if (leftover.records.length) store.writeUsage(leftover.records);
+    if (leftover.records.length) await store.usage.writeUsage(leftover.records);
     for (const f of leftover.files) rmSync(f, { force: true });
     journal = new UsageJournal(journalPath);
     writer = new UsageWriter(store.path);
     const recorder = new UsageRecorder(writer, journal);
-    const repo = new TenancyRepo(store.db);
-    const { tenancy, generatedAdminKey } = Tenancy.open(repo, env.BAIMO_ADMIN_KEY, settings.auth === 'required');
+    const { tenancy, generatedAdminKey } = await Tenancy.open(store.tenancy, env.BAIMO_ADMIN_KEY, settings.auth === 'required');
     const ledger = new Ledger((account, _period, since) => {
       const [kind, id] = account.split(':') as ['key' | 'team', string];
-      return repo.spendOf(kind === 'key' ? 'key_id' : 'team_id', id, since);
+      return store.tenancy.spendOf(kind, id, since);
     });
     // Read every budgeted account's spend now, so the request path never waits on the store.
     for (const k of tenancy.keys()) if (k.budgetUsd !== undefined) ledger.spent(`key:${k.id}`, k.budgetPeriod ?? 'month');
     for (const t of tenancy.teams()) if (t.budgetUsd !== undefined) ledger.spent(`team:${t.id}`, t.budgetPeriod ?? 'month');
-    const hub = createHub({ registry, recorder, maxBodyBytes: settings.maxBodyBytes, tenancy, prices, ledger, store,
+    const hub = createHub({ registry, recorder, maxBodyBytes: settings.maxBodyBytes, tenancy, prices, ledger, stores: store,
       logger,
       metricsAuth: settings.metricsAuth,
       limits: { maxConnections: settings.maxConnections, headersTimeoutMs: settings.headersTimeoutMs, requestTimeoutMs: settings.requestTimeoutMs },
@@ -91,10 +89,10 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
     const retention = config.retention ?? {};
     const usageDays = retention.usageDays ?? 400;
     const bodiesDays = retention.bodiesDays ?? 30;
-    const prune = () => {
+    const prune = async () => {
       try {
         const now = Date.now();
-        const removed = store.prune(now - usageDays * 86_400_000, now - bodiesDays * 86_400_000);
+        const removed = await store.prune(now - usageDays * 86_400_000, now - bodiesDays * 86_400_000);
         if (removed.usage || removed.bodies) logger.info({ msg: 'pruned old records', ...removed });
       } catch (err) {
         logger.warn({ msg: 'pruning failed', err_message: (err as Error).message });
@@ -102,7 +100,7 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
     };
     const url = await hub.listen(settings.port, settings.host);
     // Soon after start (not during it), then hourly.
-    const pruneTimers = [setTimeout(prune, 10_000).unref(), setInterval(prune, 3_600_000).unref()];
+    const pruneTimers = [setTimeout(() => void prune(), 10_000).unref(), setInterval(() => void prune(), 3_600_000).unref()];
     const w = writer;
     return {
       url,

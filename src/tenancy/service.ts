@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { HubError } from '../core/errors.js';
-import type { TenancyRepo } from '../store/tenancy.js';
+import type { TenancyStore } from './ports.js';
 import { authorizationProblem, hashKey, newKey, presentedKey } from './secrets.js';
 import type { Limits, Principal, Team, VirtualKey } from './types.js';
 
@@ -20,7 +20,8 @@ const ADMIN_HASH = 'admin_key_hash';
 
 /**
  * Keys and teams, cached in memory so that authenticating a request is one hash and one map
- * lookup; every change is written through to the store and takes effect at once.
+ * lookup; every change is written through to the store and takes effect at once (see
+ * TenancyStore for how a store shared by several hubs keeps this cache fresh).
  */
 export class Tenancy {
   private readonly byHash = new Map<string, VirtualKey>();
@@ -28,26 +29,29 @@ export class Tenancy {
   private readonly teamsById = new Map<string, Team>();
 
   private constructor(
-    private readonly repo: TenancyRepo,
+    private readonly repo: TenancyStore,
     private readonly adminHash: string,
     /** When false, requests without a key are let through (keys presented are still honoured). */
     readonly authRequired: boolean,
+    teams: readonly Team[],
+    keys: readonly VirtualKey[],
   ) {
-    for (const t of repo.teams()) this.teamsById.set(t.id, t);
-    for (const k of repo.keys()) this.cache(k);
+    for (const t of teams) this.teamsById.set(t.id, t);
+    for (const k of keys) this.cache(k);
   }
 
   /**
    * The admin key comes from BAIMO_ADMIN_KEY; without it one is generated on first start, its
    * hash stored, and the key itself returned once for the operator to copy.
    */
-  static open(repo: TenancyRepo, adminKeyFromEnv: string | undefined, authRequired: boolean): { tenancy: Tenancy; generatedAdminKey?: string } {
-    if (adminKeyFromEnv) return { tenancy: new Tenancy(repo, hashKey(adminKeyFromEnv), authRequired) };
-    const stored = repo.getSetting(ADMIN_HASH);
-    if (stored) return { tenancy: new Tenancy(repo, stored, authRequired) };
+  static async open(repo: TenancyStore, adminKeyFromEnv: string | undefined, authRequired: boolean): Promise<{ tenancy: Tenancy; generatedAdminKey?: string }> {
+    const make = async (adminHash: string) => new Tenancy(repo, adminHash, authRequired, await repo.teams(), await repo.keys());
+    if (adminKeyFromEnv) return { tenancy: await make(hashKey(adminKeyFromEnv)) };
+    const stored = await repo.getSetting(ADMIN_HASH);
+    if (stored) return { tenancy: await make(stored) };
     const k = newKey('sk-baimo-admin');
-    repo.setSetting(ADMIN_HASH, k.hash);
-    return { tenancy: new Tenancy(repo, k.hash, authRequired), generatedAdminKey: k.key };
+    await repo.setSetting(ADMIN_HASH, k.hash);
+    return { tenancy: await make(k.hash), generatedAdminKey: k.key };
   }
 
   private cache(k: VirtualKey): void {
@@ -114,26 +118,26 @@ export class Tenancy {
     return t;
   }
 
-  createTeam(input: TeamInput): Team {
+  async createTeam(input: TeamInput): Promise<Team> {
     const t: Team = { ...input, id: `team_${randomUUID().replace(/-/g, '').slice(0, 16)}`, name: input.name ?? 'team', metadata: input.metadata ?? {}, createdAt: Date.now() };
-    this.repo.saveTeam(t);
+    await this.repo.saveTeam(t);
     this.teamsById.set(t.id, t);
     return t;
   }
 
-  updateTeam(id: string, patch: TeamInput): Team {
+  async updateTeam(id: string, patch: TeamInput): Promise<Team> {
     const t: Team = { ...this.team(id), ...patch, id };
-    this.repo.saveTeam(t);
+    await this.repo.saveTeam(t);
     this.teamsById.set(id, t);
     return t;
   }
 
-  deleteTeam(id: string): void {
+  async deleteTeam(id: string): Promise<void> {
     this.team(id);
     if ([...this.byId.values()].some((k) => k.teamId === id && k.revokedAt === undefined)) {
       throw new HubError('bad_request', `Team '${id}' still has active keys; revoke or move them first.`, { code: 'team_in_use', status: 409 });
     }
-    this.repo.deleteTeam(id);
+    await this.repo.deleteTeam(id);
     this.teamsById.delete(id);
   }
 
@@ -148,7 +152,7 @@ export class Tenancy {
   }
 
   /** Creates a key; the returned secret is never stored and cannot be shown again. */
-  createKey(input: KeyInput): { secret: string; key: VirtualKey } {
+  async createKey(input: KeyInput): Promise<{ secret: string; key: VirtualKey }> {
     if (input.teamId) this.team(input.teamId);
     const { key: secret, hash, prefix } = newKey('sk-baimo');
     const { teamId, expiresAt, ...rest } = input;
@@ -163,12 +167,12 @@ export class Tenancy {
       metadata: input.metadata ?? {},
       createdAt: Date.now(),
     };
-    this.repo.saveKey(k);
+    await this.repo.saveKey(k);
     this.cache(k);
     return { secret, key: k };
   }
 
-  updateKey(id: string, patch: KeyInput): VirtualKey {
+  async updateKey(id: string, patch: KeyInput): Promise<VirtualKey> {
     const old = this.key(id);
     if (patch.teamId) this.team(patch.teamId);
     const { teamId, expiresAt, ...rest } = patch;
@@ -179,14 +183,14 @@ export class Tenancy {
       ...(teamId !== undefined && { teamId: teamId ?? undefined }),
       ...(expiresAt !== undefined && (expiresAt === null ? { expiresAt: undefined } : { expiresAt })),
     };
-    this.repo.saveKey(k);
+    await this.repo.saveKey(k);
     this.cache(k);
     return k;
   }
 
-  revokeKey(id: string): VirtualKey {
+  async revokeKey(id: string): Promise<VirtualKey> {
     const k: VirtualKey = { ...this.key(id), revokedAt: Date.now() };
-    this.repo.saveKey(k);
+    await this.repo.saveKey(k);
     this.cache(k);
     return k;
   }

@@ -58,7 +58,7 @@ beforeAll(async () => {
     BAIMO_AUTH: 'required',
     BAIMO_ADMIN_KEY: 'sk-admin-agents-test-0123456789',
   });
-  ({ secret, key: { id: keyId } } = hub.tenancy.createKey({ name: 'claude-code' }));
+  ({ secret, key: { id: keyId } } = await hub.tenancy.createKey({ name: 'claude-code' }));
   proxy = await startRecordingProxy(hub.url);
   work = realpathSync(mkdtempSync(join(tmpdir(), 'baimo-claude-work-')));
   home = realpathSync(mkdtempSync(join(tmpdir(), 'baimo-claude-home-')));

@@ -66,7 +66,7 @@ beforeAll(async () => {
     BAIMO_AUTH: 'required',
     BAIMO_ADMIN_KEY: 'sk-admin-agents-test-0123456789',
   });
-  ({ secret, key: { id: keyId } } = hub.tenancy.createKey({ name: 'codex' }));
+  ({ secret, key: { id: keyId } } = await hub.tenancy.createKey({ name: 'codex' }));
   proxy = await startRecordingProxy(hub.url);
 });
 

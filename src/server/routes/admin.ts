@@ -109,17 +109,17 @@ export async function admin(ctx: HubContext, req: IncomingMessage, res: ServerRe
         });
       case 'requests':
         if (method !== 'GET') break;
-        return sendJSON(res, 200, id ? requestDetail(ctx, decodePathPart(id), undefined) : listRequests(ctx, query, undefined));
+        return sendJSON(res, 200, await (id ? requestDetail(ctx, decodePathPart(id), undefined) : listRequests(ctx, query, undefined)));
       case 'usage':
         if (method !== 'GET') break;
-        return sendJSON(res, 200, usageQuery(ctx, validate(usageQueryParams, Object.fromEntries(query))));
+        return sendJSON(res, 200, await usageQuery(ctx, validate(usageQueryParams, Object.fromEntries(query))));
       case 'teams':
         if (!id && method === 'GET') return sendJSON(res, 200, { object: 'list', data: ctx.tenancy.teams().map((t) => teamOut(ctx, t)) });
-        if (!id && method === 'POST') return sendJSON(res, 201, teamOut(ctx, ctx.tenancy.createTeam(limitsInput(validate(teamBody, await body(ctx, req))))));
+        if (!id && method === 'POST') return sendJSON(res, 201, teamOut(ctx, await ctx.tenancy.createTeam(limitsInput(validate(teamBody, await body(ctx, req))))));
         if (id && !action && method === 'GET') return sendJSON(res, 200, teamOut(ctx, ctx.tenancy.team(id)));
-        if (id && !action && method === 'PATCH') return sendJSON(res, 200, teamOut(ctx, ctx.tenancy.updateTeam(id, limitsInput(validate(teamBody, await body(ctx, req))))));
+        if (id && !action && method === 'PATCH') return sendJSON(res, 200, teamOut(ctx, await ctx.tenancy.updateTeam(id, limitsInput(validate(teamBody, await body(ctx, req))))));
         if (id && !action && method === 'DELETE') {
-          ctx.tenancy.deleteTeam(id);
+          await ctx.tenancy.deleteTeam(id);
           return sendJSON(res, 200, { id, object: 'team', deleted: true });
         }
         break;
@@ -127,7 +127,7 @@ export async function admin(ctx: HubContext, req: IncomingMessage, res: ServerRe
         if (!id && method === 'GET') return sendJSON(res, 200, { object: 'list', data: ctx.tenancy.keys().map((k) => keyOut(ctx, k)) });
         if (!id && method === 'POST') {
           const b = validate(keyBody, await body(ctx, req));
-          const { secret, key } = ctx.tenancy.createKey({
+          const { secret, key } = await ctx.tenancy.createKey({
             ...limitsInput(b),
             ...(b.team_id !== undefined && { teamId: b.team_id }),
             ...(b.expires_at != null && { expiresAt: Date.parse(b.expires_at) }),
@@ -138,14 +138,14 @@ export async function admin(ctx: HubContext, req: IncomingMessage, res: ServerRe
         if (id && !action && method === 'GET') return sendJSON(res, 200, keyOut(ctx, ctx.tenancy.key(id)));
         if (id && !action && method === 'PATCH') {
           const b = validate(keyBody, await body(ctx, req));
-          return sendJSON(res, 200, keyOut(ctx, ctx.tenancy.updateKey(id, {
+          return sendJSON(res, 200, keyOut(ctx, await ctx.tenancy.updateKey(id, {
             ...limitsInput(b),
             ...(b.team_id !== undefined && { teamId: b.team_id }),
             ...(b.expires_at !== undefined && { expiresAt: b.expires_at === null ? null : Date.parse(b.expires_at) }),
           })));
         }
         if (id && ((!action && method === 'DELETE') || (action === 'revoke' && method === 'POST'))) {
-          return sendJSON(res, 200, keyOut(ctx, ctx.tenancy.revokeKey(id)));
+          return sendJSON(res, 200, keyOut(ctx, await ctx.tenancy.revokeKey(id)));
         }
         break;
       }

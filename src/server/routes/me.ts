@@ -53,19 +53,18 @@ export async function me(ctx: HubContext, req: IncomingMessage, res: ServerRespo
     }
     if (path === '/v1/me/usage' && method === 'GET') {
       const q = validate(usageQueryParams, Object.fromEntries(query));
-      return sendJSON(res, 200, usageQuery(ctx, scope ? { ...q, key_id: scope } : q));
+      return sendJSON(res, 200, await usageQuery(ctx, scope ? { ...q, key_id: scope } : q));
     }
-    if (path === '/v1/me/requests' && method === 'GET') return sendJSON(res, 200, listRequests(ctx, query, scope));
-    if (path.startsWith('/v1/me/requests/') && method === 'GET') return sendJSON(res, 200, requestDetail(ctx, decodePathPart(path.slice(16)), scope));
+    if (path === '/v1/me/requests' && method === 'GET') return sendJSON(res, 200, await listRequests(ctx, query, scope));
+    if (path.startsWith('/v1/me/requests/') && method === 'GET') return sendJSON(res, 200, await requestDetail(ctx, decodePathPart(path.slice(16)), scope));
     if (path === '/v1/arena/votes' && method === 'POST') {
       const v = validate(voteBody, parseJSONBody(await readBody(req, ctx.maxBodyBytes)));
       if (v.models[0] === v.models[1]) throw new HubError('bad_request', 'A vote compares two different models.', { param: 'models' });
-      ctx.store.addVote({ modelA: v.models[0], modelB: v.models[1], winner: v.winner, keyId: scope });
+      await ctx.stores.arena.addVote({ modelA: v.models[0], modelB: v.models[1], winner: v.winner, keyId: scope });
       return sendJSON(res, 201, { object: 'arena.vote', models: v.models, winner: v.winner });
     }
     if (path === '/v1/arena/leaderboard' && method === 'GET') {
-      const votes = ctx.store.votes().map((v) => ({ modelA: v.model_a, modelB: v.model_b, winner: v.winner }));
-      return sendJSON(res, 200, { object: 'list', data: leaderboard(votes) });
+      return sendJSON(res, 200, { object: 'list', data: leaderboard(await ctx.stores.arena.votes()) });
     }
     throw new HubError('not_found', `Unknown request URL: ${method} ${path}.`, { code: 'unknown_url' });
   } catch (err) {

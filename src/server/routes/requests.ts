@@ -1,5 +1,5 @@
 import { HubError } from '../../core/errors.js';
-import type { UsageRow } from '../../store/sqlite.js';
+import type { UsageRow } from '../../usage/ports.js';
 import type { HubContext } from '../context.js';
 
 /** A usage record as the request log shows it. */
@@ -27,22 +27,22 @@ export function requestOut(r: UsageRow) {
   };
 }
 
-export function listRequests(ctx: HubContext, q: URLSearchParams, keyId: string | undefined) {
+export async function listRequests(ctx: HubContext, q: URLSearchParams, keyId: string | undefined) {
   const limit = Math.min(Math.max(Number(q.get('limit') ?? 50) || 50, 1), 500);
   const before = q.get('before');
-  const rows = ctx.store.requests({
+  const rows = await ctx.stores.usage.requests({
     limit,
     ...(before && /^\d+$/.test(before) && { before: Number(before) }),
     ...((keyId ?? q.get('key_id')) && { keyId: keyId ?? q.get('key_id')! }),
     ...(q.get('model') && { model: q.get('model')! }),
     ...(q.get('status') && { status: q.get('status')! }),
-  }) as (UsageRow & { id: number })[];
+  });
   return { object: 'list', data: rows.map(requestOut), next_before: rows.length === limit ? String(rows.at(-1)!.id) : null };
 }
 
 /** One request with its attempts, captured bodies and (for virtual models) its trace. */
-export function requestDetail(ctx: HubContext, requestId: string, keyId: string | undefined) {
-  const records = ctx.store.requestRecords(requestId);
+export async function requestDetail(ctx: HubContext, requestId: string, keyId: string | undefined) {
+  const records = await ctx.stores.usage.requestRecords(requestId);
   const final = records.find((r) => r.final === 1);
   if (!final || (keyId !== undefined && final.key_id !== keyId)) {
     throw new HubError('not_found', `No request '${requestId}'.`, { code: 'request_not_found' });
@@ -50,7 +50,7 @@ export function requestDetail(ctx: HubContext, requestId: string, keyId: string 
   return {
     request: requestOut(final),
     attempts: records.map((r) => ({ attempt: r.attempt, deployment: r.deployment, provider: r.provider, status: r.status, error_kind: r.error_kind, latency_ms: r.latency_ms, final: r.final === 1 })),
-    bodies: ctx.store.bodies(requestId) ?? null,
-    trace: ctx.store.trace(requestId) ?? null,
+    bodies: (await ctx.stores.usage.bodies(requestId)) ?? null,
+    trace: (await ctx.stores.usage.trace(requestId)) ?? null,
   };
 }

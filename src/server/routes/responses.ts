@@ -9,8 +9,7 @@ import { collectedToResponse, ResponsesStreamRenderer } from '../../protocols/op
 import { responsesRequest } from '../../protocols/openai-responses/schema.js';
 import { inputItemsToStore } from '../../protocols/openai-responses/items.js';
 import { canonicalConversation, responsesRequestToCanonical } from '../../protocols/openai-responses/to-canonical.js';
-import { deleteResponseItems, findItem, inputItemsPage, saveResponseItems } from '../../store/response-items.js';
-import type { StoredItem } from '../../store/response-items.js';
+import type { StoredItem, StoredResponse } from '../../protocols/openai-responses/ports.js';
 import { validate } from '../../protocols/validate.js';
 import type { ResponsesRequest } from '../../protocols/openai-responses/schema.js';
 import { OpenAICompatibleProvider } from '../../providers/openai-compatible/provider.js';
@@ -31,26 +30,39 @@ function responseId(): string {
   return `resp_${randomUUID().replace(/-/g, '')}`;
 }
 
-/** A stored response, if this caller may see it: its own key's, or any for the admin. */
-function stored(ctx: HubContext, id: string, principal: Principal) {
-  const r = ctx.store.loadResponse(id);
+/** The stored response `r` (under `id`), if this caller may see it: its own key's, or any for the admin. */
+function owned(r: StoredResponse | undefined, id: string, principal: Principal): StoredResponse {
   if (!r || (principal.kind === 'key' && r.keyId !== principal.key.id)) {
     throw new HubError('not_found', `Response with id '${id}' not found.`, { code: 'response_not_found', param: 'previous_response_id' });
   }
   return r;
 }
 
+/** Whether an input item names another by reference (`type` is optional on references). */
+function isReference(it: unknown): it is { id: unknown } {
+  const o = it as { type?: unknown; role?: unknown };
+  return o.type === 'item_reference' || (o.type == null && o.role === undefined);
+}
+
+/** The ids that `item_reference` inputs name (usually none). */
+function referencedIds(input: ResponsesRequest['input']): string[] {
+  const ids: string[] = [];
+  if (Array.isArray(input)) for (const it of input as unknown[]) if (isReference(it)) ids.push(String(it.id));
+  return ids;
+}
+
+const NO_ITEMS = (): undefined => undefined;
+
 /**
  * Looks up the items `item_reference` inputs name, among the stored responses this caller may
- * see, once per id and request.
+ * see, once per id and request — before the request is converted, which then reads them from
+ * memory.
  */
-function itemResolver(ctx: HubContext, principal: Principal): (id: string) => Record<string, unknown> | undefined {
+async function itemResolver(ctx: HubContext, principal: Principal, ids: readonly string[]): Promise<(id: string) => Record<string, unknown> | undefined> {
   const keyId = principal.kind === 'key' ? principal.key.id : undefined;
-  const seen = new Map<string, Record<string, unknown> | undefined>();
-  return (id) => {
-    if (!seen.has(id)) seen.set(id, findItem(ctx.store, id, keyId));
-    return seen.get(id);
-  };
+  const found = new Map<string, Record<string, unknown> | undefined>();
+  for (const id of ids) if (!found.has(id)) found.set(id, await ctx.stores.responses.findItem(id, keyId));
+  return (id) => found.get(id);
 }
 
 /** Whether the input names an item by reference that this hub has stored. */
@@ -58,7 +70,7 @@ function referencesStoredItem(input: ResponsesRequest['input'], resolve: (id: st
   if (!Array.isArray(input)) return false;
   return input.some((it) => {
     const o = it as { type?: unknown; id?: unknown; role?: unknown };
-    return (o.type === 'item_reference' || (o.type == null && o.role === undefined)) && typeof o.id === 'string' && resolve(o.id) !== undefined;
+    return isReference(o) && typeof o.id === 'string' && resolve(o.id) !== undefined;
   });
 }
 
@@ -73,14 +85,16 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
     const body = validate(responsesRequest, json);
     out.stream = body.stream === true;
     const target = ctx.registry.resolve(body.model);
-    const resolveItem = itemResolver(ctx, principal);
-    const keptHere = body.previous_response_id ? ctx.store.loadResponse(body.previous_response_id) !== undefined : referencesStoredItem(body.input, resolveItem);
+    const refs = referencedIds(body.input);
+    const resolveItem = refs.length === 0 ? NO_ITEMS : await itemResolver(ctx, principal, refs);
+    const previous = body.previous_response_id ? await ctx.stores.responses.load(body.previous_response_id) : undefined;
+    const keptHere = body.previous_response_id ? previous !== undefined : referencesStoredItem(body.input, resolveItem);
     // An upstream that speaks Responses itself gets the request as it is (it keeps its own
     // conversation state), unless the conversation so far (or an item it names) lives in the hub.
     if (!keptHere && target.route.deployments.every((d) => d.model instanceof OpenAICompatibleProvider && d.model.speaksResponses)) {
       return relayResponses(ctx, res, requestId, json as Record<string, unknown>, body, target, out, client, principal);
     }
-    const history = body.previous_response_id ? (stored(ctx, body.previous_response_id, principal).history as Message[]) : [];
+    const history = body.previous_response_id ? (owned(previous, body.previous_response_id, principal).history as Message[]) : [];
     const request = responsesRequestToCanonical(body, '', history, { resolveItem });
     const estimate = estimatePromptTokens(request);
     out.promptText = () => promptText(request);
@@ -88,11 +102,11 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
     const id = responseId();
     const createdAt = Math.floor(Date.now() / 1000);
     const keep = body.store !== false;
-    const save = (response: Record<string, unknown> | undefined, collected: Parameters<typeof canonicalConversation>[1]) => {
+    const save = async (response: Record<string, unknown> | undefined, collected: Parameters<typeof canonicalConversation>[1]) => {
       if (!keep) return;
-      ctx.store.saveResponse({ id, keyId: principal.kind === 'key' ? principal.key.id : undefined, response, history: canonicalConversation(request, collected, id) });
+      const history = canonicalConversation(request, collected, id);
       const output = Array.isArray(response?.output) ? (response.output as StoredItem[]) : [];
-      saveResponseItems(ctx.store, id, inputItemsToStore(body.input, resolveItem), output);
+      await ctx.stores.responses.save({ id, keyId: principal.kind === 'key' ? principal.key.id : undefined, response, history, input: inputItemsToStore(body.input, resolveItem), output });
     };
     const stream = out.stream;
     const d = await dispatch(ctx, requestId, 'chat', target, out, client, estimate, async (attempt, cancel) => {
@@ -107,7 +121,7 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
       out.trace = c.trace;
       out.firstTokenAt = performance.now();
       const response = collectedToResponse(c, id, body, createdAt);
-      save(response, c);
+      await save(response, c);
       sendJSON(res, 200, response, headers);
       return;
     }
@@ -129,7 +143,7 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
       throw err;
     }
     const tail = renderer.end();
-    save(renderer.response, collector.result());
+    await save(renderer.response, collector.result());
     res.end(tail);
   });
 }
@@ -208,7 +222,7 @@ const INPUT_ITEMS = '/input_items';
  * `GET /v1/responses/{id}/input_items`: the request's input items, a page at a time (`limit`
  * 1–100, default 20; `order` desc by default; `after` an item id), in the list shape of the API.
  */
-function listInputItems(ctx: HubContext, req: IncomingMessage, res: ServerResponse, id: string): void {
+async function listInputItems(ctx: HubContext, req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
   const url = req.url ?? '';
   const q = new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
   const bad = (param: string, message: string) => new HubError('bad_request', message, { param, code: 'invalid_request' });
@@ -218,7 +232,7 @@ function listInputItems(ctx: HubContext, req: IncomingMessage, res: ServerRespon
   const order = q.get('order') ?? 'desc';
   if (order !== 'asc' && order !== 'desc') throw bad('order', `Invalid 'order': expected 'asc' or 'desc'.`);
   const after = q.get('after') ?? undefined;
-  const page = inputItemsPage(ctx.store, id, { ...(after !== undefined && { after }), limit, order });
+  const page = await ctx.stores.responses.inputItems(id, { ...(after !== undefined && { after }), limit, order });
   if (!page) throw bad('after', `Invalid 'after': '${after!.slice(0, 100)}' is not an input item of response '${id}'.`);
   sendJSON(res, 200, {
     object: 'list',
@@ -230,19 +244,18 @@ function listInputItems(ctx: HubContext, req: IncomingMessage, res: ServerRespon
 }
 
 /** `GET` and `DELETE /v1/responses/{id}`, and `GET /v1/responses/{id}/input_items`. */
-export function storedResponse(ctx: HubContext, req: IncomingMessage, res: ServerResponse, path: string): void {
+export async function storedResponse(ctx: HubContext, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
   try {
     const principal = ctx.tenancy.authenticate(req.headers);
     const items = path.endsWith(INPUT_ITEMS) && req.method === 'GET';
     const id = items ? path.slice(0, -INPUT_ITEMS.length) : path;
-    stored(ctx, id, principal);
-    if (items) return listInputItems(ctx, req, res, id);
+    const r = owned(await ctx.stores.responses.load(id), id, principal);
+    if (items) return await listInputItems(ctx, req, res, id);
     if (req.method === 'DELETE') {
-      ctx.store.deleteResponse(id);
-      deleteResponseItems(ctx.store, id);
+      await ctx.stores.responses.delete(id);
       return sendJSON(res, 200, { id, object: 'response', deleted: true });
     }
-    sendJSON(res, 200, ctx.store.loadResponse(id)!.response);
+    sendJSON(res, 200, r.response);
   } catch (err) {
     const e = toHubError(err);
     sendJSON(res, e.status, e.kind === 'not_found' ? responsesErrorBody(new HubError('not_found', e.message, { code: 'response_not_found' })) : responsesErrorFormat.body(e, ''));

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { BudgetPeriod, Limits, Team, VirtualKey } from '../tenancy/types.js';
+import type { SpendReader, TenancyStore } from '../../tenancy/ports.js';
+import type { Limits, Team, VirtualKey } from '../../tenancy/types.js';
 
 interface TeamRow {
   id: string;
@@ -46,27 +47,30 @@ function limitsOf(x: Limits): string {
   return JSON.stringify({ allowedModels, rpm, tpm, budgetUsd, budgetPeriod });
 }
 
-/** Teams, keys and settings in the embedded store. Admin operations only: never on the hot path. */
-export class TenancyRepo {
+/**
+ * Teams, keys and settings in the embedded store, and spend per key or team from its usage
+ * records. Admin operations and start-up only: never on the request path.
+ */
+export class SQLiteTenancyStore implements TenancyStore, SpendReader {
   constructor(private readonly db: Database.Database) {}
 
-  getSetting(key: string): string | undefined {
+  async getSetting(key: string): Promise<string | undefined> {
     return (this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined)?.value;
   }
 
-  setSetting(key: string, value: string): void {
+  async setSetting(key: string, value: string): Promise<void> {
     this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
-  teams(): Team[] {
+  async teams(): Promise<Team[]> {
     return (this.db.prepare('SELECT * FROM teams ORDER BY created_at').all() as TeamRow[]).map(teamFrom);
   }
 
-  keys(): VirtualKey[] {
+  async keys(): Promise<VirtualKey[]> {
     return (this.db.prepare('SELECT * FROM keys ORDER BY created_at').all() as KeyRow[]).map(keyFrom);
   }
 
-  saveTeam(t: Team): void {
+  async saveTeam(t: Team): Promise<void> {
     this.db
       .prepare(
         `INSERT INTO teams (id, name, limits, metadata, created_at) VALUES (?, ?, ?, ?, ?)
@@ -75,11 +79,11 @@ export class TenancyRepo {
       .run(t.id, t.name, limitsOf(t), JSON.stringify(t.metadata), t.createdAt);
   }
 
-  deleteTeam(id: string): void {
+  async deleteTeam(id: string): Promise<void> {
     this.db.prepare('DELETE FROM teams WHERE id = ?').run(id);
   }
 
-  saveKey(k: VirtualKey): void {
+  async saveKey(k: VirtualKey): Promise<void> {
     this.db
       .prepare(
         `INSERT INTO keys (id, hash, prefix, name, team_id, limits, expires_at, metadata, created_at, revoked_at)
@@ -90,19 +94,9 @@ export class TenancyRepo {
       .run(k.id, k.hash, k.prefix, k.name, k.teamId ?? null, limitsOf(k), k.expiresAt ?? null, JSON.stringify(k.metadata), k.createdAt, k.revokedAt ?? null);
   }
 
-  /** USD one key or team has spent since `since` (unix ms). */
-  spendOf(by: 'key_id' | 'team_id', id: string, since: number): number {
+  spendOf(account: 'key' | 'team', id: string, since: number): number {
+    const by = account === 'key' ? 'key_id' : 'team_id';
     const row = this.db.prepare(`SELECT SUM(cost_usd) AS usd FROM usage WHERE ${by} = ? AND ts >= ?`).get(id, since) as { usd: number | null };
     return row.usd ?? 0;
   }
-
-  /** USD spent since `since` (unix ms), per key or per team, from usage records. */
-  spendSince(by: 'key_id' | 'team_id', since: number): Map<string, number> {
-    const rows = this.db
-      .prepare(`SELECT ${by} AS id, SUM(cost_usd) AS usd FROM usage WHERE ${by} IS NOT NULL AND ts >= ? GROUP BY ${by}`)
-      .all(since) as { id: string; usd: number | null }[];
-    return new Map(rows.map((r) => [r.id, r.usd ?? 0]));
-  }
 }
-
-export type { BudgetPeriod };

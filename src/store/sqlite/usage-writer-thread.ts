@@ -1,11 +1,13 @@
 /** The usage writer's thread: one SQLite connection that does nothing but commit batches. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { SQLiteStore } from './sqlite.js';
+import type { UsageRecord } from '../../usage/record.js';
+import { openDatabase } from './schema.js';
+import { usageBatchWriter } from './usage.js';
 
-const store = new SQLiteStore((workerData as { path: string }).path);
+const write = usageBatchWriter(openDatabase((workerData as { path: string }).path));
 parentPort!.on('message', (m: { id: number; jsonl: string }) => {
   try {
-    store.writeUsageLines(m.jsonl);
+    write(m.jsonl.split('\n').map((line) => JSON.parse(line) as UsageRecord));
     parentPort!.postMessage({ id: m.id });
   } catch (err) {
     parentPort!.postMessage({ id: m.id, error: (err as Error).message });

@@ -1,5 +1,20 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { UsageSink } from '../usage/record.js';
+import type { UsageSink } from '../../usage/record.js';
+
+/**
+ * The URL of tsx's ESM API (`tsImport`), found the way Node finds the package from this file —
+ * wherever node_modules is — through the package's own exports map (its CommonJS build cannot
+ * load the ESM hooks from a worker).
+ */
+function tsxImportApi(): string {
+  const manifest = createRequire(import.meta.url).resolve('tsx/package.json');
+  const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
+  return pathToFileURL(join(dirname(manifest), pkg.exports['./esm/api']!.import.default)).href;
+}
 
 /**
  * Writes usage batches on a thread of their own, so that inserting records and keeping the hourly
@@ -13,12 +28,12 @@ export class UsageWriter implements UsageSink {
 
   constructor(dbPath: string) {
     // From compiled output the thread is plain JavaScript; from source (tests, `npm run dev`)
-    // it is TypeScript, loaded through tsx.
+    // it is TypeScript, loaded through tsx's API.
     const fromSource = import.meta.url.endsWith('.ts');
     const workerData = { path: dbPath };
     if (fromSource) {
       const entry = new URL('./usage-writer-thread.ts', import.meta.url).href;
-      const api = new URL('../../node_modules/tsx/dist/esm/api/index.mjs', import.meta.url).href;
+      const api = tsxImportApi();
       const boot = `import(${JSON.stringify(api)}).then(({ tsImport }) => tsImport(${JSON.stringify(entry)}, ${JSON.stringify(import.meta.url)}))`;
       this.worker = new Worker(boot, { eval: true, workerData });
     } else {

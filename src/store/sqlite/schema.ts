@@ -1,0 +1,194 @@
+import Database from 'better-sqlite3';
+import { DataDirError } from '../data-dir.js';
+
+/**
+ * The embedded store's schema: one SQLite file in WAL mode under the data directory, shared by
+ * every SQLite port implementation in this folder.
+ */
+
+/** Each entry upgrades the schema by one version (PRAGMA user_version). Never edit a shipped one. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE usage (
+     id INTEGER PRIMARY KEY,
+     request_id TEXT NOT NULL,
+     ts INTEGER NOT NULL,
+     endpoint TEXT NOT NULL,
+     model TEXT NOT NULL,
+     provider TEXT,
+     upstream_model TEXT,
+     stream INTEGER NOT NULL,
+     status INTEGER NOT NULL,
+     error_kind TEXT,
+     input_tokens INTEGER,
+     output_tokens INTEGER,
+     cached_input_tokens INTEGER,
+     cache_write_tokens INTEGER,
+     reasoning_tokens INTEGER,
+     latency_ms REAL NOT NULL,
+     ttft_ms REAL
+   );
+   CREATE INDEX usage_ts ON usage (ts);
+   CREATE INDEX usage_model_ts ON usage (model, ts);`,
+  `ALTER TABLE usage ADD COLUMN deployment TEXT;
+   ALTER TABLE usage ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE usage ADD COLUMN final INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE usage ADD COLUMN fallback_from TEXT;
+   CREATE INDEX usage_request ON usage (request_id);`,
+  `CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE teams (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     limits TEXT NOT NULL,
+     metadata TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE keys (
+     id TEXT PRIMARY KEY,
+     hash TEXT NOT NULL UNIQUE,
+     prefix TEXT NOT NULL,
+     name TEXT NOT NULL,
+     team_id TEXT REFERENCES teams (id),
+     limits TEXT NOT NULL,
+     expires_at INTEGER,
+     metadata TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     revoked_at INTEGER
+   );
+   ALTER TABLE usage ADD COLUMN key_id TEXT;
+   ALTER TABLE usage ADD COLUMN team_id TEXT;
+   ALTER TABLE usage ADD COLUMN cost_usd REAL;
+   CREATE INDEX usage_key_ts ON usage (key_id, ts);
+   CREATE INDEX usage_team_ts ON usage (team_id, ts);`,
+  // A journal replayed after a crash may repeat records already written: they are ignored.
+  `CREATE UNIQUE INDEX usage_request_attempt ON usage (request_id, attempt, final);`,
+  `ALTER TABLE usage ADD COLUMN usage_counted INTEGER NOT NULL DEFAULT 0;`,
+  `CREATE TABLE request_bodies (
+     request_id TEXT PRIMARY KEY,
+     ts INTEGER NOT NULL,
+     request TEXT NOT NULL,
+     response TEXT NOT NULL
+   );
+   CREATE INDEX request_bodies_ts ON request_bodies (ts);`,
+  // Hourly totals, kept in step with usage by every batch write: usage queries read these, so
+  // they stay fast however many records there are.
+  `CREATE TABLE usage_hourly (
+     hour INTEGER NOT NULL,
+     key_id TEXT NOT NULL,
+     team_id TEXT NOT NULL,
+     model TEXT NOT NULL,
+     provider TEXT NOT NULL,
+     deployment TEXT NOT NULL,
+     status INTEGER NOT NULL,
+     final INTEGER NOT NULL,
+     requests INTEGER NOT NULL,
+     input_tokens INTEGER NOT NULL,
+     output_tokens INTEGER NOT NULL,
+     cached_input_tokens INTEGER NOT NULL,
+     cache_write_tokens INTEGER NOT NULL,
+     reasoning_tokens INTEGER NOT NULL,
+     cost_usd REAL NOT NULL,
+     latency_ms_sum REAL NOT NULL,
+     ttft_ms_sum REAL NOT NULL,
+     ttft_count INTEGER NOT NULL,
+     PRIMARY KEY (hour, key_id, team_id, model, provider, deployment, status, final)
+   ) WITHOUT ROWID;
+   CREATE INDEX usage_hourly_key ON usage_hourly (key_id, hour);
+   CREATE INDEX usage_hourly_team ON usage_hourly (team_id, hour);
+   INSERT INTO usage_hourly
+     SELECT ts - ts % 3600000, COALESCE(key_id, ''), COALESCE(team_id, ''), model, COALESCE(provider, ''), COALESCE(deployment, ''),
+            status, final, COUNT(*), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cached_input_tokens), 0),
+            COALESCE(SUM(cache_write_tokens), 0), COALESCE(SUM(reasoning_tokens), 0), COALESCE(SUM(cost_usd), 0), SUM(latency_ms),
+            COALESCE(SUM(ttft_ms), 0), COUNT(ttft_ms)
+     FROM usage GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;`,
+  `CREATE TABLE request_traces (request_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, trace TEXT NOT NULL);
+   CREATE INDEX request_traces_ts ON request_traces (ts);
+   CREATE TABLE arena_votes (
+     id INTEGER PRIMARY KEY,
+     ts INTEGER NOT NULL,
+     model_a TEXT NOT NULL,
+     model_b TEXT NOT NULL,
+     winner TEXT NOT NULL CHECK (winner IN ('a', 'b', 'tie', 'bad')),
+     key_id TEXT
+   );
+   CREATE INDEX usage_final_id ON usage (final, id);`,
+  // Responses API objects, for GET /v1/responses/{id} and previous_response_id.
+  `CREATE TABLE responses (
+     id TEXT PRIMARY KEY,
+     ts INTEGER NOT NULL,
+     key_id TEXT,
+     response TEXT NOT NULL,
+     history TEXT NOT NULL
+   );
+   CREATE INDEX responses_ts ON responses (ts);`,
+  // usage_request_attempt (request_id, attempt, final) serves every lookup by request id: one
+  // index fewer to update on each insert.
+  `DROP INDEX IF EXISTS usage_request;`,
+  // The items of stored responses, by id: item_reference inputs and GET …/input_items (see
+  // responses.ts). `input` is 1 for the request's input items, 0 for the response's output.
+  `CREATE TABLE response_items (
+     response_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     id TEXT NOT NULL,
+     input INTEGER NOT NULL,
+     ts INTEGER NOT NULL,
+     item TEXT NOT NULL,
+     PRIMARY KEY (response_id, seq)
+   ) WITHOUT ROWID;
+   CREATE INDEX response_items_id ON response_items (id);
+   CREATE INDEX response_items_ts ON response_items (ts);`,
+];
+
+/** The schema this hub writes (PRAGMA user_version once migrated). */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * Opens the database at `path` and brings its schema up to date; refuses one written by a newer
+ * Baimo without changing it.
+ */
+export function openDatabase(path: string): Database.Database {
+  const db = new Database(path);
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > SCHEMA_VERSION) {
+    db.close();
+    throw new DataDirError(
+      `The database ${path} has schema version ${version}, newer than this Baimo's (${SCHEMA_VERSION}): a newer Baimo wrote it. ` +
+        'Run that version (or newer), or give this one another --data-dir; nothing was changed.',
+    );
+  }
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  for (let v = version; v < SCHEMA_VERSION; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+  return db;
+}
+
+/** Prepared statements of one connection, cached by their SQL text. */
+export function statementCache(db: Database.Database): (sql: string) => Database.Statement {
+  const statements = new Map<string, Database.Statement>();
+  return (sql) => {
+    let s = statements.get(sql);
+    if (!s) {
+      s = db.prepare(sql);
+      statements.set(sql, s);
+    }
+    return s;
+  };
+}
+
+/**
+ * Deletes the rows `sql` selects (its one parameter a cut-off), a few thousand rows per
+ * transaction so that writers are never held up for long; returns how many.
+ */
+export function deleteInChunks(db: Database.Database, sql: string, before: number): number {
+  let total = 0;
+  for (;;) {
+    const n = db.prepare(sql).run(before).changes;
+    total += n;
+    if (n < 5000) return total;
+  }
+}
