@@ -2,6 +2,7 @@ import { timeOrderedId } from '../core/ids.js';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { HubError } from '../core/errors.js';
 import { openAIErrorBody } from '../protocols/openai-chat/errors.js';
 import type { PriceBook } from '../catalog/prices.js';
@@ -55,6 +56,12 @@ export interface Hub {
   listen(port: number, host: string): Promise<string>;
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then drains usage records. */
   close(graceMs?: number): Promise<void>;
+}
+
+function clientErrorAnswer(code: string | undefined): [number, string, string] {
+  if (code === 'HPE_HEADER_OVERFLOW') return [431, 'Request Header Fields Too Large', 'The request line and headers are larger than the hub accepts (16 KB in all).'];
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return [408, 'Request Timeout', 'The request was not received in time (headersTimeoutMs / requestTimeoutMs).'];
+  return [400, 'Bad Request', 'Malformed HTTP request.'];
 }
 
 export const DEFAULT_LIMITS: ConnectionLimits = { maxConnections: 4096, headersTimeoutMs: 30_000, requestTimeoutMs: 120_000 };
@@ -218,6 +225,15 @@ export function createHub(o: HubOptions): Hub {
       if (r) r.catch((err: unknown) => failed(req, res, err));
     },
   );
+  // Requests Node refuses before any handler runs (a malformed request line, headers over its
+  // 16 KB limit, a client too slow to send its request) still get an error body a client can read.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const started = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+    if (err.code === 'ECONNRESET' || !socket.writable || started) return void socket.destroy();
+    const [status, reason, message] = clientErrorAnswer(err.code);
+    const body = JSON.stringify(openAIErrorBody(new HubError(status === 408 ? 'timeout' : 'bad_request', message, { status, code: 'invalid_http_request' })));
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
   server.maxConnections = limits.maxConnections;
   let lastDropWarning = 0;
   server.on('drop', () => {
