@@ -34,7 +34,14 @@ beforeAll(async () => {
       `  openai-up: { type: openai, baseURL: ${openai.baseURL} }\n` +
       `  anthropic-up: { type: anthropic, baseURL: ${anthropic.baseURL} }\n` +
       `  gemini-up: { type: gemini, baseURL: ${gemini.baseURL} }\n` +
-      `  responses-up: { baseURL: ${native.url}/v1, responsesAPI: true }\n`,
+      `  responses-up: { baseURL: ${native.url}/v1, responsesAPI: true }\n` +
+      `  responses-b: { baseURL: ${native.url}/v1, responsesAPI: true }\n` +
+      'models:\n' +
+      '  capped:\n' +
+      '    strategy: priority\n' +
+      '    deployments:\n' +
+      '      - { provider: responses-up, model: loop/gpt-test, priority: 0, tpm: 50 }\n' +
+      '      - { provider: responses-b, model: loop/gpt-test, priority: 1 }\n',
   );
 }, 30_000);
 
@@ -101,5 +108,17 @@ describe.each(INBOUND)('%s client', (inbound) => {
         expect(row.status >= 400 || row.error_kind !== null).toBe(true);
       }, 20_000);
     });
+  });
+});
+
+describe('the Responses relay admits with the prompt it relays', () => {
+  it('counts the input against a deployment\'s tokens per minute (not zero)', async () => {
+    const small = await fetch(`${hub.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'capped', input: 'hi' }) });
+    expect(small.status).toBe(200);
+    expect(small.headers.get('x-baimo-provider')).toBe('responses-up');
+    // About 100 tokens of input: over the first deployment's 50 a minute, so the second answers.
+    const big = await fetch(`${hub.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'capped', input: 'word '.repeat(100) }) });
+    expect(big.status).toBe(200);
+    expect(big.headers.get('x-baimo-provider')).toBe('responses-b');
   });
 });

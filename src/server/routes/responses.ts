@@ -15,7 +15,7 @@ import type { ResponsesRequest } from '../../protocols/openai-responses/schema.j
 import type { Target } from '../../routing/registry.js';
 import type { Outcome } from '../lifecycle.js';
 import type { Principal } from '../../tenancy/types.js';
-import { estimatePromptTokens, promptText, promptTokenBound, textTokenBound } from '../../usage/estimate.js';
+import { estimatePromptTokens, estimateTextTokens, promptText, promptTokenBound, textTokenBound } from '../../usage/estimate.js';
 import { admit } from '../admission.js';
 import type { HubContext } from '../context.js';
 import { dispatch, firstEvent } from '../dispatch.js';
@@ -158,7 +158,10 @@ async function relayResponses(
   client: Cancel,
   principal: Principal,
 ): Promise<void> {
-  const estimate = 0;
+  // The prompt as sent (history kept upstream under previous_response_id is not in it), like the
+  // canonical path's estimate: the input's text, or its items as JSON, and the instructions.
+  const input = body.input;
+  const estimate = estimateTextTokens(typeof input === 'string' ? input : JSON.stringify(input ?? '')) + (body.instructions ? estimateTextTokens(body.instructions) : 0);
   // The body as sent bounds its prompt (JSON escapes only add bytes); history kept upstream under
   // previous_response_id is not in it.
   out.ticket = admit(ctx, principal, body.model, target, { estimate, bound: () => textTokenBound(JSON.stringify(raw)) }, body.max_output_tokens ?? undefined);
