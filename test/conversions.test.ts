@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { collect } from '../src/core/collect.js';
 import type { ChatEvent } from '../src/core/types.js';
 import { ChunkRenderer, completionToWire } from '../src/protocols/openai-chat/from-canonical.js';
-import { relayBlock, relayCompletion } from '../src/protocols/openai-chat/relay.js';
-import type { RelayState } from '../src/protocols/openai-chat/relay.js';
+import { ChatObserver, readCompletion } from '../src/providers/openai-compatible/passthrough.js';
 import { chatCompletionRequest } from '../src/protocols/openai-chat/schema.js';
 import { chatRequestToCanonical } from '../src/protocols/openai-chat/to-canonical.js';
 import { redact } from '../src/providers/openai-compatible/errors.js';
@@ -49,24 +48,29 @@ describe('usage normalization', () => {
 });
 
 describe('the relay fast path', () => {
-  const state = (includeUsage: boolean): RelayState => ({ includeUsage, provider: 'p', usage: undefined, done: false, firstTokenAt: undefined, output: '' });
+  const state = (includeUsage: boolean) => new ChatObserver('p', includeUsage);
+  const relayBlock = (block: string, s: ChatObserver) => s.onBlock(block);
+  const relayCompletion = (text: string, provider: string) => {
+    const r = readCompletion(text, provider);
+    return { body: r.text, usage: r.usage };
+  };
 
   it('forwards chunks byte for byte and reads usage', () => {
     const s = state(true);
     const chunk = 'data: {"id":"c","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}],"usage":null}';
     expect(relayBlock(chunk, s)).toBe(`${chunk}\n\n`);
-    expect(s.firstTokenAt).toBeTypeOf('number');
+    expect(s.meter.firstTokenAt).toBeTypeOf('number');
     const usage = 'data: {"id":"c","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5,"prompt_tokens_details":{"cached_tokens":0}}}';
     expect(relayBlock(usage, s)).toBe(`${usage}\n\n`);
-    expect(s.usage).toEqual({ inputTokens: 3, outputTokens: 2, cachedInputTokens: 0 });
+    expect(s.meter.usage).toEqual({ inputTokens: 3, outputTokens: 2, cachedInputTokens: 0 });
     expect(relayBlock('data: [DONE]', s)).toBe('data: [DONE]\n\n');
-    expect(s.done).toBe(true);
+    expect(s.meter.done).toBe(true);
   });
 
   it('drops the usage-only chunk a client did not ask for but still counts it', () => {
     const s = state(false);
     expect(relayBlock('data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}', s)).toBe('');
-    expect(s.usage).toEqual({ inputTokens: 3, outputTokens: 2 });
+    expect(s.meter.usage).toEqual({ inputTokens: 3, outputTokens: 2 });
   });
 
   it('rewrites only a usage chunk in a non-OpenAI dialect', () => {

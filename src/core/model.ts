@@ -1,5 +1,7 @@
 import type { Collected } from './collect.js';
-import type { ChatEvent, ChatRequest, EmbeddingRequest, EmbeddingResult } from './types.js';
+import type { Cancel } from './cancel.js';
+import type { HubError } from './errors.js';
+import type { ChatEvent, ChatRequest, EmbeddingRequest, EmbeddingResult, Usage } from './types.js';
 
 /**
  * Anything that answers a chat request: a provider deployment, a virtual model made of other
@@ -17,6 +19,72 @@ export interface Model {
    * one); absent when it sends none and the upstream's own default applies.
    */
   readonly defaultMaxTokens?: number;
+  /**
+   * The same-format relay for clients that speak `format`, when this model's upstream speaks it
+   * too: the client's body goes out as sent (but for the model name) and the answer comes back
+   * byte for byte, read on the way by the format's observer. Undefined when it cannot relay it.
+   */
+  passthrough?(format: PassthroughFormat): Passthrough | undefined;
+}
+
+/** The client-facing wire formats a provider may relay as they are. */
+export type PassthroughFormat = 'openai-chat' | 'anthropic-messages' | 'openai-responses' | 'openai-embeddings';
+
+/**
+ * What a format's observer read from a relayed answer: the one meter of the relay path. Time to
+ * first token is the first text, reasoning or tool-call byte of a stream, or the moment the whole
+ * body arrived when the answer is not streamed (the canonical path's `noteEvent` reads it the same
+ * way).
+ */
+export interface PassthroughMeter {
+  usage: Usage | undefined;
+  /** performance.now() of the first token (see above); undefined until it is seen. */
+  firstTokenAt: number | undefined;
+  /** The answer arrived whole: [DONE], message_stop, response.completed (or a whole body). */
+  done: boolean;
+  /** The upstream reported an error in-band and that event has reached the client as it came. */
+  failed: boolean;
+  /** Output text relayed before any usage, for counting when none arrives. */
+  output: string;
+}
+
+/** A client's body for a same-format relay. */
+export interface PassthroughRequest {
+  /** The client's JSON body as parsed. */
+  readonly body: Record<string, unknown>;
+  /** The deployment's upstream model name, put in place of the client's. */
+  readonly model: string;
+  /** `anthropic-beta`, passed on to an Anthropic upstream. */
+  readonly beta?: string | undefined;
+  /** Whether the client asked for usage in its stream (`stream_options.include_usage`). */
+  readonly includeUsage?: boolean;
+}
+
+/** Where a relayed stream's text goes: a ServerResponse, in practice. */
+export interface Sink {
+  write(text: string): boolean;
+  once(event: 'drain', fn: () => void): unknown;
+}
+
+/** A relayed stream whose first event has been read and checked. */
+export interface PassthroughStream {
+  readonly meter: PassthroughMeter;
+  /**
+   * Sends what the first event(s) turned into, then every later event the moment it arrives;
+   * resolves when the upstream ends. A slow sink pauses the upstream (backpressure).
+   */
+  pipe(sink: Sink, timeout: { timedOut(): boolean; timeoutError(): HubError }): Promise<void>;
+}
+
+export interface Passthrough {
+  /** A non-streaming request: the whole 2xx body as the client will get it, and its meter. */
+  whole(request: PassthroughRequest, signal: Cancel): Promise<{ text: string; meter: PassthroughMeter }>;
+  /**
+   * A streaming request: resolves once the first whole event has been read (garbage or an error
+   * there can still fail over). `open`, called at that moment, gives the sink with its headers
+   * sent, so the first bytes go out from the transport's data callback.
+   */
+  stream(request: PassthroughRequest, signal: Cancel, open?: () => Sink): Promise<PassthroughStream>;
 }
 
 export interface SubCallResult extends Collected {

@@ -13,11 +13,8 @@ import { SSESplitter } from './sse.js';
  */
 const ERROR_EVENT = /^event:[ \t]*(?:error|response\.failed)\b|"type"\s*:\s*"(?:error|response\.failed)"/m;
 
-/** Where a relayed stream's text goes: a ServerResponse, in practice. */
-export interface Sink {
-  write(text: string): boolean;
-  once(event: 'drain', fn: () => void): unknown;
-}
+import type { Sink } from '../core/model.js';
+export type { Sink } from '../core/model.js';
 
 export interface SSERelayOptions extends PostOptions {
   /** The provider's own error for a non-2xx answer. */

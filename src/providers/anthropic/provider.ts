@@ -1,7 +1,7 @@
 import type { Cancel } from '../../core/cancel.js';
 import type { Dispatcher } from 'undici';
 import { HubError } from '../../core/errors.js';
-import type { Model } from '../../core/model.js';
+import type { Model, Passthrough, PassthroughFormat } from '../../core/model.js';
 import type { ChatEvent, ChatRequest } from '../../core/types.js';
 import { post, postWhole, readText, transportError } from '../http.js';
 import { openSSERelay } from '../sse-relay.js';
@@ -13,6 +13,8 @@ import { Redactor } from '../../core/redact.js';
 import { chatRequestToAnthropic, countTokensRequestToAnthropic } from './request.js';
 import { AnthropicStreamDecoder, messageToStreamEvents } from './response.js';
 import type { AnthropicMessage, AnthropicStreamEvent } from './wire.js';
+import { relayStream, relayWhole } from '../passthrough.js';
+import { MessagesObserver, readMessage } from './passthrough.js';
 
 export interface AnthropicProviderOptions {
   /** Provider id, the prefix in `provider/model` names. */
@@ -44,6 +46,7 @@ export class AnthropicProvider implements Model {
   /** Anthropic's API requires `max_tokens`: what is sent when the request names none. */
   readonly defaultMaxTokens: number;
   private readonly redactor: Redactor;
+  private readonly messages: Passthrough;
 
   constructor(private readonly o: AnthropicProviderOptions) {
     this.provider = o.id;
@@ -59,6 +62,18 @@ export class AnthropicProvider implements Model {
     this.countTokensURL = new URL(`${base}/v1/messages/count_tokens`);
     this.defaultMaxTokens = o.defaultMaxTokens ?? DEFAULT_MAX_TOKENS;
     this.redactor = o.redactor ?? Redactor.forProvider(o.apiKey, o.headers, o.baseURL);
+    this.messages = {
+      whole: (r, signal) => relayWhole(this.relayWhole(JSON.stringify({ ...r.body, model: r.model }), signal, r.beta), readMessage, this.provider),
+      stream: (r, signal, open) => {
+        const observer = new MessagesObserver(this.provider);
+        return relayStream(observer, this.relayStream(JSON.stringify({ ...r.body, model: r.model }), signal, r.beta, observer.onBlock, open));
+      },
+    };
+  }
+
+  /** Anthropic clients are relayed as they are: prompt-caching marks, server tools and betas reach the upstream untouched. */
+  passthrough(format: PassthroughFormat): Passthrough | undefined {
+    return format === 'anthropic-messages' ? this.messages : undefined;
   }
 
   /**

@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { Cancel } from '../../core/cancel.js';
 import { HubError } from '../../core/errors.js';
-import type { Model } from '../../core/model.js';
+import type { Model, Passthrough, PassthroughFormat } from '../../core/model.js';
 import type { ChatEvent, ChatRequest } from '../../core/types.js';
 import { post, postWhole, readText, transportError } from '../http.js';
 import type { PostOptions, Timeouts } from '../http.js';
@@ -15,6 +15,9 @@ import { applyThinking, reasoningField } from './thinking.js';
 import { chunkToEvents } from './response.js';
 import type { Dialect } from '../index.js';
 import type { WireChunk, WireDelta, WireUsage } from './wire.js';
+import { relayStream, relayWhole } from '../passthrough.js';
+import { ChatObserver, readCompletion, readEmbeddings } from './passthrough.js';
+import { readResponse, ResponsesObserver } from './responses-passthrough.js';
 
 export interface OpenAICompatibleOptions {
   /** Provider id, the prefix in `provider/model` names. */
@@ -40,8 +43,9 @@ const ERROR_OBJECT = /"error"\s*:\s*\{/;
 
 /**
  * Any server that speaks OpenAI chat completions (and embeddings, and Responses where it offers
- * them). It is a Model (canonical in and out) and also offers `relayWhole` and `relayStream`,
- * pass-throughs for clients that speak the same format: embeddings only ever go that way.
+ * them). It is a Model (canonical in and out) and relays clients that speak the same format
+ * (`passthrough`: chat completions, embeddings, and Responses where the server offers them):
+ * embeddings only ever go that way.
  */
 export class OpenAICompatibleProvider implements Model {
   readonly provider: string;
@@ -52,6 +56,9 @@ export class OpenAICompatibleProvider implements Model {
   /** Whether Responses requests may be relayed to this server as they are. */
   readonly speaksResponses: boolean;
   private readonly redactor: Redactor;
+  private readonly chat: Passthrough;
+  private readonly embeddings: Passthrough;
+  private readonly responses: Passthrough | undefined;
 
   constructor(private readonly o: OpenAICompatibleOptions) {
     this.provider = o.id;
@@ -66,6 +73,33 @@ export class OpenAICompatibleProvider implements Model {
     this.responsesURL = new URL(`${o.baseURL}/responses`);
     this.speaksResponses = o.responsesAPI === true;
     this.redactor = o.redactor ?? Redactor.forProvider(o.apiKey, o.headers, o.baseURL);
+    const p = this.provider;
+    this.chat = {
+      whole: (r, signal) => relayWhole(this.relayWhole('chat', JSON.stringify(this.relayBody(r.model, r.body)), signal), readCompletion, p),
+      stream: (r, signal, open) => {
+        const body = { ...this.relayBody(r.model, r.body), stream_options: { ...(r.body.stream_options as object | null | undefined), include_usage: true } };
+        const observer = new ChatObserver(p, r.includeUsage === true);
+        return relayStream(observer, this.relayStream('chat', JSON.stringify(body), signal, observer.onBlock, open));
+      },
+    };
+    this.embeddings = {
+      whole: (r, signal) => relayWhole(this.relayWhole('embeddings', JSON.stringify({ ...r.body, model: r.model }), signal), readEmbeddings, p),
+      stream: () => Promise.reject(new HubError('bad_request', 'Embeddings do not stream.')),
+    };
+    this.responses = this.speaksResponses
+      ? {
+          whole: (r, signal) => relayWhole(this.relayWhole('responses', JSON.stringify({ ...r.body, model: r.model }), signal), readResponse, p),
+          stream: (r, signal, open) => {
+            const observer = new ResponsesObserver();
+            return relayStream(observer, this.relayStream('responses', JSON.stringify({ ...r.body, model: r.model }), signal, observer.onBlock, open));
+          },
+        }
+      : undefined;
+  }
+
+  /** The same-format relays it offers: chat completions and embeddings always, Responses where the server speaks them. */
+  passthrough(format: PassthroughFormat): Passthrough | undefined {
+    return format === 'openai-chat' ? this.chat : format === 'openai-embeddings' ? this.embeddings : format === 'openai-responses' ? this.responses : undefined;
   }
 
   /**

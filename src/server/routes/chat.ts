@@ -5,14 +5,11 @@ import { HubError } from '../../core/errors.js';
 import type { ChatEvent } from '../../core/types.js';
 import { openAIErrorFormat } from '../../protocols/openai-chat/errors.js';
 import { ChunkRenderer, completionToWire } from '../../protocols/openai-chat/from-canonical.js';
-import { relayBlock, relayCompletion } from '../../protocols/openai-chat/relay.js';
-import type { RelayState } from '../../protocols/openai-chat/relay.js';
 import { chatCompletionRequest } from '../../protocols/openai-chat/schema.js';
 import type { ChatCompletionRequest } from '../../protocols/openai-chat/schema.js';
 import { chatRequestToCanonical } from '../../protocols/openai-chat/to-canonical.js';
 import { validate } from '../../protocols/validate.js';
-import { OpenAICompatibleProvider } from '../../providers/openai-compatible/provider.js';
-import type { Usage } from '../../core/types.js';
+import type { PassthroughMeter, PassthroughStream } from '../../core/model.js';
 import { estimatePromptTokens, promptText, promptTokenBound } from '../../usage/estimate.js';
 import type { HubContext } from '../context.js';
 import { dispatch, firstEvent } from '../dispatch.js';
@@ -21,13 +18,12 @@ import { sendJSON, sendRaw, SSE_HEADERS } from '../http.js';
 import { admit } from '../admission.js';
 import { attemptHeaders, noteEvent, runRequest } from '../lifecycle.js';
 import type { Outcome } from '../lifecycle.js';
-import type { RelayedStream } from '../../providers/sse-relay.js';
 import { write } from '../stream-writer.js';
 
 /** What an attempt produced, once output is assured to start. */
 type Started =
-  | { kind: 'relay-whole'; body: string; usage: Usage | undefined }
-  | { kind: 'relay-stream'; state: RelayState; stream: RelayedStream }
+  | { kind: 'relay-whole'; text: string; meter: PassthroughMeter }
+  | { kind: 'relay-stream'; stream: PassthroughStream }
   | { kind: 'canonical-whole'; collected: Collected; firstTokenAt: number }
   | { kind: 'canonical-stream'; it: AsyncIterator<ChatEvent>; first: IteratorResult<ChatEvent> };
 
@@ -45,22 +41,18 @@ export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: Serv
     out.ticket = admit(ctx, principal, body.model, target, { estimate, bound: () => promptTokenBound(base), choices: body.n }, body.max_completion_tokens ?? body.max_tokens ?? undefined);
     const d = await dispatch(ctx, requestId, 'chat', target, out, client, estimate, async (attempt, cancel): Promise<Started> => {
       const { model, upstreamModel } = attempt.deployment;
-      if (model instanceof OpenAICompatibleProvider) {
-        if (!out.stream) {
-          const text = await model.relayWhole('chat', JSON.stringify(model.relayBody(upstreamModel, raw)), cancel);
-          return { kind: 'relay-whole', ...relayCompletion(text, model.provider) };
-        }
-        const upstreamBody = { ...model.relayBody(upstreamModel, raw), stream_options: { ...body.stream_options, include_usage: true } };
-        const state: RelayState = { includeUsage: body.stream_options?.include_usage === true, provider: model.provider, usage: undefined, done: false, firstTokenAt: undefined, output: '' };
+      const relay = model.passthrough?.('openai-chat');
+      if (relay) {
+        const request = { body: raw, model: upstreamModel, includeUsage: body.stream_options?.include_usage === true };
+        if (!out.stream) return { kind: 'relay-whole', ...(await relay.whole(request, cancel)) };
         // The first event goes to the client the moment it has been checked.
         const open = () => (res.writeHead(200, { ...SSE_HEADERS, ...attemptHeaders(requestId, attempt, out) }), res);
-        const stream = await model.relayStream('chat', JSON.stringify(upstreamBody), cancel, (block) => relayBlock(block, state), open);
-        return { kind: 'relay-stream', state, stream };
+        return { kind: 'relay-stream', stream: await relay.stream(request, cancel, open) };
       }
       if (!out.stream) {
-        const t0 = performance.now();
         const collected = await collect(model.stream(canonical(upstreamModel), cancel.signal));
-        return { kind: 'canonical-whole', collected, firstTokenAt: t0 };
+        // Not streamed: the first token is the moment the whole answer arrived, as on the relay.
+        return { kind: 'canonical-whole', collected, firstTokenAt: performance.now() };
       }
       return { kind: 'canonical-stream', ...(await firstEvent(model, canonical(upstreamModel), cancel.signal)) };
     });
@@ -68,9 +60,9 @@ export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: Serv
     const started = d.value;
     switch (started.kind) {
       case 'relay-whole':
-        out.usage = started.usage;
-        out.firstTokenAt = performance.now();
-        return sendRaw(res, 200, started.body, headers);
+        out.usage = started.meter.usage;
+        out.firstTokenAt = started.meter.firstTokenAt;
+        return sendRaw(res, 200, started.text, headers);
       case 'canonical-whole':
         out.usage = started.collected.usage;
         out.trace = started.collected.trace;
@@ -93,15 +85,15 @@ async function relayStream(
   d: Dispatched<Started>,
 ): Promise<void> {
   if (!res.headersSent) res.writeHead(200, { ...SSE_HEADERS, ...headers });
-  const { state } = s;
+  const { meter } = s.stream;
   try {
     await s.stream.pipe(res, d);
   } finally {
-    out.usage = state.usage;
-    out.firstTokenAt = state.firstTokenAt;
-    out.outputText = state.output;
+    out.usage = meter.usage;
+    out.firstTokenAt = meter.firstTokenAt;
+    out.outputText = meter.output;
   }
-  if (!state.done) throw new HubError('upstream', `Upstream ${state.provider} ended the stream before it was complete`, { provider: state.provider });
+  if (!meter.done) throw new HubError('upstream', `Upstream ${d.attempt.deployment.model.provider} ended the stream before it was complete`, { provider: d.attempt.deployment.model.provider });
   res.end();
 }
 

@@ -5,9 +5,6 @@ import type { EmbeddingResult } from '../../core/types.js';
 import { openAIErrorFormat } from '../../protocols/openai-chat/errors.js';
 import { embeddingsRequest } from '../../protocols/openai-chat/schema.js';
 import { validate } from '../../protocols/validate.js';
-import { OpenAICompatibleProvider } from '../../providers/openai-compatible/provider.js';
-import { usageFromWire } from '../../providers/openai-compatible/usage.js';
-import type { WireUsage } from '../../providers/openai-compatible/wire.js';
 import { estimateTextTokens, textTokenBound } from '../../usage/estimate.js';
 import type { HubContext } from '../context.js';
 import { dispatch } from '../dispatch.js';
@@ -33,8 +30,8 @@ function openAIEmbeddings(r: EmbeddingResult, format: 'float' | 'base64' | undef
 }
 
 /**
- * `POST /v1/embeddings`, through each deployment's embedding capability (`canEmbed`): an
- * OpenAI-compatible deployment gets the body as it is (unknown fields, token arrays and base64
+ * `POST /v1/embeddings`, through each deployment's embedding capability: a deployment that
+ * relays OpenAI embeddings (`passthrough('openai-embeddings')`) gets the body as it is (unknown fields, token arrays and base64
  * pass through) with usage read on the way; any other wire format (Gemini's batchEmbedContents)
  * gets the canonical request and its answer is rendered in OpenAI's shape.
  */
@@ -47,16 +44,10 @@ export function embeddings(ctx: HubContext, req: IncomingMessage, res: ServerRes
     out.ticket = admit(ctx, principal, body.model, target, { estimate, bound: () => inputs.reduce<number>((n, x) => n + (typeof x === 'string' ? textTokenBound(x) : Array.isArray(x) ? x.length : 1), 0) }, 0);
     const d = await dispatch(ctx, requestId, 'embeddings', target, out, client, estimate, async (attempt, cancel) => {
       const provider = attempt.deployment.model;
-      if (provider instanceof OpenAICompatibleProvider) {
-        const text = await provider.relayWhole('embeddings', JSON.stringify({ ...(json as object), model: attempt.deployment.upstreamModel }), cancel);
-        let doc: { usage?: WireUsage; data?: unknown };
-        try {
-          doc = JSON.parse(text);
-        } catch {
-          throw new HubError('upstream', `Upstream ${provider.provider} returned a response that is not valid JSON`);
-        }
-        if (!doc || !Array.isArray(doc.data)) throw new HubError('upstream', `Upstream ${provider.provider} returned no embeddings`);
-        return { text, usage: usageFromWire(doc.usage ?? {}) };
+      const relay = provider.passthrough?.('openai-embeddings');
+      if (relay) {
+        const { text, meter } = await relay.whole({ body: json as Record<string, unknown>, model: attempt.deployment.upstreamModel }, cancel);
+        return { text, usage: meter.usage };
       }
       if (!canEmbed(provider)) {
         throw new HubError('bad_request', `The model '${body.model}' does not offer embeddings.`, { param: 'model' });

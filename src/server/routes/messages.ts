@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Cancel } from '../../core/cancel.js';
 import { randomUUID } from 'node:crypto';
 import { collect } from '../../core/collect.js';
 import type { Model } from '../../core/model.js';
@@ -15,12 +14,9 @@ import { dispatch, firstEvent } from '../dispatch.js';
 import { headerValue, sendJSON, sendRaw, SSE_HEADERS } from '../http.js';
 import { HubError } from '../../core/errors.js';
 import type { Collected } from '../../core/collect.js';
-import type { ChatEvent, Usage } from '../../core/types.js';
-import { relayAnthropicBlock, relayAnthropicMessage, relayedUsage } from '../../protocols/anthropic-messages/relay.js';
-import type { AnthropicRelayState } from '../../protocols/anthropic-messages/relay.js';
-import { AnthropicProvider } from '../../providers/anthropic/provider.js';
+import type { ChatEvent } from '../../core/types.js';
+import type { PassthroughMeter, PassthroughStream } from '../../core/model.js';
 import type { Dispatched } from '../dispatch.js';
-import type { RelayedStream, Sink } from '../../providers/sse-relay.js';
 import type { Outcome } from '../lifecycle.js';
 import { admit } from '../admission.js';
 import { attemptHeaders, noteEvent, runRequest } from '../lifecycle.js';
@@ -51,13 +47,16 @@ export function messages(ctx: HubContext, req: IncomingMessage, res: ServerRespo
     const d = await dispatch(ctx, requestId, 'chat', target, out, client, estimate, async (attempt, cancel): Promise<Started> => {
       // A provider with its own Anthropic-compatible endpoint serves Anthropic clients natively.
       const model = attempt.deployment.anthropic ?? attempt.deployment.model;
-      if (model instanceof AnthropicProvider) {
+      const relay = model.passthrough?.('anthropic-messages');
+      if (relay) {
+        const r = { body: json as Record<string, unknown>, model: attempt.deployment.upstreamModel, beta };
+        if (!stream) return { relayed: { kind: 'whole', ...(await relay.whole(r, cancel)) } };
         // The first event goes to the client the moment it has been checked.
         const open = () => (res.writeHead(200, { ...SSE_HEADERS, ...attemptHeaders(requestId, attempt, out), 'request-id': requestId }), res);
-        return relayStart(model, { ...(json as object), model: attempt.deployment.upstreamModel }, stream, cancel, beta, open);
+        return { relayed: { kind: 'stream', stream: await relay.stream(r, cancel, open) } };
       }
       const request = { ...base, model: attempt.deployment.upstreamModel };
-      if (!stream) return { whole: await collect(model.stream(request, cancel.signal)) };
+      if (!stream) return { whole: await collect(model.stream(request, cancel.signal)), arrivedAt: performance.now() };
       return { started: await firstEvent(model, request, cancel.signal) };
     });
     const headers = { ...attemptHeaders(requestId, d.attempt, out), 'request-id': requestId };
@@ -65,7 +64,8 @@ export function messages(ctx: HubContext, req: IncomingMessage, res: ServerRespo
     if (d.value.whole) {
       out.usage = d.value.whole.usage;
       out.trace = d.value.whole.trace;
-      out.firstTokenAt = performance.now();
+      // Not streamed: the first token is the moment the whole answer arrived, as on the relay.
+      out.firstTokenAt = d.value.arrivedAt;
       sendJSON(res, 200, collectedToMessage(d.value.whole, id, body.model), headers);
       return;
     }
@@ -89,37 +89,27 @@ export function messages(ctx: HubContext, req: IncomingMessage, res: ServerRespo
 }
 
 type Started =
-  | { whole: Collected; started?: undefined; relayed?: undefined }
+  | { whole: Collected; arrivedAt: number; started?: undefined; relayed?: undefined }
   | { started: { it: AsyncIterator<ChatEvent>; first: IteratorResult<ChatEvent> }; whole?: undefined; relayed?: undefined }
   | { relayed: Relayed; whole?: undefined; started?: undefined };
 
 type Relayed =
-  | { kind: 'whole'; text: string; usage: Usage | undefined }
-  | { kind: 'stream'; state: AnthropicRelayState; stream: RelayedStream };
-
-/** Anthropic client → Anthropic(-compatible) upstream: sends the body as it is; for a stream, reads up to the first whole event. */
-async function relayStart(model: AnthropicProvider, body: object, stream: boolean, cancel: Cancel, beta: string | undefined, open: () => Sink): Promise<Started> {
-  if (!stream) {
-    const text = await model.relayWhole(JSON.stringify(body), cancel, beta);
-    return { relayed: { kind: 'whole', text, usage: relayAnthropicMessage(text, model.provider) } };
-  }
-
-  const state: AnthropicRelayState = { provider: model.provider, usage: undefined, done: false, failed: false, firstTokenAt: undefined };
-  return { relayed: { kind: 'stream', state, stream: await model.relayStream(JSON.stringify(body), cancel, beta, (block) => relayAnthropicBlock(block, state), open) } };
-}
+  | { kind: 'whole'; text: string; meter: PassthroughMeter }
+  | { kind: 'stream'; stream: PassthroughStream };
 
 async function relayRest(r: Relayed, res: ServerResponse, headers: Record<string, string>, out: Outcome, d: Dispatched<Started>): Promise<void> {
   if (r.kind === 'whole') {
-    out.usage = r.usage;
-    out.firstTokenAt = performance.now();
+    out.usage = r.meter.usage;
+    out.firstTokenAt = r.meter.firstTokenAt;
     return sendRaw(res, 200, r.text, headers);
   }
-  const { state } = r;
+  const state = r.stream.meter;
+  const provider = (d.attempt.deployment.anthropic ?? d.attempt.deployment.model).provider;
   if (!res.headersSent) res.writeHead(200, { ...SSE_HEADERS, ...headers });
   try {
     await r.stream.pipe(res, d);
   } finally {
-    out.usage = relayedUsage(state);
+    out.usage = state.usage;
     out.firstTokenAt = state.firstTokenAt;
   }
   if (state.failed) {
@@ -127,7 +117,7 @@ async function relayRest(r: Relayed, res: ServerResponse, headers: Record<string
     out.errorKind = 'upstream';
     return void res.end();
   }
-  if (!state.done) throw new HubError('upstream', `Upstream ${state.provider} ended the stream before it was complete`, { provider: state.provider });
+  if (!state.done) throw new HubError('upstream', `Upstream ${provider} ended the stream before it was complete`, { provider });
   res.end();
 }
 

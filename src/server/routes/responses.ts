@@ -12,13 +12,10 @@ import { canonicalConversation, responsesRequestToCanonical } from '../../protoc
 import type { StoredItem, StoredResponse } from '../../protocols/openai-responses/ports.js';
 import { validate } from '../../protocols/validate.js';
 import type { ResponsesRequest } from '../../protocols/openai-responses/schema.js';
-import { OpenAICompatibleProvider } from '../../providers/openai-compatible/provider.js';
-import { parseSSEEvent } from '../../providers/sse.js';
 import type { Target } from '../../routing/registry.js';
-import type { Usage } from '../../core/types.js';
 import type { Outcome } from '../lifecycle.js';
 import type { Principal } from '../../tenancy/types.js';
-import { estimatePromptTokens, promptText, promptTokenBound, textTokenBound } from '../../usage/estimate.js';
+import { estimatePromptTokens, estimateTextTokens, promptText, promptTokenBound, textTokenBound } from '../../usage/estimate.js';
 import { admit } from '../admission.js';
 import type { HubContext } from '../context.js';
 import { dispatch, firstEvent } from '../dispatch.js';
@@ -91,7 +88,7 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
     const keptHere = body.previous_response_id ? previous !== undefined : referencesStoredItem(body.input, resolveItem);
     // An upstream that speaks Responses itself gets the request as it is (it keeps its own
     // conversation state), unless the conversation so far (or an item it names) lives in the hub.
-    if (!keptHere && target.route.deployments.every((d) => d.model instanceof OpenAICompatibleProvider && d.model.speaksResponses)) {
+    if (!keptHere && target.route.deployments.every((d) => d.model.passthrough?.('openai-responses') !== undefined)) {
       return relayResponses(ctx, res, requestId, json as Record<string, unknown>, body, target, out, client, principal);
     }
     const history = body.previous_response_id ? (owned(previous, body.previous_response_id, principal).history as Message[]) : [];
@@ -111,7 +108,7 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
     const stream = out.stream;
     const d = await dispatch(ctx, requestId, 'chat', target, out, client, estimate, async (attempt, cancel) => {
       const r = { ...request, model: attempt.deployment.upstreamModel };
-      if (!stream) return { whole: await collect(attempt.deployment.model.stream(r, cancel.signal)) };
+      if (!stream) return { whole: await collect(attempt.deployment.model.stream(r, cancel.signal)), arrivedAt: performance.now() };
       return { started: await firstEvent(attempt.deployment.model, r, cancel.signal) };
     });
     const headers = attemptHeaders(requestId, d.attempt, out);
@@ -119,7 +116,8 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
       const c = d.value.whole;
       out.usage = c.usage;
       out.trace = c.trace;
-      out.firstTokenAt = performance.now();
+      // Not streamed: the first token is the moment the whole answer arrived, as on the relay.
+      out.firstTokenAt = d.value.arrivedAt;
       const response = collectedToResponse(c, id, body, createdAt);
       await save(response, c);
       sendJSON(res, 200, response, headers);
@@ -148,20 +146,7 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
   });
 }
 
-/** Usage in the Responses API's shape → canonical. */
-function usageFromResponses(u: { input_tokens?: number; output_tokens?: number; input_tokens_details?: { cached_tokens?: number }; output_tokens_details?: { reasoning_tokens?: number } } | undefined): Usage | undefined {
-  if (!u) return undefined;
-  return {
-    inputTokens: u.input_tokens ?? 0,
-    outputTokens: u.output_tokens ?? 0,
-    ...(u.input_tokens_details?.cached_tokens !== undefined && { cachedInputTokens: u.input_tokens_details.cached_tokens }),
-    ...(u.output_tokens_details?.reasoning_tokens !== undefined && { reasoningTokens: u.output_tokens_details.reasoning_tokens }),
-  };
-}
-
-const FINAL_EVENT = /"type"\s*:\s*"response\.(completed|incomplete|failed)"/;
-
-/** Responses client → Responses-speaking upstream: bytes pass through, usage is read on the way. */
+/** Responses client → Responses-speaking upstream: bytes pass through, read on the way by the Responses observer. */
 async function relayResponses(
   ctx: HubContext,
   res: ServerResponse,
@@ -173,46 +158,47 @@ async function relayResponses(
   client: Cancel,
   principal: Principal,
 ): Promise<void> {
-  const estimate = 0;
-  /** Passes each event on as it came; reads usage from the final one. */
-  const onBlock = (block: string): string => {
-    if (out.firstTokenAt === undefined && block.includes('output_text.delta')) out.firstTokenAt = performance.now();
-    if (FINAL_EVENT.test(block)) {
-      try {
-        out.usage = usageFromResponses((JSON.parse(parseSSEEvent(block)?.data ?? '{}') as { response?: { usage?: Parameters<typeof usageFromResponses>[0] } }).response?.usage);
-      } catch {
-        // forwarded as it came; the client sees the same bytes
-      }
-    }
-    return `${block}\n\n`;
-  };
+  // The prompt as sent (history kept upstream under previous_response_id is not in it), like the
+  // canonical path's estimate: the input's text, or its items as JSON, and the instructions.
+  const input = body.input;
+  const estimate = estimateTextTokens(typeof input === 'string' ? input : JSON.stringify(input ?? '')) + (body.instructions ? estimateTextTokens(body.instructions) : 0);
   // The body as sent bounds its prompt (JSON escapes only add bytes); history kept upstream under
   // previous_response_id is not in it.
   out.ticket = admit(ctx, principal, body.model, target, { estimate, bound: () => textTokenBound(JSON.stringify(raw)) }, body.max_output_tokens ?? undefined);
   const d = await dispatch(ctx, requestId, 'chat', target, out, client, estimate, async (attempt, cancel) => {
-    const provider = attempt.deployment.model as OpenAICompatibleProvider;
-    const body = JSON.stringify({ ...raw, model: attempt.deployment.upstreamModel });
-    if (!out.stream) return { provider, text: await provider.relayWhole('responses', body, cancel) };
+    const relay = attempt.deployment.model.passthrough?.('openai-responses');
+    if (!relay) throw new HubError('upstream', `Upstream ${attempt.deployment.model.provider} does not speak the Responses API`, { provider: attempt.deployment.model.provider });
+    const r = { body: raw, model: attempt.deployment.upstreamModel };
+    if (!out.stream) return { whole: await relay.whole(r, cancel) };
     // The first event goes to the client the moment it has arrived.
     const open = () => (res.writeHead(200, { ...SSE_HEADERS, ...attemptHeaders(requestId, attempt, out) }), res);
-    return { provider, stream: await provider.relayStream('responses', body, cancel, onBlock, open) };
+    return { stream: await relay.stream(r, cancel, open) };
   });
   const headers = attemptHeaders(requestId, d.attempt, out);
-  const { provider } = d.value;
-  if (d.value.text !== undefined) {
-    let doc: { usage?: Parameters<typeof usageFromResponses>[0]; output?: unknown };
-    try {
-      doc = JSON.parse(d.value.text);
-    } catch {
-      throw new HubError('upstream', `Upstream ${provider.provider} returned a response that is not valid JSON`, { provider: provider.provider });
-    }
-    out.usage = usageFromResponses(doc.usage);
-    out.firstTokenAt = performance.now();
-    sendRaw(res, 200, d.value.text, headers);
+  if (d.value.whole) {
+    out.usage = d.value.whole.meter.usage;
+    out.firstTokenAt = d.value.whole.meter.firstTokenAt;
+    sendRaw(res, 200, d.value.whole.text, headers);
     return;
   }
+  const stream = d.value.stream!;
+  const meter = stream.meter;
   if (!res.headersSent) res.writeHead(200, { ...SSE_HEADERS, ...headers });
-  await d.value.stream!.pipe(res, d);
+  try {
+    await stream.pipe(res, d);
+  } finally {
+    out.usage = meter.usage;
+    out.firstTokenAt = meter.firstTokenAt;
+  }
+  if (meter.failed) {
+    // The upstream's own error event already reached the client.
+    out.errorKind = 'upstream';
+    return void res.end();
+  }
+  if (!meter.done) {
+    const provider = d.attempt.deployment.model.provider;
+    throw new HubError('upstream', `Upstream ${provider} ended the stream before it was complete`, { provider });
+  }
   res.end();
 }
 
