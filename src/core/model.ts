@@ -17,6 +17,11 @@ export interface Model {
    * one); absent when it sends none and the upstream's own default applies.
    */
   readonly defaultMaxTokens?: number;
+  /**
+   * A model made of other models (a virtual model): the same model with its member calls made
+   * through `caller`, which the gateway builds for each call from that call's context.
+   */
+  bind?(caller: ModelCaller): Model;
 }
 
 export interface SubCallResult extends Collected {

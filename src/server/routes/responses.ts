@@ -16,14 +16,16 @@ import { OpenAICompatibleProvider } from '../../providers/openai-compatible/prov
 import { parseSSEEvent } from '../../providers/sse.js';
 import type { Target } from '../../routing/registry.js';
 import type { Usage } from '../../core/types.js';
-import type { Outcome } from '../lifecycle.js';
+import type { CallContext } from '../../gateway/context.js';
+import type { Outcome } from '../../gateway/outcome.js';
 import type { Principal } from '../../tenancy/types.js';
 import { estimatePromptTokens, promptText, promptTokenBound, textTokenBound } from '../../usage/estimate.js';
-import { admit } from '../admission.js';
+import { admit } from '../../gateway/admission.js';
 import type { HubContext } from '../context.js';
-import { dispatch, firstEvent } from '../dispatch.js';
+import { dispatch, firstEvent } from '../../gateway/dispatch.js';
 import { sendJSON, sendRaw, SSE_HEADERS } from '../http.js';
-import { attemptHeaders, noteEvent, runRequest } from '../lifecycle.js';
+import { noteEvent } from '../../gateway/outcome.js';
+import { attemptHeaders, runRequest } from '../lifecycle.js';
 import { write } from '../stream-writer.js';
 
 function responseId(): string {
@@ -81,7 +83,8 @@ function referencesStoredItem(input: ResponsesRequest['input'], resolve: (id: st
  */
 export function createResponse(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
   let renderer: ResponsesStreamRenderer | undefined;
-  return runRequest(ctx, req, res, requestId, 'chat', responsesStreamErrorFormat(() => renderer), async (json, out, client, principal) => {
+  return runRequest(ctx, req, res, requestId, 'chat', responsesStreamErrorFormat(() => renderer), async (json, out, call) => {
+    const { principal } = call;
     const body = validate(responsesRequest, json);
     out.stream = body.stream === true;
     const target = ctx.registry.resolve(body.model);
@@ -92,7 +95,7 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
     // An upstream that speaks Responses itself gets the request as it is (it keeps its own
     // conversation state), unless the conversation so far (or an item it names) lives in the hub.
     if (!keptHere && target.route.deployments.every((d) => d.model instanceof OpenAICompatibleProvider && d.model.speaksResponses)) {
-      return relayResponses(ctx, res, requestId, json as Record<string, unknown>, body, target, out, client, principal);
+      return relayResponses(ctx, res, requestId, json as Record<string, unknown>, body, target, out, call);
     }
     const history = body.previous_response_id ? (owned(previous, body.previous_response_id, principal).history as Message[]) : [];
     const request = responsesRequestToCanonical(body, '', history, { resolveItem });
@@ -109,7 +112,7 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
       await ctx.stores.responses.save({ id, keyId: principal.kind === 'key' ? principal.key.id : undefined, response, history, input: inputItemsToStore(body.input, resolveItem), output });
     };
     const stream = out.stream;
-    const d = await dispatch(ctx, requestId, 'chat', target, out, client, estimate, async (attempt, cancel) => {
+    const d = await dispatch(ctx, call, 'chat', target, out, estimate, async (attempt, cancel) => {
       const r = { ...request, model: attempt.deployment.upstreamModel };
       if (!stream) return { whole: await collect(attempt.deployment.model.stream(r, cancel.signal)) };
       return { started: await firstEvent(attempt.deployment.model, r, cancel.signal) };
@@ -170,8 +173,7 @@ async function relayResponses(
   body: ResponsesRequest,
   target: Target,
   out: Outcome,
-  client: Cancel,
-  principal: Principal,
+  call: CallContext,
 ): Promise<void> {
   const estimate = 0;
   /** Passes each event on as it came; reads usage from the final one. */
@@ -188,8 +190,8 @@ async function relayResponses(
   };
   // The body as sent bounds its prompt (JSON escapes only add bytes); history kept upstream under
   // previous_response_id is not in it.
-  out.ticket = admit(ctx, principal, body.model, target, { estimate, bound: () => textTokenBound(JSON.stringify(raw)) }, body.max_output_tokens ?? undefined);
-  const d = await dispatch(ctx, requestId, 'chat', target, out, client, estimate, async (attempt, cancel) => {
+  out.ticket = admit(ctx, call.principal, body.model, target, { estimate, bound: () => textTokenBound(JSON.stringify(raw)) }, body.max_output_tokens ?? undefined);
+  const d = await dispatch(ctx, call, 'chat', target, out, estimate, async (attempt, cancel) => {
     const provider = attempt.deployment.model as OpenAICompatibleProvider;
     const body = JSON.stringify({ ...raw, model: attempt.deployment.upstreamModel });
     if (!out.stream) return { provider, text: await provider.relayWhole('responses', body, cancel) };
