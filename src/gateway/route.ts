@@ -43,7 +43,9 @@ export async function runRoute<T>(
   const ts = Date.now();
   const timeoutError = () => new HubError('timeout', `The request exceeded the total timeout of ${total} ms for '${target.route.name}'.`);
   try {
-    const { value, attempt } = await execute(target.route, (a, c) => (a.deployment.model.bind ? run(bind(gw, call, a), c) : run(a, c)), {
+    // Only a hub with virtual models has models to bind (and pays for the wrapper).
+    const attemptRun = gw.registry.hasVirtualModels ? (a: Attempt, c: Cancel) => (a.deployment.model.bind ? run(bind(gw, call, a), c) : run(a, c)) : run;
+    const { value, attempt } = await execute(target.route, attemptRun, {
       signal: cancel,
       estimatedTokens,
       routes: (name) => gw.registry.route(name),
