@@ -36,7 +36,11 @@ beforeAll(async () => {
     {
       providers: { loop: { baseURL: upstream.baseURL } },
       pricing: { models: { 'loop/p1': { input: 1000, output: 1000 }, 'loop/p2': { input: 1000, output: 1000 }, 'loop/agg': { input: 1000, output: 1000 } } },
-      virtualModels: { panel: { kind: 'moa', proposers: ['loop/p1', 'loop/p2'], aggregator: 'loop/agg' } },
+      virtualModels: {
+        panel: { kind: 'moa', proposers: ['loop/p1', 'loop/p2'], aggregator: 'loop/agg' },
+        // A virtual model calling another: its member's sub-calls are sub-calls of the same call.
+        outer: { kind: 'moa', proposers: ['panel', 'loop/p1'], aggregator: 'loop/agg' },
+      },
     },
     {},
   );
@@ -90,5 +94,17 @@ describe('gateway.call outside any HTTP request', () => {
     await expect(drain(call(gw, callContext(limited, 'req_direct_3', new Cancel()), 'panel', ask))).rejects.toMatchObject({ kind: 'permission' });
     await gw.recorder.close();
     expect(records.find((r) => r.requestId === 'req_direct_3')).toMatchObject({ keyId: 'k3', status: 403, errorKind: 'permission', final: true });
+  });
+  it("a nested virtual model's sub-calls are charged to the same key, and the top-level record carries all of them", async () => {
+    const before = upstream.requests.length;
+    await drain(call(gw, callContext(key('k4'), 'req_direct_4', new Cancel()), 'outer', { ...ask, maxTokens: 50 }));
+    // outer: panel (p1, p2, agg) + p1 + agg.
+    expect(upstream.requests.slice(before).map((q) => q.body.model).sort()).toEqual(['agg', 'agg', 'p1', 'p1', 'p2']);
+    await gw.recorder.close();
+    const mine = records.filter((r) => r.requestId === 'req_direct_4');
+    expect(mine).toHaveLength(1);
+    expect(mine[0]!.keyId).toBe('k4');
+    expect(mine[0]!.costUsd).toBeGreaterThan(0);
+    expect(ledger.spent('key:k4', 'month')).toBeCloseTo(mine[0]!.costUsd!, 12);
   });
 });
