@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Cancel } from '../../core/cancel.js';
 import { randomUUID } from 'node:crypto';
 import { collect, Collector } from '../../core/collect.js';
 import { HubError, toHubError } from '../../core/errors.js';
