@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -124,6 +124,71 @@ describe('the baimo command', () => {
       expect(await exited).toBe(0);
     } finally {
       rmSync(empty, { recursive: true, force: true });
+    }
+  });
+  it('`baimo chat` is recorded in the data directory with its usage and cost, as the admin or the key given; it refuses while a hub holds the directory', async () => {
+    const data = join(dir, 'chat-data');
+    const priced = join(dir, 'priced.yaml');
+    writeFileSync(priced, `providers:\n  loop:\n    baseURL: \${LOOP_URL}\n    models: [gpt-test]\npricing:\n  models:\n    loop/gpt-test: { input: 2, output: 8 }\n`);
+    const env = { LOOP_URL: upstream.baseURL, OLLAMA_BASE_URL: '' };
+    const rows = () => {
+      const db = new Database(join(data, 'baimo.db'), { readonly: true });
+      try {
+        return db.prepare('SELECT model, key_id, cost_usd, input_tokens, output_tokens, final, status FROM usage ORDER BY ts').all() as {
+          model: string; key_id: string | null; cost_usd: number; input_tokens: number; output_tokens: number; final: number; status: number;
+        }[];
+      } finally {
+        db.close();
+      }
+    };
+    const costOf = (r: { input_tokens: number; output_tokens: number }) => (r.input_tokens * 2 + r.output_tokens * 8) / 1e6;
+
+    // As the admin (no key given): recorded, priced, against no key.
+    const first = baimo(['chat', '-m', 'loop/gpt-test', '--config', priced, '--data-dir', data, 'hello there'], env);
+    expect(await first.exited).toBe(0);
+    expect(first.out()).toContain('Hello from gpt-test!');
+    const [admin] = rows();
+    expect(admin).toMatchObject({ model: 'loop/gpt-test', key_id: null, final: 1, status: 200 });
+    expect(admin!.input_tokens).toBeGreaterThan(0);
+    expect(admin!.cost_usd).toBeCloseTo(costOf(admin!), 12);
+
+    // The CLI made no admin key: the hub's first start still makes one and shows it.
+    const hub = baimo(['serve', '--port', '0', '--config', priced, '--data-dir', data], env);
+    try {
+      await expect.poll(() => /listening on (http:\S+)/.exec(hub.out())?.[1], { timeout: 15_000 }).toBeTruthy();
+      const url = /listening on (http:\S+)/.exec(hub.out())![1]!;
+      const adminKey = /^\s+(sk-baimo-admin-\S+)$/m.exec(hub.out())?.[1];
+      expect(adminKey).toBeTruthy();
+      const created = await fetch(`${url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'cli', budget_usd: 5 }) });
+      const k = (await created.json()) as { id: string; key: string };
+
+      // While the hub runs, the CLI refuses clearly and leaves the hub's lock alone.
+      const refused = baimo(['chat', '-m', 'loop/gpt-test', '--config', priced, '--data-dir', data, '--api-key', k.key, 'hi'], env);
+      expect(await refused.exited).toBe(1);
+      expect(refused.err()).toContain('a running hub holds it');
+      expect(refused.err()).toContain(`pid ${hub.child.pid}`);
+      expect(readFileSync(join(data, 'baimo.lock'), 'utf8').trim()).toBe(String(hub.child.pid));
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      expect(rows()).toHaveLength(1);
+      hub.child.kill('SIGTERM');
+      expect(await hub.exited).toBe(0);
+
+      // With a key: recorded against it and charged to its spend.
+      const asKey = baimo(['chat', '-m', 'loop/gpt-test', '--config', priced, '--data-dir', data, '--api-key', k.key, 'hi again'], env);
+      expect(await asKey.exited).toBe(0);
+      const [, keyed] = rows();
+      expect(keyed).toMatchObject({ model: 'loop/gpt-test', key_id: k.id, final: 1, status: 200 });
+      expect(keyed!.cost_usd).toBeCloseTo(costOf(keyed!), 12);
+      expect(keyed!.cost_usd).toBeGreaterThan(0);
+
+      // An unknown key is refused, and nothing is sent upstream.
+      const before = upstream.requests.length;
+      const bad = baimo(['chat', '-m', 'loop/gpt-test', '--config', priced, '--data-dir', data, '--api-key', 'sk-not-a-key', 'hi'], env);
+      expect(await bad.exited).toBe(1);
+      expect(bad.err()).toContain('Invalid API key');
+      expect(upstream.requests.length).toBe(before);
+    } finally {
+      hub.child.kill('SIGTERM');
     }
   });
 });

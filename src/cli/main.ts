@@ -3,22 +3,30 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../config/load.js';
 import { HubError } from '../core/errors.js';
+import { Cancel } from '../core/cancel.js';
+import { timeOrderedId } from '../core/ids.js';
 import type { Message } from '../core/types.js';
+import { call } from '../gateway/call.js';
+import { callContext } from '../gateway/context.js';
 import type { Registry } from '../routing/registry.js';
 import { assemble } from '../server/assemble.js';
 import { startHub } from '../server/start.js';
 import { DataDirError } from '../store/data-dir.js';
 import { startBanner } from './banner.js';
+import { openLocalGateway } from './local.js';
 
 const HELP = `baimo — one API for a hundred models
 
 Usage:
   baimo serve [--port N] [--host H] [--config FILE] [--data-dir DIR]
   baimo models [--config FILE]
-  baimo chat -m MODEL [--system TEXT] [--config FILE] "prompt"   (prompt from stdin if omitted)
+  baimo chat -m MODEL [--system TEXT] [--config FILE] [--data-dir DIR] [--api-key KEY] "prompt"
+                                       (prompt from stdin if omitted; recorded in the data directory,
+                                        which a running hub must not hold: see the README)
 
 Environment:
   BAIMO_PORT, BAIMO_HOST, BAIMO_CONFIG, BAIMO_DATA_DIR   same as the flags
+  BAIMO_API_KEY                                          the key baimo chat calls as (default: the admin)
   BAIMO_AUTH, BAIMO_METRICS_AUTH (required|none), BAIMO_MAX_CONNECTIONS,
   BAIMO_HEADERS_TIMEOUT_MS, BAIMO_REQUEST_TIMEOUT_MS      see the README's Configuration
   OPENAI_API_KEY, DEEPSEEK_API_KEY, DASHSCOPE_API_KEY, …  enable a provider preset (see README)
@@ -91,35 +99,45 @@ async function chat(args: string[]): Promise<void> {
       model: { type: 'string', short: 'm' },
       system: { type: 'string', short: 's' },
       config: { type: 'string', short: 'c' },
+      'data-dir': { type: 'string' },
+      'api-key': { type: 'string' },
     },
   });
   if (!values.model) throw new HubError('bad_request', 'missing -m MODEL (see `baimo models`)');
   const prompt = positionals.length ? positionals.join(' ') : (await readStdin()).trim();
   if (!prompt) throw new HubError('bad_request', 'missing prompt');
-  const deployment = (await registryFor(values.config)).resolve(values.model).route.deployments[0]!;
-  const messages: Message[] = [
-    ...(values.system ? [{ role: 'system' as const, content: values.system }] : []),
-    { role: 'user', content: [{ type: 'text', text: prompt }] },
-  ];
-  const abort = new AbortController();
-  process.once('SIGINT', () => abort.abort());
-  const dim = process.stderr.isTTY ? (s: string) => `\x1b[2m${s}\x1b[0m` : (s: string) => s;
-  let lastWasReasoning = false;
-  for await (const e of deployment.model.stream({ model: deployment.upstreamModel, messages }, abort.signal)) {
-    if (e.type === 'reasoning') {
-      process.stderr.write(dim(e.text));
-      lastWasReasoning = true;
-    } else if (e.type === 'text') {
-      if (lastWasReasoning) process.stderr.write('\n');
-      lastWasReasoning = false;
-      process.stdout.write(e.text);
-    } else if (e.type === 'tool_call' && e.name) {
-      process.stdout.write(`\n[tool call: ${e.name}]`);
-    } else if (e.type === 'usage') {
-      const u = e.usage;
-      process.stdout.write('\n');
-      process.stderr.write(dim(`[${u.inputTokens} in, ${u.outputTokens} out${u.cachedInputTokens ? `, ${u.cachedInputTokens} cached` : ''}]\n`));
+  const env = process.env;
+  // The call goes through the gateway, as the hub's own calls do: admitted (as the admin, or
+  // the key given), routed, and recorded with its usage and cost in the data directory.
+  const local = await openLocalGateway({ config: values.config, dataDir: values['data-dir'], env });
+  try {
+    const principal = local.principal(values['api-key'] ?? env.BAIMO_API_KEY);
+    const messages: Message[] = [
+      ...(values.system ? [{ role: 'system' as const, content: values.system }] : []),
+      { role: 'user', content: [{ type: 'text', text: prompt }] },
+    ];
+    const cancel = new Cancel();
+    process.once('SIGINT', () => cancel.abort());
+    const dim = process.stderr.isTTY ? (s: string) => `\x1b[2m${s}\x1b[0m` : (s: string) => s;
+    let lastWasReasoning = false;
+    for await (const e of call(local.gateway, callContext(principal, timeOrderedId('req_'), cancel), values.model, { model: values.model, messages })) {
+      if (e.type === 'reasoning') {
+        process.stderr.write(dim(e.text));
+        lastWasReasoning = true;
+      } else if (e.type === 'text') {
+        if (lastWasReasoning) process.stderr.write('\n');
+        lastWasReasoning = false;
+        process.stdout.write(e.text);
+      } else if (e.type === 'tool_call' && e.name) {
+        process.stdout.write(`\n[tool call: ${e.name}]`);
+      } else if (e.type === 'usage') {
+        const u = e.usage;
+        process.stdout.write('\n');
+        process.stderr.write(dim(`[${u.inputTokens} in, ${u.outputTokens} out${u.cachedInputTokens ? `, ${u.cachedInputTokens} cached` : ''}]\n`));
+      }
     }
+  } finally {
+    await local.close();
   }
 }
 

@@ -25,6 +25,11 @@ export interface Model {
    * byte for byte, read on the way by the format's observer. Undefined when it cannot relay it.
    */
   passthrough?(format: PassthroughFormat): Passthrough | undefined;
+  /**
+   * A model made of other models (a virtual model): the same model with its member calls made
+   * through `caller`, which the gateway builds for each call from that call's context.
+   */
+  bind?(caller: ModelCaller): Model;
 }
 
 /** The client-facing wire formats a provider may relay as they are. */

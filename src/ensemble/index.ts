@@ -11,7 +11,7 @@ export { JudgeModel, judgeKind } from './judge.js';
 export { DecomposeModel, decomposeKind } from './decompose.js';
 export { DEFAULT_MAX_CALLS, defineVirtualKind, judgeFanOut, judgeSamples, majority, voteSamples } from './config.js';
 export type { VirtualKindDefinition } from './config.js';
-export { VIRTUAL_KINDS, createVirtualModel, virtualModelMembers, virtualModelSchema } from './kinds.js';
+export { VIRTUAL_KINDS, bindableVirtualModel, createVirtualModel, virtualModelMembers, virtualModelSchema } from './kinds.js';
 export type { VirtualKind, VirtualModel, VirtualModelConfig, VirtualModelInput } from './kinds.js';
 export type { CascadeConfig } from './cascade.js';
 export type { VoteConfig } from './vote.js';

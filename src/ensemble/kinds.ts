@@ -4,7 +4,8 @@
  * check and the constructor below are all built from this table, so nothing else branches on kinds.
  */
 import { z } from 'zod';
-import type { ModelCaller } from '../core/model.js';
+import { HubError } from '../core/errors.js';
+import type { Model, ModelCaller } from '../core/model.js';
 import { cascadeKind } from './cascade.js';
 import type { VirtualKindDefinition } from './config.js';
 import { decomposeKind } from './decompose.js';
@@ -54,4 +55,29 @@ export function virtualModelMembers(c: VirtualModelConfig): string[] {
 /** The virtual model for a parsed config (see virtualModelSchema). */
 export function createVirtualModel(config: VirtualModelConfig, caller: ModelCaller, options: VirtualModelOptions = {}): VirtualModel {
   return definition(config.kind).create(config, caller, options) as VirtualModel;
+}
+
+/** Refuses every member call: a virtual model was called without a call context. */
+const UNBOUND: ModelCaller = {
+  complete: () => Promise.reject(unbound()),
+  stream: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(unbound()) }) }),
+  worstCaseUsd: () => undefined,
+};
+
+function unbound(): HubError {
+  return new HubError('internal', 'A virtual model was called outside the gateway: its member calls need the call they belong to.');
+}
+
+/**
+ * The virtual model a route holds: `bind(caller)` makes it for one call, with its member calls
+ * going through that call's caller (the gateway binds it for every call it dispatches). Called
+ * unbound, its member calls are refused, since nothing would admit, charge or record them.
+ */
+export function bindableVirtualModel(config: VirtualModelConfig, options: VirtualModelOptions = {}): Model & { bind(caller: ModelCaller): VirtualModel } {
+  const unboundModel = createVirtualModel(config, UNBOUND, options);
+  return {
+    provider: unboundModel.provider,
+    stream: (request, signal) => unboundModel.stream(request, signal),
+    bind: (caller) => createVirtualModel(config, caller, options),
+  };
 }

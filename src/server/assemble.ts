@@ -13,7 +13,7 @@ import { ConfigError } from '../config/load.js';
 import type { ConfigFile, ModelConfig } from '../config/schema.js';
 import type { Model } from '../core/model.js';
 import { Redactor } from '../core/redact.js';
-import { createVirtualModel, virtualModelMembers } from '../ensemble/index.js';
+import { bindableVirtualModel, virtualModelMembers } from '../ensemble/index.js';
 import { createAnthropicEndpoint, createProvider } from '../providers/create.js';
 import { DEFAULT_BREAKER } from '../routing/breaker.js';
 import { Deployment } from '../routing/deployment.js';
@@ -21,7 +21,6 @@ import { Registry } from '../routing/registry.js';
 import type { ModelEntry, Upstream } from '../routing/registry.js';
 import { DEFAULT_FALLBACK_ON, DEFAULT_RETRY } from '../routing/router.js';
 import type { Route } from '../routing/router.js';
-import { hubCaller } from './subcalls.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 type Problem = { path: string; message: string };
@@ -75,16 +74,14 @@ export function assembleFrom(config: ConfigFile, specs: Iterable<ProviderSpec>):
     if (route) routes.set(name, route);
   }
   const virtual = Object.entries(config.virtualModels ?? {});
-  // Virtual models call their members through the hub (routing, limits, accounting): the caller
-  // reaches the registry they are part of once it exists.
-  let built: Registry | undefined;
-  const caller = hubCaller(() => built!, () => prices);
+  // Virtual models call their members through the gateway (routing, limits, accounting): the
+  // gateway binds each to the call it serves (see gateway/dispatch.ts).
   for (const [name, v] of virtual) {
     if (routes.has(name)) {
       problems.push({ path: `virtualModels.${name}`, message: 'a model of this name is already configured under models' });
       continue;
     }
-    routes.set(name, virtualRoute(name, createVirtualModel(v, caller, { name })));
+    routes.set(name, virtualRoute(name, bindableVirtualModel(v, { name })));
   }
   const aliases = new Map(Object.entries(config.aliases ?? {}));
   const registry = new Registry({
@@ -97,7 +94,6 @@ export function assembleFrom(config: ConfigFile, specs: Iterable<ProviderSpec>):
     redactor,
     hasVirtualModels: virtual.length > 0,
   });
-  built = registry;
 
   for (const [alias, target] of aliases) {
     if (!registry.serves(alias)) {

@@ -44,11 +44,18 @@ export class Tenancy {
    * The admin key comes from BAIMO_ADMIN_KEY; without it one is generated on first start, its
    * hash stored, and the key itself returned once for the operator to copy.
    */
-  static async open(repo: TenancyStore, adminKeyFromEnv: string | undefined, authRequired: boolean): Promise<{ tenancy: Tenancy; generatedAdminKey?: string }> {
+  static async open(
+    repo: TenancyStore,
+    adminKeyFromEnv: string | undefined,
+    authRequired: boolean,
+    /** `generate: false` (the CLI): without an admin key, none is made; no key authenticates as admin. */
+    o: { readonly generate?: boolean } = {},
+  ): Promise<{ tenancy: Tenancy; generatedAdminKey?: string }> {
     const make = async (adminHash: string) => new Tenancy(repo, adminHash, authRequired, await repo.teams(), await repo.keys());
     if (adminKeyFromEnv) return { tenancy: await make(hashKey(adminKeyFromEnv)) };
     const stored = await repo.getSetting(ADMIN_HASH);
     if (stored) return { tenancy: await make(stored) };
+    if (o.generate === false) return { tenancy: await make('') };
     const k = newKey('sk-baimo-admin');
     await repo.setSetting(ADMIN_HASH, k.hash);
     return { tenancy: await make(k.hash), generatedAdminKey: k.key };

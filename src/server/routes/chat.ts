@@ -12,12 +12,13 @@ import { validate } from '../../protocols/validate.js';
 import type { PassthroughMeter, PassthroughStream } from '../../core/model.js';
 import { estimatePromptTokens, promptText, promptTokenBound } from '../../usage/estimate.js';
 import type { HubContext } from '../context.js';
-import { dispatch, firstEvent } from '../dispatch.js';
-import type { Dispatched } from '../dispatch.js';
+import { dispatch, firstEvent } from '../../gateway/dispatch.js';
+import type { Dispatched } from '../../gateway/dispatch.js';
 import { sendJSON, sendRaw, SSE_HEADERS } from '../http.js';
-import { admit } from '../admission.js';
-import { attemptHeaders, noteEvent, runRequest } from '../lifecycle.js';
-import type { Outcome } from '../lifecycle.js';
+import { admit } from '../../gateway/admission.js';
+import { noteEvent } from '../../gateway/outcome.js';
+import { attemptHeaders, runRequest } from '../lifecycle.js';
+import type { Outcome } from '../../gateway/outcome.js';
 import { write } from '../stream-writer.js';
 
 /** What an attempt produced, once output is assured to start. */
@@ -28,7 +29,7 @@ type Started =
   | { kind: 'canonical-stream'; it: AsyncIterator<ChatEvent>; first: IteratorResult<ChatEvent> };
 
 export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-  return runRequest(ctx, req, res, requestId, 'chat', openAIErrorFormat, async (json, out, client, principal) => {
+  return runRequest(ctx, req, res, requestId, 'chat', openAIErrorFormat, async (json, out, call) => {
     const body = validate(chatCompletionRequest, json);
     out.stream = body.stream === true;
     const target = ctx.registry.resolve(body.model);
@@ -38,8 +39,8 @@ export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: Serv
     const canonical = (upstreamModel: string) => ({ ...base, model: upstreamModel });
     const estimate = estimatePromptTokens(base);
     out.promptText = () => promptText(base);
-    out.ticket = admit(ctx, principal, body.model, target, { estimate, bound: () => promptTokenBound(base), choices: body.n }, body.max_completion_tokens ?? body.max_tokens ?? undefined);
-    const d = await dispatch(ctx, requestId, 'chat', target, out, client, estimate, async (attempt, cancel): Promise<Started> => {
+    out.ticket = admit(ctx, call.principal, body.model, target, { estimate, bound: () => promptTokenBound(base), choices: body.n }, body.max_completion_tokens ?? body.max_tokens ?? undefined);
+    const d = await dispatch(ctx, call, 'chat', target, out, estimate, async (attempt, cancel): Promise<Started> => {
       const { model, upstreamModel } = attempt.deployment;
       const relay = model.passthrough?.('openai-chat');
       if (relay) {

@@ -7,9 +7,9 @@ import { embeddingsRequest } from '../../protocols/openai-chat/schema.js';
 import { validate } from '../../protocols/validate.js';
 import { estimateTextTokens, textTokenBound } from '../../usage/estimate.js';
 import type { HubContext } from '../context.js';
-import { dispatch } from '../dispatch.js';
+import { dispatch } from '../../gateway/dispatch.js';
 import { sendRaw } from '../http.js';
-import { admit } from '../admission.js';
+import { admit } from '../../gateway/admission.js';
 import { attemptHeaders, runRequest } from '../lifecycle.js';
 
 /** A vector as OpenAI's base64 encoding: little-endian float32s. */
@@ -36,13 +36,13 @@ function openAIEmbeddings(r: EmbeddingResult, format: 'float' | 'base64' | undef
  * gets the canonical request and its answer is rendered in OpenAI's shape.
  */
 export function embeddings(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-  return runRequest(ctx, req, res, requestId, 'embeddings', openAIErrorFormat, async (json, out, client, principal) => {
+  return runRequest(ctx, req, res, requestId, 'embeddings', openAIErrorFormat, async (json, out, call) => {
     const body = validate(embeddingsRequest, json);
     const target = ctx.registry.resolve(body.model);
     const inputs = typeof body.input === 'string' ? [body.input] : body.input;
     const estimate = inputs.reduce<number>((n, x) => n + (typeof x === 'string' ? estimateTextTokens(x) : Array.isArray(x) ? x.length : 1), 0);
-    out.ticket = admit(ctx, principal, body.model, target, { estimate, bound: () => inputs.reduce<number>((n, x) => n + (typeof x === 'string' ? textTokenBound(x) : Array.isArray(x) ? x.length : 1), 0) }, 0);
-    const d = await dispatch(ctx, requestId, 'embeddings', target, out, client, estimate, async (attempt, cancel) => {
+    out.ticket = admit(ctx, call.principal, body.model, target, { estimate, bound: () => inputs.reduce<number>((n, x) => n + (typeof x === 'string' ? textTokenBound(x) : Array.isArray(x) ? x.length : 1), 0) }, 0);
+    const d = await dispatch(ctx, call, 'embeddings', target, out, estimate, async (attempt, cancel) => {
       const provider = attempt.deployment.model;
       const relay = provider.passthrough?.('openai-embeddings');
       if (relay) {

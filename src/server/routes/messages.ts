@@ -10,16 +10,17 @@ import { messagesRequestToCanonical } from '../../protocols/anthropic-messages/t
 import { validate } from '../../protocols/validate.js';
 import { estimatePromptTokens, promptText, promptTokenBound } from '../../usage/estimate.js';
 import type { HubContext } from '../context.js';
-import { dispatch, firstEvent } from '../dispatch.js';
+import { dispatch, firstEvent } from '../../gateway/dispatch.js';
 import { headerValue, sendJSON, sendRaw, SSE_HEADERS } from '../http.js';
 import { HubError } from '../../core/errors.js';
 import type { Collected } from '../../core/collect.js';
 import type { ChatEvent } from '../../core/types.js';
 import type { PassthroughMeter, PassthroughStream } from '../../core/model.js';
-import type { Dispatched } from '../dispatch.js';
-import type { Outcome } from '../lifecycle.js';
-import { admit } from '../admission.js';
-import { attemptHeaders, noteEvent, runRequest } from '../lifecycle.js';
+import type { Dispatched } from '../../gateway/dispatch.js';
+import type { Outcome } from '../../gateway/outcome.js';
+import { admit } from '../../gateway/admission.js';
+import { noteEvent } from '../../gateway/outcome.js';
+import { attemptHeaders, runRequest } from '../lifecycle.js';
 import { write } from '../stream-writer.js';
 
 /** A Model that can count prompt tokens itself (Anthropic and Gemini upstreams can). */
@@ -33,7 +34,7 @@ function canCount(m: Model): m is Model & TokenCounter {
 
 /** `POST /v1/messages`: Anthropic's Messages API in front of any model. */
 export function messages(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-  return runRequest(ctx, req, res, requestId, 'chat', anthropicErrorFormat, async (json, out, client, principal) => {
+  return runRequest(ctx, req, res, requestId, 'chat', anthropicErrorFormat, async (json, out, call) => {
     const body = validate(messagesRequest, json);
     out.stream = body.stream === true;
     const target = ctx.registry.resolve(body.model);
@@ -42,9 +43,9 @@ export function messages(ctx: HubContext, req: IncomingMessage, res: ServerRespo
     out.promptText = () => promptText(base);
     const id = `msg_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
     const stream = out.stream;
-    out.ticket = admit(ctx, principal, body.model, target, { estimate, bound: () => promptTokenBound(base) }, body.max_tokens);
+    out.ticket = admit(ctx, call.principal, body.model, target, { estimate, bound: () => promptTokenBound(base) }, body.max_tokens);
     const beta = typeof req.headers['anthropic-beta'] === 'string' ? req.headers['anthropic-beta'] : undefined;
-    const d = await dispatch(ctx, requestId, 'chat', target, out, client, estimate, async (attempt, cancel): Promise<Started> => {
+    const d = await dispatch(ctx, call, 'chat', target, out, estimate, async (attempt, cancel): Promise<Started> => {
       // A provider with its own Anthropic-compatible endpoint serves Anthropic clients natively.
       const model = attempt.deployment.anthropic ?? attempt.deployment.model;
       const relay = model.passthrough?.('anthropic-messages');
@@ -123,13 +124,13 @@ async function relayRest(r: Relayed, res: ServerResponse, headers: Record<string
 
 /** `POST /v1/messages/count_tokens`: the upstream's own count where it has one, else an estimate. */
 export function countTokens(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-  return runRequest(ctx, req, res, requestId, 'count_tokens', anthropicErrorFormat, async (json, out, cancel) => {
+  return runRequest(ctx, req, res, requestId, 'count_tokens', anthropicErrorFormat, async (json, _out, call) => {
     const body = validate(countTokensRequest, json);
     const target = ctx.registry.resolve(body.model);
     const d = target.route.deployments[0]!;
     const request = messagesRequestToCanonical(body, d.upstreamModel);
     const counter = [d.anthropic, d.model].find((m) => m !== undefined && canCount(m)) as (Model & TokenCounter) | undefined;
-    const inputTokens = counter ? await counter.countTokens(request, cancel.signal) : estimatePromptTokens(request);
+    const inputTokens = counter ? await counter.countTokens(request, call.cancel.signal) : estimatePromptTokens(request);
     sendJSON(res, 200, { input_tokens: inputTokens }, { 'x-request-id': requestId, 'request-id': requestId, 'x-baimo-deployment': headerValue(d.id) });
   });
 }

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Cancel } from '../../core/cancel.js';
 import { randomUUID } from 'node:crypto';
 import { collect, Collector } from '../../core/collect.js';
 import { HubError, toHubError } from '../../core/errors.js';
@@ -13,14 +12,16 @@ import type { StoredItem, StoredResponse } from '../../protocols/openai-response
 import { validate } from '../../protocols/validate.js';
 import type { ResponsesRequest } from '../../protocols/openai-responses/schema.js';
 import type { Target } from '../../routing/registry.js';
-import type { Outcome } from '../lifecycle.js';
+import type { CallContext } from '../../gateway/context.js';
+import type { Outcome } from '../../gateway/outcome.js';
 import type { Principal } from '../../tenancy/types.js';
 import { estimatePromptTokens, estimateTextTokens, promptText, promptTokenBound, textTokenBound } from '../../usage/estimate.js';
-import { admit } from '../admission.js';
+import { admit } from '../../gateway/admission.js';
 import type { HubContext } from '../context.js';
-import { dispatch, firstEvent } from '../dispatch.js';
+import { dispatch, firstEvent } from '../../gateway/dispatch.js';
 import { sendJSON, sendRaw, SSE_HEADERS } from '../http.js';
-import { attemptHeaders, noteEvent, runRequest } from '../lifecycle.js';
+import { noteEvent } from '../../gateway/outcome.js';
+import { attemptHeaders, runRequest } from '../lifecycle.js';
 import { write } from '../stream-writer.js';
 
 function responseId(): string {
@@ -78,7 +79,8 @@ function referencesStoredItem(input: ResponsesRequest['input'], resolve: (id: st
  */
 export function createResponse(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
   let renderer: ResponsesStreamRenderer | undefined;
-  return runRequest(ctx, req, res, requestId, 'chat', responsesStreamErrorFormat(() => renderer), async (json, out, client, principal) => {
+  return runRequest(ctx, req, res, requestId, 'chat', responsesStreamErrorFormat(() => renderer), async (json, out, call) => {
+    const { principal } = call;
     const body = validate(responsesRequest, json);
     out.stream = body.stream === true;
     const target = ctx.registry.resolve(body.model);
@@ -89,7 +91,7 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
     // An upstream that speaks Responses itself gets the request as it is (it keeps its own
     // conversation state), unless the conversation so far (or an item it names) lives in the hub.
     if (!keptHere && target.route.deployments.every((d) => d.model.passthrough?.('openai-responses') !== undefined)) {
-      return relayResponses(ctx, res, requestId, json as Record<string, unknown>, body, target, out, client, principal);
+      return relayResponses(ctx, res, requestId, json as Record<string, unknown>, body, target, out, call);
     }
     const history = body.previous_response_id ? (owned(previous, body.previous_response_id, principal).history as Message[]) : [];
     const request = responsesRequestToCanonical(body, '', history, { resolveItem });
@@ -106,7 +108,7 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
       await ctx.stores.responses.save({ id, keyId: principal.kind === 'key' ? principal.key.id : undefined, response, history, input: inputItemsToStore(body.input, resolveItem), output });
     };
     const stream = out.stream;
-    const d = await dispatch(ctx, requestId, 'chat', target, out, client, estimate, async (attempt, cancel) => {
+    const d = await dispatch(ctx, call, 'chat', target, out, estimate, async (attempt, cancel) => {
       const r = { ...request, model: attempt.deployment.upstreamModel };
       if (!stream) return { whole: await collect(attempt.deployment.model.stream(r, cancel.signal)), arrivedAt: performance.now() };
       return { started: await firstEvent(attempt.deployment.model, r, cancel.signal) };
@@ -155,8 +157,7 @@ async function relayResponses(
   body: ResponsesRequest,
   target: Target,
   out: Outcome,
-  client: Cancel,
-  principal: Principal,
+  call: CallContext,
 ): Promise<void> {
   // The prompt as sent (history kept upstream under previous_response_id is not in it), like the
   // canonical path's estimate: the input's text, or its items as JSON, and the instructions.
@@ -164,8 +165,8 @@ async function relayResponses(
   const estimate = estimateTextTokens(typeof input === 'string' ? input : JSON.stringify(input ?? '')) + (body.instructions ? estimateTextTokens(body.instructions) : 0);
   // The body as sent bounds its prompt (JSON escapes only add bytes); history kept upstream under
   // previous_response_id is not in it.
-  out.ticket = admit(ctx, principal, body.model, target, { estimate, bound: () => textTokenBound(JSON.stringify(raw)) }, body.max_output_tokens ?? undefined);
-  const d = await dispatch(ctx, requestId, 'chat', target, out, client, estimate, async (attempt, cancel) => {
+  out.ticket = admit(ctx, call.principal, body.model, target, { estimate, bound: () => textTokenBound(JSON.stringify(raw)) }, body.max_output_tokens ?? undefined);
+  const d = await dispatch(ctx, call, 'chat', target, out, estimate, async (attempt, cancel) => {
     const relay = attempt.deployment.model.passthrough?.('openai-responses');
     if (!relay) throw new HubError('upstream', `Upstream ${attempt.deployment.model.provider} does not speak the Responses API`, { provider: attempt.deployment.model.provider });
     const r = { body: raw, model: attempt.deployment.upstreamModel };

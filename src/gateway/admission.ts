@@ -9,7 +9,10 @@ import { modelAllowed } from '../tenancy/types.js';
 import type { Principal } from '../tenancy/types.js';
 import { priceAt, worstCaseUsd, worstInputPrice } from '../usage/cost.js';
 import type { Deployment } from '../routing/deployment.js';
-import type { HubContext } from './context.js';
+import type { Gateway } from './context.js';
+
+/** What admission reads and reserves against. */
+export type AdmissionDeps = Pick<Gateway, 'prices' | 'ledger' | 'limiter'>;
 
 /** What a request was admitted with; settled once, when its usage is known. */
 export interface Ticket {
@@ -115,7 +118,7 @@ const OPEN: Ticket = { keyId: undefined, teamId: undefined, headers: {}, settle(
  * minute, and has budget left for the request's worst case, which is reserved until it settles.
  */
 export function admit(
-  ctx: HubContext,
+  ctx: AdmissionDeps,
   principal: Principal,
   model: string,
   target: Target,

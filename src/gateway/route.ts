@@ -5,9 +5,9 @@ import type { ChatEvent, ChatRequest } from '../core/types.js';
 import type { Target } from '../routing/registry.js';
 import { execute } from '../routing/router.js';
 import type { Attempt } from '../routing/router.js';
-import type { HubContext } from './context.js';
-import type { Outcome } from './lifecycle.js';
-
+import type { CallContext, Gateway } from './context.js';
+import type { Outcome } from './outcome.js';
+import { recordFailedAttempt } from './record.js';
 
 export interface Dispatched<T> {
   readonly value: T;
@@ -18,20 +18,23 @@ export interface Dispatched<T> {
 }
 
 /**
- * Runs one request through its route: `run` is tried on deployments until one succeeds (see
- * routing/router.ts). Every failed attempt leaves its own usage record; the request's record is
- * written by the lifecycle. A route's total timeout covers the whole request, stream included.
+ * Runs one call through its route: `run` is tried on deployments until one succeeds (see
+ * routing/router.ts). Every failed attempt leaves its own usage record; the call's own record is
+ * written when it ends (gateway/record.ts). A route's total timeout covers the whole call, stream
+ * included. A virtual model's attempt is run with its model bound to this call (`bind`).
  */
-export async function dispatch<T>(
-  ctx: HubContext,
-  requestId: string,
+export async function runRoute<T>(
+  gw: Gateway,
+  call: CallContext,
   endpoint: 'chat' | 'embeddings',
   target: Target,
   out: Outcome,
-  client: Cancel,
   estimatedTokens: number,
   run: (attempt: Attempt, cancel: Cancel) => Promise<T>,
+  /** What a virtual model's attempt is run with instead (its model bound to this call). */
+  bind: (gw: Gateway, call: CallContext, a: Attempt) => Attempt,
 ): Promise<Dispatched<T>> {
+  const client = call.cancel;
   const total = target.route.totalTimeoutMs;
   // The total timeout covers the stream too: its timer goes when the client's cancellation finishes.
   const cancel = total === undefined ? client : new Cancel(client);
@@ -40,32 +43,13 @@ export async function dispatch<T>(
   const ts = Date.now();
   const timeoutError = () => new HubError('timeout', `The request exceeded the total timeout of ${total} ms for '${target.route.name}'.`);
   try {
-    const { value, attempt } = await execute(target.route, run, {
+    // Only a hub with virtual models has models to bind (and pays for the wrapper).
+    const attemptRun = gw.registry.hasVirtualModels ? (a: Attempt, c: Cancel) => (a.deployment.model.bind ? run(bind(gw, call, a), c) : run(a, c)) : run;
+    const { value, attempt } = await execute(target.route, attemptRun, {
       signal: cancel,
       estimatedTokens,
-      routes: (name) => ctx.registry.route(name),
-      onFailedAttempt: (r) => {
-        ctx.recorder.record({
-          requestId,
-          ts,
-          endpoint,
-          model: out.model,
-          provider: r.attempt.deployment.provider,
-          upstreamModel: r.attempt.deployment.upstreamModel,
-          deployment: r.attempt.deployment.id,
-          attempt: r.attempt.number,
-          final: false,
-          fallbackFrom: r.attempt.fallbackFrom,
-          keyId: out.ticket?.keyId,
-          teamId: out.ticket?.teamId,
-          stream: out.stream,
-          status: r.error?.status ?? 500,
-          errorKind: r.error?.kind,
-          usage: undefined,
-          latencyMs: r.latencyMs,
-          ttftMs: undefined,
-        });
-      },
+      routes: (name) => gw.registry.route(name),
+      onFailedAttempt: (r) => recordFailedAttempt(gw, call.requestId, ts, endpoint, out, r),
       onAttempt: (a) => {
         out.attempt = a;
       },

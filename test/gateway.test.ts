@@ -1,0 +1,110 @@
+/**
+ * The gateway outside any HTTP request: a call made with an explicit CallContext (as the CLI or
+ * an evaluation run makes it) is admitted against its key, and a virtual model's member calls
+ * are sub-calls of it: admitted, charged to the same key, and carried by the call's record.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateConfig } from '../src/config/load.js';
+import { Cancel } from '../src/core/cancel.js';
+import type { ChatEvent } from '../src/core/types.js';
+import { call } from '../src/gateway/call.js';
+import { callContext } from '../src/gateway/context.js';
+import type { Gateway } from '../src/gateway/context.js';
+import { assemble } from '../src/server/assemble.js';
+import { Ledger } from '../src/tenancy/ledger.js';
+import { RateLimiter } from '../src/tenancy/rate-limits.js';
+import type { Principal, VirtualKey } from '../src/tenancy/types.js';
+import type { UsageRecord } from '../src/usage/record.js';
+import { UsageRecorder } from '../src/usage/record.js';
+import { startOpenAIUpstream } from './upstreams/openai.js';
+import type { OpenAIUpstream } from './upstreams/openai.js';
+
+let upstream: OpenAIUpstream;
+let gw: Gateway;
+let ledger: Ledger;
+const records: UsageRecord[] = [];
+
+const key = (id: string, o: Partial<VirtualKey> = {}): Principal => ({
+  kind: 'key',
+  key: { id, name: id, prefix: `sk-${id}`, hash: id, teamId: undefined, metadata: {}, createdAt: 0, budgetUsd: 10, ...o },
+  team: undefined,
+});
+
+beforeAll(async () => {
+  upstream = await startOpenAIUpstream();
+  const config = validateConfig(
+    {
+      providers: { loop: { baseURL: upstream.baseURL } },
+      pricing: { models: { 'loop/p1': { input: 1000, output: 1000 }, 'loop/p2': { input: 1000, output: 1000 }, 'loop/agg': { input: 1000, output: 1000 } } },
+      virtualModels: {
+        panel: { kind: 'moa', proposers: ['loop/p1', 'loop/p2'], aggregator: 'loop/agg' },
+        // A virtual model calling another: its member's sub-calls are sub-calls of the same call.
+        outer: { kind: 'moa', proposers: ['panel', 'loop/p1'], aggregator: 'loop/agg' },
+      },
+    },
+    {},
+  );
+  const { registry, prices } = await assemble(config, {}, { detectOllama: false });
+  const recorder = new UsageRecorder({ writeUsageLines: (jsonl) => void records.push(...jsonl.split('\n').map((l) => JSON.parse(l) as UsageRecord)) }, undefined, 1);
+  ledger = new Ledger(() => 0);
+  gw = { registry, recorder, prices, ledger, limiter: new RateLimiter() };
+});
+
+afterAll(async () => {
+  await gw?.recorder.close();
+  await upstream?.close();
+});
+
+const ask = { model: '', messages: [{ role: 'user' as const, content: [{ type: 'text' as const, text: 'What is best?' }] }] };
+
+async function drain(it: AsyncIterable<ChatEvent>): Promise<ChatEvent[]> {
+  const out: ChatEvent[] = [];
+  for await (const e of it) out.push(e);
+  return out;
+}
+
+describe('gateway.call outside any HTTP request', () => {
+  it("a virtual model's sub-calls are admitted, charged to the caller's key and carried by the call's record", async () => {
+    const before = upstream.requests.length;
+    const events = await drain(call(gw, callContext(key('k1'), 'req_direct_1', new Cancel()), 'panel', ask));
+    expect(events.filter((e) => e.type === 'text').map((e) => (e as { text: string }).text).join('')).toBe('Hello from agg! You said: What is best?');
+    expect(upstream.requests.slice(before).map((q) => q.body.model).sort()).toEqual(['agg', 'p1', 'p2']);
+    // Three calls of 12 in + 9 out at $1000 per million each, settled against the key one by one.
+    const perCall = ((12 + 9) * 1000) / 1e6;
+    expect(ledger.spent('key:k1', 'month')).toBeCloseTo(3 * perCall, 9);
+    await gw.recorder.close();
+    const mine = records.filter((r) => r.requestId === 'req_direct_1');
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({ model: 'panel', keyId: 'k1', final: true, status: 200, endpoint: 'chat' });
+    expect(mine[0]!.costUsd).toBeCloseTo(3 * perCall, 9);
+    expect((mine[0]!.trace as { steps: unknown[] }).steps).toHaveLength(3);
+  });
+
+  it('a sub-call is refused when the key cannot afford it, and nothing is charged', async () => {
+    const before = upstream.requests.length;
+    // A budget below one member call's worst case: the first sub-call is refused at admission.
+    const poor = key('k2', { budgetUsd: 0.000001 });
+    await expect(drain(call(gw, callContext(poor, 'req_direct_2', new Cancel()), 'panel', { ...ask, maxTokens: 100 }))).rejects.toMatchObject({ kind: 'rate_limited' });
+    expect(upstream.requests.length).toBe(before);
+    expect(ledger.spent('key:k2', 'month')).toBe(0);
+  });
+
+  it('a call the key may not make is refused at admission and still recorded against the key', async () => {
+    const limited = key('k3', { allowedModels: ['loop/p1'] });
+    await expect(drain(call(gw, callContext(limited, 'req_direct_3', new Cancel()), 'panel', ask))).rejects.toMatchObject({ kind: 'permission' });
+    await gw.recorder.close();
+    expect(records.find((r) => r.requestId === 'req_direct_3')).toMatchObject({ keyId: 'k3', status: 403, errorKind: 'permission', final: true });
+  });
+  it("a nested virtual model's sub-calls are charged to the same key, and the top-level record carries all of them", async () => {
+    const before = upstream.requests.length;
+    await drain(call(gw, callContext(key('k4'), 'req_direct_4', new Cancel()), 'outer', { ...ask, maxTokens: 50 }));
+    // outer: panel (p1, p2, agg) + p1 + agg.
+    expect(upstream.requests.slice(before).map((q) => q.body.model).sort()).toEqual(['agg', 'agg', 'p1', 'p1', 'p2']);
+    await gw.recorder.close();
+    const mine = records.filter((r) => r.requestId === 'req_direct_4');
+    expect(mine).toHaveLength(1);
+    expect(mine[0]!.keyId).toBe('k4');
+    expect(mine[0]!.costUsd).toBeGreaterThan(0);
+    expect(ledger.spent('key:k4', 'month')).toBeCloseTo(mine[0]!.costUsd!, 12);
+  });
+});
