@@ -7,6 +7,7 @@ import type { CallContext, Gateway } from './context.js';
 import { dispatch, firstEvent } from './dispatch.js';
 import { newOutcome, noteEvent } from './outcome.js';
 import { recordCall } from './record.js';
+import { eventTap, hooked, runPre } from './hooks.js';
 
 /**
  * One model call in canonical form, for callers that are not an HTTP route (the CLI, an
@@ -22,16 +23,30 @@ export async function* call(gw: Gateway, ctx: CallContext, model: string, reques
   const out = newOutcome();
   out.model = storedModelName(model);
   out.stream = true;
+  hooked(gw.hooks, out, { call: ctx, endpoint: 'chat', request, rawBody: '', via: 'call' });
   try {
     const target = gw.registry.resolve(model);
     const estimate = estimatePromptTokens(request);
     out.promptText = () => promptText(request);
     out.ticket = admit(gw, ctx.principal, model, target, { estimate, bound: () => promptTokenBound(request) }, request.maxTokens);
+    const answer = runPre(out);
+    if (answer) {
+      // A pre-hook answered (a cache hit): its events, and nothing routed.
+      out.firstTokenAt = performance.now();
+      for (const e of answer.events ?? []) {
+        noteEvent(out, e);
+        yield e;
+      }
+      if (answer.usage) out.usage = answer.usage;
+      return;
+    }
     const d = await dispatch(gw, ctx, 'chat', target, out, estimate, (a, cancel) => firstEvent(a.deployment.model, { ...request, model: a.deployment.upstreamModel }, cancel.signal));
     let done = false;
+    const tap = eventTap(out);
     try {
       for (let next = d.value.first; !next.done; next = await d.value.it.next()) {
         noteEvent(out, next.value);
+        if (tap) tap(next.value);
         yield next.value;
       }
       done = true;
@@ -46,6 +61,7 @@ export async function* call(gw: Gateway, ctx: CallContext, model: string, reques
   } catch (err) {
     const e = ctx.cancel.aborted ? new HubError('canceled', 'The caller canceled the call') : gw.registry.redactor.error(toHubError(err));
     out.errorKind = e.kind;
+    out.error = e;
     out.status = e.status;
     throw e;
   } finally {

@@ -10,6 +10,7 @@ import type { Ledger } from '../tenancy/ledger.js';
 import type { RateLimiter } from '../tenancy/rate-limits.js';
 import type { Principal } from '../tenancy/types.js';
 import type { UsageRecorder } from '../usage/record.js';
+import type { Hooks } from './hooks.js';
 
 /** What the gateway runs calls with: built once by whoever hosts it (the HTTP app, the CLI). */
 export interface Gateway {
@@ -18,6 +19,8 @@ export interface Gateway {
   readonly prices: PriceBook;
   readonly ledger: Ledger;
   readonly limiter: RateLimiter;
+  /** The hooks every call runs through (gateway/hooks.ts); undefined when none is registered. */
+  readonly hooks?: Hooks | undefined;
 }
 
 /** A call's sub-calls, counted and costed once for the whole tree of calls under one top-level call. */

@@ -1,8 +1,9 @@
 import type { Collected } from '../core/collect.js';
-import type { ErrorKind } from '../core/errors.js';
+import type { ErrorKind, HubError } from '../core/errors.js';
 import type { ChatEvent, Usage } from '../core/types.js';
 import type { Attempt } from '../routing/router.js';
 import type { Ticket } from './admission.js';
+import type { Hooked } from './hooks.js';
 
 /** What one call did, filled in as it goes and recorded whatever happens. */
 export interface Outcome {
@@ -12,6 +13,8 @@ export interface Outcome {
   stream: boolean;
   status: number;
   errorKind: ErrorKind | undefined;
+  /** The error the call ended with, for post-hooks (its kind and status are above). */
+  error: HubError | undefined;
   usage: Usage | undefined;
   /** performance.now() of the first token. */
   firstTokenAt: number | undefined;
@@ -23,10 +26,12 @@ export interface Outcome {
   outputText: string;
   /** A virtual model's sub-calls. */
   trace: Collected['trace'];
+  /** The call's hooks and what they see of it, when the gateway has hooks (gateway/hooks.ts). */
+  hooked: Hooked | undefined;
 }
 
 export function newOutcome(): Outcome {
-  return { model: '', attempt: undefined, stream: false, status: 200, errorKind: undefined, usage: undefined, firstTokenAt: undefined, ticket: undefined, promptText: undefined, outputText: '', trace: undefined };
+  return { model: '', attempt: undefined, stream: false, status: 200, errorKind: undefined, error: undefined, usage: undefined, firstTokenAt: undefined, ticket: undefined, promptText: undefined, outputText: '', trace: undefined, hooked: undefined };
 }
 
 /** Keeps the outcome current as a canonical stream goes by: usage, first token, text for counting. */

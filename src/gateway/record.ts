@@ -6,6 +6,8 @@ import type { UsageRecord } from '../usage/record.js';
 import { countTokens } from '../usage/tokens.js';
 import type { CallContext, Gateway } from './context.js';
 import type { Outcome } from './outcome.js';
+import { runPost } from './hooks.js';
+import type { CallEnd } from './hooks.js';
 
 /** What a record says about the call beyond its outcome. */
 export interface RecordExtras {
@@ -47,6 +49,15 @@ export function recordCall(gw: Gateway, call: CallContext, out: Outcome, x: Reco
     out.ticket?.settle(undefined, 0);
   } else out.ticket?.settle(out.usage, cost);
   const caller = x.caller;
+  const latencyMs = performance.now() - x.t0;
+  const ttftMs = out.firstTokenAt === undefined ? undefined : out.firstTokenAt - x.t0;
+  let bodies = x.bodies;
+  if (out.hooked) {
+    // Post-hooks, in reverse order, before the record is journaled: a capture hook puts the bodies on it.
+    const end: CallEnd = { info: out.hooked.info, out, error: out.error, costUsd: cost, latencyMs, ttftMs, bodies };
+    runPost(end);
+    bodies = end.bodies;
+  }
   gw.recorder.record(
     {
       requestId: call.requestId,
@@ -64,13 +75,13 @@ export function recordCall(gw: Gateway, call: CallContext, out: Outcome, x: Reco
       costUsd: cost,
       usageCounted: estimated,
       ...(out.trace && { trace: out.trace }),
-      ...(x.bodies && { bodies: x.bodies }),
+      ...(bodies && { bodies }),
       stream: out.stream,
       status: out.status,
       errorKind: out.errorKind,
       usage: out.usage,
-      latencyMs: performance.now() - x.t0,
-      ttftMs: out.firstTokenAt === undefined ? undefined : out.firstTokenAt - x.t0,
+      latencyMs,
+      ttftMs,
     },
     then,
   );

@@ -1,3 +1,5 @@
+import { compileHooks } from '../gateway/hooks.js';
+import type { Hook } from '../gateway/hooks.js';
 import { timeOrderedId } from '../core/ids.js';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -35,7 +37,8 @@ export interface HubOptions {
   readonly ledger: Ledger;
   readonly stores: HubStores;
   readonly logger: Logger;
-  readonly captureBodies?: { readonly maxBytes: number };
+  /** The hooks every model call runs through, in order (gateway/hooks.ts; body capture is one). */
+  readonly hooks?: readonly Hook[];
   readonly limits?: ConnectionLimits;
   /** `required`: /metrics needs the admin key. Default `none`. */
   readonly metricsAuth?: 'required' | 'none';
@@ -102,7 +105,7 @@ export function createHub(o: HubOptions): Hub {
     registry: o.registry,
     recorder: o.recorder,
     maxBodyBytes: o.maxBodyBytes,
-    captureBodies: o.captureBodies,
+    hooks: compileHooks(o.hooks ?? []),
     tenancy: o.tenancy,
     prices: o.prices,
     ledger: o.ledger,

@@ -15,8 +15,6 @@ export interface HubStores {
 export interface HubContext extends Gateway {
   readonly tenancy: Tenancy;
   readonly maxBodyBytes: number;
-  /** Set when request and response bodies are kept (redacted) for the request log. */
-  readonly captureBodies: { readonly maxBytes: number } | undefined;
   readonly stores: HubStores;
   /** Unix seconds the hub started, reported as `created` in /v1/models. */
   readonly startedAt: number;

@@ -7,13 +7,14 @@ import type { CallContext } from '../gateway/context.js';
 import { newOutcome } from '../gateway/outcome.js';
 import type { Outcome } from '../gateway/outcome.js';
 import { recordCall } from '../gateway/record.js';
+import { hooked, runPre, runSent } from '../gateway/hooks.js';
+import type { Hooked } from '../gateway/hooks.js';
 import { parseJSONBody } from '../protocols/validate.js';
 import type { Attempt } from '../routing/router.js';
 import type { Principal } from '../tenancy/types.js';
-import { redactBody, truncate } from '../usage/redact.js';
 import type { UsageRecord } from '../usage/record.js';
 import type { HubContext } from './context.js';
-import { headerValue, readBody, sendJSON } from './http.js';
+import { headerValue, readBody, sendJSON, sendRaw } from './http.js';
 
 /** How an inbound wire format reports errors to its clients. */
 export interface ErrorFormat {
@@ -46,6 +47,8 @@ export async function runRequest(
   const t0 = performance.now();
   const ts = Date.now();
   const out = newOutcome();
+  // What the hooks see of this call (nothing is made when none is registered).
+  const h = hooked(ctx.hooks, out, { call: undefined, endpoint, request: undefined, rawBody: '', via: 'http' });
   let call: CallContext | undefined;
   // Who called, once known: a request refused at admission (budget, RPM, TPM, model access) has
   // no ticket but is still recorded against its key and team.
@@ -55,43 +58,45 @@ export async function runRequest(
     if (!res.writableFinished) cancel.abort();
   });
   // The record is made (and journaled) just before the response's last byte goes out, so a
-  // client never sees a completed request whose record a crash could lose.
+  // client never sees a completed request whose record a crash could lose. The post-hooks run
+  // inside it (gateway/record.ts), so what they add to the record (bodies) is journaled too.
   let recorded = false;
   const finalize = (then?: () => void): void => {
     if (recorded) return then?.();
     recorded = true;
-    recordCall(
-      ctx,
-      call ?? callContext({ kind: 'open' }, requestId, cancel),
-      out,
-      {
-        t0,
-        ts,
-        endpoint,
-        caller,
-        ...(capture && { bodies: { request: keepBody(ctx, rawBody), response: keepBody(ctx, capture()) } }),
-      },
-      then,
-    );
+    recordCall(ctx, call ?? callContext({ kind: 'open' }, requestId, cancel), out, { t0, ts, endpoint, caller }, then);
   };
+  const sent = h && h.hooks.sent.length > 0 ? h : undefined;
   const end = res.end.bind(res) as (...a: unknown[]) => ServerResponse;
   let ending = false;
   (res as { end: unknown }).end = (...args: unknown[]) => {
     if (ending) return res;
     ending = true;
+    if (sent) sendTap(sent, args[0]);
     // The last byte goes out once the record is journaled (within this turn of the event loop).
     finalize(() => end(...args));
     return res;
   };
-  const capture = ctx.captureBodies ? teeResponse(res, ctx.captureBodies.maxBytes) : undefined;
-  let rawBody = '';
+  if (sent) {
+    // Only when a hook asks for what the response sends (body capture).
+    const write = res.write.bind(res) as (...a: unknown[]) => boolean;
+    (res as { write: unknown }).write = (chunk: unknown, ...rest: unknown[]) => {
+      sendTap(sent, chunk);
+      return write(chunk, ...rest);
+    };
+  }
   try {
     // Who is calling is settled before the body is even read.
     const principal = ctx.tenancy.authenticate(req.headers);
     caller = principal;
     call = callContext(principal, requestId, cancel);
-    rawBody = await readBody(req, ctx.maxBodyBytes);
+    const rawBody = await readBody(req, ctx.maxBodyBytes);
     const json = parseJSONBody(rawBody);
+    if (h) {
+      h.info.call = call;
+      h.info.rawBody = rawBody;
+      h.info.request = json;
+    }
     const model = (json as { model?: unknown } | null)?.model;
     // Recorded before validation, so an over-long name is kept only in part.
     if (typeof model === 'string') out.model = storedModelName(model);
@@ -100,6 +105,7 @@ export async function runRequest(
     // Upstream text is scrubbed where it enters the hub; this is the last check on its way out.
     const e = cancel.aborted ? new HubError('canceled', 'Client closed the request') : ctx.registry.redactor.error(toHubError(err));
     out.errorKind = e.kind;
+    out.error = e;
     if (!res.headersSent) {
       out.status = e.status;
       sendJSON(res, e.status, format.body(e, requestId), {
@@ -117,9 +123,33 @@ export async function runRequest(
   }
 }
 
-/** A body as stored: secret-looking fields and the hub's upstream secrets out, then cut to size. */
-function keepBody(ctx: HubContext, text: string): string {
-  return truncate(ctx.registry.redactor.redact(redactBody(text)), ctx.captureBodies!.maxBytes);
+/** One piece of what the response sends, to the `sent` hooks. */
+function sendTap(h: Hooked, chunk: unknown): void {
+  if (typeof chunk === 'string') runSent(h, chunk);
+  else if (Buffer.isBuffer(chunk)) runSent(h, chunk.toString('utf8'));
+}
+
+/**
+ * The pre-hooks of an admitted call (gateway/hooks.ts), run by each route just before it routes
+ * the call: when one answers, its answer goes to the client as it is, nothing is routed, and the
+ * call is recorded as usual (with the answer's usage, if it gives one). True when it answered.
+ */
+export function answeredByHook(res: ServerResponse, requestId: string, out: Outcome): boolean {
+  if (!out.hooked) return false;
+  const a = runPre(out);
+  if (!a) return false;
+  if (a.text === undefined) throw new HubError('internal', `The hook '${a.by}' answered an HTTP request without a body.`);
+  out.usage = a.usage;
+  // A ready answer: its first token is the moment it was there, as for any whole answer.
+  out.firstTokenAt = performance.now();
+  out.status = a.status ?? 200;
+  sendRaw(res, out.status, a.text, {
+    ...out.ticket?.headers,
+    'content-type': a.contentType ?? (out.stream ? 'text/event-stream' : 'application/json'),
+    'x-request-id': requestId,
+    ...(a.by !== undefined && { 'x-baimo-hook': headerValue(a.by) }),
+  });
+  return true;
 }
 
 /**
@@ -136,27 +166,4 @@ export function attemptHeaders(requestId: string, a: Attempt, out?: Outcome): Re
     'x-baimo-attempts': String(a.number),
     ...(a.fallbackFrom !== undefined && { 'x-baimo-fallback': headerValue(`${a.fallbackFrom} -> ${a.route.name}`) }),
   };
-}
-
-/** Keeps a copy of what the response sends, up to `max` bytes, for body capture. */
-function teeResponse(res: ServerResponse, max: number): () => string {
-  const parts: string[] = [];
-  let size = 0;
-  const keep = (chunk: unknown) => {
-    if (size > max || chunk === undefined || chunk === null || typeof chunk === 'function') return;
-    const text = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('utf8') : '';
-    size += text.length;
-    parts.push(text);
-  };
-  const write = res.write.bind(res) as (...a: unknown[]) => boolean;
-  const end = res.end.bind(res) as (...a: unknown[]) => ServerResponse;
-  (res as { write: unknown }).write = (chunk: unknown, ...rest: unknown[]) => {
-    keep(chunk);
-    return write(chunk, ...rest);
-  };
-  (res as { end: unknown }).end = (chunk?: unknown, ...rest: unknown[]) => {
-    keep(chunk);
-    return end(chunk, ...rest);
-  };
-  return () => parts.join('');
 }

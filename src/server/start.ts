@@ -16,6 +16,8 @@ import { Ledger } from '../tenancy/ledger.js';
 import { Tenancy } from '../tenancy/service.js';
 import { UsageRecorder } from '../usage/record.js';
 import { createHub } from './app.js';
+import { bodyCapture } from '../gateway/capture.js';
+import type { Hook } from '../gateway/hooks.js';
 import type { Hub } from './app.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -27,6 +29,8 @@ export interface StartOptions extends SettingFlags {
   readonly env?: Env;
   /** Look for Ollama on its default port when no local provider is configured. Default true. */
   readonly detectOllama?: boolean;
+  /** Hooks of the embedding program (or a test), run after those the config turns on. */
+  readonly hooks?: readonly Hook[];
 }
 
 export interface RunningHub {
@@ -78,7 +82,11 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
       logger,
       metricsAuth: settings.metricsAuth,
       limits: { maxConnections: settings.maxConnections, headersTimeoutMs: settings.headersTimeoutMs, requestTimeoutMs: settings.requestTimeoutMs },
-      ...(config.logging?.bodies && { captureBodies: { maxBytes: config.logging.maxBodyBytes ?? 64 * 1024 } }),
+      hooks: [
+        // One line per hook the config turns on, in the order they run (post-hooks in reverse).
+        ...(config.logging?.bodies ? [bodyCapture(config.logging.maxBodyBytes ?? 64 * 1024, redactor)] : []),
+        ...(o.hooks ?? []),
+      ],
     });
     tracer = await createTracer(
       config.tracing?.otlpEndpoint ?? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT,

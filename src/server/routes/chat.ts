@@ -17,7 +17,8 @@ import type { Dispatched } from '../../gateway/dispatch.js';
 import { sendJSON, sendRaw, SSE_HEADERS } from '../http.js';
 import { admit } from '../../gateway/admission.js';
 import { noteEvent } from '../../gateway/outcome.js';
-import { attemptHeaders, runRequest } from '../lifecycle.js';
+import { eventTap, relaySink, relayWhole, tapEvents } from '../../gateway/hooks.js';
+import { answeredByHook, attemptHeaders, runRequest } from '../lifecycle.js';
 import type { Outcome } from '../../gateway/outcome.js';
 import { write } from '../stream-writer.js';
 
@@ -40,6 +41,7 @@ export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: Serv
     const estimate = estimatePromptTokens(base);
     out.promptText = () => promptText(base);
     out.ticket = admit(ctx, call.principal, body.model, target, { estimate, bound: () => promptTokenBound(base), choices: body.n }, body.max_completion_tokens ?? body.max_tokens ?? undefined);
+    if (answeredByHook(res, requestId, out)) return;
     const d = await dispatch(ctx, call, 'chat', target, out, estimate, async (attempt, cancel): Promise<Started> => {
       const { model, upstreamModel } = attempt.deployment;
       const relay = model.passthrough?.('openai-chat');
@@ -47,11 +49,11 @@ export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: Serv
         const request = { body: raw, model: upstreamModel, includeUsage: body.stream_options?.include_usage === true };
         if (!out.stream) return { kind: 'relay-whole', ...(await relay.whole(request, cancel)) };
         // The first event goes to the client the moment it has been checked.
-        const open = () => (res.writeHead(200, { ...SSE_HEADERS, ...attemptHeaders(requestId, attempt, out) }), res);
+        const open = () => (res.writeHead(200, { ...SSE_HEADERS, ...attemptHeaders(requestId, attempt, out) }), relaySink(out, res));
         return { kind: 'relay-stream', stream: await relay.stream(request, cancel, open) };
       }
       if (!out.stream) {
-        const collected = await collect(model.stream(canonical(upstreamModel), cancel.signal));
+        const collected = await collect(tapEvents(out, model.stream(canonical(upstreamModel), cancel.signal)));
         // Not streamed: the first token is the moment the whole answer arrived, as on the relay.
         return { kind: 'canonical-whole', collected, firstTokenAt: performance.now() };
       }
@@ -63,6 +65,7 @@ export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: Serv
       case 'relay-whole':
         out.usage = started.meter.usage;
         out.firstTokenAt = started.meter.firstTokenAt;
+        relayWhole(out, started.text);
         return sendRaw(res, 200, started.text, headers);
       case 'canonical-whole':
         out.usage = started.collected.usage;
@@ -88,7 +91,7 @@ async function relayStream(
   if (!res.headersSent) res.writeHead(200, { ...SSE_HEADERS, ...headers });
   const { meter } = s.stream;
   try {
-    await s.stream.pipe(res, d);
+    await s.stream.pipe(relaySink(out, res), d);
   } finally {
     out.usage = meter.usage;
     out.firstTokenAt = meter.firstTokenAt;
@@ -110,10 +113,12 @@ async function canonicalStream(
 ): Promise<void> {
   const renderer = new ChunkRenderer(`chatcmpl-${requestId}`, body.model, body.stream_options?.include_usage === true);
   res.writeHead(200, { ...SSE_HEADERS, ...headers });
+  const tap = eventTap(out);
   try {
     for (let next = s.first; !next.done; next = await s.it.next()) {
       const e = next.value;
       noteEvent(out, e);
+      if (tap) tap(e);
       const chunk = renderer.render(e);
       if (chunk) await write(res, `data: ${JSON.stringify(chunk)}\n\n`);
     }

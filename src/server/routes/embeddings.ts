@@ -10,7 +10,8 @@ import type { HubContext } from '../context.js';
 import { dispatch } from '../../gateway/dispatch.js';
 import { sendRaw } from '../http.js';
 import { admit } from '../../gateway/admission.js';
-import { attemptHeaders, runRequest } from '../lifecycle.js';
+import { relayWhole } from '../../gateway/hooks.js';
+import { answeredByHook, attemptHeaders, runRequest } from '../lifecycle.js';
 
 /** A vector as OpenAI's base64 encoding: little-endian float32s. */
 function base64(vector: readonly number[]): string {
@@ -42,12 +43,13 @@ export function embeddings(ctx: HubContext, req: IncomingMessage, res: ServerRes
     const inputs = typeof body.input === 'string' ? [body.input] : body.input;
     const estimate = inputs.reduce<number>((n, x) => n + (typeof x === 'string' ? estimateTextTokens(x) : Array.isArray(x) ? x.length : 1), 0);
     out.ticket = admit(ctx, call.principal, body.model, target, { estimate, bound: () => inputs.reduce<number>((n, x) => n + (typeof x === 'string' ? textTokenBound(x) : Array.isArray(x) ? x.length : 1), 0) }, 0);
+    if (answeredByHook(res, requestId, out)) return;
     const d = await dispatch(ctx, call, 'embeddings', target, out, estimate, async (attempt, cancel) => {
       const provider = attempt.deployment.model;
       const relay = provider.passthrough?.('openai-embeddings');
       if (relay) {
         const { text, meter } = await relay.whole({ body: json as Record<string, unknown>, model: attempt.deployment.upstreamModel }, cancel);
-        return { text, usage: meter.usage };
+        return { text, usage: meter.usage, relayed: true };
       }
       if (!canEmbed(provider)) {
         throw new HubError('bad_request', `The model '${body.model}' does not offer embeddings.`, { param: 'model' });
@@ -64,9 +66,10 @@ export function embeddings(ctx: HubContext, req: IncomingMessage, res: ServerRes
         },
         cancel.signal,
       );
-      return { text: JSON.stringify(openAIEmbeddings(r, body.encoding_format)), usage: r.usage };
+      return { text: JSON.stringify(openAIEmbeddings(r, body.encoding_format)), usage: r.usage, relayed: false };
     });
     out.usage = d.value.usage;
+    if (d.value.relayed) relayWhole(out, d.value.text);
     sendRaw(res, 200, d.value.text, attemptHeaders(requestId, d.attempt, out));
   });
 }

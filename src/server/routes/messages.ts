@@ -20,7 +20,8 @@ import type { Dispatched } from '../../gateway/dispatch.js';
 import type { Outcome } from '../../gateway/outcome.js';
 import { admit } from '../../gateway/admission.js';
 import { noteEvent } from '../../gateway/outcome.js';
-import { attemptHeaders, runRequest } from '../lifecycle.js';
+import { eventTap, relaySink, relayWhole, tapEvents } from '../../gateway/hooks.js';
+import { answeredByHook, attemptHeaders, runRequest } from '../lifecycle.js';
 import { write } from '../stream-writer.js';
 
 /** A Model that can count prompt tokens itself (Anthropic and Gemini upstreams can). */
@@ -44,6 +45,7 @@ export function messages(ctx: HubContext, req: IncomingMessage, res: ServerRespo
     const id = `msg_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
     const stream = out.stream;
     out.ticket = admit(ctx, call.principal, body.model, target, { estimate, bound: () => promptTokenBound(base) }, body.max_tokens);
+    if (answeredByHook(res, requestId, out)) return;
     const beta = typeof req.headers['anthropic-beta'] === 'string' ? req.headers['anthropic-beta'] : undefined;
     const d = await dispatch(ctx, call, 'chat', target, out, estimate, async (attempt, cancel): Promise<Started> => {
       // A provider with its own Anthropic-compatible endpoint serves Anthropic clients natively.
@@ -53,11 +55,11 @@ export function messages(ctx: HubContext, req: IncomingMessage, res: ServerRespo
         const r = { body: json as Record<string, unknown>, model: attempt.deployment.upstreamModel, beta };
         if (!stream) return { relayed: { kind: 'whole', ...(await relay.whole(r, cancel)) } };
         // The first event goes to the client the moment it has been checked.
-        const open = () => (res.writeHead(200, { ...SSE_HEADERS, ...attemptHeaders(requestId, attempt, out), 'request-id': requestId }), res);
+        const open = () => (res.writeHead(200, { ...SSE_HEADERS, ...attemptHeaders(requestId, attempt, out), 'request-id': requestId }), relaySink(out, res));
         return { relayed: { kind: 'stream', stream: await relay.stream(r, cancel, open) } };
       }
       const request = { ...base, model: attempt.deployment.upstreamModel };
-      if (!stream) return { whole: await collect(model.stream(request, cancel.signal)), arrivedAt: performance.now() };
+      if (!stream) return { whole: await collect(tapEvents(out, model.stream(request, cancel.signal))), arrivedAt: performance.now() };
       return { started: await firstEvent(model, request, cancel.signal) };
     });
     const headers = { ...attemptHeaders(requestId, d.attempt, out), 'request-id': requestId };
@@ -74,10 +76,12 @@ export function messages(ctx: HubContext, req: IncomingMessage, res: ServerRespo
     const renderer = new AnthropicStreamRenderer(id, body.model, estimate);
     res.writeHead(200, { ...SSE_HEADERS, ...headers });
     await write(res, renderer.start());
+    const tap = eventTap(out);
     try {
       for (let next = first; !next.done; next = await it.next()) {
         const e = next.value;
         noteEvent(out, e);
+        if (tap) tap(e);
         const text = renderer.render(e);
         if (text) await write(res, text);
       }
@@ -102,13 +106,14 @@ async function relayRest(r: Relayed, res: ServerResponse, headers: Record<string
   if (r.kind === 'whole') {
     out.usage = r.meter.usage;
     out.firstTokenAt = r.meter.firstTokenAt;
+    relayWhole(out, r.text);
     return sendRaw(res, 200, r.text, headers);
   }
   const state = r.stream.meter;
   const provider = (d.attempt.deployment.anthropic ?? d.attempt.deployment.model).provider;
   if (!res.headersSent) res.writeHead(200, { ...SSE_HEADERS, ...headers });
   try {
-    await r.stream.pipe(res, d);
+    await r.stream.pipe(relaySink(out, res), d);
   } finally {
     out.usage = state.usage;
     out.firstTokenAt = state.firstTokenAt;

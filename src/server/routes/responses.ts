@@ -21,7 +21,8 @@ import type { HubContext } from '../context.js';
 import { dispatch, firstEvent } from '../../gateway/dispatch.js';
 import { sendJSON, sendRaw, SSE_HEADERS } from '../http.js';
 import { noteEvent } from '../../gateway/outcome.js';
-import { attemptHeaders, runRequest } from '../lifecycle.js';
+import { eventTap, relaySink, relayWhole, tapEvents } from '../../gateway/hooks.js';
+import { answeredByHook, attemptHeaders, runRequest } from '../lifecycle.js';
 import { write } from '../stream-writer.js';
 
 function responseId(): string {
@@ -98,6 +99,7 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
     const estimate = estimatePromptTokens(request);
     out.promptText = () => promptText(request);
     out.ticket = admit(ctx, principal, body.model, target, { estimate, bound: () => promptTokenBound(request) }, body.max_output_tokens ?? undefined);
+    if (answeredByHook(res, requestId, out)) return;
     const id = responseId();
     const createdAt = Math.floor(Date.now() / 1000);
     const keep = body.store !== false;
@@ -110,7 +112,7 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
     const stream = out.stream;
     const d = await dispatch(ctx, call, 'chat', target, out, estimate, async (attempt, cancel) => {
       const r = { ...request, model: attempt.deployment.upstreamModel };
-      if (!stream) return { whole: await collect(attempt.deployment.model.stream(r, cancel.signal)), arrivedAt: performance.now() };
+      if (!stream) return { whole: await collect(tapEvents(out, attempt.deployment.model.stream(r, cancel.signal))), arrivedAt: performance.now() };
       return { started: await firstEvent(attempt.deployment.model, r, cancel.signal) };
     });
     const headers = attemptHeaders(requestId, d.attempt, out);
@@ -130,10 +132,12 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
     const collector = new Collector();
     res.writeHead(200, { ...SSE_HEADERS, ...headers });
     await write(res, renderer.start());
+    const tap = eventTap(out);
     try {
       for (let next = first; !next.done; next = await it.next()) {
         const e = next.value;
         noteEvent(out, e);
+        if (tap) tap(e);
         collector.add(e);
         const text = renderer.render(e);
         if (text) await write(res, text);
@@ -166,19 +170,21 @@ async function relayResponses(
   // The body as sent bounds its prompt (JSON escapes only add bytes); history kept upstream under
   // previous_response_id is not in it.
   out.ticket = admit(ctx, call.principal, body.model, target, { estimate, bound: () => textTokenBound(JSON.stringify(raw)) }, body.max_output_tokens ?? undefined);
+  if (answeredByHook(res, requestId, out)) return;
   const d = await dispatch(ctx, call, 'chat', target, out, estimate, async (attempt, cancel) => {
     const relay = attempt.deployment.model.passthrough?.('openai-responses');
     if (!relay) throw new HubError('upstream', `Upstream ${attempt.deployment.model.provider} does not speak the Responses API`, { provider: attempt.deployment.model.provider });
     const r = { body: raw, model: attempt.deployment.upstreamModel };
     if (!out.stream) return { whole: await relay.whole(r, cancel) };
     // The first event goes to the client the moment it has arrived.
-    const open = () => (res.writeHead(200, { ...SSE_HEADERS, ...attemptHeaders(requestId, attempt, out) }), res);
+    const open = () => (res.writeHead(200, { ...SSE_HEADERS, ...attemptHeaders(requestId, attempt, out) }), relaySink(out, res));
     return { stream: await relay.stream(r, cancel, open) };
   });
   const headers = attemptHeaders(requestId, d.attempt, out);
   if (d.value.whole) {
     out.usage = d.value.whole.meter.usage;
     out.firstTokenAt = d.value.whole.meter.firstTokenAt;
+    relayWhole(out, d.value.whole.text);
     sendRaw(res, 200, d.value.whole.text, headers);
     return;
   }
@@ -186,7 +192,7 @@ async function relayResponses(
   const meter = stream.meter;
   if (!res.headersSent) res.writeHead(200, { ...SSE_HEADERS, ...headers });
   try {
-    await stream.pipe(res, d);
+    await stream.pipe(relaySink(out, res), d);
   } finally {
     out.usage = meter.usage;
     out.firstTokenAt = meter.firstTokenAt;
