@@ -11,6 +11,16 @@ import { HubError } from '../src/core/errors.js';
 import type { ChatEvent } from '../src/core/types.js';
 import type { CallEnd, Hook } from '../src/gateway/hooks.js';
 import { startHub } from '../src/server/start.js';
+import { validateConfig } from '../src/config/load.js';
+import { Cancel } from '../src/core/cancel.js';
+import { call } from '../src/gateway/call.js';
+import { callContext } from '../src/gateway/context.js';
+import { compileHooks } from '../src/gateway/hooks.js';
+import { assemble } from '../src/server/assemble.js';
+import { Ledger } from '../src/tenancy/ledger.js';
+import { RateLimiter } from '../src/tenancy/rate-limits.js';
+import { UsageRecorder } from '../src/usage/record.js';
+import type { UsageRecord } from '../src/usage/record.js';
 import type { RunningHub } from '../src/server/start.js';
 import { startAnthropicUpstream } from './upstreams/anthropic.js';
 import type { AnthropicUpstream } from './upstreams/anthropic.js';
@@ -21,6 +31,7 @@ let openai: OpenAIUpstream;
 let anthropic: AnthropicUpstream;
 let hooked: RunningHub;
 let plain: RunningHub;
+let capturing: RunningHub;
 const dirs: string[] = [];
 
 /** What the hooks saw, by request id. */
@@ -78,11 +89,14 @@ beforeAll(async () => {
   const yaml = `providers:\n  loop: { baseURL: ${openai.baseURL} }\n  anth: { type: anthropic, baseURL: ${anthropic.baseURL} }\n`;
   hooked = await hub(yaml, [order('first'), order('second'), cache, observer, order('third')]);
   plain = await hub(yaml, []);
+  // Body capture (a hook the config turns on) beside a stream hook of the program's.
+  capturing = await hub(`${yaml}logging: { bodies: true, maxBodyBytes: 65536 }\n`, [observer]);
 }, 30_000);
 
 afterAll(async () => {
   await hooked?.close();
   await plain?.close();
+  await capturing?.close();
   await openai?.close();
   await anthropic?.close();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -205,5 +219,91 @@ describe('with no stream hook', () => {
     const same = (t: string) => t.replace(/chatcmpl-[A-Za-z0-9_-]+/g, 'chatcmpl-X').replace(/"created":\d+/g, '"created":0');
     expect(viaHub.status).toBe(200);
     expect(same(viaHub.text)).toBe(same(await direct.text()));
+  });
+});
+
+describe('body capture as a hook', () => {
+  const stored = async (id: string) => {
+    await expect.poll(() => capturing.store.usage.bodies(id), { timeout: 3000 }).toBeTruthy();
+    return (await capturing.store.usage.bodies(id))!;
+  };
+
+  it.each([
+    ['a relayed stream', '/v1/chat/completions', { model: 'loop/gpt-test', stream: true, messages: [{ role: 'user', content: 'hi' }] }],
+    ['a canonical stream', '/v1/chat/completions', { model: 'anth/claude-test', stream: true, messages: [{ role: 'user', content: 'hi' }] }],
+    ['a whole answer', '/v1/messages', { model: 'anth/claude-test', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] }],
+    ['an error', '/v1/chat/completions', { model: 'nowhere/none', messages: [{ role: 'user', content: 'hi' }] }],
+  ])('keeps exactly what the client got: %s', async (_what, path, body) => {
+    const r = await post(capturing, path, body);
+    const b = await stored(r.id);
+    expect(b.response).toBe(r.text);
+    expect(JSON.parse(b.request)).toEqual(body);
+  });
+
+  it('while a stream hook on the same hub sees the same bytes', async () => {
+    const r = await post(capturing, '/v1/messages', { model: 'anth/claude-test', stream: true, max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] });
+    expect((await stored(r.id)).response).toBe(r.text);
+    expect(relayed.get(r.id)).toBe(r.text);
+  });
+});
+
+const CACHED: ChatEvent[] = [
+  { type: 'text', choice: 0, text: 'cached answer' },
+  { type: 'finish', choice: 0, reason: 'stop' },
+];
+
+describe('gateway.call (no HTTP) runs the same hooks', () => {
+  const records: UsageRecord[] = [];
+  const seen: string[] = [];
+  let gw: Parameters<typeof call>[0];
+
+  beforeAll(async () => {
+    const config = validateConfig({ providers: { loop: { baseURL: openai.baseURL } } }, {});
+    const { registry, prices } = await assemble(config, {}, { detectOllama: false });
+    const recorder = new UsageRecorder({ writeUsageLines: (jsonl) => void records.push(...jsonl.split('\n').map((l) => JSON.parse(l) as UsageRecord)) }, undefined, 1);
+    const hooks: Hook[] = [
+      {
+        name: 'outer',
+        pre: (c) => void seen.push(`pre outer ${c.via}`),
+        post: (end) => void seen.push(`post outer ${end.out.status}`),
+      },
+      {
+        name: 'cache',
+        pre: (c) =>
+          c.call!.requestId === 'req_cached'
+            ? { events: CACHED, usage: { inputTokens: 1, outputTokens: 2 } }
+            : undefined,
+        event: (c, e) => void (e.type === 'text' && seen.push(`event ${c.call!.requestId}`)),
+        post: () => void seen.push('post cache'),
+      },
+    ];
+    gw = { registry, recorder, prices, ledger: new Ledger(() => 0), limiter: new RateLimiter(), hooks: compileHooks(hooks) };
+  });
+
+  afterAll(async () => {
+    await gw?.recorder.close();
+  });
+
+  const ask = { model: '', messages: [{ role: 'user' as const, content: [{ type: 'text' as const, text: 'hi' }] }] };
+  const drain = async (it: AsyncIterable<ChatEvent>) => {
+    const out: ChatEvent[] = [];
+    for await (const e of it) out.push(e);
+    return out;
+  };
+
+  it('streams through the event hooks, pre in order and post in reverse', async () => {
+    seen.length = 0;
+    const events = await drain(call(gw, callContext({ kind: 'open' }, 'req_streamed', new Cancel()), 'loop/gpt-test', ask));
+    const texts = events.filter((e) => e.type === 'text').length;
+    expect(texts).toBeGreaterThan(0);
+    expect(seen).toEqual(['pre outer call', ...Array(texts).fill('event req_streamed'), 'post cache', 'post outer 200']);
+  });
+
+  it("a pre-hook's events answer with no upstream call, and the call is recorded", async () => {
+    const before = openai.requests.length;
+    const events = await drain(call(gw, callContext({ kind: 'open' }, 'req_cached', new Cancel()), 'loop/gpt-test', ask));
+    expect(events).toEqual(CACHED);
+    expect(openai.requests.length).toBe(before);
+    await expect.poll(() => records.find((r) => r.requestId === 'req_cached')).toMatchObject({ status: 200, usage: { inputTokens: 1, outputTokens: 2 } });
   });
 });
