@@ -20,14 +20,14 @@ export interface RecordExtras {
    * ticket but is still recorded against its key and team.
    */
   readonly caller: Principal | undefined;
-  readonly bodies?: UsageRecord['bodies'];
 }
 
 /**
  * Settles a finished call and records it: the first-token time goes to the deployment, usage
  * is counted when the upstream reported none, the ticket is settled with the cost (a virtual
  * model's sub-calls settled their own: the record carries their total), and the record is made.
- * With `then`, `then` runs once the record is journaled (see UsageRecorder.record).
+ * The call's post-hooks run (in reverse order) just before the record is made, and may put the
+ * bodies on it. With `then`, `then` runs once the record is journaled (see UsageRecorder.record).
  */
 export function recordCall(gw: Gateway, call: CallContext, out: Outcome, x: RecordExtras, then?: () => void): void {
   const a = out.attempt;
@@ -51,10 +51,10 @@ export function recordCall(gw: Gateway, call: CallContext, out: Outcome, x: Reco
   const caller = x.caller;
   const latencyMs = performance.now() - x.t0;
   const ttftMs = out.firstTokenAt === undefined ? undefined : out.firstTokenAt - x.t0;
-  let bodies = x.bodies;
+  let bodies: UsageRecord['bodies'] | undefined;
   if (out.hooked) {
     // Post-hooks, in reverse order, before the record is journaled: a capture hook puts the bodies on it.
-    const end: CallEnd = { info: out.hooked.info, out, error: out.error, costUsd: cost, latencyMs, ttftMs, bodies };
+    const end: CallEnd = { info: out.hooked.info, out, error: out.error, costUsd: cost, latencyMs, ttftMs, bodies: undefined };
     runPost(end);
     bodies = end.bodies;
   }
