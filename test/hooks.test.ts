@@ -240,6 +240,15 @@ describe('body capture as a hook', () => {
     expect(JSON.parse(b.request)).toEqual(body);
   });
 
+  it('keeps a body that is not JSON as it came, with the 400 it got', async () => {
+    const res = await fetch(`${capturing.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model": "loop/gpt-test", oops' });
+    const text = await res.text();
+    expect(res.status).toBe(400);
+    const b = await stored(res.headers.get('x-request-id')!);
+    expect(b.request).toBe('{"model": "loop/gpt-test", oops');
+    expect(b.response).toBe(text);
+  });
+
   it('while a stream hook on the same hub sees the same bytes', async () => {
     const r = await post(capturing, '/v1/messages', { model: 'anth/claude-test', stream: true, max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] });
     expect((await stored(r.id)).response).toBe(r.text);

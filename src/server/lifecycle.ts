@@ -90,13 +90,12 @@ export async function runRequest(
     const principal = ctx.tenancy.authenticate(req.headers);
     caller = principal;
     call = callContext(principal, requestId, cancel);
+    if (h) h.info.call = call;
     const rawBody = await readBody(req, ctx.maxBodyBytes);
+    // Kept before parsing, so a body that is not JSON is still captured as it came.
+    if (h) h.info.rawBody = rawBody;
     const json = parseJSONBody(rawBody);
-    if (h) {
-      h.info.call = call;
-      h.info.rawBody = rawBody;
-      h.info.request = json;
-    }
+    if (h) h.info.request = json;
     const model = (json as { model?: unknown } | null)?.model;
     // Recorded before validation, so an over-long name is kept only in part.
     if (typeof model === 'string') out.model = storedModelName(model);
