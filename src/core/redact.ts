@@ -168,6 +168,16 @@ export function scrubKeyShaped(text: string): string {
 }
 
 /** A Redactor from whatever a caller has: a shared one, one provider's key, or nothing. */
+/**
+ * The message of an upstream's error answer, scrubbed: the error object's own message, else the
+ * first 300 characters of its body (scrubbed before it is cut, so that a secret across the cut
+ * cannot leave its first half behind), else `HTTP <status>`.
+ */
+export function upstreamErrorMessage(secrets: Redactor | string | undefined, message: string | undefined, bodyText: string, status: number): string {
+  const redactor = toRedactor(secrets);
+  return message === undefined ? redactor.scrub(bodyText.trim()).slice(0, 300) || `HTTP ${status}` : redactor.scrub(message);
+}
+
 export function toRedactor(secrets: Redactor | string | undefined): Redactor {
   return secrets instanceof Redactor ? secrets : new Redactor([secrets]);
 }

@@ -135,10 +135,11 @@ export function admit(
   if (principal.kind !== 'key') return OPEN;
   const { key, team } = principal;
   const promptTokens = typeof prompt === 'number' ? prompt : prompt.estimate;
-  for (const [who, allowed] of o.subCall ? [] : ([[`key ${key.prefix}`, key.allowedModels], [`team '${team?.name}'`, team?.allowedModels]] as const)) {
-    if (!modelAllowed(allowed, model)) {
-      throw new HubError('permission', `The ${who} may not use the model '${model}'.`, { code: 'model_not_allowed', param: 'model' });
-    }
+  if (!o.subCall) {
+    // No arrays or strings built per request: the names are needed only for the refusal.
+    const denied = (who: string) => new HubError('permission', `The ${who} may not use the model '${model}'.`, { code: 'model_not_allowed', param: 'model' });
+    if (!modelAllowed(key.allowedModels, model)) throw denied(`key ${key.prefix}`);
+    if (!modelAllowed(team?.allowedModels, model)) throw denied(`team '${team?.name}'`);
   }
 
   const rateLimits: RateLimited[] = [{ account: `key:${key.id}`, rpm: o.subCall ? undefined : key.rpm, tpm: key.tpm }];

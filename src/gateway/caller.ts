@@ -10,7 +10,7 @@ import { admit, routeWorstCaseUsd } from './admission.js';
 import type { Ticket } from './admission.js';
 import { subCallContext } from './context.js';
 import type { CallContext, Gateway } from './context.js';
-import { runRoute } from './route.js';
+import { firstEvent, runRoute } from './route.js';
 import type { Deployment } from '../routing/deployment.js';
 import type { Attempt } from '../routing/router.js';
 import { newOutcome } from './outcome.js';
@@ -73,10 +73,7 @@ export function modelCaller(gw: Gateway, parent: CallContext): ModelCaller {
       return { ...value, costUsd: cost, latencyMs: performance.now() - t0 };
     },
     async *stream(model, request, signal) {
-      const { value, ticket, price, call } = await start(gw, parent, model, request, signal, async (r, m, sig) => {
-        const it = m.stream(r, sig)[Symbol.asyncIterator]();
-        return { it, first: await it.next() };
-      });
+      const { value, ticket, price, call } = await start(gw, parent, model, request, signal, (r, m, sig) => firstEvent(m, r, sig));
       let usage: Usage | undefined;
       try {
         for (let next = value.first; !next.done; next = await value.it.next()) {

@@ -105,7 +105,8 @@ export function postWhole(o: PostOptions): Promise<WholeResponse> {
     let size = 0;
     const abort = () => controller?.abort(new undiciErrors.RequestAbortedError());
     const off = listen(o.signal, abort);
-    upstreamAgent(o.timeouts.connectMs).dispatch(dispatchOptions(o), {
+    // Whole answers only: no need to look for `"stream":true` in the body.
+    upstreamAgent(o.timeouts.connectMs).dispatch(dispatchOptions(o.stream === undefined ? { ...o, stream: false } : o), {
       onRequestStart(c) {
         controller = c;
         if (o.signal.aborted) abort();

@@ -1,4 +1,3 @@
-import { StringDecoder } from 'node:string_decoder';
 import { errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
 import { HubError, toHubError } from '../core/errors.js';
@@ -57,7 +56,6 @@ export function openSSERelay(o: SSERelayOptions): Promise<RelayedStream> {
     let headers: Record<string, string | string[] | undefined> = {};
     let isSSE = false;
     const other: Buffer[] = [];
-    const decoder = new StringDecoder('utf8');
     const splitter = new SSESplitter(o.provider);
     /** Text produced before a sink was attached. */
     let pending = '';
@@ -163,7 +161,7 @@ export function openSSERelay(o: SSERelayOptions): Promise<RelayedStream> {
         }
         let blocks: string[];
         try {
-          blocks = splitter.push(decoder.write(chunk));
+          blocks = splitter.push(chunk); // the splitter decodes UTF-8 across chunks itself
         } catch (err) {
           // An event that never ends: stop reading rather than hold it without bound.
           controller?.abort(err as Error);
@@ -186,14 +184,6 @@ export function openSSERelay(o: SSERelayOptions): Promise<RelayedStream> {
         if (done) return;
         if (status < 200 || status >= 300) return fail(o.fail(status, headers, Buffer.concat(other).toString('utf8')));
         if (!isSSE) return fail(new HubError('upstream', `Upstream ${o.provider} answered a streaming request without a stream`, { provider: o.provider }));
-        const tail = decoder.end();
-        let last: string[] = [];
-        try {
-          if (tail) last = splitter.push(tail);
-        } catch (err) {
-          return fail(toHubError(err));
-        }
-        if (last.length && !feed(last)) return;
         const rest = splitter.rest();
         if (rest && !feed([rest])) return;
         finish();

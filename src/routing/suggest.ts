@@ -29,8 +29,11 @@ export function boundedDistance(a: string, b: string, max: number): number {
   return Math.min(prev[b.length]!, over);
 }
 
-/** Names longer than this get no suggestions: no model id is that long, so it is no typo of one. */
-export const MAX_SUGGESTABLE = 128;
+/**
+ * Names longer than this get no suggestions. It bounds what suggesting costs, not which names
+ * are valid (that is MAX_MODEL_NAME in core/model-name.ts); typos of very long ids go unhelped.
+ */
+const MAX_SUGGESTABLE = 128;
 /** At most this many candidates are compared, whatever the catalogue's size. */
 const MAX_CANDIDATES = 5_000;
 

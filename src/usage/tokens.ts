@@ -1,4 +1,4 @@
-import { estimateTextTokens } from './estimate.js';
+import { cjkChars, estimateTextTokens } from './estimate.js';
 
 /**
  * Token counts for text whose usage no upstream reported (a stream the client abandoned, a
@@ -40,15 +40,6 @@ const SLICE_MS = 4;
 const NON_ASCII = /[^\x00-\x7f]/;
 /** Words up to this many bytes are merged by rescanning, longer ones with a heap. */
 const SHORT = 16;
-/** CJK ideographs and Hangul, as estimate.ts counts them: far denser in tokens than Latin text. */
-const CJK = /[\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff]+/g;
-
-function cjkChars(text: string, from: number): number {
-  let n = 0;
-  CJK.lastIndex = from;
-  for (let m = CJK.exec(text); m; m = CJK.exec(text)) n += m[0].length;
-  return n;
-}
 
 /**
  * Token → rank, in 64 maps rather than one: a Map rehashes all its entries when it grows, and

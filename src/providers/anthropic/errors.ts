@@ -1,7 +1,7 @@
 import { HubError } from '../../core/errors.js';
 import type { ErrorKind } from '../../core/errors.js';
 import { upstreamAuthError } from '../openai-compatible/errors.js';
-import { toRedactor } from '../../core/redact.js';
+import { toRedactor, upstreamErrorMessage } from '../../core/redact.js';
 import type { Redactor } from '../../core/redact.js';
 import type { AnthropicErrorBody, AnthropicErrorObject } from './wire.js';
 import { parseRetryAfter } from '../retry-after.js';
@@ -86,9 +86,7 @@ export function upstreamError(
   } catch {
     // Not JSON: a proxy's HTML page or plain text.
   }
-  const redactor = toRedactor(secrets);
-  // Scrubbed before it is cut, so that a secret across the cut cannot leave its first half behind.
-  message = message === undefined ? redactor.scrub(bodyText.trim()).slice(0, 300) || `HTTP ${status}` : redactor.scrub(message);
+  message = upstreamErrorMessage(secrets, message, bodyText, status);
   const kind = kindFor(type, status, message);
   const retryAfter = parseRetryAfter(headers['retry-after']);
   if (status === 401) return upstreamAuthError(provider, status, message, retryAfter);

@@ -1,7 +1,7 @@
 import { HubError } from '../../core/errors.js';
 import type { ErrorKind } from '../../core/errors.js';
 import { upstreamAuthError } from '../openai-compatible/errors.js';
-import { toRedactor } from '../../core/redact.js';
+import { upstreamErrorMessage } from '../../core/redact.js';
 import type { Redactor } from '../../core/redact.js';
 import type { GeminiErrorBody } from './wire.js';
 import { parseRetryAfter } from '../retry-after.js';
@@ -65,9 +65,7 @@ export function geminiError(
   const info = detail(error?.details, 'ErrorInfo');
   const reason = typeof info?.reason === 'string' ? info.reason : undefined;
   let message = typeof error?.message === 'string' && error.message !== '' ? error.message : undefined;
-  const redactor = toRedactor(secrets);
-  // Scrubbed before it is cut, so that a secret across the cut cannot leave its first half behind.
-  message = message === undefined ? redactor.scrub(bodyText.trim()).slice(0, 300) || `HTTP ${status}` : redactor.scrub(message);
+  message = upstreamErrorMessage(secrets, message, bodyText, status);
 
   const kind = kindFor(status, rpcStatus, reason, message);
   const retryAfter = parseRetryDelay(detail(error?.details, 'RetryInfo')?.retryDelay) ?? parseRetryAfter(headers['retry-after']);

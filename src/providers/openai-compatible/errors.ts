@@ -2,7 +2,7 @@ import { HubError } from '../../core/errors.js';
 import type { ErrorKind } from '../../core/errors.js';
 import type { WireErrorBody } from './wire.js';
 import { parseRetryAfter } from '../retry-after.js';
-import { toRedactor } from '../../core/redact.js';
+import { toRedactor, upstreamErrorMessage } from '../../core/redact.js';
 import type { Redactor } from '../../core/redact.js';
 
 const SECRETISH = /\b(sk|pk|key|ak)-[A-Za-z0-9_\-]{8,}/g;
@@ -84,9 +84,7 @@ export function upstreamError(
   } catch {
     // Not JSON: an HTML error page or a proxy's plain text.
   }
-  const redactor = toRedactor(secrets);
-  // Scrubbed before it is cut, so that a secret across the cut cannot leave its first half behind.
-  message = message === undefined ? redactor.scrub(bodyText.trim()).slice(0, 300) || `HTTP ${status}` : redactor.scrub(message);
+  message = upstreamErrorMessage(secrets, message, bodyText, status);
   const kind = kindFor(status, message, code);
   const retryAfter = parseRetryAfter(headers['retry-after']);
   if (kind === 'authentication') return upstreamAuthError(provider, status, message, retryAfter);

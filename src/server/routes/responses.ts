@@ -88,7 +88,7 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
     const refs = referencedIds(body.input);
     const resolveItem = refs.length === 0 ? NO_ITEMS : await itemResolver(ctx, principal, refs);
     const previous = body.previous_response_id ? await ctx.stores.responses.load(body.previous_response_id) : undefined;
-    const keptHere = body.previous_response_id ? previous !== undefined : referencesStoredItem(body.input, resolveItem);
+    const keptHere = body.previous_response_id ? previous !== undefined : refs.length > 0 && referencesStoredItem(body.input, resolveItem);
     // An upstream that speaks Responses itself gets the request as it is (it keeps its own
     // conversation state), unless the conversation so far (or an item it names) lives in the hub.
     if (!keptHere && target.route.deployments.every((d) => d.model.passthrough?.('openai-responses') !== undefined)) {
