@@ -9,6 +9,7 @@ import { Cancel } from '../src/core/cancel.js';
 import type { ChatEvent } from '../src/core/types.js';
 import { call } from '../src/gateway/call.js';
 import { callContext } from '../src/gateway/context.js';
+import { compileHooks } from '../src/gateway/hooks.js';
 import type { Gateway } from '../src/gateway/context.js';
 import { assemble } from '../src/server/assemble.js';
 import { Ledger } from '../src/tenancy/ledger.js';
@@ -106,5 +107,48 @@ describe('gateway.call outside any HTTP request', () => {
     expect(mine[0]!.keyId).toBe('k4');
     expect(mine[0]!.costUsd).toBeGreaterThan(0);
     expect(ledger.spent('key:k4', 'month')).toBeCloseTo(mine[0]!.costUsd!, 12);
+  });
+});
+
+describe("a virtual model's member calls run through the hooks", () => {
+  it('a pre-hook may answer a member call (nothing routed for it); post-hooks see every sub-call with its cost', async () => {
+    const seen: { via: string; id: string; model: string; cost: number | undefined; parent: string | undefined }[] = [];
+    const hooks = compileHooks([
+      {
+        name: 'member-cache',
+        pre(c) {
+          // Answers the second proposer from a "cache": the upstream never sees p2.
+          if (c.via !== 'sub-call' || c.out.model !== 'loop/p2') return undefined;
+          return { events: [{ type: 'text', choice: 0, text: 'cached p2' }, { type: 'usage', usage: { inputTokens: 1, outputTokens: 2 } }, { type: 'finish', choice: 0, reason: 'stop' }] };
+        },
+      },
+      {
+        name: 'audit',
+        post(end) {
+          seen.push({ via: end.info.via, id: end.info.call!.requestId, model: end.out.model, cost: end.costUsd, parent: end.info.call!.parent?.requestId });
+        },
+      },
+    ]);
+    const hookedGw: Gateway = { ...gw, hooks };
+    const before = upstream.requests.length;
+    const events = await drain(call(hookedGw, callContext(key('k5'), 'req_hooked_1', new Cancel()), 'panel', ask));
+    expect(events.some((e) => e.type === 'text')).toBe(true);
+    expect(upstream.requests.slice(before).map((q) => q.body.model).sort()).toEqual(['agg', 'p1']);
+    // The aggregator was shown the cached proposer's answer.
+    expect(JSON.stringify(upstream.requests.at(-1)!.body)).toContain('cached p2');
+    const subs = seen.filter((s) => s.via === 'sub-call');
+    expect(subs.map((s) => s.model).sort()).toEqual(['loop/agg', 'loop/p1', 'loop/p2']);
+    for (const s of subs) {
+      expect(s.parent).toBe('req_hooked_1');
+      expect(s.id).toMatch(/^req_hooked_1:\d$/);
+    }
+    const perCall = ((12 + 9) * 1000) / 1e6;
+    expect(subs.find((s) => s.model === 'loop/p1')!.cost).toBeCloseTo(perCall, 9);
+    // An answer from a hook has no deployment and so no price: it costs nothing.
+    expect(subs.find((s) => s.model === 'loop/p2')!.cost).toBeUndefined();
+    // The top-level call's post-hook runs last, with the sub-calls' total.
+    expect(seen.at(-1)).toMatchObject({ via: 'call', id: 'req_hooked_1', model: 'panel' });
+    expect(seen.at(-1)!.cost).toBeCloseTo(2 * perCall, 9);
+    expect(ledger.spent('key:k5', 'month')).toBeCloseTo(2 * perCall, 9);
   });
 });

@@ -114,24 +114,27 @@ function reservationReason(w: WorstCase): string {
 const OPEN: Ticket = { keyId: undefined, teamId: undefined, headers: {}, settle() {} };
 
 /**
+ * The prompt's tokens: `estimate` (characters/4, as providers' own rate limiters count) for
+ * tokens per minute, and `bound`, an upper bound (promptTokenBound), for the budget reservation;
+ * a plain number serves as both. `bound` is called only when a budget applies.
+ */
+export type PromptSize = number | { readonly estimate: number; readonly bound: () => number; /** `n`: each choice may spend the output allowance. */ readonly choices?: number | null | undefined };
+
+/**
  * Lets a request through only if its key may use the model, has requests and tokens left this
  * minute, and has budget left for the request's worst case, which is reserved until it settles.
+ * Asynchronous: the rate limits and the ledger may live in a shared store (Redis).
  */
-export function admit(
+export async function admit(
   ctx: AdmissionDeps,
   principal: Principal,
   model: string,
   target: Target,
-  /**
-   * The prompt's tokens: `estimate` (characters/4, as providers' own rate limiters count) for
-   * tokens per minute, and `bound`, an upper bound (promptTokenBound), for the budget reservation;
-   * a plain number serves as both. `bound` is called only when a budget applies.
-   */
-  prompt: number | { readonly estimate: number; readonly bound: () => number; /** `n`: each choice may spend the output allowance. */ readonly choices?: number | null | undefined },
+  prompt: PromptSize,
   requestedMaxOutput: number | undefined,
   /** A virtual model's sub-call: its members were chosen by the admin, and one client request is one request. */
   o: { subCall?: boolean } = {},
-): Ticket {
+): Promise<Ticket> {
   if (principal.kind !== 'key') return OPEN;
   const { key, team } = principal;
   const promptTokens = typeof prompt === 'number' ? prompt : prompt.estimate;
@@ -145,7 +148,7 @@ export function admit(
   const rateLimits: RateLimited[] = [{ account: `key:${key.id}`, rpm: o.subCall ? undefined : key.rpm, tpm: key.tpm }];
   if (team) rateLimits.push({ account: `team:${team.id}`, rpm: o.subCall ? undefined : team.rpm, tpm: team.tpm });
   const tokens = promptTokens + (requestedMaxOutput ?? 0);
-  const rate = ctx.limiter.admit(rateLimits, tokens);
+  const rate = await ctx.limiter.admit(rateLimits, tokens);
   if (!rate.ok) {
     const what = rate.limit === 'requests' ? 'requests per minute' : 'tokens per minute';
     throw new HubError('rate_limited', `Rate limit reached for ${rate.account?.startsWith('team:') ? 'the team' : 'this key'}: ${what}. Retry after ${rate.retryAfterSeconds}s.`, {
@@ -178,7 +181,7 @@ export function admit(
     // The worst case over every deployment the route might use.
     const choices = typeof prompt === 'number' ? 1 : Math.max(1, Math.floor(prompt.choices ?? 1));
     const worst = routeWorstCase(ctx.prices, target.route, typeof prompt === 'number' ? prompt : prompt.bound(), requestedMaxOutput, choices);
-    const r = ctx.ledger.reserve(budgets, worst?.usd ?? 0);
+    const r = await ctx.ledger.reserve(budgets, worst?.usd ?? 0);
     if (!r.ok) {
       ctx.limiter.adjustTokens(accounts, -tokens);
       const whose = r.account.startsWith('team:') ? 'the team' : 'this key';

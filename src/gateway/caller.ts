@@ -1,94 +1,127 @@
 import { Cancel } from '../core/cancel.js';
 import { collect } from '../core/collect.js';
-import { toHubError } from '../core/errors.js';
-import type { Model, ModelCaller, SubCallResult } from '../core/model.js';
-import type { ChatRequest, Usage } from '../core/types.js';
-import type { PriceBook } from '../catalog/prices.js';
+import type { Collected } from '../core/collect.js';
+import { HubError, toHubError } from '../core/errors.js';
+import type { ModelCaller, SubCallResult } from '../core/model.js';
+import type { ChatEvent, ChatRequest } from '../core/types.js';
 import { costUsd } from '../usage/cost.js';
-import { estimatePromptTokens, promptTokenBound } from '../usage/estimate.js';
-import { admit, routeWorstCaseUsd } from './admission.js';
-import type { Ticket } from './admission.js';
+import { promptTokenBound } from '../usage/estimate.js';
+import { routeWorstCaseUsd } from './admission.js';
+// Types only: call.ts hands its startCall in, so the pipeline has no import circle.
+import type { StartCall, Started } from './call.js';
 import { subCallContext } from './context.js';
 import type { CallContext, Gateway } from './context.js';
-import { firstEvent, runRoute } from './route.js';
+import { hooked, runPost } from './hooks.js';
 import type { Deployment } from '../routing/deployment.js';
 import type { Attempt } from '../routing/router.js';
 import { newOutcome } from './outcome.js';
+import type { Outcome } from './outcome.js';
 
-type Price = ReturnType<PriceBook['price']>;
+/** A sub-call under way: its outcome, context and start. */
+interface SubCall {
+  readonly started: Started;
+  readonly out: Outcome;
+  readonly call: CallContext;
+  readonly t0: number;
+}
 
-/** Starts a sub-call: admission against the caller's key, routing with retries, an id of its own. */
-async function start<T>(
-  gw: Gateway,
-  parent: CallContext,
-  model: string,
-  request: ChatRequest,
-  signal: AbortSignal,
-  run: (m: ChatRequest, attemptModel: Model, sig: AbortSignal) => Promise<T>,
-): Promise<{ value: T; ticket: Ticket; price: Price; t0: number; call: CallContext }> {
-  const target = gw.registry.resolve(model);
-  const estimate = estimatePromptTokens(request);
+/** Starts a sub-call through the gateway: admitted against the caller's key, hooked, routed with retries, an id of its own. */
+async function start(gw: Gateway, startCall: StartCall, parent: CallContext, model: string, request: ChatRequest, signal: AbortSignal, stream: boolean): Promise<SubCall> {
   const call = subCallContext(parent, new Cancel(signal));
-  const ticket = admit(gw, call.principal, model, target, { estimate, bound: () => promptTokenBound(request) }, request.maxTokens, { subCall: true });
   const out = newOutcome();
   out.model = model;
-  out.ticket = ticket;
+  hooked(gw.hooks, out, { call, endpoint: 'chat', request, rawBody: '', via: 'sub-call' });
   const t0 = performance.now();
   try {
-    const d = await runRoute(
-      gw,
-      call,
-      'chat',
-      target,
-      out,
-      estimate,
-      (attempt, cancel) => run({ ...request, model: attempt.deployment.upstreamModel }, attempt.deployment.model, cancel.signal),
-      boundAttempt,
-    );
-    return { value: d.value, ticket, price: gw.prices.price(d.attempt.deployment.provider, d.attempt.deployment.upstreamModel), t0, call };
+    const started = await startCall(gw, call, out, { endpoint: 'chat', model, stream, canonical: request, maxOutput: request.maxTokens, subCall: true });
+    return { started, out, call, t0 };
   } catch (err) {
-    ticket.settle(undefined, 0);
+    finish(gw, { out, call, t0 }, err);
     throw toHubError(err);
   }
 }
 
-function settle(call: CallContext, ticket: Ticket, usage: Usage | undefined, price: Price): number | undefined {
-  const cost = usage && price ? costUsd(usage, price) : undefined;
-  ticket.settle(usage, cost);
+/**
+ * Settles a sub-call once it has ended: its cost is charged to the key and added to the
+ * top-level call's tally (whose record carries the total), the deployment learns its
+ * first-token time, and the post-hooks see it. Returns its cost.
+ */
+function finish(gw: Gateway, sc: Pick<SubCall, 'out' | 'call' | 't0'>, err?: unknown): number | undefined {
+  const { out, call, t0 } = sc;
+  if (err !== undefined) {
+    const e = toHubError(err);
+    out.error = e;
+    out.errorKind = e.kind;
+    out.status = e.status;
+  }
+  const a = out.attempt;
+  if (a && out.firstTokenAt !== undefined) a.deployment.observeFirstToken(out.firstTokenAt - t0);
+  const price = a && out.usage ? gw.prices.price(a.deployment.provider, a.deployment.upstreamModel) : undefined;
+  const cost = out.usage && price ? costUsd(out.usage, price) : undefined;
+  out.ticket?.settle(out.usage, cost);
   call.tally!.costUsd += cost ?? 0;
+  if (out.hooked) {
+    const latencyMs = performance.now() - t0;
+    runPost({ info: out.hooked.info, out, error: out.error, costUsd: cost, latencyMs, ttftMs: out.firstTokenAt === undefined ? undefined : out.firstTokenAt - t0, bodies: undefined });
+  }
   return cost;
+}
+
+/** A pre-hook's answer as the events of a call. */
+async function* answered(events: readonly ChatEvent[] | undefined): AsyncGenerator<ChatEvent> {
+  yield* events ?? [];
 }
 
 /**
  * How a virtual model called within `parent` calls its members: each member call is a sub-call
- * of `parent` (same principal, an id `<top-level id>:<n>`), admitted against the caller's key,
- * routed with retries and fallbacks, and settled with its own cost; the top-level call's record
- * carries the sub-calls' total. Built per call by the gateway (see dispatch.ts).
+ * of `parent` (same principal, an id `<top-level id>:<n>`) through the gateway's one pipeline
+ * (gateway/call.ts startCall): admitted against the caller's key, run through the hooks, routed
+ * with retries and fallbacks, and settled with its own cost; the top-level call's record carries
+ * the sub-calls' total. Built per call by the gateway (see call.ts).
  */
-export function modelCaller(gw: Gateway, parent: CallContext): ModelCaller {
+export function modelCaller(gw: Gateway, parent: CallContext, startCall: StartCall): ModelCaller {
   return {
     async complete(model, request, signal): Promise<SubCallResult> {
-      const { value, ticket, price, t0, call } = await start(gw, parent, model, request, signal, (r, m, sig) => collect(m.stream(r, sig)));
-      const cost = settle(call, ticket, value.usage, price);
-      return { ...value, costUsd: cost, latencyMs: performance.now() - t0 };
+      const sc = await start(gw, startCall, parent, model, request, signal, false);
+      const s = sc.started;
+      let value: Collected;
+      try {
+        if (s.kind === 'whole') value = s.collected;
+        else if (s.kind === 'answered') value = await collect(answered(s.answer.events));
+        else throw new HubError('internal', `A member call started as '${s.kind}'`);
+      } catch (err) {
+        finish(gw, sc, err);
+        throw err;
+      }
+      if (s.kind === 'answered') sc.out.usage ??= value.usage;
+      const cost = finish(gw, sc);
+      return { ...value, costUsd: cost, latencyMs: performance.now() - sc.t0 };
     },
     async *stream(model, request, signal) {
-      const { value, ticket, price, call } = await start(gw, parent, model, request, signal, (r, m, sig) => firstEvent(m, r, sig));
-      let usage: Usage | undefined;
+      const sc = await start(gw, startCall, parent, model, request, signal, true);
+      const s = sc.started;
+      const { out } = sc;
+      const price = () => (out.attempt ? gw.prices.price(out.attempt.deployment.provider, out.attempt.deployment.upstreamModel) : undefined);
+      let failed: unknown;
       try {
-        for (let next = value.first; !next.done; next = await value.it.next()) {
-          const e = next.value;
+        const events = s.kind === 'events' ? s.events : s.kind === 'answered' ? answered(s.answer.events) : undefined;
+        if (!events) throw new HubError('internal', `A member call started as '${s.kind}'`);
+        for await (const e of events) {
           if (e.type === 'usage') {
-            usage = e.usage;
+            if (s.kind === 'answered') out.usage = e.usage;
             // The caller (a virtual model's trace) learns what the streamed call cost.
-            const cost = price ? costUsd(e.usage, price) : undefined;
+            const p = price();
+            const cost = p ? costUsd(e.usage, p) : undefined;
             yield cost === undefined ? e : { ...e, costUsd: cost };
             continue;
           }
           yield e;
         }
+      } catch (err) {
+        failed = err;
+        throw err;
       } finally {
-        settle(call, ticket, usage, price);
+        finish(gw, sc, failed);
       }
     },
     worstCaseUsd(model, request) {
@@ -104,8 +137,8 @@ export function modelCaller(gw: Gateway, parent: CallContext): ModelCaller {
  * of `call` (everything else is the deployment's own; its live state stays on the shared
  * deployment, which the outcome keeps).
  */
-export function boundAttempt(gw: Gateway, call: CallContext, a: Attempt): Attempt {
-  const model = a.deployment.model.bind!(modelCaller(gw, call));
+export function boundAttempt(gw: Gateway, call: CallContext, a: Attempt, startCall: StartCall): Attempt {
+  const model = a.deployment.model.bind!(modelCaller(gw, call, startCall));
   const deployment = Object.create(a.deployment, { model: { value: model, enumerable: true } }) as Deployment;
   return { ...a, deployment };
 }

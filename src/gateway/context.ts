@@ -6,8 +6,7 @@
 import type { PriceBook } from '../catalog/prices.js';
 import type { Cancel } from '../core/cancel.js';
 import type { Registry } from '../routing/registry.js';
-import type { Ledger } from '../tenancy/ledger.js';
-import type { RateLimiter } from '../tenancy/rate-limits.js';
+import type { BudgetLedger, RateLimits } from '../tenancy/ports.js';
 import type { Principal } from '../tenancy/types.js';
 import type { UsageRecorder } from '../usage/record.js';
 import type { Hooks } from './hooks.js';
@@ -17,8 +16,8 @@ export interface Gateway {
   readonly registry: Registry;
   readonly recorder: UsageRecorder;
   readonly prices: PriceBook;
-  readonly ledger: Ledger;
-  readonly limiter: RateLimiter;
+  readonly ledger: BudgetLedger;
+  readonly limiter: RateLimits;
   /** The hooks every call runs through (gateway/hooks.ts); undefined when none is registered. */
   readonly hooks?: Hooks | undefined;
 }

@@ -41,8 +41,11 @@ export interface CallInfo {
   readonly request: unknown;
   /** The body's bytes as received (HTTP only; '' until read). */
   readonly rawBody: string;
-  /** Where the call came from: an HTTP route, or `gateway/call.ts` (the CLI, an evaluation run). */
-  readonly via: 'http' | 'call';
+  /**
+   * Where the call came from: an HTTP route, `gateway/call.ts` (the CLI, an evaluation run), or
+   * a virtual model's member call (`call.parent` is the call it was made for).
+   */
+  readonly via: 'http' | 'call' | 'sub-call';
   readonly out: Outcome;
 }
 

@@ -7,14 +7,13 @@ import type { CallContext } from '../gateway/context.js';
 import { newOutcome } from '../gateway/outcome.js';
 import type { Outcome } from '../gateway/outcome.js';
 import { recordCall } from '../gateway/record.js';
-import { hooked, runPre, runSent } from '../gateway/hooks.js';
+import { hooked, runSent } from '../gateway/hooks.js';
 import type { Hooked } from '../gateway/hooks.js';
 import { parseJSONBody } from '../protocols/validate.js';
-import type { Attempt } from '../routing/router.js';
 import type { Principal } from '../tenancy/types.js';
 import type { UsageRecord } from '../usage/record.js';
 import type { HubContext } from './context.js';
-import { headerValue, readBody, sendJSON, sendRaw } from './http.js';
+import { readBody, sendJSON } from './http.js';
 
 /** How an inbound wire format reports errors to its clients. */
 export interface ErrorFormat {
@@ -31,7 +30,7 @@ export type Handler = (json: unknown, out: Outcome, call: CallContext) => Promis
 
 /**
  * The HTTP side of every model request: authenticate, read and parse the body, run the handler
- * (which enters the gateway: admit, dispatch), answer errors in the client's own format
+ * (which calls the gateway: startCall, then renders what started), answer errors in the client's own format
  * (in-band once a stream has started), abort the upstream when the client goes away, and have
  * the gateway record the call no matter what happened, before the response's last byte.
  */
@@ -126,43 +125,4 @@ export async function runRequest(
 function sendTap(h: Hooked, chunk: unknown): void {
   if (typeof chunk === 'string') runSent(h, chunk);
   else if (Buffer.isBuffer(chunk)) runSent(h, chunk.toString('utf8'));
-}
-
-/**
- * The pre-hooks of an admitted call (gateway/hooks.ts), run by each route just before it routes
- * the call: when one answers, its answer goes to the client as it is, nothing is routed, and the
- * call is recorded as usual (with the answer's usage, if it gives one). True when it answered.
- */
-export function answeredByHook(res: ServerResponse, requestId: string, out: Outcome): boolean {
-  if (!out.hooked) return false;
-  const a = runPre(out);
-  if (!a) return false;
-  if (a.text === undefined) throw new HubError('internal', `The hook '${a.by}' answered an HTTP request without a body.`);
-  out.usage = a.usage;
-  // A ready answer: its first token is the moment it was there, as for any whole answer.
-  out.firstTokenAt = performance.now();
-  out.status = a.status ?? 200;
-  sendRaw(res, out.status, a.text, {
-    ...out.ticket?.headers,
-    'content-type': a.contentType ?? (out.stream ? 'text/event-stream' : 'application/json'),
-    'x-request-id': requestId,
-    ...(a.by !== undefined && { 'x-baimo-hook': headerValue(a.by) }),
-  });
-  return true;
-}
-
-/**
- * Tells the client what happened: which deployment answered, after how many attempts, via which
- * fallback, and how much of its rate limits is left.
- */
-export function attemptHeaders(requestId: string, a: Attempt, out?: Outcome): Record<string, string> {
-  return {
-    ...out?.ticket?.headers,
-    'x-request-id': requestId,
-    'x-baimo-provider': headerValue(a.deployment.provider),
-    'x-baimo-upstream-model': headerValue(a.deployment.upstreamModel),
-    'x-baimo-deployment': headerValue(a.deployment.id),
-    'x-baimo-attempts': String(a.number),
-    ...(a.fallbackFrom !== undefined && { 'x-baimo-fallback': headerValue(`${a.fallbackFrom} -> ${a.route.name}`) }),
-  };
 }

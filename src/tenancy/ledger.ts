@@ -1,3 +1,4 @@
+import type { BudgetLedger } from './ports.js';
 import type { BudgetPeriod } from './types.js';
 
 /** The start (unix ms) of the budget period that contains `now`, UTC. */
@@ -35,7 +36,7 @@ export type ReserveResult = { readonly ok: true; readonly reservation: Reservati
  * concurrent requests can never together overspend by more than one request's misestimate.
  * JavaScript runs this synchronously, so check-and-reserve is atomic within a process.
  */
-export class Ledger {
+export class Ledger implements BudgetLedger {
   private readonly accounts = new Map<string, Account>();
 
   constructor(

@@ -1,4 +1,6 @@
-import type { Team, VirtualKey } from './types.js';
+import type { Budgeted, Reservation, ReserveResult } from './ledger.js';
+import type { RateLimited, RateVerdict } from './rate-limits.js';
+import type { BudgetPeriod, Team, VirtualKey } from './types.js';
 
 /**
  * What tenancy needs from storage. Keys and teams are read once at start into Tenancy's memory
@@ -25,4 +27,28 @@ export interface TenancyStore {
  */
 export interface SpendReader {
   spendOf(account: 'key' | 'team', id: string, since: number): number;
+}
+
+/**
+ * Budgets that hold under concurrency (see ledger.ts for the in-process one): `reserve` checks
+ * spent + reserved + the worst case against every budget and reserves it, atomically; `settle`
+ * replaces a reservation by the real cost. A ledger shared by several hubs (Redis) does the
+ * check-and-reserve in one atomic step on the server. Asynchronous where the store is networked.
+ */
+export interface BudgetLedger {
+  reserve(budgets: readonly Budgeted[], amount: number): ReserveResult | Promise<ReserveResult>;
+  /** Call exactly once per successful reserve; never waited on by the request path. */
+  settle(r: Reservation, actualUsd: number): void;
+  /** What the account has spent this period (for the admin and the key's own view). */
+  spent(account: string, period: BudgetPeriod): number | Promise<number>;
+}
+
+/**
+ * Requests and tokens per minute per key and team (see rate-limits.ts for the in-process one):
+ * `admit` checks every limit and only then counts, so a refused request consumes nothing.
+ */
+export interface RateLimits {
+  admit(limits: readonly RateLimited[], tokens: number): RateVerdict | Promise<RateVerdict>;
+  /** Corrects a token count once the real usage is known (may be negative); never waited on. */
+  adjustTokens(accounts: readonly string[], delta: number): void;
 }

@@ -1,4 +1,5 @@
 import { MinuteWindow } from '../routing/window.js';
+import type { RateLimits } from './ports.js';
 
 export interface RateLimited {
   readonly account: string;
@@ -25,7 +26,7 @@ interface Windows {
  * Requests and tokens per minute per key and per team, in one-second buckets. Admission checks
  * every limit first and only then counts, so a refused request consumes nothing.
  */
-export class RateLimiter {
+export class RateLimiter implements RateLimits {
   private readonly windows = new Map<string, Windows>();
 
   constructor(private readonly now: () => number = Date.now) {}

@@ -45,11 +45,11 @@ function iso(ms: number | undefined): string | null {
   return ms === undefined ? null : new Date(ms).toISOString();
 }
 
-function spend(ctx: HubContext, account: string, t: Team | VirtualKey): number | null {
-  return t.budgetUsd === undefined ? null : Math.round(ctx.ledger.spent(account, t.budgetPeriod ?? 'month') * 1e6) / 1e6;
+async function spend(ctx: HubContext, account: string, t: Team | VirtualKey): Promise<number | null> {
+  return t.budgetUsd === undefined ? null : Math.round((await ctx.ledger.spent(account, t.budgetPeriod ?? 'month')) * 1e6) / 1e6;
 }
 
-function teamOut(ctx: HubContext, t: Team) {
+async function teamOut(ctx: HubContext, t: Team) {
   return {
     id: t.id,
     object: 'team',
@@ -59,14 +59,14 @@ function teamOut(ctx: HubContext, t: Team) {
     tpm: t.tpm ?? null,
     budget_usd: t.budgetUsd ?? null,
     budget_period: t.budgetPeriod ?? 'month',
-    spend_usd: spend(ctx, `team:${t.id}`, t),
+    spend_usd: await spend(ctx, `team:${t.id}`, t),
     metadata: t.metadata,
     created_at: iso(t.createdAt),
   };
 }
 
 /** Never includes the key or its hash: only the visible prefix. */
-function keyOut(ctx: HubContext, k: VirtualKey) {
+async function keyOut(ctx: HubContext, k: VirtualKey) {
   return {
     id: k.id,
     object: 'key',
@@ -78,7 +78,7 @@ function keyOut(ctx: HubContext, k: VirtualKey) {
     tpm: k.tpm ?? null,
     budget_usd: k.budgetUsd ?? null,
     budget_period: k.budgetPeriod ?? 'month',
-    spend_usd: spend(ctx, `key:${k.id}`, k),
+    spend_usd: await spend(ctx, `key:${k.id}`, k),
     expires_at: iso(k.expiresAt),
     revoked_at: iso(k.revokedAt),
     metadata: k.metadata,
@@ -114,17 +114,17 @@ export async function admin(ctx: HubContext, req: IncomingMessage, res: ServerRe
         if (method !== 'GET') break;
         return sendJSON(res, 200, await usageQuery(ctx, validate(usageQueryParams, Object.fromEntries(query))));
       case 'teams':
-        if (!id && method === 'GET') return sendJSON(res, 200, { object: 'list', data: ctx.tenancy.teams().map((t) => teamOut(ctx, t)) });
-        if (!id && method === 'POST') return sendJSON(res, 201, teamOut(ctx, await ctx.tenancy.createTeam(limitsInput(validate(teamBody, await body(ctx, req))))));
-        if (id && !action && method === 'GET') return sendJSON(res, 200, teamOut(ctx, ctx.tenancy.team(id)));
-        if (id && !action && method === 'PATCH') return sendJSON(res, 200, teamOut(ctx, await ctx.tenancy.updateTeam(id, limitsInput(validate(teamBody, await body(ctx, req))))));
+        if (!id && method === 'GET') return sendJSON(res, 200, { object: 'list', data: await Promise.all(ctx.tenancy.teams().map((t) => teamOut(ctx, t))) });
+        if (!id && method === 'POST') return sendJSON(res, 201, await teamOut(ctx, await ctx.tenancy.createTeam(limitsInput(validate(teamBody, await body(ctx, req))))));
+        if (id && !action && method === 'GET') return sendJSON(res, 200, await teamOut(ctx, ctx.tenancy.team(id)));
+        if (id && !action && method === 'PATCH') return sendJSON(res, 200, await teamOut(ctx, await ctx.tenancy.updateTeam(id, limitsInput(validate(teamBody, await body(ctx, req))))));
         if (id && !action && method === 'DELETE') {
           await ctx.tenancy.deleteTeam(id);
           return sendJSON(res, 200, { id, object: 'team', deleted: true });
         }
         break;
       case 'keys': {
-        if (!id && method === 'GET') return sendJSON(res, 200, { object: 'list', data: ctx.tenancy.keys().map((k) => keyOut(ctx, k)) });
+        if (!id && method === 'GET') return sendJSON(res, 200, { object: 'list', data: await Promise.all(ctx.tenancy.keys().map((k) => keyOut(ctx, k))) });
         if (!id && method === 'POST') {
           const b = validate(keyBody, await body(ctx, req));
           const { secret, key } = await ctx.tenancy.createKey({
@@ -133,19 +133,19 @@ export async function admin(ctx: HubContext, req: IncomingMessage, res: ServerRe
             ...(b.expires_at != null && { expiresAt: Date.parse(b.expires_at) }),
           });
           // The only time the key is ever shown.
-          return sendJSON(res, 201, { ...keyOut(ctx, key), key: secret });
+          return sendJSON(res, 201, { ...(await keyOut(ctx, key)), key: secret });
         }
-        if (id && !action && method === 'GET') return sendJSON(res, 200, keyOut(ctx, ctx.tenancy.key(id)));
+        if (id && !action && method === 'GET') return sendJSON(res, 200, await keyOut(ctx, ctx.tenancy.key(id)));
         if (id && !action && method === 'PATCH') {
           const b = validate(keyBody, await body(ctx, req));
-          return sendJSON(res, 200, keyOut(ctx, await ctx.tenancy.updateKey(id, {
+          return sendJSON(res, 200, await keyOut(ctx, await ctx.tenancy.updateKey(id, {
             ...limitsInput(b),
             ...(b.team_id !== undefined && { teamId: b.team_id }),
             ...(b.expires_at !== undefined && { expiresAt: b.expires_at === null ? null : Date.parse(b.expires_at) }),
           })));
         }
         if (id && ((!action && method === 'DELETE') || (action === 'revoke' && method === 'POST'))) {
-          return sendJSON(res, 200, keyOut(ctx, await ctx.tenancy.revokeKey(id)));
+          return sendJSON(res, 200, await keyOut(ctx, await ctx.tenancy.revokeKey(id)));
         }
         break;
       }

@@ -7,11 +7,9 @@ import { embeddingsRequest } from '../../protocols/openai-chat/schema.js';
 import { validate } from '../../protocols/validate.js';
 import { estimateTextTokens, textTokenBound } from '../../usage/estimate.js';
 import type { HubContext } from '../context.js';
-import { dispatch } from '../../gateway/dispatch.js';
-import { sendRaw } from '../http.js';
-import { admit } from '../../gateway/admission.js';
-import { relayWhole } from '../../gateway/hooks.js';
-import { answeredByHook, attemptHeaders, runRequest } from '../lifecycle.js';
+import { startCall } from '../../gateway/call.js';
+import { runRequest } from '../lifecycle.js';
+import { respond } from '../respond.js';
 
 /** A vector as OpenAI's base64 encoding: little-endian float32s. */
 function base64(vector: readonly number[]): string {
@@ -39,37 +37,32 @@ function openAIEmbeddings(r: EmbeddingResult, format: 'float' | 'base64' | undef
 export function embeddings(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
   return runRequest(ctx, req, res, requestId, 'embeddings', openAIErrorFormat, async (json, out, call) => {
     const body = validate(embeddingsRequest, json);
-    const target = ctx.registry.resolve(body.model);
     const inputs = typeof body.input === 'string' ? [body.input] : body.input;
-    const estimate = inputs.reduce<number>((n, x) => n + (typeof x === 'string' ? estimateTextTokens(x) : Array.isArray(x) ? x.length : 1), 0);
-    out.ticket = admit(ctx, call.principal, body.model, target, { estimate, bound: () => inputs.reduce<number>((n, x) => n + (typeof x === 'string' ? textTokenBound(x) : Array.isArray(x) ? x.length : 1), 0) }, 0);
-    if (answeredByHook(res, requestId, out)) return;
-    const d = await dispatch(ctx, call, 'embeddings', target, out, estimate, async (attempt, cancel) => {
-      const provider = attempt.deployment.model;
-      const relay = provider.passthrough?.('openai-embeddings');
-      if (relay) {
-        const { text, meter } = await relay.whole({ body: json as Record<string, unknown>, model: attempt.deployment.upstreamModel }, cancel);
-        return { text, usage: meter.usage, relayed: true };
-      }
-      if (!canEmbed(provider)) {
-        throw new HubError('bad_request', `The model '${body.model}' does not offer embeddings.`, { param: 'model' });
-      }
-      if (!inputs.every((x): x is string => typeof x === 'string')) {
-        throw new HubError('bad_request', `Invalid 'input': the model '${body.model}' takes text only, not token arrays.`, { param: 'input' });
-      }
-      const r = await provider.embed(
-        {
-          model: attempt.deployment.upstreamModel,
-          input: inputs,
-          ...(body.dimensions !== undefined && { dimensions: body.dimensions }),
-          ...(body.user !== undefined && { user: body.user }),
-        },
-        cancel.signal,
-      );
-      return { text: JSON.stringify(openAIEmbeddings(r, body.encoding_format)), usage: r.usage, relayed: false };
+    const size = (count: (text: string) => number) => inputs.reduce<number>((n, x) => n + (typeof x === 'string' ? count(x) : Array.isArray(x) ? x.length : 1), 0);
+    const started = await startCall(ctx, call, out, {
+      endpoint: 'embeddings',
+      model: body.model,
+      stream: false,
+      prompt: { estimate: size(estimateTextTokens), bound: () => size(textTokenBound) },
+      maxOutput: 0,
+      relay: { format: 'openai-embeddings', request: { body: json as Record<string, unknown> } },
+      async canonical(attempt, model, cancel) {
+        if (!canEmbed(model)) throw new HubError('bad_request', `The model '${body.model}' does not offer embeddings.`, { param: 'model' });
+        if (!inputs.every((x): x is string => typeof x === 'string')) {
+          throw new HubError('bad_request', `Invalid 'input': the model '${body.model}' takes text only, not token arrays.`, { param: 'input' });
+        }
+        const r = await model.embed(
+          {
+            model: attempt.deployment.upstreamModel,
+            input: inputs,
+            ...(body.dimensions !== undefined && { dimensions: body.dimensions }),
+            ...(body.user !== undefined && { user: body.user }),
+          },
+          cancel.signal,
+        );
+        return { text: JSON.stringify(openAIEmbeddings(r, body.encoding_format)), usage: r.usage };
+      },
     });
-    out.usage = d.value.usage;
-    if (d.value.relayed) relayWhole(out, d.value.text);
-    sendRaw(res, 200, d.value.text, attemptHeaders(requestId, d.attempt, out));
+    await respond(res, requestId, out, started, {});
   });
 }

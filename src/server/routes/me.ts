@@ -46,7 +46,7 @@ export async function me(ctx: HubContext, req: IncomingMessage, res: ServerRespo
           tpm: k.tpm ?? null,
           budget_usd: k.budgetUsd ?? null,
           budget_period: k.budgetPeriod ?? 'month',
-          spend_usd: k.budgetUsd === undefined ? null : ctx.ledger.spent(`key:${k.id}`, k.budgetPeriod ?? 'month'),
+          spend_usd: k.budgetUsd === undefined ? null : await ctx.ledger.spent(`key:${k.id}`, k.budgetPeriod ?? 'month'),
           expires_at: k.expiresAt === undefined ? null : new Date(k.expiresAt).toISOString(),
         },
       });

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { collect, Collector } from '../../core/collect.js';
+import { Collector } from '../../core/collect.js';
 import { HubError, toHubError } from '../../core/errors.js';
 import type { Message } from '../../core/types.js';
 import { responsesErrorBody, responsesErrorFormat, responsesStreamErrorFormat } from '../../protocols/openai-responses/errors.js';
@@ -11,19 +11,14 @@ import { canonicalConversation, responsesRequestToCanonical } from '../../protoc
 import type { StoredItem, StoredResponse } from '../../protocols/openai-responses/ports.js';
 import { validate } from '../../protocols/validate.js';
 import type { ResponsesRequest } from '../../protocols/openai-responses/schema.js';
-import type { Target } from '../../routing/registry.js';
-import type { CallContext } from '../../gateway/context.js';
-import type { Outcome } from '../../gateway/outcome.js';
+import type { PromptSize } from '../../gateway/admission.js';
+import { startCall } from '../../gateway/call.js';
 import type { Principal } from '../../tenancy/types.js';
-import { estimatePromptTokens, estimateTextTokens, promptText, promptTokenBound, textTokenBound } from '../../usage/estimate.js';
-import { admit } from '../../gateway/admission.js';
+import { estimateTextTokens, textTokenBound } from '../../usage/estimate.js';
 import type { HubContext } from '../context.js';
-import { dispatch, firstEvent } from '../../gateway/dispatch.js';
-import { sendJSON, sendRaw, SSE_HEADERS } from '../http.js';
-import { noteEvent } from '../../gateway/outcome.js';
-import { eventTap, relaySink, relayWhole, tapEvents } from '../../gateway/hooks.js';
-import { answeredByHook, attemptHeaders, runRequest } from '../lifecycle.js';
-import { write } from '../stream-writer.js';
+import { sendJSON } from '../http.js';
+import { runRequest } from '../lifecycle.js';
+import { respond, sseOpener } from '../respond.js';
 
 function responseId(): string {
   return `resp_${randomUUID().replace(/-/g, '')}`;
@@ -83,7 +78,8 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
   return runRequest(ctx, req, res, requestId, 'chat', responsesStreamErrorFormat(() => renderer), async (json, out, call) => {
     const { principal } = call;
     const body = validate(responsesRequest, json);
-    out.stream = body.stream === true;
+    const stream = body.stream === true;
+    const maxOutput = body.max_output_tokens ?? undefined;
     const target = ctx.registry.resolve(body.model);
     const refs = referencedIds(body.input);
     const resolveItem = refs.length === 0 ? NO_ITEMS : await itemResolver(ctx, principal, refs);
@@ -92,121 +88,64 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
     // An upstream that speaks Responses itself gets the request as it is (it keeps its own
     // conversation state), unless the conversation so far (or an item it names) lives in the hub.
     if (!keptHere && target.route.deployments.every((d) => d.model.passthrough?.('openai-responses') !== undefined)) {
-      return relayResponses(ctx, res, requestId, json as Record<string, unknown>, body, target, out, call);
+      const raw = json as Record<string, unknown>;
+      const started = await startCall(ctx, call, out, {
+        endpoint: 'chat',
+        model: body.model,
+        target,
+        stream,
+        prompt: relayedPrompt(body, raw),
+        maxOutput,
+        relay: { format: 'openai-responses', request: { body: raw }, open: sseOpener(res, requestId, out) },
+      });
+      return respond(res, requestId, out, started, {});
     }
     const history = body.previous_response_id ? (owned(previous, body.previous_response_id, principal).history as Message[]) : [];
     const request = responsesRequestToCanonical(body, '', history, { resolveItem });
-    const estimate = estimatePromptTokens(request);
-    out.promptText = () => promptText(request);
-    out.ticket = admit(ctx, principal, body.model, target, { estimate, bound: () => promptTokenBound(request) }, body.max_output_tokens ?? undefined);
-    if (answeredByHook(res, requestId, out)) return;
     const id = responseId();
     const createdAt = Math.floor(Date.now() / 1000);
-    const keep = body.store !== false;
     const save = async (response: Record<string, unknown> | undefined, collected: Parameters<typeof canonicalConversation>[1]) => {
-      if (!keep) return;
+      if (body.store === false) return;
       const history = canonicalConversation(request, collected, id);
       const output = Array.isArray(response?.output) ? (response.output as StoredItem[]) : [];
       await ctx.stores.responses.save({ id, keyId: principal.kind === 'key' ? principal.key.id : undefined, response, history, input: inputItemsToStore(body.input, resolveItem), output });
     };
-    const stream = out.stream;
-    const d = await dispatch(ctx, call, 'chat', target, out, estimate, async (attempt, cancel) => {
-      const r = { ...request, model: attempt.deployment.upstreamModel };
-      if (!stream) return { whole: await collect(tapEvents(out, attempt.deployment.model.stream(r, cancel.signal))), arrivedAt: performance.now() };
-      return { started: await firstEvent(attempt.deployment.model, r, cancel.signal) };
+    const started = await startCall(ctx, call, out, { endpoint: 'chat', model: body.model, target, stream, canonical: request, maxOutput });
+    await respond(res, requestId, out, started, {
+      async whole(c) {
+        const response = collectedToResponse(c, id, body, createdAt);
+        await save(response, c);
+        return response;
+      },
+      stream() {
+        const r = (renderer = new ResponsesStreamRenderer(id, body, createdAt));
+        const collector = new Collector();
+        return {
+          start: () => r.start(),
+          render(e) {
+            collector.add(e);
+            return r.render(e);
+          },
+          async end() {
+            const tail = r.end();
+            await save(r.response, collector.result());
+            return tail;
+          },
+        };
+      },
     });
-    const headers = attemptHeaders(requestId, d.attempt, out);
-    if (d.value.whole) {
-      const c = d.value.whole;
-      out.usage = c.usage;
-      out.trace = c.trace;
-      // Not streamed: the first token is the moment the whole answer arrived, as on the relay.
-      out.firstTokenAt = d.value.arrivedAt;
-      const response = collectedToResponse(c, id, body, createdAt);
-      await save(response, c);
-      sendJSON(res, 200, response, headers);
-      return;
-    }
-    const { it, first } = d.value.started!;
-    renderer = new ResponsesStreamRenderer(id, body, createdAt);
-    const collector = new Collector();
-    res.writeHead(200, { ...SSE_HEADERS, ...headers });
-    await write(res, renderer.start());
-    const tap = eventTap(out);
-    try {
-      for (let next = first; !next.done; next = await it.next()) {
-        const e = next.value;
-        noteEvent(out, e);
-        if (tap) tap(e);
-        collector.add(e);
-        const text = renderer.render(e);
-        if (text) await write(res, text);
-      }
-    } catch (err) {
-      if (d.timedOut()) throw d.timeoutError();
-      throw err;
-    }
-    const tail = renderer.end();
-    await save(renderer.response, collector.result());
-    res.end(tail);
   });
 }
 
-/** Responses client → Responses-speaking upstream: bytes pass through, read on the way by the Responses observer. */
-async function relayResponses(
-  ctx: HubContext,
-  res: ServerResponse,
-  requestId: string,
-  raw: Record<string, unknown>,
-  body: ResponsesRequest,
-  target: Target,
-  out: Outcome,
-  call: CallContext,
-): Promise<void> {
-  // The prompt as sent (history kept upstream under previous_response_id is not in it), like the
-  // canonical path's estimate: the input's text, or its items as JSON, and the instructions.
+/**
+ * A relayed request's prompt as sent (history kept upstream under previous_response_id is not in
+ * it), like the canonical path's estimate: the input's text, or its items as JSON, and the
+ * instructions; the body as sent bounds it (JSON escapes only add bytes).
+ */
+function relayedPrompt(body: ResponsesRequest, raw: Record<string, unknown>): PromptSize {
   const input = body.input;
   const estimate = estimateTextTokens(typeof input === 'string' ? input : JSON.stringify(input ?? '')) + (body.instructions ? estimateTextTokens(body.instructions) : 0);
-  // The body as sent bounds its prompt (JSON escapes only add bytes); history kept upstream under
-  // previous_response_id is not in it.
-  out.ticket = admit(ctx, call.principal, body.model, target, { estimate, bound: () => textTokenBound(JSON.stringify(raw)) }, body.max_output_tokens ?? undefined);
-  if (answeredByHook(res, requestId, out)) return;
-  const d = await dispatch(ctx, call, 'chat', target, out, estimate, async (attempt, cancel) => {
-    const relay = attempt.deployment.model.passthrough?.('openai-responses');
-    if (!relay) throw new HubError('upstream', `Upstream ${attempt.deployment.model.provider} does not speak the Responses API`, { provider: attempt.deployment.model.provider });
-    const r = { body: raw, model: attempt.deployment.upstreamModel };
-    if (!out.stream) return { whole: await relay.whole(r, cancel) };
-    // The first event goes to the client the moment it has arrived.
-    const open = () => (res.writeHead(200, { ...SSE_HEADERS, ...attemptHeaders(requestId, attempt, out) }), relaySink(out, res));
-    return { stream: await relay.stream(r, cancel, open) };
-  });
-  const headers = attemptHeaders(requestId, d.attempt, out);
-  if (d.value.whole) {
-    out.usage = d.value.whole.meter.usage;
-    out.firstTokenAt = d.value.whole.meter.firstTokenAt;
-    relayWhole(out, d.value.whole.text);
-    sendRaw(res, 200, d.value.whole.text, headers);
-    return;
-  }
-  const stream = d.value.stream!;
-  const meter = stream.meter;
-  if (!res.headersSent) res.writeHead(200, { ...SSE_HEADERS, ...headers });
-  try {
-    await stream.pipe(relaySink(out, res), d);
-  } finally {
-    out.usage = meter.usage;
-    out.firstTokenAt = meter.firstTokenAt;
-  }
-  if (meter.failed) {
-    // The upstream's own error event already reached the client.
-    out.errorKind = 'upstream';
-    return void res.end();
-  }
-  if (!meter.done) {
-    const provider = d.attempt.deployment.model.provider;
-    throw new HubError('upstream', `Upstream ${provider} ended the stream before it was complete`, { provider });
-  }
-  res.end();
+  return { estimate, bound: () => textTokenBound(JSON.stringify(raw)) };
 }
 
 const INPUT_ITEMS = '/input_items';
