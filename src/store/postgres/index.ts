@@ -7,7 +7,7 @@ import { DELETE_BATCH, displayUrl, migrate, TYPES } from './schema.js';
 import { PostgresTenancyStore } from './tenancy.js';
 import { PostgresUsageStore } from './usage.js';
 
-export { DatabaseSchemaError, SCHEMA_VERSION } from './schema.js';
+export { DatabaseSchemaError, MIGRATION_LOCK, SCHEMA_VERSION } from './schema.js';
 
 /** The shared store's port implementations, over one connection pool: shaped like SQLiteStores. */
 export interface PostgresStores {
@@ -48,9 +48,9 @@ export interface PostgresOptions {
  */
 export async function openPostgresStores(url: string, o: PostgresOptions = {}): Promise<PostgresStores> {
   const pool = new pg.Pool({ connectionString: url, max: o.poolSize ?? 10, types: TYPES, application_name: 'baimo' });
-  // An idle connection the server dropped (restart, failover) must not crash the process; the
-  // pool replaces it, and the next query that fails is retried by its caller.
-  pool.on('error', () => undefined);
+  // An idle connection the server dropped (restart, failover) must not crash the process: the
+  // pool opens another when one is needed, and a write that fails is retried by the recorder.
+  pool.on('error', (err) => process.emitWarning(`PostgreSQL connection lost (${err.message}); reconnecting when next needed`));
   let migrated: number;
   try {
     migrated = await migrate(pool, url);

@@ -143,7 +143,7 @@ const VERSIONS_TABLE = 'baimo_schema_migrations';
  * The advisory lock that serialises migrations (an arbitrary constant: "baimo" in ASCII).
  * Advisory locks are per database, so hubs on different databases never wait on each other.
  */
-const MIGRATION_LOCK = 0x6261696d6f;
+export const MIGRATION_LOCK = 0x6261696d6f;
 
 /** A database this hub may not use: a newer Baimo wrote its schema. */
 export class DatabaseSchemaError extends DataDirError {

@@ -51,6 +51,9 @@ const WRITE_BATCH = (() => {
     ON CONFLICT (${LABELS.join(', ')}) DO UPDATE SET ${SUMS.map((c) => `${c} = usage_hourly.${c} + excluded.${c}`).join(', ')}`;
 })();
 
+/** Records per statement: bounds the parameters' size (captured bodies ride along). */
+const MAX_STATEMENT_RECORDS = 2000;
+
 /**
  * PostgreSQL refuses NUL in text; a body captured as it came may hold one. Replaced, so that one
  * odd request cannot make its whole batch fail for ever.
@@ -109,9 +112,15 @@ export class PostgresUsageStore implements UsageStore, UsageSink {
     private readonly deleteBatch = DELETE_BATCH,
   ) {}
 
+  /**
+   * A recorder's batch is one statement. A whole journal replayed at start goes in chunks, each
+   * atomic on its own: a replay cut short is simply replayed again, repeats being ignored.
+   */
   async writeUsage(records: readonly UsageRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    await this.pool.query(WRITE_BATCH, batchParams(records));
+    for (let i = 0; i < records.length; i += MAX_STATEMENT_RECORDS) {
+      // Named: each connection parses and plans the statement once.
+      await this.pool.query({ name: 'baimo_usage_batch', text: WRITE_BATCH, values: batchParams(records.slice(i, i + MAX_STATEMENT_RECORDS)) });
+    }
   }
 
   async writeUsageLines(jsonl: string): Promise<void> {
