@@ -145,7 +145,10 @@ const VERSIONS_TABLE = 'baimo_schema_migrations';
  */
 export const MIGRATION_LOCK = 0x6261696d6f;
 
-/** A database this hub may not use: a newer Baimo wrote its schema. */
+/**
+ * A database this hub may not use: a newer Baimo wrote its schema. A DataDirError, so that the
+ * CLI reports it as the embedded store's refusal is reported: one line, no stack.
+ */
 export class DatabaseSchemaError extends DataDirError {
   constructor(message: string) {
     super(message);
@@ -160,7 +163,7 @@ export function displayUrl(url: string): string {
     if (u.password) u.password = '***';
     return u.toString();
   } catch {
-    return 'the PostgreSQL database';
+    return '(the configured URL)';
   }
 }
 
