@@ -1,17 +1,22 @@
 /**
  * Storage behind ports: each folder declares what it needs from storage (usage/ports.ts,
  * tenancy/ports.ts, arena/ports.ts, protocols/openai-responses/ports.ts), store/sqlite/
- * implements them, and no SQL lives outside store/. The contract part runs against the SQLite
- * implementation; another backend (PostgreSQL) can run the same expectations.
+ * and store/postgres/ implement them, and no SQL lives outside store/. The contract part runs the
+ * same expectations against both backends, PostgreSQL on a fresh database of its own.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openSQLiteStores } from '../src/store/sqlite/index.js';
-import type { SQLiteStores } from '../src/store/sqlite/index.js';
-import type { UsageRecord } from '../src/usage/record.js';
+import type { VoteStore } from '../src/arena/ports.js';
+import type { ResponseStore } from '../src/protocols/openai-responses/ports.js';
+import { openPostgresStores } from '../src/store/postgres/index.js';
+import { openSQLiteStores, UsageWriter } from '../src/store/sqlite/index.js';
+import type { TenancyStore } from '../src/tenancy/ports.js';
+import type { UsageRow, UsageStore } from '../src/usage/ports.js';
+import type { UsageRecord, UsageSink } from '../src/usage/record.js';
+import { createTestDatabase } from './helpers/pg.js';
 
 const SRC = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 
@@ -27,7 +32,7 @@ describe('layout', () => {
   const outside = files.filter((f) => !f.path.startsWith('store/'));
 
   it('no SQL and no database driver outside store/', () => {
-    const sql = /\b(SELECT\b[\s\S]{0,2000}?\bFROM\s+[a-z_]+|INSERT\s+(OR\s+\w+\s+)?INTO|DELETE\s+FROM|UPDATE\s+\w+\s+SET|CREATE\s+(TABLE|INDEX))\b|better-sqlite3|\.prepare\(/;
+    const sql = /\b(SELECT\b[\s\S]{0,2000}?\bFROM\s+[a-z_]+|INSERT\s+(OR\s+\w+\s+)?INTO|DELETE\s+FROM|UPDATE\s+\w+\s+SET|CREATE\s+(TABLE|INDEX))\b|better-sqlite3|from 'pg'|\.prepare\(/;
     expect(outside.filter((f) => sql.test(f.text)).map((f) => f.path)).toEqual([]);
   });
 
@@ -62,101 +67,263 @@ function record(o: Partial<UsageRecord> & Pick<UsageRecord, 'requestId' | 'ts'>)
   };
 }
 
-describe('SQLite ports', () => {
-  let dir: string;
-  let stores: SQLiteStores;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'baimo-ports-'));
-    stores = openSQLiteStores(dir);
+
+/** What the contract needs of a backend: the ports, its usage sink, and spend as a promise. */
+interface Backend {
+  readonly usage: UsageStore;
+  readonly tenancy: TenancyStore;
+  readonly responses: ResponseStore;
+  readonly arena: VoteStore;
+  readonly sink: UsageSink;
+  spend(account: 'key' | 'team', id: string, since: number): Promise<number>;
+  recentUsage(limit: number): Promise<UsageRow[]>;
+  prune(usageBefore: number | undefined, bodiesBefore: number | undefined): Promise<{ usage: number; bodies: number }>;
+  close(): Promise<void>;
+}
+
+async function openSQLite(): Promise<Backend> {
+  const dir = mkdtempSync(join(tmpdir(), 'baimo-ports-'));
+  const stores = openSQLiteStores(dir);
+  let writer: UsageWriter | undefined;
+  return {
+    ...stores,
+    // The writer thread starts only for the test that uses it.
+    sink: { writeUsageLines: (jsonl) => (writer ??= new UsageWriter(stores.path)).writeUsageLines(jsonl) },
+    spend: async (account, id, since) => stores.tenancy.spendOf(account, id, since),
+    recentUsage: async (limit) => stores.recentUsage(limit),
+    async close() {
+      await writer?.close();
+      stores.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function openPostgres(): Promise<Backend> {
+  const db = await createTestDatabase();
+  // Deleting two rows per statement makes every prune below loop.
+  const stores = await openPostgresStores(db.url, { deleteBatch: 2 });
+  return {
+    ...stores,
+    spend: (account, id, since) => stores.tenancy.spend(account, id, since),
+    async close() {
+      await stores.close();
+      await db.drop();
+    },
+  };
+}
+
+const HOUR = 3_600_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function storeContract(name: string, open: () => Promise<Backend>): void {
+  describe(`${name} ports`, () => {
+    let stores: Backend;
+    beforeEach(async () => {
+      stores = await open();
+    });
+    afterEach(async () => {
+      await stores.close();
+    });
+
+    it('usage: records, totals, the request log, bodies, traces and pruning', async () => {
+      const t = Math.floor(Date.now() / HOUR) * HOUR;
+      const records = [
+        record({ requestId: 'r1', ts: t + 1, attempt: 1, final: false, status: 502, errorKind: 'upstream', usage: undefined, ttftMs: undefined, keyId: 'k1' }),
+        record({ requestId: 'r1', ts: t + 2, attempt: 2, keyId: 'k1', costUsd: 0.5, bodies: { request: '{"q":1}', response: '{"a":1}' }, trace: { steps: [1] } }),
+        record({ requestId: 'r2', ts: t + 3, model: 'm2', keyId: 'k2', teamId: 'tm', costUsd: 0.25 }),
+        record({ requestId: 'r0', ts: t - 40 * 86_400_000, model: 'm2' }),
+      ];
+      await stores.usage.writeUsage(records);
+      // A replayed journal repeats records: nothing counts twice.
+      await stores.usage.writeUsage(records.slice(0, 2));
+
+      const all = await stores.usage.totals({ from: t, to: t + HOUR, groupBy: [], includeAttempts: false, limit: 10 });
+      expect(all).toEqual([expect.objectContaining({ requests: 2, errors: 0, input_tokens: 20, output_tokens: 10, cost_usd: 0.75, avg_latency_ms: 100, avg_ttft_ms: 20 })]);
+      const byModel = await stores.usage.totals({ from: t, to: t + HOUR, groupBy: ['model', 'key'], includeAttempts: true, limit: 10 });
+      expect(byModel.map((r) => [r.model, r.key, r.requests, r.errors])).toEqual([['m1', 'k1', 2, 1], ['m2', 'k2', 1, 0]]);
+      expect(await stores.usage.totals({ from: t, to: t + HOUR, groupBy: ['team'], includeAttempts: false, teamId: 'tm', limit: 10 })).toEqual([expect.objectContaining({ team: 'tm', requests: 1 })]);
+
+      const log = await stores.usage.requests({ limit: 2 });
+      expect(log.map((r) => r.request_id)).toEqual(['r0', 'r2']);
+      const next = await stores.usage.requests({ limit: 2, before: log[1]!.id });
+      expect(next.map((r) => r.request_id)).toEqual(['r1']);
+      expect((await stores.usage.requests({ limit: 10, keyId: 'k2' })).map((r) => r.request_id)).toEqual(['r2']);
+      expect(await stores.usage.requests({ limit: 10, status: 'error' })).toEqual([]);
+      expect((await stores.usage.requestRecords('r1')).map((r) => [r.attempt, r.final, r.status])).toEqual([[1, 0, 502], [2, 1, 200]]);
+      expect(await stores.usage.bodies('r1')).toEqual({ request: '{"q":1}', response: '{"a":1}' });
+      expect(await stores.usage.trace('r1')).toEqual({ steps: [1] });
+      expect(await stores.usage.trace('r2')).toBeUndefined();
+      expect((await stores.recentUsage(1))[0]!.request_id).toBe('r0');
+
+      expect(await stores.usage.prune(t - 30 * 86_400_000, t + 10)).toEqual({ usage: 1, bodies: 1 });
+      expect(await stores.usage.bodies('r1')).toBeUndefined();
+      expect(await stores.usage.trace('r1')).toBeUndefined();
+      expect((await stores.usage.requests({ limit: 10 })).map((r) => r.request_id)).toEqual(['r2', 'r1']);
+    });
+
+    it('usage rows come back with the same columns and types', async () => {
+      const r = record({ requestId: 'x', ts: 1_700_000_000_123, stream: true, keyId: 'k', teamId: 't', costUsd: 0.125, usageCounted: true, fallbackFrom: 'big',
+        usage: { inputTokens: 7, outputTokens: 3, cachedInputTokens: 2, cacheWriteTokens: 1, reasoningTokens: 4 }, latencyMs: 12.5, ttftMs: 3.25 });
+      await stores.usage.writeUsage([r]);
+      const [row] = await stores.usage.requestRecords('x');
+      expect(row).toEqual({
+        id: expect.any(Number), request_id: 'x', ts: 1_700_000_000_123, endpoint: 'chat', model: 'm1', provider: 'p', upstream_model: 'u', stream: 1,
+        status: 200, error_kind: null, input_tokens: 7, output_tokens: 3, cached_input_tokens: 2, cache_write_tokens: 1, reasoning_tokens: 4,
+        latency_ms: 12.5, ttft_ms: 3.25, deployment: 'p/u', attempt: 1, final: 1, fallback_from: 'big', key_id: 'k', team_id: 't', cost_usd: 0.125, usage_counted: 1,
+      });
+    });
+
+    it('usage totals: grouping by day, hour, provider and status, filters, attempts and the limit', async () => {
+      const t = Date.UTC(2026, 0, 2, 5);
+      await stores.usage.writeUsage([
+        record({ requestId: 'a', ts: t + 10, status: 429, errorKind: 'rate_limited', usage: undefined, ttftMs: undefined }),
+        record({ requestId: 'b', ts: t + HOUR + 10, provider: undefined, deployment: undefined }),
+        record({ requestId: 'c', ts: t + 20 * HOUR, model: 'm2', costUsd: 1 }),
+        record({ requestId: 'd', ts: t + 20 * HOUR + 5, model: 'm2', attempt: 1, final: false, status: 500, usage: undefined }),
+        record({ requestId: 'd', ts: t + 20 * HOUR + 6, model: 'm2', attempt: 2, costUsd: 2 }),
+      ]);
+      const q = { from: t, to: t + 24 * HOUR, includeAttempts: false, limit: 50 };
+      expect((await stores.usage.totals({ ...q, groupBy: ['day'] })).map((r) => [r.day, r.requests])).toEqual([['2026-01-02', 2], ['2026-01-03', 2]]);
+      expect((await stores.usage.totals({ ...q, groupBy: ['hour'] })).map((r) => [r.hour, r.requests, r.errors])).toEqual([
+        ['2026-01-02T05:00:00Z', 1, 1], ['2026-01-02T06:00:00Z', 1, 0], ['2026-01-03T01:00:00Z', 2, 0],
+      ]);
+      // A record without a provider groups as null, before the named ones.
+      expect((await stores.usage.totals({ ...q, groupBy: ['provider', 'status'] })).map((r) => [r.provider, r.status, r.requests])).toEqual([[null, 200, 1], ['p', 200, 2], ['p', 429, 1]]);
+      expect((await stores.usage.totals({ ...q, groupBy: ['model'], includeAttempts: true })).map((r) => [r.model, r.requests, r.errors, r.cost_usd])).toEqual([['m1', 2, 1, 0], ['m2', 3, 1, 3]]);
+      expect((await stores.usage.totals({ ...q, groupBy: ['model'], model: 'm2' })).map((r) => [r.model, r.requests])).toEqual([['m2', 2]]);
+      expect(await stores.usage.totals({ ...q, groupBy: ['hour'], limit: 1 })).toHaveLength(1);
+      // Hours outside [from, to) are not counted.
+      expect(await stores.usage.totals({ ...q, from: t + HOUR, to: t + 2 * HOUR, groupBy: [] })).toEqual([expect.objectContaining({ requests: 1 })]);
+      const empty = await stores.usage.totals({ ...q, from: t - 10 * HOUR, to: t, groupBy: [] });
+      expect(empty).toEqual([expect.objectContaining({ requests: 0, cost_usd: 0, avg_latency_ms: null, avg_ttft_ms: null })]);
+    });
+
+    it('usage: the request log filters by status and pages newest first', async () => {
+      const t = Date.now();
+      const records = Array.from({ length: 7 }, (_, i) => record({ requestId: `q${i}`, ts: t + i, status: i % 3 === 0 ? 429 : 200, model: i % 2 ? 'odd' : 'even' }));
+      await stores.usage.writeUsage(records);
+      const ids = async (f: Parameters<UsageStore['requests']>[0]) => (await stores.usage.requests(f)).map((r) => r.request_id);
+      expect(await ids({ limit: 10, status: '429' })).toEqual(['q6', 'q3', 'q0']);
+      expect(await ids({ limit: 10, status: 'error' })).toEqual(['q6', 'q3', 'q0']);
+      expect(await ids({ limit: 3, status: 'ok' })).toEqual(['q5', 'q4', 'q2']);
+      expect(await ids({ limit: 10, model: 'odd', status: 'ok' })).toEqual(['q5', 'q1']);
+      const page = await stores.usage.requests({ limit: 2, model: 'even' });
+      expect(page.map((r) => r.request_id)).toEqual(['q6', 'q4']);
+      expect(await ids({ limit: 2, model: 'even', before: page[1]!.id })).toEqual(['q2', 'q0']);
+    });
+
+    it('usage sink: JSON lines, the text the journal holds, written once however often replayed', async () => {
+      const t = Math.floor(Date.now() / HOUR) * HOUR;
+      const lines = [record({ requestId: 's1', ts: t + 1, costUsd: 1 }), record({ requestId: 's2', ts: t + 2, costUsd: 2, bodies: { request: 'rq', response: 'rs' } })].map((r) => JSON.stringify(r)).join('\n');
+      await stores.sink.writeUsageLines(lines);
+      await stores.sink.writeUsageLines(lines);
+      expect(await stores.usage.totals({ from: t, to: t + HOUR, groupBy: [], includeAttempts: true, limit: 1 })).toEqual([expect.objectContaining({ requests: 2, cost_usd: 3 })]);
+      expect((await stores.usage.requests({ limit: 10 })).map((r) => r.request_id)).toEqual(['s2', 's1']);
+      expect(await stores.usage.bodies('s2')).toEqual({ request: 'rq', response: 'rs' });
+    });
+
+    it('usage pruning keeps the totals of an hour still partly kept', async () => {
+      const t = Date.UTC(2026, 0, 1);
+      await stores.usage.writeUsage(Array.from({ length: 5 }, (_, i) => record({ requestId: `p${i}`, ts: t + i * HOUR + HOUR / 2 })));
+      // Everything before t + 2.75 h goes: three records, the totals of hours 0 and 1 only.
+      expect(await stores.prune(t + 2 * HOUR + (3 * HOUR) / 4, undefined)).toEqual({ usage: 3, bodies: 0 });
+      expect((await stores.usage.requests({ limit: 10 })).map((r) => r.request_id)).toEqual(['p4', 'p3']);
+      const hours = await stores.usage.totals({ from: t, to: t + 5 * HOUR, groupBy: ['hour'], includeAttempts: false, limit: 10 });
+      expect(hours.map((r) => [r.hour, r.requests])).toEqual([['2026-01-01T02:00:00Z', 1], ['2026-01-01T03:00:00Z', 1], ['2026-01-01T04:00:00Z', 1]]);
+    });
+
+    it('tenancy: settings, teams, keys and spend', async () => {
+      const tenancy = stores.tenancy;
+      expect(await tenancy.getSetting('x')).toBeUndefined();
+      await tenancy.setSetting('x', '1');
+      await tenancy.setSetting('x', '2');
+      expect(await tenancy.getSetting('x')).toBe('2');
+      await tenancy.saveTeam({ id: 't1', name: 'one', budgetUsd: 5, metadata: { a: 1 }, createdAt: 1 });
+      await tenancy.saveTeam({ id: 't2', name: 'two', metadata: {}, createdAt: 2 });
+      await tenancy.saveTeam({ id: 't1', name: 'uno', budgetUsd: 6, metadata: { a: 1 }, createdAt: 1 });
+      const key = { id: 'k1', hash: 'h', prefix: 'sk-…', name: 'k', teamId: 't1', rpm: 3, metadata: {}, createdAt: 3 };
+      await tenancy.saveKey(key);
+      await tenancy.saveKey({ ...key, revokedAt: 9, expiresAt: 10 });
+      await tenancy.saveKey({ id: 'k2', hash: 'h2', prefix: 'sk-…', name: 'old', teamId: 't1', allowedModels: ['a/*'], budgetPeriod: 'day', metadata: { n: 'x' }, createdAt: 4, revokedAt: 5 });
+      await tenancy.deleteTeam('t2');
+      expect(await tenancy.teams()).toEqual([{ id: 't1', name: 'uno', budgetUsd: 6, metadata: { a: 1 }, createdAt: 1 }]);
+      expect(await tenancy.keys()).toEqual([
+        { ...key, revokedAt: 9, expiresAt: 10 },
+        { id: 'k2', hash: 'h2', prefix: 'sk-…', name: 'old', teamId: 't1', allowedModels: ['a/*'], budgetPeriod: 'day', metadata: { n: 'x' }, createdAt: 4, revokedAt: 5 },
+      ]);
+
+      await stores.usage.writeUsage([record({ requestId: 'a', ts: 100, keyId: 'k1', teamId: 't1', costUsd: 1 }), record({ requestId: 'b', ts: 200, keyId: 'k1', costUsd: 2 })]);
+      expect(await stores.spend('key', 'k1', 0)).toBe(3);
+      expect(await stores.spend('key', 'k1', 150)).toBe(2);
+      expect(await stores.spend('team', 't1', 0)).toBe(1);
+      expect(await stores.spend('team', 'nobody', 0)).toBe(0);
+    });
+
+    it('spend counts attempts, across whole and partial hours', async () => {
+      const h = Date.UTC(2026, 0, 1, 10);
+      await stores.usage.writeUsage([
+        record({ requestId: 'a', ts: h + 100, keyId: 'k', costUsd: 1 }),
+        record({ requestId: 'b', ts: h + HOUR / 2, keyId: 'k', attempt: 1, final: false, status: 500, costUsd: 2 }),
+        record({ requestId: 'b', ts: h + HOUR / 2 + 1, keyId: 'k', attempt: 2, costUsd: 4 }),
+        record({ requestId: 'c', ts: h + HOUR + 5, keyId: 'k', costUsd: 8 }),
+        record({ requestId: 'd', ts: h + 3 * HOUR, keyId: 'other', costUsd: 16 }),
+      ]);
+      expect(await stores.spend('key', 'k', h)).toBe(15);
+      expect(await stores.spend('key', 'k', h + 1000)).toBe(14);
+      expect(await stores.spend('key', 'k', h + HOUR / 2 + 1)).toBe(12);
+      expect(await stores.spend('key', 'k', h + HOUR)).toBe(8);
+      expect(await stores.spend('key', 'k', h + 2 * HOUR)).toBe(0);
+    });
+
+    it('responses: stored responses, their items by id and by page, deletion', async () => {
+      const r = stores.responses;
+      const input = [{ id: 'in1', type: 'message' }, { id: 'in2', type: 'message' }, { id: 'in3', type: 'message' }];
+      await r.save({ id: 'resp_1', keyId: 'k1', response: { id: 'resp_1' }, history: [{ role: 'user' }], input, output: [{ id: 'out1', type: 'message' }] });
+      expect(await r.load('resp_1')).toEqual({ keyId: 'k1', response: { id: 'resp_1' }, history: [{ role: 'user' }] });
+      expect(await r.load('resp_2')).toBeUndefined();
+      expect(await r.findItem('out1', 'k1')).toEqual({ id: 'out1', type: 'message' });
+      expect(await r.findItem('out1', undefined)).toEqual({ id: 'out1', type: 'message' });
+      expect(await r.findItem('out1', 'k2')).toBeUndefined();
+      const page = await r.inputItems('resp_1', { limit: 2, order: 'asc' });
+      expect(page).toEqual({ data: [input[0], input[1]], hasMore: true });
+      expect(await r.inputItems('resp_1', { after: 'in2', limit: 2, order: 'asc' })).toEqual({ data: [input[2]], hasMore: false });
+      expect(await r.inputItems('resp_1', { after: 'in2', limit: 5, order: 'desc' })).toEqual({ data: [input[0]], hasMore: false });
+      expect(await r.inputItems('resp_1', { limit: 2, order: 'desc' })).toEqual({ data: [input[2], input[1]], hasMore: true });
+      expect(await r.inputItems('resp_1', { after: 'out1', limit: 5, order: 'desc' })).toBeUndefined();
+      // Saving again under the same id replaces its items.
+      await r.save({ id: 'resp_1', keyId: 'k1', response: {}, history: [], input: [], output: [] });
+      expect(await r.findItem('out1', undefined)).toBeUndefined();
+      await r.delete('resp_1');
+      expect(await r.load('resp_1')).toBeUndefined();
+    });
+
+    it('responses: an item id kept twice is found newest first, per key; pruning', async () => {
+      const r = stores.responses;
+      await r.save({ id: 'resp_a', keyId: 'k1', response: {}, history: [], input: [{ id: 'it', v: 1 }], output: [] });
+      await sleep(5);
+      await r.save({ id: 'resp_b', keyId: 'k2', response: {}, history: [], input: [{ id: 'it', v: 2 }], output: [{ id: 'o', v: 3 }] });
+      expect(await r.findItem('it', undefined)).toEqual({ id: 'it', v: 2 });
+      expect(await r.findItem('it', 'k1')).toEqual({ id: 'it', v: 1 });
+      await sleep(5);
+      const cut = Date.now();
+      await sleep(5);
+      await r.save({ id: 'resp_c', keyId: undefined, response: { n: 1 }, history: [], input: [{ id: 'c1' }], output: [] });
+      await stores.prune(undefined, cut);
+      expect(await r.load('resp_a')).toBeUndefined();
+      expect(await r.load('resp_b')).toBeUndefined();
+      expect(await r.findItem('o', undefined)).toBeUndefined();
+      expect(await r.load('resp_c')).toEqual({ keyId: null, response: { n: 1 }, history: [] });
+      expect(await r.findItem('c1', undefined)).toEqual({ id: 'c1' });
+    });
+
+    it('arena: votes in order', async () => {
+      await stores.arena.addVote({ modelA: 'a', modelB: 'b', winner: 'a', keyId: undefined });
+      await stores.arena.addVote({ modelA: 'b', modelB: 'c', winner: 'tie', keyId: 'k1' });
+      expect(await stores.arena.votes()).toEqual([{ modelA: 'a', modelB: 'b', winner: 'a' }, { modelA: 'b', modelB: 'c', winner: 'tie' }]);
+    });
   });
-  afterEach(() => {
-    stores.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+}
 
-  it('usage: records, totals, the request log, bodies, traces and pruning', async () => {
-    const hour = 3_600_000;
-    const t = Math.floor(Date.now() / hour) * hour;
-    const records = [
-      record({ requestId: 'r1', ts: t + 1, attempt: 1, final: false, status: 502, errorKind: 'upstream', usage: undefined, ttftMs: undefined, keyId: 'k1' }),
-      record({ requestId: 'r1', ts: t + 2, attempt: 2, keyId: 'k1', costUsd: 0.5, bodies: { request: '{"q":1}', response: '{"a":1}' }, trace: { steps: [1] } }),
-      record({ requestId: 'r2', ts: t + 3, model: 'm2', keyId: 'k2', teamId: 'tm', costUsd: 0.25 }),
-      record({ requestId: 'r0', ts: t - 40 * 86_400_000, model: 'm2' }),
-    ];
-    await stores.usage.writeUsage(records);
-    // A replayed journal repeats records: nothing counts twice.
-    await stores.usage.writeUsage(records.slice(0, 2));
-
-    const all = await stores.usage.totals({ from: t, to: t + hour, groupBy: [], includeAttempts: false, limit: 10 });
-    expect(all).toEqual([expect.objectContaining({ requests: 2, errors: 0, input_tokens: 20, output_tokens: 10, cost_usd: 0.75, avg_latency_ms: 100, avg_ttft_ms: 20 })]);
-    const byModel = await stores.usage.totals({ from: t, to: t + hour, groupBy: ['model', 'key'], includeAttempts: true, limit: 10 });
-    expect(byModel.map((r) => [r.model, r.key, r.requests, r.errors])).toEqual([['m1', 'k1', 2, 1], ['m2', 'k2', 1, 0]]);
-    expect(await stores.usage.totals({ from: t, to: t + hour, groupBy: ['team'], includeAttempts: false, teamId: 'tm', limit: 10 })).toEqual([expect.objectContaining({ team: 'tm', requests: 1 })]);
-
-    const log = await stores.usage.requests({ limit: 2 });
-    expect(log.map((r) => r.request_id)).toEqual(['r0', 'r2']);
-    const next = await stores.usage.requests({ limit: 2, before: log[1]!.id });
-    expect(next.map((r) => r.request_id)).toEqual(['r1']);
-    expect((await stores.usage.requests({ limit: 10, keyId: 'k2' })).map((r) => r.request_id)).toEqual(['r2']);
-    expect((await stores.usage.requests({ limit: 10, status: 'error' }))).toEqual([]);
-    expect((await stores.usage.requestRecords('r1')).map((r) => [r.attempt, r.final, r.status])).toEqual([[1, 0, 502], [2, 1, 200]]);
-    expect(await stores.usage.bodies('r1')).toEqual({ request: '{"q":1}', response: '{"a":1}' });
-    expect(await stores.usage.trace('r1')).toEqual({ steps: [1] });
-    expect(await stores.usage.trace('r2')).toBeUndefined();
-    expect(stores.recentUsage(1)[0]!.request_id).toBe('r0');
-
-    expect(await stores.usage.prune(t - 30 * 86_400_000, t + 10)).toEqual({ usage: 1, bodies: 1 });
-    expect(await stores.usage.bodies('r1')).toBeUndefined();
-    expect((await stores.usage.requests({ limit: 10 })).map((r) => r.request_id)).toEqual(['r2', 'r1']);
-  });
-
-  it('tenancy: settings, teams, keys and spend', async () => {
-    const tenancy = stores.tenancy;
-    expect(await tenancy.getSetting('x')).toBeUndefined();
-    await tenancy.setSetting('x', '1');
-    await tenancy.setSetting('x', '2');
-    expect(await tenancy.getSetting('x')).toBe('2');
-    await tenancy.saveTeam({ id: 't1', name: 'one', budgetUsd: 5, metadata: { a: 1 }, createdAt: 1 });
-    await tenancy.saveTeam({ id: 't2', name: 'two', metadata: {}, createdAt: 2 });
-    await tenancy.saveTeam({ id: 't1', name: 'uno', budgetUsd: 6, metadata: { a: 1 }, createdAt: 1 });
-    await tenancy.deleteTeam('t2');
-    expect(await tenancy.teams()).toEqual([{ id: 't1', name: 'uno', budgetUsd: 6, metadata: { a: 1 }, createdAt: 1 }]);
-    const key = { id: 'k1', hash: 'h', prefix: 'sk-…', name: 'k', teamId: 't1', rpm: 3, metadata: {}, createdAt: 3 };
-    await tenancy.saveKey(key);
-    await tenancy.saveKey({ ...key, revokedAt: 9, expiresAt: 10 });
-    expect(await tenancy.keys()).toEqual([{ ...key, revokedAt: 9, expiresAt: 10 }]);
-
-    await stores.usage.writeUsage([record({ requestId: 'a', ts: 100, keyId: 'k1', teamId: 't1', costUsd: 1 }), record({ requestId: 'b', ts: 200, keyId: 'k1', costUsd: 2 })]);
-    expect(tenancy.spendOf('key', 'k1', 0)).toBe(3);
-    expect(tenancy.spendOf('key', 'k1', 150)).toBe(2);
-    expect(tenancy.spendOf('team', 't1', 0)).toBe(1);
-    expect(tenancy.spendOf('team', 'nobody', 0)).toBe(0);
-  });
-
-  it('responses: stored responses, their items by id and by page, deletion', async () => {
-    const r = stores.responses;
-    const input = [{ id: 'in1', type: 'message' }, { id: 'in2', type: 'message' }, { id: 'in3', type: 'message' }];
-    await r.save({ id: 'resp_1', keyId: 'k1', response: { id: 'resp_1' }, history: [{ role: 'user' }], input, output: [{ id: 'out1', type: 'message' }] });
-    expect(await r.load('resp_1')).toEqual({ keyId: 'k1', response: { id: 'resp_1' }, history: [{ role: 'user' }] });
-    expect(await r.load('resp_2')).toBeUndefined();
-    expect(await r.findItem('out1', 'k1')).toEqual({ id: 'out1', type: 'message' });
-    expect(await r.findItem('out1', undefined)).toEqual({ id: 'out1', type: 'message' });
-    expect(await r.findItem('out1', 'k2')).toBeUndefined();
-    const page = await r.inputItems('resp_1', { limit: 2, order: 'asc' });
-    expect(page).toEqual({ data: [input[0], input[1]], hasMore: true });
-    expect(await r.inputItems('resp_1', { after: 'in2', limit: 2, order: 'asc' })).toEqual({ data: [input[2]], hasMore: false });
-    expect(await r.inputItems('resp_1', { after: 'in2', limit: 5, order: 'desc' })).toEqual({ data: [input[0]], hasMore: false });
-    expect(await r.inputItems('resp_1', { after: 'out1', limit: 5, order: 'desc' })).toBeUndefined();
-    // Saving again under the same id replaces its items.
-    await r.save({ id: 'resp_1', keyId: 'k1', response: {}, history: [], input: [], output: [] });
-    expect(await r.findItem('out1', undefined)).toBeUndefined();
-    await r.delete('resp_1');
-    expect(await r.load('resp_1')).toBeUndefined();
-  });
-
-  it('arena: votes in order', async () => {
-    await stores.arena.addVote({ modelA: 'a', modelB: 'b', winner: 'a', keyId: undefined });
-    await stores.arena.addVote({ modelA: 'b', modelB: 'c', winner: 'tie', keyId: 'k1' });
-    expect(await stores.arena.votes()).toEqual([{ modelA: 'a', modelB: 'b', winner: 'a' }, { modelA: 'b', modelB: 'c', winner: 'tie' }]);
-  });
-});
+storeContract('SQLite', openSQLite);
+storeContract('PostgreSQL', openPostgres);

@@ -1,0 +1,82 @@
+import pg from 'pg';
+import type { UsageRow } from '../../usage/ports.js';
+import type { UsageSink } from '../../usage/record.js';
+import { PostgresVoteStore } from './arena.js';
+import { PostgresResponseStore } from './responses.js';
+import { DELETE_BATCH, displayUrl, migrate, TYPES } from './schema.js';
+import { PostgresTenancyStore } from './tenancy.js';
+import { PostgresUsageStore } from './usage.js';
+
+export { DatabaseSchemaError, MIGRATION_LOCK, SCHEMA_VERSION } from './schema.js';
+
+/** The shared store's port implementations, over one connection pool: shaped like SQLiteStores. */
+export interface PostgresStores {
+  /** The database URL, its password masked. */
+  readonly url: string;
+  /** The pool, for inspection (tests, debugging); the ports are the way in. */
+  readonly pool: pg.Pool;
+  /** How many migrations opening the database applied (0 when it was up to date). */
+  readonly migrated: number;
+  readonly usage: PostgresUsageStore;
+  readonly tenancy: PostgresTenancyStore;
+  readonly responses: PostgresResponseStore;
+  readonly arena: PostgresVoteStore;
+  /** Where the usage recorder hands its batches (the same store: its I/O never blocks the hub). */
+  readonly sink: UsageSink;
+  /** Most recent usage rows first (inspection only). */
+  recentUsage(limit?: number): Promise<UsageRow[]>;
+  /**
+   * Deletes usage records older than `usageBefore`, and captured bodies, traces and stored
+   * responses older than `bodiesBefore` (unix ms), in batches.
+   */
+  prune(usageBefore: number | undefined, bodiesBefore: number | undefined): Promise<{ usage: number; bodies: number }>;
+  /** Waits for queries under way, then closes every connection. */
+  close(): Promise<void>;
+}
+
+export interface PostgresOptions {
+  /** Connections in the pool (default 10). */
+  readonly poolSize?: number;
+  /** Rows per delete statement when pruning (default 5000). */
+  readonly deleteBatch?: number;
+}
+
+/**
+ * Opens the PostgreSQL database at `url` and brings its schema up to date (under an advisory
+ * lock: replicas starting together apply each migration once); refuses a schema newer than this
+ * Baimo's with a DatabaseSchemaError, changing nothing.
+ */
+export async function openPostgresStores(url: string, o: PostgresOptions = {}): Promise<PostgresStores> {
+  const pool = new pg.Pool({ connectionString: url, max: o.poolSize ?? 10, types: TYPES, application_name: 'baimo' });
+  // An idle connection the server dropped (restart, failover) must not crash the process: the
+  // pool opens another when one is needed, and a write that fails is retried by the recorder.
+  pool.on('error', (err) => process.emitWarning(`PostgreSQL connection lost (${err.message}); reconnecting when next needed`));
+  let migrated: number;
+  try {
+    migrated = await migrate(pool, url);
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+  const batch = o.deleteBatch ?? DELETE_BATCH;
+  const usage = new PostgresUsageStore(pool, batch);
+  const responses = new PostgresResponseStore(pool, batch);
+  let closing: Promise<void> | undefined;
+  return {
+    url: displayUrl(url),
+    pool,
+    migrated,
+    usage,
+    tenancy: new PostgresTenancyStore(pool),
+    responses,
+    arena: new PostgresVoteStore(pool),
+    sink: usage,
+    recentUsage: (limit) => usage.recent(limit),
+    async prune(usageBefore, bodiesBefore) {
+      const removed = await usage.prune(usageBefore, bodiesBefore);
+      if (bodiesBefore !== undefined) await responses.prune(bodiesBefore);
+      return removed;
+    },
+    close: () => (closing ??= pool.end()),
+  };
+}

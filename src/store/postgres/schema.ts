@@ -1,0 +1,248 @@
+import pg from 'pg';
+import { DataDirError } from '../data-dir.js';
+
+/**
+ * The shared store's schema in PostgreSQL: versioned migrations, applied in order when a hub
+ * opens the database, under an advisory lock so that replicas starting together apply each one
+ * once. Columns mirror the embedded store's (store/sqlite/schema.ts), so that the ports return
+ * the same rows whichever backend answers.
+ */
+
+/** Each entry upgrades the schema by one version. Never edit a shipped one; add another. */
+const MIGRATIONS: readonly string[] = [
+  // Usage records. `id` orders the request log (newest first); the partial indexes serve its
+  // filters on final records, each walked backwards from the newest id.
+  `CREATE TABLE usage (
+     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     request_id TEXT NOT NULL,
+     ts BIGINT NOT NULL,
+     endpoint TEXT NOT NULL,
+     model TEXT NOT NULL,
+     provider TEXT,
+     upstream_model TEXT,
+     stream SMALLINT NOT NULL,
+     status INTEGER NOT NULL,
+     error_kind TEXT,
+     input_tokens BIGINT,
+     output_tokens BIGINT,
+     cached_input_tokens BIGINT,
+     cache_write_tokens BIGINT,
+     reasoning_tokens BIGINT,
+     latency_ms DOUBLE PRECISION NOT NULL,
+     ttft_ms DOUBLE PRECISION,
+     deployment TEXT,
+     attempt INTEGER NOT NULL,
+     final SMALLINT NOT NULL,
+     fallback_from TEXT,
+     key_id TEXT,
+     team_id TEXT,
+     cost_usd DOUBLE PRECISION,
+     usage_counted SMALLINT NOT NULL DEFAULT 0,
+     -- A replayed journal may repeat records: they are ignored. Also serves lookups by request id.
+     CONSTRAINT usage_request_attempt UNIQUE (request_id, attempt, final)
+   );
+   CREATE INDEX usage_ts ON usage (ts);
+   CREATE INDEX usage_log_key ON usage (key_id, id) WHERE final = 1;
+   CREATE INDEX usage_log_model ON usage (model, id) WHERE final = 1;
+   CREATE INDEX usage_log_status ON usage (status, id) WHERE final = 1;
+   CREATE INDEX usage_log_errors ON usage (id) WHERE final = 1 AND status >= 400;
+   -- Hourly totals, kept in step with usage by every batch write: usage queries and spend read
+   -- these, so they stay fast however many records there are.
+   CREATE TABLE usage_hourly (
+     hour BIGINT NOT NULL,
+     key_id TEXT NOT NULL,
+     team_id TEXT NOT NULL,
+     model TEXT NOT NULL,
+     provider TEXT NOT NULL,
+     deployment TEXT NOT NULL,
+     status INTEGER NOT NULL,
+     final SMALLINT NOT NULL,
+     requests BIGINT NOT NULL,
+     input_tokens BIGINT NOT NULL,
+     output_tokens BIGINT NOT NULL,
+     cached_input_tokens BIGINT NOT NULL,
+     cache_write_tokens BIGINT NOT NULL,
+     reasoning_tokens BIGINT NOT NULL,
+     cost_usd DOUBLE PRECISION NOT NULL,
+     latency_ms_sum DOUBLE PRECISION NOT NULL,
+     ttft_ms_sum DOUBLE PRECISION NOT NULL,
+     ttft_count BIGINT NOT NULL,
+     PRIMARY KEY (hour, key_id, team_id, model, provider, deployment, status, final)
+   );
+   CREATE INDEX usage_hourly_key ON usage_hourly (key_id, hour);
+   CREATE INDEX usage_hourly_team ON usage_hourly (team_id, hour);
+   CREATE TABLE request_bodies (
+     request_id TEXT PRIMARY KEY,
+     ts BIGINT NOT NULL,
+     request TEXT NOT NULL,
+     response TEXT NOT NULL
+   );
+   CREATE INDEX request_bodies_ts ON request_bodies (ts);
+   CREATE TABLE request_traces (request_id TEXT PRIMARY KEY, ts BIGINT NOT NULL, trace TEXT NOT NULL);
+   CREATE INDEX request_traces_ts ON request_traces (ts);`,
+  // Keys, teams and settings. No foreign key from keys to teams: a team may be deleted while
+  // revoked keys still name it, as in the embedded store.
+  `CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE teams (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     limits TEXT NOT NULL,
+     metadata TEXT NOT NULL,
+     created_at BIGINT NOT NULL
+   );
+   CREATE TABLE keys (
+     id TEXT PRIMARY KEY,
+     hash TEXT NOT NULL UNIQUE,
+     prefix TEXT NOT NULL,
+     name TEXT NOT NULL,
+     team_id TEXT,
+     limits TEXT NOT NULL,
+     expires_at BIGINT,
+     metadata TEXT NOT NULL,
+     created_at BIGINT NOT NULL,
+     revoked_at BIGINT
+   );`,
+  // Responses API objects and their items (`input` 1 for the request's input items, 0 for the
+  // response's output items). JSON is kept as text: returned as the hub wrote it.
+  `CREATE TABLE responses (
+     id TEXT PRIMARY KEY,
+     ts BIGINT NOT NULL,
+     key_id TEXT,
+     response TEXT NOT NULL,
+     history TEXT NOT NULL
+   );
+   CREATE INDEX responses_ts ON responses (ts);
+   CREATE TABLE response_items (
+     response_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     id TEXT NOT NULL,
+     input SMALLINT NOT NULL,
+     ts BIGINT NOT NULL,
+     item TEXT NOT NULL,
+     PRIMARY KEY (response_id, seq)
+   );
+   CREATE INDEX response_items_id ON response_items (id, ts DESC);
+   CREATE INDEX response_items_ts ON response_items (ts);`,
+  `CREATE TABLE arena_votes (
+     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     ts BIGINT NOT NULL,
+     model_a TEXT NOT NULL,
+     model_b TEXT NOT NULL,
+     winner TEXT NOT NULL CHECK (winner IN ('a', 'b', 'tie', 'bad')),
+     key_id TEXT
+   );`,
+];
+
+/** The schema this hub writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** The table recording which migrations a database has had. */
+const VERSIONS_TABLE = 'baimo_schema_migrations';
+
+/**
+ * The advisory lock that serialises migrations (an arbitrary constant: "baimo" in ASCII).
+ * Advisory locks are per database, so hubs on different databases never wait on each other.
+ */
+export const MIGRATION_LOCK = 0x6261696d6f;
+
+/**
+ * A database this hub may not use: a newer Baimo wrote its schema. A DataDirError, so that the
+ * CLI reports it as the embedded store's refusal is reported: one line, no stack.
+ */
+export class DatabaseSchemaError extends DataDirError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DatabaseSchemaError';
+  }
+}
+
+/** The URL without its password, for messages. */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(the configured URL)';
+  }
+}
+
+/**
+ * BIGINT (row ids, unix ms, token sums) and NUMERIC (what SUM over BIGINT gives) read as JS
+ * numbers, as the embedded store returns them; exact up to 2^53, beyond any count or
+ * timestamp the hub keeps. Set per pool, so other users of `pg` in the process are untouched.
+ */
+export const TYPES: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    if (oid === pg.types.builtins.INT8 || oid === pg.types.builtins.NUMERIC) return (v: string) => Number(v);
+    return pg.types.getTypeParser(oid, format);
+  }) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+/**
+ * Brings the database's schema up to date, each migration in its own transaction, while holding
+ * the migration lock; refuses a schema newer than this code without changing anything. Returns
+ * how many migrations this call applied (0 when another replica already had).
+ */
+export async function migrate(pool: pg.Pool, url: string): Promise<number> {
+  const client = await pool.connect();
+  // A connection that failed mid-way may still hold the lock or a transaction: it is closed, not reused.
+  let healthy = true;
+  try {
+    // A session lock, held across the migrations' transactions and released if this process dies.
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    try {
+      return await migrateLocked(client, url);
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => (healthy = false));
+    }
+  } catch (err) {
+    if (!(err instanceof DatabaseSchemaError)) healthy = false;
+    throw err;
+  } finally {
+    client.release(!healthy);
+  }
+}
+
+async function migrateLocked(client: pg.PoolClient, url: string): Promise<number> {
+  await client.query(`CREATE TABLE IF NOT EXISTS ${VERSIONS_TABLE} (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`);
+  const { rows } = await client.query<{ version: number | null }>(`SELECT max(version) AS version FROM ${VERSIONS_TABLE}`);
+  const version = rows[0]?.version ?? 0;
+  if (version > SCHEMA_VERSION) {
+    throw new DatabaseSchemaError(
+      `The database ${displayUrl(url)} has schema version ${version}, newer than this Baimo's (${SCHEMA_VERSION}): a newer Baimo wrote it. ` +
+        'Run that version (or newer), or point this one at another database; nothing was changed.',
+    );
+  }
+  for (let v = version; v < SCHEMA_VERSION; v++) {
+    await client.query('BEGIN');
+    try {
+      await client.query(MIGRATIONS[v]!);
+      await client.query(`INSERT INTO ${VERSIONS_TABLE} (version) VALUES ($1)`, [v + 1]);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  }
+  return SCHEMA_VERSION - version;
+}
+
+/** Rows per statement when deleting old data: each batch is its own short transaction. */
+export const DELETE_BATCH = 5000;
+
+/**
+ * Deletes the rows of `table` matching `where` (its one parameter a cut-off), `batch` rows per
+ * statement, so that no delete holds locks on many rows, or writers up, for long; returns how
+ * many. Rows are picked by ctid: the batch is found through whichever index serves `where` and
+ * deleted by physical address, with no key needed.
+ */
+export async function deleteInBatches(pool: pg.Pool, table: string, where: string, before: number, batch = DELETE_BATCH): Promise<number> {
+  const sql = `DELETE FROM ${table} WHERE ctid = ANY (ARRAY (SELECT ctid FROM ${table} WHERE ${where} LIMIT ${batch}))`;
+  let total = 0;
+  for (;;) {
+    const n = (await pool.query(sql, [before])).rowCount ?? 0;
+    total += n;
+    if (n < batch) return total;
+  }
+}
