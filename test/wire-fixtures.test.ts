@@ -149,6 +149,8 @@ const EXPECTED: Record<string, Record<string, Expected>> = {
     'thinking.sse': { ends: 'complete', ...REASONED, signature: 'sig-reasoner-1', usage: { inputTokens: 30, outputTokens: 50, cachedInputTokens: 10, cacheWriteTokens: 0 } },
     'cut.sse': { ends: 'cut', text: 'Partial answer' },
     'error.sse': { ends: 'error', error: { kind: 'overloaded', message: /Overloaded/ } },
+    // Anthropic's documented basic stream: JSON with spaces, message_delta carrying output_tokens only.
+    'docs-basic.sse': { ends: 'complete', text: 'Hello!', usage: { inputTokens: 25, outputTokens: 15 } },
   },
   gemini: {
     'text.sse': { ends: 'complete', text: HELLO('gemini-2.5-flash'), usage: { inputTokens: 12, outputTokens: 9 } },
