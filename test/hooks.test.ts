@@ -316,3 +316,79 @@ describe('gateway.call (no HTTP) runs the same hooks', () => {
     await expect.poll(() => records.find((r) => r.requestId === 'req_cached')).toMatchObject({ status: 200, usage: { inputTokens: 1, outputTokens: 2 } });
   });
 });
+
+describe('a hook that throws leaves the response and the record intact', () => {
+  const STAGES = ['post', 'event', 'relay', 'sent'] as const;
+  type Stage = (typeof STAGES)[number];
+  /** Calls to each stage's throwing hook, and to the hooks around it that must still run. */
+  const thrown: Record<Stage, number> = { post: 0, event: 0, relay: 0, sent: 0 };
+  const witnessed: Record<Stage, number> = { post: 0, event: 0, relay: 0, sent: 0 };
+  const hubs = new Map<Stage | 'none', RunningHub>();
+
+  const stageHook = (stage: Stage, name: string, run: () => void): Hook => ({ name, [stage]: run });
+  /** The throwing hook between two that count: whichever order a stage runs in, one runs after it. */
+  const around = (stage: Stage): Hook[] => [
+    stageHook(stage, 'before', () => void witnessed[stage]++),
+    stageHook(stage, 'throwing', () => {
+      thrown[stage]++;
+      throw new Error(`the ${stage} hook failed`);
+    }),
+    stageHook(stage, 'after', () => void witnessed[stage]++),
+  ];
+
+  beforeAll(async () => {
+    const yaml =
+      `providers:\n  loop: { baseURL: ${openai.baseURL} }\n  anth: { type: anthropic, baseURL: ${anthropic.baseURL} }\n` +
+      'pricing:\n  models:\n    loop/gpt-test: { input: 1000, output: 2000 }\n    anth/claude-test: { input: 3000, output: 15000 }\n';
+    hubs.set('none', await hub(yaml, []));
+    for (const stage of STAGES) hubs.set(stage, await hub(yaml, around(stage)));
+  }, 30_000);
+
+  afterAll(async () => {
+    for (const h of hubs.values()) await h.close();
+  });
+
+  const CALLS: [string, string, Record<string, unknown>][] = [
+    ['a relayed stream (OpenAI → OpenAI)', '/v1/chat/completions', { model: 'loop/gpt-test', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }] }],
+    ['a relayed whole answer (Anthropic → Anthropic)', '/v1/messages', { model: 'anth/claude-test', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] }],
+    ['a canonical stream (OpenAI → Anthropic)', '/v1/chat/completions', { model: 'anth/claude-test', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }] }],
+    ['a canonical whole answer (Anthropic → OpenAI)', '/v1/messages', { model: 'loop/gpt-test', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] }],
+    ['an upstream failure (OpenAI → OpenAI, 500)', '/v1/chat/completions', { model: 'loop/error-500', messages: [{ role: 'user', content: 'hi' }] }],
+  ];
+
+  /** A response with what differs between two calls anyway (ids, timestamps) taken out. */
+  const same = (t: string) =>
+    t
+      .replace(/"(id|request_id)":"[^"]*"/g, '"$1":"X"')
+      .replace(/"created":\d+/g, '"created":0')
+      .replace(/(chatcmpl|msg|req)[-_][A-Za-z0-9_-]+/g, '$1-X');
+  const recorded = (r: Awaited<ReturnType<typeof row>>) => ({
+    status: r.status,
+    error_kind: r.error_kind,
+    stream: r.stream,
+    input_tokens: r.input_tokens,
+    output_tokens: r.output_tokens,
+    cost_usd: r.cost_usd,
+    usage_counted: r.usage_counted,
+    deployment: r.deployment,
+    ttft: r.ttft_ms === null ? null : 'set',
+  });
+
+  describe.each(STAGES)('a throwing %s hook', (stage) => {
+    it.each(CALLS)('%s: the same response and record as with no hook', async (_what, path, body) => {
+      const before = { thrown: thrown[stage], witnessed: witnessed[stage] };
+      const want = await post(hubs.get('none')!, path, body);
+      const got = await post(hubs.get(stage)!, path, body);
+      expect(got.status).toBe(want.status);
+      expect(same(got.text)).toBe(same(want.text));
+      const rec = recorded(await row(hubs.get(stage)!, got.id));
+      expect(rec).toEqual(recorded(await row(hubs.get('none')!, want.id)));
+      if (want.status === 200) expect(rec.cost_usd).toBeGreaterThan(0);
+      // The hook did throw (where its stage saw this call), and the hooks after it still ran.
+      const threw = thrown[stage] - before.thrown;
+      expect(witnessed[stage] - before.witnessed).toBe(2 * threw);
+      const reaches = stage === 'post' || stage === 'sent' || (stage === 'event' ? _what.includes('canonical') : _what.includes('relayed'));
+      expect(threw > 0).toBe(reaches);
+    });
+  });
+});

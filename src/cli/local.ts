@@ -6,22 +6,17 @@
  * the lock), and the usage record is written through the same journal protocol, so a killed CLI
  * loses nothing the next start does not replay.
  */
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { loadConfigFile } from '../config/load.js';
 import { resolveSettings } from '../config/settings.js';
 import { HubError } from '../core/errors.js';
 import type { Gateway } from '../gateway/context.js';
 import { assemble } from '../server/assemble.js';
+import { openHost } from '../server/host.js';
 import { DataDirError } from '../store/data-dir.js';
 import { openSQLiteStores } from '../store/sqlite/index.js';
-import { Ledger } from '../tenancy/ledger.js';
 import { RateLimiter } from '../tenancy/rate-limits.js';
-import { Tenancy } from '../tenancy/service.js';
 import type { Principal } from '../tenancy/types.js';
-import { UsageJournal } from '../usage/journal.js';
 import type { UsageRecord } from '../usage/record.js';
-import { UsageRecorder } from '../usage/record.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -40,48 +35,40 @@ export async function openLocalGateway(o: { config: string | undefined; dataDir:
   const { config } = loadConfigFile(o.config ?? env.BAIMO_CONFIG, env);
   const { dataDir } = resolveSettings({ dataDir: o.dataDir }, env, config);
   const { registry, prices } = await assemble(config, env);
-  let store: ReturnType<typeof openSQLiteStores>;
-  try {
-    store = openSQLiteStores(dataDir);
-  } catch (err) {
-    if (!(err instanceof DataDirError)) throw err;
-    throw new DataDirError(
-      `\`baimo chat\` records its calls in the hub's data directory, and a running hub holds it. ${err.message} ` +
-        'Or send the request to the running hub (POST /v1/chat/completions), which records it there.',
-    );
-  }
-  try {
-    // Records a killed hub (or CLI) journaled but never stored go in first, as at a hub's start.
-    const journalPath = join(dataDir, 'usage.journal');
-    const leftover = UsageJournal.read(journalPath);
-    if (leftover.records.length) await store.usage.writeUsage(leftover.records);
-    for (const f of leftover.files) rmSync(f, { force: true });
-    const usage = store.usage;
-    const recorder = new UsageRecorder({ writeUsageLines: (jsonl) => usage.writeUsage(jsonl.split('\n').map((l) => JSON.parse(l) as UsageRecord)) }, new UsageJournal(journalPath));
-    const { tenancy } = await Tenancy.open(store.tenancy, env.BAIMO_ADMIN_KEY, true, { generate: false });
-    const ledger = new Ledger((account, _period, since) => {
-      const [kind, id] = account.split(':') as ['key' | 'team', string];
-      return store.tenancy.spendOf(kind, id, since);
-    });
-    return {
-      gateway: { registry, recorder, prices, ledger, limiter: new RateLimiter() },
-      dataDir,
-      principal(apiKey) {
-        if (apiKey === undefined) return { kind: 'admin' };
-        const p = tenancy.authenticate({ authorization: `Bearer ${apiKey}` });
-        if (p.kind === 'open') throw new HubError('authentication', 'Invalid API key.');
-        return p;
-      },
-      async close() {
-        try {
-          await recorder.close();
-        } finally {
-          store.close();
-        }
-      },
-    };
-  } catch (err) {
-    store.close();
-    throw err;
-  }
+  const { stores, recorder, tenancy, ledger } = await openHost({
+    dataDir,
+    open: () => {
+      try {
+        return openSQLiteStores(dataDir);
+      } catch (err) {
+        if (!(err instanceof DataDirError)) throw err;
+        throw new DataDirError(
+          `\`baimo chat\` records its calls in the hub's data directory, and a running hub holds it. ${err.message} ` +
+            'Or send the request to the running hub (POST /v1/chat/completions), which records it there.',
+        );
+      }
+    },
+    // The CLI writes its few records itself: no writer thread for one call.
+    sink: (store) => ({ writeUsageLines: (jsonl) => store.usage.writeUsage(jsonl.split('\n').map((l) => JSON.parse(l) as UsageRecord)) }),
+    adminKey: env.BAIMO_ADMIN_KEY,
+    authRequired: true,
+    generateAdminKey: false,
+  });
+  return {
+    gateway: { registry, recorder, prices, ledger, limiter: new RateLimiter() },
+    dataDir,
+    principal(apiKey) {
+      if (apiKey === undefined) return { kind: 'admin' };
+      const p = tenancy.authenticate({ authorization: `Bearer ${apiKey}` });
+      if (p.kind === 'open') throw new HubError('authentication', 'Invalid API key.');
+      return p;
+    },
+    async close() {
+      try {
+        await recorder.close();
+      } finally {
+        stores.close();
+      }
+    },
+  };
 }

@@ -4,18 +4,14 @@ import { resolveSettings } from '../config/settings.js';
 import type { ServerSettings, SettingFlags } from '../config/settings.js';
 import type { Registry } from '../routing/registry.js';
 import { assemble } from './assemble.js';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import type { DestinationStream } from 'pino';
 import { createLogger } from './log.js';
 import { openSQLiteStores, UsageWriter } from '../store/sqlite/index.js';
 import type { SQLiteStores } from '../store/sqlite/index.js';
-import { UsageJournal } from '../usage/journal.js';
 import { createTracer } from '../usage/tracing.js';
-import { Ledger } from '../tenancy/ledger.js';
-import { Tenancy } from '../tenancy/service.js';
-import { UsageRecorder } from '../usage/record.js';
+import type { Tenancy } from '../tenancy/service.js';
 import { createHub } from './app.js';
+import { openHost } from './host.js';
 import { bodyCapture } from '../gateway/capture.js';
 import type { Hook } from '../gateway/hooks.js';
 import type { Hub } from './app.js';
@@ -57,24 +53,17 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
   const { registry, prices, providers, redactor } = await assemble(config, env, { detectOllama: o.detectOllama !== false });
   const logger = createLogger(env.BAIMO_LOG_LEVEL ?? 'info', o.logDestination, redactor);
   // Takes the data directory's lock: a second hub on the same directory stops here.
-  const store = openSQLiteStores(settings.dataDir);
-  let writer: UsageWriter | undefined;
-  let journal: UsageJournal | undefined;
+  const host = await openHost({
+    dataDir: settings.dataDir,
+    open: () => openSQLiteStores(settings.dataDir),
+    sink: (store) => new UsageWriter(store.path),
+    adminKey: env.BAIMO_ADMIN_KEY,
+    authRequired: settings.auth === 'required',
+    generateAdminKey: true,
+  });
+  const { stores: store, recorder, tenancy, generatedAdminKey, ledger } = host;
   let tracer: Awaited<ReturnType<typeof createTracer>> | undefined;
   try {
-    // Records a killed hub journaled but never stored go in first.
-    const journalPath = join(settings.dataDir, 'usage.journal');
-    const leftover = UsageJournal.read(journalPath);
-    if (leftover.records.length) await store.usage.writeUsage(leftover.records);
-    for (const f of leftover.files) rmSync(f, { force: true });
-    journal = new UsageJournal(journalPath);
-    writer = new UsageWriter(store.path);
-    const recorder = new UsageRecorder(writer, journal);
-    const { tenancy, generatedAdminKey } = await Tenancy.open(store.tenancy, env.BAIMO_ADMIN_KEY, settings.auth === 'required');
-    const ledger = new Ledger((account, _period, since) => {
-      const [kind, id] = account.split(':') as ['key' | 'team', string];
-      return store.tenancy.spendOf(kind, id, since);
-    });
     // Read every budgeted account's spend now, so the request path never waits on the store.
     for (const k of tenancy.keys()) if (k.budgetUsd !== undefined) ledger.spent(`key:${k.id}`, k.budgetPeriod ?? 'month');
     for (const t of tenancy.teams()) if (t.budgetUsd !== undefined) ledger.spent(`team:${t.id}`, t.budgetPeriod ?? 'month');
@@ -109,7 +98,6 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
     const url = await hub.listen(settings.port, settings.host);
     // Soon after start (not during it), then hourly.
     const pruneTimers = [setTimeout(() => void prune(), 10_000).unref(), setInterval(() => void prune(), 3_600_000).unref()];
-    const w = writer;
     return {
       url,
       settings,
@@ -124,7 +112,7 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
       async close() {
         for (const t of pruneTimers) clearTimeout(t);
         await hub.close();
-        await w.close();
+        await host.sink.close?.();
         store.close();
         await t?.shutdown();
         await new Promise<void>((resolve) => logger.flush(() => resolve()));
@@ -132,10 +120,8 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
     };
   } catch (err) {
     // Nothing half-started is left behind: the lock is released for the next try.
-    await writer?.close();
-    journal?.close();
     await tracer?.shutdown();
-    store.close();
+    await host.discard();
     throw err;
   }
 }

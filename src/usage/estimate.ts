@@ -79,7 +79,25 @@ const BOUND_PER_IMAGE = 2_048;
 /** The tool-use instructions a provider adds when tools are offered (Anthropic: ~350 tokens). */
 const BOUND_TOOLS_PREAMBLE = 512;
 
+/**
+ * Bounds already computed, per request object: a virtual model's member call asks for its
+ * request's bound up to three times (the run's cost ceiling, the sub-call's admission, its
+ * worst case per route), and a long conversation costs a walk over every message each time.
+ * Requests are not changed once built (their fields are readonly), so the bound stays right.
+ */
+const bounds = new WeakMap<ChatRequest, number>();
+
+/** An upper bound on the prompt tokens of a request (see textTokenBound); computed once per request object. */
 export function promptTokenBound(r: ChatRequest): number {
+  let n = bounds.get(r);
+  if (n === undefined) {
+    n = computeBound(r);
+    bounds.set(r, n);
+  }
+  return n;
+}
+
+function computeBound(r: ChatRequest): number {
   let n = 8;
   for (const m of r.messages) {
     n += BOUND_PER_MESSAGE;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -368,16 +369,7 @@ const MIXED_STREAM = [
 
 describe('stream decoding', () => {
   it('decodes the documented basic stream', () => {
-    const wire = [
-      'event: message_start\ndata: {"type": "message_start", "message": {"id": "msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY", "type": "message", "role": "assistant", "content": [], "model": "claude-opus-4-8", "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 25, "output_tokens": 1}}}\n\n',
-      'event: content_block_start\ndata: {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}\n\n',
-      'event: ping\ndata: {"type": "ping"}\n\n',
-      'event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hello"}}\n\n',
-      'event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "!"}}\n\n',
-      'event: content_block_stop\ndata: {"type": "content_block_stop", "index": 0}\n\n',
-      'event: message_delta\ndata: {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence":null}, "usage": {"output_tokens": 15}}\n\n',
-      'event: message_stop\ndata: {"type": "message_stop"}\n\n',
-    ].join('');
+    const wire = readFileSync(new URL('../fixtures/anthropic-messages/docs-basic.sse', import.meta.url), 'utf8');
     expect(decodeSSE(wire)).toEqual([
       { type: 'start', id: 'msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY', model: 'claude-opus-4-8' },
       { type: 'text', choice: 0, text: 'Hello' },

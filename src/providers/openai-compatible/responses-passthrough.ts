@@ -24,36 +24,69 @@ export function usageFromResponses(u: ResponsesUsage | undefined): Usage | undef
   };
 }
 
-/** The events that end a Response, and carry its usage. */
-const FINAL_EVENT = /"type"\s*:\s*"response\.(completed|incomplete|failed)"/;
-/** A delta of output text, a refusal, reasoning or tool-call arguments: a token. */
+/** The events that end a Response, and carry its usage; `failed` means the upstream's own error reached the client. */
+const FINAL_TYPES = new Map<string, 'done' | 'failed'>([
+  ['response.completed', 'done'],
+  ['response.incomplete', 'done'],
+  ['response.failed', 'failed'],
+]);
+/** Deltas of output text, a refusal, reasoning or tool-call arguments: tokens. */
+const TOKEN_TYPES = new Set([
+  'response.output_text.delta',
+  'response.refusal.delta',
+  'response.reasoning_text.delta',
+  'response.reasoning_summary_text.delta',
+  'response.function_call_arguments.delta',
+]);
+
+// For a block without an `event:` line first (OpenAI sends one with every Responses event, so
+// these only scan the odd block), the same three questions asked of the whole block.
+const FINAL_EVENT = /"type"\s*:\s*"(response\.(?:completed|incomplete|failed))"/;
 const TOKEN_EVENT = /response\.(?:output_text|refusal|reasoning_text|reasoning_summary_text|function_call_arguments)\.delta\b/;
-/** An error event (`event: error` or its `type`), passed on as it came. */
 const ERROR_EVENT = /^event:[ \t]*error\b|"type"\s*:\s*"error"/m;
+
+/** The type named by a block's leading `event:` line, or undefined when it does not start with one. */
+function leadingEventType(block: string): string | undefined {
+  if (!block.startsWith('event:')) return undefined;
+  const end = block.indexOf('\n');
+  return block.slice(6, end < 0 ? block.length : end).trim();
+}
 
 /**
  * The observer of OpenAI Responses streams relayed as they are (a Responses client talking to a
  * Responses-speaking upstream): every event is passed on as it came; the first token, the final
  * event's usage and completion (response.completed or .incomplete; .failed or an error event
  * means the upstream's own error reached the client) are read on the way. Output text is not
- * gathered: the final event always carries the usage.
+ * gathered: the final event always carries the usage. Each block's type is read from its
+ * `event:` line (a slice, a set and a map look-up); only the final event's JSON is parsed.
  */
 export class ResponsesObserver implements StreamObserver {
   readonly meter: PassthroughMeter = newMeter();
 
   readonly onBlock = (block: string): string => {
     const s = this.meter;
-    if (s.firstTokenAt === undefined && TOKEN_EVENT.test(block)) s.firstTokenAt = performance.now();
-    const final = FINAL_EVENT.exec(block);
+    const type = leadingEventType(block);
+    let final: 'done' | 'failed' | undefined;
+    let error: boolean;
+    if (type !== undefined) {
+      if (s.firstTokenAt === undefined && TOKEN_TYPES.has(type)) s.firstTokenAt = performance.now();
+      final = FINAL_TYPES.get(type);
+      error = type === 'error';
+    } else {
+      if (s.firstTokenAt === undefined && TOKEN_EVENT.test(block)) s.firstTokenAt = performance.now();
+      const m = FINAL_EVENT.exec(block);
+      final = m ? FINAL_TYPES.get(m[1]!) : undefined;
+      error = !final && block.includes('error') && ERROR_EVENT.test(block);
+    }
     if (final) {
-      if (final[1] === 'failed') s.failed = true;
+      if (final === 'failed') s.failed = true;
       else s.done = true;
       try {
         s.usage = usageFromResponses((JSON.parse(parseSSEEvent(block)?.data ?? '{}') as { response?: { usage?: ResponsesUsage } }).response?.usage);
       } catch {
         // forwarded as it came; the client sees the same bytes
       }
-    } else if (block.includes('error') && ERROR_EVENT.test(block)) s.failed = true;
+    } else if (error) s.failed = true;
     return `${block}\n\n`;
   };
 }
