@@ -12,13 +12,23 @@ import type { AnthropicUsage } from './wire.js';
  * an Anthropic(-compatible) upstream): events go to the client as they came; usage is read from
  * message_start and message_delta, the first token from the first content_block_delta (text,
  * thinking or tool input), completion from message_stop, an upstream error event from `error`.
- * Only those few events are parsed; output text is not gathered (message_delta carries usage).
+ * Only those few events are parsed. message_start's usage is provisional (one output token): it
+ * counts only once message_delta or message_stop confirms the answer, so a stream cut before
+ * then is counted by the hub like the canonical path's. Until then the content blocks are kept
+ * as they passed, unparsed, and read for their text only if no usage comes.
  */
 export class MessagesObserver implements StreamObserver {
-  readonly meter: PassthroughMeter = newMeter();
+  readonly meter: PassthroughMeter;
   private wire: AnthropicUsage | undefined;
+  /** content_block_start/delta blocks seen while usage is provisional (dropped once it is not). */
+  private content: string[] | undefined = [];
 
-  constructor(private readonly provider: string) {}
+  constructor(private readonly provider: string) {
+    const m = newMeter();
+    // The output so far, read only when no usage arrived (a cut stream) and so counted by the hub.
+    Object.defineProperty(m, 'output', { get: () => this.outputText(), enumerable: true });
+    this.meter = m;
+  }
 
   readonly onBlock = (block: string): string => {
     const s = this.meter;
@@ -33,17 +43,47 @@ export class MessagesObserver implements StreamObserver {
         throw new HubError('upstream', `Upstream ${this.provider} sent a stream event that is not valid JSON`, { provider: this.provider });
       }
       const t = type ?? data.type;
-      if (t === 'message_start' && data.message?.usage) this.usage(mergeUsage(undefined, data.message.usage));
+      if (t === 'message_start' && data.message?.usage) this.wire = mergeUsage(undefined, data.message.usage);
       else if (t === 'message_delta' && data.usage) this.usage(mergeUsage(this.wire, data.usage));
-      else if (t === 'message_stop') s.done = true;
-      else if (t === 'error') s.failed = true;
-    } else if (s.firstTokenAt === undefined && type === 'content_block_delta') s.firstTokenAt = performance.now();
+      else if (t === 'message_stop') {
+        s.done = true;
+        // A stream that ends without a message_delta's usage: message_start's is all there is.
+        if (!s.usage && this.wire) this.usage(this.wire);
+      } else if (t === 'error') s.failed = true;
+      else if (t === 'content_block_start' || t === 'content_block_delta') this.keep(block);
+    } else if (type === 'content_block_delta' || type === 'content_block_start') {
+      if (s.firstTokenAt === undefined && type === 'content_block_delta') s.firstTokenAt = performance.now();
+      this.keep(block);
+    }
     return `${block}\n\n`;
   };
+
+  private keep(block: string): void {
+    this.content?.push(block);
+  }
 
   private usage(u: AnthropicUsage): void {
     this.wire = u;
     this.meter.usage = usageFromAnthropic(u);
+    this.content = undefined;
+  }
+
+  /** Text, thinking and tool calls (name and input) of the kept blocks, in order, as the canonical path gathers them. */
+  private outputText(): string {
+    if (!this.content) return '';
+    let text = '';
+    for (const block of this.content) {
+      const ev = parseSSEEvent(block);
+      if (!ev) continue;
+      try {
+        const d = JSON.parse(ev.data) as { content_block?: { type?: string; name?: string }; delta?: { text?: string; thinking?: string; partial_json?: string } };
+        if (d.content_block?.type === 'tool_use') text += d.content_block.name ?? '';
+        else if (d.delta) text += d.delta.text ?? d.delta.thinking ?? d.delta.partial_json ?? '';
+      } catch {
+        // A block that is not JSON added nothing the client could read as output.
+      }
+    }
+    return text;
   }
 }
 
