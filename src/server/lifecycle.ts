@@ -7,13 +7,13 @@ import type { CallContext } from '../gateway/context.js';
 import { newOutcome } from '../gateway/outcome.js';
 import type { Outcome } from '../gateway/outcome.js';
 import { recordCall } from '../gateway/record.js';
-import { hooked, runSent } from '../gateway/hooks.js';
-import type { Hooked } from '../gateway/hooks.js';
+import { hooked } from '../gateway/hooks.js';
 import { parseJSONBody } from '../protocols/validate.js';
 import type { Principal } from '../tenancy/types.js';
 import type { UsageRecord } from '../usage/record.js';
 import type { HubContext } from './context.js';
-import { readBody, sendJSON } from './http.js';
+import { readBody } from './http.js';
+import { Reply } from './reply.js';
 
 /** How an inbound wire format reports errors to its clients. */
 export interface ErrorFormat {
@@ -24,9 +24,10 @@ export interface ErrorFormat {
 
 /**
  * `call.cancel` fires when the client goes away before the response is complete; `call` is the
- * context the handler's model call runs in (gateway/context.ts).
+ * context the handler's model call runs in (gateway/context.ts); `reply` is where everything the
+ * client gets is written.
  */
-export type Handler = (json: unknown, out: Outcome, call: CallContext) => Promise<void>;
+export type Handler = (json: unknown, out: Outcome, call: CallContext, reply: Reply) => Promise<void>;
 
 /**
  * The HTTP side of every model request: authenticate, read and parse the body, run the handler
@@ -65,25 +66,7 @@ export async function runRequest(
     recorded = true;
     recordCall(ctx, call ?? callContext({ kind: 'open' }, requestId, cancel), out, { t0, ts, endpoint, caller }, then);
   };
-  const sent = h && h.hooks.sent.length > 0 ? h : undefined;
-  const end = res.end.bind(res) as (...a: unknown[]) => ServerResponse;
-  let ending = false;
-  (res as { end: unknown }).end = (...args: unknown[]) => {
-    if (ending) return res;
-    ending = true;
-    if (sent) sendTap(sent, args[0]);
-    // The last byte goes out once the record is journaled (within this turn of the event loop).
-    finalize(() => end(...args));
-    return res;
-  };
-  if (sent) {
-    // Only when a hook asks for what the response sends (body capture).
-    const write = res.write.bind(res) as (...a: unknown[]) => boolean;
-    (res as { write: unknown }).write = (chunk: unknown, ...rest: unknown[]) => {
-      sendTap(sent, chunk);
-      return write(chunk, ...rest);
-    };
-  }
+  const reply = new Reply(res, h && h.hooks.sent.length > 0 ? h : undefined, finalize);
   try {
     // Who is calling is settled before the body is even read.
     const principal = ctx.tenancy.authenticate(req.headers);
@@ -98,31 +81,25 @@ export async function runRequest(
     const model = (json as { model?: unknown } | null)?.model;
     // Recorded before validation, so an over-long name is kept only in part.
     if (typeof model === 'string') out.model = storedModelName(model);
-    await handler(json, out, call);
+    await handler(json, out, call, reply);
   } catch (err) {
     // Upstream text is scrubbed where it enters the hub; this is the last check on its way out.
     const e = cancel.aborted ? new HubError('canceled', 'Client closed the request') : ctx.registry.redactor.error(toHubError(err));
     out.errorKind = e.kind;
     out.error = e;
-    if (!res.headersSent) {
+    if (!reply.headersSent) {
       out.status = e.status;
-      sendJSON(res, e.status, format.body(e, requestId), {
+      reply.json(e.status, format.body(e, requestId), {
         'x-request-id': requestId,
         ...e.headers,
         ...(e.retryAfter !== undefined && { 'retry-after': String(e.retryAfter) }),
       });
-    } else if (!res.writableEnded) {
+    } else if (!reply.ended) {
       // Headers are gone: tell the client in-band rather than truncating silently.
-      res.end(format.streamEvent(e));
+      reply.end(format.streamEvent(e));
     }
   } finally {
     cancel.finish();
     finalize();
   }
-}
-
-/** One piece of what the response sends, to the `sent` hooks. */
-function sendTap(h: Hooked, chunk: unknown): void {
-  if (typeof chunk === 'string') runSent(h, chunk);
-  else if (Buffer.isBuffer(chunk)) runSent(h, chunk.toString('utf8'));
 }

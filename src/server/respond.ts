@@ -3,7 +3,6 @@
  * answered, a relayed body or stream sent on as it came, a canonical answer rendered by the
  * client's protocol. Routes parse, call `startCall`, and hand the result here with their view.
  */
-import type { ServerResponse } from 'node:http';
 import type { Collected } from '../core/collect.js';
 import { HubError } from '../core/errors.js';
 import type { Sink } from '../core/model.js';
@@ -13,8 +12,8 @@ import type { Answer } from '../gateway/hooks.js';
 import type { Outcome } from '../gateway/outcome.js';
 import type { Deployment } from '../routing/deployment.js';
 import type { Attempt } from '../routing/router.js';
-import { headerValue, sendJSON, sendRaw, SSE_HEADERS } from './http.js';
-import { write } from './stream-writer.js';
+import { headerValue, SSE_HEADERS } from './http.js';
+import type { Reply } from './reply.js';
 
 /** How a protocol renders canonical answers to its clients. */
 export interface View {
@@ -63,10 +62,10 @@ export function attemptHeaders(requestId: string, a: Attempt, out: Outcome, extr
 }
 
 /** A streamed relay's client side: the SSE headers go out with the first checked event. */
-export function sseOpener(res: ServerResponse, requestId: string, out: Outcome, extra?: Headers): (a: Attempt) => Sink {
+export function sseOpener(reply: Reply, requestId: string, out: Outcome, extra?: Headers): (a: Attempt) => Sink {
   return (a) => {
-    res.writeHead(200, { ...SSE_HEADERS, ...attemptHeaders(requestId, a, out, extra) });
-    return res;
+    reply.head(200, { ...SSE_HEADERS, ...attemptHeaders(requestId, a, out, extra) });
+    return reply;
   };
 }
 
@@ -74,10 +73,10 @@ export function sseOpener(res: ServerResponse, requestId: string, out: Outcome, 
  * A pre-hook's answer goes to the client as it is: nothing was routed, and the call is recorded
  * as usual (with the answer's usage, if it gives one).
  */
-function sendAnswer(res: ServerResponse, requestId: string, out: Outcome, a: Answer): void {
+function sendAnswer(reply: Reply, requestId: string, out: Outcome, a: Answer): void {
   if (a.text === undefined) throw new HubError('internal', `The hook '${a.by}' answered an HTTP request without a body.`);
   out.status = a.status ?? 200;
-  sendRaw(res, out.status, a.text, {
+  reply.raw(out.status, a.text, {
     ...out.ticket?.headers,
     'content-type': a.contentType ?? (out.stream ? 'text/event-stream' : 'application/json'),
     'x-request-id': requestId,
@@ -86,28 +85,28 @@ function sendAnswer(res: ServerResponse, requestId: string, out: Outcome, a: Ans
 }
 
 /** Sends what started to the client; resolves when the response has ended. */
-export async function respond(res: ServerResponse, requestId: string, out: Outcome, s: Started, view: View, extra?: Headers): Promise<void> {
-  if (s.kind === 'answered') return sendAnswer(res, requestId, out, s.answer);
+export async function respond(reply: Reply, requestId: string, out: Outcome, s: Started, view: View, extra?: Headers): Promise<void> {
+  if (s.kind === 'answered') return sendAnswer(reply, requestId, out, s.answer);
   const headers = attemptHeaders(requestId, s.attempt, out, extra);
   switch (s.kind) {
     case 'text':
-      return sendRaw(res, 200, s.text, headers);
+      return reply.raw(200, s.text, headers);
     case 'whole':
-      return sendJSON(res, 200, await view.whole!(s.collected), headers);
+      return reply.json(200, await view.whole!(s.collected), headers);
     case 'relay':
-      if (!res.headersSent) res.writeHead(200, { ...SSE_HEADERS, ...headers });
-      await s.pipe(res);
-      return void res.end();
+      if (!reply.headersSent) reply.head(200, { ...SSE_HEADERS, ...headers });
+      await s.pipe(reply);
+      return reply.end();
     case 'events': {
       const r = view.stream!();
-      res.writeHead(200, { ...SSE_HEADERS, ...headers });
+      reply.head(200, { ...SSE_HEADERS, ...headers });
       const head = r.start?.();
-      if (head) await write(res, head);
+      if (head) await reply.send(head);
       await s.events.each((e) => {
         const text = r.render(e);
-        return text ? write(res, text) : undefined;
+        return text ? reply.send(text) : undefined;
       });
-      return void res.end(await r.end());
+      return reply.end(await r.end());
     }
   }
 }

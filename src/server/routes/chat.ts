@@ -11,7 +11,7 @@ import { respond, sseOpener } from '../respond.js';
 
 /** `POST /v1/chat/completions`: OpenAI's Chat Completions API in front of any model. */
 export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-  return runRequest(ctx, req, res, requestId, 'chat', openAIErrorFormat, async (json, out, call) => {
+  return runRequest(ctx, req, res, requestId, 'chat', openAIErrorFormat, async (json, out, call, reply) => {
     const body = validate(chatCompletionRequest, json);
     const canonical = chatRequestToCanonical(body, '');
     const includeUsage = body.stream_options?.include_usage === true;
@@ -22,10 +22,10 @@ export function chatCompletions(ctx: HubContext, req: IncomingMessage, res: Serv
       canonical,
       choices: body.n,
       maxOutput: body.max_completion_tokens ?? body.max_tokens ?? undefined,
-      relay: { format: 'openai-chat', request: { body: json as Record<string, unknown>, includeUsage }, open: sseOpener(res, requestId, out) },
+      relay: { format: 'openai-chat', request: { body: json as Record<string, unknown>, includeUsage }, open: sseOpener(reply, requestId, out) },
     });
     const id = `chatcmpl-${requestId}`;
-    await respond(res, requestId, out, started, {
+    await respond(reply, requestId, out, started, {
       whole: (c) => completionToWire(c, id, body.model),
       stream: () => {
         const renderer = new ChunkRenderer(id, body.model, includeUsage);

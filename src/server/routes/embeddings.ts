@@ -35,7 +35,7 @@ function openAIEmbeddings(r: EmbeddingResult, format: 'float' | 'base64' | undef
  * gets the canonical request and its answer is rendered in OpenAI's shape.
  */
 export function embeddings(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-  return runRequest(ctx, req, res, requestId, 'embeddings', openAIErrorFormat, async (json, out, call) => {
+  return runRequest(ctx, req, res, requestId, 'embeddings', openAIErrorFormat, async (json, out, call, reply) => {
     const body = validate(embeddingsRequest, json);
     const inputs = typeof body.input === 'string' ? [body.input] : body.input;
     const size = (count: (text: string) => number) => inputs.reduce<number>((n, x) => n + (typeof x === 'string' ? count(x) : Array.isArray(x) ? x.length : 1), 0);
@@ -63,6 +63,6 @@ export function embeddings(ctx: HubContext, req: IncomingMessage, res: ServerRes
         return { text: JSON.stringify(openAIEmbeddings(r, body.encoding_format)), usage: r.usage };
       },
     });
-    await respond(res, requestId, out, started, {});
+    await respond(reply, requestId, out, started, {});
   });
 }

@@ -10,7 +10,7 @@ import { validate } from '../../protocols/validate.js';
 import { estimatePromptTokens, promptTokenBound } from '../../usage/estimate.js';
 import type { HubContext } from '../context.js';
 import { startCall } from '../../gateway/call.js';
-import { headerValue, sendJSON } from '../http.js';
+import { headerValue } from '../http.js';
 import { runRequest } from '../lifecycle.js';
 import { respond, sseOpener } from '../respond.js';
 
@@ -25,7 +25,7 @@ function canCount(m: Model): m is Model & TokenCounter {
 
 /** `POST /v1/messages`: Anthropic's Messages API in front of any model. */
 export function messages(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-  return runRequest(ctx, req, res, requestId, 'chat', anthropicErrorFormat, async (json, out, call) => {
+  return runRequest(ctx, req, res, requestId, 'chat', anthropicErrorFormat, async (json, out, call, reply) => {
     const body = validate(messagesRequest, json);
     const canonical = messagesRequestToCanonical(body, '');
     const beta = typeof req.headers['anthropic-beta'] === 'string' ? req.headers['anthropic-beta'] : undefined;
@@ -39,13 +39,13 @@ export function messages(ctx: HubContext, req: IncomingMessage, res: ServerRespo
       canonical,
       prompt: { estimate, bound: () => promptTokenBound(canonical) },
       maxOutput: body.max_tokens,
-      relay: { format: 'anthropic-messages', request: { body: json as Record<string, unknown>, beta }, open: sseOpener(res, requestId, out, extra) },
+      relay: { format: 'anthropic-messages', request: { body: json as Record<string, unknown>, beta }, open: sseOpener(reply, requestId, out, extra) },
       // A provider with its own Anthropic-compatible endpoint serves Anthropic clients natively.
       pick: (d) => d.anthropic ?? d.model,
     });
     const id = `msg_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
     await respond(
-      res,
+      reply,
       requestId,
       out,
       started,
@@ -63,13 +63,13 @@ export function messages(ctx: HubContext, req: IncomingMessage, res: ServerRespo
 
 /** `POST /v1/messages/count_tokens`: the upstream's own count where it has one, else an estimate. */
 export function countTokens(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-  return runRequest(ctx, req, res, requestId, 'count_tokens', anthropicErrorFormat, async (json, _out, call) => {
+  return runRequest(ctx, req, res, requestId, 'count_tokens', anthropicErrorFormat, async (json, _out, call, reply) => {
     const body = validate(countTokensRequest, json);
     const target = ctx.registry.resolve(body.model);
     const d = target.route.deployments[0]!;
     const request = messagesRequestToCanonical(body, d.upstreamModel);
     const counter = [d.anthropic, d.model].find((m) => m !== undefined && canCount(m)) as (Model & TokenCounter) | undefined;
     const inputTokens = counter ? await counter.countTokens(request, call.cancel.signal) : estimatePromptTokens(request);
-    sendJSON(res, 200, { input_tokens: inputTokens }, { 'x-request-id': requestId, 'request-id': requestId, 'x-baimo-deployment': headerValue(d.id) });
+    reply.json(200, { input_tokens: inputTokens }, { 'x-request-id': requestId, 'request-id': requestId, 'x-baimo-deployment': headerValue(d.id) });
   });
 }

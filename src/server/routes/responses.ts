@@ -75,7 +75,7 @@ function referencesStoredItem(input: ResponsesRequest['input'], resolve: (id: st
  */
 export function createResponse(ctx: HubContext, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
   let renderer: ResponsesStreamRenderer | undefined;
-  return runRequest(ctx, req, res, requestId, 'chat', responsesStreamErrorFormat(() => renderer), async (json, out, call) => {
+  return runRequest(ctx, req, res, requestId, 'chat', responsesStreamErrorFormat(() => renderer), async (json, out, call, reply) => {
     const { principal } = call;
     const body = validate(responsesRequest, json);
     const stream = body.stream === true;
@@ -96,9 +96,9 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
         stream,
         prompt: relayedPrompt(body, raw),
         maxOutput,
-        relay: { format: 'openai-responses', request: { body: raw }, open: sseOpener(res, requestId, out) },
+        relay: { format: 'openai-responses', request: { body: raw }, open: sseOpener(reply, requestId, out) },
       });
-      return respond(res, requestId, out, started, {});
+      return respond(reply, requestId, out, started, {});
     }
     const history = body.previous_response_id ? (owned(previous, body.previous_response_id, principal).history as Message[]) : [];
     const request = responsesRequestToCanonical(body, '', history, { resolveItem });
@@ -111,7 +111,7 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
       await ctx.stores.responses.save({ id, keyId: principal.kind === 'key' ? principal.key.id : undefined, response, history, input: inputItemsToStore(body.input, resolveItem), output });
     };
     const started = await startCall(ctx, call, out, { endpoint: 'chat', model: body.model, target, stream, canonical: request, maxOutput });
-    await respond(res, requestId, out, started, {
+    await respond(reply, requestId, out, started, {
       async whole(c) {
         const response = collectedToResponse(c, id, body, createdAt);
         await save(response, c);
