@@ -1,0 +1,185 @@
+/**
+ * Admission (gateway/admission.ts) over limits shared by three hubs: each "replica" is a Gateway
+ * whose rate limits and budget ledger are in Redis (127.0.0.1:6379), each on its own connection,
+ * with the spend already recorded read from PostgreSQL (127.0.0.1:5432). Between them they admit
+ * exactly a key's rpm, reserve exactly its budget, and after real calls the ledger's spend in
+ * Redis is what the usage records in PostgreSQL add up to.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { validateConfig } from '../src/config/load.js';
+import { Cancel } from '../src/core/cancel.js';
+import { HubError } from '../src/core/errors.js';
+import { admit } from '../src/gateway/admission.js';
+import type { Ticket } from '../src/gateway/admission.js';
+import { call } from '../src/gateway/call.js';
+import { callContext } from '../src/gateway/context.js';
+import type { Gateway } from '../src/gateway/context.js';
+import { assemble } from '../src/server/assemble.js';
+import { openPostgresStores } from '../src/store/postgres/index.js';
+import type { PostgresStores } from '../src/store/postgres/index.js';
+import { RedisBudgetLedger } from '../src/store/redis/ledger.js';
+import { RedisRateLimits } from '../src/store/redis/rate-limits.js';
+import { periodStart } from '../src/tenancy/ledger.js';
+import type { Principal, Team, VirtualKey } from '../src/tenancy/types.js';
+import type { UsageRecord } from '../src/usage/record.js';
+import { UsageRecorder } from '../src/usage/record.js';
+import { createTestDatabase } from './helpers/pg.js';
+import type { TestDatabase } from './helpers/pg.js';
+import { startOpenAIUpstream } from './upstreams/openai.js';
+import type { OpenAIUpstream } from './upstreams/openai.js';
+
+const REDIS = process.env.BAIMO_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+let upstream: OpenAIUpstream;
+let db: TestDatabase;
+let stores: PostgresStores;
+let base: Pick<Gateway, 'registry' | 'recorder' | 'prices'>;
+let prefix: string;
+let loads = 0;
+const connections: Redis[] = [];
+
+beforeAll(async () => {
+  upstream = await startOpenAIUpstream();
+  db = await createTestDatabase();
+  stores = await openPostgresStores(db.url);
+  // $1,000 per million tokens: a token costs $0.001.
+  const config = validateConfig({ providers: { loop: { baseURL: upstream.baseURL } }, pricing: { models: { 'loop/p1': { input: 1000, output: 1000 } } } }, {});
+  const { registry, prices } = await assemble(config, {}, { detectOllama: false });
+  base = { registry, prices, recorder: new UsageRecorder(stores.sink, undefined, 20) };
+});
+
+afterAll(async () => {
+  await base?.recorder.close();
+  await stores?.close();
+  await db?.drop();
+  await upstream?.close();
+});
+
+afterEach(async () => {
+  const r = new Redis(REDIS);
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  if (keys.length) await r.del(...keys);
+  await r.quit();
+  await Promise.all(connections.splice(0).map((c) => c.quit()));
+});
+
+/** Three hubs sharing one Redis and one PostgreSQL, each with its own Redis connection. */
+function replicas(): Gateway[] {
+  prefix = `baimo-test:${randomBytes(6).toString('hex')}:`;
+  loads = 0;
+  return Array.from({ length: 3 }, () => {
+    const redis = new Redis(REDIS);
+    connections.push(redis);
+    const ledger = new RedisBudgetLedger(
+      redis,
+      (account, _period, since) => {
+        loads++;
+        const [kind, id] = account.split(':') as ['key' | 'team', string];
+        return stores.tenancy.spend(kind, id, since);
+      },
+      { prefix },
+    );
+    return { ...base, ledger, limiter: new RedisRateLimits(redis, { prefix }) };
+  });
+}
+
+const principal = (id: string, o: Partial<VirtualKey> = {}, team?: Team): Principal => ({
+  kind: 'key',
+  key: { id, name: id, prefix: `sk-${id}`, hash: id, teamId: team?.id, metadata: {}, createdAt: 0, ...o },
+  team,
+});
+
+/** Every call in flight at once, spread over the replicas; a refusal is returned, not thrown. */
+function spread<T>(gws: readonly Gateway[], n: number, f: (gw: Gateway, i: number) => Promise<T>): Promise<(T | HubError)[]> {
+  return Promise.all(Array.from({ length: n }, (_, i) => f(gws[i % gws.length]!, i).catch((e: unknown) => (e instanceof HubError ? e : Promise.reject(e)))));
+}
+
+const isTicket = (t: Ticket | HubError): t is Ticket => !(t instanceof HubError);
+
+describe('admission over limits in Redis, three replicas', () => {
+  it("admits exactly a key's rpm of 300 concurrent requests, and the team's tpm across its keys", async () => {
+    const gws = replicas();
+    const target = base.registry.resolve('loop/p1');
+    const out = await spread(gws, 300, (gw) => admit(gw, principal('r1', { rpm: 40 }), 'loop/p1', target, 10, 5));
+    expect(out.filter(isTicket)).toHaveLength(40);
+    for (const e of out.filter((t): t is HubError => t instanceof HubError)) {
+      expect(e).toMatchObject({ kind: 'rate_limited', code: 'rate_limit_exceeded' });
+      expect(e.message).toContain('this key: requests per minute');
+      expect(e.headers).toMatchObject({ 'x-ratelimit-limit-requests': '40', 'x-ratelimit-remaining-requests': '0' });
+      expect(e.retryAfter).toBeGreaterThanOrEqual(1);
+    }
+    expect(out.filter(isTicket)[0]!.headers).toMatchObject({ 'x-ratelimit-limit-requests': '40' });
+
+    // 15 tokens a request (10 prompt + 5 max output) against the team's 600 a minute: 40 fit.
+    const team: Team = { id: 't1', name: 'one', metadata: {}, createdAt: 0, tpm: 600 };
+    const byTeam = await spread(gws, 120, (gw, i) => admit(gw, principal(`t1k${i % 4}`, {}, team), 'loop/p1', target, 10, 5));
+    expect(byTeam.filter(isTicket)).toHaveLength(40);
+    expect(byTeam.find((t) => !isTicket(t))).toMatchObject({ kind: 'rate_limited', message: expect.stringContaining('the team: tokens per minute') });
+  });
+
+  it("reserves exactly a key's budget, its spend so far read once from PostgreSQL", async () => {
+    const gws = replicas();
+    const target = base.registry.resolve('loop/p1');
+    const now = Date.now();
+    // $0.30 already spent this month, in the durable store.
+    const earlier: UsageRecord = {
+      requestId: 'earlier',
+      ts: periodStart('month', now) + 1,
+      endpoint: 'chat',
+      model: 'loop/p1',
+      provider: 'loop',
+      upstreamModel: 'p1',
+      deployment: 'loop/p1',
+      attempt: 1,
+      final: true,
+      fallbackFrom: undefined,
+      keyId: 'b1',
+      costUsd: 0.3,
+      stream: false,
+      status: 200,
+      errorKind: undefined,
+      usage: { inputTokens: 100, outputTokens: 200 },
+      latencyMs: 5,
+      ttftMs: undefined,
+    };
+    await stores.sink.writeUsageLines(JSON.stringify(earlier));
+    // Each request's worst case: 50 prompt + 50 output tokens = $0.10; 7 fit in $1 after $0.30.
+    const out = await spread(gws, 60, (gw) => admit(gw, principal('b1', { budgetUsd: 1, budgetPeriod: 'month' }), 'loop/p1', target, 50, 50));
+    const tickets = out.filter(isTicket);
+    expect(tickets).toHaveLength(7);
+    expect(loads).toBe(1);
+    const refused = out.find((t) => !isTicket(t)) as HubError;
+    expect(refused).toMatchObject({ kind: 'rate_limited', code: 'budget_exceeded', headers: { 'x-should-retry': 'false' } });
+    expect(refused.message).toContain('Budget exceeded for this key: $0.3 spent of $1.00 per month, $0.7 is reserved by its requests in flight. This request reserves up to $0.1:');
+    // Settling at the real cost frees what was not spent, on every replica.
+    for (const t of tickets) t.settle({ inputTokens: 50, outputTokens: 0 }, 0.05);
+    await expect.poll(() => gws[2]!.ledger.spent('key:b1', 'month')).toBeCloseTo(0.65, 9);
+    const after = await spread(gws, 10, (gw) => admit(gw, principal('b1', { budgetUsd: 1, budgetPeriod: 'month' }), 'loop/p1', target, 50, 50));
+    expect(after.filter(isTicket)).toHaveLength(3);
+  });
+
+  it('real calls through gateway.call: the spend in Redis is what the records in PostgreSQL add up to', async () => {
+    const gws = replicas();
+    const key = principal('c1', { budgetUsd: 5, tpm: 100_000 });
+    const ask = { model: '', messages: [{ role: 'user' as const, content: [{ type: 'text' as const, text: 'What is best?' }] }], maxTokens: 20 };
+    const drain = async (gw: Gateway, i: number) => {
+      for await (const _ of call(gw, callContext(key, `req_shared_${i}`, new Cancel()), 'loop/p1', ask));
+    };
+    await spread(gws, 30, drain);
+    await base.recorder.close();
+    const durable = await stores.tenancy.spend('key', 'c1', 0);
+    // 30 calls of 12 in + 9 out at $0.001 a token.
+    expect(durable).toBeCloseTo(30 * 21 * 0.001, 9);
+    await expect.poll(() => gws[0]!.ledger.spent('key:c1', 'month')).toBeCloseTo(durable, 9);
+    // Each call's tokens were corrected from its reservation (prompt estimate + 20) to the 21 it used.
+    const next = await admit(gws[1]!, key, 'loop/p1', base.registry.resolve('loop/p1'), 0, 0);
+    expect(next.headers['x-ratelimit-remaining-tokens']).toBe(String(100_000 - 30 * 21));
+  });
+});
