@@ -1,9 +1,10 @@
 /**
  * Admission (gateway/admission.ts) over limits shared by three hubs: each "replica" is a Gateway
- * whose rate limits and budget ledger are in Redis (127.0.0.1:6379), each on its own connection,
- * with the spend already recorded read from PostgreSQL (127.0.0.1:5432). Between them they admit
- * exactly a key's rpm, reserve exactly its budget, and after real calls the ledger's spend in
- * Redis is what the usage records in PostgreSQL add up to.
+ * whose rate limits and budget ledger are shared, each on its own connection — in Redis
+ * (127.0.0.1:6379), or in PostgreSQL alone (127.0.0.1:5432, row locks) — with the spend already
+ * recorded read from PostgreSQL. Between them they admit exactly a key's rpm, reserve exactly its
+ * budget, and after real calls the ledger's spend is what the usage records add up to. Then the
+ * PostgreSQL-only ports against the contract the Redis ones meet in store-redis.test.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -18,8 +19,12 @@ import { callContext } from '../src/gateway/context.js';
 import type { Gateway } from '../src/gateway/context.js';
 import { assemble } from '../src/server/assemble.js';
 import { openPostgresStores } from '../src/store/postgres/index.js';
+import { PostgresBudgetLedger } from '../src/store/postgres/ledger.js';
+import { ensureLimitTables } from '../src/store/postgres/limits-schema.js';
+import { PostgresRateLimits } from '../src/store/postgres/rate-limits.js';
 import type { PostgresStores } from '../src/store/postgres/index.js';
 import { RedisBudgetLedger } from '../src/store/redis/ledger.js';
+import type { SpendLoader } from '../src/store/redis/ledger.js';
 import { RedisRateLimits } from '../src/store/redis/rate-limits.js';
 import { periodStart } from '../src/tenancy/ledger.js';
 import type { Principal, Team, VirtualKey } from '../src/tenancy/types.js';
@@ -38,11 +43,13 @@ let base: Pick<Gateway, 'registry' | 'recorder' | 'prices'>;
 let prefix: string;
 let loads = 0;
 const connections: Redis[] = [];
+const pools: PostgresStores[] = [];
 
 beforeAll(async () => {
   upstream = await startOpenAIUpstream();
   db = await createTestDatabase();
   stores = await openPostgresStores(db.url);
+  await ensureLimitTables(stores.pool);
   // $1,000 per million tokens: a token costs $0.001.
   const config = validateConfig({ providers: { loop: { baseURL: upstream.baseURL } }, pricing: { models: { 'loop/p1': { input: 1000, output: 1000 } } } }, {});
   const { registry, prices } = await assemble(config, {}, { detectOllama: false });
@@ -68,26 +75,34 @@ afterEach(async () => {
   if (keys.length) await r.del(...keys);
   await r.quit();
   await Promise.all(connections.splice(0).map((c) => c.quit()));
+  await Promise.all(pools.splice(0).map((p) => p.close()));
 });
 
-/** Three hubs sharing one Redis and one PostgreSQL, each with its own Redis connection. */
-function replicas(): Gateway[] {
+type Backend = 'redis' | 'postgres';
+
+/** The spend recorded in PostgreSQL, as a hub seeds its ledger with it. */
+const loader: SpendLoader = (account, _period, since) => {
+  loads++;
+  const [kind, id] = account.split(':') as ['key' | 'team', string];
+  return stores.tenancy.spend(kind, id, since);
+};
+
+/** Three hubs sharing one Redis or one PostgreSQL, each on its own connection (pool). */
+async function replicas(backend: Backend): Promise<Gateway[]> {
   prefix = `baimo-test:${randomBytes(6).toString('hex')}:`;
   loads = 0;
-  return Array.from({ length: 3 }, () => {
-    const redis = new Redis(REDIS);
-    connections.push(redis);
-    const ledger = new RedisBudgetLedger(
-      redis,
-      (account, _period, since) => {
-        loads++;
-        const [kind, id] = account.split(':') as ['key' | 'team', string];
-        return stores.tenancy.spend(kind, id, since);
-      },
-      { prefix },
-    );
-    return { ...base, ledger, limiter: new RedisRateLimits(redis, { prefix }) };
-  });
+  return Promise.all(
+    Array.from({ length: 3 }, async () => {
+      if (backend === 'postgres') {
+        const own = await openPostgresStores(db.url);
+        pools.push(own);
+        return { ...base, ledger: new PostgresBudgetLedger(own.pool, loader), limiter: new PostgresRateLimits(own.pool) };
+      }
+      const redis = new Redis(REDIS);
+      connections.push(redis);
+      return { ...base, ledger: new RedisBudgetLedger(redis, loader, { prefix }), limiter: new RedisRateLimits(redis, { prefix }) };
+    }),
+  );
 }
 
 const principal = (id: string, o: Partial<VirtualKey> = {}, team?: Team): Principal => ({
@@ -103,11 +118,14 @@ function spread<T>(gws: readonly Gateway[], n: number, f: (gw: Gateway, i: numbe
 
 const isTicket = (t: Ticket | HubError): t is Ticket => !(t instanceof HubError);
 
-describe('admission over limits in Redis, three replicas', () => {
+describe.each(['redis', 'postgres'] as const)('admission over limits shared in %s, three replicas', (backend) => {
+  // Accounts of their own per backend: both read the one PostgreSQL's usage records.
+  const id = (name: string) => `${name}-${backend}`;
+
   it("admits exactly a key's rpm of 300 concurrent requests, and the team's tpm across its keys", async () => {
-    const gws = replicas();
+    const gws = await replicas(backend);
     const target = base.registry.resolve('loop/p1');
-    const out = await spread(gws, 300, (gw) => admit(gw, principal('r1', { rpm: 40 }), 'loop/p1', target, 10, 5));
+    const out = await spread(gws, 300, (gw) => admit(gw, principal(id('r1'), { rpm: 40 }), 'loop/p1', target, 10, 5));
     expect(out.filter(isTicket)).toHaveLength(40);
     for (const e of out.filter((t): t is HubError => t instanceof HubError)) {
       expect(e).toMatchObject({ kind: 'rate_limited', code: 'rate_limit_exceeded' });
@@ -118,19 +136,19 @@ describe('admission over limits in Redis, three replicas', () => {
     expect(out.filter(isTicket)[0]!.headers).toMatchObject({ 'x-ratelimit-limit-requests': '40' });
 
     // 15 tokens a request (10 prompt + 5 max output) against the team's 600 a minute: 40 fit.
-    const team: Team = { id: 't1', name: 'one', metadata: {}, createdAt: 0, tpm: 600 };
-    const byTeam = await spread(gws, 120, (gw, i) => admit(gw, principal(`t1k${i % 4}`, {}, team), 'loop/p1', target, 10, 5));
+    const team: Team = { id: id('t1'), name: 'one', metadata: {}, createdAt: 0, tpm: 600 };
+    const byTeam = await spread(gws, 120, (gw, i) => admit(gw, principal(id(`t1k${i % 4}`), {}, team), 'loop/p1', target, 10, 5));
     expect(byTeam.filter(isTicket)).toHaveLength(40);
     expect(byTeam.find((t) => !isTicket(t))).toMatchObject({ kind: 'rate_limited', message: expect.stringContaining('the team: tokens per minute') });
   });
 
   it("reserves exactly a key's budget, its spend so far read once from PostgreSQL", async () => {
-    const gws = replicas();
+    const gws = await replicas(backend);
     const target = base.registry.resolve('loop/p1');
     const now = Date.now();
     // $0.30 already spent this month, in the durable store.
     const earlier: UsageRecord = {
-      requestId: 'earlier',
+      requestId: id('earlier'),
       ts: periodStart('month', now) + 1,
       endpoint: 'chat',
       model: 'loop/p1',
@@ -140,7 +158,7 @@ describe('admission over limits in Redis, three replicas', () => {
       attempt: 1,
       final: true,
       fallbackFrom: undefined,
-      keyId: 'b1',
+      keyId: id('b1'),
       costUsd: 0.3,
       stream: false,
       status: 200,
@@ -151,7 +169,7 @@ describe('admission over limits in Redis, three replicas', () => {
     };
     await stores.sink.writeUsageLines(JSON.stringify(earlier));
     // Each request's worst case: 50 prompt + 50 output tokens = $0.10; 7 fit in $1 after $0.30.
-    const out = await spread(gws, 60, (gw) => admit(gw, principal('b1', { budgetUsd: 1, budgetPeriod: 'month' }), 'loop/p1', target, 50, 50));
+    const out = await spread(gws, 60, (gw) => admit(gw, principal(id('b1'), { budgetUsd: 1, budgetPeriod: 'month' }), 'loop/p1', target, 50, 50));
     const tickets = out.filter(isTicket);
     expect(tickets).toHaveLength(7);
     expect(loads).toBe(1);
@@ -160,24 +178,24 @@ describe('admission over limits in Redis, three replicas', () => {
     expect(refused.message).toContain('Budget exceeded for this key: $0.3 spent of $1.00 per month, $0.7 is reserved by its requests in flight. This request reserves up to $0.1:');
     // Settling at the real cost frees what was not spent, on every replica.
     for (const t of tickets) t.settle({ inputTokens: 50, outputTokens: 0 }, 0.05);
-    await expect.poll(() => gws[2]!.ledger.spent('key:b1', 'month')).toBeCloseTo(0.65, 9);
-    const after = await spread(gws, 10, (gw) => admit(gw, principal('b1', { budgetUsd: 1, budgetPeriod: 'month' }), 'loop/p1', target, 50, 50));
+    await expect.poll(() => gws[2]!.ledger.spent(`key:${id('b1')}`, 'month')).toBeCloseTo(0.65, 9);
+    const after = await spread(gws, 10, (gw) => admit(gw, principal(id('b1'), { budgetUsd: 1, budgetPeriod: 'month' }), 'loop/p1', target, 50, 50));
     expect(after.filter(isTicket)).toHaveLength(3);
   });
 
-  it('real calls through gateway.call: the spend in Redis is what the records in PostgreSQL add up to', async () => {
-    const gws = replicas();
-    const key = principal('c1', { budgetUsd: 5, tpm: 100_000 });
+  it('real calls through gateway.call: the ledger's spend is what the records in PostgreSQL add up to', async () => {
+    const gws = await replicas(backend);
+    const key = principal(id('c1'), { budgetUsd: 5, tpm: 100_000 });
     const ask = { model: '', messages: [{ role: 'user' as const, content: [{ type: 'text' as const, text: 'What is best?' }] }], maxTokens: 20 };
     const drain = async (gw: Gateway, i: number) => {
-      for await (const _ of call(gw, callContext(key, `req_shared_${i}`, new Cancel()), 'loop/p1', ask));
+      for await (const _ of call(gw, callContext(key, `req_shared_${backend}_${i}`, new Cancel()), 'loop/p1', ask));
     };
     await spread(gws, 30, drain);
     await base.recorder.close();
-    const durable = await stores.tenancy.spend('key', 'c1', 0);
+    const durable = await stores.tenancy.spend('key', id('c1'), 0);
     // 30 calls of 12 in + 9 out at $0.001 a token.
     expect(durable).toBeCloseTo(30 * 21 * 0.001, 9);
-    await expect.poll(() => gws[0]!.ledger.spent('key:c1', 'month')).toBeCloseTo(durable, 9);
+    await expect.poll(() => gws[0]!.ledger.spent(`key:${id('c1')}`, 'month')).toBeCloseTo(durable, 9);
     // Each call's tokens were corrected from its reservation (prompt estimate + 20) to the 21 it used.
     const next = await admit(gws[1]!, key, 'loop/p1', base.registry.resolve('loop/p1'), 0, 0);
     expect(next.headers['x-ratelimit-remaining-tokens']).toBe(String(100_000 - 30 * 21));

@@ -236,6 +236,8 @@ export class RedisBudgetLedger implements BudgetLedger {
       if (Date.now() > deadline) throw new Error(`budget ledger: timed out waiting for another hub to seed the spend of ${account}`);
       if ((await this.redis.set(lock, '1', 'PX', this.seedLockMs, 'NX')) === 'OK') {
         try {
+          // Another replica may have seeded it and let go of the lock since the check above.
+          if ((await this.redis.exists(key)) === 1) return;
           const usd = await this.load(account, period, periodStart(period, now));
           // NX: a settle that landed meanwhile (a period just begun) has created it and is kept.
           await this.redis.set(key, toNano(usd), 'PXAT', this.spentExpiry(period, now), 'NX');
