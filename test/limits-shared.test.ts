@@ -27,6 +27,9 @@ import { RedisBudgetLedger } from '../src/store/redis/ledger.js';
 import type { SpendLoader } from '../src/store/redis/ledger.js';
 import { RedisRateLimits } from '../src/store/redis/rate-limits.js';
 import { periodStart } from '../src/tenancy/ledger.js';
+import type { Budgeted } from '../src/tenancy/ledger.js';
+import { RateLimiter } from '../src/tenancy/rate-limits.js';
+import type { RateLimited } from '../src/tenancy/rate-limits.js';
 import type { Principal, Team, VirtualKey } from '../src/tenancy/types.js';
 import type { UsageRecord } from '../src/usage/record.js';
 import { UsageRecorder } from '../src/usage/record.js';
@@ -183,7 +186,7 @@ describe.each(['redis', 'postgres'] as const)('admission over limits shared in %
     expect(after.filter(isTicket)).toHaveLength(3);
   });
 
-  it('real calls through gateway.call: the ledger's spend is what the records in PostgreSQL add up to', async () => {
+  it("real calls through gateway.call: the ledger's spend is what the records in PostgreSQL add up to", async () => {
     const gws = await replicas(backend);
     const key = principal(id('c1'), { budgetUsd: 5, tpm: 100_000 });
     const ask = { model: '', messages: [{ role: 'user' as const, content: [{ type: 'text' as const, text: 'What is best?' }] }], maxTokens: 20 };
@@ -199,5 +202,115 @@ describe.each(['redis', 'postgres'] as const)('admission over limits shared in %
     // Each call's tokens were corrected from its reservation (prompt estimate + 20) to the 21 it used.
     const next = await admit(gws[1]!, key, 'loop/p1', base.registry.resolve('loop/p1'), 0, 0);
     expect(next.headers['x-ratelimit-remaining-tokens']).toBe(String(100_000 - 30 * 21));
+  });
+});
+
+describe('the PostgreSQL-only ports, as the Redis ones (store-redis.test.ts)', () => {
+  const tag = () => randomBytes(4).toString('hex');
+  async function own(): Promise<PostgresStores> {
+    const s = await openPostgresStores(db.url);
+    pools.push(s);
+    return s;
+  }
+  const budget = (account: string, budgetUsd: number, period: Budgeted['period'] = 'month'): Budgeted => ({ account, budgetUsd, period });
+  function clock(start = Date.UTC(2030, 2, 14, 12)) {
+    let t = start;
+    return { now: () => t, advance: (ms: number) => void (t += ms) };
+  }
+
+  it('answers as the in-process RateLimiter does, and three replicas admit exactly the rpm', async () => {
+    const c = clock();
+    const pg = new PostgresRateLimits((await own()).pool, { now: c.now });
+    const local = new RateLimiter(c.now);
+    const t = tag();
+    const limits: RateLimited[] = [
+      { account: `key:${t}`, rpm: 5, tpm: 300 },
+      { account: `team:${t}`, rpm: 8 },
+    ];
+    let refusals = 0;
+    for (let i = 0; i < 40; i++) {
+      const [a, b] = [await pg.admit(limits, 40 + (i % 3) * 10), local.admit(limits, 40 + (i % 3) * 10)];
+      expect(a).toEqual(b);
+      if (!a.ok) refusals++;
+      if (i % 4 === 0) {
+        pg.adjustTokens([`key:${t}`, `team:${t}`], -25);
+        local.adjustTokens([`key:${t}`, `team:${t}`], -25);
+        // Not on the admit's connection, unlike Redis: wait for it to land.
+        await pg.flush();
+      }
+      c.advance(i % 5 === 0 ? 7_300 : 900);
+    }
+    expect(refusals).toBeGreaterThan(5);
+
+    const replicas = await Promise.all([own(), own(), own()]).then((s) => s.map((x) => new PostgresRateLimits(x.pool)));
+    const verdicts = await Promise.all(Array.from({ length: 300 }, (_, i) => replicas[i % 3]!.admit([{ account: `key:${t}x`, rpm: 50 }], 1)));
+    expect(verdicts.filter((v) => v.ok)).toHaveLength(50);
+  });
+
+  it('300 concurrent reserve + settle over three replicas never overspend, and leave nothing reserved', async () => {
+    const ledgers = await Promise.all([own(), own(), own()]).then((s) => s.map((x) => new PostgresBudgetLedger(x.pool, async () => 0)));
+    const t = tag();
+    const B = 1;
+    const amount = 0.013;
+    const budgets = [budget(`key:${t}`, 5), budget(`team:${t}`, B)];
+    let spentByUs = 0;
+    const results = await Promise.all(
+      Array.from({ length: 300 }, async (_, i) => {
+        const l = ledgers[i % 3]!;
+        const r = await l.reserve(budgets, amount);
+        if (!r.ok) return r;
+        const actual = amount * ((i % 10) / 9);
+        spentByUs += Math.round(actual * 1e9);
+        l.settle(r.reservation, actual);
+        return r;
+      }),
+    );
+    const admitted = results.filter((r) => r.ok).length;
+    expect(admitted).toBeGreaterThanOrEqual(Math.floor(B / amount));
+    expect(admitted).toBeLessThan(300);
+    await expect.poll(() => ledgers[0]!.spent(`team:${t}`, 'month')).toBeCloseTo(spentByUs / 1e9, 9);
+    const spent = await ledgers[1]!.spent(`team:${t}`, 'month');
+    expect(spent).toBeLessThanOrEqual(B);
+    expect(await ledgers[2]!.spent(`key:${t}`, 'month')).toBe(spent);
+    expect((await ledgers[0]!.reserve(budgets, B - spent)).ok).toBe(true);
+  });
+
+  it("a refused reserve reserves nothing; a crashed replica's reservation expires", async () => {
+    const c = clock();
+    const t = tag();
+    const [crashed, alive] = [new PostgresBudgetLedger((await own()).pool, async () => 0, { now: c.now, reservationTtlMs: 60_000 }), new PostgresBudgetLedger((await own()).pool, async () => 0, { now: c.now })];
+    expect((await crashed.reserve([budget(`team:${t}`, 1, 'day')], 0.9)).ok).toBe(true);
+    expect(await alive.reserve([budget(`key:${t}`, 0.5, 'day'), budget(`team:${t}`, 1, 'day')], 0.2)).toEqual({
+      ok: false,
+      account: `team:${t}`,
+      budgetUsd: 1,
+      spentUsd: 0,
+      reservedUsd: 0.9,
+      period: 'day',
+      resetsAt: Date.UTC(2030, 2, 15),
+    });
+    expect((await alive.reserve([budget(`key:${t}`, 0.5, 'day')], 0.5)).ok).toBe(true);
+    c.advance(60_001);
+    expect((await alive.reserve([budget(`team:${t}`, 1, 'day')], 1)).ok).toBe(true);
+  });
+
+  it('a new period starts from zero, seeded once from the durable store since its start', async () => {
+    const c = clock(Date.UTC(2030, 2, 14, 23, 59));
+    const t = tag();
+    const seen: number[] = [];
+    const load: SpendLoader = async (_a, _p, since) => {
+      seen.push(since);
+      await new Promise((r) => setTimeout(r, 50));
+      return 0.4;
+    };
+    const ledgers = await Promise.all([own(), own(), own()]).then((s) => s.map((x) => new PostgresBudgetLedger(x.pool, load, { now: c.now })));
+    const first = await Promise.all(Array.from({ length: 30 }, (_, i) => ledgers[i % 3]!.reserve([budget(`key:${t}`, 1, 'day')], 0.1)));
+    expect(first.filter((r) => r.ok)).toHaveLength(6);
+    expect(seen).toEqual([Date.UTC(2030, 2, 14)]);
+    for (const r of first) if (r.ok) ledgers[0]!.settle(r.reservation, 0.1);
+    await expect.poll(() => ledgers[1]!.spent(`key:${t}`, 'day')).toBeCloseTo(1, 9);
+    c.advance(2 * 60_000);
+    expect(await ledgers[2]!.spent(`key:${t}`, 'day')).toBe(0.4);
+    expect(seen).toEqual([Date.UTC(2030, 2, 14), Date.UTC(2030, 2, 15)]);
   });
 });

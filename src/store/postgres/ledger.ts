@@ -55,6 +55,11 @@ export class PostgresBudgetLedger implements BudgetLedger {
     return this.background.failures;
   }
 
+  /** Waits for the corrections and settles not yet written (shutdown, tests). */
+  flush(): Promise<void> {
+    return this.background.flush();
+  }
+
   async reserve(budgets: readonly Budgeted[], amount: number): Promise<ReserveResult> {
     const id = randomUUID();
     const reservation: IdentifiedReservation = { accounts: budgets.map((b) => b.account), amount, id, periods: budgets.map((b) => b.period) };

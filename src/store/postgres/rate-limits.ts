@@ -49,6 +49,11 @@ export class PostgresRateLimits implements RateLimits {
     return this.background.failures;
   }
 
+  /** Waits for the corrections and settles not yet written (shutdown, tests). */
+  flush(): Promise<void> {
+    return this.background.flush();
+  }
+
   async admit(limits: readonly RateLimited[], tokens: number): Promise<RateVerdict> {
     if (limits.length === 0) return { ok: true, headers: {} };
     const sec = Math.floor(this.now() / 1000);

@@ -108,6 +108,11 @@ export class RedisRateLimits implements RateLimits {
     return this.background.failures;
   }
 
+  /** Waits for the corrections and settles not yet written (shutdown, tests). */
+  flush(): Promise<void> {
+    return this.background.flush();
+  }
+
   /** Loads the scripts into Redis; optional (a script missing is loaded on its first call), for start-up. */
   async ready(): Promise<void> {
     await Promise.all([admitScript.load(this.redis), adjustScript.load(this.redis)]);
