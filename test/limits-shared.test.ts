@@ -23,7 +23,7 @@ import { PostgresBudgetLedger } from '../src/store/postgres/ledger.js';
 import { ensureLimitTables } from '../src/store/postgres/limits-schema.js';
 import { PostgresRateLimits } from '../src/store/postgres/rate-limits.js';
 import type { PostgresStores } from '../src/store/postgres/index.js';
-import { RedisBudgetLedger } from '../src/store/redis/ledger.js';
+import { RedisBudgetLedger, spendLoader } from '../src/store/redis/ledger.js';
 import type { SpendLoader } from '../src/store/redis/ledger.js';
 import { RedisRateLimits } from '../src/store/redis/rate-limits.js';
 import { periodStart } from '../src/tenancy/ledger.js';
@@ -84,11 +84,10 @@ afterEach(async () => {
 type Backend = 'redis' | 'postgres';
 
 /** The spend recorded in PostgreSQL, as a hub seeds its ledger with it. */
-const loader: SpendLoader = (account, _period, since) => {
+const loader: SpendLoader = spendLoader((kind, id, since) => {
   loads++;
-  const [kind, id] = account.split(':') as ['key' | 'team', string];
   return stores.tenancy.spend(kind, id, since);
-};
+});
 
 /** Three hubs sharing one Redis or one PostgreSQL, each on its own connection (pool). */
 async function replicas(backend: Backend): Promise<Gateway[]> {

@@ -12,8 +12,21 @@ const NANO = 1e9;
 const toNano = (usd: number) => Math.round(usd * NANO);
 const DAY = 86_400_000;
 
-/** Spend already recorded for an account since `since` (unix ms), from the durable store. */
+/** Spend already recorded for an account (`key:<id>` or `team:<id>`) since `since` (unix ms), from the durable store. */
 export type SpendLoader = (account: string, period: BudgetPeriod, since: number) => Promise<number>;
+
+/**
+ * A SpendLoader over a store's spend by key or team: PostgresTenancyStore.spend, or the embedded
+ * store's spendOf (synchronous; awaited all the same).
+ */
+export function spendLoader(spend: (account: 'key' | 'team', id: string, since: number) => number | Promise<number>): SpendLoader {
+  return async (account, _period, since) => {
+    const colon = account.indexOf(':');
+    const kind = account.slice(0, colon);
+    if (kind !== 'key' && kind !== 'team') throw new Error(`budget ledger: '${account}' is neither key:<id> nor team:<id>`);
+    return spend(kind, account.slice(colon + 1), since);
+  };
+}
 
 /**
  * Per budget i, four keys: spent this period (a string; the period's start is in its name, so a
