@@ -1,0 +1,80 @@
+import type pg from 'pg';
+import { MIGRATION_LOCK } from './schema.js';
+
+/**
+ * Tables of the PostgreSQL-only rate limits and budget ledger (limits.ts), for hubs sharing a
+ * database without a Redis. Written so that it can become the next entry of schema.ts's
+ * MIGRATIONS as it is; until then `ensureLimitTables` creates them (IF NOT EXISTS, under the
+ * migration lock, so replicas starting together do not race on the catalog).
+ *
+ * One row per account in `rate_accounts` / `budget_accounts` is what a check locks (SELECT …
+ * FOR UPDATE): every request of an account is checked and counted one after another.
+ */
+export const LIMITS_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS rate_accounts (account TEXT PRIMARY KEY);
+  -- One-second buckets: what = 'r' (requests) or 't' (tokens), sec = unix second.
+  CREATE TABLE IF NOT EXISTS rate_buckets (
+    account TEXT NOT NULL,
+    what CHAR(1) NOT NULL,
+    sec BIGINT NOT NULL,
+    n BIGINT NOT NULL,
+    PRIMARY KEY (account, what, sec)
+  );
+  CREATE TABLE IF NOT EXISTS budget_accounts (account TEXT PRIMARY KEY);
+  -- Spent per period, in nano-dollars; period_start (unix ms) starts a new period from zero.
+  CREATE TABLE IF NOT EXISTS budget_spent (
+    account TEXT NOT NULL,
+    period TEXT NOT NULL,
+    period_start BIGINT NOT NULL,
+    spent_nano BIGINT NOT NULL,
+    PRIMARY KEY (account, period, period_start)
+  );
+  -- Reservations in flight, one row per account; a row past expires_at (its hub died) no longer counts.
+  CREATE TABLE IF NOT EXISTS budget_reservations (
+    id TEXT NOT NULL,
+    account TEXT NOT NULL,
+    amount_nano BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (account, id)
+  );
+  -- Which hub is reading an account's spend from the usage records (one at a time).
+  CREATE TABLE IF NOT EXISTS budget_seeding (
+    account TEXT NOT NULL,
+    period TEXT NOT NULL,
+    period_start BIGINT NOT NULL,
+    until BIGINT NOT NULL,
+    PRIMARY KEY (account, period, period_start)
+  );
+`;
+
+export async function ensureLimitTables(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await client.query(LIMITS_SCHEMA);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** Runs `f` in one transaction on one connection; a failure rolls it back and drops the connection. */
+export async function transaction<T>(pool: pg.Pool, f: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let healthy = true;
+  try {
+    await client.query('BEGIN');
+    const out = await f(client);
+    await client.query('COMMIT');
+    return out;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => (healthy = false));
+    throw err;
+  } finally {
+    client.release(!healthy);
+  }
+}

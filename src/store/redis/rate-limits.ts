@@ -1,0 +1,178 @@
+import type { Redis } from 'ioredis';
+import type { RateLimits } from '../../tenancy/ports.js';
+import type { RateLimited, RateVerdict } from '../../tenancy/rate-limits.js';
+import { BackgroundWrites } from './background.js';
+import { Script } from './script.js';
+
+/**
+ * Per account, two hashes (requests, tokens) of one-second buckets: field = unix second, value =
+ * the count in that second. A field older than 60 s is dropped when next read; the hash expires
+ * 61 s after its last write, so an idle account leaves nothing behind.
+ *
+ * KEYS: requests and tokens hash of each limit, in order. ARGV: now (ms), tokens, then rpm and tpm
+ * of each limit ('' = none). Checks every limit, and only then counts on every one, in one step:
+ * replicas sharing the Redis admit exactly the limit between them. Answers
+ *   {0, limit index, 'requests'|'tokens', used, seconds until the oldest second drops}   refused
+ *   {1, per limit: requests used, their reset, tokens used, their reset}                  admitted
+ * (the reset as RateLimiter's MinuteWindow.secondsUntilDrop works it out).
+ */
+const ADMIT = `
+local sec = math.floor(tonumber(ARGV[1]) / 1000)
+local tokens = tonumber(ARGV[2])
+local n = #KEYS / 2
+local function window(key)
+  local flat = redis.call('HGETALL', key)
+  local total, oldest, stale = 0, sec, {}
+  for i = 1, #flat, 2 do
+    local s, v = tonumber(flat[i]), tonumber(flat[i + 1])
+    if sec - s < 60 then
+      total = total + v
+      if v > 0 and s < oldest then oldest = s end
+    else
+      stale[#stale + 1] = flat[i]
+    end
+  end
+  if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
+  return total, math.max(1, oldest + 60 - sec)
+end
+for i = 1, n do
+  local rpm, tpm = ARGV[1 + 2 * i], ARGV[2 + 2 * i]
+  if rpm ~= '' then
+    local used, reset = window(KEYS[2 * i - 1])
+    if used + 1 > tonumber(rpm) then return {0, i, 'requests', used, reset} end
+  end
+  if tpm ~= '' then
+    local used, reset = window(KEYS[2 * i])
+    if used + tokens > tonumber(tpm) then return {0, i, 'tokens', used, reset} end
+  end
+end
+local out = {1}
+for i = 1, n do
+  redis.call('HINCRBY', KEYS[2 * i - 1], sec, 1)
+  redis.call('HINCRBY', KEYS[2 * i], sec, tokens)
+  redis.call('EXPIRE', KEYS[2 * i - 1], 61)
+  redis.call('EXPIRE', KEYS[2 * i], 61)
+  local ru, rr = window(KEYS[2 * i - 1])
+  local tu, tr = window(KEYS[2 * i])
+  out[#out + 1] = ru
+  out[#out + 1] = rr
+  out[#out + 1] = tu
+  out[#out + 1] = tr
+end
+return out
+`;
+
+/** KEYS: tokens hash of each account. ARGV: now (ms), delta. */
+const ADJUST = `
+local sec = math.floor(tonumber(ARGV[1]) / 1000)
+for i = 1, #KEYS do
+  redis.call('HINCRBY', KEYS[i], sec, ARGV[2])
+  redis.call('EXPIRE', KEYS[i], 61)
+end
+return 1
+`;
+
+const admitScript = new Script(ADMIT);
+const adjustScript = new Script(ADJUST);
+
+export interface RedisRateLimitsOptions {
+  /** Put before every key; in a Redis Cluster, wrap it in braces (`{baimo}:`) so a call's keys share a slot. */
+  readonly prefix?: string;
+  /** Clock (unix ms) for the one-second buckets; replicas' clocks are assumed within a second of each other. */
+  readonly now?: () => number;
+  /** Where the first failed token correction is reported (process.emitWarning by default). */
+  readonly warn?: (message: string) => void;
+}
+
+/**
+ * Requests and tokens per minute per key and team, shared by every hub on one Redis: the same
+ * one-second buckets, headers and Retry-After as RateLimiter (tenancy/rate-limits.ts), with
+ * check-every-limit-then-count done atomically in one Lua script.
+ */
+export class RedisRateLimits implements RateLimits {
+  private readonly prefix: string;
+  private readonly now: () => number;
+  private readonly background: BackgroundWrites;
+
+  constructor(
+    private readonly redis: Redis,
+    o: RedisRateLimitsOptions = {},
+  ) {
+    this.prefix = o.prefix ?? 'baimo:';
+    this.now = o.now ?? Date.now;
+    this.background = new BackgroundWrites('a token count correction', o.warn);
+  }
+
+  /** Token corrections that could not be written (each leaves that minute's count off by its delta). */
+  get failures(): number {
+    return this.background.failures;
+  }
+
+  /** Waits for the corrections and settles not yet written (shutdown, tests). */
+  flush(): Promise<void> {
+    return this.background.flush();
+  }
+
+  /** Loads the scripts into Redis; optional (a script missing is loaded on its first call), for start-up. */
+  async ready(): Promise<void> {
+    await Promise.all([admitScript.load(this.redis), adjustScript.load(this.redis)]);
+  }
+
+  private key(account: string, what: 'r' | 't'): string {
+    return `${this.prefix}rl:${what}:${account}`;
+  }
+
+  async admit(limits: readonly RateLimited[], tokens: number): Promise<RateVerdict> {
+    if (limits.length === 0) return { ok: true, headers: {} };
+    const keys: string[] = [];
+    const args: (string | number)[] = [this.now(), Math.round(tokens)];
+    for (const l of limits) {
+      keys.push(this.key(l.account, 'r'), this.key(l.account, 't'));
+      args.push(l.rpm ?? '', l.tpm ?? '');
+    }
+    const res = (await admitScript.run(this.redis, keys, args)) as (number | string)[];
+    if (res[0] === 0) {
+      const l = limits[Number(res[1]) - 1]!;
+      const limit = res[2] as 'requests' | 'tokens';
+      const max = (limit === 'requests' ? l.rpm : l.tpm)!;
+      const used = Number(res[3]);
+      const reset = Number(res[4]);
+      return {
+        ok: false,
+        limit,
+        account: l.account,
+        retryAfterSeconds: reset,
+        headers: {
+          [`x-ratelimit-limit-${limit}`]: String(max),
+          [`x-ratelimit-remaining-${limit}`]: String(Math.max(0, max - used)),
+          [`x-ratelimit-reset-${limit}`]: `${reset}s`,
+        },
+      };
+    }
+    // As RateLimiter: each limit in order writes the headers, so the last that sets one wins.
+    const headers: Record<string, string> = {};
+    limits.forEach((l, i) => {
+      const [requests, requestsReset, used, tokensReset] = res.slice(1 + 4 * i, 5 + 4 * i).map(Number) as [number, number, number, number];
+      if (l.rpm !== undefined) {
+        headers['x-ratelimit-limit-requests'] = String(l.rpm);
+        headers['x-ratelimit-remaining-requests'] = String(Math.max(0, l.rpm - requests));
+        headers['x-ratelimit-reset-requests'] = `${requestsReset}s`;
+      }
+      if (l.tpm !== undefined) {
+        headers['x-ratelimit-limit-tokens'] = String(l.tpm);
+        headers['x-ratelimit-remaining-tokens'] = String(Math.max(0, l.tpm - used));
+        headers['x-ratelimit-reset-tokens'] = `${tokensReset}s`;
+      }
+    });
+    return { ok: true, headers };
+  }
+
+  /** Fire and forget: the request path never waits on it; a failure is counted (see `failures`). */
+  adjustTokens(accounts: readonly string[], delta: number): void {
+    const d = Math.round(delta);
+    if (d === 0 || accounts.length === 0) return;
+    const keys = accounts.map((a) => this.key(a, 't'));
+    const now = this.now();
+    this.background.run(() => adjustScript.run(this.redis, keys, [now, d]));
+  }
+}

@@ -1,0 +1,277 @@
+/**
+ * Rate limits and budgets shared by several hubs through one Redis (127.0.0.1:6379): three
+ * "replicas", each with its own connection, admit exactly the limit between them and never
+ * overspend a budget by more than one request; the answers match the in-process RateLimiter's;
+ * a crashed replica's reservation expires; a new period starts from zero; an account's spend is
+ * seeded from the durable store once. Each test works under a random key prefix, deleted after.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RedisBudgetLedger } from '../src/store/redis/ledger.js';
+import type { SpendLoader } from '../src/store/redis/ledger.js';
+import { RedisRateLimits } from '../src/store/redis/rate-limits.js';
+import type { Budgeted, ReserveResult } from '../src/tenancy/ledger.js';
+import { RateLimiter } from '../src/tenancy/rate-limits.js';
+import type { RateLimited } from '../src/tenancy/rate-limits.js';
+
+const URL = process.env.BAIMO_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+let prefix: string;
+const clients: Redis[] = [];
+
+function connect(): Redis {
+  const r = new Redis(URL, { lazyConnect: false, maxRetriesPerRequest: 1 });
+  clients.push(r);
+  return r;
+}
+
+beforeEach(() => {
+  prefix = `baimo-test:${randomBytes(6).toString('hex')}:`;
+});
+
+afterEach(async () => {
+  const r = connect();
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  if (keys.length) await r.del(...keys);
+  await Promise.all(clients.splice(0).map((c) => (c.status === 'end' ? undefined : c.quit().catch(() => c.disconnect()))));
+});
+
+/** A clock tests move by hand (the scripts take the time from their caller), in the future: spent keys expire at absolute times. */
+function clock(start = Date.UTC(2030, 2, 14, 12, 0, 0)) {
+  let t = start;
+  return { now: () => t, advance: (ms: number) => void (t += ms), set: (ms: number) => void (t = ms) };
+}
+
+const limiters = (n: number, now?: () => number) => Array.from({ length: n }, () => new RedisRateLimits(connect(), { prefix, ...(now && { now }) }));
+
+/** Spreads `n` calls over the replicas, all in flight at once. */
+const spread = <R, T>(replicas: readonly R[], n: number, f: (r: R, i: number) => Promise<T>) => Promise.all(Array.from({ length: n }, (_, i) => f(replicas[i % replicas.length]!, i)));
+
+describe('RedisRateLimits', () => {
+  it('three replicas admit exactly rpm=100 of 500 concurrent requests', async () => {
+    const replicas = limiters(3);
+    const verdicts = await spread(replicas, 500, (r) => r.admit([{ account: 'key:a', rpm: 100 }], 10));
+    expect(verdicts.filter((v) => v.ok)).toHaveLength(100);
+    for (const v of verdicts.filter((v) => !v.ok)) {
+      expect(v).toMatchObject({ limit: 'requests', account: 'key:a', headers: { 'x-ratelimit-limit-requests': '100', 'x-ratelimit-remaining-requests': '0' } });
+      expect(v.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+      expect(v.retryAfterSeconds).toBeLessThanOrEqual(60);
+    }
+  });
+
+  it('three replicas hold tpm the same way, and a team limit across two keys', async () => {
+    const replicas = limiters(3);
+    // 7 tokens a request against 1,000 a minute: 142 fit (994), the 143rd would not.
+    const verdicts = await spread(replicas, 500, (r) => r.admit([{ account: 'key:t', tpm: 1000 }], 7));
+    expect(verdicts.filter((v) => v.ok)).toHaveLength(142);
+    expect(verdicts.find((v) => !v.ok)).toMatchObject({ limit: 'tokens', account: 'key:t', headers: { 'x-ratelimit-remaining-tokens': '6' } });
+
+    const team = await spread(replicas, 300, (r, i) => r.admit([{ account: `key:k${i % 2}`, rpm: 1000 }, { account: 'team:x', rpm: 50 }], 1));
+    expect(team.filter((v) => v.ok)).toHaveLength(50);
+    expect(team.find((v) => !v.ok)).toMatchObject({ limit: 'requests', account: 'team:x' });
+  });
+
+  it('a refused request counts on no limit', async () => {
+    const [r] = limiters(1);
+    for (let i = 0; i < 3; i++) expect((await r!.admit([{ account: 'key:r', rpm: 10 }, { account: 'team:r', rpm: 3 }], 5)).ok).toBe(true);
+    for (let i = 0; i < 5; i++) expect((await r!.admit([{ account: 'key:r', rpm: 10 }, { account: 'team:r', rpm: 3 }], 5)).ok).toBe(false);
+    // The key counted the 3 admitted requests and 15 tokens, not the refused ones.
+    const alone = await r!.admit([{ account: 'key:r', rpm: 10, tpm: 100 }], 5);
+    expect(alone.headers).toMatchObject({ 'x-ratelimit-remaining-requests': '6', 'x-ratelimit-remaining-tokens': '80' });
+  });
+
+  it('answers as the in-process RateLimiter does: verdicts, headers, retry-after, corrections, the window sliding', async () => {
+    const c = clock();
+    const [redis] = limiters(1, c.now);
+    const local = new RateLimiter(c.now);
+    // Loaded ahead, so no correction waits on a NOSCRIPT round trip behind the next admit.
+    await redis!.ready();
+    const limits: RateLimited[] = [
+      { account: 'key:s', rpm: 5, tpm: 300 },
+      { account: 'team:s', rpm: 8 },
+    ];
+    const both = async (f: (l: RedisRateLimits | RateLimiter) => unknown) => {
+      const [a, b] = [await f(redis!), await f(local)];
+      expect(a).toEqual(b);
+      return a;
+    };
+    // Requests over 70 s, at uneven steps: the limits fill, refuse, and free up as seconds leave the window.
+    let refusals = 0;
+    for (let i = 0; i < 40; i++) {
+      const v = (await both((l) => l.admit(limits, 40 + (i % 3) * 10))) as { ok: boolean };
+      if (!v.ok) refusals++;
+      if (i % 4 === 0) {
+        redis!.adjustTokens(['key:s', 'team:s'], -25);
+        local.adjustTokens(['key:s', 'team:s'], -25);
+        // Not awaited: the next admit goes down the same connection after it, so it sees it.
+      }
+      c.advance(i % 5 === 0 ? 7_300 : 900);
+    }
+    expect(refusals).toBeGreaterThan(5);
+  });
+
+  it('keys expire by themselves once the minute has passed', async () => {
+    const r = connect();
+    const [l] = [new RedisRateLimits(r, { prefix })];
+    await l.admit([{ account: 'key:e', rpm: 10, tpm: 10 }], 3);
+    const keys = await r.keys(`${prefix}*`);
+    expect(keys).toHaveLength(2);
+    for (const k of keys) {
+      const ttl = await r.pttl(k);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(61_000);
+    }
+  });
+
+  it('a token correction that cannot be written is counted, and warns once', async () => {
+    const warnings: string[] = [];
+    const r = connect();
+    const l = new RedisRateLimits(r, { prefix, warn: (m) => warnings.push(m) });
+    await l.admit([{ account: 'key:f', tpm: 100 }], 10);
+    r.disconnect();
+    l.adjustTokens(['key:f'], -5);
+    l.adjustTokens(['key:f'], 7);
+    await expect.poll(() => l.failures).toBe(2);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('token count correction');
+  });
+});
+
+const budget = (account: string, budgetUsd: number, period: Budgeted['period'] = 'month'): Budgeted => ({ account, budgetUsd, period });
+
+describe('RedisBudgetLedger', () => {
+  const ledgers = (n: number, load: SpendLoader = async () => 0, o: { now?: () => number; reservationTtlMs?: number } = {}) =>
+    Array.from({ length: n }, () => new RedisBudgetLedger(connect(), load, { prefix, ...o }));
+
+  it('500 concurrent reserve + settle over three replicas never overspend the budget by more than one request', async () => {
+    const replicas = ledgers(3);
+    const B = 1;
+    const amount = 0.013;
+    const budgets = [budget('key:b', 5), budget('team:b', B)];
+    let spentByUs = 0;
+    let admitted = 0;
+    const results = await spread(replicas, 500, async (l, i) => {
+      const r = await l.reserve(budgets, amount);
+      if (!r.ok) return r;
+      admitted++;
+      await new Promise((res) => setTimeout(res, i % 7));
+      // The reservation is the worst case: calls cost that or less.
+      const actual = amount * ((i % 10) / 9);
+      spentByUs += Math.round(actual * 1e9);
+      l.settle(r.reservation, actual);
+      return r;
+    });
+    expect(admitted).toBeGreaterThanOrEqual(Math.floor(B / amount));
+    expect(admitted).toBeLessThan(500);
+    // Settles are fire and forget: wait until all have landed.
+    await expect.poll(() => replicas[0]!.spent('team:b', 'month')).toBeCloseTo(spentByUs / 1e9, 9);
+    const spent = await replicas[1]!.spent('team:b', 'month');
+    // The worst case was reserved, so not even one request's amount over.
+    expect(spent).toBeLessThanOrEqual(B);
+    expect(await replicas[2]!.spent('key:b', 'month')).toBe(spent);
+    const refused = results.filter((r): r is Extract<ReserveResult, { ok: false }> => !r.ok);
+    expect(refused.length).toBe(500 - admitted);
+    expect(refused.every((r) => r.account === 'team:b' && r.spentUsd + r.reservedUsd + amount > B)).toBe(true);
+    // Nothing is left reserved: a reservation of exactly what is left fits.
+    expect((await replicas[0]!.reserve(budgets, B - spent)).ok).toBe(true);
+  });
+
+  it('a refused reserve reserves nothing, and says what is spent, reserved and when the period resets', async () => {
+    const c = clock(Date.UTC(2030, 2, 14, 12));
+    const [l] = ledgers(1, async () => 0, { now: c.now });
+    const held = await l!.reserve([budget('team:r', 0.05, 'day')], 0.02);
+    expect(held.ok).toBe(true);
+    const r = await l!.reserve([budget('key:r', 0.1, 'day'), budget('team:r', 0.05, 'day')], 0.04);
+    expect(r).toEqual({ ok: false, account: 'team:r', budgetUsd: 0.05, spentUsd: 0, reservedUsd: 0.02, period: 'day', resetsAt: Date.UTC(2030, 2, 15) });
+    // The key reserved nothing for the refused request: all of its budget is still there.
+    expect((await l!.reserve([budget('key:r', 0.1, 'day')], 0.1)).ok).toBe(true);
+    expect((await l!.reserve([budget('key:r', 0.1, 'day')], 1e-9)).ok).toBe(false);
+  });
+
+  it("a crashed replica's reservation expires, swept by the next reserve on another replica", async () => {
+    const c = clock();
+    const [crashed, alive] = ledgers(2, async () => 0, { now: c.now, reservationTtlMs: 60_000 });
+    expect((await crashed!.reserve([budget('key:c', 1)], 0.9)).ok).toBe(true);
+    // It never settles. Until its reservation expires, the budget is held.
+    expect(await alive!.reserve([budget('key:c', 1)], 0.2)).toMatchObject({ ok: false, reservedUsd: 0.9 });
+    c.advance(60_001);
+    const r = await alive!.reserve([budget('key:c', 1)], 1);
+    expect(r.ok).toBe(true);
+    // A settle arriving after the sweep still counts what was spent, and releases nothing twice.
+    if (r.ok) alive!.settle(r.reservation, 0.25);
+    await expect.poll(() => alive!.spent('key:c', 'month')).toBe(0.25);
+    expect(await alive!.reserve([budget('key:c', 1)], 0.75)).toMatchObject({ ok: true });
+    expect(await alive!.reserve([budget('key:c', 1)], 0.01)).toMatchObject({ ok: false, spentUsd: 0.25, reservedUsd: 0.75 });
+  });
+
+  it('a new period starts from zero, seeded from the durable store since its start', async () => {
+    const c = clock(Date.UTC(2030, 2, 14, 23, 59));
+    const loads: [string, string, number][] = [];
+    const [l] = ledgers(1, async (account, period, since) => (loads.push([account, period, since]), 0.4), { now: c.now });
+    const r = await l!.reserve([budget('key:p', 1, 'day')], 0.5);
+    expect(r.ok).toBe(true);
+    if (r.ok) l!.settle(r.reservation, 0.5);
+    await expect.poll(() => l!.spent('key:p', 'day')).toBeCloseTo(0.9, 9);
+    expect(await l!.reserve([budget('key:p', 1, 'day')], 0.2)).toMatchObject({ ok: false, spentUsd: 0.9 });
+    c.advance(2 * 60_000);
+    expect(await l!.spent('key:p', 'day')).toBe(0.4);
+    expect(loads).toEqual([
+      ['key:p', 'day', Date.UTC(2030, 2, 14)],
+      ['key:p', 'day', Date.UTC(2030, 2, 15)],
+    ]);
+    expect((await l!.reserve([budget('key:p', 1, 'day')], 0.6)).ok).toBe(true);
+  });
+
+  it('an account is seeded from the durable store once, by one replica, while all three wait for it', async () => {
+    let loads = 0;
+    const load: SpendLoader = async () => {
+      loads++;
+      await new Promise((r) => setTimeout(r, 100));
+      return 0.3;
+    };
+    const replicas = ledgers(3, load);
+    const results = await spread(replicas, 60, (l) => l.reserve([budget('key:s', 1)], 0.1));
+    expect(loads).toBe(1);
+    // 0.3 already spent: 7 requests of 0.1 fit in a budget of 1, exactly.
+    expect(results.filter((r) => r.ok)).toHaveLength(7);
+    expect(await replicas[2]!.spent('key:s', 'month')).toBe(0.3);
+    expect(loads).toBe(1);
+  });
+
+  it('a seeder that fails leaves the seeding to the next request', async () => {
+    let loads = 0;
+    const [l] = ledgers(1, async () => {
+      if (++loads === 1) throw new Error('database down');
+      return 0.5;
+    });
+    await expect(l!.reserve([budget('key:f', 1)], 0.1)).rejects.toThrow('database down');
+    expect(await l!.reserve([budget('key:f', 1)], 0.6)).toMatchObject({ ok: false, spentUsd: 0.5 });
+    expect(loads).toBe(2);
+  });
+
+  it('its keys expire by themselves, and a settle that cannot be written is counted and warns once', async () => {
+    const r = connect();
+    const warnings: string[] = [];
+    const c = clock(Date.UTC(2030, 2, 14, 12));
+    const l = new RedisBudgetLedger(r, async () => 0, { prefix, now: c.now, warn: (m) => warnings.push(m), reservationTtlMs: 60_000 });
+    const res = await l.reserve([budget('key:x', 1, 'day')], 0.1);
+    const keys = await r.keys(`${prefix}*`);
+    expect(keys.sort()).toEqual([`${prefix}rsv:key:x`, `${prefix}rsv:key:x:amt`, `${prefix}rsv:key:x:exp`, `${prefix}spent:key:x:day:${Date.UTC(2030, 2, 14)}`].sort());
+    for (const k of keys) expect(await r.pttl(k)).toBeGreaterThan(0);
+    // The spent key goes a day after its day ends (by then late settles have landed).
+    expect(await r.pexpiretime(`${prefix}spent:key:x:day:${Date.UTC(2030, 2, 14)}`)).toBe(Date.UTC(2030, 2, 16));
+    r.disconnect();
+    if (res.ok) {
+      l.settle(res.reservation, 0.05);
+      l.settle(res.reservation, 0.05);
+    }
+    await expect.poll(() => l.failures).toBe(2);
+    expect(warnings).toHaveLength(1);
+  });
+});
