@@ -20,7 +20,6 @@ import type { Gateway } from '../src/gateway/context.js';
 import { assemble } from '../src/server/assemble.js';
 import { openPostgresStores } from '../src/store/postgres/index.js';
 import { PostgresBudgetLedger } from '../src/store/postgres/ledger.js';
-import { ensureLimitTables } from '../src/store/postgres/limits-schema.js';
 import { PostgresRateLimits } from '../src/store/postgres/rate-limits.js';
 import type { PostgresStores } from '../src/store/postgres/index.js';
 import { RedisBudgetLedger, spendLoader } from '../src/store/redis/ledger.js';
@@ -52,7 +51,6 @@ beforeAll(async () => {
   upstream = await startOpenAIUpstream();
   db = await createTestDatabase();
   stores = await openPostgresStores(db.url);
-  await ensureLimitTables(stores.pool);
   // $1,000 per million tokens: a token costs $0.001.
   const config = validateConfig({ providers: { loop: { baseURL: upstream.baseURL } }, pricing: { models: { 'loop/p1': { input: 1000, output: 1000 } } } }, {});
   const { registry, prices } = await assemble(config, {}, { detectOllama: false });

@@ -1,11 +1,8 @@
 import type pg from 'pg';
-import { MIGRATION_LOCK } from './schema.js';
 
 /**
  * Tables of the PostgreSQL-only rate limits and budget ledger (limits.ts), for hubs sharing a
- * database without a Redis. Written so that it can become the next entry of schema.ts's
- * MIGRATIONS as it is; until then `ensureLimitTables` creates them (IF NOT EXISTS, under the
- * migration lock, so replicas starting together do not race on the catalog).
+ * database without a Redis: migration 5 of schema.ts.
  *
  * One row per account in `rate_accounts` / `budget_accounts` is what a check locks (SELECT …
  * FOR UPDATE): every request of an account is checked and counted one after another.
@@ -46,21 +43,6 @@ export const LIMITS_SCHEMA = `
     PRIMARY KEY (account, period, period_start)
   );
 `;
-
-export async function ensureLimitTables(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-    await client.query(LIMITS_SCHEMA);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
-}
 
 /** Runs `f` in one transaction on one connection; a failure rolls it back and drops the connection. */
 export async function transaction<T>(pool: pg.Pool, f: (c: pg.PoolClient) => Promise<T>): Promise<T> {

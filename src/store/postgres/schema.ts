@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { DataDirError } from '../data-dir.js';
+import { LIMITS_SCHEMA } from './limits-schema.js';
 
 /**
  * The shared store's schema in PostgreSQL: versioned migrations, applied in order when a hub
@@ -131,6 +132,8 @@ const MIGRATIONS: readonly string[] = [
      winner TEXT NOT NULL CHECK (winner IN ('a', 'b', 'tie', 'bad')),
      key_id TEXT
    );`,
+  // Rate limits and budget reservations shared through the database when there is no Redis.
+  LIMITS_SCHEMA,
 ];
 
 /** The schema this hub writes. */
