@@ -162,12 +162,6 @@ export class Redactor {
   }
 }
 
-/** Key-shaped strings only (no configured values): for text that may hold a stranger's key. */
-export function scrubKeyShaped(text: string): string {
-  return text.replace(KEY_SHAPED, REDACTED);
-}
-
-/** A Redactor from whatever a caller has: a shared one, one provider's key, or nothing. */
 /**
  * The message of an upstream's error answer, scrubbed: the error object's own message, else the
  * first 300 characters of its body (scrubbed before it is cut, so that a secret across the cut
@@ -178,6 +172,7 @@ export function upstreamErrorMessage(secrets: Redactor | string | undefined, mes
   return message === undefined ? redactor.scrub(bodyText.trim()).slice(0, 300) || `HTTP ${status}` : redactor.scrub(message);
 }
 
+/** A Redactor from whatever a caller has: a shared one, one provider's key, or nothing. */
 export function toRedactor(secrets: Redactor | string | undefined): Redactor {
   return secrets instanceof Redactor ? secrets : new Redactor([secrets]);
 }

@@ -70,7 +70,6 @@ export const messagesRequest = z.looseObject({
   thinking: thinking.optional(),
   metadata: z.looseObject({ user_id: z.string().nullable().optional() }).optional(),
 });
-export type MessagesRequest = z.infer<typeof messagesRequest>;
 
 /** count_tokens takes the same body without max_tokens. */
 export const countTokensRequest = messagesRequest.extend({ max_tokens: z.number().int().min(1).optional() });

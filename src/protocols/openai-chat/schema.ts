@@ -104,4 +104,3 @@ export const embeddingsRequest = z.looseObject({
   user: z.string().optional(),
 });
 
-export type EmbeddingsRequest = z.infer<typeof embeddingsRequest>;

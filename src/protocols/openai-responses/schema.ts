@@ -126,7 +126,6 @@ const otherTool = z.looseObject({
   type: z.string().refine((t) => t !== 'function' && t !== 'custom', { message: 'unexpected tool type', abort: true }),
 });
 const tool = z.union([functionTool, customTool, otherTool]);
-export type ResponsesTool = z.infer<typeof tool>;
 
 const toolChoice = z.union([
   z.enum(['none', 'auto', 'required']),
