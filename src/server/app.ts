@@ -9,7 +9,7 @@ import { HubError } from '../core/errors.js';
 import { openAIErrorBody } from '../protocols/openai-chat/errors.js';
 import type { PriceBook } from '../catalog/prices.js';
 import type { Registry } from '../routing/registry.js';
-import type { Ledger } from '../tenancy/ledger.js';
+import type { BudgetLedger, RateLimits } from '../tenancy/ports.js';
 import { Metrics } from '../usage/metrics.js';
 import { logRecord } from './log.js';
 import type { Logger } from './log.js';
@@ -34,7 +34,9 @@ export interface HubOptions {
   readonly maxBodyBytes: number;
   readonly tenancy: Tenancy;
   readonly prices: PriceBook;
-  readonly ledger: Ledger;
+  readonly ledger: BudgetLedger;
+  /** Rate limits; default in this process's memory (a Redis one is shared by replicas). */
+  readonly limiter?: RateLimits;
   readonly stores: HubStores;
   readonly logger: Logger;
   /** The hooks every model call runs through, in order (gateway/hooks.ts; body capture is one). */
@@ -109,7 +111,7 @@ export function createHub(o: HubOptions): Hub {
     tenancy: o.tenancy,
     prices: o.prices,
     ledger: o.ledger,
-    limiter: new RateLimiter(),
+    limiter: o.limiter ?? new RateLimiter(),
     stores: o.stores,
     startedAt: Math.floor(Date.now() / 1000),
   };
