@@ -260,6 +260,15 @@ function storeContract(name: string, open: () => Promise<Backend>): void {
       expect(await stores.spend('team', 'nobody', 0)).toBe(0);
     });
 
+    it('tenancy: a team may be deleted while revoked keys still name it; they keep naming it', async () => {
+      const tenancy = stores.tenancy;
+      await tenancy.saveTeam({ id: 'gone', name: 'gone', metadata: {}, createdAt: 1 });
+      await tenancy.saveKey({ id: 'k1', hash: 'h1', prefix: 'sk-…', name: 'k', teamId: 'gone', metadata: {}, createdAt: 2, revokedAt: 3 });
+      await tenancy.deleteTeam('gone');
+      expect(await tenancy.teams()).toEqual([]);
+      expect(await tenancy.keys()).toEqual([{ id: 'k1', hash: 'h1', prefix: 'sk-…', name: 'k', teamId: 'gone', metadata: {}, createdAt: 2, revokedAt: 3 }]);
+    });
+
     it('spend counts attempts, across whole and partial hours', async () => {
       const h = Date.UTC(2026, 0, 1, 10);
       await stores.usage.writeUsage([
