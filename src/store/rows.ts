@@ -1,3 +1,4 @@
+import type { TenancyChange } from '../tenancy/ports.js';
 import type { Limits, Team, VirtualKey } from '../tenancy/types.js';
 
 /**
@@ -49,4 +50,18 @@ export function keyFrom(r: KeyRow): VirtualKey {
 export function limitsOf(x: Limits): string {
   const { allowedModels, rpm, tpm, budgetUsd, budgetPeriod } = x;
   return JSON.stringify({ allowedModels, rpm, tpm, budgetUsd, budgetPeriod });
+}
+
+/**
+ * A change notice as it travels between hubs (store/postgres/feed.ts, store/redis/feed.ts):
+ * JSON of a TenancyChange naming a key or team. Anything else on the channel is ignored.
+ */
+export function changeFrom(payload: string): TenancyChange | undefined {
+  try {
+    const c = JSON.parse(payload) as { kind?: unknown; id?: unknown; origin?: unknown };
+    if ((c.kind === 'key' || c.kind === 'team') && typeof c.id === 'string' && typeof c.origin === 'string') return { kind: c.kind, id: c.id, origin: c.origin };
+  } catch {
+    // not ours
+  }
+  return undefined;
 }

@@ -1,0 +1,275 @@
+/**
+ * Several hubs over one PostgreSQL database keep their key and team caches in step through a
+ * TenancyFeed (PostgreSQL LISTEN/NOTIFY, or Redis pub/sub): three Tenancy instances, each with its
+ * own pool and feed connection as separate replicas have. Issue 18: a key made on one hub works on
+ * the others at once; one revoked or changed on one is refused or changed on every hub within a second.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { HubError } from '../src/core/errors.js';
+import { PostgresTenancyFeed } from '../src/store/postgres/feed.js';
+import { openPostgresStores } from '../src/store/postgres/index.js';
+import type { PostgresStores } from '../src/store/postgres/index.js';
+import { RedisTenancyFeed } from '../src/store/redis/feed.js';
+import type { TenancyFeed, TenancyStore } from '../src/tenancy/ports.js';
+import { Tenancy } from '../src/tenancy/service.js';
+import type { TenancyOptions } from '../src/tenancy/service.js';
+import { createTestDatabase } from './helpers/pg.js';
+import type { TestDatabase } from './helpers/pg.js';
+
+const ADMIN = 'sk-baimo-admin-test-0000000000000000';
+const REDIS = process.env.BAIMO_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Retries `check` until it passes or `ms` have gone by; returns how long it took. */
+async function within(ms: number, check: () => void | Promise<void>): Promise<number> {
+  const start = Date.now();
+  for (;;) {
+    try {
+      await check();
+      return Date.now() - start;
+    } catch (err) {
+      if (Date.now() - start > ms) throw err;
+      await sleep(5);
+    }
+  }
+}
+
+function refusal(run: () => unknown): string | undefined {
+  try {
+    run();
+  } catch (err) {
+    if (err instanceof HubError) return err.code;
+    throw err;
+  }
+  return undefined;
+}
+
+/** One replica: its own pool, its own feed connection, its own cache. */
+interface Replica {
+  readonly stores: PostgresStores;
+  readonly feed: TenancyFeed & { readonly connections: number; close(): Promise<void> };
+  readonly tenancy: Tenancy;
+}
+
+interface FeedKind {
+  readonly name: string;
+  open(db: TestDatabase, stores: PostgresStores, label: string, channel: string): Promise<Replica['feed']>;
+  /** Cuts the named replica's listening connection from the server's side; resolves once it is gone. */
+  drop(db: TestDatabase, label: string): Promise<void>;
+}
+
+const postgresFeed: FeedKind = {
+  name: 'PostgreSQL LISTEN/NOTIFY',
+  open: (db, stores, label) => PostgresTenancyFeed.open(db.url, stores.pool, { applicationName: `feed-${label}`, minBackoffMs: 1000, heartbeatMs: 1000 }),
+  async drop(db, label) {
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      const killed = await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2', [db.name, `feed-${label}`]);
+      expect(killed.rowCount).toBe(1);
+      await within(2000, async () => {
+        const { rows } = await c.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = $2', [db.name, `feed-${label}`]);
+        expect(rows[0].n).toBe(0);
+      });
+    } finally {
+      await c.end();
+    }
+  },
+};
+
+let redisName = '';
+const redisFeed: FeedKind = {
+  name: 'Redis pub/sub',
+  open: (_db, _stores, label, channel) => RedisTenancyFeed.open(REDIS, { channel, connectionName: `${redisName}-${label}`, minBackoffMs: 1000 }),
+  async drop(_db, label) {
+    const admin = new Redis(REDIS);
+    try {
+      const list = (await admin.client('LIST')) as string;
+      const ids = list.split('\n').filter((l) => l.includes(` name=${redisName}-${label} `)).map((l) => /\bid=(\d+)/.exec(l)![1]!);
+      expect(ids).toHaveLength(1);
+      await admin.client('KILL', 'ID', ids[0]!);
+    } finally {
+      admin.disconnect();
+    }
+  },
+};
+
+for (const kind of [postgresFeed, redisFeed]) {
+  describe(`three hubs over one database, changes over ${kind.name}`, () => {
+    let db: TestDatabase;
+    let replicas: Replica[];
+    let a: Tenancy, b: Tenancy, c: Tenancy;
+
+    beforeEach(async () => {
+      db = await createTestDatabase();
+      redisName = `baimo-test-${randomBytes(4).toString('hex')}`;
+      const channel = `${redisName}:tenancy`;
+      replicas = [];
+      for (const label of ['a', 'b', 'c']) {
+        const stores = await openPostgresStores(db.url, { poolSize: 3 });
+        const feed = await kind.open(db, stores, label, channel);
+        const { tenancy } = await Tenancy.open(stores.tenancy, ADMIN, true, { feed });
+        replicas.push({ stores, feed, tenancy });
+      }
+      [a, b, c] = replicas.map((r) => r.tenancy) as [Tenancy, Tenancy, Tenancy];
+    });
+
+    afterEach(async () => {
+      for (const r of replicas) {
+        r.tenancy.close();
+        await r.feed.close();
+        await r.stores.close();
+      }
+      await db.drop();
+    });
+
+    it('a key made on one hub authenticates on the others at once, with its new team', async () => {
+      const team = await a.createTeam({ name: 'new', budgetUsd: 3 });
+      const { secret, key } = await a.createKey({ name: 'k', teamId: team.id });
+      // Asked straight away, before any notice can be relied on.
+      for (const other of [b, c]) {
+        const p = await other.authenticateShared(bearer(secret));
+        expect(p).toMatchObject({ kind: 'key', key: { id: key.id }, team: { id: team.id, budgetUsd: 3 } });
+      }
+      // Soon it is in the cache (from the lookup, or from the notice if that is read meanwhile):
+      // the synchronous path knows it too.
+      await within(1000, () => expect(b.authenticate(bearer(secret))).toMatchObject({ kind: 'key', key: { id: key.id } }));
+    });
+
+    it('a key revoked on one hub is refused on every other within a second', async () => {
+      const { secret, key } = await a.createKey({ name: 'k' });
+      await within(1000, () => {
+        for (const t of [b, c]) expect(t.authenticate(bearer(secret)).kind).toBe('key');
+      });
+      await a.revokeKey(key.id);
+      const took = await within(1000, () => {
+        for (const t of [b, c]) expect(refusal(() => t.authenticate(bearer(secret)))).toBe('key_revoked');
+      });
+      expect(took).toBeLessThan(1000);
+    });
+
+    it('budget and limit changes on one hub are seen on the others; a deleted team disappears', async () => {
+      const team = await b.createTeam({ name: 't', budgetUsd: 1, budgetPeriod: 'month' });
+      const { key } = await b.createKey({ name: 'k', teamId: team.id, rpm: 10 });
+      await within(1000, () => {
+        for (const t of [a, c]) expect(t.key(key.id).rpm).toBe(10);
+      });
+      await a.updateTeam(team.id, { budgetUsd: 2.5 });
+      await a.updateKey(key.id, { rpm: 20, allowedModels: ['x/*'] });
+      await within(1000, () => {
+        for (const t of [b, c]) {
+          expect(t.team(team.id).budgetUsd).toBe(2.5);
+          expect(t.key(key.id)).toMatchObject({ rpm: 20, allowedModels: ['x/*'] });
+        }
+      });
+      await c.revokeKey(key.id);
+      await within(1000, () => expect(a.key(key.id).revokedAt).toBeDefined());
+      await a.deleteTeam(team.id);
+      await within(1000, () => {
+        for (const t of [b, c]) expect(refusal(() => t.team(team.id))).toBe('team_not_found');
+      });
+    });
+
+    it('a dropped feed connection reconnects and catches up on what it missed', async () => {
+      const { secret, key } = await a.createKey({ name: 'k' });
+      const other = await a.createKey({ name: 'other' });
+      await within(1000, () => expect(b.authenticate(bearer(secret)).kind).toBe('key'));
+      const feedB = replicas[1]!.feed;
+      expect(feedB.connections).toBe(1);
+
+      await kind.drop(db, 'b');
+      // B listens to nothing now (it waits at least half a second before reconnecting): these
+      // notices are lost to it.
+      await a.revokeKey(key.id);
+      await a.updateKey(other.key.id, { tpm: 77 });
+      await within(3000, () => {
+        expect(feedB.connections).toBe(2);
+        expect(refusal(() => b.authenticate(bearer(secret)))).toBe('key_revoked');
+        expect(b.key(other.key.id).tpm).toBe(77);
+      });
+      // And it hears changes again.
+      await a.updateKey(other.key.id, { tpm: 78 });
+      await within(1000, () => expect(b.key(other.key.id).tpm).toBe(78));
+      // C never lost its connection and heard everything as it happened.
+      expect((replicas[2]!.feed).connections).toBe(1);
+      expect(c.key(other.key.id).tpm).toBe(78);
+    });
+  });
+}
+
+describe('a key another hub just made, before its notice arrives', () => {
+  let db: TestDatabase;
+  let stores: PostgresStores;
+  let lookups: string[];
+  /** A feed that never delivers: only the store lookup can find a key made elsewhere. */
+  const silent: TenancyFeed = { publish: async () => undefined, subscribe: () => () => undefined };
+
+  beforeEach(async () => {
+    db = await createTestDatabase();
+    stores = await openPostgresStores(db.url, { poolSize: 3 });
+    lookups = [];
+  });
+
+  afterEach(async () => {
+    await stores.close();
+    await db.drop();
+  });
+
+  function counting(store: TenancyStore): TenancyStore {
+    return new Proxy(store, {
+      get: (target, prop, receiver) => {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (prop === 'keyByHash') return (hash: string) => (lookups.push(hash), store.keyByHash(hash));
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+  }
+
+  async function hub(o: TenancyOptions = {}) {
+    return (await Tenancy.open(counting(stores.tenancy), ADMIN, true, { feed: silent, ...o })).tenancy;
+  }
+
+  it('is looked up in the store once, then cached', async () => {
+    const maker = await hub();
+    const other = await hub();
+    const { secret, key } = await maker.createKey({ name: 'k' });
+    expect(refusal(() => other.authenticate(bearer(secret)))).toBe('invalid_api_key');
+    const all = await Promise.all(Array.from({ length: 20 }, () => other.authenticateShared(bearer(secret))));
+    expect(all.every((p) => p.kind === 'key' && p.key.id === key.id)).toBe(true);
+    expect(lookups).toHaveLength(1);
+    expect(other.authenticateShared(bearer(secret))).toMatchObject({ kind: 'key' });
+    expect(lookups).toHaveLength(1);
+  });
+
+  it('an unknown key is refused, and asked about again only once its miss has expired', async () => {
+    const t = await hub({ missTtlMs: 300 });
+    const bad = bearer('sk-baimo-not-a-key-000000000000000000');
+    for (let i = 0; i < 30; i++) await expect(t.authenticateShared(bad)).rejects.toMatchObject({ code: 'invalid_api_key' });
+    expect(lookups).toHaveLength(1);
+    await sleep(350);
+    await expect(t.authenticateShared(bad)).rejects.toMatchObject({ code: 'invalid_api_key' });
+    expect(lookups).toHaveLength(2);
+  });
+
+  it('a flood of different bad keys reaches the store a few times a second at most', async () => {
+    const t = await hub({ missLookupsPerSecond: 5 });
+    const tries = Array.from({ length: 100 }, (_, i) => t.authenticateShared(bearer(`sk-baimo-bad-${i}-${'0'.repeat(24)}`)));
+    const results = await Promise.allSettled(tries);
+    expect(results.every((r) => r.status === 'rejected' && (r.reason as HubError).code === 'invalid_api_key')).toBe(true);
+    // Five per second; ten if the burst straddled a second's turn.
+    expect(lookups.length).toBeGreaterThanOrEqual(5);
+    expect(lookups.length).toBeLessThanOrEqual(10);
+  });
+
+  it('without a feed, authentication never reaches the store', async () => {
+    const maker = await hub();
+    const alone = (await Tenancy.open(counting(stores.tenancy), ADMIN, true)).tenancy;
+    const { secret } = await maker.createKey({ name: 'k' });
+    expect(() => alone.authenticateShared(bearer(secret))).toThrow(HubError);
+    expect(lookups).toEqual([]);
+  });
+});
