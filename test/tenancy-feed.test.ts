@@ -205,6 +205,8 @@ describe('a key another hub just made, before its notice arrives', () => {
   let db: TestDatabase;
   let stores: PostgresStores;
   let lookups: string[];
+  /** While set, the store's hash lookups fail as an unreachable database's would. */
+  let storeDown = false;
   /** A feed that never delivers: only the store lookup can find a key made elsewhere. */
   const silent: TenancyFeed = { publish: async () => undefined, subscribe: () => () => undefined };
 
@@ -212,6 +214,7 @@ describe('a key another hub just made, before its notice arrives', () => {
     db = await createTestDatabase();
     stores = await openPostgresStores(db.url, { poolSize: 3 });
     lookups = [];
+    storeDown = false;
   });
 
   afterEach(async () => {
@@ -223,7 +226,12 @@ describe('a key another hub just made, before its notice arrives', () => {
     return new Proxy(store, {
       get: (target, prop, receiver) => {
         const v = Reflect.get(target, prop, receiver) as unknown;
-        if (prop === 'keyByHash') return (hash: string) => (lookups.push(hash), store.keyByHash(hash));
+        if (prop === 'keyByHash') {
+          return (hash: string) => {
+            lookups.push(hash);
+            return storeDown ? Promise.reject(new Error('connection refused')) : store.keyByHash(hash);
+          };
+        }
         return typeof v === 'function' ? v.bind(target) : v;
       },
     });
@@ -265,11 +273,34 @@ describe('a key another hub just made, before its notice arrives', () => {
     expect(lookups.length).toBeLessThanOrEqual(10);
   });
 
+  it('a store that cannot answer gets the key refused (401, not 500), and asked again next time', async () => {
+    const maker = await hub();
+    const other = await hub();
+    const { secret } = await maker.createKey({ name: 'k' });
+    storeDown = true;
+    await expect(other.authenticateShared(bearer(secret))).rejects.toMatchObject({ code: 'invalid_api_key' });
+    storeDown = false;
+    await expect(other.authenticateShared(bearer(secret))).resolves.toMatchObject({ kind: 'key' });
+    expect(lookups).toHaveLength(2);
+  });
+
   it('without a feed, authentication never reaches the store', async () => {
     const maker = await hub();
     const alone = (await Tenancy.open(counting(stores.tenancy), ADMIN, true)).tenancy;
     const { secret } = await maker.createKey({ name: 'k' });
     expect(() => alone.authenticateShared(bearer(secret))).toThrow(HubError);
     expect(lookups).toEqual([]);
+  });
+});
+
+describe('a feed that cannot connect', () => {
+  it('fails to open, so a hub that could not hear changes does not start', async () => {
+    const pool = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:1/none' });
+    try {
+      await expect(PostgresTenancyFeed.open('postgres://postgres@127.0.0.1:1/none', pool)).rejects.toThrow();
+    } finally {
+      await pool.end();
+    }
+    await expect(RedisTenancyFeed.open('redis://127.0.0.1:1')).rejects.toThrow();
   });
 });

@@ -176,15 +176,19 @@ export class Tenancy {
   private async reloadAll(): Promise<void> {
     const s = ++this.step;
     const [teams, keys] = await Promise.all([this.repo.teams(), this.repo.keys()]);
-    const newer = (entry: string) => (this.touched.get(entry) ?? 0) > s;
+    // Each entry this reload settles is marked with its step, so that a single read begun before it
+    // and answered after it is dropped; one changed after it began keeps its newer state.
+    const settles = (entry: string) => {
+      if ((this.touched.get(entry) ?? 0) > s) return false;
+      this.touched.set(entry, s);
+      return true;
+    };
     const teamIds = new Set(teams.map((t) => t.id));
-    for (const id of [...this.teamsById.keys()]) if (!teamIds.has(id) && !newer(`team:${id}`)) this.teamsById.delete(id);
-    for (const t of teams) if (!newer(`team:${t.id}`)) this.teamsById.set(t.id, t);
+    for (const id of [...this.teamsById.keys()]) if (!teamIds.has(id) && settles(`team:${id}`)) this.teamsById.delete(id);
+    for (const t of teams) if (settles(`team:${t.id}`)) this.teamsById.set(t.id, t);
     const keyIds = new Set(keys.map((k) => k.id));
-    for (const id of [...this.byId.keys()]) if (!keyIds.has(id) && !newer(`key:${id}`)) this.uncacheKey(id);
-    for (const k of keys) if (!newer(`key:${k.id}`)) this.cache(k);
-    // Entries older than this reload are settled by it: only later ones need their step kept.
-    for (const [entry, at] of this.touched) if (at <= s) this.touched.delete(entry);
+    for (const id of [...this.byId.keys()]) if (!keyIds.has(id) && settles(`key:${id}`)) this.uncacheKey(id);
+    for (const k of keys) if (settles(`key:${k.id}`)) this.cache(k);
     this.misses.clear();
   }
 
@@ -243,14 +247,16 @@ export class Tenancy {
     const s = ++this.step;
     const p = (async () => {
       try {
-        const k = await this.repo.keyByHash(hash);
+        // An unreachable store answers like an unknown key (never a 500), but is not remembered as a miss.
+        const k = await this.repo.keyByHash(hash).catch(() => null);
+        if (k === null) return undefined;
         if (!k) {
           if (this.misses.size >= 10_000) this.misses.clear();
           this.misses.set(hash, Date.now() + (this.o.missTtlMs ?? 5000));
           return undefined;
         }
         if (k.teamId && !this.teamsById.has(k.teamId)) {
-          const t = await this.repo.team(k.teamId);
+          const t = await this.repo.team(k.teamId).catch(() => undefined);
           if (t && (this.touched.get(`team:${t.id}`) ?? 0) <= s && !this.teamsById.has(t.id)) this.teamsById.set(t.id, t);
         }
         // A later read or write of this key, under way or done, decides what is cached; this
