@@ -5,6 +5,8 @@
  * the others at once; one revoked or changed on one is refused or changed on every hub within a second.
  */
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -48,6 +50,42 @@ function refusal(run: () => unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * A TCP relay whose open connections can be made to go silent: nothing passes either way and
+ * nothing is closed, as when a NAT or a failover drops a connection without a reset.
+ */
+interface SilentCutProxy {
+  readonly port: number;
+  silence(): void;
+  close(): void;
+}
+
+async function silentCutProxy(target: number): Promise<SilentCutProxy> {
+  const pairs = new Set<{ client: net.Socket; server: net.Socket; silent: boolean }>();
+  const srv = net.createServer((client) => {
+    const server = net.connect(target, '127.0.0.1');
+    const pair = { client, server, silent: false };
+    client.on('data', (d) => void (pair.silent || server.write(d)));
+    server.on('data', (d) => void (pair.silent || client.write(d)));
+    const close = () => {
+      client.destroy();
+      server.destroy();
+      pairs.delete(pair);
+    };
+    for (const s of [client, server]) s.on('close', close).on('error', close);
+    pairs.add(pair);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    port: (srv.address() as AddressInfo).port,
+    silence: () => pairs.forEach((p) => (p.silent = true)),
+    close() {
+      pairs.forEach((p) => (p.client.destroy(), p.server.destroy()));
+      srv.close();
+    },
+  };
+}
+
 /** One replica: its own pool, its own feed connection, its own cache. */
 interface Replica {
   readonly stores: PostgresStores;
@@ -57,14 +95,22 @@ interface Replica {
 
 interface FeedKind {
   readonly name: string;
-  open(db: TestDatabase, stores: PostgresStores, label: string, channel: string): Promise<Replica['feed']>;
+  /** The server's port, for a proxy in front of it. */
+  readonly port: number;
+  /** A replica's feed, reaching the server through `port`. */
+  open(db: TestDatabase, stores: PostgresStores, label: string, channel: string, port: number): Promise<Replica['feed']>;
   /** Cuts the named replica's listening connection from the server's side; resolves once it is gone. */
   drop(db: TestDatabase, label: string): Promise<void>;
 }
 
 const postgresFeed: FeedKind = {
   name: 'PostgreSQL LISTEN/NOTIFY',
-  open: (db, stores, label) => PostgresTenancyFeed.open(db.url, stores.pool, { applicationName: `feed-${label}`, minBackoffMs: 1000, heartbeatMs: 1000 }),
+  port: Number(new URL(process.env.BAIMO_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432').port || 5432),
+  open: (db, stores, label, _channel, port) => {
+    const url = new URL(db.url);
+    url.port = String(port);
+    return PostgresTenancyFeed.open(url.toString(), stores.pool, { applicationName: `feed-${label}`, minBackoffMs: 1000, heartbeatMs: 200 });
+  },
   async drop(db, label) {
     const c = new pg.Client({ connectionString: db.url });
     await c.connect();
@@ -84,7 +130,12 @@ const postgresFeed: FeedKind = {
 let redisName = '';
 const redisFeed: FeedKind = {
   name: 'Redis pub/sub',
-  open: (_db, _stores, label, channel) => RedisTenancyFeed.open(REDIS, { channel, connectionName: `${redisName}-${label}`, minBackoffMs: 1000 }),
+  port: Number(new URL(REDIS).port || 6379),
+  open: (_db, _stores, label, channel, port) => {
+    const url = new URL(REDIS);
+    url.port = String(port);
+    return RedisTenancyFeed.open(url.toString(), { channel, connectionName: `${redisName}-${label}`, minBackoffMs: 1000, heartbeatMs: 200 });
+  },
   async drop(_db, label) {
     const admin = new Redis(REDIS);
     try {
@@ -103,15 +154,18 @@ for (const kind of [postgresFeed, redisFeed]) {
     let db: TestDatabase;
     let replicas: Replica[];
     let a: Tenancy, b: Tenancy, c: Tenancy;
+    /** In front of B's feed connection only. */
+    let proxy: SilentCutProxy;
 
     beforeEach(async () => {
+      proxy = await silentCutProxy(kind.port);
       db = await createTestDatabase();
       redisName = `baimo-test-${randomBytes(4).toString('hex')}`;
       const channel = `${redisName}:tenancy`;
       replicas = [];
       for (const label of ['a', 'b', 'c']) {
         const stores = await openPostgresStores(db.url, { poolSize: 3 });
-        const feed = await kind.open(db, stores, label, channel);
+        const feed = await kind.open(db, stores, label, channel, label === 'b' ? proxy.port : kind.port);
         const { tenancy } = await Tenancy.open(stores.tenancy, ADMIN, true, { feed });
         replicas.push({ stores, feed, tenancy });
       }
@@ -124,6 +178,7 @@ for (const kind of [postgresFeed, redisFeed]) {
         await r.feed.close();
         await r.stores.close();
       }
+      proxy.close();
       await db.drop();
     });
 
@@ -197,6 +252,17 @@ for (const kind of [postgresFeed, redisFeed]) {
       // C never lost its connection and heard everything as it happened.
       expect((replicas[2]!.feed).connections).toBe(1);
       expect(c.key(other.key.id).tpm).toBe(78);
+    });
+
+    it('a feed connection gone silent is noticed by its heartbeat, made again, and catches up', async () => {
+      const { secret, key } = await a.createKey({ name: 'k' });
+      await within(1000, () => expect(b.authenticate(bearer(secret)).kind).toBe('key'));
+      proxy.silence();
+      await a.revokeKey(key.id);
+      await within(4000, () => {
+        expect(replicas[1]!.feed.connections).toBe(2);
+        expect(refusal(() => b.authenticate(bearer(secret)))).toBe('key_revoked');
+      });
     });
   });
 }

@@ -109,12 +109,18 @@ export class PostgresTenancyFeed implements TenancyFeed {
   private watch(client: pg.Client): void {
     const every = this.o.heartbeatMs ?? 10_000;
     clearInterval(this.heartbeat);
+    let waiting = false;
     this.heartbeat = setInterval(() => {
+      if (waiting) return;
+      waiting = true;
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no answer')), every)));
       Promise.race([client.query('SELECT 1'), late])
         .catch(() => this.lost(client))
-        .finally(() => clearTimeout(timer));
+        .finally(() => {
+          clearTimeout(timer);
+          waiting = false;
+        });
     }, every);
     this.heartbeat.unref();
   }

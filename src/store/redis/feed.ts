@@ -10,6 +10,12 @@ export interface RedisFeedOptions {
   readonly maxBackoffMs?: number;
   /** The listening connection's name (default `baimo-feed`), as CLIENT LIST shows it. */
   readonly connectionName?: string;
+  /**
+   * How often the listening connection is checked with a PING (default 10 s): a connection
+   * silently cut would otherwise hear nothing, never erring. No answer within the same time
+   * counts as lost: it is closed and made again.
+   */
+  readonly heartbeatMs?: number;
 }
 
 /**
@@ -25,10 +31,14 @@ export class RedisTenancyFeed implements TenancyFeed {
   private readonly sub: Redis;
   private readonly pub: Redis;
   private closed = false;
+  private heartbeat: NodeJS.Timeout | undefined;
   /** How many times the feed has started listening (1 until a connection is lost). */
   connections = 0;
 
-  private constructor(url: string, o: RedisFeedOptions) {
+  private constructor(
+    url: string,
+    private readonly o: RedisFeedOptions,
+  ) {
     this.channel = o.channel ?? 'baimo:tenancy';
     const retryStrategy = (times: number) => Math.min(o.maxBackoffMs ?? 5000, (o.minBackoffMs ?? 100) * 2 ** (times - 1)) * (0.5 + Math.random() / 2);
     this.sub = new Redis(url, { lazyConnect: true, autoResubscribe: false, connectionName: o.connectionName ?? 'baimo-feed', retryStrategy, keepAlive: 10_000 });
@@ -56,6 +66,7 @@ export class RedisTenancyFeed implements TenancyFeed {
     }
     // Every later 'ready' is a reconnection.
     feed.sub.on('ready', () => void feed.listen().catch(() => feed.sub.disconnect(true)));
+    feed.watch();
     return feed;
   }
 
@@ -70,6 +81,7 @@ export class RedisTenancyFeed implements TenancyFeed {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.heartbeat);
     this.subscribers.clear();
     this.sub.disconnect();
     this.pub.disconnect();
@@ -80,6 +92,27 @@ export class RedisTenancyFeed implements TenancyFeed {
     if (this.closed) return;
     this.connections++;
     if (this.connections > 1) this.deliver({ kind: 'all' });
+  }
+
+  private watch(): void {
+    const every = this.o.heartbeatMs ?? 10_000;
+    let waiting = false;
+    this.heartbeat = setInterval(() => {
+      // Only while connected: ioredis is already reconnecting otherwise.
+      if (waiting || this.sub.status !== 'ready') return;
+      waiting = true;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no answer')), every)));
+      Promise.race([this.sub.ping(), late])
+        .catch(() => {
+          if (!this.closed) this.sub.disconnect(true);
+        })
+        .finally(() => {
+          clearTimeout(timer);
+          waiting = false;
+        });
+    }, every);
+    this.heartbeat.unref();
   }
 
   private deliver(c: TenancyChange): void {
