@@ -58,7 +58,7 @@ export class Tenancy {
   private step = 0;
   /** Hashes the store did not know, until when (unix ms); and lookups under way. */
   private readonly misses = new Map<string, number>();
-  private readonly lookups = new Map<string, Promise<VirtualKey | undefined>>();
+  private readonly lookups = new Map<string, Promise<{ key: VirtualKey; team: Team | undefined } | undefined>>();
   private lookupWindow = { second: 0, count: 0 };
   private unsubscribe: (() => void) | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
@@ -161,6 +161,7 @@ export class Tenancy {
     const s = this.touch(entry);
     if (kind === 'key') {
       const k = await this.repo.key(id);
+      if (k) await this.ensureTeam(k, s);
       if (this.touched.get(entry) !== s) return;
       if (k) this.cache(k);
       else this.uncacheKey(id);
@@ -170,6 +171,21 @@ export class Tenancy {
       if (t) this.teamsById.set(id, t);
       else this.teamsById.delete(id);
     }
+  }
+
+  /**
+   * A key's notice may be read before its new team's: the team is loaded first, so that no
+   * request is admitted under the key without its team's limits. `s` is the step of the key's
+   * read; the team read is cached only if nothing newer touched the team meanwhile, but returned
+   * either way, for the request that asked.
+   */
+  private async ensureTeam(k: VirtualKey, s: number): Promise<Team | undefined> {
+    if (!k.teamId) return undefined;
+    const cached = this.teamsById.get(k.teamId);
+    if (cached) return cached;
+    const t = await this.repo.team(k.teamId).catch(() => undefined);
+    if (t && (this.touched.get(`team:${t.id}`) ?? 0) <= s && !this.teamsById.has(t.id)) this.teamsById.set(t.id, t);
+    return this.teamsById.get(k.teamId) ?? t;
   }
 
   /** Replaces the whole cache by the store's contents, but for entries changed since the reload began. */
@@ -220,7 +236,7 @@ export class Tenancy {
     if (hash === this.adminHash) return { kind: 'admin' };
     const key = this.byHash.get(hash);
     if (!key) {
-      if (lookUp) return this.lookUp(hash).then((found) => (found ? this.admit(found, now) : this.unknown()));
+      if (lookUp) return this.lookUp(hash).then((found) => (found ? this.admit(found.key, now, found.team) : this.unknown()));
       return this.unknown();
     }
     return this.admit(key, now);
@@ -232,7 +248,7 @@ export class Tenancy {
   }
 
   /** A missed hash from the store, cached when found (with its team, if that is new here too). */
-  private lookUp(hash: string): Promise<VirtualKey | undefined> {
+  private lookUp(hash: string): Promise<{ key: VirtualKey; team: Team | undefined } | undefined> {
     const now = Date.now();
     const until = this.misses.get(hash);
     if (until !== undefined) {
@@ -255,14 +271,11 @@ export class Tenancy {
           this.misses.set(hash, Date.now() + (this.o.missTtlMs ?? 5000));
           return undefined;
         }
-        if (k.teamId && !this.teamsById.has(k.teamId)) {
-          const t = await this.repo.team(k.teamId).catch(() => undefined);
-          if (t && (this.touched.get(`team:${t.id}`) ?? 0) <= s && !this.teamsById.has(t.id)) this.teamsById.set(t.id, t);
-        }
+        const team = await this.ensureTeam(k, s);
         // A later read or write of this key, under way or done, decides what is cached; this
         // request is judged on the state just read.
         if ((this.touched.get(`key:${k.id}`) ?? 0) <= s) this.cache(k);
-        return k;
+        return { key: k, team };
       } finally {
         this.lookups.delete(hash);
       }
@@ -271,12 +284,12 @@ export class Tenancy {
     return p;
   }
 
-  private admit(key: VirtualKey, now: number): Principal {
+  private admit(key: VirtualKey, now: number, team = key.teamId ? this.teamsById.get(key.teamId) : undefined): Principal {
     if (key.revokedAt !== undefined) throw new HubError('authentication', `The key ${key.prefix} has been revoked.`, { code: 'key_revoked' });
     if (key.expiresAt !== undefined && key.expiresAt <= now) {
       throw new HubError('authentication', `The key ${key.prefix} expired at ${new Date(key.expiresAt).toISOString()}.`, { code: 'key_expired' });
     }
-    return { kind: 'key', key, team: key.teamId ? this.teamsById.get(key.teamId) : undefined };
+    return { kind: 'key', key, team };
   }
 
   /** Recent keys' hashes: the same few keys arrive on every request. */
