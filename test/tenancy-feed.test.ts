@@ -273,6 +273,7 @@ describe('a key another hub just made, before its notice arrives', () => {
   let lookups: string[];
   /** While set, the store's hash lookups fail as an unreachable database's would. */
   let storeDown = false;
+  let hubs: Tenancy[];
   /** A feed that never delivers: only the store lookup can find a key made elsewhere. */
   const silent: TenancyFeed = { publish: async () => undefined, subscribe: () => () => undefined };
 
@@ -281,9 +282,11 @@ describe('a key another hub just made, before its notice arrives', () => {
     stores = await openPostgresStores(db.url, { poolSize: 3 });
     lookups = [];
     storeDown = false;
+    hubs = [];
   });
 
   afterEach(async () => {
+    for (const t of hubs) t.close();
     await stores.close();
     await db.drop();
   });
@@ -304,7 +307,9 @@ describe('a key another hub just made, before its notice arrives', () => {
   }
 
   async function hub(o: TenancyOptions = {}) {
-    return (await Tenancy.open(counting(stores.tenancy), ADMIN, true, { feed: silent, ...o })).tenancy;
+    const { tenancy } = await Tenancy.open(counting(stores.tenancy), ADMIN, true, { feed: silent, ...o });
+    hubs.push(tenancy);
+    return tenancy;
   }
 
   it('is looked up in the store once, then cached', async () => {
@@ -348,6 +353,24 @@ describe('a key another hub just made, before its notice arrives', () => {
     storeDown = false;
     await expect(other.authenticateShared(bearer(secret))).resolves.toMatchObject({ kind: 'key' });
     expect(lookups).toHaveLength(2);
+  });
+
+  it('a change whose notice could not be sent still succeeds, and reaches the others at their periodic reload', async () => {
+    const broken: TenancyFeed = { publish: async () => Promise.reject(new Error('feed down')), subscribe: () => () => undefined };
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const maker = await hub({ feed: broken });
+      const other = await hub({ reloadEveryMs: 100 });
+      const { secret, key } = await maker.createKey({ name: 'k' });
+      await within(2000, () => expect(other.authenticate(bearer(secret)).kind).toBe('key'));
+      await maker.revokeKey(key.id);
+      await within(2000, () => expect(refusal(() => other.authenticate(bearer(secret)))).toBe('key_revoked'));
+      await within(1000, () => expect(warnings.some((w) => w.includes(`key ${key.id} changed`))).toBe(true));
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   it('without a feed, authentication never reaches the store', async () => {
