@@ -28,7 +28,11 @@ export interface TenancyOptions {
   readonly feed?: TenancyFeed;
   /** With a feed: how long a hash the store did not know is refused without asking again (default 5 s). */
   readonly missTtlMs?: number;
-  /** With a feed: store lookups of missed hashes per second at most, beyond which misses are refused at once (default 50). */
+  /**
+   * With a feed: store lookups of missed hashes per second at most (default 200: one indexed read
+   * each). Beyond it misses are refused at once; a key just made elsewhere is then known here when
+   * its notice arrives, milliseconds later.
+   */
   readonly missLookupsPerSecond?: number;
   /**
    * With a feed: everything is reloaded this often (default 60 s; 0: never), a backstop for a
@@ -259,7 +263,7 @@ export class Tenancy {
     if (pending) return pending;
     const second = Math.floor(now / 1000);
     if (this.lookupWindow.second !== second) this.lookupWindow = { second, count: 0 };
-    if (++this.lookupWindow.count > (this.o.missLookupsPerSecond ?? 50)) return Promise.resolve(undefined);
+    if (++this.lookupWindow.count > (this.o.missLookupsPerSecond ?? 200)) return Promise.resolve(undefined);
     const s = ++this.step;
     const p = (async () => {
       try {
