@@ -253,11 +253,28 @@ function storeContract(name: string, open: () => Promise<Backend>): void {
         { id: 'k2', hash: 'h2', prefix: 'sk-…', name: 'old', teamId: 't1', allowedModels: ['a/*'], budgetPeriod: 'day', metadata: { n: 'x' }, createdAt: 4, revokedAt: 5 },
       ]);
 
+      // One entry at a time, as a hub reads back what another changed.
+      expect(await tenancy.team('t1')).toEqual({ id: 't1', name: 'uno', budgetUsd: 6, metadata: { a: 1 }, createdAt: 1 });
+      expect(await tenancy.team('t2')).toBeUndefined();
+      expect(await tenancy.key('k1')).toEqual({ ...key, revokedAt: 9, expiresAt: 10 });
+      expect(await tenancy.key('nope')).toBeUndefined();
+      expect((await tenancy.keyByHash('h2'))?.id).toBe('k2');
+      expect(await tenancy.keyByHash('nope')).toBeUndefined();
+
       await stores.usage.writeUsage([record({ requestId: 'a', ts: 100, keyId: 'k1', teamId: 't1', costUsd: 1 }), record({ requestId: 'b', ts: 200, keyId: 'k1', costUsd: 2 })]);
       expect(await stores.spend('key', 'k1', 0)).toBe(3);
       expect(await stores.spend('key', 'k1', 150)).toBe(2);
       expect(await stores.spend('team', 't1', 0)).toBe(1);
       expect(await stores.spend('team', 'nobody', 0)).toBe(0);
+    });
+
+    it('tenancy: a team may be deleted while revoked keys still name it; they keep naming it', async () => {
+      const tenancy = stores.tenancy;
+      await tenancy.saveTeam({ id: 'gone', name: 'gone', metadata: {}, createdAt: 1 });
+      await tenancy.saveKey({ id: 'k1', hash: 'h1', prefix: 'sk-…', name: 'k', teamId: 'gone', metadata: {}, createdAt: 2, revokedAt: 3 });
+      await tenancy.deleteTeam('gone');
+      expect(await tenancy.teams()).toEqual([]);
+      expect(await tenancy.keys()).toEqual([{ id: 'k1', hash: 'h1', prefix: 'sk-…', name: 'k', teamId: 'gone', metadata: {}, createdAt: 2, revokedAt: 3 }]);
     });
 
     it('spend counts attempts, across whole and partial hours', async () => {

@@ -6,18 +6,46 @@ import type { BudgetPeriod, Team, VirtualKey } from './types.js';
  * What tenancy needs from storage. Keys and teams are read once at start into Tenancy's memory
  * cache, so authenticating a request never waits on the store; every change is written through
  * (asynchronously: a networked store answers over the wire) before the cache takes it. A store
- * shared by several hubs (PostgreSQL) must also keep each hub's cache fresh when another hub
- * changes a key or team — a change feed (LISTEN/NOTIFY) or a periodic reload that replaces the
- * cached entries — so the request path still reads only memory.
+ * shared by several hubs (PostgreSQL) keeps each hub's cache fresh through a TenancyFeed: the
+ * hub that changed a key or team says which, the others read that one entry back (`key`,
+ * `team`), so the request path still reads only memory.
  */
 export interface TenancyStore {
   getSetting(key: string): Promise<string | undefined>;
   setSetting(key: string, value: string): Promise<void>;
   teams(): Promise<Team[]>;
   keys(): Promise<VirtualKey[]>;
+  /** One team as stored now; undefined once deleted. */
+  team(id: string): Promise<Team | undefined>;
+  /** One key as stored now. */
+  key(id: string): Promise<VirtualKey | undefined>;
+  /** The key with this hash: a hub looks up a hash its cache misses, in case another hub just made it. */
+  keyByHash(hash: string): Promise<VirtualKey | undefined>;
   saveTeam(t: Team): Promise<void>;
   deleteTeam(id: string): Promise<void>;
   saveKey(k: VirtualKey): Promise<void>;
+}
+
+/**
+ * One change to keys or teams, as hubs sharing a store tell each other: which entry changed
+ * (its new state is read from the store, never carried here, so a lost or repeated message
+ * cannot leave a stale value behind), and `origin`, the Tenancy that made it (it skips its own).
+ * `all` is what a feed delivers after it reconnects: changes may have been missed, reload everything.
+ */
+export type TenancyChange =
+  | { readonly kind: 'key' | 'team'; readonly id: string; readonly origin: string }
+  | { readonly kind: 'all' };
+
+/**
+ * How hubs sharing a store hear of each other's key and team changes (PostgreSQL LISTEN/NOTIFY,
+ * Redis pub/sub). Delivery is at most once while connected; a feed that loses its connection
+ * reconnects by itself and then delivers `{ kind: 'all' }` once it listens again.
+ */
+export interface TenancyFeed {
+  /** Tells every subscribed hub (this one's included) about a change. */
+  publish(change: TenancyChange): Promise<void>;
+  /** Calls `fn` for every change heard; returns the unsubscribe. */
+  subscribe(fn: (change: TenancyChange) => void): () => void;
 }
 
 /**

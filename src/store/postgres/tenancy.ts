@@ -1,54 +1,9 @@
 import type pg from 'pg';
 import type { TenancyStore } from '../../tenancy/ports.js';
-import type { Limits, Team, VirtualKey } from '../../tenancy/types.js';
+import type { Team, VirtualKey } from '../../tenancy/types.js';
+import { keyFrom, limitsOf, teamFrom } from '../rows.js';
+import type { KeyRow, TeamRow } from '../rows.js';
 import { spendSince } from './usage.js';
-
-interface TeamRow {
-  id: string;
-  name: string;
-  limits: string;
-  metadata: string;
-  created_at: number;
-}
-
-interface KeyRow {
-  id: string;
-  hash: string;
-  prefix: string;
-  name: string;
-  team_id: string | null;
-  limits: string;
-  expires_at: number | null;
-  metadata: string;
-  created_at: number;
-  revoked_at: number | null;
-}
-
-// The same row shapes as the embedded store's (store/sqlite/tenancy.ts), so `baimo migrate
-// --from sqlite` can copy rows as they are.
-function teamFrom(r: TeamRow): Team {
-  return { id: r.id, name: r.name, ...(JSON.parse(r.limits) as Limits), metadata: JSON.parse(r.metadata) as Record<string, unknown>, createdAt: r.created_at };
-}
-
-function keyFrom(r: KeyRow): VirtualKey {
-  return {
-    id: r.id,
-    hash: r.hash,
-    prefix: r.prefix,
-    name: r.name,
-    teamId: r.team_id ?? undefined,
-    ...(JSON.parse(r.limits) as Limits),
-    ...(r.expires_at !== null && { expiresAt: r.expires_at }),
-    metadata: JSON.parse(r.metadata) as Record<string, unknown>,
-    createdAt: r.created_at,
-    ...(r.revoked_at !== null && { revokedAt: r.revoked_at }),
-  };
-}
-
-function limitsOf(x: Limits): string {
-  const { allowedModels, rpm, tpm, budgetUsd, budgetPeriod } = x;
-  return JSON.stringify({ allowedModels, rpm, tpm, budgetUsd, budgetPeriod });
-}
 
 /**
  * Teams, keys and settings in PostgreSQL, and spend per key or team. Admin operations and
@@ -71,6 +26,21 @@ export class PostgresTenancyStore implements TenancyStore {
 
   async keys(): Promise<VirtualKey[]> {
     return (await this.pool.query<KeyRow>('SELECT * FROM keys ORDER BY created_at, id')).rows.map(keyFrom);
+  }
+
+  async team(id: string): Promise<Team | undefined> {
+    const r = (await this.pool.query<TeamRow>('SELECT * FROM teams WHERE id = $1', [id])).rows[0];
+    return r && teamFrom(r);
+  }
+
+  async key(id: string): Promise<VirtualKey | undefined> {
+    const r = (await this.pool.query<KeyRow>('SELECT * FROM keys WHERE id = $1', [id])).rows[0];
+    return r && keyFrom(r);
+  }
+
+  async keyByHash(hash: string): Promise<VirtualKey | undefined> {
+    const r = (await this.pool.query<KeyRow>('SELECT * FROM keys WHERE hash = $1', [hash])).rows[0];
+    return r && keyFrom(r);
   }
 
   async saveTeam(t: Team): Promise<void> {

@@ -136,6 +136,26 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;
    CREATE INDEX response_items_id ON response_items (id);
    CREATE INDEX response_items_ts ON response_items (ts);`,
+  // No foreign key from keys to teams, as in the shared store (store/postgres/schema.ts): a team
+  // whose keys are all revoked may be deleted, and its revoked keys keep naming it (the admin's
+  // view of an old key, and `baimo migrate --from sqlite` copies rows as they are). SQLite cannot
+  // drop a constraint, so the table is rebuilt; nothing references keys.
+  `CREATE TABLE keys_new (
+     id TEXT PRIMARY KEY,
+     hash TEXT NOT NULL UNIQUE,
+     prefix TEXT NOT NULL,
+     name TEXT NOT NULL,
+     team_id TEXT,
+     limits TEXT NOT NULL,
+     expires_at INTEGER,
+     metadata TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     revoked_at INTEGER
+   );
+   INSERT INTO keys_new (id, hash, prefix, name, team_id, limits, expires_at, metadata, created_at, revoked_at)
+     SELECT id, hash, prefix, name, team_id, limits, expires_at, metadata, created_at, revoked_at FROM keys;
+   DROP TABLE keys;
+   ALTER TABLE keys_new RENAME TO keys;`,
 ];
 
 /** The schema this hub writes (PRAGMA user_version once migrated). */

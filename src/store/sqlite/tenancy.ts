@@ -1,51 +1,8 @@
 import type Database from 'better-sqlite3';
 import type { SpendReader, TenancyStore } from '../../tenancy/ports.js';
-import type { Limits, Team, VirtualKey } from '../../tenancy/types.js';
-
-interface TeamRow {
-  id: string;
-  name: string;
-  limits: string;
-  metadata: string;
-  created_at: number;
-}
-
-interface KeyRow {
-  id: string;
-  hash: string;
-  prefix: string;
-  name: string;
-  team_id: string | null;
-  limits: string;
-  expires_at: number | null;
-  metadata: string;
-  created_at: number;
-  revoked_at: number | null;
-}
-
-function teamFrom(r: TeamRow): Team {
-  return { id: r.id, name: r.name, ...(JSON.parse(r.limits) as Limits), metadata: JSON.parse(r.metadata) as Record<string, unknown>, createdAt: r.created_at };
-}
-
-function keyFrom(r: KeyRow): VirtualKey {
-  return {
-    id: r.id,
-    hash: r.hash,
-    prefix: r.prefix,
-    name: r.name,
-    teamId: r.team_id ?? undefined,
-    ...(JSON.parse(r.limits) as Limits),
-    ...(r.expires_at !== null && { expiresAt: r.expires_at }),
-    metadata: JSON.parse(r.metadata) as Record<string, unknown>,
-    createdAt: r.created_at,
-    ...(r.revoked_at !== null && { revokedAt: r.revoked_at }),
-  };
-}
-
-function limitsOf(x: Limits): string {
-  const { allowedModels, rpm, tpm, budgetUsd, budgetPeriod } = x;
-  return JSON.stringify({ allowedModels, rpm, tpm, budgetUsd, budgetPeriod });
-}
+import type { Team, VirtualKey } from '../../tenancy/types.js';
+import { keyFrom, limitsOf, teamFrom } from '../rows.js';
+import type { KeyRow, TeamRow } from '../rows.js';
 
 /**
  * Teams, keys and settings in the embedded store, and spend per key or team from its usage
@@ -68,6 +25,21 @@ export class SQLiteTenancyStore implements TenancyStore, SpendReader {
 
   async keys(): Promise<VirtualKey[]> {
     return (this.db.prepare('SELECT * FROM keys ORDER BY created_at').all() as KeyRow[]).map(keyFrom);
+  }
+
+  async team(id: string): Promise<Team | undefined> {
+    const r = this.db.prepare('SELECT * FROM teams WHERE id = ?').get(id) as TeamRow | undefined;
+    return r && teamFrom(r);
+  }
+
+  async key(id: string): Promise<VirtualKey | undefined> {
+    const r = this.db.prepare('SELECT * FROM keys WHERE id = ?').get(id) as KeyRow | undefined;
+    return r && keyFrom(r);
+  }
+
+  async keyByHash(hash: string): Promise<VirtualKey | undefined> {
+    const r = this.db.prepare('SELECT * FROM keys WHERE hash = ?').get(hash) as KeyRow | undefined;
+    return r && keyFrom(r);
   }
 
   async saveTeam(t: Team): Promise<void> {
