@@ -97,6 +97,7 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
     };
     const url = await hub.listen(settings.port, settings.host);
     // Soon after start (not during it), then hourly.
+    let closing: Promise<void> | undefined;
     const pruneTimers = [setTimeout(() => void prune(), 10_000).unref(), setInterval(() => void prune(), 3_600_000).unref()];
     return {
       url,
@@ -109,13 +110,18 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
       tenancy,
       generatedAdminKey,
       prune,
-      async close() {
-        for (const t of pruneTimers) clearTimeout(t);
-        await hub.close();
-        await host.sink.close?.();
-        store.close();
-        await t?.shutdown();
-        await new Promise<void>((resolve) => logger.flush(() => resolve()));
+      close() {
+        // Once, however many times it is asked (a second close would close the journal twice).
+        closing ??= (async () => {
+          for (const t of pruneTimers) clearTimeout(t);
+          await hub.close();
+          tenancy.close();
+          await host.sink.close?.();
+          store.close();
+          await t?.shutdown();
+          await new Promise<void>((resolve) => logger.flush(() => resolve()));
+        })();
+        return closing;
       },
     };
   } catch (err) {
