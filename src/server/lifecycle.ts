@@ -69,7 +69,9 @@ export async function runRequest(
   const reply = new Reply(res, h && h.hooks.sent.length > 0 ? h : undefined, finalize);
   try {
     // Who is calling is settled before the body is even read.
-    const principal = ctx.tenancy.authenticate(req.headers);
+    const known = ctx.tenancy.authenticateShared(req.headers);
+    // A promise only when the cache missed and a store shared with other hubs is asked (a key just made on another).
+    const principal = known instanceof Promise ? await known : known;
     caller = principal;
     call = callContext(principal, requestId, cancel);
     if (h) h.info.call = call;

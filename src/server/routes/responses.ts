@@ -178,7 +178,9 @@ async function listInputItems(ctx: HubContext, req: IncomingMessage, res: Server
 /** `GET` and `DELETE /v1/responses/{id}`, and `GET /v1/responses/{id}/input_items`. */
 export async function storedResponse(ctx: HubContext, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
   try {
-    const principal = ctx.tenancy.authenticate(req.headers);
+    const known = ctx.tenancy.authenticateShared(req.headers);
+    // A promise only when the cache missed and a store shared with other hubs is asked (a key just made on another).
+    const principal = known instanceof Promise ? await known : known;
     const items = path.endsWith(INPUT_ITEMS) && req.method === 'GET';
     const id = items ? path.slice(0, -INPUT_ITEMS.length) : path;
     const r = owned(await ctx.stores.responses.load(id), id, principal);
