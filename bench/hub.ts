@@ -55,7 +55,14 @@ function buildCommand(): string[] {
   return ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
 }
 
-export async function startHub(upstreamPort: number): Promise<StartedHub> {
+export interface HubOptions {
+  /** Extra Node flags before the script (experiments: --max-semi-space-size, --heapsnapshot-signal…). */
+  nodeArgs?: string[];
+  /** Extra environment for the hub. */
+  env?: Record<string, string>;
+}
+
+export async function startHub(upstreamPort: number, opts: HubOptions = {}): Promise<StartedHub> {
   const dir = mkdtempSync(join(tmpdir(), 'baimo-bench-'));
   dirs.add(dir);
   const config = join(dir, 'baimo.yaml');
@@ -64,8 +71,8 @@ export async function startHub(upstreamPort: number): Promise<StartedHub> {
   // A clean environment: no provider keys from the caller's shell, no OTLP exporter.
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!/(_API_KEY|^BAIMO_|^OTEL_)/.test(k)) env[k] = v;
-  Object.assign(env, { BAIMO_ADMIN_KEY: adminKey, BAIMO_LOG_LEVEL: 'info' });
-  const args = [...hubCommand(), 'serve', '--port', '0', '--data-dir', join(dir, 'data'), '--config', config];
+  Object.assign(env, { BAIMO_ADMIN_KEY: adminKey, BAIMO_LOG_LEVEL: 'info' }, opts.env);
+  const args = [...(opts.nodeArgs ?? []), ...hubCommand(), 'serve', '--port', '0', '--data-dir', join(dir, 'data'), '--config', config];
   const logFile = join(dir, 'hub.log');
   const errFile = join(dir, 'hub.err');
   const out = openSync(logFile, 'w');
