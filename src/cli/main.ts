@@ -41,12 +41,12 @@ function version(): string {
 /**
  * The hub's live heap is small (about 25 MB, flat under load), but under load most objects that
  * survive a young-generation collection are promoted and die in the old generation, about 17 MB/s
- * at 2,000–2,500 requests/s. V8 lets the old generation of a small heap grow to up to 4× what was live
- * after the last full collection before collecting again, so RSS rose 120 MB above the live
- * heap between collections (see docs/performance.md, "Where the memory goes"). Fixed at 2×,
- * a full collection of the small live heap (about 10 ms) runs about once a second under load.
- * Set when the hub starts, before the heap has grown, unless the operator chose a value
- * (NODE_OPTIONS or a node flag), which then wins.
+ * at 2,000–2,500 requests/s. With the default heap limit V8 lets the old generation grow to up
+ * to 4× what was live after the last full collection before collecting again (~100 MB against
+ * 24 MB), which put the peak RSS near 250 MB (see docs/performance.md, "Where the memory goes").
+ * Fixed at 2×, a full collection of the small live heap (3–17 ms of the main thread) runs about
+ * once a second under load. Set when the hub starts, before the heap has grown, unless the
+ * operator chose a value (NODE_OPTIONS or a node flag), which then wins.
  */
 const HEAP_GROWING_PERCENT = 100;
 
