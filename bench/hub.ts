@@ -1,6 +1,6 @@
 /**
  * Starts the hub the way users do (`node dist/cli/main.js serve`, the command `npm start`
- * runs, after rebuilding dist; or from source with tsx if the build fails), as its own
+ * runs, with the Node flags it gives, after rebuilding dist; or from source with tsx if the build fails), as its own
  * process on a random port with a temp data dir and a baimo.yaml pointing provider `bench`
  * at the loopback upstream. Key auth, usage accounting and logging are all on: it sets an
  * admin key, creates a virtual key for the load, and writes the hub's log lines to a file.
@@ -50,12 +50,29 @@ function buildCommand(): string[] {
     }
     const main = join(ROOT, 'dist/cli/main.js');
     const src = join(ROOT, 'src/cli/main.ts');
-    if (existsSync(main) && statSync(main).mtimeMs >= statSync(src).mtimeMs) return [main];
+    if (existsSync(main) && statSync(main).mtimeMs >= statSync(src).mtimeMs) return [...startFlags(), main];
   }
-  return ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
+  return [...startFlags(), '--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
 }
 
-export async function startHub(upstreamPort: number): Promise<StartedHub> {
+/**
+ * The Node flags `npm start` gives the hub (`node --flag … dist/cli/main.js serve` in package.json),
+ * so the benchmark runs it with the same heap settings users get.
+ */
+function startFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+  const m = /\bnode((?:\s+--\S+)*)\s+dist\/cli\/main\.js\b/.exec(pkg.scripts?.start ?? '');
+  return m?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
+}
+
+export interface HubOptions {
+  /** Extra Node flags before the script (experiments: --max-semi-space-size, --heapsnapshot-signal…). */
+  nodeArgs?: string[];
+  /** Extra environment for the hub. */
+  env?: Record<string, string>;
+}
+
+export async function startHub(upstreamPort: number, opts: HubOptions = {}): Promise<StartedHub> {
   const dir = mkdtempSync(join(tmpdir(), 'baimo-bench-'));
   dirs.add(dir);
   const config = join(dir, 'baimo.yaml');
@@ -64,8 +81,8 @@ export async function startHub(upstreamPort: number): Promise<StartedHub> {
   // A clean environment: no provider keys from the caller's shell, no OTLP exporter.
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!/(_API_KEY|^BAIMO_|^OTEL_)/.test(k)) env[k] = v;
-  Object.assign(env, { BAIMO_ADMIN_KEY: adminKey, BAIMO_LOG_LEVEL: 'info' });
-  const args = [...hubCommand(), 'serve', '--port', '0', '--data-dir', join(dir, 'data'), '--config', config];
+  Object.assign(env, { BAIMO_ADMIN_KEY: adminKey, BAIMO_LOG_LEVEL: 'info' }, opts.env);
+  const args = [...(opts.nodeArgs ?? []), ...hubCommand(), 'serve', '--port', '0', '--data-dir', join(dir, 'data'), '--config', config];
   const logFile = join(dir, 'hub.log');
   const errFile = join(dir, 'hub.err');
   const out = openSync(logFile, 'w');

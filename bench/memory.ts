@@ -1,10 +1,12 @@
 /**
- * Memory of the hub under many open streams and over many requests. (a) Opens 1,000 slow
+ * Memory of the hub under load. (a) Peak RSS through sustained c=32 load (VmHWM, the kernel's
+ * own high-water mark, on a fresh hub per mode); (b) opens 1,000 slow
  * streams at once (60 chunks × 500 ms, so all stay open) and samples the hub's RSS while
- * every one of them has started; (b) sends 50,000 non-streaming requests with wrk as warm-up,
+ * every one of them has started; (c) sends 50,000 non-streaming requests with wrk as warm-up,
  * then 100,000 more, reading RSS every 10,000 — a leak shows up as a rising floor.
  */
 import { setMaxListeners } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import { rssMB } from './procs.js';
 import { sleep } from './stats.js';
@@ -98,4 +100,51 @@ export async function growth(url: string, script: string, hubPid: number, upstre
   const floor = (ms: typeof rss) => ms.reduce((lo, m) => (m.rssMB < lo.rssMB ? m : lo));
   const [a, b] = [floor(rss.slice(0, 3)), floor(rss.slice(-3))];
   return { requestsAt1: a.requests, rssAt1MB: a.rssMB, requestsAt2: b.requests, rssAt2MB: b.rssMB, growthMB: b.rssMB - a.rssMB, marks: rss, errors };
+}
+
+/** VmHWM (the kernel's peak RSS so far) and VmRSS of a process, in MB. */
+export function vmMB(pid: number): { hwmMB: number; rssMB: number } {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)\\s+kB`).exec(s)?.[1] ?? NaN) / 1024;
+  return { hwmMB: kb('VmHWM'), rssMB: kb('VmRSS') };
+}
+
+export interface SustainedResult {
+  mode: 'whole' | 'stream';
+  seconds: number;
+  requests: number;
+  rps: number;
+  errors: boolean;
+  rssBeforeMB: number;
+  /** VmHWM at the end of the load: the highest RSS the process ever had (load included). */
+  peakMB: number;
+  /** RSS read once a second through the load. */
+  rssMB: number[];
+}
+
+/**
+ * The request body of each mode: a small non-streaming completion, or a stream of 20 chunks sent
+ * back to back (`s20x0`: no gap, so the load is requests, not waiting).
+ */
+export function sustainedBody(mode: SustainedResult['mode']): object {
+  const messages = [{ role: 'user', content: 'Say hello.' }];
+  return mode === 'stream'
+    ? { model: 'bench/s20x0', stream: true, stream_options: { include_usage: true }, messages }
+    : { model: 'bench/bench-model', messages };
+}
+
+/**
+ * Sustained load at c=32 for `seconds` (one wrk run), reading VmHWM and VmRSS from /proc every
+ * second. VmHWM is the kernel's own peak, so a spike between two reads still counts.
+ */
+export async function sustained(mode: SustainedResult['mode'], url: string, script: string, hubPid: number, upstreamPid: number, seconds: number): Promise<SustainedResult> {
+  const rssBeforeMB = vmMB(hubPid).rssMB;
+  const rss: number[] = [];
+  const timer = setInterval(() => rss.push(Math.round(vmMB(hubPid).rssMB * 10) / 10), 1000);
+  try {
+    const r = await runWrk({ url, script, connections: 32, seconds, relayPid: hubPid, upstreamPid });
+    return { mode, seconds, requests: r.requests, rps: r.rps, errors: r.errors, rssBeforeMB, peakMB: vmMB(hubPid).hwmMB, rssMB: rss };
+  } finally {
+    clearInterval(timer);
+  }
 }

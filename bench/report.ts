@@ -3,7 +3,7 @@
  * proxy / hub at each concurrency, the stream and memory figures, and each target of the
  * issue as a ratio from this one run with whether it is met.
  */
-import type { OpenStreamsResult, GrowthResult } from './memory.js';
+import type { OpenStreamsResult, GrowthResult, SustainedResult } from './memory.js';
 import { median } from './stats.js';
 
 export type TargetName = 'direct' | 'proxy' | 'hub';
@@ -46,6 +46,8 @@ export interface Report {
   /** Per round: hub / proxy at c=32 (throughput, CPU per request) and hub − direct p50 at c=1. */
   paired: { throughput: number[]; cpu: number[]; addedC1Ms: number[] };
   streams: Record<TargetName, StreamSummary>;
+  /** Peak RSS through sustained c=32 load, one fresh hub per mode (absent in older reports). */
+  sustained?: SustainedResult[];
   openStreams: OpenStreamsResult;
   growth: GrowthResult | null;
   warnings: string[];
@@ -72,6 +74,12 @@ export function targets(r: Report): Target[] {
     { name: 'Added p50 latency at c=1, hub − direct (median of per-round differences)', measured: `${f(added, 3)} ms${rounds(r.paired.addedC1Ms, 1, 3)}`, goal: '≤ 0.2 ms', met: Number.isFinite(added) ? added <= 0.2 : null },
     { name: 'Added time to first token (streams, c=1, p50)', measured: `${f(ttft, 3)} ms`, goal: '≤ 1 ms', met: Number.isFinite(ttft) ? ttft <= 1 : null },
     { name: 'Inter-chunk gaps preserved: largest \\|received − sent gap\\| in the median stream', measured: `${f(gap, 3)} ms (p99 stream ${f(r.streams.hub.devSentP99Ms, 3)} ms, direct ${f(r.streams.direct.devSentP99Ms, 3)} ms)`, goal: '≤ 1 ms', met: Number.isFinite(gap) ? gap <= 1 : null },
+    ...(r.sustained ?? []).map((p) => ({
+      name: `Peak hub RSS (VmHWM) through ${p.seconds} s of sustained c=32 load, ${p.mode === 'stream' ? 'streaming' : 'non-streaming'}, usage store on (issue 17)`,
+      measured: `${f(p.peakMB, 1)} MB (${f(p.rps, 0)} rps; fresh hub, ${f(p.rssBeforeMB, 1)} MB before, ${f(p.rssMB.at(-1), 1)} MB at the end)`,
+      goal: '≤ 250 MB',
+      met: p.errors ? false : p.peakMB <= 250,
+    })),
     { name: '1,000 concurrent open streams, hub RSS', measured: `${f(os.rssOpenMB, 1)} MB (${os.open}/${os.requested} open; fresh hub, ${f(os.rssBeforeMB, 1)} MB before)`, goal: '≤ 200 MB', met: os.open === os.requested ? os.rssOpenMB <= 200 : false },
     { name: 'Memory growth over 100k requests after a 50k warm-up, 50k → 150k (lowest RSS of the last three marks − of the first three)', measured: g ? `${f(g.growthMB, 1)} MB (RSS ${g.marks.map((m) => `${Math.round(m.requests / 1000)}k: ${f(m.rssMB, 0)}`).join(', ')} MB)` : 'not run (set BENCH_MEMORY=1)', goal: '≈ 0 (≤ 10 MB)', met: g ? g.growthMB <= 10 : null },
   ];

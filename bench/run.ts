@@ -5,7 +5,8 @@
  * rotated order each round (median over rounds cancels drift on a noisy shared machine);
  * measures stream fidelity and memory; writes bench/results/latest.{json,md}.
  *
- * Env: BENCH_SECONDS (10) per wrk run, BENCH_ROUNDS (3), BENCH_STREAMS (200),
+ * Env: BENCH_SECONDS (10) per wrk run, BENCH_ROUNDS (3), BENCH_STREAMS (200), BENCH_PEAK_SECONDS (30) of
+ * sustained c=32 load per mode for the peak-RSS measurement (0 skips it),
  * BENCH_MEMORY=1 to add the memory-growth run (50,000 requests of warm-up, then 100,000), BENCH_HUB=src to skip the dist
  * build, BENCH_KEEP=1 to keep the hub's temp dir (config, data, log), BENCH_IDLE_WAIT (60)
  * seconds to wait for a busy machine to go idle before starting.
@@ -14,7 +15,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { logLines, startHub } from './hub.js';
-import { growth, openStreams } from './memory.js';
+import { growth, openStreams, sustained, sustainedBody } from './memory.js';
+import type { SustainedResult } from './memory.js';
 import { busyPct, CLK_TCK, cpuSeconds, killAll, machineTicks, spawnWithPort, stop } from './procs.js';
 import { markdown, targets, LABEL } from './report.js';
 import type { Report, StreamSummary, Summary, TargetName } from './report.js';
@@ -29,6 +31,7 @@ const SECONDS = Number(env.BENCH_SECONDS ?? 10);
 const ROUNDS = Number(env.BENCH_ROUNDS ?? 3);
 const STREAMS = Number(env.BENCH_STREAMS ?? 200);
 const MEMORY = env.BENCH_MEMORY === '1';
+const PEAK_SECONDS = Number(env.BENCH_PEAK_SECONDS ?? 30);
 const CONCURRENCY = [1, 32, 256];
 const NAMES: TargetName[] = ['direct', 'proxy', 'hub'];
 const BENCH = new URL('.', import.meta.url).pathname;
@@ -145,6 +148,22 @@ async function main(): Promise<void> {
   if (hubLogLines === 0) warnings.push('the hub wrote no log lines: logging was not on');
   await stop(hub.child);
   if (env.BENCH_KEEP !== '1') rmSync(hub.dir, { recursive: true, force: true });
+
+  // Peak RSS through sustained load: a fresh hub per mode, since VmHWM is the process's peak
+  // over its whole life.
+  const peaks: SustainedResult[] = [];
+  for (const mode of PEAK_SECONDS > 0 ? (['whole', 'stream'] as const) : []) {
+    const h = await startHub(upstream.port);
+    log(`memory: peak RSS through ${PEAK_SECONDS} s of c=32 load (${mode === 'stream' ? 'streaming' : 'non-streaming'}) on a fresh hub…`);
+    const script = luaScript(h.dir, `peak-${mode}`, sustainedBody(mode), h.key);
+    const r = await sustained(mode, `${h.url}/v1/chat/completions`, script, h.pid, upstream.child.pid!, PEAK_SECONDS);
+    peaks.push(r);
+    log(`  ${r.rps.toFixed(0)} rps, RSS ${r.rssBeforeMB.toFixed(1)} MB before, peak (VmHWM) ${r.peakMB.toFixed(1)} MB, RSS at the end ${r.rssMB.at(-1)?.toFixed(1) ?? '—'} MB`);
+    if (r.errors) warnings.push(`the sustained ${mode} load had errors`);
+    await stop(h.child);
+    if (env.BENCH_KEEP !== '1') rmSync(h.dir, { recursive: true, force: true });
+  }
+
   const memHub = await startHub(upstream.port);
   log('memory: 1,000 concurrent open streams through a fresh hub…');
   const open = await openStreams(memHub.url, memHub.key, memHub.pid);
@@ -177,7 +196,7 @@ async function main(): Promise<void> {
   const report: Report = {
     meta: { date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model.trim() ?? '?', seconds: SECONDS, rounds: ROUNDS,
       streamsPerPath: STREAMS, hubCommand: hub.command.replaceAll(hub.dir, '<tmp>'), hubLogLines, machineBusyPctBefore: busyBefore, machineBusyPctAfter: busyAfter, benchProcessesBusyPctAfter: oursPct, hubDataDirs: env.BENCH_KEEP === '1' ? [hub.dir, memHub.dir] : undefined },
-    concurrency: CONCURRENCY, summary, paired, streams, openStreams: open, growth: grown, warnings,
+    concurrency: CONCURRENCY, summary, paired, streams, sustained: peaks, openStreams: open, growth: grown, warnings,
   };
   const md = markdown(report);
   const out = join(BENCH, 'results');

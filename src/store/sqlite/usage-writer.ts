@@ -31,13 +31,16 @@ export class UsageWriter implements UsageSink {
     // it is TypeScript, loaded through tsx's API.
     const fromSource = import.meta.url.endsWith('.ts');
     const workerData = { path: dbPath };
+    // The thread parses one batch (≤ 500 records) at a time and keeps nothing between batches:
+    // V8's default young generation for a thread (up to 3 × 16 MB) would only hold garbage.
+    const resourceLimits = { maxYoungGenerationSizeMb: 6 };
     if (fromSource) {
       const entry = new URL('./usage-writer-thread.ts', import.meta.url).href;
       const api = tsxImportApi();
       const boot = `import(${JSON.stringify(api)}).then(({ tsImport }) => tsImport(${JSON.stringify(entry)}, ${JSON.stringify(import.meta.url)}))`;
-      this.worker = new Worker(boot, { eval: true, workerData });
+      this.worker = new Worker(boot, { eval: true, workerData, resourceLimits });
     } else {
-      this.worker = new Worker(new URL('./usage-writer-thread.js', import.meta.url), { workerData });
+      this.worker = new Worker(new URL('./usage-writer-thread.js', import.meta.url), { workerData, resourceLimits });
     }
     this.worker.on('message', (m: { id: number; error?: string }) => {
       const p = this.pending.get(m.id);
