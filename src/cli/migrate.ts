@@ -7,13 +7,13 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { DataDirError } from '../store/data-dir.js';
 import { copyFromSQLite } from '../store/postgres/copy-from-sqlite.js';
 import type { TableCopy } from '../store/postgres/copy-from-sqlite.js';
 import { openPostgresStores } from '../store/postgres/index.js';
 import type { PostgresStores } from '../store/postgres/index.js';
-import { displayUrl, migrate, SCHEMA_VERSION, TYPES } from '../store/postgres/schema.js';
+import { displayUrl, SCHEMA_VERSION } from '../store/postgres/schema.js';
+import { DatabaseUnreachableError, upgradeSchema } from '../store/postgres/upgrade.js';
 import { openSQLiteStores } from '../store/sqlite/index.js';
 import type { SQLiteStores } from '../store/sqlite/index.js';
 import { UsageJournal } from '../usage/journal.js';
@@ -70,35 +70,6 @@ function checkUrl(url: string | undefined): string {
     throw new MigrateError(`the database URL is a ${u.protocol} one, not PostgreSQL: expected postgres://user:password@host:5432/database.`);
   }
   return url;
-}
-
-/** The schema version the database records (0 before the first migration). */
-async function schemaVersion(pool: pg.Pool): Promise<number> {
-  try {
-    return (await pool.query<{ v: number | null }>('SELECT max(version) AS v FROM baimo_schema_migrations')).rows[0]?.v ?? 0;
-  } catch (err) {
-    if ((err as { code?: string }).code === '42P01') return 0; // undefined_table: a database no hub has used
-    throw err;
-  }
-}
-
-/** Applies the migrations; returns the versions before and after. */
-async function applyMigrations(url: string): Promise<{ before: number; after: number; applied: number }> {
-  // A server that never answers must not hang the command.
-  const pool = new pg.Pool({ connectionString: url, max: 1, types: TYPES, application_name: 'baimo migrate', connectionTimeoutMillis: 10_000 });
-  pool.on('error', () => undefined); // an idle connection dropped: the next query reports it
-  try {
-    let before: number;
-    try {
-      before = await schemaVersion(pool);
-    } catch (err) {
-      throw new MigrateError(`cannot reach PostgreSQL at ${displayUrl(url)}: ${scrub((err as Error).message || String((err as { code?: string }).code), url)}`);
-    }
-    const applied = await migrate(pool, url);
-    return { before, after: await schemaVersion(pool), applied };
-  } finally {
-    await pool.end();
-  }
 }
 
 function openSource(dir: string): SQLiteStores {
@@ -172,7 +143,13 @@ async function run(args: string[], io: MigrateIO): Promise<void> {
   const source = dataDir ? openSource(dataDir) : undefined;
   let dst: PostgresStores | undefined;
   try {
-    const v = await applyMigrations(url);
+    let v: Awaited<ReturnType<typeof upgradeSchema>>;
+    try {
+      v = await upgradeSchema(url);
+    } catch (err) {
+      if (!(err instanceof DatabaseUnreachableError)) throw err;
+      throw new MigrateError(`cannot reach PostgreSQL at ${shown}: ${scrub(err.message, url)}`);
+    }
     io.stdout.write(
       v.applied
         ? `${shown}: schema version ${v.before} → ${v.after} (${v.applied} migration${v.applied === 1 ? '' : 's'} applied).\n`
