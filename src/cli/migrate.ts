@@ -77,7 +77,8 @@ function openSource(dir: string): SQLiteStores {
   try {
     return openSQLiteStores(dir);
   } catch (err) {
-    if (!(err instanceof DataDirError)) throw err;
+    // Only the lock's refusal is about a running hub; a newer embedded schema speaks for itself.
+    if (!(err instanceof DataDirError) || !/^Another Baimo hub/.test(err.message)) throw err;
     throw new DataDirError(`\`baimo migrate --from sqlite\` reads the hub's data directory, and a running hub holds it. ${err.message} Stop it, then migrate (it is safe to repeat).`);
   }
 }
@@ -181,7 +182,8 @@ export async function migrateCommand(args: string[], io: MigrateIO = { env: proc
     await run(args, io);
     return 0;
   } catch (err) {
-    const mask = (text: string) => [argUrl(args), io.env.BAIMO_DATABASE_URL].reduce<string>((t, u) => (u ? scrub(t, u) : t), text);
+    // One line, whatever the driver said, and no password from either place a URL may come from.
+    const mask = (text: string) => [argUrl(args), io.env.BAIMO_DATABASE_URL].reduce<string>((t, u) => (u ? scrub(t, u) : t), text).replace(/\s*\n\s*/g, ' ');
     if (err instanceof MigrateError || err instanceof DataDirError) io.stderr.write(`error: ${mask(err.message)}\n`);
     else if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) io.stderr.write(`error: ${(err as Error).message}\n\n${MIGRATE_HELP}`);
     else io.stderr.write(`error: ${mask((err as Error)?.message ?? String(err))}\n`);
