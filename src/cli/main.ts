@@ -15,6 +15,7 @@ import { startHub } from '../server/start.js';
 import { DataDirError } from '../store/data-dir.js';
 import { startBanner } from './banner.js';
 import { openLocalGateway } from './local.js';
+import { migrateCommand } from './migrate.js';
 
 const HELP = `baimo — one API for a hundred models
 
@@ -24,10 +25,14 @@ Usage:
   baimo chat -m MODEL [--system TEXT] [--config FILE] [--data-dir DIR] [--api-key KEY] "prompt"
                                        (prompt from stdin if omitted; recorded in the data directory,
                                         which a running hub must not hold: see the README)
+  baimo migrate [--database-url URL]   apply the PostgreSQL schema migrations
+  baimo migrate --from sqlite DATA_DIR [--database-url URL]
+                                       copy an embedded hub's data into PostgreSQL (safe to repeat)
 
 Environment:
   BAIMO_PORT, BAIMO_HOST, BAIMO_CONFIG, BAIMO_DATA_DIR   same as the flags
   BAIMO_API_KEY                                          the key baimo chat calls as (default: the admin)
+  BAIMO_DATABASE_URL                                     the database baimo migrate uses
   BAIMO_AUTH, BAIMO_METRICS_AUTH (required|none), BAIMO_MAX_CONNECTIONS,
   BAIMO_HEADERS_TIMEOUT_MS, BAIMO_REQUEST_TIMEOUT_MS      see the README's Configuration
   OPENAI_API_KEY, DEEPSEEK_API_KEY, DASHSCOPE_API_KEY, …  enable a provider preset (see README)
@@ -170,6 +175,9 @@ async function main(argv: string[]): Promise<void> {
       return models(rest);
     case 'chat':
       return chat(rest);
+    case 'migrate':
+      process.exitCode = await migrateCommand(rest);
+      return;
     case '-v':
     case '--version':
       process.stdout.write(`${version()}\n`);

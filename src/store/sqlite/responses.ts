@@ -2,6 +2,25 @@ import type Database from 'better-sqlite3';
 import type { InputItemsPage, ResponseStore, StoredResponse } from '../../protocols/openai-responses/ports.js';
 import { deleteInChunks, statementCache } from './schema.js';
 
+/** A stored response's row (export reads). */
+export interface ExportedResponse {
+  id: string;
+  ts: number;
+  key_id: string | null;
+  response: string;
+  history: string;
+}
+
+/** A stored response item's row (export reads). */
+export interface ExportedItem {
+  response_id: string;
+  seq: number;
+  id: string;
+  input: number;
+  ts: number;
+  item: string;
+}
+
 /**
  * Stored Responses API objects and their items, one row each (`input` 1 for the request's input
  * items, 0 for the response's output items), in the embedded store.
@@ -60,6 +79,22 @@ export class SQLiteResponseStore implements ResponseStore {
     const bound = from ?? (o.order === 'asc' ? -1 : Number.MAX_SAFE_INTEGER);
     const rows = this.statement(sql).all(responseId, bound, o.limit + 1) as { item: string }[];
     return { data: rows.slice(0, o.limit).map((r) => JSON.parse(r.item) as Record<string, unknown>), hasMore: rows.length > o.limit };
+  }
+
+  /**
+   * Export reads, for `baimo migrate --from sqlite`: stored responses in id order, a page at a
+   * time after the last id seen, and each one's items as stored (JSON text, timestamps kept).
+   */
+  exportResponses(afterId: string, limit: number): ExportedResponse[] {
+    return this.statement('SELECT id, ts, key_id, response, history FROM responses WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit) as ExportedResponse[];
+  }
+
+  exportItems(responseId: string): ExportedItem[] {
+    return this.statement('SELECT response_id, seq, id, input, ts, item FROM response_items WHERE response_id = ? ORDER BY seq').all(responseId) as ExportedItem[];
+  }
+
+  exportCounts(): { responses: number; items: number } {
+    return this.statement('SELECT (SELECT COUNT(*) FROM responses) AS responses, (SELECT COUNT(*) FROM response_items) AS items').get() as { responses: number; items: number };
   }
 
   async prune(before: number): Promise<void> {

@@ -3,6 +3,21 @@ import type { CapturedBodies, RequestLogFilter, UsageGroup, UsageRow, UsageStore
 import type { UsageRecord } from '../../usage/record.js';
 import { deleteInChunks, statementCache } from './schema.js';
 
+/** A captured request's bodies as stored (export reads). */
+export interface ExportedBodies {
+  request_id: string;
+  ts: number;
+  request: string;
+  response: string;
+}
+
+/** A virtual model's trace as stored, JSON text (export reads). */
+export interface ExportedTrace {
+  request_id: string;
+  ts: number;
+  trace: string;
+}
+
 /**
  * Writes batches of usage records in one transaction: each record's row (a replayed journal's
  * repeats are ignored), its captured bodies and trace, and the hourly totals kept in step.
@@ -135,6 +150,29 @@ export class SQLiteUsageStore implements UsageStore {
   async trace(requestId: string): Promise<unknown> {
     const row = this.statement('SELECT trace FROM request_traces WHERE request_id = ?').get(requestId) as { trace: string } | undefined;
     return row ? JSON.parse(row.trace) : undefined;
+  }
+
+  /**
+   * Export reads, for `baimo migrate --from sqlite`: every row in key order, a page at a time
+   * after the last key seen, so a copy of millions of rows holds only one page in memory.
+   */
+  exportUsage(afterId: number, limit: number): UsageRow[] {
+    return this.statement('SELECT * FROM usage WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit) as UsageRow[];
+  }
+
+  exportBodies(afterRequestId: string, limit: number): ExportedBodies[] {
+    return this.statement('SELECT request_id, ts, request, response FROM request_bodies WHERE request_id > ? ORDER BY request_id LIMIT ?').all(afterRequestId, limit) as ExportedBodies[];
+  }
+
+  exportTraces(afterRequestId: string, limit: number): ExportedTrace[] {
+    return this.statement('SELECT request_id, ts, trace FROM request_traces WHERE request_id > ? ORDER BY request_id LIMIT ?').all(afterRequestId, limit) as ExportedTrace[];
+  }
+
+  /** Row counts of what the export reads walk, for progress. */
+  exportCounts(): { usage: number; bodies: number; traces: number } {
+    return this.statement(
+      'SELECT (SELECT COUNT(*) FROM usage) AS usage, (SELECT COUNT(*) FROM request_bodies) AS bodies, (SELECT COUNT(*) FROM request_traces) AS traces',
+    ).get() as { usage: number; bodies: number; traces: number };
   }
 
   /** Most recent usage rows first: for inspection (tests, debugging), never a route. */

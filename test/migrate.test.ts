@@ -1,0 +1,356 @@
+/**
+ * `baimo migrate`: a real embedded hub's data (keys, a team, requests with captured bodies, a
+ * failed attempt, a virtual model's trace, a stored response, votes, a journaled record) copied
+ * into a fresh PostgreSQL database and read back through the PostgreSQL ports; run twice, nothing
+ * doubles. Also the plain schema migration, a newer schema refused, an unreachable server and a
+ * data directory a hub still holds.
+ */
+import { spawn } from 'node:child_process';
+import { appendFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateCommand } from '../src/cli/migrate.js';
+import { copyFromSQLite } from '../src/store/postgres/copy-from-sqlite.js';
+import { openPostgresStores, SCHEMA_VERSION } from '../src/store/postgres/index.js';
+import type { PostgresStores } from '../src/store/postgres/index.js';
+import { openSQLiteStores } from '../src/store/sqlite/index.js';
+import type { SQLiteStores } from '../src/store/sqlite/index.js';
+import type { UsageRecord } from '../src/usage/record.js';
+import { startTestHub } from './helpers/hub.js';
+import type { TestHub } from './helpers/hub.js';
+import { createTestDatabase } from './helpers/pg.js';
+import type { TestDatabase } from './helpers/pg.js';
+import { startOpenAIUpstream } from './upstreams/openai.js';
+import type { OpenAIUpstream } from './upstreams/openai.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const TSX = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+const FAR = 4_102_444_800_000; // 2100-01-01
+
+let upstream: OpenAIUpstream;
+let hub: TestHub;
+let dataDir: string;
+let admin: string;
+let hubClosed = false;
+const dbs: TestDatabase[] = [];
+const ids = { captured: [] as string[], moa: '', response: '', keys: [] as string[], team: '' };
+
+/** The journaled record a killed hub would have left behind: not in SQLite, copied all the same. */
+const JOURNALED: UsageRecord = {
+  requestId: 'req_journaled_only', ts: Date.now(), endpoint: 'chat', model: 'journal/only', provider: 'loop', upstreamModel: 'only',
+  deployment: 'loop/only', attempt: 1, final: true, fallbackFrom: undefined, stream: false, status: 200, errorKind: undefined,
+  usage: { inputTokens: 7, outputTokens: 3 }, latencyMs: 12.5, ttftMs: undefined, costUsd: 0.25,
+};
+
+interface Out {
+  code: number;
+  out: string;
+  err: string;
+}
+
+async function migrateCli(args: string[], env: Record<string, string> = {}): Promise<Out> {
+  let out = '';
+  let err = '';
+  const code = await migrateCommand(args, { env, stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } });
+  return { code, out, err };
+}
+
+/** The real `baimo` entry point, from source, in a child process. */
+function spawnCli(args: string[], env: Record<string, string> = {}): Promise<Out> {
+  const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/cli/main.ts'), ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code: code ?? -1, out, err })));
+}
+
+async function call(key: string, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${hub.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, id: res.headers.get('x-request-id') ?? '', body: text ? (JSON.parse(text) as any) : undefined };
+}
+
+async function freshDatabase(): Promise<TestDatabase> {
+  const db = await createTestDatabase();
+  dbs.push(db);
+  return db;
+}
+
+beforeAll(async () => {
+  upstream = await startOpenAIUpstream();
+  hub = await startTestHub(
+    `providers:
+  loop: { baseURL: ${upstream.baseURL} }
+logging: { bodies: true }
+pricing:
+  allowUnpriced: true
+  models:
+    loop/gpt-test: { input: 1, output: 2 }
+    loop/p1: { input: 1000, output: 1000 }
+    loop/p2: { input: 1000, output: 1000 }
+    loop/agg: { input: 1000, output: 1000 }
+models:
+  flaky:
+    deployments: [{ provider: loop, model: error-500, priority: 0 }, { provider: loop, model: gpt-test, priority: 1 }]
+virtualModels:
+  panel:
+    kind: moa
+    proposers: [loop/p1, loop/p2]
+    aggregator: loop/agg
+`,
+    { BAIMO_AUTH: 'required' },
+  );
+  dataDir = join(hub.dir, 'data');
+  admin = hub.generatedAdminKey!;
+  const team = await call(admin, 'POST', '/admin/teams', { name: 'research', budget_usd: 100, budget_period: 'month' });
+  ids.team = team.body.id;
+  const alice = (await call(admin, 'POST', '/admin/keys', { name: 'alice', team_id: ids.team, rpm: 1000 })).body;
+  const bob = (await call(admin, 'POST', '/admin/keys', { name: 'bob', budget_usd: 5 })).body;
+  const gone = (await call(admin, 'POST', '/admin/keys', { name: 'gone' })).body;
+  expect((await call(admin, 'POST', `/admin/keys/${gone.id}/revoke`)).status).toBe(200);
+  ids.keys = [alice.id, bob.id, gone.id];
+  for (let i = 0; i < 6; i++) {
+    const r = await call(i % 2 ? alice.key : bob.key, 'POST', '/v1/chat/completions', { model: 'loop/gpt-test', messages: [{ role: 'user', content: `hello ${i}` }] });
+    expect(r.status).toBe(200);
+    ids.captured.push(r.id);
+  }
+  // A failed first attempt: two records for one request.
+  expect((await call(alice.key, 'POST', '/v1/chat/completions', { model: 'flaky', messages: [{ role: 'user', content: 'x' }] })).status).toBe(200);
+  const moa = await call(admin, 'POST', '/v1/chat/completions', { model: 'panel', messages: [{ role: 'user', content: 'think' }] });
+  expect(moa.status).toBe(200);
+  ids.moa = moa.id;
+  const resp = await call(alice.key, 'POST', '/v1/responses', { model: 'loop/gpt-test', input: 'remember this' });
+  expect(resp.status).toBe(200);
+  ids.response = resp.body.id;
+  expect((await call(alice.key, 'POST', '/v1/arena/votes', { models: ['m/a', 'm/b'], winner: 'a' })).status).toBe(201);
+  expect((await call(bob.key, 'POST', '/v1/arena/votes', { models: ['m/a', 'm/c'], winner: 'tie' })).status).toBe(201);
+  expect((await call(bob.key, 'POST', '/v1/arena/votes', { models: ['m/b', 'm/c'], winner: 'b' })).status).toBe(201);
+}, 30_000);
+
+afterAll(async () => {
+  // A hub closes once: after the copy tests stopped it, only its directory is left to remove.
+  if (hubClosed) rmSync(hub.dir, { recursive: true, force: true });
+  else await hub?.dispose();
+  await upstream?.close();
+  for (const db of dbs) await db.drop();
+});
+
+describe('baimo migrate --from sqlite', () => {
+  it('refuses while the hub holds the data directory, touching nothing', async () => {
+    const db = await freshDatabase();
+    const r = await migrateCli(['--from', 'sqlite', dataDir, '--database-url', db.url]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^error: `baimo migrate --from sqlite` reads the hub's data directory, and a running hub holds it\. Another Baimo hub \(pid \d+\)/);
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    expect((await c.query("SELECT to_regclass('baimo_schema_migrations') AS t")).rows[0].t).toBeNull();
+    await c.end();
+  });
+
+  describe('after the hub stopped', () => {
+    let db: TestDatabase;
+    let src: SQLiteStores;
+    let dst: PostgresStores;
+    let first: Out;
+    let second: Out;
+
+    beforeAll(async () => {
+      await hub.close();
+      hubClosed = true;
+      appendFileSync(join(dataDir, 'usage.journal'), `${JSON.stringify(JOURNALED)}\n`);
+      db = await freshDatabase();
+      first = await migrateCli(['--from', 'sqlite', dataDir, '--database-url', db.url]);
+      // Read afterwards, so the copy saw the directory unlocked.
+      src = openSQLiteStores(dataDir);
+      dst = await openPostgresStores(db.url);
+    }, 30_000);
+
+    afterAll(async () => {
+      src?.close();
+      await dst?.close();
+    });
+
+    it('applies the schema, reports progress and a summary', () => {
+      expect(first.code).toBe(0);
+      // Progress on stderr: a line per table, usage as it goes (by tenths when not a terminal).
+      expect(first.err).toMatch(/^copying teams \(1\)…\ncopying keys \(3\)…\ncopying usage \((\d+)\)…\n(  usage \d+\/\d+ \(\d+%\)\n)+copying request_bodies/);
+      expect(first.err).toMatch(/usage (\d+)\/\1 \(100%\)/);
+      expect(first.out).toContain(`schema version 0 → ${SCHEMA_VERSION}`);
+      expect(first.out).toMatch(/usage\s+\d+ read\s+\d+ new/);
+      expect(first.out).toContain('1 journaled record');
+    });
+
+    it('copies settings, teams and keys as they are (hashes included)', async () => {
+      expect(await dst.tenancy.getSetting('admin_key_hash')).toBe(await src.tenancy.getSetting('admin_key_hash'));
+      expect(await dst.tenancy.getSetting('admin_key_hash')).toBeTruthy();
+      const byId = <T extends { id: string }>(xs: T[]) => [...xs].sort((a, b) => a.id.localeCompare(b.id));
+      expect(byId(await dst.tenancy.teams())).toEqual(byId(await src.tenancy.teams()));
+      const keys = await dst.tenancy.keys();
+      expect(byId(keys)).toEqual(byId(await src.tenancy.keys()));
+      expect(keys.map((k) => k.id).sort()).toEqual([...ids.keys].sort());
+      expect(keys.find((k) => k.id === ids.keys[2])!.revokedAt).toBeGreaterThan(0);
+    });
+
+    it('copies every usage record in order, and rebuilds hourly totals equal to SQLite', async () => {
+      const strip = (rows: object[]) => rows.map(({ id: _id, ...rest }: any) => rest);
+      const pgLog = await dst.usage.requests({ limit: 1000 });
+      const liteLog = await src.usage.requests({ limit: 1000 });
+      expect(liteLog.length).toBeGreaterThanOrEqual(8);
+      // The journaled record comes last, so it is the newest in the log; the rest in SQLite's order.
+      expect(pgLog[0]!.request_id).toBe(JOURNALED.requestId);
+      expect(strip(pgLog.slice(1))).toEqual(strip(liteLog));
+      // Failed attempts are not in the log: read by request id.
+      const flaky = liteLog.find((r) => r.model === 'flaky')!.request_id;
+      const flakyPg = await dst.usage.requestRecords(flaky);
+      expect(flakyPg.map((r) => [r.attempt, r.final])).toEqual([[1, 0], [2, 1]]);
+      expect(strip(flakyPg)).toEqual(strip(await src.usage.requestRecords(flaky)));
+
+      const q = { from: 0, to: FAR, groupBy: ['key', 'team', 'model', 'provider', 'deployment', 'status'] as const, includeAttempts: true, limit: 1000 };
+      const lite = await src.usage.totals({ ...q, groupBy: [...q.groupBy] });
+      const pgTotals = (await dst.usage.totals({ ...q, groupBy: [...q.groupBy] })).filter((r) => r.model !== 'journal/only');
+      expect(pgTotals.length).toBe(lite.length);
+      for (let i = 0; i < lite.length; i++) {
+        const a = lite[i]!;
+        const b = pgTotals[i]!;
+        for (const k of ['key', 'team', 'model', 'provider', 'deployment', 'status', 'requests', 'errors', 'input_tokens', 'output_tokens', 'reasoning_tokens']) expect([k, b[k]]).toEqual([k, a[k]]);
+        expect(b.cost_usd as number).toBeCloseTo(a.cost_usd as number, 9);
+        expect(b.avg_latency_ms as number).toBeCloseTo(a.avg_latency_ms as number, 6);
+      }
+      const [journaled] = await dst.usage.totals({ from: 0, to: FAR, groupBy: [], includeAttempts: false, limit: 10, model: 'journal/only' });
+      expect(journaled).toMatchObject({ requests: 1, input_tokens: 7, output_tokens: 3, cost_usd: 0.25 });
+      // Budgets read spend the same way after the move.
+      for (const id of ids.keys) expect(await dst.tenancy.spend('key', id, 0)).toBeCloseTo(src.tenancy.spendOf('key', id, 0), 9);
+      expect(await dst.tenancy.spend('team', ids.team, 0)).toBeGreaterThan(0);
+      expect(await dst.tenancy.spend('team', ids.team, 0)).toBeCloseTo(src.tenancy.spendOf('team', ids.team, 0), 9);
+    });
+
+    it('copies captured bodies and traces', async () => {
+      for (const id of ids.captured) {
+        const b = await src.usage.bodies(id);
+        expect(b).toBeTruthy();
+        expect(await dst.usage.bodies(id)).toEqual(b);
+      }
+      const trace = await src.usage.trace(ids.moa);
+      expect(trace).toMatchObject({ steps: expect.any(Array) });
+      expect(await dst.usage.trace(ids.moa)).toEqual(trace);
+    });
+
+    it('copies stored responses with their items', async () => {
+      const lite = await src.responses.load(ids.response);
+      expect(lite).toBeTruthy();
+      expect(await dst.responses.load(ids.response)).toEqual(lite);
+      const page = { limit: 100, order: 'asc' as const };
+      const items = await src.responses.inputItems(ids.response, page);
+      expect(items!.data.length).toBeGreaterThan(0);
+      expect(await dst.responses.inputItems(ids.response, page)).toEqual(items);
+      const output = (lite!.response as { output: { id: string }[] }).output[0]!;
+      expect(await dst.responses.findItem(output.id, lite!.keyId ?? undefined)).toEqual(await src.responses.findItem(output.id, lite!.keyId ?? undefined));
+    });
+
+    it('copies arena votes in the order cast', async () => {
+      const votes = await src.arena.votes();
+      expect(votes).toHaveLength(3);
+      expect(await dst.arena.votes()).toEqual(votes);
+    });
+
+    it('copies page by page: small pages give the same rows as one page', async () => {
+      const paged = await openPostgresStores((await freshDatabase()).url);
+      try {
+        const seen: string[] = [];
+        const copied = await copyFromSQLite(src, paged, { chunk: 3, progress: (e) => seen.push(`${e.table} ${e.done}/${e.total}`) });
+        const rows = src.usage.exportCounts().usage;
+        expect(rows).toBeGreaterThan(6);
+        expect(seen).toContain(`usage 3/${rows}`);
+        expect(seen).toContain(`usage ${rows}/${rows}`);
+        const byTable = Object.fromEntries(copied.map((c) => [c.table, c]));
+        for (const t of ['teams', 'keys', 'usage', 'request_bodies', 'request_traces', 'responses', 'response_items', 'arena_votes']) {
+          const n = (await dst.pool.query(`SELECT COUNT(*) AS n FROM ${t}`)).rows[0].n - (t === 'usage' ? 1 : 0); // less the journaled record
+          expect([t, byTable[t]!.read, byTable[t]!.added]).toEqual([t, n, n]);
+        }
+        const strip = (rows: object[]) => rows.map(({ id: _id, ...rest }: any) => rest);
+        expect(strip(await paged.usage.requests({ limit: 1000 }))).toEqual(strip(await src.usage.requests({ limit: 1000 })));
+      } finally {
+        await paged.close();
+      }
+    });
+
+    it('run again, doubles nothing', async () => {
+      const tables = ['settings', 'teams', 'keys', 'usage', 'usage_hourly', 'request_bodies', 'request_traces', 'responses', 'response_items', 'arena_votes'];
+      const counts = async () => {
+        const out: Record<string, number> = {};
+        for (const t of tables) out[t] = (await dst.pool.query(`SELECT COUNT(*) AS n FROM ${t}`)).rows[0].n;
+        return out;
+      };
+      const hourly = async () => (await dst.pool.query('SELECT * FROM usage_hourly ORDER BY hour, key_id, team_id, model, provider, deployment, status, final')).rows;
+      const before = await counts();
+      const totalsBefore = await hourly();
+      src.close();
+      second = await migrateCli(['--from', 'sqlite', dataDir], { BAIMO_DATABASE_URL: db.url });
+      src = openSQLiteStores(dataDir);
+      expect(second.code).toBe(0);
+      expect(second.out).toContain(`schema version ${SCHEMA_VERSION}, up to date`);
+      expect(second.out).toContain('Nothing was new');
+      expect(second.out).not.toMatch(/ [1-9]\d* new/);
+      expect(await counts()).toEqual(before);
+      expect(await hourly()).toEqual(totalsBefore);
+      expect(before.usage).toBeGreaterThanOrEqual(10);
+    }, 30_000);
+  });
+});
+
+describe('baimo migrate', () => {
+  it('applies the migrations once; a second run has nothing to do', async () => {
+    const db = await freshDatabase();
+    const a = await spawnCli(['migrate', '--database-url', db.url]);
+    expect(a).toMatchObject({ code: 0, err: '' });
+    expect(a.out).toContain(`schema version 0 → ${SCHEMA_VERSION} (${SCHEMA_VERSION} migrations applied)`);
+    const b = await migrateCli([], { BAIMO_DATABASE_URL: db.url });
+    expect(b).toMatchObject({ code: 0, err: '' });
+    expect(b.out).toContain(`schema version ${SCHEMA_VERSION}, up to date`);
+  }, 30_000);
+
+  it('refuses a database a newer Baimo wrote, changing nothing', async () => {
+    const db = await freshDatabase();
+    expect((await migrateCli(['--database-url', db.url])).code).toBe(0);
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    await c.query('INSERT INTO baimo_schema_migrations (version) VALUES ($1)', [SCHEMA_VERSION + 1]);
+    const r = await migrateCli(['--database-url', db.url]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(new RegExp(`^error: The database .* has schema version ${SCHEMA_VERSION + 1}, newer than this Baimo's \\(${SCHEMA_VERSION}\\)`));
+    expect(r.err.trimEnd().split('\n')).toHaveLength(1);
+    expect((await c.query('SELECT max(version) AS v FROM baimo_schema_migrations')).rows[0].v).toBe(SCHEMA_VERSION + 1);
+    await c.end();
+  });
+
+  it('an unreachable server: exit 1, one line, the password never shown', async () => {
+    const secret = 'hunter2-very-secret';
+    const r = await spawnCli(['migrate', '--database-url', `postgres://baimo:${secret}@127.0.0.1:1/baimo`]);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe('');
+    expect(r.err).toMatch(/^error: cannot reach PostgreSQL at postgres:\/\/baimo:\*\*\*@127\.0\.0\.1:1\/baimo: .*ECONNREFUSED/);
+    expect(r.err.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.err + r.out).not.toContain(secret);
+    const env = await migrateCli(['--from', 'sqlite', dataDir], { BAIMO_DATABASE_URL: `postgresql://baimo:${secret}@127.0.0.1:1/baimo` });
+    expect(env.code).toBe(1);
+    expect(env.err).not.toContain(secret);
+  }, 30_000);
+
+  it('a missing or mistyped URL, a directory that is not a data directory: exit 1, said plainly', async () => {
+    expect((await migrateCli([])).err).toBe('error: no database: pass --database-url postgres://… or set BAIMO_DATABASE_URL.\n');
+    const typo = await migrateCli(['--database-url', 'mysql://root:pw-secret@db/x']);
+    expect(typo).toMatchObject({ code: 1 });
+    expect(typo.err).toContain('a mysql: one, not PostgreSQL');
+    expect(typo.err).not.toContain('pw-secret');
+    const notDir = await migrateCli(['--from', 'sqlite', join(hub.dir, 'nope'), '--database-url', 'postgres://postgres@127.0.0.1:1/x']);
+    expect(notDir).toMatchObject({ code: 1, err: `error: ${join(hub.dir, 'nope')} is not a Baimo data directory: it holds no baimo.db.\n` });
+    expect((await migrateCli(['--from', 'mysql', dataDir, '--database-url', 'postgres://postgres@127.0.0.1:1/x'])).err).toContain('the only source is sqlite');
+  });
+});
