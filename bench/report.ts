@@ -43,8 +43,8 @@ export interface Report {
   concurrency: number[];
   /** summary[target][concurrency] = medians over rounds. */
   summary: Record<TargetName, Record<number, Summary>>;
-  /** Per round: hub / proxy at c=32 (throughput, CPU per request) and hub − direct p50 at c=1. */
-  paired: { throughput: number[]; cpu: number[]; addedC1Ms: number[] };
+  /** Per round: hub / proxy at c=32 (throughput, CPU per request; non-streaming and streaming) and hub − direct p50 at c=1. */
+  paired: { throughput: number[]; cpu: number[]; addedC1Ms: number[]; streamThroughput?: number[]; streamCpu?: number[] };
   streams: Record<TargetName, StreamSummary>;
   /** Peak RSS through sustained c=32 load, one fresh hub per mode (absent in older reports). */
   sustained?: SustainedResult[];
@@ -64,6 +64,8 @@ export function targets(r: Report): Target[] {
   const tput = mid(r.paired.throughput);
   const cpu = mid(r.paired.cpu);
   const added = mid(r.paired.addedC1Ms);
+  const sTput = mid(r.paired.streamThroughput ?? []);
+  const sCpu = mid(r.paired.streamCpu ?? []);
   const ttft = r.streams.hub.ttftP50Ms - r.streams.direct.ttftP50Ms;
   const gap = r.streams.hub.devSentP50Ms;
   const os = r.openStreams;
@@ -71,6 +73,12 @@ export function targets(r: Report): Target[] {
   return [
     { name: 'Throughput at c=32, hub / proxy (median of per-round ratios)', measured: `${f(tput * 100, 1)}%${rounds(r.paired.throughput, 100, 1)}`, goal: '≥ 70%', met: Number.isFinite(tput) ? tput >= 0.7 : null },
     { name: 'CPU per request at c=32, hub / proxy (median of per-round ratios)', measured: `${f(cpu)}× (medians ${f(hub32?.cpuUsPerReq, 0)} vs ${f(proxy32?.cpuUsPerReq, 0)} µs${rounds(r.paired.cpu, 1, 2)})`, goal: '≤ 1.5×', met: Number.isFinite(cpu) ? cpu <= 1.5 : null },
+    ...(r.paired.streamThroughput?.length
+      ? [
+          { name: 'Streaming throughput at c=32 (20 chunks, usage on), hub / proxy (median of per-round ratios)', measured: `${f(sTput * 100, 1)}%${rounds(r.paired.streamThroughput, 100, 1)}`, goal: '≥ 70%', met: Number.isFinite(sTput) ? sTput >= 0.7 : null },
+          { name: 'Streaming CPU per request at c=32, hub / proxy (median of per-round ratios)', measured: `${f(sCpu)}×${rounds(r.paired.streamCpu ?? [], 1, 2)}`, goal: '≤ 1.5×', met: Number.isFinite(sCpu) ? sCpu <= 1.5 : null },
+        ]
+      : []),
     { name: 'Added p50 latency at c=1, hub − direct (median of per-round differences)', measured: `${f(added, 3)} ms${rounds(r.paired.addedC1Ms, 1, 3)}`, goal: '≤ 0.2 ms', met: Number.isFinite(added) ? added <= 0.2 : null },
     { name: 'Added time to first token (streams, c=1, p50)', measured: `${f(ttft, 3)} ms`, goal: '≤ 1 ms', met: Number.isFinite(ttft) ? ttft <= 1 : null },
     { name: 'Inter-chunk gaps preserved: largest \\|received − sent gap\\| in the median stream', measured: `${f(gap, 3)} ms (p99 stream ${f(r.streams.hub.devSentP99Ms, 3)} ms, direct ${f(r.streams.direct.devSentP99Ms, 3)} ms)`, goal: '≤ 1 ms', met: Number.isFinite(gap) ? gap <= 1 : null },

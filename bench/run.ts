@@ -34,6 +34,7 @@ const MEMORY = env.BENCH_MEMORY === '1';
 const PEAK_SECONDS = Number(env.BENCH_PEAK_SECONDS ?? 30);
 const CONCURRENCY = [1, 32, 256];
 const NAMES: TargetName[] = ['direct', 'proxy', 'hub'];
+const STREAM_NAMES: TargetName[] = ['proxy', 'hub'];
 const BENCH = new URL('.', import.meta.url).pathname;
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const rotate = <T>(a: readonly T[], k: number) => a.map((_, i) => a[(i + k) % a.length]!);
@@ -66,6 +67,9 @@ async function main(): Promise<void> {
     hub: { url: hub.url, key: hub.key, model: 'bench/bench-model', pid: hub.pid },
   } satisfies Record<TargetName, { url: string; key: string; model: string; pid: number | undefined }>;
   const scripts = Object.fromEntries(NAMES.map((n) => [n, luaScript(scratch, n, { model: tgt[n].model, messages }, tgt[n].key)])) as Record<TargetName, string>;
+  // Streaming load: 20 chunks sent back to back (model s20x0), usage included, as SDKs ask for it.
+  const streamModel = (n: TargetName) => (n === 'hub' ? 'bench/s20x0' : 's20x0');
+  const streamScripts = Object.fromEntries(STREAM_NAMES.map((n) => [n, luaScript(scratch, `${n}-stream`, { model: streamModel(n), stream: true, stream_options: { include_usage: true }, messages }, tgt[n].key)])) as Record<TargetName, string>;
 
   // Every path must answer before anything is measured.
   for (const n of NAMES) {
@@ -75,12 +79,13 @@ async function main(): Promise<void> {
   }
   log(`hub: ${hub.command} at ${hub.url} (pid ${hub.pid})`);
 
-  const wrk = (n: TargetName, c: number, seconds: number) =>
-    runWrk({ url: `${tgt[n].url}/v1/chat/completions`, script: scripts[n], connections: c, seconds, relayPid: tgt[n].pid, upstreamPid: upstream.child.pid! });
+  const wrk = (n: TargetName, c: number, seconds: number, stream = false) =>
+    runWrk({ url: `${tgt[n].url}/v1/chat/completions`, script: (stream ? streamScripts : scripts)[n], connections: c, seconds, relayPid: tgt[n].pid, upstreamPid: upstream.child.pid! });
   log('warming up…');
   for (const n of NAMES) await wrk(n, 32, 2);
 
   const runs: (WrkResult & { round: number; target: TargetName })[] = [];
+  const streamRuns: (WrkResult & { round: number; target: TargetName })[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const order = rotate(NAMES, round);
     for (const c of CONCURRENCY) {
@@ -93,6 +98,15 @@ async function main(): Promise<void> {
         if (r.errors) warnings.push(`round ${round + 1}, ${LABEL[n]} at c=${c}: ${r.requests} requests, ${r.non2xx} non-2xx, socket errors ${JSON.stringify(r.socketErrors)}`);
         await sleep(300);
       }
+    }
+    // Streaming at c=32, the proxy and the hub side by side (issue 17: CPU per request in both modes).
+    for (const n of rotate(STREAM_NAMES, round)) {
+      const r = await wrk(n, 32, SECONDS, true);
+      streamRuns.push({ ...r, round: round + 1, target: n });
+      log(`round ${round + 1} c=32 streaming ${LABEL[n].padEnd(17)} ${r.rps.toFixed(0).padStart(6)} rps  p50 ${r.p50Ms.toFixed(3)} ms` +
+        `${r.relayCpuUsPerReq !== null ? `  cpu ${r.relayCpuUsPerReq.toFixed(0)} µs/req` : ''}${r.errors ? '  ⚠ ERRORS' : ''}`);
+      if (r.errors) warnings.push(`round ${round + 1}, streaming ${LABEL[n]} at c=32: ${r.requests} requests, ${r.non2xx} non-2xx, socket errors ${JSON.stringify(r.socketErrors)}`);
+      await sleep(300);
     }
   }
   const summary = {} as Record<TargetName, Record<number, Summary>>;
@@ -113,7 +127,7 @@ async function main(): Promise<void> {
   // (run next to each other) are compared with each other, and the median of those ratios is
   // reported along with every round's.
   const inRound = (round: number, n: TargetName, c: number) => runs.find((r) => r.round === round && r.target === n && r.connections === c);
-  const paired = { throughput: [] as number[], cpu: [] as number[], addedC1Ms: [] as number[] };
+  const paired = { throughput: [] as number[], cpu: [] as number[], addedC1Ms: [] as number[], streamThroughput: [] as number[], streamCpu: [] as number[] };
   for (let round = 1; round <= ROUNDS; round++) {
     const hub32 = inRound(round, 'hub', 32);
     const proxy32 = inRound(round, 'proxy', 32);
@@ -122,6 +136,10 @@ async function main(): Promise<void> {
     const hub1 = inRound(round, 'hub', 1);
     const direct1 = inRound(round, 'direct', 1);
     if (hub1 && direct1) paired.addedC1Ms.push(hub1.p50Ms - direct1.p50Ms);
+    const hubS = streamRuns.find((r) => r.round === round && r.target === 'hub');
+    const proxyS = streamRuns.find((r) => r.round === round && r.target === 'proxy');
+    if (hubS && proxyS) paired.streamThroughput.push(hubS.rps / proxyS.rps);
+    if (hubS?.relayCpuUsPerReq && proxyS?.relayCpuUsPerReq) paired.streamCpu.push(hubS.relayCpuUsPerReq / proxyS.relayCpuUsPerReq);
   }
 
   log(`streams: ${STREAMS} per path at c=1 (20 chunks, 10 ms apart)…`);
@@ -201,7 +219,7 @@ async function main(): Promise<void> {
   const md = markdown(report);
   const out = join(BENCH, 'results');
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'latest.json'), JSON.stringify({ ...report, targets: targets(report), runs, streamSamples: samples }, null, 2) + '\n');
+  writeFileSync(join(out, 'latest.json'), JSON.stringify({ ...report, targets: targets(report), runs, streamRuns, streamSamples: samples }, null, 2) + '\n');
   writeFileSync(join(out, 'latest.md'), md);
   process.stdout.write(md);
 }

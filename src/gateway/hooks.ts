@@ -8,9 +8,9 @@
  *   a HubError to refuse the call (answered in the client's own error shape, and recorded).
  * - **stream**, per chunk, observers only (they cannot change or drop a chunk):
  *   `event` sees each canonical `ChatEvent` the model produced; `relay` sees each piece of text the
- *   same-format relay writes to the client — the format's observer's output for one upstream SSE
- *   event block (the first write may hold the few blocks read before the first was checked), the
- *   bytes exactly as the client gets them. With no stream hook registered nothing is wrapped: no
+ *   same-format relay writes to the client — the format's observer's output for the event blocks
+ *   of one upstream read (the first write may hold the few blocks read before the first was
+ *   checked), the bytes exactly as the client gets them. With no stream hook registered nothing is wrapped: no
  *   call and no allocation per chunk.
  * - **sent**: each piece of text the HTTP response sends (headers excluded), whatever produced it
  *   (an answer, an error body, an in-band error); for body capture. Only HTTP calls have it.

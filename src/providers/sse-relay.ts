@@ -124,13 +124,19 @@ export function openSSERelay(o: SSERelayOptions): Promise<RelayedStream> {
       } else piped?.resolve();
     };
 
-    /** Runs blocks through onBlock; false once one of them failed (what came before it is still sent). */
+    /**
+     * Runs blocks through onBlock and sends what they turned into as one write (one chunk in, one
+     * write out: a write per event would be a syscall per event); false once one of them failed
+     * (what came before it is still sent).
+     */
     const feed = (blocks: readonly string[]): boolean => {
+      let out = '';
       for (const block of blocks) {
         let text: string;
         try {
           text = o.onBlock(block);
         } catch (err) {
+          emit(out);
           controller?.abort(err as Error);
           // onBlock throws HubErrors for what the upstream sent; anything else is the hub's own bug.
           const e = toHubError(err);
@@ -138,8 +144,9 @@ export function openSSERelay(o: SSERelayOptions): Promise<RelayedStream> {
           return false;
         }
         if (o.redactor && text.includes('error') && ERROR_EVENT.test(text)) text = o.redactor.scrub(text);
-        emit(text);
+        out += text;
       }
+      emit(out);
       return true;
     };
 

@@ -8,22 +8,40 @@ import { streamError } from './errors.js';
 import { isNormalWireUsage, normalizeWireUsage, usageFromWire } from './usage.js';
 import type { WireChunk, WireUsage } from './wire.js';
 
+/** A block that may carry usage (an object, not OpenAI's `"usage":null`) or an in-band error; a quote inside a JSON string is always escaped, so content cannot look like this. */
+const USAGE_OR_ERROR = /"usage"\s*:\s*\{|"error"\s*:/;
+
 /**
  * The observer of OpenAI chat completions relayed as they are (an OpenAI client talking to an
  * OpenAI-compatible upstream): upstream bytes go to the client unchanged except where a quirk
- * needs fixing; usage, the first token, [DONE] and the output text are read on the way.
+ * needs fixing; usage, the first token, [DONE] and the output text are read on the way. Once the
+ * first token has been seen, a block that can hold neither usage nor an error is passed on
+ * unparsed and kept: its text is read only if the stream ends without usage (a cut stream), when
+ * the hub counts the tokens itself.
  */
 export class ChatObserver implements StreamObserver {
-  readonly meter: PassthroughMeter = newMeter();
+  readonly meter: PassthroughMeter;
+  /** Output text of the chunks parsed so far (before usage). */
+  private text = '';
+  /** Blocks passed on unparsed since the first token (until usage arrives). */
+  private kept: string[] = [];
 
   /** `includeUsage`: whether the client asked for the usage chunk (the hub always asks the upstream for it). */
   constructor(
     private readonly provider: string,
     private readonly includeUsage: boolean,
-  ) {}
+  ) {
+    const m = newMeter();
+    Object.defineProperty(m, 'output', { get: () => this.output(), enumerable: true });
+    this.meter = m;
+  }
 
   readonly onBlock = (block: string): string => {
     const s = this.meter;
+    if (s.firstTokenAt !== undefined && s.usage === undefined && !block.includes('[DONE]') && !USAGE_OR_ERROR.test(block)) {
+      this.kept.push(block);
+      return `${block}\n\n`;
+    }
     const ev = parseSSEEvent(block);
     if (!ev) return `${block}\n\n`; // a comment: a keep-alive the client may want too
     if (ev.data === '[DONE]') {
@@ -38,10 +56,23 @@ export class ChatObserver implements StreamObserver {
     }
     // Key-shaped strings are scrubbed here; the relay (sse-relay.ts) takes the hub's own secrets out.
     if (chunk.error) throw streamError(this.provider, chunk.error, undefined);
-    if (s.usage === undefined && take(chunk, s) && s.firstTokenAt === undefined) s.firstTokenAt = performance.now();
+    if (!chunk.usage && s.usage === undefined) {
+      if (this.kept.length) {
+        this.text = this.output();
+        this.kept = [];
+      }
+      const t = take(chunk);
+      if (t !== undefined) {
+        this.text += t;
+        if (s.firstTokenAt === undefined) s.firstTokenAt = performance.now();
+      }
+    }
     if (chunk.usage) {
+      // Usage: the output so far need not be counted, only whether a first token came with it.
+      if (s.firstTokenAt === undefined && take(chunk) !== undefined) s.firstTokenAt = performance.now();
       s.usage = usageFromWire(chunk.usage);
-      s.output = '';
+      this.text = '';
+      this.kept = [];
       if (!this.includeUsage) return chunk.choices?.length ? `${block}\n\n` : '';
       if (!isNormalWireUsage(chunk.usage)) {
         chunk.usage = normalizeWireUsage(chunk.usage);
@@ -50,22 +81,39 @@ export class ChatObserver implements StreamObserver {
     }
     return `${block}\n\n`;
   };
+
+  /** The output relayed before any usage: what was parsed, then the kept blocks' text. */
+  private output(): string {
+    let out = this.text;
+    for (const block of this.kept) {
+      const ev = parseSSEEvent(block);
+      if (!ev) continue;
+      try {
+        out += take(JSON.parse(ev.data) as WireChunk) ?? '';
+      } catch {
+        // Not JSON: nothing the client could read as output.
+      }
+    }
+    return out;
+  }
 }
 
-/** Appends the chunk's text to the meter; says whether it held any token (text, reasoning or a tool call). */
-function take(chunk: WireChunk, s: PassthroughMeter): boolean {
-  let any = false;
+/** The chunk's output (text, reasoning, tool calls); undefined when it held no token at all. */
+function take(chunk: WireChunk): string | undefined {
+  let out: string | undefined;
   for (const c of chunk.choices ?? []) {
     const d = c.delta;
     if (!d) continue;
-    if (d.content) s.output += d.content;
-    if (d.reasoning_content) s.output += d.reasoning_content;
-    else if (d.reasoning) s.output += d.reasoning;
-    else if (d.reasoning_details) for (const x of d.reasoning_details) s.output += x.text ?? '';
-    if (d.tool_calls) for (const t of d.tool_calls) s.output += (t.function?.name ?? '') + (t.function?.arguments ?? '');
-    any ||= Boolean(d.content || d.reasoning_content || d.reasoning || d.reasoning_details?.length || d.tool_calls?.length);
+    const any = Boolean(d.content || d.reasoning_content || d.reasoning || d.reasoning_details?.length || d.tool_calls?.length);
+    if (!any) continue;
+    out ??= '';
+    if (d.content) out += d.content;
+    if (d.reasoning_content) out += d.reasoning_content;
+    else if (d.reasoning) out += d.reasoning;
+    else if (d.reasoning_details) for (const x of d.reasoning_details) out += x.text ?? '';
+    if (d.tool_calls) for (const t of d.tool_calls) out += (t.function?.name ?? '') + (t.function?.arguments ?? '');
   }
-  return any;
+  return out;
 }
 
 /** A whole non-streaming completion: usage read, the body normalized only when a client could not find it. */
