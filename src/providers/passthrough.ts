@@ -17,6 +17,23 @@ export interface StreamObserver {
 /** Reads one format's whole (non-streaming) answer: the body to send on and its usage. Throws on garbage. */
 export type WholeReader = (text: string, provider: string) => { text: string; usage: PassthroughMeter['usage'] };
 
+/**
+ * A meter whose output text is worked out only when read (a relay that keeps blocks unparsed
+ * until it knows it needs their text): `read` gives it.
+ */
+export class LazyOutputMeter implements PassthroughMeter {
+  usage: PassthroughMeter['usage'] = undefined;
+  firstTokenAt: number | undefined = undefined;
+  done = false;
+  failed = false;
+
+  constructor(private readonly read: () => string) {}
+
+  get output(): string {
+    return this.read();
+  }
+}
+
 export function newMeter(): PassthroughMeter {
   return { usage: undefined, firstTokenAt: undefined, done: false, failed: false, output: '' };
 }

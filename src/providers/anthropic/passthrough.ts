@@ -1,7 +1,7 @@
 import { HubError } from '../../core/errors.js';
 import type { PassthroughMeter } from '../../core/model.js';
 import type { Usage } from '../../core/types.js';
-import { newMeter } from '../passthrough.js';
+import { LazyOutputMeter } from '../passthrough.js';
 import type { StreamObserver } from '../passthrough.js';
 import { parseSSEEvent } from '../sse.js';
 import { mergeUsage, usageFromAnthropic } from './usage.js';
@@ -24,10 +24,8 @@ export class MessagesObserver implements StreamObserver {
   private content: string[] | undefined = [];
 
   constructor(private readonly provider: string) {
-    const m = newMeter();
     // The output so far, read only when no usage arrived (a cut stream) and so counted by the hub.
-    Object.defineProperty(m, 'output', { get: () => this.outputText(), enumerable: true });
-    this.meter = m;
+    this.meter = new LazyOutputMeter(() => this.outputText());
   }
 
   readonly onBlock = (block: string): string => {

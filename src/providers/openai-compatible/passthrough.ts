@@ -1,7 +1,7 @@
 import { HubError } from '../../core/errors.js';
 import type { PassthroughMeter } from '../../core/model.js';
 import type { Usage } from '../../core/types.js';
-import { newMeter } from '../passthrough.js';
+import { LazyOutputMeter } from '../passthrough.js';
 import type { StreamObserver } from '../passthrough.js';
 import { parseSSEEvent } from '../sse.js';
 import { streamError } from './errors.js';
@@ -31,9 +31,7 @@ export class ChatObserver implements StreamObserver {
     private readonly provider: string,
     private readonly includeUsage: boolean,
   ) {
-    const m = newMeter();
-    Object.defineProperty(m, 'output', { get: () => this.output(), enumerable: true });
-    this.meter = m;
+    this.meter = new LazyOutputMeter(() => this.output());
   }
 
   readonly onBlock = (block: string): string => {
