@@ -122,13 +122,29 @@ export function createHub(o: HubOptions): Hub {
       check();
       return true;
     } catch (err) {
-      if (!(err instanceof HubError)) throw err;
-      sendJSON(res, err.status, openAIErrorBody(err));
+      refuse(res, err);
       return false;
     }
   }
-  /** Answers 401 itself when the caller may not use the model API. */
-  const authenticated = (req: IncomingMessage, res: ServerResponse): boolean => allowed(res, () => ctx.tenancy.authenticate(req.headers));
+  /** Answers a refusal (a HubError) in the OpenAI shape; anything else is the hub's own fault. */
+  function refuse(res: ServerResponse, err: unknown): void {
+    if (!(err instanceof HubError)) throw err;
+    sendJSON(res, err.status, openAIErrorBody(err));
+  }
+  /**
+   * Runs `then` if the caller may use the model API, else answers 401 itself. Waits only when a
+   * store shared with other hubs is asked about a key the cache does not know (made on another).
+   */
+  const whenAuthenticated = (req: IncomingMessage, res: ServerResponse, then: () => void | Promise<void>): void | Promise<void> => {
+    let known: ReturnType<Tenancy['authenticateShared']>;
+    try {
+      known = ctx.tenancy.authenticateShared(req.headers);
+    } catch (err) {
+      return refuse(res, err);
+    }
+    if (!(known instanceof Promise)) return then();
+    return known.then(then, (err: unknown) => refuse(res, err));
+  };
   /** Scrapes need the admin key when metricsAuth is `required`. */
   const mayScrape = (req: IncomingMessage, res: ServerResponse): boolean => o.metricsAuth !== 'required' || allowed(res, () => ctx.tenancy.requireAdmin(req.headers));
 
@@ -167,7 +183,7 @@ export function createHub(o: HubOptions): Hub {
       case '/v1/models':
       case '/models':
         if (method !== 'GET') return methodNotAllowed(res, method, path, 'GET');
-        return authenticated(req, res) ? listModels(ctx, req, res) : undefined;
+        return whenAuthenticated(req, res, () => listModels(ctx, req, res));
       case '/healthz':
         return sendJSON(res, 200, { status: 'ok' });
       case '/metrics':
@@ -187,8 +203,8 @@ export function createHub(o: HubOptions): Hub {
     for (const prefix of ['/v1/models/', '/models/']) {
       if (path.startsWith(prefix) && path.length > prefix.length) {
         if (method !== 'GET') return methodNotAllowed(res, method, path, 'GET');
-        if (!authenticated(req, res)) return;
-        return getModel(ctx, req, res, decodePathPart(path.slice(prefix.length)));
+        const name = decodePathPart(path.slice(prefix.length));
+        return whenAuthenticated(req, res, () => getModel(ctx, req, res, name));
       }
     }
     return notFound(res, method, path);
