@@ -66,8 +66,9 @@ describe('malformed percent-encoding in a path', () => {
 
 describe('an error of the hub\'s own making', () => {
   it('thrown synchronously from routing: logged, a 500 that is not blamed on an upstream, and the hub keeps serving', async () => {
-    const authenticate = hub.tenancy.authenticate;
-    hub.tenancy.authenticate = () => {
+    // What routing calls to authenticate a model-API request.
+    const authenticate = hub.tenancy.authenticateShared;
+    hub.tenancy.authenticateShared = () => {
       throw new TypeError('boom in authenticate');
     };
     try {
@@ -76,7 +77,7 @@ describe('an error of the hub\'s own making', () => {
       expect(r.body.error).toMatchObject({ type: 'server_error', code: 'internal_error' });
       expect(r.body.error.message).not.toContain('boom');
     } finally {
-      hub.tenancy.authenticate = authenticate;
+      hub.tenancy.authenticateShared = authenticate;
     }
     expect((await get(hub, '/v1/models', admin)).status).toBe(200);
     await new Promise((r) => setTimeout(r, 1100)); // pino flushes at least once a second
