@@ -36,6 +36,7 @@ import { createTestDatabase } from './helpers/pg.js';
 import type { TestDatabase } from './helpers/pg.js';
 import { startOpenAIUpstream } from './upstreams/openai.js';
 import type { OpenAIUpstream } from './upstreams/openai.js';
+import { deleteKeys } from './helpers/redis.js';
 
 const REDIS = process.env.BAIMO_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 let upstream: OpenAIUpstream;
@@ -66,14 +67,7 @@ afterAll(async () => {
 
 afterEach(async () => {
   const r = new Redis(REDIS);
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
-  if (keys.length) await r.del(...keys);
+  await deleteKeys(r, prefix);
   await r.quit();
   await Promise.all(connections.splice(0).map((c) => c.quit()));
   await Promise.all(pools.splice(0).map((p) => p.close()));

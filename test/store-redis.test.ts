@@ -14,6 +14,7 @@ import { RedisRateLimits } from '../src/store/redis/rate-limits.js';
 import type { Budgeted, ReserveResult } from '../src/tenancy/ledger.js';
 import { RateLimiter } from '../src/tenancy/rate-limits.js';
 import type { RateLimited } from '../src/tenancy/rate-limits.js';
+import { deleteKeys } from './helpers/redis.js';
 
 const URL = process.env.BAIMO_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 let prefix: string;
@@ -31,14 +32,7 @@ beforeEach(() => {
 
 afterEach(async () => {
   const r = connect();
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
-  if (keys.length) await r.del(...keys);
+  await deleteKeys(r, prefix);
   await Promise.all(clients.splice(0).map((c) => (c.status === 'end' ? undefined : c.quit().catch(() => c.disconnect()))));
 });
 

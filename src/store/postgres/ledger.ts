@@ -4,7 +4,7 @@ import type { Budgeted, Reservation, ReserveResult } from '../../tenancy/ledger.
 import { periodStart } from '../../tenancy/ledger.js';
 import type { BudgetLedger } from '../../tenancy/ports.js';
 import type { BudgetPeriod } from '../../tenancy/types.js';
-import { BackgroundWrites } from '../redis/background.js';
+import { WritesBehind } from '../background.js';
 import { periodEnd } from '../redis/ledger.js';
 import type { RedisReservation as IdentifiedReservation, SpendLoader } from '../redis/ledger.js';
 import { transaction } from './limits-schema.js';
@@ -32,11 +32,10 @@ export interface PostgresBudgetLedgerOptions {
  * (`load`) by one hub; a reservation past its expiry (its hub died) no longer counts and is
  * deleted by the next reserve. Exact, and slower than Redis. Needs the tables of limits-schema.ts.
  */
-export class PostgresBudgetLedger implements BudgetLedger {
+export class PostgresBudgetLedger extends WritesBehind implements BudgetLedger {
   private readonly now: () => number;
   private readonly ttl: number;
   private readonly seedLockMs: number;
-  private readonly background: BackgroundWrites;
   private readonly seeding = new Map<string, Promise<void>>();
 
   constructor(
@@ -44,21 +43,13 @@ export class PostgresBudgetLedger implements BudgetLedger {
     private readonly load: SpendLoader,
     o: PostgresBudgetLedgerOptions = {},
   ) {
+    super('a settled budget reservation', o.warn);
     this.now = o.now ?? Date.now;
     this.ttl = o.reservationTtlMs ?? 15 * 60_000;
     this.seedLockMs = o.seedLockMs ?? 30_000;
-    this.background = new BackgroundWrites('a settled budget reservation', o.warn);
   }
 
-  /** Settles that could not be written: each leaves a reservation held until it expires and its cost uncounted. */
-  get failures(): number {
-    return this.background.failures;
-  }
 
-  /** Waits for the corrections and settles not yet written (shutdown, tests). */
-  flush(): Promise<void> {
-    return this.background.flush();
-  }
 
   async reserve(budgets: readonly Budgeted[], amount: number): Promise<ReserveResult> {
     const id = randomUUID();

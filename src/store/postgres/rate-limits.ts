@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { RateLimits } from '../../tenancy/ports.js';
 import type { RateLimited, RateVerdict } from '../../tenancy/rate-limits.js';
-import { BackgroundWrites } from '../redis/background.js';
+import { WritesBehind } from '../background.js';
 import { transaction } from './limits-schema.js';
 
 export interface PostgresRateLimitsOptions {
@@ -32,27 +32,18 @@ function window(b: Buckets | undefined, sec: number): { total: number; reset: nu
  * each other crosswise). Exact, and slower than Redis: a few round trips per request.
  * Needs the tables of limits-schema.ts.
  */
-export class PostgresRateLimits implements RateLimits {
+export class PostgresRateLimits extends WritesBehind implements RateLimits {
   private readonly now: () => number;
-  private readonly background: BackgroundWrites;
 
   constructor(
     private readonly pool: pg.Pool,
     o: PostgresRateLimitsOptions = {},
   ) {
+    super('a token count correction', o.warn);
     this.now = o.now ?? Date.now;
-    this.background = new BackgroundWrites('a token count correction', o.warn);
   }
 
-  /** Token corrections that could not be written (each leaves that minute's count off by its delta). */
-  get failures(): number {
-    return this.background.failures;
-  }
 
-  /** Waits for the corrections and settles not yet written (shutdown, tests). */
-  flush(): Promise<void> {
-    return this.background.flush();
-  }
 
   async admit(limits: readonly RateLimited[], tokens: number): Promise<RateVerdict> {
     if (limits.length === 0) return { ok: true, headers: {} };

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { CapturedBodies, RequestLogFilter, UsageGroup, UsageRow, UsageStore, UsageTotalsQuery, UsageTotalsRow } from '../../usage/ports.js';
 import type { UsageRecord, UsageSink } from '../../usage/record.js';
 import { deleteInBatches, DELETE_BATCH } from './schema.js';
+import { totalsColumns } from '../totals.js';
 
 /** The usage columns a batch fills, in order, with the PostgreSQL array type each is sent as. */
 const COLUMNS: readonly (readonly [string, string])[] = [
@@ -144,18 +145,7 @@ export class PostgresUsageStore implements UsageStore, UsageSink {
     params.push(q.limit);
     const groups = q.groupBy.map((g) => GROUPS[g]);
     const cols = q.groupBy.map((g) => `${GROUPS[g].expr} AS ${g}`);
-    const sql = `SELECT ${[...cols,
-      'COALESCE(SUM(requests), 0) AS requests',
-      'COALESCE(SUM(CASE WHEN status >= 400 THEN requests ELSE 0 END), 0) AS errors',
-      'COALESCE(SUM(input_tokens), 0) AS input_tokens',
-      'COALESCE(SUM(output_tokens), 0) AS output_tokens',
-      'COALESCE(SUM(cached_input_tokens), 0) AS cached_input_tokens',
-      'COALESCE(SUM(cache_write_tokens), 0) AS cache_write_tokens',
-      'COALESCE(SUM(reasoning_tokens), 0) AS reasoning_tokens',
-      'COALESCE(SUM(cost_usd), 0) AS cost_usd',
-      'SUM(latency_ms_sum) / SUM(requests)::float8 AS avg_latency_ms',
-      'SUM(ttft_ms_sum) / NULLIF(SUM(ttft_count), 0)::float8 AS avg_ttft_ms',
-    ].join(', ')} FROM usage_hourly WHERE ${where.join(' AND ')}${groups.length ? ` GROUP BY ${groups.map((g) => g.expr).join(', ')} ORDER BY ${groups.map((g) => g.order).join(', ')}` : ''} LIMIT $${params.length}`;
+    const sql = `SELECT ${[...cols, ...totalsColumns('::float8')].join(', ')} FROM usage_hourly WHERE ${where.join(' AND ')}${groups.length ? ` GROUP BY ${groups.map((g) => g.expr).join(', ')} ORDER BY ${groups.map((g) => g.order).join(', ')}` : ''} LIMIT $${params.length}`;
     return (await this.pool.query(sql, params)).rows as UsageTotalsRow[];
   }
 

@@ -4,7 +4,7 @@ import type { Budgeted, Reservation, ReserveResult } from '../../tenancy/ledger.
 import { periodStart } from '../../tenancy/ledger.js';
 import type { BudgetLedger } from '../../tenancy/ports.js';
 import type { BudgetPeriod } from '../../tenancy/types.js';
-import { BackgroundWrites } from './background.js';
+import { WritesBehind } from '../background.js';
 import { Script } from './script.js';
 
 /** Amounts in Redis are integer nano-dollars: INCRBY is exact where floats would drift. */
@@ -137,12 +137,11 @@ export function periodEnd(period: BudgetPeriod, now: number): number | undefined
  * (tenancy/ledger.ts): reserve the worst case against every budget atomically, settle it to the
  * actual cost. Spent per period is seeded once from the durable store (`load`) by one replica.
  */
-export class RedisBudgetLedger implements BudgetLedger {
+export class RedisBudgetLedger extends WritesBehind implements BudgetLedger {
   private readonly prefix: string;
   private readonly now: () => number;
   private readonly ttl: number;
   private readonly seedLockMs: number;
-  private readonly background: BackgroundWrites;
   /** Seeds this replica is doing or waiting for, so its own concurrent requests wait on one. */
   private readonly seeding = new Map<string, Promise<void>>();
 
@@ -151,22 +150,14 @@ export class RedisBudgetLedger implements BudgetLedger {
     private readonly load: SpendLoader,
     o: RedisBudgetLedgerOptions = {},
   ) {
+    super('a settled budget reservation', o.warn);
     this.prefix = o.prefix ?? 'baimo:';
     this.now = o.now ?? Date.now;
     this.ttl = o.reservationTtlMs ?? 15 * 60_000;
     this.seedLockMs = o.seedLockMs ?? 30_000;
-    this.background = new BackgroundWrites('a settled budget reservation', o.warn);
   }
 
-  /** Settles that could not be written: each leaves a reservation held until it expires and its cost uncounted. */
-  get failures(): number {
-    return this.background.failures;
-  }
 
-  /** Waits for the corrections and settles not yet written (shutdown, tests). */
-  flush(): Promise<void> {
-    return this.background.flush();
-  }
 
   /** Loads the scripts into Redis; optional (a script missing is loaded on its first call), for start-up. */
   async ready(): Promise<void> {

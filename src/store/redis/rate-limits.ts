@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { RateLimits } from '../../tenancy/ports.js';
 import type { RateLimited, RateVerdict } from '../../tenancy/rate-limits.js';
-import { BackgroundWrites } from './background.js';
+import { WritesBehind } from '../background.js';
 import { Script } from './script.js';
 
 /**
@@ -89,29 +89,20 @@ export interface RedisRateLimitsOptions {
  * one-second buckets, headers and Retry-After as RateLimiter (tenancy/rate-limits.ts), with
  * check-every-limit-then-count done atomically in one Lua script.
  */
-export class RedisRateLimits implements RateLimits {
+export class RedisRateLimits extends WritesBehind implements RateLimits {
   private readonly prefix: string;
   private readonly now: () => number;
-  private readonly background: BackgroundWrites;
 
   constructor(
     private readonly redis: Redis,
     o: RedisRateLimitsOptions = {},
   ) {
+    super('a token count correction', o.warn);
     this.prefix = o.prefix ?? 'baimo:';
     this.now = o.now ?? Date.now;
-    this.background = new BackgroundWrites('a token count correction', o.warn);
   }
 
-  /** Token corrections that could not be written (each leaves that minute's count off by its delta). */
-  get failures(): number {
-    return this.background.failures;
-  }
 
-  /** Waits for the corrections and settles not yet written (shutdown, tests). */
-  flush(): Promise<void> {
-    return this.background.flush();
-  }
 
   /** Loads the scripts into Redis; optional (a script missing is loaded on its first call), for start-up. */
   async ready(): Promise<void> {

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { CapturedBodies, RequestLogFilter, UsageGroup, UsageRow, UsageStore, UsageTotalsQuery, UsageTotalsRow } from '../../usage/ports.js';
 import type { UsageRecord } from '../../usage/record.js';
 import { deleteInChunks, statementCache } from './schema.js';
+import { totalsColumns } from '../totals.js';
 
 /** A captured request's bodies as stored (export reads). */
 export interface ExportedBodies {
@@ -104,18 +105,7 @@ export class SQLiteUsageStore implements UsageStore {
     if (q.model) where.push('model = @model');
     if (q.provider) where.push('provider = @provider');
     const cols = groups.map((g) => `${GROUPS[g]} AS ${g}`);
-    const sql = `SELECT ${[...cols,
-      'COALESCE(SUM(requests), 0) AS requests',
-      'COALESCE(SUM(CASE WHEN status >= 400 THEN requests ELSE 0 END), 0) AS errors',
-      'COALESCE(SUM(input_tokens), 0) AS input_tokens',
-      'COALESCE(SUM(output_tokens), 0) AS output_tokens',
-      'COALESCE(SUM(cached_input_tokens), 0) AS cached_input_tokens',
-      'COALESCE(SUM(cache_write_tokens), 0) AS cache_write_tokens',
-      'COALESCE(SUM(reasoning_tokens), 0) AS reasoning_tokens',
-      'COALESCE(SUM(cost_usd), 0) AS cost_usd',
-      'SUM(latency_ms_sum) / SUM(requests) AS avg_latency_ms',
-      'SUM(ttft_ms_sum) / NULLIF(SUM(ttft_count), 0) AS avg_ttft_ms',
-    ].join(', ')} FROM usage_hourly WHERE ${where.join(' AND ')}${groups.length ? ` GROUP BY ${groups.map((g) => GROUPS[g]).join(', ')} ORDER BY ${groups.map((g) => GROUPS[g]).join(', ')}` : ''} LIMIT @limit`;
+    const sql = `SELECT ${[...cols, ...totalsColumns('')].join(', ')} FROM usage_hourly WHERE ${where.join(' AND ')}${groups.length ? ` GROUP BY ${groups.map((g) => GROUPS[g]).join(', ')} ORDER BY ${groups.map((g) => GROUPS[g]).join(', ')}` : ''} LIMIT @limit`;
     return this.statement(sql).all({
       from: q.from,
       to: q.to,

@@ -43,3 +43,25 @@ export class BackgroundWrites {
     while (this.pending.size) await Promise.all(this.pending);
   }
 }
+
+/**
+ * A shared-state implementation whose writes the request path never waits for (settles, token
+ * corrections): what failed to be written, and a way to wait for what is in flight at shutdown.
+ */
+export abstract class WritesBehind {
+  protected readonly background: BackgroundWrites;
+
+  constructor(what: string, warn?: (message: string) => void) {
+    this.background = new BackgroundWrites(what, warn);
+  }
+
+  /** Writes that could not be made: each leaves the shared state off by what it carried. */
+  get failures(): number {
+    return this.background.failures;
+  }
+
+  /** Waits for the writes not yet made (shutdown, tests). */
+  flush(): Promise<void> {
+    return this.background.flush();
+  }
+}
