@@ -22,6 +22,7 @@ import { RateLimiter } from '../src/tenancy/rate-limits.js';
 import { UsageRecorder } from '../src/usage/record.js';
 import type { UsageRecord } from '../src/usage/record.js';
 import type { RunningHub } from '../src/server/start.js';
+import type { SQLiteStores } from '../src/store/sqlite/index.js';
 import { startAnthropicUpstream } from './upstreams/anthropic.js';
 import type { AnthropicUpstream } from './upstreams/anthropic.js';
 import { startOpenAIUpstream } from './upstreams/openai.js';
@@ -29,9 +30,9 @@ import type { OpenAIUpstream } from './upstreams/openai.js';
 
 let openai: OpenAIUpstream;
 let anthropic: AnthropicUpstream;
-let hooked: RunningHub;
-let plain: RunningHub;
-let capturing: RunningHub;
+let hooked: RunningHub<SQLiteStores>;
+let plain: RunningHub<SQLiteStores>;
+let capturing: RunningHub<SQLiteStores>;
 const dirs: string[] = [];
 
 /** What the hooks saw, by request id. */
@@ -75,12 +76,14 @@ const observer: Hook = {
   },
 };
 
-async function hub(yaml: string, hooks: Hook[]): Promise<RunningHub> {
+async function hub(yaml: string, hooks: Hook[]): Promise<RunningHub<SQLiteStores>> {
   const dir = mkdtempSync(join(tmpdir(), 'baimo-hooks-'));
   dirs.push(dir);
   const config = join(dir, 'baimo.yaml');
   writeFileSync(config, yaml);
-  return startHub({ config, port: '0', host: '127.0.0.1', dataDir: join(dir, 'data'), env: { BAIMO_AUTH: 'none', BAIMO_LOG_LEVEL: 'silent' }, detectOllama: false, hooks });
+  const h = await startHub({ config, port: '0', host: '127.0.0.1', dataDir: join(dir, 'data'), env: { BAIMO_AUTH: 'none', BAIMO_LOG_LEVEL: 'silent' }, detectOllama: false, hooks });
+  if (h.store.kind !== 'sqlite') throw new Error('expected the embedded store');
+  return h as RunningHub<SQLiteStores>;
 }
 
 beforeAll(async () => {
@@ -102,14 +105,14 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-async function post(h: RunningHub, path: string, body: unknown) {
+async function post(h: RunningHub<SQLiteStores>, path: string, body: unknown) {
   const res = await fetch(`${h.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: JSON.stringify(body) });
   const text = await res.text();
   return { status: res.status, text, id: res.headers.get('x-request-id')!, headers: res.headers };
 }
 
-async function row(h: RunningHub, id: string) {
-  let r: ReturnType<RunningHub['store']['recentUsage']>[number] | undefined;
+async function row(h: RunningHub<SQLiteStores>, id: string) {
+  let r: ReturnType<SQLiteStores['recentUsage']>[number] | undefined;
   await expect.poll(() => (r = h.store.recentUsage(200).find((x) => x.request_id === id && x.final === 1)), { timeout: 5000 }).toBeDefined();
   return r!;
 }
@@ -323,7 +326,7 @@ describe('a hook that throws leaves the response and the record intact', () => {
   /** Calls to each stage's throwing hook, and to the hooks around it that must still run. */
   const thrown: Record<Stage, number> = { post: 0, event: 0, relay: 0, sent: 0 };
   const witnessed: Record<Stage, number> = { post: 0, event: 0, relay: 0, sent: 0 };
-  const hubs = new Map<Stage | 'none', RunningHub>();
+  const hubs = new Map<string, RunningHub<SQLiteStores>>();
 
   const stageHook = (stage: Stage, name: string, run: () => void): Hook => ({ name, [stage]: run });
   /** The throwing hook between two that count: whichever order a stage runs in, one runs after it. */

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openHost } from '../src/server/host.js';
 import type { HostOptions } from '../src/server/host.js';
-import { openSQLiteStores } from '../src/store/sqlite/index.js';
+import { openEmbedded } from '../src/server/backend.js';
+import type { EmbeddedBackend } from '../src/server/backend.js';
 import type { SQLiteStores } from '../src/store/sqlite/index.js';
 import { UsageJournal } from '../src/usage/journal.js';
 import type { UsageRecord } from '../src/usage/record.js';
@@ -32,10 +33,9 @@ function record(requestId: string): UsageRecord {
   };
 }
 
-const options = (dir: string, o: Partial<HostOptions<SQLiteStores>> = {}): HostOptions<SQLiteStores> => ({
+const options = (dir: string, o: Partial<HostOptions<EmbeddedBackend>> = {}): HostOptions<EmbeddedBackend> => ({
   dataDir: dir,
-  open: () => openSQLiteStores(dir),
-  sink: (stores) => ({ writeUsageLines: (jsonl) => stores.usage.writeUsage(jsonl.split('\n').map((l) => JSON.parse(l) as UsageRecord)) }),
+  open: () => openEmbedded(dir, { writer: 'inline' }),
   adminKey: undefined,
   authRequired: true,
   generateAdminKey: false,
@@ -53,16 +53,14 @@ describe('openHost', () => {
     journal.close(); // the process died here: journaled, never stored
 
     const host = await openHost(options(dir));
-    expect(stored(host.stores).sort()).toEqual(['killed-1', 'killed-2']);
+    expect(stored(host.backend.stores).sort()).toEqual(['killed-1', 'killed-2']);
     host.recorder.record(record('own-1'));
-    await host.recorder.close();
-    host.stores.close();
+    await host.close();
 
     // The next start finds nothing left to replay: no record twice.
     const again = await openHost(options(dir));
-    expect(stored(again.stores).sort()).toEqual(['killed-1', 'killed-2', 'own-1']);
-    await again.recorder.close();
-    again.stores.close();
+    expect(stored(again.backend.stores).sort()).toEqual(['killed-1', 'killed-2', 'own-1']);
+    await again.close();
   });
 
   it('makes an admin key only when asked, and only once', async () => {
@@ -83,12 +81,13 @@ describe('openHost', () => {
     const dir = dataDir();
     let closed = 0;
     const failing = options(dir, {
-      sink: () => ({ writeUsageLines: () => undefined, close: async () => void closed++ }),
       adminKey: 'sk-not-a-valid-admin-key',
       open: () => {
-        const s = openSQLiteStores(dir);
+        const b = openEmbedded(dir, { writer: 'inline' });
+        const s = b.stores;
         // The tenancy store fails while the host reads the keys.
-        return Object.assign(s, { tenancy: Object.assign(Object.create(s.tenancy), { keys: () => Promise.reject(new Error('disk gone')) }) });
+        const stores = Object.assign(s, { tenancy: Object.assign(Object.create(s.tenancy), { keys: () => Promise.reject(new Error('disk gone')) }) });
+        return { ...b, stores, close: () => b.close().then(() => void closed++) };
       },
     });
     await expect(openHost(failing)).rejects.toThrow('disk gone');

@@ -239,6 +239,11 @@ function storeContract(name: string, open: () => Promise<Backend>): void {
       await tenancy.setSetting('x', '1');
       await tenancy.setSetting('x', '2');
       expect(await tenancy.getSetting('x')).toBe('2');
+      // The first claim wins, concurrent or not; later ones read it back.
+      const claims = await Promise.all(['a', 'b', 'c'].map((v) => tenancy.claimSetting('y', v)));
+      expect(new Set(claims).size).toBe(1);
+      expect(await tenancy.claimSetting('y', 'z')).toBe(claims[0]);
+      expect(await tenancy.getSetting('y')).toBe(claims[0]);
       await tenancy.saveTeam({ id: 't1', name: 'one', budgetUsd: 5, metadata: { a: 1 }, createdAt: 1 });
       await tenancy.saveTeam({ id: 't2', name: 'two', metadata: {}, createdAt: 2 });
       await tenancy.saveTeam({ id: 't1', name: 'uno', budgetUsd: 6, metadata: { a: 1 }, createdAt: 1 });

@@ -19,7 +19,8 @@ export function startBanner(hub: Pick<RunningHub, 'url' | 'configFile' | 'store'
       : `  console: not built — run \`npm run build:web\`, then open ${browserURL(hub.url)}`,
   );
   lines.push(`  config:  ${hub.configFile ?? '(none — zero config)'}`);
-  lines.push(`  data:    ${hub.store.path}`);
+  if (hub.store.kind === 'sqlite') lines.push(`  data:    ${hub.store.path}`);
+  else lines.push(`  data:    ${hub.store.url} (shared; this replica's journal in ${hub.settings.dataDir})`);
   lines.push(`  auth:    ${hub.settings.auth === 'required' ? 'keys required (admin key or a virtual key)' : 'none — anyone who can reach this port can use it'}`);
   let out = `${lines.join('\n')}\n`;
   if (hub.generatedAdminKey) {

@@ -11,12 +11,10 @@ import { resolveSettings } from '../config/settings.js';
 import { HubError } from '../core/errors.js';
 import type { Gateway } from '../gateway/context.js';
 import { assemble } from '../server/assemble.js';
+import { openEmbedded } from '../server/backend.js';
 import { openHost } from '../server/host.js';
 import { DataDirError } from '../store/data-dir.js';
-import { openSQLiteStores } from '../store/sqlite/index.js';
-import { RateLimiter } from '../tenancy/rate-limits.js';
 import type { Principal } from '../tenancy/types.js';
-import type { UsageRecord } from '../usage/record.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -35,11 +33,11 @@ export async function openLocalGateway(o: { config: string | undefined; dataDir:
   const { config } = loadConfigFile(o.config ?? env.BAIMO_CONFIG, env);
   const { dataDir } = resolveSettings({ dataDir: o.dataDir }, env, config);
   const { registry, prices } = await assemble(config, env);
-  const { stores, recorder, tenancy, ledger } = await openHost({
+  const host = await openHost({
     dataDir,
     open: () => {
       try {
-        return openSQLiteStores(dataDir);
+        return openEmbedded(dataDir, { writer: 'inline' });
       } catch (err) {
         if (!(err instanceof DataDirError)) throw err;
         throw new DataDirError(
@@ -48,14 +46,13 @@ export async function openLocalGateway(o: { config: string | undefined; dataDir:
         );
       }
     },
-    // The CLI writes its few records itself: no writer thread for one call.
-    sink: (store) => ({ writeUsageLines: (jsonl) => store.usage.writeUsage(jsonl.split('\n').map((l) => JSON.parse(l) as UsageRecord)) }),
     adminKey: env.BAIMO_ADMIN_KEY,
     authRequired: true,
     generateAdminKey: false,
   });
+  const { backend, recorder, tenancy } = host;
   return {
-    gateway: { registry, recorder, prices, ledger, limiter: new RateLimiter() },
+    gateway: { registry, recorder, prices, ledger: backend.ledger, limiter: backend.limiter },
     dataDir,
     principal(apiKey) {
       if (apiKey === undefined) return { kind: 'admin' };
@@ -63,12 +60,6 @@ export async function openLocalGateway(o: { config: string | undefined; dataDir:
       if (p.kind === 'open') throw new HubError('authentication', 'Invalid API key.');
       return p;
     },
-    async close() {
-      try {
-        await recorder.close();
-      } finally {
-        stores.close();
-      }
-    },
+    close: () => host.close(),
   };
 }

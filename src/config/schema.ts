@@ -123,6 +123,20 @@ export const configSchema = z.strictObject({
       message: 'must not be longer than requestTimeoutMs',
     })
     .optional(),
+  /** The shared store (several replicas): PostgreSQL. Default: the embedded SQLite store in dataDir. */
+  store: z
+    .strictObject({
+      /** postgres://user:password@host:5432/database (BAIMO_DATABASE_URL wins over it). */
+      url: z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'expected a postgres://user:password@host:5432/database URL'),
+    })
+    .optional(),
+  /** Shared fast state for replicas (rate windows, budget reservations, change notifications). */
+  redis: z
+    .strictObject({
+      /** redis://[:password@]host:6379[/db] or rediss://… (BAIMO_REDIS_URL wins over it). */
+      url: z.string().regex(/^rediss?:\/\/\S+$/, 'expected a redis://host:6379 URL'),
+    })
+    .optional(),
   pricing: z
     .strictObject({
       /** CNY per USD, for providers that bill in CNY. */

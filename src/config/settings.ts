@@ -13,6 +13,10 @@ export interface ServerSettings {
   readonly maxConnections: number;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
+  /** The shared store: PostgreSQL (undefined: the embedded SQLite store in dataDir). */
+  readonly databaseUrl: string | undefined;
+  /** Shared limits and change notifications: Redis (only with databaseUrl). */
+  readonly redisUrl: string | undefined;
 }
 
 export interface SettingFlags {
@@ -21,7 +25,7 @@ export interface SettingFlags {
   readonly dataDir?: string | undefined;
 }
 
-export const DEFAULTS: Omit<ServerSettings, 'metricsAuth'> = {
+export const DEFAULTS: Omit<ServerSettings, 'metricsAuth' | 'databaseUrl' | 'redisUrl'> = {
   host: '127.0.0.1',
   port: 4000,
   dataDir: '.baimo',
@@ -72,6 +76,23 @@ function port(value: string, source: string): number {
   return n;
 }
 
+/**
+ * A store URL from the environment, checked for its scheme. The message never quotes the value:
+ * a mistyped URL may still hold a password.
+ */
+function storeUrl(value: string | undefined, source: string, schemes: readonly string[], example: string): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  let scheme: string | undefined;
+  try {
+    scheme = new URL(value).protocol.slice(0, -1);
+  } catch {
+    // not a URL at all
+  }
+  if (scheme === undefined || !schemes.includes(scheme)) {
+    throw new ConfigError(undefined, [{ path: source, message: `expected a ${example} URL` }]);
+  }
+  return value;
+}
 
 /** Flags beat environment variables, which beat the config file, which beats the defaults. */
 export function resolveSettings(
@@ -86,6 +107,12 @@ export function resolveSettings(
   if (headersTimeoutMs > requestTimeoutMs) {
     throw new ConfigError(undefined, [{ path: 'headersTimeoutMs', message: `${headersTimeoutMs} ms is longer than requestTimeoutMs (${requestTimeoutMs} ms)` }]);
   }
+  const databaseUrl = storeUrl(env.BAIMO_DATABASE_URL, 'BAIMO_DATABASE_URL', ['postgres', 'postgresql'], 'postgres://user:password@host:5432/database') ?? config.store?.url;
+  const redisUrl = storeUrl(env.BAIMO_REDIS_URL, 'BAIMO_REDIS_URL', ['redis', 'rediss'], 'redis://host:6379') ?? config.redis?.url;
+  if (redisUrl !== undefined && databaseUrl === undefined) {
+    // Limits in Redis over records in a local SQLite file would be shared by nothing else: refuse the half setup.
+    throw new ConfigError(undefined, [{ path: 'BAIMO_REDIS_URL', message: 'Redis is for replicas sharing a PostgreSQL store: set BAIMO_DATABASE_URL (or store.url) too' }]);
+  }
   return {
     host: flags.host ?? env.BAIMO_HOST ?? s.host ?? DEFAULTS.host,
     port: flags.port !== undefined ? port(flags.port, '--port') : env.BAIMO_PORT ? port(env.BAIMO_PORT, 'BAIMO_PORT') : (s.port ?? DEFAULTS.port),
@@ -97,5 +124,7 @@ export function resolveSettings(
     maxConnections: positive(env.BAIMO_MAX_CONNECTIONS, 'BAIMO_MAX_CONNECTIONS') ?? s.maxConnections ?? defaultMaxConnections(),
     headersTimeoutMs,
     requestTimeoutMs,
+    databaseUrl,
+    redisUrl,
   };
 }

@@ -1,39 +1,25 @@
 /**
  * What a process hosting the gateway stands on, set up the same way by `baimo serve`
- * (server/start.ts) and by the CLI (cli/local.ts): the data directory's stores (opened by the
- * caller, which takes the directory's lock and words a refusal for its own user), the records a
- * killed hub or CLI journaled but never stored replayed into them first, a recorder that journals
- * every record before handing batches to its sink, the keys and teams, and the budget ledger over
- * the stores' spend. One place, so the two cannot drift on the journal protocol or on how an
- * account's spend is read. It sees the stores through their ports only.
+ * (server/start.ts) and by the CLI (cli/local.ts): a storage backend (server/backend.ts; opened
+ * by the caller, which words a refusal for its own user), the records a killed hub or CLI
+ * journaled but never stored replayed into it first, a recorder that journals every record
+ * before handing batches to the backend's sink, and the keys and teams, kept fresh by the
+ * backend's feed where other hubs share the store. One place, so the two cannot drift on the
+ * journal protocol. The journal is always local, in the data directory: each replica of a
+ * shared hub keeps its own, so the hot path never waits on the database.
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ledger } from '../tenancy/ledger.js';
-import type { SpendReader, TenancyStore } from '../tenancy/ports.js';
 import { Tenancy } from '../tenancy/service.js';
 import { UsageJournal } from '../usage/journal.js';
-import type { UsageStore } from '../usage/ports.js';
 import { UsageRecorder } from '../usage/record.js';
-import type { UsageSink } from '../usage/record.js';
+import type { Backend, BackendStores } from './backend.js';
 
-/** What the host needs of the stores. */
-export interface HostStores {
-  readonly usage: Pick<UsageStore, 'writeUsage'>;
-  readonly tenancy: TenancyStore & SpendReader;
-  close(): void;
-}
-
-/** A usage sink that may hold a resource of its own (the hub's writer thread). */
-export type HostSink = UsageSink & { close?(): Promise<void> };
-
-export interface HostOptions<S extends HostStores> {
-  /** Where the usage journal lives. */
+export interface HostOptions<B extends Backend> {
+  /** Where the usage journal lives (the data directory, whose lock the backend or the caller holds). */
   readonly dataDir: string;
-  /** Opens the stores, taking the data directory's lock (throws when another process holds it). */
-  readonly open: () => S;
-  /** Where the recorder's batches go, given the opened stores. */
-  readonly sink: (stores: S) => HostSink;
+  /** Opens the backend (throws when another process holds the data directory, or the database refuses). */
+  readonly open: () => B | Promise<B>;
   /** BAIMO_ADMIN_KEY, when set. */
   readonly adminKey: string | undefined;
   readonly authRequired: boolean;
@@ -41,41 +27,60 @@ export interface HostOptions<S extends HostStores> {
   readonly generateAdminKey: boolean;
 }
 
-export interface Host<S extends HostStores> {
-  readonly stores: S;
-  readonly sink: HostSink;
+export interface Host<B extends Backend> {
+  readonly backend: B;
   readonly recorder: UsageRecorder;
   readonly tenancy: Tenancy;
   /** The admin key, only on the start that generated it. */
   readonly generatedAdminKey: string | undefined;
-  readonly ledger: Ledger;
+  /** Drains the recorder into the store, stops listening for changes, closes the backend. */
+  close(): Promise<void>;
   /** Undoes the opening when start-up fails later on: nothing was recorded; the lock is released. */
   discard(): Promise<void>;
 }
 
-export async function openHost<S extends HostStores>(o: HostOptions<S>): Promise<Host<S>> {
-  const stores = o.open();
-  let sink: HostSink | undefined;
+export type { BackendStores };
+
+export async function openHost<B extends Backend>(o: HostOptions<B>): Promise<Host<B>> {
+  const backend = await o.open();
   let journal: UsageJournal | undefined;
+  let tenancy: Tenancy | undefined;
   const discard = async () => {
-    await sink?.close?.();
+    tenancy?.close();
     journal?.close();
-    stores.close();
+    await backend.close();
   };
   try {
     const journalPath = join(o.dataDir, 'usage.journal');
     const leftover = UsageJournal.read(journalPath);
-    if (leftover.records.length) await stores.usage.writeUsage(leftover.records);
+    // Writes are idempotent by (request, attempt): a record the store already had is not doubled.
+    if (leftover.records.length) await backend.stores.usage.writeUsage(leftover.records);
     for (const f of leftover.files) rmSync(f, { force: true });
     journal = new UsageJournal(journalPath);
-    sink = o.sink(stores);
-    const recorder = new UsageRecorder(sink, journal);
-    const { tenancy, generatedAdminKey } = await Tenancy.open(stores.tenancy, o.adminKey, o.authRequired, { generate: o.generateAdminKey });
-    const ledger = new Ledger((account, _period, since) => {
-      const [kind, id] = account.split(':') as ['key' | 'team', string];
-      return stores.tenancy.spendOf(kind, id, since);
+    const recorder = new UsageRecorder(backend.sink, journal);
+    const opened = await Tenancy.open(backend.stores.tenancy, o.adminKey, o.authRequired, {
+      generate: o.generateAdminKey,
+      ...(backend.feed && { feed: backend.feed }),
     });
-    return { stores, sink, recorder, tenancy, generatedAdminKey, ledger, discard };
+    tenancy = opened.tenancy;
+    const t = tenancy;
+    let closing: Promise<void> | undefined;
+    return {
+      backend,
+      recorder,
+      tenancy: t,
+      generatedAdminKey: opened.generatedAdminKey,
+      discard,
+      close: () =>
+        (closing ??= (async () => {
+          try {
+            await recorder.close();
+          } finally {
+            t.close();
+            await backend.close();
+          }
+        })()),
+    };
   } catch (err) {
     await discard();
     throw err;

@@ -6,8 +6,10 @@ import type { Registry } from '../routing/registry.js';
 import { assemble } from './assemble.js';
 import type { DestinationStream } from 'pino';
 import { createLogger } from './log.js';
-import { openSQLiteStores, UsageWriter } from '../store/sqlite/index.js';
 import type { SQLiteStores } from '../store/sqlite/index.js';
+import type { PostgresStores } from '../store/postgres/index.js';
+import { openEmbedded, openShared } from './backend.js';
+import type { EmbeddedBackend, SharedBackend } from './backend.js';
 import { createTracer } from '../usage/tracing.js';
 import type { Tenancy } from '../tenancy/service.js';
 import { createHub } from './app.js';
@@ -29,13 +31,14 @@ export interface StartOptions extends SettingFlags {
   readonly hooks?: readonly Hook[];
 }
 
-export interface RunningHub {
+/** A running hub, on the embedded store (`store.kind` 'sqlite') or the shared one ('postgres'). */
+export interface RunningHub<S extends SQLiteStores | PostgresStores = SQLiteStores | PostgresStores> {
   readonly url: string;
   readonly settings: ServerSettings;
   readonly configFile: string | undefined;
   readonly hub: Hub;
   readonly registry: Registry;
-  readonly store: SQLiteStores;
+  readonly store: S;
   readonly providers: readonly ProviderSpec[];
   readonly tenancy: Tenancy;
   /** Deletes records past their retention now (it also runs hourly). */
@@ -52,22 +55,28 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
   const settings = resolveSettings(o, env, config);
   const { registry, prices, providers, redactor } = await assemble(config, env, { detectOllama: o.detectOllama !== false });
   const logger = createLogger(env.BAIMO_LOG_LEVEL ?? 'info', o.logDestination, redactor);
-  // Takes the data directory's lock: a second hub on the same directory stops here.
-  const host = await openHost({
+  const { databaseUrl, redisUrl } = settings;
+  // The embedded store takes the data directory's lock: a second hub on the same directory stops
+  // here. A shared one locks the directory too, for its journal: each replica needs its own.
+  const host = await openHost<EmbeddedBackend | SharedBackend>({
     dataDir: settings.dataDir,
-    open: () => openSQLiteStores(settings.dataDir),
-    sink: (store) => new UsageWriter(store.path),
+    open: () => (databaseUrl ? openShared(settings.dataDir, databaseUrl, redisUrl) : openEmbedded(settings.dataDir)),
     adminKey: env.BAIMO_ADMIN_KEY,
     authRequired: settings.auth === 'required',
     generateAdminKey: true,
   });
-  const { stores: store, recorder, tenancy, generatedAdminKey, ledger } = host;
+  const { backend, recorder, tenancy, generatedAdminKey } = host;
+  const { ledger, limiter } = backend;
+  const store = backend.stores;
   let tracer: Awaited<ReturnType<typeof createTracer>> | undefined;
   try {
-    // Read every budgeted account's spend now, so the request path never waits on the store.
-    for (const k of tenancy.keys()) if (k.budgetUsd !== undefined) ledger.spent(`key:${k.id}`, k.budgetPeriod ?? 'month');
-    for (const t of tenancy.teams()) if (t.budgetUsd !== undefined) ledger.spent(`team:${t.id}`, t.budgetPeriod ?? 'month');
-    const hub = createHub({ registry, recorder, maxBodyBytes: settings.maxBodyBytes, tenancy, prices, ledger, stores: store,
+    if (backend.kind === 'sqlite') {
+      // Read every budgeted account's spend now, so the request path never waits on the store.
+      // (A shared ledger seeds an account from the database once, for all replicas, on first use.)
+      for (const k of tenancy.keys()) if (k.budgetUsd !== undefined) void ledger.spent(`key:${k.id}`, k.budgetPeriod ?? 'month');
+      for (const t of tenancy.teams()) if (t.budgetUsd !== undefined) void ledger.spent(`team:${t.id}`, t.budgetPeriod ?? 'month');
+    }
+    const hub = createHub({ registry, recorder, maxBodyBytes: settings.maxBodyBytes, tenancy, prices, ledger, limiter, stores: store,
       logger,
       metricsAuth: settings.metricsAuth,
       limits: { maxConnections: settings.maxConnections, headersTimeoutMs: settings.headersTimeoutMs, requestTimeoutMs: settings.requestTimeoutMs },
@@ -115,9 +124,7 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
         closing ??= (async () => {
           for (const t of pruneTimers) clearTimeout(t);
           await hub.close();
-          tenancy.close();
-          await host.sink.close?.();
-          store.close();
+          await host.close();
           await t?.shutdown();
           await new Promise<void>((resolve) => logger.flush(() => resolve()));
         })();

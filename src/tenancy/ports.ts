@@ -13,6 +13,8 @@ import type { BudgetPeriod, Team, VirtualKey } from './types.js';
 export interface TenancyStore {
   getSetting(key: string): Promise<string | undefined>;
   setSetting(key: string, value: string): Promise<void>;
+  /** Stores `value` unless `key` already has one (another hub's, made at the same moment); answers what is stored. */
+  claimSetting(key: string, value: string): Promise<string>;
   teams(): Promise<Team[]>;
   keys(): Promise<VirtualKey[]>;
   /** One team as stored now; undefined once deleted. */

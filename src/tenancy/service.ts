@@ -107,7 +107,9 @@ export class Tenancy {
     if (stored) return { tenancy: await make(stored) };
     if (o.generate === false) return { tenancy: await make('') };
     const k = newKey('sk-baimo-admin');
-    await repo.setSetting(ADMIN_HASH, k.hash);
+    // Replicas starting together on an empty database: one key wins, and only its maker shows it.
+    const claimed = await repo.claimSetting(ADMIN_HASH, k.hash);
+    if (claimed !== k.hash) return { tenancy: await make(claimed) };
     return { tenancy: await make(k.hash), generatedAdminKey: k.key };
   }
 

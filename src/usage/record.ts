@@ -149,8 +149,14 @@ export class UsageRecorder {
     return this.queue.length;
   }
 
-  /** Flushes everything and waits until the store has it. */
-  async close(): Promise<void> {
+  private closing: Promise<void> | undefined;
+
+  /** Flushes everything and waits until the store has it (once, however often it is asked). */
+  close(): Promise<void> {
+    return (this.closing ??= this.drain());
+  }
+
+  private async drain(): Promise<void> {
     this.flush();
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
     this.closed = true;

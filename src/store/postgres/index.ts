@@ -11,6 +11,7 @@ export { DatabaseSchemaError, MIGRATION_LOCK, SCHEMA_VERSION } from './schema.js
 
 /** The shared store's port implementations, over one connection pool: shaped like SQLiteStores. */
 export interface PostgresStores {
+  readonly kind: 'postgres';
   /** The database URL, its password masked. */
   readonly url: string;
   /** The pool, for inspection (tests, debugging); the ports are the way in. */
@@ -63,6 +64,7 @@ export async function openPostgresStores(url: string, o: PostgresOptions = {}): 
   const responses = new PostgresResponseStore(pool, batch);
   let closing: Promise<void> | undefined;
   return {
+    kind: 'postgres',
     url: displayUrl(url),
     pool,
     migrated,

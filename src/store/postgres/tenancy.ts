@@ -20,6 +20,12 @@ export class PostgresTenancyStore implements TenancyStore {
     await this.pool.query('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
   }
 
+  async claimSetting(key: string, value: string): Promise<string> {
+    // Several replicas may claim at once: the first insert wins and everyone reads it back.
+    await this.pool.query('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, value]);
+    return (await this.getSetting(key))!;
+  }
+
   async teams(): Promise<Team[]> {
     return (await this.pool.query<TeamRow>('SELECT * FROM teams ORDER BY created_at, id')).rows.map(teamFrom);
   }

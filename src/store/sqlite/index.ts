@@ -14,6 +14,7 @@ export { UsageWriter } from './usage-writer.js';
 
 /** The embedded store's port implementations, over one SQLite connection. */
 export interface SQLiteStores {
+  readonly kind: 'sqlite';
   /** The database file. */
   readonly path: string;
   /** The connection, for inspection (tests, debugging); the ports are the way in. */
@@ -40,6 +41,7 @@ function openSQLiteFile(path: string, unlock?: () => void): SQLiteStores {
   const responses = new SQLiteResponseStore(db);
   let release = unlock;
   return {
+    kind: 'sqlite',
     path,
     db,
     usage,

@@ -19,6 +19,11 @@ export class SQLiteTenancyStore implements TenancyStore, SpendReader {
     this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
+  async claimSetting(key: string, value: string): Promise<string> {
+    this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(key, value);
+    return (await this.getSetting(key))!;
+  }
+
   async teams(): Promise<Team[]> {
     return (this.db.prepare('SELECT * FROM teams ORDER BY created_at').all() as TeamRow[]).map(teamFrom);
   }

@@ -1,0 +1,145 @@
+/**
+ * Three replicas of `baimo serve` (startHub, the very code `npm start` runs) on one PostgreSQL
+ * (127.0.0.1:5432) — with Redis (127.0.0.1:6379), and without it — behave as one hub: a key's
+ * budget and rpm hold across them, a key made on one works on the others at once and a revoked
+ * one is refused everywhere within a second, `previous_response_id` works whichever replica
+ * served the earlier response, and every completed request has its record in PostgreSQL.
+ */
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from './helpers/pg.js';
+import type { TestDatabase } from './helpers/pg.js';
+import { startSharedTestHub } from './helpers/hub.js';
+import type { TestHub } from './helpers/hub.js';
+import type { PostgresStores } from '../src/store/postgres/index.js';
+import { startOpenAIUpstream } from './upstreams/openai.js';
+import type { OpenAIUpstream } from './upstreams/openai.js';
+
+const REDIS = process.env.BAIMO_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+const ADMIN = 'sk-baimo-admin-replicas-000000000000';
+let upstream: OpenAIUpstream;
+
+beforeAll(async () => {
+  upstream = await startOpenAIUpstream();
+});
+afterAll(async () => {
+  await upstream?.close();
+});
+
+// USD per million tokens: one default answer (12 in, 9 out) costs exactly $0.03.
+const yaml = () => `providers:
+  loop: { baseURL: ${upstream.baseURL} }
+pricing:
+  models:
+    loop/gpt-test: { input: 1000, output: 2000 }
+`;
+
+type Body = { error?: { code?: string; message?: string } } & Record<string, unknown>;
+
+async function call(hub: TestHub<PostgresStores>, key: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: Body; headers: Headers }> {
+  const res = await fetch(`${hub.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, body: (await res.json()) as Body, headers: res.headers };
+}
+
+const hi = { model: 'loop/gpt-test', messages: [{ role: 'user', content: 'hi' }], max_tokens: 20 };
+
+describe.each([
+  ['PostgreSQL and Redis', true],
+  ['PostgreSQL alone', false],
+] as const)('three replicas on %s', (_name, withRedis) => {
+  let db: TestDatabase;
+  let hubs: TestHub<PostgresStores>[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const urls = { databaseUrl: db.url, ...(withRedis && { redisUrl: REDIS }) };
+    // Started together, as an orchestrator does: the migrations are applied once, under the lock.
+    hubs = await Promise.all([0, 1, 2].map(() => startSharedTestHub(yaml(), urls, { BAIMO_AUTH: 'required', BAIMO_ADMIN_KEY: ADMIN })));
+  });
+  afterAll(async () => {
+    await Promise.all(hubs.map((h) => h.dispose()));
+    await db?.drop();
+  });
+
+  const newKey = async (fields: Record<string, unknown>, on = 0) => {
+    const r = await call(hubs[on]!, ADMIN, 'POST', '/admin/keys', { name: 'replicas', ...fields });
+    expect(r.status).toBe(201);
+    return r.body as unknown as { id: string; key: string };
+  };
+  /** `n` requests at once, spread round-robin over the replicas. */
+  const spread = (n: number, key: string) => Promise.all(Array.from({ length: n }, (_, i) => call(hubs[i % 3]!, key, 'POST', '/v1/chat/completions', hi)));
+  const finalRecords = async (keyId: string) =>
+    (await hubs[0]!.store.pool.query<{ n: number; usd: number }>('SELECT count(*)::int AS n, coalesce(sum(cost_usd), 0)::float8 AS usd FROM usage WHERE key_id = $1 AND final = 1 AND status = 200', [keyId])).rows[0]!;
+
+  it('a key made on one replica works on the others at once; revoked on one, it is refused on all within a second', async () => {
+    const k = await newKey({}, 1);
+    const first = await Promise.all(hubs.map((h) => call(h, k.key, 'POST', '/v1/chat/completions', hi)));
+    expect(first.map((r) => r.status)).toEqual([200, 200, 200]);
+    // Changed on one: an rpm of 1 holds on the others within a second.
+    expect((await call(hubs[2]!, ADMIN, 'PATCH', `/admin/keys/${k.id}`, { rpm: 1 })).status).toBe(200);
+    await expect.poll(async () => (await call(hubs[0]!, ADMIN, 'GET', `/admin/keys/${k.id}`)).body.rpm, { timeout: 1000, interval: 50 }).toBe(1);
+    const revokedAt = Date.now();
+    expect((await call(hubs[2]!, ADMIN, 'POST', `/admin/keys/${k.id}/revoke`)).status).toBe(200);
+    await expect
+      .poll(async () => (await Promise.all(hubs.map((h) => call(h, k.key, 'GET', '/v1/models')))).map((r) => r.status), { timeout: 1000, interval: 50 })
+      .toEqual([401, 401, 401]);
+    expect(Date.now() - revokedAt).toBeLessThan(1000);
+    const refused = await call(hubs[0]!, k.key, 'POST', '/v1/chat/completions', hi);
+    expect(refused.status).toBe(401);
+    expect(refused.body.error?.message).toMatch(/revoked/i);
+  });
+
+  it("admits exactly a key's rpm across the replicas", async () => {
+    const k = await newKey({ rpm: 25 });
+    const out = await spread(90, k.key);
+    expect(out.filter((r) => r.status === 200)).toHaveLength(25);
+    const refused = out.filter((r) => r.status === 429);
+    expect(refused).toHaveLength(65);
+    expect(refused[0]!.body.error?.code).toBe('rate_limit_exceeded');
+    expect(refused[0]!.headers.get('x-ratelimit-limit-requests')).toBe('25');
+  });
+
+  it('500 concurrent requests over three replicas overspend a budget by at most one request', async () => {
+    const budget = 1;
+    const k = await newKey({ budget_usd: budget, budget_period: 'day' });
+    const out = await spread(500, k.key);
+    const ok = out.filter((r) => r.status === 200).length;
+    const refused = out.filter((r) => r.status === 429);
+    expect(ok + refused.length).toBe(500);
+    expect(refused[0]!.body.error?.code).toBe('budget_exceeded');
+    // Every completed request is recorded in PostgreSQL (off the request path, so wait for it).
+    await expect.poll(async () => (await finalRecords(k.id)).n, { timeout: 10_000 }).toBe(ok);
+    const { usd } = await finalRecords(k.id);
+    const oneRequest = 0.03;
+    expect(usd).toBeCloseTo(ok * oneRequest, 9);
+    expect(usd).toBeLessThanOrEqual(budget + oneRequest);
+    // And the budget was used, not refused wholesale (requests in flight hold their worst case,
+    // $0.048, until they settle at $0.03, so the last few may be refused a little early).
+    expect(usd).toBeGreaterThan(0.8 * budget);
+    // Every replica reports the same spend for the key.
+    const spends = await Promise.all(hubs.map(async (h) => (await call(h, ADMIN, 'GET', `/admin/keys/${k.id}`)).body.spend_usd as number));
+    for (const s of spends) expect(s).toBeCloseTo(usd, 6);
+  });
+
+  it('previous_response_id works whichever replica served the earlier response', async () => {
+    const k = await newKey({});
+    const client = (i: number) => new OpenAI({ baseURL: `${hubs[i]!.url}/v1`, apiKey: k.key, maxRetries: 0 });
+    const first = await client(0).responses.create({ model: 'loop/gpt-test', input: 'my name is Ada' });
+    const second = await client(1).responses.create({ model: 'loop/gpt-test', input: 'what is my name?', previous_response_id: first.id });
+    const third = await client(2).responses.create({ model: 'loop/gpt-test', input: 'and again?', previous_response_id: second.id });
+    expect(third.output_text).toContain('and again?');
+    // The upstream received the whole conversation, carried from the other replicas.
+    const last = upstream.requests.at(-1)!.body as { messages: { role: string; content: unknown }[] };
+    const texts = JSON.stringify(last.messages);
+    expect(texts).toContain('my name is Ada');
+    expect(texts).toContain('what is my name?');
+    expect(texts).toContain('and again?');
+    // A stored response is read back from any replica.
+    const fetched = await client(2).responses.retrieve(first.id);
+    expect(fetched.id).toBe(first.id);
+  });
+});
