@@ -11,7 +11,9 @@ import { resolveSettings } from '../config/settings.js';
 import { HubError } from '../core/errors.js';
 import type { Gateway } from '../gateway/context.js';
 import { assemble } from '../server/assemble.js';
-import { openEmbedded } from '../server/backend.js';
+import { join } from 'node:path';
+import { openEmbedded, openShared } from '../server/backend.js';
+import type { EmbeddedBackend, SharedBackend } from '../server/backend.js';
 import { openHost } from '../server/host.js';
 import { DataDirError } from '../store/data-dir.js';
 import type { Principal } from '../tenancy/types.js';
@@ -31,18 +33,24 @@ export interface LocalGateway {
 export async function openLocalGateway(o: { config: string | undefined; dataDir: string | undefined; env: Env }): Promise<LocalGateway> {
   const { env } = o;
   const { config } = loadConfigFile(o.config ?? env.BAIMO_CONFIG, env);
-  const { dataDir } = resolveSettings({ dataDir: o.dataDir }, env, config);
+  const settings = resolveSettings({ dataDir: o.dataDir }, env, config);
+  const { databaseUrl, redisUrl } = settings;
+  // On the shared store the CLI is one more replica: its calls are admitted against the shared
+  // limits and recorded in PostgreSQL, journaled meanwhile in a directory of its own (the hub holds DATA_DIR).
+  const dataDir = databaseUrl ? join(settings.dataDir, 'cli') : settings.dataDir;
   const { registry, prices } = await assemble(config, env);
-  const host = await openHost({
+  const host = await openHost<EmbeddedBackend | SharedBackend>({
     dataDir,
     open: () => {
       try {
-        return openEmbedded(dataDir, { writer: 'inline' });
+        return databaseUrl ? openShared(dataDir, databaseUrl, redisUrl) : openEmbedded(dataDir, { writer: 'inline' });
       } catch (err) {
         if (!(err instanceof DataDirError)) throw err;
         throw new DataDirError(
-          `\`baimo chat\` records its calls in the hub's data directory, and a running hub holds it. ${err.message} ` +
-            'Or send the request to the running hub (POST /v1/chat/completions), which records it there.',
+          databaseUrl
+            ? `Another \`baimo chat\` is running on this data directory. ${err.message}`
+            : `\`baimo chat\` records its calls in the hub's data directory, and a running hub holds it. ${err.message} ` +
+                'Or send the request to the running hub (POST /v1/chat/completions), which records it there.',
         );
       }
     },

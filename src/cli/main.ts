@@ -24,7 +24,8 @@ Usage:
   baimo models [--config FILE]
   baimo chat -m MODEL [--system TEXT] [--config FILE] [--data-dir DIR] [--api-key KEY] "prompt"
                                        (prompt from stdin if omitted; recorded in the data directory,
-                                        which a running hub must not hold: see the README)
+                                        which a running hub must not hold: see the README; on the
+                                        shared store, recorded in PostgreSQL like a replica's calls)
   baimo migrate [--database-url URL]   apply the PostgreSQL schema migrations
   baimo migrate --from sqlite DATA_DIR [--database-url URL]
                                        copy an embedded hub's data into PostgreSQL (safe to repeat)
@@ -32,7 +33,8 @@ Usage:
 Environment:
   BAIMO_PORT, BAIMO_HOST, BAIMO_CONFIG, BAIMO_DATA_DIR   same as the flags
   BAIMO_API_KEY                                          the key baimo chat calls as (default: the admin)
-  BAIMO_DATABASE_URL                                     the database baimo migrate uses
+  BAIMO_DATABASE_URL                                     the shared store (PostgreSQL); baimo migrate's database
+  BAIMO_REDIS_URL                                        shared limits and change notifications (with the above)
   BAIMO_AUTH, BAIMO_METRICS_AUTH (required|none), BAIMO_MAX_CONNECTIONS,
   BAIMO_HEADERS_TIMEOUT_MS, BAIMO_REQUEST_TIMEOUT_MS      see the README's Configuration
   OPENAI_API_KEY, DEEPSEEK_API_KEY, DASHSCOPE_API_KEY, …  enable a provider preset (see README)
