@@ -6,6 +6,8 @@
  * served the earlier response, and every completed request has its record in PostgreSQL.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -175,5 +177,52 @@ describe.each([
     // A stored response is read back from any replica.
     const fetched = await client(2).responses.retrieve(first.id);
     expect(fetched.id).toBe(first.id);
+  });
+});
+
+describe('a replica whose Redis goes away', () => {
+  let db: TestDatabase;
+  let hub: TestHub<PostgresStores> | undefined;
+  let proxy: Server;
+  const sockets = new Set<Socket>();
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    // The replica reaches Redis through this proxy, which the test cuts: a Redis outage as the replica sees it.
+    const target = new URL(REDIS);
+    proxy = createServer((client) => {
+      const upstream = connect(Number(target.port || 6379), target.hostname);
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on('close', () => sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const { port } = proxy.address() as AddressInfo;
+    hub = await startSharedTestHub(yaml(), { databaseUrl: db.url, redisUrl: `redis://127.0.0.1:${port}` }, { BAIMO_AUTH: 'required', BAIMO_ADMIN_KEY: ADMIN });
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.destroy();
+    proxy?.close();
+    await hub?.dispose();
+    await db?.drop();
+  });
+
+  it('refuses calls it cannot check (503, no address in the answer) and serves calls with no limits', async () => {
+    const h = hub!;
+    const limited = (await call(h, ADMIN, 'POST', '/admin/keys', { name: 'limited', rpm: 100 })).body as unknown as { key: string };
+    const free = (await call(h, ADMIN, 'POST', '/admin/keys', { name: 'free' })).body as unknown as { key: string };
+    expect((await call(h, limited.key, 'POST', '/v1/chat/completions', hi)).status).toBe(200);
+    proxy.close();
+    for (const s of sockets) s.destroy();
+    const refused = await call(h, limited.key, 'POST', '/v1/chat/completions', hi);
+    expect(refused.status).toBe(503);
+    expect(refused.body.error?.code).toBe('limits_unavailable');
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(JSON.stringify(refused.body)).not.toContain('127.0.0.1');
+    // A key with no limit or budget needs nothing from Redis.
+    expect((await call(h, free.key, 'POST', '/v1/chat/completions', hi)).status).toBe(200);
   });
 });

@@ -120,6 +120,32 @@ const OPEN: Ticket = { keyId: undefined, teamId: undefined, headers: {}, settle(
  */
 export type PromptSize = number | { readonly estimate: number; readonly bound: () => number; /** `n`: each choice may spend the output allowance. */ readonly choices?: number | null | undefined };
 
+let storeFailures = 0;
+
+/**
+ * Runs a check against the shared limit store (Redis, or PostgreSQL without it). When the store
+ * cannot answer, the request is refused with 503 — never admitted unchecked — and `undo` gives
+ * back what was counted already. The client is told nothing of the store (its address may be
+ * private); the operator gets the driver's message as a process warning, the first time and
+ * every hundredth after.
+ */
+async function unlessDown<T>(check: () => T | Promise<T>, undo?: () => void): Promise<T> {
+  try {
+    const r = await check();
+    storeFailures = 0;
+    return r;
+  } catch (err) {
+    if (err instanceof HubError) throw err;
+    undo?.();
+    if (storeFailures++ % 100 === 0) process.emitWarning(`the limit store could not be reached (${(err as Error).message}); requests with limits or budgets get 503`);
+    throw new HubError('overloaded', "The hub could not check this key's rate limits or budget: its limit store is unreachable. Retry shortly.", {
+      code: 'limits_unavailable',
+      retryAfter: 1,
+      cause: err,
+    });
+  }
+}
+
 /**
  * Lets a request through only if its key may use the model, has requests and tokens left this
  * minute, and has budget left for the request's worst case, which is reserved until it settles.
@@ -145,10 +171,14 @@ export async function admit(
     if (!modelAllowed(team?.allowedModels, model)) throw denied(`team '${team?.name}'`);
   }
 
-  const rateLimits: RateLimited[] = [{ account: `key:${key.id}`, rpm: o.subCall ? undefined : key.rpm, tpm: key.tpm }];
-  if (team) rateLimits.push({ account: `team:${team.id}`, rpm: o.subCall ? undefined : team.rpm, tpm: team.tpm });
+  // Only accounts with a limit are counted: a key with none costs the shared store (Redis) no round trip.
+  const rateLimits: RateLimited[] = [];
+  const keyRpm = o.subCall ? undefined : key.rpm;
+  if (keyRpm !== undefined || key.tpm !== undefined) rateLimits.push({ account: `key:${key.id}`, rpm: keyRpm, tpm: key.tpm });
+  const teamRpm = o.subCall ? undefined : team?.rpm;
+  if (team && (teamRpm !== undefined || team.tpm !== undefined)) rateLimits.push({ account: `team:${team.id}`, rpm: teamRpm, tpm: team.tpm });
   const tokens = promptTokens + (requestedMaxOutput ?? 0);
-  const rate = await ctx.limiter.admit(rateLimits, tokens);
+  const rate = await unlessDown(() => ctx.limiter.admit(rateLimits, tokens));
   if (!rate.ok) {
     const what = rate.limit === 'requests' ? 'requests per minute' : 'tokens per minute';
     throw new HubError('rate_limited', `Rate limit reached for ${rate.account?.startsWith('team:') ? 'the team' : 'this key'}: ${what}. Retry after ${rate.retryAfterSeconds}s.`, {
@@ -181,7 +211,7 @@ export async function admit(
     // The worst case over every deployment the route might use.
     const choices = typeof prompt === 'number' ? 1 : Math.max(1, Math.floor(prompt.choices ?? 1));
     const worst = routeWorstCase(ctx.prices, target.route, typeof prompt === 'number' ? prompt : prompt.bound(), requestedMaxOutput, choices);
-    const r = await ctx.ledger.reserve(budgets, worst?.usd ?? 0);
+    const r = await unlessDown(() => ctx.ledger.reserve(budgets, worst?.usd ?? 0), () => ctx.limiter.adjustTokens(accounts, -tokens));
     if (!r.ok) {
       ctx.limiter.adjustTokens(accounts, -tokens);
       const whose = r.account.startsWith('team:') ? 'the team' : 'this key';

@@ -149,14 +149,8 @@ export class UsageRecorder {
     return this.queue.length;
   }
 
-  private closing: Promise<void> | undefined;
-
-  /** Flushes everything and waits until the store has it (once, however often it is asked). */
-  close(): Promise<void> {
-    return (this.closing ??= this.drain());
-  }
-
-  private async drain(): Promise<void> {
+  /** Flushes everything and waits until the store has it; may be called again after more records. */
+  async close(): Promise<void> {
     this.flush();
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
     this.closed = true;
@@ -164,6 +158,10 @@ export class UsageRecorder {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.journal?.close();
+    // The journal's file is closed once, whoever closes the recorder first (the hub, then its host).
+    if (!this.journalClosed) this.journal?.close();
+    this.journalClosed = true;
   }
+
+  private journalClosed = false;
 }
