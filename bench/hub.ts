@@ -70,13 +70,17 @@ export interface HubOptions {
   nodeArgs?: string[];
   /** Extra environment for the hub. */
   env?: Record<string, string>;
+  /** Limits of the virtual key the load uses (admin API fields: rpm, budget_usd…); default none. */
+  keyFields?: Record<string, unknown>;
+  /** Appended to the generated baimo.yaml (e.g. a pricing section). */
+  configExtra?: string;
 }
 
 export async function startHub(upstreamPort: number, opts: HubOptions = {}): Promise<StartedHub> {
   const dir = mkdtempSync(join(tmpdir(), 'baimo-bench-'));
   dirs.add(dir);
   const config = join(dir, 'baimo.yaml');
-  writeFileSync(config, `providers:\n  bench:\n    baseURL: http://127.0.0.1:${upstreamPort}/v1\n    apiKey: sk-bench-upstream\n    models: [bench-model]\n`);
+  writeFileSync(config, `providers:\n  bench:\n    baseURL: http://127.0.0.1:${upstreamPort}/v1\n    apiKey: sk-bench-upstream\n    models: [bench-model]\n${opts.configExtra ?? ''}`);
   const adminKey = `bk-admin-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
   // A clean environment: no provider keys from the caller's shell, no OTLP exporter.
   const env: NodeJS.ProcessEnv = {};
@@ -106,7 +110,7 @@ export async function startHub(upstreamPort: number, opts: HubOptions = {}): Pro
   const res = await fetch(`${url}/admin/keys`, {
     method: 'POST',
     headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'bench' }),
+    body: JSON.stringify({ name: 'bench', ...opts.keyFields }),
   });
   const created = (await res.json()) as { key?: string };
   if (res.status !== 201 || !created.key) throw new Error(`creating a virtual key failed: ${res.status} ${JSON.stringify(created)}`);

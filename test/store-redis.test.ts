@@ -103,7 +103,8 @@ describe('RedisRateLimits', () => {
       if (i % 4 === 0) {
         redis!.adjustTokens(['key:s', 'team:s'], -25);
         local.adjustTokens(['key:s', 'team:s'], -25);
-        // Not awaited: the next admit goes down the same connection after it, so it sees it.
+        // Corrections are written at the end of the event-loop turn (batched): let it land.
+        await redis!.flush();
       }
       c.advance(i % 5 === 0 ? 7_300 : 900);
     }

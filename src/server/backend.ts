@@ -116,7 +116,9 @@ export async function openShared(dataDir: string, databaseUrl: string, redisUrl:
       const id = await stores.tenancy.claimSetting('redis_namespace', randomBytes(6).toString('hex'));
       const prefix = `baimo:{${id}}:`;
       // A request waits for Redis at most one retry: past that it is refused (503), never queued unboundedly.
-      const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, connectionName: 'baimo-limits', keepAlive: 10_000 });
+      // Auto-pipelining: the commands of every request in one event-loop turn go in one write (a write per
+      // command was the replica's largest CPU cost under load).
+      const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, connectionName: 'baimo-limits', keepAlive: 10_000, enableAutoPipelining: true });
       redis.on('error', () => undefined); // reconnected by ioredis; a request meanwhile gets the error
       opened.push({ close: () => redis.quit().catch(() => redis.disconnect()) });
       await redis.connect();

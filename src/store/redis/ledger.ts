@@ -80,25 +80,39 @@ return {'ok'}
 `;
 
 /**
- * KEYS: spent (this period), reserved, expiries, amounts of each account. ARGV: reservation id,
- * actual cost, then when each spent key expires (unix ms). Releases the reservation where it is
- * still held (not swept as expired) and adds the actual cost to spent either way: the call ran.
+ * Settles a batch of reservations. KEYS: spent (this period), reserved, expiries, amounts of
+ * each account of each reservation, in order. ARGV: per reservation, its number of accounts,
+ * its id, its actual cost, then when each account's spent key expires (unix ms). Releases each
+ * reservation where it is still held (not swept as expired) and adds the actual cost to spent
+ * either way: the call ran.
  */
 const SETTLE = `
-local id, actual = ARGV[1], ARGV[2]
-for i = 1, #KEYS / 4 do
-  local spent, reserved, expiries, amounts = KEYS[4 * i - 3], KEYS[4 * i - 2], KEYS[4 * i - 1], KEYS[4 * i]
-  local amt = redis.call('HGET', amounts, id)
-  if amt then
-    redis.call('DECRBY', reserved, amt)
-    redis.call('HDEL', amounts, id)
-    redis.call('ZREM', expiries, id)
+local a, k = 1, 0
+while a <= #ARGV do
+  local n, id, actual = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2]
+  a = a + 3
+  for i = 1, n do
+    local spent, reserved, expiries, amounts = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
+    k = k + 4
+    local amt = redis.call('HGET', amounts, id)
+    if amt then
+      redis.call('DECRBY', reserved, amt)
+      redis.call('HDEL', amounts, id)
+      redis.call('ZREM', expiries, id)
+    end
+    redis.call('INCRBY', spent, actual)
+    redis.call('PEXPIREAT', spent, ARGV[a])
+    a = a + 1
   end
-  redis.call('INCRBY', spent, actual)
-  redis.call('PEXPIREAT', spent, ARGV[2 + i])
 end
 return 1
 `;
+
+/** One reservation to settle: its accounts' keys and its SETTLE arguments. */
+interface Settlement {
+  readonly keys: readonly string[];
+  readonly args: readonly (string | number)[];
+}
 
 const reserveScript = new Script(RESERVE);
 const settleScript = new Script(SETTLE);
@@ -208,9 +222,18 @@ export class RedisBudgetLedger extends WritesBehind implements BudgetLedger {
     const now = this.now();
     const periods = own.periods;
     const keys = r.accounts.flatMap((a, i) => this.keys(a, periods[i]!, now));
-    const args = [own.id, toNano(actualUsd), ...periods.map((p) => this.spentExpiry(p, now))];
-    this.background.run(() => settleScript.run(this.redis, keys, args));
+    const args = [r.accounts.length, own.id, toNano(actualUsd), ...periods.map((p) => this.spentExpiry(p, now))];
+    this.settlements.add({ keys, args });
   }
+
+  /** Settles of one event-loop turn go to Redis in one script call. */
+  private readonly settlements = this.batch<Settlement>((batch) =>
+    settleScript.run(
+      this.redis,
+      batch.flatMap((s) => s.keys),
+      batch.flatMap((s) => s.args),
+    ),
+  );
 
   async spent(account: string, period: BudgetPeriod): Promise<number> {
     const now = this.now();

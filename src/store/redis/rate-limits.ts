@@ -35,16 +35,14 @@ local function window(key)
   if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
   return total, math.max(1, oldest + 60 - sec)
 end
+local seen = {}
 for i = 1, n do
   local rpm, tpm = ARGV[1 + 2 * i], ARGV[2 + 2 * i]
-  if rpm ~= '' then
-    local used, reset = window(KEYS[2 * i - 1])
-    if used + 1 > tonumber(rpm) then return {0, i, 'requests', used, reset} end
-  end
-  if tpm ~= '' then
-    local used, reset = window(KEYS[2 * i])
-    if used + tokens > tonumber(tpm) then return {0, i, 'tokens', used, reset} end
-  end
+  local ru, rr = window(KEYS[2 * i - 1])
+  if rpm ~= '' and ru + 1 > tonumber(rpm) then return {0, i, 'requests', ru, rr} end
+  local tu, tr = window(KEYS[2 * i])
+  if tpm ~= '' and tu + tokens > tonumber(tpm) then return {0, i, 'tokens', tu, tr} end
+  seen[i] = {ru, rr, tu, tr}
 end
 local out = {1}
 for i = 1, n do
@@ -52,21 +50,22 @@ for i = 1, n do
   redis.call('HINCRBY', KEYS[2 * i], sec, tokens)
   redis.call('EXPIRE', KEYS[2 * i - 1], 61)
   redis.call('EXPIRE', KEYS[2 * i], 61)
-  local ru, rr = window(KEYS[2 * i - 1])
-  local tu, tr = window(KEYS[2 * i])
-  out[#out + 1] = ru
-  out[#out + 1] = rr
-  out[#out + 1] = tu
-  out[#out + 1] = tr
+  -- Counting in the current second adds to the totals and leaves the oldest counted second
+  -- (so the reset) as it was: no second read.
+  local w = seen[i]
+  out[#out + 1] = w[1] + 1
+  out[#out + 1] = w[2]
+  out[#out + 1] = w[3] + tokens
+  out[#out + 1] = w[4]
 end
 return out
 `;
 
-/** KEYS: tokens hash of each account. ARGV: now (ms), delta. */
+/** KEYS: a tokens hash per correction. ARGV: per correction, when it was made (ms) and its delta. */
 const ADJUST = `
-local sec = math.floor(tonumber(ARGV[1]) / 1000)
 for i = 1, #KEYS do
-  redis.call('HINCRBY', KEYS[i], sec, ARGV[2])
+  local sec = math.floor(tonumber(ARGV[2 * i - 1]) / 1000)
+  redis.call('HINCRBY', KEYS[i], sec, ARGV[2 * i])
   redis.call('EXPIRE', KEYS[i], 61)
 end
 return 1
@@ -162,8 +161,29 @@ export class RedisRateLimits extends WritesBehind implements RateLimits {
   adjustTokens(accounts: readonly string[], delta: number): void {
     const d = Math.round(delta);
     if (d === 0 || accounts.length === 0) return;
-    const keys = accounts.map((a) => this.key(a, 't'));
     const now = this.now();
-    this.background.run(() => adjustScript.run(this.redis, keys, [now, d]));
+    for (const a of accounts) this.corrections.add({ key: this.key(a, 't'), now, delta: d });
   }
+
+  /**
+   * Corrections of one event-loop turn go to Redis in one script call, summed per account and
+   * second (each counts in the second it was made, as on one hub).
+   */
+  private readonly corrections = this.batch<{ readonly key: string; readonly now: number; readonly delta: number }>((batch) => {
+    const sums = new Map<string, { key: string; now: number; delta: number }>();
+    for (const c of batch) {
+      const id = `${c.key} ${Math.floor(c.now / 1000)}`;
+      const s = sums.get(id);
+      if (s) s.delta += c.delta;
+      else sums.set(id, { ...c });
+    }
+    const keys: string[] = [];
+    const args: number[] = [];
+    for (const s of sums.values()) {
+      if (s.delta === 0) continue;
+      keys.push(s.key);
+      args.push(s.now, s.delta);
+    }
+    return keys.length ? adjustScript.run(this.redis, keys, args) : Promise.resolve();
+  }, 1000);
 }
