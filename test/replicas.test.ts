@@ -114,6 +114,9 @@ describe.each([
     expect(refused).toHaveLength(65);
     expect(refused[0]!.body.error?.code).toBe('rate_limit_exceeded');
     expect(refused[0]!.headers.get('x-ratelimit-limit-requests')).toBe('25');
+    // Another key, and the admin, are not held back by it on any replica.
+    const other = await newKey({ rpm: 25 });
+    expect((await spread(6, other.key)).map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
   });
 
   it('500 concurrent requests over three replicas overspend a budget by at most one request', async () => {

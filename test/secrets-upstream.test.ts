@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestHub } from './helpers/hub.js';
+import { startSharedTestHub, startTestHub } from './helpers/hub.js';
+import { createTestDatabase } from './helpers/pg.js';
+import type { TestDatabase } from './helpers/pg.js';
+import type { PostgresStores } from '../src/store/postgres/index.js';
 import type { TestHub } from './helpers/hub.js';
 import type { WireFormat } from '../src/providers/index.js';
 
@@ -219,7 +222,7 @@ let userKey: { id: string; key: string };
 let logs = '';
 const results: { probe: Probe; status: number; text: string; requestId: string }[] = [];
 
-async function call(p: Probe): Promise<{ status: number; text: string; requestId: string }> {
+async function call(p: Probe, on: { url: string } = hub, key = userKey.key): Promise<{ status: number; text: string; requestId: string }> {
   const model = `${p.provider}/${p.model}`;
   const [path, body] =
     p.endpoint === 'chat'
@@ -227,33 +230,32 @@ async function call(p: Probe): Promise<{ status: number; text: string; requestId
       : p.endpoint === 'messages'
         ? ['/v1/messages', { model, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }], stream: p.stream }]
         : ['/v1/responses', { model, input: 'hi', stream: p.stream }];
-  const res = await fetch(`${hub.url}${path}`, {
+  const res = await fetch(`${on.url}${path}`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${userKey.key}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
   return { status: res.status, text: await res.text(), requestId: res.headers.get('x-request-id') ?? '' };
 }
 
-beforeAll(async () => {
-  upstream = await startEchoUpstream();
-  hub = await startTestHub(
-    `providers:
+const echoingConfig = () => `providers:
   glm: { baseURL: ${upstream.url}/openai/v1, apiKey: "\${GLM_KEY}" }
   oai: { baseURL: ${upstream.url}/openai/v1, apiKey: "\${OAI_KEY}", responsesAPI: true }
   ant: { type: anthropic, baseURL: ${upstream.url}/anthropic, apiKey: "\${ANT_KEY}" }
   gem: { type: gemini, baseURL: ${upstream.url}/gemini/v1beta, apiKey: "\${GEM_KEY}" }
 logging: { bodies: true }
-`,
-    { BAIMO_AUTH: 'required', BAIMO_ADMIN_KEY: ADMIN, GLM_KEY: KEYS.glm, OAI_KEY: KEYS.oai, ANT_KEY: KEYS.ant, GEM_KEY: KEYS.gem },
-    { write: (s: string) => void (logs += s) },
-  );
+`;
+const echoingEnv = { BAIMO_AUTH: 'required', BAIMO_ADMIN_KEY: ADMIN, GLM_KEY: KEYS.glm, OAI_KEY: KEYS.oai, ANT_KEY: KEYS.ant, GEM_KEY: KEYS.gem };
+
+beforeAll(async () => {
+  upstream = await startEchoUpstream();
+  hub = await startTestHub(echoingConfig(), echoingEnv, { write: (s: string) => void (logs += s) });
   const r = await fetch(`${hub.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'holder' }) });
   userKey = (await r.json()) as { id: string; key: string };
   // All probes, a batch at a time (retries of 5xx wait a little each).
   for (let i = 0; i < probes.length; i += 24) {
     const batch = probes.slice(i, i + 24);
-    const done = await Promise.all(batch.map(call));
+    const done = await Promise.all(batch.map((p) => call(p)));
     done.forEach((d, j) => results.push({ probe: batch[j]!, ...d }));
   }
 }, 120_000);
@@ -340,6 +342,50 @@ describe('an upstream that echoes its credential on every error path', () => {
     walk(dataDir);
     expect(files.length).toBeGreaterThan(0);
     expect(files.flatMap((f) => keyLeaks(f, readFileSync(f).toString('latin1')))).toEqual([]);
+  });
+});
+
+describe('the same probes through a replica on the shared store (PostgreSQL + Redis)', () => {
+  let db: TestDatabase;
+  let replica: TestHub<PostgresStores>;
+  let stored: string[] = [];
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    replica = await startSharedTestHub(echoingConfig(), { databaseUrl: db.url, redisUrl: process.env.BAIMO_TEST_REDIS ?? 'redis://127.0.0.1:6379' }, echoingEnv);
+    const r = await fetch(`${replica.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'holder', budget_usd: 10, rpm: 1000 }) });
+    const key = ((await r.json()) as { key: string }).key;
+    // One probe per provider, error path and endpoint, streamed and not alternately.
+    const some = probes.filter((_, i) => i % 2 === 0);
+    const done = await Promise.all(some.map((p) => call(p, replica, key)));
+    stored = done.map((d) => d.requestId);
+    expect(done.every((d) => d.requestId)).toBe(true);
+    for (const d of done) expectNoKey('a response', d.text);
+  }, 120_000);
+  afterAll(async () => {
+    await replica?.dispose();
+    await db?.drop();
+  });
+
+  it('leaves no key in any PostgreSQL table, nor in the replica\'s journal', async () => {
+    const pool = replica.store.pool;
+    // Every record and captured body has landed.
+    await expect
+      .poll(async () => Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM request_bodies WHERE request_id = ANY($1)', [stored])).rows[0]!.n), { timeout: 10_000 })
+      .toBe(stored.length);
+    const tables = (await pool.query<{ name: string }>("SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'")).rows.map((r) => r.name);
+    expect(tables).toEqual(expect.arrayContaining(['usage', 'request_bodies', 'request_traces', 'responses', 'settings', 'keys']));
+    const found: string[] = [];
+    for (const t of tables) {
+      const rows = (await pool.query<{ row: string }>(`SELECT t::text AS row FROM "${t}" t`)).rows;
+      found.push(...keyLeaks(`table ${t}`, rows.map((r) => r.row).join('\n')));
+    }
+    await replica.close();
+    const dataDir = join(replica.dir, 'data');
+    for (const name of readdirSync(dataDir)) {
+      const f = join(dataDir, name);
+      if (statSync(f).isFile()) found.push(...keyLeaks(f, readFileSync(f).toString('latin1')));
+    }
+    expect(found).toEqual([]);
   });
 });
 
