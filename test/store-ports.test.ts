@@ -36,9 +36,9 @@ describe('layout', () => {
     expect(outside.filter((f) => sql.test(f.text)).map((f) => f.path)).toEqual([]);
   });
 
-  it('only start-up and the CLI import store/: everything else depends on the ports', () => {
+  it('only start-up (backend choice included) and the CLI import store/: everything else depends on the ports', () => {
     const importsStore = /from '[./]*store\//;
-    const allowed = /^(server\/start\.ts|server\/assemble\.ts|cli\/)/;
+    const allowed = /^(server\/start\.ts|server\/backend\.ts|server\/assemble\.ts|cli\/)/;
     expect(outside.filter((f) => importsStore.test(f.text) && !allowed.test(f.path)).map((f) => f.path)).toEqual([]);
   });
 
