@@ -1,6 +1,13 @@
 import { closeSync, existsSync, fchmodSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { UsageRecord } from './record.js';
+
+/** A sealed segment of the journal: its file, and how to delete it once the store has its records. */
+export interface SealedSegment {
+  readonly path: string;
+  drop(): void;
+}
 
 /**
  * An append-only file of usage records not yet in the database. Each record is appended (one
@@ -10,7 +17,8 @@ import type { UsageRecord } from './record.js';
  *
  * The store is written by another thread, so the journal is kept in segments: each batch handed
  * to the writer seals the current segment, and a sealed segment is deleted once the writer has
- * committed its batch.
+ * committed its batch. While the store is unreachable, sealed segments pile up on disk; the
+ * recorder reads them back (asynchronously, off the request path) once it can write again.
  */
 export class UsageJournal {
   private fd: number;
@@ -51,20 +59,45 @@ export class UsageJournal {
     for (const w of waiting) w();
   }
 
-  /** Seals what was appended so far into its own segment; returns a handle to drop it later. */
-  seal(): () => void {
+  /** Seals what was appended so far into its own segment, to be read back or dropped later. */
+  seal(): SealedSegment {
     // Whatever is waiting for the next write belongs to the segment being sealed.
     if (this.waiting.length) this.drain();
     closeSync(this.fd);
     const segment = `${this.path}.${process.pid}.${Date.now()}.${++this.sealed}`;
     renameSync(this.path, segment);
     this.fd = openSync(this.path, 'a', 0o600);
-    return () => rmSync(segment, { force: true });
+    return { path: segment, drop: () => rmSync(segment, { force: true }) };
   }
 
   close(): void {
     if (this.waiting.length) this.drain();
     closeSync(this.fd);
+  }
+
+  /**
+   * The JSON lines of one sealed segment, read asynchronously: the recorder reads a segment back
+   * while requests are being served. A line that does not parse is left out (only a torn last
+   * line can be one), so that it cannot fail its whole batch for ever; a segment already gone
+   * reads as empty.
+   */
+  static async readSegment(path: string): Promise<string[]> {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT') return [];
+      throw err;
+    }
+    return text.split('\n').filter((line) => {
+      if (!line) return false;
+      try {
+        JSON.parse(line);
+        return true;
+      } catch {
+        return false;
+      }
+    });
   }
 
   /** Records left by earlier runs (the journal and any sealed segments); a torn last line is skipped. */
