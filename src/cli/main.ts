@@ -12,6 +12,7 @@ import { callContext } from '../gateway/context.js';
 import type { Registry } from '../routing/registry.js';
 import { assemble } from '../server/assemble.js';
 import { startHub } from '../server/start.js';
+import { isWorkerProcess, serveWorker, serveWorkers, workerCount, WorkersError } from '../server/workers.js';
 import { DataDirError } from '../store/data-dir.js';
 import { startBanner } from './banner.js';
 import { openLocalGateway } from './local.js';
@@ -20,7 +21,10 @@ import { migrateCommand } from './migrate.js';
 const HELP = `baimo — one API for a hundred models
 
 Usage:
-  baimo serve [--port N] [--host H] [--config FILE] [--data-dir DIR]
+  baimo serve [--port N] [--host H] [--config FILE] [--data-dir DIR] [--workers N]
+                                       --workers N: N processes share the port (default 1), to use
+                                       N cores; requires BAIMO_DATABASE_URL (the shared store); each
+                                       keeps its usage journal in DATA_DIR/worker-<i>
   baimo models [--config FILE]
   baimo chat -m MODEL [--system TEXT] [--config FILE] [--data-dir DIR] [--api-key KEY] "prompt"
                                        (prompt from stdin if omitted; recorded in the data directory,
@@ -31,9 +35,11 @@ Usage:
                                        copy an embedded hub's data into PostgreSQL (safe to repeat)
 
 Environment:
-  BAIMO_PORT, BAIMO_HOST, BAIMO_CONFIG, BAIMO_DATA_DIR   same as the flags
+  BAIMO_PORT, BAIMO_HOST, BAIMO_CONFIG, BAIMO_DATA_DIR,
+  BAIMO_WORKERS                                          same as the flags
   BAIMO_API_KEY                                          the key baimo chat calls as (default: the admin)
-  BAIMO_DATABASE_URL                                     the shared store (PostgreSQL); baimo migrate's database
+  BAIMO_DATABASE_URL                                     the shared store (PostgreSQL): replicas, --workers;
+                                                         the database baimo migrate uses
   BAIMO_REDIS_URL                                        shared limits and change notifications (with the above)
   BAIMO_AUTH, BAIMO_METRICS_AUTH (required|none), BAIMO_MAX_CONNECTIONS,
   BAIMO_HEADERS_TIMEOUT_MS, BAIMO_REQUEST_TIMEOUT_MS      see the README's Configuration
@@ -71,9 +77,23 @@ async function serve(args: string[]): Promise<void> {
       host: { type: 'string' },
       config: { type: 'string', short: 'c' },
       'data-dir': { type: 'string' },
+      workers: { type: 'string', short: 'w' },
     },
   });
-  const hub = await startHub({ port: values.port, host: values.host, config: values.config, dataDir: values['data-dir'] });
+  const flags = { port: values.port, host: values.host, config: values.config, dataDir: values['data-dir'] };
+  // A worker forked by `--workers N` runs this same command line: it serves, the primary prints.
+  if (isWorkerProcess()) return serveWorker(flags, (hub) => startBanner(hub, version()));
+  try {
+    const count = workerCount(values.workers ?? process.env.BAIMO_WORKERS, values.workers !== undefined ? '--workers' : 'BAIMO_WORKERS');
+    if (count > 1) return await serveWorkers(count, flags);
+  } catch (err) {
+    if (!(err instanceof WorkersError)) throw err;
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  // One process (the default): the hub in this process, exactly as before --workers existed.
+  const hub = await startHub(flags);
   const out = process.stdout;
   out.write(startBanner(hub, version()));
   let stopping = false;
