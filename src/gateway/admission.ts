@@ -178,27 +178,16 @@ export async function admit(
   const teamRpm = o.subCall ? undefined : team?.rpm;
   if (team && (teamRpm !== undefined || team.tpm !== undefined)) rateLimits.push({ account: `team:${team.id}`, rpm: teamRpm, tpm: team.tpm });
   const tokens = promptTokens + (requestedMaxOutput ?? 0);
-  const rate = await unlessDown(() => ctx.limiter.admit(rateLimits, tokens));
-  if (!rate.ok) {
-    const what = rate.limit === 'requests' ? 'requests per minute' : 'tokens per minute';
-    throw new HubError('rate_limited', `Rate limit reached for ${rate.account?.startsWith('team:') ? 'the team' : 'this key'}: ${what}. Retry after ${rate.retryAfterSeconds}s.`, {
-      code: 'rate_limit_exceeded',
-      headers: rate.headers,
-      ...(rate.retryAfterSeconds !== undefined && { retryAfter: rate.retryAfterSeconds }),
-    });
-  }
   const accounts = rateLimits.map((l) => l.account);
-
   const budgets: Budgeted[] = [];
   if (key.budgetUsd !== undefined) budgets.push({ account: `key:${key.id}`, budgetUsd: key.budgetUsd, period: key.budgetPeriod ?? 'month' });
   if (team?.budgetUsd !== undefined) budgets.push({ account: `team:${team.id}`, budgetUsd: team.budgetUsd, period: team.budgetPeriod ?? 'month' });
-  let reservation: Reservation | undefined;
+  let worst: ReturnType<typeof routeWorstCase>;
   if (budgets.length) {
     // A model with no known price would cost nothing against the budget: refused unless the config
     // allows it. A virtual model costs what its sub-calls cost; each is admitted (and checked) itself.
     for (const d of target.route.deployments) {
       if (d.provider.startsWith(VIRTUAL) || ctx.prices.price(d.provider, d.upstreamModel) || ctx.prices.unpricedAllowed(model, d.provider, d.upstreamModel)) continue;
-      ctx.limiter.adjustTokens(accounts, -tokens);
       const whose = budgets.some((b) => b.account.startsWith('key:')) ? 'this key' : 'its team';
       throw new HubError(
         'permission',
@@ -210,10 +199,37 @@ export async function admit(
     }
     // The worst case over every deployment the route might use.
     const choices = typeof prompt === 'number' ? 1 : Math.max(1, Math.floor(prompt.choices ?? 1));
-    const worst = routeWorstCase(ctx.prices, target.route, typeof prompt === 'number' ? prompt : prompt.bound(), requestedMaxOutput, choices);
-    const r = await unlessDown(() => ctx.ledger.reserve(budgets, worst?.usd ?? 0), () => ctx.limiter.adjustTokens(accounts, -tokens));
+    worst = routeWorstCase(ctx.prices, target.route, typeof prompt === 'number' ? prompt : prompt.bound(), requestedMaxOutput, choices);
+  }
+
+  // The rate check and the budget reservation are asked for together: with a shared store they
+  // travel in one write and cost one round trip, not two. Each undoes the other when it refuses
+  // (a reservation made for a rate-limited request is released; tokens counted for a request
+  // over budget are given back), so the outcome is the one sequential checks would give.
+  const [rated, reserved] = await Promise.allSettled([
+    unlessDown(() => ctx.limiter.admit(rateLimits, tokens)),
+    budgets.length ? unlessDown(() => ctx.ledger.reserve(budgets, worst?.usd ?? 0)) : undefined,
+  ]);
+  const rate = rated.status === 'fulfilled' ? rated.value : undefined;
+  const r = reserved.status === 'fulfilled' ? reserved.value : undefined;
+  if (!rate?.ok || !(r === undefined || r.ok)) {
+    if (r?.ok) ctx.ledger.settle(r.reservation, 0);
+    if (rate?.ok) ctx.limiter.adjustTokens(accounts, -tokens);
+  }
+  if (rated.status === 'rejected') throw rated.reason;
+  if (!rate!.ok) {
+    const refused = rate!;
+    const what = refused.limit === 'requests' ? 'requests per minute' : 'tokens per minute';
+    throw new HubError('rate_limited', `Rate limit reached for ${refused.account?.startsWith('team:') ? 'the team' : 'this key'}: ${what}. Retry after ${refused.retryAfterSeconds}s.`, {
+      code: 'rate_limit_exceeded',
+      headers: refused.headers,
+      ...(refused.retryAfterSeconds !== undefined && { retryAfter: refused.retryAfterSeconds }),
+    });
+  }
+  if (reserved.status === 'rejected') throw reserved.reason;
+  let reservation: Reservation | undefined;
+  if (r) {
     if (!r.ok) {
-      ctx.limiter.adjustTokens(accounts, -tokens);
       const whose = r.account.startsWith('team:') ? 'the team' : 'this key';
       const period = r.period === 'total' ? 'in total' : `per ${r.period}`;
       const inFlight = r.reservedUsd > 0 ? `, ${usd(r.reservedUsd)} is reserved by its requests in flight` : '';
@@ -228,12 +244,13 @@ export async function admit(
     }
     reservation = r.reservation;
   }
+  const admitted = rate!;
 
   let settled = false;
   return {
     keyId: key.id,
     teamId: team?.id,
-    headers: rate.headers,
+    headers: admitted.headers,
     settle(usage, costUsd) {
       if (settled) return;
       settled = true;
