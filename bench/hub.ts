@@ -19,6 +19,8 @@ export interface StartedHub {
   url: string;
   /** The virtual key used for all load. */
   key: string;
+  /** The hub's admin key (to make more keys). */
+  adminKey: string;
   dir: string;
   logFile: string;
   command: string;
@@ -114,7 +116,7 @@ export async function startHub(upstreamPort: number, opts: HubOptions = {}): Pro
   });
   const created = (await res.json()) as { key?: string };
   if (res.status !== 201 || !created.key) throw new Error(`creating a virtual key failed: ${res.status} ${JSON.stringify(created)}`);
-  return { child, pid: child.pid!, url, key: created.key, dir, logFile, command: `node ${args.map((a) => a.replace(ROOT, '')).join(' ')}` };
+  return { child, pid: child.pid!, url, key: created.key, adminKey, dir, logFile, command: `node ${args.map((a) => a.replace(ROOT, '')).join(' ')}` };
 }
 
 /** Log lines the hub has written so far (proof that logging was on). */
