@@ -121,3 +121,34 @@ export function machineTicks(): { busy: number; total: number } {
 export function busyPct(a: { busy: number; total: number }, b: { busy: number; total: number }): number {
   return b.total > a.total ? (100 * (b.busy - a.busy)) / (b.total - a.total) : NaN;
 }
+
+/**
+ * Waits (up to BENCH_IDLE_WAIT seconds, default 60) for other work on the machine to stop, as the
+ * figures assume the load generator, the hubs, the upstream (and their stores) are all that run.
+ * Answers how busy the machine still was, in percent.
+ */
+export async function waitForIdle(log: (s: string) => void): Promise<number> {
+  let busy = NaN;
+  for (const until = Date.now() + Number(process.env.BENCH_IDLE_WAIT ?? 60) * 1000; ;) {
+    const t0 = machineTicks();
+    await new Promise((r) => setTimeout(r, 2000));
+    busy = busyPct(t0, machineTicks());
+    if (busy <= 10 || Date.now() >= until) return busy;
+    log(`the machine is ${busy.toFixed(0)}% busy with other work; waiting for it to go idle…`);
+  }
+}
+
+/** Runs a benchmark's main: exit 0 when it is done, 1 with its stack when it fails; no child left either way. */
+export function runBench(main: () => Promise<void>): void {
+  main().then(
+    () => {
+      killAll();
+      process.exit(0);
+    },
+    (err: unknown) => {
+      process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+      killAll();
+      process.exit(1);
+    },
+  );
+}

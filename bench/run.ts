@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { logLines, startHub } from './hub.js';
 import { growth, openStreams, sustained, sustainedBody } from './memory.js';
 import type { SustainedResult } from './memory.js';
-import { busyPct, CLK_TCK, cpuSeconds, killAll, machineTicks, spawnWithPort, stop } from './procs.js';
+import { busyPct, CLK_TCK, cpuSeconds, killAll, machineTicks, runBench, spawnWithPort, stop, waitForIdle } from './procs.js';
 import { markdown, targets, LABEL } from './report.js';
 import type { Report, StreamSummary, Summary, TargetName } from './report.js';
 import { median, percentile, sleep } from './stats.js';
@@ -43,14 +43,7 @@ async function main(): Promise<void> {
   requireWrk();
   // The targets assume the load generator, hub and upstream are the only things running.
   // Waits (up to BENCH_IDLE_WAIT seconds, default 60) for other work on the machine to stop.
-  let busyBefore = NaN;
-  for (const until = Date.now() + Number(env.BENCH_IDLE_WAIT ?? 60) * 1000; ;) {
-    const t0 = machineTicks();
-    await sleep(2000);
-    busyBefore = busyPct(t0, machineTicks());
-    if (busyBefore <= 10 || Date.now() >= until) break;
-    log(`the machine is ${busyBefore.toFixed(0)}% busy with other work; waiting for it to go idle…`);
-  }
+  const busyBefore = await waitForIdle(log);
   const warnings: string[] = [];
   if (busyBefore > 10) warnings.push(`the machine was ${busyBefore.toFixed(0)}% busy before the benchmark started (other processes): figures are noisier than usual`);
   log('starting upstream, calibration proxy and hub…');
@@ -224,7 +217,4 @@ async function main(): Promise<void> {
   process.stdout.write(md);
 }
 
-main().then(
-  () => { killAll(); process.exit(0); },
-  (err: unknown) => { log(`bench failed: ${(err as Error).stack ?? String(err)}`); killAll(); process.exit(1); },
-);
+runBench(main);

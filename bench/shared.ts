@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { startHub } from './hub.js';
 import type { StartedHub } from './hub.js';
-import { cpuSeconds, killAll, spawnWithPort, stop } from './procs.js';
+import { cpuSeconds, killAll, runBench, spawnWithPort, stop, waitForIdle } from './procs.js';
 import { median, sleep } from './stats.js';
 import { luaScript, requireWrk, runWrk } from './wrk.js';
 import type { WrkResult } from './wrk.js';
@@ -64,6 +64,7 @@ function storeCpu(): number {
 
 async function main(): Promise<void> {
   requireWrk();
+  const busyBefore = await waitForIdle(log);
   const dbName = `baimo_bench_${randomBytes(5).toString('hex')}`;
   await admin(`CREATE DATABASE ${dbName}`);
   const dbUrl = `${PG_SERVER}/${dbName}`;
@@ -164,7 +165,7 @@ async function main(): Promise<void> {
       '',
       `Records: ${stored.toLocaleString('en')} final usage records in PostgreSQL for at least ${expected.toLocaleString('en')} requests the replica answered; ${stored >= expected ? 'all landed' : '**some missing**'} ${(drainMs / 1000).toFixed(1)} s after the load stopped. ` +
         `Ingest while serving: ${(servedShared / (ROUNDS * KINDS.length * SECONDS)).toFixed(0)} records/s (the replica's own rate: it never waited on PostgreSQL; the journal drained in batches beside it). The ingest ceiling of one writer is in usage-pg.md.`,
-      `Wall time ${elapsed.toFixed(0)} s.`,
+      `Wall time ${elapsed.toFixed(0)} s.${busyBefore > 10 ? ` The machine was ${busyBefore.toFixed(0)} % busy with other work before the run: figures are noisier than usual.` : ''}`,
       '',
     ].join('\n');
     mkdirSync(join(BENCH, 'results'), { recursive: true });
@@ -176,11 +177,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    log(`bench failed: ${(err as Error).stack ?? String(err)}`);
-    killAll();
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { createTestDatabase } from '../test/helpers/pg.js';
 import { startHub } from './hub.js';
 import type { StartedHub } from './hub.js';
-import { busyPct, cpuSeconds, killAll, machineTicks, spawnWithPort, stop } from './procs.js';
+import { cpuSeconds, killAll, machineTicks, runBench, spawnWithPort, stop, waitForIdle } from './procs.js';
 import { sleep } from './stats.js';
 import { luaScript, requireWrk, runWrk } from './wrk.js';
 import type { WrkResult } from './wrk.js';
@@ -52,14 +52,7 @@ const f0 = (x: number) => x.toFixed(0);
 
 async function main(): Promise<void> {
   requireWrk();
-  let busyBefore = NaN;
-  for (const until = Date.now() + Number(env.BENCH_IDLE_WAIT ?? 60) * 1000; ;) {
-    const t0 = machineTicks();
-    await sleep(2000);
-    busyBefore = busyPct(t0, machineTicks());
-    if (busyBefore <= 10 || Date.now() >= until) break;
-    log(`the machine is ${busyBefore.toFixed(0)}% busy with other work; waiting for it to go idle…`);
-  }
+  const busyBefore = await waitForIdle(log);
   const db = await createTestDatabase();
   try {
     log(`database ${db.name}; starting the upstream and the hubs (1 and 2 workers)…`);
@@ -146,11 +139,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    log(`bench failed: ${(err as Error).stack ?? String(err)}`);
-    killAll();
-    process.exit(1);
-  },
-);
+runBench(main);
