@@ -229,3 +229,26 @@ describe('a replica whose Redis goes away', () => {
     expect((await call(h, free.key, 'POST', '/v1/chat/completions', hi)).status).toBe(200);
   });
 });
+
+describe('a replica whose store cannot be reached at start', () => {
+  it('refuses to start with one line naming the store, its password masked', async () => {
+    const db = await createTestDatabase();
+    try {
+      const bad = [
+        [{ databaseUrl: 'postgres://baimo:pw-s3cret@127.0.0.1:1/none' }, /^could not open PostgreSQL at postgres:\/\/baimo:\*\*\*@127\.0\.0\.1:1\/none: .*ECONNREFUSED.*Check BAIMO_DATABASE_URL/],
+        [{ databaseUrl: db.url, redisUrl: 'redis://:pw-s3cret@127.0.0.1:1' }, /^could not open Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1: .*ECONNREFUSED.*Check BAIMO_REDIS_URL/],
+      ] as const;
+      for (const [urls, message] of bad) {
+        const err = (await startSharedTestHub(yaml(), urls).then(
+          () => undefined,
+          (e: unknown) => e,
+        )) as Error;
+        expect(err?.name).toBe('StoreUnreachableError');
+        expect(err.message).toMatch(message);
+        expect(err.message).not.toContain('pw-s3cret');
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+});

@@ -12,7 +12,7 @@ import { copyFromSQLite } from '../store/postgres/copy-from-sqlite.js';
 import type { TableCopy } from '../store/postgres/copy-from-sqlite.js';
 import { openPostgresStores } from '../store/postgres/index.js';
 import type { PostgresStores } from '../store/postgres/index.js';
-import { displayUrl, SCHEMA_VERSION } from '../store/postgres/schema.js';
+import { displayUrl, maskPassword, SCHEMA_VERSION } from '../store/postgres/schema.js';
 import { DatabaseUnreachableError, upgradeSchema } from '../store/postgres/upgrade.js';
 import { openSQLiteStores } from '../store/sqlite/index.js';
 import type { SQLiteStores } from '../store/sqlite/index.js';
@@ -37,25 +37,6 @@ export interface MigrateIO {
 
 /** A failure to report as one line (no stack): what went wrong and what to do. */
 class MigrateError extends Error {}
-
-/** `text` with the URL's password, as written and as decoded, masked: driver messages may quote parts of the URL. */
-function scrub(text: string, url: string): string {
-  let password = '';
-  try {
-    password = new URL(url).password;
-  } catch {
-    return text;
-  }
-  if (!password) return text;
-  let out = text.split(password).join('***');
-  try {
-    const decoded = decodeURIComponent(password);
-    if (decoded) out = out.split(decoded).join('***');
-  } catch {
-    // a malformed escape: the raw form was masked
-  }
-  return out;
-}
 
 function checkUrl(url: string | undefined): string {
   if (!url) throw new MigrateError('no database: pass --database-url postgres://… or set BAIMO_DATABASE_URL.');
@@ -149,7 +130,7 @@ async function run(args: string[], io: MigrateIO): Promise<void> {
       v = await upgradeSchema(url);
     } catch (err) {
       if (!(err instanceof DatabaseUnreachableError)) throw err;
-      throw new MigrateError(`cannot reach PostgreSQL at ${shown}: ${scrub(err.message, url)}`);
+      throw new MigrateError(`cannot reach PostgreSQL at ${shown}: ${maskPassword(err.message, url)}`);
     }
     io.stdout.write(
       v.applied
@@ -166,7 +147,7 @@ async function run(args: string[], io: MigrateIO): Promise<void> {
       copied = await copyFromSQLite(source, dst, { journaled: journal.records, progress: progress.report });
     } catch (err) {
       progress.end();
-      throw new MigrateError(`the copy stopped: ${scrub((err as Error).message, url)}. What was copied stays; run it again to copy the rest (nothing is doubled).`);
+      throw new MigrateError(`the copy stopped: ${maskPassword((err as Error).message, url)}. What was copied stays; run it again to copy the rest (nothing is doubled).`);
     }
     progress.end();
     io.stdout.write(summary(dataDir, shown, copied, journal.records.length));
@@ -183,7 +164,7 @@ export async function migrateCommand(args: string[], io: MigrateIO = { env: proc
     return 0;
   } catch (err) {
     // One line, whatever the driver said, and no password from either place a URL may come from.
-    const mask = (text: string) => [argUrl(args), io.env.BAIMO_DATABASE_URL].reduce<string>((t, u) => (u ? scrub(t, u) : t), text).replace(/\s*\n\s*/g, ' ');
+    const mask = (text: string) => [argUrl(args), io.env.BAIMO_DATABASE_URL].reduce<string>((t, u) => (u ? maskPassword(t, u) : t), text).replace(/\s*\n\s*/g, ' ');
     if (err instanceof MigrateError || err instanceof DataDirError) io.stderr.write(`error: ${mask(err.message)}\n`);
     else if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) io.stderr.write(`error: ${(err as Error).message}\n\n${MIGRATE_HELP}`);
     else io.stderr.write(`error: ${mask((err as Error)?.message ?? String(err))}\n`);

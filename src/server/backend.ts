@@ -7,7 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { lockDataDir, prepareDataDir } from '../store/data-dir.js';
+import { DataDirError, lockDataDir, prepareDataDir } from '../store/data-dir.js';
+import { DatabaseSchemaError, displayUrl, maskPassword } from '../store/postgres/schema.js';
 import { openPostgresStores } from '../store/postgres/index.js';
 import type { PostgresStores } from '../store/postgres/index.js';
 import { PostgresTenancyFeed } from '../store/postgres/feed.js';
@@ -46,6 +47,20 @@ export interface Backend<S extends BackendStores = BackendStores> {
 
 export type EmbeddedBackend = Backend<SQLiteStores> & { readonly kind: 'sqlite' };
 export type SharedBackend = Backend<PostgresStores> & { readonly kind: 'postgres'; readonly redis: boolean };
+
+/** A shared store the hub could not open at start: one line for the operator, the URL's password masked. */
+export class StoreUnreachableError extends DataDirError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreUnreachableError';
+  }
+}
+
+function unreachable(what: string, url: string, err: unknown, setting: string): StoreUnreachableError {
+  const e = err as { message?: string; code?: string };
+  const detail = maskPassword(e.message || e.code || String(err), url).replace(/\.$/, '');
+  return new StoreUnreachableError(`could not open ${what} at ${displayUrl(url)}: ${detail}. Check ${setting} and that the server is up and reachable.`);
+}
 
 /** The in-process ledger over an embedded store's spend (read synchronously, once per account and period). */
 export function localLedger(spend: SpendReader): Ledger {
@@ -102,7 +117,8 @@ export async function openShared(dataDir: string, databaseUrl: string, redisUrl:
     stores = await openPostgresStores(databaseUrl);
   } catch (err) {
     unlock();
-    throw err;
+    if (err instanceof DatabaseSchemaError) throw err;
+    throw unreachable('PostgreSQL', databaseUrl, err, 'BAIMO_DATABASE_URL (or store.url)');
   }
   const opened: { close(): Promise<unknown> }[] = [];
   try {
@@ -119,14 +135,20 @@ export async function openShared(dataDir: string, databaseUrl: string, redisUrl:
       // Auto-pipelining: the commands of every request in one event-loop turn go in one write (a write per
       // command was the replica's largest CPU cost under load).
       const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, connectionName: 'baimo-limits', keepAlive: 10_000, enableAutoPipelining: true });
-      redis.on('error', () => undefined); // reconnected by ioredis; a request meanwhile gets the error
+      // Reconnected by ioredis; a request meanwhile gets the error. The last one says why a first connect failed.
+      let lastError: unknown;
+      redis.on('error', (err: unknown) => void (lastError = err));
       opened.push({ close: () => redis.quit().catch(() => redis.disconnect()) });
-      await redis.connect();
+      await redis.connect().catch((err: unknown) => {
+        throw unreachable('Redis', redisUrl, lastError ?? err, 'BAIMO_REDIS_URL (or redis.url)');
+      });
       const limits = new RedisRateLimits(redis, { prefix });
       ledger = new RedisBudgetLedger(redis, load, { prefix });
       limiter = limits;
       await Promise.all([limits.ready(), ledger.ready()]);
-      feed = await RedisTenancyFeed.open(redisUrl, { channel: `${prefix}tenancy` });
+      feed = await RedisTenancyFeed.open(redisUrl, { channel: `${prefix}tenancy` }).catch((err: unknown) => {
+        throw unreachable('Redis', redisUrl, err, 'BAIMO_REDIS_URL (or redis.url)');
+      });
     } else {
       ledger = new PostgresBudgetLedger(stores.pool, load);
       limiter = new PostgresRateLimits(stores.pool);

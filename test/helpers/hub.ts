@@ -43,7 +43,13 @@ async function startAnyTestHub(yaml: string, env: Record<string, string>, logDes
   const dir = mkdtempSync(join(tmpdir(), 'baimo-test-'));
   const config = join(dir, 'baimo.yaml');
   writeFileSync(config, yaml);
-  const hub = await startHub({ config, port: '0', host: '127.0.0.1', dataDir: join(dir, 'data'), env, detectOllama: false, ...(logDestination && { logDestination }) });
+  let hub: RunningHub;
+  try {
+    hub = await startHub({ config, port: '0', host: '127.0.0.1', dataDir: join(dir, 'data'), env, detectOllama: false, ...(logDestination && { logDestination }) });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   let disposed = false;
   return {
     ...hub,

@@ -48,7 +48,7 @@ export interface PostgresOptions {
  * Baimo's with a DatabaseSchemaError, changing nothing.
  */
 export async function openPostgresStores(url: string, o: PostgresOptions = {}): Promise<PostgresStores> {
-  const pool = new pg.Pool({ connectionString: url, max: o.poolSize ?? 10, types: TYPES, application_name: 'baimo' });
+  const pool = new pg.Pool({ connectionString: url, max: o.poolSize ?? 10, types: TYPES, application_name: 'baimo', connectionTimeoutMillis: 10_000 });
   // An idle connection the server dropped (restart, failover) must not crash the process: the
   // pool opens another when one is needed, and a write that fails is retried by the recorder.
   pool.on('error', (err) => process.emitWarning(`PostgreSQL connection lost (${err.message}); reconnecting when next needed`));

@@ -159,6 +159,25 @@ export class DatabaseSchemaError extends DataDirError {
   }
 }
 
+/** `text` with the URL's password, as written and as decoded, masked: driver messages may quote parts of the URL. */
+export function maskPassword(text: string, url: string): string {
+  let password = '';
+  try {
+    password = new URL(url).password;
+  } catch {
+    return text;
+  }
+  if (!password) return text;
+  let out = text.split(password).join('***');
+  try {
+    const decoded = decodeURIComponent(password);
+    if (decoded) out = out.split(decoded).join('***');
+  } catch {
+    // a malformed escape: the raw form was masked
+  }
+  return out;
+}
+
 /** The URL without its password, for messages. */
 export function displayUrl(url: string): string {
   try {
