@@ -119,6 +119,18 @@ describe.each([
     expect((await spread(6, other.key)).map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
   });
 
+  it('a tpm limit holds across the replicas by the same rule as on one hub: prompt estimate + max_tokens at admission', async () => {
+    const k = await newKey({ tpm: 100 });
+    // Slow answers: every request is admitted or refused before any completes and corrects its count.
+    const slow = { ...hi, model: 'loop/slow' };
+    const out = await Promise.all(Array.from({ length: 12 }, (_, i) => call(hubs[i % 3]!, k.key, 'POST', '/v1/chat/completions', slow)));
+    // Each is admitted as 8 (the estimate for "hi") + 20 (max_tokens) = 28 tokens: 3 fit in 100.
+    expect(out.filter((r) => r.status === 200)).toHaveLength(3);
+    const refused = out.find((r) => r.status === 429)!;
+    expect(refused.headers.get('x-ratelimit-limit-tokens')).toBe('100');
+    expect(refused.body.error?.message).toContain('tokens per minute');
+  });
+
   it('500 concurrent requests over three replicas overspend a budget by at most one request', async () => {
     const budget = 1;
     const k = await newKey({ budget_usd: budget, budget_period: 'day' });
