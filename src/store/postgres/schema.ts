@@ -9,6 +9,31 @@ import { LIMITS_SCHEMA } from './limits-schema.js';
  * the same rows whichever backend answers.
  */
 
+/**
+ * Migration 6's text (usage_daily), frozen as the migration is: the labels a daily row is keyed by
+ * after its day, an hourly table's rows (their sums negated with sign '-'), and the upsert adding
+ * a source's rows, grouped per day and label set, to the daily totals.
+ */
+const DAILY_LABELS = 'key_id, team_id, model, provider, deployment, status, final';
+function hourlyRows(table: string, sign: '' | '-'): string {
+  const sums = ['requests', 'input_tokens', 'output_tokens', 'cached_input_tokens', 'cache_write_tokens', 'reasoning_tokens', 'cost_usd', 'latency_ms_sum', 'ttft_ms_sum', 'ttft_count'];
+  return `SELECT hour, ${DAILY_LABELS}, ${sums.map((c) => sign + c).join(', ')} FROM ${table}`;
+}
+function dailyUpsert(source: string): string {
+  return `INSERT INTO usage_daily AS d
+     SELECT hour - hour % 86400000, ${DAILY_LABELS}, SUM(requests), SUM(input_tokens), SUM(output_tokens), SUM(cached_input_tokens),
+       SUM(cache_write_tokens), SUM(reasoning_tokens), SUM(cost_usd), SUM(latency_ms_sum), SUM(ttft_ms_sum), SUM(ttft_count)
+     FROM (${source}) AS h (hour, ${DAILY_LABELS}, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens,
+       reasoning_tokens, cost_usd, latency_ms_sum, ttft_ms_sum, ttft_count)
+     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
+     ON CONFLICT (day, ${DAILY_LABELS}) DO UPDATE SET
+       requests = d.requests + excluded.requests, input_tokens = d.input_tokens + excluded.input_tokens,
+       output_tokens = d.output_tokens + excluded.output_tokens, cached_input_tokens = d.cached_input_tokens + excluded.cached_input_tokens,
+       cache_write_tokens = d.cache_write_tokens + excluded.cache_write_tokens, reasoning_tokens = d.reasoning_tokens + excluded.reasoning_tokens,
+       cost_usd = d.cost_usd + excluded.cost_usd, latency_ms_sum = d.latency_ms_sum + excluded.latency_ms_sum,
+       ttft_ms_sum = d.ttft_ms_sum + excluded.ttft_ms_sum, ttft_count = d.ttft_count + excluded.ttft_count`;
+}
+
 /** Each entry upgrades the schema by one version. Never edit a shipped one; add another. */
 const MIGRATIONS: readonly string[] = [
   // Usage records. `id` orders the request log (newest first); the partial indexes serve its
@@ -134,6 +159,61 @@ const MIGRATIONS: readonly string[] = [
    );`,
   // Rate limits and budget reservations shared through the database when there is no Redis.
   LIMITS_SCHEMA,
+  // Daily totals: the hourly totals summed per UTC day (`day`, unix ms of its midnight), so that a
+  // month of usage is read from about 30 rows per label set rather than 720. The database keeps
+  // them in step itself, by statement triggers on usage_hourly in the writer's own transaction:
+  // whoever changes the hourly totals — this hub's batches, a hub of the previous version still
+  // running through a rolling upgrade, pruning — changes the daily ones with them, so that a day's
+  // row always equals the sum of its hours'. Each trigger adds one grouped, key-ordered upsert per
+  // statement (the order the batch write uses, so concurrent writers cannot deadlock on them); an
+  // update adds the difference the statement made, a delete subtracts and drops the rows no hour is
+  // left under. Created before the backfill: the trigger's lock waits for writers in flight and
+  // holds new ones back until this commits, so no write is missed or counted twice.
+  `CREATE TABLE usage_daily (
+     day BIGINT NOT NULL,
+     key_id TEXT NOT NULL,
+     team_id TEXT NOT NULL,
+     model TEXT NOT NULL,
+     provider TEXT NOT NULL,
+     deployment TEXT NOT NULL,
+     status INTEGER NOT NULL,
+     final SMALLINT NOT NULL,
+     requests BIGINT NOT NULL,
+     input_tokens BIGINT NOT NULL,
+     output_tokens BIGINT NOT NULL,
+     cached_input_tokens BIGINT NOT NULL,
+     cache_write_tokens BIGINT NOT NULL,
+     reasoning_tokens BIGINT NOT NULL,
+     cost_usd DOUBLE PRECISION NOT NULL,
+     latency_ms_sum DOUBLE PRECISION NOT NULL,
+     ttft_ms_sum DOUBLE PRECISION NOT NULL,
+     ttft_count BIGINT NOT NULL,
+     PRIMARY KEY (day, key_id, team_id, model, provider, deployment, status, final)
+   );
+   CREATE INDEX usage_daily_key ON usage_daily (key_id, day);
+   CREATE INDEX usage_daily_team ON usage_daily (team_id, day);
+   CREATE FUNCTION usage_daily_follow() RETURNS trigger LANGUAGE plpgsql AS $$
+   BEGIN
+     -- The hourly rows a statement left (new_rows) count in, those it replaced or removed (old_rows) out.
+     IF TG_OP = 'INSERT' THEN
+       ${dailyUpsert(hourlyRows('new_rows', ''))};
+     ELSIF TG_OP = 'UPDATE' THEN
+       ${dailyUpsert(`${hourlyRows('new_rows', '')} UNION ALL ${hourlyRows('old_rows', '-')}`)};
+     ELSE
+       ${dailyUpsert(hourlyRows('old_rows', '-'))};
+       DELETE FROM usage_daily AS d USING (SELECT DISTINCT hour - hour % 86400000 AS day, ${DAILY_LABELS} FROM old_rows) AS o
+       WHERE (d.day, d.key_id, d.team_id, d.model, d.provider, d.deployment, d.status, d.final)
+         = (o.day, o.key_id, o.team_id, o.model, o.provider, o.deployment, o.status, o.final) AND d.requests = 0;
+     END IF;
+     RETURN NULL;
+   END $$;
+   CREATE TRIGGER usage_daily_insert AFTER INSERT ON usage_hourly REFERENCING NEW TABLE AS new_rows
+     FOR EACH STATEMENT EXECUTE FUNCTION usage_daily_follow();
+   CREATE TRIGGER usage_daily_update AFTER UPDATE ON usage_hourly REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+     FOR EACH STATEMENT EXECUTE FUNCTION usage_daily_follow();
+   CREATE TRIGGER usage_daily_delete AFTER DELETE ON usage_hourly REFERENCING OLD TABLE AS old_rows
+     FOR EACH STATEMENT EXECUTE FUNCTION usage_daily_follow();
+   ${dailyUpsert(hourlyRows('usage_hourly', ''))};`,
 ];
 
 /** The schema this hub writes. */

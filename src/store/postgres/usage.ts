@@ -90,17 +90,45 @@ function batchParams(records: readonly UsageRecord[]): unknown[][] {
   return [...cols, ...bodies, ...traces];
 }
 
-/** How each group of the totals query is read from usage_hourly, and how it sorts. */
-const GROUPS: Record<UsageGroup, { readonly expr: string; readonly order: string }> = {
-  key: { expr: "NULLIF(key_id, '')", order: "NULLIF(key_id, '') COLLATE \"C\" NULLS FIRST" },
-  team: { expr: "NULLIF(team_id, '')", order: "NULLIF(team_id, '') COLLATE \"C\" NULLS FIRST" },
-  model: { expr: 'model', order: 'model COLLATE "C"' },
-  provider: { expr: "NULLIF(provider, '')", order: "NULLIF(provider, '') COLLATE \"C\" NULLS FIRST" },
-  deployment: { expr: "NULLIF(deployment, '')", order: "NULLIF(deployment, '') COLLATE \"C\" NULLS FIRST" },
-  status: { expr: 'status', order: 'status' },
-  day: { expr: "to_char(to_timestamp(hour / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')", order: 'day' },
-  hour: { expr: `to_char(to_timestamp(hour / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"')`, order: 'hour' },
+/**
+ * How each group of the totals query is read, and how it sorts: `key` is what rows are grouped by,
+ * `label` what the group shows (an expression over `key`, computed once per group: the day and the
+ * hour are grouped as numbers and only then written out as dates).
+ */
+const GROUPS: Record<UsageGroup, { readonly key: string; readonly label: string; readonly order: string }> = {
+  key: { key: "NULLIF(key_id, '')", label: "NULLIF(key_id, '')", order: "NULLIF(key_id, '') COLLATE \"C\" NULLS FIRST" },
+  team: { key: "NULLIF(team_id, '')", label: "NULLIF(team_id, '')", order: "NULLIF(team_id, '') COLLATE \"C\" NULLS FIRST" },
+  model: { key: 'model', label: 'model', order: 'model COLLATE "C"' },
+  provider: { key: "NULLIF(provider, '')", label: "NULLIF(provider, '')", order: "NULLIF(provider, '') COLLATE \"C\" NULLS FIRST" },
+  deployment: { key: "NULLIF(deployment, '')", label: "NULLIF(deployment, '')", order: "NULLIF(deployment, '') COLLATE \"C\" NULLS FIRST" },
+  status: { key: 'status', label: 'status', order: 'status' },
+  day: { key: 'hour - hour % 86400000', label: "to_char(to_timestamp((hour - hour % 86400000) / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')", order: 'hour - hour % 86400000' },
+  hour: { key: 'hour', label: `to_char(to_timestamp(hour / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"')`, order: 'hour' },
 };
+
+const DAY = 86_400_000;
+
+/** The columns a totals query reads from either totals table, the time column named `hour`. */
+const TOTALS_INPUT = ['key_id', 'team_id', 'model', 'provider', 'deployment', 'status', ...SUMS];
+
+/**
+ * The stretches of [from, to) and the table that answers each: the whole UTC days inside it from
+ * the daily totals (a day's row is the sum of its 24 hours', kept so by the database), the hours
+ * before the first whole day and after the last from the hourly totals. Every hour whose start
+ * lies in [from, to) is counted once, as reading the hourly totals alone would count it, but a
+ * month costs about 30 rows per label set instead of 720. Grouping by hour needs the hours: the
+ * hourly totals answer all of it.
+ */
+function totalsSpans(q: UsageTotalsQuery): { table: 'usage_hourly' | 'usage_daily'; from: number; to: number }[] {
+  const firstDay = Math.ceil(q.from / DAY) * DAY;
+  const lastDay = Math.floor(q.to / DAY) * DAY;
+  if (q.groupBy.includes('hour') || firstDay >= lastDay) return [{ table: 'usage_hourly', from: q.from, to: q.to }];
+  return [
+    { table: 'usage_hourly' as const, from: q.from, to: firstDay },
+    { table: 'usage_daily' as const, from: firstDay, to: lastDay },
+    { table: 'usage_hourly' as const, from: lastDay, to: q.to },
+  ].filter((s) => s.from < s.to);
+}
 
 /**
  * Usage records, the request log, captured bodies and traces in PostgreSQL; also the usage sink
@@ -128,24 +156,23 @@ export class PostgresUsageStore implements UsageStore, UsageSink {
     await this.writeUsage(jsonl.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as UsageRecord));
   }
 
-  /** Read from the hourly totals every write keeps in step, so a month of records answers in milliseconds. */
+  /** Read from the daily and hourly totals every write keeps in step, so a month of records answers in milliseconds. */
   async totals(q: UsageTotalsQuery): Promise<UsageTotalsRow[]> {
-    const params: unknown[] = [q.from, q.to];
-    const where = ['hour >= $1', 'hour < $2'];
-    const filter = (column: string, value: string | undefined) => {
-      if (!value) return;
-      params.push(value);
-      where.push(`${column} = $${params.length}`);
-    };
-    if (!q.includeAttempts) where.push('final = 1');
-    filter('key_id', q.keyId);
-    filter('team_id', q.teamId);
-    filter('model', q.model);
-    filter('provider', q.provider);
-    params.push(q.limit);
+    const params: unknown[] = [];
+    const param = (value: unknown) => `$${params.push(value)}`;
+    const labels: string[] = [];
+    if (!q.includeAttempts) labels.push('final = 1');
+    const filters: [string, string | undefined][] = [['key_id', q.keyId], ['team_id', q.teamId], ['model', q.model], ['provider', q.provider]];
+    for (const [column, value] of filters) if (value) labels.push(`${column} = ${param(value)}`);
+    const rows = totalsSpans(q).map(({ table, from, to }) => {
+      const time = table === 'usage_daily' ? 'day' : 'hour';
+      const where = [`${time} >= ${param(from)}`, `${time} < ${param(to)}`, ...labels];
+      return `SELECT ${time} AS hour, ${TOTALS_INPUT.join(', ')} FROM ${table} WHERE ${where.join(' AND ')}`;
+    });
     const groups = q.groupBy.map((g) => GROUPS[g]);
-    const cols = q.groupBy.map((g) => `${GROUPS[g].expr} AS ${g}`);
-    const sql = `SELECT ${[...cols, ...totalsColumns('::float8')].join(', ')} FROM usage_hourly WHERE ${where.join(' AND ')}${groups.length ? ` GROUP BY ${groups.map((g) => g.expr).join(', ')} ORDER BY ${groups.map((g) => g.order).join(', ')}` : ''} LIMIT $${params.length}`;
+    const cols = q.groupBy.map((g) => `${GROUPS[g].label} AS ${g}`);
+    const grouping = groups.length ? ` GROUP BY ${groups.map((g) => g.key).join(', ')} ORDER BY ${groups.map((g) => g.order).join(', ')}` : '';
+    const sql = `SELECT ${[...cols, ...totalsColumns('::float8')].join(', ')} FROM (${rows.join(' UNION ALL ')}) AS totals${grouping} LIMIT ${param(q.limit)}`;
     return (await this.pool.query(sql, params)).rows as UsageTotalsRow[];
   }
 
@@ -189,7 +216,9 @@ export class PostgresUsageStore implements UsageStore, UsageSink {
     const removed = { usage: 0, bodies: 0 };
     if (usageBefore !== undefined) {
       removed.usage = await deleteInBatches(this.pool, 'usage', 'ts < $1', usageBefore, this.deleteBatch);
-      // Whole hours only: an hour still partly kept keeps its totals.
+      // Whole hours only: an hour still partly kept keeps its totals. Each batch's trigger takes
+      // its hours out of the daily totals in the same transaction, dropping a day's rows with its
+      // last hour, so the daily totals go in the same small steps and never disagree with these.
       await deleteInBatches(this.pool, 'usage_hourly', 'hour <= $1::int8 - 3600000', usageBefore, this.deleteBatch);
     }
     if (bodiesBefore !== undefined) {
