@@ -10,28 +10,60 @@ import { LIMITS_SCHEMA } from './limits-schema.js';
  */
 
 /**
- * Migration 6's text (usage_daily), frozen as the migration is: the labels a daily row is keyed by
- * after its day, an hourly table's rows (their sums negated with sign '-'), and the upsert adding
- * a source's rows, grouped per day and label set, to the daily totals.
+ * Migration 6's text (the usage rollups), frozen as the migration is. Each rollup sums the hourly
+ * totals over longer spans (ms, aligned to the epoch: a span's rows start at multiples of it),
+ * keyed by some of their labels: `usage_rollup` by every label over 6 hours, a day and a week
+ * (the hours are usage_hourly's); `usage_rollup_key` by key, team, model and status over an hour, 6
+ * hours, a day and a week; `usage_rollup_model` by model, provider and status over an hour and a day.
  */
-const DAILY_LABELS = 'key_id, team_id, model, provider, deployment, status, final';
+const ROLLUPS = [
+  { table: 'usage_rollup', labels: ['key_id', 'team_id', 'model', 'provider', 'deployment', 'status', 'final'], spans: [21_600_000, 86_400_000, 604_800_000] },
+  { table: 'usage_rollup_key', labels: ['key_id', 'team_id', 'model', 'status', 'final'], spans: [3_600_000, 21_600_000, 86_400_000, 604_800_000] },
+  { table: 'usage_rollup_model', labels: ['model', 'provider', 'status', 'final'], spans: [3_600_000, 86_400_000] },
+] as const;
+const HOURLY_LABELS = ['key_id', 'team_id', 'model', 'provider', 'deployment', 'status', 'final'];
+const HOURLY_SUMS = ['requests', 'input_tokens', 'output_tokens', 'cached_input_tokens', 'cache_write_tokens', 'reasoning_tokens', 'cost_usd', 'latency_ms_sum', 'ttft_ms_sum', 'ttft_count'];
+
+/** The rows of `table` (usage_hourly or a transition table of it), their sums negated with sign '-'. */
 function hourlyRows(table: string, sign: '' | '-'): string {
-  const sums = ['requests', 'input_tokens', 'output_tokens', 'cached_input_tokens', 'cache_write_tokens', 'reasoning_tokens', 'cost_usd', 'latency_ms_sum', 'ttft_ms_sum', 'ttft_count'];
-  return `SELECT hour, ${DAILY_LABELS}, ${sums.map((c) => sign + c).join(', ')} FROM ${table}`;
+  return `SELECT hour, ${HOURLY_LABELS.join(', ')}, ${HOURLY_SUMS.map((c) => sign + c).join(', ')} FROM ${table}`;
 }
-function dailyUpsert(source: string): string {
-  return `INSERT INTO usage_daily AS d
-     SELECT hour - hour % 86400000, ${DAILY_LABELS}, SUM(requests), SUM(input_tokens), SUM(output_tokens), SUM(cached_input_tokens),
-       SUM(cache_write_tokens), SUM(reasoning_tokens), SUM(cost_usd), SUM(latency_ms_sum), SUM(ttft_ms_sum), SUM(ttft_count)
-     FROM (${source}) AS h (hour, ${DAILY_LABELS}, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens,
-       reasoning_tokens, cost_usd, latency_ms_sum, ttft_ms_sum, ttft_count)
-     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
-     ON CONFLICT (day, ${DAILY_LABELS}) DO UPDATE SET
-       requests = d.requests + excluded.requests, input_tokens = d.input_tokens + excluded.input_tokens,
-       output_tokens = d.output_tokens + excluded.output_tokens, cached_input_tokens = d.cached_input_tokens + excluded.cached_input_tokens,
-       cache_write_tokens = d.cache_write_tokens + excluded.cache_write_tokens, reasoning_tokens = d.reasoning_tokens + excluded.reasoning_tokens,
-       cost_usd = d.cost_usd + excluded.cost_usd, latency_ms_sum = d.latency_ms_sum + excluded.latency_ms_sum,
-       ttft_ms_sum = d.ttft_ms_sum + excluded.ttft_ms_sum, ttft_count = d.ttft_count + excluded.ttft_count`;
+
+/** The spans of `r` as a relation to cross-join. */
+function spans(r: (typeof ROLLUPS)[number]): string {
+  return `(VALUES ${r.spans.map((s) => `(${s}::int8)`).join(', ')}) AS s (span)`;
+}
+
+/** Adds `source`'s hourly rows, summed per span and label set, to rollup `r`: in key order, as the batch write upserts. */
+function rollupUpsert(r: (typeof ROLLUPS)[number], source: string): string {
+  const keys = r.labels.length + 2;
+  const order = Array.from({ length: keys }, (_, i) => i + 1).join(', ');
+  return `INSERT INTO ${r.table} AS r
+       SELECT s.span, h.hour - h.hour % s.span, ${r.labels.map((l) => `h.${l}`).join(', ')}, ${HOURLY_SUMS.map((c) => `SUM(h.${c})`).join(', ')}
+       FROM (${source}) AS h (hour, ${HOURLY_LABELS.join(', ')}, ${HOURLY_SUMS.join(', ')}) CROSS JOIN ${spans(r)}
+       GROUP BY ${order} ORDER BY ${order}
+       ON CONFLICT (span, start, ${r.labels.join(', ')}) DO UPDATE SET ${HOURLY_SUMS.map((c) => `${c} = r.${c} + excluded.${c}`).join(', ')}`;
+}
+
+/** Drops the rows of rollup `r` that the deleted hourly rows (old_rows) emptied: no hour is left under them. */
+function rollupDropEmptied(r: (typeof ROLLUPS)[number]): string {
+  const cols = ['span', 'start', ...r.labels];
+  return `DELETE FROM ${r.table} AS r
+       USING (SELECT DISTINCT s.span, o.hour - o.hour % s.span AS start, ${r.labels.map((l) => `o.${l}`).join(', ')} FROM old_rows AS o CROSS JOIN ${spans(r)}) AS o
+       WHERE (${cols.map((c) => `r.${c}`).join(', ')}) = (${cols.map((c) => `o.${c}`).join(', ')}) AND r.requests = 0`;
+}
+
+/** A rollup's table: its span and start, then its labels and the hourly totals' sums. */
+function rollupTable(r: (typeof ROLLUPS)[number]): string {
+  const types: Record<string, string> = { status: 'INTEGER', final: 'SMALLINT' };
+  const sums: Record<string, string> = { cost_usd: 'DOUBLE PRECISION', latency_ms_sum: 'DOUBLE PRECISION', ttft_ms_sum: 'DOUBLE PRECISION' };
+  return `CREATE TABLE ${r.table} (
+     span BIGINT NOT NULL,
+     start BIGINT NOT NULL,
+     ${r.labels.map((l) => `${l} ${types[l] ?? 'TEXT'} NOT NULL,`).join('\n     ')}
+     ${HOURLY_SUMS.map((c) => `${c} ${sums[c] ?? 'BIGINT'} NOT NULL,`).join('\n     ')}
+     PRIMARY KEY (span, start, ${r.labels.join(', ')})
+   )`;
 }
 
 /** Each entry upgrades the schema by one version. Never edit a shipped one; add another. */
@@ -159,61 +191,48 @@ const MIGRATIONS: readonly string[] = [
    );`,
   // Rate limits and budget reservations shared through the database when there is no Redis.
   LIMITS_SCHEMA,
-  // Daily totals: the hourly totals summed per UTC day (`day`, unix ms of its midnight), so that a
-  // month of usage is read from about 30 rows per label set rather than 720. The database keeps
-  // them in step itself, by statement triggers on usage_hourly in the writer's own transaction:
-  // whoever changes the hourly totals — this hub's batches, a hub of the previous version still
-  // running through a rolling upgrade, pruning — changes the daily ones with them, so that a day's
-  // row always equals the sum of its hours'. Each trigger adds one grouped, key-ordered upsert per
-  // statement (the order the batch write uses, so concurrent writers cannot deadlock on them); an
-  // update adds the difference the statement made, a delete subtracts and drops the rows no hour is
-  // left under. Created before the backfill: the trigger's lock waits for writers in flight and
-  // holds new ones back until this commits, so no write is missed or counted twice.
-  `CREATE TABLE usage_daily (
-     day BIGINT NOT NULL,
-     key_id TEXT NOT NULL,
-     team_id TEXT NOT NULL,
-     model TEXT NOT NULL,
-     provider TEXT NOT NULL,
-     deployment TEXT NOT NULL,
-     status INTEGER NOT NULL,
-     final SMALLINT NOT NULL,
-     requests BIGINT NOT NULL,
-     input_tokens BIGINT NOT NULL,
-     output_tokens BIGINT NOT NULL,
-     cached_input_tokens BIGINT NOT NULL,
-     cache_write_tokens BIGINT NOT NULL,
-     reasoning_tokens BIGINT NOT NULL,
-     cost_usd DOUBLE PRECISION NOT NULL,
-     latency_ms_sum DOUBLE PRECISION NOT NULL,
-     ttft_ms_sum DOUBLE PRECISION NOT NULL,
-     ttft_count BIGINT NOT NULL,
-     PRIMARY KEY (day, key_id, team_id, model, provider, deployment, status, final)
-   );
-   CREATE INDEX usage_daily_key ON usage_daily (key_id, day);
-   CREATE INDEX usage_daily_team ON usage_daily (team_id, day);
-   CREATE FUNCTION usage_daily_follow() RETURNS trigger LANGUAGE plpgsql AS $$
+  // Usage rollups: the hourly totals summed over longer spans, so that a month is read from a few
+  // dozen rows per label set (weeks, days, quarter-days, then the stray hours) rather than 720, and
+  // summed over fewer labels, so that a query needing no provider or deployment (or no key and
+  // team either) reads fewer label sets. The database keeps them in step itself, by statement triggers on usage_hourly in the
+  // writer's own transaction: whoever changes the hourly totals — this hub's batches, a hub of the
+  // previous version still running through a rolling upgrade, pruning — changes the rollups with
+  // them, so that a span's row always equals the sum of its hours'. Each trigger adds one grouped
+  // upsert per rollup, in key order (as the batch write upserts the hourly totals, so concurrent
+  // writers cannot deadlock on them); an update adds the difference the statement made, a delete
+  // subtracts and drops the rows no hour is left under. Created before the backfill: the trigger's
+  // lock waits for writers in flight and holds new ones back until this commits, so no write is
+  // missed or counted twice.
+  `${rollupTable(ROLLUPS[0])};
+   CREATE INDEX usage_rollup_by_key ON usage_rollup (key_id, span, start);
+   CREATE INDEX usage_rollup_by_team ON usage_rollup (team_id, span, start);
+   ${rollupTable(ROLLUPS[1])};
+   CREATE INDEX usage_rollup_key_by_key ON usage_rollup_key (key_id, span, start);
+   CREATE INDEX usage_rollup_key_by_team ON usage_rollup_key (team_id, span, start);
+   ${rollupTable(ROLLUPS[2])};
+   CREATE FUNCTION usage_rollup_follow() RETURNS trigger LANGUAGE plpgsql AS $$
    BEGIN
      -- The hourly rows a statement left (new_rows) count in, those it replaced or removed (old_rows) out.
      IF TG_OP = 'INSERT' THEN
-       ${dailyUpsert(hourlyRows('new_rows', ''))};
+       ${ROLLUPS.map((r) => `${rollupUpsert(r, hourlyRows('new_rows', ''))};`).join('\n       ')}
      ELSIF TG_OP = 'UPDATE' THEN
-       ${dailyUpsert(`${hourlyRows('new_rows', '')} UNION ALL ${hourlyRows('old_rows', '-')}`)};
+       ${ROLLUPS.map((r) => `${rollupUpsert(r, `${hourlyRows('new_rows', '')} UNION ALL ${hourlyRows('old_rows', '-')}`)};`).join('\n       ')}
      ELSE
-       ${dailyUpsert(hourlyRows('old_rows', '-'))};
-       DELETE FROM usage_daily AS d USING (SELECT DISTINCT hour - hour % 86400000 AS day, ${DAILY_LABELS} FROM old_rows) AS o
-       WHERE (d.day, d.key_id, d.team_id, d.model, d.provider, d.deployment, d.status, d.final)
-         = (o.day, o.key_id, o.team_id, o.model, o.provider, o.deployment, o.status, o.final) AND d.requests = 0;
+       ${ROLLUPS.map((r) => `${rollupUpsert(r, hourlyRows('old_rows', '-'))};\n       ${rollupDropEmptied(r)};`).join('\n       ')}
      END IF;
      RETURN NULL;
    END $$;
-   CREATE TRIGGER usage_daily_insert AFTER INSERT ON usage_hourly REFERENCING NEW TABLE AS new_rows
-     FOR EACH STATEMENT EXECUTE FUNCTION usage_daily_follow();
-   CREATE TRIGGER usage_daily_update AFTER UPDATE ON usage_hourly REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-     FOR EACH STATEMENT EXECUTE FUNCTION usage_daily_follow();
-   CREATE TRIGGER usage_daily_delete AFTER DELETE ON usage_hourly REFERENCING OLD TABLE AS old_rows
-     FOR EACH STATEMENT EXECUTE FUNCTION usage_daily_follow();
-   ${dailyUpsert(hourlyRows('usage_hourly', ''))};`,
+   CREATE TRIGGER usage_rollup_insert AFTER INSERT ON usage_hourly REFERENCING NEW TABLE AS new_rows
+     FOR EACH STATEMENT EXECUTE FUNCTION usage_rollup_follow();
+   CREATE TRIGGER usage_rollup_update AFTER UPDATE ON usage_hourly REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+     FOR EACH STATEMENT EXECUTE FUNCTION usage_rollup_follow();
+   CREATE TRIGGER usage_rollup_delete AFTER DELETE ON usage_hourly REFERENCING OLD TABLE AS old_rows
+     FOR EACH STATEMENT EXECUTE FUNCTION usage_rollup_follow();
+   ${ROLLUPS.map((r) => `${rollupUpsert(r, hourlyRows('usage_hourly', ''))};`).join('\n   ')}`,
+  // The request log filtered by key and model: walked from the pair's newest record, rather than
+  // through all of the key's records, which for a busy key and a model it seldom calls (or never)
+  // is hundreds of thousands of rows to reach a page.
+  `CREATE INDEX usage_log_key_model ON usage (key_id, model, id) WHERE final = 1;`,
 ];
 
 /** The schema this hub writes. */

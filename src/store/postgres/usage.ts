@@ -93,41 +93,69 @@ function batchParams(records: readonly UsageRecord[]): unknown[][] {
 /**
  * How each group of the totals query is read, and how it sorts: `key` is what rows are grouped by,
  * `label` what the group shows (an expression over `key`, computed once per group: the day and the
- * hour are grouped as numbers and only then written out as dates).
+ * hour are grouped as numbers and only then written out as dates), `column` the stored label it
+ * needs (the day and the hour need only the time, read as `hour`).
  */
-const GROUPS: Record<UsageGroup, { readonly key: string; readonly label: string; readonly order: string }> = {
-  key: { key: "NULLIF(key_id, '')", label: "NULLIF(key_id, '')", order: "NULLIF(key_id, '') COLLATE \"C\" NULLS FIRST" },
-  team: { key: "NULLIF(team_id, '')", label: "NULLIF(team_id, '')", order: "NULLIF(team_id, '') COLLATE \"C\" NULLS FIRST" },
-  model: { key: 'model', label: 'model', order: 'model COLLATE "C"' },
-  provider: { key: "NULLIF(provider, '')", label: "NULLIF(provider, '')", order: "NULLIF(provider, '') COLLATE \"C\" NULLS FIRST" },
-  deployment: { key: "NULLIF(deployment, '')", label: "NULLIF(deployment, '')", order: "NULLIF(deployment, '') COLLATE \"C\" NULLS FIRST" },
-  status: { key: 'status', label: 'status', order: 'status' },
+const GROUPS: Record<UsageGroup, { readonly key: string; readonly label: string; readonly order: string; readonly column?: string }> = {
+  key: { key: "NULLIF(key_id, '')", label: "NULLIF(key_id, '')", order: "NULLIF(key_id, '') COLLATE \"C\" NULLS FIRST", column: 'key_id' },
+  team: { key: "NULLIF(team_id, '')", label: "NULLIF(team_id, '')", order: "NULLIF(team_id, '') COLLATE \"C\" NULLS FIRST", column: 'team_id' },
+  model: { key: 'model', label: 'model', order: 'model COLLATE "C"', column: 'model' },
+  provider: { key: "NULLIF(provider, '')", label: "NULLIF(provider, '')", order: "NULLIF(provider, '') COLLATE \"C\" NULLS FIRST", column: 'provider' },
+  deployment: { key: "NULLIF(deployment, '')", label: "NULLIF(deployment, '')", order: "NULLIF(deployment, '') COLLATE \"C\" NULLS FIRST", column: 'deployment' },
+  status: { key: 'status', label: 'status', order: 'status', column: 'status' },
   day: { key: 'hour - hour % 86400000', label: "to_char(to_timestamp((hour - hour % 86400000) / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')", order: 'hour - hour % 86400000' },
   hour: { key: 'hour', label: `to_char(to_timestamp(hour / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"')`, order: 'hour' },
 };
 
+const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
-/** The columns a totals query reads from either totals table, the time column named `hour`. */
-const TOTALS_INPUT = ['key_id', 'team_id', 'model', 'provider', 'deployment', 'status', ...SUMS];
+/** One table's rows of one span (ms): the hourly totals, or a rollup's rows of that span (schema.ts, migration 6). */
+interface Level {
+  readonly table: 'usage_hourly' | 'usage_rollup' | 'usage_rollup_key' | 'usage_rollup_model';
+  readonly span: number;
+}
 
 /**
- * The stretches of [from, to) and the table that answers each: the whole UTC days inside it from
- * the daily totals (a day's row is the sum of its 24 hours', kept so by the database), the hours
- * before the first whole day and after the last from the hourly totals. Every hour whose start
- * lies in [from, to) is counted once, as reading the hourly totals alone would count it, but a
- * month costs about 30 rows per label set instead of 720. Grouping by hour needs the hours: the
- * hourly totals answer all of it.
+ * The totals a query can read, narrowest first: the labels each keeps (beside `final`) and its
+ * levels, longest span first. A query reads the first that keeps every label it groups or filters by.
  */
-function totalsSpans(q: UsageTotalsQuery): { table: 'usage_hourly' | 'usage_daily'; from: number; to: number }[] {
-  const firstDay = Math.ceil(q.from / DAY) * DAY;
-  const lastDay = Math.floor(q.to / DAY) * DAY;
-  if (q.groupBy.includes('hour') || firstDay >= lastDay) return [{ table: 'usage_hourly', from: q.from, to: q.to }];
-  return [
-    { table: 'usage_hourly' as const, from: q.from, to: firstDay },
-    { table: 'usage_daily' as const, from: firstDay, to: lastDay },
-    { table: 'usage_hourly' as const, from: lastDay, to: q.to },
-  ].filter((s) => s.from < s.to);
+const SOURCES: readonly { readonly labels: ReadonlySet<string>; readonly levels: readonly Level[] }[] = [
+  {
+    labels: new Set(['model', 'provider', 'status']),
+    levels: [{ table: 'usage_rollup_model', span: DAY }, { table: 'usage_rollup_model', span: HOUR }],
+  },
+  {
+    labels: new Set(['key_id', 'team_id', 'model', 'status']),
+    levels: [7 * DAY, DAY, 6 * HOUR, HOUR].map((span) => ({ table: 'usage_rollup_key' as const, span })),
+  },
+  {
+    labels: new Set(['key_id', 'team_id', 'model', 'provider', 'deployment', 'status']),
+    levels: [...[7 * DAY, DAY, 6 * HOUR].map((span) => ({ table: 'usage_rollup' as const, span })), { table: 'usage_hourly', span: HOUR }],
+  },
+];
+
+/**
+ * [a, b) (whole hours) as runs of whole spans, each run read from one level: the longest spans
+ * that fit in the middle, the shorter ones for what is left at either end, hours last. A span's
+ * rows are the sums of its hours' (kept so by the database), so the runs count each hour once,
+ * as the hourly totals alone would, from a few rows per label set and span instead of one per hour.
+ */
+function cover(a: number, b: number, levels: readonly Level[]): { level: Level; from: number; to: number }[] {
+  const [level, ...shorter] = levels;
+  if (a >= b || !level) return [];
+  if (shorter.length === 0) return [{ level, from: a, to: b }];
+  const first = Math.ceil(a / level.span) * level.span;
+  const last = Math.floor(b / level.span) * level.span;
+  if (first >= last) return cover(a, b, shorter);
+  return [...cover(a, first, shorter), { level, from: first, to: last }, ...cover(last, b, shorter)];
+}
+
+/** The levels a totals query may read: of the narrowest source keeping its labels, none longer than the time it groups by. */
+function levelsFor(q: UsageTotalsQuery, labels: readonly string[]): readonly Level[] {
+  const source = SOURCES.find((s) => labels.every((l) => s.labels.has(l))) ?? SOURCES.at(-1)!;
+  const longest = q.groupBy.includes('hour') ? HOUR : q.groupBy.includes('day') ? DAY : Infinity;
+  return source.levels.filter((l) => l.span <= longest);
 }
 
 /**
@@ -156,18 +184,28 @@ export class PostgresUsageStore implements UsageStore, UsageSink {
     await this.writeUsage(jsonl.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as UsageRecord));
   }
 
-  /** Read from the daily and hourly totals every write keeps in step, so a month of records answers in milliseconds. */
+  /**
+   * Read from the hourly totals and their rollups, which every write keeps in step: a month of
+   * records answers from a few dozen rows per label set, however many records there are.
+   */
   async totals(q: UsageTotalsQuery): Promise<UsageTotalsRow[]> {
     const params: unknown[] = [];
     const param = (value: unknown) => `$${params.push(value)}`;
-    const labels: string[] = [];
-    if (!q.includeAttempts) labels.push('final = 1');
-    const filters: [string, string | undefined][] = [['key_id', q.keyId], ['team_id', q.teamId], ['model', q.model], ['provider', q.provider]];
-    for (const [column, value] of filters) if (value) labels.push(`${column} = ${param(value)}`);
-    const rows = totalsSpans(q).map(({ table, from, to }) => {
-      const time = table === 'usage_daily' ? 'day' : 'hour';
-      const where = [`${time} >= ${param(from)}`, `${time} < ${param(to)}`, ...labels];
-      return `SELECT ${time} AS hour, ${TOTALS_INPUT.join(', ')} FROM ${table} WHERE ${where.join(' AND ')}`;
+    const conditions: string[] = [];
+    if (!q.includeAttempts) conditions.push('final = 1');
+    const filters = ([['key_id', q.keyId], ['team_id', q.teamId], ['model', q.model], ['provider', q.provider]] as const).filter(([, v]) => v);
+    for (const [column, value] of filters) conditions.push(`${column} = ${param(value)}`);
+    const grouped = q.groupBy.flatMap((g) => GROUPS[g].column ?? []);
+    const columns = [...new Set(['status', ...grouped, ...SUMS])].join(', ');
+    // The hours counted are those starting in [from, to), as the hourly totals count them.
+    const from = Math.ceil(q.from / HOUR) * HOUR;
+    const hours = cover(from, Math.ceil(q.to / HOUR) * HOUR, levelsFor(q, [...grouped, ...filters.map(([c]) => c)]));
+    // No whole hour: an empty read still answers one row of zero totals, as an hourly read would.
+    if (hours.length === 0) hours.push({ level: { table: 'usage_hourly', span: HOUR }, from, to: from });
+    const rows = hours.map(({ level, from, to }) => {
+      const time = level.table === 'usage_hourly' ? 'hour' : 'start';
+      const where = [...(time === 'start' ? [`span = ${param(level.span)}`] : []), `${time} >= ${param(from)}`, `${time} < ${param(to)}`, ...conditions];
+      return `SELECT ${time} AS hour, ${columns} FROM ${level.table} WHERE ${where.join(' AND ')}`;
     });
     const groups = q.groupBy.map((g) => GROUPS[g]);
     const cols = q.groupBy.map((g) => `${GROUPS[g].label} AS ${g}`);
@@ -217,8 +255,8 @@ export class PostgresUsageStore implements UsageStore, UsageSink {
     if (usageBefore !== undefined) {
       removed.usage = await deleteInBatches(this.pool, 'usage', 'ts < $1', usageBefore, this.deleteBatch);
       // Whole hours only: an hour still partly kept keeps its totals. Each batch's trigger takes
-      // its hours out of the daily totals in the same transaction, dropping a day's rows with its
-      // last hour, so the daily totals go in the same small steps and never disagree with these.
+      // its hours out of the rollups in the same transaction, dropping a span's rows with its last
+      // hour, so the rollups shrink in the same small steps and never disagree with these.
       await deleteInBatches(this.pool, 'usage_hourly', 'hour <= $1::int8 - 3600000', usageBefore, this.deleteBatch);
     }
     if (bodiesBefore !== undefined) {
