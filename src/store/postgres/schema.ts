@@ -53,7 +53,11 @@ function rollupDropEmptied(r: (typeof ROLLUPS)[number]): string {
        WHERE (${cols.map((c) => `r.${c}`).join(', ')}) = (${cols.map((c) => `o.${c}`).join(', ')}) AND r.requests = 0`;
 }
 
-/** A rollup's table: its span and start, then its labels and the hourly totals' sums. */
+/**
+ * A rollup's table: its span and start, then its labels and the hourly totals' sums. Half of each
+ * page is left free: the rows of the current spans are updated by every batch, and an update that
+ * finds room on its page is a heap-only one (no index touched, the old version pruned in place).
+ */
 function rollupTable(r: (typeof ROLLUPS)[number]): string {
   const types: Record<string, string> = { status: 'INTEGER', final: 'SMALLINT' };
   const sums: Record<string, string> = { cost_usd: 'DOUBLE PRECISION', latency_ms_sum: 'DOUBLE PRECISION', ttft_ms_sum: 'DOUBLE PRECISION' };
@@ -63,7 +67,7 @@ function rollupTable(r: (typeof ROLLUPS)[number]): string {
      ${r.labels.map((l) => `${l} ${types[l] ?? 'TEXT'} NOT NULL,`).join('\n     ')}
      ${HOURLY_SUMS.map((c) => `${c} ${sums[c] ?? 'BIGINT'} NOT NULL,`).join('\n     ')}
      PRIMARY KEY (span, start, ${r.labels.join(', ')})
-   )`;
+   ) WITH (fillfactor = 50)`;
 }
 
 /** Each entry upgrades the schema by one version. Never edit a shipped one; add another. */
@@ -203,7 +207,11 @@ const MIGRATIONS: readonly string[] = [
   // subtracts and drops the rows no hour is left under. Created before the backfill: the trigger's
   // lock waits for writers in flight and holds new ones back until this commits, so no write is
   // missed or counted twice.
-  `${rollupTable(ROLLUPS[0])};
+  // The hourly totals' pages get the same free half (from now on: existing pages stay as they are),
+  // for the same reason: measured, the batch write with the rollups' triggers ingests about twice
+  // as fast with it.
+  `ALTER TABLE usage_hourly SET (fillfactor = 50);
+   ${rollupTable(ROLLUPS[0])};
    CREATE INDEX usage_rollup_by_key ON usage_rollup (key_id, span, start);
    CREATE INDEX usage_rollup_by_team ON usage_rollup (team_id, span, start);
    ${rollupTable(ROLLUPS[1])};
