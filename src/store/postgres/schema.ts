@@ -196,20 +196,21 @@ const MIGRATIONS: readonly string[] = [
   // Rate limits and budget reservations shared through the database when there is no Redis.
   LIMITS_SCHEMA,
   // Usage rollups: the hourly totals summed over longer spans, so that a month is read from a few
-  // dozen rows per label set (weeks, days, quarter-days, then the stray hours) rather than 720, and
-  // summed over fewer labels, so that a query needing no provider or deployment (or no key and
-  // team either) reads fewer label sets. The database keeps them in step itself, by statement triggers on usage_hourly in the
-  // writer's own transaction: whoever changes the hourly totals — this hub's batches, a hub of the
-  // previous version still running through a rolling upgrade, pruning — changes the rollups with
-  // them, so that a span's row always equals the sum of its hours'. Each trigger adds one grouped
-  // upsert per rollup, in key order (as the batch write upserts the hourly totals, so concurrent
-  // writers cannot deadlock on them); an update adds the difference the statement made, a delete
-  // subtracts and drops the rows no hour is left under. Created before the backfill: the trigger's
-  // lock waits for writers in flight and holds new ones back until this commits, so no write is
-  // missed or counted twice.
-  // The hourly totals' pages get the same free half (from now on: existing pages stay as they are),
-  // for the same reason: measured, the batch write with the rollups' triggers ingests about twice
-  // as fast with it.
+  // dozen rows per label set (weeks, days, quarter-days, then the stray hours) rather than 720,
+  // and summed over fewer labels, so that a query needing no provider or deployment (or no key and
+  // team either) reads fewer label sets. The database keeps them in step itself, by statement
+  // triggers on usage_hourly in the writer's own transaction: whoever changes the hourly totals —
+  // this hub's batches, a hub of the previous version still running through a rolling upgrade,
+  // pruning — changes the rollups with them, so that a span's row always equals the sum of its
+  // hours'. Each trigger adds one grouped upsert per rollup, in key order (as the batch write
+  // upserts the hourly totals, so concurrent writers cannot deadlock on them); an update adds the
+  // difference the statement made, a delete subtracts and drops the rows no hour is left under.
+  // Created before the backfill: the trigger's lock waits for writers in flight and holds new ones
+  // back until this commits, so no write is missed or counted twice (batch writes wait meanwhile:
+  // about a minute per million hourly rows on a small server; the recorder's journal holds them).
+  // The hourly totals' pages get the same free half as the rollups' (from now on: existing pages
+  // stay as they are), for the same reason: measured, the batch write with the triggers ingests
+  // about twice as fast with it.
   `ALTER TABLE usage_hourly SET (fillfactor = 50);
    ${rollupTable(ROLLUPS[0])};
    CREATE INDEX usage_rollup_by_key ON usage_rollup (key_id, span, start);
