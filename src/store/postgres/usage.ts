@@ -90,17 +90,73 @@ function batchParams(records: readonly UsageRecord[]): unknown[][] {
   return [...cols, ...bodies, ...traces];
 }
 
-/** How each group of the totals query is read from usage_hourly, and how it sorts. */
-const GROUPS: Record<UsageGroup, { readonly expr: string; readonly order: string }> = {
-  key: { expr: "NULLIF(key_id, '')", order: "NULLIF(key_id, '') COLLATE \"C\" NULLS FIRST" },
-  team: { expr: "NULLIF(team_id, '')", order: "NULLIF(team_id, '') COLLATE \"C\" NULLS FIRST" },
-  model: { expr: 'model', order: 'model COLLATE "C"' },
-  provider: { expr: "NULLIF(provider, '')", order: "NULLIF(provider, '') COLLATE \"C\" NULLS FIRST" },
-  deployment: { expr: "NULLIF(deployment, '')", order: "NULLIF(deployment, '') COLLATE \"C\" NULLS FIRST" },
-  status: { expr: 'status', order: 'status' },
-  day: { expr: "to_char(to_timestamp(hour / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')", order: 'day' },
-  hour: { expr: `to_char(to_timestamp(hour / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"')`, order: 'hour' },
+/**
+ * How each group of the totals query is read, and how it sorts: `key` is what rows are grouped by,
+ * `label` what the group shows (an expression over `key`, computed once per group: the day and the
+ * hour are grouped as numbers and only then written out as dates), `column` the stored label it
+ * needs (the day and the hour need only the time, read as `hour`).
+ */
+const GROUPS: Record<UsageGroup, { readonly key: string; readonly label: string; readonly order: string; readonly column?: string }> = {
+  key: { key: "NULLIF(key_id, '')", label: "NULLIF(key_id, '')", order: "NULLIF(key_id, '') COLLATE \"C\" NULLS FIRST", column: 'key_id' },
+  team: { key: "NULLIF(team_id, '')", label: "NULLIF(team_id, '')", order: "NULLIF(team_id, '') COLLATE \"C\" NULLS FIRST", column: 'team_id' },
+  model: { key: 'model', label: 'model', order: 'model COLLATE "C"', column: 'model' },
+  provider: { key: "NULLIF(provider, '')", label: "NULLIF(provider, '')", order: "NULLIF(provider, '') COLLATE \"C\" NULLS FIRST", column: 'provider' },
+  deployment: { key: "NULLIF(deployment, '')", label: "NULLIF(deployment, '')", order: "NULLIF(deployment, '') COLLATE \"C\" NULLS FIRST", column: 'deployment' },
+  status: { key: 'status', label: 'status', order: 'status', column: 'status' },
+  day: { key: 'hour - hour % 86400000', label: "to_char(to_timestamp((hour - hour % 86400000) / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')", order: 'hour - hour % 86400000' },
+  hour: { key: 'hour', label: `to_char(to_timestamp(hour / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"')`, order: 'hour' },
 };
+
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
+/** One table's rows of one span (ms): the hourly totals, or a rollup's rows of that span (schema.ts, migration 6). */
+interface Level {
+  readonly table: 'usage_hourly' | 'usage_rollup' | 'usage_rollup_key' | 'usage_rollup_model';
+  readonly span: number;
+}
+
+/**
+ * The totals a query can read, narrowest first: the labels each keeps (beside `final`) and its
+ * levels, longest span first. A query reads the first that keeps every label it groups or filters by.
+ */
+const SOURCES: readonly { readonly labels: ReadonlySet<string>; readonly levels: readonly Level[] }[] = [
+  {
+    labels: new Set(['model', 'provider', 'status']),
+    levels: [{ table: 'usage_rollup_model', span: DAY }, { table: 'usage_rollup_model', span: HOUR }],
+  },
+  {
+    labels: new Set(['key_id', 'team_id', 'model', 'status']),
+    levels: [7 * DAY, DAY, 6 * HOUR, HOUR].map((span) => ({ table: 'usage_rollup_key' as const, span })),
+  },
+  {
+    labels: new Set(['key_id', 'team_id', 'model', 'provider', 'deployment', 'status']),
+    levels: [...[7 * DAY, DAY, 6 * HOUR].map((span) => ({ table: 'usage_rollup' as const, span })), { table: 'usage_hourly', span: HOUR }],
+  },
+];
+
+/**
+ * [a, b) (whole hours) as runs of whole spans, each run read from one level: the longest spans
+ * that fit in the middle, the shorter ones for what is left at either end, hours last. A span's
+ * rows are the sums of its hours' (kept so by the database), so the runs count each hour once,
+ * as the hourly totals alone would, from a few rows per label set and span instead of one per hour.
+ */
+function cover(a: number, b: number, levels: readonly Level[]): { level: Level; from: number; to: number }[] {
+  const [level, ...shorter] = levels;
+  if (a >= b || !level) return [];
+  if (shorter.length === 0) return [{ level, from: a, to: b }];
+  const first = Math.ceil(a / level.span) * level.span;
+  const last = Math.floor(b / level.span) * level.span;
+  if (first >= last) return cover(a, b, shorter);
+  return [...cover(a, first, shorter), { level, from: first, to: last }, ...cover(last, b, shorter)];
+}
+
+/** The levels a totals query may read: of the narrowest source keeping its labels, none longer than the time it groups by. */
+function levelsFor(q: UsageTotalsQuery, labels: readonly string[]): readonly Level[] {
+  const source = SOURCES.find((s) => labels.every((l) => s.labels.has(l))) ?? SOURCES.at(-1)!;
+  const longest = q.groupBy.includes('hour') ? HOUR : q.groupBy.includes('day') ? DAY : Infinity;
+  return source.levels.filter((l) => l.span <= longest);
+}
 
 /**
  * Usage records, the request log, captured bodies and traces in PostgreSQL; also the usage sink
@@ -128,24 +184,33 @@ export class PostgresUsageStore implements UsageStore, UsageSink {
     await this.writeUsage(jsonl.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as UsageRecord));
   }
 
-  /** Read from the hourly totals every write keeps in step, so a month of records answers in milliseconds. */
+  /**
+   * Read from the hourly totals and their rollups, which every write keeps in step: a month of
+   * records answers from a few dozen rows per label set, however many records there are.
+   */
   async totals(q: UsageTotalsQuery): Promise<UsageTotalsRow[]> {
-    const params: unknown[] = [q.from, q.to];
-    const where = ['hour >= $1', 'hour < $2'];
-    const filter = (column: string, value: string | undefined) => {
-      if (!value) return;
-      params.push(value);
-      where.push(`${column} = $${params.length}`);
-    };
-    if (!q.includeAttempts) where.push('final = 1');
-    filter('key_id', q.keyId);
-    filter('team_id', q.teamId);
-    filter('model', q.model);
-    filter('provider', q.provider);
-    params.push(q.limit);
+    const params: unknown[] = [];
+    const param = (value: unknown) => `$${params.push(value)}`;
+    const conditions: string[] = [];
+    if (!q.includeAttempts) conditions.push('final = 1');
+    const filters = ([['key_id', q.keyId], ['team_id', q.teamId], ['model', q.model], ['provider', q.provider]] as const).filter(([, v]) => v);
+    for (const [column, value] of filters) conditions.push(`${column} = ${param(value)}`);
+    const grouped = q.groupBy.flatMap((g) => GROUPS[g].column ?? []);
+    const columns = [...new Set(['status', ...grouped, ...SUMS])].join(', ');
+    // The hours counted are those starting in [from, to), as the hourly totals count them.
+    const from = Math.ceil(q.from / HOUR) * HOUR;
+    const hours = cover(from, Math.ceil(q.to / HOUR) * HOUR, levelsFor(q, [...grouped, ...filters.map(([c]) => c)]));
+    // No whole hour: an empty read still answers one row of zero totals, as an hourly read would.
+    if (hours.length === 0) hours.push({ level: { table: 'usage_hourly', span: HOUR }, from, to: from });
+    const rows = hours.map(({ level, from, to }) => {
+      const time = level.table === 'usage_hourly' ? 'hour' : 'start';
+      const where = [...(time === 'start' ? [`span = ${param(level.span)}`] : []), `${time} >= ${param(from)}`, `${time} < ${param(to)}`, ...conditions];
+      return `SELECT ${time} AS hour, ${columns} FROM ${level.table} WHERE ${where.join(' AND ')}`;
+    });
     const groups = q.groupBy.map((g) => GROUPS[g]);
-    const cols = q.groupBy.map((g) => `${GROUPS[g].expr} AS ${g}`);
-    const sql = `SELECT ${[...cols, ...totalsColumns('::float8')].join(', ')} FROM usage_hourly WHERE ${where.join(' AND ')}${groups.length ? ` GROUP BY ${groups.map((g) => g.expr).join(', ')} ORDER BY ${groups.map((g) => g.order).join(', ')}` : ''} LIMIT $${params.length}`;
+    const cols = q.groupBy.map((g) => `${GROUPS[g].label} AS ${g}`);
+    const grouping = groups.length ? ` GROUP BY ${groups.map((g) => g.key).join(', ')} ORDER BY ${groups.map((g) => g.order).join(', ')}` : '';
+    const sql = `SELECT ${[...cols, ...totalsColumns('::float8')].join(', ')} FROM (${rows.join(' UNION ALL ')}) AS totals${grouping} LIMIT ${param(q.limit)}`;
     return (await this.pool.query(sql, params)).rows as UsageTotalsRow[];
   }
 
@@ -189,7 +254,9 @@ export class PostgresUsageStore implements UsageStore, UsageSink {
     const removed = { usage: 0, bodies: 0 };
     if (usageBefore !== undefined) {
       removed.usage = await deleteInBatches(this.pool, 'usage', 'ts < $1', usageBefore, this.deleteBatch);
-      // Whole hours only: an hour still partly kept keeps its totals.
+      // Whole hours only: an hour still partly kept keeps its totals. Each batch's trigger takes
+      // its hours out of the rollups in the same transaction, dropping a span's rows with its last
+      // hour, so the rollups shrink in the same small steps and never disagree with these.
       await deleteInBatches(this.pool, 'usage_hourly', 'hour <= $1::int8 - 3600000', usageBefore, this.deleteBatch);
     }
     if (bodiesBefore !== undefined) {
