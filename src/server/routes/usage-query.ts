@@ -28,7 +28,7 @@ export const usageQueryParams = z.strictObject({
 });
 
 /**
- * Usage totals filtered and grouped, read from the hourly totals the store keeps in step with
+ * Usage totals filtered and grouped, read from the hourly totals (PostgreSQL: their rollups) the store keeps in step with
  * every write — so a month over a million records answers in milliseconds. Time bounds are
  * therefore whole hours: `from` rounds down and `to` up to the hour.
  */
