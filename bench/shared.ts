@@ -47,18 +47,25 @@ async function admin(sql: string): Promise<void> {
   }
 }
 
-/** CPU seconds used so far by this machine's PostgreSQL and Redis server processes (the replica's stores). */
-function storeCpu(): number {
-  let total = 0;
+/** CPU seconds used so far by each of this machine's PostgreSQL and Redis server processes (the replica's stores), by pid. */
+function storeCpu(): Map<number, number> {
+  const out = new Map<number, number>();
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     try {
       const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-      if (comm === 'postgres' || comm.startsWith('redis-server')) total += cpuSeconds(Number(pid));
+      if (comm === 'postgres' || comm.startsWith('redis-server')) out.set(Number(pid), cpuSeconds(Number(pid)));
     } catch {
       // gone meanwhile
     }
   }
+  return out;
+}
+
+/** What the store processes used between two readings (a process that ended meanwhile is not counted; one that began is, whole). */
+function storeCpuSince(before: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, s] of storeCpu()) total += s - (before.get(pid) ?? 0);
   return total;
 }
 
@@ -116,7 +123,7 @@ async function main(): Promise<void> {
         for (const h of order) {
           const before = storeCpu();
           const w = await run(h, k, SECONDS);
-          storeUs[k][h].push((1e6 * (storeCpu() - before)) / Math.max(1, w.requests));
+          storeUs[k][h].push((1e6 * storeCpuSince(before)) / Math.max(1, w.requests));
           if (w.errors) log(`warning: ${h} ${k} run ${r + 1} had errors: non-2xx ${w.non2xx}, socket ${JSON.stringify(w.socketErrors)}`);
           runs[k][h].push(w);
           if (h === 'shared') servedShared += w.requests;
