@@ -154,7 +154,8 @@ describe('`baimo serve`', () => {
     let err = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // The exit code, or the signal that ended the process (so a crash names itself in a failure).
+    const exited = new Promise<number | string | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
     return { child, exited, out: () => out, err: () => err };
   }
 
@@ -178,7 +179,7 @@ describe('`baimo serve`', () => {
       await expect.poll(() => third.out() + third.err(), { timeout: 15_000 }).toContain('listening on');
     } finally {
       third.child.kill('SIGTERM');
-      expect(await third.exited).toBe(0);
+      expect(await third.exited, third.err()).toBe(0);
     }
     expect(existsSync(join(data, 'baimo.lock'))).toBe(false);
   });
