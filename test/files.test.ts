@@ -34,7 +34,7 @@ function suite(name: string, start: () => Promise<TestHub<any>>, stop: () => Pro
     }
 
     /** A raw upload, for bodies the SDK would never send. */
-    async function post(key: string, body: BodyInit, headers: Record<string, string> = {}) {
+    async function post(key: string, body: string | FormData, headers: Record<string, string> = {}) {
       const res = await fetch(`${hub.url}/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${key}`, ...headers }, body });
       return { status: res.status, body: (await res.json()) as { error: { message: string; type: string; param: string | null; code: string | null } } };
     }
