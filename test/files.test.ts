@@ -116,6 +116,16 @@ function suite(name: string, start: () => Promise<TestHub<any>>, stop: () => Pro
       await expect(a.files.delete(f.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     });
 
+    it('sets an expiry from expires_after, within OpenAI\'s bounds', async () => {
+      const a = client(keyA);
+      const f = await a.files.create({ file: await toFile(Buffer.from('x'), 'e.txt'), purpose: 'batch', expires_after: { anchor: 'created_at', seconds: 7200 } });
+      expect(f.expires_at).toBe(f.created_at + 7200);
+      expect((await a.files.retrieve(f.id)).expires_at).toBe(f.created_at + 7200);
+      const short = await a.files.create({ file: await toFile(Buffer.from('x'), 'e.txt'), purpose: 'batch', expires_after: { anchor: 'created_at', seconds: 60 } }).catch((e: unknown) => e);
+      expect(short).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((short as InstanceType<typeof OpenAI.BadRequestError>).error).toMatchObject({ param: 'expires_after.seconds' });
+    });
+
     it('keeps keys apart: another key can neither see, read nor delete a file; the admin sees all', async () => {
       const f = await client(keyA).files.create({ file: await toFile(Buffer.from('private'), 'a.txt'), purpose: 'assistants' });
       const b = client(keyB);
@@ -206,3 +216,21 @@ suite(
   },
   async () => db?.drop(),
 );
+
+describe('Files API on a hub without keys', () => {
+  let hub: TestHub;
+  beforeAll(async () => {
+    hub = await startTestHub(YAML);
+  });
+  afterAll(async () => {
+    await hub?.dispose();
+  });
+
+  it('is open to any caller, as the model API is', async () => {
+    const c = new OpenAI({ baseURL: `${hub.url}/v1`, apiKey: 'anything', maxRetries: 0 });
+    const f = await c.files.create({ file: await toFile(Buffer.from('open'), 'o.txt'), purpose: 'user_data' });
+    const other = new OpenAI({ baseURL: `${hub.url}/v1`, apiKey: 'something-else', maxRetries: 0 });
+    expect((await other.files.list()).data.map((x) => x.id)).toEqual([f.id]);
+    expect(await (await other.files.content(f.id)).text()).toBe('open');
+  });
+});

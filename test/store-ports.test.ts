@@ -345,11 +345,18 @@ function storeContract(name: string, open: () => Promise<Backend>): void {
       const f = stores.files;
       const file = (id: string, keyId: string | null, createdAt: number, purpose = 'assistants'): StoredFile => ({ id, keyId, filename: `${id}.bin`, purpose, bytes: 3, createdAt, expiresAt: null });
       const bytes = new Uint8Array([0, 255, 0]);
-      await f.save({ ...file('file-a', 'k1', 100), filename: '长江.txt', expiresAt: 200 }, bytes);
+      const later = Math.floor(Date.now() / 1000) + 3600;
+      await f.save({ ...file('file-a', 'k1', 100), filename: '长江.txt', expiresAt: later }, bytes);
+      // Past its expiry a file is gone for everyone, the admin included.
+      await f.save({ ...file('file-old', 'k1', 100), expiresAt: 150 }, bytes);
       await f.save(file('file-b', 'k2', 100), new Uint8Array([1, 2, 3]));
       await expect(f.save(file('file-a', 'k1', 100), bytes)).rejects.toThrow();
 
-      expect(await f.get('file-a', 'k1')).toEqual({ id: 'file-a', keyId: 'k1', filename: '长江.txt', purpose: 'assistants', bytes: 3, createdAt: 100, expiresAt: 200 });
+      expect(await f.get('file-a', 'k1')).toEqual({ id: 'file-a', keyId: 'k1', filename: '长江.txt', purpose: 'assistants', bytes: 3, createdAt: 100, expiresAt: later });
+      expect(await f.get('file-old', undefined)).toBeUndefined();
+      expect(await f.content('file-old', 'k1')).toBeUndefined();
+      expect((await f.list({ owner: undefined, limit: 10, order: 'asc' })).data.map((x) => x.id)).toEqual(['file-a', 'file-b']);
+      expect(await f.delete('file-old', undefined)).toBe(false);
       expect(await f.get('file-a', undefined)).toMatchObject({ id: 'file-a' });
       expect(await f.get('file-a', 'k2')).toBeUndefined();
       expect(await f.get('file-x', undefined)).toBeUndefined();

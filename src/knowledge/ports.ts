@@ -19,7 +19,8 @@ export interface StoredFile {
 
 /**
  * Who is asking: a key's id sees only that key's files; `undefined` (the admin, or a hub
- * without keys) sees every file.
+ * without keys) sees every file. Nobody sees a file past its `expiresAt`: every read and delete
+ * treats it as gone.
  */
 export type FileOwner = string | undefined;
 

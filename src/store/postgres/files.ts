@@ -29,9 +29,13 @@ class Params {
   }
 }
 
-/** `AND key_id = $n` for a key, nothing for the admin: the one place ownership is applied. */
+/**
+ * The files `owner` may see: its own (`AND key_id = $n`) or, for the admin, all; and none past
+ * its expiry, which is as good as deleted. The one place both rules are applied.
+ */
 function ownedBy(owner: FileOwner, p: Params): string {
-  return owner === undefined ? '' : ` AND key_id = ${p.add(owner)}`;
+  const live = ` AND (expires_at IS NULL OR expires_at > ${p.add(Math.floor(Date.now() / 1000))}::int8)`;
+  return owner === undefined ? live : ` AND key_id = ${p.add(owner)}${live}`;
 }
 
 /** Files of the Files API in PostgreSQL, bytes inline as BYTEA: any replica serves any file. */

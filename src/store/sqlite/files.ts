@@ -18,9 +18,14 @@ function toFile(r: FileRow): StoredFile {
   return { id: r.id, keyId: r.key_id, filename: r.filename, purpose: r.purpose, bytes: r.bytes, createdAt: r.created_at, expiresAt: r.expires_at };
 }
 
-/** `AND key_id = ?` for a key, nothing for the admin: the one place ownership is applied. */
+/**
+ * The files `owner` may see: its own (`AND key_id = ?`) or, for the admin, all; and none past
+ * its expiry, which is as good as deleted. The one place both rules are applied.
+ */
 function ownedBy(owner: FileOwner): { sql: string; params: unknown[] } {
-  return owner === undefined ? { sql: '', params: [] } : { sql: ' AND key_id = ?', params: [owner] };
+  const now = Math.floor(Date.now() / 1000);
+  const live = ' AND (expires_at IS NULL OR expires_at > ?)';
+  return owner === undefined ? { sql: live, params: [now] } : { sql: ` AND key_id = ?${live}`, params: [owner, now] };
 }
 
 /** Files of the Files API in the embedded store, bytes inline as a BLOB. */
