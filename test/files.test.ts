@@ -233,4 +233,16 @@ describe('Files API on a hub without keys', () => {
     expect((await other.files.list()).data.map((x) => x.id)).toEqual([f.id]);
     expect(await (await other.files.content(f.id)).text()).toBe('open');
   });
+
+  it('refuses an upload a web page on another origin makes a browser send', async () => {
+    const form = new FormData();
+    form.set('purpose', 'assistants');
+    form.set('file', new Blob(['planted']), 'x.txt');
+    const res = await fetch(`${hub.url}/v1/files`, { method: 'POST', headers: { origin: 'https://evil.example' }, body: form });
+    expect(res.status).toBe(403);
+    const same = await fetch(`${hub.url}/v1/files`, { method: 'POST', headers: { origin: hub.url }, body: form });
+    expect(same.status).toBe(200);
+    const list = (await (await fetch(`${hub.url}/v1/files`)).json()) as { data: { filename: string }[] };
+    expect(list.data.filter((f) => f.filename === 'x.txt')).toHaveLength(1);
+  });
 });

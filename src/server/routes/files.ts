@@ -130,8 +130,29 @@ function expiry(form: FormData, createdAt: number): number | null {
   return createdAt + s;
 }
 
+/**
+ * A multipart POST is a "simple" request a web page can make a browser send anywhere without a
+ * CORS preflight, so on a hub without keys any site its user visits could fill it with files.
+ * The hub answers no CORS, so no other origin has a legitimate upload: one whose Origin is not
+ * the hub's own is refused. The SDKs and curl send no Origin.
+ */
+function refuseCrossOrigin(req: IncomingMessage): void {
+  const origin = req.headers.origin;
+  if (origin === undefined) return;
+  let host: string | undefined;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    host = undefined;
+  }
+  if (host === undefined || host !== req.headers.host) {
+    throw new HubError('permission', `Uploads from a web page on another origin (${origin.slice(0, 100)}) are refused.`, { code: 'cross_origin_upload' });
+  }
+}
+
 /** `POST /v1/files`: stores an uploaded file under the caller's key. */
 async function upload(ctx: HubContext, req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
+  refuseCrossOrigin(req);
   const form = await readForm(req, ctx.maxBodyBytes);
   const purpose = form.get('purpose');
   if (purpose === null) throw badRequest(`Missing required parameter: 'purpose'.`, 'purpose');
