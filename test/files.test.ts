@@ -162,6 +162,7 @@ function suite(name: string, start: () => Promise<TestHub<any>>, stop: () => Pro
       const garbage = await post(keyA, 'this is not multipart at all', { 'content-type': 'multipart/form-data; boundary=zzz' });
       expect(garbage.status).toBe(400);
       expect(garbage.body.error.type).toBe('invalid_request_error');
+      expect((await post(keyA, 'x', { 'content-type': 'multipart/form-data' })).status).toBe(400);
 
       expect((await post(keyA, JSON.stringify({ purpose: 'assistants' }), { 'content-type': 'application/json' })).status).toBe(415);
     });

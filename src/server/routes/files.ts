@@ -76,7 +76,7 @@ export function cleanFilename(raw: string): string {
  */
 async function readForm(req: IncomingMessage, limit: number): Promise<FormData> {
   const type = req.headers['content-type'];
-  if (type === undefined || !/^\s*multipart\/form-data\s*;/i.test(type)) {
+  if (type === undefined || !/^\s*multipart\/form-data\s*(?:;|$)/i.test(type)) {
     req.resume();
     throw new HubError('bad_request', 'Uploading a file needs a multipart/form-data body with `file` and `purpose` fields.', { status: 415, code: 'unsupported_media_type' });
   }
