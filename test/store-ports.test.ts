@@ -10,6 +10,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { VoteStore } from '../src/arena/ports.js';
+import type { FileStore, StoredFile } from '../src/knowledge/ports.js';
 import type { ResponseStore } from '../src/protocols/openai-responses/ports.js';
 import { openPostgresStores } from '../src/store/postgres/index.js';
 import { openSQLiteStores, UsageWriter } from '../src/store/sqlite/index.js';
@@ -74,6 +75,7 @@ interface Backend {
   readonly tenancy: TenancyStore;
   readonly responses: ResponseStore;
   readonly arena: VoteStore;
+  readonly files: FileStore;
   readonly sink: UsageSink;
   spend(account: 'key' | 'team', id: string, since: number): Promise<number>;
   recentUsage(limit: number): Promise<UsageRow[]>;
@@ -337,6 +339,56 @@ function storeContract(name: string, open: () => Promise<Backend>): void {
       expect(await r.findItem('o', undefined)).toBeUndefined();
       expect(await r.load('resp_c')).toEqual({ keyId: null, response: { n: 1 }, history: [] });
       expect(await r.findItem('c1', undefined)).toEqual({ id: 'c1' });
+    });
+
+    it('files: bytes round-trip exactly, each key sees only its own, the admin all', async () => {
+      const f = stores.files;
+      const file = (id: string, keyId: string | null, createdAt: number, purpose = 'assistants'): StoredFile => ({ id, keyId, filename: `${id}.bin`, purpose, bytes: 3, createdAt, expiresAt: null });
+      const bytes = new Uint8Array([0, 255, 0]);
+      const later = Math.floor(Date.now() / 1000) + 3600;
+      await f.save({ ...file('file-a', 'k1', 100), filename: '长江.txt', expiresAt: later }, bytes);
+      // Past its expiry a file is gone for everyone, the admin included.
+      await f.save({ ...file('file-old', 'k1', 100), expiresAt: 150 }, bytes);
+      await f.save(file('file-b', 'k2', 100), new Uint8Array([1, 2, 3]));
+      await expect(f.save(file('file-a', 'k1', 100), bytes)).rejects.toThrow();
+
+      expect(await f.get('file-a', 'k1')).toEqual({ id: 'file-a', keyId: 'k1', filename: '长江.txt', purpose: 'assistants', bytes: 3, createdAt: 100, expiresAt: later });
+      expect(await f.get('file-old', undefined)).toBeUndefined();
+      expect(await f.content('file-old', 'k1')).toBeUndefined();
+      expect((await f.list({ owner: undefined, limit: 10, order: 'asc' })).data.map((x) => x.id)).toEqual(['file-a', 'file-b']);
+      expect(await f.delete('file-old', undefined)).toBe(false);
+      expect(await f.get('file-a', undefined)).toMatchObject({ id: 'file-a' });
+      expect(await f.get('file-a', 'k2')).toBeUndefined();
+      expect(await f.get('file-x', undefined)).toBeUndefined();
+      expect(Array.from((await f.content('file-a', 'k1'))!)).toEqual([0, 255, 0]);
+      expect(await f.content('file-a', 'k2')).toBeUndefined();
+
+      expect(await f.delete('file-a', 'k2')).toBe(false);
+      expect(await f.get('file-a', 'k1')).toBeDefined();
+      expect(await f.delete('file-a', 'k1')).toBe(true);
+      expect(await f.delete('file-a', 'k1')).toBe(false);
+      expect(await f.content('file-a', undefined)).toBeUndefined();
+      expect(await f.delete('file-b', undefined)).toBe(true);
+    });
+
+    it('files: pages by creation time then id, either way, by purpose, within an owner', async () => {
+      const f = stores.files;
+      // Same second for b and c: the id breaks the tie, so no page repeats or skips a file.
+      const made: [string, string | null, number, string][] = [['file-a', 'k1', 10, 'batch'], ['file-c', 'k1', 20, 'vision'], ['file-b', 'k1', 20, 'batch'], ['file-d', 'k1', 30, 'batch'], ['file-z', 'k2', 15, 'batch'], ['file-n', null, 25, 'batch']];
+      for (const [id, keyId, createdAt, purpose] of made) await f.save({ id, keyId, filename: id, purpose, bytes: 0, createdAt, expiresAt: null }, new Uint8Array());
+      const ids = async (q: Omit<Parameters<FileStore['list']>[0], 'owner'> & { owner?: string }) => {
+        const page = await f.list({ ...q, owner: q.owner });
+        return [page.data.map((x) => x.id), page.hasMore] as const;
+      };
+      expect(await ids({ owner: 'k1', limit: 2, order: 'asc' })).toEqual([['file-a', 'file-b'], true]);
+      expect(await ids({ owner: 'k1', limit: 2, order: 'asc', after: 'file-b' })).toEqual([['file-c', 'file-d'], false]);
+      expect(await ids({ owner: 'k1', limit: 3, order: 'desc' })).toEqual([['file-d', 'file-c', 'file-b'], true]);
+      expect(await ids({ owner: 'k1', limit: 3, order: 'desc', after: 'file-c' })).toEqual([['file-b', 'file-a'], false]);
+      expect(await ids({ owner: 'k1', limit: 10, order: 'asc', purpose: 'batch' })).toEqual([['file-a', 'file-b', 'file-d'], false]);
+      expect(await ids({ limit: 10, order: 'asc' })).toEqual([['file-a', 'file-z', 'file-b', 'file-c', 'file-n', 'file-d'], false]);
+      // A cursor the caller cannot see (another key's file, or none) starts no page.
+      expect(await ids({ owner: 'k1', limit: 10, order: 'asc', after: 'file-z' })).toEqual([[], false]);
+      expect(await ids({ owner: 'k2', limit: 10, order: 'asc' })).toEqual([['file-z'], false]);
     });
 
     it('arena: votes in order', async () => {

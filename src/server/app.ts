@@ -24,6 +24,7 @@ import { admin } from './routes/admin.js';
 import { me } from './routes/me.js';
 import { serveStatic } from './static.js';
 import { embeddings } from './routes/embeddings.js';
+import { files } from './routes/files.js';
 import { countTokens, messages } from './routes/messages.js';
 import { createResponse, storedResponse } from './routes/responses.js';
 import { getModel, listModels } from './routes/models.js';
@@ -197,6 +198,7 @@ export function createHub(o: HubOptions): Hub {
     if (path.startsWith('/admin/')) return admin(ctx, req, res, path, query());
     if (path === '/v1/me' || path.startsWith('/v1/me/') || path.startsWith('/v1/arena/')) return me(ctx, req, res, path, query());
     if (method === 'GET' && (path === '/' || path.startsWith('/assets/') || path === '/favicon.svg')) return serveStatic(res, path);
+    if (path === '/v1/files' || path.startsWith('/v1/files/')) return files(ctx, req, res, decodePathPart(path.slice('/v1/files'.length)), query());
     if (path.startsWith('/v1/responses/') && (method === 'GET' || method === 'DELETE')) {
       return storedResponse(ctx, req, res, decodePathPart(path.slice('/v1/responses/'.length)));
     }

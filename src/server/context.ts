@@ -1,5 +1,6 @@
 import type { Gateway } from '../gateway/context.js';
 import type { VoteStore } from '../arena/ports.js';
+import type { FileStore } from '../knowledge/ports.js';
 import type { ResponseStore } from '../protocols/openai-responses/ports.js';
 import type { Tenancy } from '../tenancy/service.js';
 import type { UsageStore } from '../usage/ports.js';
@@ -9,6 +10,7 @@ export interface HubStores {
   readonly usage: UsageStore;
   readonly responses: ResponseStore;
   readonly arena: VoteStore;
+  readonly files: FileStore;
 }
 
 /** What route handlers share; built once by the app. It is the gateway the routes call through, and HTTP's own settings. */

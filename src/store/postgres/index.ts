@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { UsageRow } from '../../usage/ports.js';
 import type { UsageSink } from '../../usage/record.js';
 import { PostgresVoteStore } from './arena.js';
+import { PostgresFileStore } from './files.js';
 import { PostgresResponseStore } from './responses.js';
 import { DELETE_BATCH, displayUrl, migrate, TYPES } from './schema.js';
 import { PostgresTenancyStore } from './tenancy.js';
@@ -22,6 +23,7 @@ export interface PostgresStores {
   readonly tenancy: PostgresTenancyStore;
   readonly responses: PostgresResponseStore;
   readonly arena: PostgresVoteStore;
+  readonly files: PostgresFileStore;
   /** Where the usage recorder hands its batches (the same store: its I/O never blocks the hub). */
   readonly sink: UsageSink;
   /** Most recent usage rows first (inspection only). */
@@ -72,6 +74,7 @@ export async function openPostgresStores(url: string, o: PostgresOptions = {}): 
     tenancy: new PostgresTenancyStore(pool),
     responses,
     arena: new PostgresVoteStore(pool),
+    files: new PostgresFileStore(pool),
     sink: usage,
     recentUsage: (limit) => usage.recent(limit),
     async prune(usageBefore, bodiesBefore) {

@@ -242,6 +242,20 @@ const MIGRATIONS: readonly string[] = [
   // through all of the key's records, which for a busy key and a model it seldom calls (or never)
   // is hundreds of thousands of rows to reach a page.
   `CREATE INDEX usage_log_key_model ON usage (key_id, model, id) WHERE final = 1;`,
+  // Files uploaded through the Files API (knowledge/ports.ts), as in the embedded store: bytes
+  // inline (BYTEA, TOASTed out of line by PostgreSQL), paged by (created_at, id) within an owner.
+  `CREATE TABLE files (
+     id TEXT PRIMARY KEY,
+     key_id TEXT,
+     filename TEXT NOT NULL,
+     purpose TEXT NOT NULL,
+     bytes BIGINT NOT NULL,
+     created_at BIGINT NOT NULL,
+     expires_at BIGINT,
+     content BYTEA NOT NULL
+   );
+   CREATE INDEX files_key_created ON files (key_id, created_at, id);
+   CREATE INDEX files_created ON files (created_at, id);`,
 ];
 
 /** The schema this hub writes. */

@@ -4,6 +4,7 @@ import type Database from 'better-sqlite3';
 import type { UsageRow } from '../../usage/ports.js';
 import { FILE_MODE, lockDataDir, prepareDataDir, privateFile } from '../data-dir.js';
 import { SQLiteVoteStore } from './arena.js';
+import { SQLiteFileStore } from './files.js';
 import { SQLiteResponseStore } from './responses.js';
 import { openDatabase } from './schema.js';
 import { SQLiteTenancyStore } from './tenancy.js';
@@ -23,6 +24,7 @@ export interface SQLiteStores {
   readonly tenancy: SQLiteTenancyStore;
   readonly responses: SQLiteResponseStore;
   readonly arena: SQLiteVoteStore;
+  readonly files: SQLiteFileStore;
   /** Most recent usage rows first (inspection only). */
   recentUsage(limit?: number): UsageRow[];
   /**
@@ -48,6 +50,7 @@ function openSQLiteFile(path: string, unlock?: () => void): SQLiteStores {
     tenancy: new SQLiteTenancyStore(db),
     responses,
     arena: new SQLiteVoteStore(db),
+    files: new SQLiteFileStore(db),
     recentUsage: (limit) => usage.recent(limit),
     async prune(usageBefore, bodiesBefore) {
       const removed = await usage.prune(usageBefore, bodiesBefore);

@@ -156,6 +156,21 @@ const MIGRATIONS: readonly string[] = [
      SELECT id, hash, prefix, name, team_id, limits, expires_at, metadata, created_at, revoked_at FROM keys;
    DROP TABLE keys;
    ALTER TABLE keys_new RENAME TO keys;`,
+  // Files uploaded through the Files API (knowledge/ports.ts), their bytes inline: one table, one
+  // row per file, so a delete takes metadata and bytes together. Listing pages by (created_at, id)
+  // within an owner (key_id NULL: the admin's or an open hub's).
+  `CREATE TABLE files (
+     id TEXT PRIMARY KEY,
+     key_id TEXT,
+     filename TEXT NOT NULL,
+     purpose TEXT NOT NULL,
+     bytes INTEGER NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER,
+     content BLOB NOT NULL
+   );
+   CREATE INDEX files_key_created ON files (key_id, created_at, id);
+   CREATE INDEX files_created ON files (created_at, id);`,
 ];
 
 /** The schema this hub writes (PRAGMA user_version once migrated). */
