@@ -71,6 +71,39 @@ describe('RedisRateLimits', () => {
     expect(team.find((v) => !v.ok)).toMatchObject({ limit: 'requests', account: 'team:x' });
   });
 
+  it('replicas whose clocks differ by seconds still let every second leave the window', async () => {
+    const c = clock();
+    const ahead = new RedisRateLimits(connect(), { prefix, now: () => c.now() + 2_000 });
+    const behind = new RedisRateLimits(connect(), { prefix, now: c.now });
+    const limit = [{ account: 'key:skew', rpm: 1000 }];
+    // A minute and a half of traffic, alternating: the replica behind counts in seconds the one ahead has passed.
+    for (let i = 0; i < 90; i++) {
+      await ahead.admit(limit, 1);
+      await behind.admit(limit, 1);
+      c.advance(1_000);
+    }
+    // The last minute as the replica ahead last saw it (it drops seconds 2 s earlier): 60 of its
+    // requests, the 58 of the other's in those seconds, and this one. Every earlier second left
+    // the window, whichever replica counted it.
+    const remaining = Number((await behind.admit(limit, 1)).headers['x-ratelimit-remaining-requests']);
+    expect(1000 - remaining).toBe(119);
+    // And the hash holds about a minute of buckets, not the whole run.
+    const fields = await connect().hlen(`${prefix}rl:r:key:skew`);
+    expect(fields).toBeLessThanOrEqual(65);
+  });
+
+  it('reads a window an earlier version wrote (buckets without a running total) at its true count', async () => {
+    const c = clock();
+    const r = connect();
+    const sec = Math.floor(c.now() / 1000);
+    // 30 requests over the last 30 seconds, and one bucket that has already left the window.
+    await r.hset(`${prefix}rl:r:key:old`, ...Array.from({ length: 30 }, (_, i) => [String(sec - i), '1']).flat(), String(sec - 70), '5');
+    const [l] = limiters(1, c.now);
+    const v = await l!.admit([{ account: 'key:old', rpm: 40 }], 1);
+    expect(v.headers['x-ratelimit-remaining-requests']).toBe('9');
+    expect(await r.hexists(`${prefix}rl:r:key:old`, String(sec - 70))).toBe(0);
+  });
+
   it('a refused request counts on no limit', async () => {
     const [r] = limiters(1);
     for (let i = 0; i < 3; i++) expect((await r!.admit([{ account: 'key:r', rpm: 10 }, { account: 'team:r', rpm: 3 }], 5)).ok).toBe(true);

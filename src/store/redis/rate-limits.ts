@@ -6,53 +6,109 @@ import { Script } from './script.js';
 
 /**
  * Per account, two hashes (requests, tokens) of one-second buckets: field = unix second, value =
- * the count in that second. A field older than 60 s is dropped when next read; the hash expires
- * 61 s after its last write, so an idle account leaves nothing behind.
- *
+ * the count in that second; beside them `t`, the total of the buckets still in the window, and
+ * `f`, the oldest second that may still hold a bucket. Reading a window drops the seconds that
+ * left it (from `f` on, subtracting each from `t`), so a check costs a few field reads whatever
+ * the traffic, not a read of all sixty buckets. The hash expires 61 s after its last write, so an
+ * idle account leaves nothing behind. A hash without `t` and `f` (written by an earlier version),
+ * or one whose `f` lags far behind, is summed from its buckets once.
+ */
+const WINDOW = `
+local sec = math.floor(tonumber(ARGV[1]) / 1000)
+local function rebuild(key)
+  local flat = redis.call('HGETALL', key)
+  local t, f, stale = 0, nil, {}
+  for i = 1, #flat, 2 do
+    local s = tonumber(flat[i])
+    if s then
+      if sec - s < 60 then
+        t = t + tonumber(flat[i + 1])
+        if f == nil or s < f then f = s end
+      else
+        stale[#stale + 1] = flat[i]
+      end
+    end
+  end
+  if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
+  return t, f
+end
+-- The window's total, the seconds until its oldest counted (positive) second drops (as
+-- RateLimiter's MinuteWindow works them out), and its oldest second; the hash is left holding
+-- only the last minute, with \`t\` and \`f\` in step.
+local function window(key)
+  local m = redis.call('HMGET', key, 't', 'f')
+  local t, f = tonumber(m[1]), tonumber(m[2])
+  if f == nil or t == nil or sec - 60 - f > 120 then
+    if f == nil and t == nil and redis.call('EXISTS', key) == 0 then return 0, 60, nil end
+    t, f = rebuild(key)
+    if f == nil then
+      redis.call('DEL', key)
+      return 0, 60, nil
+    end
+  else
+    while f <= sec - 60 do
+      local v = redis.call('HGET', key, f)
+      if v then
+        t = t - tonumber(v)
+        redis.call('HDEL', key, f)
+      end
+      f = f + 1
+    end
+  end
+  -- From the oldest possible second on: the first bucket there is becomes the oldest second,
+  -- and the first positive one sets the reset.
+  local first, oldest = nil, sec
+  for s = f, sec do
+    local v = tonumber(redis.call('HGET', key, s))
+    if v then
+      if first == nil then first = s end
+      if v > 0 then
+        oldest = s
+        break
+      end
+    end
+  end
+  f = first or f
+  redis.call('HSET', key, 't', t, 'f', f)
+  return t, math.max(1, oldest + 60 - sec), f
+end
+-- Adds n to second s's bucket and to the total; \`f\` (the oldest second, when known) is
+-- lowered to s if a replica whose clock runs behind counts in an earlier second.
+local function count(key, s, n, f)
+  if f == nil then f = tonumber(redis.call('HGET', key, 'f')) end
+  redis.call('HINCRBY', key, s, n)
+  redis.call('HINCRBY', key, 't', n)
+  if f == nil or s < f then redis.call('HSET', key, 'f', s) end
+  redis.call('EXPIRE', key, 61)
+end
+`;
+
+/**
  * KEYS: requests and tokens hash of each limit, in order. ARGV: now (ms), tokens, then rpm and tpm
  * of each limit ('' = none). Checks every limit, and only then counts on every one, in one step:
  * replicas sharing the Redis admit exactly the limit between them. Answers
  *   {0, limit index, 'requests'|'tokens', used, seconds until the oldest second drops}   refused
  *   {1, per limit: requests used, their reset, tokens used, their reset}                  admitted
- * (the reset as RateLimiter's MinuteWindow.secondsUntilDrop works it out).
  */
-const ADMIT = `
-local sec = math.floor(tonumber(ARGV[1]) / 1000)
+const ADMIT = `${WINDOW}
 local tokens = tonumber(ARGV[2])
 local n = #KEYS / 2
-local function window(key)
-  local flat = redis.call('HGETALL', key)
-  local total, oldest, stale = 0, sec, {}
-  for i = 1, #flat, 2 do
-    local s, v = tonumber(flat[i]), tonumber(flat[i + 1])
-    if sec - s < 60 then
-      total = total + v
-      if v > 0 and s < oldest then oldest = s end
-    else
-      stale[#stale + 1] = flat[i]
-    end
-  end
-  if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
-  return total, math.max(1, oldest + 60 - sec)
-end
 local seen = {}
 for i = 1, n do
   local rpm, tpm = ARGV[1 + 2 * i], ARGV[2 + 2 * i]
-  local ru, rr = window(KEYS[2 * i - 1])
+  local ru, rr, rf = window(KEYS[2 * i - 1])
   if rpm ~= '' and ru + 1 > tonumber(rpm) then return {0, i, 'requests', ru, rr} end
-  local tu, tr = window(KEYS[2 * i])
+  local tu, tr, tf = window(KEYS[2 * i])
   if tpm ~= '' and tu + tokens > tonumber(tpm) then return {0, i, 'tokens', tu, tr} end
-  seen[i] = {ru, rr, tu, tr}
+  seen[i] = {ru, rr, tu, tr, rf, tf}
 end
 local out = {1}
 for i = 1, n do
-  redis.call('HINCRBY', KEYS[2 * i - 1], sec, 1)
-  redis.call('HINCRBY', KEYS[2 * i], sec, tokens)
-  redis.call('EXPIRE', KEYS[2 * i - 1], 61)
-  redis.call('EXPIRE', KEYS[2 * i], 61)
+  local w = seen[i]
+  count(KEYS[2 * i - 1], sec, 1, w[5])
+  count(KEYS[2 * i], sec, tokens, w[6])
   -- Counting in the current second adds to the totals and leaves the oldest counted second
   -- (so the reset) as it was: no second read.
-  local w = seen[i]
   out[#out + 1] = w[1] + 1
   out[#out + 1] = w[2]
   out[#out + 1] = w[3] + tokens
@@ -61,12 +117,10 @@ end
 return out
 `;
 
-/** KEYS: a tokens hash per correction. ARGV: per correction, when it was made (ms) and its delta. */
-const ADJUST = `
+/** KEYS: a tokens hash per correction. ARGV: now (ms), then per correction when it was made (ms) and its delta. */
+const ADJUST = `${WINDOW}
 for i = 1, #KEYS do
-  local sec = math.floor(tonumber(ARGV[2 * i - 1]) / 1000)
-  redis.call('HINCRBY', KEYS[i], sec, ARGV[2 * i])
-  redis.call('EXPIRE', KEYS[i], 61)
+  count(KEYS[i], math.floor(tonumber(ARGV[2 * i]) / 1000), tonumber(ARGV[2 * i + 1]), nil)
 end
 return 1
 `;
@@ -184,6 +238,6 @@ export class RedisRateLimits extends WritesBehind implements RateLimits {
       keys.push(s.key);
       args.push(s.now, s.delta);
     }
-    return keys.length ? adjustScript.run(this.redis, keys, args) : Promise.resolve();
+    return keys.length ? adjustScript.run(this.redis, keys, [this.now(), ...args]) : Promise.resolve();
   }, 1000);
 }
