@@ -4,7 +4,7 @@ import type { PriceBook } from '../catalog/prices.js';
 import type { Target } from '../routing/registry.js';
 import type { Route } from '../routing/router.js';
 import type { Budgeted, Reservation } from '../tenancy/ledger.js';
-import type { RateLimited } from '../tenancy/rate-limits.js';
+import type { RateLimited, RateVerdict } from '../tenancy/rate-limits.js';
 import { modelAllowed } from '../tenancy/types.js';
 import type { Principal } from '../tenancy/types.js';
 import { priceAt, worstCaseUsd, worstInputPrice } from '../usage/cost.js';
@@ -122,6 +122,12 @@ export type PromptSize = number | { readonly estimate: number; readonly bound: (
 
 let storeFailures = 0;
 
+/** The outcome of admitting a request that no limit or budget applies to. */
+const UNLIMITED: [PromiseFulfilledResult<RateVerdict>, PromiseFulfilledResult<undefined>] = [
+  { status: 'fulfilled', value: { ok: true, headers: Object.freeze({}) as Record<string, string> } },
+  { status: 'fulfilled', value: undefined },
+];
+
 /**
  * Runs a check against the shared limit store (Redis, or PostgreSQL without it). When the store
  * cannot answer, the request is refused with 503 — never admitted unchecked — and `undo` gives
@@ -206,10 +212,14 @@ export async function admit(
   // travel in one write and cost one round trip, not two. Each undoes the other when it refuses
   // (a reservation made for a rate-limited request is released; tokens counted for a request
   // over budget are given back), so the outcome is the one sequential checks would give.
-  const [rated, reserved] = await Promise.allSettled([
-    unlessDown(() => ctx.limiter.admit(rateLimits, tokens)),
-    budgets.length ? unlessDown(() => ctx.ledger.reserve(budgets, worst?.usd ?? 0)) : undefined,
-  ]);
+  // A key and team with no limit and no budget ask nothing of anyone.
+  const [rated, reserved] =
+    rateLimits.length === 0 && budgets.length === 0
+      ? UNLIMITED
+      : await Promise.allSettled([
+          unlessDown(() => ctx.limiter.admit(rateLimits, tokens)),
+          budgets.length ? unlessDown(() => ctx.ledger.reserve(budgets, worst?.usd ?? 0)) : undefined,
+        ]);
   const rate = rated.status === 'fulfilled' ? rated.value : undefined;
   const r = reserved.status === 'fulfilled' ? reserved.value : undefined;
   if (!rate?.ok || !(r === undefined || r.ok)) {
