@@ -1,5 +1,6 @@
 import type { TenancyChange } from '../tenancy/ports.js';
 import type { Limits, Team, VirtualKey } from '../tenancy/types.js';
+import type { StoredFile } from '../knowledge/ports.js';
 
 /**
  * Rows of the teams and keys tables, the same in both backends (store/sqlite/schema.ts,
@@ -64,4 +65,22 @@ export function changeFrom(payload: string): TenancyChange | undefined {
     // not ours
   }
   return undefined;
+}
+
+/** A row of the files table, the same in both backends (the bytes are read apart, only when asked for). */
+export interface FileRow {
+  id: string;
+  key_id: string | null;
+  filename: string;
+  purpose: string;
+  bytes: number;
+  created_at: number;
+  expires_at: number | null;
+}
+
+/** The files table's columns but the bytes, in FileRow's order. */
+export const FILE_COLUMNS = 'id, key_id, filename, purpose, bytes, created_at, expires_at';
+
+export function fileFrom(r: FileRow): StoredFile {
+  return { id: r.id, keyId: r.key_id, filename: r.filename, purpose: r.purpose, bytes: r.bytes, createdAt: r.created_at, expiresAt: r.expires_at };
 }

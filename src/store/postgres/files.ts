@@ -1,21 +1,8 @@
 import type pg from 'pg';
 import type { FileListQuery, FileOwner, FilePage, FileStore, StoredFile } from '../../knowledge/ports.js';
+import { FILE_COLUMNS, fileFrom } from '../rows.js';
+import type { FileRow } from '../rows.js';
 
-interface FileRow {
-  id: string;
-  key_id: string | null;
-  filename: string;
-  purpose: string;
-  bytes: number;
-  created_at: number;
-  expires_at: number | null;
-}
-
-const COLUMNS = 'id, key_id, filename, purpose, bytes, created_at, expires_at';
-
-function toFile(r: FileRow): StoredFile {
-  return { id: r.id, keyId: r.key_id, filename: r.filename, purpose: r.purpose, bytes: r.bytes, createdAt: r.created_at, expiresAt: r.expires_at };
-}
 
 /**
  * Builds a statement's parameters as its text is written, so that optional conditions (the
@@ -43,7 +30,7 @@ export class PostgresFileStore implements FileStore {
   constructor(private readonly pool: pg.Pool) {}
 
   async save(f: StoredFile, content: Uint8Array): Promise<void> {
-    await this.pool.query(`INSERT INTO files (${COLUMNS}, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [
+    await this.pool.query(`INSERT INTO files (${FILE_COLUMNS}, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [
       f.id,
       f.keyId,
       f.filename,
@@ -57,9 +44,9 @@ export class PostgresFileStore implements FileStore {
 
   async get(id: string, owner: FileOwner): Promise<StoredFile | undefined> {
     const p = new Params();
-    const sql = `SELECT ${COLUMNS} FROM files WHERE id = ${p.add(id)}${ownedBy(owner, p)}`;
+    const sql = `SELECT ${FILE_COLUMNS} FROM files WHERE id = ${p.add(id)}${ownedBy(owner, p)}`;
     const row = (await this.pool.query<FileRow>(sql, p.values)).rows[0];
-    return row && toFile(row);
+    return row && fileFrom(row);
   }
 
   async list(q: FileListQuery): Promise<FilePage> {
@@ -70,13 +57,13 @@ export class PostgresFileStore implements FileStore {
       if (!cursor) return { data: [], hasMore: false };
     }
     const p = new Params();
-    let sql = `SELECT ${COLUMNS} FROM files WHERE true${ownedBy(q.owner, p)}`;
+    let sql = `SELECT ${FILE_COLUMNS} FROM files WHERE true${ownedBy(q.owner, p)}`;
     if (q.purpose !== undefined) sql += ` AND purpose = ${p.add(q.purpose)}`;
     if (cursor) sql += ` AND (created_at, id) ${q.order === 'asc' ? '>' : '<'} (${p.add(cursor.created_at)}::int8, ${p.add(cursor.id)}::text)`;
     const dir = q.order === 'asc' ? 'ASC' : 'DESC';
     sql += ` ORDER BY created_at ${dir}, id ${dir} LIMIT ${p.add(q.limit + 1)}`;
     const rows = (await this.pool.query<FileRow>(sql, p.values)).rows;
-    return { data: rows.slice(0, q.limit).map(toFile), hasMore: rows.length > q.limit };
+    return { data: rows.slice(0, q.limit).map(fileFrom), hasMore: rows.length > q.limit };
   }
 
   async content(id: string, owner: FileOwner): Promise<Uint8Array | undefined> {

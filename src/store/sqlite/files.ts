@@ -1,22 +1,9 @@
 import type Database from 'better-sqlite3';
 import type { FileListQuery, FileOwner, FilePage, FileStore, StoredFile } from '../../knowledge/ports.js';
+import { FILE_COLUMNS, fileFrom } from '../rows.js';
+import type { FileRow } from '../rows.js';
 import { statementCache } from './schema.js';
 
-interface FileRow {
-  id: string;
-  key_id: string | null;
-  filename: string;
-  purpose: string;
-  bytes: number;
-  created_at: number;
-  expires_at: number | null;
-}
-
-const COLUMNS = 'id, key_id, filename, purpose, bytes, created_at, expires_at';
-
-function toFile(r: FileRow): StoredFile {
-  return { id: r.id, keyId: r.key_id, filename: r.filename, purpose: r.purpose, bytes: r.bytes, createdAt: r.created_at, expiresAt: r.expires_at };
-}
 
 /**
  * The files `owner` may see: its own (`AND key_id = ?`) or, for the admin, all; and none past
@@ -37,13 +24,13 @@ export class SQLiteFileStore implements FileStore {
   }
 
   async save(f: StoredFile, content: Uint8Array): Promise<void> {
-    this.statement(`INSERT INTO files (${COLUMNS}, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(f.id, f.keyId, f.filename, f.purpose, f.bytes, f.createdAt, f.expiresAt, Buffer.from(content.buffer, content.byteOffset, content.byteLength));
+    this.statement(`INSERT INTO files (${FILE_COLUMNS}, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(f.id, f.keyId, f.filename, f.purpose, f.bytes, f.createdAt, f.expiresAt, Buffer.from(content.buffer, content.byteOffset, content.byteLength));
   }
 
   async get(id: string, owner: FileOwner): Promise<StoredFile | undefined> {
     const o = ownedBy(owner);
-    const row = this.statement(`SELECT ${COLUMNS} FROM files WHERE id = ?${o.sql}`).get(id, ...o.params) as FileRow | undefined;
-    return row && toFile(row);
+    const row = this.statement(`SELECT ${FILE_COLUMNS} FROM files WHERE id = ?${o.sql}`).get(id, ...o.params) as FileRow | undefined;
+    return row && fileFrom(row);
   }
 
   async list(q: FileListQuery): Promise<FilePage> {
@@ -61,9 +48,9 @@ export class SQLiteFileStore implements FileStore {
       params.push(cursor.created_at, cursor.id);
     }
     const dir = q.order === 'asc' ? 'ASC' : 'DESC';
-    const sql = `SELECT ${COLUMNS} FROM files WHERE 1 = 1${o.sql}${where.map((w) => ` AND ${w}`).join('')} ORDER BY created_at ${dir}, id ${dir} LIMIT ?`;
+    const sql = `SELECT ${FILE_COLUMNS} FROM files WHERE 1 = 1${o.sql}${where.map((w) => ` AND ${w}`).join('')} ORDER BY created_at ${dir}, id ${dir} LIMIT ?`;
     const rows = this.statement(sql).all(...o.params, ...params, q.limit + 1) as FileRow[];
-    return { data: rows.slice(0, q.limit).map(toFile), hasMore: rows.length > q.limit };
+    return { data: rows.slice(0, q.limit).map(fileFrom), hasMore: rows.length > q.limit };
   }
 
   async content(id: string, owner: FileOwner): Promise<Uint8Array | undefined> {
