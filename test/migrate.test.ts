@@ -132,6 +132,14 @@ virtualModels:
   expect((await call(alice.key, 'POST', '/v1/arena/votes', { models: ['m/a', 'm/b'], winner: 'a' })).status).toBe(201);
   expect((await call(bob.key, 'POST', '/v1/arena/votes', { models: ['m/a', 'm/c'], winner: 'tie' })).status).toBe(201);
   expect((await call(bob.key, 'POST', '/v1/arena/votes', { models: ['m/b', 'm/c'], winner: 'b' })).status).toBe(201);
+  // Four uploaded files (more than a page of 3), one with bytes no text encoding would keep.
+  for (const [i, key] of [alice.key, bob.key, alice.key, bob.key].entries()) {
+    const form = new FormData();
+    form.set('purpose', 'user_data');
+    form.set('file', new Blob([i === 0 ? new Uint8Array([0, 255, 10, 13, 0]) : `文件 ${i}`]), `doc-${i}.bin`);
+    const r = await fetch(`${hub.url}/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: form });
+    expect(r.status).toBe(200);
+  }
 }, 30_000);
 
 afterAll(async () => {
@@ -260,6 +268,15 @@ describe('baimo migrate --from sqlite', () => {
       expect(await dst.arena.votes()).toEqual(votes);
     });
 
+    it('copies uploaded files, bytes and owner as they were', async () => {
+      const page = await src.files.list({ owner: undefined, order: 'asc', limit: 100 });
+      expect(page.data).toHaveLength(4);
+      expect((await dst.files.list({ owner: undefined, order: 'asc', limit: 100 })).data).toEqual(page.data);
+      for (const f of page.data) {
+        expect(await dst.files.content(f.id, f.keyId ?? undefined)).toEqual(await src.files.content(f.id, undefined));
+      }
+    });
+
     it('copies page by page: small pages give the same rows as one page', async () => {
       const paged = await openPostgresStores((await freshDatabase()).url);
       try {
@@ -270,7 +287,7 @@ describe('baimo migrate --from sqlite', () => {
         expect(seen).toContain(`usage 3/${rows}`);
         expect(seen).toContain(`usage ${rows}/${rows}`);
         const byTable = Object.fromEntries(copied.map((c) => [c.table, c]));
-        for (const t of ['teams', 'keys', 'usage', 'request_bodies', 'request_traces', 'responses', 'response_items', 'arena_votes']) {
+        for (const t of ['teams', 'keys', 'usage', 'request_bodies', 'request_traces', 'responses', 'response_items', 'arena_votes', 'files']) {
           const n = (await dst.pool.query(`SELECT COUNT(*) AS n FROM ${t}`)).rows[0].n - (t === 'usage' ? 1 : 0); // less the journaled record
           expect([t, byTable[t]!.read, byTable[t]!.added]).toEqual([t, n, n]);
         }
@@ -282,7 +299,7 @@ describe('baimo migrate --from sqlite', () => {
     });
 
     it('run again, doubles nothing', async () => {
-      const tables = ['settings', 'teams', 'keys', 'usage', 'usage_hourly', 'request_bodies', 'request_traces', 'responses', 'response_items', 'arena_votes'];
+      const tables = ['settings', 'teams', 'keys', 'usage', 'usage_hourly', 'request_bodies', 'request_traces', 'responses', 'response_items', 'arena_votes', 'files'];
       const counts = async () => {
         const out: Record<string, number> = {};
         for (const t of tables) out[t] = (await dst.pool.query(`SELECT COUNT(*) AS n FROM ${t}`)).rows[0].n;

@@ -23,7 +23,8 @@ export const MIGRATE_HELP = `Usage:
       Applies this Baimo's PostgreSQL schema migrations (hubs apply them on start too).
   baimo migrate --from sqlite DATA_DIR [--database-url URL]
       Copies an embedded hub's data directory into PostgreSQL: settings, teams, keys, usage
-      records (hourly totals rebuilt), captured bodies and traces, stored responses, arena votes.
+      records (hourly totals rebuilt), captured bodies and traces, stored responses, arena votes,
+      uploaded files.
       Stop the hub first. Safe to run again: nothing is copied twice.
 
   URL defaults to BAIMO_DATABASE_URL.

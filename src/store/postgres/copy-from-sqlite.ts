@@ -232,5 +232,26 @@ export async function copyFromSQLite(src: SQLiteStores, dst: PostgresStores, o: 
     );
   }
   done.push({ table: 'arena_votes', read: votes.length, added: missing.length });
+
+  // Uploaded files through the port, oldest first, a page at a time (each file's bytes read
+  // only when the database lacks it); an expired file is gone, as the API sees it.
+  const files = { read: 0, added: 0 };
+  const filesTotal = (src.db.prepare('SELECT count(*) AS n FROM files').get() as { n: number }).n;
+  progress({ table: 'files', done: 0, total: filesTotal });
+  for (let after: string | undefined; ; ) {
+    const page = await src.files.list({ owner: undefined, order: 'asc', limit: chunk, ...(after !== undefined && { after }) });
+    for (const f of page.data) {
+      files.read++;
+      if (await dst.files.get(f.id, undefined)) continue;
+      const content = await src.files.content(f.id, undefined);
+      if (!content) continue; // expired between the two reads
+      await dst.files.save(f, content);
+      files.added++;
+    }
+    progress({ table: 'files', done: files.read, total: filesTotal });
+    if (!page.hasMore || page.data.length === 0) break;
+    after = page.data[page.data.length - 1]!.id;
+  }
+  done.push({ table: 'files', ...files });
   return done;
 }
