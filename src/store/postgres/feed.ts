@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { TenancyChange, TenancyFeed } from '../../tenancy/ports.js';
 import { changeFrom } from '../rows.js';
+import { ChangeSubscribers } from '../subscribers.js';
 
 export interface PostgresFeedOptions {
   /** The NOTIFY channel (default `baimo_tenancy`); channels are per database. */
@@ -26,7 +27,7 @@ export interface PostgresFeedOptions {
  */
 export class PostgresTenancyFeed implements TenancyFeed {
   private client: pg.Client | undefined;
-  private readonly subscribers = new Set<(c: TenancyChange) => void>();
+  private readonly subscribers = new ChangeSubscribers();
   private readonly channel: string;
   private closed = false;
   private failures = 0;
@@ -55,8 +56,7 @@ export class PostgresTenancyFeed implements TenancyFeed {
   }
 
   subscribe(fn: (c: TenancyChange) => void): () => void {
-    this.subscribers.add(fn);
-    return () => void this.subscribers.delete(fn);
+    return this.subscribers.add(fn);
   }
 
   async close(): Promise<void> {
@@ -69,15 +69,6 @@ export class PostgresTenancyFeed implements TenancyFeed {
     await c?.end().catch(() => undefined);
   }
 
-  private deliver(c: TenancyChange): void {
-    for (const fn of this.subscribers) {
-      try {
-        fn(c);
-      } catch {
-        // One subscriber's failure is its own.
-      }
-    }
-  }
 
   private async listen(): Promise<void> {
     const client = new pg.Client({ connectionString: this.url, application_name: this.o.applicationName ?? 'baimo-feed', keepAlive: true });
@@ -86,7 +77,7 @@ export class PostgresTenancyFeed implements TenancyFeed {
     client.on('notification', (m) => {
       if (m.channel !== this.channel || !m.payload) return;
       const c = changeFrom(m.payload);
-      if (c) this.deliver(c);
+      if (c) this.subscribers.deliver(c);
     });
     try {
       await client.connect();
@@ -103,7 +94,7 @@ export class PostgresTenancyFeed implements TenancyFeed {
     this.failures = 0;
     this.connections++;
     this.watch(client);
-    if (this.connections > 1) this.deliver({ kind: 'all' });
+    if (this.connections > 1) this.subscribers.deliver({ kind: 'all' });
   }
 
   private watch(client: pg.Client): void {

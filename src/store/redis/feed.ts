@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { TenancyChange, TenancyFeed } from '../../tenancy/ports.js';
 import { changeFrom } from '../rows.js';
+import { ChangeSubscribers } from '../subscribers.js';
 
 export interface RedisFeedOptions {
   /** The pub/sub channel (default `baimo:tenancy`); hubs sharing a Redis but not a database use different ones. */
@@ -26,7 +27,7 @@ export interface RedisFeedOptions {
  * missed for good (pub/sub keeps nothing).
  */
 export class RedisTenancyFeed implements TenancyFeed {
-  private readonly subscribers = new Set<(c: TenancyChange) => void>();
+  private readonly subscribers = new ChangeSubscribers();
   private readonly channel: string;
   private readonly sub: Redis;
   private readonly pub: Redis;
@@ -50,7 +51,7 @@ export class RedisTenancyFeed implements TenancyFeed {
     this.sub.on('message', (channel: string, message: string) => {
       if (channel !== this.channel) return;
       const c = changeFrom(message);
-      if (c) this.deliver(c);
+      if (c) this.subscribers.deliver(c);
     });
   }
 
@@ -75,8 +76,7 @@ export class RedisTenancyFeed implements TenancyFeed {
   }
 
   subscribe(fn: (c: TenancyChange) => void): () => void {
-    this.subscribers.add(fn);
-    return () => void this.subscribers.delete(fn);
+    return this.subscribers.add(fn);
   }
 
   async close(): Promise<void> {
@@ -91,7 +91,7 @@ export class RedisTenancyFeed implements TenancyFeed {
     await this.sub.subscribe(this.channel);
     if (this.closed) return;
     this.connections++;
-    if (this.connections > 1) this.deliver({ kind: 'all' });
+    if (this.connections > 1) this.subscribers.deliver({ kind: 'all' });
   }
 
   private watch(): void {
@@ -115,13 +115,4 @@ export class RedisTenancyFeed implements TenancyFeed {
     this.heartbeat.unref();
   }
 
-  private deliver(c: TenancyChange): void {
-    for (const fn of this.subscribers) {
-      try {
-        fn(c);
-      } catch {
-        // One subscriber's failure is its own.
-      }
-    }
-  }
 }
