@@ -12,7 +12,7 @@ import { HubError } from '../core/errors.js';
 import type { Gateway } from '../gateway/context.js';
 import { assemble } from '../server/assemble.js';
 import { join } from 'node:path';
-import { openEmbedded, openShared } from '../server/backend.js';
+import { openEmbedded, openShared, StoreUnreachableError } from '../server/backend.js';
 import type { EmbeddedBackend, SharedBackend } from '../server/backend.js';
 import { openHost } from '../server/host.js';
 import { DataDirError } from '../store/data-dir.js';
@@ -41,11 +41,12 @@ export async function openLocalGateway(o: { config: string | undefined; dataDir:
   const { registry, prices } = await assemble(config, env);
   const host = await openHost<EmbeddedBackend | SharedBackend>({
     dataDir,
-    open: () => {
+    open: async () => {
       try {
-        return databaseUrl ? openShared(dataDir, databaseUrl, redisUrl) : openEmbedded(dataDir, { writer: 'inline' });
+        return await (databaseUrl ? openShared(dataDir, databaseUrl, redisUrl) : openEmbedded(dataDir, { writer: 'inline' }));
       } catch (err) {
-        if (!(err instanceof DataDirError)) throw err;
+        // Only the lock's refusal is about another process; an unreachable store speaks for itself.
+        if (!(err instanceof DataDirError) || err instanceof StoreUnreachableError) throw err;
         throw new DataDirError(
           databaseUrl
             ? `Another \`baimo chat\` is running on this data directory. ${err.message}`

@@ -4,7 +4,7 @@ import type { PriceBook } from '../catalog/prices.js';
 import type { Target } from '../routing/registry.js';
 import type { Route } from '../routing/router.js';
 import type { Budgeted, Reservation } from '../tenancy/ledger.js';
-import type { RateLimited, RateVerdict } from '../tenancy/rate-limits.js';
+import type { RateLimited } from '../tenancy/rate-limits.js';
 import { modelAllowed } from '../tenancy/types.js';
 import type { Principal } from '../tenancy/types.js';
 import { priceAt, worstCaseUsd, worstInputPrice } from '../usage/cost.js';
@@ -122,27 +122,21 @@ export type PromptSize = number | { readonly estimate: number; readonly bound: (
 
 let storeFailures = 0;
 
-/** The outcome of admitting a request that no limit or budget applies to. */
-const UNLIMITED: [PromiseFulfilledResult<RateVerdict>, PromiseFulfilledResult<undefined>] = [
-  { status: 'fulfilled', value: { ok: true, headers: Object.freeze({}) as Record<string, string> } },
-  { status: 'fulfilled', value: undefined },
-];
 
 /**
  * Runs a check against the shared limit store (Redis, or PostgreSQL without it). When the store
- * cannot answer, the request is refused with 503 — never admitted unchecked — and `undo` gives
- * back what was counted already. The client is told nothing of the store (its address may be
+ * cannot answer, the request is refused with 503 — never admitted unchecked (the caller gives
+ * back what the other check counted). The client is told nothing of the store (its address may be
  * private); the operator gets the driver's message as a process warning, the first time and
  * every hundredth after.
  */
-async function unlessDown<T>(check: () => T | Promise<T>, undo?: () => void): Promise<T> {
+async function unlessDown<T>(check: () => T | Promise<T>): Promise<T> {
   try {
     const r = await check();
     storeFailures = 0;
     return r;
   } catch (err) {
     if (err instanceof HubError) throw err;
-    undo?.();
     if (storeFailures++ % 100 === 0) process.emitWarning(`the limit store could not be reached (${(err as Error).message}); requests with limits or budgets get 503`);
     throw new HubError('overloaded', "The hub could not check this key's rate limits or budget: its limit store is unreachable. Retry shortly.", {
       code: 'limits_unavailable',
@@ -188,6 +182,8 @@ export async function admit(
   const budgets: Budgeted[] = [];
   if (key.budgetUsd !== undefined) budgets.push({ account: `key:${key.id}`, budgetUsd: key.budgetUsd, period: key.budgetPeriod ?? 'month' });
   if (team?.budgetUsd !== undefined) budgets.push({ account: `team:${team.id}`, budgetUsd: team.budgetUsd, period: team.budgetPeriod ?? 'month' });
+  // A key and team with no limit and no budget ask nothing of anyone, and have nothing to settle.
+  if (rateLimits.length === 0 && budgets.length === 0) return { keyId: key.id, teamId: team?.id, headers: {}, settle() {} };
   let worst: ReturnType<typeof routeWorstCase>;
   if (budgets.length) {
     // A model with no known price would cost nothing against the budget: refused unless the config
@@ -212,14 +208,10 @@ export async function admit(
   // travel in one write and cost one round trip, not two. Each undoes the other when it refuses
   // (a reservation made for a rate-limited request is released; tokens counted for a request
   // over budget are given back), so the outcome is the one sequential checks would give.
-  // A key and team with no limit and no budget ask nothing of anyone.
-  const [rated, reserved] =
-    rateLimits.length === 0 && budgets.length === 0
-      ? UNLIMITED
-      : await Promise.allSettled([
-          unlessDown(() => ctx.limiter.admit(rateLimits, tokens)),
-          budgets.length ? unlessDown(() => ctx.ledger.reserve(budgets, worst?.usd ?? 0)) : undefined,
-        ]);
+  const [rated, reserved] = await Promise.allSettled([
+    unlessDown(() => ctx.limiter.admit(rateLimits, tokens)),
+    budgets.length ? unlessDown(() => ctx.ledger.reserve(budgets, worst?.usd ?? 0)) : undefined,
+  ]);
   const rate = rated.status === 'fulfilled' ? rated.value : undefined;
   const r = reserved.status === 'fulfilled' ? reserved.value : undefined;
   if (!rate?.ok || !(r === undefined || r.ok)) {

@@ -63,7 +63,7 @@ function unreachable(what: string, url: string, err: unknown, setting: string): 
 }
 
 /** The in-process ledger over an embedded store's spend (read synchronously, once per account and period). */
-export function localLedger(spend: SpendReader): Ledger {
+function localLedger(spend: SpendReader): Ledger {
   return new Ledger((account, _period, since) => {
     const [kind, id] = account.split(':') as ['key' | 'team', string];
     return spend.spendOf(kind, id, since);
@@ -155,7 +155,6 @@ export async function openShared(dataDir: string, databaseUrl: string, redisUrl:
       feed = await PostgresTenancyFeed.open(databaseUrl, stores.pool);
     }
     opened.unshift(feed);
-    let closing: Promise<void> | undefined;
     return {
       kind: 'postgres',
       redis: redisUrl !== undefined,
@@ -164,16 +163,15 @@ export async function openShared(dataDir: string, databaseUrl: string, redisUrl:
       ledger,
       limiter,
       feed,
-      close: () =>
-        (closing ??= (async () => {
-          await Promise.allSettled([ledger.flush(), limiter.flush()]);
-          for (const o of opened) await o.close().catch(() => undefined);
-          try {
-            await stores.close();
-          } finally {
-            unlock();
-          }
-        })()),
+      async close() {
+        await Promise.allSettled([ledger.flush(), limiter.flush()]);
+        for (const o of opened) await o.close().catch(() => undefined);
+        try {
+          await stores.close();
+        } finally {
+          unlock();
+        }
+      },
     };
   } catch (err) {
     for (const o of opened) await o.close().catch(() => undefined);

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Tenancy } from '../tenancy/service.js';
 import { UsageJournal } from '../usage/journal.js';
 import { UsageRecorder } from '../usage/record.js';
-import type { Backend, BackendStores } from './backend.js';
+import type { Backend } from './backend.js';
 
 export interface HostOptions<B extends Backend> {
   /** Where the usage journal lives (the data directory, whose lock the backend or the caller holds). */
@@ -38,8 +38,6 @@ export interface Host<B extends Backend> {
   /** Undoes the opening when start-up fails later on: nothing was recorded; the lock is released. */
   discard(): Promise<void>;
 }
-
-export type { BackendStores };
 
 export async function openHost<B extends Backend>(o: HostOptions<B>): Promise<Host<B>> {
   const backend = await o.open();

@@ -51,7 +51,7 @@ export class BackgroundWrites {
  */
 export abstract class WritesBehind {
   protected readonly background: BackgroundWrites;
-  private readonly batches: Batch<never>[] = [];
+  private readonly batches: { send(): void }[] = [];
 
   constructor(what: string, warn?: (message: string) => void) {
     this.background = new BackgroundWrites(what, warn);
@@ -63,7 +63,7 @@ export abstract class WritesBehind {
    */
   protected batch<T>(write: (items: T[]) => Promise<unknown>, max = 200): Batch<T> {
     const b = new Batch<T>(this.background, write, max);
-    this.batches.push(b as unknown as Batch<never>);
+    this.batches.push(b);
     return b;
   }
 

@@ -77,8 +77,8 @@ export class UsageJournal {
 
   /**
    * The JSON lines of one sealed segment, read asynchronously: the recorder reads a segment back
-   * while requests are being served. A line that does not parse is left out (only a torn last
-   * line can be one), so that it cannot fail its whole batch for ever; a segment already gone
+   * while requests are being served. A torn last line is left out (lines are appended
+   * whole, so only the last can be one), so that it cannot fail its whole batch for ever; a segment already gone
    * reads as empty.
    */
   static async readSegment(path: string): Promise<string[]> {
@@ -89,15 +89,17 @@ export class UsageJournal {
       if ((err as { code?: string }).code === 'ENOENT') return [];
       throw err;
     }
-    return text.split('\n').filter((line) => {
-      if (!line) return false;
+    const lines = text.split('\n').filter((line) => line.length > 0);
+    // Lines are appended whole: only the last can be torn. The rest are parsed once, by the store.
+    const last = lines.at(-1);
+    if (last !== undefined) {
       try {
-        JSON.parse(line);
-        return true;
+        JSON.parse(last);
       } catch {
-        return false;
+        lines.pop();
       }
-    });
+    }
+    return lines;
   }
 
   /** Records left by earlier runs (the journal and any sealed segments); a torn last line is skipped. */

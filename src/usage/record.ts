@@ -88,7 +88,6 @@ export class UsageRecorder {
   /** Lines of the backlog held in memory. */
   private held = 0;
   /** Batches being written, and the lines of those held in memory. */
-  private writing = 0;
   private writingLines = 0;
   /** Records not yet stored. */
   private unstored = 0;
@@ -189,13 +188,13 @@ export class UsageRecorder {
    * failing, a single probe when the retry timer says so.
    */
   private pump(probe = false): void {
-    while (this.backlog.length > 0 && this.writing < this.maxWrites && (this.failures === 0 || (probe && this.writing === 0))) {
+    while (this.backlog.length > 0 && this.inFlight.size < this.maxWrites && (this.failures === 0 || (probe && this.inFlight.size === 0))) {
       const b = this.backlog.shift()!;
       if (b.lines) this.held -= b.count;
       this.write(b);
     }
     // While the store is failing, something must come back to the backlog: a write under way, or the timer.
-    if (this.failures > 0 && this.backlog.length > 0 && this.writing === 0) this.scheduleRetry();
+    if (this.failures > 0 && this.backlog.length > 0 && this.inFlight.size === 0) this.scheduleRetry();
   }
 
   private scheduleRetry(): void {
@@ -206,7 +205,6 @@ export class UsageRecorder {
 
   /** Writes one batch; its segment is dropped once the store has it, and it is parked again if not. */
   private write(b: Batch): void {
-    this.writing++;
     let inMemory = b.lines ? b.count : 0;
     this.writingLines += inMemory;
     const done = (async () => {
@@ -246,7 +244,6 @@ export class UsageRecorder {
         },
       )
       .finally(() => {
-        this.writing--;
         this.writingLines -= inMemory;
         this.inFlight.delete(done);
         this.pump();

@@ -19,12 +19,17 @@ const USAGE_OR_ERROR = /"usage"\s*:\s*\{|"error"\s*:/;
  * unparsed and kept: its text is read only if the stream ends without usage (a cut stream), when
  * the hub counts the tokens itself.
  */
+/** Characters of unparsed blocks one stream keeps before reading them (a few hundred chunks). */
+const KEEP_MAX = 64 * 1024;
+
 export class ChatObserver implements StreamObserver {
   readonly meter: PassthroughMeter;
   /** Output text of the chunks parsed so far (before usage). */
   private text = '';
   /** Blocks passed on unparsed since the first token (until usage arrives). */
   private kept: string[] = [];
+  /** Their length: past KEEP_MAX they are read into `text`, so a long stream holds its output, not its wire. */
+  private keptLength = 0;
 
   /** `includeUsage`: whether the client asked for the usage chunk (the hub always asks the upstream for it). */
   constructor(
@@ -38,6 +43,8 @@ export class ChatObserver implements StreamObserver {
     const s = this.meter;
     if (s.firstTokenAt !== undefined && s.usage === undefined && !block.includes('[DONE]') && !USAGE_OR_ERROR.test(block)) {
       this.kept.push(block);
+      this.keptLength += block.length;
+      if (this.keptLength > KEEP_MAX) this.fold();
       return `${block}\n\n`;
     }
     const ev = parseSSEEvent(block);
@@ -55,10 +62,7 @@ export class ChatObserver implements StreamObserver {
     // Key-shaped strings are scrubbed here; the relay (sse-relay.ts) takes the hub's own secrets out.
     if (chunk.error) throw streamError(this.provider, chunk.error, undefined);
     if (!chunk.usage && s.usage === undefined) {
-      if (this.kept.length) {
-        this.text = this.output();
-        this.kept = [];
-      }
+      if (this.kept.length) this.fold();
       const t = take(chunk);
       if (t !== undefined) {
         this.text += t;
@@ -71,6 +75,7 @@ export class ChatObserver implements StreamObserver {
       s.usage = usageFromWire(chunk.usage);
       this.text = '';
       this.kept = [];
+      this.keptLength = 0;
       if (!this.includeUsage) return chunk.choices?.length ? `${block}\n\n` : '';
       if (!isNormalWireUsage(chunk.usage)) {
         chunk.usage = normalizeWireUsage(chunk.usage);
@@ -81,6 +86,13 @@ export class ChatObserver implements StreamObserver {
   };
 
   /** The output relayed before any usage: what was parsed, then the kept blocks' text. */
+  /** Reads the kept blocks' output into `text` and lets them go. */
+  private fold(): void {
+    this.text = this.output();
+    this.kept = [];
+    this.keptLength = 0;
+  }
+
   private output(): string {
     let out = this.text;
     for (const block of this.kept) {

@@ -211,9 +211,8 @@ function sendContent(res: ServerResponse, f: StoredFile, content: Uint8Array): v
 export async function files(ctx: HubContext, req: IncomingMessage, res: ServerResponse, rest: string, query: URLSearchParams): Promise<void> {
   const method = req.method ?? 'GET';
   try {
-    const known = ctx.tenancy.authenticateShared(req.headers);
-    // A promise only when the cache missed and a store shared with other hubs is asked (a key just made on another).
-    const principal = known instanceof Promise ? await known : known;
+    // Asks the shared store only when the cache misses (a key just made on another hub).
+    const principal = await ctx.tenancy.authenticateShared(req.headers);
     if (rest === '' || rest === '/') {
       if (method === 'POST') return await upload(ctx, req, res, principal);
       if (method === 'GET') return await list(ctx, res, query, principal);

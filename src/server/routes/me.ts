@@ -29,9 +29,8 @@ function keyScope(p: Principal): string | undefined {
 export async function me(ctx: HubContext, req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> {
   const method = req.method ?? 'GET';
   try {
-    const known = ctx.tenancy.authenticateShared(req.headers);
-    // A promise only when the cache missed and a store shared with other hubs is asked (a key just made on another).
-    const principal = known instanceof Promise ? await known : known;
+    // Asks the shared store only when the cache misses (a key just made on another hub).
+    const principal = await ctx.tenancy.authenticateShared(req.headers);
     const scope = keyScope(principal);
     if (path === '/v1/me' && method === 'GET') {
       if (principal.kind !== 'key') return sendJSON(res, 200, { kind: principal.kind });

@@ -178,9 +178,8 @@ async function listInputItems(ctx: HubContext, req: IncomingMessage, res: Server
 /** `GET` and `DELETE /v1/responses/{id}`, and `GET /v1/responses/{id}/input_items`. */
 export async function storedResponse(ctx: HubContext, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
   try {
-    const known = ctx.tenancy.authenticateShared(req.headers);
-    // A promise only when the cache missed and a store shared with other hubs is asked (a key just made on another).
-    const principal = known instanceof Promise ? await known : known;
+    // Asks the shared store only when the cache misses (a key just made on another hub).
+    const principal = await ctx.tenancy.authenticateShared(req.headers);
     const items = path.endsWith(INPUT_ITEMS) && req.method === 'GET';
     const id = items ? path.slice(0, -INPUT_ITEMS.length) : path;
     const r = owned(await ctx.stores.responses.load(id), id, principal);

@@ -72,6 +72,10 @@ local function window(key)
   redis.call('HSET', key, 't', t, 'f', f)
   return t, math.max(1, oldest + 60 - sec), f
 end
+`;
+
+/** Counting into a window (ADMIT and ADJUST). */
+const COUNT = `
 -- Adds n to second s's bucket and to the total; \`f\` (the oldest second, when known) is
 -- lowered to s if a replica whose clock runs behind counts in an earlier second.
 local function count(key, s, n, f)
@@ -90,7 +94,7 @@ end
  *   {0, limit index, 'requests'|'tokens', used, seconds until the oldest second drops}   refused
  *   {1, per limit: requests used, their reset, tokens used, their reset}                  admitted
  */
-const ADMIT = `${WINDOW}
+const ADMIT = `${WINDOW}${COUNT}
 local tokens = tonumber(ARGV[2])
 local n = #KEYS / 2
 local seen = {}
@@ -117,10 +121,10 @@ end
 return out
 `;
 
-/** KEYS: a tokens hash per correction. ARGV: now (ms), then per correction when it was made (ms) and its delta. */
-const ADJUST = `${WINDOW}
+/** KEYS: a tokens hash per correction. ARGV: per correction, when it was made (ms) and its delta. */
+const ADJUST = `${COUNT}
 for i = 1, #KEYS do
-  count(KEYS[i], math.floor(tonumber(ARGV[2 * i]) / 1000), tonumber(ARGV[2 * i + 1]), nil)
+  count(KEYS[i], math.floor(tonumber(ARGV[2 * i - 1]) / 1000), tonumber(ARGV[2 * i]), nil)
 end
 return 1
 `;
@@ -238,6 +242,6 @@ export class RedisRateLimits extends WritesBehind implements RateLimits {
       keys.push(s.key);
       args.push(s.now, s.delta);
     }
-    return keys.length ? adjustScript.run(this.redis, keys, [this.now(), ...args]) : Promise.resolve();
+    return keys.length ? adjustScript.run(this.redis, keys, args) : Promise.resolve();
   }, 1000);
 }
