@@ -120,6 +120,39 @@ describe('settings precedence', () => {
   });
 });
 
+describe('the shared store settings', () => {
+  it('take the env over the file, check the scheme without echoing the URL, and refuse Redis alone', () => {
+    const file = validateConfig(parse('store: { url: "postgres://f@db:5432/baimo" }\nredis: { url: "redis://r:6379" }\n'), {});
+    expect(resolveSettings({}, {}, file)).toMatchObject({ databaseUrl: 'postgres://f@db:5432/baimo', redisUrl: 'redis://r:6379' });
+    expect(resolveSettings({}, { BAIMO_DATABASE_URL: 'postgresql://e@db/x' }, file).databaseUrl).toBe('postgresql://e@db/x');
+    expect(resolveSettings({}, {}, {})).toMatchObject({ databaseUrl: undefined, redisUrl: undefined });
+    const wrong = (env: Record<string, string>) => {
+      try {
+        resolveSettings({}, env, {});
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return 'accepted';
+    };
+    const mysql = wrong({ BAIMO_DATABASE_URL: 'mysql://root:hunter2-secret@db/x' });
+    expect(mysql).toContain('BAIMO_DATABASE_URL: expected a postgres://');
+    expect(mysql).not.toContain('hunter2-secret');
+    expect(wrong({ BAIMO_DATABASE_URL: 'not a url with-secret' })).not.toContain('with-secret');
+    expect(wrong({ BAIMO_DATABASE_URL: 'postgres://db/x', BAIMO_REDIS_URL: 'http://:pw-secret@r' })).not.toContain('pw-secret');
+    expect(wrong({ BAIMO_REDIS_URL: 'redis://r:6379' })).toContain('set BAIMO_DATABASE_URL');
+    // In the file: a wrong scheme is a config error too.
+    let fileErr: unknown;
+    try {
+      validateConfig(parse('store: { url: "mysql://root:file-secret-9@db/x" }\n'), {});
+    } catch (err) {
+      fileErr = err;
+    }
+    expect(fileErr).toBeInstanceOf(ConfigError);
+    expect((fileErr as Error).message).toContain('store.url');
+    expect((fileErr as Error).message).not.toContain('file-secret-9');
+  });
+});
+
 describe('Ollama detection', () => {
   it('enables Ollama with its model list when it answers, and stays quiet when it does not', async () => {
     const { startOpenAIUpstream } = await import('./upstreams/openai.js');
