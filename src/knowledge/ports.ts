@@ -50,3 +50,79 @@ export interface FileStore {
   /** Deletes the file if `owner` may see it; says whether it did. */
   delete(id: string, owner: FileOwner): Promise<boolean>;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The chunk index: what retrieval searches. Ingestion (knowledge/ingest) hands it a file's
+// chunks; the keyword half is BM25 over words segmented by knowledge/segment.ts (so Chinese text
+// is searchable by word), the vector half is nearest-neighbour by cosine similarity. SQL lives in
+// store/<backend>/knowledge-index.ts; segmentation and fusion live here in knowledge/.
+// ---------------------------------------------------------------------------------------------
+
+/** One chunk of one file in one vector store, as ingestion hands it to the index. */
+export interface ChunkInput {
+  /** Position of the chunk within its file, from 0. */
+  readonly seq: number;
+  /** The chunk's text as search returns it (without any contextual header). */
+  readonly text: string;
+  /**
+   * What the keyword index holds for it: the segmented words (knowledge/segment.ts) of its
+   * contextual header and text, joined by single spaces.
+   */
+  readonly terms: string;
+  /** Its size in tokens. */
+  readonly tokens: number;
+  /** Its embedding (of header and text), when its vector store has an embedding model. */
+  readonly vector?: Float32Array;
+}
+
+/** Which chunks a search may return. */
+export interface ChunkScope {
+  readonly vectorStoreIds: readonly string[];
+  /** Only these files' chunks (what an attribute filter left); undefined: every file. */
+  readonly fileIds?: readonly string[];
+}
+
+export interface ChunkHit {
+  readonly vectorStoreId: string;
+  readonly fileId: string;
+  readonly seq: number;
+  readonly text: string;
+  /** Higher is better. Keyword: the BM25 score (> 0); vector: cosine similarity (-1…1). */
+  readonly score: number;
+}
+
+export interface StoredChunk {
+  readonly seq: number;
+  readonly text: string;
+  readonly tokens: number;
+}
+
+/** A vector-capable index that cannot hold vectors here (PostgreSQL without pgvector), with the reason. */
+export class VectorsUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'VectorsUnavailableError';
+  }
+}
+
+export interface ChunkIndex {
+  /**
+   * Puts a file's chunks in a vector store's index, replacing whatever that file had there (an
+   * ingestion that restarts after a crash starts the file over). All or nothing.
+   */
+  replaceFile(vectorStoreId: string, fileId: string, chunks: readonly ChunkInput[]): Promise<void>;
+  removeFile(vectorStoreId: string, fileId: string): Promise<void>;
+  removeStore(vectorStoreId: string): Promise<void>;
+  /**
+   * BM25 (k1 1.2, b 0.75) over the chunks in scope, statistics taken over the scope's vector
+   * stores; `terms` are the query's segmented words (duplicates count once). Best first.
+   */
+  keyword(scope: ChunkScope, terms: readonly string[], limit: number): Promise<ChunkHit[]>;
+  /**
+   * The chunks nearest `vector` by cosine similarity, best first. Chunks stored without a
+   * vector are never returned. Throws VectorsUnavailableError where the backend has no vectors.
+   */
+  nearest(scope: ChunkScope, vector: Float32Array, limit: number): Promise<ChunkHit[]>;
+  /** A file's chunks in order, `after` a seq (exclusive), for the console and inspection. */
+  fileChunks(vectorStoreId: string, fileId: string, after: number | undefined, limit: number): Promise<StoredChunk[]>;
+}
