@@ -6,6 +6,7 @@ import { PostgresFileStore } from './files.js';
 import { PostgresResponseStore } from './responses.js';
 import { DELETE_BATCH, displayUrl, migrate, TYPES } from './schema.js';
 import { PostgresTenancyStore } from './tenancy.js';
+import { PostgresVectorStoreStore } from './vector-stores.js';
 import { PostgresUsageStore } from './usage.js';
 
 export { DatabaseSchemaError, MIGRATION_LOCK, SCHEMA_VERSION } from './schema.js';
@@ -24,6 +25,7 @@ export interface PostgresStores {
   readonly responses: PostgresResponseStore;
   readonly arena: PostgresVoteStore;
   readonly files: PostgresFileStore;
+  readonly vectorStores: PostgresVectorStoreStore;
   /** Where the usage recorder hands its batches (the same store: its I/O never blocks the hub). */
   readonly sink: UsageSink;
   /** Most recent usage rows first (inspection only). */
@@ -75,6 +77,7 @@ export async function openPostgresStores(url: string, o: PostgresOptions = {}): 
     responses,
     arena: new PostgresVoteStore(pool),
     files: new PostgresFileStore(pool),
+    vectorStores: new PostgresVectorStoreStore(pool),
     sink: usage,
     recentUsage: (limit) => usage.recent(limit),
     async prune(usageBefore, bodiesBefore) {

@@ -256,6 +256,48 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX files_key_created ON files (key_id, created_at, id);
    CREATE INDEX files_created ON files (created_at, id);`,
+  // Vector stores (knowledge/ports.ts VectorStoreStore): the stores, the files each holds with
+  // their ingestion state (a file `in_progress` is a job; lease_until, unix ms, says until when a
+  // runner holds it), and the batches files came in. Deleting a store deletes the rest with it.
+  `CREATE TABLE vector_stores (
+     id TEXT PRIMARY KEY,
+     key_id TEXT,
+     name TEXT NOT NULL,
+     metadata TEXT,
+     created_at BIGINT NOT NULL,
+     last_active_at BIGINT NOT NULL,
+     expires_after_days BIGINT,
+     expires_at BIGINT,
+     embedding_model TEXT
+   );
+   CREATE INDEX vector_stores_key_created ON vector_stores (key_id, created_at, id);
+   CREATE INDEX vector_stores_created ON vector_stores (created_at, id);
+   CREATE TABLE vector_store_files (
+     vector_store_id TEXT NOT NULL REFERENCES vector_stores (id) ON DELETE CASCADE,
+     file_id TEXT NOT NULL,
+     filename TEXT NOT NULL,
+     key_id TEXT,
+     created_at BIGINT NOT NULL,
+     status TEXT NOT NULL,
+     error_code TEXT,
+     error_message TEXT,
+     attributes TEXT,
+     max_tokens BIGINT NOT NULL,
+     overlap_tokens BIGINT NOT NULL,
+     usage_bytes BIGINT NOT NULL DEFAULT 0,
+     batch_id TEXT,
+     lease_until BIGINT NOT NULL DEFAULT 0,
+     PRIMARY KEY (vector_store_id, file_id)
+   );
+   CREATE INDEX vector_store_files_created ON vector_store_files (vector_store_id, created_at, file_id);
+   CREATE INDEX vector_store_files_batch ON vector_store_files (batch_id) WHERE batch_id IS NOT NULL;
+   CREATE INDEX vector_store_files_jobs ON vector_store_files (lease_until) WHERE status = 'in_progress';
+   CREATE TABLE vector_store_file_batches (
+     id TEXT PRIMARY KEY,
+     vector_store_id TEXT NOT NULL REFERENCES vector_stores (id) ON DELETE CASCADE,
+     created_at BIGINT NOT NULL,
+     cancelled_at BIGINT
+   );`,
 ];
 
 /** The schema this hub writes. */

@@ -8,6 +8,7 @@ import { SQLiteFileStore } from './files.js';
 import { SQLiteResponseStore } from './responses.js';
 import { openDatabase } from './schema.js';
 import { SQLiteTenancyStore } from './tenancy.js';
+import { SQLiteVectorStoreStore } from './vector-stores.js';
 import { SQLiteUsageStore } from './usage.js';
 
 export { SCHEMA_VERSION } from './schema.js';
@@ -25,6 +26,7 @@ export interface SQLiteStores {
   readonly responses: SQLiteResponseStore;
   readonly arena: SQLiteVoteStore;
   readonly files: SQLiteFileStore;
+  readonly vectorStores: SQLiteVectorStoreStore;
   /** Most recent usage rows first (inspection only). */
   recentUsage(limit?: number): UsageRow[];
   /**
@@ -51,6 +53,7 @@ function openSQLiteFile(path: string, unlock?: () => void): SQLiteStores {
     responses,
     arena: new SQLiteVoteStore(db),
     files: new SQLiteFileStore(db),
+    vectorStores: new SQLiteVectorStoreStore(db),
     recentUsage: (limit) => usage.recent(limit),
     async prune(usageBefore, bodiesBefore) {
       const removed = await usage.prune(usageBefore, bodiesBefore);
