@@ -1,0 +1,109 @@
+/**
+ * Retrieval over a ChunkIndex: keyword (BM25 over segmented words), vector (cosine, when the
+ * store has an embedding model), hybrid (reciprocal rank fusion of the lists), optional rerank,
+ * and a score threshold. Every score a caller sees is in 0…1, higher is better, and which one it
+ * is depends on the path taken (see `Scored.scoring`):
+ *   - rerank: the rerank model's relevance score;
+ *   - several lists (hybrid, or several queries): the fused RRF score divided by the most a chunk
+ *     could get (first in every list), so 1 means "first everywhere";
+ *   - keyword alone: the BM25 score divided by the best hit's (relative to this query's best);
+ *   - vector alone: the cosine similarity, negative clamped to 0.
+ * The threshold applies to that final score.
+ */
+import type { ChunkHit, ChunkIndex, ChunkScope, KnowledgeModels } from './ports.js';
+import { queryTerms } from './segment.js';
+
+/** RRF's constant (Cormack et al. 2009): damps the weight of the very top ranks. */
+export const RRF_K = 60;
+
+export interface SearchRequest {
+  readonly queries: readonly string[];
+  readonly scope: ChunkScope;
+  readonly maxResults: number;
+  /** Results scoring below this (0…1) are dropped. */
+  readonly threshold?: number;
+  /** The store's embedding model; null: keyword only. */
+  readonly embeddingModel: string | null;
+  /** Rerank the fused candidates with this model (absent: no rerank). */
+  readonly rerankModel?: string | undefined;
+}
+
+export type Scoring = 'keyword' | 'vector' | 'rrf' | 'rerank';
+
+export interface Scored extends ChunkHit {
+  readonly score: number;
+}
+
+export interface SearchResult {
+  readonly hits: readonly Scored[];
+  readonly scoring: Scoring | null;
+}
+
+const key = (h: ChunkHit) => `${h.vectorStoreId}\u0000${h.fileId}\u0000${h.seq}`;
+
+/** Fuses ranked lists by reciprocal rank (k = 60), normalised so that first in every list is 1. */
+export function reciprocalRankFusion(lists: readonly (readonly ChunkHit[])[], k = RRF_K): Scored[] {
+  const fused = new Map<string, { hit: ChunkHit; score: number }>();
+  for (const list of lists) {
+    list.forEach((hit, rank) => {
+      const e = fused.get(key(hit));
+      const add = 1 / (k + rank + 1);
+      if (e) e.score += add;
+      else fused.set(key(hit), { hit, score: add });
+    });
+  }
+  const best = lists.length / (k + 1);
+  return [...fused.values()].map(({ hit, score }) => ({ ...hit, score: score / best })).sort((a, b) => b.score - a.score);
+}
+
+/** How many candidates each list contributes before fusion and rerank. */
+function candidates(maxResults: number): number {
+  return Math.min(100, Math.max(20, maxResults * 3));
+}
+
+/** Runs one search. `models` is needed when the store has an embedding model or a rerank model is given. */
+export async function search(index: ChunkIndex, models: KnowledgeModels | undefined, req: SearchRequest, signal?: AbortSignal): Promise<SearchResult> {
+  const n = candidates(req.maxResults);
+  const lists: { kind: 'keyword' | 'vector'; hits: ChunkHit[] }[] = [];
+  for (const q of req.queries) {
+    const terms = queryTerms(q);
+    if (terms.length) lists.push({ kind: 'keyword', hits: await index.keyword(req.scope, terms, n) });
+  }
+  if (req.embeddingModel !== null) {
+    if (!models) throw new Error('a store with an embedding model needs the models caller');
+    const { vectors } = await models.embed(req.embeddingModel, req.queries, signal);
+    for (const v of vectors) lists.push({ kind: 'vector', hits: await index.nearest(req.scope, v, n) });
+  }
+  if (!lists.length) return { hits: [], scoring: null };
+
+  let scored: Scored[];
+  let scoring: Scoring;
+  if (lists.length === 1) {
+    const only = lists[0]!;
+    if (only.kind === 'keyword') {
+      const top = only.hits[0]?.score ?? 1;
+      scored = only.hits.map((h) => ({ ...h, score: top > 0 ? h.score / top : 0 }));
+      scoring = 'keyword';
+    } else {
+      scored = only.hits.map((h) => ({ ...h, score: Math.max(0, Math.min(1, h.score)) }));
+      scoring = 'vector';
+    }
+  } else {
+    scored = reciprocalRankFusion(lists.map((l) => l.hits));
+    scoring = 'rrf';
+  }
+
+  if (req.rerankModel !== undefined && scored.length) {
+    if (!models) throw new Error('rerank needs the models caller');
+    const pool = scored.slice(0, n);
+    const { results } = await models.rerank(req.rerankModel, req.queries.join('\n'), pool.map((h) => h.text), Math.min(pool.length, req.maxResults), signal);
+    scored = results
+      .filter((r) => Number.isInteger(r.index) && r.index >= 0 && r.index < pool.length)
+      .map((r) => ({ ...pool[r.index]!, score: Math.max(0, Math.min(1, r.relevanceScore)) }))
+      .sort((a, b) => b.score - a.score);
+    scoring = 'rerank';
+  }
+
+  const threshold = req.threshold ?? 0;
+  return { hits: scored.filter((h) => h.score >= threshold).slice(0, req.maxResults), scoring };
+}
