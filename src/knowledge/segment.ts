@@ -7,7 +7,7 @@
  * long one. Text and queries go through the same function, so they meet on the same words.
  */
 import { Jieba } from '@node-rs/jieba';
-import { dict } from '@node-rs/jieba/dict';
+import { dict } from '@node-rs/jieba/dict.js';
 
 let jieba: Jieba | undefined;
 
