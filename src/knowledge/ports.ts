@@ -231,12 +231,14 @@ export interface VectorStoreStore {
   get(id: string, owner: FileOwner): Promise<VectorStoreRow | undefined>;
   list(owner: FileOwner, q: PageQuery): Promise<Page<VectorStoreRow>>;
   update(id: string, patch: StorePatch): Promise<void>;
+  /** Sets the store's embedding model (the service refuses a change once the store holds files). */
+  setEmbeddingModel(id: string, model: string | null): Promise<void>;
   /** Deletes the store, its files' rows and its batches; says whether it did. */
   delete(id: string, owner: FileOwner): Promise<boolean>;
   /** Each store's file counts and usage bytes (stores without files are absent). */
   counts(ids: readonly string[]): Promise<Map<string, FileCounts & { readonly usageBytes: number }>>;
 
-  /** Adds files (`in_progress`), with their batch when they came in one; a file already there starts over. */
+  /** Adds files (`in_progress`), with their batch when they came in one; a file already in the store is left as it is. */
   addFiles(files: readonly VectorStoreFileRow[], batch?: FileBatchRow): Promise<void>;
   getFile(vectorStoreId: string, fileId: string): Promise<VectorStoreFileRow | undefined>;
   listFiles(vectorStoreId: string, q: PageQuery & { readonly status?: FileStatus; readonly batchId?: string }): Promise<Page<VectorStoreFileRow>>;

@@ -25,6 +25,8 @@ import { me } from './routes/me.js';
 import { serveStatic } from './static.js';
 import { embeddings } from './routes/embeddings.js';
 import { files } from './routes/files.js';
+import { vectorStores } from './routes/vector-stores.js';
+import type { KnowledgeService } from '../knowledge/vector-stores.js';
 import { countTokens, messages } from './routes/messages.js';
 import { createResponse, storedResponse } from './routes/responses.js';
 import { getModel, listModels } from './routes/models.js';
@@ -39,6 +41,8 @@ export interface HubOptions {
   /** Rate limits; default in this process's memory (a Redis one is shared by replicas). */
   readonly limiter?: RateLimits;
   readonly stores: HubStores;
+  /** Vector stores (the service owns their ingestion runner; its caller closes it). */
+  readonly knowledge?: KnowledgeService | undefined;
   readonly logger: Logger;
   /** The hooks every model call runs through, in order (gateway/hooks.ts; body capture is one). */
   readonly hooks?: readonly Hook[];
@@ -114,6 +118,7 @@ export function createHub(o: HubOptions): Hub {
     ledger: o.ledger,
     limiter: o.limiter ?? new RateLimiter(),
     stores: o.stores,
+    knowledge: o.knowledge,
     startedAt: Math.floor(Date.now() / 1000),
   };
 
@@ -199,6 +204,7 @@ export function createHub(o: HubOptions): Hub {
     if (path === '/v1/me' || path.startsWith('/v1/me/') || path.startsWith('/v1/arena/')) return me(ctx, req, res, path, query());
     if (method === 'GET' && (path === '/' || path.startsWith('/assets/') || path === '/favicon.svg')) return serveStatic(res, path);
     if (path === '/v1/files' || path.startsWith('/v1/files/')) return files(ctx, req, res, decodePathPart(path.slice('/v1/files'.length)), query());
+    if (path === '/v1/vector_stores' || path.startsWith('/v1/vector_stores/')) return vectorStores(ctx, req, res, decodePathPart(path.slice('/v1/vector_stores'.length)), query());
     if (path.startsWith('/v1/responses/') && (method === 'GET' || method === 'DELETE')) {
       return storedResponse(ctx, req, res, decodePathPart(path.slice('/v1/responses/'.length)));
     }

@@ -1,6 +1,7 @@
 import type { Gateway } from '../gateway/context.js';
 import type { VoteStore } from '../arena/ports.js';
 import type { FileStore } from '../knowledge/ports.js';
+import type { KnowledgeService } from '../knowledge/vector-stores.js';
 import type { ResponseStore } from '../protocols/openai-responses/ports.js';
 import type { Tenancy } from '../tenancy/service.js';
 import type { UsageStore } from '../usage/ports.js';
@@ -18,6 +19,8 @@ export interface HubContext extends Gateway {
   readonly tenancy: Tenancy;
   readonly maxBodyBytes: number;
   readonly stores: HubStores;
+  /** Vector stores and their search; absent where the backend has no chunk index. */
+  readonly knowledge?: KnowledgeService | undefined;
   /** Unix seconds the hub started, reported as `created` in /v1/models. */
   readonly startedAt: number;
 }

@@ -32,9 +32,7 @@ function paged<R, T>(rows: R[], limit: number, reversed: boolean, conv: (r: R) =
 }
 
 const UPSERT_FILE = `INSERT INTO vector_store_files (${FILE_COLUMNS}, lease_until) VALUES (${placeholders(13)}, 0)
-  ON CONFLICT (vector_store_id, file_id) DO UPDATE SET filename = excluded.filename, key_id = excluded.key_id, created_at = excluded.created_at,
-    status = excluded.status, error_code = NULL, error_message = NULL, attributes = excluded.attributes, max_tokens = excluded.max_tokens,
-    overlap_tokens = excluded.overlap_tokens, usage_bytes = 0, batch_id = excluded.batch_id, lease_until = 0`;
+  ON CONFLICT (vector_store_id, file_id) DO NOTHING`;
 
 /**
  * Vector stores' metadata and ingestion jobs in PostgreSQL. Replicas share the job queue: a job
@@ -97,6 +95,10 @@ export class PostgresVectorStoreStore implements VectorStoreStore {
     if (patch.expiresAt !== undefined) sets.push(`expires_at = ${p.add(patch.expiresAt)}::int8`);
     if (patch.lastActiveAt !== undefined) sets.push(`last_active_at = ${p.add(patch.lastActiveAt)}::int8`);
     if (sets.length) await this.pool.query(`UPDATE vector_stores SET ${sets.join(', ')} WHERE id = ${p.add(id)}`, p.values);
+  }
+
+  async setEmbeddingModel(id: string, model: string | null): Promise<void> {
+    await this.pool.query('UPDATE vector_stores SET embedding_model = $1 WHERE id = $2', [model, id]);
   }
 
   async delete(id: string, owner: FileOwner): Promise<boolean> {

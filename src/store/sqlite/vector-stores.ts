@@ -39,9 +39,7 @@ export class SQLiteVectorStoreStore implements VectorStoreStore {
   private insertFiles(files: readonly VectorStoreFileRow[]): void {
     const s = this.statement(
       `INSERT INTO vector_store_files (${FILE_COLUMNS}, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
-       ON CONFLICT (vector_store_id, file_id) DO UPDATE SET filename = excluded.filename, key_id = excluded.key_id, created_at = excluded.created_at,
-         status = excluded.status, error_code = NULL, error_message = NULL, attributes = excluded.attributes, max_tokens = excluded.max_tokens,
-         overlap_tokens = excluded.overlap_tokens, usage_bytes = 0, batch_id = excluded.batch_id, lease_until = 0`,
+  ON CONFLICT (vector_store_id, file_id) DO NOTHING`,
     );
     for (const f of files) s.run(...fileValues(f));
   }
@@ -85,6 +83,10 @@ export class SQLiteVectorStoreStore implements VectorStoreStore {
     if (patch.expiresAt !== undefined) set('expires_at', patch.expiresAt);
     if (patch.lastActiveAt !== undefined) set('last_active_at', patch.lastActiveAt);
     if (sets.length) this.db.prepare(`UPDATE vector_stores SET ${sets.join(', ')} WHERE id = ?`).run(...params, id);
+  }
+
+  async setEmbeddingModel(id: string, model: string | null): Promise<void> {
+    this.statement('UPDATE vector_stores SET embedding_model = ? WHERE id = ?').run(model, id);
   }
 
   async delete(id: string, owner: FileOwner): Promise<boolean> {
