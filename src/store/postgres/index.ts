@@ -3,6 +3,7 @@ import type { UsageRow } from '../../usage/ports.js';
 import type { UsageSink } from '../../usage/record.js';
 import { PostgresVoteStore } from './arena.js';
 import { PostgresFileStore } from './files.js';
+import { PostgresChunkIndex } from './knowledge-index.js';
 import { PostgresResponseStore } from './responses.js';
 import { DELETE_BATCH, displayUrl, migrate, TYPES } from './schema.js';
 import { PostgresTenancyStore } from './tenancy.js';
@@ -26,6 +27,8 @@ export interface PostgresStores {
   readonly arena: PostgresVoteStore;
   readonly files: PostgresFileStore;
   readonly vectorStores: PostgresVectorStoreStore;
+  /** The knowledge bases' chunk index (keyword always; vectors where the server has pgvector). */
+  readonly knowledge: PostgresChunkIndex;
   /** Where the usage recorder hands its batches (the same store: its I/O never blocks the hub). */
   readonly sink: UsageSink;
   /** Most recent usage rows first (inspection only). */
@@ -78,6 +81,7 @@ export async function openPostgresStores(url: string, o: PostgresOptions = {}): 
     arena: new PostgresVoteStore(pool),
     files: new PostgresFileStore(pool),
     vectorStores: new PostgresVectorStoreStore(pool),
+    knowledge: new PostgresChunkIndex(pool),
     sink: usage,
     recentUsage: (limit) => usage.recent(limit),
     async prune(usageBefore, bodiesBefore) {

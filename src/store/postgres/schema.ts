@@ -256,6 +256,28 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX files_key_created ON files (key_id, created_at, id);
    CREATE INDEX files_created ON files (created_at, id);`,
+  // The chunk index's keyword half (store/postgres/knowledge-index.ts): each chunk's segmented
+  // words as a tsvector (one lexeme per word, built by the writer rather than by to_tsvector,
+  // whose parser would cut the words again), GIN-indexed; `words` is its length for BM25, and
+  // the per-store statistics (chunks, words) give N and the average length without a count. The
+  // primary key serves a store's and a file's chunks. Vectors are not here: their table and
+  // indexes need pgvector and are created on first use.
+  `CREATE TABLE knowledge_chunks (
+     vector_store_id TEXT NOT NULL,
+     file_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     text TEXT NOT NULL,
+     tokens INTEGER NOT NULL,
+     words INTEGER NOT NULL,
+     tsv TSVECTOR NOT NULL,
+     PRIMARY KEY (vector_store_id, file_id, seq)
+   );
+   CREATE INDEX knowledge_chunks_tsv ON knowledge_chunks USING GIN (tsv);
+   CREATE TABLE knowledge_index_stats (
+     vector_store_id TEXT PRIMARY KEY,
+     chunks BIGINT NOT NULL,
+     words BIGINT NOT NULL
+   );`,
   // Vector stores (knowledge/ports.ts VectorStoreStore): the stores, the files each holds with
   // their ingestion state (a file `in_progress` is a job; lease_until, unix ms, says until when a
   // runner holds it), and the batches files came in. Deleting a store deletes the rest with it.

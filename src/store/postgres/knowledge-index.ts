@@ -1,0 +1,355 @@
+/**
+ * The chunk index (knowledge/ports.ts ChunkIndex) in PostgreSQL: BM25 over the segmented words
+ * with PostgreSQL text search, nearest neighbours by cosine with pgvector (HNSW).
+ *
+ * Keyword. Each chunk's words (ChunkInput.terms, already segmented by knowledge/segment.ts) are
+ * stored as a tsvector built here, one lexeme per word with its positions, and GIN-indexed. It is
+ * not `to_tsvector('simple', terms)`: the text-search parser would cut our words again (`e-mail`
+ * → e-mail, e, mail; `c++` → c; `a_b` → a, b), so a query word would no longer be one lexeme with
+ * one term frequency. The query is a tsquery of quoted lexemes OR-ed, so a word like `a:*`, `!` or
+ * `'` is always a literal. PostgreSQL ranks with ts_rank, which is not BM25, so BM25 is computed in
+ * SQL: the candidates are the chunks of the scope's vector stores matching any word (through the
+ * GIN index); each candidate's term frequencies come from its tsvector's positions for the query's
+ * words; a word's document frequency is the number of candidates holding it; N and the average
+ * length come from a per-store statistics row kept in step by every write. One round trip.
+ *
+ * Vectors. pgvector is optional: nothing about vectors exists until a vector store with an
+ * embedding model first writes vectors or searches; then the extension, a vectors table and an
+ * HNSW index for that many dimensions are created. pgvector's HNSW indexes need one fixed
+ * dimension (its column type's), and vector stores use different models, so vectors are kept in an
+ * untyped `vector` column with their dimension beside it, and each dimension gets its own partial
+ * expression index: `USING hnsw ((embedding::vector(1024)) vector_cosine_ops) WHERE dims = 1024`.
+ * A query for a 1024-dimension vector names the same expression and predicate, so the planner
+ * can use that index and nothing casts another dimension's vector. HNSW indexes `vector` up to
+ * 2,000 dimensions; up to 4,000 the index is over `halfvec` (half precision: an approximate index
+ * either way); beyond, the search is an exact scan.
+ */
+import type pg from 'pg';
+import type { ChunkHit, ChunkIndex, ChunkInput, ChunkScope, StoredChunk } from '../../knowledge/ports.js';
+import { VectorsUnavailableError } from '../../knowledge/ports.js';
+
+/** BM25's parameters, as the port states them. */
+const K1 = 1.2;
+const B = 0.75;
+
+/**
+ * Limits of PostgreSQL's tsvector: a lexeme is at most 2,047 bytes (longer is an error, so a
+ * longer word — a run of base64, say — is left out of the index: nobody searches for it); positions
+ * stop at 16,383 and at 255 per lexeme (tf saturates long before that).
+ */
+const MAX_LEXEME_BYTES = 2047;
+const MAX_POSITION = 16383;
+const MAX_POSITIONS = 255;
+
+/** pgvector: a vector holds at most 16,000 dimensions; HNSW indexes `vector` to 2,000 and `halfvec` to 4,000. */
+const MAX_DIMS = 16000;
+const HNSW_VECTOR_DIMS = 2000;
+const HNSW_HALFVEC_DIMS = 4000;
+
+/** Serialises the vector DDL (extension, table, per-dimension indexes) between replicas: "baimovec". */
+const VECTOR_DDL_LOCK = 0x6261696d6f766563n;
+
+/** A lexeme as tsvector and tsquery input quote it: quotes doubled, backslashes escaped. */
+function quoteLexeme(word: string): string {
+  return `'${word.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+
+/** PostgreSQL text cannot hold NUL; a stray one in extracted text is dropped rather than failing the file. */
+function pgText(s: string): string {
+  return s.includes('\0') ? s.replace(/\0/g, '') : s;
+}
+
+function indexable(word: string): boolean {
+  return word.length > 0 && Buffer.byteLength(word) <= MAX_LEXEME_BYTES;
+}
+
+/** A chunk's words as a tsvector literal (each word a lexeme at its positions) and their count, BM25's document length. */
+export function tsvectorOf(terms: string): { tsv: string; words: number } {
+  const words = pgText(terms).split(' ').filter(indexable);
+  const at = new Map<string, number[]>();
+  words.forEach((w, i) => {
+    const list = at.get(w) ?? at.set(w, []).get(w)!;
+    if (list.length < MAX_POSITIONS) list.push(Math.min(i + 1, MAX_POSITION));
+  });
+  // Positions past the last one collapse onto it (PostgreSQL would drop the duplicates): tf stays exact below 16,383 words.
+  const parts = [...at].map(([w, pos]) => `${quoteLexeme(w)}:${[...new Set(pos)].join(',')}`);
+  return { tsv: parts.join(' '), words: words.length };
+}
+
+/** The query's distinct, indexable words, and the tsquery matching any of them (each a quoted literal). */
+export function tsqueryOf(terms: readonly string[]): { words: string[]; query: string } {
+  const words = [...new Set(terms.map(pgText))].filter((w) => indexable(w) && !w.includes(' '));
+  return { words, query: words.map(quoteLexeme).join(' | ') };
+}
+
+/** A LIMIT from the caller's number: null (no limit) for Infinity, 0 for nonsense. */
+function limitOf(limit: number): number | null {
+  if (limit === Infinity) return null;
+  return Number.isFinite(limit) && limit >= 1 ? Math.floor(limit) : 0;
+}
+
+/** How a dimension's vectors are indexed and compared: the expression the index is on, and the cast a query vector gets. */
+function vectorForm(column: string, dims: number, halfvec: boolean): { expr: string; cast: string; ops: string | undefined } {
+  if (dims <= HNSW_VECTOR_DIMS) return { expr: `(${column}::vector(${dims}))`, cast: `vector(${dims})`, ops: 'vector_cosine_ops' };
+  if (dims <= HNSW_HALFVEC_DIMS && halfvec) return { expr: `(${column}::halfvec(${dims}))`, cast: `halfvec(${dims})`, ops: 'halfvec_cosine_ops' };
+  return { expr: column, cast: 'vector', ops: undefined };
+}
+
+/** A vector as pgvector's text input, after checking it is one pgvector takes. */
+function vectorText(v: Float32Array): string {
+  if (!(v instanceof Float32Array) || v.length < 1 || v.length > MAX_DIMS) {
+    throw new RangeError(`A vector must have 1 to ${MAX_DIMS} dimensions (pgvector's limit); this one has ${v?.length}.`);
+  }
+  for (const x of v) if (!Number.isFinite(x)) throw new RangeError('A vector must hold finite numbers only (no NaN or infinity).');
+  return `[${v.join(',')}]`;
+}
+
+function isZero(v: Float32Array): boolean {
+  return v.every((x) => x === 0);
+}
+
+/** What pgvector offers on this server, once it is installed. */
+interface Vectors {
+  /** 0.7.0 and later: halfvec (HNSW to 4,000 dimensions). */
+  readonly halfvec: boolean;
+  /** 0.8.0 and later: iterative index scans, so a filtered search still fills its limit. */
+  readonly iterative: boolean;
+}
+
+function versionAtLeast(version: string, major: number, minor: number): boolean {
+  const [a = 0, b = 0] = version.split('.').map(Number);
+  return a > major || (a === major && b >= minor);
+}
+
+interface HitRow {
+  vector_store_id: string;
+  file_id: string;
+  seq: number;
+  text: string;
+  score: number;
+}
+
+function hitFrom(r: HitRow): ChunkHit {
+  return { vectorStoreId: r.vector_store_id, fileId: r.file_id, seq: r.seq, text: r.text, score: r.score };
+}
+
+/**
+ * BM25 over the scope, in one statement. $1 store ids, $2 file ids (null: every file), $3 the
+ * query's words, $4 their tsquery, $5 the limit. `hits` holds, per candidate chunk of the scope's
+ * stores, the query words it contains and how often (ts_filter keeps only the lexemes setweight
+ * marked, so only the query's words are unnested); the file filter applies after the document
+ * frequencies are counted, since statistics are the stores'. Idf is Lucene's, ln(1 + (N − df +
+ * 0.5)/(df + 0.5)), positive for every word, so every score is > 0. The text is read for the
+ * winners only.
+ */
+const KEYWORD_SQL = `
+WITH stats AS (
+  SELECT sum(chunks)::float8 AS n, sum(words)::float8 / greatest(sum(chunks), 1) AS avgdl
+  FROM knowledge_index_stats WHERE vector_store_id = ANY ($1::text[])
+), hits AS (
+  SELECT c.vector_store_id, c.file_id, c.seq, c.words, u.lexeme, cardinality(u.positions) AS tf
+  FROM knowledge_chunks c
+  CROSS JOIN LATERAL unnest(ts_filter(setweight(c.tsv, 'A', $3::text[]), '{a}')) AS u
+  WHERE c.vector_store_id = ANY ($1::text[]) AND c.tsv @@ $4::tsquery
+), df AS (
+  SELECT lexeme, count(*)::float8 AS df FROM hits GROUP BY lexeme
+), top AS (
+  SELECT h.vector_store_id, h.file_id, h.seq,
+         sum(ln(1 + (s.n - df.df + 0.5) / (df.df + 0.5)) * h.tf * ${K1 + 1}
+             / (h.tf + ${K1} * (${1 - B} + ${B} * h.words / greatest(s.avgdl, 1e-9)))) AS score
+  FROM hits h JOIN df USING (lexeme) CROSS JOIN stats s
+  WHERE $2::text[] IS NULL OR h.file_id = ANY ($2::text[])
+  GROUP BY h.vector_store_id, h.file_id, h.seq
+  ORDER BY score DESC, h.vector_store_id, h.file_id, h.seq
+  LIMIT $5
+)
+SELECT t.vector_store_id, t.file_id, t.seq, c.text, t.score
+FROM top t JOIN knowledge_chunks c USING (vector_store_id, file_id, seq)
+ORDER BY t.score DESC, t.vector_store_id, t.file_id, t.seq`;
+
+/** Takes a file's chunks out, subtracting them from their store's statistics. $1 store, $2 file. */
+const REMOVE_FILE_SQL = `
+WITH gone AS (
+  DELETE FROM knowledge_chunks WHERE vector_store_id = $1 AND file_id = $2 RETURNING words
+)
+UPDATE knowledge_index_stats s SET chunks = s.chunks - g.chunks, words = s.words - g.words
+FROM (SELECT count(*) AS chunks, coalesce(sum(words), 0) AS words FROM gone) g
+WHERE s.vector_store_id = $1 AND g.chunks > 0`;
+
+export class PostgresChunkIndex implements ChunkIndex {
+  /** pgvector's abilities once ensured; the dimensions whose index exists (created by this process or found). */
+  private vectors: Promise<Vectors> | undefined;
+  private readonly indexed = new Set<number>();
+
+  constructor(private readonly pool: pg.Pool) {}
+
+  async replaceFile(vectorStoreId: string, fileId: string, chunks: readonly ChunkInput[]): Promise<void> {
+    const rows = chunks.map((c) => ({ c, ...tsvectorOf(c.terms) }));
+    const withVectors = chunks.filter((c) => c.vector !== undefined);
+    // Checked and prepared before anything is written: a bad vector or a server without pgvector changes nothing.
+    const vectorTexts = withVectors.map((c) => vectorText(c.vector!));
+    if (withVectors.length > 0) await this.ensureDims(new Set(withVectors.map((c) => c.vector!.length)));
+    await this.transaction(async (client) => {
+      // Two ingestions of one file (a restarted job and the old one) take turns rather than colliding on its seqs.
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`knowledge:${vectorStoreId}\n${fileId}`]);
+      await client.query(REMOVE_FILE_SQL, [vectorStoreId, fileId]);
+      if (rows.length === 0) return;
+      // One statement for the file, one array per column.
+      await client.query(
+        `INSERT INTO knowledge_chunks (vector_store_id, file_id, seq, text, tokens, words, tsv)
+         SELECT $1, $2, * FROM unnest($3::int4[], $4::text[], $5::int4[], $6::int4[], $7::tsvector[])`,
+        [vectorStoreId, fileId, rows.map((r) => r.c.seq), rows.map((r) => pgText(r.c.text)), rows.map((r) => r.c.tokens), rows.map((r) => r.words), rows.map((r) => r.tsv)],
+      );
+      if (withVectors.length > 0) {
+        await client.query(
+          `INSERT INTO knowledge_vectors (vector_store_id, file_id, seq, dims, embedding)
+           SELECT $1, $2, seq, vector_dims(v), v FROM unnest($3::int4[], $4::vector[]) AS u (seq, v)`,
+          [vectorStoreId, fileId, withVectors.map((c) => c.seq), vectorTexts],
+        );
+      }
+      await client.query(
+        `INSERT INTO knowledge_index_stats AS s (vector_store_id, chunks, words) VALUES ($1, $2, $3)
+         ON CONFLICT (vector_store_id) DO UPDATE SET chunks = s.chunks + excluded.chunks, words = s.words + excluded.words`,
+        [vectorStoreId, rows.length, rows.reduce((n, r) => n + r.words, 0)],
+      );
+    });
+  }
+
+  async removeFile(vectorStoreId: string, fileId: string): Promise<void> {
+    // Its vectors go with its chunks (ON DELETE CASCADE).
+    await this.transaction((client) => client.query(REMOVE_FILE_SQL, [vectorStoreId, fileId]).then(() => undefined));
+  }
+
+  async removeStore(vectorStoreId: string): Promise<void> {
+    await this.transaction(async (client) => {
+      await client.query('DELETE FROM knowledge_chunks WHERE vector_store_id = $1', [vectorStoreId]);
+      await client.query('DELETE FROM knowledge_index_stats WHERE vector_store_id = $1', [vectorStoreId]);
+    });
+  }
+
+  async keyword(scope: ChunkScope, terms: readonly string[], limit: number): Promise<ChunkHit[]> {
+    const { words, query } = tsqueryOf(terms);
+    const n = limitOf(limit);
+    if (words.length === 0 || n === 0 || scope.vectorStoreIds.length === 0 || scope.fileIds?.length === 0) return [];
+    const { rows } = await this.pool.query<HitRow>(KEYWORD_SQL, [scope.vectorStoreIds, scope.fileIds ?? null, words, query, n]);
+    return rows.map(hitFrom);
+  }
+
+  async nearest(scope: ChunkScope, vector: Float32Array, limit: number): Promise<ChunkHit[]> {
+    const q = vectorText(vector);
+    const dims = vector.length;
+    const vectors = await this.ensureDims(new Set([dims]));
+    const n = limitOf(limit);
+    // A zero vector has no direction: nothing is near it (pgvector's cosine distance to it is NaN).
+    if (n === 0 || isZero(vector) || scope.vectorStoreIds.length === 0 || scope.fileIds?.length === 0) return [];
+    const { expr, cast } = vectorForm('v.embedding', dims, vectors.halfvec);
+    return this.transaction(async (client) => {
+      // An HNSW scan yields ef_search candidates before the scope filter: ask for at least the limit,
+      // and (pgvector 0.8+) keep scanning in order until the filtered rows fill it.
+      const settings = [`SET LOCAL hnsw.ef_search = ${Math.min(Math.max(n ?? 1000, 40), 1000)}`];
+      if (vectors.iterative) settings.push('SET LOCAL hnsw.iterative_scan = strict_order');
+      await client.query(settings.join('; '));
+      // `dims` is inlined (a checked integer), not a parameter: the planner matches a partial index's predicate only against constants.
+      const { rows } = await client.query<HitRow>(
+        `SELECT v.vector_store_id, v.file_id, v.seq, c.text, 1 - (${expr} <=> $1::${cast}) AS score
+         FROM knowledge_vectors v JOIN knowledge_chunks c USING (vector_store_id, file_id, seq)
+         WHERE v.dims = ${dims} AND v.vector_store_id = ANY ($2::text[]) AND ($3::text[] IS NULL OR v.file_id = ANY ($3::text[]))
+         ORDER BY ${expr} <=> $1::${cast}, v.vector_store_id, v.file_id, v.seq
+         LIMIT $4`,
+        [q, scope.vectorStoreIds, scope.fileIds ?? null, n],
+      );
+      return rows.map(hitFrom);
+    });
+  }
+
+  async fileChunks(vectorStoreId: string, fileId: string, after: number | undefined, limit: number): Promise<StoredChunk[]> {
+    const n = limitOf(limit);
+    if (n === 0) return [];
+    const { rows } = await this.pool.query<StoredChunk>(
+      `SELECT seq, text, tokens FROM knowledge_chunks WHERE vector_store_id = $1 AND file_id = $2 AND seq > $3 ORDER BY seq LIMIT $4`,
+      [vectorStoreId, fileId, after ?? -1, n],
+    );
+    return rows;
+  }
+
+  /** Runs `work` in a transaction on one connection; a connection that failed to roll back is closed, not reused. */
+  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let healthy = true;
+    try {
+      await client.query('BEGIN');
+      const out = await work(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => (healthy = false));
+      throw err;
+    } finally {
+      client.release(!healthy);
+    }
+  }
+
+  /**
+   * Makes sure pgvector, the vectors table and an HNSW index for each of `dims` exist, creating
+   * what is missing (under a lock, so that replicas do not race on the same names). Throws
+   * VectorsUnavailableError where the server has no pgvector or this role may not install it.
+   */
+  private async ensureDims(dims: ReadonlySet<number>): Promise<Vectors> {
+    this.vectors ??= this.ensureVectors().catch((err: unknown) => {
+      this.vectors = undefined; // asked again next time: pgvector may be installed meanwhile
+      throw err;
+    });
+    const vectors = await this.vectors;
+    const missing = [...dims].filter((d) => !this.indexed.has(d));
+    if (missing.length === 0) return vectors;
+    await this.transaction(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1)', [VECTOR_DDL_LOCK]);
+      for (const d of missing) {
+        const { expr, ops } = vectorForm('embedding', d, vectors.halfvec);
+        if (ops) await client.query(`CREATE INDEX IF NOT EXISTS knowledge_vectors_hnsw_${d} ON knowledge_vectors USING hnsw (${expr} ${ops}) WHERE dims = ${d}`);
+      }
+    });
+    for (const d of missing) this.indexed.add(d);
+    return vectors;
+  }
+
+  private async ensureVectors(): Promise<Vectors> {
+    const info = await this.pool.query<{ installed: string | null; available: boolean; major: string }>(
+      `SELECT (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS installed,
+              EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector') AS available,
+              current_setting('server_version_num')::int / 10000 AS major`,
+    );
+    const { installed, available, major } = info.rows[0]!;
+    if (!installed && !available) {
+      throw new VectorsUnavailableError(
+        `This PostgreSQL has no pgvector extension ("vector"), which vector search needs: install pgvector on the database server (e.g. the postgresql-${major}-pgvector package), or use vector stores without an embedding model (keyword search works without it).`,
+      );
+    }
+    let version = installed;
+    await this.transaction(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1)', [VECTOR_DDL_LOCK]);
+      try {
+        await client.query('CREATE EXTENSION IF NOT EXISTS vector');
+      } catch (err) {
+        if ((err as { code?: string }).code === '42501') {
+          throw new VectorsUnavailableError(
+            'PostgreSQL has the pgvector extension ("vector") but this role may not create it: run CREATE EXTENSION vector; in this database as its owner or a superuser.',
+          );
+        }
+        throw err;
+      }
+      // Each vector belongs to a chunk and goes when it does.
+      await client.query(`CREATE TABLE IF NOT EXISTS knowledge_vectors (
+        vector_store_id TEXT NOT NULL,
+        file_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        dims INTEGER NOT NULL CHECK (dims = vector_dims(embedding)),
+        embedding vector NOT NULL,
+        PRIMARY KEY (vector_store_id, file_id, seq),
+        FOREIGN KEY (vector_store_id, file_id, seq) REFERENCES knowledge_chunks ON DELETE CASCADE
+      )`);
+      version ??= (await client.query<{ v: string }>(`SELECT extversion AS v FROM pg_extension WHERE extname = 'vector'`)).rows[0]!.v;
+    });
+    return { halfvec: versionAtLeast(version!, 0, 7), iterative: versionAtLeast(version!, 0, 8) };
+  }
+}
