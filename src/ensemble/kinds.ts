@@ -62,6 +62,8 @@ const UNBOUND: ModelCaller = {
   complete: () => Promise.reject(unbound()),
   stream: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(unbound()) }) }),
   worstCaseUsd: () => undefined,
+  embed: () => Promise.reject(unbound()),
+  rerank: () => Promise.reject(unbound()),
 };
 
 function unbound(): HubError {

@@ -4,7 +4,7 @@
  * times) so tests can assert who was called, with what, and what overlapped.
  */
 import { HubError } from '../../src/core/errors.js';
-import type { ModelCaller, SubCallResult } from '../../src/core/model.js';
+import type { EmbedCallResult, ModelCaller, RerankCallResult, SubCallResult } from '../../src/core/model.js';
 import type { ChatEvent, ChatRequest, Message, ReasoningPart, ToolCall, Usage } from '../../src/core/types.js';
 
 export interface Scripted {
@@ -96,6 +96,15 @@ export class FakeCaller implements ModelCaller {
 
   worstCaseUsd(model: string, _request: ChatRequest): number | undefined {
     return this.options.prices?.[model];
+  }
+
+  /** The ensemble kinds make chat calls only: an embeddings or rerank call is a bug in the kind under test. */
+  embed(model: string): Promise<EmbedCallResult> {
+    return Promise.reject(new HubError('internal', `FakeCaller scripts chat only; '${model}' was asked for embeddings`));
+  }
+
+  rerank(model: string): Promise<RerankCallResult> {
+    return Promise.reject(new HubError('internal', `FakeCaller scripts chat only; '${model}' was asked to rerank`));
   }
 
   async complete(model: string, request: ChatRequest, signal: AbortSignal): Promise<SubCallResult> {
