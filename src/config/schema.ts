@@ -173,6 +173,14 @@ export const configSchema = z.strictObject({
       bodiesDays: z.number().positive().optional(),
     })
     .optional(),
+  knowledge: z
+    .strictObject({
+      /** The embedding model new vector stores use (a public model name); absent: keyword search only. A store may name its own. */
+      embeddingModel: z.string().min(1).optional(),
+      /** Reranks vector-store search candidates with this model (a public model name with the rerank capability). */
+      rerankModel: z.string().min(1).optional(),
+    })
+    .optional(),
   providers: z.record(id, providerSchema).optional(),
   models: z.record(z.string().min(1), modelSchema).optional(),
   aliases: z.record(z.string().min(1), z.string().min(1)).optional(),

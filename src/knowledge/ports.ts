@@ -268,8 +268,8 @@ export interface VectorStoreStore {
  * admitted, charged and recorded as its principal's). Structurally the gateway's knowledge caller.
  */
 export interface KnowledgeModels {
-  embed(model: string, inputs: readonly string[], signal?: AbortSignal): Promise<{ readonly vectors: readonly Float32Array[] }>;
-  rerank(model: string, query: string, documents: readonly string[], topN: number, signal?: AbortSignal): Promise<{ readonly results: readonly { readonly index: number; readonly relevanceScore: number }[] }>;
+  embed(model: string, inputs: readonly string[], signal: AbortSignal): Promise<{ readonly vectors: readonly Float32Array[] }>;
+  rerank(model: string, query: string, documents: readonly string[], topN: number, signal: AbortSignal): Promise<{ readonly results: readonly { readonly index: number; readonly relevanceScore: number }[] }>;
 }
 
 /** One prepared chunk (knowledge/ingest's prepareFile). */

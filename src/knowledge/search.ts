@@ -62,7 +62,7 @@ function candidates(maxResults: number): number {
 }
 
 /** Runs one search. `models` is needed when the store has an embedding model or a rerank model is given. */
-export async function search(index: ChunkIndex, models: KnowledgeModels | undefined, req: SearchRequest, signal?: AbortSignal): Promise<SearchResult> {
+export async function search(index: ChunkIndex, models: KnowledgeModels | undefined, req: SearchRequest, signal: AbortSignal = new AbortController().signal): Promise<SearchResult> {
   const n = candidates(req.maxResults);
   const lists: { kind: 'keyword' | 'vector'; hits: ChunkHit[] }[] = [];
   for (const q of req.queries) {

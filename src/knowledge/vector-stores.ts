@@ -277,7 +277,7 @@ export class KnowledgeService {
     return this.batch(id, batchId, c);
   }
 
-  async search(id: string, c: Caller, q: SearchQuery, signal?: AbortSignal): Promise<{ hits: SearchHitView[]; scoring: Scoring | null }> {
+  async search(id: string, c: Caller, q: SearchQuery, signal: AbortSignal): Promise<{ hits: SearchHitView[]; scoring: Scoring | null }> {
     const s = await this.live(id, c);
     const files = new Map((await this.d.store.searchable([s.id])).map((f) => [f.fileId, f]));
     let fileIds: string[] | undefined;
