@@ -1,4 +1,4 @@
-import type { ChatEvent, FinishReason, ProviderMetadata, ReasoningPart, TokenLogprob, ToolCall, TraceStep, Usage } from './types.js';
+import type { ChatEvent, FinishReason, ProviderMetadata, ReasoningPart, RetrievedPassage, TokenLogprob, ToolCall, TraceStep, Usage } from './types.js';
 
 export interface CollectedChoice {
   readonly index: number;
@@ -18,6 +18,8 @@ export interface Collected {
   readonly usage: Usage | undefined;
   /** A virtual model's sub-calls, when the answer came from one. */
   readonly trace?: { readonly steps: readonly TraceStep[]; readonly summary?: Readonly<Record<string, unknown>> };
+  /** What a knowledge-grounded answer searched for and found. */
+  readonly retrieval?: { readonly queries: readonly string[]; readonly results: readonly RetrievedPassage[] };
 }
 
 interface MutableChoice {
@@ -41,6 +43,7 @@ export class Collector {
   model = '';
   usage: Usage | undefined;
   trace: Collected['trace'];
+  retrieval: Collected['retrieval'];
   private readonly choices: MutableChoice[] = [];
 
   private choice(i: number): MutableChoice {
@@ -105,6 +108,9 @@ export class Collector {
       case 'trace':
         this.trace = { steps: e.steps, ...(e.summary && { summary: e.summary }) };
         return;
+      case 'retrieval':
+        this.retrieval = { queries: e.queries, results: e.results };
+        return;
     }
   }
 
@@ -122,7 +128,7 @@ export class Collector {
         ...(c.logprobs && { logprobs: c.logprobs }),
       });
     }
-    return { id: this.id, model: this.model, choices, usage: this.usage, ...(this.trace && { trace: this.trace }) };
+    return { id: this.id, model: this.model, choices, usage: this.usage, ...(this.trace && { trace: this.trace }), ...(this.retrieval && { retrieval: this.retrieval }) };
   }
 }
 

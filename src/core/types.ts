@@ -147,8 +147,24 @@ export interface TraceStep {
   readonly detail?: Readonly<Record<string, unknown>>;
 }
 
+/** A passage a knowledge-grounded answer was given (OpenAI's file_search result, a rag model's source). */
+export interface RetrievedPassage {
+  readonly fileId: string;
+  readonly filename: string;
+  readonly vectorStoreId: string;
+  /** 0…1, higher is better. */
+  readonly score: number;
+  readonly text: string;
+  readonly attributes?: Readonly<Record<string, string | number | boolean>>;
+}
+
 export type ChatEvent =
   | { readonly type: 'start'; readonly id: string; readonly model: string }
+  /**
+   * What a knowledge-grounded answer searched for and found, sent once before its text. The
+   * answer cites passage i (from 0) as `[i+1]` (see core/citations.ts).
+   */
+  | { readonly type: 'retrieval'; readonly queries: readonly string[]; readonly results: readonly RetrievedPassage[] }
   /** A virtual model's sub-calls, sent once before its final answer finishes. */
   | { readonly type: 'trace'; readonly steps: readonly TraceStep[]; readonly summary?: Readonly<Record<string, unknown>> }
   | {

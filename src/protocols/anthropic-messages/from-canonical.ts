@@ -1,3 +1,4 @@
+import { retrievalExtension } from '../../core/citations.js';
 import type { Collected } from '../../core/collect.js';
 import type { ChatEvent, FinishReason, Usage } from '../../core/types.js';
 import { opaqueOf, wrapSignature } from '../signatures.js';
@@ -77,6 +78,7 @@ export function collectedToMessage(c: Collected, id: string, model: string): Rec
     stop_sequence: ch.stopSequence ?? null,
     usage: usageToAnthropic(c.usage),
     ...(c.trace && { baimo_trace: c.trace }),
+    ...(c.retrieval && { baimo_retrieval: retrievalExtension(c.retrieval, ch.text) }),
   };
 }
 
@@ -99,6 +101,9 @@ export class AnthropicStreamRenderer {
   private stopSequence: string | undefined;
   private usage: Usage | undefined;
   private trace: unknown;
+  private retrieval: Extract<ChatEvent, { type: 'retrieval' }> | undefined;
+  /** The text so far, for the citations of a grounded answer. */
+  private text = '';
 
   constructor(
     private readonly id: string,
@@ -140,6 +145,7 @@ export class AnthropicStreamRenderer {
         return '';
       case 'text': {
         if (!e.text) return '';
+        if (this.retrieval) this.text += e.text;
         let out = '';
         if (this.open?.kind !== 'text') out += this.begin({ kind: 'text', index: this.next++ }, { type: 'text', text: '' });
         return out + sse('content_block_delta', { index: this.open!.index, delta: { type: 'text_delta', text: e.text } });
@@ -183,6 +189,9 @@ export class AnthropicStreamRenderer {
       case 'trace':
         this.trace = { steps: e.steps, ...(e.summary && { summary: e.summary }) };
         return '';
+      case 'retrieval':
+        this.retrieval = e;
+        return '';
     }
   }
 
@@ -190,7 +199,13 @@ export class AnthropicStreamRenderer {
     const usage = usageToAnthropic(this.usage);
     const delta = { stop_reason: stopReason(this.reason, this.stopSequence, this.toolBlocks.size > 0), stop_sequence: this.stopSequence ?? null };
     // A virtual model's trace rides on message_delta as an extension field clients ignore.
-    return this.close() + sse('message_delta', { delta, usage, ...(this.trace !== undefined && { baimo_trace: this.trace }) }) + sse('message_stop', {});
+    // So does a grounded answer's retrieval, with the citations its whole text makes.
+    const retrieval = this.retrieval && retrievalExtension(this.retrieval, this.text);
+    return (
+      this.close() +
+      sse('message_delta', { delta, usage, ...(this.trace !== undefined && { baimo_trace: this.trace }), ...(retrieval && { baimo_retrieval: retrieval }) }) +
+      sse('message_stop', {})
+    );
   }
 
   get outputStarted(): boolean {

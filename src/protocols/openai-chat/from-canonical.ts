@@ -1,3 +1,4 @@
+import { retrievalExtension } from '../../core/citations.js';
 import type { Collected } from '../../core/collect.js';
 import type { ChatEvent, TokenLogprob, Usage } from '../../core/types.js';
 
@@ -70,6 +71,9 @@ export class ChunkRenderer {
       case 'trace':
         // An extension chunk with no choices: clients that do not know it skip it.
         return { ...this.chunk([]), baimo_trace: { steps: e.steps, ...(e.summary && { summary: e.summary }) } };
+      case 'retrieval':
+        // The passages, before the text that cites them; citations are the text's [n] markers.
+        return { ...this.chunk([]), baimo_retrieval: retrievalExtension(e) };
     }
   }
 }
@@ -97,5 +101,6 @@ export function completionToWire(c: Collected, fallbackId: string, model: string
     })),
     ...(c.usage && { usage: usageToWire(c.usage) }),
     ...(c.trace && { baimo_trace: c.trace }),
+    ...(c.retrieval && { baimo_retrieval: retrievalExtension(c.retrieval, c.choices[0]?.text ?? '') }),
   };
 }

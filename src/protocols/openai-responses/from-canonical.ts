@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { opaqueOf, wrapSignature } from '../signatures.js';
+import { findCitations } from '../../core/citations.js';
 import type { Collected } from '../../core/collect.js';
 import type { HubError } from '../../core/errors.js';
-import type { ChatEvent, FinishReason, ProviderMetadata, Usage } from '../../core/types.js';
+import type { ChatEvent, FinishReason, ProviderMetadata, RetrievedPassage, Usage } from '../../core/types.js';
 import { responseFailure, responsesErrorEventData } from './errors.js';
 import type { ResponsesRequest } from './schema.js';
 import { CUSTOM_INPUT, NATIVE_REDACTED, NATIVE_SIGNATURE, REDACTED_PREFIX, customInput, customToolNames, fallbackCallId } from './to-canonical.js';
@@ -10,7 +11,7 @@ import { CUSTOM_INPUT, NATIVE_REDACTED, NATIVE_SIGNATURE, REDACTED_PREFIX, custo
 type Json = Record<string, unknown>;
 export type ResponseStatus = 'in_progress' | 'completed' | 'incomplete' | 'failed';
 type ItemStatus = 'in_progress' | 'completed' | 'incomplete';
-export type ItemPrefix = 'rs' | 'msg' | 'fc' | 'ctc';
+export type ItemPrefix = 'rs' | 'msg' | 'fc' | 'ctc' | 'fs';
 
 export interface ResponsesUsage {
   input_tokens: number;
@@ -87,8 +88,37 @@ function ending(reason: FinishReason | null): { status: 'completed' | 'incomplet
   return { status: 'completed', incompleteDetails: null };
 }
 
-function textPart(text: string): Json {
-  return { type: 'output_text', text, annotations: [], logprobs: [] };
+function textPart(text: string, annotations: Json[] = []): Json {
+  return { type: 'output_text', text, annotations, logprobs: [] };
+}
+
+/** The `file_citation` annotations for the passage markers in `text` (see core/citations.ts). */
+function fileCitations(text: string, sources: readonly RetrievedPassage[]): Json[] {
+  if (sources.length === 0) return [];
+  return findCitations(text, sources.length).map((c) => {
+    const p = sources[c.passage]!;
+    return { type: 'file_citation', index: c.index, file_id: p.fileId, filename: p.filename };
+  });
+}
+
+/**
+ * The file_search_call item of a grounded answer. Its results are there only when the request
+ * asked for them (`include: ["file_search_call.results"]`), as in OpenAI's API.
+ */
+function fileSearchItem(id: string, queries: readonly string[], results: readonly RetrievedPassage[] | undefined, status: 'in_progress' | 'completed'): Json {
+  return {
+    id,
+    type: 'file_search_call',
+    status,
+    queries: [...queries],
+    results:
+      results?.map((r) => ({ file_id: r.fileId, filename: r.filename, score: r.score, text: r.text, attributes: r.attributes ?? {} })) ?? null,
+  };
+}
+
+/** Whether the request asked for file search results in its output. */
+function includesResults(body: ResponsesRequest): boolean {
+  return body.include?.includes('file_search_call.results') ?? false;
 }
 
 function summaryPart(text: string): Json {
@@ -119,8 +149,8 @@ function reasoningItem(id: string, text: string, encrypted: string | undefined, 
   };
 }
 
-function messageItem(id: string, text: string, status: ItemStatus): Json {
-  return { id, type: 'message', status, role: 'assistant', content: [textPart(text)] };
+function messageItem(id: string, text: string, status: ItemStatus, annotations: Json[] = []): Json {
+  return { id, type: 'message', status, role: 'assistant', content: [textPart(text, annotations)] };
 }
 
 function callItem(id: string, callId: string, name: string, args: string, status: ItemStatus): Json {
@@ -218,12 +248,14 @@ export function collectedToResponse(c: Collected, id: string, body: ResponsesReq
   const newId = options.newId ?? newItemId;
   const ch = c.choices[0];
   const output: Json[] = [];
+  const sources = c.retrieval?.results ?? [];
+  if (c.retrieval) output.push(fileSearchItem(newId('fs'), c.retrieval.queries, includesResults(body) ? sources : undefined, 'completed'));
   for (const r of ch?.reasoning ?? []) {
     const enc = encryptedContent(r.providerMetadata);
     if (enc?.redacted) output.push(reasoningItem(newId('rs'), '', enc.value));
     else if (r.text !== '' || enc !== undefined) output.push(reasoningItem(newId('rs'), r.text, enc?.value));
   }
-  if (ch && ch.text !== '') output.push(messageItem(newId('msg'), ch.text, 'completed'));
+  if (ch && ch.text !== '') output.push(messageItem(newId('msg'), ch.text, 'completed', fileCitations(ch.text, sources)));
   const custom = customToolNames(body);
   ch?.toolCalls.forEach((t, i) => {
     const callId = t.id || fallbackCallId(id, i);
@@ -289,6 +321,8 @@ export class ResponsesStreamRenderer {
   private readonly calls = new Map<number, Call>();
   private reason: FinishReason | null = null;
   private usage: Usage | undefined;
+  /** The passages a grounded answer cites by number. */
+  private sources: readonly RetrievedPassage[] = [];
   private readonly newId: (prefix: ItemPrefix) => string;
   private readonly now: () => number;
   private readonly custom: ReadonlySet<string>;
@@ -356,12 +390,20 @@ export class ResponsesStreamRenderer {
     this.open = undefined;
     const at = { item_id: o.id, output_index: o.index };
     switch (o.kind) {
-      case 'message':
+      case 'message': {
+        // A grounded answer's citations are known once its text is whole: announced before it is done.
+        const annotations = fileCitations(o.text, this.sources);
+        let out = '';
+        annotations.forEach((annotation, i) => {
+          out += this.event('response.output_text.annotation.added', { ...at, content_index: 0, annotation_index: i, annotation });
+        });
         return (
+          out +
           this.event('response.output_text.done', { ...at, content_index: 0, text: o.text, logprobs: [] }) +
-          this.event('response.content_part.done', { ...at, content_index: 0, part: textPart(o.text) }) +
-          this.done(o.index, messageItem(o.id, o.text, status))
+          this.event('response.content_part.done', { ...at, content_index: 0, part: textPart(o.text, annotations) }) +
+          this.done(o.index, messageItem(o.id, o.text, status, annotations))
         );
+      }
       case 'reasoning': {
         let out = '';
         if (o.partOpen) {
@@ -480,6 +522,21 @@ export class ResponsesStreamRenderer {
       case 'usage':
         this.usage = e.usage;
         return out;
+      case 'retrieval': {
+        out += this.close();
+        this.sources = e.results;
+        const id = this.newId('fs');
+        const index = this.output.length;
+        const at = { item_id: id, output_index: index };
+        return (
+          out +
+          this.add(fileSearchItem(id, e.queries, undefined, 'in_progress')) +
+          this.event('response.file_search_call.in_progress', at) +
+          this.event('response.file_search_call.searching', at) +
+          this.event('response.file_search_call.completed', at) +
+          this.done(index, fileSearchItem(id, e.queries, includesResults(this.body) ? e.results : undefined, 'completed'))
+        );
+      }
       case 'start':
       case 'trace':
         return out;
@@ -514,7 +571,7 @@ export class ResponsesStreamRenderer {
     const o = this.open;
     if (o) {
       this.open = undefined;
-      if (o.kind === 'message') this.output[o.index] = messageItem(o.id, o.text, 'incomplete');
+      if (o.kind === 'message') this.output[o.index] = messageItem(o.id, o.text, 'incomplete', fileCitations(o.text, this.sources));
       else if (o.kind === 'reasoning') this.output[o.index] = reasoningItem(o.id, o.text, undefined, 'incomplete');
       else this.output[o.index] = this.callItemOf(o, 'incomplete', o.custom?.streamed);
     }
