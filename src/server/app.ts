@@ -17,6 +17,7 @@ import { RateLimiter } from '../tenancy/rate-limits.js';
 import type { Tenancy } from '../tenancy/service.js';
 import type { UsageRecorder } from '../usage/record.js';
 import type { HubContext, HubStores } from './context.js';
+import type { Gateway } from '../gateway/context.js';
 import { decodePathPart, malformedPath, sendJSON } from './http.js';
 import { anthropicErrorBody } from '../protocols/anthropic-messages/errors.js';
 import { chatCompletions } from './routes/chat.js';
@@ -41,8 +42,8 @@ export interface HubOptions {
   /** Rate limits; default in this process's memory (a Redis one is shared by replicas). */
   readonly limiter?: RateLimits;
   readonly stores: HubStores;
-  /** Vector stores (the service owns their ingestion runner; its caller closes it). */
-  readonly knowledge?: KnowledgeService | undefined;
+  /** Vector stores, made once the gateway exists (their ingestion runner is closed by whoever made it). */
+  readonly knowledge?: ((gateway: Gateway) => KnowledgeService) | undefined;
   readonly logger: Logger;
   /** The hooks every model call runs through, in order (gateway/hooks.ts; body capture is one). */
   readonly hooks?: readonly Hook[];
@@ -108,17 +109,20 @@ function methodNotAllowed(res: ServerResponse, method: string, path: string, all
 }
 
 export function createHub(o: HubOptions): Hub {
-  const ctx: HubContext = {
+  const gateway: Gateway = {
     registry: o.registry,
     recorder: o.recorder,
-    maxBodyBytes: o.maxBodyBytes,
     hooks: compileHooks(o.hooks ?? []),
-    tenancy: o.tenancy,
     prices: o.prices,
     ledger: o.ledger,
     limiter: o.limiter ?? new RateLimiter(),
+  };
+  const ctx: HubContext = {
+    ...gateway,
+    maxBodyBytes: o.maxBodyBytes,
+    tenancy: o.tenancy,
     stores: o.stores,
-    knowledge: o.knowledge,
+    knowledge: o.knowledge?.(gateway),
     startedAt: Math.floor(Date.now() / 1000),
   };
 

@@ -14,6 +14,7 @@ import { createTracer } from '../usage/tracing.js';
 import type { Tenancy } from '../tenancy/service.js';
 import { createHub } from './app.js';
 import { openHost } from './host.js';
+import { openKnowledge } from './knowledge.js';
 import { bodyCapture } from '../gateway/capture.js';
 import type { Hook } from '../gateway/hooks.js';
 import type { Hub } from './app.js';
@@ -69,6 +70,7 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
   const { ledger, limiter } = backend;
   const store = backend.stores;
   let tracer: Awaited<ReturnType<typeof createTracer>> | undefined;
+  let knowledge: ReturnType<typeof openKnowledge> | undefined;
   try {
     if (backend.kind === 'sqlite') {
       // Read every budgeted account's spend now, so the request path never waits on the store.
@@ -76,7 +78,14 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
       for (const k of tenancy.keys()) if (k.budgetUsd !== undefined) void ledger.spent(`key:${k.id}`, k.budgetPeriod ?? 'month');
       for (const t of tenancy.teams()) if (t.budgetUsd !== undefined) void ledger.spent(`team:${t.id}`, t.budgetPeriod ?? 'month');
     }
+    knowledge = openKnowledge({
+      stores: store,
+      tenancy,
+      settings: { embeddingModel: config.knowledge?.embeddingModel, rerankModel: config.knowledge?.rerankModel },
+      warn: (msg, err) => logger.warn({ msg, err_message: (err as Error)?.message }),
+    });
     const hub = createHub({ registry, recorder, maxBodyBytes: settings.maxBodyBytes, tenancy, prices, ledger, limiter, stores: store,
+      knowledge: knowledge.service,
       logger,
       metricsAuth: settings.metricsAuth,
       limits: { maxConnections: settings.maxConnections, headersTimeoutMs: settings.headersTimeoutMs, requestTimeoutMs: settings.requestTimeoutMs },
@@ -124,6 +133,8 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
         closing ??= (async () => {
           for (const t of pruneTimers) clearTimeout(t);
           await hub.close();
+          // Ingestion stops (its jobs handed back) before the store it writes to closes.
+          await knowledge?.close();
           await host.close();
           await t?.shutdown();
           await new Promise<void>((resolve) => logger.flush(() => resolve()));
@@ -134,6 +145,7 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
   } catch (err) {
     // Nothing half-started is left behind: the lock is released for the next try.
     await tracer?.shutdown();
+    await knowledge?.close();
     await host.discard();
     throw err;
   }

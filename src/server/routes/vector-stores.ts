@@ -22,12 +22,19 @@ const MAX_QUERIES = 16;
 /** How soon the SDK's poll helpers should ask again while ingestion runs (they wait 5 s without it). */
 const POLL_AFTER_MS = '200';
 
+/**
+ * Text the stores keep: never a NUL (PostgreSQL's text cannot hold one, and no name needs it).
+ * Ids are the hub's own shapes (letters, digits, `_`, `-`); anything else names nothing.
+ */
+const text = (max: number, min = 0) => z.string().min(min).max(max).refine((s) => !s.includes('\u0000'), 'must not contain NUL characters');
+const ID = /^[A-Za-z0-9_-]{1,200}$/;
+
 const metadata = z
-  .record(z.string().min(1).max(64), z.string().max(512))
+  .record(text(64, 1), text(512))
   .refine((m) => Object.keys(m).length <= MAX_PAIRS, `at most ${MAX_PAIRS} pairs`)
   .nullable();
 const attributes = z
-  .record(z.string().min(1).max(64), z.union([z.string().max(512), z.number().finite(), z.boolean()]))
+  .record(text(64, 1), z.union([text(512), z.number().finite(), z.boolean()]))
   .refine((m) => Object.keys(m).length <= MAX_PAIRS, `at most ${MAX_PAIRS} pairs`)
   .nullable();
 const chunkingStrategy = z.discriminatedUnion('type', [
@@ -39,14 +46,14 @@ const chunkingStrategy = z.discriminatedUnion('type', [
       .refine((s) => s.chunk_overlap_tokens <= s.max_chunk_size_tokens / 2, 'chunk_overlap_tokens may be at most half of max_chunk_size_tokens'),
   }),
 ]);
-const fileId = z.string().min(1).max(200);
+const fileId = z.string().regex(ID, 'expected a file id');
 const expiresAfter = z.strictObject({ anchor: z.literal('last_active_at'), days: z.number().int().min(1).max(365) });
 /** The hub's extension: which model embeds the store's chunks (null: keyword search only). */
-const embeddingModel = z.string().min(1).max(200).nullable();
+const embeddingModel = text(200, 1).nullable();
 
 const createStore = z.strictObject({
-  name: z.string().max(256).optional(),
-  description: z.string().max(512).optional(),
+  name: text(256).optional(),
+  description: text(512).optional(),
   file_ids: z.array(fileId).max(MAX_FILES).optional(),
   chunking_strategy: chunkingStrategy.optional(),
   expires_after: expiresAfter.optional(),
@@ -54,7 +61,7 @@ const createStore = z.strictObject({
   embedding_model: embeddingModel.optional(),
 });
 const modifyStore = z.strictObject({
-  name: z.string().max(256).nullable().optional(),
+  name: text(256).nullable().optional(),
   expires_after: expiresAfter.nullable().optional(),
   metadata: metadata.optional(),
   embedding_model: embeddingModel.optional(),
@@ -70,7 +77,7 @@ const createBatch = z
   })
   .refine((b) => (b.file_ids === undefined) !== (b.files === undefined), 'give exactly one of file_ids and files');
 const searchBody = z.strictObject({
-  query: z.union([z.string().min(1).max(MAX_QUERY_CHARS), z.array(z.string().min(1).max(MAX_QUERY_CHARS)).min(1).max(MAX_QUERIES)]),
+  query: z.union([text(MAX_QUERY_CHARS, 1), z.array(text(MAX_QUERY_CHARS, 1)).min(1).max(MAX_QUERIES)]),
   filters: z.unknown().optional(),
   max_num_results: z.number().int().min(1).max(50).optional(),
   ranking_options: z.strictObject({ ranker: z.enum(['none', 'auto', 'default-2024-11-15']).optional(), score_threshold: z.number().min(0).max(1).optional() }).optional(),
@@ -185,6 +192,9 @@ export async function vectorStores(ctx: HubContext, req: IncomingMessage, res: S
     if (parts.some((p) => p === '')) throw unknownURL(method, rest);
     const [id, sub, subId, leaf, ...more] = parts;
     if (more.length) throw unknownURL(method, rest);
+    // An id of no shape the hub makes is no store, file or batch of the caller's: as if absent.
+    if (id !== undefined && !ID.test(id)) throw new HubError('not_found', `No vector store found with id '${id.slice(0, 200)}'.`, { param: 'vector_store_id' });
+    if (subId !== undefined && !ID.test(subId)) throw new HubError('not_found', `No ${sub === 'file_batches' ? 'file batch' : 'file'} found with id '${subId.slice(0, 200)}'.`);
 
     if (id === undefined) {
       if (method === 'POST') {
