@@ -161,6 +161,15 @@ describe('PostgreSQL chunk index: keyword search (real PostgreSQL 15)', () => {
     expect((await stores.pool.query('SELECT 1 FROM knowledge_index_stats WHERE vector_store_id = $1', ['gone'])).rows).toEqual([]);
   });
 
+  it('takes concurrent writes to one store, and to one file, in turn: statistics stay the sum of what is there', async () => {
+    const writes = Array.from({ length: 6 }, (_, i) => index.replaceFile('conc', `f${i % 3}`, [raw(0, `x ${'y '.repeat(i)}z`.trim()), raw(1, 'x')]));
+    await Promise.all(writes);
+    const stats = await stores.pool.query('SELECT chunks, words FROM knowledge_index_stats WHERE vector_store_id = $1', ['conc']);
+    const actual = await stores.pool.query('SELECT count(*)::int AS chunks, sum(words)::int AS words FROM knowledge_chunks WHERE vector_store_id = $1', ['conc']);
+    expect(actual.rows[0].chunks).toBe(6);
+    expect(stats.rows).toEqual(actual.rows);
+  });
+
   it('pages a file’s chunks in order after a seq', async () => {
     await index.replaceFile('page', 'f', [2, 0, 1, 3].map((s) => raw(s, `w${s}`)));
     expect((await index.fileChunks('page', 'f', undefined, 2)).map((c) => c.seq)).toEqual([0, 1]);

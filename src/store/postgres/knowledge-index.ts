@@ -167,14 +167,18 @@ SELECT t.vector_store_id, t.file_id, t.seq, c.text, t.score
 FROM top t JOIN knowledge_chunks c USING (vector_store_id, file_id, seq)
 ORDER BY t.score DESC, t.vector_store_id, t.file_id, t.seq`;
 
-/** Takes a file's chunks out, subtracting them from their store's statistics. $1 store, $2 file. */
+/** Takes a file's chunks out, saying how many and how many words they held. $1 store, $2 file. */
 const REMOVE_FILE_SQL = `
-WITH gone AS (
-  DELETE FROM knowledge_chunks WHERE vector_store_id = $1 AND file_id = $2 RETURNING words
-)
-UPDATE knowledge_index_stats s SET chunks = s.chunks - g.chunks, words = s.words - g.words
-FROM (SELECT count(*) AS chunks, coalesce(sum(words), 0) AS words FROM gone) g
-WHERE s.vector_store_id = $1 AND g.chunks > 0`;
+WITH gone AS (DELETE FROM knowledge_chunks WHERE vector_store_id = $1 AND file_id = $2 RETURNING words)
+SELECT count(*)::int8 AS chunks, coalesce(sum(words), 0)::int8 AS words FROM gone`;
+
+/**
+ * Adds a change to a store's statistics: the last statement of its transaction, so that writers
+ * to one store queue on its statistics row only for the moment before their commit.
+ */
+const STATS_SQL = `
+INSERT INTO knowledge_index_stats AS s (vector_store_id, chunks, words) VALUES ($1, $2, $3)
+ON CONFLICT (vector_store_id) DO UPDATE SET chunks = s.chunks + excluded.chunks, words = s.words + excluded.words`;
 
 export class PostgresChunkIndex implements ChunkIndex {
   /** pgvector's abilities once ensured; the dimensions whose index exists (created by this process or found). */
@@ -192,14 +196,15 @@ export class PostgresChunkIndex implements ChunkIndex {
     await this.transaction(async (client) => {
       // Two ingestions of one file (a restarted job and the old one) take turns rather than colliding on its seqs.
       await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`knowledge:${vectorStoreId}\n${fileId}`]);
-      await client.query(REMOVE_FILE_SQL, [vectorStoreId, fileId]);
-      if (rows.length === 0) return;
-      // One statement for the file, one array per column.
-      await client.query(
-        `INSERT INTO knowledge_chunks (vector_store_id, file_id, seq, text, tokens, words, tsv)
-         SELECT $1, $2, * FROM unnest($3::int4[], $4::text[], $5::int4[], $6::int4[], $7::tsvector[])`,
-        [vectorStoreId, fileId, rows.map((r) => r.c.seq), rows.map((r) => pgText(r.c.text)), rows.map((r) => r.c.tokens), rows.map((r) => r.words), rows.map((r) => r.tsv)],
-      );
+      const gone = (await client.query<{ chunks: number; words: number }>(REMOVE_FILE_SQL, [vectorStoreId, fileId])).rows[0]!;
+      if (rows.length > 0) {
+        // One statement for the file, one array per column.
+        await client.query(
+          `INSERT INTO knowledge_chunks (vector_store_id, file_id, seq, text, tokens, words, tsv)
+           SELECT $1, $2, * FROM unnest($3::int4[], $4::text[], $5::int4[], $6::int4[], $7::tsvector[])`,
+          [vectorStoreId, fileId, rows.map((r) => r.c.seq), rows.map((r) => pgText(r.c.text)), rows.map((r) => r.c.tokens), rows.map((r) => r.words), rows.map((r) => r.tsv)],
+        );
+      }
       if (withVectors.length > 0) {
         await client.query(
           `INSERT INTO knowledge_vectors (vector_store_id, file_id, seq, dims, embedding)
@@ -207,17 +212,17 @@ export class PostgresChunkIndex implements ChunkIndex {
           [vectorStoreId, fileId, withVectors.map((c) => c.seq), vectorTexts],
         );
       }
-      await client.query(
-        `INSERT INTO knowledge_index_stats AS s (vector_store_id, chunks, words) VALUES ($1, $2, $3)
-         ON CONFLICT (vector_store_id) DO UPDATE SET chunks = s.chunks + excluded.chunks, words = s.words + excluded.words`,
-        [vectorStoreId, rows.length, rows.reduce((n, r) => n + r.words, 0)],
-      );
+      const words = rows.reduce((n, r) => n + r.words, 0);
+      if (rows.length > 0 || gone.chunks > 0) await client.query(STATS_SQL, [vectorStoreId, rows.length - gone.chunks, words - gone.words]);
     });
   }
 
   async removeFile(vectorStoreId: string, fileId: string): Promise<void> {
     // Its vectors go with its chunks (ON DELETE CASCADE).
-    await this.transaction((client) => client.query(REMOVE_FILE_SQL, [vectorStoreId, fileId]).then(() => undefined));
+    await this.transaction(async (client) => {
+      const gone = (await client.query<{ chunks: number; words: number }>(REMOVE_FILE_SQL, [vectorStoreId, fileId])).rows[0]!;
+      if (gone.chunks > 0) await client.query(STATS_SQL, [vectorStoreId, -gone.chunks, -gone.words]);
+    });
   }
 
   async removeStore(vectorStoreId: string): Promise<void> {
