@@ -5,6 +5,7 @@
  * and failing over to a second deployment.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rerankRequestToWire, rerankResponseFromWire, rerankURL } from '../src/providers/openai-compatible/rerank.js';
 import { startTestHub } from './helpers/hub.js';
 import type { TestHub } from './helpers/hub.js';
 import { overlapScore, startOpenAIUpstream } from './upstreams/openai.js';
@@ -222,5 +223,64 @@ describe('POST /v1/rerank', () => {
       [1, 'loop/error-500#0', 502, false],
       [2, 'loop/rr#1', 200, true],
     ]);
+  });
+});
+
+describe('the rerank wire format, as each documented server answers', () => {
+  const request = { model: 'm', query: 'q', documents: ['a', 'b', 'c'] };
+  const results = [
+    { index: 2, relevance_score: 0.9 },
+    { index: 0, relevance_score: 0.4 },
+  ];
+
+  it('request: Jina/Cohere fields, documents never asked back', () => {
+    expect(rerankRequestToWire({ ...request, topN: 2 })).toEqual({ model: 'm', query: 'q', documents: ['a', 'b', 'c'], top_n: 2, return_documents: false });
+    expect(rerankRequestToWire(request)).not.toHaveProperty('top_n');
+  });
+
+  it('usage under each server’s name: Jina and Qwen usage.total_tokens, SiliconFlow tokens, Cohere meta.tokens; none from search units', () => {
+    const read = (extra: object) => rerankResponseFromWire('p', JSON.stringify({ results, ...extra }), request);
+    expect(read({ model: 'jina-reranker-v2-base-multilingual', usage: { total_tokens: 815 } })).toEqual({
+      model: 'jina-reranker-v2-base-multilingual',
+      results: [
+        { index: 2, relevanceScore: 0.9 },
+        { index: 0, relevanceScore: 0.4 },
+      ],
+      usage: { inputTokens: 815, outputTokens: 0 },
+    });
+    expect(read({ id: 'x', object: 'list', model: 'qwen3-rerank', usage: { total_tokens: 12 } }).usage).toEqual({ inputTokens: 12, outputTokens: 0 });
+    expect(read({ id: 'x', tokens: { input_tokens: 33, output_tokens: 0 } }).usage).toEqual({ inputTokens: 33, outputTokens: 0 });
+    expect(read({ meta: { tokens: { input_tokens: 7 }, billed_units: { search_units: 1 } } }).usage).toEqual({ inputTokens: 7, outputTokens: 0 });
+    expect(read({ meta: { api_version: { version: '2' }, billed_units: { search_units: 1 } } }).usage).toBeUndefined();
+    // The request's model name when the answer names none.
+    expect(read({}).model).toBe('m');
+  });
+
+  it('sorted best first and cut to topN whatever order the server sent', () => {
+    const r = rerankResponseFromWire('p', JSON.stringify({ results: [results[1], { index: 1, relevance_score: 0.5 }, results[0]] }), { ...request, topN: 2 });
+    expect(r.results.map((x) => x.index)).toEqual([2, 1]);
+  });
+
+  it('an answer that names no document of the request, or is not JSON, is an upstream error', () => {
+    const bad = [
+      '<html>oops</html>',
+      '{}',
+      '{"results":{"index":0}}',
+      '{"results":[{"index":3,"relevance_score":1}]}',
+      '{"results":[{"index":-1,"relevance_score":1}]}',
+      '{"results":[{"index":0,"relevance_score":1},{"index":0,"relevance_score":0.5}]}',
+      '{"results":[{"index":0,"relevance_score":"high"}]}',
+      '{"results":[null]}',
+      'null',
+    ];
+    for (const text of bad) expect(() => rerankResponseFromWire('p', text, request), text).toThrow(expect.objectContaining({ kind: 'upstream', status: 502 }));
+  });
+
+  it('where a server reranks: {baseURL}/rerank, DashScope’s compatible-api beside its compatible-mode chat', () => {
+    expect(rerankURL('https://api.siliconflow.cn/v1', 'siliconflow')).toBe('https://api.siliconflow.cn/v1/rerank');
+    expect(rerankURL('http://127.0.0.1:8000/v1', undefined)).toBe('http://127.0.0.1:8000/v1/rerank');
+    expect(rerankURL('https://dashscope-intl.aliyuncs.com/compatible-mode/v1', 'qwen')).toBe('https://dashscope-intl.aliyuncs.com/compatible-api/v1/reranks');
+    // A proxy in front of DashScope on another path keeps the plain rule.
+    expect(rerankURL('https://proxy.example/qwen/v1', 'qwen')).toBe('https://proxy.example/qwen/v1/rerank');
   });
 });
