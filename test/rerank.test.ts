@@ -205,6 +205,12 @@ describe('POST /v1/rerank', () => {
     // A server without a rerank endpoint answers 404 for the path: the client learns it as such.
     const none = await rerank({ model: 'loop/error-404', query: QUERY, documents: DOCS });
     expect(none.status).toBe(404);
+    // The upstream refusing the hub's own key is the operator's problem, and its key stays hidden.
+    const denied = await rerank({ model: 'loop/error-401', query: QUERY, documents: DOCS });
+    expect(denied.status).toBe(502);
+    expect(denied.body.error.code).toBe('upstream_authentication_failed');
+    openAIError(denied.body);
+    expect(JSON.stringify(denied.body)).not.toContain(UPSTREAM_KEY.slice(8));
   });
 
   it('fails over to the next deployment when the first fails, and records the failed attempt', async () => {
