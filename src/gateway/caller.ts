@@ -49,7 +49,7 @@ async function start(gw: Gateway, startCall: StartCall, parent: CallContext, spe
 const chatSpec = (model: string, request: ChatRequest, stream: boolean): CallSpec => ({ endpoint: 'chat', model, stream, canonical: request, maxOutput: request.maxTokens });
 
 /** Runs a whole (not streamed) sub-call to its end and settles it: `read` turns its answer into the caller's result. */
-async function whole<T>(gw: Gateway, sc: SubCall, read: (s: Started) => T): Promise<{ value: T; costUsd: number | undefined; latencyMs: number }> {
+function whole<T>(gw: Gateway, sc: SubCall, read: (s: Started) => T): { value: T; costUsd: number | undefined; latencyMs: number } {
   let value: T;
   try {
     value = read(sc.started);
@@ -93,8 +93,8 @@ async function* answered(events: readonly ChatEvent[] | undefined): AsyncGenerat
 }
 
 /**
- * How a virtual model called within `parent` calls its members (chat, embeddings, rerank): each member call is a sub-call
- * of `parent` (same principal, an id `<top-level id>:<n>`) through the gateway's one pipeline
+ * How a virtual model called within `parent` calls its members (chat, embeddings, rerank): each
+ * member call is a sub-call of `parent` (same principal, an id `<top-level id>:<n>`) through the gateway's one pipeline
  * (gateway/call.ts startCall): admitted against the caller's key, run through the hooks, routed
  * with retries and fallbacks, and settled with its own cost; the top-level call's record carries
  * the sub-calls' total. Built per call by the gateway (see call.ts).
@@ -151,13 +151,13 @@ export function modelCaller(gw: Gateway, parent: CallContext, startCall: StartCa
     async embed(model, inputs, signal): Promise<EmbedCallResult> {
       const c = embeddingsCall(model, inputs);
       const sc = await start(gw, startCall, parent, c.spec, c.request, signal);
-      const r = await whole(gw, sc, (s) => c.vectors(wholeText(s)));
+      const r = whole(gw, sc, (s) => c.vectors(wholeText(s)));
       return { vectors: r.value, usage: sc.out.usage, costUsd: r.costUsd, latencyMs: r.latencyMs };
     },
     async rerank(model, query, documents, topN, signal): Promise<RerankCallResult> {
       const c = rerankCall(model, query, documents, topN);
       const sc = await start(gw, startCall, parent, c.spec, c.request, signal);
-      const r = await whole(gw, sc, () => c.result().results.map((x) => ({ index: x.index, relevanceScore: x.relevanceScore })));
+      const r = whole(gw, sc, () => c.result().results.map((x) => ({ index: x.index, relevanceScore: x.relevanceScore })));
       return { results: r.value, costUsd: r.costUsd, latencyMs: r.latencyMs };
     },
   };

@@ -25,6 +25,7 @@ import { admin } from './routes/admin.js';
 import { me } from './routes/me.js';
 import { serveStatic } from './static.js';
 import { embeddings } from './routes/embeddings.js';
+import { rerank } from './routes/rerank.js';
 import { files } from './routes/files.js';
 import { vectorStores } from './routes/vector-stores.js';
 import type { KnowledgeService } from '../knowledge/vector-stores.js';
@@ -183,6 +184,9 @@ export function createHub(o: HubOptions): Hub {
       case '/v1/embeddings':
       case '/embeddings':
         return method === 'POST' ? embeddings(ctx, req, res, requestId()) : methodNotAllowed(res, method, path, 'POST');
+      case '/v1/rerank':
+      case '/rerank':
+        return method === 'POST' ? rerank(ctx, req, res, requestId()) : methodNotAllowed(res, method, path, 'POST');
       case '/v1/responses':
       case '/responses':
         return method === 'POST' ? createResponse(ctx, req, res, requestId()) : methodNotAllowed(res, method, path, 'POST');

@@ -18,7 +18,7 @@ import type { WireChunk, WireDelta, WireUsage } from './wire.js';
 import { relayStream, relayWhole } from '../passthrough.js';
 import { ChatObserver, readCompletion, readEmbeddings } from './passthrough.js';
 import { readResponse, ResponsesObserver } from './responses-passthrough.js';
-import { rerankRequestToWire, rerankResponseFromWire } from './rerank.js';
+import { rerankRequestToWire, rerankResponseFromWire, rerankURL } from './rerank.js';
 
 export interface OpenAICompatibleOptions {
   /** Provider id, the prefix in `provider/model` names. */
@@ -33,8 +33,6 @@ export interface OpenAICompatibleOptions {
   readonly dialect?: Dialect | undefined;
   /** The server also speaks OpenAI's Responses API (`POST {baseURL}/responses`). */
   readonly responsesAPI?: boolean;
-  /** Where it reranks, when not at `{baseURL}/rerank` (DashScope's is on another path: see presets). */
-  readonly rerankURL?: string | undefined;
   /** The hub's upstream secrets, taken out of error text; default: this provider's own key and headers. */
   readonly redactor?: Redactor;
 }
@@ -75,7 +73,7 @@ export class OpenAICompatibleProvider implements Model {
     this.chatURL = new URL(`${o.baseURL}/chat/completions`);
     this.embeddingsURL = new URL(`${o.baseURL}/embeddings`);
     this.responsesURL = new URL(`${o.baseURL}/responses`);
-    this.rerankURL = new URL(o.rerankURL ?? `${o.baseURL}/rerank`);
+    this.rerankURL = new URL(rerankURL(o.baseURL, o.dialect));
     this.speaksResponses = o.responsesAPI === true;
     this.redactor = o.redactor ?? Redactor.forProvider(o.apiKey, o.headers, o.baseURL);
     const p = this.provider;

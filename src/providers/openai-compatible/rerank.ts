@@ -22,6 +22,23 @@
  */
 import { HubError } from '../../core/errors.js';
 import type { RerankRequest, RerankResult, Usage } from '../../core/types.js';
+import type { Dialect } from '../index.js';
+
+/** DashScope's OpenAI-compatible chat path, and where the same host reranks (see `rerankURL`). */
+const DASHSCOPE_CHAT = '/compatible-mode/v1';
+const DASHSCOPE_RERANK = '/compatible-api/v1/reranks';
+
+/**
+ * Where a server reranks: `{baseURL}/rerank` (Jina, SiliconFlow, vLLM, Xinference), except
+ * DashScope, whose chat base is `…/compatible-mode/v1` and whose OpenAI-compatible rerank is
+ * `…/compatible-api/v1/reranks` on the same host (Qwen's doc above; qwen3-rerank, served in the
+ * Singapore region, dashscope-intl). Known by the provider's `qwen` dialect, which a provider on a
+ * DashScope host has whatever its id.
+ */
+export function rerankURL(baseURL: string, dialect: Dialect | undefined): string {
+  if (dialect === 'qwen' && baseURL.endsWith(DASHSCOPE_CHAT)) return baseURL.slice(0, -DASHSCOPE_CHAT.length) + DASHSCOPE_RERANK;
+  return `${baseURL}/rerank`;
+}
 
 export interface WireRerankRequest {
   model: string;
