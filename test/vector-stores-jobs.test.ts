@@ -149,6 +149,23 @@ describe('cancelling mid-ingestion (embedded store)', () => {
     expect((await s.knowledge.fileChunks(id, 'file-a', undefined, 10)).length).toBeGreaterThan(0);
   });
 
+  it('cancelling a batch mid-ingestion marks its files cancelled and indexes none of them', async () => {
+    const { stores: s, service, held, caller, id } = await setup();
+    const now = Math.floor(Date.now() / 1000);
+    await s.files.save({ id: 'file-b', keyId: null, filename: 'b.txt', purpose: 'assistants', bytes: 5, createdAt: now, expiresAt: null }, Buffer.from('hello'));
+    const { batch } = await service.addFiles(id, caller, [{ fileId: 'file-b', attributes: null, chunking: { maxTokens: 800, overlapTokens: 400 } }], true);
+    const r = await service.cancelBatch(id, batch!.id, caller);
+    expect(r.batch.cancelledAt).not.toBeNull();
+    expect(r.counts).toMatchObject({ cancelled: 1, in_progress: 0, total: 1 });
+    held.release();
+    // The file outside the batch goes on to the end.
+    await until(async () => (await s.vectorStores.getFile(id, 'file-a'))?.status === 'completed');
+    await runner!.close();
+    expect((await s.vectorStores.getFile(id, 'file-b'))?.status).toBe('cancelled');
+    expect(await s.knowledge.fileChunks(id, 'file-b', undefined, 10)).toEqual([]);
+    expect((await s.knowledge.fileChunks(id, 'file-a', undefined, 10)).length).toBeGreaterThan(0);
+  });
+
   it('a shutdown mid-job hands the job back, in progress, for the next start', async () => {
     const { stores: s, held, id } = await setup();
     const closing = runner!.close();

@@ -172,6 +172,23 @@ function suite(name: string, start: () => Promise<TestHub<any>>, stop: () => Pro
       await expect(a.vectorStores.search(vs.id, { query: '长江' })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     });
 
+    it('reports an expired store as such, and refuses to search it or add to it', async () => {
+      const a = client(keyA);
+      const vs = await a.vectorStores.create({ name: 'old', expires_after: { anchor: 'last_active_at', days: 1 } });
+      expect(vs.expires_at).toBe(vs.last_active_at! + 86400);
+      // A day later, as far as the store can tell.
+      await hub.store.vectorStores.update(vs.id, { expiresAt: Math.floor(Date.now() / 1000) - 1 });
+      expect((await a.vectorStores.retrieve(vs.id)).status).toBe('expired');
+      const err = await a.vectorStores.search(vs.id, { query: '长江' }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((err as InstanceType<typeof OpenAI.BadRequestError>).message).toMatch(/expired/);
+      const f = await a.files.create({ file: await toFile(Buffer.from('x'), 'x.txt'), purpose: 'assistants' });
+      await expect(a.vectorStores.files.create(vs.id, { file_id: f.id })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+      // Renewing the expiry brings it back.
+      const renewed = await a.vectorStores.update(vs.id, { expires_after: { anchor: 'last_active_at', days: 2 } });
+      expect(renewed.status).toBe('completed');
+    });
+
     it('lists stores a page at a time, newest first or oldest first, and modifies one', async () => {
       const k = await newKey();
       const c = client(k);
