@@ -1,5 +1,5 @@
 import { Parser } from 'htmlparser2';
-import { BlockList, type Block, type ExtractedDoc } from './doc.js';
+import { BlockList, ExtractError, type Block, type ExtractedDoc } from './doc.js';
 
 /** Elements whose content is never document text. */
 const SKIP = new Set(['script', 'style', 'nav', 'noscript', 'template', 'svg', 'iframe', 'object', 'head', 'select', 'button']);
@@ -11,11 +11,17 @@ const BREAKS = new Set([
 const HEADING = /^h([1-6])$/;
 
 /**
+ * Deeper nesting is refused: htmlparser2 keeps its open elements in an array it shifts at the
+ * front, so each open tag costs time in the depth (a million nested tags would take hours).
+ * Real pages nest a few dozen deep.
+ */
+export const MAX_HTML_DEPTH = 10_000;
+
+/**
  * Blocks from HTML (pages, and DOCX through mammoth): h1–h6 make the heading path; p and other
  * block elements make paragraphs, a list's items one list block, a table's rows one table block
  * ("cell | cell" lines), pre a code block. Scripts, styles, navigation and the head are dropped.
- * htmlparser2 is a streaming tokenizer, not a tree builder: a million nested tags cost a
- * million callbacks, not a million-deep recursion.
+ * htmlparser2 streams (no tree, no recursion); nesting past `MAX_HTML_DEPTH` is refused.
  */
 export function extractHtml(html: string, fallbackTitle: string, what: string): ExtractedDoc {
   const out = new BlockList(what);
@@ -24,6 +30,7 @@ export function extractHtml(html: string, fallbackTitle: string, what: string): 
   let firstH1: string | undefined;
   let pageTitle: string | undefined;
   let skip = 0;
+  let depth = 0;
   let inTitle = false;
   let titleBuf = '';
   let heading: { level: number; buf: string } | undefined;
@@ -44,6 +51,7 @@ export function extractHtml(html: string, fallbackTitle: string, what: string): 
   const parser = new Parser(
     {
       onopentag(name) {
+        if (++depth > MAX_HTML_DEPTH) throw new ExtractError('invalid_file', `the ${what} nests elements more than ${MAX_HTML_DEPTH} deep`);
         if (name === 'title') inTitle = true;
         if (SKIP.has(name)) skip++;
         if (skip) return;
@@ -85,6 +93,7 @@ export function extractHtml(html: string, fallbackTitle: string, what: string): 
         else buf += t;
       },
       onclosetag(name) {
+        depth--;
         if (name === 'title') inTitle = false;
         if (SKIP.has(name)) {
           if (skip) skip--;
