@@ -131,7 +131,8 @@ export class IngestionRunner {
     try {
       outcome = await this.ingest(job, signal);
     } catch (err) {
-      if (!signal.aborted) outcome = { status: 'failed', error: fileError(err) };
+      // A job cut short by a shutdown (its pool closed under it) is not the file's fault.
+      if (!signal.aborted && !this.closed) outcome = { status: 'failed', error: fileError(err) };
     }
     try {
       if (signal.aborted || outcome === undefined) {
@@ -159,6 +160,7 @@ export class IngestionRunner {
     try {
       prepared = await prepare(bytes, job.filename, job.chunking);
     } catch (err) {
+      if (signal.aborted || this.closed) throw err;
       return { status: 'failed', error: fileError(err) };
     }
     signal.throwIfAborted();

@@ -8,7 +8,7 @@
 import { HubError } from '../core/errors.js';
 import { principalCaller } from '../gateway/principal.js';
 import type { Gateway } from '../gateway/context.js';
-import { prepareFile } from '../knowledge/ingest/prepare.js';
+import { IngestPool } from '../knowledge/ingest/pool.js';
 import { IngestionRunner } from '../knowledge/jobs.js';
 import type { ChunkIndex, FileStore, KnowledgeModels, PrepareFile, VectorStoreStore } from '../knowledge/ports.js';
 import { KnowledgeService } from '../knowledge/vector-stores.js';
@@ -29,8 +29,9 @@ export interface Knowledge {
   close(): Promise<void>;
 }
 
-/** Extraction and chunking, with contextual headers (title › section) indexed and embedded with each chunk. */
-const prepare: PrepareFile = (bytes, filename, chunking) => prepareFile(bytes, filename, { ...chunking, contextualHeaders: true });
+/** A file whose extraction takes longer than this, or more heap, fails (`invalid_file`) and its thread is replaced. */
+const PREPARE_TIMEOUT_MS = 120_000;
+const PREPARE_HEAP_MB = 1024;
 
 /** The principal a stored key id stands for now: refused when the key was revoked or expired since. */
 function principalOf(tenancy: Tenancy, keyId: string | null): Principal {
@@ -49,14 +50,23 @@ function principalOf(tenancy: Tenancy, keyId: string | null): Principal {
 
 export function openKnowledge(o: { readonly stores: KnowledgeStores; readonly tenancy: Tenancy; readonly settings: KnowledgeSettings; readonly warn: (message: string, err: unknown) => void }): Knowledge {
   let runner: IngestionRunner | undefined;
+  let pool: IngestPool | undefined;
   return {
     service(gw) {
       const models = (keyId: string | null): KnowledgeModels => principalCaller(gw, principalOf(o.tenancy, keyId), { via: 'kb' });
+      // Extraction and chunking off the event loop, with contextual headers (title › section)
+      // indexed and embedded with each chunk.
+      const p = (pool ??= new IngestPool({ timeoutMs: PREPARE_TIMEOUT_MS, maxHeapMb: PREPARE_HEAP_MB }));
+      const prepare: PrepareFile = (bytes, filename, chunking) => p.prepare(bytes, filename, { ...chunking, contextualHeaders: true });
       runner ??= new IngestionRunner({ store: o.stores.vectorStores, files: o.stores.files, index: o.stores.knowledge, prepare, models, warn: o.warn });
       return new KnowledgeService({ store: o.stores.vectorStores, files: o.stores.files, index: o.stores.knowledge, runner, models, settings: o.settings });
     },
     close: async () => {
-      await runner?.close();
+      // The runner stops first (a job cut short is handed back, not failed); the pool's thread
+      // ends with it, so no file is left half-read on the way out.
+      const stopping = runner?.close();
+      await pool?.close();
+      await stopping;
     },
   };
 }
