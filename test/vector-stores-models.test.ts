@@ -7,7 +7,10 @@
  */
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestHub } from './helpers/hub.js';
+import { startSharedTestHub, startTestHub } from './helpers/hub.js';
+import { createTestDatabase } from './helpers/pg.js';
+import type { TestDatabase } from './helpers/pg.js';
+import type { PostgresStores } from '../src/store/postgres/index.js';
 import type { TestHub } from './helpers/hub.js';
 import { overlapScore, startOpenAIUpstream } from './upstreams/openai.js';
 import type { OpenAIUpstream } from './upstreams/openai.js';
@@ -132,5 +135,30 @@ describe('vector stores with an embedding model and a rerank model', () => {
     expect(f.status).toBe('failed');
     expect(f.last_error?.code).toBe('server_error');
     expect(f.last_error?.message).toMatch(/missing-model/);
+  });
+});
+
+describe('a store with an embedding model on a PostgreSQL without pgvector', () => {
+  let shared: TestHub<any> | undefined;
+  let db: TestDatabase | undefined;
+  afterAll(async () => {
+    await shared?.dispose();
+    await db?.drop();
+  });
+
+  it('fails its files with a reason naming the missing extension; keyword stores still work', async (t) => {
+    db = await createTestDatabase();
+    shared = await startSharedTestHub(`providers:\n  loop:\n    baseURL: ${upstream.baseURL}\n`, { databaseUrl: db.url });
+    // This is about a server without pgvector (this machine's PostgreSQL 15): elsewhere it does not apply.
+    const available = await (shared.store as PostgresStores).pool.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'vector'`);
+    if (available.rowCount) t.skip();
+    const c = new OpenAI({ baseURL: `${shared.url}/v1`, apiKey: 'x', maxRetries: 0 });
+    const vs = await c.vectorStores.create({ name: 'vectors', embedding_model: 'loop/text-embedding-3-small' } as never);
+    const f = await c.vectorStores.files.uploadAndPoll(vs.id, await toFile(Buffer.from(EN), 'en.txt'));
+    expect(f.status).toBe('failed');
+    expect(f.last_error).toMatchObject({ code: 'server_error', message: expect.stringMatching(/pgvector/) });
+    const plain = await c.vectorStores.create({ name: 'keyword' });
+    expect((await c.vectorStores.files.uploadAndPoll(plain.id, await toFile(Buffer.from(EN), 'en.txt'))).status).toBe('completed');
+    expect((await c.vectorStores.search(plain.id, { query: 'Thames' })).data[0]).toMatchObject({ filename: 'en.txt' });
   });
 });
