@@ -22,8 +22,12 @@ export interface SearchRequest {
   readonly maxResults: number;
   /** Results scoring below this (0…1) are dropped. */
   readonly threshold?: number;
-  /** The store's embedding model; null: keyword only. */
-  readonly embeddingModel: string | null;
+  /**
+   * Where vectors are searched, by the model that made them: each store's chunks are compared only
+   * with the query embedded by that store's model (vectors of two models never meet). Empty:
+   * keyword only.
+   */
+  readonly vectors: readonly { readonly model: string; readonly scope: ChunkScope }[];
   /** Rerank the fused candidates with this model (absent: no rerank). */
   readonly rerankModel?: string | undefined;
 }
@@ -61,7 +65,7 @@ function candidates(maxResults: number): number {
   return Math.min(100, Math.max(20, maxResults * 3));
 }
 
-/** Runs one search. `models` is needed when the store has an embedding model or a rerank model is given. */
+/** Runs one search. `models` is needed when there are vectors to search or a rerank model is given. */
 export async function search(index: ChunkIndex, models: KnowledgeModels | undefined, req: SearchRequest, signal: AbortSignal = new AbortController().signal): Promise<SearchResult> {
   const n = candidates(req.maxResults);
   const lists: { kind: 'keyword' | 'vector'; hits: ChunkHit[] }[] = [];
@@ -69,10 +73,10 @@ export async function search(index: ChunkIndex, models: KnowledgeModels | undefi
     const terms = queryTerms(q);
     if (terms.length) lists.push({ kind: 'keyword', hits: await index.keyword(req.scope, terms, n) });
   }
-  if (req.embeddingModel !== null) {
+  for (const group of req.vectors) {
     if (!models) throw new Error('a store with an embedding model needs the models caller');
-    const { vectors } = await models.embed(req.embeddingModel, req.queries, signal);
-    for (const v of vectors) lists.push({ kind: 'vector', hits: await index.nearest(req.scope, v, n) });
+    const { vectors } = await models.embed(group.model, req.queries, signal);
+    for (const v of vectors) lists.push({ kind: 'vector', hits: await index.nearest(group.scope, v, n) });
   }
   if (!lists.length) return { hits: [], scoring: null };
 

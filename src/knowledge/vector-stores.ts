@@ -59,6 +59,7 @@ export interface SearchQuery {
 }
 
 export interface SearchHitView {
+  readonly vectorStoreId: string;
   readonly fileId: string;
   readonly filename: string;
   readonly attributes: Attributes | null;
@@ -277,27 +278,49 @@ export class KnowledgeService {
     return this.batch(id, batchId, c);
   }
 
+  /** `POST /v1/vector_stores/{id}/search`: one store. */
   async search(id: string, c: Caller, q: SearchQuery, signal: AbortSignal): Promise<{ hits: SearchHitView[]; scoring: Scoring | null }> {
-    const s = await this.live(id, c);
-    const files = new Map((await this.d.store.searchable([s.id])).map((f) => [f.fileId, f]));
+    return this.searchStores([id], c, q, signal);
+  }
+
+  /**
+   * Searches several stores at once (the `file_search` tool names a list): each must be the
+   * caller's and live. Keyword statistics span them all; each store's vectors are compared with
+   * the query embedded by that store's own model. A filter is applied per (store, file).
+   */
+  async searchStores(ids: readonly string[], c: Caller, q: SearchQuery, signal: AbortSignal): Promise<{ hits: SearchHitView[]; scoring: Scoring | null }> {
+    const stores: VectorStoreRow[] = [];
+    for (const id of new Set(ids)) stores.push(await this.live(id, c));
+    const key = (storeId: string, fileId: string) => `${storeId}\u0000${fileId}`;
+    const files = new Map((await this.d.store.searchable(stores.map((s) => s.id))).filter((f) => !q.filter || matches(q.filter, f.attributes)).map((f) => [key(f.vectorStoreId, f.fileId), f]));
     let fileIds: string[] | undefined;
     if (q.filter) {
-      const f = q.filter;
-      fileIds = [...files.values()].filter((row) => matches(f, row.attributes)).map((row) => row.fileId);
+      fileIds = [...new Set([...files.values()].map((f) => f.fileId))];
       if (!fileIds.length) return { hits: [], scoring: null };
     }
+    const scope = (vectorStoreIds: string[]) => ({ vectorStoreIds, ...(fileIds && { fileIds }) });
+    const byModel = new Map<string, string[]>();
+    for (const s of stores) if (s.embeddingModel !== null) byModel.set(s.embeddingModel, [...(byModel.get(s.embeddingModel) ?? []), s.id]);
     const rerankModel = q.rerank ? this.d.settings.rerankModel : undefined;
-    const models = s.embeddingModel !== null || rerankModel !== undefined ? this.d.models?.(c.keyId) : undefined;
+    const models = byModel.size > 0 || rerankModel !== undefined ? this.d.models?.(c.keyId) : undefined;
     const r = await search(
       this.d.index,
       models,
-      { queries: q.queries, scope: { vectorStoreIds: [s.id], ...(fileIds && { fileIds }) }, maxResults: q.maxResults, threshold: q.threshold, embeddingModel: s.embeddingModel, rerankModel: models ? rerankModel : undefined },
+      {
+        queries: q.queries,
+        scope: scope(stores.map((s) => s.id)),
+        maxResults: q.maxResults,
+        threshold: q.threshold,
+        vectors: [...byModel].map(([model, vectorStoreIds]) => ({ model, scope: scope(vectorStoreIds) })),
+        rerankModel: models ? rerankModel : undefined,
+      },
       signal,
     );
-    // A chunk whose file left the store between the index read and now is not returned.
+    // Only chunks of files that passed the filter in their own store (a file id in two stores may
+    // pass in one only), and never one whose file left the store since the index was read.
     const hits = r.hits.flatMap((h) => {
-      const f = files.get(h.fileId);
-      return f ? [{ fileId: h.fileId, filename: f.filename, attributes: f.attributes, text: h.text, score: h.score }] : [];
+      const f = files.get(key(h.vectorStoreId, h.fileId));
+      return f ? [{ vectorStoreId: h.vectorStoreId, fileId: h.fileId, filename: f.filename, attributes: f.attributes, text: h.text, score: h.score }] : [];
     });
     return { hits, scoring: r.scoring };
   }
