@@ -255,6 +255,8 @@ function suite(name: string, start: () => Promise<TestHub<any>>, stop: () => Pro
         ['GET', `/${storeId}/files?limit=1000`, undefined, 'limit'],
         ['GET', `/${storeId}/files?filter=done`, undefined, 'filter'],
         ['GET', '?order=sideways', undefined, 'order'],
+        ['GET', '?after=%00', undefined, 'after'],
+        ['GET', `/${storeId}/files?before=${'x'.repeat(300)}`, undefined, 'before'],
       ];
       for (const [method, path, body, param] of cases) {
         const r = await raw(keyA, method, path, body);

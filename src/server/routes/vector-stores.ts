@@ -148,6 +148,9 @@ function pageQuery(query: URLSearchParams): PageQuery {
   if (order !== 'asc' && order !== 'desc') throw new HubError('bad_request', `Invalid 'order': expected 'asc' or 'desc'.`, { param: 'order' });
   const after = query.get('after') || undefined;
   const before = query.get('before') || undefined;
+  for (const [name, v] of [['after', after], ['before', before]] as const) {
+    if (v !== undefined && !ID.test(v)) throw new HubError('bad_request', `Invalid '${name}': expected an id from a previous page.`, { param: name });
+  }
   return { limit, order, ...(after !== undefined && { after }), ...(before !== undefined && { before }) };
 }
 
