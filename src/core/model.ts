@@ -1,7 +1,7 @@
 import type { Collected } from './collect.js';
 import type { Cancel } from './cancel.js';
 import type { HubError } from './errors.js';
-import type { ChatEvent, ChatRequest, EmbeddingRequest, EmbeddingResult, Usage } from './types.js';
+import type { ChatEvent, ChatRequest, EmbeddingRequest, EmbeddingResult, RetrievedPassage, Usage } from './types.js';
 
 /**
  * Anything that answers a chat request: a provider deployment, a virtual model made of other
@@ -107,6 +107,30 @@ export interface ModelCaller {
   stream(model: string, request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent>;
   /** The most a call can cost in USD, for ceilings; undefined when the price is unknown. */
   worstCaseUsd(model: string, request: ChatRequest): number | undefined;
+  /**
+   * Searches the hub's knowledge bases (a knowledge-grounded model's sources), its embedding and
+   * rerank calls made through this same caller, so they are admitted and charged like the rest.
+   */
+  retrieve(query: RetrievalQuery, signal: AbortSignal): Promise<RetrievedPassage[]>;
+}
+
+/**
+ * The hub's knowledge bases as the gateway offers them to its callers: a search whose embedding
+ * and rerank calls go through `caller` (knowledge/search.ts implements it).
+ */
+export interface Retriever {
+  retrieve(query: RetrievalQuery, caller: ModelCaller, signal: AbortSignal): Promise<RetrievedPassage[]>;
+}
+
+/** What a knowledge-grounded model searches for, and where. */
+export interface RetrievalQuery {
+  readonly vectorStoreIds: readonly string[];
+  readonly query: string;
+  readonly maxResults: number;
+  /** 0…1: passages scoring lower are left out. */
+  readonly scoreThreshold?: number;
+  /** An OpenAI attribute filter (comparison or compound), as the Vector Stores API takes it. */
+  readonly filters?: unknown;
 }
 
 /** Whether a model also embeds text: the `embed` capability, whatever its wire format. */

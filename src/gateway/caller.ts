@@ -80,7 +80,7 @@ async function* answered(events: readonly ChatEvent[] | undefined): AsyncGenerat
  * the sub-calls' total. Built per call by the gateway (see call.ts).
  */
 export function modelCaller(gw: Gateway, parent: CallContext, startCall: StartCall): ModelCaller {
-  return {
+  const caller: ModelCaller = {
     async complete(model, request, signal): Promise<SubCallResult> {
       const sc = await start(gw, startCall, parent, model, request, signal, false);
       const s = sc.started;
@@ -128,7 +128,12 @@ export function modelCaller(gw: Gateway, parent: CallContext, startCall: StartCa
       const route = gw.registry.route(model);
       return route ? routeWorstCaseUsd(gw.prices, route, promptTokenBound(request), request.maxTokens) : undefined;
     },
+    retrieve(query, signal) {
+      if (!gw.knowledge) return Promise.reject(new HubError('bad_request', 'Knowledge bases are not available here: run the model on the hub (baimo serve).'));
+      return gw.knowledge.retrieve(query, caller, signal);
+    },
   };
+  return caller;
 }
 
 /**
