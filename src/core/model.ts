@@ -1,7 +1,7 @@
 import type { Collected } from './collect.js';
 import type { Cancel } from './cancel.js';
 import type { HubError } from './errors.js';
-import type { ChatEvent, ChatRequest, EmbeddingRequest, EmbeddingResult, RetrievedPassage, Usage } from './types.js';
+import type { ChatEvent, ChatRequest, EmbeddingRequest, EmbeddingResult, RerankRequest, RerankResult, RetrievedPassage, Usage } from './types.js';
 
 /**
  * Anything that answers a chat request: a provider deployment, a virtual model made of other
@@ -14,6 +14,8 @@ export interface Model {
   stream(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent>;
   /** Embeds text (see `canEmbed`). */
   embed?(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult>;
+  /** Scores documents against a query, best first (see `canRerank`). */
+  rerank?(request: RerankRequest, signal: AbortSignal): Promise<RerankResult>;
   /**
    * The output-token cap it sends upstream when a request names none (Anthropic's API requires
    * one); absent when it sends none and the upstream's own default applies.
@@ -98,15 +100,36 @@ export interface SubCallResult extends Collected {
   readonly latencyMs: number;
 }
 
+/** What an embeddings call through a caller gave: one vector per input, in order. */
+export interface EmbedCallResult {
+  readonly vectors: Float32Array[];
+  readonly usage: Usage | undefined;
+  /** USD, from catalog prices; undefined when the price is unknown. */
+  readonly costUsd: number | undefined;
+  readonly latencyMs: number;
+}
+
+/** What a rerank call through a caller gave: the best first, each naming its document by index. */
+export interface RerankCallResult {
+  readonly results: { index: number; relevanceScore: number }[];
+  readonly costUsd: number | undefined;
+  readonly latencyMs: number;
+}
+
 /**
- * How a virtual model calls other models: through the hub, so that routing, limits, budgets and
- * accounting apply to every sub-call. `request.model` is ignored; `model` is a public name.
+ * How a virtual model (or knowledge retrieval) calls other models: through the hub, so that
+ * routing, limits, budgets and accounting apply to every call. `request.model` is ignored; `model`
+ * is a public name.
  */
 export interface ModelCaller {
   complete(model: string, request: ChatRequest, signal: AbortSignal): Promise<SubCallResult>;
   stream(model: string, request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent>;
   /** The most a call can cost in USD, for ceilings; undefined when the price is unknown. */
   worstCaseUsd(model: string, request: ChatRequest): number | undefined;
+  /** Embeds texts with an embedding model (the `embed` capability or an OpenAI-compatible relay). */
+  embed(model: string, inputs: readonly string[], signal: AbortSignal): Promise<EmbedCallResult>;
+  /** Scores documents against a query with a rerank model; `topN` keeps the best ones only. */
+  rerank(model: string, query: string, documents: readonly string[], topN: number | undefined, signal: AbortSignal): Promise<RerankCallResult>;
   /**
    * Searches the hub's knowledge bases (a knowledge-grounded model's sources), its embedding and
    * rerank calls made through this same caller, so they are admitted and charged like the rest.
@@ -131,6 +154,11 @@ export interface RetrievalQuery {
   readonly scoreThreshold?: number;
   /** An OpenAI attribute filter (comparison or compound), as the Vector Stores API takes it. */
   readonly filters?: unknown;
+}
+
+/** Whether a model reranks documents: the `rerank` capability. */
+export function canRerank(m: Model): m is Model & Required<Pick<Model, 'rerank'>> {
+  return typeof m.rerank === 'function';
 }
 
 /** Whether a model also embeds text: the `embed` capability, whatever its wire format. */

@@ -216,3 +216,24 @@ export interface EmbeddingResult {
   readonly embeddings: readonly (readonly number[])[];
   readonly usage: Usage;
 }
+
+/**
+ * Scoring documents against a query (a cross-encoder reranker). The documents are the caller's:
+ * a result names its document by index, and whoever shows the text back takes it from there, so
+ * no upstream is asked to send the documents back.
+ */
+export interface RerankRequest {
+  readonly model: string;
+  readonly query: string;
+  readonly documents: readonly string[];
+  /** At most this many results, the best first; all documents when undefined. */
+  readonly topN?: number;
+}
+
+export interface RerankResult {
+  readonly model: string;
+  /** Best first; `index` is the document's place in the request. */
+  readonly results: readonly { readonly index: number; readonly relevanceScore: number }[];
+  /** Input tokens as the upstream reported them; undefined when it reported none. */
+  readonly usage: Usage | undefined;
+}

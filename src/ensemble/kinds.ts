@@ -65,6 +65,8 @@ const UNBOUND: ModelCaller = {
   stream: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(unbound()) }) }),
   worstCaseUsd: () => undefined,
   retrieve: () => Promise.reject(unbound()),
+  embed: () => Promise.reject(unbound()),
+  rerank: () => Promise.reject(unbound()),
 };
 
 function unbound(): HubError {

@@ -32,7 +32,7 @@ import { recordCall } from './record.js';
 
 /** What a caller asks the gateway for. */
 export interface CallSpec {
-  readonly endpoint: 'chat' | 'embeddings';
+  readonly endpoint: 'chat' | 'embeddings' | 'rerank';
   /** The public model name asked for (admission checks the key may use it). */
   readonly model: string;
   /** The model resolved already (a route that looked at its deployments first); else resolved here. */

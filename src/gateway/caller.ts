@@ -2,13 +2,14 @@ import { Cancel } from '../core/cancel.js';
 import { collect } from '../core/collect.js';
 import type { Collected } from '../core/collect.js';
 import { HubError, toHubError } from '../core/errors.js';
-import type { ModelCaller, SubCallResult } from '../core/model.js';
-import type { ChatEvent, ChatRequest } from '../core/types.js';
+import type { EmbedCallResult, ModelCaller, RerankCallResult, RetrievalQuery, SubCallResult } from '../core/model.js';
+import type { ChatEvent, ChatRequest, RetrievedPassage } from '../core/types.js';
 import { costUsd } from '../usage/cost.js';
 import { promptTokenBound } from '../usage/estimate.js';
 import { routeWorstCaseUsd } from './admission.js';
 // Types only: call.ts hands its startCall in, so the pipeline has no import circle.
-import type { StartCall, Started } from './call.js';
+import type { CallSpec, StartCall, Started } from './call.js';
+import { embeddingsCall, rerankCall, wholeText } from './embed-rerank.js';
 import { subCallContext } from './context.js';
 import type { CallContext, Gateway } from './context.js';
 import { hooked, runPost } from './hooks.js';
@@ -25,20 +26,39 @@ interface SubCall {
   readonly t0: number;
 }
 
-/** Starts a sub-call through the gateway: admitted against the caller's key, hooked, routed with retries, an id of its own. */
-async function start(gw: Gateway, startCall: StartCall, parent: CallContext, model: string, request: ChatRequest, signal: AbortSignal, stream: boolean): Promise<SubCall> {
+/**
+ * Starts a sub-call through the gateway: admitted against the caller's key, hooked, routed with
+ * retries, an id of its own. `request` is what the hooks see of it.
+ */
+async function start(gw: Gateway, startCall: StartCall, parent: CallContext, spec: CallSpec, request: unknown, signal: AbortSignal): Promise<SubCall> {
   const call = subCallContext(parent, new Cancel(signal));
   const out = newOutcome();
-  out.model = model;
-  hooked(gw.hooks, out, { call, endpoint: 'chat', request, rawBody: '', via: 'sub-call' });
+  out.model = spec.model;
+  hooked(gw.hooks, out, { call, endpoint: spec.endpoint, request, rawBody: '', via: 'sub-call' });
   const t0 = performance.now();
   try {
-    const started = await startCall(gw, call, out, { endpoint: 'chat', model, stream, canonical: request, maxOutput: request.maxTokens, subCall: true });
+    const started = await startCall(gw, call, out, { ...spec, subCall: true });
     return { started, out, call, t0 };
   } catch (err) {
     finish(gw, { out, call, t0 }, err);
     throw toHubError(err);
   }
+}
+
+/** A member's chat call. */
+const chatSpec = (model: string, request: ChatRequest, stream: boolean): CallSpec => ({ endpoint: 'chat', model, stream, canonical: request, maxOutput: request.maxTokens });
+
+/** Runs a whole (not streamed) sub-call to its end and settles it: `read` turns its answer into the caller's result. */
+function whole<T>(gw: Gateway, sc: SubCall, read: (s: Started) => T): { value: T; costUsd: number | undefined; latencyMs: number } {
+  let value: T;
+  try {
+    value = read(sc.started);
+  } catch (err) {
+    finish(gw, sc, err);
+    throw err;
+  }
+  const costUsd = finish(gw, sc);
+  return { value, costUsd, latencyMs: performance.now() - sc.t0 };
 }
 
 /**
@@ -73,8 +93,8 @@ async function* answered(events: readonly ChatEvent[] | undefined): AsyncGenerat
 }
 
 /**
- * How a virtual model called within `parent` calls its members: each member call is a sub-call
- * of `parent` (same principal, an id `<top-level id>:<n>`) through the gateway's one pipeline
+ * How a virtual model called within `parent` calls its members (chat, embeddings, rerank): each
+ * member call is a sub-call of `parent` (same principal, an id `<top-level id>:<n>`) through the gateway's one pipeline
  * (gateway/call.ts startCall): admitted against the caller's key, run through the hooks, routed
  * with retries and fallbacks, and settled with its own cost; the top-level call's record carries
  * the sub-calls' total. Built per call by the gateway (see call.ts).
@@ -82,7 +102,7 @@ async function* answered(events: readonly ChatEvent[] | undefined): AsyncGenerat
 export function modelCaller(gw: Gateway, parent: CallContext, startCall: StartCall): ModelCaller {
   const caller: ModelCaller = {
     async complete(model, request, signal): Promise<SubCallResult> {
-      const sc = await start(gw, startCall, parent, model, request, signal, false);
+      const sc = await start(gw, startCall, parent, chatSpec(model, request, false), request, signal);
       const s = sc.started;
       let value: Collected;
       try {
@@ -98,7 +118,7 @@ export function modelCaller(gw: Gateway, parent: CallContext, startCall: StartCa
       return { ...value, costUsd: cost, latencyMs: performance.now() - sc.t0 };
     },
     async *stream(model, request, signal) {
-      const sc = await start(gw, startCall, parent, model, request, signal, true);
+      const sc = await start(gw, startCall, parent, chatSpec(model, request, true), request, signal);
       const s = sc.started;
       const { out } = sc;
       const price = () => (out.attempt ? gw.prices.price(out.attempt.deployment.provider, out.attempt.deployment.upstreamModel) : undefined);
@@ -128,12 +148,27 @@ export function modelCaller(gw: Gateway, parent: CallContext, startCall: StartCa
       const route = gw.registry.route(model);
       return route ? routeWorstCaseUsd(gw.prices, route, promptTokenBound(request), request.maxTokens) : undefined;
     },
-    retrieve(query, signal) {
-      if (!gw.knowledge) return Promise.reject(new HubError('bad_request', 'Knowledge bases are not available here: run the model on the hub (baimo serve).'));
-      return gw.knowledge.retrieve(query, caller, signal);
+    async embed(model, inputs, signal): Promise<EmbedCallResult> {
+      const c = embeddingsCall(model, inputs);
+      const sc = await start(gw, startCall, parent, c.spec, c.request, signal);
+      const r = whole(gw, sc, (s) => c.vectors(wholeText(s)));
+      return { vectors: r.value, usage: sc.out.usage, costUsd: r.costUsd, latencyMs: r.latencyMs };
     },
+    async rerank(model, query, documents, topN, signal): Promise<RerankCallResult> {
+      const c = rerankCall(model, query, documents, topN);
+      const sc = await start(gw, startCall, parent, c.spec, c.request, signal);
+      const r = whole(gw, sc, () => c.result().results.map((x) => ({ index: x.index, relevanceScore: x.relevanceScore })));
+      return { results: r.value, costUsd: r.costUsd, latencyMs: r.latencyMs };
+    },
+    retrieve: (query, signal) => retrieveThrough(gw, caller, query, signal),
   };
   return caller;
+}
+
+/** A knowledge search whose embedding and rerank calls go through `caller`. */
+export function retrieveThrough(gw: Gateway, caller: ModelCaller, query: RetrievalQuery, signal: AbortSignal): Promise<RetrievedPassage[]> {
+  if (!gw.knowledge) return Promise.reject(new HubError('bad_request', 'Knowledge bases are not available here: run the model on the hub (baimo serve).'));
+  return gw.knowledge.retrieve(query, caller, signal);
 }
 
 /**

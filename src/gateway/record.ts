@@ -28,8 +28,9 @@ export interface RecordExtras {
  * model's sub-calls settled their own: the record carries their total), and the record is made.
  * The call's post-hooks run (in reverse order) just before the record is made, and may put the
  * bodies on it. With `then`, `then` runs once the record is journaled (see UsageRecorder.record).
+ * Returns the call's cost as recorded.
  */
-export function recordCall(gw: Gateway, call: CallContext, out: Outcome, x: RecordExtras, then?: () => void): void {
+export function recordCall(gw: Gateway, call: CallContext, out: Outcome, x: RecordExtras, then?: () => void): number | undefined {
   const a = out.attempt;
   if (a && out.firstTokenAt !== undefined) a.deployment.observeFirstToken(out.firstTokenAt - x.t0);
   let estimated = false;
@@ -85,6 +86,7 @@ export function recordCall(gw: Gateway, call: CallContext, out: Outcome, x: Reco
     },
     then,
   );
+  return cost;
 }
 
 /** Records one failed attempt of a call (the call's own record follows when it ends). */
@@ -92,7 +94,7 @@ export function recordFailedAttempt(
   gw: Gateway,
   requestId: string,
   ts: number,
-  endpoint: 'chat' | 'embeddings',
+  endpoint: 'chat' | 'embeddings' | 'rerank',
   out: Outcome,
   r: { readonly attempt: Attempt; readonly error: HubError | undefined; readonly latencyMs: number },
 ): void {

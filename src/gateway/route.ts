@@ -26,7 +26,7 @@ export interface Dispatched<T> {
 export async function runRoute<T>(
   gw: Gateway,
   call: CallContext,
-  endpoint: 'chat' | 'embeddings',
+  endpoint: 'chat' | 'embeddings' | 'rerank',
   target: Target,
   out: Outcome,
   estimatedTokens: number,

@@ -24,6 +24,7 @@ import { admin } from './routes/admin.js';
 import { me } from './routes/me.js';
 import { serveStatic } from './static.js';
 import { embeddings } from './routes/embeddings.js';
+import { rerank } from './routes/rerank.js';
 import { files } from './routes/files.js';
 import { countTokens, messages } from './routes/messages.js';
 import { createResponse, storedResponse } from './routes/responses.js';
@@ -174,6 +175,9 @@ export function createHub(o: HubOptions): Hub {
       case '/v1/embeddings':
       case '/embeddings':
         return method === 'POST' ? embeddings(ctx, req, res, requestId()) : methodNotAllowed(res, method, path, 'POST');
+      case '/v1/rerank':
+      case '/rerank':
+        return method === 'POST' ? rerank(ctx, req, res, requestId()) : methodNotAllowed(res, method, path, 'POST');
       case '/v1/responses':
       case '/responses':
         return method === 'POST' ? createResponse(ctx, req, res, requestId()) : methodNotAllowed(res, method, path, 'POST');

@@ -8,7 +8,7 @@ export interface UsageRecord {
   readonly requestId: string;
   /** Unix epoch milliseconds when the request arrived. */
   readonly ts: number;
-  readonly endpoint: 'chat' | 'embeddings' | 'count_tokens';
+  readonly endpoint: 'chat' | 'embeddings' | 'rerank' | 'count_tokens';
   /** The model name the client asked for. */
   readonly model: string;
   readonly provider: string | undefined;

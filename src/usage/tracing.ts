@@ -27,11 +27,13 @@ export async function createTracer(endpoint: string | undefined, serviceName = '
   return {
     record(r) {
       if (!r.final) return;
-      const span = tracer.startSpan(`${r.endpoint === 'embeddings' ? 'embeddings' : 'chat'} ${r.model}`, {
+      // GenAI semantic conventions name no rerank operation: a custom value, as they allow.
+      const operation = r.endpoint === 'embeddings' || r.endpoint === 'rerank' ? r.endpoint : 'chat';
+      const span = tracer.startSpan(`${operation} ${r.model}`, {
         kind: api.SpanKind.SERVER,
         startTime: r.ts,
         attributes: {
-          'gen_ai.operation.name': r.endpoint === 'embeddings' ? 'embeddings' : 'chat',
+          'gen_ai.operation.name': operation,
           'gen_ai.request.model': r.model,
           ...(r.provider && { 'gen_ai.system': r.provider }),
           ...(r.upstreamModel && { 'gen_ai.response.model': r.upstreamModel }),

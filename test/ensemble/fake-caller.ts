@@ -4,7 +4,7 @@
  * times) so tests can assert who was called, with what, and what overlapped.
  */
 import { HubError } from '../../src/core/errors.js';
-import type { ModelCaller, RetrievalQuery, SubCallResult } from '../../src/core/model.js';
+import type { EmbedCallResult, ModelCaller, RerankCallResult, RetrievalQuery, SubCallResult } from '../../src/core/model.js';
 import type { ChatEvent, ChatRequest, Message, ReasoningPart, RetrievedPassage, ToolCall, Usage } from '../../src/core/types.js';
 
 export interface Scripted {
@@ -108,6 +108,15 @@ export class FakeCaller implements ModelCaller {
     const p = this.options.passages ?? [];
     if (p instanceof Error) throw p;
     return p.slice(0, query.maxResults);
+  }
+
+  /** The ensemble kinds make chat calls only: an embeddings or rerank call is a bug in the kind under test. */
+  embed(model: string): Promise<EmbedCallResult> {
+    return Promise.reject(new HubError('internal', `FakeCaller scripts chat only; '${model}' was asked for embeddings`));
+  }
+
+  rerank(model: string): Promise<RerankCallResult> {
+    return Promise.reject(new HubError('internal', `FakeCaller scripts chat only; '${model}' was asked to rerank`));
   }
 
   async complete(model: string, request: ChatRequest, signal: AbortSignal): Promise<SubCallResult> {

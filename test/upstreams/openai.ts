@@ -2,7 +2,8 @@
  * A loopback stand-in for the OpenAI API, used by integration tests instead of a real provider.
  *
  * It speaks the Chat Completions and Embeddings wire formats as OpenAI sends them (chunk
- * envelopes, the `choices: []` usage chunk, error bodies, tool-call deltas), and picks a
+ * envelopes, the `choices: []` usage chunk, error bodies, tool-call deltas), Jina's rerank
+ * (`POST /v1/rerank`, which SiliconFlow, vLLM and other OpenAI-compatible servers add), and picks a
  * behaviour from the request's `model` so tests can drive success, failure and misbehaviour
  * paths by name alone. Only node:http is used, so the fixture cannot drift with a dependency.
  */
@@ -519,6 +520,39 @@ function embeddingsBody(model: string, body: Record<string, any>, inputs: Embedd
 }
 
 // ---------------------------------------------------------------------------------------------
+// Rerank (Jina's POST /v1/rerank, which SiliconFlow, Qwen and vLLM serve too)
+// ---------------------------------------------------------------------------------------------
+
+const wordsOf = (s: string) => s.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+
+/**
+ * A deterministic relevance score: the share of the query's distinct words the document holds,
+ * nudged by the document's length so that ties fall the same way every time. In (0, 1].
+ */
+export function overlapScore(query: string, document: string): number {
+  const q = new Set(wordsOf(query));
+  const d = new Set(wordsOf(document));
+  let shared = 0;
+  for (const w of q) if (d.has(w)) shared++;
+  return (shared + 1 / (2 + d.size)) / (q.size + 1);
+}
+
+/** Jina's rerank answer: results best first, `top_n` of them, documents only when asked; usage as total_tokens. */
+function rerankBody(model: string, body: Record<string, any>, documents: string[]): Record<string, unknown> {
+  const scored = documents.map((text, index) => ({ index, relevance_score: overlapScore(body.query, text), text }));
+  scored.sort((a, b) => b.relevance_score - a.relevance_score || a.index - b.index);
+  const top = Number.isInteger(body.top_n) ? scored.slice(0, body.top_n) : scored;
+  // Jina sends the documents back unless told not to.
+  const withDocs = body.return_documents !== false;
+  const tokens = wordsOf(body.query).length * documents.length + documents.reduce((n, d) => n + wordsOf(d).length, 0);
+  return {
+    model,
+    usage: { total_tokens: tokens },
+    results: top.map((r) => ({ index: r.index, relevance_score: r.relevance_score, ...(withDocs && { document: { text: r.text } }) })),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Server
 // ---------------------------------------------------------------------------------------------
 
@@ -648,6 +682,19 @@ export async function startOpenAIUpstream(opts: OpenAIUpstreamOptions = {}): Pro
     sendJson(res, 200, embeddingsBody(model, body, inputs));
   }
 
+  async function handleRerank(req: IncomingMessage, res: ServerResponse, body: Record<string, any>, markCut: () => void): Promise<void> {
+    const model = body.model;
+    if (typeof model !== 'string' || model === '') return sendJson(res, 400, { detail: 'model is required' });
+    const docs = body.documents;
+    if (typeof body.query !== 'string' || !Array.isArray(docs) || docs.length === 0 || !docs.every((d: unknown) => typeof d === 'string')) {
+      // Jina is a FastAPI service: validation errors come as {detail}.
+      return sendJson(res, 422, { detail: [{ loc: ['body', 'documents'], msg: 'query must be a string and documents a non-empty list of strings', type: 'value_error' }] });
+    }
+    if (body.top_n !== undefined && !(Number.isInteger(body.top_n) && body.top_n >= 1)) return sendJson(res, 422, { detail: [{ loc: ['body', 'top_n'], msg: 'top_n must be ≥ 1', type: 'value_error' }] });
+    if (await specialModel(req, res, model, false, markCut, () => rerankBody(model, body, docs))) return;
+    sendJson(res, 200, rerankBody(model, body, docs));
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const record: RecordedRequest = { method: req.method ?? 'GET', path, headers: { ...req.headers }, body: undefined };
@@ -685,7 +732,7 @@ export async function startOpenAIUpstream(opts: OpenAIUpstreamOptions = {}): Pro
         data: MODELS.map((id) => ({ id, object: 'model', created: 1_715_367_049, owned_by: 'test' })),
       });
     }
-    if (route !== 'POST /v1/chat/completions' && route !== 'POST /v1/embeddings') {
+    if (route !== 'POST /v1/chat/completions' && route !== 'POST /v1/embeddings' && route !== 'POST /v1/rerank') {
       return sendJson(res, 404, errorBody(`Invalid URL (${route})`, 'invalid_request_error', null, null));
     }
     if (badJson) return sendJson(res, 400, BAD_JSON_ERROR);
@@ -694,6 +741,7 @@ export async function startOpenAIUpstream(opts: OpenAIUpstreamOptions = {}): Pro
     }
     const json = body as Record<string, any>;
     if (path === '/v1/chat/completions') return handleChat(req, res, json, markCut);
+    if (path === '/v1/rerank') return handleRerank(req, res, json, markCut);
     return handleEmbeddings(req, res, json, markCut);
   }
 

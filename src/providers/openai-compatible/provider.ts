@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import type { Cancel } from '../../core/cancel.js';
 import { HubError } from '../../core/errors.js';
 import type { Model, Passthrough, PassthroughFormat } from '../../core/model.js';
-import type { ChatEvent, ChatRequest } from '../../core/types.js';
+import type { ChatEvent, ChatRequest, RerankRequest, RerankResult } from '../../core/types.js';
 import { post, postWhole, readText, transportError } from '../http.js';
 import type { PostOptions, Timeouts } from '../http.js';
 import { parseSSEEvent, SSESplitter } from '../sse.js';
@@ -18,6 +18,7 @@ import type { WireChunk, WireDelta, WireUsage } from './wire.js';
 import { relayStream, relayWhole } from '../passthrough.js';
 import { ChatObserver, readCompletion, readEmbeddings } from './passthrough.js';
 import { readResponse, ResponsesObserver } from './responses-passthrough.js';
+import { rerankRequestToWire, rerankResponseFromWire, rerankURL } from './rerank.js';
 
 export interface OpenAICompatibleOptions {
   /** Provider id, the prefix in `provider/model` names. */
@@ -36,7 +37,7 @@ export interface OpenAICompatibleOptions {
   readonly redactor?: Redactor;
 }
 
-type Endpoint = 'chat' | 'embeddings' | 'responses';
+type Endpoint = 'chat' | 'embeddings' | 'responses' | 'rerank';
 
 /** An `"error": {…}` object (not `"error": null`, which every Response carries). */
 const ERROR_OBJECT = /"error"\s*:\s*\{/;
@@ -53,6 +54,7 @@ export class OpenAICompatibleProvider implements Model {
   private readonly chatURL: URL;
   private readonly embeddingsURL: URL;
   private readonly responsesURL: URL;
+  private readonly rerankURL: URL;
   /** Whether Responses requests may be relayed to this server as they are. */
   readonly speaksResponses: boolean;
   private readonly redactor: Redactor;
@@ -71,6 +73,7 @@ export class OpenAICompatibleProvider implements Model {
     this.chatURL = new URL(`${o.baseURL}/chat/completions`);
     this.embeddingsURL = new URL(`${o.baseURL}/embeddings`);
     this.responsesURL = new URL(`${o.baseURL}/responses`);
+    this.rerankURL = new URL(rerankURL(o.baseURL, o.dialect));
     this.speaksResponses = o.responsesAPI === true;
     this.redactor = o.redactor ?? Redactor.forProvider(o.apiKey, o.headers, o.baseURL);
     const p = this.provider;
@@ -127,7 +130,7 @@ export class OpenAICompatibleProvider implements Model {
   }
 
   private postOptions(endpoint: Endpoint, body: string, signal: AbortSignal | Cancel): PostOptions {
-    const url = endpoint === 'chat' ? this.chatURL : endpoint === 'embeddings' ? this.embeddingsURL : this.responsesURL;
+    const url = endpoint === 'chat' ? this.chatURL : endpoint === 'embeddings' ? this.embeddingsURL : endpoint === 'rerank' ? this.rerankURL : this.responsesURL;
     return { url, headers: this.headers, body, signal, timeouts: this.o.timeouts, provider: this.provider };
   }
 
@@ -155,6 +158,16 @@ export class OpenAICompatibleProvider implements Model {
       });
     }
     return body;
+  }
+
+  /**
+   * Reranks through the server's Jina/Cohere-shaped rerank endpoint (rerank.ts). Offered by every
+   * OpenAI-compatible provider: whether a model reranks is the server's to say, and its refusal
+   * (a 404 for the path, a 400 for the model) comes back as its other errors do.
+   */
+  async rerank(request: RerankRequest, signal: AbortSignal): Promise<RerankResult> {
+    const text = await this.relayWhole('rerank', JSON.stringify(rerankRequestToWire(request)), signal);
+    return rerankResponseFromWire(this.provider, text, request);
   }
 
   async *stream(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent> {
