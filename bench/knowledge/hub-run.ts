@@ -102,17 +102,22 @@ export interface Upload {
 
 /**
  * Uploads files and adds them to a store as one batch, waiting until it is done; the new file ids
- * go into `ids` as they come (for cleaning up). This is what the SDK's
+ * also go into `uploaded` as they come (for cleaning up). This is what the SDK's
  * fileBatches.uploadAndPoll does (files.create five at a time, then createAndPoll), done by hand
  * for two reasons: uploadAndPoll sends no chunking_strategy, so the batch would be chunked 'auto'
  * (OpenAI applies a store's chunking only to the file_ids given when the store is created), and
  * its poll waits 5 s between looks, which would swamp the ingest timing.
  */
-async function upload(client: OpenAI, storeId: string, files: readonly Upload[], ids: string[]): Promise<void> {
+async function upload(client: OpenAI, storeId: string, files: readonly Upload[], uploaded: string[]): Promise<void> {
+  const ids: string[] = [];
   const queue = files.values();
   await Promise.all(
     Array.from({ length: 5 }, async () => {
-      for (const f of queue) ids.push((await client.files.create({ file: await toFile(f.bytes, f.name, { type: 'text/markdown' }), purpose: 'assistants' })).id);
+      for (const f of queue) {
+        const { id } = await client.files.create({ file: await toFile(f.bytes, f.name, { type: 'text/markdown' }), purpose: 'assistants' });
+        ids.push(id);
+        uploaded.push(id);
+      }
     }),
   );
   const batch = await client.vectorStores.fileBatches.createAndPoll(storeId, { file_ids: ids, chunking_strategy: { type: 'static', static: CHUNKING } }, { pollIntervalMs: 100 });

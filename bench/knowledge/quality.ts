@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { countTokens, loadTokenizer } from '../../src/usage/tokens.js';
-import { CHUNKING, MAX_RESULTS } from './api.js';
+import { CHUNKING, MAX_RESULTS, MODES } from './api.js';
 import { chunkMarkdown } from './chunk.js';
 import { HERE, loadCorpus, loadQueries, validateDataset } from './dataset.js';
 import { buildFts } from './fts.js';
@@ -68,7 +68,14 @@ if (process.env.BAIMO_BENCH_HUB === '0') {
     await conn.close();
   }
 }
-for (const r of hub.result?.rows ?? []) rows.push({ retrieval: `hub ${r.mode}`, where: 'hub', headers: r.headers, summary: r.summary, notRun: r.notRun });
+for (const headers of [false, true]) {
+  for (const mode of MODES) {
+    const r = hub.result?.rows.find((x) => x.mode === mode && x.headers === headers);
+    // A mode the hub never reached still gets its row, saying so.
+    const notRun = r ? r.notRun : hub.skipped ? `not run: ${hub.skipped}` : 'not run: the hub part failed (see above)';
+    rows.push({ retrieval: `hub ${mode}`, where: 'hub', headers, summary: r?.summary, notRun });
+  }
+}
 
 const cpu = cpus();
 const report = renderReport({
@@ -77,6 +84,7 @@ const report = renderReport({
   rows,
   hub,
   models,
+  zhChunksPerCopy: chunks.filter((c) => docs.find((d) => d.name === c.name)?.lang === 'zh').length,
   machine: `${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}`,
 });
 const out = join(HERE, '../results/knowledge-quality.md');

@@ -33,6 +33,8 @@ export interface ReportInput {
   readonly hub: { label: string; result?: HubResult; skipped?: string };
   readonly models: { embedding?: string | undefined; rerank?: string | undefined };
   readonly machine: string;
+  /** Chunks of one copy of the Chinese documents by the benchmark's chunker (the hub's count is not in the API). */
+  readonly zhChunksPerCopy: number;
 }
 
 export function renderReport(r: ReportInput): string {
@@ -46,7 +48,8 @@ export function renderReport(r: ReportInput): string {
   } else speed.push(`| Ingest, Chinese, keyword-only store | not run | ${r.hub.skipped ?? hub?.error ?? ''} |`);
   if (hub?.latency) {
     const l = hub.latency;
-    speed.push(`| Keyword search latency (client-side round trip) | p50 ${l.p50.toFixed(1)} ms, p95 ${l.p95.toFixed(1)} ms | ${l.n} searches over ${l.files} files (${(l.bytes / 1e6).toFixed(2)} MB) |`);
+    const approx = Math.round((l.files / r.dataset.docs.zh) * r.zhChunksPerCopy);
+    speed.push(`| Keyword search latency (client-side round trip) | p50 ${l.p50.toFixed(1)} ms, p95 ${l.p95.toFixed(1)} ms | ${l.n} searches over ${l.files} files (${(l.bytes / 1e6).toFixed(2)} MB, ≈ ${approx} chunks) |`);
   } else speed.push(`| Keyword search latency | not run | ${r.hub.skipped ?? hub?.error ?? ''} |`);
   return `# Knowledge retrieval quality (bilingual)
 
@@ -70,5 +73,7 @@ ${table(r.rows, counts, 'mrr10')}
 | Measure | Result | Over |
 | --- | --- | --- |
 ${speed.join('\n')}
+
+${r.hub.label.startsWith('embedded') ? 'The embedded hub runs in the benchmark\'s own process: client and hub share one event loop and the CPUs. ' : ''}Chunk counts are the benchmark's own chunker's (the API does not report the hub's); \`BAIMO_BENCH_INGEST_COPIES\` scales the store (about ${Math.ceil(100_000 / Math.max(1, r.zhChunksPerCopy))} copies for 100k chunks).
 `;
 }
