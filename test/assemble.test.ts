@@ -8,6 +8,7 @@ import type { Model } from '../src/core/model.js';
 import { Redactor } from '../src/core/redact.js';
 import type { ChatEvent } from '../src/core/types.js';
 import { VIRTUAL_KINDS, cascadeKind, createVirtualModel, decomposeKind, judgeKind, moaKind, virtualModelMembers, virtualModelSchema, voteKind } from '../src/ensemble/index.js';
+import { ragKind } from '../src/knowledge/rag.js';
 import { Deployment } from '../src/routing/deployment.js';
 import { Registry } from '../src/routing/registry.js';
 import type { ModelEntry, RouteTable } from '../src/routing/registry.js';
@@ -185,7 +186,7 @@ virtualModels:
 
 describe('virtual-model kinds come from one table', () => {
   it('each kind exports its schema, members and constructor, and the table builds the config schema from them', () => {
-    const kinds = [cascadeKind, voteKind, moaKind, judgeKind, decomposeKind];
+    const kinds = [cascadeKind, voteKind, moaKind, judgeKind, decomposeKind, ragKind];
     expect(VIRTUAL_KINDS).toEqual(kinds.map((k) => k.kind));
     expect(virtualModelSchema.options.map((o) => o.shape.kind.value)).toEqual(VIRTUAL_KINDS);
     const samples = {
@@ -194,6 +195,7 @@ describe('virtual-model kinds come from one table', () => {
       moa: { kind: 'moa', proposers: ['a', 'b'], aggregator: 'c' },
       judge: { kind: 'judge', candidates: ['a'], judge: 'j' },
       decompose: { kind: 'decompose', planner: 'p', workers: [{ model: 'w' }], synthesizer: 's' },
+      rag: { kind: 'rag', model: 'a', vectorStores: ['vs_1'] },
     };
     const caller = new FakeCaller({});
     for (const k of kinds) {
@@ -206,7 +208,7 @@ describe('virtual-model kinds come from one table', () => {
 
   it('nothing outside the kinds branches on a kind', () => {
     for (const f of ['ensemble/kinds.ts', 'ensemble/index.ts', 'server/assemble.ts', 'routing/registry.ts']) {
-      expect(source(f)).not.toMatch(/'(cascade|vote|moa|judge|decompose)'/);
+      expect(source(f)).not.toMatch(/'(cascade|vote|moa|judge|decompose|rag)'/);
     }
   });
 });

@@ -1,7 +1,7 @@
 import type { Collected } from './collect.js';
 import type { Cancel } from './cancel.js';
 import type { HubError } from './errors.js';
-import type { ChatEvent, ChatRequest, EmbeddingRequest, EmbeddingResult, RerankRequest, RerankResult, Usage } from './types.js';
+import type { ChatEvent, ChatRequest, EmbeddingRequest, EmbeddingResult, RerankRequest, RerankResult, RetrievedPassage, Usage } from './types.js';
 
 /**
  * Anything that answers a chat request: a provider deployment, a virtual model made of other
@@ -130,6 +130,30 @@ export interface ModelCaller {
   embed(model: string, inputs: readonly string[], signal: AbortSignal): Promise<EmbedCallResult>;
   /** Scores documents against a query with a rerank model; `topN` keeps the best ones only. */
   rerank(model: string, query: string, documents: readonly string[], topN: number | undefined, signal: AbortSignal): Promise<RerankCallResult>;
+  /**
+   * Searches the hub's knowledge bases (a knowledge-grounded model's sources), its embedding and
+   * rerank calls made through this same caller, so they are admitted and charged like the rest.
+   */
+  retrieve(query: RetrievalQuery, signal: AbortSignal): Promise<RetrievedPassage[]>;
+}
+
+/**
+ * The hub's knowledge bases as the gateway offers them to its callers: a search whose embedding
+ * and rerank calls go through `caller` (knowledge/search.ts implements it).
+ */
+export interface Retriever {
+  retrieve(query: RetrievalQuery, caller: ModelCaller, signal: AbortSignal): Promise<RetrievedPassage[]>;
+}
+
+/** What a knowledge-grounded model searches for, and where. */
+export interface RetrievalQuery {
+  readonly vectorStoreIds: readonly string[];
+  readonly query: string;
+  readonly maxResults: number;
+  /** 0…1: passages scoring lower are left out. */
+  readonly scoreThreshold?: number;
+  /** An OpenAI attribute filter (comparison or compound), as the Vector Stores API takes it. */
+  readonly filters?: unknown;
 }
 
 /** Whether a model reranks documents: the `rerank` capability. */

@@ -10,6 +10,7 @@ import { cascadeKind } from './cascade.js';
 import type { VirtualKindDefinition } from './config.js';
 import { decomposeKind } from './decompose.js';
 import { judgeKind } from './judge.js';
+import { ragKind } from '../knowledge/rag.js';
 import { moaKind } from './moa.js';
 import type { VirtualModelOptions } from './run.js';
 import { voteKind } from './vote.js';
@@ -20,6 +21,7 @@ const KINDS = [
   moaKind,
   judgeKind,
   decomposeKind,
+  ragKind,
 ] as const;
 
 type Kinds = typeof KINDS;
@@ -62,6 +64,7 @@ const UNBOUND: ModelCaller = {
   complete: () => Promise.reject(unbound()),
   stream: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(unbound()) }) }),
   worstCaseUsd: () => undefined,
+  retrieve: () => Promise.reject(unbound()),
   embed: () => Promise.reject(unbound()),
   rerank: () => Promise.reject(unbound()),
 };

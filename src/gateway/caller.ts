@@ -2,8 +2,8 @@ import { Cancel } from '../core/cancel.js';
 import { collect } from '../core/collect.js';
 import type { Collected } from '../core/collect.js';
 import { HubError, toHubError } from '../core/errors.js';
-import type { EmbedCallResult, ModelCaller, RerankCallResult, SubCallResult } from '../core/model.js';
-import type { ChatEvent, ChatRequest } from '../core/types.js';
+import type { EmbedCallResult, ModelCaller, RerankCallResult, RetrievalQuery, SubCallResult } from '../core/model.js';
+import type { ChatEvent, ChatRequest, RetrievedPassage } from '../core/types.js';
 import { costUsd } from '../usage/cost.js';
 import { promptTokenBound } from '../usage/estimate.js';
 import { routeWorstCaseUsd } from './admission.js';
@@ -100,7 +100,7 @@ async function* answered(events: readonly ChatEvent[] | undefined): AsyncGenerat
  * the sub-calls' total. Built per call by the gateway (see call.ts).
  */
 export function modelCaller(gw: Gateway, parent: CallContext, startCall: StartCall): ModelCaller {
-  return {
+  const caller: ModelCaller = {
     async complete(model, request, signal): Promise<SubCallResult> {
       const sc = await start(gw, startCall, parent, chatSpec(model, request, false), request, signal);
       const s = sc.started;
@@ -160,7 +160,15 @@ export function modelCaller(gw: Gateway, parent: CallContext, startCall: StartCa
       const r = whole(gw, sc, () => c.result().results.map((x) => ({ index: x.index, relevanceScore: x.relevanceScore })));
       return { results: r.value, costUsd: r.costUsd, latencyMs: r.latencyMs };
     },
+    retrieve: (query, signal) => retrieveThrough(gw, caller, query, signal),
   };
+  return caller;
+}
+
+/** A knowledge search whose embedding and rerank calls go through `caller`. */
+export function retrieveThrough(gw: Gateway, caller: ModelCaller, query: RetrievalQuery, signal: AbortSignal): Promise<RetrievedPassage[]> {
+  if (!gw.knowledge) return Promise.reject(new HubError('bad_request', 'Knowledge bases are not available here: run the model on the hub (baimo serve).'));
+  return gw.knowledge.retrieve(query, caller, signal);
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import type { PriceBook } from '../catalog/prices.js';
 import type { Cancel } from '../core/cancel.js';
+import type { Retriever } from '../core/model.js';
 import type { Registry } from '../routing/registry.js';
 import type { BudgetLedger, RateLimits } from '../tenancy/ports.js';
 import type { Principal } from '../tenancy/types.js';
@@ -20,6 +21,8 @@ export interface Gateway {
   readonly limiter: RateLimits;
   /** The hooks every call runs through (gateway/hooks.ts); undefined when none is registered. */
   readonly hooks?: Hooks | undefined;
+  /** The knowledge bases, searched by knowledge-grounded models through their caller; undefined where the host has none (the CLI). */
+  readonly knowledge?: Retriever | undefined;
 }
 
 /** A call's sub-calls, counted and costed once for the whole tree of calls under one top-level call. */

@@ -24,6 +24,7 @@ import { embeddingsCall, rerankCall, wholeText } from './embed-rerank.js';
 import { hooked } from './hooks.js';
 import { newOutcome } from './outcome.js';
 import { recordCall } from './record.js';
+import { retrieveThrough } from './caller.js';
 
 /**
  * A cancellation that follows `signal` for one call only: the listener goes when the call ends,
@@ -79,7 +80,7 @@ export function principalCaller(gw: Gateway, principal: Principal, o: { readonly
       unfollow();
     }
   };
-  return {
+  const caller: ModelCaller = {
     async complete(model, request, signal): Promise<SubCallResult> {
       const r = await run({ endpoint: 'chat', model, stream: false, canonical: request, maxOutput: request.maxTokens }, request, signal, async (s) => {
         if (s.kind === 'whole') return s.collected;
@@ -111,7 +112,9 @@ export function principalCaller(gw: Gateway, principal: Principal, o: { readonly
       const r = await run(c.spec, c.request, signal, () => c.result().results.map((x) => ({ index: x.index, relevanceScore: x.relevanceScore })));
       return { results: r.value, costUsd: r.costUsd, latencyMs: r.latencyMs };
     },
+    retrieve: (query, signal) => retrieveThrough(gw, caller, query, signal),
   };
+  return caller;
 }
 
 /** A pre-hook's answer as the events of a call. */

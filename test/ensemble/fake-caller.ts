@@ -4,8 +4,8 @@
  * times) so tests can assert who was called, with what, and what overlapped.
  */
 import { HubError } from '../../src/core/errors.js';
-import type { EmbedCallResult, ModelCaller, RerankCallResult, SubCallResult } from '../../src/core/model.js';
-import type { ChatEvent, ChatRequest, Message, ReasoningPart, ToolCall, Usage } from '../../src/core/types.js';
+import type { EmbedCallResult, ModelCaller, RerankCallResult, RetrievalQuery, SubCallResult } from '../../src/core/model.js';
+import type { ChatEvent, ChatRequest, Message, ReasoningPart, RetrievedPassage, ToolCall, Usage } from '../../src/core/types.js';
 
 export interface Scripted {
   readonly text?: string;
@@ -40,6 +40,8 @@ export interface FakeOptions {
   readonly prices?: Readonly<Record<string, number>>;
   /** Default delay of every call. */
   readonly delayMs?: number;
+  /** What retrieve() finds (or the error it fails with); by default it finds nothing. */
+  readonly passages?: readonly RetrievedPassage[] | Error;
 }
 
 export const DEFAULT_USAGE: Usage = { inputTokens: 10, outputTokens: 5 };
@@ -96,6 +98,16 @@ export class FakeCaller implements ModelCaller {
 
   worstCaseUsd(model: string, _request: ChatRequest): number | undefined {
     return this.options.prices?.[model];
+  }
+
+  /** The retrieve() calls made, in order. */
+  readonly retrievals: RetrievalQuery[] = [];
+
+  async retrieve(query: RetrievalQuery, _signal: AbortSignal): Promise<RetrievedPassage[]> {
+    this.retrievals.push(query);
+    const p = this.options.passages ?? [];
+    if (p instanceof Error) throw p;
+    return p.slice(0, query.maxResults);
   }
 
   /** The ensemble kinds make chat calls only: an embeddings or rerank call is a bug in the kind under test. */
