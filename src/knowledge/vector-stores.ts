@@ -6,8 +6,10 @@
  * jobs and takes its chunks out of the index. HTTP shapes live in server/routes/vector-stores.ts.
  */
 import { HubError } from '../core/errors.js';
+import type { ModelCaller, RetrievalQuery, Retriever } from '../core/model.js';
+import type { RetrievedPassage } from '../core/types.js';
 import { timeOrderedId } from '../core/ids.js';
-import { matches } from './filters.js';
+import { FilterError, matches, parseFilter } from './filters.js';
 import type { Filter } from './filters.js';
 import type { IngestionRunner } from './jobs.js';
 import type {
@@ -96,7 +98,7 @@ function noFile(id: string, param: string): HubError {
 
 const now = () => Math.floor(Date.now() / 1000);
 
-export class KnowledgeService {
+export class KnowledgeService implements Retriever {
   constructor(private readonly d: KnowledgeDeps) {}
 
   private expired(s: VectorStoreRow): boolean {
@@ -284,11 +286,36 @@ export class KnowledgeService {
   }
 
   /**
+   * The gateway's Retriever (a knowledge-grounded model's search): embedding and rerank calls go
+   * through `caller`, so they are sub-calls of the model's call, charged to its key. The stores
+   * are the ones the model was configured with by the operator, so any store is searched (the
+   * admin's view): a route that lets a client name stores (file_search) must check the client's
+   * key owns them before it asks.
+   */
+  async retrieve(query: RetrievalQuery, caller: ModelCaller, signal: AbortSignal): Promise<RetrievedPassage[]> {
+    let filter: Filter | undefined;
+    try {
+      filter = query.filters === undefined || query.filters === null ? undefined : parseFilter(query.filters);
+    } catch (err) {
+      if (err instanceof FilterError) throw new HubError('bad_request', err.message, { param: err.param });
+      throw err;
+    }
+    const r = await this.searchStores(
+      query.vectorStoreIds,
+      { owner: undefined, keyId: null },
+      { queries: [query.query], filter, maxResults: query.maxResults, threshold: query.scoreThreshold, rerank: true },
+      signal,
+      caller,
+    );
+    return r.hits.map((h) => ({ fileId: h.fileId, filename: h.filename, vectorStoreId: h.vectorStoreId, score: h.score, text: h.text, ...(h.attributes && { attributes: h.attributes }) }));
+  }
+
+  /**
    * Searches several stores at once (the `file_search` tool names a list): each must be the
    * caller's and live. Keyword statistics span them all; each store's vectors are compared with
    * the query embedded by that store's own model. A filter is applied per (store, file).
    */
-  async searchStores(ids: readonly string[], c: Caller, q: SearchQuery, signal: AbortSignal): Promise<{ hits: SearchHitView[]; scoring: Scoring | null }> {
+  async searchStores(ids: readonly string[], c: Caller, q: SearchQuery, signal: AbortSignal, through?: KnowledgeModels): Promise<{ hits: SearchHitView[]; scoring: Scoring | null }> {
     const stores: VectorStoreRow[] = [];
     for (const id of new Set(ids)) stores.push(await this.live(id, c));
     const key = (storeId: string, fileId: string) => `${storeId}\u0000${fileId}`;
@@ -302,7 +329,7 @@ export class KnowledgeService {
     const byModel = new Map<string, string[]>();
     for (const s of stores) if (s.embeddingModel !== null) byModel.set(s.embeddingModel, [...(byModel.get(s.embeddingModel) ?? []), s.id]);
     const rerankModel = q.rerank ? this.d.settings.rerankModel : undefined;
-    const models = byModel.size > 0 || rerankModel !== undefined ? this.d.models?.(c.keyId) : undefined;
+    const models = byModel.size > 0 || rerankModel !== undefined ? (through ?? this.d.models?.(c.keyId)) : undefined;
     const r = await search(
       this.d.index,
       models,

@@ -110,7 +110,9 @@ function methodNotAllowed(res: ServerResponse, method: string, path: string, all
 }
 
 export function createHub(o: HubOptions): Hub {
-  const gateway: Gateway = {
+  // Knowledge is made from the gateway (its models are the gateway's calls) and is part of it (a
+  // knowledge-grounded model retrieves through it), so it is set once made.
+  const gateway: { -readonly [K in keyof Gateway]: Gateway[K] } = {
     registry: o.registry,
     recorder: o.recorder,
     hooks: compileHooks(o.hooks ?? []),
@@ -118,12 +120,14 @@ export function createHub(o: HubOptions): Hub {
     ledger: o.ledger,
     limiter: o.limiter ?? new RateLimiter(),
   };
+  const knowledge = o.knowledge?.(gateway);
+  gateway.knowledge = knowledge;
   const ctx: HubContext = {
     ...gateway,
     maxBodyBytes: o.maxBodyBytes,
     tenancy: o.tenancy,
     stores: o.stores,
-    knowledge: o.knowledge?.(gateway),
+    knowledge,
     startedAt: Math.floor(Date.now() / 1000),
   };
 
