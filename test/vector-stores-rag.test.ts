@@ -1,0 +1,51 @@
+/**
+ * A knowledge-grounded virtual model (kind rag) over a vector store the hub holds: the store is
+ * made and filled through the Vector Stores API, its id put in the config, and a chat-completions
+ * client gets an answer grounded in the passages the hub's search returned (the member model saw
+ * them), reported in the `baimo_retrieval` extension.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI, { toFile } from 'openai';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startHub } from '../src/server/start.js';
+import { startOpenAIUpstream } from './upstreams/openai.js';
+
+const ZH = '长江是中国最长的河流，全长约六千三百公里。长江流域人口众多。';
+let dir: string | undefined;
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a rag virtual model over a vector store the hub holds', () => {
+  it('answers grounded in the passages the store gives, reported as baimo_retrieval', async () => {
+    const upstream = await startOpenAIUpstream();
+    const d = (dir = mkdtempSync(join(tmpdir(), 'baimo-rag-')));
+    const config = join(d, 'baimo.yaml');
+    const base = `providers:\n  loop:\n    baseURL: ${upstream.baseURL}\n    models: [gpt-test]\n`;
+    writeFileSync(config, base);
+    const open = () => startHub({ config, port: '0', host: '127.0.0.1', dataDir: join(d, 'data'), env: { BAIMO_AUTH: 'none', BAIMO_LOG_LEVEL: 'silent' }, detectOllama: false });
+    let hub = await open();
+    try {
+      let c = new OpenAI({ baseURL: `${hub.url}/v1`, apiKey: 'x', maxRetries: 0 });
+      const vs = await c.vectorStores.create({ name: 'rag' });
+      await c.vectorStores.fileBatches.uploadAndPoll(vs.id, { files: [await toFile(Buffer.from(ZH), 'zh.txt'), await toFile(Buffer.from('The Thames flows through London.'), 'en.txt')] });
+      await hub.close();
+      // The store's id goes into the config, as an operator would put it.
+      writeFileSync(config, `${base}virtualModels:\n  kb:\n    kind: rag\n    model: loop/gpt-test\n    vectorStores: [${vs.id}]\n    maxResults: 3\n`);
+      hub = await open();
+      c = new OpenAI({ baseURL: `${hub.url}/v1`, apiKey: 'x', maxRetries: 0 });
+      const before = upstream.requests.length;
+      const r = await c.chat.completions.create({ model: 'kb', messages: [{ role: 'user', content: '长江有多长？' }] });
+      const ext = (r as unknown as { baimo_retrieval: { results: { filename: string; vector_store_id: string; text: string }[] } }).baimo_retrieval;
+      expect(ext.results[0]).toMatchObject({ filename: 'zh.txt', vector_store_id: vs.id });
+      // The member model was asked with the passage in front of the question.
+      const sent = JSON.stringify(upstream.requests.slice(before).find((q) => q.path === '/v1/chat/completions')!.body.messages);
+      expect(sent).toContain('长江是中国最长的河流');
+    } finally {
+      await hub.close();
+      await upstream.close();
+    }
+  });
+});
