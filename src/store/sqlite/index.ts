@@ -5,6 +5,7 @@ import type { UsageRow } from '../../usage/ports.js';
 import { FILE_MODE, lockDataDir, prepareDataDir, privateFile } from '../data-dir.js';
 import { SQLiteVoteStore } from './arena.js';
 import { SQLiteFileStore } from './files.js';
+import { SQLiteChunkIndex } from './knowledge-index.js';
 import { SQLiteResponseStore } from './responses.js';
 import { openDatabase } from './schema.js';
 import { SQLiteTenancyStore } from './tenancy.js';
@@ -25,6 +26,7 @@ export interface SQLiteStores {
   readonly responses: SQLiteResponseStore;
   readonly arena: SQLiteVoteStore;
   readonly files: SQLiteFileStore;
+  readonly knowledge: SQLiteChunkIndex;
   /** Most recent usage rows first (inspection only). */
   recentUsage(limit?: number): UsageRow[];
   /**
@@ -51,6 +53,7 @@ function openSQLiteFile(path: string, unlock?: () => void): SQLiteStores {
     responses,
     arena: new SQLiteVoteStore(db),
     files: new SQLiteFileStore(db),
+    knowledge: new SQLiteChunkIndex(db),
     recentUsage: (limit) => usage.recent(limit),
     async prune(usageBefore, bodiesBefore) {
       const removed = await usage.prune(usageBefore, bodiesBefore);

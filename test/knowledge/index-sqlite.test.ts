@@ -1,0 +1,285 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { ChunkInput } from '../../src/knowledge/ports.js';
+import { indexTerms, queryTerms } from '../../src/knowledge/segment.js';
+import { openSQLiteStores, type SQLiteStores } from '../../src/store/sqlite/index.js';
+
+let dir: string;
+let stores: SQLiteStores;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'baimo-kindex-'));
+  stores = openSQLiteStores(dir);
+});
+
+afterAll(() => {
+  stores.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  for (const t of ['knowledge_chunks', 'knowledge_vectors', 'knowledge_stats']) stores.db.exec(`DELETE FROM ${t}`);
+  stores.db.exec("INSERT INTO knowledge_terms (knowledge_terms) VALUES ('delete-all')");
+});
+
+/** Chunks of plain text, their words segmented as ingestion does. */
+function chunks(...texts: string[]): ChunkInput[] {
+  return texts.map((text, seq) => ({ seq, text, terms: indexTerms(text), tokens: text.length }));
+}
+
+const vec = (...xs: number[]): Float32Array => new Float32Array(xs);
+
+const ZH = [
+  '长江是中国第一长河，发源于青藏高原的唐古拉山脉，流经十一个省级行政区，最终注入东海，全长约六千三百公里。',
+  '保持健康的生活方式需要均衡饮食、规律作息和适量运动，医生建议每周至少进行一百五十分钟的中等强度锻炼。',
+  '黄河是中华文明的摇篮，流经黄土高原时携带大量泥沙，因此河水呈现浑浊的黄色。',
+];
+
+describe('SQLite chunk index: keyword', () => {
+  it('finds a two-character Chinese word inside long Chinese text', async () => {
+    const k = stores.knowledge;
+    await k.replaceFile('vs_zh', 'file_zh', chunks(...ZH));
+    const river = await k.keyword({ vectorStoreIds: ['vs_zh'] }, queryTerms('长江'), 10);
+    expect(river.map((h) => h.seq)).toEqual([0]);
+    expect(river[0]!.score).toBeGreaterThan(0);
+    expect(river[0]!.text).toBe(ZH[0]);
+    const health = await k.keyword({ vectorStoreIds: ['vs_zh'] }, queryTerms('健康'), 10);
+    expect(health.map((h) => h.seq)).toEqual([1]);
+  });
+
+  it('where plain FTS5 over the raw text finds nothing for the same words (the contrast)', () => {
+    stores.db.exec('CREATE VIRTUAL TABLE IF NOT EXISTS temp.raw_zh USING fts5 (text)');
+    stores.db.exec('DELETE FROM temp.raw_zh');
+    const ins = stores.db.prepare('INSERT INTO temp.raw_zh (text) VALUES (?)');
+    for (const t of ZH) ins.run(t);
+    const hits = (q: string) => (stores.db.prepare('SELECT COUNT(*) AS n FROM temp.raw_zh WHERE raw_zh MATCH ?').get(q) as { n: number }).n;
+    expect(hits('长江')).toBe(0);
+    expect(hits('健康')).toBe(0);
+    // Only the whole clause, as unicode61 saw it, is a token.
+    expect(hits('"长江是中国第一长河"')).toBe(1);
+  });
+
+  it('finds English words, and words with punctuation in them (c++, api-key) whole', async () => {
+    const k = stores.knowledge;
+    await k.replaceFile('vs_en', 'f1', chunks('The quick brown fox jumps over the lazy dog.', 'Rotate the API key every ninety days.', 'C++ templates compile slowly.'));
+    expect((await k.keyword({ vectorStoreIds: ['vs_en'] }, queryTerms('foxes? fox!'), 10)).map((h) => h.seq)).toEqual([0]);
+    expect((await k.keyword({ vectorStoreIds: ['vs_en'] }, queryTerms('api key'), 10)).map((h) => h.seq)).toEqual([1]);
+    // Words are matched whole and exactly, not by prefix.
+    expect(await k.keyword({ vectorStoreIds: ['vs_en'] }, ['qui'], 10)).toEqual([]);
+    // The segmenter keeps c++ whole, and so does the index.
+    expect((await k.keyword({ vectorStoreIds: ['vs_en'] }, queryTerms('c++'), 10)).map((h) => h.seq)).toEqual([2]);
+    // A word with punctuation in it is one word: indexed as such, found as such, never in parts.
+    await k.replaceFile('vs_punct', 'f', [{ seq: 0, text: 'x', terms: 'c++ api-key node.js', tokens: 1 }]);
+    const scope = { vectorStoreIds: ['vs_punct'] };
+    expect((await k.keyword(scope, ['c++'], 10)).map((h) => h.seq)).toEqual([0]);
+    expect((await k.keyword(scope, ['api-key'], 10)).map((h) => h.seq)).toEqual([0]);
+    expect(await k.keyword(scope, ['node'], 10)).toEqual([]);
+    expect(await k.keyword(scope, ['c'], 10)).toEqual([]);
+    // Upper-case query words meet the (lower-case) indexed words.
+    expect((await k.keyword(scope, ['NODE.JS'], 10)).map((h) => h.seq)).toEqual([0]);
+  });
+
+  it('ranks by BM25: a rarer word, more occurrences and a shorter chunk each rank higher', async () => {
+    const k = stores.knowledge;
+    // "common" is in every chunk, "rare" in one: a chunk with the rare word beats one with the common word twice.
+    await k.replaceFile('vs_r', 'f', [
+      { seq: 0, text: '0', terms: 'common rare filler', tokens: 3 },
+      { seq: 1, text: '1', terms: 'common common filler', tokens: 3 },
+      { seq: 2, text: '2', terms: 'common other filler', tokens: 3 },
+      { seq: 3, text: '3', terms: 'common other filler', tokens: 3 },
+    ]);
+    const rarer = await k.keyword({ vectorStoreIds: ['vs_r'] }, ['common', 'rare'], 10);
+    expect(rarer[0]!.seq).toBe(0);
+    expect(rarer[1]!.seq).toBe(1);
+    expect(rarer.every((h) => h.score > 0)).toBe(true);
+
+    await k.replaceFile('vs_tf', 'f', [
+      { seq: 0, text: '0', terms: 'apple pear plum fig', tokens: 4 },
+      { seq: 1, text: '1', terms: 'apple apple apple fig', tokens: 4 },
+      { seq: 2, text: '2', terms: 'pear plum fig kiwi', tokens: 4 },
+    ]);
+    expect((await k.keyword({ vectorStoreIds: ['vs_tf'] }, ['apple'], 10)).map((h) => h.seq)).toEqual([1, 0]);
+
+    await k.replaceFile('vs_len', 'f', [
+      { seq: 0, text: '0', terms: 'apple ' + 'pad '.repeat(40), tokens: 41 },
+      { seq: 1, text: '1', terms: 'apple pad', tokens: 2 },
+      { seq: 2, text: '2', terms: 'pad pad pad', tokens: 3 },
+    ]);
+    const shorter = await k.keyword({ vectorStoreIds: ['vs_len'] }, ['apple'], 10);
+    expect(shorter.map((h) => h.seq)).toEqual([1, 0]);
+    expect(shorter[0]!.score).toBeGreaterThan(shorter[1]!.score);
+  });
+
+  it('scores with the statistics of the scope, not of other stores', async () => {
+    const k = stores.knowledge;
+    await k.replaceFile('vs_a', 'f', [
+      { seq: 0, text: 'a0', terms: 'alpha beta', tokens: 2 },
+      { seq: 1, text: 'a1', terms: 'gamma delta', tokens: 2 },
+    ]);
+    const before = await k.keyword({ vectorStoreIds: ['vs_a'] }, ['alpha'], 10);
+    // Another store fills up with "alpha": vs_a's score for it does not move.
+    await k.replaceFile('vs_b', 'f', Array.from({ length: 50 }, (_, seq) => ({ seq, text: 'b', terms: 'alpha alpha filler words here', tokens: 5 })));
+    const after = await k.keyword({ vectorStoreIds: ['vs_a'] }, ['alpha'], 10);
+    expect(after).toEqual(before);
+    // N = 2, df = 1, avgdl = dl = 2: idf ln(1 + 1.5 / 1.5), tf part 1 * 2.2 / (1 + 1.2).
+    expect(after[0]!.score).toBeCloseTo(Math.log(2), 10);
+    // Over both stores the word is common, so it weighs less.
+    const both = await k.keyword({ vectorStoreIds: ['vs_a', 'vs_b'] }, ['alpha'], 100);
+    expect(both).toHaveLength(51);
+    expect(both.find((h) => h.vectorStoreId === 'vs_a')!.score).toBeLessThan(after[0]!.score);
+  });
+
+  it('never returns another store’s or another file’s chunks', async () => {
+    const k = stores.knowledge;
+    await k.replaceFile('vs_1', 'file_a', chunks('shared secret alpha'));
+    await k.replaceFile('vs_1', 'file_b', chunks('shared secret beta'));
+    await k.replaceFile('vs_2', 'file_a', chunks('shared secret gamma'));
+    const inStore = await k.keyword({ vectorStoreIds: ['vs_1'] }, ['secret'], 10);
+    expect(inStore.map((h) => `${h.vectorStoreId}/${h.fileId}`).sort()).toEqual(['vs_1/file_a', 'vs_1/file_b']);
+    const inFile = await k.keyword({ vectorStoreIds: ['vs_1'], fileIds: ['file_b'] }, ['secret'], 10);
+    expect(inFile.map((h) => `${h.vectorStoreId}/${h.fileId}`)).toEqual(['vs_1/file_b']);
+    // A file id of another store names nothing in this one.
+    expect(await k.keyword({ vectorStoreIds: ['vs_2'], fileIds: ['file_b'] }, ['secret'], 10)).toEqual([]);
+    expect(await k.keyword({ vectorStoreIds: ['vs_none'] }, ['secret'], 10)).toEqual([]);
+    expect(await k.keyword({ vectorStoreIds: [] }, ['secret'], 10)).toEqual([]);
+    expect(await k.keyword({ vectorStoreIds: ['vs_1'], fileIds: [] }, ['secret'], 10)).toEqual([]);
+    // Thousands of file ids in scope are one parameter.
+    const many = [...Array.from({ length: 5000 }, (_, i) => `file_${i}`), 'file_a'];
+    expect((await k.keyword({ vectorStoreIds: ['vs_1', 'vs_2'], fileIds: many }, ['secret'], 10)).map((h) => h.vectorStoreId).sort()).toEqual(['vs_1', 'vs_2']);
+  });
+
+  it('takes FTS5 query syntax in words literally', async () => {
+    const k = stores.knowledge;
+    await k.replaceFile('vs_s', 'f', [
+      { seq: 0, text: 'plain', terms: 'apple pear', tokens: 2 },
+      { seq: 1, text: 'syntax', terms: '"and" near( * or -x col:y', tokens: 6 },
+    ]);
+    const scope = { vectorStoreIds: ['vs_s'] };
+    for (const w of ['"AND"', 'NEAR(', '*', 'OR', '-x', 'col:y']) {
+      expect((await k.keyword(scope, [w], 10)).map((h) => h.seq), w).toEqual([1]);
+    }
+    for (const w of ['apple OR pear', 'apple*', '"apple"', '(', ')', '^apple', 'NOT', "'", '\\', '\u0000']) {
+      const hits = await k.keyword(scope, [w], 10);
+      // "apple OR pear" is three words for the index (spaces split); none of these is a query.
+      if (w === 'apple OR pear') expect(hits.map((h) => h.seq).sort()).toEqual([0, 1]);
+      else expect(hits, w).toEqual([]);
+    }
+  });
+
+  it('handles empty words, limit 0 or absurd, a 100k-word query and an empty store', async () => {
+    const k = stores.knowledge;
+    await k.replaceFile('vs_e', 'f', chunks('alpha beta gamma', 'beta gamma delta', 'gamma delta epsilon'));
+    const scope = { vectorStoreIds: ['vs_e'] };
+    expect(await k.keyword(scope, [], 10)).toEqual([]);
+    expect(await k.keyword(scope, ['', ' ', '\t\n'], 10)).toEqual([]);
+    expect(await k.keyword(scope, ['gamma'], 0)).toEqual([]);
+    expect(await k.keyword(scope, ['gamma'], -3)).toEqual([]);
+    expect(await k.keyword(scope, ['gamma'], Number.NaN)).toEqual([]);
+    expect(await k.keyword(scope, ['gamma'], 1.7)).toHaveLength(1);
+    expect(await k.keyword(scope, ['gamma'], Number.POSITIVE_INFINITY)).toEqual([]);
+    expect(await k.keyword(scope, ['gamma'], 1e12)).toHaveLength(3);
+    const huge = Array.from({ length: 100_000 }, (_, i) => `w${i}`);
+    huge.push('delta', 'delta');
+    expect((await k.keyword(scope, huge, 10)).map((h) => h.seq).sort()).toEqual([1, 2]);
+    await k.replaceFile('vs_empty', 'f', []);
+    expect(await k.keyword({ vectorStoreIds: ['vs_empty'] }, ['gamma'], 10)).toEqual([]);
+    expect(await k.nearest({ vectorStoreIds: ['vs_empty'] }, vec(1, 0), 10)).toEqual([]);
+    expect(await k.fileChunks('vs_empty', 'f', undefined, 10)).toEqual([]);
+  });
+});
+
+describe('SQLite chunk index: vectors', () => {
+  it('returns cosine order, ignores chunks without a vector and skips other dimensions', async () => {
+    const k = stores.knowledge;
+    await k.replaceFile('vs_v', 'f', [
+      { seq: 0, text: 'east', terms: 'east', tokens: 1, vector: vec(1, 0, 0) },
+      { seq: 1, text: 'north-east', terms: 'ne', tokens: 1, vector: vec(1, 1, 0) },
+      { seq: 2, text: 'west', terms: 'west', tokens: 1, vector: vec(-1, 0, 0) },
+      { seq: 3, text: 'none', terms: 'none', tokens: 1 },
+      { seq: 4, text: 'zero', terms: 'zero', tokens: 1, vector: vec(0, 0, 0) },
+      { seq: 5, text: 'short', terms: 'short', tokens: 1, vector: vec(1, 0) },
+    ]);
+    const hits = await k.nearest({ vectorStoreIds: ['vs_v'] }, vec(2, 0, 0), 10);
+    expect(hits.map((h) => h.text)).toEqual(['east', 'north-east', 'west']);
+    expect(hits[0]!.score).toBeCloseTo(1, 6);
+    expect(hits[1]!.score).toBeCloseTo(Math.SQRT1_2, 6);
+    expect(hits[2]!.score).toBeCloseTo(-1, 6);
+    expect((await k.nearest({ vectorStoreIds: ['vs_v'] }, vec(2, 0, 0), 1)).map((h) => h.seq)).toEqual([0]);
+    expect((await k.nearest({ vectorStoreIds: ['vs_v'] }, vec(0, 1), 10)).map((h) => h.text)).toEqual(['short']);
+    expect(await k.nearest({ vectorStoreIds: ['vs_v'] }, vec(), 10)).toEqual([]);
+    expect(await k.nearest({ vectorStoreIds: ['vs_v'] }, vec(0, 0, 0), 10)).toEqual([]);
+    expect(await k.nearest({ vectorStoreIds: ['vs_v'] }, vec(1, 0, 0), 0)).toEqual([]);
+  });
+
+  it('honours the scope across scan windows', async () => {
+    const k = stores.knowledge;
+    // More vectors than one scan window, the best ones of another store or file.
+    const many = (n: number, x: number) => Array.from({ length: n }, (_, seq) => ({ seq, text: `${x}`, terms: 'v', tokens: 1, vector: vec(x, 1) }));
+    await k.replaceFile('vs_other', 'f', many(100, 10));
+    await k.replaceFile('vs_mine', 'f_skip', many(100, 5));
+    await k.replaceFile('vs_mine', 'f', many(25_000, 1));
+    await k.replaceFile('vs_mine', 'f_late', many(3, 2));
+    const hits = await k.nearest({ vectorStoreIds: ['vs_mine'], fileIds: ['f', 'f_late'] }, vec(1, 0), 5);
+    expect(hits.map((h) => `${h.vectorStoreId}/${h.fileId}`)).toEqual(['vs_mine/f_late', 'vs_mine/f_late', 'vs_mine/f_late', 'vs_mine/f', 'vs_mine/f']);
+    expect(hits[0]!.score).toBeGreaterThan(hits[3]!.score);
+  });
+});
+
+describe('SQLite chunk index: files and stores', () => {
+  it('replaceFile replaces a file’s chunks, words and vectors', async () => {
+    const k = stores.knowledge;
+    await k.replaceFile('vs_f', 'f', [
+      { seq: 0, text: 'old zero', terms: 'old zero', tokens: 2, vector: vec(1, 0) },
+      { seq: 1, text: 'old one', terms: 'old one', tokens: 2, vector: vec(0, 1) },
+    ]);
+    await k.replaceFile('vs_f', 'f', [{ seq: 0, text: 'new zero', terms: 'new zero', tokens: 2 }]);
+    const scope = { vectorStoreIds: ['vs_f'] };
+    expect(await k.keyword(scope, ['old'], 10)).toEqual([]);
+    expect((await k.keyword(scope, ['new'], 10)).map((h) => h.text)).toEqual(['new zero']);
+    expect(await k.nearest(scope, vec(1, 0), 10)).toEqual([]);
+    expect(await k.fileChunks('vs_f', 'f', undefined, 10)).toEqual([{ seq: 0, text: 'new zero', tokens: 2 }]);
+    expect(stores.db.prepare("SELECT chunks, length FROM knowledge_stats WHERE vector_store_id = 'vs_f'").get()).toEqual({ chunks: 1, length: 2 });
+  });
+
+  it('replaceFile is all or nothing', async () => {
+    const k = stores.knowledge;
+    await k.replaceFile('vs_t', 'f', chunks('kept text'));
+    const dup = [...chunks('first new'), ...chunks('second new')];
+    await expect(k.replaceFile('vs_t', 'f', dup)).rejects.toThrow();
+    expect((await k.fileChunks('vs_t', 'f', undefined, 10)).map((c) => c.text)).toEqual(['kept text']);
+    expect(await k.keyword({ vectorStoreIds: ['vs_t'] }, ['first'], 10)).toEqual([]);
+    expect((await k.keyword({ vectorStoreIds: ['vs_t'] }, ['kept'], 10)).map((h) => h.text)).toEqual(['kept text']);
+  });
+
+  it('removeFile and removeStore take chunks, words, vectors and totals', async () => {
+    const k = stores.knowledge;
+    await k.replaceFile('vs_x', 'a', [{ seq: 0, text: 'a', terms: 'word', tokens: 1, vector: vec(1, 0) }]);
+    await k.replaceFile('vs_x', 'b', [{ seq: 0, text: 'b', terms: 'word', tokens: 1, vector: vec(1, 0) }]);
+    await k.replaceFile('vs_y', 'a', [{ seq: 0, text: 'y', terms: 'word', tokens: 1, vector: vec(1, 0) }]);
+    await k.removeFile('vs_x', 'a');
+    expect((await k.keyword({ vectorStoreIds: ['vs_x'] }, ['word'], 10)).map((h) => h.fileId)).toEqual(['b']);
+    expect((await k.nearest({ vectorStoreIds: ['vs_x'] }, vec(1, 0), 10)).map((h) => h.fileId)).toEqual(['b']);
+    await k.removeFile('vs_x', 'missing');
+    await k.removeStore('vs_x');
+    expect(await k.keyword({ vectorStoreIds: ['vs_x'] }, ['word'], 10)).toEqual([]);
+    expect(await k.nearest({ vectorStoreIds: ['vs_x'] }, vec(1, 0), 10)).toEqual([]);
+    expect((await k.keyword({ vectorStoreIds: ['vs_x', 'vs_y'] }, ['word'], 10)).map((h) => h.text)).toEqual(['y']);
+    expect(stores.db.prepare('SELECT vector_store_id FROM knowledge_stats').all()).toEqual([{ vector_store_id: 'vs_y' }]);
+    expect((stores.db.prepare('SELECT COUNT(*) AS n FROM knowledge_postings').get() as { n: number }).n).toBe(1);
+    await k.removeStore('vs_never');
+  });
+
+  it('pages a file’s chunks in order after a seq', async () => {
+    const k = stores.knowledge;
+    await k.replaceFile('vs_p', 'f', chunks('c0', 'c1', 'c2', 'c3', 'c4'));
+    expect((await k.fileChunks('vs_p', 'f', undefined, 2)).map((c) => c.seq)).toEqual([0, 1]);
+    expect((await k.fileChunks('vs_p', 'f', 1, 2)).map((c) => c.seq)).toEqual([2, 3]);
+    expect((await k.fileChunks('vs_p', 'f', 3, 10)).map((c) => c.seq)).toEqual([4]);
+    expect(await k.fileChunks('vs_p', 'f', 4, 10)).toEqual([]);
+    expect(await k.fileChunks('vs_p', 'f', undefined, 0)).toEqual([]);
+    expect(await k.fileChunks('vs_p', 'other', undefined, 10)).toEqual([]);
+    expect(await k.fileChunks('vs_other', 'f', undefined, 10)).toEqual([]);
+  });
+});
