@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ChunkInput } from '../../src/knowledge/ports.js';
 import { indexTerms, queryTerms } from '../../src/knowledge/segment.js';
 import { openSQLiteStores, type SQLiteStores } from '../../src/store/sqlite/index.js';
+import { MAX_QUERY_WORDS } from '../../src/store/sqlite/knowledge-index.js';
 
 let dir: string;
 let stores: SQLiteStores;
@@ -19,10 +20,13 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-beforeEach(() => {
-  for (const t of ['knowledge_chunks', 'knowledge_vectors', 'knowledge_stats']) stores.db.exec(`DELETE FROM ${t}`);
-  stores.db.exec("INSERT INTO knowledge_terms (knowledge_terms) VALUES ('delete-all')");
+beforeEach(async () => {
+  const all = stores.db.prepare('SELECT vector_store_id FROM knowledge_stores').pluck().all() as string[];
+  for (const id of all) await stores.knowledge.removeStore(id);
 });
+
+/** The store's words' FTS5 tables that exist. */
+const termTables = (): string[] => stores.db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name GLOB 'knowledge_terms_*' AND name NOT GLOB '*_*_*_*'").pluck().all() as string[];
 
 /** Chunks of plain text, their words segmented as ingestion does. */
 function chunks(...texts: string[]): ChunkInput[] {
@@ -112,23 +116,25 @@ describe('SQLite chunk index: keyword', () => {
     expect(shorter[0]!.score).toBeGreaterThan(shorter[1]!.score);
   });
 
-  it('scores with the statistics of the scope, not of other stores', async () => {
+  it('scores with each store’s own statistics, whatever other stores hold', async () => {
     const k = stores.knowledge;
     await k.replaceFile('vs_a', 'f', [
       { seq: 0, text: 'a0', terms: 'alpha beta', tokens: 2 },
       { seq: 1, text: 'a1', terms: 'gamma delta', tokens: 2 },
+      { seq: 2, text: 'a2', terms: 'gamma epsilon', tokens: 2 },
     ]);
     const before = await k.keyword({ vectorStoreIds: ['vs_a'] }, ['alpha'], 10);
-    // Another store fills up with "alpha": vs_a's score for it does not move.
+    // N = 3, n = 1: idf ln((3 - 1 + 0.5) / (1 + 0.5)); dl = avgdl, tf 1: 1 * 2.2 / (1 + 1.2).
+    expect(before[0]!.score).toBeCloseTo(Math.log(2.5 / 1.5), 6);
+    // Another store fills up with "alpha": vs_a's score for it does not move, alone or beside it.
     await k.replaceFile('vs_b', 'f', Array.from({ length: 50 }, (_, seq) => ({ seq, text: 'b', terms: 'alpha alpha filler words here', tokens: 5 })));
-    const after = await k.keyword({ vectorStoreIds: ['vs_a'] }, ['alpha'], 10);
-    expect(after).toEqual(before);
-    // N = 2, df = 1, avgdl = dl = 2: idf ln(1 + 1.5 / 1.5), tf part 1 * 2.2 / (1 + 1.2).
-    expect(after[0]!.score).toBeCloseTo(Math.log(2), 10);
-    // Over both stores the word is common, so it weighs less.
+    expect(await k.keyword({ vectorStoreIds: ['vs_a'] }, ['alpha'], 10)).toEqual(before);
     const both = await k.keyword({ vectorStoreIds: ['vs_a', 'vs_b'] }, ['alpha'], 100);
     expect(both).toHaveLength(51);
-    expect(both.find((h) => h.vectorStoreId === 'vs_a')!.score).toBeLessThan(after[0]!.score);
+    expect(both.find((h) => h.vectorStoreId === 'vs_a')).toEqual(before[0]);
+    // In vs_b "alpha" is in every chunk: FTS5's idf floors it, yet every score stays > 0.
+    expect(both.every((h) => h.score > 0)).toBe(true);
+    expect(both[0]!.vectorStoreId).toBe('vs_a');
   });
 
   it('never returns another store’s or another file’s chunks', async () => {
@@ -180,9 +186,11 @@ describe('SQLite chunk index: keyword', () => {
     expect(await k.keyword(scope, ['gamma'], 1.7)).toHaveLength(1);
     expect(await k.keyword(scope, ['gamma'], Number.POSITIVE_INFINITY)).toEqual([]);
     expect(await k.keyword(scope, ['gamma'], 1e12)).toHaveLength(3);
-    const huge = Array.from({ length: 100_000 }, (_, i) => `w${i}`);
-    huge.push('delta', 'delta');
+    // The first MAX_QUERY_WORDS distinct words count; the rest of a 100k-word query is ignored.
+    const huge = ['delta', 'delta', ...Array.from({ length: 100_000 }, (_, i) => `w${i}`), 'alpha'];
     expect((await k.keyword(scope, huge, 10)).map((h) => h.seq).sort()).toEqual([1, 2]);
+    expect(await k.keyword(scope, [...Array.from({ length: MAX_QUERY_WORDS }, (_, i) => `w${i}`), 'alpha'], 10)).toEqual([]);
+    expect((await k.keyword(scope, [...Array.from({ length: MAX_QUERY_WORDS - 1 }, (_, i) => `w${i}`), 'alpha'], 10)).map((h) => h.seq)).toEqual([0]);
     await k.replaceFile('vs_empty', 'f', []);
     expect(await k.keyword({ vectorStoreIds: ['vs_empty'] }, ['gamma'], 10)).toEqual([]);
     expect(await k.nearest({ vectorStoreIds: ['vs_empty'] }, vec(1, 0), 10)).toEqual([]);
@@ -240,7 +248,7 @@ describe('SQLite chunk index: files and stores', () => {
     expect((await k.keyword(scope, ['new'], 10)).map((h) => h.text)).toEqual(['new zero']);
     expect(await k.nearest(scope, vec(1, 0), 10)).toEqual([]);
     expect(await k.fileChunks('vs_f', 'f', undefined, 10)).toEqual([{ seq: 0, text: 'new zero', tokens: 2 }]);
-    expect(stores.db.prepare("SELECT chunks, length FROM knowledge_stats WHERE vector_store_id = 'vs_f'").get()).toEqual({ chunks: 1, length: 2 });
+    expect(stores.db.prepare('SELECT COUNT(*) FROM knowledge_vectors').pluck().get()).toBe(0);
   });
 
   it('replaceFile is all or nothing', async () => {
@@ -251,6 +259,12 @@ describe('SQLite chunk index: files and stores', () => {
     expect((await k.fileChunks('vs_t', 'f', undefined, 10)).map((c) => c.text)).toEqual(['kept text']);
     expect(await k.keyword({ vectorStoreIds: ['vs_t'] }, ['first'], 10)).toEqual([]);
     expect((await k.keyword({ vectorStoreIds: ['vs_t'] }, ['kept'], 10)).map((h) => h.text)).toEqual(['kept text']);
+    // A new store's first file failing leaves no store behind, nor its words' table.
+    await expect(k.replaceFile('vs_new', 'f', dup)).rejects.toThrow();
+    expect(stores.db.prepare('SELECT vector_store_id FROM knowledge_stores').pluck().all()).toEqual(['vs_t']);
+    expect(termTables()).toHaveLength(1);
+    await k.replaceFile('vs_new', 'f', chunks('first new'));
+    expect((await k.keyword({ vectorStoreIds: ['vs_new'] }, ['first'], 10)).map((h) => h.text)).toEqual(['first new']);
   });
 
   it('removeFile and removeStore take chunks, words, vectors and totals', async () => {
@@ -266,9 +280,15 @@ describe('SQLite chunk index: files and stores', () => {
     expect(await k.keyword({ vectorStoreIds: ['vs_x'] }, ['word'], 10)).toEqual([]);
     expect(await k.nearest({ vectorStoreIds: ['vs_x'] }, vec(1, 0), 10)).toEqual([]);
     expect((await k.keyword({ vectorStoreIds: ['vs_x', 'vs_y'] }, ['word'], 10)).map((h) => h.text)).toEqual(['y']);
-    expect(stores.db.prepare('SELECT vector_store_id FROM knowledge_stats').all()).toEqual([{ vector_store_id: 'vs_y' }]);
-    expect((stores.db.prepare('SELECT COUNT(*) AS n FROM knowledge_postings').get() as { n: number }).n).toBe(1);
+    // The store's words' table is gone with it; the other store's stays.
+    expect(stores.db.prepare('SELECT vector_store_id FROM knowledge_stores').pluck().all()).toEqual(['vs_y']);
+    expect(termTables()).toHaveLength(1);
+    expect(stores.db.prepare('SELECT COUNT(*) FROM knowledge_vectors').pluck().get()).toBe(1);
     await k.removeStore('vs_never');
+    await k.removeFile('vs_never', 'a');
+    // A store removed and filled again starts from nothing.
+    await k.replaceFile('vs_x', 'c', [{ seq: 0, text: 'again', terms: 'word', tokens: 1 }]);
+    expect((await k.keyword({ vectorStoreIds: ['vs_x'] }, ['word'], 10)).map((h) => h.text)).toEqual(['again']);
   });
 
   it('pages a file’s chunks in order after a seq', async () => {

@@ -4,31 +4,44 @@ import type { ChunkHit, ChunkIndex, ChunkInput, ChunkScope, StoredChunk } from '
 import { statementCache } from './schema.js';
 
 /**
- * The chunk index in the embedded store (tables in schema.ts's last knowledge migration).
+ * The chunk index in the embedded store (tables: schema.ts's knowledge migration).
  *
- * Keyword: BM25 computed in SQL over the scope's vector stores. FTS5's own bm25() takes its
- * statistics (document count, average length, each word's document frequency) from the whole
- * table, i.e. from every team's stores: scores would move when another team uploads a file, and
- * the score of a word would tell whether other stores hold it. So FTS5 here only keeps the
- * postings (compactly, deletable per chunk); each query word's occurrences are read through the
- * fts5vocab 'instance' table (an exact term lookup, never a MATCH: no query syntax is ever
- * parsed, so `"AND"`, `NEAR(` or `*` are just words), document frequencies are counted within
- * the scope's stores, and N and the average length come from knowledge_stats.
+ * Keyword: FTS5's bm25() (k1 1.2, b 0.75) over one FTS5 table per vector store. bm25() takes
+ * its statistics (chunk count, average length, each word's chunk frequency) from the whole
+ * table; one table for every store would make a store's scores move when another team uploads
+ * a file, and tell, through the score, whether other stores hold a word. One table per store
+ * makes the statistics the store's own. A scope of several stores is searched store by store
+ * and the hits merged by score: each store's statistics are its own (as a sharded search engine
+ * scores per shard), not the union's. BM25 computed in SQL from the postings over the union
+ * (fts5vocab) was measured first: 8 times slower than bm25() (bench/knowledge-index.ts).
+ * The idf is FTS5's, ln((N - n + 0.5) / (n + 0.5)), floored at 1e-6: a word in more than half of
+ * a store's chunks weighs next to nothing, so every score stays > 0.
+ *
+ * The words are knowledge/segment.ts's, joined by spaces; the FTS5 `ascii` tokenizer with every
+ * ASCII punctuation mark a token character splits only at spaces (and control characters) and
+ * folds only A-Z: 长江 and c++ stay whole, non-ASCII is never split or folded (unicode61 would
+ * cut c++ to c and api-key to api, key). Each query word is quoted as an FTS5 string, so `AND`,
+ * `NEAR(` or `*` are words, never syntax.
  *
  * Vectors: exact cosine scan by sqlite-vec's vec_distance_cosine over Float32 BLOBs, in windows
- * of rowids with a turn of the event loop between them (bench/knowledge-index.ts measured it;
- * see the report in bench/results/knowledge-index.md).
+ * of rowids with a turn of the event loop between them (numbers in bench/results/knowledge-index.md).
  */
 
-const K1 = 1.2;
-const B = 0.75;
+/** FTS5 tokenizer arguments: `ascii`, with every printable ASCII non-alphanumeric a token character. */
+const TOKENIZE = `ascii tokenchars '${"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~".replaceAll("'", "''")}'`;
+
+/**
+ * The distinct words of a query that count: FTS5 looks each one up (about 0.1 ms apiece, found
+ * or not), so a query of 100k words would hold the thread for seconds. 256 words is a long
+ * paragraph; beyond that a text is not a question.
+ */
+export const MAX_QUERY_WORDS = 256;
 
 /** Rows of knowledge_vectors one synchronous vector scan step covers before yielding. */
 const SCAN_WINDOW = 20_000;
 
 /**
- * A text's words as knowledge_terms' tokenizer (FTS5 `ascii`, every ASCII punctuation mark a
- * token character) cuts them: split at ASCII spaces and control characters, A-Z folded, all
+ * A text's words as the FTS5 tokenizer (TOKENIZE) cuts them: split at ASCII spaces and control characters, A-Z folded, all
  * else kept as is. Queries go through it too, so a query word meets the indexed word exactly.
  */
 export function ftsWords(terms: string): string[] {
@@ -72,50 +85,65 @@ function scopeSql(scope: ChunkScope): { sql: string; params: string[] } {
 /** Whether the scope can hold anything at all. */
 const emptyScope = (scope: ChunkScope): boolean => scope.vectorStoreIds.length === 0 || (scope.fileIds !== undefined && scope.fileIds.length === 0);
 
+/** An FTS5 string: the word taken literally, whatever it holds. */
+const literal = (word: string): string => `"${word.replaceAll('"', '""')}"`;
+
+/** A store's words' table; `id` is knowledge_stores.id, an integer, so the name is safe SQL. */
+const termsTable = (id: number): string => `knowledge_terms_${id}`;
+
 export class SQLiteChunkIndex implements ChunkIndex {
   private readonly statement: (sql: string) => Database.Statement;
   private readonly replace: (vectorStoreId: string, fileId: string, chunks: readonly ChunkInput[]) => void;
-  private readonly remove: (vectorStoreId: string, fileId: string | undefined) => void;
+  private readonly removeOne: (vectorStoreId: string, fileId: string) => void;
+  private readonly removeAll: (vectorStoreId: string) => void;
 
   constructor(private readonly db: Database.Database) {
     // vec_distance_cosine; loading twice into one connection is harmless.
     sqliteVec.load(db);
     this.statement = statementCache(db);
-    this.remove = db.transaction((vectorStoreId: string, fileId: string | undefined) => this.removeRows(vectorStoreId, fileId));
+    this.removeOne = db.transaction((vectorStoreId: string, fileId: string) => {
+      const id = this.storeId(vectorStoreId);
+      if (id !== undefined) this.removeFileRows(id, vectorStoreId, fileId);
+    });
+    this.removeAll = db.transaction((vectorStoreId: string) => {
+      const id = this.storeId(vectorStoreId);
+      if (id === undefined) return;
+      this.statement('DELETE FROM knowledge_vectors WHERE id IN (SELECT id FROM knowledge_chunks WHERE vector_store_id = ?)').run(vectorStoreId);
+      this.statement('DELETE FROM knowledge_chunks WHERE vector_store_id = ?').run(vectorStoreId);
+      this.statement('DELETE FROM knowledge_stores WHERE id = ?').run(id);
+      db.exec(`DROP TABLE ${termsTable(id)}`);
+    });
     this.replace = db.transaction((vectorStoreId: string, fileId: string, chunks: readonly ChunkInput[]) => {
-      this.removeRows(vectorStoreId, fileId);
-      const chunk = this.statement('INSERT INTO knowledge_chunks (vector_store_id, file_id, seq, tokens, length, text) VALUES (?, ?, ?, ?, ?, ?)');
-      const words = this.statement('INSERT INTO knowledge_terms (rowid, terms) VALUES (?, ?)');
+      const id = this.storeId(vectorStoreId) ?? this.createStore(vectorStoreId);
+      this.removeFileRows(id, vectorStoreId, fileId);
+      const chunk = this.statement('INSERT INTO knowledge_chunks (vector_store_id, file_id, seq, tokens, text) VALUES (?, ?, ?, ?, ?)');
+      const words = this.statement(`INSERT INTO ${termsTable(id)} (rowid, terms) VALUES (?, ?)`);
       const vector = this.statement('INSERT INTO knowledge_vectors (id, vector) VALUES (?, ?)');
-      let length = 0;
       for (const c of chunks) {
-        const n = ftsWords(c.terms).length;
-        length += n;
-        const id = chunk.run(vectorStoreId, fileId, c.seq, c.tokens, n, c.text).lastInsertRowid;
-        words.run(id, c.terms);
-        if (c.vector && c.vector.length > 0) vector.run(id, blob(c.vector));
-      }
-      if (chunks.length > 0) {
-        this.statement(
-          `INSERT INTO knowledge_stats (vector_store_id, chunks, length) VALUES (?, ?, ?)
-           ON CONFLICT (vector_store_id) DO UPDATE SET chunks = chunks + excluded.chunks, length = length + excluded.length`,
-        ).run(vectorStoreId, chunks.length, length);
+        const rowid = chunk.run(vectorStoreId, fileId, c.seq, c.tokens, c.text).lastInsertRowid;
+        words.run(rowid, c.terms);
+        if (c.vector && c.vector.length > 0) vector.run(rowid, blob(c.vector));
       }
     });
   }
 
-  /** Deletes a file's (or with no file, a store's) chunks, words, vectors and their share of the totals. */
-  private removeRows(vectorStoreId: string, fileId: string | undefined): void {
-    const where = fileId === undefined ? 'vector_store_id = ?' : 'vector_store_id = ? AND file_id = ?';
-    const params = fileId === undefined ? [vectorStoreId] : [vectorStoreId, fileId];
-    const gone = this.statement(`SELECT COUNT(*) AS chunks, COALESCE(SUM(length), 0) AS length FROM knowledge_chunks WHERE ${where}`).get(...params) as { chunks: number; length: number };
-    if (gone.chunks === 0) return;
-    const ids = `SELECT id FROM knowledge_chunks WHERE ${where}`;
-    this.statement(`DELETE FROM knowledge_terms WHERE rowid IN (${ids})`).run(...params);
-    this.statement(`DELETE FROM knowledge_vectors WHERE id IN (${ids})`).run(...params);
-    this.statement(`DELETE FROM knowledge_chunks WHERE ${where}`).run(...params);
-    this.statement('UPDATE knowledge_stats SET chunks = chunks - ?, length = length - ? WHERE vector_store_id = ?').run(gone.chunks, gone.length, vectorStoreId);
-    this.statement('DELETE FROM knowledge_stats WHERE vector_store_id = ? AND chunks <= 0').run(vectorStoreId);
+  private storeId(vectorStoreId: string): number | undefined {
+    return (this.statement('SELECT id FROM knowledge_stores WHERE vector_store_id = ?').get(vectorStoreId) as { id: number } | undefined)?.id;
+  }
+
+  /** Registers a store and makes its words' table (in the caller's transaction). */
+  private createStore(vectorStoreId: string): number {
+    const id = Number(this.statement('INSERT INTO knowledge_stores (vector_store_id) VALUES (?)').run(vectorStoreId).lastInsertRowid);
+    // contentless: the text is in knowledge_chunks already; contentless_delete: rows can still be deleted one by one.
+    this.db.exec(`CREATE VIRTUAL TABLE ${termsTable(id)} USING fts5 (terms, content = '', contentless_delete = 1, tokenize = '${TOKENIZE.replaceAll("'", "''")}')`);
+    return id;
+  }
+
+  private removeFileRows(id: number, vectorStoreId: string, fileId: string): void {
+    const ids = 'SELECT id FROM knowledge_chunks WHERE vector_store_id = ? AND file_id = ?';
+    this.statement(`DELETE FROM ${termsTable(id)} WHERE rowid IN (${ids})`).run(vectorStoreId, fileId);
+    this.statement(`DELETE FROM knowledge_vectors WHERE id IN (${ids})`).run(vectorStoreId, fileId);
+    this.statement('DELETE FROM knowledge_chunks WHERE vector_store_id = ? AND file_id = ?').run(vectorStoreId, fileId);
   }
 
   async replaceFile(vectorStoreId: string, fileId: string, chunks: readonly ChunkInput[]): Promise<void> {
@@ -123,43 +151,47 @@ export class SQLiteChunkIndex implements ChunkIndex {
   }
 
   async removeFile(vectorStoreId: string, fileId: string): Promise<void> {
-    this.remove(vectorStoreId, fileId);
+    this.removeOne(vectorStoreId, fileId);
   }
 
   async removeStore(vectorStoreId: string): Promise<void> {
-    this.remove(vectorStoreId, undefined);
+    this.removeAll(vectorStoreId);
   }
 
   async keyword(scope: ChunkScope, terms: readonly string[], limit: number): Promise<ChunkHit[]> {
     const n = count(limit);
-    const words = [...new Set(terms.flatMap(ftsWords))];
+    const words = [...new Set(terms.flatMap(ftsWords))].slice(0, MAX_QUERY_WORDS);
     if (n === 0 || words.length === 0 || emptyScope(scope)) return [];
-    const stores = JSON.stringify(scope.vectorStoreIds);
-    // Document frequencies over the scope's stores (not its files: an attribute filter narrows
-    // what is returned, not how words are weighed), as the port says.
-    const inStores = 'c.vector_store_id IN (SELECT value FROM json_each(@stores))';
-    const files = scope.fileIds === undefined ? '' : 'AND c.file_id IN (SELECT value FROM json_each(@files))';
-    // idf as Lucene's, ln(1 + (N - df + 0.5) / (df + 0.5)): always > 0, unlike FTS5's, which
-    // floors a word in over half the chunks at 1e-6.
-    const sql = `
-      WITH q(term) AS (SELECT DISTINCT value FROM json_each(@words)),
-      stats AS (SELECT SUM(chunks) AS n, 1.0 * SUM(length) / SUM(chunks) AS avgdl FROM knowledge_stats WHERE vector_store_id IN (SELECT value FROM json_each(@stores))),
-      tf AS (SELECT p.term, p.doc, COUNT(*) AS tf FROM q JOIN knowledge_postings p ON p.term = q.term GROUP BY p.term, p.doc),
-      scoped AS (SELECT tf.term, tf.doc, tf.tf, c.length, c.file_id FROM tf JOIN knowledge_chunks c ON c.id = tf.doc WHERE ${inStores}),
-      df AS (SELECT term, COUNT(*) AS df FROM scoped GROUP BY term),
-      scored AS (
-        SELECT s.doc, SUM(ln(1 + (stats.n - df.df + 0.5) / (df.df + 0.5)) * s.tf * ${K1 + 1} / (s.tf + ${K1} * (${1 - B} + ${B} * s.length / stats.avgdl))) AS score
-        FROM scoped s JOIN df ON df.term = s.term, stats
-        GROUP BY s.doc
-      )
-      SELECT c.vector_store_id, c.file_id, c.seq, c.text, scored.score
-      FROM scored JOIN knowledge_chunks c ON c.id = scored.doc
-      WHERE 1 = 1 ${files}
-      ORDER BY scored.score DESC, c.id
-      LIMIT @limit`;
-    const params: Record<string, unknown> = { words: JSON.stringify(words), stores, limit: n };
-    if (scope.fileIds !== undefined) params.files = JSON.stringify(scope.fileIds);
-    return (this.statement(sql).all(params) as HitRow[]).map(hit);
+    const match = words.map(literal).join(' OR ');
+    const files = scope.fileIds === undefined ? undefined : JSON.stringify(scope.fileIds);
+    const stores = this.statement('SELECT id, vector_store_id FROM knowledge_stores WHERE vector_store_id IN (SELECT value FROM json_each(?))').all(JSON.stringify(scope.vectorStoreIds)) as { id: number; vector_store_id: string }[];
+    let best: { id: number; score: number }[] = [];
+    for (const store of stores) {
+      const t = termsTable(store.id);
+      // bm25() is lower-is-better (negative); the port's score is higher-is-better.
+      const rows = files === undefined
+        ? this.statement(`SELECT rowid AS id, -bm25(${t}) AS score FROM ${t} WHERE ${t} MATCH ? ORDER BY rank LIMIT ?`).all(match, n)
+        : this.statement(
+            `SELECT rowid AS id, -bm25(${t}) AS score FROM ${t} WHERE ${t} MATCH ?
+               AND rowid IN (SELECT id FROM knowledge_chunks WHERE vector_store_id = ? AND file_id IN (SELECT value FROM json_each(?)))
+             ORDER BY rank LIMIT ?`,
+          ).all(match, store.vector_store_id, files, n);
+      best = best.concat(rows as { id: number; score: number }[]);
+    }
+    return this.hits(best, n);
+  }
+
+  /** The best `n` of `scored` (by score, then insertion order) with their chunks. */
+  private hits(scored: { id: number; score: number }[], n: number): ChunkHit[] {
+    const best = scored.sort((a, b) => b.score - a.score || a.id - b.id).slice(0, n);
+    if (best.length === 0) return [];
+    const rows = this.statement('SELECT id, vector_store_id, file_id, seq, text FROM knowledge_chunks WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(best.map((b) => b.id))) as (Omit<HitRow, 'score'> & { id: number })[];
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    // A chunk deleted between the scan and this read is left out.
+    return best.flatMap((b) => {
+      const r = byId.get(b.id);
+      return r ? [hit({ ...r, score: b.score })] : [];
+    });
   }
 
   async nearest(scope: ChunkScope, vector: Float32Array, limit: number): Promise<ChunkHit[]> {
@@ -177,22 +209,15 @@ export class SQLiteChunkIndex implements ChunkIndex {
     const q = blob(vector);
     const { lo, hi } = this.statement('SELECT COALESCE(MIN(id), 0) AS lo, COALESCE(MAX(id), 0) AS hi FROM knowledge_vectors').get() as { lo: number; hi: number };
     let best: { id: number; score: number }[] = [];
-    // A scan of 100k vectors holds the thread for tens of milliseconds: in windows, the event
-    // loop gets a turn between them. Writes between windows may show or hide a chunk; a search
-    // over a store being changed has no better answer anyway.
+    // A scan of 100k vectors holds the thread for too long (bench/results/knowledge-index.md):
+    // in windows of rowids, the event loop gets a turn between them. Writes between windows may
+    // show or hide a chunk; a search over a store being changed has no better answer anyway.
     for (let from = lo - 1; from < hi; from += SCAN_WINDOW) {
       if (from > lo - 1) await new Promise((resolve) => setImmediate(resolve));
       const rows = this.statement(sql).all(q, from, from + SCAN_WINDOW, q.byteLength, ...s.params, n) as { id: number; score: number }[];
       best = best.concat(rows).sort((a, b) => b.score - a.score || a.id - b.id).slice(0, n);
     }
-    if (best.length === 0) return [];
-    const rows = this.statement('SELECT id, vector_store_id, file_id, seq, text FROM knowledge_chunks WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(best.map((b) => b.id))) as (Omit<HitRow, 'score'> & { id: number })[];
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    // A chunk deleted between the scan and this read is left out.
-    return best.flatMap((b) => {
-      const r = byId.get(b.id);
-      return r ? [hit({ ...r, score: b.score })] : [];
-    });
+    return this.hits(best, n);
   }
 
   async fileChunks(vectorStoreId: string, fileId: string, after: number | undefined, limit: number): Promise<StoredChunk[]> {

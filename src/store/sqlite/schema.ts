@@ -172,33 +172,20 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX files_key_created ON files (key_id, created_at, id);
    CREATE INDEX files_created ON files (created_at, id);`,
   // The chunk index (knowledge-index.ts). Chunks by file; their vectors in a table of their own,
-  // so a keyword query never reads 4 KB blobs and a vector scan reads nothing else. The words sit
-  // in a contentless FTS5 index (the text is in knowledge_chunks already); its `ascii` tokenizer,
-  // with every ASCII punctuation mark a token character, splits only on the spaces (and control
-  // characters) between knowledge/segment.ts's words: 长江 and c++ stay whole, non-ASCII is never
-  // split or folded. BM25 is computed over the scope's stores from the per-occurrence vocabulary
-  // (knowledge_postings) and the per-store totals (knowledge_stats), not by FTS5's bm25().
-  `CREATE TABLE knowledge_chunks (
+  // so a keyword query never reads 4 KB blobs and a vector scan reads nothing else. Each vector
+  // store's words get an FTS5 table of their own, knowledge_terms_<knowledge_stores.id>, made on
+  // the store's first file (so BM25's statistics are the store's own: see knowledge-index.ts).
+  `CREATE TABLE knowledge_stores (id INTEGER PRIMARY KEY, vector_store_id TEXT NOT NULL UNIQUE);
+   CREATE TABLE knowledge_chunks (
      id INTEGER PRIMARY KEY,
      vector_store_id TEXT NOT NULL,
      file_id TEXT NOT NULL,
      seq INTEGER NOT NULL,
      tokens INTEGER NOT NULL,
-     length INTEGER NOT NULL,
      text TEXT NOT NULL
    );
    CREATE UNIQUE INDEX knowledge_chunks_file ON knowledge_chunks (vector_store_id, file_id, seq);
-   CREATE TABLE knowledge_vectors (id INTEGER PRIMARY KEY, vector BLOB NOT NULL);
-   CREATE TABLE knowledge_stats (
-     vector_store_id TEXT PRIMARY KEY,
-     chunks INTEGER NOT NULL,
-     length INTEGER NOT NULL
-   ) WITHOUT ROWID;
-   CREATE VIRTUAL TABLE knowledge_terms USING fts5 (
-     terms, content = '', contentless_delete = 1,
-     tokenize = 'ascii tokenchars ''!"#$%&''''()*+,-./:;<=>?@[\\]^_\`{|}~'''
-   );
-   CREATE VIRTUAL TABLE knowledge_postings USING fts5vocab (knowledge_terms, 'instance');`,
+   CREATE TABLE knowledge_vectors (id INTEGER PRIMARY KEY, vector BLOB NOT NULL);`,
 ];
 
 /** The schema this hub writes (PRAGMA user_version once migrated). */
