@@ -130,13 +130,12 @@ async function bench(size: number): Promise<void> {
     const vectors = Array.from({ length: 20 }, unit);
     row(size, 'nearest (sqlite-vec cosine, windows of 20k)', await timeAll(vectors.length, (i) => k.nearest(scope, vectors[i]!, 10)));
     // The same scan as one statement: how long one synchronous step would hold the event loop.
-    const whole = stores.db.prepare(`SELECT v.id, 1 - vec_distance_cosine(v.vector, ?) AS score FROM knowledge_vectors v
-      WHERE length(v.vector) = ? AND v.id IN (SELECT c.id FROM knowledge_chunks c WHERE c.vector_store_id = ?)
-      ORDER BY score DESC LIMIT 10`);
+    const whole = stores.db.prepare(`SELECT id, 1 - vec_distance_cosine(vector, ?) AS score FROM knowledge_vectors
+      WHERE length(vector) = ? AND vector_store_id = ? ORDER BY score DESC LIMIT 10`);
     const blob = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
     row(size, 'nearest, one statement (sync)', await timeAll(vectors.length, (i) => whole.all(blob(vectors[i]!), DIMS * 4, store)));
     // The alternative: BLOBs read out, cosine in JavaScript.
-    const read = stores.db.prepare(`SELECT v.id, v.vector FROM knowledge_vectors v WHERE v.id IN (SELECT c.id FROM knowledge_chunks c WHERE c.vector_store_id = ?)`);
+    const read = stores.db.prepare('SELECT id, vector FROM knowledge_vectors WHERE vector_store_id = ?');
     row(size, 'nearest, exact scan in JS (sync)', await timeAll(5, (i) => {
       const q = vectors[i]!;
       const best: { id: number; s: number }[] = [];
@@ -160,7 +159,7 @@ async function bench(size: number): Promise<void> {
     // The alternative: sqlite-vec's vec0 table (fixed dimension per table, store as partition key).
     const t = performance.now();
     stores.db.exec(`CREATE VIRTUAL TABLE bench_vec USING vec0 (store TEXT PARTITION KEY, embedding float[${DIMS}] distance_metric=cosine)`);
-    stores.db.exec(`INSERT INTO bench_vec (rowid, store, embedding) SELECT v.id, c.vector_store_id, v.vector FROM knowledge_vectors v JOIN knowledge_chunks c ON c.id = v.id`);
+    stores.db.exec(`INSERT INTO bench_vec (rowid, store, embedding) SELECT id, vector_store_id, vector FROM knowledge_vectors`);
     console.log(`vec0 built in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     const knn = stores.db.prepare('SELECT rowid, distance FROM bench_vec WHERE embedding MATCH ? AND k = 10 AND store = ?');
     row(size, 'nearest, vec0 KNN (sync)', await timeAll(vectors.length, (i) => knn.all(blob(vectors[i]!), store)));

@@ -68,20 +68,6 @@ interface HitRow {
 
 const hit = (r: HitRow): ChunkHit => ({ vectorStoreId: r.vector_store_id, fileId: r.file_id, seq: r.seq, text: r.text, score: r.score });
 
-/**
- * The scope as SQL over knowledge_chunks `c`: its stores and (optionally) files, each a JSON
- * array parameter so that thousands of ids make one parameter, not thousands.
- */
-function scopeSql(scope: ChunkScope): { sql: string; params: string[] } {
-  let sql = 'c.vector_store_id IN (SELECT value FROM json_each(?))';
-  const params = [JSON.stringify(scope.vectorStoreIds)];
-  if (scope.fileIds !== undefined) {
-    sql += ' AND c.file_id IN (SELECT value FROM json_each(?))';
-    params.push(JSON.stringify(scope.fileIds));
-  }
-  return { sql, params };
-}
-
 /** Whether the scope can hold anything at all. */
 const emptyScope = (scope: ChunkScope): boolean => scope.vectorStoreIds.length === 0 || (scope.fileIds !== undefined && scope.fileIds.length === 0);
 
@@ -108,7 +94,7 @@ export class SQLiteChunkIndex implements ChunkIndex {
     this.removeAll = db.transaction((vectorStoreId: string) => {
       const id = this.storeId(vectorStoreId);
       if (id === undefined) return;
-      this.statement('DELETE FROM knowledge_vectors WHERE id IN (SELECT id FROM knowledge_chunks WHERE vector_store_id = ?)').run(vectorStoreId);
+      this.statement('DELETE FROM knowledge_vectors WHERE vector_store_id = ?').run(vectorStoreId);
       this.statement('DELETE FROM knowledge_chunks WHERE vector_store_id = ?').run(vectorStoreId);
       this.statement('DELETE FROM knowledge_stores WHERE id = ?').run(id);
       db.exec(`DROP TABLE ${termsTable(id)}`);
@@ -118,11 +104,11 @@ export class SQLiteChunkIndex implements ChunkIndex {
       this.removeFileRows(id, vectorStoreId, fileId);
       const chunk = this.statement('INSERT INTO knowledge_chunks (vector_store_id, file_id, seq, tokens, text) VALUES (?, ?, ?, ?, ?)');
       const words = this.statement(`INSERT INTO ${termsTable(id)} (rowid, terms) VALUES (?, ?)`);
-      const vector = this.statement('INSERT INTO knowledge_vectors (id, vector) VALUES (?, ?)');
+      const vector = this.statement('INSERT INTO knowledge_vectors (id, vector_store_id, file_id, vector) VALUES (?, ?, ?, ?)');
       for (const c of chunks) {
         const rowid = chunk.run(vectorStoreId, fileId, c.seq, c.tokens, c.text).lastInsertRowid;
         words.run(rowid, c.terms);
-        if (c.vector && c.vector.length > 0) vector.run(rowid, blob(c.vector));
+        if (c.vector && c.vector.length > 0) vector.run(rowid, vectorStoreId, fileId, blob(c.vector));
       }
     });
   }
@@ -142,7 +128,7 @@ export class SQLiteChunkIndex implements ChunkIndex {
   private removeFileRows(id: number, vectorStoreId: string, fileId: string): void {
     const ids = 'SELECT id FROM knowledge_chunks WHERE vector_store_id = ? AND file_id = ?';
     this.statement(`DELETE FROM ${termsTable(id)} WHERE rowid IN (${ids})`).run(vectorStoreId, fileId);
-    this.statement(`DELETE FROM knowledge_vectors WHERE id IN (${ids})`).run(vectorStoreId, fileId);
+    this.statement('DELETE FROM knowledge_vectors WHERE vector_store_id = ? AND file_id = ?').run(vectorStoreId, fileId);
     this.statement('DELETE FROM knowledge_chunks WHERE vector_store_id = ? AND file_id = ?').run(vectorStoreId, fileId);
   }
 
@@ -171,11 +157,14 @@ export class SQLiteChunkIndex implements ChunkIndex {
       // bm25() is lower-is-better (negative); the port's score is higher-is-better.
       const rows = files === undefined
         ? this.statement(`SELECT rowid AS id, -bm25(${t}) AS score FROM ${t} WHERE ${t} MATCH ? ORDER BY rank LIMIT ?`).all(match, n)
-        : this.statement(
-            `SELECT rowid AS id, -bm25(${t}) AS score FROM ${t} WHERE ${t} MATCH ?
-               AND rowid IN (SELECT id FROM knowledge_chunks WHERE vector_store_id = ? AND file_id IN (SELECT value FROM json_each(?)))
-             ORDER BY rank LIMIT ?`,
-          ).all(match, store.vector_store_id, files, n);
+        : // Every match scored first (as ORDER BY rank does anyway), then the files kept: a rowid
+          // constraint handed to FTS5 would rerun the whole query once per rowid.
+          this.statement(
+            `WITH m AS MATERIALIZED (SELECT rowid AS id, -bm25(${t}) AS score FROM ${t} WHERE ${t} MATCH ?)
+             SELECT m.id, m.score FROM m JOIN knowledge_chunks c ON c.id = m.id
+             WHERE c.file_id IN (SELECT value FROM json_each(?))
+             ORDER BY m.score DESC LIMIT ?`,
+          ).all(match, files, n);
       best = best.concat(rows as { id: number; score: number }[]);
     }
     return this.hits(best, n);
@@ -197,16 +186,17 @@ export class SQLiteChunkIndex implements ChunkIndex {
   async nearest(scope: ChunkScope, vector: Float32Array, limit: number): Promise<ChunkHit[]> {
     const n = count(limit);
     if (n === 0 || vector.length === 0 || emptyScope(scope)) return [];
-    const s = scopeSql(scope);
+    const files = scope.fileIds === undefined ? '' : 'AND file_id IN (SELECT value FROM json_each(@files))';
     // Vectors of another length (another embedding model: the caller's to refuse) are skipped,
     // not compared; a zero vector has no direction, and its NULL distance is skipped too.
     const sql = `
-      SELECT v.id, 1 - vec_distance_cosine(v.vector, ?) AS score FROM knowledge_vectors v
-      WHERE v.id > ? AND v.id <= ? AND length(v.vector) = ?
-        AND v.id IN (SELECT c.id FROM knowledge_chunks c WHERE ${s.sql})
-        AND score IS NOT NULL
-      ORDER BY score DESC, v.id LIMIT ?`;
+      SELECT id, 1 - vec_distance_cosine(vector, @q) AS score FROM knowledge_vectors
+      WHERE vector_store_id IN (SELECT value FROM json_each(@stores)) AND id > @from AND id <= @to
+        AND length(vector) = @bytes ${files} AND score IS NOT NULL
+      ORDER BY score DESC, id LIMIT @n`;
     const q = blob(vector);
+    const params: Record<string, unknown> = { q, stores: JSON.stringify(scope.vectorStoreIds), bytes: q.byteLength, n };
+    if (scope.fileIds !== undefined) params.files = JSON.stringify(scope.fileIds);
     const { lo, hi } = this.statement('SELECT COALESCE(MIN(id), 0) AS lo, COALESCE(MAX(id), 0) AS hi FROM knowledge_vectors').get() as { lo: number; hi: number };
     let best: { id: number; score: number }[] = [];
     // A scan of 100k vectors holds the thread for too long (bench/results/knowledge-index.md):
@@ -214,7 +204,7 @@ export class SQLiteChunkIndex implements ChunkIndex {
     // show or hide a chunk; a search over a store being changed has no better answer anyway.
     for (let from = lo - 1; from < hi; from += SCAN_WINDOW) {
       if (from > lo - 1) await new Promise((resolve) => setImmediate(resolve));
-      const rows = this.statement(sql).all(q, from, from + SCAN_WINDOW, q.byteLength, ...s.params, n) as { id: number; score: number }[];
+      const rows = this.statement(sql).all({ ...params, from, to: from + SCAN_WINDOW }) as { id: number; score: number }[];
       best = best.concat(rows).sort((a, b) => b.score - a.score || a.id - b.id).slice(0, n);
     }
     return this.hits(best, n);

@@ -171,8 +171,9 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX files_key_created ON files (key_id, created_at, id);
    CREATE INDEX files_created ON files (created_at, id);`,
-  // The chunk index (knowledge-index.ts). Chunks by file; their vectors in a table of their own,
-  // so a keyword query never reads 4 KB blobs and a vector scan reads nothing else. Each vector
+  // The chunk index (knowledge-index.ts). Chunks by file; their vectors in a table of their own
+  // (with the scope's columns, so a scan joins nothing), so a keyword query never reads 4 KB
+  // blobs and a vector scan reads only the store's vectors. Each vector
   // store's words get an FTS5 table of their own, knowledge_terms_<knowledge_stores.id>, made on
   // the store's first file (so BM25's statistics are the store's own: see knowledge-index.ts).
   `CREATE TABLE knowledge_stores (id INTEGER PRIMARY KEY, vector_store_id TEXT NOT NULL UNIQUE);
@@ -185,7 +186,13 @@ const MIGRATIONS: readonly string[] = [
      text TEXT NOT NULL
    );
    CREATE UNIQUE INDEX knowledge_chunks_file ON knowledge_chunks (vector_store_id, file_id, seq);
-   CREATE TABLE knowledge_vectors (id INTEGER PRIMARY KEY, vector BLOB NOT NULL);`,
+   CREATE TABLE knowledge_vectors (
+     id INTEGER PRIMARY KEY,
+     vector_store_id TEXT NOT NULL,
+     file_id TEXT NOT NULL,
+     vector BLOB NOT NULL
+   );
+   CREATE INDEX knowledge_vectors_store ON knowledge_vectors (vector_store_id, id);`,
 ];
 
 /** The schema this hub writes (PRAGMA user_version once migrated). */
