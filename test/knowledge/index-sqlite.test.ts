@@ -208,6 +208,7 @@ describe('SQLite chunk index: vectors', () => {
       { seq: 3, text: 'none', terms: 'none', tokens: 1 },
       { seq: 4, text: 'zero', terms: 'zero', tokens: 1, vector: vec(0, 0, 0) },
       { seq: 5, text: 'short', terms: 'short', tokens: 1, vector: vec(1, 0) },
+      { seq: 6, text: 'nan', terms: 'nan', tokens: 1, vector: vec(Number.NaN, 0, 0) },
     ]);
     const hits = await k.nearest({ vectorStoreIds: ['vs_v'] }, vec(2, 0, 0), 10);
     expect(hits.map((h) => h.text)).toEqual(['east', 'north-east', 'west']);

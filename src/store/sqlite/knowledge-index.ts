@@ -41,8 +41,9 @@ export const MAX_QUERY_WORDS = 256;
 const SCAN_WINDOW = 20_000;
 
 /**
- * A text's words as the FTS5 tokenizer (TOKENIZE) cuts them: split at ASCII spaces and control characters, A-Z folded, all
- * else kept as is. Queries go through it too, so a query word meets the indexed word exactly.
+ * A text's words as the FTS5 tokenizer (TOKENIZE) cuts them: split at ASCII spaces and control
+ * characters, A-Z folded, all else kept as is. Query words go through it too, so that each is
+ * exactly one indexed word (a query word holding a space would otherwise be a phrase).
  */
 export function ftsWords(terms: string): string[] {
   // eslint-disable-next-line no-control-regex
@@ -188,11 +189,12 @@ export class SQLiteChunkIndex implements ChunkIndex {
     if (n === 0 || vector.length === 0 || emptyScope(scope)) return [];
     const files = scope.fileIds === undefined ? '' : 'AND file_id IN (SELECT value FROM json_each(@files))';
     // Vectors of another length (another embedding model: the caller's to refuse) are skipped,
-    // not compared; a zero vector has no direction, and its NULL distance is skipped too.
+    // not compared. A zero (or NaN) vector has no direction: its NULL score sorts last and is
+    // dropped below (`score IS NOT NULL` here would compute every distance twice).
     const sql = `
       SELECT id, 1 - vec_distance_cosine(vector, @q) AS score FROM knowledge_vectors
       WHERE vector_store_id IN (SELECT value FROM json_each(@stores)) AND id > @from AND id <= @to
-        AND length(vector) = @bytes ${files} AND score IS NOT NULL
+        AND length(vector) = @bytes ${files}
       ORDER BY score DESC, id LIMIT @n`;
     const q = blob(vector);
     const params: Record<string, unknown> = { q, stores: JSON.stringify(scope.vectorStoreIds), bytes: q.byteLength, n };
@@ -204,7 +206,9 @@ export class SQLiteChunkIndex implements ChunkIndex {
     // show or hide a chunk; a search over a store being changed has no better answer anyway.
     for (let from = lo - 1; from < hi; from += SCAN_WINDOW) {
       if (from > lo - 1) await new Promise((resolve) => setImmediate(resolve));
-      const rows = this.statement(sql).all({ ...params, from, to: from + SCAN_WINDOW }) as { id: number; score: number }[];
+      const rows = (this.statement(sql).all({ ...params, from, to: from + SCAN_WINDOW }) as { id: number; score: number | null }[]).filter(
+        (r): r is { id: number; score: number } => r.score !== null,
+      );
       best = best.concat(rows).sort((a, b) => b.score - a.score || a.id - b.id).slice(0, n);
     }
     return this.hits(best, n);
