@@ -63,6 +63,14 @@ describe('SQLite chunk index: keyword', () => {
     expect(hits('健康')).toBe(0);
     // Only the whole clause, as unicode61 saw it, is a token.
     expect(hits('"长江是中国第一长河"')).toBe(1);
+    // The trigram tokenizer matches nothing shorter than three characters.
+    stores.db.exec("CREATE VIRTUAL TABLE IF NOT EXISTS temp.raw_tri USING fts5 (text, tokenize = 'trigram')");
+    stores.db.exec('DELETE FROM temp.raw_tri');
+    for (const t of ZH) stores.db.prepare('INSERT INTO temp.raw_tri (text) VALUES (?)').run(t);
+    const tri = (q: string) => (stores.db.prepare('SELECT COUNT(*) AS n FROM temp.raw_tri WHERE raw_tri MATCH ?').get(q) as { n: number }).n;
+    expect(tri('长江')).toBe(0);
+    expect(tri('健康')).toBe(0);
+    expect(tri('长江是')).toBe(1);
   });
 
   it('finds English words, and words with punctuation in them (c++, api-key) whole', async () => {
@@ -222,7 +230,7 @@ describe('SQLite chunk index: vectors', () => {
     expect(await k.nearest({ vectorStoreIds: ['vs_v'] }, vec(1, 0, 0), 0)).toEqual([]);
   });
 
-  it('honours the scope across scan windows', async () => {
+  it('honours the scope across scan windows, and yields between them', async () => {
     const k = stores.knowledge;
     // More vectors than one scan window, the best ones of another store or file.
     const many = (n: number, x: number) => Array.from({ length: n }, (_, seq) => ({ seq, text: `${x}`, terms: 'v', tokens: 1, vector: vec(x, 1) }));
@@ -230,7 +238,13 @@ describe('SQLite chunk index: vectors', () => {
     await k.replaceFile('vs_mine', 'f_skip', many(100, 5));
     await k.replaceFile('vs_mine', 'f', many(25_000, 1));
     await k.replaceFile('vs_mine', 'f_late', many(3, 2));
+    // The scan lets the event loop turn between windows: an immediate queued before it runs before it ends.
+    let turned = false;
+    setImmediate(() => {
+      turned = true;
+    });
     const hits = await k.nearest({ vectorStoreIds: ['vs_mine'], fileIds: ['f', 'f_late'] }, vec(1, 0), 5);
+    expect(turned).toBe(true);
     expect(hits.map((h) => `${h.vectorStoreId}/${h.fileId}`)).toEqual(['vs_mine/f_late', 'vs_mine/f_late', 'vs_mine/f_late', 'vs_mine/f', 'vs_mine/f']);
     expect(hits[0]!.score).toBeGreaterThan(hits[3]!.score);
   });
