@@ -37,8 +37,11 @@ const TOKENIZE = `ascii tokenchars '${"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~".repla
  */
 export const MAX_QUERY_WORDS = 256;
 
-/** Rows of knowledge_vectors one synchronous vector scan step covers before yielding. */
-const SCAN_WINDOW = 20_000;
+/**
+ * Rowids of knowledge_vectors one synchronous step of a vector scan covers before the event loop
+ * gets a turn: 10k 1024-dimension vectors take about 30 ms of CPU (bench/results/knowledge-index.md).
+ */
+const SCAN_WINDOW = 10_000;
 
 /**
  * A text's words as the FTS5 tokenizer (TOKENIZE) cuts them: split at ASCII spaces and control
