@@ -130,7 +130,7 @@ async function bench(size: number): Promise<void> {
     row(size, 'keyword, 2-5 words, 1,000 files in scope', await timeAll(50, (i) => k.keyword(files, queries[i]!, 10)));
 
     const vectors = Array.from({ length: 20 }, unit);
-    row(size, 'nearest (sqlite-vec cosine, windows of 20k)', await timeAll(vectors.length, (i) => k.nearest(scope, vectors[i]!, 10)));
+    row(size, 'nearest (sqlite-vec cosine, windows of 10k rowids)', await timeAll(vectors.length, (i) => k.nearest(scope, vectors[i]!, 10)));
     // The same scan as one statement: how long one synchronous step would hold the event loop.
     const whole = stores.db.prepare(`SELECT id, 1 - vec_distance_cosine(vector, ?) AS score FROM knowledge_vectors
       WHERE length(vector) = ? AND vector_store_id = ? ORDER BY score DESC LIMIT 10`);

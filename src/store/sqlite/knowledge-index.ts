@@ -37,8 +37,11 @@ const TOKENIZE = `ascii tokenchars '${"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~".repla
  */
 export const MAX_QUERY_WORDS = 256;
 
-/** Rows of knowledge_vectors one synchronous vector scan step covers before yielding. */
-const SCAN_WINDOW = 20_000;
+/**
+ * Rowids of knowledge_vectors one synchronous step of a vector scan covers before the event loop
+ * gets a turn: 10k 1024-dimension vectors take about 30 ms of CPU (bench/results/knowledge-index.md).
+ */
+const SCAN_WINDOW = 10_000;
 
 /**
  * A text's words as the FTS5 tokenizer (TOKENIZE) cuts them: split at ASCII spaces and control
@@ -80,6 +83,11 @@ const termsTable = (id: number): string => `knowledge_terms_${id}`;
 
 export class SQLiteChunkIndex implements ChunkIndex {
   private readonly statement: (sql: string) => Database.Statement;
+  /**
+   * Statements over one store's words' table, by knowledge_stores.id: dropped with the store, so
+   * that stores come and go without the cache growing.
+   */
+  private readonly storeStatements = new Map<number, (sql: string) => Database.Statement>();
   private readonly replace: (vectorStoreId: string, fileId: string, chunks: readonly ChunkInput[]) => void;
   private readonly removeOne: (vectorStoreId: string, fileId: string) => void;
   private readonly removeAll: (vectorStoreId: string) => void;
@@ -99,12 +107,13 @@ export class SQLiteChunkIndex implements ChunkIndex {
       this.statement('DELETE FROM knowledge_chunks WHERE vector_store_id = ?').run(vectorStoreId);
       this.statement('DELETE FROM knowledge_stores WHERE id = ?').run(id);
       db.exec(`DROP TABLE ${termsTable(id)}`);
+      this.storeStatements.delete(id);
     });
     this.replace = db.transaction((vectorStoreId: string, fileId: string, chunks: readonly ChunkInput[]) => {
       const id = this.storeId(vectorStoreId) ?? this.createStore(vectorStoreId);
       this.removeFileRows(id, vectorStoreId, fileId);
       const chunk = this.statement('INSERT INTO knowledge_chunks (vector_store_id, file_id, seq, tokens, text) VALUES (?, ?, ?, ?, ?)');
-      const words = this.statement(`INSERT INTO ${termsTable(id)} (rowid, terms) VALUES (?, ?)`);
+      const words = this.storeStatement(id, `INSERT INTO ${termsTable(id)} (rowid, terms) VALUES (?, ?)`);
       const vector = this.statement('INSERT INTO knowledge_vectors (id, vector_store_id, file_id, vector) VALUES (?, ?, ?, ?)');
       for (const c of chunks) {
         const rowid = chunk.run(vectorStoreId, fileId, c.seq, c.tokens, c.text).lastInsertRowid;
@@ -112,6 +121,15 @@ export class SQLiteChunkIndex implements ChunkIndex {
         if (c.vector && c.vector.length > 0) vector.run(rowid, vectorStoreId, fileId, blob(c.vector));
       }
     });
+  }
+
+  private storeStatement(id: number, sql: string): Database.Statement {
+    let cache = this.storeStatements.get(id);
+    if (!cache) {
+      cache = statementCache(this.db);
+      this.storeStatements.set(id, cache);
+    }
+    return cache(sql);
   }
 
   private storeId(vectorStoreId: string): number | undefined {
@@ -128,7 +146,7 @@ export class SQLiteChunkIndex implements ChunkIndex {
 
   private removeFileRows(id: number, vectorStoreId: string, fileId: string): void {
     const ids = 'SELECT id FROM knowledge_chunks WHERE vector_store_id = ? AND file_id = ?';
-    this.statement(`DELETE FROM ${termsTable(id)} WHERE rowid IN (${ids})`).run(vectorStoreId, fileId);
+    this.storeStatement(id, `DELETE FROM ${termsTable(id)} WHERE rowid IN (${ids})`).run(vectorStoreId, fileId);
     this.statement('DELETE FROM knowledge_vectors WHERE vector_store_id = ? AND file_id = ?').run(vectorStoreId, fileId);
     this.statement('DELETE FROM knowledge_chunks WHERE vector_store_id = ? AND file_id = ?').run(vectorStoreId, fileId);
   }
@@ -157,10 +175,11 @@ export class SQLiteChunkIndex implements ChunkIndex {
       const t = termsTable(store.id);
       // bm25() is lower-is-better (negative); the port's score is higher-is-better.
       const rows = files === undefined
-        ? this.statement(`SELECT rowid AS id, -bm25(${t}) AS score FROM ${t} WHERE ${t} MATCH ? ORDER BY rank LIMIT ?`).all(match, n)
+        ? this.storeStatement(store.id, `SELECT rowid AS id, -bm25(${t}) AS score FROM ${t} WHERE ${t} MATCH ? ORDER BY rank LIMIT ?`).all(match, n)
         : // Every match scored first (as ORDER BY rank does anyway), then the files kept: a rowid
           // constraint handed to FTS5 would rerun the whole query once per rowid.
-          this.statement(
+          this.storeStatement(
+            store.id,
             `WITH m AS MATERIALIZED (SELECT rowid AS id, -bm25(${t}) AS score FROM ${t} WHERE ${t} MATCH ?)
              SELECT m.id, m.score FROM m JOIN knowledge_chunks c ON c.id = m.id
              WHERE c.file_id IN (SELECT value FROM json_each(?))

@@ -173,9 +173,9 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX files_created ON files (created_at, id);`,
   // The chunk index (knowledge-index.ts). Chunks by file; their vectors in a table of their own
   // (with the scope's columns, so a scan joins nothing), so a keyword query never reads 4 KB
-  // blobs and a vector scan reads only the store's vectors. Each vector
-  // store's words get an FTS5 table of their own, knowledge_terms_<knowledge_stores.id>, made on
-  // the store's first file (so BM25's statistics are the store's own: see knowledge-index.ts).
+  // blobs and a vector scan reads only the store's vectors. Each vector store's words get an
+  // FTS5 table of their own, knowledge_terms_<knowledge_stores.id>, made on the store's first
+  // file (so BM25's statistics are the store's own: see knowledge-index.ts).
   `CREATE TABLE knowledge_stores (id INTEGER PRIMARY KEY, vector_store_id TEXT NOT NULL UNIQUE);
    CREATE TABLE knowledge_chunks (
      id INTEGER PRIMARY KEY,
