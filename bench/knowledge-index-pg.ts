@@ -14,7 +14,7 @@
  * and drops the database.
  */
 import { writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import type { ChunkInput } from '../src/knowledge/ports.js';
 import { openPostgresStores } from '../src/store/postgres/index.js';
 import { createTestDatabase } from '../test/helpers/pg.js';
@@ -122,7 +122,7 @@ try {
     `# Keyword search on PostgreSQL (issue 19)`,
     '',
     `${CHUNKS.toLocaleString('en')} chunks (${WORDS_PER_CHUNK} words on average, Zipf over ${VOCAB.toLocaleString('en')} words) in one vector store;`,
-    `${(await stores.pool.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version} on ${availableParallelism()} × ${cpu}, shared with other work.`,
+    `${(await stores.pool.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version} on ${availableParallelism()} × ${cpu}, shared with other work (load average ${loadavg()[0]!.toFixed(1)} at the end).`,
     `Written through replaceFile in files of ${PER_FILE}: ${writeS.toFixed(0)} s (${(CHUNKS / writeS).toFixed(0)} chunks/s); table ${size.table} (GIN index ${size.gin}).`,
     `${QUERIES} queries per line (2 to 4 words) after ${WARMUP} to warm up, one client, times in ms through the port (one round trip).`,
     '',

@@ -64,7 +64,7 @@ function indexable(word: string): boolean {
 }
 
 /** A chunk's words as a tsvector literal (each word a lexeme at its positions) and their count, BM25's document length. */
-export function tsvectorOf(terms: string): { tsv: string; words: number } {
+function tsvectorOf(terms: string): { tsv: string; words: number } {
   const words = pgText(terms).split(' ').filter(indexable);
   const at = new Map<string, number[]>();
   words.forEach((w, i) => {
@@ -77,7 +77,7 @@ export function tsvectorOf(terms: string): { tsv: string; words: number } {
 }
 
 /** The query's distinct, indexable words, and the tsquery matching any of them (each a quoted literal). */
-export function tsqueryOf(terms: readonly string[]): { words: string[]; query: string } {
+function tsqueryOf(terms: readonly string[]): { words: string[]; query: string } {
   const words = [...new Set(terms.map(pgText))].filter((w) => indexable(w) && !w.includes(' '));
   return { words, query: words.map(quoteLexeme).join(' | ') };
 }

@@ -263,7 +263,7 @@ const MIGRATIONS: readonly string[] = [
   // primary key serves a store's and a file's chunks. Every query reads each candidate's
   // tsvector, so it is kept in the row, uncompressed while it fits (STORAGE MAIN, and a tuple
   // target of half a page, so the text moves out of line first): TOASTed, each candidate costs a
-  // TOAST fetch and a decompression, measured 3 to 4 times the whole query's time otherwise.
+  // TOAST fetch and a decompression: a query took about four times as long (bench/results/knowledge-index-pg.md).
   // Vectors are not here: their table and indexes need pgvector and are created on first use.
   `CREATE TABLE knowledge_chunks (
      vector_store_id TEXT NOT NULL,
