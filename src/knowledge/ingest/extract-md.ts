@@ -1,4 +1,4 @@
-import { Lexer, type MarkedToken, type Token } from 'marked';
+import type { MarkedToken, Token } from 'marked';
 import { BlockList, type ExtractedDoc } from './doc.js';
 
 /**
@@ -6,7 +6,10 @@ import { BlockList, type ExtractedDoc } from './doc.js';
  * indented code stays a code block as written, lists and tables become one block each, inline
  * markup (emphasis, links, code spans) is reduced to its text.
  */
-export function extractMarkdown(src: string, fallbackTitle: string, what: string): ExtractedDoc {
+export async function extractMarkdown(src: string, fallbackTitle: string, what: string): Promise<ExtractedDoc> {
+  // Loaded on first use: package.json lists marked among the console's dev dependencies, so an
+  // install without them must still read every other format.
+  const { Lexer } = await import('marked');
   const out = new BlockList(what);
   const heads: string[] = [];
   let path: readonly string[] = [];

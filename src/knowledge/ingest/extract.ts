@@ -50,7 +50,7 @@ export async function extractDocument(bytes: Uint8Array, filename: string): Prom
       case 'html':
         return nonEmpty(extractHtml(decodeText(bytes, what), fallback, what), what);
       case 'md':
-        return nonEmpty(extractMarkdown(decodeText(bytes, what), fallback, what), what);
+        return nonEmpty(await extractMarkdown(decodeText(bytes, what), fallback, what), what);
       case 'csv':
         return extractCsv(decodeText(bytes, what), fallback, what);
       case 'json':
