@@ -29,9 +29,6 @@ export interface Knowledge {
   close(): Promise<void>;
 }
 
-/** A file whose extraction takes longer than this, or more heap, fails (`invalid_file`) and its thread is replaced. */
-const PREPARE_TIMEOUT_MS = 120_000;
-const PREPARE_HEAP_MB = 1024;
 
 /** The principal a stored key id stands for now: refused when the key was revoked or expired since. */
 function principalOf(tenancy: Tenancy, keyId: string | null): Principal {
@@ -54,9 +51,9 @@ export function openKnowledge(o: { readonly stores: KnowledgeStores; readonly te
   return {
     service(gw) {
       const models = (keyId: string | null): KnowledgeModels => principalCaller(gw, principalOf(o.tenancy, keyId), { via: 'kb' });
-      // Extraction and chunking off the event loop, with contextual headers (title › section)
-      // indexed and embedded with each chunk.
-      const p = (pool ??= new IngestPool({ timeoutMs: PREPARE_TIMEOUT_MS, maxHeapMb: PREPARE_HEAP_MB }));
+      // Extraction and chunking off the event loop (the pool's own time and heap limits fail a
+      // hostile file), with contextual headers (title › section) indexed and embedded with each chunk.
+      const p = (pool ??= new IngestPool());
       const prepare: PrepareFile = (bytes, filename, chunking) => p.prepare(bytes, filename, { ...chunking, contextualHeaders: true });
       runner ??= new IngestionRunner({ store: o.stores.vectorStores, files: o.stores.files, index: o.stores.knowledge, prepare, models, warn: o.warn });
       return new KnowledgeService({ store: o.stores.vectorStores, files: o.stores.files, index: o.stores.knowledge, runner, models, settings: o.settings });
