@@ -192,7 +192,7 @@ describe('job claims on PostgreSQL, shared by replicas', () => {
     const b = await openPostgresStores(db.url);
     open.push(a, b);
     const now = Math.floor(Date.now() / 1000);
-    await a.vectorStores.create({ id: 'vs_claims', keyId: null, name: '', metadata: null, createdAt: now, lastActiveAt: now, expiresAfterDays: null, expiresAt: null, embeddingModel: null }, [
+    await a.vectorStores.create({ id: 'vs_claims', keyId: null, name: '', metadata: null, createdAt: now, lastActiveAt: now, expiresAfterDays: null, expiresAt: null, embeddingModel: null, contextualHeaders: true }, [
       ...Array.from({ length: 20 }, (_, i): VectorStoreFileRow => ({
         vectorStoreId: 'vs_claims', fileId: `file-${i}`, filename: `${i}.txt`, keyId: null, createdAt: now, status: 'in_progress', lastError: null, attributes: null, chunking: { maxTokens: 800, overlapTokens: 400 }, usageBytes: 0, batchId: null,
       })),

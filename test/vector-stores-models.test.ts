@@ -116,6 +116,39 @@ describe('vector stores with an embedding model and a rerank model', () => {
     expect(r.data.every((h) => h.score >= 0 && h.score <= 1)).toBe(true);
   });
 
+  it('baimo_mode picks the lists: keyword (no model call), vector, hybrid (no rerank), hybrid_rerank', async () => {
+    const c = client();
+    const calls = async (mode: string, ranker?: 'none' | 'auto') => {
+      const before = upstream.requests.length;
+      const r = await c.vectorStores.search(storeId, { query: 'Thames London', ...(ranker && { ranking_options: { ranker } }), baimo_mode: mode } as never);
+      return { paths: upstream.requests.slice(before).map((x) => x.path), r };
+    };
+    expect((await calls('keyword')).paths).toEqual([]);
+    const keyword = (await calls('keyword')).r;
+    expect(keyword.data[0]).toMatchObject({ filename: 'en.txt', score: 1 });
+    expect((await calls('vector')).paths).toEqual(['/v1/embeddings']);
+    expect((await calls('hybrid')).paths).toEqual(['/v1/embeddings']);
+    expect((await calls('hybrid_rerank')).paths).toEqual(['/v1/embeddings', '/v1/rerank']);
+    expect((await calls('hybrid_rerank', 'none')).paths).toEqual(['/v1/embeddings']);
+    const bad = await fetch(`${hub.url}/v1/vector_stores/${storeId}/search`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ query: 'x', baimo_mode: 'psychic' }) });
+    expect(bad.status).toBe(400);
+  });
+
+  it('contextual_headers false: chunks are embedded (and indexed) without their header', async () => {
+    const c = client();
+    const vs = await c.vectorStores.create({ name: 'bare', contextual_headers: false } as never);
+    expect((vs as unknown as { contextual_headers: boolean }).contextual_headers).toBe(false);
+    const before = upstream.requests.length;
+    const f = await c.vectorStores.files.uploadAndPoll(vs.id, await toFile(Buffer.from(EN), 'headerless-title.txt'));
+    expect(f.status).toBe('completed');
+    const inputs = upstream.requests.slice(before).filter((r) => r.path === '/v1/embeddings').flatMap((r) => r.body.input as string[]);
+    expect(inputs).toEqual([EN]);
+    // The file's title is no indexed word of it.
+    expect((await c.vectorStores.search(vs.id, { query: 'headerless', baimo_mode: 'keyword' } as never)).data).toEqual([]);
+    const withHeaders = (await c.vectorStores.retrieve(storeId)) as unknown as { contextual_headers: boolean };
+    expect(withHeaders.contextual_headers).toBe(true);
+  });
+
   it('keeps a store to one embedding model: a change is refused once it holds files', async () => {
     const c = client();
     const err = await c.vectorStores.update(storeId, { embedding_model: 'loop/other-embedder' } as never).catch((e: unknown) => e);

@@ -158,7 +158,7 @@ export class IngestionRunner {
     if (!bytes) return { status: 'failed', error: { code: 'invalid_file', message: 'The file was deleted (or expired) before it could be processed.' } };
     let prepared: Awaited<ReturnType<PrepareFile>>;
     try {
-      prepared = await prepare(bytes, job.filename, job.chunking);
+      prepared = await prepare(bytes, job.filename, { ...job.chunking, contextualHeaders: vs.contextualHeaders });
     } catch (err) {
       if (signal.aborted || this.closed) throw err;
       return { status: 'failed', error: fileError(err) };
@@ -168,7 +168,7 @@ export class IngestionRunner {
     if (vs.embeddingModel !== null && prepared.chunks.length) {
       if (!this.deps.models) return { status: 'failed', error: { code: 'server_error', message: `The vector store's embedding model ${vs.embeddingModel} cannot be called: this hub has no models caller for knowledge.` } };
       const models = this.deps.models(job.keyId);
-      const texts = prepared.chunks.map((c) => (c.header ? `${c.header}\n${c.text}` : c.text));
+      const texts = prepared.chunks.map((c) => (vs.contextualHeaders && c.header ? `${c.header}\n${c.text}` : c.text));
       for (let i = 0; i < texts.length; i += this.embedBatch) {
         const batch = texts.slice(i, i + this.embedBatch);
         const r = await models.embed(vs.embeddingModel, batch, signal);

@@ -158,6 +158,8 @@ export interface VectorStoreRow {
   readonly expiresAt: number | null;
   /** The model that makes (made) its vectors; null: keyword search only. Never changes once a file holds vectors. */
   readonly embeddingModel: string | null;
+  /** Whether each chunk is indexed and embedded with its contextual header (title › section) before its text. */
+  readonly contextualHeaders: boolean;
 }
 
 export type FileStatus = 'in_progress' | 'completed' | 'failed' | 'cancelled';
@@ -282,4 +284,4 @@ export interface PreparedChunk {
 }
 
 /** Text extraction and chunking of one file (knowledge/ingest, on its worker pool). Throws an error with `code` 'unsupported_file' | 'invalid_file' for a file it cannot read. */
-export type PrepareFile = (bytes: Uint8Array, filename: string, chunking: Chunking) => Promise<{ readonly title: string; readonly chunks: readonly PreparedChunk[] }>;
+export type PrepareFile = (bytes: Uint8Array, filename: string, o: Chunking & { readonly contextualHeaders: boolean }) => Promise<{ readonly title: string; readonly chunks: readonly PreparedChunk[] }>;

@@ -28,6 +28,8 @@ export interface SearchRequest {
    * keyword only.
    */
   readonly vectors: readonly { readonly model: string; readonly scope: ChunkScope }[];
+  /** Whether to search keywords too (default true; false: vectors alone). */
+  readonly keyword?: boolean;
   /** Rerank the fused candidates with this model (absent: no rerank). */
   readonly rerankModel?: string | undefined;
 }
@@ -69,7 +71,7 @@ function candidates(maxResults: number): number {
 export async function search(index: ChunkIndex, models: KnowledgeModels | undefined, req: SearchRequest, signal: AbortSignal = new AbortController().signal): Promise<SearchResult> {
   const n = candidates(req.maxResults);
   const lists: { kind: 'keyword' | 'vector'; hits: ChunkHit[] }[] = [];
-  for (const q of req.queries) {
+  for (const q of req.keyword === false ? [] : req.queries) {
     const terms = queryTerms(q);
     if (terms.length) lists.push({ kind: 'keyword', hits: await index.keyword(req.scope, terms, n) });
   }

@@ -42,6 +42,8 @@ export interface NewStore {
   readonly files: readonly FileToAdd[];
   /** An explicit model (the `embedding_model` extension); undefined: the hub's default. */
   readonly embeddingModel?: string | null | undefined;
+  /** Index and embed each chunk with its "title › section" header (the `contextual_headers` extension); default true. */
+  readonly contextualHeaders?: boolean | undefined;
 }
 
 export interface StoreView {
@@ -58,6 +60,8 @@ export interface SearchQuery {
   readonly threshold?: number | undefined;
   /** `ranking_options.ranker` 'none' turns the rerank model off. */
   readonly rerank: boolean;
+  /** Which lists to search (the `baimo_mode` extension): default both where the store has vectors. */
+  readonly lists?: 'keyword' | 'vector' | 'both' | undefined;
 }
 
 export interface SearchHitView {
@@ -170,6 +174,7 @@ export class KnowledgeService implements Retriever {
       expiresAfterDays: n.expiresAfterDays,
       expiresAt: n.expiresAfterDays === null ? null : t + n.expiresAfterDays * DAY_S,
       embeddingModel: this.embeddingModel(n.embeddingModel),
+      contextualHeaders: n.contextualHeaders ?? true,
     };
     const files = await this.fileRows(id, c, n.files, 'file_ids', null);
     await this.d.store.create(store, files);
@@ -329,7 +334,7 @@ export class KnowledgeService implements Retriever {
     const byModel = new Map<string, string[]>();
     for (const s of stores) if (s.embeddingModel !== null) byModel.set(s.embeddingModel, [...(byModel.get(s.embeddingModel) ?? []), s.id]);
     const rerankModel = q.rerank ? this.d.settings.rerankModel : undefined;
-    const models = byModel.size > 0 || rerankModel !== undefined ? (through ?? this.d.models?.(c.keyId)) : undefined;
+    const models = (byModel.size > 0 && q.lists !== 'keyword') || rerankModel !== undefined ? (through ?? this.d.models?.(c.keyId)) : undefined;
     const r = await search(
       this.d.index,
       models,
@@ -338,7 +343,8 @@ export class KnowledgeService implements Retriever {
         scope: scope(stores.map((s) => s.id)),
         maxResults: q.maxResults,
         threshold: q.threshold,
-        vectors: [...byModel].map(([model, vectorStoreIds]) => ({ model, scope: scope(vectorStoreIds) })),
+        vectors: q.lists === 'keyword' ? [] : [...byModel].map(([model, vectorStoreIds]) => ({ model, scope: scope(vectorStoreIds) })),
+        keyword: q.lists !== 'vector',
         rerankModel: models ? rerankModel : undefined,
       },
       signal,

@@ -51,10 +51,9 @@ export function openKnowledge(o: { readonly stores: KnowledgeStores; readonly te
   return {
     service(gw) {
       const models = (keyId: string | null): KnowledgeModels => principalCaller(gw, principalOf(o.tenancy, keyId), { via: 'kb' });
-      // Extraction and chunking off the event loop (the pool's own time and heap limits fail a
-      // hostile file), with contextual headers (title › section) indexed and embedded with each chunk.
+      // Extraction and chunking off the event loop (the pool's own time and heap limits fail a hostile file).
       const onPool = (pool ??= new IngestPool()).prepare.bind(pool);
-      const prepare: PrepareFile = (bytes, filename, chunking) => onPool(bytes, filename, { ...chunking, contextualHeaders: true });
+      const prepare: PrepareFile = (bytes, filename, o) => onPool(bytes, filename, o);
       runner ??= new IngestionRunner({ store: o.stores.vectorStores, files: o.stores.files, index: o.stores.knowledge, prepare, models, warn: o.warn });
       return new KnowledgeService({ store: o.stores.vectorStores, files: o.stores.files, index: o.stores.knowledge, runner, models, settings: o.settings });
     },

@@ -5,7 +5,7 @@
  */
 import type { Attributes, FileBatchRow, FileCounts, FileStatus, VectorStoreFileRow, VectorStoreRow } from '../knowledge/ports.js';
 
-export const STORE_COLUMNS = 'id, key_id, name, metadata, created_at, last_active_at, expires_after_days, expires_at, embedding_model';
+export const STORE_COLUMNS = 'id, key_id, name, metadata, created_at, last_active_at, expires_after_days, expires_at, embedding_model, contextual_headers';
 export const FILE_COLUMNS = 'vector_store_id, file_id, filename, key_id, created_at, status, error_code, error_message, attributes, max_tokens, overlap_tokens, usage_bytes, batch_id';
 
 export interface StoreRow {
@@ -18,6 +18,8 @@ export interface StoreRow {
   expires_after_days: number | null;
   expires_at: number | null;
   embedding_model: string | null;
+  /** 0/1 in SQLite, a boolean in PostgreSQL. */
+  contextual_headers: number | boolean;
 }
 
 export interface FileRow {
@@ -54,11 +56,12 @@ export function storeFrom(r: StoreRow): VectorStoreRow {
     expiresAfterDays: r.expires_after_days,
     expiresAt: r.expires_at,
     embeddingModel: r.embedding_model,
+    contextualHeaders: Boolean(r.contextual_headers),
   };
 }
 
 export function storeValues(s: VectorStoreRow): unknown[] {
-  return [s.id, s.keyId, s.name, s.metadata === null ? null : JSON.stringify(s.metadata), s.createdAt, s.lastActiveAt, s.expiresAfterDays, s.expiresAt, s.embeddingModel];
+  return [s.id, s.keyId, s.name, s.metadata === null ? null : JSON.stringify(s.metadata), s.createdAt, s.lastActiveAt, s.expiresAfterDays, s.expiresAt, s.embeddingModel, s.contextualHeaders];
 }
 
 export function fileFrom(r: FileRow): VectorStoreFileRow {

@@ -148,7 +148,7 @@ describe('searching several stores at once (what file_search asks)', () => {
     const s = openSQLiteStores(d);
     try {
       const now = Math.floor(Date.now() / 1000);
-      const store = (id: string, embeddingModel: string | null, keyId: string | null = null) => s.vectorStores.create({ id, keyId, name: id, metadata: null, createdAt: now, lastActiveAt: now, expiresAfterDays: null, expiresAt: null, embeddingModel }, []);
+      const store = (id: string, embeddingModel: string | null, keyId: string | null = null) => s.vectorStores.create({ id, keyId, name: id, metadata: null, createdAt: now, lastActiveAt: now, expiresAfterDays: null, expiresAt: null, embeddingModel, contextualHeaders: true }, []);
       await store('vs_a', 'emb-a');
       await store('vs_b', 'emb-b');
       await store('vs_other', null, 'key_2');

@@ -59,6 +59,8 @@ const createStore = z.strictObject({
   expires_after: expiresAfter.optional(),
   metadata: metadata.optional(),
   embedding_model: embeddingModel.optional(),
+  /** The hub's extension: index and embed each chunk with its "title › section" header (default true). */
+  contextual_headers: z.boolean().optional(),
 });
 const modifyStore = z.strictObject({
   name: text(256).nullable().optional(),
@@ -83,6 +85,12 @@ const searchBody = z.strictObject({
   ranking_options: z.strictObject({ ranker: z.enum(['none', 'auto', 'default-2024-11-15']).optional(), score_threshold: z.number().min(0).max(1).optional() }).optional(),
   // Accepted as the SDK sends it; the hub searches the query as given (search_query says so).
   rewrite_query: z.boolean().optional(),
+  /**
+   * The hub's extension: which ranking to use in a store with an embedding model — keyword,
+   * vector, hybrid (both, fused), hybrid_rerank (and the rerank model, unless ranker is 'none').
+   * Default: hybrid_rerank where a rerank model is configured, else hybrid.
+   */
+  baimo_mode: z.enum(['keyword', 'vector', 'hybrid', 'hybrid_rerank']).optional(),
 });
 
 type ChunkingParam = z.infer<typeof chunkingStrategy>;
@@ -114,6 +122,7 @@ function storeObject(v: StoreView): Record<string, unknown> {
     ...(s.expiresAfterDays !== null && { expires_after: { anchor: 'last_active_at', days: s.expiresAfterDays } }),
     expires_at: s.expiresAt,
     embedding_model: s.embeddingModel,
+    contextual_headers: s.contextualHeaders,
   };
 }
 
@@ -209,6 +218,7 @@ export async function vectorStores(ctx: HubContext, req: IncomingMessage, res: S
           expiresAfterDays: b.expires_after?.days ?? null,
           files: (b.file_ids ?? []).map((fileId) => ({ fileId, attributes: null, chunking })),
           ...(b.embedding_model !== undefined && { embeddingModel: b.embedding_model }),
+          ...(b.contextual_headers !== undefined && { contextualHeaders: b.contextual_headers }),
         });
         return sendJSON(res, 200, storeObject(view));
       }
@@ -251,7 +261,20 @@ export async function vectorStores(ctx: HubContext, req: IncomingMessage, res: S
       const queries = typeof b.query === 'string' ? [b.query] : b.query;
       const abort = new AbortController();
       res.once('close', () => abort.abort());
-      const r = await k.search(id, c, { queries, filter, maxResults: b.max_num_results ?? 10, threshold: b.ranking_options?.score_threshold, rerank: b.ranking_options?.ranker !== 'none' }, abort.signal);
+      const mode = b.baimo_mode;
+      const r = await k.search(
+        id,
+        c,
+        {
+          queries,
+          filter,
+          maxResults: b.max_num_results ?? 10,
+          threshold: b.ranking_options?.score_threshold,
+          rerank: b.ranking_options?.ranker !== 'none' && (mode === undefined || mode === 'hybrid_rerank'),
+          lists: mode === 'keyword' ? 'keyword' : mode === 'vector' ? 'vector' : 'both',
+        },
+        abort.signal,
+      );
       return sendJSON(res, 200, {
         object: 'vector_store.search_results.page',
         search_query: queries,

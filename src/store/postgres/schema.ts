@@ -294,7 +294,8 @@ const MIGRATIONS: readonly string[] = [
      last_active_at BIGINT NOT NULL,
      expires_after_days BIGINT,
      expires_at BIGINT,
-     embedding_model TEXT
+     embedding_model TEXT,
+     contextual_headers BOOLEAN NOT NULL
    );
    CREATE INDEX vector_stores_key_created ON vector_stores (key_id, created_at, id);
    CREATE INDEX vector_stores_created ON vector_stores (created_at, id);

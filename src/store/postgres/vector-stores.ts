@@ -59,7 +59,7 @@ export class PostgresVectorStoreStore implements VectorStoreStore {
 
   async create(store: VectorStoreRow, files: readonly VectorStoreFileRow[]): Promise<void> {
     await this.transaction(async (c) => {
-      await c.query(`INSERT INTO vector_stores (${STORE_COLUMNS}) VALUES (${placeholders(9)})`, storeValues(store));
+      await c.query(`INSERT INTO vector_stores (${STORE_COLUMNS}) VALUES (${placeholders(10)})`, storeValues(store));
       for (const f of files) await c.query(UPSERT_FILE, fileValues(f));
     });
   }

@@ -205,7 +205,8 @@ const MIGRATIONS: readonly string[] = [
      last_active_at INTEGER NOT NULL,
      expires_after_days INTEGER,
      expires_at INTEGER,
-     embedding_model TEXT
+     embedding_model TEXT,
+     contextual_headers INTEGER NOT NULL
    );
    CREATE INDEX vector_stores_key_created ON vector_stores (key_id, created_at, id);
    CREATE INDEX vector_stores_created ON vector_stores (created_at, id);

@@ -46,7 +46,7 @@ export class SQLiteVectorStoreStore implements VectorStoreStore {
 
   async create(store: VectorStoreRow, files: readonly VectorStoreFileRow[]): Promise<void> {
     this.db.transaction(() => {
-      this.statement(`INSERT INTO vector_stores (${STORE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...storeValues(store));
+      this.statement(`INSERT INTO vector_stores (${STORE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...storeValues(store).map((v) => (typeof v === 'boolean' ? Number(v) : v)));
       this.insertFiles(files);
     })();
   }
