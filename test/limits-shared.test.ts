@@ -22,9 +22,9 @@ import { openPostgresStores } from '../src/store/postgres/index.js';
 import { PostgresBudgetLedger } from '../src/store/postgres/ledger.js';
 import { PostgresRateLimits } from '../src/store/postgres/rate-limits.js';
 import type { PostgresStores } from '../src/store/postgres/index.js';
-import { RedisBudgetLedger, spendLoader } from '../src/store/redis/ledger.js';
+import { spendLoader } from '../src/store/redis/ledger.js';
+import { RedisLimits } from '../src/store/redis/limits.js';
 import type { SpendLoader } from '../src/store/redis/ledger.js';
-import { RedisRateLimits } from '../src/store/redis/rate-limits.js';
 import { periodStart } from '../src/tenancy/ledger.js';
 import type { Budgeted } from '../src/tenancy/ledger.js';
 import { RateLimiter } from '../src/tenancy/rate-limits.js';
@@ -94,7 +94,9 @@ async function replicas(backend: Backend): Promise<Gateway[]> {
       }
       const redis = new Redis(REDIS);
       connections.push(redis);
-      return { ...base, ledger: new RedisBudgetLedger(redis, loader, { prefix }), limiter: new RedisRateLimits(redis, { prefix }) };
+      // One store for both, as a replica has it: admission checks and reserves in one script call.
+      const limits = new RedisLimits(redis, loader, { prefix });
+      return { ...base, ledger: limits, limiter: limits };
     }),
   );
 }

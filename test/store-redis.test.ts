@@ -8,9 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RedisBudgetLedger } from '../src/store/redis/ledger.js';
+import { RedisLimits } from '../src/store/redis/limits.js';
 import type { SpendLoader } from '../src/store/redis/ledger.js';
-import { RedisRateLimits } from '../src/store/redis/rate-limits.js';
 import type { Budgeted, ReserveResult } from '../src/tenancy/ledger.js';
 import { RateLimiter } from '../src/tenancy/rate-limits.js';
 import type { RateLimited } from '../src/tenancy/rate-limits.js';
@@ -42,12 +41,14 @@ function clock(start = Date.UTC(2030, 2, 14, 12, 0, 0)) {
   return { now: () => t, advance: (ms: number) => void (t += ms), set: (ms: number) => void (t = ms) };
 }
 
-const limiters = (n: number, now?: () => number) => Array.from({ length: n }, () => new RedisRateLimits(connect(), { prefix, ...(now && { now }) }));
+/** Rate limits alone need no spend from a durable store. */
+const noSpend: SpendLoader = async () => 0;
+const limiters = (n: number, now?: () => number) => Array.from({ length: n }, () => new RedisLimits(connect(), noSpend, { prefix, ...(now && { now }) }));
 
 /** Spreads `n` calls over the replicas, all in flight at once. */
 const spread = <R, T>(replicas: readonly R[], n: number, f: (r: R, i: number) => Promise<T>) => Promise.all(Array.from({ length: n }, (_, i) => f(replicas[i % replicas.length]!, i)));
 
-describe('RedisRateLimits', () => {
+describe('RedisLimits: rate limits', () => {
   it('three replicas admit exactly rpm=100 of 500 concurrent requests', async () => {
     const replicas = limiters(3);
     const verdicts = await spread(replicas, 500, (r) => r.admit([{ account: 'key:a', rpm: 100 }], 10));
@@ -73,8 +74,8 @@ describe('RedisRateLimits', () => {
 
   it('replicas whose clocks differ by seconds still let every second leave the window', async () => {
     const c = clock();
-    const ahead = new RedisRateLimits(connect(), { prefix, now: () => c.now() + 2_000 });
-    const behind = new RedisRateLimits(connect(), { prefix, now: c.now });
+    const ahead = new RedisLimits(connect(), noSpend, { prefix, now: () => c.now() + 2_000 });
+    const behind = new RedisLimits(connect(), noSpend, { prefix, now: c.now });
     const limit = [{ account: 'key:skew', rpm: 1000 }];
     // A minute and a half of traffic, alternating: the replica behind counts in seconds the one ahead has passed.
     for (let i = 0; i < 90; i++) {
@@ -123,7 +124,7 @@ describe('RedisRateLimits', () => {
       { account: 'key:s', rpm: 5, tpm: 300 },
       { account: 'team:s', rpm: 8 },
     ];
-    const both = async (f: (l: RedisRateLimits | RateLimiter) => unknown) => {
+    const both = async (f: (l: RedisLimits | RateLimiter) => unknown) => {
       const [a, b] = [await f(redis!), await f(local)];
       expect(a).toEqual(b);
       return a;
@@ -146,7 +147,7 @@ describe('RedisRateLimits', () => {
 
   it('keys expire by themselves once the minute has passed', async () => {
     const r = connect();
-    const [l] = [new RedisRateLimits(r, { prefix })];
+    const [l] = [new RedisLimits(r, noSpend, { prefix })];
     await l.admit([{ account: 'key:e', rpm: 10, tpm: 10 }], 3);
     const keys = await r.keys(`${prefix}*`);
     expect(keys).toHaveLength(2);
@@ -160,7 +161,7 @@ describe('RedisRateLimits', () => {
   it('a token correction that cannot be written is counted, and warns once', async () => {
     const warnings: string[] = [];
     const r = connect();
-    const l = new RedisRateLimits(r, { prefix, warn: (m) => warnings.push(m) });
+    const l = new RedisLimits(r, noSpend, { prefix, warn: (m) => warnings.push(m) });
     await l.admit([{ account: 'key:f', tpm: 100 }], 10);
     r.disconnect();
     l.adjustTokens(['key:f'], -5);
@@ -173,9 +174,9 @@ describe('RedisRateLimits', () => {
 
 const budget = (account: string, budgetUsd: number, period: Budgeted['period'] = 'month'): Budgeted => ({ account, budgetUsd, period });
 
-describe('RedisBudgetLedger', () => {
+describe('RedisLimits: budgets', () => {
   const ledgers = (n: number, load: SpendLoader = async () => 0, o: { now?: () => number; reservationTtlMs?: number } = {}) =>
-    Array.from({ length: n }, () => new RedisBudgetLedger(connect(), load, { prefix, ...o }));
+    Array.from({ length: n }, () => new RedisLimits(connect(), load, { prefix, ...o }));
 
   it('500 concurrent reserve + settle over three replicas never overspend the budget by more than one request', async () => {
     const replicas = ledgers(3);
@@ -287,7 +288,7 @@ describe('RedisBudgetLedger', () => {
     const r = connect();
     const warnings: string[] = [];
     const c = clock(Date.UTC(2030, 2, 14, 12));
-    const l = new RedisBudgetLedger(r, async () => 0, { prefix, now: c.now, warn: (m) => warnings.push(m), reservationTtlMs: 60_000 });
+    const l = new RedisLimits(r, async () => 0, { prefix, now: c.now, warn: (m) => warnings.push(m), reservationTtlMs: 60_000 });
     const res = await l.reserve([budget('key:x', 1, 'day')], 0.1);
     const keys = await r.keys(`${prefix}*`);
     expect(keys.sort()).toEqual([`${prefix}rsv:key:x`, `${prefix}rsv:key:x:amt`, `${prefix}rsv:key:x:exp`, `${prefix}spent:key:x:day:${Date.UTC(2030, 2, 14)}`].sort());
