@@ -144,20 +144,31 @@ export class RedisLimits extends WritesBehind implements Limits {
     }
   }
 
-  /** The admissions of one event-loop turn, in one ADMIT call. */
+  /** The admissions of one event-loop turn, in one ADMIT call; the requests of one key share its profile (scripts.ts). */
   private readonly admissions = new PerTurn<Ask, Answer>(async (asks) => {
     const now = this.now();
     const keys = new KeyList();
-    const args: (string | number)[] = [now, this.ttl];
+    const profiles = new Map<string, number>();
+    const head: (string | number)[] = [now, this.ttl, 0];
+    const tail: (string | number)[] = [];
     for (const a of asks) {
-      args.push(a.limits.length, a.budgets.length, a.tokens, a.amount, a.id);
-      for (const l of a.limits) args.push(keys.of(`${this.prefix}rl:r:${l.account}`), keys.of(`${this.prefix}rl:t:${l.account}`), l.rpm ?? '', l.tpm ?? '');
-      for (const b of a.budgets) {
-        const r = `${this.prefix}rsv:${b.account}`;
-        args.push(keys.of(this.spentKey(b.account, b.period, now)), keys.of(r), keys.of(`${r}:exp`), keys.of(`${r}:amt`), toNano(b.budgetUsd));
+      const sig = signature(a);
+      let profile = profiles.get(sig);
+      if (profile === undefined) {
+        profile = profiles.size + 1;
+        profiles.set(sig, profile);
+        head.push(a.limits.length, a.budgets.length);
+        for (const l of a.limits) head.push(keys.of(`${this.prefix}rl:r:${l.account}`), keys.of(`${this.prefix}rl:t:${l.account}`), l.rpm ?? '', l.tpm ?? '');
+        for (const b of a.budgets) {
+          const r = `${this.prefix}rsv:${b.account}`;
+          head.push(keys.of(this.spentKey(b.account, b.period, now)), keys.of(r), keys.of(`${r}:exp`), keys.of(`${r}:amt`), toNano(b.budgetUsd));
+        }
       }
+      tail.push(profile, a.tokens, a.amount, a.id);
     }
-    const answers = (await admitScript.run(this.redis, keys.keys, args)) as (number | string)[][];
+    head[2] = profiles.size;
+    for (const x of tail) head.push(x);
+    const answers = (await admitScript.run(this.redis, keys.keys, head)) as (number | string)[][];
     return answers.map((res) => ({ now, res }));
   });
 
@@ -177,23 +188,35 @@ export class RedisLimits extends WritesBehind implements Limits {
     for (const account of accounts) this.finishes.add({ account, now, delta: d });
   }
 
-  /** The settles and token corrections of one event-loop turn, in one FINISH call. */
+  /** The settles and token corrections of one event-loop turn, in one FINISH call; settles on the same accounts share a profile (scripts.ts). */
   private readonly finishes = this.batch<Finish>((batch) => {
     const keys = new KeyList();
-    const args: (string | number)[] = [];
+    const profiles = new Map<string, number>();
+    const head: (string | number)[] = [0];
+    const tail: (string | number)[] = [];
     for (const f of batch) {
       if ('account' in f) {
-        args.push('c', keys.of(`${this.prefix}rl:t:${f.account}`), Math.floor(f.now / 1000), f.delta);
+        tail.push('c', keys.of(`${this.prefix}rl:t:${f.account}`), Math.floor(f.now / 1000), f.delta);
         continue;
       }
       const { accounts, periods, id } = f.reservation;
-      args.push('s', accounts.length, id, f.nano);
-      accounts.forEach((account, i) => {
-        const r = `${this.prefix}rsv:${account}`;
-        args.push(keys.of(this.spentKey(account, periods[i]!, f.now)), keys.of(r), keys.of(`${r}:exp`), keys.of(`${r}:amt`), this.spentExpiry(periods[i]!, f.now));
-      });
+      // Within a UTC day every period's spent key (and its expiry, to the day) is the same.
+      const sig = `${accounts.join(' ')}\n${periods.join(' ')}\n${Math.floor(f.now / DAY)}`;
+      let profile = profiles.get(sig);
+      if (profile === undefined) {
+        profile = profiles.size + 1;
+        profiles.set(sig, profile);
+        head.push(accounts.length);
+        accounts.forEach((account, i) => {
+          const r = `${this.prefix}rsv:${account}`;
+          head.push(keys.of(this.spentKey(account, periods[i]!, f.now)), keys.of(r), keys.of(`${r}:exp`), keys.of(`${r}:amt`), this.spentExpiry(periods[i]!, f.now));
+        });
+      }
+      tail.push('s', profile, id, f.nano);
     }
-    return finishScript.run(this.redis, keys.keys, args);
+    head[0] = profiles.size;
+    for (const x of tail) head.push(x);
+    return finishScript.run(this.redis, keys.keys, head);
   }, 1000);
 
   async spent(account: string, period: BudgetPeriod): Promise<number> {
@@ -242,6 +265,15 @@ export class RedisLimits extends WritesBehind implements Limits {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
+}
+
+/** What the requests of one key have in common: their limits and budgets (their ADMIT profile). */
+function signature(a: Ask): string {
+  let s = '';
+  for (const l of a.limits) s += `${l.account} ${l.rpm ?? ''} ${l.tpm ?? ''}\n`;
+  s += '|';
+  for (const b of a.budgets) s += `${b.account} ${b.budgetUsd} ${b.period}\n`;
+  return s;
 }
 
 /** The rate verdict in an ADMIT answer ({1, …} or {0, …}), with the headers and Retry-After RateLimiter gives. */

@@ -85,11 +85,12 @@ end
 `;
 
 /**
- * KEYS: every key the batch touches, once. ARGV: now (ms), reservation ttl (ms), then per
- * request: its number of rate limits, its number of budgets, its tokens, its amount (nano-USD),
- * its reservation id; per rate limit the index of its requests and tokens hash, its rpm and tpm
- * ('' = none); per budget the index of its spent, reserved, expiries and amounts keys, and the
- * budget (nano-USD).
+ * KEYS: every key the batch touches, once. ARGV: now (ms), reservation ttl (ms), the number of
+ * profiles, the profiles, then per request: its profile's number, its tokens, its amount
+ * (nano-USD) and its reservation id. A profile is what the requests of one key share: its number
+ * of rate limits and of budgets, per rate limit the index of its requests and tokens hash, its rpm
+ * and tpm ('' = none), per budget the index of its spent, reserved, expiries and amounts keys and
+ * the budget (nano-USD). So a request adds four arguments to the call, whatever its limits.
  *
  * The requests are decided in order, each as if alone: every rate limit checked, then every
  * budget, and only if all allow it is the request counted on every window and its amount
@@ -154,35 +155,34 @@ local function budget(ri, ei, ai)
   return b
 end
 
-local function one(nl, nb, tokens, amount, amountArg, id, L, P)
-  for i = 1, nl do
-    local o = L + 4 * (i - 1)
-    local rpm, tpm = ARGV[o + 2], ARGV[o + 3]
-    local r = win(tonumber(ARGV[o]))
-    if rpm ~= '' and r.t + 1 > tonumber(rpm) then return {0, i, 'requests', r.t, r.reset} end
-    local t = win(tonumber(ARGV[o + 1]))
-    if tpm ~= '' and t.t + tokens > tonumber(tpm) then return {0, i, 'tokens', t.t, t.reset} end
+local function one(pr, tokens, amount, amountArg, id)
+  local limits, budgets = pr.l, pr.b
+  for i = 1, #limits do
+    local l = limits[i]
+    local r = win(l.r)
+    if l.rpm and r.t + 1 > l.rpm then return {0, i, 'requests', r.t, r.reset} end
+    local t = win(l.t)
+    if l.tpm and t.t + tokens > l.tpm then return {0, i, 'tokens', t.t, t.reset} end
   end
-  if nb > 0 then
+  if #budgets > 0 then
     local missing = {'seed'}
-    for j = 1, nb do
-      if spent(tonumber(ARGV[P + 5 * (j - 1)])) == false then missing[#missing + 1] = j end
+    for j = 1, #budgets do
+      if spent(budgets[j].s) == false then missing[#missing + 1] = j end
     end
     if #missing > 1 then return missing end
-    for j = 1, nb do
-      local o = P + 5 * (j - 1)
-      local s = spent(tonumber(ARGV[o]))
-      local b = budget(tonumber(ARGV[o + 1]), tonumber(ARGV[o + 2]), tonumber(ARGV[o + 3]))
-      if s + b.r + amount > tonumber(ARGV[o + 4]) then
-        for i = 1, nl do count(win(tonumber(ARGV[L + 4 * (i - 1)])), 1) end
+    for j = 1, #budgets do
+      local g = budgets[j]
+      local s = spent(g.s)
+      local b = budget(g.r, g.e, g.a)
+      if s + b.r + amount > g.max then
+        for i = 1, #limits do count(win(limits[i].r), 1) end
         return {'no', j, s, b.r}
       end
     end
   end
   local out = {1}
-  for i = 1, nl do
-    local o = L + 4 * (i - 1)
-    local r, t = win(tonumber(ARGV[o])), win(tonumber(ARGV[o + 1]))
+  for i = 1, #limits do
+    local r, t = win(limits[i].r), win(limits[i].t)
     -- Counting in the current second adds to the totals and leaves the oldest counted second
     -- (so the reset) as it was.
     count(r, 1)
@@ -192,9 +192,9 @@ local function one(nl, nb, tokens, amount, amountArg, id, L, P)
     out[#out + 1] = t.t
     out[#out + 1] = t.reset
   end
-  for j = 1, nb do
-    local o = P + 5 * (j - 1)
-    local b = budget(tonumber(ARGV[o + 1]), tonumber(ARGV[o + 2]), tonumber(ARGV[o + 3]))
+  for j = 1, #budgets do
+    local g = budgets[j]
+    local b = budget(g.r, g.e, g.a)
     b.r = b.r + amount
     b.add = b.add + amount
     b.h[#b.h + 1] = id
@@ -205,14 +205,28 @@ local function one(nl, nb, tokens, amount, amountArg, id, L, P)
   return out
 end
 
-local answers = {}
-local p = 3
-while p <= #ARGV do
+local profiles = {}
+local p = 4
+for k = 1, tonumber(ARGV[3]) do
   local nl, nb = tonumber(ARGV[p]), tonumber(ARGV[p + 1])
-  local L = p + 5
-  local P = L + 4 * nl
-  answers[#answers + 1] = one(nl, nb, tonumber(ARGV[p + 2]), tonumber(ARGV[p + 3]), ARGV[p + 3], ARGV[p + 4], L, P)
-  p = P + 5 * nb
+  p = p + 2
+  local limits, budgets = {}, {}
+  for i = 1, nl do
+    -- tonumber('') is nil: no such limit.
+    limits[i] = {r = tonumber(ARGV[p]), t = tonumber(ARGV[p + 1]), rpm = tonumber(ARGV[p + 2]), tpm = tonumber(ARGV[p + 3])}
+    p = p + 4
+  end
+  for j = 1, nb do
+    budgets[j] = {s = tonumber(ARGV[p]), r = tonumber(ARGV[p + 1]), e = tonumber(ARGV[p + 2]), a = tonumber(ARGV[p + 3]), max = tonumber(ARGV[p + 4])}
+    p = p + 5
+  end
+  profiles[k] = {l = limits, b = budgets}
+end
+local answers = {}
+local n = #ARGV
+while p <= n do
+  answers[#answers + 1] = one(profiles[tonumber(ARGV[p])], tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]), ARGV[p + 2], ARGV[p + 3])
+  p = p + 4
 end
 
 for i, w in pairs(W) do
@@ -237,45 +251,54 @@ return answers
 `;
 
 /**
- * KEYS: every key the batch touches, once. ARGV: items, each
- *   's', number of accounts, reservation id, actual cost (nano-USD), then per account the index
- *        of its spent (this period), reserved, expiries and amounts keys, and when its spent key
- *        expires (unix ms)                                                            a settle
- *   'c', index of a tokens hash, the second it counts in, the delta                   a token correction
+ * KEYS: every key the batch touches, once. ARGV: the number of profiles, the profiles, then
+ * items. A profile is the accounts a reservation was made on: their number, then per account the
+ * index of its spent (this period), reserved, expiries and amounts keys, and when its spent key
+ * expires (unix ms). An item is
+ *   's', profile number, reservation id, actual cost (nano-USD)              a settle
+ *   'c', index of a tokens hash, the second it counts in, the delta         a token correction
  * A settle releases its reservation where it is still held (not swept as expired, not released
  * by an earlier settle of the same id) and adds the actual cost to spent either way: the call
  * ran. A correction counts in the second it was made, as on one hub. Each key is written once.
  */
 const FINISH = `
+local profiles = {}
+local a = 2
+for k = 1, tonumber(ARGV[1]) do
+  local accounts = {}
+  for i = 1, tonumber(ARGV[a]) do
+    accounts[i] = {s = tonumber(ARGV[a + 1]), r = tonumber(ARGV[a + 2]), e = tonumber(ARGV[a + 3]), a = tonumber(ARGV[a + 4]), at = tonumber(ARGV[a + 5])}
+    a = a + 5
+  end
+  a = a + 1
+  profiles[k] = accounts
+end
 local R, S, C = {}, {}, {}
-local a = 1
-while a <= #ARGV do
+local n = #ARGV
+while a <= n do
   if ARGV[a] == 's' then
-    local n, id, actual = tonumber(ARGV[a + 1]), ARGV[a + 2], tonumber(ARGV[a + 3])
-    a = a + 4
-    for _ = 1, n do
-      local si, ri, ei, ai, at = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
-      a = a + 5
-      local r = R[ri]
+    local accounts, id, actual = profiles[tonumber(ARGV[a + 1])], ARGV[a + 2], tonumber(ARGV[a + 3])
+    for i = 1, #accounts do
+      local acc = accounts[i]
+      local r = R[acc.r]
       if r == nil then
-        r = {e = ei, a = ai, ids = {}, seen = {}}
-        R[ri] = r
+        r = {e = acc.e, a = acc.a, ids = {}, seen = {}}
+        R[acc.r] = r
       end
       if not r.seen[id] then
         r.seen[id] = true
         r.ids[#r.ids + 1] = id
       end
-      local s = S[si]
+      local s = S[acc.s]
       if s == nil then
-        s = {add = 0, at = at}
-        S[si] = s
+        s = {add = 0, at = acc.at}
+        S[acc.s] = s
       end
       s.add = s.add + actual
-      if at > s.at then s.at = at end
+      if acc.at > s.at then s.at = acc.at end
     end
   else
     local ki, sec, d = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
-    a = a + 4
     local c = C[ki]
     if c == nil then
       c = {f = tonumber(redis.call('HGET', KEYS[ki], 'f')), t = 0, by = {}}
@@ -286,6 +309,7 @@ while a <= #ARGV do
     -- A replica whose clock runs behind counts in an earlier second: the oldest second follows it.
     if c.f == nil or sec < c.f then c.f = sec end
   end
+  a = a + 4
 end
 for ri, r in pairs(R) do
   local reserved, expiries, amounts = KEYS[ri], KEYS[r.e], KEYS[r.a]
