@@ -165,11 +165,14 @@ local function one(pr, tokens, amount, amountArg, id)
     if l.tpm and t.t + tokens > l.tpm then return {0, i, 'tokens', t.t, t.reset} end
   end
   if #budgets > 0 then
-    local missing = {'seed'}
+    local missing
     for j = 1, #budgets do
-      if spent(budgets[j].s) == false then missing[#missing + 1] = j end
+      if spent(budgets[j].s) == false then
+        missing = missing or {'seed'}
+        missing[#missing + 1] = j
+      end
     end
-    if #missing > 1 then return missing end
+    if missing then return missing end
     for j = 1, #budgets do
       local g = budgets[j]
       local s = spent(g.s)
