@@ -304,3 +304,53 @@ describe('RedisLimits: budgets', () => {
     expect(warnings).toHaveLength(1);
   });
 });
+
+describe('RedisLimits: one script call per event-loop turn', () => {
+  /** A connection whose script calls are counted. */
+  function counted(): { redis: Redis; calls: () => number } {
+    const redis = connect();
+    let n = 0;
+    const evalsha = redis.evalsha.bind(redis) as (...a: unknown[]) => Promise<unknown>;
+    (redis as unknown as { evalsha: (...a: unknown[]) => Promise<unknown> }).evalsha = (...a) => (n++, evalsha(...a));
+    return { redis, calls: () => n };
+  }
+
+  it('500 admissions asked in one turn go in calls of at most 200, each decided as if alone', async () => {
+    const { redis, calls } = counted();
+    const l = new RedisLimits(redis, async () => 0, { prefix });
+    await l.ready();
+    const verdicts = await Promise.all(Array.from({ length: 500 }, (_, i) => l.admit([{ account: `key:m${i % 2}`, rpm: 120 }], 1)));
+    expect(calls()).toBe(3);
+    expect(verdicts.filter((v) => v.ok)).toHaveLength(240);
+    // Each key's requests in order: the first 120 admitted, counting down to 0 remaining.
+    const m0 = verdicts.filter((_, i) => i % 2 === 0);
+    expect(m0.slice(0, 120).every((v) => v.ok)).toBe(true);
+    expect(m0[119]!.headers['x-ratelimit-remaining-requests']).toBe('0');
+    expect(m0.slice(120).every((v) => !v.ok && v.headers['x-ratelimit-remaining-requests'] === '0')).toBe(true);
+  });
+
+  it('settles and token corrections of one turn go in one call; a settle repeated in it releases its reservation once', async () => {
+    const { redis, calls } = counted();
+    const c = clock();
+    const l = new RedisLimits(redis, async () => 0, { prefix, now: c.now });
+    await l.ready();
+    const b = [budget('key:d', 1)];
+    const first = await l.reserve(b, 0.5);
+    const second = await l.reserve(b, 0.3);
+    if (!first.ok || !second.ok) throw new Error('not reserved');
+    await l.admit([{ account: 'key:d', tpm: 100 }], 40);
+    const before = calls();
+    l.settle(first.reservation, 0.1);
+    l.settle(first.reservation, 0.1);
+    l.adjustTokens(['key:d'], -15);
+    l.adjustTokens(['key:d'], -5);
+    await l.flush();
+    expect(calls() - before).toBe(1);
+    // Spent 0.2 (each settle counts what it says was spent); reserved 0.3 (the second's alone), so 0.5 fits, and no more.
+    expect(await l.spent('key:d', 'month')).toBeCloseTo(0.2, 9);
+    expect(await l.reserve(b, 0.6)).toMatchObject({ ok: false, spentUsd: 0.2, reservedUsd: 0.3 });
+    expect((await l.reserve(b, 0.5)).ok).toBe(true);
+    // 40 tokens counted, 20 given back.
+    expect((await l.admit([{ account: 'key:d', tpm: 100 }], 1)).headers['x-ratelimit-remaining-tokens']).toBe('79');
+  });
+});

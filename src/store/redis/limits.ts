@@ -118,7 +118,8 @@ export class RedisLimits extends WritesBehind implements Limits {
   }
 
   async reserve(budgets: readonly Budgeted[], amount: number): Promise<ReserveResult> {
-    return (await this.admitAndReserve([], 0, budgets, amount)).budget ?? { ok: true, reservation: { accounts: [], amount } };
+    if (budgets.length === 0) return { ok: true, reservation: { accounts: [], amount, id: '', periods: [] } as RedisReservation };
+    return (await this.admitAndReserve([], 0, budgets, amount)).budget!;
   }
 
   async admitAndReserve(limits: readonly RateLimited[], tokens: number, budgets: readonly Budgeted[], amount: number): Promise<Checked> {
