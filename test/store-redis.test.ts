@@ -329,6 +329,22 @@ describe('RedisLimits: one script call per event-loop turn', () => {
     expect(m0.slice(120).every((v) => !v.ok && v.headers['x-ratelimit-remaining-requests'] === '0')).toBe(true);
   });
 
+  it('a call that fails partway leaves every window it read in step (each admitted request is refused, none counted)', async () => {
+    const c = clock();
+    const r = connect();
+    const l = new RedisLimits(r, noSpend, { prefix, now: c.now });
+    await l.ready();
+    const good = [{ account: 'key:g', rpm: 10 }];
+    expect((await l.admit(good, 1)).ok).toBe(true);
+    c.advance(61_000);
+    // A rate window that is not a hash: the call stops with WRONGTYPE after reading key:g's window.
+    await r.set(`${prefix}rl:r:key:bad`, 'not a window');
+    const out = await Promise.allSettled([l.admit(good, 1), l.admit([{ account: 'key:bad', rpm: 10 }], 1)]);
+    expect(out.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+    // The second that left the window was dropped with its count, not just its bucket: 9 remain after this one.
+    expect((await l.admit(good, 1)).headers['x-ratelimit-remaining-requests']).toBe('9');
+  });
+
   it('settles and token corrections of one turn go in one call; a settle repeated in it releases its reservation once', async () => {
     const { redis, calls } = counted();
     const c = clock();

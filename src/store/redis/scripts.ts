@@ -46,7 +46,8 @@ local function rebuild(key)
 end
 -- The window's total, the seconds until its oldest counted (positive) second drops (as
 -- RateLimiter's MinuteWindow works them out), and its oldest second (nil: the window is empty
--- and the hash gone). Seconds that left the window are deleted; \`t\` and \`f\` are written by the caller.
+-- and the hash gone). Seconds that left the window are deleted and \`t\` and \`f\` written at once, so
+-- the hash stays in step even if the call fails later on.
 local function window(key)
   local m = redis.call('HMGET', key, 't', 'f')
   local t, f = tonumber(m[1]), tonumber(m[2])
@@ -80,7 +81,9 @@ local function window(key)
       end
     end
   end
-  return t, math.max(1, oldest + 60 - sec), first or f
+  f = first or f
+  redis.call('HSET', key, 't', t, 'f', f)
+  return t, math.max(1, oldest + 60 - sec), f
 end
 `;
 
@@ -233,10 +236,12 @@ while p <= n do
 end
 
 for i, w in pairs(W) do
-  local key = KEYS[i]
-  if w.counted then redis.call('HINCRBY', key, sec, w.add) end
-  if w.f ~= nil then redis.call('HSET', key, 't', w.t, 'f', w.f) end
-  if w.counted then redis.call('EXPIRE', key, 61) end
+  if w.counted then
+    local key = KEYS[i]
+    redis.call('HINCRBY', key, sec, w.add)
+    redis.call('HSET', key, 't', w.t, 'f', w.f)
+    redis.call('EXPIRE', key, 61)
+  end
 end
 for ri, b in pairs(B) do
   if #b.h > 0 then
