@@ -21,8 +21,8 @@ import { Script } from './script.js';
  * `rsv:<account>:exp`) and a hash id → amount (`rsv:<account>:amt`), so the reservation of a
  * replica that crashed before it settled is swept once it expires.
  *
- * The layout is the one earlier versions' four scripts used, so replicas of both can share a
- * Redis while they are upgraded one by one.
+ * The layout is unchanged from the earlier per-request scripts (one each to check rates, reserve,
+ * settle and correct), so an upgrade keeps every window, spend and reservation.
  */
 
 /** Reading a rate window. Needs `sec` (the caller's second). */
