@@ -345,6 +345,21 @@ describe('RedisLimits: one script call per event-loop turn', () => {
     expect((await l.admit(good, 1)).headers['x-ratelimit-remaining-requests']).toBe('9');
   });
 
+  it("a turn's settles and admissions go in one call, settles first: what a settle frees admits a request of the same turn", async () => {
+    const { redis, calls } = counted();
+    const l = new RedisLimits(redis, async () => 0, { prefix });
+    await l.ready();
+    const b = [budget('key:f', 1)];
+    const held = await l.reserve(b, 0.9);
+    if (!held.ok) throw new Error('not reserved');
+    const before = calls();
+    l.settle(held.reservation, 0.1);
+    const next = await l.reserve(b, 0.8);
+    expect(calls() - before).toBe(1);
+    expect(next.ok).toBe(true);
+    expect(await l.reserve(b, 0.2)).toMatchObject({ ok: false, spentUsd: 0.1, reservedUsd: 0.8 });
+  });
+
   it('settles and token corrections of one turn go in one call; a settle repeated in it releases its reservation once', async () => {
     const { redis, calls } = counted();
     const c = clock();

@@ -8,8 +8,8 @@ import type { BudgetPeriod } from '../../tenancy/types.js';
 import { WritesBehind } from '../background.js';
 import { periodEnd } from './ledger.js';
 import type { RedisReservation, SpendLoader } from './ledger.js';
-import { admitScript, finishScript } from './scripts.js';
-import { PerTurn } from './turn.js';
+import { turnScript } from './scripts.js';
+import { Turn } from './turn.js';
 
 /** Amounts in Redis are integer nano-dollars: INCRBY is exact where floats would drift. */
 const NANO = 1e9;
@@ -32,7 +32,7 @@ export interface RedisLimitsOptions {
   readonly warn?: (message: string) => void;
 }
 
-/** One request's admission, as queued for the turn's ADMIT call. */
+/** One request's admission, as queued for the turn's call. */
 interface Ask {
   readonly limits: readonly RateLimited[];
   readonly tokens: number;
@@ -41,13 +41,13 @@ interface Ask {
   readonly id: string;
 }
 
-/** ADMIT's answer for one request (see scripts.ts), and the clock the call ran at. */
+/** The turn script's answer for one admission (see scripts.ts), and the clock the call ran at. */
 interface Answer {
   readonly now: number;
   readonly res: readonly (number | string)[];
 }
 
-/** A settle or a token correction, as queued for the turn's FINISH call. */
+/** A settle or a token correction, as queued for the turn's call. */
 type Finish =
   | { readonly reservation: RedisReservation; readonly nano: number; readonly now: number }
   | { readonly account: string; readonly now: number; readonly delta: number };
@@ -70,9 +70,9 @@ class KeyList {
 /**
  * Rate limits and budgets shared by every hub on one Redis, with the in-process RateLimiter's and
  * Ledger's semantics (tenancy/rate-limits.ts, tenancy/ledger.ts). A request's rate check and
- * budget reservation are one step in one script, and the admissions of one event-loop turn are
- * one script call; the settles and token corrections of a turn are another. Spent per period is
- * seeded once from the durable store (`load`) by one replica.
+ * budget reservation are one step in one script, and everything one event-loop turn asks (its
+ * admissions, settles and token corrections) is one script call. Spent per period is seeded once
+ * from the durable store (`load`) by one replica.
  */
 export class RedisLimits extends WritesBehind implements Limits {
   private readonly prefix: string;
@@ -99,7 +99,7 @@ export class RedisLimits extends WritesBehind implements Limits {
 
   /** Loads the scripts into Redis; optional (a script missing is loaded on its first call), for start-up. */
   async ready(): Promise<void> {
-    await Promise.all([admitScript.load(this.redis), finishScript.load(this.redis)]);
+    await turnScript.load(this.redis);
   }
 
   private spentKey(account: string, period: BudgetPeriod, now: number): string {
@@ -126,7 +126,7 @@ export class RedisLimits extends WritesBehind implements Limits {
     const id = this.idBase + (this.seq++).toString(36);
     const ask: Ask = { limits, tokens: Math.round(tokens), budgets, amount: toNano(amount), id };
     for (let attempt = 0; ; attempt++) {
-      const { now, res } = await this.admissions.add(ask);
+      const { now, res } = await this.turn.ask(ask);
       if (res[0] === 1 || res[0] === 0) {
         const rate = verdict(limits, res);
         if (!rate.ok || budgets.length === 0) return { rate, budget: undefined };
@@ -145,12 +145,24 @@ export class RedisLimits extends WritesBehind implements Limits {
     }
   }
 
-  /** The admissions of one event-loop turn, in one ADMIT call; the requests of one key share its profile (scripts.ts). */
-  private readonly admissions = new PerTurn<Ask, Answer>(async (asks) => {
+  /**
+   * What one event-loop turn asks of Redis, in one call of the turn script (scripts.ts): the
+   * settles and token corrections, then the admissions. The requests of one key share a profile
+   * (their limits, budgets and keys, sent once), and so do settles on the same accounts.
+   */
+  private readonly turn = new Turn<Ask, Answer, Finish>(this.background, async (asks, finishes) => {
     const now = this.now();
     const keys = new KeyList();
+    const args: (string | number)[] = [now, this.ttl];
+    this.finishArgs(finishes, keys, args);
+    this.admitArgs(asks, now, keys, args);
+    const answers = (await turnScript.run(this.redis, keys.keys, args)) as (number | string)[][];
+    return answers.map((res) => ({ now, res }));
+  });
+
+  private admitArgs(asks: readonly Ask[], now: number, keys: KeyList, args: (string | number)[]): void {
     const profiles = new Map<string, number>();
-    const head: (string | number)[] = [now, this.ttl, 0];
+    const count = args.push(0) - 1;
     const tail: (string | number)[] = [];
     for (const a of asks) {
       const sig = signature(a);
@@ -158,46 +170,26 @@ export class RedisLimits extends WritesBehind implements Limits {
       if (profile === undefined) {
         profile = profiles.size + 1;
         profiles.set(sig, profile);
-        head.push(a.limits.length, a.budgets.length);
-        for (const l of a.limits) head.push(keys.of(`${this.prefix}rl:r:${l.account}`), keys.of(`${this.prefix}rl:t:${l.account}`), l.rpm ?? '', l.tpm ?? '');
+        args.push(a.limits.length, a.budgets.length);
+        for (const l of a.limits) args.push(keys.of(`${this.prefix}rl:r:${l.account}`), keys.of(`${this.prefix}rl:t:${l.account}`), l.rpm ?? '', l.tpm ?? '');
         for (const b of a.budgets) {
           const r = `${this.prefix}rsv:${b.account}`;
-          head.push(keys.of(this.spentKey(b.account, b.period, now)), keys.of(r), keys.of(`${r}:exp`), keys.of(`${r}:amt`), toNano(b.budgetUsd));
+          args.push(keys.of(this.spentKey(b.account, b.period, now)), keys.of(r), keys.of(`${r}:exp`), keys.of(`${r}:amt`), toNano(b.budgetUsd));
         }
       }
       tail.push(profile, a.tokens, a.amount, a.id);
     }
-    head[2] = profiles.size;
-    for (const x of tail) head.push(x);
-    const answers = (await admitScript.run(this.redis, keys.keys, head)) as (number | string)[][];
-    return answers.map((res) => ({ now, res }));
-  });
-
-  /** Fire and forget: the request path never waits on it; a failure is counted (see `failures`). */
-  settle(r: Reservation, actualUsd: number): void {
-    const own = r as Partial<RedisReservation>;
-    if (own.id === undefined || own.periods === undefined) throw new Error('RedisLimits.settle: not a reservation this ledger made');
-    if (r.accounts.length === 0) return;
-    this.finishes.add({ reservation: own as RedisReservation, nano: toNano(actualUsd), now: this.now() });
+    args[count] = profiles.size;
+    for (const x of tail) args.push(x);
   }
 
-  /** Fire and forget, as settle. */
-  adjustTokens(accounts: readonly string[], delta: number): void {
-    const d = Math.round(delta);
-    if (d === 0 || accounts.length === 0) return;
-    const now = this.now();
-    for (const account of accounts) this.finishes.add({ account, now, delta: d });
-  }
-
-  /** The settles and token corrections of one event-loop turn, in one FINISH call; settles on the same accounts share a profile (scripts.ts). */
-  private readonly finishes = this.batch<Finish>((batch) => {
-    const keys = new KeyList();
+  private finishArgs(finishes: readonly Finish[], keys: KeyList, args: (string | number)[]): void {
     const profiles = new Map<string, number>();
-    const head: (string | number)[] = [0];
-    const tail: (string | number)[] = [];
-    for (const f of batch) {
+    const count = args.push(0) - 1;
+    const items: (string | number)[] = [];
+    for (const f of finishes) {
       if ('account' in f) {
-        tail.push('c', keys.of(`${this.prefix}rl:t:${f.account}`), Math.floor(f.now / 1000), f.delta);
+        items.push('c', keys.of(`${this.prefix}rl:t:${f.account}`), Math.floor(f.now / 1000), f.delta);
         continue;
       }
       const { accounts, periods, id } = f.reservation;
@@ -207,18 +199,40 @@ export class RedisLimits extends WritesBehind implements Limits {
       if (profile === undefined) {
         profile = profiles.size + 1;
         profiles.set(sig, profile);
-        head.push(accounts.length);
+        args.push(accounts.length);
         accounts.forEach((account, i) => {
           const r = `${this.prefix}rsv:${account}`;
-          head.push(keys.of(this.spentKey(account, periods[i]!, f.now)), keys.of(r), keys.of(`${r}:exp`), keys.of(`${r}:amt`), this.spentExpiry(periods[i]!, f.now));
+          args.push(keys.of(this.spentKey(account, periods[i]!, f.now)), keys.of(r), keys.of(`${r}:exp`), keys.of(`${r}:amt`), this.spentExpiry(periods[i]!, f.now));
         });
       }
-      tail.push('s', profile, id, f.nano);
+      items.push('s', profile, id, f.nano);
     }
-    head[0] = profiles.size;
-    for (const x of tail) head.push(x);
-    return finishScript.run(this.redis, keys.keys, head);
-  }, 1000);
+    args[count] = profiles.size;
+    args.push(finishes.length);
+    for (const x of items) args.push(x);
+  }
+
+  /** Fire and forget: the request path never waits on it; a failure is counted (see `failures`). */
+  settle(r: Reservation, actualUsd: number): void {
+    const own = r as Partial<RedisReservation>;
+    if (own.id === undefined || own.periods === undefined) throw new Error('RedisLimits.settle: not a reservation this ledger made');
+    if (r.accounts.length === 0) return;
+    this.turn.write({ reservation: own as RedisReservation, nano: toNano(actualUsd), now: this.now() });
+  }
+
+  /** Fire and forget, as settle. */
+  adjustTokens(accounts: readonly string[], delta: number): void {
+    const d = Math.round(delta);
+    if (d === 0 || accounts.length === 0) return;
+    const now = this.now();
+    for (const account of accounts) this.turn.write({ account, now, delta: d });
+  }
+
+  /** Sends what the turn has queued and waits for the writes not yet made (shutdown, tests). */
+  override flush(): Promise<void> {
+    this.turn.send();
+    return super.flush();
+  }
 
   async spent(account: string, period: BudgetPeriod): Promise<number> {
     const now = this.now();

@@ -1,8 +1,8 @@
 import { Script } from './script.js';
 
 /**
- * The two scripts of RedisLimits (limits.ts): ADMIT, the admissions of one event-loop turn, and
- * FINISH, the settles and token corrections of one turn. Every key a call touches is in KEYS,
+ * The script of RedisLimits (limits.ts), run once per event-loop turn: FINISH, the settles and
+ * token corrections of the turn, then ADMIT, its admissions. Every key a call touches is in KEYS,
  * once (arguments name them by index), and all share the prefix's hash tag, so one call may touch
  * them all in a Redis Cluster too.
  *
@@ -88,8 +88,8 @@ end
 `;
 
 /**
- * KEYS: every key the batch touches, once. ARGV: now (ms), reservation ttl (ms), the number of
- * profiles, the profiles, then per request: its profile's number, its tokens, its amount
+ * Admissions. ARGV from `a` (where FINISH's end) to the end: the number of profiles, the
+ * profiles, then per request: its profile's number, its tokens, its amount
  * (nano-USD) and its reservation id. A profile is what the requests of one key share: its number
  * of rate limits and of budgets, per rate limit the index of its requests and tokens hash, its rpm
  * and tpm ('' = none), per budget the index of its spent, reserved, expiries and amounts keys and
@@ -106,9 +106,6 @@ end
  *   {'no', budget index, spent, reserved}                                         budget refused
  */
 const ADMIT = `
-local now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
-local sec = math.floor(now / 1000)
-${WINDOW}
 -- Windows by key index: total, reset, oldest second, what this call counts in this second.
 local W = {}
 local function win(i)
@@ -212,8 +209,8 @@ local function one(pr, tokens, amount, amountArg, id)
 end
 
 local profiles = {}
-local p = 4
-for k = 1, tonumber(ARGV[3]) do
+local p = a + 1
+for k = 1, tonumber(ARGV[a]) do
   local nl, nb = tonumber(ARGV[p]), tonumber(ARGV[p + 1])
   p = p + 2
   local limits, budgets = {}, {}
@@ -259,10 +256,10 @@ return answers
 `;
 
 /**
- * KEYS: every key the batch touches, once. ARGV: the number of profiles, the profiles, then
- * items. A profile is the accounts a reservation was made on: their number, then per account the
- * index of its spent (this period), reserved, expiries and amounts keys, and when its spent key
- * expires (unix ms). An item is
+ * Settles and token corrections. ARGV from `a`: the number of profiles, the profiles, the
+ * number of items, the items. A profile is the accounts a reservation was made on: their
+ * number, then per account the index of its spent (this period), reserved, expiries and amounts
+ * keys, and when its spent key expires (unix ms). An item is
  *   's', profile number, reservation id, actual cost (nano-USD)              a settle
  *   'c', index of a tokens hash, the second it counts in, the delta         a token correction
  * A settle releases its reservation where it is still held (not swept as expired, not released
@@ -271,8 +268,9 @@ return answers
  */
 const FINISH = `
 local profiles = {}
-local a = 2
-for k = 1, tonumber(ARGV[1]) do
+local np = tonumber(ARGV[a])
+a = a + 1
+for k = 1, np do
   local accounts = {}
   for i = 1, tonumber(ARGV[a]) do
     accounts[i] = {s = tonumber(ARGV[a + 1]), r = tonumber(ARGV[a + 2]), e = tonumber(ARGV[a + 3]), a = tonumber(ARGV[a + 4]), at = tonumber(ARGV[a + 5])}
@@ -282,8 +280,9 @@ for k = 1, tonumber(ARGV[1]) do
   profiles[k] = accounts
 end
 local R, S, C = {}, {}, {}
-local n = #ARGV
-while a <= n do
+local items = tonumber(ARGV[a])
+a = a + 1
+for _ = 1, items do
   if ARGV[a] == 's' then
     local accounts, id, actual = profiles[tonumber(ARGV[a + 1])], ARGV[a + 2], tonumber(ARGV[a + 3])
     for i = 1, #accounts do
@@ -306,16 +305,16 @@ while a <= n do
       if acc.at > s.at then s.at = acc.at end
     end
   else
-    local ki, sec, d = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+    local ki, at, d = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
     local c = C[ki]
     if c == nil then
       c = {f = tonumber(redis.call('HGET', KEYS[ki], 'f')), t = 0, by = {}}
       C[ki] = c
     end
-    c.by[sec] = (c.by[sec] or 0) + d
+    c.by[at] = (c.by[at] or 0) + d
     c.t = c.t + d
     -- A replica whose clock runs behind counts in an earlier second: the oldest second follows it.
-    if c.f == nil or sec < c.f then c.f = sec end
+    if c.f == nil or at < c.f then c.f = at end
   end
   a = a + 4
 end
@@ -341,13 +340,27 @@ for si, s in pairs(S) do
 end
 for ki, c in pairs(C) do
   local key = KEYS[ki]
-  for sec, d in pairs(c.by) do redis.call('HINCRBY', key, sec, d) end
+  for at, d in pairs(c.by) do redis.call('HINCRBY', key, at, d) end
   redis.call('HINCRBY', key, 't', c.t)
   redis.call('HSET', key, 'f', c.f)
   redis.call('EXPIRE', key, 61)
 end
-return 1
 `;
 
-export const admitScript = new Script(ADMIT);
-export const finishScript = new Script(FINISH);
+/**
+ * One event-loop turn: KEYS, every key the call touches, once; ARGV: now (ms), reservation ttl
+ * (ms), FINISH's arguments, ADMIT's. The settles and corrections are written first, so what they
+ * release and give back counts for the admissions after them. Answers ADMIT's answers.
+ */
+const TURN = `
+local now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+local sec = math.floor(now / 1000)
+local a = 3
+do
+${FINISH}
+end
+${WINDOW}
+${ADMIT}
+`;
+
+export const turnScript = new Script(TURN);

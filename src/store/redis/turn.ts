@@ -1,50 +1,70 @@
+import type { BackgroundWrites } from '../background.js';
+
 /**
- * Questions asked in one event-loop turn and sent as one (`ask` gets them all, answers each in
- * order): under load, the admissions of every request that arrived in a turn cost one round trip
- * and one script run, not one each. When the call fails, every question in it fails with its error.
+ * What one event-loop turn asks of the shared store, sent as one call at its end: questions the
+ * request path waits for (admissions: `ask`, answered each in order) and writes it does not
+ * (settles, token corrections: `write`). Under load, every request that arrived or ended in a
+ * turn costs one round trip and one script run between them, not one or two each. When the call
+ * fails, every question in it fails with its error and its writes are counted as failed (by
+ * `background`, which also lets shutdown wait for them).
  */
-export class PerTurn<Q, A> {
-  private queued: { readonly q: Q; readonly resolve: (a: A) => void; readonly reject: (err: unknown) => void }[] = [];
+export class Turn<Q, A, W> {
+  private questions: { readonly q: Q; readonly resolve: (a: A) => void; readonly reject: (err: unknown) => void }[] = [];
+  private writes: W[] = [];
   private scheduled = false;
 
   constructor(
-    private readonly ask: (questions: Q[]) => Promise<A[]>,
-    /** At most this many in one call: one script run holds Redis for all of them. */
-    private readonly max = 200,
+    private readonly background: BackgroundWrites,
+    private readonly call: (questions: Q[], writes: W[]) => Promise<A[]>,
+    /** At most this many questions, and writes, in one call: one script run holds Redis for all of them. */
+    private readonly max = { questions: 200, writes: 1000 },
   ) {}
 
-  add(q: Q): Promise<A> {
+  ask(q: Q): Promise<A> {
     return new Promise<A>((resolve, reject) => {
-      this.queued.push({ q, resolve, reject });
-      if (this.queued.length >= this.max) this.send();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.send());
-      }
+      this.questions.push({ q, resolve, reject });
+      if (this.questions.length >= this.max.questions) this.send();
+      else this.schedule();
     });
   }
 
-  private send(): void {
+  write(w: W): void {
+    this.writes.push(w);
+    if (this.writes.length >= this.max.writes) this.send();
+    else this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.send());
+  }
+
+  /** Starts the call for what is queued now (at the end of the turn; at once when full, or at shutdown). */
+  send(): void {
     this.scheduled = false;
-    if (this.queued.length === 0) return;
-    const batch = this.queued;
-    this.queued = [];
+    if (this.questions.length === 0 && this.writes.length === 0) return;
+    const questions = this.questions;
+    const writes = this.writes;
+    this.questions = [];
+    this.writes = [];
     let answers: Promise<A[]>;
     try {
-      answers = this.ask(batch.map((b) => b.q));
+      answers = this.call(
+        questions.map((x) => x.q),
+        writes,
+      );
     } catch (err) {
       answers = Promise.reject(err);
     }
-    answers.then(
-      (as) => {
-        if (as.length !== batch.length) throw new Error(`expected ${batch.length} answers, got ${as.length}`);
-        batch.forEach((b, i) => b.resolve(as[i]!));
-      },
-      (err: unknown) => {
-        for (const b of batch) b.reject(err);
-      },
-    ).catch((err: unknown) => {
-      for (const b of batch) b.reject(err);
-    });
+    if (writes.length) this.background.run(() => answers, writes.length);
+    answers
+      .then((as) => {
+        if (as.length !== questions.length) throw new Error(`expected ${questions.length} answers, got ${as.length}`);
+        questions.forEach((x, i) => x.resolve(as[i]!));
+      })
+      .catch((err: unknown) => {
+        for (const x of questions) x.reject(err);
+      });
   }
 }
