@@ -38,6 +38,21 @@ function withCostHook(gw: Gateway, ended: Map<string, (end: CallEnd) => void>): 
   return { ...gw, hooks: { pre: h?.pre ?? [], post: [hook, ...(h?.post ?? [])], event: h?.event ?? [], relay: h?.relay ?? [], sent: h?.sent ?? [] } };
 }
 
+/** The vectors of an OpenAI embeddings response body, in input order. */
+function openAIVectors(text: string): Float32Array[] {
+  let json: { data?: { index?: number; embedding?: unknown }[] };
+  try {
+    json = JSON.parse(text) as typeof json;
+  } catch {
+    throw new HubError('upstream', 'The embeddings answer is not JSON');
+  }
+  const data = Array.isArray(json.data) ? [...json.data].sort((a, b) => (a.index ?? 0) - (b.index ?? 0)) : [];
+  return data.map((d) => {
+    if (!Array.isArray(d.embedding)) throw new HubError('upstream', 'The embeddings answer has a vector that is not a list of numbers');
+    return Float32Array.from(d.embedding as number[]);
+  });
+}
+
 export function gatewayCaller(base: Gateway, principal: Principal, runId: string): EvalCaller {
   const ended = new Map<string, (end: CallEnd) => void>();
   const gw = withCostHook(base, ended);
@@ -92,6 +107,8 @@ export function gatewayCaller(base: Gateway, principal: Principal, runId: string
           stream: false,
           prompt: { estimate: size(estimateTextTokens), bound: () => size(textTokenBound) },
           maxOutput: 0,
+          // OpenAI-compatible deployments relay the embeddings body as it is; others embed canonically.
+          relay: { format: 'openai-embeddings', request: { body: { model, input: inputs } } },
           async canonical(attempt, m, cancel) {
             if (!canEmbed(m)) throw new HubError('bad_request', `The model '${model}' does not offer embeddings.`);
             const r = await m.embed({ model: attempt.deployment.upstreamModel, input: inputs }, cancel.signal);
@@ -100,6 +117,8 @@ export function gatewayCaller(base: Gateway, principal: Principal, runId: string
           },
         });
         if (started.kind !== 'text') throw new HubError('internal', `An embedding call started as '${started.kind}'`);
+        if (started.text) vectors = openAIVectors(started.text);
+        if (vectors.length !== inputs.length) throw new HubError('upstream', `The embedding model answered ${vectors.length} vectors for ${inputs.length} inputs`);
       } catch (err) {
         const e = ctx.cancel.aborted ? new HubError('canceled', 'The run was canceled') : gw.registry.redactor.error(toHubError(err));
         out.error = e;
