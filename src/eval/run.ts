@@ -212,6 +212,7 @@ export async function runSuite(suite: Suite, o: RunOptions): Promise<RunResult> 
     progress();
   };
 
+  const inflight = new Map<string, Promise<EvalAnswer>>();
   const stopped = (spent: Spent) => {
     spent.stopped = true;
     return new Stopped();
@@ -233,6 +234,22 @@ export async function runSuite(suite: Suite, o: RunOptions): Promise<RunResult> 
     const key = AnswerCache.key([kind, model, request.messages, { ...request, model: undefined, messages: undefined }, kind === 'chat' ? r : 0]);
     const hit = o.cache?.get<CachedAnswer>(key);
     if (hit) return { ...hit, cached: true };
+    // The same question already on its way (one grading prompt for N repeats): wait for its answer.
+    const pending = o.cache && inflight.get(key);
+    if (pending) return { ...(await pending), cached: true };
+    const made = call(model, request, spent, key);
+    if (o.cache) {
+      inflight.set(key, made);
+      made.then(
+        () => inflight.delete(key),
+        () => inflight.delete(key),
+      );
+    }
+    return { ...(await made), cached: false };
+  }
+
+  /** The call itself, within the budget; its answer is cached. */
+  async function call(model: string, request: ChatRequest, spent: Spent, key: string): Promise<EvalAnswer> {
     const worst = o.caller.worstCaseUsd(model, request);
     admit(worst, spent);
     let answer: EvalAnswer | undefined;
@@ -247,7 +264,7 @@ export async function runSuite(suite: Suite, o: RunOptions): Promise<RunResult> 
     spent.usd += answer.costUsd ?? 0;
     const { requestId: _, ...kept } = answer;
     o.cache?.set(key, kept);
-    return { ...answer, cached: false };
+    return answer;
   }
 
   async function embed(model: string, inputs: readonly string[], spent: Spent): Promise<readonly Float32Array[]> {
