@@ -49,6 +49,8 @@ function suiteHash(s: Suite, repeat: number): string {
 interface ResumeFile {
   readonly suiteHash: string;
   readonly runId: string;
+  /** The last request-id number used (`<run id>.<n>`): the resumed run goes on after it. */
+  readonly lastSeq: number;
   readonly results: readonly CellResult[];
 }
 
@@ -124,16 +126,20 @@ async function runCommand(args: string[]): Promise<number> {
 
   const runId = resume?.runId ?? timeOrderedId('eval_');
   let caller: EvalCaller;
+  let lastSeq = () => resume?.lastSeq ?? 0;
   let dataDir: string;
   let close = async () => {};
   if (values['base-url']) {
     caller = httpCaller(values['base-url'], apiKey!);
     dataDir = resolve(values['data-dir'] ?? env.BAIMO_DATA_DIR ?? '.baimo');
+    if (maxCostUsd ?? suite.maxCostUsd) process.stderr.write('warning: a remote hub reports no cost to its client, so the cost ceiling cannot be enforced here; the key\'s budget on the hub still applies\n');
   } else {
     const local = await openLocalGateway({ config: values.config, dataDir: values['data-dir'], env });
     close = () => local.close();
     try {
-      caller = gatewayCaller(local.gateway, local.principal(apiKey), runId);
+      const g = gatewayCaller(local.gateway, local.principal(apiKey), runId, (resume?.lastSeq ?? 0) + 1);
+      caller = g;
+      lastSeq = () => g.lastSeq();
     } catch (err) {
       await close();
       throw err;
@@ -174,7 +180,7 @@ async function runCommand(args: string[]): Promise<number> {
     const dir = join(dataDir, 'eval-runs');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const file = join(dir, `${runId}.resume.json`);
-    writeFileSync(file, JSON.stringify({ suiteHash: hash, runId, results: run.results } satisfies ResumeFile), { mode: 0o600 });
+    writeFileSync(file, JSON.stringify({ suiteHash: hash, runId, lastSeq: lastSeq(), results: run.results } satisfies ResumeFile), { mode: 0o600 });
     process.stderr.write(`${run.status === 'budget' ? 'stopped at the cost ceiling' : 'cancelled'}: ${run.results.length}/${run.planned} cells done; resume with --resume ${file}\n`);
     return run.status === 'canceled' ? 130 : 1;
   }

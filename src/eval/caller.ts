@@ -53,10 +53,17 @@ function openAIVectors(text: string): Float32Array[] {
   });
 }
 
-export function gatewayCaller(base: Gateway, principal: Principal, runId: string): EvalCaller {
+/** The in-process caller, which also says how many request ids it has used. */
+export interface GatewayEvalCaller extends EvalCaller {
+  /** The last `<n>` used: a resumed run starts after it, so no request id is used twice. */
+  lastSeq(): number;
+}
+
+/** `firstSeq`: the first `<n>` of the request ids (a resumed run continues its numbering). */
+export function gatewayCaller(base: Gateway, principal: Principal, runId: string, firstSeq = 1): GatewayEvalCaller {
   const ended = new Map<string, (end: CallEnd) => void>();
   const gw = withCostHook(base, ended);
-  let n = 0;
+  let n = firstSeq - 1;
   const next = () => {
     const id = `${runId}.${++n}`;
     let cost: number | undefined;
@@ -67,6 +74,7 @@ export function gatewayCaller(base: Gateway, principal: Principal, runId: string
     return { id, cost: () => cost };
   };
   return {
+    lastSeq: () => n,
     async complete(model, request, signal) {
       const { id, cost } = next();
       const t0 = performance.now();

@@ -19,10 +19,10 @@ afterAll(() => loop?.dispose());
 
 const suiteOf = (doc: Record<string, unknown>): Suite => parseSuite(doc, join(loop.dir, 'suite.yaml'));
 
-async function run(suite: Suite, runId: string, o: Partial<RunOptions> = {}, apiKey?: string) {
+async function run(suite: Suite, runId: string, o: Partial<RunOptions> = {}, apiKey?: string, firstSeq = 1) {
   const local = await loop.open();
   try {
-    return await runSuite(suite, { caller: gatewayCaller(local.gateway, local.principal(apiKey), runId), runId, ...o });
+    return await runSuite(suite, { caller: gatewayCaller(local.gateway, local.principal(apiKey), runId, firstSeq), runId, ...o });
   } finally {
     await local.close();
   }
@@ -117,11 +117,14 @@ describe('cancel and resume', () => {
     expect(partial.status).toBe('canceled');
     expect(partial.results.map((r) => r.key)).toEqual(['0:0:0:0', '1:0:0:0']);
     expect(partial.thresholdMet).toBe(false);
-    const resumed = await run(suite, 'eval_cancel', { concurrency: 1, resume: partial.results });
+    // The resumed run goes on numbering its request ids after the first part's (2 calls).
+    const resumed = await run(suite, 'eval_cancel', { concurrency: 1, resume: partial.results }, undefined, 3);
     expect(resumed.status).toBe('complete');
     expect(resumed.results).toHaveLength(6);
     expect(resumed.thresholdMet).toBe(true);
     expect(upstreamCalls('gpt-test') - before).toBe(6);
+    // One run id, six records, none lost to a request id used twice.
+    expect(loop.rows().filter((x) => x.request_id.startsWith('eval_cancel.')).map((x) => x.request_id).sort()).toEqual(['1', '2', '3', '4', '5', '6'].map((n) => `eval_cancel.${n}`));
   });
 
   it('progress reports done/total, spend and failures as cells finish', async () => {

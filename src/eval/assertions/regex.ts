@@ -5,7 +5,7 @@
  * exponential backtracking shape) — and every match runs in a separate V8 context with a time
  * limit, so a pattern the check lets through (`(a|a)*b`) costs at most `MATCH_TIMEOUT_MS`.
  */
-import { runInNewContext } from 'node:vm';
+import { Script, createContext } from 'node:vm';
 import { SuiteError } from '../types.js';
 import type { Kind } from './types.js';
 import { binary } from './types.js';
@@ -60,12 +60,21 @@ export function compile(source: string, where: string): RegExp {
 }
 
 /** Runs `re.test(text)` with a time limit; undefined when it ran out. */
+// One context and one compiled script for every match: a new V8 context per match costs more than most matches.
+const sandbox = createContext({ re: undefined as RegExp | undefined, text: '' });
+const match = new Script('re.lastIndex = 0, re.test(text)');
+
 export function testWithin(re: RegExp, text: string, ms = MATCH_TIMEOUT_MS): boolean | undefined {
   try {
-    return runInNewContext('re.test(text)', { re, text }, { timeout: ms }) as boolean;
+    sandbox.re = re;
+    sandbox.text = text;
+    return match.runInContext(sandbox, { timeout: ms }) as boolean;
   } catch (err) {
     if ((err as { code?: string }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') return undefined;
     throw err;
+  } finally {
+    sandbox.re = undefined;
+    sandbox.text = '';
   }
 }
 
