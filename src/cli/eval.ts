@@ -18,7 +18,7 @@ import { jsonReport } from '../eval/report/json.js';
 import { junitReport } from '../eval/report/junit.js';
 import { runSuite } from '../eval/run.js';
 import type { CellResult, RunResult } from '../eval/run.js';
-import { LIMITS, loadSuite } from '../eval/suite.js';
+import { LIMITS, loadSuite, modelNames } from '../eval/suite.js';
 import type { Suite } from '../eval/suite.js';
 import { SuiteError } from '../eval/types.js';
 import type { EvalCaller } from '../eval/types.js';
@@ -137,6 +137,16 @@ async function runCommand(args: string[]): Promise<number> {
     const local = await openLocalGateway({ config: values.config, dataDir: values['data-dir'], env });
     close = () => local.close();
     try {
+      // A model the hub does not serve is a suite error, said before anything is called.
+      const unknown: string[] = [];
+      for (const [name, where] of modelNames(suite)) {
+        try {
+          local.gateway.registry.resolve(name);
+        } catch (err) {
+          unknown.push(`  - ${where}: ${(err as Error).message}`);
+        }
+      }
+      if (unknown.length) throw new SuiteError(`The suite names models this hub does not serve:\n${unknown.join('\n')}`);
       const g = gatewayCaller(local.gateway, local.principal(apiKey), runId, (resume?.lastSeq ?? 0) + 1);
       caller = g;
       lastSeq = () => g.lastSeq();

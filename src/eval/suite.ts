@@ -358,3 +358,18 @@ export function parseSuite(doc: unknown, file: string): Suite {
     cache: s.evaluateOptions?.cache,
   };
 }
+
+/** Every model a suite names: its providers, graders and embedding models, with where each is named. */
+export function modelNames(s: Suite): Map<string, string> {
+  const names = new Map<string, string>();
+  const add = (name: string | undefined, where: string) => {
+    if (name !== undefined && !names.has(name)) names.set(name, where);
+  };
+  s.providers.forEach((p, i) => add(p.id, `providers[${i}]`));
+  s.tests.forEach((t, i) => {
+    add(t.grader, `tests[${i}].options.provider`);
+    add(t.embedder, `tests[${i}].options.provider.embedding`);
+    t.assert.forEach((a, j) => add(typeof a.provider === 'string' ? a.provider : a.provider?.id, `tests[${i}].assert[${j}].provider`));
+  });
+  return names;
+}

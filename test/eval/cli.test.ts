@@ -99,10 +99,13 @@ tests:
     writeFileSync(bad, 'prompts: [oops\n');
     const unknown = join(loop.dir, 'unknown.yaml');
     writeFileSync(unknown, 'prompts: [p]\nproviders: [loop/gpt-test]\ntests:\n  - assert: [{ type: python, value: "import os" }]\n');
+    const typo = join(loop.dir, 'typo.yaml');
+    writeFileSync(typo, 'prompts: [p]\nproviders: [lop/gpt-test]\n');
     const cases: [string[], RegExp][] = [
       [local(bad), /not valid YAML/],
       [local(unknown), /tests\[0\]\.assert\[0\]\.type: unknown assertion type 'python'/],
       [local(join(loop.dir, 'missing.yaml')), /file not found/],
+      [local(typo), /providers\[0\]: .*Did you mean 'loop\/gpt-test'/],
       [local(join(FIXTURES, 'pass.yaml'), '--repeat', '0'), /--repeat must be a whole number/],
       [local(join(FIXTURES, 'pass.yaml'), '-o', 'out.txt'), /-o must end in .json, .xml or .html/],
       [local(join(FIXTURES, 'pass.yaml'), '--bogus'), /Unknown option/],
@@ -114,7 +117,7 @@ tests:
       expect(await r.exited).toBe(2);
       expect(r.err()).toMatch(message);
     }
-  }, 120_000);
+  }, 240_000);
 
   it('runs against a running hub with --base-url and --api-key (the hub admits and records the calls)', async () => {
     const hub = await startTestHub(CONFIG, { ...loop.env, BAIMO_AUTH: 'required', BAIMO_ADMIN_KEY: 'sk-test-admin-remote-1' });
