@@ -24,6 +24,11 @@ pricing:
     loop/tools: { input: 2, output: 8 }
     loop/embed: { input: 0.1, output: 0 }
     loop/pricey: { input: 1000, output: 1000 }
+virtualModels:
+  careful:
+    kind: cascade
+    models: [loop/gpt-test, loop/json]
+    check: { type: regex, pattern: '^[{]' }
 `;
 
 export interface Loop {

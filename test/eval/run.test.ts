@@ -138,6 +138,19 @@ describe('cancel and resume', () => {
   });
 });
 
+describe('virtual models', () => {
+  it('a virtual model is a provider like any other: its member calls are sub-calls of the run\'s call, whose record carries their cost', async () => {
+    const suite = suiteOf({ prompts: ['{{q}}'], providers: ['careful'], tests: [{ vars: { q: 'v' }, assert: [{ type: 'is-json' }, { type: 'contains', value: 'Ada' }] }] });
+    const r = await run(suite, 'eval_virtual');
+    expect(r.results[0]).toMatchObject({ success: true, response: { output: '{"name":"Ada Lovelace","born":1815}' } });
+    const [row] = loop.rows().filter((x) => x.request_id.startsWith('eval_virtual.'));
+    expect(row).toMatchObject({ request_id: 'eval_virtual.1', model: 'careful', status: 200 });
+    // The cascade asked gpt-test ($2/$8 per M, 12 in + 9 out) and then json ($2/$8, 25 in + 12 out).
+    expect(row!.cost_usd).toBeCloseTo((12 * 2 + 9 * 8 + 25 * 2 + 12 * 8) / 1e6, 12);
+    expect(r.results[0]!.cost).toBeCloseTo(row!.cost_usd!, 12);
+  });
+});
+
 describe('who pays', () => {
   it("every call of a run with a key — answers and grader calls — is admitted and charged to that key; one it may not use fails the cell, not the run", async () => {
     // A hub on the same data directory makes the key, then stops (the run takes the directory's lock).

@@ -5,7 +5,21 @@
  * with componentResults. Baimo's own figures (run id, status, spend, pass@1 and pass^N per case)
  * are under `baimo`, where a promptfoo reader ignores them.
  */
-import type { RunResult } from '../run.js';
+import type { CellResult, RunResult } from '../run.js';
+
+/** promptfoo's namedScores: the mean score of the assertions that name each `metric`. */
+function namedScores(r: CellResult): Record<string, number> {
+  const sums = new Map<string, { total: number; n: number }>();
+  for (const c of r.componentResults) {
+    const m = c.assertion.metric;
+    if (!m) continue;
+    const s = sums.get(m) ?? { total: 0, n: 0 };
+    s.total += c.score;
+    s.n++;
+    sums.set(m, s);
+  }
+  return Object.fromEntries([...sums].map(([m, s]) => [m, s.total / s.n]));
+}
 
 export function jsonReport(run: RunResult): Record<string, unknown> {
   const tokens = { total: 0, prompt: 0, completion: 0, cached: 0 };
@@ -48,6 +62,7 @@ export function jsonReport(run: RunResult): Record<string, unknown> {
         failureReason: r.error ? 2 : r.success ? 0 : 1,
         success: r.success,
         score: r.score,
+        namedScores: namedScores(r),
         latencyMs: Math.round(r.latencyMs),
         cost: r.cost ?? 0,
         requestId: r.requestId,
@@ -55,6 +70,7 @@ export function jsonReport(run: RunResult): Record<string, unknown> {
           pass: r.success,
           score: r.score,
           reason: r.reason,
+          namedScores: namedScores(r),
           componentResults: r.componentResults.map((c) => ({
             pass: c.pass,
             score: c.score,
