@@ -48,6 +48,7 @@ describe('baimo eval run', () => {
     expect(first.cost).toBeGreaterThan(0);
     expect(typeof first.latencyMs).toBe('number');
     expect(first.gradingResult.componentResults.map((c: { assertion: { type: string } }) => c.assertion.type)).toEqual(['starts-with', 'contains']);
+    expect(first.namedScores).toEqual({ greeting: 1 });
     expect(json.baimo).toMatchObject({ status: 'complete', passRate: 1, thresholdMet: true });
     expect(json.evalId).toMatch(/^eval_/);
     expect(run.out()).toContain('cases passed 100.0%');

@@ -145,3 +145,14 @@ describe('hostile suites', () => {
     expect(problem(() => parseSuite({ prompts: ['{{q}}'], providers: ['m'], tests: 'file://cols.csv' }, join(dir, 's.yaml')))).toContain("unknown special column '__weird'");
   });
 });
+
+describe('hostile JSON schemas', () => {
+  it('a schema pattern that backtracks exponentially is refused, with its path', () => {
+    const schema = { type: 'object', properties: { name: { type: 'string', pattern: '^(\\w+\\s?)+$' } } };
+    const msg = problem(() => parseSuite({ prompts: ['p'], providers: ['m'], tests: [{ assert: [{ type: 'json-schema', value: schema }] }] }, join(dir, 's.yaml')));
+    expect(msg).toContain('tests[0].assert[0].value.properties.name.pattern');
+    expect(msg).toContain('exponential');
+    const props = { type: 'object', patternProperties: { '^(a*)*$': { type: 'string' } } };
+    expect(problem(() => parseSuite({ prompts: ['p'], providers: ['m'], tests: [{ assert: [{ type: 'is-json', value: props }] }] }, join(dir, 's.yaml')))).toContain('patternProperties');
+  });
+});

@@ -2,6 +2,7 @@
 import { Ajv } from 'ajv';
 import type { ValidateFunction } from 'ajv';
 import { SuiteError } from '../types.js';
+import { compile } from './regex.js';
 import type { AssertionSpec, Kind } from './types.js';
 import { binary } from './types.js';
 
@@ -14,6 +15,7 @@ function schemaOf(a: AssertionSpec, where: string): ValidateFunction | undefined
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) throw new SuiteError(`${where}.value: a JSON schema must be an object`);
   let v = compiled.get(schema);
   if (!v) {
+    checkPatterns(schema, `${where}.value`, 0);
     try {
       v = ajv.compile(schema);
     } catch (err) {
@@ -22,6 +24,21 @@ function schemaOf(a: AssertionSpec, where: string): ValidateFunction | undefined
     compiled.set(schema, v);
   }
   return v;
+}
+
+/**
+ * The schema's `pattern`s and `patternProperties` are regexes run on the model's output by ajv,
+ * outside the time limit `regex` has: they get the same load-time check (no nested repetition).
+ */
+function checkPatterns(node: unknown, where: string, depth: number): void {
+  if (depth > 64) throw new SuiteError(`${where}: the schema is nested more than 64 deep`);
+  if (Array.isArray(node)) return node.forEach((x, i) => checkPatterns(x, `${where}[${i}]`, depth + 1));
+  if (!node || typeof node !== 'object') return;
+  for (const [k, v] of Object.entries(node)) {
+    if (k === 'pattern' && typeof v === 'string') compile(v, `${where}.pattern`);
+    if (k === 'patternProperties' && v && typeof v === 'object') for (const p of Object.keys(v)) compile(p, `${where}.patternProperties`);
+    checkPatterns(v, `${where}.${k}`, depth + 1);
+  }
 }
 
 function parseSchema(text: string, where: string): unknown {

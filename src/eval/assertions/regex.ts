@@ -46,15 +46,15 @@ export function nestedQuantifier(pattern: string): boolean {
 }
 
 export function compile(source: string, where: string): RegExp {
-  if (source.length > MAX_PATTERN) throw new SuiteError(`${where}.value: the regex is ${source.length} characters; at most ${MAX_PATTERN}`);
+  if (source.length > MAX_PATTERN) throw new SuiteError(`${where}: the regex is ${source.length} characters; at most ${MAX_PATTERN}`);
   let re: RegExp;
   try {
     re = new RegExp(source);
   } catch (err) {
-    throw new SuiteError(`${where}.value: not a valid regular expression (${(err as Error).message})`);
+    throw new SuiteError(`${where}: not a valid regular expression (${(err as Error).message})`);
   }
   if (nestedQuantifier(source)) {
-    throw new SuiteError(`${where}.value: the regex repeats a group that itself repeats (like (a+)+), which can take exponential time; rewrite it without the nested repetition`);
+    throw new SuiteError(`${where}: the regex repeats a group that itself repeats (like (a+)+), which can take exponential time; rewrite it without the nested repetition`);
   }
   return re;
 }
@@ -82,12 +82,12 @@ export const regex: Kind = {
   check(a, where) {
     needString(a, where);
     // A value with {{vars}} is checked once rendered, at run time.
-    if (!(a.value as string).includes('{{')) compile(a.value as string, where);
+    if (!(a.value as string).includes('{{')) compile(a.value as string, `${where}.value`);
   },
   run(a, ctx) {
     let re: RegExp;
     try {
-      re = compile(a.value as string, 'assert');
+      re = compile(a.value as string, 'regex');
     } catch (err) {
       return binary(false, (err as Error).message);
     }
