@@ -236,7 +236,15 @@ export async function runSuite(suite: Suite, o: RunOptions): Promise<RunResult> 
     if (hit) return { ...hit, cached: true };
     // The same question already on its way (one grading prompt for N repeats): wait for its answer.
     const pending = o.cache && inflight.get(key);
-    if (pending) return { ...(await pending), cached: true };
+    if (pending) {
+      try {
+        return { ...(await pending), cached: true };
+      } catch (err) {
+        // Stopped for the cell that made it is stopped for this one too.
+        if (err instanceof Stopped) throw stopped(spent);
+        throw err;
+      }
+    }
     const made = call(model, request, spent, key);
     if (o.cache) {
       inflight.set(key, made);
