@@ -14,7 +14,7 @@ import type { OpenAIUpstream } from '../upstreams/openai.js';
 export const CONFIG = `providers:
   loop:
     baseURL: \${LOOP_URL}
-    models: [gpt-test, grader, json, tools, slow-stream, pricey]
+    models: [gpt-test, grader, json, tools, slow-stream, pricey, error-400]
     embeddingModels: [embed]
 pricing:
   models:

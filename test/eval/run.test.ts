@@ -138,6 +138,20 @@ describe('cancel and resume', () => {
   });
 });
 
+describe('failing models', () => {
+  it('a model that errors makes error results, reported in the client\'s terms; the run goes on', async () => {
+    const suite = suiteOf({ prompts: ['{{q}}'], providers: ['loop/error-400', 'loop/gpt-test'], tests: [{ vars: { q: 'e' }, assert: [{ type: 'contains', value: 'e' }] }] });
+    const r = await run(suite, 'eval_errors');
+    expect(r.status).toBe('complete');
+    const [bad, good] = r.results;
+    expect(bad).toMatchObject({ success: false, response: undefined, componentResults: [] });
+    expect(bad!.error).toMatch(/^bad_request: .*temperature/);
+    expect(good!.success).toBe(true);
+    const rows = loop.rows().filter((x) => x.request_id.startsWith('eval_errors.'));
+    expect(rows.map((x) => x.status).sort()).toEqual([200, 400]);
+  });
+});
+
 describe('virtual models', () => {
   it('a virtual model is a provider like any other: its member calls are sub-calls of the run\'s call, whose record carries their cost', async () => {
     const suite = suiteOf({ prompts: ['{{q}}'], providers: ['careful'], tests: [{ vars: { q: 'v' }, assert: [{ type: 'is-json' }, { type: 'contains', value: 'Ada' }] }] });
