@@ -165,7 +165,8 @@ function readInside(root: string, ref: string, where: string): { path: string; t
 /**
  * A CSV `__expected` cell as promptfoo reads it: `type:value` for the assertion types that take
  * a string (`contains:Paris`, `not-icontains:x`, `regex:^\d+$`, `similar:text`, `llm-rubric:…`,
- * `grade:…` = llm-rubric), a bare `is-json` / `is-refusal`, anything else an `equals`.
+ * `grade:…` = llm-rubric; `contains-any:a,b` a list), a bare `is-json` / `is-refusal`, anything
+ * else an `equals`.
  */
 function expectedCell(cell: string): RawTest['assert'] & object {
   const trimmed = cell.trim();
@@ -174,7 +175,9 @@ function expectedCell(cell: string): RawTest['assert'] & object {
   const m = /^(not-)?([a-z][a-z-]*):([\s\S]*)$/.exec(cell);
   if (m) {
     const type = m[2] === 'grade' ? 'llm-rubric' : m[2]!;
-    if (assertionKinds.has(type)) return [{ type: `${m[1] ?? ''}${type}`, value: m[3]!.trim() }];
+    // contains-any / contains-all take a comma-separated list in a cell, as in promptfoo.
+    const list = type === 'contains-any' || type === 'contains-all';
+    if (assertionKinds.has(type)) return [{ type: `${m[1] ?? ''}${type}`, value: list ? m[3]!.split(',').map((x) => x.trim()).filter(Boolean) : m[3]!.trim() }];
     if (['fn', 'javascript', 'python', 'eval'].includes(type)) throw new SuiteError(`'${type}:' assertions run code, which suites may not do`);
   }
   return [{ type: 'equals', value: cell }];

@@ -50,6 +50,8 @@ describe('suite loading', () => {
     expect(s.tests[1]!.assert.map((a) => a.type)).toEqual(['regex', 'is-json']);
     expect(s.tests[2]!.assert).toEqual([{ type: 'equals', value: 'Hello from gpt-test! You said: gamma', weight: 1 }]);
     expect(s.tests[0]!.description).toBe('first row');
+    const lists = parseSuite({ prompts: ['{{q}}'], providers: ['m'], tests: 'file://data/lists.csv' }, join(FIXTURES, 'x.yaml'));
+    expect(lists.tests[0]!.assert).toEqual([{ type: 'contains-any', value: ['zeta', 'alpha'], weight: 1 }]);
   });
 
   it('takes chat prompts as YAML message lists and as JSON strings, and provider objects with labels and options', () => {
