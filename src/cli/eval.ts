@@ -150,6 +150,10 @@ async function runCommand(args: string[]): Promise<number> {
       const g = gatewayCaller(local.gateway, local.principal(apiKey), runId, (resume?.lastSeq ?? 0) + 1);
       caller = g;
       lastSeq = () => g.lastSeq();
+      if (maxCostUsd ?? suite.maxCostUsd) {
+        const unpriced = [...modelNames(suite).keys()].filter((m) => g.worstCaseUsd(m, { model: m, messages: [], maxTokens: 1 }) === undefined);
+        if (unpriced.length) process.stderr.write(`warning: no price for ${unpriced.join(', ')}: the cost ceiling counts their calls as free\n`);
+      }
     } catch (err) {
       await close();
       throw err;

@@ -139,6 +139,14 @@ tests:
     }
   }, 60_000);
 
+  it('--max-cost says which models it cannot count (no price)', async () => {
+    const unpriced = join(loop.dir, 'unpriced.yaml');
+    writeFileSync(unpriced, "prompts: ['{{q}}']\nproviders: [loop/gpt-test, loop/slow-stream]\ntests: [{ vars: { q: u } }]\n");
+    const run = baimo(local(unpriced, '--max-cost', '1', '--no-cache'));
+    expect(await run.exited).toBe(0);
+    expect(run.err()).toContain('warning: no price for loop/slow-stream: the cost ceiling counts their calls as free');
+  }, 60_000);
+
   it('SIGINT stops the run, keeps what finished and leaves a resume file; --resume does the rest', async () => {
     const slow = join(loop.dir, 'slow.yaml');
     writeFileSync(slow, `prompts: ['{{q}}']\nproviders: [loop/slow-stream]\ntests:\n${Array.from({ length: 5 }, (_, i) => `  - vars: { q: 'slow ${i}' }\n    assert: [{ type: contains, value: 'slow ${i}' }]\n`).join('')}`);
