@@ -5,7 +5,7 @@
  * are hub model names (virtual models included); `threshold` at the top is the fraction of
  * cases that must pass (default all); `maxCostUsd` caps the run's spend.
  *
- * Files (`tests: file://cases.csv`, `.jsonl`, `.yaml`/`.json`) resolve against the suite's
+ * Files (`tests: file://cases.csv`, `.jsonl`, `.yaml`/`.json`; prompts from `.txt`/`.md`/`.json`) resolve against the suite's
  * folder and must stay inside its folder tree (symbolic links followed): a suite handed over
  * by someone else cannot read the rest of the disk into prompts. Limits: a suite or data file at
  * most 16 MB, at most 100,000 tests and 50,000 calls planned (cases × prompts × providers × repeat).
@@ -251,6 +251,14 @@ function fileTests(root: string, ref: string, where: string): unknown[] {
   throw new SuiteError(`${where}: '${ref}' is not a .csv, .jsonl, .yaml or .json file`);
 }
 
+function safeJSON(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 function graderOf(p: z.infer<typeof grader> | undefined): string | undefined {
   return p === undefined ? undefined : typeof p === 'string' ? p : p.id;
 }
@@ -262,20 +270,24 @@ function graders(o: z.infer<typeof optionsSchema> | undefined): { text?: string;
   return { text: graderOf(p.text), embedding: graderOf(p.embedding) };
 }
 
-function toPrompt(p: z.infer<typeof promptSchema>, i: number): Prompt {
-  const raw = typeof p === 'object' && !Array.isArray(p) ? p.raw : p;
+function toPrompt(root: string, p: z.infer<typeof promptSchema>, i: number): Prompt {
+  let raw = typeof p === 'object' && !Array.isArray(p) ? p.raw : p;
   const label = typeof p === 'object' && !Array.isArray(p) && p.label ? p.label : typeof raw === 'string' ? raw.slice(0, 60) : `prompt ${i + 1}`;
   if (typeof raw === 'string') {
-    if (raw.startsWith('file://')) throw new SuiteError(`prompts[${i}]: prompt files are not supported yet; write the prompt inline`);
+    // A prompt file (text, or a JSON list of chat messages), inside the suite's folder tree like any file.
+    if (raw.startsWith('file://')) {
+      const ref = raw;
+      if (!/\.(txt|md|json)$/i.test(ref)) throw new SuiteError(`prompts[${i}]: '${ref}' is not a .txt, .md or .json file (prompt files that run code are not supported)`);
+      raw = readInside(root, ref, `prompts[${i}]`).text;
+      if (/\.json$/i.test(ref)) {
+        const chat = z.array(message).min(1).safeParse(safeJSON(raw));
+        if (!chat.success) throw new SuiteError(`prompts[${i}] (${ref}): expected a JSON list of {role, content} messages`);
+        return { label, messages: chat.data };
+      }
+    }
     // A string holding a JSON list of messages is a chat prompt, as in promptfoo.
     if (/^\s*\[/.test(raw)) {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(raw);
-      } catch {
-        parsed = undefined;
-      }
-      const chat = z.array(message).min(1).safeParse(parsed);
+      const chat = z.array(message).min(1).safeParse(safeJSON(raw));
       if (chat.success) return { label, messages: chat.data };
     }
     return { label, messages: [{ role: 'user', content: raw }] };
@@ -305,7 +317,7 @@ export function parseSuite(doc: unknown, file: string): Suite {
   if (!top.success) throw issues(top.error, '');
   const s = top.data;
 
-  const prompts = (typeof s.prompts === 'string' ? [s.prompts] : s.prompts).map(toPrompt);
+  const prompts = (typeof s.prompts === 'string' ? [s.prompts] : s.prompts).map((p, i) => toPrompt(root, p, i));
   prompts.forEach((p, i) => p.messages.forEach((m, j) => checkTemplate(m.content, `prompts[${i}]${p.messages.length > 1 ? `[${j}]` : ''}`)));
   const providers = (typeof s.providers === 'string' ? [s.providers] : s.providers).map((p): Provider =>
     typeof p === 'string' ? { id: p, label: p, config: {} } : { id: p.id, label: p.label ?? p.id, config: p.config ?? {} },

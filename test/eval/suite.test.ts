@@ -69,6 +69,17 @@ describe('suite loading', () => {
     expect(s.providers[0]).toEqual({ id: 'loop/gpt-test', label: 'cheap', config: { temperature: 0, max_tokens: 20 } });
   });
 
+  it('reads prompt files (text, or JSON chat messages) from inside the suite folder', () => {
+    const s = parseSuite({ prompts: ['file://data/prompt.txt', 'file://data/chat.json'], providers: ['m'] }, join(FIXTURES, 'x.yaml'));
+    expect(s.prompts[0]!.messages).toEqual([{ role: 'user', content: 'Answer briefly: {{ q }}\n' }]);
+    expect(s.prompts[1]!.messages).toEqual([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: '{{q}}' }]);
+    write('outside.txt', 'secret {{q}}');
+    mkdirSync(join(dir, 'prompts-inner'), { recursive: true });
+    expect(problem(() => parseSuite({ prompts: ['file://../outside.txt'], providers: ['m'] }, join(dir, 'prompts-inner', 'x.yaml')))).toContain("outside the suite's folder");
+    expect(problem(() => parseSuite({ prompts: ['file://prompt.py'], providers: ['m'] }, join(FIXTURES, 'x.yaml')))).toContain('run code');
+    expect(problem(() => parseSuite({ prompts: ['file://data/cases.jsonl.json'], providers: ['m'] }, join(FIXTURES, 'x.yaml')))).toContain('file not found');
+  });
+
   it('substitutes {{ var }} without running anything, and refuses template code', () => {
     expect(render('a {{ x }} b {{y.z}} {{ list[1] }} {{ o | dump }} {{ missing }}.', { x: 1, y: { z: 'deep' }, list: ['p', 'q'], o: { k: [1] } })).toBe('a 1 b deep q {"k":[1]} .');
     expect(render('{{ constructor }}{{ __proto__ }}', {})).toBe('');
