@@ -18,7 +18,7 @@ import { jsonReport } from '../eval/report/json.js';
 import { junitReport } from '../eval/report/junit.js';
 import { runSuite } from '../eval/run.js';
 import type { CellResult, RunResult } from '../eval/run.js';
-import { LIMITS, loadSuite, modelNames } from '../eval/suite.js';
+import { caseCount, LIMITS, loadSuite, modelNames } from '../eval/suite.js';
 import type { Suite } from '../eval/suite.js';
 import { SuiteError } from '../eval/types.js';
 import type { EvalCaller } from '../eval/types.js';
@@ -111,7 +111,7 @@ async function runCommand(args: string[]): Promise<number> {
 
   const suite = loadSuite(positionals[0]!);
   const repeat = repeatFlag ?? suite.repeat ?? 1;
-  const calls = suite.tests.length * suite.prompts.length * suite.providers.length * repeat;
+  const calls = caseCount(suite) * repeat;
   if (calls > LIMITS.calls) throw new SuiteError(`the run plans ${calls} model calls (tests × prompts × providers × repeat); at most ${LIMITS.calls} per run`);
   const hash = suiteHash(suite, repeat);
   let resume: ResumeFile | undefined;

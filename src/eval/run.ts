@@ -12,6 +12,7 @@ import type { ChatRequest, Message, ToolCall, Usage } from '../core/types.js';
 import { AnswerCache } from './cache.js';
 import { runAssertion, verdict } from './assertions/index.js';
 import type { AssertContext, AssertionSpec, Check } from './assertions/types.js';
+import { caseCount } from './suite.js';
 import type { Prompt, Provider, Suite } from './suite.js';
 import { render } from './template.js';
 import type { Vars } from './template.js';
@@ -201,7 +202,7 @@ export async function runSuite(suite: Suite, o: RunOptions): Promise<RunResult> 
 
   const cells: { key: string; t: number; p: number; v: number; r: number }[] = [];
   for (let t = 0; t < suite.tests.length; t++)
-    for (let p = 0; p < suite.prompts.length; p++) for (let v = 0; v < suite.providers.length; v++) for (let r = 0; r < repeat; r++) cells.push({ key: `${t}:${p}:${v}:${r}`, t, p, v, r });
+    for (let p = 0; p < suite.prompts.length; p++) for (const v of suite.tests[t]!.providers) for (let r = 0; r < repeat; r++) cells.push({ key: `${t}:${p}:${v}:${r}`, t, p, v, r });
   const resumed = new Map((o.resume ?? []).map((c) => [c.key, c]));
   const results: CellResult[] = [];
   let failures = 0;
@@ -389,9 +390,9 @@ export async function runSuite(suite: Suite, o: RunOptions): Promise<RunResult> 
 
   results.sort((a, b) => a.testIdx - b.testIdx || a.promptIdx - b.promptIdx || a.providerIdx - b.providerIdx || a.repeat - b.repeat);
   const cases = summarize(results);
-  const caseCount = suite.tests.length * suite.prompts.length * suite.providers.length;
+  const planned = caseCount(suite);
   const passed = cases.filter((c) => c.passAll && c.runs === repeat).length;
-  const passRate = caseCount ? passed / caseCount : 1;
+  const passRate = planned ? passed / planned : 1;
   return {
     runId: o.runId,
     suite,

@@ -51,6 +51,8 @@ const testSchema = z
     options: optionsSchema.optional(),
     threshold: z.number().min(0).max(1).optional(),
     metadata: z.record(z.string(), z.unknown()).optional(),
+    /** Only these providers (label, id, or `prefix*`), as promptfoo's test-level filter. */
+    providers: z.array(z.string().min(1)).min(1).optional(),
   })
   .strict();
 
@@ -116,6 +118,8 @@ export interface TestCase {
   readonly grader: string | undefined;
   readonly embedder: string | undefined;
   readonly metadata: Readonly<Record<string, unknown>> | undefined;
+  /** Indexes of the suite's providers this test runs on (all unless the test names some). */
+  readonly providers: readonly number[];
 }
 
 export interface Suite {
@@ -337,6 +341,7 @@ export function parseSuite(doc: unknown, file: string): Suite {
   if (rawTests.length === 0) rawTests.push({ test: {}, where: 'tests' });
 
   const d = s.defaultTest ?? {};
+  const matches = (pattern: string, p: Provider) => (pattern.endsWith('*') ? p.id.startsWith(pattern.slice(0, -1)) || p.label.startsWith(pattern.slice(0, -1)) : p.id === pattern || p.label === pattern);
   const dGraders = graders(d.options);
   const tests = rawTests.map(({ test, where }): TestCase => {
     const r = testSchema.safeParse(test ?? {});
@@ -348,8 +353,12 @@ export function parseSuite(doc: unknown, file: string): Suite {
       checkAssertion(checked, `${where}.assert[${i}]`);
       return checked;
     });
+    const only = t.providers ?? d.providers;
+    const on = providers.flatMap((p, i) => (!only || only.some((pat) => matches(pat, p)) ? [i] : []));
+    if (on.length === 0) throw new SuiteError(`${where}.providers: ${JSON.stringify(only)} matches none of the suite's providers`);
     return {
       description: t.description,
+      providers: on,
       vars: { ...(d.vars ?? {}), ...(t.vars ?? {}) },
       assert,
       threshold: t.threshold ?? d.threshold,
@@ -358,7 +367,7 @@ export function parseSuite(doc: unknown, file: string): Suite {
       metadata: t.metadata,
     };
   });
-  const calls = tests.length * prompts.length * providers.length * (s.evaluateOptions?.repeat ?? 1);
+  const calls = caseCount({ tests, prompts }) * (s.evaluateOptions?.repeat ?? 1);
   if (calls > LIMITS.calls) throw new SuiteError(`the suite plans ${calls} model calls (tests × prompts × providers × repeat); at most ${LIMITS.calls} per run`);
   return {
     file,
@@ -387,4 +396,9 @@ export function modelNames(s: Suite): Map<string, string> {
     t.assert.forEach((a, j) => add(typeof a.provider === 'string' ? a.provider : a.provider?.id, `tests[${i}].assert[${j}].provider`));
   });
   return names;
+}
+
+/** Cases planned: each test × each prompt × each provider the test runs on. */
+export function caseCount(s: Pick<Suite, 'tests' | 'prompts'>): number {
+  return s.tests.reduce((n, t) => n + t.providers.length, 0) * s.prompts.length;
 }

@@ -152,6 +152,24 @@ describe('failing models', () => {
   });
 });
 
+describe('test-level provider filters', () => {
+  it('a test runs only on its providers; the pass rate counts only the cases planned', async () => {
+    const suite = suiteOf({
+      prompts: ['{{q}}'],
+      providers: ['loop/gpt-test', { id: 'loop/json', label: 'json' }],
+      tests: [{ vars: { q: 'f' }, providers: ['loop/gpt-test'], assert: [{ type: 'contains', value: 'f' }] }, { vars: { q: 'g' }, providers: ['json'], assert: [{ type: 'is-json' }] }],
+    });
+    const r = await run(suite, 'eval_filter');
+    expect(r.results.map((c) => [c.testIdx, c.provider.id, c.success])).toEqual([
+      [0, 'loop/gpt-test', true],
+      [1, 'loop/json', true],
+    ]);
+    expect(r.planned).toBe(2);
+    expect(r.passRate).toBe(1);
+    expect(r.thresholdMet).toBe(true);
+  });
+});
+
 describe('virtual models', () => {
   it('a virtual model is a provider like any other: its member calls are sub-calls of the run\'s call, whose record carries their cost', async () => {
     const suite = suiteOf({ prompts: ['{{q}}'], providers: ['careful'], tests: [{ vars: { q: 'v' }, assert: [{ type: 'is-json' }, { type: 'contains', value: 'Ada' }] }] });

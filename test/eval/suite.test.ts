@@ -80,6 +80,15 @@ describe('suite loading', () => {
     expect(problem(() => parseSuite({ prompts: ['file://data/cases.jsonl.json'], providers: ['m'] }, join(FIXTURES, 'x.yaml')))).toContain('file not found');
   });
 
+  it("a test's providers filter (label, id or prefix*) picks the providers it runs on", () => {
+    const s = parseSuite(
+      { prompts: ['p'], providers: [{ id: 'loop/a', label: 'fast' }, 'loop/b', 'other/c'], tests: [{}, { providers: ['fast'] }, { providers: ['loop/*'] }, { providers: ['other/c', 'loop/b'] }] },
+      join(dir, 's.yaml'),
+    );
+    expect(s.tests.map((t) => t.providers)).toEqual([[0, 1, 2], [0], [0, 1], [1, 2]]);
+    expect(problem(() => parseSuite({ prompts: ['p'], providers: ['m'], tests: [{ providers: ['nope'] }] }, join(dir, 's.yaml')))).toContain('tests[0].providers: ["nope"] matches none');
+  });
+
   it('substitutes {{ var }} without running anything, and refuses template code', () => {
     expect(render('a {{ x }} b {{y.z}} {{ list[1] }} {{ o | dump }} {{ missing }}.', { x: 1, y: { z: 'deep' }, list: ['p', 'q'], o: { k: [1] } })).toBe('a 1 b deep q {"k":[1]} .');
     expect(render('{{ constructor }}{{ __proto__ }}', {})).toBe('');

@@ -45,6 +45,7 @@ export function htmlReport(run: RunResult): string {
   for (let t = 0; t < s.tests.length; t++)
     for (let q = 0; q < s.prompts.length; q++) {
       const tds = s.providers.map((_, v) => {
+        if (!s.tests[t]!.providers.includes(v)) return '<td class="none">—</td>';
         const cells = run.results.filter((r) => r.testIdx === t && r.promptIdx === q && r.providerIdx === v);
         if (!cells.length) return '<td class="none">not run</td>';
         const passes = cells.filter((r) => r.success).length;

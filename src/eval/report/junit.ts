@@ -36,6 +36,7 @@ export function junitReport(run: RunResult): string {
     let time = 0;
     for (let t = 0; t < s.tests.length; t++)
       for (let q = 0; q < s.prompts.length; q++) {
+        if (!s.tests[t]!.providers.includes(v)) continue;
         tests++;
         const cells = run.results.filter((r) => r.testIdx === t && r.promptIdx === q && r.providerIdx === v);
         const secs = cells.reduce((n, r) => n + r.latencyMs, 0) / 1000;
