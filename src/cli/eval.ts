@@ -29,6 +29,7 @@ export const EVAL_HELP = `Usage:
                  [--no-cache] [--max-cost USD] [--resume FILE]
                  [--config FILE] [--data-dir DIR] [--api-key KEY]      in this process, recorded in DATA_DIR
                  [--base-url URL --api-key KEY]                      against a running hub
+  --max-cost is the whole run's ceiling (a resumed run counts what its first part spent).
   Exit: 0 threshold met · 1 missed or stopped at --max-cost · 2 usage or suite error · 130 cancelled
 `;
 

@@ -204,6 +204,8 @@ export async function runSuite(suite: Suite, o: RunOptions): Promise<RunResult> 
   for (let t = 0; t < suite.tests.length; t++)
     for (let p = 0; p < suite.prompts.length; p++) for (const v of suite.tests[t]!.providers) for (let r = 0; r < repeat; r++) cells.push({ key: `${t}:${p}:${v}:${r}`, t, p, v, r });
   const resumed = new Map((o.resume ?? []).map((c) => [c.key, c]));
+  // The ceiling is the whole run's: what the first part spent counts.
+  for (const c of resumed.values()) budget.spent += c.spentUsd;
   const results: CellResult[] = [];
   let failures = 0;
   const progress = () => o.onProgress?.({ done: results.length, total: cells.length, failures, spentUsd: budget.spent, elapsedMs: performance.now() - t0 });

@@ -95,6 +95,11 @@ describe('the cost ceiling', () => {
     expect(r.spentUsd).toBeLessThanOrEqual(0.1);
     expect(r.spentUsd).toBeCloseTo(r.results.length * 0.021, 9);
     expect(r.thresholdMet).toBe(false);
+    // Resumed under the same ceiling, the run stops at once: the ceiling is the whole run's.
+    const again = await run(suite, 'eval_budget', { concurrency: 1, resume: r.results }, undefined, 100);
+    expect(again.status).toBe('budget');
+    expect(again.results).toHaveLength(r.results.length);
+    expect(upstreamCalls('pricey') - before).toBe(r.results.length);
     // Concurrent cells hold their worst case while in flight: still never over.
     const wide = await run(suite, 'eval_budget_wide', { concurrency: 8 });
     expect(wide.status).toBe('budget');
