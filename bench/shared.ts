@@ -9,6 +9,11 @@
  * landed in PostgreSQL (records drained from the replica's journal off the request path) and
  * reports the ingest rate that implies. Writes bench/results/shared.md.
  *
+ * For the replica's runs it also reads Redis's INFO commandstats before and after, and reports per
+ * request the script calls (round trips that do work), the commands those scripts ran, and the
+ * time Redis spent in them: figures that do not depend on the machine's load, but that count
+ * whatever else uses the same Redis meanwhile (point BENCH_REDIS at a Redis of its own for exact ones).
+ *
  * Env: BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_PG (postgres://postgres@127.0.0.1:5432),
  * BENCH_REDIS (redis://127.0.0.1:6379).
  */
@@ -16,6 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { startHub } from './hub.js';
 import type { StartedHub } from './hub.js';
@@ -69,6 +75,27 @@ function storeCpuSince(before: Map<number, number>): number {
   return total;
 }
 
+/** Redis's work so far: script calls (EVAL/EVALSHA), other commands (those scripts run count here), and the µs spent in scripts. */
+interface RedisWork {
+  readonly scripts: number;
+  readonly commands: number;
+  readonly scriptUs: number;
+}
+
+async function redisWork(r: Redis): Promise<RedisWork> {
+  let scripts = 0;
+  let commands = 0;
+  let scriptUs = 0;
+  for (const m of (await r.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    const [name, calls, usec] = [m[1]!, Number(m[2]), Number(m[3])];
+    if (name === 'evalsha' || name === 'eval') {
+      scripts += calls;
+      scriptUs += usec;
+    } else if (name !== 'info') commands += calls;
+  }
+  return { scripts, commands, scriptUs };
+}
+
 async function main(): Promise<void> {
   requireWrk();
   const busyBefore = await waitForIdle(log);
@@ -115,6 +142,9 @@ async function main(): Promise<void> {
     for (const h of HUBS) for (const k of KINDS) await run(h, k, 3);
     const runs: Record<Kind, Record<Hub, WrkResult[]>> = { plain: { embedded: [], shared: [] }, limited: { embedded: [], shared: [] } };
     const storeUs: Record<Kind, Record<Hub, number[]>> = { plain: { embedded: [], shared: [] }, limited: { embedded: [], shared: [] } };
+    const redisStats = new Redis(REDIS, { lazyConnect: true });
+    await redisStats.connect();
+    const perReq: Record<Kind, RedisWork[]> = { plain: [], limited: [] };
     let servedShared = 0;
     const t0 = Date.now();
     for (let r = 0; r < ROUNDS; r++) {
@@ -122,12 +152,21 @@ async function main(): Promise<void> {
         const order = r % 2 === 0 ? HUBS : [...HUBS].reverse();
         for (const h of order) {
           const before = storeCpu();
+          const workBefore = h === 'shared' ? await redisWork(redisStats) : undefined;
           const w = await run(h, k, SECONDS);
           storeUs[k][h].push((1e6 * storeCpuSince(before)) / Math.max(1, w.requests));
+          let redisLine = '';
+          if (workBefore) {
+            const after = await redisWork(redisStats);
+            const n = Math.max(1, w.requests);
+            const one = { scripts: (after.scripts - workBefore.scripts) / n, commands: (after.commands - workBefore.commands) / n, scriptUs: (after.scriptUs - workBefore.scriptUs) / n };
+            perReq[k].push(one);
+            redisLine = `, Redis per request: ${one.scripts.toFixed(2)} script calls, ${one.commands.toFixed(1)} commands, ${one.scriptUs.toFixed(1)} µs in scripts`;
+          }
           if (w.errors) log(`warning: ${h} ${k} run ${r + 1} had errors: non-2xx ${w.non2xx}, socket ${JSON.stringify(w.socketErrors)}`);
           runs[k][h].push(w);
           if (h === 'shared') servedShared += w.requests;
-          log(`round ${r + 1} ${k} ${h}: ${w.rps.toFixed(0)} req/s, p50 ${w.p50Ms.toFixed(2)} ms, p99 ${w.p99Ms.toFixed(2)} ms, hub CPU ${w.relayCpuUsPerReq?.toFixed(0)} µs/req, PostgreSQL + Redis CPU ${storeUs[k][h].at(-1)!.toFixed(0)} µs/req`);
+          log(`round ${r + 1} ${k} ${h}: ${w.rps.toFixed(0)} req/s, p50 ${w.p50Ms.toFixed(2)} ms, p99 ${w.p99Ms.toFixed(2)} ms, hub CPU ${w.relayCpuUsPerReq?.toFixed(0)} µs/req, PostgreSQL + Redis CPU ${storeUs[k][h].at(-1)!.toFixed(0)} µs/req${redisLine}`);
         }
       }
     }
@@ -145,6 +184,7 @@ async function main(): Promise<void> {
     }
     const drainMs = Date.now() - drainStart;
     await c.end();
+    redisStats.disconnect();
     const elapsed = (Date.now() - t0) / 1000;
     await Promise.all([stop(hubs.embedded.child), stop(hubs.shared.child), stop(upstream.child)]);
 
@@ -168,6 +208,10 @@ async function main(): Promise<void> {
       '|---|---|---:|---:|---:|---:|---:|---:|',
       ...rows,
       '',
+      ...KINDS.map((k) => {
+        const m = (f: (w: RedisWork) => number) => median(perReq[k].map(f));
+        return `- ${KIND_LABEL[k]}, the replica's Redis work per request (median of rounds; INFO commandstats): ${m((w) => w.scripts).toFixed(2)} script calls, ${m((w) => w.commands).toFixed(1)} commands, ${m((w) => w.scriptUs).toFixed(1)} µs in scripts.`;
+      }),
       ...KINDS.map((k) => `- ${KIND_LABEL[k]}: **replica / embedded throughput ${(100 * ratio(k)).toFixed(1)} %** (target ≥ 85 %: ${ratio(k) >= 0.85 ? 'met' : '**not met**'}); the replica's own CPU per request ${cpuRatio(k).toFixed(2)}× the embedded hub's.`),
       '',
       `Records: ${stored.toLocaleString('en')} final usage records in PostgreSQL for at least ${expected.toLocaleString('en')} requests the replica answered; ${stored >= expected ? 'all landed' : '**some missing**'} ${(drainMs / 1000).toFixed(1)} s after the load stopped. ` +

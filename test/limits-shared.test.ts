@@ -22,10 +22,10 @@ import { openPostgresStores } from '../src/store/postgres/index.js';
 import { PostgresBudgetLedger } from '../src/store/postgres/ledger.js';
 import { PostgresRateLimits } from '../src/store/postgres/rate-limits.js';
 import type { PostgresStores } from '../src/store/postgres/index.js';
-import { RedisBudgetLedger, spendLoader } from '../src/store/redis/ledger.js';
+import { spendLoader } from '../src/store/redis/ledger.js';
+import { RedisLimits } from '../src/store/redis/limits.js';
 import type { SpendLoader } from '../src/store/redis/ledger.js';
-import { RedisRateLimits } from '../src/store/redis/rate-limits.js';
-import { periodStart } from '../src/tenancy/ledger.js';
+import { Ledger, periodStart } from '../src/tenancy/ledger.js';
 import type { Budgeted } from '../src/tenancy/ledger.js';
 import { RateLimiter } from '../src/tenancy/rate-limits.js';
 import type { RateLimited } from '../src/tenancy/rate-limits.js';
@@ -94,7 +94,9 @@ async function replicas(backend: Backend): Promise<Gateway[]> {
       }
       const redis = new Redis(REDIS);
       connections.push(redis);
-      return { ...base, ledger: new RedisBudgetLedger(redis, loader, { prefix }), limiter: new RedisRateLimits(redis, { prefix }) };
+      // One store for both, as a replica has it: admission checks and reserves in one script call.
+      const limits = new RedisLimits(redis, loader, { prefix });
+      return { ...base, ledger: limits, limiter: limits };
     }),
   );
 }
@@ -193,6 +195,78 @@ describe.each(['redis', 'postgres'] as const)('admission over limits shared in %
     // Each call's tokens were corrected from its reservation (prompt estimate + 20) to the 21 it used.
     const next = await admit(gws[1]!, key, 'loop/p1', base.registry.resolve('loop/p1'), 0, 0);
     expect(next.headers['x-ratelimit-remaining-tokens']).toBe(String(100_000 - 30 * 21));
+  });
+});
+
+describe('admission over Redis: the requests of one event-loop turn in one script call', () => {
+  /** One replica on Redis whose script calls are counted. */
+  async function counted(): Promise<{ gw: Gateway; calls: () => number; redis: Redis }> {
+    prefix = `baimo-test:${randomBytes(6).toString('hex')}:`;
+    const redis = new Redis(REDIS);
+    connections.push(redis);
+    let n = 0;
+    const evalsha = redis.evalsha.bind(redis) as (...a: unknown[]) => Promise<unknown>;
+    (redis as unknown as { evalsha: (...a: unknown[]) => Promise<unknown> }).evalsha = (...a) => (n++, evalsha(...a));
+    const limits = new RedisLimits(redis, loader, { prefix });
+    // Loaded ahead: a first call would otherwise be answered NOSCRIPT and sent twice.
+    await limits.ready();
+    return { gw: { ...base, ledger: limits, limiter: limits }, calls: () => n, redis };
+  }
+  const outcome = (t: Ticket | HubError) => (isTicket(t) ? 'admitted' : t.code);
+  const tag = () => randomBytes(3).toString('hex');
+
+  it('one over rpm, one over budget, the rest admitted: decided as the in-process limits decide them, in one call', async () => {
+    const { gw, calls } = await counted();
+    const local: Gateway = { ...base, ledger: new Ledger(() => 0), limiter: new RateLimiter() };
+    const target = base.registry.resolve('loop/p1');
+    const t = tag();
+    // 10 prompt + 5 output tokens at $0.001 a token: $0.015 reserved a request, and $0.02 holds one.
+    const rpm = principal(`q-rpm-${t}`, { rpm: 2 });
+    const budgeted = principal(`q-bud-${t}`, { budgetUsd: 0.02, rpm: 100, tpm: 1000 });
+    const budgetAccount = `key:q-bud-${t}`;
+    const free = principal(`q-ok-${t}`, { rpm: 100 });
+    const turn = (g: Gateway) => Promise.all([rpm, rpm, budgeted, budgeted, rpm, free, free, free].map((p) => admit(g, p, 'loop/p1', target, 10, 5).catch((e: unknown) => e as HubError)));
+    // The budget's spend is seeded first (seeding takes round trips of its own).
+    await gw.ledger.spent(budgetAccount, 'month');
+    const before = calls();
+    const shared = await turn(gw);
+    expect(calls() - before).toBe(1);
+    const expected = ['admitted', 'admitted', 'admitted', 'budget_exceeded', 'rate_limit_exceeded', 'admitted', 'admitted', 'admitted'];
+    expect(shared.map(outcome)).toEqual(expected);
+    expect((await turn(local)).map(outcome)).toEqual(expected);
+    expect(shared[4]).toMatchObject({ headers: { 'x-ratelimit-remaining-requests': '0' } });
+    expect((shared[3] as HubError).message).toContain('$0.015 is reserved by its requests in flight');
+    // Afterwards both count the same: the request refused for its budget counted as a request, not
+    // as tokens, and only the admitted one is reserved (a request of no cost still fits; $0.006 not).
+    const [a, b] = [await admit(gw, budgeted, 'loop/p1', target, 0, 0), await admit(local, budgeted, 'loop/p1', target, 0, 0)];
+    for (const h of ['x-ratelimit-remaining-requests', 'x-ratelimit-remaining-tokens']) expect(a.headers[h]).toBe(b.headers[h]);
+    expect(a.headers['x-ratelimit-remaining-requests']).toBe('97');
+    expect(a.headers['x-ratelimit-remaining-tokens']).toBe('985');
+    await expect(admit(gw, budgeted, 'loop/p1', target, 1, 5)).rejects.toMatchObject({ code: 'budget_exceeded' });
+  });
+
+  it('a script call that fails fails every request in it with 503 limits_unavailable, and counts none of them', async () => {
+    const { gw, redis } = await counted();
+    const target = base.registry.resolve('loop/p1');
+    const t = tag();
+    const poisoned = principal(`q-bad-${t}`, { rpm: 10 });
+    const good = principal(`q-good-${t}`, { rpm: 10 });
+    const budgeted = principal(`q-bud-${t}`, { budgetUsd: 1 });
+    await gw.ledger.spent(`key:q-bud-${t}`, 'month');
+    // A rate window that is not a hash: the script stops with WRONGTYPE partway through the turn,
+    // after it has decided the requests before it.
+    const bad = `${prefix}rl:r:key:q-bad-${t}`;
+    await redis.set(bad, 'not a window');
+    const out = await Promise.all([good, budgeted, poisoned, good].map((p) => admit(gw, p, 'loop/p1', target, 10, 5).catch((e: unknown) => e)));
+    for (const e of out) {
+      expect(e).toBeInstanceOf(HubError);
+      expect(e).toMatchObject({ kind: 'overloaded', code: 'limits_unavailable', retryAfter: 1 });
+      expect((e as HubError).message).not.toContain('127.0.0.1');
+    }
+    // The script writes once every request is decided: none of them was counted or reserved.
+    await redis.del(bad);
+    expect((await admit(gw, good, 'loop/p1', target, 10, 5)).headers['x-ratelimit-remaining-requests']).toBe('9');
+    expect(await gw.ledger.reserve([{ account: `key:q-bud-${t}`, budgetUsd: 1, period: 'month' }], 1)).toMatchObject({ ok: true });
   });
 });
 

@@ -8,9 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RedisBudgetLedger } from '../src/store/redis/ledger.js';
+import { RedisLimits } from '../src/store/redis/limits.js';
 import type { SpendLoader } from '../src/store/redis/ledger.js';
-import { RedisRateLimits } from '../src/store/redis/rate-limits.js';
 import type { Budgeted, ReserveResult } from '../src/tenancy/ledger.js';
 import { RateLimiter } from '../src/tenancy/rate-limits.js';
 import type { RateLimited } from '../src/tenancy/rate-limits.js';
@@ -42,12 +41,14 @@ function clock(start = Date.UTC(2030, 2, 14, 12, 0, 0)) {
   return { now: () => t, advance: (ms: number) => void (t += ms), set: (ms: number) => void (t = ms) };
 }
 
-const limiters = (n: number, now?: () => number) => Array.from({ length: n }, () => new RedisRateLimits(connect(), { prefix, ...(now && { now }) }));
+/** Rate limits alone need no spend from a durable store. */
+const noSpend: SpendLoader = async () => 0;
+const limiters = (n: number, now?: () => number) => Array.from({ length: n }, () => new RedisLimits(connect(), noSpend, { prefix, ...(now && { now }) }));
 
 /** Spreads `n` calls over the replicas, all in flight at once. */
 const spread = <R, T>(replicas: readonly R[], n: number, f: (r: R, i: number) => Promise<T>) => Promise.all(Array.from({ length: n }, (_, i) => f(replicas[i % replicas.length]!, i)));
 
-describe('RedisRateLimits', () => {
+describe('RedisLimits: rate limits', () => {
   it('three replicas admit exactly rpm=100 of 500 concurrent requests', async () => {
     const replicas = limiters(3);
     const verdicts = await spread(replicas, 500, (r) => r.admit([{ account: 'key:a', rpm: 100 }], 10));
@@ -73,8 +74,8 @@ describe('RedisRateLimits', () => {
 
   it('replicas whose clocks differ by seconds still let every second leave the window', async () => {
     const c = clock();
-    const ahead = new RedisRateLimits(connect(), { prefix, now: () => c.now() + 2_000 });
-    const behind = new RedisRateLimits(connect(), { prefix, now: c.now });
+    const ahead = new RedisLimits(connect(), noSpend, { prefix, now: () => c.now() + 2_000 });
+    const behind = new RedisLimits(connect(), noSpend, { prefix, now: c.now });
     const limit = [{ account: 'key:skew', rpm: 1000 }];
     // A minute and a half of traffic, alternating: the replica behind counts in seconds the one ahead has passed.
     for (let i = 0; i < 90; i++) {
@@ -123,7 +124,7 @@ describe('RedisRateLimits', () => {
       { account: 'key:s', rpm: 5, tpm: 300 },
       { account: 'team:s', rpm: 8 },
     ];
-    const both = async (f: (l: RedisRateLimits | RateLimiter) => unknown) => {
+    const both = async (f: (l: RedisLimits | RateLimiter) => unknown) => {
       const [a, b] = [await f(redis!), await f(local)];
       expect(a).toEqual(b);
       return a;
@@ -146,7 +147,7 @@ describe('RedisRateLimits', () => {
 
   it('keys expire by themselves once the minute has passed', async () => {
     const r = connect();
-    const [l] = [new RedisRateLimits(r, { prefix })];
+    const [l] = [new RedisLimits(r, noSpend, { prefix })];
     await l.admit([{ account: 'key:e', rpm: 10, tpm: 10 }], 3);
     const keys = await r.keys(`${prefix}*`);
     expect(keys).toHaveLength(2);
@@ -160,7 +161,7 @@ describe('RedisRateLimits', () => {
   it('a token correction that cannot be written is counted, and warns once', async () => {
     const warnings: string[] = [];
     const r = connect();
-    const l = new RedisRateLimits(r, { prefix, warn: (m) => warnings.push(m) });
+    const l = new RedisLimits(r, noSpend, { prefix, warn: (m) => warnings.push(m) });
     await l.admit([{ account: 'key:f', tpm: 100 }], 10);
     r.disconnect();
     l.adjustTokens(['key:f'], -5);
@@ -173,9 +174,9 @@ describe('RedisRateLimits', () => {
 
 const budget = (account: string, budgetUsd: number, period: Budgeted['period'] = 'month'): Budgeted => ({ account, budgetUsd, period });
 
-describe('RedisBudgetLedger', () => {
+describe('RedisLimits: budgets', () => {
   const ledgers = (n: number, load: SpendLoader = async () => 0, o: { now?: () => number; reservationTtlMs?: number } = {}) =>
-    Array.from({ length: n }, () => new RedisBudgetLedger(connect(), load, { prefix, ...o }));
+    Array.from({ length: n }, () => new RedisLimits(connect(), load, { prefix, ...o }));
 
   it('500 concurrent reserve + settle over three replicas never overspend the budget by more than one request', async () => {
     const replicas = ledgers(3);
@@ -287,7 +288,7 @@ describe('RedisBudgetLedger', () => {
     const r = connect();
     const warnings: string[] = [];
     const c = clock(Date.UTC(2030, 2, 14, 12));
-    const l = new RedisBudgetLedger(r, async () => 0, { prefix, now: c.now, warn: (m) => warnings.push(m), reservationTtlMs: 60_000 });
+    const l = new RedisLimits(r, async () => 0, { prefix, now: c.now, warn: (m) => warnings.push(m), reservationTtlMs: 60_000 });
     const res = await l.reserve([budget('key:x', 1, 'day')], 0.1);
     const keys = await r.keys(`${prefix}*`);
     expect(keys.sort()).toEqual([`${prefix}rsv:key:x`, `${prefix}rsv:key:x:amt`, `${prefix}rsv:key:x:exp`, `${prefix}spent:key:x:day:${Date.UTC(2030, 2, 14)}`].sort());
@@ -301,5 +302,86 @@ describe('RedisBudgetLedger', () => {
     }
     await expect.poll(() => l.failures).toBe(2);
     expect(warnings).toHaveLength(1);
+  });
+});
+
+describe('RedisLimits: one script call per event-loop turn', () => {
+  /** A connection whose script calls are counted. */
+  function counted(): { redis: Redis; calls: () => number } {
+    const redis = connect();
+    let n = 0;
+    const evalsha = redis.evalsha.bind(redis) as (...a: unknown[]) => Promise<unknown>;
+    (redis as unknown as { evalsha: (...a: unknown[]) => Promise<unknown> }).evalsha = (...a) => (n++, evalsha(...a));
+    return { redis, calls: () => n };
+  }
+
+  it('500 admissions asked in one turn go in calls of at most 200, each decided as if alone', async () => {
+    const { redis, calls } = counted();
+    const l = new RedisLimits(redis, async () => 0, { prefix });
+    await l.ready();
+    const verdicts = await Promise.all(Array.from({ length: 500 }, (_, i) => l.admit([{ account: `key:m${i % 2}`, rpm: 120 }], 1)));
+    expect(calls()).toBe(3);
+    expect(verdicts.filter((v) => v.ok)).toHaveLength(240);
+    // Each key's requests in order: the first 120 admitted, counting down to 0 remaining.
+    const m0 = verdicts.filter((_, i) => i % 2 === 0);
+    expect(m0.slice(0, 120).every((v) => v.ok)).toBe(true);
+    expect(m0[119]!.headers['x-ratelimit-remaining-requests']).toBe('0');
+    expect(m0.slice(120).every((v) => !v.ok && v.headers['x-ratelimit-remaining-requests'] === '0')).toBe(true);
+  });
+
+  it('a call that fails partway leaves every window it read in step (each admitted request is refused, none counted)', async () => {
+    const c = clock();
+    const r = connect();
+    const l = new RedisLimits(r, noSpend, { prefix, now: c.now });
+    await l.ready();
+    const good = [{ account: 'key:g', rpm: 10 }];
+    expect((await l.admit(good, 1)).ok).toBe(true);
+    c.advance(61_000);
+    // A rate window that is not a hash: the call stops with WRONGTYPE after reading key:g's window.
+    await r.set(`${prefix}rl:r:key:bad`, 'not a window');
+    const out = await Promise.allSettled([l.admit(good, 1), l.admit([{ account: 'key:bad', rpm: 10 }], 1)]);
+    expect(out.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+    // The second that left the window was dropped with its count, not just its bucket: 9 remain after this one.
+    expect((await l.admit(good, 1)).headers['x-ratelimit-remaining-requests']).toBe('9');
+  });
+
+  it("a turn's settles and admissions go in one call, settles first: what a settle frees admits a request of the same turn", async () => {
+    const { redis, calls } = counted();
+    const l = new RedisLimits(redis, async () => 0, { prefix });
+    await l.ready();
+    const b = [budget('key:f', 1)];
+    const held = await l.reserve(b, 0.9);
+    if (!held.ok) throw new Error('not reserved');
+    const before = calls();
+    l.settle(held.reservation, 0.1);
+    const next = await l.reserve(b, 0.8);
+    expect(calls() - before).toBe(1);
+    expect(next.ok).toBe(true);
+    expect(await l.reserve(b, 0.2)).toMatchObject({ ok: false, spentUsd: 0.1, reservedUsd: 0.8 });
+  });
+
+  it('settles and token corrections of one turn go in one call; a settle repeated in it releases its reservation once', async () => {
+    const { redis, calls } = counted();
+    const c = clock();
+    const l = new RedisLimits(redis, async () => 0, { prefix, now: c.now });
+    await l.ready();
+    const b = [budget('key:d', 1)];
+    const first = await l.reserve(b, 0.5);
+    const second = await l.reserve(b, 0.3);
+    if (!first.ok || !second.ok) throw new Error('not reserved');
+    await l.admit([{ account: 'key:d', tpm: 100 }], 40);
+    const before = calls();
+    l.settle(first.reservation, 0.1);
+    l.settle(first.reservation, 0.1);
+    l.adjustTokens(['key:d'], -15);
+    l.adjustTokens(['key:d'], -5);
+    await l.flush();
+    expect(calls() - before).toBe(1);
+    // Spent 0.2 (each settle counts what it says was spent); reserved 0.3 (the second's alone), so 0.5 fits, and no more.
+    expect(await l.spent('key:d', 'month')).toBeCloseTo(0.2, 9);
+    expect(await l.reserve(b, 0.6)).toMatchObject({ ok: false, spentUsd: 0.2, reservedUsd: 0.3 });
+    expect((await l.reserve(b, 0.5)).ok).toBe(true);
+    // 40 tokens counted, 20 given back.
+    expect((await l.admit([{ account: 'key:d', tpm: 100 }], 1)).headers['x-ratelimit-remaining-tokens']).toBe('79');
   });
 });

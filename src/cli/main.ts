@@ -15,6 +15,7 @@ import { startHub } from '../server/start.js';
 import { isWorkerProcess, serveWorker, serveWorkers, workerCount, WorkersError } from '../server/workers.js';
 import { DataDirError } from '../store/data-dir.js';
 import { startBanner } from './banner.js';
+import { evalCommand } from './eval.js';
 import { openLocalGateway } from './local.js';
 import { migrateCommand } from './migrate.js';
 
@@ -30,6 +31,11 @@ Usage:
                                        (prompt from stdin if omitted; recorded in the data directory,
                                         which a running hub must not hold: see the README; on the
                                         shared store, recorded in PostgreSQL like a replica's calls)
+  baimo eval run SUITE.yaml [-o OUT.json|.xml|.html] [--repeat N] [--concurrency C] [--no-cache]
+                 [--max-cost USD] [--resume FILE] [--base-url URL --api-key KEY]
+                                       run an evaluation suite (promptfoo-shaped YAML) through the
+                                       gateway, recorded like baimo chat; exit 1 when its pass
+                                       threshold is missed, 2 on a bad suite (baimo eval help)
   baimo migrate [--database-url URL]   apply the PostgreSQL schema migrations
   baimo migrate --from sqlite DATA_DIR [--database-url URL]
                                        copy an embedded hub's data into PostgreSQL (safe to repeat)
@@ -197,6 +203,9 @@ async function main(argv: string[]): Promise<void> {
       return models(rest);
     case 'chat':
       return chat(rest);
+    case 'eval':
+      process.exitCode = await evalCommand(rest);
+      return;
     case 'migrate':
       process.exitCode = await migrateCommand(rest);
       return;

@@ -3,8 +3,9 @@ import type { Usage } from '../core/types.js';
 import type { PriceBook } from '../catalog/prices.js';
 import type { Target } from '../routing/registry.js';
 import type { Route } from '../routing/router.js';
-import type { Budgeted, Reservation } from '../tenancy/ledger.js';
-import type { RateLimited } from '../tenancy/rate-limits.js';
+import type { Budgeted, Reservation, ReserveResult } from '../tenancy/ledger.js';
+import type { Limits } from '../tenancy/ports.js';
+import type { RateLimited, RateVerdict } from '../tenancy/rate-limits.js';
 import { modelAllowed } from '../tenancy/types.js';
 import type { Principal } from '../tenancy/types.js';
 import { priceAt, worstCaseUsd, worstInputPrice } from '../usage/cost.js';
@@ -122,6 +123,11 @@ export type PromptSize = number | { readonly estimate: number; readonly bound: (
 
 let storeFailures = 0;
 
+/** The limit store when the rate limiter and the budget ledger are one that checks both in one step (Redis). */
+function oneStep(ctx: AdmissionDeps): Limits | undefined {
+  const limiter = ctx.limiter as Partial<Limits>;
+  return limiter === ctx.ledger && typeof limiter.admitAndReserve === 'function' ? (limiter as Limits) : undefined;
+}
 
 /**
  * Runs a check against the shared limit store (Redis, or PostgreSQL without it). When the store
@@ -204,31 +210,41 @@ export async function admit(
     worst = routeWorstCase(ctx.prices, target.route, typeof prompt === 'number' ? prompt : prompt.bound(), requestedMaxOutput, choices);
   }
 
-  // The rate check and the budget reservation are asked for together: with a shared store they
-  // travel in one write and cost one round trip, not two. Each undoes the other when it refuses
-  // (a reservation made for a rate-limited request is released; tokens counted for a request
-  // over budget are given back), so the outcome is the one sequential checks would give.
-  const [rated, reserved] = await Promise.allSettled([
-    unlessDown(() => ctx.limiter.admit(rateLimits, tokens)),
-    budgets.length ? unlessDown(() => ctx.ledger.reserve(budgets, worst?.usd ?? 0)) : undefined,
-  ]);
-  const rate = rated.status === 'fulfilled' ? rated.value : undefined;
-  const r = reserved.status === 'fulfilled' ? reserved.value : undefined;
-  if (!rate?.ok || !(r === undefined || r.ok)) {
-    if (r?.ok) ctx.ledger.settle(r.reservation, 0);
-    if (rate?.ok) ctx.limiter.adjustTokens(accounts, -tokens);
+  // The rate check and the budget reservation are asked for together. A store that keeps both
+  // (Redis) does them in one atomic step, one script call for every request of the turn, nothing
+  // to undo. Over separate stores both are asked at once (one round trip, not two), and each
+  // undoes the other when it refuses (a reservation made for a rate-limited request is released;
+  // tokens counted for a request over budget are given back), so the outcome is the one
+  // sequential checks would give.
+  let rate: RateVerdict;
+  let r: ReserveResult | undefined;
+  const limits = oneStep(ctx);
+  if (limits) {
+    ({ rate, budget: r } = await unlessDown(() => limits.admitAndReserve(rateLimits, tokens, budgets, worst?.usd ?? 0)));
+  } else {
+    const [rated, reserved] = await Promise.allSettled([
+      unlessDown(() => ctx.limiter.admit(rateLimits, tokens)),
+      budgets.length ? unlessDown(() => ctx.ledger.reserve(budgets, worst?.usd ?? 0)) : undefined,
+    ]);
+    const counted = rated.status === 'fulfilled' && rated.value.ok;
+    const held = reserved.status === 'fulfilled' ? reserved.value : undefined;
+    if (!counted || !(held === undefined || held.ok)) {
+      if (held?.ok) ctx.ledger.settle(held.reservation, 0);
+      if (counted) ctx.limiter.adjustTokens(accounts, -tokens);
+    }
+    if (rated.status === 'rejected') throw rated.reason;
+    rate = rated.value;
+    if (rate.ok && reserved.status === 'rejected') throw reserved.reason;
+    r = held;
   }
-  if (rated.status === 'rejected') throw rated.reason;
-  if (!rate!.ok) {
-    const refused = rate!;
-    const what = refused.limit === 'requests' ? 'requests per minute' : 'tokens per minute';
-    throw new HubError('rate_limited', `Rate limit reached for ${refused.account?.startsWith('team:') ? 'the team' : 'this key'}: ${what}. Retry after ${refused.retryAfterSeconds}s.`, {
+  if (!rate.ok) {
+    const what = rate.limit === 'requests' ? 'requests per minute' : 'tokens per minute';
+    throw new HubError('rate_limited', `Rate limit reached for ${rate.account?.startsWith('team:') ? 'the team' : 'this key'}: ${what}. Retry after ${rate.retryAfterSeconds}s.`, {
       code: 'rate_limit_exceeded',
-      headers: refused.headers,
-      ...(refused.retryAfterSeconds !== undefined && { retryAfter: refused.retryAfterSeconds }),
+      headers: rate.headers,
+      ...(rate.retryAfterSeconds !== undefined && { retryAfter: rate.retryAfterSeconds }),
     });
   }
-  if (reserved.status === 'rejected') throw reserved.reason;
   let reservation: Reservation | undefined;
   if (r) {
     if (!r.ok) {
@@ -246,13 +262,12 @@ export async function admit(
     }
     reservation = r.reservation;
   }
-  const admitted = rate!;
 
   let settled = false;
   return {
     keyId: key.id,
     teamId: team?.id,
-    headers: admitted.headers,
+    headers: rate.headers,
     settle(usage, costUsd) {
       if (settled) return;
       settled = true;

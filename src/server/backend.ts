@@ -15,7 +15,7 @@ import { PostgresTenancyFeed } from '../store/postgres/feed.js';
 import { PostgresBudgetLedger } from '../store/postgres/ledger.js';
 import { PostgresRateLimits } from '../store/postgres/rate-limits.js';
 import { RedisTenancyFeed } from '../store/redis/feed.js';
-import { RedisBudgetLedger, RedisRateLimits, spendLoader } from '../store/redis/index.js';
+import { RedisLimits, spendLoader } from '../store/redis/index.js';
 import { openSQLiteStores, UsageWriter } from '../store/sqlite/index.js';
 import type { SQLiteStores } from '../store/sqlite/index.js';
 import { Ledger } from '../tenancy/ledger.js';
@@ -123,8 +123,8 @@ export async function openShared(dataDir: string, databaseUrl: string, redisUrl:
   const opened: { close(): Promise<unknown> }[] = [];
   try {
     const load = spendLoader((kind, id, since) => stores.tenancy.spend(kind, id, since));
-    let ledger: RedisBudgetLedger | PostgresBudgetLedger;
-    let limiter: RedisRateLimits | PostgresRateLimits;
+    let ledger: RedisLimits | PostgresBudgetLedger;
+    let limiter: RedisLimits | PostgresRateLimits;
     let feed: TenancyFeed & { close(): Promise<unknown> };
     if (redisUrl) {
       // Every hub on this database shares one Redis namespace; hubs of another database on the same
@@ -142,10 +142,11 @@ export async function openShared(dataDir: string, databaseUrl: string, redisUrl:
       await redis.connect().catch((err: unknown) => {
         throw unreachable('Redis', redisUrl, lastError ?? err, 'BAIMO_REDIS_URL (or redis.url)');
       });
-      const limits = new RedisRateLimits(redis, { prefix });
-      ledger = new RedisBudgetLedger(redis, load, { prefix });
+      // One object for both: admission then checks the rate and reserves the budget in one script call.
+      const limits = new RedisLimits(redis, load, { prefix });
+      ledger = limits;
       limiter = limits;
-      await Promise.all([limits.ready(), ledger.ready()]);
+      await limits.ready();
       feed = await RedisTenancyFeed.open(redisUrl, { channel: `${prefix}tenancy` }).catch((err: unknown) => {
         throw unreachable('Redis', redisUrl, err, 'BAIMO_REDIS_URL (or redis.url)');
       });

@@ -82,3 +82,19 @@ export interface RateLimits {
   /** Corrects a token count once the real usage is known (may be negative); never waited on. */
   adjustTokens(accounts: readonly string[], delta: number): void;
 }
+
+/** What a one-step admission answers: the rate verdict, and the reservation (undefined when the rate refused, or no budget applies). */
+export interface Checked {
+  readonly rate: RateVerdict;
+  readonly budget: ReserveResult | undefined;
+}
+
+/**
+ * Rate limits and budgets in one store that checks both in one atomic step (Redis): every rate
+ * limit checked, then every budget, and only if all allow the request is it counted and its
+ * worst case reserved, so nothing has to be undone when one refuses. A request refused for a
+ * budget counts as a request (not as tokens), as admission over separate stores has it.
+ */
+export interface Limits extends RateLimits, BudgetLedger {
+  admitAndReserve(limits: readonly RateLimited[], tokens: number, budgets: readonly Budgeted[], amount: number): Promise<Checked>;
+}

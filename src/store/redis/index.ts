@@ -1,4 +1,4 @@
-export { RedisBudgetLedger, periodEnd, spendLoader } from './ledger.js';
-export type { RedisBudgetLedgerOptions, RedisReservation, SpendLoader } from './ledger.js';
-export { RedisRateLimits } from './rate-limits.js';
-export type { RedisRateLimitsOptions } from './rate-limits.js';
+export { periodEnd, spendLoader } from './ledger.js';
+export type { RedisReservation, SpendLoader } from './ledger.js';
+export { RedisLimits } from './limits.js';
+export type { RedisLimitsOptions } from './limits.js';

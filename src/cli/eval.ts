@@ -1,0 +1,227 @@
+/**
+ * `baimo eval run SUITE.yaml`: runs a suite (src/eval/) through the gateway in this process, with
+ * the hub's config and data directory as `baimo chat` does, or against a running hub with
+ * `--base-url` and `--api-key`. Exit codes: 0 when the suite's pass threshold is met, 1 when it
+ * is missed (or the run stopped at its cost ceiling), 2 for usage and suite errors, 130 when
+ * cancelled (SIGINT); a stopped run writes what it finished and a resume file.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { extname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { timeOrderedId } from '../core/ids.js';
+import { AnswerCache } from '../eval/cache.js';
+import { gatewayCaller, httpCaller } from '../eval/caller.js';
+import { progressWriter } from '../eval/progress.js';
+import { htmlReport } from '../eval/report/html.js';
+import { jsonReport } from '../eval/report/json.js';
+import { junitReport } from '../eval/report/junit.js';
+import { runSuite } from '../eval/run.js';
+import type { CellResult, RunResult } from '../eval/run.js';
+import { caseCount, LIMITS, loadSuite, modelNames } from '../eval/suite.js';
+import type { Suite } from '../eval/suite.js';
+import { SuiteError } from '../eval/types.js';
+import type { EvalCaller } from '../eval/types.js';
+import { openLocalGateway } from './local.js';
+
+export const EVAL_HELP = `Usage:
+  baimo eval run SUITE.yaml [-o OUT.json|OUT.xml|OUT.html] [--repeat N] [--concurrency C]
+                 [--no-cache] [--max-cost USD] [--resume FILE]
+                 [--config FILE] [--data-dir DIR] [--api-key KEY]      in this process, recorded in DATA_DIR
+                 [--base-url URL --api-key KEY]                      against a running hub
+  --max-cost is the whole run's ceiling (a resumed run counts what its first part spent).
+  Exit: 0 threshold met · 1 missed or stopped at --max-cost · 2 usage or suite error · 130 cancelled
+`;
+
+class UsageError extends Error {}
+
+function positiveInt(v: string | undefined, flag: string, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`${flag} must be a whole number from 1 to ${max}`);
+  return n;
+}
+
+/** What identifies a suite for resuming: its checked content, not its file's bytes alone. */
+function suiteHash(s: Suite, repeat: number): string {
+  return createHash('sha256').update(JSON.stringify({ ...s, file: undefined, repeat })).digest('hex');
+}
+
+interface ResumeFile {
+  readonly suiteHash: string;
+  readonly runId: string;
+  /** The last request-id number used (`<run id>.<n>`): the resumed run goes on after it. */
+  readonly lastSeq: number;
+  readonly results: readonly CellResult[];
+}
+
+function writeReport(path: string, run: RunResult): void {
+  const ext = extname(path).toLowerCase();
+  const text = ext === '.xml' ? junitReport(run) : ext === '.html' ? htmlReport(run) : `${JSON.stringify(jsonReport(run), null, 2)}\n`;
+  writeFileSync(path, text);
+}
+
+function summary(run: RunResult): string {
+  const s = run.suite;
+  const lines = [`${s.description ?? s.file}: run ${run.runId} ${run.status}`];
+  const width = Math.max(8, ...s.providers.map((p) => p.label.length));
+  for (const [v, p] of s.providers.entries()) {
+    const cells = run.results.filter((r) => r.providerIdx === v);
+    const passed = cells.filter((r) => r.success).length;
+    const cost = cells.reduce((n, r) => n + (r.cost ?? 0), 0);
+    lines.push(`  ${p.label.padEnd(width)}  ${passed}/${cells.length} passed  $${cost.toFixed(4)}`);
+  }
+  if (run.repeat > 1) {
+    const flaky = run.cases.filter((c) => c.passes > 0 && !c.passAll).length;
+    lines.push(`  repeat ${run.repeat}: ${flaky} flaky case(s) (pass@1 between 0 and 1)`);
+  }
+  lines.push(`  cases passed ${(run.passRate * 100).toFixed(1)}% (threshold ${(s.threshold * 100).toFixed(1)}%): ${run.thresholdMet ? 'met' : 'missed'} · spent $${run.spentUsd.toFixed(4)}`);
+  return `${lines.join('\n')}\n`;
+}
+
+async function runCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      output: { type: 'string', short: 'o' },
+      repeat: { type: 'string' },
+      concurrency: { type: 'string' },
+      'no-cache': { type: 'boolean' },
+      'max-cost': { type: 'string' },
+      resume: { type: 'string' },
+      config: { type: 'string', short: 'c' },
+      'data-dir': { type: 'string' },
+      'api-key': { type: 'string' },
+      'base-url': { type: 'string' },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError('give exactly one suite file');
+  const out = values.output;
+  if (out && !['.json', '.xml', '.html'].includes(extname(out).toLowerCase())) throw new UsageError('-o must end in .json, .xml or .html');
+  const repeatFlag = positiveInt(values.repeat, '--repeat', 100);
+  const concurrency = positiveInt(values.concurrency, '--concurrency', 64);
+  let maxCostUsd: number | undefined;
+  if (values['max-cost'] !== undefined) {
+    maxCostUsd = Number(values['max-cost']);
+    if (!(maxCostUsd > 0) || !Number.isFinite(maxCostUsd)) throw new UsageError('--max-cost must be a positive number of USD');
+  }
+  const env = process.env;
+  const apiKey = values['api-key'] ?? env.BAIMO_API_KEY;
+  if (values['base-url'] && !apiKey) throw new UsageError('--base-url needs --api-key (or BAIMO_API_KEY)');
+
+  const suite = loadSuite(positionals[0]!);
+  const repeat = repeatFlag ?? suite.repeat ?? 1;
+  const calls = caseCount(suite) * repeat;
+  if (calls > LIMITS.calls) throw new SuiteError(`the run plans ${calls} model calls (tests × prompts × providers × repeat); at most ${LIMITS.calls} per run`);
+  const hash = suiteHash(suite, repeat);
+  let resume: ResumeFile | undefined;
+  if (values.resume) {
+    try {
+      resume = JSON.parse(readFileSync(values.resume, 'utf8')) as ResumeFile;
+    } catch {
+      throw new UsageError(`--resume: cannot read ${values.resume}`);
+    }
+    if (resume.suiteHash !== hash) throw new UsageError('--resume: the file is from another suite (or another --repeat)');
+  }
+
+  const runId = resume?.runId ?? timeOrderedId('eval_');
+  let caller: EvalCaller;
+  let lastSeq = () => resume?.lastSeq ?? 0;
+  let dataDir: string;
+  let close = async () => {};
+  if (values['base-url']) {
+    caller = httpCaller(values['base-url'], apiKey!);
+    dataDir = resolve(values['data-dir'] ?? env.BAIMO_DATA_DIR ?? '.baimo');
+    if (maxCostUsd ?? suite.maxCostUsd) process.stderr.write('warning: a remote hub reports no cost to its client, so the cost ceiling cannot be enforced here; the key\'s budget on the hub still applies\n');
+  } else {
+    const local = await openLocalGateway({ config: values.config, dataDir: values['data-dir'], env });
+    close = () => local.close();
+    try {
+      // A model the hub does not serve is a suite error, said before anything is called.
+      const unknown: string[] = [];
+      for (const [name, where] of modelNames(suite)) {
+        try {
+          local.gateway.registry.resolve(name);
+        } catch (err) {
+          unknown.push(`  - ${where}: ${(err as Error).message}`);
+        }
+      }
+      if (unknown.length) throw new SuiteError(`The suite names models this hub does not serve:\n${unknown.join('\n')}`);
+      const g = gatewayCaller(local.gateway, local.principal(apiKey), runId, (resume?.lastSeq ?? 0) + 1);
+      caller = g;
+      lastSeq = () => g.lastSeq();
+      if (maxCostUsd ?? suite.maxCostUsd) {
+        const unpriced = [...modelNames(suite).keys()].filter((m) => g.worstCaseUsd(m, { model: m, messages: [], maxTokens: 1 }) === undefined);
+        if (unpriced.length) process.stderr.write(`warning: no price for ${unpriced.join(', ')}: the cost ceiling counts their calls as free\n`);
+      }
+    } catch (err) {
+      await close();
+      throw err;
+    }
+    dataDir = local.dataDir;
+  }
+
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    if (++interrupts > 1) process.exit(130);
+    process.stderr.write('\nSIGINT: stopping; finished cells are kept (Ctrl-C again to quit at once)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  const progress = progressWriter(process.stderr);
+  let run: RunResult;
+  try {
+    run = await runSuite(suite, {
+      caller,
+      runId,
+      repeat,
+      concurrency,
+      cache: values['no-cache'] || suite.cache === false ? undefined : new AnswerCache(join(dataDir, 'eval-cache')),
+      maxCostUsd,
+      signal: controller.signal,
+      onProgress: (p) => progress.update(p),
+      resume: resume?.results,
+    });
+  } finally {
+    progress.end();
+    process.off('SIGINT', onSigint);
+    await close();
+  }
+  if (out) writeReport(out, run);
+  process.stdout.write(summary(run));
+  if (run.status !== 'complete') {
+    const dir = join(dataDir, 'eval-runs');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const file = join(dir, `${runId}.resume.json`);
+    writeFileSync(file, JSON.stringify({ suiteHash: hash, runId, lastSeq: lastSeq(), results: run.results } satisfies ResumeFile), { mode: 0o600 });
+    process.stderr.write(`${run.status === 'budget' ? 'stopped at the cost ceiling' : 'cancelled'}: ${run.results.length}/${run.planned} cells done; resume with --resume ${file}\n`);
+    return run.status === 'canceled' ? 130 : 1;
+  }
+  return run.thresholdMet ? 0 : 1;
+}
+
+/** `baimo eval …`; returns the exit code. Suite and usage errors are reported here (exit 2). */
+export async function evalCommand(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  try {
+    if (sub === 'run') return await runCommand(rest);
+    if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
+      process.stdout.write(EVAL_HELP);
+      return sub === undefined ? 2 : 0;
+    }
+    throw new UsageError(`unknown eval command '${sub}'`);
+  } catch (err) {
+    const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    if (usage) {
+      process.stderr.write(`error: ${(err as Error).message}\n\n${EVAL_HELP}`);
+      return 2;
+    }
+    if (err instanceof SuiteError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
