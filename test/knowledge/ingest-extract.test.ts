@@ -253,6 +253,11 @@ describe('extractDocument: hostile and broken files', () => {
     expect((await refusal(extractDocument(new TextEncoder().encode(spans), 'b.html'))).code).toBe('invalid_file');
     const flat = await extractDocument(new TextEncoder().encode('<span>字</span>'.repeat(1_000_000)), 'flat.html');
     expect(text(flat)).toBe('字'.repeat(1_000_000));
+    // marked's inline lexer is quadratic on this (a minute for 200 KB); inline markup is read here instead.
+    const emphasis = await extractDocument(new TextEncoder().encode('_a'.repeat(100_000)), 'e.md');
+    expect(text(emphasis).length).toBeGreaterThan(100_000);
+    const inlineMd = await extractDocument(new TextEncoder().encode('**粗体** and _em_ with `code`, [链接](http://x.y "t"), ![图](i.png), snake_case_name, a\\*b <span>标签</span>'), 'i.md');
+    expect(text(inlineMd)).toBe('粗体 and em with code, 链接, 图, snake_case_name, a*b 标签');
     const md = '>'.repeat(50_000) + ' 引用';
     const r = await extractDocument(new TextEncoder().encode(md), 'q.md').then(
       (d) => text(d),

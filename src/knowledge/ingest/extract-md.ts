@@ -2,9 +2,12 @@ import type { MarkedToken, Token } from 'marked';
 import { BlockList, type ExtractedDoc } from './doc.js';
 
 /**
- * Blocks from Markdown through marked's lexer (no rendering): headings make the path, fenced and
- * indented code stays a code block as written, lists and tables become one block each, inline
- * markup (emphasis, links, code spans) is reduced to its text.
+ * Blocks from Markdown through marked's block lexer (no rendering): headings make the path, fenced
+ * and indented code stays a code block as written, lists and tables become one block each.
+ *
+ * Only the block level is marked's: its inline lexer takes quadratic time on some input (200 KB
+ * of "_a_a_a…" took a minute), so inline markup (emphasis, links, code spans, inline HTML) is
+ * reduced to its text here, by bounded patterns that stay linear.
  */
 export async function extractMarkdown(src: string, fallbackTitle: string, what: string): Promise<ExtractedDoc> {
   // Loaded on first use: package.json lists marked among the console's dev dependencies, so an
@@ -19,7 +22,7 @@ export async function extractMarkdown(src: string, fallbackTitle: string, what: 
     for (const t of tokens as MarkedToken[]) {
       switch (t.type) {
         case 'heading': {
-          const text = inline(t.tokens).replace(/\s+/g, ' ').trim();
+          const text = inline(t.text).replace(/\s+/g, ' ').trim();
           if (!text) break;
           if (t.depth === 1) firstH1 ??= text;
           heads.length = t.depth - 1;
@@ -34,7 +37,7 @@ export async function extractMarkdown(src: string, fallbackTitle: string, what: 
           out.push(path, listText(t.items), 'list');
           break;
         case 'table': {
-          const row = (cells: { tokens: Token[] }[]) => cells.map((c) => inline(c.tokens).trim()).join(' | ');
+          const row = (cells: { text: string }[]) => cells.map((c) => inline(c.text).trim()).join(' | ');
           out.push(path, [row(t.header), ...t.rows.map(row)].join('\n'), 'table');
           break;
         }
@@ -42,59 +45,54 @@ export async function extractMarkdown(src: string, fallbackTitle: string, what: 
           walk(t.tokens);
           break;
         case 'paragraph':
-          out.push(path, inline(t.tokens), 'paragraph');
+        case 'text':
+          out.push(path, inline(t.text), 'paragraph');
           break;
         case 'html':
           out.push(path, stripTags(t.text), 'paragraph');
-          break;
-        case 'text':
-          out.push(path, t.tokens ? inline(t.tokens) : t.text, 'paragraph');
           break;
         default:
           break; // space, hr, def: no text
       }
     }
   };
-  walk(new Lexer().lex(src));
+  walk(new Lexer().blockTokens(src.replace(/\r\n?/g, '\n')));
   return { title: firstH1 ?? fallbackTitle, blocks: out.blocks };
 }
 
+/** A list as "- item" lines; an item's own block content (paragraphs, nested lists) indented under it. */
 function listText(items: readonly { tokens: Token[] }[]): string {
-  return items.map((i) => `- ${inline(i.tokens).trim().replace(/\n+/g, '\n  ')}`).join('\n');
+  return items.map((i) => `- ${blockText(i.tokens).trim().replace(/\n+/g, '\n  ')}`).join('\n');
 }
 
-/** The plain text of inline (or list-item) tokens. */
-function inline(tokens: readonly Token[] | undefined): string {
+function blockText(tokens: readonly Token[]): string {
   let s = '';
-  for (const t of (tokens ?? []) as MarkedToken[]) {
-    switch (t.type) {
-      case 'list':
-        s += `\n${listText(t.items)}\n`;
-        break;
-      case 'br':
-      case 'space':
-        s += '\n';
-        break;
-      case 'html':
-        s += stripTags(t.text);
-        break;
-      case 'image':
-        s += t.text;
-        break;
-      case 'checkbox':
-        break;
-      case 'escape':
-      case 'codespan':
-        s += t.text;
-        break;
-      default:
-        if ('tokens' in t && t.tokens?.length) s += inline(t.tokens) + (t.type === 'paragraph' ? '\n' : '');
-        else if ('text' in t) s += t.text;
-    }
+  for (const t of tokens as MarkedToken[]) {
+    if (t.type === 'list') s += `\n${listText(t.items)}\n`;
+    else if (t.type === 'code') s += `\n${t.text}\n`;
+    else if (t.type === 'html') s += stripTags(t.text);
+    else if (t.type === 'blockquote') s += blockText(t.tokens);
+    else if ('text' in t && typeof t.text === 'string') s += `${inline(t.text)}\n`;
   }
   return s;
 }
 
+/**
+ * The text of inline Markdown. Every pattern has bounded repetition, so a hostile line costs
+ * time linear in its length.
+ */
+export function inline(s: string): string {
+  // Escaped punctuation is set aside (as private-use characters) so no pattern below takes it for markup.
+  return stripTags(s.replace(/\\([!-/:-@[-`{-~])/g, (_, c: string) => String.fromCharCode(0xe000 + c.charCodeAt(0))))
+    .replace(/!?\[([^\]\n]{0,500})\]\([^)\n]{0,2000}\)/g, '$1') // links and images: their text
+    .replace(/\[([^\]\n]{0,500})\]\[[^\]\n]{0,500}\]/g, '$1') // reference links
+    .replace(/(`{1,3})([^`\n]{1,2000}?)\1/g, '$2') // code spans
+    .replace(/(\*{1,3}|~~)(?=\S)|(?<=\S)(\*{1,3}|~~)/g, '') // emphasis and strike markers
+    .replace(/(?<![\p{L}\p{N}_])_{1,3}(?=\S)|(?<=\S)_{1,3}(?![\p{L}\p{N}_])/gu, '') // _emphasis_, not snake_case
+    .replace(/ {2,}\n/g, '\n')
+    .replace(/[\ue000-\ue07f]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xe000));
+}
+
 function stripTags(html: string): string {
-  return html.replace(/<[^>]*>/g, ' ').replace(/[ \t]+/g, ' ').trim();
+  return html.replace(/<\/?[A-Za-z][^<>\n]{0,1000}>/g, ' ').replace(/[ \t]+/g, ' ').trim();
 }
