@@ -50,10 +50,10 @@ afterAll(async () => {
 });
 
 /** The usage rows of the key, once the writer has stored them (a bounded wait, not a timing assertion). */
-async function rowsOf(endpoint: string, atLeast: number) {
+async function rowsOf(endpoint: string, atLeast: number, model?: string) {
   const end = Date.now() + 20_000;
   for (;;) {
-    const rows = hub.store.recentUsage(500).filter((r) => r.key_id === keyId && r.endpoint === endpoint);
+    const rows = hub.store.recentUsage(500).filter((r) => r.key_id === keyId && r.endpoint === endpoint && (model === undefined || r.model === model));
     if (rows.length >= atLeast || Date.now() > end) return rows;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -161,13 +161,20 @@ describe('vector stores with an embedding model and a rerank model', () => {
     expect((empty as unknown as { embedding_model: string | null }).embedding_model).toBe('loop/text-embedding-3-small');
   });
 
-  it('fails a file with server_error when its embedding call fails, naming the model', async () => {
+  it('refuses a model the hub does not serve; fails a file with server_error when its embedding call fails', async () => {
     const c = client();
-    const vs = await c.vectorStores.create({ name: 'broken', embedding_model: 'nope/missing-model' } as never);
+    const unknown = await c.vectorStores.create({ name: 'typo', embedding_model: 'nope/missing-model' } as never).catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((unknown as InstanceType<typeof OpenAI.BadRequestError>).error).toMatchObject({ param: 'embedding_model' });
+    // A model the hub serves whose upstream answers garbage.
+    const vs = await c.vectorStores.create({ name: 'broken', embedding_model: 'loop/garbage' } as never);
     const f = await c.vectorStores.files.uploadAndPoll(vs.id, await toFile(Buffer.from(EN), 'x.txt'));
     expect(f.status).toBe('failed');
     expect(f.last_error?.code).toBe('server_error');
-    expect(f.last_error?.message).toMatch(/missing-model/);
+    expect(f.last_error?.message.length).toBeGreaterThan(0);
+    const failed = await rowsOf('embeddings', 1, 'loop/garbage');
+    expect(failed.length).toBeGreaterThan(0);
+    expect(failed.every((r) => r.status >= 500)).toBe(true);
   });
 });
 

@@ -172,6 +172,13 @@ function statusFilter(query: URLSearchParams): FileStatus | undefined {
   return f as FileStatus;
 }
 
+/** A store's embedding model must be one the hub serves: a typo is a 400 now, not a failed file later. */
+function knownModel(ctx: HubContext, model: string | null | undefined): void {
+  if (typeof model === 'string' && !ctx.registry.serves(model)) {
+    throw new HubError('bad_request', `Invalid 'embedding_model': this hub serves no model '${model.slice(0, 200)}' (see GET /v1/models).`, { param: 'embedding_model', code: 'model_not_found' });
+  }
+}
+
 async function body<S extends z.ZodType>(ctx: HubContext, req: IncomingMessage, schema: S): Promise<z.infer<S>> {
   const json = parseJSONBody(await readBody(req, ctx.maxBodyBytes));
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new HubError('bad_request', 'Request body must be a JSON object.', { code: 'invalid_request' });
@@ -211,6 +218,7 @@ export async function vectorStores(ctx: HubContext, req: IncomingMessage, res: S
     if (id === undefined) {
       if (method === 'POST') {
         const b = await body(ctx, req, createStore);
+        knownModel(ctx, b.embedding_model);
         const chunking = chunkingOf(b.chunking_strategy);
         const view = await k.create(c, {
           name: b.name ?? '',
@@ -233,6 +241,7 @@ export async function vectorStores(ctx: HubContext, req: IncomingMessage, res: S
       if (method === 'GET') return sendJSON(res, 200, storeObject(await k.get(id, c)));
       if (method === 'POST') {
         const b = await body(ctx, req, modifyStore);
+        knownModel(ctx, b.embedding_model);
         const view = await k.modify(id, c, {
           ...(b.name !== undefined && { name: b.name }),
           ...(b.metadata !== undefined && { metadata: b.metadata }),
