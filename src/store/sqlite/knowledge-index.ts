@@ -88,9 +88,9 @@ export class SQLiteChunkIndex implements ChunkIndex {
    * that stores come and go without the cache growing.
    */
   private readonly storeStatements = new Map<number, (sql: string) => Database.Statement>();
-  private readonly replace: (vectorStoreId: string, fileId: string, chunks: readonly ChunkInput[]) => void;
-  private readonly removeOne: (vectorStoreId: string, fileId: string) => void;
-  private readonly removeAll: (vectorStoreId: string) => void;
+  private readonly replace: Database.Transaction<(vectorStoreId: string, fileId: string, chunks: readonly ChunkInput[]) => void>;
+  private readonly removeOne: Database.Transaction<(vectorStoreId: string, fileId: string) => void>;
+  private readonly removeAll: Database.Transaction<(vectorStoreId: string) => void>;
 
   constructor(private readonly db: Database.Database) {
     // vec_distance_cosine; loading twice into one connection is harmless.
@@ -151,16 +151,18 @@ export class SQLiteChunkIndex implements ChunkIndex {
     this.statement('DELETE FROM knowledge_chunks WHERE vector_store_id = ? AND file_id = ?').run(vectorStoreId, fileId);
   }
 
+  // Writes take the write lock when they begin (IMMEDIATE): a deferred transaction that read first
+  // gets SQLITE_BUSY at once, without waiting, when the usage writer's thread wrote meanwhile.
   async replaceFile(vectorStoreId: string, fileId: string, chunks: readonly ChunkInput[]): Promise<void> {
-    this.replace(vectorStoreId, fileId, chunks);
+    this.replace.immediate(vectorStoreId, fileId, chunks);
   }
 
   async removeFile(vectorStoreId: string, fileId: string): Promise<void> {
-    this.removeOne(vectorStoreId, fileId);
+    this.removeOne.immediate(vectorStoreId, fileId);
   }
 
   async removeStore(vectorStoreId: string): Promise<void> {
-    this.removeAll(vectorStoreId);
+    this.removeAll.immediate(vectorStoreId);
   }
 
   async keyword(scope: ChunkScope, terms: readonly string[], limit: number): Promise<ChunkHit[]> {

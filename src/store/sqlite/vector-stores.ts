@@ -30,6 +30,8 @@ function paged<R, T>(rows: R[], limit: number, reversed: boolean, conv: (r: R) =
 
 /** Vector stores' metadata and their ingestion jobs in the embedded store. */
 export class SQLiteVectorStoreStore implements VectorStoreStore {
+  // Every write transaction is IMMEDIATE: one that read first and then writes would get
+  // SQLITE_BUSY at once, without waiting, when the usage writer's thread wrote in between.
   private readonly statement: (sql: string) => Database.Statement;
 
   constructor(private readonly db: Database.Database) {
@@ -48,7 +50,7 @@ export class SQLiteVectorStoreStore implements VectorStoreStore {
     this.db.transaction(() => {
       this.statement(`INSERT INTO vector_stores (${STORE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...storeValues(store).map((v) => (typeof v === 'boolean' ? Number(v) : v)));
       this.insertFiles(files);
-    })();
+    }).immediate();
   }
 
   async get(id: string, owner: FileOwner): Promise<VectorStoreRow | undefined> {
@@ -101,7 +103,7 @@ export class SQLiteVectorStoreStore implements VectorStoreStore {
         this.statement('DELETE FROM vector_store_file_batches WHERE vector_store_id = ?').run(id);
       }
       return gone;
-    })();
+    }).immediate();
   }
 
   async counts(ids: readonly string[]): Promise<Map<string, FileCounts & { usageBytes: number }>> {
@@ -118,7 +120,7 @@ export class SQLiteVectorStoreStore implements VectorStoreStore {
     this.db.transaction(() => {
       if (batch) this.statement('INSERT INTO vector_store_file_batches (id, vector_store_id, created_at, cancelled_at) VALUES (?, ?, ?, ?)').run(batch.id, batch.vectorStoreId, batch.createdAt, batch.cancelledAt);
       this.insertFiles(files);
-    })();
+    }).immediate();
   }
 
   async getFile(vectorStoreId: string, fileId: string): Promise<VectorStoreFileRow | undefined> {
@@ -174,7 +176,7 @@ export class SQLiteVectorStoreStore implements VectorStoreStore {
       this.statement('UPDATE vector_store_file_batches SET cancelled_at = coalesce(cancelled_at, ?) WHERE id = ? AND vector_store_id = ?').run(now, batchId, vectorStoreId);
       const rows = this.statement(`UPDATE vector_store_files SET status = 'cancelled' WHERE batch_id = ? AND vector_store_id = ? AND status = 'in_progress' RETURNING file_id`).all(batchId, vectorStoreId) as { file_id: string }[];
       return rows.map((r) => r.file_id);
-    })();
+    }).immediate();
   }
 
   async claim(now: number, leaseUntil: number, limit: number): Promise<VectorStoreFileRow[]> {
