@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { Collector } from '../../core/collect.js';
 import { HubError, toHubError } from '../../core/errors.js';
-import type { Message } from '../../core/types.js';
+import type { ChatEvent, Message } from '../../core/types.js';
 import { responsesErrorBody, responsesErrorFormat, responsesStreamErrorFormat } from '../../protocols/openai-responses/errors.js';
 import { collectedToResponse, ResponsesStreamRenderer } from '../../protocols/openai-responses/from-canonical.js';
 import { responsesRequest } from '../../protocols/openai-responses/schema.js';
@@ -19,6 +19,7 @@ import type { HubContext } from '../context.js';
 import { sendJSON } from '../http.js';
 import { runRequest } from '../lifecycle.js';
 import { respond, sseOpener } from '../respond.js';
+import { fileSearchOf, groundInFiles } from './file-search.js';
 
 function responseId(): string {
   return `resp_${randomUUID().replace(/-/g, '')}`;
@@ -85,9 +86,11 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
     const resolveItem = refs.length === 0 ? NO_ITEMS : await itemResolver(ctx, principal, refs);
     const previous = body.previous_response_id ? await ctx.stores.responses.load(body.previous_response_id) : undefined;
     const keptHere = body.previous_response_id ? previous !== undefined : refs.length > 0 && referencesStoredItem(body.input, resolveItem);
+    const fileSearch = fileSearchOf(body);
     // An upstream that speaks Responses itself gets the request as it is (it keeps its own
-    // conversation state), unless the conversation so far (or an item it names) lives in the hub.
-    if (!keptHere && target.route.deployments.every((d) => d.model.passthrough?.('openai-responses') !== undefined)) {
+    // conversation state), unless the conversation so far (or an item it names) lives in the hub,
+    // or the request searches vector stores the hub holds (OpenAI's own upstream included).
+    if (!keptHere && !fileSearch && target.route.deployments.every((d) => d.model.passthrough?.('openai-responses') !== undefined)) {
       const raw = json as Record<string, unknown>;
       const started = await startCall(ctx, call, out, {
         endpoint: 'chat',
@@ -101,7 +104,9 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
       return respond(reply, requestId, out, started, {});
     }
     const history = body.previous_response_id ? (owned(previous, body.previous_response_id, principal).history as Message[]) : [];
-    const request = responsesRequestToCanonical(body, '', history, { resolveItem });
+    let request = responsesRequestToCanonical(body, '', history, { resolveItem });
+    let retrieval: Extract<ChatEvent, { type: 'retrieval' }> | undefined;
+    if (fileSearch) ({ request, retrieval } = await groundInFiles(ctx, principal, fileSearch, request, call.cancel.signal));
     const id = responseId();
     const createdAt = Math.floor(Date.now() / 1000);
     const save = async (response: Record<string, unknown> | undefined, collected: Parameters<typeof canonicalConversation>[1]) => {
@@ -112,7 +117,8 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
     };
     const started = await startCall(ctx, call, out, { endpoint: 'chat', model: body.model, target, stream, canonical: request, maxOutput });
     await respond(reply, requestId, out, started, {
-      async whole(c) {
+      async whole(collected) {
+        const c = retrieval ? { ...collected, retrieval } : collected;
         const response = collectedToResponse(c, id, body, createdAt);
         await save(response, c);
         return response;
@@ -120,8 +126,9 @@ export function createResponse(ctx: HubContext, req: IncomingMessage, res: Serve
       stream() {
         const r = (renderer = new ResponsesStreamRenderer(id, body, createdAt));
         const collector = new Collector();
+        if (retrieval) collector.add(retrieval);
         return {
-          start: () => r.start(),
+          start: () => r.start() + (retrieval ? r.render(retrieval) : ''),
           render(e) {
             collector.add(e);
             return r.render(e);
