@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Anthropic from '@anthropic-ai/sdk';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startHub } from '../src/server/start.js';
@@ -43,6 +44,27 @@ describe('a rag virtual model over a vector store the hub holds', () => {
       // The member model was asked with the passage in front of the question.
       const sent = JSON.stringify(upstream.requests.slice(before).find((q) => q.path === '/v1/chat/completions')!.body.messages);
       expect(sent).toContain('长江是中国最长的河流');
+
+      // Streamed chat completions: the passages arrive in a chunk before the text that cites them.
+      const chunks: Record<string, unknown>[] = [];
+      for await (const ch of await c.chat.completions.create({ model: 'kb', stream: true, messages: [{ role: 'user', content: '长江有多长？[1]' }] })) chunks.push(ch as unknown as Record<string, unknown>);
+      const at = chunks.findIndex((ch) => 'baimo_retrieval' in ch);
+      const firstText = chunks.findIndex((ch) => ((ch as { choices?: { delta?: { content?: string } }[] }).choices?.[0]?.delta?.content ?? '') !== '');
+      expect(at).toBeGreaterThanOrEqual(0);
+      expect(at).toBeLessThan(firstText);
+      expect((chunks[at]!.baimo_retrieval as { results: { filename: string }[] }).results[0]!.filename).toBe('zh.txt');
+
+      // Anthropic messages clients, whole and streamed: the same passages, and the [1] the answer makes as a citation.
+      const a = new Anthropic({ baseURL: hub.url, apiKey: 'x', maxRetries: 0 });
+      const m = await a.messages.create({ model: 'kb', max_tokens: 200, messages: [{ role: 'user', content: '长江有多长？[1]' }] });
+      const mr = (m as unknown as { baimo_retrieval: { results: { file_id: string; filename: string }[]; citations: { n: number; file_id: string }[] } }).baimo_retrieval;
+      expect(mr.results[0]!.filename).toBe('zh.txt');
+      expect(mr.citations).toContainEqual(expect.objectContaining({ n: 1, file_id: mr.results[0]!.file_id }));
+      const events: Record<string, unknown>[] = [];
+      for await (const e of await a.messages.create({ model: 'kb', max_tokens: 200, stream: true, messages: [{ role: 'user', content: 'How long is the Thames? [1]' }] })) events.push(e as unknown as Record<string, unknown>);
+      const delta = events.find((e) => e.type === 'message_delta') as { baimo_retrieval: { results: { filename: string }[]; citations: { n: number }[] } };
+      expect(delta.baimo_retrieval.results[0]!.filename).toBe('en.txt');
+      expect(delta.baimo_retrieval.citations[0]!.n).toBe(1);
     } finally {
       await hub.close();
       await upstream.close();
