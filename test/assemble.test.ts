@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -9,6 +10,7 @@ import { Redactor } from '../src/core/redact.js';
 import type { ChatEvent } from '../src/core/types.js';
 import { VIRTUAL_KINDS, cascadeKind, createVirtualModel, decomposeKind, judgeKind, moaKind, virtualModelMembers, virtualModelSchema, voteKind } from '../src/ensemble/index.js';
 import { ragKind } from '../src/knowledge/rag.js';
+import { routeKind } from '../src/ensemble/route.js';
 import { Deployment } from '../src/routing/deployment.js';
 import { Registry } from '../src/routing/registry.js';
 import type { ModelEntry, RouteTable } from '../src/routing/registry.js';
@@ -186,7 +188,9 @@ virtualModels:
 
 describe('virtual-model kinds come from one table', () => {
   it('each kind exports its schema, members and constructor, and the table builds the config schema from them', () => {
-    const kinds = [cascadeKind, voteKind, moaKind, judgeKind, decomposeKind, ragKind];
+    const kinds = [cascadeKind, voteKind, moaKind, judgeKind, decomposeKind, ragKind, routeKind];
+    const evidence = join(mkdtempSync(join(tmpdir(), 'baimo-kinds-')), 'evidence.json');
+    writeFileSync(evidence, JSON.stringify({ results: { results: [{ provider: { id: 'a' }, vars: { kind: 'k' }, success: true, cost: 0.001, prompt: { raw: 'q' } }] } }));
     expect(VIRTUAL_KINDS).toEqual(kinds.map((k) => k.kind));
     expect(virtualModelSchema.options.map((o) => o.shape.kind.value)).toEqual(VIRTUAL_KINDS);
     const samples = {
@@ -196,6 +200,7 @@ describe('virtual-model kinds come from one table', () => {
       judge: { kind: 'judge', candidates: ['a'], judge: 'j' },
       decompose: { kind: 'decompose', planner: 'p', workers: [{ model: 'w' }], synthesizer: 's' },
       rag: { kind: 'rag', model: 'a', vectorStores: ['vs_1'] },
+      route: { kind: 'route', evidence, classifier: { model: 'c' } },
     };
     const caller = new FakeCaller({});
     for (const k of kinds) {
@@ -208,7 +213,7 @@ describe('virtual-model kinds come from one table', () => {
 
   it('nothing outside the kinds branches on a kind', () => {
     for (const f of ['ensemble/kinds.ts', 'ensemble/index.ts', 'server/assemble.ts', 'routing/registry.ts']) {
-      expect(source(f)).not.toMatch(/'(cascade|vote|moa|judge|decompose|rag)'/);
+      expect(source(f)).not.toMatch(/'(cascade|vote|moa|judge|decompose|rag|route)'/);
     }
   });
 });

@@ -11,6 +11,7 @@ import type { VirtualKindDefinition } from './config.js';
 import { decomposeKind } from './decompose.js';
 import { judgeKind } from './judge.js';
 import { ragKind } from '../knowledge/rag.js';
+import { routeKind } from './route.js';
 import { moaKind } from './moa.js';
 import type { VirtualModelOptions } from './run.js';
 import { voteKind } from './vote.js';
@@ -22,6 +23,7 @@ const KINDS = [
   judgeKind,
   decomposeKind,
   ragKind,
+  routeKind,
 ] as const;
 
 type Kinds = typeof KINDS;
