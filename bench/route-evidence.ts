@@ -22,7 +22,13 @@ if (!file) {
   console.error('usage: tsx bench/route-evidence.ts results.json [--kind-var kind] [--bar 0.9] [--test-share 0.3]');
   process.exit(2);
 }
-const r = heldOut(JSON.parse(readFileSync(file, 'utf8')), { kindVar: flag('--kind-var', 'kind'), bar: Number(flag('--bar', '0.9')), testShare: Number(flag('--test-share', '0.3')) });
+let r: ReturnType<typeof heldOut>;
+try {
+  r = heldOut(JSON.parse(readFileSync(file, 'utf8')), { kindVar: flag('--kind-var', 'kind'), bar: Number(flag('--bar', '0.9')), testShare: Number(flag('--test-share', '0.3')) });
+} catch (err) {
+  console.error(`${file}: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(2);
+}
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 console.log(`| | model | pass rate | cost (USD, ${r.testCases} held-out cases) |`);
 console.log('|---|---|---:|---:|');
