@@ -7,7 +7,7 @@ import type { BudgetPeriod } from '../../tenancy/types.js';
 import { WritesBehind } from '../background.js';
 import { periodEnd } from '../redis/ledger.js';
 import type { RedisReservation as IdentifiedReservation, SpendLoader } from '../redis/ledger.js';
-import { transaction } from './limits-schema.js';
+import { transaction } from './transaction.js';
 
 /** Integer nano-dollars, as in Redis; BIGINT and SUM read through Number() whatever the pool's type parsers. */
 const NANO = 1e9;

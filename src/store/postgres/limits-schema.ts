@@ -44,19 +44,3 @@ export const LIMITS_SCHEMA = `
   );
 `;
 
-/** Runs `f` in one transaction on one connection; a failure rolls it back and drops the connection. */
-export async function transaction<T>(pool: pg.Pool, f: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let healthy = true;
-  try {
-    await client.query('BEGIN');
-    const out = await f(client);
-    await client.query('COMMIT');
-    return out;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => (healthy = false));
-    throw err;
-  } finally {
-    client.release(!healthy);
-  }
-}

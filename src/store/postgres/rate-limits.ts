@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { RateLimits } from '../../tenancy/ports.js';
 import type { RateLimited, RateVerdict } from '../../tenancy/rate-limits.js';
 import { WritesBehind } from '../background.js';
-import { transaction } from './limits-schema.js';
+import { transaction } from './transaction.js';
 
 export interface PostgresRateLimitsOptions {
   /** Clock (unix ms) for the one-second buckets; replicas' clocks are assumed within a second of each other. */

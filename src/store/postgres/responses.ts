@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { InputItemsPage, ResponseStore, StoredResponse } from '../../protocols/openai-responses/ports.js';
+import { transaction } from './transaction.js';
 import { deleteInBatches, DELETE_BATCH } from './schema.js';
 
 type SaveArgs = Parameters<ResponseStore['save']>[0];
@@ -19,10 +20,7 @@ export class PostgresResponseStore implements ResponseStore {
   async save(r: SaveArgs): Promise<void> {
     const ts = Date.now();
     const items = [...r.input.map((it) => [it, 1] as const), ...r.output.map((it) => [it, 0] as const)];
-    const client = await this.pool.connect();
-    let healthy = true;
-    try {
-      await client.query('BEGIN');
+    await transaction(this.pool, async (client) => {
       // The upsert locks the response's row first, so two saves of one id take turns.
       await client.query(
         `INSERT INTO responses (id, ts, key_id, response, history) VALUES ($1, $2, $3, $4, $5)
@@ -37,13 +35,7 @@ export class PostgresResponseStore implements ResponseStore {
           [r.id, ts, items.map(([it]) => it.id), items.map(([, input]) => input), items.map(([it]) => JSON.stringify(it))],
         );
       }
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => (healthy = false));
-      throw err;
-    } finally {
-      client.release(!healthy);
-    }
+    });
   }
 
   async load(id: string): Promise<StoredResponse | undefined> {

@@ -4,6 +4,7 @@ import type {
 } from '../../knowledge/ports.js';
 import { batchFrom, countsFrom, FILE_COLUMNS, fileFrom, fileValues, STORE_COLUMNS, storeFrom, storeValues } from '../vector-store-rows.js';
 import type { BatchRow, FileRow, StoreRow } from '../vector-store-rows.js';
+import { transaction } from './transaction.js';
 
 /** Builds a statement's parameters as its text is written. */
 class Params {
@@ -42,23 +43,8 @@ const UPSERT_FILE = `INSERT INTO vector_store_files (${FILE_COLUMNS}, lease_unti
 export class PostgresVectorStoreStore implements VectorStoreStore {
   constructor(private readonly pool: pg.Pool) {}
 
-  private async transaction<T>(run: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
-      const out = await run(c);
-      await c.query('COMMIT');
-      return out;
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      c.release();
-    }
-  }
-
   async create(store: VectorStoreRow, files: readonly VectorStoreFileRow[]): Promise<void> {
-    await this.transaction(async (c) => {
+    await transaction(this.pool, async (c) => {
       await c.query(`INSERT INTO vector_stores (${STORE_COLUMNS}) VALUES (${placeholders(10)})`, storeValues(store));
       for (const f of files) await c.query(UPSERT_FILE, fileValues(f));
     });
@@ -122,7 +108,7 @@ export class PostgresVectorStoreStore implements VectorStoreStore {
   }
 
   async addFiles(files: readonly VectorStoreFileRow[], batch?: FileBatchRow): Promise<void> {
-    await this.transaction(async (c) => {
+    await transaction(this.pool, async (c) => {
       if (batch) await c.query('INSERT INTO vector_store_file_batches (id, vector_store_id, created_at, cancelled_at) VALUES ($1, $2, $3, $4)', [batch.id, batch.vectorStoreId, batch.createdAt, batch.cancelledAt]);
       for (const f of files) await c.query(UPSERT_FILE, fileValues(f));
     });
@@ -171,7 +157,7 @@ export class PostgresVectorStoreStore implements VectorStoreStore {
   }
 
   async cancelBatch(vectorStoreId: string, batchId: string, now: number): Promise<string[]> {
-    return this.transaction(async (c) => {
+    return transaction(this.pool, async (c) => {
       await c.query('UPDATE vector_store_file_batches SET cancelled_at = coalesce(cancelled_at, $1) WHERE id = $2 AND vector_store_id = $3', [now, batchId, vectorStoreId]);
       const rows = (await c.query<{ file_id: string }>(`UPDATE vector_store_files SET status = 'cancelled' WHERE batch_id = $1 AND vector_store_id = $2 AND status = 'in_progress' RETURNING file_id`, [batchId, vectorStoreId])).rows;
       return rows.map((r) => r.file_id);
