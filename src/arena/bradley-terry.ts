@@ -62,8 +62,8 @@ const SEED = 20;
 const DRAW_BUDGET = 20_000_000;
 /** Scores kept over all rounds (model × round), so invented names cannot fill the memory. */
 const KEEP_BUDGET = 4_000_000;
-/** Pairs and models walked by the bootstrap fits: a few thousand models still get 200 rounds. */
-const FIT_BUDGET = 2_000_000;
+/** Pairs and models walked per round, over all rounds: 1,000 models on 1,500 pairs still get 200 rounds. */
+const FIT_BUDGET = 500_000;
 const MIN_ROUNDS = 10;
 
 /** The votes gathered into distinct unordered pairs (i < j by sorted name) and counts. */
