@@ -58,6 +58,8 @@ describe('Bradley–Terry leaderboard', () => {
       for (const s of standings) {
         expect(s.ciLower!).toBeLessThanOrEqual(s.rating!);
         expect(s.ciUpper!).toBeGreaterThanOrEqual(s.rating!);
+        // About ±20 points at this many votes: an interval that always holds the truth by being huge fails here.
+        expect(s.ciUpper! - s.ciLower!).toBeLessThan(80);
         total++;
         if (s.ciLower! <= TRUTH[s.model]! && TRUTH[s.model]! <= s.ciUpper!) inside++;
       }
@@ -127,6 +129,19 @@ describe('Bradley–Terry leaderboard', () => {
 
     expect(await bradleyTerryLeaderboard([])).toEqual({ standings: [], rounds: 0, seed: 20 });
     expect((await bradleyTerryLeaderboard([{ modelA: 'a', modelB: 'b', winner: 'bad' }])).standings.every((s) => s.rating === null)).toBe(true);
+  });
+
+  it('gives one vote a wide interval and a shared rank, not a zero-width certainty', async () => {
+    // Every bootstrap round resamples the same single vote; the interval must still say "unknown".
+    const { standings } = await bradleyTerryLeaderboard([{ modelA: 'x', modelB: 'y', winner: 'a' }]);
+    const [x, y] = standings;
+    expect(x!.model).toBe('x');
+    expect(x!.rating!).toBeGreaterThan(y!.rating!);
+    for (const s of standings) expect(s.ciUpper! - s.ciLower!).toBeGreaterThan(400);
+    expect([x!.rank, y!.rank]).toEqual([1, 1]);
+    // Five straight wins are still not much: overlapping, one rank.
+    const five = await bradleyTerryLeaderboard(Array.from({ length: 5 }, (): Vote => ({ modelA: 'x', modelB: 'y', winner: 'a' })));
+    expect(five.standings.map((s) => s.rank)).toEqual([1, 1]);
   });
 
   it('ranks clearly separated models apart and overlapping ones together', async () => {

@@ -16,7 +16,8 @@ import type { Vote } from './ports.js';
  *
  * Scores are on the Elo-like scale LMSYS uses: 400·log10 odds, anchored so that the mean score of
  * the models with votes is 1000. The 95% interval is the 2.5th–97.5th percentile over bootstrap
- * rounds (votes resampled with replacement, seeded so the same votes give the same board).
+ * rounds (votes resampled with replacement, seeded so the same votes give the same board),
+ * widened where few votes make the bootstrap blind (see `curvature` below).
  */
 
 /** One model's line on the board. */
@@ -98,7 +99,8 @@ function gather(votes: readonly Vote[]): { pairs: Pairs; counts: Map<string, Cou
     }
   }
   // Indices by sorted name, so the fit does not depend on which side of a vote a model sat.
-  const models = [...counts.keys()].sort((p, q) => (p < q ? -1 : p > q ? 1 : 0));
+  // (The default sort: UTF-16 order, locale-free, and native-fast for many invented names.)
+  const models = [...counts.keys()].sort();
   const index = new Map(models.map((m, k) => [m, k]));
   const pairOf = new Map<number, number>();
   const pi: number[] = [];
@@ -328,6 +330,18 @@ export async function bradleyTerryLeaderboard(votes: readonly Vote[], options: L
   await fit(theta);
   const point = new Float64Array(m);
   toRatings(theta, fitted, fittedCount, point);
+  // The curvature of the log-posterior in each model's own score at the fit. Resampling a handful
+  // of votes that all went one way gives the same votes every round, so a bootstrap interval alone
+  // would be zero wide exactly where it should be widest; each interval is therefore at least
+  // ±1.96/√curvature (the Laplace interval with the other scores held, which is never wider than
+  // the truth's; with many votes the bootstrap is the wider one and decides).
+  const curvature = new Float64Array(m).fill(PRIOR);
+  for (let k = 0; k < K; k++) {
+    const p = sigmoid(theta[i[k]!]! - theta[j[k]!]!);
+    const c = (wi[k]! + wj[k]!) * p * (1 - p);
+    curvature[i[k]!]! += c;
+    curvature[j[k]!]! += c;
+  }
 
   const wanted = Math.max(0, Math.floor(options.rounds ?? ROUNDS));
   const affordable = Math.floor(Math.min(DRAW_BUDGET / N, FIT_BUDGET / (K + m), KEEP_BUDGET / m));
@@ -350,8 +364,9 @@ export async function bradleyTerryLeaderboard(votes: readonly Vote[], options: L
     if (!fitted[s] || rounds === 0) continue;
     for (let b = 0; b < rounds; b++) column[b] = samples[b * m + s]!;
     column.sort();
-    lower[s] = quantile(column, 0.025);
-    upper[s] = quantile(column, 0.975);
+    const floor = (1.96 * SCALE) / Math.sqrt(curvature[s]!);
+    lower[s] = Math.min(quantile(column, 0.025), point[s]! - floor);
+    upper[s] = Math.max(quantile(column, 0.975), point[s]! + floor);
   }
   // Overlapping intervals share a rank: count the models surely above (LMSYS's "rank (UB)").
   // Sorting the lower bounds makes that a binary search per model, not a scan of every other.
@@ -380,6 +395,11 @@ export async function bradleyTerryLeaderboard(votes: readonly Vote[], options: L
       ...k,
     };
   });
-  standings.sort((p, q) => (q.rating ?? -Infinity) - (p.rating ?? -Infinity) || (p.model < q.model ? -1 : p.model > q.model ? 1 : 0));
+  // Best first; the sort is stable and `models` is in name order, so equal scores stay by name.
+  standings.sort((p, q) => {
+    const a = p.rating ?? -Infinity;
+    const b = q.rating ?? -Infinity;
+    return a === b ? 0 : b - a;
+  });
   return { standings, rounds, seed };
 }
