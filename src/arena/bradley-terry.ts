@@ -11,7 +11,7 @@ import type { Vote } from './ports.js';
  * (both answers bad) says nothing about the order and is left out of the fit.
  *
  * A Gaussian prior on each θ (precision 0.25, sd 2 ≈ 347 points, worth about one vote) keeps an
- * undefeated model's score finite and pins the scale's free constant; with a few dozen votes a
+ * undefeated model's score finite and pins the scale's free constant; past a few dozen votes on a
  * model it no longer matters.
  *
  * Scores are on the Elo-like scale LMSYS uses: 400·log10 odds, anchored so that the mean score of
@@ -146,15 +146,9 @@ function sigmoid(x: number): number {
 /**
  * The maximum of the penalised log-likelihood, written into `theta` (its value on entry is the
  * starting point: a bootstrap round starts from the full fit and needs a step or two).
- * `wi[k]`/`wj[k]`: wins of pair k's first/second model, ties counted half to each.
- */
-export function fitBradleyTerry(m: number, i: Int32Array, j: Int32Array, wi: Float64Array, wj: Float64Array, theta: Float64Array): void {
-  for (const _ of fitSteps(m, i, j, wi, wj, theta));
-}
-
-/**
- * The fit, pausable: it yields after each pass over the pairs, so a caller can give the event
- * loop a turn when a pass is long (tens of thousands of invented model names).
+ * `wi[k]`/`wj[k]`: wins of pair k's first/second model, ties counted half to each. It yields after
+ * each pass over the pairs, so the caller can give the event loop a turn when passes are long
+ * (tens of thousands of invented model names).
  */
 function* fitSteps(m: number, i: Int32Array, j: Int32Array, wi: Float64Array, wj: Float64Array, theta: Float64Array): Generator<void, void, void> {
   const K = i.length;
