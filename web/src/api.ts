@@ -256,13 +256,24 @@ export interface RequestDetail {
   trace: { steps: TraceStep[]; summary?: unknown } | null;
 }
 
+/** One model on the arena board: a Bradley–Terry score, null with no decisive vote. */
 export interface LeaderboardRow {
   model: string;
-  rating: number;
+  rating: number | null;
+  ci_lower: number | null;
+  ci_upper: number | null;
+  /** Shared by models whose intervals overlap. */
+  rank: number | null;
+  votes: number;
   games: number;
   wins: number;
   losses: number;
   ties: number;
+  bad: number;
+}
+
+export interface Leaderboard extends List<LeaderboardRow> {
+  bootstrap_rounds: number;
 }
 
 export interface List<T> {

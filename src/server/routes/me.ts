@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { leaderboard } from '../../arena/elo.js';
+import { LeaderboardCache } from '../../arena/board-cache.js';
+import type { ArenaStanding } from '../../arena/bradley-terry.js';
 import { HubError } from '../../core/errors.js';
 import { MAX_MODEL_NAME, MODEL_NAME_TOO_LONG } from '../../core/model-name.js';
 import { openAIErrorBody } from '../../protocols/openai-chat/errors.js';
@@ -17,6 +18,26 @@ const voteBody = z.strictObject({
   prompt: z.string().optional(),
 });
 
+/** The arena board is a pure function of the votes: one cache for the process (keyed by the votes). */
+const boards = new LeaderboardCache();
+
+/** One line of the board on the wire. `rating` is the Bradley–Terry score (it was Elo before). */
+function standingJSON(s: ArenaStanding) {
+  return {
+    model: s.model,
+    rating: s.rating,
+    ci_lower: s.ciLower,
+    ci_upper: s.ciUpper,
+    rank: s.rank,
+    votes: s.votes,
+    games: s.games,
+    wins: s.wins,
+    losses: s.losses,
+    ties: s.ties,
+    bad: s.bad,
+  };
+}
+
 /** What a signed-in key may see of itself; the admin key sees everything as well. */
 function keyScope(p: Principal): string | undefined {
   return p.kind === 'key' ? p.key.id : undefined;
@@ -24,7 +45,7 @@ function keyScope(p: Principal): string | undefined {
 
 /**
  * Self-service for whoever holds a key: who am I, my usage, my requests, and the arena (blind
- * votes and the Elo leaderboard). The admin key sees everyone's here.
+ * votes and the Bradley–Terry leaderboard). The admin key sees everyone's here.
  */
 export async function me(ctx: HubContext, req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> {
   const method = req.method ?? 'GET';
@@ -65,7 +86,16 @@ export async function me(ctx: HubContext, req: IncomingMessage, res: ServerRespo
       return sendJSON(res, 201, { object: 'arena.vote', models: v.models, winner: v.winner });
     }
     if (path === '/v1/arena/leaderboard' && method === 'GET') {
-      return sendJSON(res, 200, { object: 'list', data: leaderboard(await ctx.stores.arena.votes()) });
+      const board = await boards.board(await ctx.stores.arena.votes());
+      return sendJSON(res, 200, {
+        object: 'list',
+        method: 'bradley-terry',
+        ties: 'half a win each',
+        confidence: 0.95,
+        bootstrap_rounds: board.rounds,
+        seed: board.seed,
+        data: board.standings.map(standingJSON),
+      });
     }
     throw new HubError('not_found', `Unknown request URL: ${method} ${path}.`, { code: 'unknown_url' });
   } catch (err) {

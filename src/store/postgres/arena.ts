@@ -1,6 +1,5 @@
 import type pg from 'pg';
-import type { Vote } from '../../arena/elo.js';
-import type { VoteStore } from '../../arena/ports.js';
+import type { Vote, VoteStore } from '../../arena/ports.js';
 
 /** Arena votes in PostgreSQL. */
 export class PostgresVoteStore implements VoteStore {

@@ -1,6 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { Vote } from '../../arena/elo.js';
-import type { VoteStore } from '../../arena/ports.js';
+import type { Vote, VoteStore } from '../../arena/ports.js';
 import { statementCache } from './schema.js';
 
 /** An arena vote's row (export reads). */

@@ -2,12 +2,13 @@
  * Chat with one model, or send each message to 2–4 models at once, streamed side by side with
  * tokens, cost and timings; answers render as sanitized markdown, and every model keeps its own
  * history across turns. Blind mode hides the names as A and B, and every number that would give
- * them away, until the user votes, feeding the hub's Elo leaderboard.
+ * them away, until the user votes, feeding the hub's Bradley–Terry leaderboard.
  */
 import { useEffect, useId, useReducer, useRef, useState } from 'react';
 import type { FormEvent, KeyboardEvent } from 'react';
 import { api, authHeaders, errorFrom } from '../api';
-import type { LeaderboardRow, List, Model, Pricing } from '../api';
+import type { Leaderboard as ArenaBoard, List, Model, Pricing } from '../api';
+import { useArenaText } from '../arena-i18n';
 import { useAuth } from '../auth';
 import { Markdown } from '../components/Markdown';
 import { ErrorNotice, Loading, PageHeader } from '../components/ui';
@@ -550,17 +551,22 @@ function Answer({ panel, pricing, showStats }: { panel: Panel; pricing: Pricing 
   );
 }
 
+/** The arena board: Bradley–Terry scores with their 95% intervals and the votes behind each. */
 function Leaderboard({ tick }: { tick: number }) {
   const { t } = useI18n();
+  const at = useArenaText();
   const f = useFormat();
-  const board = useLoad((signal) => api<List<LeaderboardRow>>('/v1/arena/leaderboard', { signal }).then((r) => [...r.data].sort((a, b) => b.rating - a.rating)), [tick]);
+  // The hub sends the board best first, models without a decisive vote last.
+  const board = useLoad((signal) => api<ArenaBoard>('/v1/arena/leaderboard', { signal }), [tick]);
+  const rows = board.data?.data;
+  const signed = (n: number) => `${n >= 0 ? '+' : '−'}${f.int(Math.abs(n))}`;
   return (
     <section className="card" aria-labelledby="board-title">
       <h2 id="board-title">{t('pg.leaderboard')}</h2>
       <ErrorNotice error={board.error} onRetry={board.reload} />
       <Loading show={board.loading && !board.data} />
-      {board.data && board.data.length === 0 && <p className="muted">{t('pg.noVotes')}</p>}
-      {board.data && board.data.length > 0 && (
+      {rows && rows.length === 0 && <p className="muted">{t('pg.noVotes')}</p>}
+      {rows && rows.length > 0 && (
         <div className="table-wrap">
           <table data-testid="leaderboard">
             <thead>
@@ -570,40 +576,50 @@ function Leaderboard({ tick }: { tick: number }) {
                 </th>
                 <th scope="col">{t('overview.model')}</th>
                 <th scope="col" className="num">
-                  {t('pg.rating')}
+                  {at('score')}
+                </th>
+                <th scope="col" className="num">
+                  {at('ci')}
+                </th>
+                <th scope="col" className="num">
+                  {at('votes')}
                 </th>
                 <th scope="col" className="num">
                   {t('pg.games')}
                 </th>
                 <th scope="col" className="num">
-                  {t('pg.wins')}
-                </th>
-                <th scope="col" className="num">
-                  {t('pg.losses')}
-                </th>
-                <th scope="col" className="num">
-                  {t('pg.ties')}
+                  {at('record')}
                 </th>
               </tr>
             </thead>
             <tbody>
-              {board.data.map((r, i) => (
+              {rows.map((r) => (
                 <tr key={r.model} data-model={r.model}>
-                  <td className="num">{i + 1}</td>
+                  <td className="num">{r.rank ?? '—'}</td>
                   <th scope="row" className="mono">
                     {r.model}
                   </th>
-                  <td className="num">{f.int(r.rating)}</td>
+                  <td className="num" data-field="rating">
+                    {r.rating === null ? <span className="muted">{at('noScore')}</span> : f.int(r.rating)}
+                  </td>
+                  <td className="num" data-field="ci">
+                    {r.rating !== null && r.ci_lower !== null && r.ci_upper !== null ? `${signed(r.ci_upper - r.rating)} / ${signed(r.ci_lower - r.rating)}` : '—'}
+                  </td>
+                  <td className="num" data-field="votes">
+                    {f.int(r.votes)}
+                  </td>
+                  {/* Every vote naming the model, "both bad" ones included. */}
                   <td className="num" data-field="games">
                     {f.int(r.games)}
                   </td>
-                  <td className="num">{f.int(r.wins)}</td>
-                  <td className="num">{f.int(r.losses)}</td>
-                  <td className="num">{f.int(r.ties)}</td>
+                  <td className="num" data-field="record">
+                    {f.int(r.wins)} / {f.int(r.losses)} / {f.int(r.ties)}
+                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
+          {board.data && <p className="muted">{at('about', { rounds: board.data.bootstrap_rounds })}</p>}
         </div>
       )}
     </section>
