@@ -6,13 +6,17 @@
  * data directory a hub still holds.
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import OpenAI, { toFile } from 'openai';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateCommand } from '../src/cli/migrate.js';
+import { VectorsUnavailableError } from '../src/knowledge/ports.js';
+import type { ChunkInput, VectorStoreFileRow, VectorStoreRow } from '../src/knowledge/ports.js';
+import { indexTerms, queryTerms } from '../src/knowledge/segment.js';
 import { copyFromSQLite } from '../src/store/postgres/copy-from-sqlite.js';
 import { openPostgresStores, SCHEMA_VERSION } from '../src/store/postgres/index.js';
 import type { PostgresStores } from '../src/store/postgres/index.js';
@@ -22,6 +26,7 @@ import type { UsageRecord } from '../src/usage/record.js';
 import { startSharedTestHub, startTestHub } from './helpers/hub.js';
 import type { TestHub } from './helpers/hub.js';
 import { createTestDatabase } from './helpers/pg.js';
+import { startPGlite } from './helpers/pglite.js';
 import type { TestDatabase } from './helpers/pg.js';
 import { startOpenAIUpstream } from './upstreams/openai.js';
 import type { OpenAIUpstream } from './upstreams/openai.js';
@@ -474,4 +479,113 @@ describe('baimo migrate', () => {
     expect(notDir).toMatchObject({ code: 1, err: `error: ${join(hub.dir, 'nope')} is not a Baimo data directory: it holds no baimo.db.\n` });
     expect((await migrateCli(['--from', 'mysql', dataDir, '--database-url', 'postgres://postgres@127.0.0.1:1/x'])).err).toContain('the only source is sqlite');
   });
+});
+
+describe('baimo migrate --from sqlite: a vector store with vectors', () => {
+  // Built through the embedded store's ports as ingestion leaves it: a store with an embedding
+  // model whose chunks carry the loopback upstream's embeddings, and a keyword-only store beside it.
+  let dir: string;
+  let lite: SQLiteStores;
+  const now = Math.floor(Date.now() / 1000);
+  const DOCS: Record<string, string[]> = {
+    'file-v1': ['长江是中国最长的河流。', '长江流域的城市有重庆和武汉。'],
+    'file-v2': ['The Thames flows through London.', 'Salmon returned to the river.'],
+    'file-v3': ['黄河是中国第二长的河流。'],
+  };
+  const vectors = new Map<string, Float32Array>();
+
+  async function embed(texts: string[]): Promise<Float32Array[]> {
+    const res = await fetch(`${upstream.baseURL}/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer x' }, body: JSON.stringify({ model: 'emb', input: texts, dimensions: 8 }) });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { data: { embedding: number[] }[] }).data.map((d) => new Float32Array(d.embedding));
+  }
+
+  const store = (id: string, embeddingModel: string | null): VectorStoreRow => ({ id, keyId: null, name: id, metadata: null, createdAt: now, lastActiveAt: now, expiresAfterDays: null, expiresAt: null, embeddingModel, contextualHeaders: false });
+  const file = (vectorStoreId: string, fileId: string): VectorStoreFileRow => ({ vectorStoreId, fileId, filename: `${fileId}.txt`, keyId: null, createdAt: now, status: 'in_progress', lastError: null, attributes: null, chunking: { maxTokens: 800, overlapTokens: 400 }, usageBytes: 0, batchId: null });
+  const chunksOf = (fileId: string): ChunkInput[] => DOCS[fileId]!.map((text, seq) => ({ seq, text, terms: indexTerms(text), tokens: text.length, ...(vectors.has(text) && { vector: vectors.get(text)! }) }));
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'baimo-kbvec-'));
+    lite = openSQLiteStores(dir);
+    const texts = Object.values(DOCS).flat();
+    (await embed(texts)).forEach((v, i) => vectors.set(texts[i]!, v));
+    await lite.vectorStores.create(store('vs_vec', 'loop/emb'), Object.keys(DOCS).map((f) => file('vs_vec', f)));
+    await lite.vectorStores.create(store('vs_kw', null), [file('vs_kw', 'file-k1')]);
+    DOCS['file-k1'] = ['Keyword only: the Danube flows through Vienna.'];
+    const jobs = await lite.vectorStores.claim(Date.now(), Date.now() + 60_000, 10);
+    expect(jobs).toHaveLength(4);
+    for (const j of jobs) {
+      await lite.knowledge.replaceFile(j.vectorStoreId, j.fileId, j.vectorStoreId === 'vs_kw' ? chunksOf(j.fileId).map(({ vector: _v, ...c }) => c) : chunksOf(j.fileId));
+      await lite.vectorStores.finish(j.vectorStoreId, j.fileId, { status: 'completed', usageBytes: 10 });
+    }
+  }, 30_000);
+
+  afterAll(() => {
+    lite?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const order = (hits: { vectorStoreId: string; fileId: string; seq: number }[]) => hits.map((h) => `${h.vectorStoreId}/${h.fileId}:${h.seq}`);
+  const scope = { vectorStoreIds: ['vs_vec', 'vs_kw'] };
+
+  it('reads back what ingestion wrote: words, tokens and vectors', () => {
+    expect(lite.knowledge.exportChunks('vs_vec', 'file-v1')).toEqual(chunksOf('file-v1'));
+    expect(lite.knowledge.exportChunks('vs_kw', 'file-k1')).toEqual(chunksOf('file-k1').map(({ vector: _v, ...c }) => c));
+    expect(lite.knowledge.exportChunks('vs_kw', 'file-none')).toEqual([]);
+  });
+
+  it('without pgvector (this PostgreSQL): the keyword index is copied, the stores left without vectors named in one line; a rerun adds nothing', async () => {
+    const db = await freshDatabase();
+    lite.close();
+    try {
+      const first = await migrateCli(['--from', 'sqlite', dir, '--database-url', db.url]);
+      expect(first.code).toBe(0);
+      expect(first.out).toMatch(/knowledge_chunks\s+6 read\s+6 new/);
+      expect(first.out).toMatch(/knowledge_vectors\s+5 read\s+0 new/);
+      const notes = first.out.split('\n').filter((l) => l.startsWith('Not copied:'));
+      expect(notes).toHaveLength(1);
+      expect(notes[0]).toMatch(/^Not copied: the vectors of 1 vector store\(s\) \(vs_vec\) were not copied: this PostgreSQL has no usable pgvector extension \("vector"\).*install pgvector and run this again/);
+      const again = await migrateCli(['--from', 'sqlite', dir, '--database-url', db.url]);
+      expect(again.code).toBe(0);
+      expect(again.out).toContain('Nothing was new');
+      expect(again.out).toContain('Not copied: the vectors of 1 vector store(s) (vs_vec)');
+    } finally {
+      lite = openSQLiteStores(dir);
+    }
+    const dst = await openPostgresStores(db.url, { poolSize: 1 });
+    try {
+      for (const q of ['中国最长的河流', 'river London', 'Danube']) expect(order(await dst.knowledge.keyword(scope, queryTerms(q), 10))).toEqual(order(await lite.knowledge.keyword(scope, queryTerms(q), 10)));
+      await expect(dst.knowledge.nearest(scope, vectors.get(DOCS['file-v2']![0]!)!, 3)).rejects.toBeInstanceOf(VectorsUnavailableError);
+      expect(await dst.vectorStores.get('vs_vec', undefined)).toMatchObject({ embeddingModel: 'loop/emb' });
+    } finally {
+      await dst.close();
+    }
+  }, 60_000);
+
+  it('with pgvector (PGlite): vectors copied, the same nearest neighbours; a file copied without them gets them; a rerun copies nothing', async () => {
+    const server = await startPGlite();
+    const dst = await openPostgresStores(server.url, { poolSize: 1 });
+    try {
+      // As a run without pgvector left it: one file's keyword index, no vectors.
+      await dst.knowledge.replaceFile('vs_vec', 'file-v2', chunksOf('file-v2').map(({ vector: _v, ...c }) => c));
+      const copied = Object.fromEntries((await copyFromSQLite(lite, dst, { chunk: 2 })).map((c) => [c.table, c]));
+      expect(copied.knowledge_chunks).toMatchObject({ read: 6, added: 4 });
+      expect(copied.knowledge_vectors).toMatchObject({ read: 5, added: 5 });
+      expect(copied.knowledge_vectors!.note).toBeUndefined();
+      expect((await dst.pool.query('SELECT count(*)::int AS n FROM knowledge_vectors')).rows[0].n).toBe(5);
+      for (const text of Object.values(DOCS).flat()) {
+        const q = vectors.get(text) ?? (await embed([text]))[0]!;
+        const pgHits = await dst.knowledge.nearest(scope, q, 5);
+        expect(order(pgHits)).toEqual(order(await lite.knowledge.nearest(scope, q, 5)));
+        if (vectors.has(text)) expect(pgHits[0]!.text).toBe(text);
+      }
+      for (const q of ['中国最长的河流', 'river London']) expect(order(await dst.knowledge.keyword(scope, queryTerms(q), 10))).toEqual(order(await lite.knowledge.keyword(scope, queryTerms(q), 10)));
+      const again = await copyFromSQLite(lite, dst);
+      expect(again.filter((c) => c.added > 0)).toEqual([]);
+      expect(again.every((c) => c.note === undefined)).toBe(true);
+    } finally {
+      await dst.close();
+      await server.close();
+    }
+  }, 90_000);
 });
