@@ -510,11 +510,13 @@ describe('baimo migrate --from sqlite: a vector store with vectors', () => {
     const texts = Object.values(DOCS).flat();
     (await embed(texts)).forEach((v, i) => vectors.set(texts[i]!, v));
     await lite.vectorStores.create(store('vs_vec', 'loop/emb'), Object.keys(DOCS).map((f) => file('vs_vec', f)));
-    await lite.vectorStores.create(store('vs_kw', null), [file('vs_kw', 'file-k1')]);
+    await lite.vectorStores.create(store('vs_kw', null), [file('vs_kw', 'file-k1'), { ...file('vs_kw', 'file-bad'), attributes: { note: '长江 "quoted" \\ end', n: 1.5, ok: true } }]);
     DOCS['file-k1'] = ['Keyword only: the Danube flows through Vienna.'];
     const jobs = await lite.vectorStores.claim(Date.now(), Date.now() + 60_000, 10);
-    expect(jobs).toHaveLength(4);
-    for (const j of jobs) {
+    expect(jobs).toHaveLength(5);
+    // A failure whose message holds a NUL (PostgreSQL text cannot).
+    expect(await lite.vectorStores.finish('vs_kw', 'file-bad', { status: 'failed', error: { code: 'invalid_file', message: 'bad \u0000 byte' } })).toBe(true);
+    for (const j of jobs.filter((f) => f.fileId !== 'file-bad')) {
       await lite.knowledge.replaceFile(j.vectorStoreId, j.fileId, j.vectorStoreId === 'vs_kw' ? chunksOf(j.fileId).map(({ vector: _v, ...c }) => c) : chunksOf(j.fileId));
       await lite.vectorStores.finish(j.vectorStoreId, j.fileId, { status: 'completed', usageBytes: 10 });
     }
@@ -557,6 +559,9 @@ describe('baimo migrate --from sqlite: a vector store with vectors', () => {
       for (const q of ['中国最长的河流', 'river London', 'Danube']) expect(order(await dst.knowledge.keyword(scope, queryTerms(q), 10))).toEqual(order(await lite.knowledge.keyword(scope, queryTerms(q), 10)));
       await expect(dst.knowledge.nearest(scope, vectors.get(DOCS['file-v2']![0]!)!, 3)).rejects.toBeInstanceOf(VectorsUnavailableError);
       expect(await dst.vectorStores.get('vs_vec', undefined)).toMatchObject({ embeddingModel: 'loop/emb' });
+      expect(await dst.vectorStores.getFile('vs_kw', 'file-bad')).toEqual({ ...(await lite.vectorStores.getFile('vs_kw', 'file-bad')), lastError: { code: 'invalid_file', message: 'bad \uFFFD byte' } });
+      expect((await dst.vectorStores.getFile('vs_kw', 'file-bad'))!.attributes).toEqual({ note: '长江 "quoted" \\ end', n: 1.5, ok: true });
+      expect(await dst.vectorStores.counts(['vs_vec', 'vs_kw'])).toEqual(await lite.vectorStores.counts(['vs_vec', 'vs_kw']));
     } finally {
       await dst.close();
     }
