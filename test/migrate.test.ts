@@ -538,10 +538,17 @@ describe('baimo migrate --from sqlite: a vector store with vectors', () => {
 
   it('without pgvector (this PostgreSQL): the keyword index is copied, the stores left without vectors named in one line; a rerun adds nothing', async () => {
     const db = await freshDatabase();
+    // Rows of a store deleted by hand with foreign keys off: read, left out, no failure.
+    lite.db.pragma('foreign_keys = OFF');
+    lite.db.prepare(`INSERT INTO vector_store_file_batches (id, vector_store_id, created_at, cancelled_at) VALUES ('vsfb_orphan', 'vs_gone', 1, NULL)`).run();
+    await lite.vectorStores.addFiles([file('vs_gone', 'file-orphan')]);
+    lite.db.pragma('foreign_keys = ON');
     lite.close();
     try {
       const first = await migrateCli(['--from', 'sqlite', dir, '--database-url', db.url]);
       expect(first.code).toBe(0);
+      expect(first.out).toMatch(/vector_store_file_batches\s+1 read\s+0 new/);
+      expect(first.out).toMatch(/vector_store_files\s+6 read\s+5 new/);
       expect(first.out).toMatch(/knowledge_chunks\s+6 read\s+6 new/);
       expect(first.out).toMatch(/knowledge_vectors\s+5 read\s+0 new/);
       const notes = first.out.split('\n').filter((l) => l.startsWith('Not copied:'));

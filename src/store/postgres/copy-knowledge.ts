@@ -60,8 +60,8 @@ export async function copyKnowledge(src: SQLiteStores, dst: PostgresStores, chun
     after = page[page.length - 1]!.id;
   }
 
-  // A batch (or below, a file) whose store is gone from SQLite (foreign keys are not enforced
-  // there) would break the database's: it is read and left out.
+  // A batch (or below, a file) whose store is gone from SQLite (a file edited with its foreign
+  // keys off) would break the database's: it is read and left out.
   progress({ table: 'vector_store_file_batches', done: 0, total: counts.batches });
   const batches = { read: 0, added: 0 };
   for (let after = ''; ; ) {
