@@ -6,21 +6,27 @@
  * data directory a hub still holds.
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import OpenAI, { toFile } from 'openai';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateCommand } from '../src/cli/migrate.js';
+import { VectorsUnavailableError } from '../src/knowledge/ports.js';
+import type { ChunkInput, VectorStoreFileRow, VectorStoreRow } from '../src/knowledge/ports.js';
+import { indexTerms, queryTerms } from '../src/knowledge/segment.js';
 import { copyFromSQLite } from '../src/store/postgres/copy-from-sqlite.js';
 import { openPostgresStores, SCHEMA_VERSION } from '../src/store/postgres/index.js';
 import type { PostgresStores } from '../src/store/postgres/index.js';
 import { openSQLiteStores } from '../src/store/sqlite/index.js';
 import type { SQLiteStores } from '../src/store/sqlite/index.js';
 import type { UsageRecord } from '../src/usage/record.js';
-import { startTestHub } from './helpers/hub.js';
+import { startSharedTestHub, startTestHub } from './helpers/hub.js';
 import type { TestHub } from './helpers/hub.js';
 import { createTestDatabase } from './helpers/pg.js';
+import { startPGlite } from './helpers/pglite.js';
 import type { TestDatabase } from './helpers/pg.js';
 import { startOpenAIUpstream } from './upstreams/openai.js';
 import type { OpenAIUpstream } from './upstreams/openai.js';
@@ -35,7 +41,18 @@ let dataDir: string;
 let admin: string;
 let hubClosed = false;
 const dbs: TestDatabase[] = [];
-const ids = { captured: [] as string[], moa: '', response: '', keys: [] as string[], team: '' };
+const ids = { captured: [] as string[], moa: '', response: '', keys: [] as string[], team: '', aliceKey: '', bobKey: '', store: '', pending: '' };
+
+/** Knowledge: files of one vector store, and two queries each matching more than one of them. */
+const KB_FILES: [string, string][] = [
+  ['changjiang.txt', '长江是中国最长的河流，全长约六千三百公里。长江流域人口众多，沿岸城市有重庆、武汉、南京和上海。'],
+  ['huanghe.txt', '黄河是中国第二长的河流，流经九个省区。'],
+  ['thames.md', 'The Thames flows through London to the North Sea. Salmon returned to the river after the water was cleaned.'],
+  ['seine.md', 'The Seine is a river in Paris.'],
+];
+const KB_QUERIES = ['中国最长的河流', 'river London water'];
+/** What the embedded hub answered to each query: the files in order, and the texts. */
+const embeddedResults: { file: string; texts: string[] }[][] = [];
 
 /** The journaled record a killed hub would have left behind: not in SQLite, copied all the same. */
 const JOURNALED: UsageRecord = {
@@ -140,7 +157,25 @@ virtualModels:
     const r = await fetch(`${hub.url}/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: form });
     expect(r.status).toBe(200);
   }
-}, 30_000);
+  // A knowledge base (keyword only: no embedding model here): a batch ingested, a file's
+  // attributes set, searched in Chinese and English; one more file uploaded, added below while
+  // the hub is stopped, as a job it had claimed and not finished.
+  ids.aliceKey = alice.key;
+  ids.bobKey = bob.key;
+  const sdk = new OpenAI({ baseURL: `${hub.url}/v1`, apiKey: alice.key, maxRetries: 0 });
+  const vs = await sdk.vectorStores.create({ name: '河流', metadata: { team: 'geo' } });
+  ids.store = vs.id;
+  const batch = await sdk.vectorStores.fileBatches.uploadAndPoll(vs.id, { files: await Promise.all(KB_FILES.map(([name, text]) => toFile(Buffer.from(text), name))) });
+  expect(batch.file_counts).toMatchObject({ completed: KB_FILES.length, total: KB_FILES.length });
+  const first = (await sdk.vectorStores.files.list(vs.id, { order: 'asc' })).data[0]!;
+  await sdk.vectorStores.files.update(first.id, { vector_store_id: vs.id, attributes: { lang: 'zh', year: 2024 } });
+  for (const query of KB_QUERIES) {
+    const page = await sdk.vectorStores.search(vs.id, { query });
+    expect(page.data.length).toBeGreaterThan(1);
+    embeddedResults.push(page.data.map((h) => ({ file: h.file_id, texts: h.content.map((c) => c.text) })));
+  }
+  ids.pending = (await sdk.files.create({ file: await toFile(Buffer.from('The Danube flows through Vienna and Budapest.'), 'danube.txt'), purpose: 'assistants' })).id;
+}, 60_000);
 
 afterAll(async () => {
   // A hub closes once: after the copy tests stopped it, only its directory is left to remove.
@@ -173,6 +208,14 @@ describe('baimo migrate --from sqlite', () => {
       await hub.close();
       hubClosed = true;
       appendFileSync(join(dataDir, 'usage.journal'), `${JSON.stringify(JOURNALED)}\n`);
+      // A file the stopped hub had claimed and not ingested: in_progress, its lease still running.
+      const lite = openSQLiteStores(dataDir);
+      const now = Date.now();
+      await lite.vectorStores.addFiles([
+        { vectorStoreId: ids.store, fileId: ids.pending, filename: 'danube.txt', keyId: ids.keys[0]!, createdAt: Math.floor(now / 1000), status: 'in_progress', lastError: null, attributes: { lang: 'en' }, chunking: { maxTokens: 800, overlapTokens: 400 }, usageBytes: 0, batchId: null },
+      ]);
+      expect((await lite.vectorStores.claim(now, now + 3_600_000, 10)).map((f) => f.fileId)).toEqual([ids.pending]);
+      lite.close();
       db = await freshDatabase();
       first = await migrateCli(['--from', 'sqlite', dataDir, '--database-url', db.url]);
       // Read afterwards, so the copy saw the directory unlocked.
@@ -193,6 +236,35 @@ describe('baimo migrate --from sqlite', () => {
       expect(first.out).toContain(`schema version 0 → ${SCHEMA_VERSION}`);
       expect(first.out).toMatch(/usage\s+\d+ read\s+\d+ new/);
       expect(first.out).toContain('1 journaled record');
+      expect(first.out).toMatch(new RegExp(`vector_stores\\s+1 read\\s+1 new`));
+      expect(first.out).toMatch(new RegExp(`vector_store_files\\s+${KB_FILES.length + 1} read\\s+${KB_FILES.length + 1} new`));
+      expect(first.out).toMatch(/knowledge_chunks\s+(\d+) read\s+\1 new/);
+      // Keyword only: no vectors, and nothing said about pgvector.
+      expect(first.out).toMatch(/knowledge_vectors\s+0 read\s+0 new/);
+      expect(first.out).not.toContain('pgvector');
+      expect(first.err).toContain('copying vector_store_files (5)…\n');
+    });
+
+    it('copies vector stores, their files (status, attributes, batches) and the chunk index as they are', async () => {
+      const owner = ids.keys[0]!;
+      expect(await dst.vectorStores.get(ids.store, owner)).toEqual(await src.vectorStores.get(ids.store, owner));
+      const q = { limit: 100, order: 'asc' as const };
+      const liteFiles = await src.vectorStores.listFiles(ids.store, q);
+      expect(liteFiles.data).toHaveLength(KB_FILES.length + 1);
+      expect(await dst.vectorStores.listFiles(ids.store, q)).toEqual(liteFiles);
+      expect(liteFiles.data.find((f) => f.attributes !== null)!.attributes).toEqual({ lang: 'zh', year: 2024 });
+      const batchId = liteFiles.data.find((f) => f.batchId !== null)!.batchId!;
+      expect(await dst.vectorStores.getBatch(ids.store, batchId)).toEqual(await src.vectorStores.getBatch(ids.store, batchId));
+      expect(await dst.vectorStores.batchCounts(batchId)).toEqual(await src.vectorStores.batchCounts(batchId));
+      expect(await dst.vectorStores.counts([ids.store])).toEqual(await src.vectorStores.counts([ids.store]));
+      for (const f of liteFiles.data) expect(await dst.knowledge.fileChunks(ids.store, f.fileId, undefined, 100)).toEqual(await src.knowledge.fileChunks(ids.store, f.fileId, undefined, 100));
+      // The index answers a query the same way, through the port (scores differ: see the hub test below).
+      const scope = { vectorStoreIds: [ids.store] };
+      const order = (hits: { fileId: string; seq: number }[]) => hits.map((h) => `${h.fileId}:${h.seq}`);
+      for (const terms of [['长江', '河流'], ['river', 'london']]) expect(order(await dst.knowledge.keyword(scope, terms, 10))).toEqual(order(await src.knowledge.keyword(scope, terms, 10)));
+      // The claimed job goes as in_progress with no lease: the shared hubs' runners claim it at once.
+      expect((await dst.vectorStores.getFile(ids.store, ids.pending))!.status).toBe('in_progress');
+      expect((await dst.pool.query('SELECT lease_until FROM vector_store_files WHERE file_id = $1', [ids.pending])).rows[0].lease_until).toBe(0);
     });
 
     it('copies settings, teams and keys as they are (hashes included)', async () => {
@@ -270,7 +342,8 @@ describe('baimo migrate --from sqlite', () => {
 
     it('copies uploaded files, bytes and owner as they were', async () => {
       const page = await src.files.list({ owner: undefined, order: 'asc', limit: 100 });
-      expect(page.data).toHaveLength(4);
+      // Four uploads, the knowledge base's files and the one left in progress.
+      expect(page.data).toHaveLength(4 + KB_FILES.length + 1);
       expect((await dst.files.list({ owner: undefined, order: 'asc', limit: 100 })).data).toEqual(page.data);
       for (const f of page.data) {
         expect(await dst.files.content(f.id, f.keyId ?? undefined)).toEqual(await src.files.content(f.id, undefined));
@@ -291,6 +364,12 @@ describe('baimo migrate --from sqlite', () => {
           const n = (await dst.pool.query(`SELECT COUNT(*) AS n FROM ${t}`)).rows[0].n - (t === 'usage' ? 1 : 0); // less the journaled record
           expect([t, byTable[t]!.read, byTable[t]!.added]).toEqual([t, n, n]);
         }
+        for (const t of ['vector_stores', 'vector_store_file_batches', 'vector_store_files', 'knowledge_chunks']) {
+          const n = (await paged.pool.query(`SELECT COUNT(*) AS n FROM ${t}`)).rows[0].n;
+          expect(n).toBeGreaterThan(0);
+          expect([t, byTable[t]!.read, byTable[t]!.added]).toEqual([t, n, n]);
+        }
+        expect(seen).toContain('vector_store_files 3/5');
         const strip = (rows: object[]) => rows.map(({ id: _id, ...rest }: any) => rest);
         expect(strip(await paged.usage.requests({ limit: 1000 }))).toEqual(strip(await src.usage.requests({ limit: 1000 })));
       } finally {
@@ -298,8 +377,38 @@ describe('baimo migrate --from sqlite', () => {
       }
     });
 
+    it('a hub on PostgreSQL searches the copied store with the same results, and ingests the job left in progress', async () => {
+      const shared = await startSharedTestHub('', { databaseUrl: db.url }, { BAIMO_AUTH: 'required' });
+      try {
+        const sdk = new OpenAI({ baseURL: `${shared.url}/v1`, apiKey: ids.aliceKey, maxRetries: 0 });
+        for (const [i, query] of KB_QUERIES.entries()) {
+          const page = await sdk.vectorStores.search(ids.store, { query });
+          // Same files in the same order, same passages (BM25's idf differs between the backends, so scores may not).
+          expect(page.data.map((h) => ({ file: h.file_id, texts: h.content.map((c) => c.text) }))).toEqual(embeddedResults[i]);
+        }
+        const filtered = await sdk.vectorStores.search(ids.store, { query: KB_QUERIES[0]!, filters: { type: 'eq', key: 'lang', value: 'zh' } });
+        expect(filtered.data.map((h) => h.attributes)).toEqual([{ lang: 'zh', year: 2024 }]);
+        // The job the embedded hub held: picked up by this hub's runner, ingested, then searchable.
+        const end = Date.now() + 20_000;
+        let file = await sdk.vectorStores.files.retrieve(ids.pending, { vector_store_id: ids.store });
+        while (file.status === 'in_progress' && Date.now() < end) {
+          await new Promise((r) => setTimeout(r, 100));
+          file = await sdk.vectorStores.files.retrieve(ids.pending, { vector_store_id: ids.store });
+        }
+        expect(file.status).toBe('completed');
+        const danube = await sdk.vectorStores.search(ids.store, { query: 'Danube Vienna' });
+        expect(danube.data[0]).toMatchObject({ file_id: ids.pending, filename: 'danube.txt', attributes: { lang: 'en' } });
+        // Another key does not see it.
+        const bob = new OpenAI({ baseURL: `${shared.url}/v1`, apiKey: ids.bobKey, maxRetries: 0 });
+        await expect(bob.vectorStores.search(ids.store, { query: 'river' })).rejects.toMatchObject({ status: 404 });
+      } finally {
+        await shared.dispose();
+      }
+    }, 60_000);
+
     it('run again, doubles nothing', async () => {
-      const tables = ['settings', 'teams', 'keys', 'usage', 'usage_hourly', 'request_bodies', 'request_traces', 'responses', 'response_items', 'arena_votes', 'files'];
+      const tables = ['settings', 'teams', 'keys', 'usage', 'usage_hourly', 'request_bodies', 'request_traces', 'responses', 'response_items', 'arena_votes', 'files',
+        'vector_stores', 'vector_store_file_batches', 'vector_store_files', 'knowledge_chunks', 'knowledge_index_stats'];
       const counts = async () => {
         const out: Record<string, number> = {};
         for (const t of tables) out[t] = (await dst.pool.query(`SELECT COUNT(*) AS n FROM ${t}`)).rows[0].n;
@@ -370,4 +479,125 @@ describe('baimo migrate', () => {
     expect(notDir).toMatchObject({ code: 1, err: `error: ${join(hub.dir, 'nope')} is not a Baimo data directory: it holds no baimo.db.\n` });
     expect((await migrateCli(['--from', 'mysql', dataDir, '--database-url', 'postgres://postgres@127.0.0.1:1/x'])).err).toContain('the only source is sqlite');
   });
+});
+
+describe('baimo migrate --from sqlite: a vector store with vectors', () => {
+  // Built through the embedded store's ports as ingestion leaves it: a store with an embedding
+  // model whose chunks carry the loopback upstream's embeddings, and a keyword-only store beside it.
+  let dir: string;
+  let lite: SQLiteStores;
+  const now = Math.floor(Date.now() / 1000);
+  const DOCS: Record<string, string[]> = {
+    'file-v1': ['长江是中国最长的河流。', '长江流域的城市有重庆和武汉。'],
+    'file-v2': ['The Thames flows through London.', 'Salmon returned to the river.'],
+    'file-v3': ['黄河是中国第二长的河流。'],
+  };
+  const vectors = new Map<string, Float32Array>();
+
+  async function embed(texts: string[]): Promise<Float32Array[]> {
+    const res = await fetch(`${upstream.baseURL}/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer x' }, body: JSON.stringify({ model: 'emb', input: texts, dimensions: 8 }) });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { data: { embedding: number[] }[] }).data.map((d) => new Float32Array(d.embedding));
+  }
+
+  const store = (id: string, embeddingModel: string | null): VectorStoreRow => ({ id, keyId: null, name: id, metadata: null, createdAt: now, lastActiveAt: now, expiresAfterDays: null, expiresAt: null, embeddingModel, contextualHeaders: false });
+  const file = (vectorStoreId: string, fileId: string): VectorStoreFileRow => ({ vectorStoreId, fileId, filename: `${fileId}.txt`, keyId: null, createdAt: now, status: 'in_progress', lastError: null, attributes: null, chunking: { maxTokens: 800, overlapTokens: 400 }, usageBytes: 0, batchId: null });
+  const chunksOf = (fileId: string): ChunkInput[] => DOCS[fileId]!.map((text, seq) => ({ seq, text, terms: indexTerms(text), tokens: text.length, ...(vectors.has(text) && { vector: vectors.get(text)! }) }));
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'baimo-kbvec-'));
+    lite = openSQLiteStores(dir);
+    const texts = Object.values(DOCS).flat();
+    (await embed(texts)).forEach((v, i) => vectors.set(texts[i]!, v));
+    await lite.vectorStores.create(store('vs_vec', 'loop/emb'), Object.keys(DOCS).map((f) => file('vs_vec', f)));
+    await lite.vectorStores.create(store('vs_kw', null), [file('vs_kw', 'file-k1'), { ...file('vs_kw', 'file-bad'), attributes: { note: '长江 "quoted" \\ end', n: 1.5, ok: true } }]);
+    DOCS['file-k1'] = ['Keyword only: the Danube flows through Vienna.'];
+    const jobs = await lite.vectorStores.claim(Date.now(), Date.now() + 60_000, 10);
+    expect(jobs).toHaveLength(5);
+    // A failure whose message holds a NUL (PostgreSQL text cannot).
+    expect(await lite.vectorStores.finish('vs_kw', 'file-bad', { status: 'failed', error: { code: 'invalid_file', message: 'bad \u0000 byte' } })).toBe(true);
+    for (const j of jobs.filter((f) => f.fileId !== 'file-bad')) {
+      await lite.knowledge.replaceFile(j.vectorStoreId, j.fileId, j.vectorStoreId === 'vs_kw' ? chunksOf(j.fileId).map(({ vector: _v, ...c }) => c) : chunksOf(j.fileId));
+      await lite.vectorStores.finish(j.vectorStoreId, j.fileId, { status: 'completed', usageBytes: 10 });
+    }
+  }, 30_000);
+
+  afterAll(() => {
+    lite?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const order = (hits: { vectorStoreId: string; fileId: string; seq: number }[]) => hits.map((h) => `${h.vectorStoreId}/${h.fileId}:${h.seq}`);
+  const scope = { vectorStoreIds: ['vs_vec', 'vs_kw'] };
+
+  it('reads back what ingestion wrote: words, tokens and vectors', () => {
+    expect(lite.knowledge.exportChunks('vs_vec', 'file-v1')).toEqual(chunksOf('file-v1'));
+    expect(lite.knowledge.exportChunks('vs_kw', 'file-k1')).toEqual(chunksOf('file-k1').map(({ vector: _v, ...c }) => c));
+    expect(lite.knowledge.exportChunks('vs_kw', 'file-none')).toEqual([]);
+  });
+
+  it('without pgvector (this PostgreSQL): the keyword index is copied, the stores left without vectors named in one line; a rerun adds nothing', async () => {
+    const db = await freshDatabase();
+    // Rows of a store deleted by hand with foreign keys off: read, left out, no failure.
+    lite.db.pragma('foreign_keys = OFF');
+    lite.db.prepare(`INSERT INTO vector_store_file_batches (id, vector_store_id, created_at, cancelled_at) VALUES ('vsfb_orphan', 'vs_gone', 1, NULL)`).run();
+    await lite.vectorStores.addFiles([file('vs_gone', 'file-orphan')]);
+    lite.db.pragma('foreign_keys = ON');
+    lite.close();
+    try {
+      const first = await migrateCli(['--from', 'sqlite', dir, '--database-url', db.url]);
+      expect(first.code).toBe(0);
+      expect(first.out).toMatch(/vector_store_file_batches\s+1 read\s+0 new/);
+      expect(first.out).toMatch(/vector_store_files\s+6 read\s+5 new/);
+      expect(first.out).toMatch(/knowledge_chunks\s+6 read\s+6 new/);
+      expect(first.out).toMatch(/knowledge_vectors\s+5 read\s+0 new/);
+      const notes = first.out.split('\n').filter((l) => l.startsWith('Not copied:'));
+      expect(notes).toHaveLength(1);
+      expect(notes[0]).toMatch(/^Not copied: the vectors of 1 vector store\(s\) \(vs_vec\) were not copied: this PostgreSQL has no usable pgvector extension \("vector"\).*install pgvector and run this again/);
+      const again = await migrateCli(['--from', 'sqlite', dir, '--database-url', db.url]);
+      expect(again.code).toBe(0);
+      expect(again.out).toContain('Nothing was new');
+      expect(again.out).toContain('Not copied: the vectors of 1 vector store(s) (vs_vec)');
+    } finally {
+      lite = openSQLiteStores(dir);
+    }
+    const dst = await openPostgresStores(db.url, { poolSize: 1 });
+    try {
+      for (const q of ['中国最长的河流', 'river London', 'Danube']) expect(order(await dst.knowledge.keyword(scope, queryTerms(q), 10))).toEqual(order(await lite.knowledge.keyword(scope, queryTerms(q), 10)));
+      await expect(dst.knowledge.nearest(scope, vectors.get(DOCS['file-v2']![0]!)!, 3)).rejects.toBeInstanceOf(VectorsUnavailableError);
+      expect(await dst.vectorStores.get('vs_vec', undefined)).toMatchObject({ embeddingModel: 'loop/emb' });
+      expect(await dst.vectorStores.getFile('vs_kw', 'file-bad')).toEqual({ ...(await lite.vectorStores.getFile('vs_kw', 'file-bad')), lastError: { code: 'invalid_file', message: 'bad \uFFFD byte' } });
+      expect((await dst.vectorStores.getFile('vs_kw', 'file-bad'))!.attributes).toEqual({ note: '长江 "quoted" \\ end', n: 1.5, ok: true });
+      expect(await dst.vectorStores.counts(['vs_vec', 'vs_kw'])).toEqual(await lite.vectorStores.counts(['vs_vec', 'vs_kw']));
+    } finally {
+      await dst.close();
+    }
+  }, 60_000);
+
+  it('with pgvector (PGlite): vectors copied, the same nearest neighbours; a file copied without them gets them; a rerun copies nothing', async () => {
+    const server = await startPGlite();
+    const dst = await openPostgresStores(server.url, { poolSize: 1 });
+    try {
+      // As a run without pgvector left it: one file's keyword index, no vectors.
+      await dst.knowledge.replaceFile('vs_vec', 'file-v2', chunksOf('file-v2').map(({ vector: _v, ...c }) => c));
+      const copied = Object.fromEntries((await copyFromSQLite(lite, dst, { chunk: 2 })).map((c) => [c.table, c]));
+      expect(copied.knowledge_chunks).toMatchObject({ read: 6, added: 4 });
+      expect(copied.knowledge_vectors).toMatchObject({ read: 5, added: 5 });
+      expect(copied.knowledge_vectors!.note).toBeUndefined();
+      expect((await dst.pool.query('SELECT count(*)::int AS n FROM knowledge_vectors')).rows[0].n).toBe(5);
+      for (const text of Object.values(DOCS).flat()) {
+        const q = vectors.get(text) ?? (await embed([text]))[0]!;
+        const pgHits = await dst.knowledge.nearest(scope, q, 5);
+        expect(order(pgHits)).toEqual(order(await lite.knowledge.nearest(scope, q, 5)));
+        if (vectors.has(text)) expect(pgHits[0]!.text).toBe(text);
+      }
+      for (const q of ['中国最长的河流', 'river London']) expect(order(await dst.knowledge.keyword(scope, queryTerms(q), 10))).toEqual(order(await lite.knowledge.keyword(scope, queryTerms(q), 10)));
+      const again = await copyFromSQLite(lite, dst);
+      expect(again.filter((c) => c.added > 0)).toEqual([]);
+      expect(again.every((c) => c.note === undefined)).toBe(true);
+    } finally {
+      await dst.close();
+      await server.close();
+    }
+  }, 90_000);
 });

@@ -10,7 +10,8 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { VoteStore } from '../src/arena/ports.js';
-import type { FileStore, StoredFile } from '../src/knowledge/ports.js';
+import { VectorsUnavailableError } from '../src/knowledge/ports.js';
+import type { ChunkIndex, ChunkInput, FileBatchRow, FileStore, StoredFile, VectorStoreFileRow, VectorStoreRow, VectorStoreStore } from '../src/knowledge/ports.js';
 import type { ResponseStore } from '../src/protocols/openai-responses/ports.js';
 import { openPostgresStores } from '../src/store/postgres/index.js';
 import { openSQLiteStores, UsageWriter } from '../src/store/sqlite/index.js';
@@ -76,6 +77,10 @@ interface Backend {
   readonly responses: ResponseStore;
   readonly arena: VoteStore;
   readonly files: FileStore;
+  readonly knowledge: ChunkIndex;
+  readonly vectorStores: VectorStoreStore;
+  /** Whether the chunk index holds vectors here (this machine's PostgreSQL has no pgvector). */
+  readonly vectors: boolean;
   readonly sink: UsageSink;
   spend(account: 'key' | 'team', id: string, since: number): Promise<number>;
   recentUsage(limit: number): Promise<UsageRow[]>;
@@ -89,6 +94,7 @@ async function openSQLite(): Promise<Backend> {
   let writer: UsageWriter | undefined;
   return {
     ...stores,
+    vectors: true,
     // The writer thread starts only for the test that uses it.
     sink: { writeUsageLines: (jsonl) => (writer ??= new UsageWriter(stores.path)).writeUsageLines(jsonl) },
     spend: async (account, id, since) => stores.tenancy.spendOf(account, id, since),
@@ -107,6 +113,7 @@ async function openPostgres(): Promise<Backend> {
   const stores = await openPostgresStores(db.url, { deleteBatch: 2 });
   return {
     ...stores,
+    vectors: false,
     spend: (account, id, since) => stores.tenancy.spend(account, id, since),
     async close() {
       await stores.close();
@@ -389,6 +396,182 @@ function storeContract(name: string, open: () => Promise<Backend>): void {
       // A cursor the caller cannot see (another key's file, or none) starts no page.
       expect(await ids({ owner: 'k1', limit: 10, order: 'asc', after: 'file-z' })).toEqual([[], false]);
       expect(await ids({ owner: 'k2', limit: 10, order: 'asc' })).toEqual([['file-z'], false]);
+    });
+
+    // Knowledge: the chunk index and the vector stores' rows and job queue, same inputs, same answers.
+    const chunk = (seq: number, terms: string, text = terms, vector?: number[]): ChunkInput => ({ seq, text, terms, tokens: terms.split(' ').length, ...(vector && { vector: new Float32Array(vector) }) });
+    const hitIds = (hits: { vectorStoreId: string; fileId: string; seq: number }[]) => hits.map((h) => `${h.vectorStoreId}/${h.fileId}:${h.seq}`);
+
+    it('chunk index: BM25 order over a small fixed corpus, the scope, file filters, limits and hostile words', async () => {
+      const k = stores.knowledge;
+      await k.replaceFile('s1', 'fa', [chunk(0, 'river river london'), chunk(1, 'paris seine river')]);
+      await k.replaceFile('s1', 'fb', [chunk(0, 'river thames london london'), chunk(1, '长江 河流 中国'), chunk(2, 'london bridge is falling down today')]);
+      await k.replaceFile('s2', 'fc', [chunk(0, 'river'), chunk(1, '长江 长江 长江 武汉')]);
+      const s1 = { vectorStoreIds: ['s1'] };
+      expect(hitIds(await k.keyword(s1, ['river', 'london'], 10))).toEqual(['s1/fa:0', 's1/fb:0', 's1/fa:1', 's1/fb:2']);
+      // A word repeated in the query counts once; every score is positive, best first.
+      const hits = await k.keyword(s1, ['london', 'london', 'river'], 10);
+      expect(hitIds(hits)).toEqual(['s1/fa:0', 's1/fb:0', 's1/fa:1', 's1/fb:2']);
+      expect(hits.every((h, i) => h.score > 0 && (i === 0 || hits[i - 1]!.score >= h.score))).toBe(true);
+      expect(hits[0]).toMatchObject({ vectorStoreId: 's1', fileId: 'fa', seq: 0, text: 'river river london' });
+      expect(hitIds(await k.keyword(s1, ['长江'], 10))).toEqual(['s1/fb:1']);
+      // Several stores; a file filter; a limit.
+      // Over several stores the two differ in order, not in what they find: SQLite scores each
+      // store by its own statistics (store/sqlite/knowledge-index.ts), PostgreSQL by the scope's.
+      expect(hitIds(await k.keyword({ vectorStoreIds: ['s1', 's2'] }, ['长江'], 10)).sort()).toEqual(['s1/fb:1', 's2/fc:1']);
+      expect(hitIds(await k.keyword({ vectorStoreIds: ['s1'], fileIds: ['fb'] }, ['river', 'london'], 10))).toEqual(['s1/fb:0', 's1/fb:2']);
+      expect(hitIds(await k.keyword(s1, ['river', 'london'], 2))).toEqual(['s1/fa:0', 's1/fb:0']);
+      // Nothing to search: no store, no file, no words, no room; another store's words are not found.
+      for (const [scope, terms, limit] of [[{ vectorStoreIds: [] }, ['river'], 10], [{ vectorStoreIds: ['s1'], fileIds: [] }, ['river'], 10], [s1, [], 10], [s1, ['river'], 0], [s1, ['river'], -1], [s1, ['river'], Number.NaN], [s1, ['武汉'], 10], [{ vectorStoreIds: ['nope'] }, ['river'], 10]] as const) {
+        expect(await k.keyword(scope, terms, limit)).toEqual([]);
+      }
+      // Query syntax of either engine is a word here, never an error.
+      for (const w of ['"', "'", 'AND', 'a:*', '!', '(', 'NEAR(', '\\', '*', 'x'.repeat(5000)]) expect(await k.keyword(s1, [w], 10)).toEqual([]);
+      await k.replaceFile('s1', 'fq', [chunk(0, 'c++ "quoted" a:* and')]);
+      expect(hitIds(await k.keyword(s1, ['c++'], 10))).toEqual(['s1/fq:0']);
+      expect(hitIds(await k.keyword(s1, ['a:*'], 10))).toEqual(['s1/fq:0']);
+    });
+
+    it('chunk index: replaceFile replaces the whole file, removeFile and removeStore forget it; fileChunks pages by seq', async () => {
+      const k = stores.knowledge;
+      await k.replaceFile('s1', 'f', [0, 1, 2, 3, 4].map((i) => chunk(i, `word${i} common`, `text ${i}`)));
+      await k.replaceFile('s1', 'g', [chunk(0, 'common other')]);
+      const seqs = async (after: number | undefined, limit: number) => (await k.fileChunks('s1', 'f', after, limit)).map((c) => c.seq);
+      expect(await k.fileChunks('s1', 'f', undefined, 2)).toEqual([{ seq: 0, text: 'text 0', tokens: 2 }, { seq: 1, text: 'text 1', tokens: 2 }]);
+      expect(await seqs(1, 2)).toEqual([2, 3]);
+      expect(await seqs(3, 10)).toEqual([4]);
+      expect(await seqs(4, 10)).toEqual([]);
+      expect(await seqs(undefined, 0)).toEqual([]);
+      expect(await k.fileChunks('s1', 'none', undefined, 10)).toEqual([]);
+      expect(await k.fileChunks('s2', 'f', undefined, 10)).toEqual([]);
+      // Replaced: the old chunks and their words are gone, the new ones found.
+      await k.replaceFile('s1', 'f', [chunk(0, 'fresh common', 'fresh')]);
+      expect(await k.fileChunks('s1', 'f', undefined, 10)).toEqual([{ seq: 0, text: 'fresh', tokens: 2 }]);
+      expect(await k.keyword({ vectorStoreIds: ['s1'] }, ['word3'], 10)).toEqual([]);
+      expect(hitIds(await k.keyword({ vectorStoreIds: ['s1'] }, ['fresh'], 10))).toEqual(['s1/f:0']);
+      expect(hitIds(await k.keyword({ vectorStoreIds: ['s1'] }, ['common'], 10)).sort()).toEqual(['s1/f:0', 's1/g:0']);
+      await k.replaceFile('s1', 'f', []);
+      expect(await k.fileChunks('s1', 'f', undefined, 10)).toEqual([]);
+      await k.replaceFile('s1', 'f', [chunk(0, 'back')]);
+      await k.removeFile('s1', 'f');
+      await k.removeFile('s1', 'never');
+      expect(await k.keyword({ vectorStoreIds: ['s1'] }, ['back'], 10)).toEqual([]);
+      expect(hitIds(await k.keyword({ vectorStoreIds: ['s1'] }, ['common'], 10))).toEqual(['s1/g:0']);
+      await k.removeStore('s1');
+      await k.removeStore('never');
+      expect(await k.keyword({ vectorStoreIds: ['s1'] }, ['common'], 10)).toEqual([]);
+      // A store removed can be written again.
+      await k.replaceFile('s1', 'g', [chunk(0, 'again')]);
+      expect(hitIds(await k.keyword({ vectorStoreIds: ['s1'] }, ['again'], 10))).toEqual(['s1/g:0']);
+    });
+
+    it('chunk index: vectors where the backend holds them, a clear refusal changing nothing where it does not', async () => {
+      const k = stores.knowledge;
+      const write = k.replaceFile('v', 'f', [chunk(0, 'east', 'east', [1, 0, 0]), chunk(1, 'north', 'north', [0, 1, 0]), chunk(2, 'plain', 'plain')]);
+      if (!stores.vectors) {
+        await expect(write).rejects.toBeInstanceOf(VectorsUnavailableError);
+        expect(await k.fileChunks('v', 'f', undefined, 10)).toEqual([]);
+        await expect(k.nearest({ vectorStoreIds: ['v'] }, new Float32Array([1, 0, 0]), 5)).rejects.toBeInstanceOf(VectorsUnavailableError);
+        return;
+      }
+      await write;
+      expect(hitIds(await k.nearest({ vectorStoreIds: ['v'] }, new Float32Array([1, 0.1, 0]), 5))).toEqual(['v/f:0', 'v/f:1']);
+      expect(hitIds(await k.nearest({ vectorStoreIds: ['v'], fileIds: ['other'] }, new Float32Array([1, 0, 0]), 5))).toEqual([]);
+      expect(await k.nearest({ vectorStoreIds: ['v'] }, new Float32Array([0, 0, 0]), 5)).toEqual([]);
+    });
+
+    const vstore = (id: string, keyId: string | null, createdAt: number): VectorStoreRow => ({ id, keyId, name: `store ${id}`, metadata: { team: 'a' }, createdAt, lastActiveAt: createdAt, expiresAfterDays: null, expiresAt: null, embeddingModel: null, contextualHeaders: true });
+    const vfile = (vectorStoreId: string, fileId: string, createdAt: number, batchId: string | null = null): VectorStoreFileRow => ({ vectorStoreId, fileId, filename: `${fileId}.txt`, keyId: 'k1', createdAt, status: 'in_progress', lastError: null, attributes: null, chunking: { maxTokens: 800, overlapTokens: 400 }, usageBytes: 0, batchId });
+
+    it('vector stores: owners, pages, updates, files with attributes and status, batches and their cancellation, deletion', async () => {
+      const v = stores.vectorStores;
+      await v.create(vstore('vs_a', 'k1', 10), [vfile('vs_a', 'file-1', 10), vfile('vs_a', 'file-2', 11)]);
+      await v.create(vstore('vs_b', 'k1', 20), []);
+      await v.create(vstore('vs_c', 'k2', 15), []);
+      await expect(v.create(vstore('vs_a', 'k1', 10), [])).rejects.toThrow();
+      expect(await v.get('vs_a', 'k1')).toEqual(vstore('vs_a', 'k1', 10));
+      expect(await v.get('vs_a', 'k2')).toBeUndefined();
+      expect(await v.get('vs_c', undefined)).toMatchObject({ id: 'vs_c' });
+      const ids = async (owner: string | undefined, q: Parameters<VectorStoreStore['list']>[1]) => {
+        const p = await v.list(owner, q);
+        return [p.data.map((x) => x.id), p.hasMore];
+      };
+      expect(await ids('k1', { limit: 1, order: 'desc' })).toEqual([['vs_b'], true]);
+      expect(await ids('k1', { limit: 1, order: 'desc', after: 'vs_b' })).toEqual([['vs_a'], false]);
+      expect(await ids('k1', { limit: 10, order: 'asc', before: 'vs_b' })).toEqual([['vs_a'], false]);
+      expect(await ids(undefined, { limit: 10, order: 'asc' })).toEqual([['vs_a', 'vs_c', 'vs_b'], false]);
+      expect(await ids('k1', { limit: 10, order: 'asc', after: 'vs_c' })).toEqual([[], false]);
+      await v.update('vs_a', { name: '知识库', metadata: null, expiresAfterDays: 7, expiresAt: 1000, lastActiveAt: 500 });
+      await v.setEmbeddingModel('vs_a', 'loop/emb');
+      expect(await v.get('vs_a', undefined)).toMatchObject({ name: '知识库', metadata: null, expiresAfterDays: 7, expiresAt: 1000, lastActiveAt: 500, embeddingModel: 'loop/emb' });
+
+      // A file already in the store is left as it is; a batch brings its files.
+      await v.addFiles([{ ...vfile('vs_a', 'file-1', 99), filename: 'changed' }]);
+      expect((await v.getFile('vs_a', 'file-1'))!.filename).toBe('file-1.txt');
+      const batch: FileBatchRow = { id: 'vsfb_1', vectorStoreId: 'vs_a', createdAt: 30, cancelledAt: null };
+      await v.addFiles([vfile('vs_a', 'file-3', 30, 'vsfb_1'), vfile('vs_a', 'file-4', 31, 'vsfb_1')], batch);
+      expect(await v.getBatch('vs_a', 'vsfb_1')).toEqual(batch);
+      expect(await v.getBatch('vs_b', 'vsfb_1')).toBeUndefined();
+      expect(await v.setAttributes('vs_a', 'file-2', { lang: 'zh', year: 2024, draft: false })).toBe(true);
+      expect(await v.setAttributes('vs_a', 'nope', { a: 1 })).toBe(false);
+      expect(await v.finish('vs_a', 'file-1', { status: 'completed', usageBytes: 120 })).toBe(true);
+      expect(await v.finish('vs_a', 'file-2', { status: 'failed', error: { code: 'invalid_file', message: 'no text' } })).toBe(true);
+      expect(await v.getFile('vs_a', 'file-2')).toMatchObject({ status: 'failed', lastError: { code: 'invalid_file', message: 'no text' }, attributes: { lang: 'zh', year: 2024, draft: false } });
+      expect(await v.cancelBatch('vs_a', 'vsfb_1', 40)).toEqual(expect.arrayContaining(['file-3', 'file-4']));
+      expect(await v.cancelBatch('vs_a', 'vsfb_1', 50)).toEqual([]);
+      expect(await v.getBatch('vs_a', 'vsfb_1')).toMatchObject({ cancelledAt: 40 });
+      expect(await v.batchCounts('vsfb_1')).toEqual({ in_progress: 0, completed: 0, failed: 0, cancelled: 2, total: 2 });
+      const counts = await v.counts(['vs_a', 'vs_b', 'nope']);
+      expect([...counts.keys()]).toEqual(['vs_a']);
+      expect(counts.get('vs_a')).toEqual({ in_progress: 0, completed: 1, failed: 1, cancelled: 2, total: 4, usageBytes: 120 });
+      expect((await v.searchable(['vs_a', 'vs_c'])).map((f) => f.fileId)).toEqual(['file-1']);
+
+      const files = async (q: Parameters<VectorStoreStore['listFiles']>[1]) => {
+        const p = await v.listFiles('vs_a', q);
+        return [p.data.map((x) => x.fileId), p.hasMore];
+      };
+      expect(await files({ limit: 2, order: 'asc' })).toEqual([['file-1', 'file-2'], true]);
+      expect(await files({ limit: 2, order: 'asc', after: 'file-2' })).toEqual([['file-3', 'file-4'], false]);
+      expect(await files({ limit: 10, order: 'desc', status: 'cancelled' })).toEqual([['file-4', 'file-3'], false]);
+      expect(await files({ limit: 10, order: 'asc', batchId: 'vsfb_1', before: 'file-4' })).toEqual([['file-3'], false]);
+      expect(await files({ limit: 10, order: 'asc', after: 'unknown' })).toEqual([[], false]);
+
+      expect(await v.removeFile('vs_a', 'file-4')).toBe(true);
+      expect(await v.removeFile('vs_a', 'file-4')).toBe(false);
+      expect(await v.delete('vs_a', 'k2')).toBe(false);
+      expect(await v.delete('vs_a', 'k1')).toBe(true);
+      expect(await v.delete('vs_a', 'k1')).toBe(false);
+      expect(await v.getFile('vs_a', 'file-1')).toBeUndefined();
+      expect(await v.getBatch('vs_a', 'vsfb_1')).toBeUndefined();
+      expect(await v.batchCounts('vsfb_1')).toMatchObject({ total: 0 });
+    });
+
+    it('vector stores: the job queue claims each job once while its lease runs, oldest first; renew and finish only a job still in progress', async () => {
+      const v = stores.vectorStores;
+      await v.create(vstore('vs_q', null, 1), [vfile('vs_q', 'j3', 30), vfile('vs_q', 'j1', 10), vfile('vs_q', 'j2', 20)]);
+      await v.addFiles([vfile('vs_q', 'jb', 40, 'vsfb_q')], { id: 'vsfb_q', vectorStoreId: 'vs_q', createdAt: 40, cancelledAt: null });
+      const t = 1_000_000;
+      const claimed = async (now: number, until: number, limit: number) => (await v.claim(now, until, limit)).map((f) => f.fileId).sort();
+      expect(await claimed(t, t + 100, 2)).toEqual(['j1', 'j2']);
+      // Leased: not claimed again until the lease has passed.
+      expect(await claimed(t + 1, t + 101, 10)).toEqual(['j3', 'jb']);
+      expect(await v.claim(t + 50, t + 150, 10)).toEqual([]);
+      expect(await v.renew('vs_q', 'j1', t + 500)).toBe(true);
+      expect(await v.renew('vs_q', 'nope', t + 500)).toBe(false);
+      expect(await v.finish('vs_q', 'j2', { status: 'completed', usageBytes: 5 })).toBe(true);
+      expect(await v.finish('vs_q', 'j2', { status: 'failed', error: { code: 'server_error', message: 'x' } })).toBe(false);
+      expect(await v.renew('vs_q', 'j2', t + 500)).toBe(false);
+      expect(await v.cancelBatch('vs_q', 'vsfb_q', 5)).toEqual(['jb']);
+      expect(await v.finish('vs_q', 'jb', { status: 'completed', usageBytes: 5 })).toBe(false);
+      // Past the leases: j3 (its lease ran out) comes back, j1 (renewed) not yet; done and cancelled jobs never.
+      expect(await claimed(t + 200, t + 300, 10)).toEqual(['j3']);
+      expect(await claimed(t + 600, t + 700, 1)).toEqual(['j1']);
+      expect(await claimed(t + 600, t + 700, 10)).toEqual(['j3']);
+      expect(await claimed(t + 650, t + 700, 10)).toEqual([]);
+      expect((await v.getFile('vs_q', 'j2'))!.status).toBe('completed');
+      // Two claims at once never share a job.
+      const [a, b] = await Promise.all([v.claim(t + 800, t + 900, 10), v.claim(t + 800, t + 900, 10)]);
+      expect([...a, ...b].map((f) => f.fileId).sort()).toEqual(['j1', 'j3']);
     });
 
     it('arena: votes in order', async () => {

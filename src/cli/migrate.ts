@@ -24,7 +24,9 @@ export const MIGRATE_HELP = `Usage:
   baimo migrate --from sqlite DATA_DIR [--database-url URL]
       Copies an embedded hub's data directory into PostgreSQL: settings, teams, keys, usage
       records (hourly totals rebuilt), captured bodies and traces, stored responses, arena votes,
-      uploaded files.
+      uploaded files, vector stores with their files, batches and chunk index (vectors need the
+      pgvector extension; without it the keyword index is copied and the summary says which
+      stores lack their vectors: install pgvector and run again).
       Stop the hub first. Safe to run again: nothing is copied twice.
 
   URL defaults to BAIMO_DATABASE_URL.
@@ -76,7 +78,8 @@ function progressTo(stderr: MigrateIO['stderr']) {
   return {
     end,
     report(e: { table: string; done: number; total: number }) {
-      if (e.table !== 'usage' || e.done === 0) {
+      if (e.table !== 'usage' && e.done > 0) return; // a line per table: pages of the others pass quietly
+      if (e.done === 0) {
         end();
         stderr.write(`copying ${e.table} (${e.total})…\n`);
         lastTenth = -1;
@@ -98,8 +101,10 @@ function summary(from: string, to: string, copied: readonly TableCopy[], journal
   const width = Math.max(...copied.map((c) => c.table.length));
   const lines = copied.map((c) => `  ${c.table.padEnd(width)}  ${String(c.read).padStart(8)} read  ${String(c.added).padStart(8)} new\n`);
   const added = copied.reduce((n, c) => n + c.added, 0);
+  const notes = copied.flatMap((c) => (c.note ? [`Not copied: ${c.note}\n`] : []));
   return (
     `Copied ${from} into ${to}:\n${lines.join('')}` +
+    notes.join('') +
     (journaled ? `  (usage includes ${journaled} journaled record(s) the embedded store had not written yet)\n` : '') +
     (added === 0 ? 'Nothing was new: the database already held all of it.\n' : '')
   );

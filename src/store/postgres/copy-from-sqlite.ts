@@ -10,6 +10,7 @@ import type { ErrorKind } from '../../core/errors.js';
 import type { UsageRow } from '../../usage/ports.js';
 import type { UsageRecord } from '../../usage/record.js';
 import type { SQLiteStores } from '../sqlite/index.js';
+import { copyKnowledge } from './copy-knowledge.js';
 import type { PostgresStores } from './index.js';
 
 /** The settings a hub stores (tenancy/service.ts: the admin key's hash). */
@@ -23,6 +24,8 @@ export interface TableCopy {
   readonly table: string;
   readonly read: number;
   readonly added: number;
+  /** What the copy could not do for this table, in one line (vectors without pgvector). */
+  readonly note?: string;
 }
 
 export interface CopyOptions {
@@ -253,5 +256,9 @@ export async function copyFromSQLite(src: SQLiteStores, dst: PostgresStores, o: 
     after = page.data[page.data.length - 1]!.id;
   }
   done.push({ table: 'files', ...files });
+
+  // Knowledge bases last: their files' bytes are in the database by now, so a file still
+  // `in_progress` can be ingested by a shared hub as soon as it starts (copy-knowledge.ts).
+  done.push(...(await copyKnowledge(src, dst, chunk, progress)));
   return done;
 }

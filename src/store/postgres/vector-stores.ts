@@ -165,12 +165,16 @@ export class PostgresVectorStoreStore implements VectorStoreStore {
   }
 
   async claim(now: number, leaseUntil: number, limit: number): Promise<VectorStoreFileRow[]> {
+    // The jobs are picked once, in a materialized CTE: as an `IN (subquery)` the planner could
+    // rescan the subquery per row, and each rescan (skipping rows this statement had just updated)
+    // picked further jobs, so a claim of 2 took 3 (test/store-ports.test.ts, the job queue).
     const rows = (await this.pool.query<FileRow>(
-      `UPDATE vector_store_files SET lease_until = $1 WHERE (vector_store_id, file_id) IN (
+      `WITH picked AS MATERIALIZED (
          SELECT vector_store_id, file_id FROM vector_store_files WHERE status = 'in_progress' AND lease_until < $2
          ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-       AND status = 'in_progress' AND lease_until < $2
-       RETURNING ${FILE_COLUMNS}`,
+       UPDATE vector_store_files f SET lease_until = $1 FROM picked p
+       WHERE f.vector_store_id = p.vector_store_id AND f.file_id = p.file_id
+       RETURNING ${FILE_COLUMNS.split(', ').map((c) => `f.${c}`).join(', ')}`,
       [leaseUntil, now, limit],
     )).rows;
     return rows.map(fileFrom);

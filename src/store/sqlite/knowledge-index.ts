@@ -91,6 +91,8 @@ export class SQLiteChunkIndex implements ChunkIndex {
   private readonly replace: Database.Transaction<(vectorStoreId: string, fileId: string, chunks: readonly ChunkInput[]) => void>;
   private readonly removeOne: Database.Transaction<(vectorStoreId: string, fileId: string) => void>;
   private readonly removeAll: Database.Transaction<(vectorStoreId: string) => void>;
+  /** The store whose words temp.export_words holds (exportChunks); undefined: none, or stale. */
+  private exportedStore: string | undefined;
 
   constructor(private readonly db: Database.Database) {
     // vec_distance_cosine; loading twice into one connection is harmless.
@@ -154,14 +156,17 @@ export class SQLiteChunkIndex implements ChunkIndex {
   // Writes take the write lock when they begin (IMMEDIATE): a deferred transaction that read first
   // gets SQLITE_BUSY at once, without waiting, when the usage writer's thread wrote meanwhile.
   async replaceFile(vectorStoreId: string, fileId: string, chunks: readonly ChunkInput[]): Promise<void> {
+    this.exportedStore = undefined;
     this.replace.immediate(vectorStoreId, fileId, chunks);
   }
 
   async removeFile(vectorStoreId: string, fileId: string): Promise<void> {
+    this.exportedStore = undefined;
     this.removeOne.immediate(vectorStoreId, fileId);
   }
 
   async removeStore(vectorStoreId: string): Promise<void> {
+    this.exportedStore = undefined;
     this.removeAll.immediate(vectorStoreId);
   }
 
@@ -239,5 +244,55 @@ export class SQLiteChunkIndex implements ChunkIndex {
     const n = count(limit);
     if (n === 0) return [];
     return this.statement('SELECT seq, text, tokens FROM knowledge_chunks WHERE vector_store_id = ? AND file_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(vectorStoreId, fileId, after ?? -1, n) as StoredChunk[];
+  }
+
+  // Exports for `baimo migrate --from sqlite` (store/postgres/copy-from-sqlite.ts).
+
+  /** How many chunks, and vectors among them, the index holds for a file. */
+  exportFileCounts(vectorStoreId: string, fileId: string): { chunks: number; vectors: number } {
+    return this.statement(
+      `SELECT count(*) AS chunks, count(v.id) AS vectors FROM knowledge_chunks c LEFT JOIN knowledge_vectors v ON v.id = c.id
+       WHERE c.vector_store_id = ? AND c.file_id = ?`,
+    ).get(vectorStoreId, fileId) as { chunks: number; vectors: number };
+  }
+
+  /**
+   * A file's chunks as ingestion handed them to replaceFile: text, tokens, vector, and the words.
+   * The words' table is contentless (the text lives in knowledge_chunks), so the words are read
+   * back from the FTS5 index itself (fts5vocab 'instance': each word with its chunk and position)
+   * in position order. They come back as the tokenizer keeps them, A-Z folded, which
+   * knowledge/segment.ts's lower-cased words already are. fts5vocab can only be read whole, so a
+   * store's words are copied once into a temporary table keyed by chunk (on this connection only;
+   * the data file is not written) and its files read from there.
+   */
+  exportChunks(vectorStoreId: string, fileId: string): ChunkInput[] {
+    if (this.exportedStore !== vectorStoreId) {
+      this.db.exec('CREATE TEMP TABLE IF NOT EXISTS export_words (doc INTEGER NOT NULL, pos INTEGER NOT NULL, term TEXT NOT NULL, PRIMARY KEY (doc, pos)) WITHOUT ROWID; DELETE FROM temp.export_words;');
+      const id = this.storeId(vectorStoreId);
+      if (id !== undefined) {
+        this.db.exec(
+          `DROP TABLE IF EXISTS temp.export_vocab;
+           CREATE VIRTUAL TABLE temp.export_vocab USING fts5vocab(main, ${termsTable(id)}, instance);
+           INSERT INTO temp.export_words (doc, pos, term) SELECT doc, offset, term FROM temp.export_vocab;
+           DROP TABLE temp.export_vocab;`,
+        );
+      }
+      this.exportedStore = vectorStoreId;
+    }
+    // Not cached: the temporary table comes and goes with the connection's other exports.
+    const rows = this.db.prepare(
+      `SELECT c.seq, c.text, c.tokens, v.vector,
+              (SELECT group_concat(w.term, ' ' ORDER BY w.pos) FROM temp.export_words w WHERE w.doc = c.id) AS terms
+       FROM knowledge_chunks c LEFT JOIN knowledge_vectors v ON v.id = c.id
+       WHERE c.vector_store_id = ? AND c.file_id = ? ORDER BY c.seq`,
+    ).all(vectorStoreId, fileId) as { seq: number; text: string; tokens: number; vector: Buffer | null; terms: string | null }[];
+    return rows.map((r) => ({
+      seq: r.seq,
+      text: r.text,
+      tokens: r.tokens,
+      terms: r.terms ?? '',
+      // Copied into an aligned buffer of its own (a Float32Array view needs a 4-byte aligned offset).
+      ...(r.vector !== null && { vector: new Float32Array(new Uint8Array(r.vector).buffer) }),
+    }));
   }
 }

@@ -179,6 +179,31 @@ export class SQLiteVectorStoreStore implements VectorStoreStore {
     }).immediate();
   }
 
+  // Exports for `baimo migrate --from sqlite` (store/postgres/copy-from-sqlite.ts): every row, in
+  // key order after a cursor, whatever its owner or expiry.
+
+  /** Stores after `after` (an id; '' from the start), by id. */
+  exportStores(after: string, limit: number): VectorStoreRow[] {
+    return (this.statement(`SELECT ${STORE_COLUMNS} FROM vector_stores WHERE id > ? ORDER BY id LIMIT ?`).all(after, limit) as StoreRow[]).map(storeFrom);
+  }
+
+  /** Batches after `after` (an id; '' from the start), by id. */
+  exportBatches(after: string, limit: number): FileBatchRow[] {
+    return (this.statement('SELECT id, vector_store_id, created_at, cancelled_at FROM vector_store_file_batches WHERE id > ? ORDER BY id LIMIT ?').all(after, limit) as BatchRow[]).map(batchFrom);
+  }
+
+  /** Files after the (store, file) cursor (undefined from the start), by store then file. */
+  exportFiles(after: { readonly vectorStoreId: string; readonly fileId: string } | undefined, limit: number): VectorStoreFileRow[] {
+    const c = after ?? { vectorStoreId: '', fileId: '' };
+    return (this.statement(`SELECT ${FILE_COLUMNS} FROM vector_store_files WHERE (vector_store_id, file_id) > (?, ?) ORDER BY vector_store_id, file_id LIMIT ?`).all(c.vectorStoreId, c.fileId, limit) as FileRow[]).map(fileFrom);
+  }
+
+  exportCounts(): { stores: number; files: number; batches: number } {
+    return this.statement(
+      'SELECT (SELECT count(*) FROM vector_stores) AS stores, (SELECT count(*) FROM vector_store_files) AS files, (SELECT count(*) FROM vector_store_file_batches) AS batches',
+    ).get() as { stores: number; files: number; batches: number };
+  }
+
   async claim(now: number, leaseUntil: number, limit: number): Promise<VectorStoreFileRow[]> {
     // One process holds the data directory, but the same SQL as the shared store keeps the rule in one shape.
     const rows = this.statement(
