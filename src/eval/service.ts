@@ -115,16 +115,29 @@ export class EvalRunService {
     await this.store.create(run);
     const a: Active = { controller: new AbortController(), shutdown: false, owner };
     this.active.set(id, a);
-    a.done = this.whenFree().then(() => this.execute(run, suite, principal, a));
+    a.done = this.whenFree(a.controller.signal).then((slot) => this.execute(run, suite, principal, a, slot));
     return run;
   }
 
-  private whenFree(): Promise<void> {
+  /** Waits for a free slot (true), or for the run to be cancelled while it waits (false: no slot taken). */
+  private whenFree(signal: AbortSignal): Promise<boolean> {
     if (this.running < (this.o.maxRunning ?? 2)) {
       this.running++;
-      return Promise.resolve();
+      return Promise.resolve(true);
     }
-    return new Promise((resolve) => this.queue.push(resolve));
+    return new Promise((resolve) => {
+      const take = () => {
+        signal.removeEventListener('abort', leave);
+        resolve(true);
+      };
+      const leave = () => {
+        const i = this.queue.indexOf(take);
+        if (i >= 0) this.queue.splice(i, 1);
+        resolve(false);
+      };
+      this.queue.push(take);
+      signal.addEventListener('abort', leave, { once: true });
+    });
   }
 
   private release(): void {
@@ -133,12 +146,13 @@ export class EvalRunService {
     else this.running--;
   }
 
-  private async execute(run: StoredRun, suite: Suite, principal: Principal, a: Active): Promise<void> {
+  /** `slot`: false when the run was cancelled while queued (it ends at once, holding no slot). */
+  private async execute(run: StoredRun, suite: Suite, principal: Principal, a: Active, slot: boolean): Promise<void> {
     const id = run.id;
     let writes = Promise.resolve();
     let writeError: unknown;
     try {
-      if (a.controller.signal.aborted) {
+      if (!slot || a.controller.signal.aborted) {
         await this.store.update(id, { status: a.shutdown ? 'interrupted' : 'cancelled', stopReason: a.shutdown ? null : 'user', finishedAt: Date.now() });
         return;
       }
@@ -168,7 +182,7 @@ export class EvalRunService {
       await this.store.update(id, { status: 'failed', error: message.slice(0, 1000), finishedAt: Date.now() }).catch(() => undefined);
     } finally {
       this.active.delete(id);
-      this.release();
+      if (slot) this.release();
     }
   }
 

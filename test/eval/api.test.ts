@@ -249,6 +249,46 @@ function suite(name: string, start: (upstream: OpenAIUpstream) => Promise<TestHu
       expect((await A.call('POST', `/v1/evals/runs/${id}/cancel`)).json.status).toBe('cancelled');
     });
 
+    it('stops at maxCostUsd before overspending, and reuses cached answers unless noCache', async () => {
+      const capped = await A.submit({ suite: SUITE, maxCostUsd: 1e-9, noCache: true });
+      expect(capped.status).toBe(202);
+      const run = await A.until(capped.json.id, finished);
+      expect(run).toMatchObject({ status: 'cancelled', stop_reason: 'max_cost', progress: { done: 0 }, spent_usd: 0 });
+      expect((await A.call('GET', `/v1/evals/runs/${capped.json.id}/report?format=json`)).json.baimo.status).toBe('budget');
+
+      const calls = () => upstream.requests.filter((r) => r.path.endsWith('/chat/completions')).length;
+      const first = await A.submit({ suite: SUITE.replace('API suite', 'cached suite') });
+      await A.until(first.json.id, finished);
+      const before = calls();
+      const second = await A.submit({ suite: SUITE.replace('API suite', 'cached suite') });
+      expect((await A.until(second.json.id, finished)).status).toBe('completed');
+      expect(calls()).toBe(before);
+      const results = (await A.call('GET', `/v1/evals/runs/${second.json.id}/results`)).json.data;
+      expect(results.map((r: Json) => r.response.cached)).toEqual([true, true, true]);
+      expect(results.every((r: Json) => r.success)).toBe(true);
+    });
+
+    it('queues runs beyond two at once, refuses a sixth active run of one key with 429, and cancels queued runs at once', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const r = await A.submit({ suite: HANGING.replace('loop/gpt-test, ', ''), noCache: true });
+        expect(r.status).toBe(202);
+        ids.push(r.json.id);
+      }
+      const sixth = await A.submit({ suite: SUITE, noCache: true });
+      expect(sixth.status).toBe(429);
+      expect(sixth.json.error.code).toBe('too_many_eval_runs');
+      // Another key is not held up by A's limit (its run queues behind A's).
+      const other = await B.submit({ suite: SUITE, noCache: true });
+      expect(other.status).toBe(202);
+      expect((await A.get(ids[4]!)).json.status).toBe('queued');
+      for (const id of [...ids].reverse()) {
+        const c = await A.call('POST', `/v1/evals/runs/${id}/cancel`);
+        expect(c.json).toMatchObject({ status: 'cancelled', stop_reason: 'user' });
+      }
+      expect((await B.until(other.json.id, finished)).status).toBe('completed');
+    });
+
     it('refuses hostile submissions with 400 (or 413/415) in OpenAI error shape, and keeps serving', async () => {
       const bad = async (body: unknown, status = 400, contains?: string) => {
         const r = await A.submit(body);
