@@ -7,8 +7,10 @@
 import type { CellResult } from './run.js';
 
 /**
- * `interrupted`: the hub stopped while the run was queued or running (the next hub to open the
- * store says so; it does not resume it). `cancelled` covers a stop at `maxCostUsd` too, with
+ * `interrupted`: the hub stopped while the run was queued or running; it is not resumed. A hub
+ * holds a lease on each run it has queued or running and renews it while it does: a run whose
+ * lease ran out (its hub crashed) is marked by the next hub that looks — at its start, and
+ * then every so often, so a surviving replica marks a crashed one's runs. `cancelled` covers a stop at `maxCostUsd` too, with
  * `stopReason: 'max_cost'`.
  */
 export type StoredRunStatus = 'queued' | 'running' | 'completed' | 'cancelled' | 'failed' | 'interrupted';
@@ -54,7 +56,10 @@ export interface RunPatch {
 }
 
 export interface EvalRunStore {
-  create(run: StoredRun): Promise<void>;
+  /** Stores a new run, leased to this hub until `leaseUntil` (unix ms). */
+  create(run: StoredRun, leaseUntil: number): Promise<void>;
+  /** Extends the lease on runs this hub has queued or running. */
+  renew(ids: readonly string[], leaseUntil: number): Promise<void>;
   update(id: string, patch: RunPatch): Promise<void>;
   /** Stores a finished cell and adds it to the run's counters, in one transaction. */
   addResult(runId: string, cell: CellResult): Promise<void>;
@@ -63,6 +68,6 @@ export interface EvalRunStore {
   list(q: { owner: RunOwner; limit: number; after?: string | undefined }): Promise<{ data: StoredRun[]; hasMore: boolean }>;
   /** In suite order (test, prompt, provider, repeat); `after` is the last cell key of the previous page. */
   results(runId: string, q: { limit: number; after?: string | undefined }): Promise<{ data: CellResult[]; hasMore: boolean }>;
-  /** Runs left queued or running by a hub that stopped become `interrupted`; says how many. */
-  interruptUnfinished(): Promise<number>;
+  /** Queued or running runs whose lease ended before `now` become `interrupted`; says how many. */
+  interruptUnfinished(now: number): Promise<number>;
 }

@@ -4,8 +4,9 @@
  * `<run id>.<n>`, as `baimo eval run` does), at most `maxRunning` at once (the rest wait,
  * `queued`). Each cell is written to the store as it finishes, so what finished survives a
  * stop. Runs are not resumed: when the hub stops, a run under way is aborted and marked
- * `interrupted`, and a hub opening a store still holding queued or running runs (one that
- * crashed) marks them `interrupted` too — their finished cells stay readable.
+ * `interrupted`; a run whose hub crashed is marked `interrupted` once its lease (renewed every
+ * LEASE_MS / 3 while this hub holds it) has run out, by the next hub that looks (ports.ts) —
+ * their finished cells stay readable.
  */
 import { join } from 'node:path';
 import { HubError } from '../core/errors.js';
@@ -21,6 +22,9 @@ import type { CellResult, RunResult, RunStatus } from './run.js';
 import { caseCount, LIMITS, modelNames } from './suite.js';
 import type { Suite } from './suite.js';
 import { SuiteError } from './types.js';
+
+/** How long a run's lease lasts; its hub renews it three times as often. */
+const LEASE_MS = 60_000;
 
 export interface SubmitOptions {
   readonly repeat?: number | undefined;
@@ -59,16 +63,27 @@ export class EvalRunService {
   private closed = false;
   /** Runs a stopped hub left unfinished are marked before anything else touches the store. */
   readonly ready: Promise<void>;
+  private readonly timer: NodeJS.Timeout;
 
   constructor(
     private readonly gw: Gateway,
     private readonly store: EvalRunStore,
     private readonly o: ServiceOptions = {},
   ) {
-    this.ready = store.interruptUnfinished().then(
-      () => undefined,
-      (err: unknown) => o.warn?.('could not mark unfinished eval runs interrupted', err),
-    );
+    this.ready = this.tend(false);
+    this.timer = setInterval(() => void this.tend(true), LEASE_MS / 3);
+    this.timer.unref();
+  }
+
+  /** Renews this hub's leases (`renew`), then marks runs whose lease ran out. */
+  private async tend(renew: boolean): Promise<void> {
+    try {
+      const now = Date.now();
+      if (renew && this.active.size) await this.store.renew([...this.active.keys()], now + LEASE_MS);
+      await this.store.interruptUnfinished(now);
+    } catch (err) {
+      this.o.warn?.('could not renew or check eval run leases', err);
+    }
   }
 
   /** Checks and stores a run, then starts it (or queues it); answers the stored run at once. */
@@ -112,7 +127,7 @@ export class EvalRunService {
       startedAt: null,
       finishedAt: null,
     };
-    await this.store.create(run);
+    await this.store.create(run, Date.now() + LEASE_MS);
     const a: Active = { controller: new AbortController(), shutdown: false, owner };
     this.active.set(id, a);
     a.done = this.whenFree(a.controller.signal).then((slot) => this.execute(run, suite, principal, a, slot));
@@ -201,6 +216,7 @@ export class EvalRunService {
   /** Aborts every run under way (they end `interrupted`, keeping their finished cells) and waits for them. */
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.timer);
     const all = [...this.active.values()];
     for (const a of all) {
       a.shutdown = true;

@@ -392,9 +392,10 @@ describe('a hub that stops during a run', () => {
       const A = api(hub.url, key);
       const id = (await A.submit({ suite: HANGING, concurrency: 1, noCache: true })).json.id as string;
       await A.until(id, (r) => r.status === 'running' && r.progress.done >= 1);
-      // A run a crashed hub left 'running' (nothing of this hub's is running it).
+      // A run a crashed hub left 'running', its lease run out; and one whose lease still holds (another replica's).
       const store = hub.store.evalRuns!;
-      await store.create({ id: 'evalrun_crashed', keyId: null, description: null, suite: HANGING, options: { repeat: 1, concurrency: 1, maxCostUsd: undefined, noCache: true }, status: 'running', stopReason: null, error: null, planned: 4, done: 0, failures: 0, spentUsd: 0, createdAt: Date.now(), startedAt: Date.now(), finishedAt: null });
+      await store.create({ id: 'evalrun_crashed', keyId: null, description: null, suite: HANGING, options: { repeat: 1, concurrency: 1, maxCostUsd: undefined, noCache: true }, status: 'running', stopReason: null, error: null, planned: 4, done: 0, failures: 0, spentUsd: 0, createdAt: Date.now(), startedAt: Date.now(), finishedAt: null }, Date.now() - 1);
+      await store.create({ id: 'evalrun_elsewhere', keyId: null, description: null, suite: HANGING, options: { repeat: 1, concurrency: 1, maxCostUsd: undefined, noCache: true }, status: 'running', stopReason: null, error: null, planned: 4, done: 0, failures: 0, spentUsd: 0, createdAt: Date.now(), startedAt: Date.now(), finishedAt: null }, Date.now() + 600_000);
       await hub.close();
       hub = await open();
       const again = api(hub.url, key);
@@ -403,6 +404,7 @@ describe('a hub that stops during a run', () => {
       expect((await again.call('GET', `/v1/evals/runs/${id}/results`)).json.data).toHaveLength(1);
       const crashed = await api(hub.url, ADMIN).get('evalrun_crashed');
       expect(crashed.json.status).toBe('interrupted');
+      expect((await api(hub.url, ADMIN).get('evalrun_elsewhere')).json.status).toBe('running');
     } finally {
       await hub?.close();
       await upstream.close();

@@ -8,10 +8,14 @@ import type { EvalRunRow } from '../eval-rows.js';
 export class PostgresEvalRunStore implements EvalRunStore {
   constructor(private readonly pool: pg.Pool) {}
 
-  async create(r: StoredRun): Promise<void> {
-    await this.pool.query(`INSERT INTO eval_runs (${EVAL_RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, [
-      r.id, r.keyId, r.description, r.suite, JSON.stringify(r.options), r.status, r.stopReason, r.error, r.planned, r.done, r.failures, r.spentUsd, r.createdAt, r.startedAt, r.finishedAt,
+  async create(r: StoredRun, leaseUntil: number): Promise<void> {
+    await this.pool.query(`INSERT INTO eval_runs (${EVAL_RUN_COLUMNS}, lease_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`, [
+      r.id, r.keyId, r.description, r.suite, JSON.stringify(r.options), r.status, r.stopReason, r.error, r.planned, r.done, r.failures, r.spentUsd, r.createdAt, r.startedAt, r.finishedAt, leaseUntil,
     ]);
+  }
+
+  async renew(ids: readonly string[], leaseUntil: number): Promise<void> {
+    if (ids.length) await this.pool.query('UPDATE eval_runs SET lease_until = $1 WHERE id = ANY($2::text[])', [leaseUntil, ids]);
   }
 
   async update(id: string, patch: RunPatch): Promise<void> {
@@ -70,8 +74,8 @@ export class PostgresEvalRunStore implements EvalRunStore {
     return { data: rows.slice(0, q.limit).map((r) => JSON.parse(r.cell) as CellResult), hasMore: rows.length > q.limit };
   }
 
-  async interruptUnfinished(): Promise<number> {
-    const r = await this.pool.query(`UPDATE eval_runs SET status = 'interrupted', finished_at = $1 WHERE status IN ('queued', 'running')`, [Date.now()]);
+  async interruptUnfinished(now: number): Promise<number> {
+    const r = await this.pool.query(`UPDATE eval_runs SET status = 'interrupted', finished_at = $1 WHERE status IN ('queued', 'running') AND lease_until < $1`, [now]);
     return r.rowCount ?? 0;
   }
 }

@@ -20,10 +20,17 @@ export class SQLiteEvalRunStore implements EvalRunStore {
     });
   }
 
-  async create(r: StoredRun): Promise<void> {
-    this.statement(`INSERT INTO eval_runs (${EVAL_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
-      r.id, r.keyId, r.description, r.suite, JSON.stringify(r.options), r.status, r.stopReason, r.error, r.planned, r.done, r.failures, r.spentUsd, r.createdAt, r.startedAt, r.finishedAt,
+  async create(r: StoredRun, leaseUntil: number): Promise<void> {
+    this.statement(`INSERT INTO eval_runs (${EVAL_RUN_COLUMNS}, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      r.id, r.keyId, r.description, r.suite, JSON.stringify(r.options), r.status, r.stopReason, r.error, r.planned, r.done, r.failures, r.spentUsd, r.createdAt, r.startedAt, r.finishedAt, leaseUntil,
     );
+  }
+
+  async renew(ids: readonly string[], leaseUntil: number): Promise<void> {
+    const s = this.statement('UPDATE eval_runs SET lease_until = ? WHERE id = ?');
+    this.db.transaction(() => {
+      for (const id of ids) s.run(leaseUntil, id);
+    })();
   }
 
   async update(id: string, patch: RunPatch): Promise<void> {
@@ -74,7 +81,7 @@ export class SQLiteEvalRunStore implements EvalRunStore {
     return { data: rows.slice(0, q.limit).map((r) => JSON.parse(r.cell) as CellResult), hasMore: rows.length > q.limit };
   }
 
-  async interruptUnfinished(): Promise<number> {
-    return this.statement(`UPDATE eval_runs SET status = 'interrupted', finished_at = ? WHERE status IN ('queued', 'running')`).run(Date.now()).changes;
+  async interruptUnfinished(now: number): Promise<number> {
+    return this.statement(`UPDATE eval_runs SET status = 'interrupted', finished_at = ? WHERE status IN ('queued', 'running') AND lease_until < ?`).run(now, now).changes;
   }
 }

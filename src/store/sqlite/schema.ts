@@ -252,7 +252,8 @@ const MIGRATIONS: readonly string[] = [
      spent_usd REAL NOT NULL DEFAULT 0,
      created_at INTEGER NOT NULL,
      started_at INTEGER,
-     finished_at INTEGER
+     finished_at INTEGER,
+     lease_until INTEGER NOT NULL DEFAULT 0
    );
    CREATE INDEX eval_runs_key_created ON eval_runs (key_id, created_at, id);
    CREATE INDEX eval_runs_created ON eval_runs (created_at, id);
