@@ -35,20 +35,17 @@ function fileRef(doc: unknown, path: string, depth = 0): string | undefined {
  */
 export function apiSuite(input: unknown, name: string): { suite: Suite; text: string } {
   let doc: unknown;
-  let text: string;
-  if (typeof input === 'string') {
-    doc = parseDoc(input, 'suite');
-    text = input;
-  } else if (input !== null && typeof input === 'object' && !Array.isArray(input)) {
-    doc = input;
-    text = JSON.stringify(input);
-  } else throw new SuiteError(`suite: expected the suite's YAML as a string, or the suite as a JSON object`);
+  if (typeof input === 'string') doc = parseDoc(input, 'suite');
+  else if (input !== null && typeof input === 'object' && !Array.isArray(input)) doc = input;
+  else throw new SuiteError(`suite: expected the suite's YAML as a string, or the suite as a JSON object`);
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new SuiteError('suite: expected a mapping with prompts, providers and tests');
+  // First, before anything else walks the document: it also refuses nesting deep enough to overflow the stack.
   const ref = fileRef(doc, '');
   if (ref) throw new SuiteError(`${ref}: file:// references are not allowed in a suite sent to the API (it has no access to the hub's file system); put the tests and prompts in the suite itself`);
   // No file is read (file:// was refused above); the name only labels the suite. It has no
   // folder part, so the reader's root is the working directory, which is never used.
-  return { suite: parseSuite(doc, name.replace(/[/\\]/g, '_')), text };
+  const suite = parseSuite(doc, name.replace(/[/\\]/g, '_'));
+  return { suite, text: typeof input === 'string' ? input : JSON.stringify(input) };
 }
 
 /** Parses the text kept for a stored run again (it was checked when submitted). */

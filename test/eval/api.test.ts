@@ -304,6 +304,9 @@ function suite(name: string, start: (upstream: OpenAIUpstream) => Promise<TestHu
       await bad({ suite: `prompts: ['x']\nproviders: [loop/gpt-test]\ndefaultTest:\n  vars:\n${laughs.join('\n')}\n` }, 400, 'alias');
       // A million tests (3 MB of JSON, under the body limit): over the suite's limits.
       await bad(`{"suite":{"prompts":["x"],"providers":["loop/gpt-test"],"tests":[${Array(1_000_000).fill('{}').join(',')}]}}`, 400, 'tests');
+      // Nesting 100,000 deep, as YAML and as JSON.
+      await bad({ suite: `prompts: ['x']\nproviders: [loop/gpt-test]\ndefaultTest: { vars: { v: ${'['.repeat(100_000)}${']'.repeat(100_000)} } }\n` }, 400);
+      await bad(`{"suite":{"prompts":["x"],"providers":["loop/gpt-test"],"defaultTest":{"vars":{"v":${'['.repeat(100_000)}${']'.repeat(100_000)}}}}}`, 400);
       await bad({ suite: SUITE, concurrency: 1e9 }, 400, 'concurrency');
       await bad({ suite: SUITE, concurrency: 0 }, 400);
       await bad({ suite: SUITE, repeat: 101 }, 400);
