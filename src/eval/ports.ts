@@ -58,6 +58,10 @@ export interface RunPatch {
 export interface EvalRunStore {
   /** Stores a new run, leased to this hub until `leaseUntil` (unix ms). */
   create(run: StoredRun, leaseUntil: number): Promise<void>;
+  /** Asks whichever hub runs it to cancel a queued or running run (for a run on another replica). */
+  requestCancel(id: string): Promise<void>;
+  /** Of `ids`, those a cancel was asked for. */
+  cancelRequested(ids: readonly string[]): Promise<string[]>;
   /** Extends the lease on runs this hub has queued or running. */
   renew(ids: readonly string[], leaseUntil: number): Promise<void>;
   update(id: string, patch: RunPatch): Promise<void>;

@@ -25,6 +25,8 @@ import { SuiteError } from './types.js';
 
 /** How long a run's lease lasts; its hub renews it three times as often. */
 const LEASE_MS = 60_000;
+/** How often a hub looks for cancels asked on another replica. */
+const TICK_MS = 1000;
 
 export interface SubmitOptions {
   readonly repeat?: number | undefined;
@@ -71,8 +73,22 @@ export class EvalRunService {
     private readonly o: ServiceOptions = {},
   ) {
     this.ready = this.tend(false);
-    this.timer = setInterval(() => void this.tend(true), LEASE_MS / 3);
+    let ticks = 0;
+    this.timer = setInterval(() => {
+      void this.cancelAsked();
+      if (++ticks % (LEASE_MS / 3 / TICK_MS) === 0) void this.tend(true);
+    }, TICK_MS);
     this.timer.unref();
+  }
+
+  /** Cancels this hub's runs that a cancel was asked for on another replica. */
+  private async cancelAsked(): Promise<void> {
+    if (this.active.size === 0) return;
+    try {
+      for (const id of await this.store.cancelRequested([...this.active.keys()])) this.active.get(id)?.controller.abort();
+    } catch (err) {
+      this.o.warn?.('could not check eval runs for cancels', err);
+    }
   }
 
   /** Renews this hub's leases (`renew`), then marks runs whose lease ran out. */
@@ -209,6 +225,14 @@ export class EvalRunService {
     if (a) {
       a.controller.abort();
       await a.done;
+    } else if (run.status === 'queued' || run.status === 'running') {
+      // Another replica runs it: ask, and wait a little for it to stop (it looks every TICK_MS).
+      await this.store.requestCancel(id);
+      for (let i = 0; i < 10; i++) {
+        await new Promise((resolve) => setTimeout(resolve, TICK_MS / 2));
+        const now = await this.store.get(id, owner);
+        if (!now || (now.status !== 'queued' && now.status !== 'running')) return now;
+      }
     }
     return this.store.get(id, owner);
   }

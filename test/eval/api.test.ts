@@ -415,3 +415,28 @@ describe('a hub that stops during a run', () => {
     }
   }, 30_000);
 });
+
+describe('two replicas on PostgreSQL', () => {
+  it('one replica cancels a run another is running; both read its results', async () => {
+    const upstream = await startOpenAIUpstream();
+    const database = await createTestDatabase();
+    const hubs: TestHub<any>[] = [];
+    try {
+      for (let i = 0; i < 2; i++) hubs.push(await startSharedTestHub(CONFIG, { databaseUrl: database.url }, { ...ENV, LOOP_URL: upstream.baseURL }));
+      const key = await newKey(hubs[0]!.url);
+      const one = api(hubs[0]!.url, key);
+      const two = api(hubs[1]!.url, key);
+      const id = (await one.submit({ suite: HANGING, concurrency: 1, noCache: true })).json.id as string;
+      await two.until(id, (r) => r.status === 'running' && r.progress.done >= 1);
+      const c = await two.call('POST', `/v1/evals/runs/${id}/cancel`);
+      expect(c.status).toBe(200);
+      expect(c.json).toMatchObject({ status: 'cancelled', stop_reason: 'user', progress: { done: 1 } });
+      expect((await one.get(id)).json.status).toBe('cancelled');
+      expect((await two.call('GET', `/v1/evals/runs/${id}/results`)).json.data).toHaveLength(1);
+    } finally {
+      for (const h of hubs) await h.dispose();
+      await upstream.close();
+      await database.drop();
+    }
+  }, 30_000);
+});

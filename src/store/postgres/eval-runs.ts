@@ -14,6 +14,16 @@ export class PostgresEvalRunStore implements EvalRunStore {
     ]);
   }
 
+  async requestCancel(id: string): Promise<void> {
+    await this.pool.query(`UPDATE eval_runs SET cancel_requested = 1 WHERE id = $1 AND status IN ('queued', 'running')`, [id]);
+  }
+
+  async cancelRequested(ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await this.pool.query<{ id: string }>('SELECT id FROM eval_runs WHERE id = ANY($1::text[]) AND cancel_requested = 1', [ids]);
+    return rows.map((r) => r.id);
+  }
+
   async renew(ids: readonly string[], leaseUntil: number): Promise<void> {
     if (ids.length) await this.pool.query('UPDATE eval_runs SET lease_until = $1 WHERE id = ANY($2::text[])', [leaseUntil, ids]);
   }

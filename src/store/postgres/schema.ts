@@ -342,7 +342,8 @@ const MIGRATIONS: readonly string[] = [
      created_at BIGINT NOT NULL,
      started_at BIGINT,
      finished_at BIGINT,
-     lease_until BIGINT NOT NULL DEFAULT 0
+     lease_until BIGINT NOT NULL DEFAULT 0,
+     cancel_requested BIGINT NOT NULL DEFAULT 0
    );
    CREATE INDEX eval_runs_key_created ON eval_runs (key_id, created_at, id);
    CREATE INDEX eval_runs_created ON eval_runs (created_at, id);

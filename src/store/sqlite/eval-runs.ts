@@ -26,6 +26,15 @@ export class SQLiteEvalRunStore implements EvalRunStore {
     );
   }
 
+  async requestCancel(id: string): Promise<void> {
+    this.statement(`UPDATE eval_runs SET cancel_requested = 1 WHERE id = ? AND status IN ('queued', 'running')`).run(id);
+  }
+
+  async cancelRequested(ids: readonly string[]): Promise<string[]> {
+    const s = this.statement('SELECT cancel_requested FROM eval_runs WHERE id = ?');
+    return ids.filter((id) => (s.get(id) as { cancel_requested: number } | undefined)?.cancel_requested === 1);
+  }
+
   async renew(ids: readonly string[], leaseUntil: number): Promise<void> {
     const s = this.statement('UPDATE eval_runs SET lease_until = ? WHERE id = ?');
     this.db.transaction(() => {

@@ -253,7 +253,8 @@ const MIGRATIONS: readonly string[] = [
      created_at INTEGER NOT NULL,
      started_at INTEGER,
      finished_at INTEGER,
-     lease_until INTEGER NOT NULL DEFAULT 0
+     lease_until INTEGER NOT NULL DEFAULT 0,
+     cancel_requested INTEGER NOT NULL DEFAULT 0
    );
    CREATE INDEX eval_runs_key_created ON eval_runs (key_id, created_at, id);
    CREATE INDEX eval_runs_created ON eval_runs (created_at, id);
