@@ -67,7 +67,8 @@ export interface CaseSummary {
   readonly meanScore: number;
 }
 
-export type RunStatus = 'complete' | 'canceled' | 'budget';
+/** `running`, `interrupted`, `failed`: only for a stored run reported before or without its end (eval/service.ts). */
+export type RunStatus = 'complete' | 'canceled' | 'budget' | 'running' | 'interrupted' | 'failed';
 
 export interface RunResult {
   readonly runId: string;

@@ -263,9 +263,9 @@ export class EvalRunService {
   }
 }
 
-const RUN_STATUS: Record<StoredRun['status'], RunStatus> = { queued: 'canceled', running: 'canceled', completed: 'complete', cancelled: 'canceled', failed: 'canceled', interrupted: 'canceled' };
+const RUN_STATUS: Record<StoredRun['status'], RunStatus> = { queued: 'running', running: 'running', completed: 'complete', cancelled: 'canceled', failed: 'failed', interrupted: 'interrupted' };
 
-/** What runSuite would have returned for the cells stored (a run not completed is reported as stopped). */
+/** What runSuite would have returned for the cells stored; a run not finished reports `running`. */
 export function assembleRun(run: StoredRun, suite: Suite, results: readonly CellResult[]): RunResult {
   const repeat = run.options.repeat;
   const cases = summarize(results);

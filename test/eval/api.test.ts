@@ -244,6 +244,7 @@ function suite(name: string, start: (upstream: OpenAIUpstream) => Promise<TestHu
       expect(c.json).toMatchObject({ status: 'cancelled', stop_reason: 'user', progress: { planned: 4, done: 1 } });
       const results = await A.call('GET', `/v1/evals/runs/${id}/results`);
       expect(results.json.data).toHaveLength(1);
+      expect((await A.call('GET', `/v1/evals/runs/${id}/report?format=json`)).json.baimo.status).toBe('canceled');
       expect(results.json.data[0]).toMatchObject({ provider: { id: 'loop/gpt-test' }, success: true });
       // Cancelling again answers the run as it stands.
       expect((await A.call('POST', `/v1/evals/runs/${id}/cancel`)).json.status).toBe('cancelled');
@@ -405,6 +406,8 @@ describe('a hub that stops during a run', () => {
       const run = (await again.get(id)).json;
       expect(run).toMatchObject({ status: 'interrupted', progress: { planned: 4, done: 1 } });
       expect((await again.call('GET', `/v1/evals/runs/${id}/results`)).json.data).toHaveLength(1);
+      const rep = (await again.call('GET', `/v1/evals/runs/${id}/report?format=json`)).json;
+      expect(rep.baimo).toMatchObject({ status: 'interrupted', done: 1, planned: 4, thresholdMet: false });
       const crashed = await api(hub.url, ADMIN).get('evalrun_crashed');
       expect(crashed.json.status).toBe('interrupted');
       expect((await api(hub.url, ADMIN).get('evalrun_elsewhere')).json.status).toBe('running');
