@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { timeOrderedId } from '../core/ids.js';
 import { AnswerCache } from '../eval/cache.js';
 import { gatewayCaller, httpCaller } from '../eval/caller.js';
+import { CompareError, compareReports, comparisonText } from '../eval/compare.js';
 import { progressWriter } from '../eval/progress.js';
 import { htmlReport } from '../eval/report/html.js';
 import { jsonReport } from '../eval/report/json.js';
@@ -31,6 +32,9 @@ export const EVAL_HELP = `Usage:
                  [--base-url URL --api-key KEY]                      against a running hub
   --max-cost is the whole run's ceiling (a resumed run counts what its first part spent).
   Exit: 0 threshold met · 1 missed or stopped at --max-cost · 2 usage or suite error · 130 cancelled
+  baimo eval compare A.json B.json [--json]
+                 two runs' JSON outputs case by case (provider + prompt + vars): regressions first
+  Exit: 0 no regression · 1 any case passed in A and failed in B · 2 usage error
 `;
 
 class UsageError extends Error {}
@@ -202,11 +206,34 @@ async function runCommand(args: string[]): Promise<number> {
   return run.thresholdMet ? 0 : 1;
 }
 
+/** `baimo eval compare A.json B.json`: exit 1 when any case regressed. */
+function compareCommand(args: string[]): number {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' } } });
+  if (positionals.length !== 2) throw new UsageError('give exactly two JSON outputs of baimo eval run: A (before) and B (after)');
+  const [a, b] = positionals.map((file) => {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    } catch (err) {
+      throw new UsageError(`${file}: ${(err as { code?: string }).code === 'ENOENT' ? 'file not found' : 'not a JSON file'}`);
+    }
+  });
+  let c;
+  try {
+    c = compareReports(a, b);
+  } catch (err) {
+    if (err instanceof CompareError) throw new UsageError(err.message);
+    throw err;
+  }
+  process.stdout.write(values.json ? `${JSON.stringify(c, null, 2)}\n` : comparisonText(c));
+  return c.summary.regressions > 0 ? 1 : 0;
+}
+
 /** `baimo eval …`; returns the exit code. Suite and usage errors are reported here (exit 2). */
 export async function evalCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   try {
     if (sub === 'run') return await runCommand(rest);
+    if (sub === 'compare') return compareCommand(rest);
     if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
       process.stdout.write(EVAL_HELP);
       return sub === undefined ? 2 : 0;

@@ -67,7 +67,8 @@ export interface CaseSummary {
   readonly meanScore: number;
 }
 
-export type RunStatus = 'complete' | 'canceled' | 'budget';
+/** `running`, `interrupted`, `failed`: only for a stored run reported before or without its end (eval/service.ts). */
+export type RunStatus = 'complete' | 'canceled' | 'budget' | 'running' | 'interrupted' | 'failed';
 
 export interface RunResult {
   readonly runId: string;
@@ -106,6 +107,8 @@ export interface RunOptions {
   readonly onProgress?: ((p: Progress) => void) | undefined;
   /** Cells a previous run of the same suite finished (its resume file): not run again. */
   readonly resume?: readonly CellResult[] | undefined;
+  /** Each cell as it finishes (not resumed ones): where a stored run writes its results. */
+  readonly onResult?: ((c: CellResult) => void) | undefined;
 }
 
 /** Why a cell stopped short: not a failure of the model, so the cell is left for a resume. */
@@ -374,13 +377,17 @@ export async function runSuite(suite: Suite, o: RunOptions): Promise<RunResult> 
     const prior = resumed.get(c.key);
     if (prior) keep(prior);
   }
+  const finished = (c: CellResult) => {
+    keep(c);
+    o.onResult?.(c);
+  };
   const todo = cells.filter((c) => !resumed.has(c.key));
   let nextIdx = 0;
   const worker = async () => {
     while (nextIdx < todo.length && !signal.aborted && !halted) {
       const cell = todo[nextIdx++]!;
       const r = await runCell(cell);
-      if (r) keep(r);
+      if (r) finished(r);
     }
   };
   try {
@@ -411,7 +418,7 @@ export async function runSuite(suite: Suite, o: RunOptions): Promise<RunResult> 
   };
 }
 
-function summarize(results: readonly CellResult[]): CaseSummary[] {
+export function summarize(results: readonly CellResult[]): CaseSummary[] {
   const by = new Map<string, CellResult[]>();
   for (const r of results) {
     const k = `${r.testIdx}:${r.promptIdx}:${r.providerIdx}`;

@@ -232,7 +232,7 @@ function jsonlTests(text: string, where: string): unknown[] {
   return out;
 }
 
-function parseDoc(text: string, where: string): unknown {
+export function parseDoc(text: string, where: string): unknown {
   try {
     // Aliases are capped so that a few lines cannot expand into gigabytes (billion laughs).
     return parseYAML(text, { maxAliasCount: 1000, prettyErrors: false });

@@ -27,6 +27,8 @@ import { serveStatic } from './static.js';
 import { embeddings } from './routes/embeddings.js';
 import { rerank } from './routes/rerank.js';
 import { files } from './routes/files.js';
+import { evalsApi } from './routes/evals.js';
+import { EvalRunService } from '../eval/service.js';
 import { vectorStores } from './routes/vector-stores.js';
 import type { KnowledgeService } from '../knowledge/vector-stores.js';
 import { countTokens, messages } from './routes/messages.js';
@@ -51,6 +53,8 @@ export interface HubOptions {
   readonly limits?: ConnectionLimits;
   /** `required`: /metrics needs the admin key. Default `none`. */
   readonly metricsAuth?: 'required' | 'none';
+  /** Where eval runs through the API cache answers (the data directory's, shared with the CLI); none: no cache. */
+  readonly evalCacheDir?: string | undefined;
 }
 
 /** How many sockets the hub holds at once and how long a client may take to send a request. */
@@ -122,12 +126,14 @@ export function createHub(o: HubOptions): Hub {
   };
   const knowledge = o.knowledge?.(gateway);
   gateway.knowledge = knowledge;
+  const evals = o.stores.evalRuns && new EvalRunService(gateway, o.stores.evalRuns, { cacheDir: o.evalCacheDir, warn: (msg, err) => o.logger.warn({ msg, err_message: (err as Error)?.message }) });
   const ctx: HubContext = {
     ...gateway,
     maxBodyBytes: o.maxBodyBytes,
     tenancy: o.tenancy,
     stores: o.stores,
     knowledge,
+    evals,
     startedAt: Math.floor(Date.now() / 1000),
   };
 
@@ -216,6 +222,7 @@ export function createHub(o: HubOptions): Hub {
     if (path === '/v1/me' || path.startsWith('/v1/me/') || path.startsWith('/v1/arena/')) return me(ctx, req, res, path, query());
     if (method === 'GET' && (path === '/' || path.startsWith('/assets/') || path === '/favicon.svg')) return serveStatic(res, path);
     if (path === '/v1/files' || path.startsWith('/v1/files/')) return files(ctx, req, res, decodePathPart(path.slice('/v1/files'.length)), query());
+    if (path.startsWith('/v1/evals/')) return evalsApi(ctx, req, res, decodePathPart(path.slice('/v1/evals'.length)), query());
     if (path === '/v1/vector_stores' || path.startsWith('/v1/vector_stores/')) return vectorStores(ctx, req, res, decodePathPart(path.slice('/v1/vector_stores'.length)), query());
     if (path.startsWith('/v1/responses/') && (method === 'GET' || method === 'DELETE')) {
       return storedResponse(ctx, req, res, decodePathPart(path.slice('/v1/responses/'.length)));
@@ -298,6 +305,8 @@ export function createHub(o: HubOptions): Hub {
       });
     },
     async close(graceMs = 10_000) {
+      // Eval runs under way are stopped first (their calls are recorded like any other), kept as 'interrupted'.
+      await evals?.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);

@@ -1,5 +1,7 @@
 import type { Gateway } from '../gateway/context.js';
 import type { VoteStore } from '../arena/ports.js';
+import type { EvalRunService } from '../eval/service.js';
+import type { EvalRunStore } from '../eval/ports.js';
 import type { FileStore } from '../knowledge/ports.js';
 import type { KnowledgeService } from '../knowledge/vector-stores.js';
 import type { ResponseStore } from '../protocols/openai-responses/ports.js';
@@ -12,6 +14,8 @@ export interface HubStores {
   readonly responses: ResponseStore;
   readonly arena: VoteStore;
   readonly files: FileStore;
+  /** Stored eval runs; absent, the evals API answers 404. */
+  readonly evalRuns?: EvalRunStore | undefined;
 }
 
 /** What route handlers share; built once by the app. It is the gateway the routes call through, and HTTP's own settings. */
@@ -21,6 +25,8 @@ export interface HubContext extends Gateway {
   readonly stores: HubStores;
   /** Vector stores and their search; absent where the backend has no chunk index. */
   readonly knowledge?: KnowledgeService | undefined;
+  /** Eval runs through the API (present when the stores keep runs). */
+  readonly evals?: EvalRunService | undefined;
   /** Unix seconds the hub started, reported as `created` in /v1/models. */
   readonly startedAt: number;
 }

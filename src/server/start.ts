@@ -18,6 +18,7 @@ import { openKnowledge } from './knowledge.js';
 import { bodyCapture } from '../gateway/capture.js';
 import type { Hook } from '../gateway/hooks.js';
 import type { Hub } from './app.js';
+import { evalCacheDir } from '../eval/service.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -88,6 +89,7 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
       knowledge: knowledge.service,
       logger,
       metricsAuth: settings.metricsAuth,
+      evalCacheDir: evalCacheDir(settings.dataDir),
       limits: { maxConnections: settings.maxConnections, headersTimeoutMs: settings.headersTimeoutMs, requestTimeoutMs: settings.requestTimeoutMs },
       hooks: [
         // One line per hook the config turns on, in the order they run (post-hooks in reverse).

@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { UsageRow } from '../../usage/ports.js';
 import type { UsageSink } from '../../usage/record.js';
 import { PostgresVoteStore } from './arena.js';
+import { PostgresEvalRunStore } from './eval-runs.js';
 import { PostgresFileStore } from './files.js';
 import { PostgresChunkIndex } from './knowledge-index.js';
 import { PostgresResponseStore } from './responses.js';
@@ -26,6 +27,7 @@ export interface PostgresStores {
   readonly responses: PostgresResponseStore;
   readonly arena: PostgresVoteStore;
   readonly files: PostgresFileStore;
+  readonly evalRuns: PostgresEvalRunStore;
   readonly vectorStores: PostgresVectorStoreStore;
   /** The knowledge bases' chunk index (keyword always; vectors where the server has pgvector). */
   readonly knowledge: PostgresChunkIndex;
@@ -80,6 +82,7 @@ export async function openPostgresStores(url: string, o: PostgresOptions = {}): 
     responses,
     arena: new PostgresVoteStore(pool),
     files: new PostgresFileStore(pool),
+    evalRuns: new PostgresEvalRunStore(pool),
     vectorStores: new PostgresVectorStoreStore(pool),
     knowledge: new PostgresChunkIndex(pool),
     sink: usage,

@@ -325,6 +325,44 @@ const MIGRATIONS: readonly string[] = [
      created_at BIGINT NOT NULL,
      cancelled_at BIGINT
    );`,
+  // Stored eval runs (eval/ports.ts): a run, and its results one row per cell as they finish.
+  `CREATE TABLE eval_runs (
+     id TEXT PRIMARY KEY,
+     key_id TEXT,
+     description TEXT,
+     suite TEXT NOT NULL,
+     options TEXT NOT NULL,
+     status TEXT NOT NULL,
+     stop_reason TEXT,
+     error TEXT,
+     planned BIGINT NOT NULL,
+     done BIGINT NOT NULL DEFAULT 0,
+     failures BIGINT NOT NULL DEFAULT 0,
+     spent_usd DOUBLE PRECISION NOT NULL DEFAULT 0,
+     created_at BIGINT NOT NULL,
+     started_at BIGINT,
+     finished_at BIGINT,
+     lease_until BIGINT NOT NULL DEFAULT 0,
+     cancel_requested BIGINT NOT NULL DEFAULT 0
+   );
+   CREATE INDEX eval_runs_key_created ON eval_runs (key_id, created_at, id);
+   CREATE INDEX eval_runs_created ON eval_runs (created_at, id);
+   CREATE INDEX eval_runs_unfinished ON eval_runs (status) WHERE status IN ('queued', 'running');
+   CREATE TABLE eval_results (
+     run_id TEXT NOT NULL REFERENCES eval_runs (id) ON DELETE CASCADE,
+     cell_key TEXT NOT NULL,
+     test_idx BIGINT NOT NULL,
+     prompt_idx BIGINT NOT NULL,
+     provider_idx BIGINT NOT NULL,
+     repeat BIGINT NOT NULL,
+     success BOOLEAN NOT NULL,
+     score DOUBLE PRECISION NOT NULL,
+     cost_usd DOUBLE PRECISION,
+     latency_ms DOUBLE PRECISION NOT NULL,
+     cell TEXT NOT NULL,
+     PRIMARY KEY (run_id, cell_key)
+   );
+   CREATE INDEX eval_results_order ON eval_results (run_id, test_idx, prompt_idx, provider_idx, repeat);`
 ];
 
 /** The schema this hub writes. */

@@ -4,6 +4,7 @@ import type Database from 'better-sqlite3';
 import type { UsageRow } from '../../usage/ports.js';
 import { FILE_MODE, lockDataDir, prepareDataDir, privateFile } from '../data-dir.js';
 import { SQLiteVoteStore } from './arena.js';
+import { SQLiteEvalRunStore } from './eval-runs.js';
 import { SQLiteFileStore } from './files.js';
 import { SQLiteChunkIndex } from './knowledge-index.js';
 import { SQLiteResponseStore } from './responses.js';
@@ -27,6 +28,7 @@ export interface SQLiteStores {
   readonly responses: SQLiteResponseStore;
   readonly arena: SQLiteVoteStore;
   readonly files: SQLiteFileStore;
+  readonly evalRuns: SQLiteEvalRunStore;
   readonly vectorStores: SQLiteVectorStoreStore;
   readonly knowledge: SQLiteChunkIndex;
   /** Most recent usage rows first (inspection only). */
@@ -55,6 +57,7 @@ function openSQLiteFile(path: string, unlock?: () => void): SQLiteStores {
     responses,
     arena: new SQLiteVoteStore(db),
     files: new SQLiteFileStore(db),
+    evalRuns: new SQLiteEvalRunStore(db),
     vectorStores: new SQLiteVectorStoreStore(db),
     knowledge: new SQLiteChunkIndex(db),
     recentUsage: (limit) => usage.recent(limit),

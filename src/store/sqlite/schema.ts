@@ -236,6 +236,44 @@ const MIGRATIONS: readonly string[] = [
      created_at INTEGER NOT NULL,
      cancelled_at INTEGER
    );`,
+  // Stored eval runs (eval/ports.ts): a run, and its results one row per cell as they finish.
+  `CREATE TABLE eval_runs (
+     id TEXT PRIMARY KEY,
+     key_id TEXT,
+     description TEXT,
+     suite TEXT NOT NULL,
+     options TEXT NOT NULL,
+     status TEXT NOT NULL,
+     stop_reason TEXT,
+     error TEXT,
+     planned INTEGER NOT NULL,
+     done INTEGER NOT NULL DEFAULT 0,
+     failures INTEGER NOT NULL DEFAULT 0,
+     spent_usd REAL NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL,
+     started_at INTEGER,
+     finished_at INTEGER,
+     lease_until INTEGER NOT NULL DEFAULT 0,
+     cancel_requested INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE INDEX eval_runs_key_created ON eval_runs (key_id, created_at, id);
+   CREATE INDEX eval_runs_created ON eval_runs (created_at, id);
+   CREATE INDEX eval_runs_unfinished ON eval_runs (status) WHERE status IN ('queued', 'running');
+   CREATE TABLE eval_results (
+     run_id TEXT NOT NULL REFERENCES eval_runs (id) ON DELETE CASCADE,
+     cell_key TEXT NOT NULL,
+     test_idx INTEGER NOT NULL,
+     prompt_idx INTEGER NOT NULL,
+     provider_idx INTEGER NOT NULL,
+     repeat INTEGER NOT NULL,
+     success INTEGER NOT NULL,
+     score REAL NOT NULL,
+     cost_usd REAL,
+     latency_ms REAL NOT NULL,
+     cell TEXT NOT NULL,
+     PRIMARY KEY (run_id, cell_key)
+   );
+   CREATE INDEX eval_results_order ON eval_results (run_id, test_idx, prompt_idx, provider_idx, repeat);`
 ];
 
 /** The schema this hub writes (PRAGMA user_version once migrated). */

@@ -1,0 +1,91 @@
+import type pg from 'pg';
+import type { EvalRunStore, RunOwner, RunPatch, StoredRun } from '../../eval/ports.js';
+import type { CellResult } from '../../eval/run.js';
+import { EVAL_RUN_COLUMNS, evalRunFrom, patchColumns } from '../eval-rows.js';
+import type { EvalRunRow } from '../eval-rows.js';
+
+/** Stored eval runs in PostgreSQL: any replica answers for any run. */
+export class PostgresEvalRunStore implements EvalRunStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async create(r: StoredRun, leaseUntil: number): Promise<void> {
+    await this.pool.query(`INSERT INTO eval_runs (${EVAL_RUN_COLUMNS}, lease_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`, [
+      r.id, r.keyId, r.description, r.suite, JSON.stringify(r.options), r.status, r.stopReason, r.error, r.planned, r.done, r.failures, r.spentUsd, r.createdAt, r.startedAt, r.finishedAt, leaseUntil,
+    ]);
+  }
+
+  async requestCancel(id: string): Promise<void> {
+    await this.pool.query(`UPDATE eval_runs SET cancel_requested = 1 WHERE id = $1 AND status IN ('queued', 'running')`, [id]);
+  }
+
+  async cancelRequested(ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await this.pool.query<{ id: string }>('SELECT id FROM eval_runs WHERE id = ANY($1::text[]) AND cancel_requested = 1', [ids]);
+    return rows.map((r) => r.id);
+  }
+
+  async renew(ids: readonly string[], leaseUntil: number): Promise<void> {
+    if (ids.length) await this.pool.query('UPDATE eval_runs SET lease_until = $1 WHERE id = ANY($2::text[])', [leaseUntil, ids]);
+  }
+
+  async update(id: string, patch: RunPatch): Promise<void> {
+    const cols = patchColumns(patch);
+    if (cols.length === 0) return;
+    await this.pool.query(`UPDATE eval_runs SET ${cols.map(([c], i) => `${c} = $${i + 1}`).join(', ')} WHERE id = $${cols.length + 1}`, [...cols.map(([, v]) => v), id]);
+  }
+
+  async addResult(runId: string, c: CellResult): Promise<void> {
+    // One statement: the counters move only when the cell is new (a retried write adds nothing).
+    await this.pool.query(
+      `WITH added AS (
+         INSERT INTO eval_results (run_id, cell_key, test_idx, prompt_idx, provider_idx, repeat, success, score, cost_usd, latency_ms, cell)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING 1)
+       UPDATE eval_runs SET done = done + 1, failures = failures + $12, spent_usd = spent_usd + $13 WHERE id = $1 AND EXISTS (SELECT 1 FROM added)`,
+      [runId, c.key, c.testIdx, c.promptIdx, c.providerIdx, c.repeat, c.success, c.score, c.cost ?? null, c.latencyMs, JSON.stringify(c), c.success ? 0 : 1, c.spentUsd],
+    );
+  }
+
+  async get(id: string, owner: RunOwner): Promise<StoredRun | undefined> {
+    const { rows } =
+      owner === undefined
+        ? await this.pool.query<EvalRunRow>(`SELECT ${EVAL_RUN_COLUMNS} FROM eval_runs WHERE id = $1`, [id])
+        : await this.pool.query<EvalRunRow>(`SELECT ${EVAL_RUN_COLUMNS} FROM eval_runs WHERE id = $1 AND key_id = $2`, [id, owner]);
+    return rows[0] && evalRunFrom(rows[0]);
+  }
+
+  async list(q: { owner: RunOwner; limit: number; after?: string | undefined }): Promise<{ data: StoredRun[]; hasMore: boolean }> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (v: unknown) => `$${params.push(v)}`;
+    if (q.owner !== undefined) where.push(`key_id = ${add(q.owner)}`);
+    if (q.after !== undefined) {
+      const { rows } = await this.pool.query<{ created_at: number; id: string; key_id: string | null }>('SELECT created_at, id, key_id FROM eval_runs WHERE id = $1', [q.after]);
+      const cursor = rows[0];
+      if (!cursor || (q.owner !== undefined && cursor.key_id !== q.owner)) return { data: [], hasMore: false };
+      where.push(`(created_at, id) < (${add(cursor.created_at)}::int8, ${add(cursor.id)})`);
+    }
+    const sql = `SELECT ${EVAL_RUN_COLUMNS} FROM eval_runs${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ${add(q.limit + 1)}`;
+    const { rows } = await this.pool.query<EvalRunRow>(sql, params);
+    return { data: rows.slice(0, q.limit).map(evalRunFrom), hasMore: rows.length > q.limit };
+  }
+
+  async results(runId: string, q: { limit: number; after?: string | undefined }): Promise<{ data: CellResult[]; hasMore: boolean }> {
+    const order = 'ORDER BY test_idx, prompt_idx, provider_idx, repeat';
+    let rows: { cell: string }[];
+    if (q.after !== undefined) {
+      const c = (await this.pool.query<{ test_idx: number; prompt_idx: number; provider_idx: number; repeat: number }>('SELECT test_idx, prompt_idx, provider_idx, repeat FROM eval_results WHERE run_id = $1 AND cell_key = $2', [runId, q.after])).rows[0];
+      if (!c) return { data: [], hasMore: false };
+      rows = (
+        await this.pool.query<{ cell: string }>(`SELECT cell FROM eval_results WHERE run_id = $1 AND (test_idx, prompt_idx, provider_idx, repeat) > ($2::int8, $3::int8, $4::int8, $5::int8) ${order} LIMIT $6`, [
+          runId, c.test_idx, c.prompt_idx, c.provider_idx, c.repeat, q.limit + 1,
+        ])
+      ).rows;
+    } else rows = (await this.pool.query<{ cell: string }>(`SELECT cell FROM eval_results WHERE run_id = $1 ${order} LIMIT $2`, [runId, q.limit + 1])).rows;
+    return { data: rows.slice(0, q.limit).map((r) => JSON.parse(r.cell) as CellResult), hasMore: rows.length > q.limit };
+  }
+
+  async interruptUnfinished(now: number): Promise<number> {
+    const r = await this.pool.query(`UPDATE eval_runs SET status = 'interrupted', finished_at = $1 WHERE status IN ('queued', 'running') AND lease_until < $1`, [now]);
+    return r.rowCount ?? 0;
+  }
+}
