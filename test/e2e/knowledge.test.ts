@@ -31,6 +31,8 @@ const ZH = '长江是中国最长的河流，全长约六千三百公里。\n\n�
 const EN = '# The Thames\n\nThe Thames flows through London to the North Sea.\n\n## Wildlife\n\nSalmon returned to the river in the 1970s after the water was cleaned.';
 /** Looks like a PDF by its first bytes, and is not one. */
 const CORRUPT_PDF = '%PDF-1.7\n1 0 obj << /Type /Catalog >>\nthis is not a PDF body at all';
+/** The hub's body limit here: a bigger upload is refused with a 413. */
+const MAX_BODY = 65_536;
 /** A file name that is markup: it must show as text. */
 const HOSTILE_NAME = '<img src=x onerror="window.__pwned=1">.txt';
 
@@ -87,7 +89,9 @@ describe.skipIf(!HAS_CHROMIUM)('the Knowledge page in headless Chromium', { time
     mkdirSync(SHOTS, { recursive: true });
     upstream = await startOpenAIUpstream({ apiKey: 'sk-loop-kb' });
     hub = await startTestHub(
-      `providers:
+      `server:
+  maxBodyBytes: ${MAX_BODY}
+providers:
   loop:
     baseURL: ${upstream.baseURL}
     apiKey: sk-loop-kb
@@ -268,6 +272,32 @@ describe.skipIf(!HAS_CHROMIUM)('the Knowledge page in headless Chromium', { time
     await page.getByRole('dialog').getByRole('button', { name: 'Remove file' }).click();
     await fileRow(HOSTILE_NAME).waitFor({ state: 'detached' });
     expect((await call(`/v1/vector_stores/${storeId}/files`)).body.data).toHaveLength(3);
+  });
+
+  it("shows the hub's refusal of an upload in that file's row, and fits a 375 px phone screen", async () => {
+    await page.getByLabel('Choose files').setInputFiles([{ name: 'huge.txt', mimeType: 'text/plain', buffer: Buffer.alloc(MAX_BODY * 2, 'a') }]);
+    const row = page.getByTestId('upload').filter({ hasText: 'huge.txt' });
+    await expect.poll(() => row.getAttribute('data-state')).toBe('error');
+    expect(await row.textContent()).toMatch(/larger than the limit of 65536 bytes/);
+    // Nothing was added to the store.
+    expect((await call(`/v1/vector_stores/${storeId}/files`)).body.data).toHaveLength(3);
+
+    await page.setViewportSize({ width: 375, height: 800 });
+    try {
+      for (const hash of ['#/knowledge', `#/knowledge/${storeId}`]) {
+        await page.evaluate(`location.hash = ${JSON.stringify(hash)}`);
+        await page.locator('main h1').first().waitFor();
+        await page.waitForLoadState('networkidle');
+        const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+        // On failure, say which elements stick out.
+        if (overflow > 0) console.log(await page.evaluate(`[...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > 376).slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join('\\n')`));
+        expect(overflow, `horizontal overflow on ${hash}`).toBeLessThanOrEqual(0);
+      }
+      await page.getByTestId('files-table').waitFor();
+      await shot('phone');
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
   });
 
   it("refuses another key's store (404 shown), and deletes a store", async () => {

@@ -200,7 +200,7 @@ export default function KnowledgeStore({ id }: { id: string }) {
             <Loading show={files.loading && !files.data} />
             {files.data && list.length === 0 && <p>{t('kb.noFiles')}</p>}
             {list.length > 0 && (
-              <div className="table-wrap">
+              <div className="table-wrap kb-table-wrap">
                 <table data-testid="files-table">
                   <thead>
                     <tr>
@@ -226,7 +226,7 @@ export default function KnowledgeStore({ id }: { id: string }) {
                             </button>
                             <div className="mono small muted">{file.id}</div>
                           </th>
-                          <td>
+                          <td className="kb-status-cell">
                             <FileStatus status={file.status} />
                             {file.last_error && (
                               <div className="small error-message" data-testid="file-error">
