@@ -332,6 +332,16 @@ providers:
     expect((await call(`/v1/vector_stores/${own.body.id}`, { key: created.body.key })).status).toBe(404);
     // The admin's store is untouched.
     expect((await call(`/v1/vector_stores/${storeId}`)).status).toBe(200);
+
+    // The key is revoked while its store page is open: the next upload is refused (401) and the
+    // console signs out, as it does for any refused call.
+    const next = await call('/v1/vector_stores', { key: created.body.key, body: { name: 'second' } });
+    await page.evaluate(`location.hash = ${JSON.stringify(`#/knowledge/${next.body.id}`)}`);
+    await page.getByRole('heading', { name: 'second', level: 1 }).waitFor();
+    expect((await call(`/admin/keys/${created.body.id}/revoke`, { method: 'POST' })).status).toBe(200);
+    await page.getByLabel('Choose files').setInputFiles([{ name: 'late.txt', mimeType: 'text/plain', buffer: Buffer.from('too late') }]);
+    await page.getByRole('heading', { name: 'Sign in to Baimo' }).waitFor();
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
   });
 
   it('raised no uncaught errors in the page', () => {

@@ -2,7 +2,7 @@
  * The Knowledge page's side of the hub's API: OpenAI's Files and Vector Stores wire types, and
  * an upload that reports its progress (fetch cannot report upload progress; XMLHttpRequest can).
  */
-import { ApiError, authHeaders } from './api';
+import { api, ApiError, authHeaders } from './api';
 
 export interface FileCounts {
   in_progress: number;
@@ -83,7 +83,12 @@ export function uploadFile(file: File, onProgress: (sent: number, total: number)
         body = undefined;
       }
       if (xhr.status >= 200 && xhr.status < 300 && body && typeof body.id === 'string') resolve(body as unknown as StoredFile);
-      else reject(new ApiError(body?.error?.message ?? `${xhr.status} ${xhr.statusText}`.trim(), xhr.status, body?.error?.code ?? null));
+      else {
+        // A refused key (revoked, expired) signs the console out, as api() does: asking /v1/me
+        // through api() gets the same 401 and tells its listeners.
+        if (xhr.status === 401) api('/v1/me').catch(() => undefined);
+        reject(new ApiError(body?.error?.message ?? `${xhr.status} ${xhr.statusText}`.trim(), xhr.status, body?.error?.code ?? null));
+      }
     };
     signal?.addEventListener('abort', () => xhr.abort(), { once: true });
     const form = new FormData();

@@ -52,6 +52,7 @@ function StoreList() {
         <ErrorNotice error={stores.error} onRetry={stores.reload} />
         <Loading show={stores.loading && !stores.data} />
         {stores.data && list.length === 0 && <p data-testid="no-stores">{t('kb.noStores')}</p>}
+        {stores.data?.has_more && <p className="muted small">{t('kb.moreStores', { n: f.int(list.length) })}</p>}
         {list.length > 0 && (
           <div className="table-wrap">
             <table data-testid="stores-table">

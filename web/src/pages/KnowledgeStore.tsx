@@ -199,6 +199,7 @@ export default function KnowledgeStore({ id }: { id: string }) {
             <ErrorNotice error={files.error} onRetry={files.reload} />
             <Loading show={files.loading && !files.data} />
             {files.data && list.length === 0 && <p>{t('kb.noFiles')}</p>}
+            {files.data?.has_more && <p className="muted small">{t('kb.moreFiles', { n: f.int(list.length) })}</p>}
             {list.length > 0 && (
               <div className="table-wrap kb-table-wrap">
                 <table data-testid="files-table">
