@@ -2,7 +2,7 @@
  * Knowledge: the signed-in key's vector stores (the admin sees every store), and a form to
  * create one. `#/knowledge/<id>` opens a store (KnowledgeStore.tsx).
  */
-import { useId, useState } from 'react';
+import { useEffect, useId, useState } from 'react';
 import type { FormEvent } from 'react';
 import { api } from '../api';
 import type { List, Model } from '../api';
@@ -24,9 +24,12 @@ function StoreList() {
   const f = useFormat();
   const bytes = useBytes();
   const [creating, setCreating] = useState(false);
-  // Stores still ingesting refresh on their own, so their counts move.
-  const stores = useLoad((signal) => api<Page<VectorStore>>('/v1/vector_stores?limit=100', { signal }), [], 5_000);
+  // While a store is ingesting the list refreshes on its own, so its counts move.
+  const [polling, setPolling] = useState(false);
+  const stores = useLoad((signal) => api<Page<VectorStore>>('/v1/vector_stores?limit=100', { signal }), [], polling ? 2_000 : undefined);
   const list = stores.data?.data ?? [];
+  const ingesting = list.some((vs) => vs.status === 'in_progress');
+  useEffect(() => setPolling(ingesting), [ingesting]);
 
   return (
     <>
