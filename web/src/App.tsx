@@ -17,6 +17,7 @@ const pages: Record<Page, LazyExoticComponent<ComponentType<{ params: string[] }
   keys: lazy(() => import('./pages/Keys')),
   logs: lazy(() => import('./pages/Logs')),
   playground: lazy(() => import('./pages/Playground')),
+  knowledge: lazy(() => import('./pages/Knowledge')),
 };
 
 const NAV: { page: Page; label: MessageKey; adminOnly?: boolean }[] = [
@@ -25,6 +26,7 @@ const NAV: { page: Page; label: MessageKey; adminOnly?: boolean }[] = [
   { page: 'keys', label: 'nav.keys', adminOnly: true },
   { page: 'logs', label: 'nav.logs' },
   { page: 'playground', label: 'nav.playground' },
+  { page: 'knowledge', label: 'nav.knowledge' },
 ];
 
 function LanguageSelect() {

@@ -310,7 +310,8 @@ export async function vectorStores(ctx: HubContext, req: IncomingMessage, res: S
       if (leaf === 'content') {
         if (method !== 'GET') throw notAllowed(method, 'GET');
         const chunks = await k.content(id, subId, c);
-        return sendJSON(res, 200, { object: 'vector_store.file_content.page', data: chunks.map((ch) => ({ type: 'text', text: ch.text })), has_more: false, next_page: null });
+        // OpenAI's content items are type and text; the hub adds each chunk's position and size (the console shows them).
+        return sendJSON(res, 200, { object: 'vector_store.file_content.page', data: chunks.map((ch) => ({ type: 'text', text: ch.text, baimo_seq: ch.seq, baimo_tokens: ch.tokens })), has_more: false, next_page: null });
       }
       if (leaf !== undefined) throw unknownURL(method, rest);
       if (method === 'GET') {
