@@ -35,10 +35,11 @@ export const EVAL_HELP = `Usage:
                  [--config FILE] [--data-dir DIR] [--api-key KEY]      in this process, recorded in DATA_DIR
                  [--base-url URL --api-key KEY]                      against a running hub
   baimo eval trust MODEL… [--perspective NAME…] [--limit N] [--grader MODEL] [-o OUT.json]
-                 [--concurrency C] [--no-cache] [--max-cost USD] and the hub flags above
-                 the shipped trust suites (${PERSPECTIVES.join(', ')}); --perspective may repeat
-                 or list names with commas; --limit: at most N cases per perspective, both
-                 languages alternately; --grader grades toxicity's rubric (default: the first MODEL)
+                 [--concurrency C] [--no-cache] [--max-cost USD] [and the hub flags above]
+                 the shipped trust suites: ${PERSPECTIVES.join(', ')}
+                 --perspective repeats or takes a comma list; --limit N: at most N cases per
+                 perspective, the two languages alternately; --grader: the model grading
+                 toxicity's rubric (default: the first MODEL)
   --max-cost is the whole run's ceiling (a resumed run counts what its first part spent).
   Exit: 0 threshold met (trust: all ran) · 1 missed or stopped at --max-cost · 2 usage or suite error · 130 cancelled
 `;
