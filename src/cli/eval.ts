@@ -21,6 +21,11 @@ import { runSuite } from '../eval/run.js';
 import type { CellResult, RunResult } from '../eval/run.js';
 import { caseCount, LIMITS, loadSuite, modelNames } from '../eval/suite.js';
 import type { Suite } from '../eval/suite.js';
+import { runTrust } from '../eval/trust/run.js';
+import { trustReport } from '../eval/trust/report.js';
+import { isPerspective, loadTrustSuite, PERSPECTIVES } from '../eval/trust/suites.js';
+import type { Perspective } from '../eval/trust/suites.js';
+import { trustSummary, trustTable } from '../eval/trust/summary.js';
 import { SuiteError } from '../eval/types.js';
 import type { EvalCaller } from '../eval/types.js';
 import { openLocalGateway } from './local.js';
@@ -30,8 +35,14 @@ export const EVAL_HELP = `Usage:
                  [--no-cache] [--max-cost USD] [--resume FILE]
                  [--config FILE] [--data-dir DIR] [--api-key KEY]      in this process, recorded in DATA_DIR
                  [--base-url URL --api-key KEY]                      against a running hub
+  baimo eval trust MODEL… [--perspective NAME…] [--limit N] [--grader MODEL] [-o OUT.json]
+                 [--concurrency C] [--no-cache] [--max-cost USD] [and the hub flags above]
+                 the shipped trust suites: ${PERSPECTIVES.join(', ')}
+                 --perspective repeats or takes a comma list; --limit N: at most N cases per
+                 perspective, the two languages alternately; --grader: the model grading
+                 toxicity's rubric (default: the first MODEL)
   --max-cost is the whole run's ceiling (a resumed run counts what its first part spent).
-  Exit: 0 threshold met · 1 missed or stopped at --max-cost · 2 usage or suite error · 130 cancelled
+  Exit: 0 threshold met (trust: all ran) · 1 missed or stopped at --max-cost · 2 usage or suite error · 130 cancelled
   baimo eval compare A.json B.json [--json]
                  two runs' JSON outputs case by case (provider + prompt + vars): regressions first
   Exit: 0 no regression · 1 any case passed in A and failed in B · 2 usage error
@@ -83,6 +94,69 @@ function summary(run: RunResult): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Ctrl-C stops the run, keeping finished cells; a second Ctrl-C quits at once. */
+function onInterrupt(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    if (++interrupts > 1) process.exit(130);
+    process.stderr.write('\nSIGINT: stopping; finished cells are kept (Ctrl-C again to quit at once)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  return { signal: controller.signal, dispose: () => process.off('SIGINT', onSigint) };
+}
+
+interface ConnectFlags {
+  readonly config?: string | undefined;
+  readonly 'data-dir'?: string | undefined;
+  readonly 'api-key'?: string | undefined;
+  readonly 'base-url'?: string | undefined;
+}
+
+interface Connection {
+  readonly caller: EvalCaller;
+  /** The last request-id number used (for a resume file). */
+  readonly lastSeq: () => number;
+  readonly dataDir: string;
+  readonly close: () => Promise<void>;
+}
+
+/**
+ * The caller a run uses: a running hub (`--base-url`), or the gateway in this process, where a
+ * model the hub does not serve is a suite error said before anything is called. `ceiling`: a
+ * cost ceiling is set (warn about what it cannot count).
+ */
+async function connect(values: ConnectFlags, models: Map<string, string>, runId: string, lastSeq: number, ceiling: number | undefined): Promise<Connection> {
+  const env = process.env;
+  const apiKey = values['api-key'] ?? env.BAIMO_API_KEY;
+  if (values['base-url']) {
+    if (ceiling) process.stderr.write('warning: a remote hub reports no cost to its client, so the cost ceiling cannot be enforced here; the key\'s budget on the hub still applies\n');
+    return { caller: httpCaller(values['base-url'], apiKey!), lastSeq: () => lastSeq, dataDir: resolve(values['data-dir'] ?? env.BAIMO_DATA_DIR ?? '.baimo'), close: async () => {} };
+  }
+  const local = await openLocalGateway({ config: values.config, dataDir: values['data-dir'], env });
+  try {
+    const unknown: string[] = [];
+    for (const [name, where] of models) {
+      try {
+        local.gateway.registry.resolve(name);
+      } catch (err) {
+        unknown.push(`  - ${where}: ${(err as Error).message}`);
+      }
+    }
+    if (unknown.length) throw new SuiteError(`The suite names models this hub does not serve:\n${unknown.join('\n')}`);
+    const g = gatewayCaller(local.gateway, local.principal(apiKey), runId, lastSeq + 1);
+    if (ceiling) {
+      const unpriced = [...models.keys()].filter((m) => g.worstCaseUsd(m, { model: m, messages: [], maxTokens: 1 }) === undefined);
+      if (unpriced.length) process.stderr.write(`warning: no price for ${unpriced.join(', ')}: the cost ceiling counts their calls as free\n`);
+    }
+    return { caller: g, lastSeq: () => g.lastSeq(), dataDir: local.dataDir, close: () => local.close() };
+  } catch (err) {
+    await local.close();
+    throw err;
+  }
+}
+
 async function runCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -130,50 +204,9 @@ async function runCommand(args: string[]): Promise<number> {
   }
 
   const runId = resume?.runId ?? timeOrderedId('eval_');
-  let caller: EvalCaller;
-  let lastSeq = () => resume?.lastSeq ?? 0;
-  let dataDir: string;
-  let close = async () => {};
-  if (values['base-url']) {
-    caller = httpCaller(values['base-url'], apiKey!);
-    dataDir = resolve(values['data-dir'] ?? env.BAIMO_DATA_DIR ?? '.baimo');
-    if (maxCostUsd ?? suite.maxCostUsd) process.stderr.write('warning: a remote hub reports no cost to its client, so the cost ceiling cannot be enforced here; the key\'s budget on the hub still applies\n');
-  } else {
-    const local = await openLocalGateway({ config: values.config, dataDir: values['data-dir'], env });
-    close = () => local.close();
-    try {
-      // A model the hub does not serve is a suite error, said before anything is called.
-      const unknown: string[] = [];
-      for (const [name, where] of modelNames(suite)) {
-        try {
-          local.gateway.registry.resolve(name);
-        } catch (err) {
-          unknown.push(`  - ${where}: ${(err as Error).message}`);
-        }
-      }
-      if (unknown.length) throw new SuiteError(`The suite names models this hub does not serve:\n${unknown.join('\n')}`);
-      const g = gatewayCaller(local.gateway, local.principal(apiKey), runId, (resume?.lastSeq ?? 0) + 1);
-      caller = g;
-      lastSeq = () => g.lastSeq();
-      if (maxCostUsd ?? suite.maxCostUsd) {
-        const unpriced = [...modelNames(suite).keys()].filter((m) => g.worstCaseUsd(m, { model: m, messages: [], maxTokens: 1 }) === undefined);
-        if (unpriced.length) process.stderr.write(`warning: no price for ${unpriced.join(', ')}: the cost ceiling counts their calls as free\n`);
-      }
-    } catch (err) {
-      await close();
-      throw err;
-    }
-    dataDir = local.dataDir;
-  }
+  const { caller, lastSeq, dataDir, close } = await connect(values, modelNames(suite), runId, resume?.lastSeq ?? 0, maxCostUsd ?? suite.maxCostUsd);
 
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    if (++interrupts > 1) process.exit(130);
-    process.stderr.write('\nSIGINT: stopping; finished cells are kept (Ctrl-C again to quit at once)\n');
-    controller.abort();
-  };
-  process.on('SIGINT', onSigint);
+  const sigint = onInterrupt();
   const progress = progressWriter(process.stderr);
   let run: RunResult;
   try {
@@ -184,13 +217,13 @@ async function runCommand(args: string[]): Promise<number> {
       concurrency,
       cache: values['no-cache'] || suite.cache === false ? undefined : new AnswerCache(join(dataDir, 'eval-cache')),
       maxCostUsd,
-      signal: controller.signal,
+      signal: sigint.signal,
       onProgress: (p) => progress.update(p),
       resume: resume?.results,
     });
   } finally {
     progress.end();
-    process.off('SIGINT', onSigint);
+    sigint.dispose();
     await close();
   }
   if (out) writeReport(out, run);
@@ -228,12 +261,86 @@ function compareCommand(args: string[]): number {
   return c.summary.regressions > 0 ? 1 : 0;
 }
 
+/** `baimo eval trust`: the shipped trust suites over MODEL…, one table of score, refusal rate and cost. */
+async function trustCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      perspective: { type: 'string', short: 'p', multiple: true },
+      limit: { type: 'string' },
+      grader: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+      concurrency: { type: 'string' },
+      'no-cache': { type: 'boolean' },
+      'max-cost': { type: 'string' },
+      config: { type: 'string', short: 'c' },
+      'data-dir': { type: 'string' },
+      'api-key': { type: 'string' },
+      'base-url': { type: 'string' },
+    },
+  });
+  const models = [...new Set(positionals)];
+  if (models.length === 0) throw new UsageError('give at least one model to test');
+  const out = values.output;
+  if (out && extname(out).toLowerCase() !== '.json') throw new UsageError('-o must end in .json (the trust report is JSON)');
+  const names = (values.perspective ?? []).flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean);
+  const bad = names.filter((n) => !isPerspective(n));
+  if (bad.length) throw new UsageError(`unknown perspective${bad.length > 1 ? 's' : ''} ${bad.map((b) => `'${b}'`).join(', ')} (known: ${PERSPECTIVES.join(', ')})`);
+  const perspectives: readonly Perspective[] = names.length ? PERSPECTIVES.filter((p) => names.includes(p)) : PERSPECTIVES;
+  const limit = positiveInt(values.limit, '--limit', LIMITS.tests);
+  const concurrency = positiveInt(values.concurrency, '--concurrency', 64);
+  let maxCostUsd: number | undefined;
+  if (values['max-cost'] !== undefined) {
+    maxCostUsd = Number(values['max-cost']);
+    if (!(maxCostUsd > 0) || !Number.isFinite(maxCostUsd)) throw new UsageError('--max-cost must be a positive number of USD');
+  }
+  if (values['base-url'] && !(values['api-key'] ?? process.env.BAIMO_API_KEY)) throw new UsageError('--base-url needs --api-key (or BAIMO_API_KEY)');
+  const grader = values.grader ?? models[0]!;
+
+  const suites = perspectives.map((perspective) => ({ perspective, suite: loadTrustSuite(perspective, { models, grader, limit }) }));
+  const calls = suites.reduce((n, s) => n + caseCount(s.suite), 0);
+  if (calls > LIMITS.calls) throw new SuiteError(`the run plans ${calls} model calls; at most ${LIMITS.calls} per run (use --limit or fewer models)`);
+  const named = new Map<string, string>();
+  models.forEach((m) => named.set(m, 'MODEL'));
+  if (suites.some((s) => s.suite.tests.some((t) => t.assert.some((a) => a.type.endsWith('llm-rubric'))))) named.set(grader, named.has(grader) ? 'MODEL' : '--grader');
+
+  const runId = timeOrderedId('eval_');
+  const { caller, dataDir, close } = await connect(values, named, runId, 0, maxCostUsd);
+  const sigint = onInterrupt();
+  const progress = progressWriter(process.stderr);
+  let run: Awaited<ReturnType<typeof runTrust>>;
+  try {
+    run = await runTrust(suites, {
+      caller,
+      runId,
+      models,
+      grader,
+      concurrency,
+      cache: values['no-cache'] ? undefined : new AnswerCache(join(dataDir, 'eval-cache')),
+      maxCostUsd,
+      signal: sigint.signal,
+      onProgress: (p) => progress.update(p),
+    });
+  } finally {
+    progress.end();
+    sigint.dispose();
+    await close();
+  }
+  const summary = trustSummary(run);
+  if (out) writeFileSync(out, `${JSON.stringify(trustReport(run, summary), null, 2)}\n`);
+  process.stdout.write(trustTable(summary));
+  if (run.status === 'canceled') return 130;
+  return run.status === 'complete' ? 0 : 1;
+}
+
 /** `baimo eval …`; returns the exit code. Suite and usage errors are reported here (exit 2). */
 export async function evalCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   try {
     if (sub === 'run') return await runCommand(rest);
     if (sub === 'compare') return compareCommand(rest);
+    if (sub === 'trust') return await trustCommand(rest);
     if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
       process.stdout.write(EVAL_HELP);
       return sub === undefined ? 2 : 0;

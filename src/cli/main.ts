@@ -36,6 +36,9 @@ Usage:
                                        run an evaluation suite (promptfoo-shaped YAML) through the
                                        gateway, recorded like baimo chat; exit 1 when its pass
                                        threshold is missed, 2 on a bad suite (baimo eval help)
+  baimo eval trust MODEL… [--perspective NAME…] [--limit N] [--grader MODEL] [-o OUT.json]
+                                       the shipped trust suites (jailbreak … hallucination): score,
+                                       refusal rate and cost per model and perspective
   baimo migrate [--database-url URL]   apply the PostgreSQL schema migrations
   baimo migrate --from sqlite DATA_DIR [--database-url URL]
                                        copy an embedded hub's data into PostgreSQL (safe to repeat)
