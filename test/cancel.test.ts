@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { EventEmitter } from 'node:events';
 import { Cancel } from '../src/core/cancel.js';
 
 describe('Cancel', () => {
@@ -43,5 +44,23 @@ describe('Cancel', () => {
     parent.finish();
     await new Promise((r) => setTimeout(r, 30));
     expect(child.aborted).toBe(false);
+  });
+});
+
+describe('Cancel children of a long-lived parent', () => {
+  it('stop following it when finished, so a run of many calls leaves no listeners behind', () => {
+    const run = new AbortController();
+    const parent = new Cancel();
+    for (let i = 0; i < 50; i++) {
+      new Cancel(run.signal).finish();
+      new Cancel(parent).finish();
+    }
+    expect(EventEmitter.getEventListeners(run.signal, 'abort')).toHaveLength(0);
+    // A child still at work follows its parent as before.
+    const live = new Cancel(run.signal);
+    const child = new Cancel(parent);
+    run.abort('stop');
+    parent.abort('stop');
+    expect([live.aborted, child.aborted]).toEqual([true, true]);
   });
 });

@@ -13,6 +13,8 @@ export class Cancel {
   private children: Cancel[] | undefined;
   private controller: AbortController | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Stops following the parent: a long-lived parent (an eval run's signal) must not keep every finished child. */
+  private unfollow: (() => void) | undefined;
 
   /** With a parent, it is canceled when the parent is, and finished when the parent is. */
   constructor(parent?: Cancel | AbortSignal) {
@@ -21,9 +23,19 @@ export class Cancel {
       this.aborted = true;
       this.reason = parent.reason;
     } else if (parent instanceof Cancel) {
-      parent.once('abort', () => this.abort(parent.reason));
+      const onAbort = () => this.abort(parent.reason);
+      parent.once('abort', onAbort);
       (parent.children ??= []).push(this);
-    } else parent.addEventListener('abort', () => this.abort(parent.reason), { once: true });
+      this.unfollow = () => {
+        parent.removeListener('abort', onAbort);
+        const i = parent.children?.indexOf(this) ?? -1;
+        if (i >= 0) parent.children!.splice(i, 1);
+      };
+    } else {
+      const onAbort = () => this.abort(parent.reason);
+      parent.addEventListener('abort', onAbort, { once: true });
+      this.unfollow = () => parent.removeEventListener('abort', onAbort);
+    }
   }
 
   /** An AbortSignal that follows this cancellation, made on first use. */
@@ -76,6 +88,8 @@ export class Cancel {
   finish(): void {
     clearTimeout(this.timer);
     this.listeners = undefined;
+    this.unfollow?.();
+    this.unfollow = undefined;
     const children = this.children;
     this.children = undefined;
     if (children) for (const c of children) c.finish();
