@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kbProgressLine, kbProgressWriter } from '../src/cli/kb-progress.js';
+import { attributesOf, chunkingOf, snippet } from '../src/cli/kb.js';
 import { startTestHub } from './helpers/hub.js';
 import type { TestHub } from './helpers/hub.js';
 import { startOpenAIUpstream } from './upstreams/openai.js';
@@ -65,7 +67,8 @@ function write(path: string, text: string): void {
 
 beforeAll(async () => {
   upstream = await startOpenAIUpstream();
-  hub = await startTestHub(`providers:\n  loop:\n    baseURL: ${upstream.baseURL}\n`, { BAIMO_AUTH: 'required', BAIMO_ADMIN_KEY: ADMIN });
+  // Uploads over 64 KB are refused (413): a file the hub turns away at upload.
+  hub = await startTestHub(`server:\n  maxBodyBytes: 65536\nproviders:\n  loop:\n    baseURL: ${upstream.baseURL}\n`, { BAIMO_AUTH: 'required', BAIMO_ADMIN_KEY: ADMIN });
   keyA = await newKey();
   keyB = await newKey();
   dir = mkdtempSync(join(tmpdir(), 'baimo-kb-'));
@@ -162,6 +165,14 @@ describe('baimo kb', () => {
       attributes: { lang: 'zh', year: 2020, river: true, note: 'a=b' },
       chunking_strategy: { type: 'static', static: { max_chunk_size_tokens: 200, chunk_overlap_tokens: 100 } },
     });
+
+    // A file the hub refuses at upload is counted failed with the hub's reason; the others go on.
+    write(join(dir, 'big/huge.txt'), 'x'.repeat(100_000));
+    write(join(dir, 'big/small.txt'), EN);
+    const big = kb(['add', id, 'big']);
+    expect(await big.exited).toBe(1);
+    expect(big.out()).toContain(`${id}: 1 of 2 files added, 1 failed`);
+    expect(big.out()).toMatch(/failed {2}big\/huge\.txt: upload refused \(413 payload_too_large\): Request body is larger than the limit of 65536 bytes\./);
   }, 60_000);
 
   it('refuses with exit 2 and the hub’s message: a wrong key (not echoed), an unknown store, another key’s store; bad flags; an unreachable hub is exit 1', async () => {
@@ -217,4 +228,48 @@ describe('baimo kb', () => {
     const b = await api(`/v1/vector_stores/${id}/file_batches/${batch}`);
     expect(b).toMatchObject({ status: 'cancelled', file_counts: { in_progress: 0, completed: 0, cancelled: 3, total: 3 } });
   }, 60_000);
+});
+
+describe('baimo kb, its pure parts', () => {
+  it('draws the progress bar, redrawn on a terminal and a line per 10% elsewhere', () => {
+    const p = { done: 12, total: 40, failed: 3, bytes: 1_234_567, elapsedMs: 6000 };
+    expect(kbProgressLine(p, 10)).toBe('[===>      ] 12/40 files · 3 failed · 1.2 MB · ETA 0:14');
+    expect(kbProgressLine({ ...p, done: 0 }, 4)).toBe('[>   ] 0/40 files · 3 failed · 1.2 MB · ETA –');
+    expect(kbProgressLine({ ...p, done: 40 }, 4)).toBe('[====] 40/40 files · 3 failed · 1.2 MB · ETA 0:00');
+    // Absurd inputs: nothing to do, more done than planned.
+    expect(kbProgressLine({ ...p, done: 0, total: 0 }, 4)).toBe('[====] 0/0 files · 3 failed · 1.2 MB · ETA 0:00');
+    expect(kbProgressLine({ ...p, done: 50 }, 4)).toMatch(/^\[====\] 50\/40/);
+
+    const tty = { text: '', isTTY: true, write(s: string) { this.text += s; } };
+    const w = kbProgressWriter(tty);
+    for (let done = 0; done <= 4; done++) w.update({ ...p, done, total: 4 });
+    w.note('failed: a.pdf: invalid_file: no');
+    w.end();
+    expect(tty.text.split('\r\x1b[2K').length).toBe(7);
+    expect(tty.text).toContain('\r\x1b[2Kfailed: a.pdf: invalid_file: no\n[');
+    expect(tty.text.endsWith('\n')).toBe(true);
+
+    const log = { text: '', write(s: string) { this.text += s; } };
+    const l = kbProgressWriter(log);
+    for (let done = 0; done <= 100; done++) l.update({ ...p, done, total: 100 });
+    expect(log.text.split('\n').filter(Boolean)).toHaveLength(11);
+    expect(log.text).not.toContain('\r');
+  });
+
+  it('parses --attr and chunking flags, and cuts snippets without splitting a character', () => {
+    expect(attributesOf(['a=1', 'b=-2.5', 'c=true', 'd=false', 'e=x=y', 'f=', 'g=1e9', 'h=007'])).toEqual({ a: 1, b: -2.5, c: true, d: false, e: 'x=y', f: '', g: '1e9', h: 7 });
+    expect(attributesOf([])).toBeUndefined();
+    expect(() => attributesOf(['=v'])).toThrow(/KEY=VALUE/);
+    expect(() => attributesOf([`${'k'.repeat(65)}=v`])).toThrow(/KEY=VALUE/);
+    expect(() => attributesOf(Array.from({ length: 17 }, (_, i) => `k${i}=v`))).toThrow(/at most 16/);
+    expect(chunkingOf(undefined, undefined)).toBeUndefined();
+    expect(chunkingOf('1000', undefined)).toEqual({ type: 'static', static: { max_chunk_size_tokens: 1000, chunk_overlap_tokens: 400 } });
+    expect(chunkingOf('100', '0')).toEqual({ type: 'static', static: { max_chunk_size_tokens: 100, chunk_overlap_tokens: 0 } });
+    for (const [size, overlap] of [['99', undefined], ['4097', undefined], ['1e3', undefined], ['-100', undefined], ['200', '101'], ['200', 'x']] as const) {
+      expect(() => chunkingOf(size, overlap)).toThrow(/must be a whole number/);
+    }
+    expect(snippet('长江\n\n  是中国最长的河流', 5)).toBe('长江 是…');
+    expect(snippet('😀'.repeat(10), 3)).toBe('😀😀…');
+    expect(snippet('short')).toBe('short');
+  });
 });
