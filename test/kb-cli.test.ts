@@ -235,6 +235,9 @@ describe('baimo kb, its pure parts', () => {
     const p = { done: 12, total: 40, failed: 3, bytes: 1_234_567, elapsedMs: 6000 };
     expect(kbProgressLine(p, 10)).toBe('[===>      ] 12/40 files · 3 failed · 1.2 MB · ETA 0:14');
     expect(kbProgressLine({ ...p, done: 0 }, 4)).toBe('[>   ] 0/40 files · 3 failed · 1.2 MB · ETA –');
+    // Files failed locally are done at once: the pace is the hub's alone (10 s for 2 → 30 s for 6 more).
+    expect(kbProgressLine({ ...p, done: 2, paced: 0, total: 10, elapsedMs: 10_000 }, 4)).toMatch(/ETA –$/);
+    expect(kbProgressLine({ ...p, done: 4, paced: 2, total: 10, elapsedMs: 10_000 }, 4)).toMatch(/ETA 0:30$/);
     expect(kbProgressLine({ ...p, done: 40 }, 4)).toBe('[====] 40/40 files · 3 failed · 1.2 MB · ETA 0:00');
     // Absurd inputs: nothing to do, more done than planned.
     expect(kbProgressLine({ ...p, done: 0, total: 0 }, 4)).toBe('[====] 0/0 files · 3 failed · 1.2 MB · ETA 0:00');

@@ -50,7 +50,6 @@ export class HubClient {
     try {
       res = await fetch(`${this.baseURL}${path}`, init);
     } catch (err) {
-      if ((err as Error).name === 'AbortError') throw err;
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new HubUnreachableError(`cannot reach the hub at ${this.baseURL}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
     }
@@ -71,20 +70,19 @@ export class HubClient {
   }
 
   /** A JSON request; resolves to the parsed body of a 2xx answer, throws HubRequestError otherwise. */
-  json<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  json<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
     return this.send(path, {
       method,
       headers: this.headers(body === undefined ? {} : { 'content-type': 'application/json' }),
       ...(body !== undefined && { body: JSON.stringify(body) }),
-      ...(signal && { signal }),
     }) as Promise<T>;
   }
 
   /** `POST /v1/files` as multipart/form-data: the bytes under `filename`, with `purpose`. */
-  upload<T>(filename: string, bytes: Uint8Array, purpose: string, signal?: AbortSignal): Promise<T> {
+  upload<T>(filename: string, bytes: Uint8Array, purpose: string): Promise<T> {
     const form = new FormData();
     form.append('purpose', purpose);
     form.append('file', new Blob([bytes]), filename);
-    return this.send('/v1/files', { method: 'POST', headers: this.headers(), body: form, ...(signal && { signal }) }) as Promise<T>;
+    return this.send('/v1/files', { method: 'POST', headers: this.headers(), body: form }) as Promise<T>;
   }
 }

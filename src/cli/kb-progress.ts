@@ -7,6 +7,11 @@
 
 export interface KbProgress {
   readonly done: number;
+  /**
+   * Of `done`, those the hub finished (ingested, failed or cancelled): the ETA's pace. Files failed
+   * locally are done at once and would make the rest look quick. Default: all of `done`.
+   */
+  readonly paced?: number;
   readonly total: number;
   readonly failed: number;
   /** Bytes uploaded so far. */
@@ -35,7 +40,8 @@ export function kbProgressLine(p: KbProgress, width = 24): string {
   const frac = p.total ? Math.min(1, p.done / p.total) : 1;
   const filled = Math.floor(frac * width);
   const bar = filled >= width ? '='.repeat(width) : `${'='.repeat(filled)}>${' '.repeat(width - filled - 1)}`;
-  const eta = p.done >= p.total ? '0:00' : p.done > 0 ? clock((p.elapsedMs / p.done) * (p.total - p.done)) : '–';
+  const paced = p.paced ?? p.done;
+  const eta = p.done >= p.total ? '0:00' : paced > 0 ? clock((p.elapsedMs / paced) * (p.total - p.done)) : '–';
   return `[${bar}] ${p.done}/${p.total} files · ${p.failed} failed · ${size(p.bytes)} · ETA ${eta}`;
 }
 

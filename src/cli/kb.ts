@@ -250,13 +250,14 @@ async function add(args: string[]): Promise<number> {
   // Failed before reaching a batch (unreadable, refused at upload): batch counts hold the others.
   const localFailed = () => items.filter((i) => i.error !== undefined && i.fileId === undefined).length;
   const show = () => {
-    let done = localFailed();
-    let failed = done;
+    const local = localFailed();
+    let paced = 0;
+    let failed = local;
     for (const b of batches.values()) {
-      done += b.file_counts.completed + b.file_counts.failed + b.file_counts.cancelled;
+      paced += b.file_counts.completed + b.file_counts.failed + b.file_counts.cancelled;
       failed += b.file_counts.failed;
     }
-    progress.update({ done, total: items.length, failed, bytes: uploadedBytes, elapsedMs: Date.now() - started });
+    progress.update({ done: local + paced, paced, total: items.length, failed, bytes: uploadedBytes, elapsedMs: Date.now() - started });
   };
 
   try {
@@ -269,13 +270,14 @@ async function add(args: string[]): Promise<number> {
     const worker = async () => {
       while (next < queue.length && !stop.signal.aborted) {
         const item = queue[next++]!;
+        // Not aborted on Ctrl-C: an upload cut off may still be stored by the hub, unknown to us
+        // and never deleted; the few in flight finish and are deleted with the rest.
         try {
           const bytes = await readFile(item.path);
-          const f = await client.upload<{ id: string }>(basename(item.path), bytes, 'assistants', stop.signal);
+          const f = await client.upload<{ id: string }>(basename(item.path), bytes, 'assistants');
           item.fileId = f.id;
           uploadedBytes += bytes.byteLength;
         } catch (e) {
-          if (stop.signal.aborted) return;
           if (e instanceof HubUnreachableError || (e instanceof HubRequestError && e.status === 401)) throw e;
           const why = e instanceof HubRequestError ? `upload refused (${e.status}${e.code ? ` ${e.code}` : ''}): ${e.message}` : localReason(e);
           item.error = why;
