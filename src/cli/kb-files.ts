@@ -14,7 +14,8 @@ export interface Expanded {
   readonly dirs: { readonly path: string; readonly count: number }[];
 }
 
-function reason(err: unknown): string {
+/** An OS error as a person reads it, without the path (the caller names the file). */
+export function osReason(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   // "ENOENT: no such file or directory, stat 'x'" → "ENOENT: no such file or directory"
   return e.code ? `${e.code}: ${e.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '')}` : String(e.message ?? err);
@@ -25,7 +26,7 @@ function walk(dir: string, seen: Set<string>, out: LocalFile[]): void {
   try {
     real = realpathSync(dir);
   } catch (err) {
-    out.push({ path: dir, error: reason(err) });
+    out.push({ path: dir, error: osReason(err) });
     return;
   }
   // A symlink back up the tree would otherwise be walked forever.
@@ -35,7 +36,7 @@ function walk(dir: string, seen: Set<string>, out: LocalFile[]): void {
   try {
     names = readdirSync(dir).sort();
   } catch (err) {
-    out.push({ path: dir, error: reason(err) });
+    out.push({ path: dir, error: osReason(err) });
     return;
   }
   for (const name of names) {
@@ -47,7 +48,7 @@ function walk(dir: string, seen: Set<string>, out: LocalFile[]): void {
       else if (st.isFile()) out.push({ path, bytes: st.size });
       // Sockets, FIFOs, devices: not documents.
     } catch (err) {
-      out.push({ path, error: reason(err) });
+      out.push({ path, error: osReason(err) });
     }
   }
 }
@@ -67,7 +68,7 @@ export function expandPaths(paths: readonly string[]): Expanded {
       } else if (st.isFile()) files.push({ path, bytes: st.size });
       else files.push({ path, error: 'not a regular file or directory' });
     } catch (err) {
-      files.push({ path, error: reason(err) });
+      files.push({ path, error: osReason(err) });
     }
   }
   return { files, dirs };

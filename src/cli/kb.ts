@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HubClient, HubRequestError, HubUnreachableError, hubBaseURL } from './hub-client.js';
-import { expandPaths } from './kb-files.js';
+import { expandPaths, osReason } from './kb-files.js';
 import { kbProgressWriter, size } from './kb-progress.js';
 
 export const KB_HELP = `Usage:
@@ -266,31 +266,27 @@ async function add(args: string[]): Promise<number> {
     const total = queue.reduce((n, i) => n + i.bytes, 0);
     err.write(`uploading ${queue.length} file${queue.length === 1 ? '' : 's'} (${size(total)})\n`);
     show();
-    let next = 0;
-    const worker = async () => {
-      while (next < queue.length && !stop.signal.aborted) {
-        const item = queue[next++]!;
-        // Not aborted on Ctrl-C: an upload cut off may still be stored by the hub, unknown to us
-        // and never deleted; the few in flight finish and are deleted with the rest.
-        try {
-          const bytes = await readFile(item.path);
-          const f = await client.upload<{ id: string }>(basename(item.path), bytes, 'assistants');
-          item.fileId = f.id;
-          uploadedBytes += bytes.byteLength;
-        } catch (e) {
-          if (e instanceof HubUnreachableError || (e instanceof HubRequestError && e.status === 401)) throw e;
-          const why = e instanceof HubRequestError ? `upload refused (${e.status}${e.code ? ` ${e.code}` : ''}): ${e.message}` : localReason(e);
-          item.error = why;
-          progress.note(`failed: ${item.path}: ${why}`);
-        }
-        show();
+    // Not aborted on Ctrl-C: an upload cut off may still be stored by the hub, unknown to us and
+    // never deleted; the few in flight finish and are deleted with the rest.
+    await inPool(queue, UPLOAD_CONCURRENCY, () => stop.signal.aborted, async (item) => {
+      try {
+        const bytes = await readFile(item.path);
+        const f = await client.upload<{ id: string }>(basename(item.path), bytes, 'assistants');
+        item.fileId = f.id;
+        uploadedBytes += bytes.byteLength;
+      } catch (e) {
+        // The hub gone or the key revoked: no other file would fare better.
+        if (e instanceof HubUnreachableError || (e instanceof HubRequestError && e.status === 401)) throw e;
+        const why = e instanceof HubRequestError ? `upload refused (${e.status}${e.code ? ` ${e.code}` : ''}): ${e.message}` : osReason(e);
+        item.error = why;
+        progress.note(`failed: ${item.path}: ${why}`);
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(UPLOAD_CONCURRENCY, queue.length) }, worker));
+      show();
+    });
     const uploaded = queue.filter((i) => i.fileId !== undefined);
     if (stop.signal.aborted) {
       // Nothing was added to the store yet: the files uploaded so far are removed from Files again.
-      await Promise.allSettled(uploaded.map((i) => client.json('DELETE', `/v1/files/${encodeURIComponent(i.fileId!)}`)));
+      await inPool(uploaded, UPLOAD_CONCURRENCY, () => false, (i) => client.json('DELETE', `/v1/files/${encodeURIComponent(i.fileId!)}`).catch(() => undefined));
       progress.end();
       err.write(`cancelled during upload: nothing was added to ${store}\n`);
       return 130;
@@ -359,10 +355,28 @@ async function add(args: string[]): Promise<number> {
   return completed === items.length ? 0 : 1;
 }
 
-function localReason(e: unknown): string {
-  const x = e as NodeJS.ErrnoException;
-  return x.code ? `${x.code}: ${x.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '')}` : (x.message ?? String(e));
+/**
+ * `fn` over `xs`, at most `n` at a time, starting no more once `halted()`; the first error stops
+ * every worker from starting another and is thrown once those running have ended.
+ */
+async function inPool<T>(xs: readonly T[], n: number, halted: () => boolean, fn: (x: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (next < xs.length && !failed && !halted()) {
+      try {
+        await fn(xs[next++]!);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  const results = await Promise.allSettled(Array.from({ length: Math.min(n, xs.length) }, worker));
+  const rejected = results.find((r) => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
 }
+
 
 /** The batch's failed files not yet seen, with the hub's last_error, noted on their items. */
 async function collectFailures(client: HubClient, store: string, batchId: string, byFileId: Map<string, Item>, seen: Set<string>, note: (line: string) => void): Promise<void> {
