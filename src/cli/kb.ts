@@ -320,6 +320,9 @@ async function add(args: string[]): Promise<number> {
     }
 
     if (stop.signal.aborted) {
+      // Files uploaded for a batch Ctrl-C came before (past the first 2000): removed from Files again.
+      const unbatched = uploaded.filter((i) => !byFileId.has(i.fileId!));
+      await inPool(unbatched, UPLOAD_CONCURRENCY, () => false, (i) => client.json('DELETE', `/v1/files/${encodeURIComponent(i.fileId!)}`).catch(() => undefined));
       for (const [id, b] of batches) {
         if (b.status !== 'in_progress') continue;
         try {
