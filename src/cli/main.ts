@@ -16,6 +16,7 @@ import { isWorkerProcess, serveWorker, serveWorkers, workerCount, WorkersError }
 import { DataDirError } from '../store/data-dir.js';
 import { startBanner } from './banner.js';
 import { evalCommand } from './eval.js';
+import { kbCommand } from './kb.js';
 import { openLocalGateway } from './local.js';
 import { migrateCommand } from './migrate.js';
 
@@ -39,6 +40,9 @@ Usage:
   baimo eval trust MODEL… [--perspective NAME…] [--limit N] [--grader MODEL] [-o OUT.json]
                                        the shipped trust suites (jailbreak … hallucination): score,
                                        refusal rate and cost per model and perspective
+  baimo kb create NAME | add STORE FILES… | ls | search STORE QUERY   [--base-url URL --api-key KEY]
+                                       knowledge bases (vector stores) on a running hub: upload and
+                                       ingest files with progress, search them (baimo kb help)
   baimo migrate [--database-url URL]   apply the PostgreSQL schema migrations
   baimo migrate --from sqlite DATA_DIR [--database-url URL]
                                        copy an embedded hub's data into PostgreSQL (safe to repeat)
@@ -46,7 +50,9 @@ Usage:
 Environment:
   BAIMO_PORT, BAIMO_HOST, BAIMO_CONFIG, BAIMO_DATA_DIR,
   BAIMO_WORKERS                                          same as the flags
-  BAIMO_API_KEY                                          the key baimo chat calls as (default: the admin)
+  BAIMO_API_KEY                                          the key baimo chat calls as (default: the admin),
+                                                         and baimo kb's key
+  BAIMO_URL                                              the hub baimo kb drives (default http://127.0.0.1:4000)
   BAIMO_DATABASE_URL                                     the shared store (PostgreSQL): replicas, --workers;
                                                          the database baimo migrate uses
   BAIMO_REDIS_URL                                        shared limits and change notifications (with the above)
@@ -208,6 +214,9 @@ async function main(argv: string[]): Promise<void> {
       return chat(rest);
     case 'eval':
       process.exitCode = await evalCommand(rest);
+      return;
+    case 'kb':
+      process.exitCode = await kbCommand(rest);
       return;
     case 'migrate':
       process.exitCode = await migrateCommand(rest);
