@@ -12,7 +12,8 @@ import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunkDocument } from '../src/knowledge/ingest/chunk.js';
 import { countTokens, loadTokenizer } from '../src/usage/tokens.js';
-import { startTestHub } from './helpers/hub.js';
+import { startSharedTestHub, startTestHub } from './helpers/hub.js';
+import { createTestDatabase } from './helpers/pg.js';
 import type { TestHub } from './helpers/hub.js';
 import { startOpenAIUpstream } from './upstreams/openai.js';
 import type { OpenAIUpstream } from './upstreams/openai.js';
@@ -58,7 +59,7 @@ async function startEvilUpstream(): Promise<EvilUpstream> {
       if (req.url === '/v1/embeddings') {
         const inputs = typeof body.input === 'string' ? [body.input] : (body.input ?? []);
         const data = inputs.map((_, index) => {
-          const dim = model === 'wrong-dim' ? 4 + index + (state.hits % 3) : 8;
+          const dim = model === 'wrong-dim' ? 4 + index + (state.hits % 3) : model === 'shifty' ? 8 + (state.hits % 5) : 8;
           const numbers = Array.from({ length: dim }, (_, i) => (model === 'inf' ? '1e999' : String((i + 1) / 10)));
           return `{"object":"embedding","index":${index},"embedding":[${numbers.join(',')}]}`;
         });
@@ -157,6 +158,11 @@ server:
 knowledge:
   embeddingModel: loop/text-embedding-3-small
   rerankModel: loop/rr
+virtualModels:
+  kb-gone:
+    kind: rag
+    model: loop/gpt-test
+    vectorStores: [vs_01a24b000000000000000000deadbeef]
 `,
     { BAIMO_AUTH: 'required', BAIMO_ADMIN_KEY: ADMIN, LOOP_KEY: LOOP_SECRET, EVIL_KEY: EVIL_SECRET },
   );
@@ -428,4 +434,78 @@ describe('chunking a line with no punctuation', () => {
     // of the shared ingest thread for a 40 MB line); now each cut reads about 15 of its own lengths.
     expect(counted).toBeLessThan(line.length * 20);
   });
+});
+
+describe('more hostile requests', () => {
+  it('search queries in full-text syntax, lone surrogates and 4096-character words are plain text', async () => {
+    const vs = await client(keyA).vectorStores.create({ name: 'fts' });
+    await client(keyA).vectorStores.files.createAndPoll(vs.id, { file_id: await upload(keyA, Buffer.from('The "river" flows. 长江*流经 NEAR 上海。'), 'fts.txt') });
+    for (const query of ['"', '"unbalanced', 'NEAR(a b', 'river*', '* OR 1=1 --', 'AND OR NOT', '^river', 'col:river', "'; DROP TABLE chunks; --", '\ud800x', 'x'.repeat(4096), '长'.repeat(4096), '{}[]()', '\u0001\u0002']) {
+      const r = await raw(keyA, 'POST', `/v1/vector_stores/${vs.id}/search`, `{"query": ${JSON.stringify(query).replace(/\\\\u/g, '\\u')}}`);
+      expect(r.status, `${query.slice(0, 20)}: ${r.text.slice(0, 300)}`).toBe(200);
+    }
+    await otherTenantServed();
+  });
+
+  it('hostile multipart uploads are 4xx', async () => {
+    const form = (parts: [string, string | Blob, string?][]) => {
+      const f = new FormData();
+      for (const [k, v, name] of parts) (name === undefined ? f.append(k, v as string) : f.append(k, v as Blob, name));
+      return f;
+    };
+    const post = async (body: FormData | string, headers: Record<string, string> = {}) => {
+      const res = await fetch(`${hub.url}/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${keyA}`, ...headers }, body });
+      const text = await res.text();
+      return { status: res.status, text, json: JSON.parse(text) } as Raw;
+    };
+    expectError(await post(form([['purpose', 'assistants']])), 400);
+    expectError(await post(form([['purpose', 'nope'], ['file', new Blob(['x']), 'a.txt']])), 400);
+    expectError(await post(form([['purpose', 'assistants'], ['file', new Blob(['x']), '../../']])), 400);
+    const many = form(Array.from({ length: 20_000 }, (_, i) => [`f${i}`, 'v'] as [string, string]));
+    many.append('purpose', 'assistants');
+    const m = await post(many);
+    expect(m.status).toBeGreaterThanOrEqual(400);
+    expect(m.status).toBeLessThan(500);
+    expectError(m, m.status);
+    expectError(await post('--x\r\nnot a multipart body', { 'content-type': 'multipart/form-data; boundary=x' }), 400);
+    expectError(await post('{}', { 'content-type': 'application/json' }), 415);
+    await otherTenantServed();
+  });
+
+  it('a rag model whose store is gone answers a clear error or an ungrounded answer, never a 500', async () => {
+    const r = await raw(keyA, 'POST', '/v1/chat/completions', { model: 'kb-gone', messages: [{ role: 'user', content: '长江有多长？' }] });
+    expect(r.status, r.text.slice(0, 300)).not.toBe(500);
+    if (r.status !== 200) expectError(r, r.status);
+    await otherTenantServed();
+  });
+});
+
+describe('a model whose vectors change length between calls, on PostgreSQL', () => {
+  it('files embedded at different lengths leave the store searchable by keyword and vector search a clear answer', async () => {
+    const db = await createTestDatabase();
+    const pgHub = await startSharedTestHub(
+      `providers:\n  evil:\n    baseURL: ${evil.baseURL}\n    apiKey: \${EVIL_KEY}\n`,
+      { databaseUrl: db.url },
+      { BAIMO_AUTH: 'none', EVIL_KEY: EVIL_SECRET },
+    );
+    try {
+      const c = new OpenAI({ baseURL: `${pgHub.url}/v1`, apiKey: 'x', maxRetries: 0 });
+      const vs = await c.vectorStores.create({ name: 'shifty', embedding_model: 'evil/shifty' } as any);
+      for (const text of ['长江是中国最长的河流。', 'The Thames flows through London.', '黄河是中国第二长的河流。']) {
+        const f = await c.vectorStores.files.createAndPoll(vs.id, { file_id: (await c.files.create({ file: await toFile(Buffer.from(text), 'f.txt'), purpose: 'assistants' })).id });
+        expect(['completed', 'failed']).toContain(f.status);
+      }
+      for (const baimo_mode of ['keyword', 'vector', 'hybrid']) {
+        const res = await fetch(`${pgHub.url}/v1/vector_stores/${vs.id}/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '长江', baimo_mode }) });
+        const text = await res.text();
+        // 200 where the server has pgvector (each length searched apart); without it, vector search
+        // is a 501 naming what to install, never an opaque 500.
+        if (baimo_mode === 'keyword') expect(res.status, text.slice(0, 300)).toBe(200);
+        else if (res.status !== 200) expectError({ status: res.status, text, json: JSON.parse(text) }, 501);
+      }
+    } finally {
+      await pgHub.dispose();
+      await db.drop();
+    }
+  }, 120_000);
 });

@@ -11,6 +11,7 @@
  * The threshold applies to that final score.
  */
 import { HubError } from '../core/errors.js';
+import { VectorsUnavailableError } from './ports.js';
 import type { ChunkHit, ChunkIndex, ChunkScope, KnowledgeModels } from './ports.js';
 import { queryTerms } from './segment.js';
 
@@ -83,6 +84,19 @@ export function usableVectors<V extends readonly Float32Array[]>(model: string, 
   return vectors;
 }
 
+/**
+ * The index's nearest chunks. A backend without vectors (PostgreSQL without pgvector) is the
+ * hub's setup, not the client's mistake: a 501 that says what to install, not an opaque 500.
+ */
+async function nearest(index: ChunkIndex, scope: ChunkScope, v: Float32Array, n: number): Promise<ChunkHit[]> {
+  try {
+    return await index.nearest(scope, v, n);
+  } catch (err) {
+    if (err instanceof VectorsUnavailableError) throw new HubError('not_found', err.message, { status: 501, code: 'vectors_unavailable' });
+    throw err;
+  }
+}
+
 /** Runs one search. `models` is needed when there are vectors to search or a rerank model is given. */
 export async function search(index: ChunkIndex, models: KnowledgeModels | undefined, req: SearchRequest, signal: AbortSignal = new AbortController().signal): Promise<SearchResult> {
   const n = candidates(req.maxResults);
@@ -94,7 +108,7 @@ export async function search(index: ChunkIndex, models: KnowledgeModels | undefi
   for (const group of req.vectors) {
     if (!models) throw new Error('a store with an embedding model needs the models caller');
     const vectors = usableVectors(group.model, (await models.embed(group.model, req.queries, signal)).vectors);
-    for (const v of vectors) lists.push({ kind: 'vector', hits: await index.nearest(group.scope, v, n) });
+    for (const v of vectors) lists.push({ kind: 'vector', hits: await nearest(index, group.scope, v, n) });
   }
   if (!lists.length) return { hits: [], scoring: null };
 
