@@ -262,6 +262,12 @@ describe('absurd bodies', () => {
     expectError(await raw(keyA, 'POST', `/v1/vector_stores/${store}/files`, { file_id: 'file-x', attributes: { k: 'v'.repeat(1_000_000) } }), 400);
     const inList = { type: 'in', key: 'k', value: Array.from({ length: 100_000 }, (_, i) => i) };
     expectError(await raw(keyA, 'POST', `/v1/vector_stores/${store}/search`, { query: 'x', filters: inList }), 400);
+    // A key JSON.parse keeps and no object can hold: refused, not silently dropped.
+    expectError(await raw(keyA, 'POST', `/v1/vector_stores`, '{"metadata": {"__proto__": "x", "team": "docs"}}'), 400);
+    expectError(await raw(keyA, 'POST', `/v1/vector_stores/${store}/files`, '{"file_id": "file-x", "attributes": {"__proto__": "x"}}'), 400);
+    const ctor = await raw(keyA, 'POST', `/v1/vector_stores`, { metadata: { constructor: 'x', toString: 'y' } });
+    expect(ctor.status, ctor.text).toBe(200);
+    expect(ctor.json.metadata).toEqual({ constructor: 'x', toString: 'y' });
     const queries = Array.from({ length: 10_000 }, () => 'q'.repeat(300));
     const q = await raw(keyA, 'POST', `/v1/vector_stores/${store}/search`, { query: queries });
     expect([400, 413]).toContain(q.status);
