@@ -360,13 +360,18 @@ describe('POST /v1/rerank', () => {
     await otherTenantServed();
   });
 
-  it('an upstream that answers garbage, 10 MB or nothing is a 5xx in OpenAI shape with no secret', async () => {
+  it('an upstream that answers garbage or nothing is a 5xx in OpenAI shape with no secret; 10 MB is read', async () => {
     const other = raw(keyB, 'POST', '/v1/rerank', { model: 'loop/rr', query: 'capital of china', documents: docs });
     for (const model of ['evil/garbage', 'evil/hang']) {
       const r = await raw(keyA, 'POST', '/v1/rerank', { model, query: 'q', documents: docs });
       expect(r.status, `${model}: ${r.text.slice(0, 300)}`).toBeGreaterThanOrEqual(500);
       expectError(r, r.status);
     }
+    // A 10 MB answer whose results are an empty list is read (under the 256 MB cap) and relayed as such.
+    const huge = await raw(keyA, 'POST', '/v1/rerank', { model: 'evil/huge', query: 'q', documents: docs });
+    expect(huge.status, huge.text.slice(0, 300)).toBe(200);
+    expect(huge.json.results).toEqual([]);
+    expect(huge.text.length).toBeLessThan(1000);
     const o = await other;
     expect(o.status, o.text).toBe(200);
     expect(o.json.results[0].index).toBe(0);
