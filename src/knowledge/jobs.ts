@@ -9,6 +9,7 @@
  * replaceFile → `completed`, or `failed` with the reason. A file removed or a store deleted
  * meanwhile aborts the job; whatever it had put in the index is taken out again.
  */
+import { usableVectors } from './search.js';
 import type { ChunkIndex, ChunkInput, FileError, FileStore, JobOutcome, KnowledgeModels, PrepareFile, VectorStoreFileRow, VectorStoreStore } from './ports.js';
 
 export interface RunnerDeps {
@@ -175,6 +176,8 @@ export class IngestionRunner {
         if (r.vectors.length !== batch.length) throw new Error(`The embedding model returned ${r.vectors.length} vectors for ${batch.length} inputs.`);
         vectors = vectors.concat(r.vectors);
       }
+      // Checked over the whole file: each batch must agree with the others too.
+      usableVectors(vs.embeddingModel, vectors as Float32Array[]);
     }
     const chunks: ChunkInput[] = prepared.chunks.map((c, i) => ({ seq: c.seq, text: c.text, terms: c.terms, tokens: c.tokens, ...(vectors[i] && { vector: vectors[i] }) }));
     signal.throwIfAborted();

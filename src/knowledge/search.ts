@@ -10,6 +10,8 @@
  *   - vector alone: the cosine similarity, negative clamped to 0.
  * The threshold applies to that final score.
  */
+import { HubError } from '../core/errors.js';
+import { VectorsUnavailableError } from './ports.js';
 import type { ChunkHit, ChunkIndex, ChunkScope, KnowledgeModels } from './ports.js';
 import { queryTerms } from './segment.js';
 
@@ -67,6 +69,34 @@ function candidates(maxResults: number): number {
   return Math.min(100, Math.max(20, maxResults * 3));
 }
 
+/**
+ * An embedding model's vectors as the index may hold them, or an `upstream` error: every vector
+ * non-empty, finite (a 1e999 in the JSON, or a float beyond float32, is Infinity) and as long as
+ * the others. An upstream answering otherwise would fill the index with vectors no query ever
+ * finds (or, on PostgreSQL, that fail every search of the store).
+ */
+export function usableVectors<V extends readonly Float32Array[]>(model: string, vectors: V): V {
+  const dim = vectors[0]?.length ?? 0;
+  for (const v of vectors) {
+    if (v.length === 0 || v.length !== dim) throw new HubError('upstream', `The embedding model ${model.slice(0, 200)} answered vectors of different lengths (${dim} and ${v.length}).`);
+    for (const x of v) if (!Number.isFinite(x)) throw new HubError('upstream', `The embedding model ${model.slice(0, 200)} answered a vector with a value that is not a finite number.`);
+  }
+  return vectors;
+}
+
+/**
+ * The index's nearest chunks. A backend without vectors (PostgreSQL without pgvector) is the
+ * hub's setup, not the client's mistake: a 501 that says what to install, not an opaque 500.
+ */
+async function nearest(index: ChunkIndex, scope: ChunkScope, v: Float32Array, n: number): Promise<ChunkHit[]> {
+  try {
+    return await index.nearest(scope, v, n);
+  } catch (err) {
+    if (err instanceof VectorsUnavailableError) throw new HubError('not_found', err.message, { status: 501, code: 'vectors_unavailable' });
+    throw err;
+  }
+}
+
 /** Runs one search. `models` is needed when there are vectors to search or a rerank model is given. */
 export async function search(index: ChunkIndex, models: KnowledgeModels | undefined, req: SearchRequest, signal: AbortSignal = new AbortController().signal): Promise<SearchResult> {
   const n = candidates(req.maxResults);
@@ -77,8 +107,8 @@ export async function search(index: ChunkIndex, models: KnowledgeModels | undefi
   }
   for (const group of req.vectors) {
     if (!models) throw new Error('a store with an embedding model needs the models caller');
-    const { vectors } = await models.embed(group.model, req.queries, signal);
-    for (const v of vectors) lists.push({ kind: 'vector', hits: await index.nearest(group.scope, v, n) });
+    const vectors = usableVectors(group.model, (await models.embed(group.model, req.queries, signal)).vectors);
+    for (const v of vectors) lists.push({ kind: 'vector', hits: await nearest(index, group.scope, v, n) });
   }
   if (!lists.length) return { hits: [], scoring: null };
 

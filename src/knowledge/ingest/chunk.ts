@@ -122,17 +122,31 @@ function fit(piece: string, max: number, count: (t: string) => number): { text: 
   const tokens = count(piece);
   if (tokens <= max) return piece.trim() ? [{ text: piece, tokens }] : [];
   const out: { text: string; tokens: number }[] = [];
+  // No token is shorter than a character, so a chunk's text is at most max × 16 characters unless
+  // tokens are long runs.
+  const span = max * 16;
   let rest = piece;
   while (rest) {
-    const whole = count(rest);
+    // Only a rest that could fit is counted whole: counting a long one on every cut made a 40 MB
+    // line without punctuation quadratic (hours on the ingest thread every tenant shares).
+    const whole = rest.length <= span ? count(rest) : Infinity;
     if (whole <= max) {
       out.push({ text: rest, tokens: whole });
       break;
     }
-    // The longest prefix within `max` tokens, by bisection over its length. No token is shorter
-    // than a character, so the prefix is at most max × 16 characters unless tokens are long runs.
-    let lo = 1;
-    let hi = Math.min(rest.length, max * 16);
+    // The longest prefix within `max` tokens. max / 3 UTF-16 units always fit (a byte-level BPE
+    // token covers at least one UTF-8 byte, and a unit is at most three); then galloping, and
+    // bisection between the last length that fits and the first that does not, so that no count
+    // reads much more than the answer.
+    let lo = Math.max(1, Math.min(rest.length, span, Math.floor(max / 3)));
+    let hi = Math.min(rest.length, span);
+    for (let probe = lo * 2; probe < hi; probe *= 2) {
+      if (count(rest.slice(0, probe)) > max) {
+        hi = probe - 1;
+        break;
+      }
+      lo = probe;
+    }
     while (lo < hi) {
       const mid = Math.ceil((lo + hi) / 2);
       if (count(rest.slice(0, mid)) <= max) lo = mid;

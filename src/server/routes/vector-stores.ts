@@ -28,15 +28,20 @@ const POLL_AFTER_MS = '200';
  */
 const text = (max: number, min = 0) => z.string().min(min).max(max).refine((s) => !s.includes('\u0000'), 'must not contain NUL characters');
 const ID = /^[A-Za-z0-9_-]{1,200}$/;
+/**
+ * Metadata and attributes: no `__proto__` key. JSON.parse makes it an own key, but zod's records
+ * (and any object the hub builds) drop it, so it would vanish from what the client stored.
+ */
+const pairs = <S extends z.ZodType>(record: S) =>
+  z
+    .unknown()
+    .refine((v) => typeof v !== 'object' || v === null || !Object.hasOwn(v, '__proto__'), 'keys must not be __proto__')
+    .pipe(record);
 
-const metadata = z
-  .record(text(64, 1), text(512))
-  .refine((m) => Object.keys(m).length <= MAX_PAIRS, `at most ${MAX_PAIRS} pairs`)
-  .nullable();
-const attributes = z
-  .record(text(64, 1), z.union([text(512), z.number().finite(), z.boolean()]))
-  .refine((m) => Object.keys(m).length <= MAX_PAIRS, `at most ${MAX_PAIRS} pairs`)
-  .nullable();
+const metadata = pairs(z.record(text(64, 1), text(512)).refine((m) => Object.keys(m).length <= MAX_PAIRS, `at most ${MAX_PAIRS} pairs`)).nullable();
+const attributes = pairs(
+  z.record(text(64, 1), z.union([text(512), z.number().finite(), z.boolean()])).refine((m) => Object.keys(m).length <= MAX_PAIRS, `at most ${MAX_PAIRS} pairs`),
+).nullable();
 const chunkingStrategy = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('auto') }),
   z.strictObject({
