@@ -11,6 +11,7 @@
  * choice in the config, so whoever may call the model may read what it cites.
  */
 import { z } from 'zod';
+import { HubError } from '../core/errors.js';
 import type { Model, ModelCaller } from '../core/model.js';
 import type { ChatEvent, ChatRequest, RetrievedPassage } from '../core/types.js';
 import { commonFields, defineVirtualKind, modelName } from '../ensemble/config.js';
@@ -52,17 +53,28 @@ export class RagModel implements Model {
     this.name = options.name ?? 'rag';
   }
 
+  /** The passages for `query`; a configured store that is gone is the operator's to fix, not the client's. */
+  private async search(query: string, signal: AbortSignal): Promise<RetrievedPassage[]> {
+    const c = this.config;
+    try {
+      return await this.caller.retrieve(
+        { vectorStoreIds: c.vectorStores, query, maxResults: c.maxResults, ...(c.scoreThreshold !== undefined && { scoreThreshold: c.scoreThreshold }), ...(c.filters && { filters: c.filters }) },
+        signal,
+      );
+    } catch (err) {
+      if (err instanceof HubError && err.kind === 'not_found') {
+        throw new HubError('internal', `Virtual model '${this.name}' is configured with a vector store that does not exist (${err.message}) — the hub's operator must fix virtualModels.${this.name}.vectorStores.`);
+      }
+      throw err;
+    }
+  }
+
   async *stream(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent> {
     assertSingleChoice(request, this.name);
     const c = this.config;
     const run = new Run({ name: this.name, kind: 'rag', maxCalls: c.maxCalls, maxCostUsd: c.maxCostUsd, timeoutMs: c.timeoutMs }, this.caller, signal);
     const query = lastUserText(request);
-    const passages: RetrievedPassage[] = query
-      ? await this.caller.retrieve(
-          { vectorStoreIds: c.vectorStores, query, maxResults: c.maxResults, ...(c.scoreThreshold !== undefined && { scoreThreshold: c.scoreThreshold }), ...(c.filters && { filters: c.filters }) },
-          signal,
-        )
-      : [];
+    const passages: RetrievedPassage[] = query ? await this.search(query, signal) : [];
     const retrieval: ChatEvent = { type: 'retrieval', queries: query ? [query] : [], results: passages };
     const grounded = groundedRequest(memberRequest(request, c.model, { tools: true }), passages, query, c.template);
     let announced = false;
