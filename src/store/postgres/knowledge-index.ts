@@ -59,12 +59,26 @@ function pgText(s: string): string {
   return s.includes('\0') ? s.replace(/\0/g, '') : s;
 }
 
-function indexable(word: string): boolean {
-  return word.length > 0 && Buffer.byteLength(word) <= MAX_LEXEME_BYTES;
+/**
+ * Each chunk's tsvector also holds one lexeme naming its store, so that a word's document frequency
+ * in some stores is counted in the GIN index alone (STATS_SQL_READ). It starts with U+0001, which
+ * no indexed or searched word may hold, so no word is ever taken for it.
+ */
+const STORE_MARK = '\u0001';
+
+function storeLexeme(vectorStoreId: string): string {
+  return STORE_MARK + pgText(vectorStoreId);
 }
 
-/** A chunk's words as a tsvector literal (each word a lexeme at its positions) and their count, BM25's document length. */
-function tsvectorOf(terms: string): { tsv: string; words: number } {
+function indexable(word: string): boolean {
+  return word.length > 0 && !word.includes(STORE_MARK) && Buffer.byteLength(word) <= MAX_LEXEME_BYTES;
+}
+
+/**
+ * A chunk's words as a tsvector literal (each word a lexeme at its positions, and its store's
+ * lexeme without any) and their count, BM25's document length.
+ */
+function tsvectorOf(vectorStoreId: string, terms: string): { tsv: string; words: number } {
   const words = pgText(terms).split(' ').filter(indexable);
   const at = new Map<string, number[]>();
   words.forEach((w, i) => {
@@ -73,13 +87,18 @@ function tsvectorOf(terms: string): { tsv: string; words: number } {
   });
   // Positions past the last one collapse onto it (PostgreSQL would drop the duplicates): tf stays exact below 16,383 words.
   const parts = [...at].map(([w, pos]) => `${quoteLexeme(w)}:${[...new Set(pos)].join(',')}`);
+  parts.push(quoteLexeme(storeLexeme(vectorStoreId)));
   return { tsv: parts.join(' '), words: words.length };
 }
 
-/** The query's distinct, indexable words, and the tsquery matching any of them (each a quoted literal). */
-function tsqueryOf(terms: readonly string[]): { words: string[]; query: string } {
-  const words = [...new Set(terms.map(pgText))].filter((w) => indexable(w) && !w.includes(' '));
-  return { words, query: words.map(quoteLexeme).join(' | ') };
+/** The query's distinct, indexable words. */
+function queryWords(terms: readonly string[]): string[] {
+  return [...new Set(terms.map(pgText))].filter((w) => indexable(w) && !w.includes(' '));
+}
+
+/** A tsquery matching any of the words (each a quoted literal, never tsquery syntax). */
+function anyOf(words: readonly string[]): string {
+  return words.map(quoteLexeme).join(' | ');
 }
 
 /** A LIMIT from the caller's number: null (no limit) for Infinity, 0 for nonsense. */
@@ -134,38 +153,47 @@ function hitFrom(r: HitRow): ChunkHit {
 }
 
 /**
- * BM25 over the scope, in one statement. $1 store ids, $2 file ids (null: every file), $3 the
- * query's words, $4 their tsquery, $5 the limit. `hits` holds, per candidate chunk of the scope's
- * stores, the query words it contains and how often (ts_filter keeps only the lexemes setweight
- * marked, so only the query's words are unnested); the file filter applies after the document
- * frequencies are counted, since statistics are the stores'. Idf is Lucene's, ln(1 + (N − df +
- * 0.5)/(df + 0.5)), positive for every word, so every score is > 0. The text is read for the
- * winners only.
+ * A word's document frequency in the scope's stores, counted in the GIN index alone: each chunk's
+ * tsvector also holds its store's lexeme (storeLexeme), so `tsv @@ ('word' & ('store a' | …))`
+ * needs no column of the row, and a bitmap heap scan skips the pages the visibility map says are
+ * all visible (after VACUUM: nearly all). $1 the scope's store ids, $2 one tsquery per word.
+ * N and the average length come from the per-store statistics rows.
  */
-const KEYWORD_SQL = `
-WITH stats AS (
-  SELECT sum(chunks)::float8 AS n, sum(words)::float8 / greatest(sum(chunks), 1) AS avgdl
-  FROM knowledge_index_stats WHERE vector_store_id = ANY ($1::text[])
-), hits AS (
-  SELECT c.vector_store_id, c.file_id, c.seq, c.words, u.lexeme, cardinality(u.positions) AS tf
-  FROM knowledge_chunks c
-  CROSS JOIN LATERAL unnest(ts_filter(setweight(c.tsv, 'A', $3::text[]), '{a}')) AS u
-  WHERE c.vector_store_id = ANY ($1::text[]) AND c.tsv @@ $4::tsquery
-), df AS (
-  SELECT lexeme, count(*)::float8 AS df FROM hits GROUP BY lexeme
-), top AS (
-  SELECT h.vector_store_id, h.file_id, h.seq,
-         sum(ln(1 + (s.n - df.df + 0.5) / (df.df + 0.5)) * h.tf * ${K1 + 1}
-             / (h.tf + ${K1} * (${1 - B} + ${B} * h.words / greatest(s.avgdl, 1e-9)))) AS score
-  FROM hits h JOIN df USING (lexeme) CROSS JOIN stats s
-  WHERE $2::text[] IS NULL OR h.file_id = ANY ($2::text[])
-  GROUP BY h.vector_store_id, h.file_id, h.seq
-  ORDER BY score DESC, h.vector_store_id, h.file_id, h.seq
-  LIMIT $5
-)
+const STATS_SQL_READ = `
+SELECT s.n, s.avgdl,
+       ARRAY (SELECT (SELECT count(*) FROM knowledge_chunks c WHERE c.tsv @@ u.q)::float8
+              FROM unnest($2::tsquery[]) WITH ORDINALITY AS u (q, i) ORDER BY u.i) AS df
+FROM (SELECT sum(chunks)::float8 AS n, sum(words)::float8 / greatest(sum(chunks), 1) AS avgdl
+      FROM knowledge_index_stats WHERE vector_store_id = ANY ($1::text[])) s`;
+
+/**
+ * BM25 of the chunks holding any of a batch of the query's words ($5) and none of the words
+ * already scored ($6, null for none), best first, at most $9. $1 store ids, $2 file ids (null:
+ * every file), $3 every query word, $4 their document frequencies, $7 N, $8 the average length. A
+ * chunk's score sums over all the query words it holds (ts_filter keeps only the lexemes setweight
+ * marked, so only the query's words are unnested); idf is Lucene's, ln(1 + (N − df + 0.5)/(df +
+ * 0.5)), positive for every word, so every score is > 0. The arithmetic is written as the one-pass
+ * query had it (test/knowledge/index-postgres.test.ts keeps that as the reference).
+ */
+const SCORE_SQL = `
+SELECT c.vector_store_id, c.file_id, c.seq,
+       (SELECT sum(ln(1 + ($7::float8 - w.df + 0.5) / (w.df + 0.5)) * cardinality(u.positions) * ${K1 + 1}
+                   / (cardinality(u.positions) + ${K1} * (${1 - B} + ${B} * c.words / greatest($8::float8, 1e-9))))
+        FROM unnest(ts_filter(setweight(c.tsv, 'A', $3::text[]), '{a}')) AS u
+        JOIN unnest($3::text[], $4::float8[]) AS w (lexeme, df) USING (lexeme)) AS score
+FROM knowledge_chunks c
+WHERE c.tsv @@ $5::tsquery AND ($6::tsquery IS NULL OR NOT c.tsv @@ $6::tsquery)
+  AND c.vector_store_id = ANY ($1::text[]) AND ($2::text[] IS NULL OR c.file_id = ANY ($2::text[]))
+ORDER BY score DESC, c.vector_store_id, c.file_id, c.seq
+LIMIT $9`;
+
+/** The winners among the scored chunks, in the database's order (ties by its collation), with their text. */
+const WINNERS_SQL = `
 SELECT t.vector_store_id, t.file_id, t.seq, c.text, t.score
-FROM top t JOIN knowledge_chunks c USING (vector_store_id, file_id, seq)
-ORDER BY t.score DESC, t.vector_store_id, t.file_id, t.seq`;
+FROM unnest($1::text[], $2::text[], $3::int4[], $4::float8[]) AS t (vector_store_id, file_id, seq, score)
+JOIN knowledge_chunks c USING (vector_store_id, file_id, seq)
+ORDER BY t.score DESC, t.vector_store_id, t.file_id, t.seq
+LIMIT $5`;
 
 /** Takes a file's chunks out, saying how many and how many words they held. $1 store, $2 file. */
 const REMOVE_FILE_SQL = `
@@ -188,7 +216,7 @@ export class PostgresChunkIndex implements ChunkIndex {
   constructor(private readonly pool: pg.Pool) {}
 
   async replaceFile(vectorStoreId: string, fileId: string, chunks: readonly ChunkInput[]): Promise<void> {
-    const rows = chunks.map((c) => ({ c, ...tsvectorOf(c.terms) }));
+    const rows = chunks.map((c) => ({ c, ...tsvectorOf(vectorStoreId, c.terms) }));
     const withVectors = chunks.filter((c) => c.vector !== undefined);
     // Checked and prepared before anything is written: a bad vector or a server without pgvector changes nothing.
     const vectorTexts = withVectors.map((c) => vectorText(c.vector!));
@@ -232,11 +260,65 @@ export class PostgresChunkIndex implements ChunkIndex {
     });
   }
 
+  /**
+   * Exact BM25 top-k with MaxScore pruning (Turtle & Flood 1995). A word adds less than idf·(k1+1)
+   * to any chunk's score (tf·(k1+1)/(tf + K) < k1+1), its bound. The words are scored rarest first
+   * (highest bound), in batches of the chunks holding a batch's words and none scored before; once
+   * k chunks are scored, θ is the k-th best score, and the commonest words whose bounds sum to at
+   * most θ are non-essential: a chunk holding only those scores below θ and cannot enter the top
+   * k, so their chunks are never read. A query of mid-frequency words reads the chunks of its rarer
+   * words only; one with a common word, the common word's chunks only when its bound can matter.
+   * Round trips: statistics and document frequencies, one per batch, the winners' text.
+   */
   async keyword(scope: ChunkScope, terms: readonly string[], limit: number): Promise<ChunkHit[]> {
-    const { words, query } = tsqueryOf(terms);
-    const n = limitOf(limit);
-    if (words.length === 0 || n === 0 || scope.vectorStoreIds.length === 0 || scope.fileIds?.length === 0) return [];
-    const { rows } = await this.pool.query<HitRow>(KEYWORD_SQL, [scope.vectorStoreIds, scope.fileIds ?? null, words, query, n]);
+    const all = queryWords(terms);
+    const k = limitOf(limit);
+    if (all.length === 0 || k === 0 || scope.vectorStoreIds.length === 0 || scope.fileIds?.length === 0) return [];
+    const stores = anyOf(scope.vectorStoreIds.map(storeLexeme));
+    const stats = (
+      await this.pool.query<{ n: number | null; avgdl: number | null; df: number[] }>(STATS_SQL_READ, [
+        scope.vectorStoreIds,
+        all.map((w) => `${quoteLexeme(w)} & (${stores})`),
+      ])
+    ).rows[0]!;
+    const n = stats.n ?? 0;
+    // A word no chunk of the stores holds scores nothing; the rest, rarest (highest bound) first.
+    const words = all
+      .map((w, i) => ({ w, df: stats.df[i]!, bound: Math.log(1 + (n - stats.df[i]! + 0.5) / (stats.df[i]! + 0.5)) * (K1 + 1) }))
+      .filter((x) => x.df > 0)
+      .sort((a, b) => b.bound - a.bound || (a.w < b.w ? -1 : 1));
+    if (words.length === 0) return [];
+    const args = [scope.vectorStoreIds, scope.fileIds ?? null, words.map((x) => x.w), words.map((x) => x.df)];
+
+    const scored: HitRow[] = [];
+    let theta = -Infinity; // the k-th best score so far; -∞ until k chunks are scored
+    let done = 0; // words[0, done) have had their chunks scored
+    for (;;) {
+      // The essential words: all but the longest tail of commonest words whose bounds sum to ≤ θ
+      // (with a margin for rounding: a pruned chunk must score strictly below θ, ties included).
+      let essential = words.length;
+      for (let tail = 0; essential > 0 && (tail + words[essential - 1]!.bound) * (1 + 1e-9) <= theta; essential--) tail += words[essential - 1]!.bound;
+      if (done >= essential) break;
+      // A batch: the next word, and more while the batch holds fewer than k chunks (so that the first
+      // sets θ); no limit, no pruning: every essential word at once.
+      let end = done + 1;
+      if (k === null) end = essential;
+      else for (let held = words[done]!.df; end < essential && held < k; end++) held += words[end]!.df;
+      const batch = words.slice(done, end).map((x) => x.w);
+      const seen = words.slice(0, done).map((x) => x.w);
+      const { rows } = await this.pool.query<HitRow>(SCORE_SQL, [...args, anyOf(batch), seen.length > 0 ? anyOf(seen) : null, n, stats.avgdl, k]);
+      scored.push(...rows);
+      done = end;
+      if (k !== null && scored.length >= k) theta = scored.map((r) => r.score).sort((a, b) => b - a)[k - 1]!;
+    }
+    if (scored.length === 0) return [];
+    const { rows } = await this.pool.query<HitRow>(WINNERS_SQL, [
+      scored.map((r) => r.vector_store_id),
+      scored.map((r) => r.file_id),
+      scored.map((r) => r.seq),
+      scored.map((r) => r.score),
+      k,
+    ]);
     return rows.map(hitFrom);
   }
 

@@ -325,6 +325,9 @@ const MIGRATIONS: readonly string[] = [
      created_at BIGINT NOT NULL,
      cancelled_at BIGINT
    );`,
+  // The chunk index counts a word's chunks in a store from the GIN index alone (knowledge-index.ts
+  // STATS_SQL_READ): each chunk's tsvector also holds its store's lexeme, U+0001 and the store id.
+  `UPDATE knowledge_chunks SET tsv = tsv || array_to_tsvector(ARRAY[chr(1) || vector_store_id]);`,
 ];
 
 /** The schema this hub writes. */
