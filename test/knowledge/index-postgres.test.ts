@@ -163,6 +163,9 @@ describe('PostgreSQL chunk index: keyword search (real PostgreSQL 15)', () => {
           const chunks = Array.from({ length: 4 + Math.floor(r() * 12) }, (_, seq) => raw(seq, Array.from({ length: 3 + Math.floor(r() * 40) }, word).join(' ')));
           await index.replaceFile(store, `f${f}`, chunks);
         }
+        // Files replaced and removed: the stored document frequencies must follow.
+        await index.replaceFile(store, 'f1', [raw(0, Array.from({ length: 30 }, word).join(' '))]);
+        await index.removeFile(store, 'f2');
       }
       for (let q = 0; q < 40; q++) {
         const scopeStores = storeIds.filter(() => r() < 0.6);
@@ -196,17 +199,6 @@ describe('PostgreSQL chunk index: keyword search (real PostgreSQL 15)', () => {
     // The comparison is not vacuous: most queries had more candidates than their limit.
     expect(compared).toBe(160);
     expect(pruned).toBeGreaterThan(80);
-  });
-
-  it('never takes a query word for a store’s own lexeme', async () => {
-    await index.replaceFile('marks', 'f', [raw(0, 'plain words')]);
-    expect(await index.keyword({ vectorStoreIds: ['marks'] }, ['\u0001marks'], 10)).toEqual([]);
-    expect(await index.keyword({ vectorStoreIds: ['marks'] }, ['\u0001marks', 'plain'], 10)).toHaveLength(1);
-    // A word holding U+0001 is left out of the index, so it cannot count as a store's chunk either.
-    await index.replaceFile('marks', 'g', [raw(0, '\u0001marks \u0001other plain')]);
-    const r = await index.keyword({ vectorStoreIds: ['marks'] }, ['plain'], 10);
-    expect(r).toHaveLength(2);
-    expect(r.find((h) => h.fileId === 'g')!.score).toBeGreaterThan(r.find((h) => h.fileId === 'f')!.score); // one word long, not three
   });
 
   it('takes hostile words as literal lexemes, never as tsquery syntax', async () => {
@@ -265,6 +257,14 @@ describe('PostgreSQL chunk index: keyword search (real PostgreSQL 15)', () => {
     const actual = await stores.pool.query('SELECT count(*)::int AS chunks, sum(words)::int AS words FROM knowledge_chunks WHERE vector_store_id = $1', ['conc']);
     expect(actual.rows[0].chunks).toBe(6);
     expect(stats.rows).toEqual(actual.rows);
+    // Document frequencies too, word by word (a word no chunk holds any more reads as 0).
+    const df = await stores.pool.query(`SELECT word, chunks::int FROM knowledge_index_terms WHERE vector_store_id = $1 AND chunks <> 0 ORDER BY word`, ['conc']);
+    const counted = await stores.pool.query(
+      `SELECT u.lexeme AS word, count(*)::int AS chunks FROM knowledge_chunks c, unnest(c.tsv) u WHERE c.vector_store_id = $1 GROUP BY 1 ORDER BY 1`,
+      ['conc'],
+    );
+    expect(df.rows).toEqual(counted.rows);
+    expect(df.rows.find((r) => r.word === 'x')).toEqual({ word: 'x', chunks: 6 });
   });
 
   it('pages a file’s chunks in order after a seq', async () => {

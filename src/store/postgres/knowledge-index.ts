@@ -59,26 +59,15 @@ function pgText(s: string): string {
   return s.includes('\0') ? s.replace(/\0/g, '') : s;
 }
 
-/**
- * Each chunk's tsvector also holds one lexeme naming its store, so that a word's document frequency
- * in some stores is counted in the GIN index alone (STATS_SQL_READ). It starts with U+0001, which
- * no indexed or searched word may hold, so no word is ever taken for it.
- */
-const STORE_MARK = '\u0001';
-
-function storeLexeme(vectorStoreId: string): string {
-  return STORE_MARK + pgText(vectorStoreId);
-}
-
 function indexable(word: string): boolean {
-  return word.length > 0 && !word.includes(STORE_MARK) && Buffer.byteLength(word) <= MAX_LEXEME_BYTES;
+  return word.length > 0 && Buffer.byteLength(word) <= MAX_LEXEME_BYTES;
 }
 
 /**
- * A chunk's words as a tsvector literal (each word a lexeme at its positions, and its store's
- * lexeme without any) and their count, BM25's document length.
+ * A chunk's words as a tsvector literal (each word a lexeme at its positions), its distinct words
+ * and their count, BM25's document length.
  */
-function tsvectorOf(vectorStoreId: string, terms: string): { tsv: string; words: number } {
+function tsvectorOf(terms: string): { tsv: string; words: number; distinct: Iterable<string> } {
   const words = pgText(terms).split(' ').filter(indexable);
   const at = new Map<string, number[]>();
   words.forEach((w, i) => {
@@ -87,8 +76,7 @@ function tsvectorOf(vectorStoreId: string, terms: string): { tsv: string; words:
   });
   // Positions past the last one collapse onto it (PostgreSQL would drop the duplicates): tf stays exact below 16,383 words.
   const parts = [...at].map(([w, pos]) => `${quoteLexeme(w)}:${[...new Set(pos)].join(',')}`);
-  parts.push(quoteLexeme(storeLexeme(vectorStoreId)));
-  return { tsv: parts.join(' '), words: words.length };
+  return { tsv: parts.join(' '), words: words.length, distinct: at.keys() };
 }
 
 /** The query's distinct, indexable words. */
@@ -153,16 +141,15 @@ function hitFrom(r: HitRow): ChunkHit {
 }
 
 /**
- * A word's document frequency in the scope's stores, counted in the GIN index alone: each chunk's
- * tsvector also holds its store's lexeme (storeLexeme), so `tsv @@ ('word' & ('store a' | …))`
- * needs no column of the row, and a bitmap heap scan skips the pages the visibility map says are
- * all visible (after VACUUM: nearly all). $1 the scope's store ids, $2 one tsquery per word.
- * N and the average length come from the per-store statistics rows.
+ * N and the average length from the per-store statistics rows, and each word's document frequency
+ * from the per-store word counts (knowledge_index_terms, kept in step by every write: a word's
+ * chunks are never read to count them). $1 the scope's store ids, $2 the words.
  */
-const STATS_SQL_READ = `
+const STATS_READ_SQL = `
 SELECT s.n, s.avgdl,
-       ARRAY (SELECT (SELECT count(*) FROM knowledge_chunks c WHERE c.tsv @@ u.q)::float8
-              FROM unnest($2::tsquery[]) WITH ORDINALITY AS u (q, i) ORDER BY u.i) AS df
+       ARRAY (SELECT coalesce((SELECT sum(t.chunks) FROM knowledge_index_terms t
+                               WHERE t.vector_store_id = ANY ($1::text[]) AND t.word = u.w), 0)::float8
+              FROM unnest($2::text[]) WITH ORDINALITY AS u (w, i) ORDER BY u.i) AS df
 FROM (SELECT sum(chunks)::float8 AS n, sum(words)::float8 / greatest(sum(chunks), 1) AS avgdl
       FROM knowledge_index_stats WHERE vector_store_id = ANY ($1::text[])) s`;
 
@@ -200,6 +187,22 @@ const REMOVE_FILE_SQL = `
 WITH gone AS (DELETE FROM knowledge_chunks WHERE vector_store_id = $1 AND file_id = $2 RETURNING words)
 SELECT count(*)::int8 AS chunks, coalesce(sum(words), 0)::int8 AS words FROM gone`;
 
+/** A file's words and how many of its chunks hold each, read before its chunks go. $1 store, $2 file. */
+const FILE_TERMS_SQL = `
+SELECT u.lexeme AS word, count(*)::int4 AS n
+FROM knowledge_chunks c CROSS JOIN LATERAL unnest(c.tsv) AS u
+WHERE c.vector_store_id = $1 AND c.file_id = $2 GROUP BY u.lexeme`;
+
+/**
+ * Adds changes to a store's document frequencies: $2 words (sorted, so that two writers to one
+ * store lock the rows they share in one order and queue rather than deadlock), $3 how many chunks
+ * more (or fewer) hold each. A word whose count falls to 0 keeps its row (it reads as absent).
+ */
+const TERMS_SQL = `
+INSERT INTO knowledge_index_terms AS t (vector_store_id, word, chunks)
+SELECT $1, u.word, u.n FROM unnest($2::text[], $3::int8[]) WITH ORDINALITY AS u (word, n, i) ORDER BY u.i
+ON CONFLICT (vector_store_id, word) DO UPDATE SET chunks = t.chunks + excluded.chunks`;
+
 /**
  * Adds a change to a store's statistics: the last statement of its transaction, so that writers
  * to one store queue on its statistics row only for the moment before their commit.
@@ -207,6 +210,18 @@ SELECT count(*)::int8 AS chunks, coalesce(sum(words), 0)::int8 AS words FROM gon
 const STATS_SQL = `
 INSERT INTO knowledge_index_stats AS s (vector_store_id, chunks, words) VALUES ($1, $2, $3)
 ON CONFLICT (vector_store_id) DO UPDATE SET chunks = s.chunks + excluded.chunks, words = s.words + excluded.words`;
+
+/** A file's words, each with minus the number of its chunks holding it: what taking the file out changes. */
+async function fileTerms(client: pg.PoolClient, vectorStoreId: string, fileId: string): Promise<Map<string, number>> {
+  const { rows } = await client.query<{ word: string; n: number }>(FILE_TERMS_SQL, [vectorStoreId, fileId]);
+  return new Map(rows.map((r) => [r.word, -r.n]));
+}
+
+async function addTerms(client: pg.PoolClient, vectorStoreId: string, terms: ReadonlyMap<string, number>): Promise<void> {
+  const changed = [...terms].filter(([, n]) => n !== 0).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (changed.length === 0) return;
+  await client.query(TERMS_SQL, [vectorStoreId, changed.map(([w]) => w), changed.map(([, n]) => n)]);
+}
 
 export class PostgresChunkIndex implements ChunkIndex {
   /** pgvector's abilities once ensured; the dimensions whose index exists (created by this process or found). */
@@ -216,7 +231,7 @@ export class PostgresChunkIndex implements ChunkIndex {
   constructor(private readonly pool: pg.Pool) {}
 
   async replaceFile(vectorStoreId: string, fileId: string, chunks: readonly ChunkInput[]): Promise<void> {
-    const rows = chunks.map((c) => ({ c, ...tsvectorOf(vectorStoreId, c.terms) }));
+    const rows = chunks.map((c) => ({ c, ...tsvectorOf(c.terms) }));
     const withVectors = chunks.filter((c) => c.vector !== undefined);
     // Checked and prepared before anything is written: a bad vector or a server without pgvector changes nothing.
     const vectorTexts = withVectors.map((c) => vectorText(c.vector!));
@@ -224,6 +239,8 @@ export class PostgresChunkIndex implements ChunkIndex {
     await this.transaction(async (client) => {
       // Two ingestions of one file (a restarted job and the old one) take turns rather than colliding on its seqs.
       await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`knowledge:${vectorStoreId}\n${fileId}`]);
+      const terms = await fileTerms(client, vectorStoreId, fileId);
+      for (const r of rows) for (const w of r.distinct) terms.set(w, (terms.get(w) ?? 0) + 1);
       const gone = (await client.query<{ chunks: number; words: number }>(REMOVE_FILE_SQL, [vectorStoreId, fileId])).rows[0]!;
       if (rows.length > 0) {
         // One statement for the file, one array per column.
@@ -240,6 +257,7 @@ export class PostgresChunkIndex implements ChunkIndex {
           [vectorStoreId, fileId, withVectors.map((c) => c.seq), vectorTexts],
         );
       }
+      await addTerms(client, vectorStoreId, terms);
       const words = rows.reduce((n, r) => n + r.words, 0);
       if (rows.length > 0 || gone.chunks > 0) await client.query(STATS_SQL, [vectorStoreId, rows.length - gone.chunks, words - gone.words]);
     });
@@ -248,7 +266,9 @@ export class PostgresChunkIndex implements ChunkIndex {
   async removeFile(vectorStoreId: string, fileId: string): Promise<void> {
     // Its vectors go with its chunks (ON DELETE CASCADE).
     await this.transaction(async (client) => {
+      const terms = await fileTerms(client, vectorStoreId, fileId);
       const gone = (await client.query<{ chunks: number; words: number }>(REMOVE_FILE_SQL, [vectorStoreId, fileId])).rows[0]!;
+      await addTerms(client, vectorStoreId, terms);
       if (gone.chunks > 0) await client.query(STATS_SQL, [vectorStoreId, -gone.chunks, -gone.words]);
     });
   }
@@ -256,6 +276,7 @@ export class PostgresChunkIndex implements ChunkIndex {
   async removeStore(vectorStoreId: string): Promise<void> {
     await this.transaction(async (client) => {
       await client.query('DELETE FROM knowledge_chunks WHERE vector_store_id = $1', [vectorStoreId]);
+      await client.query('DELETE FROM knowledge_index_terms WHERE vector_store_id = $1', [vectorStoreId]);
       await client.query('DELETE FROM knowledge_index_stats WHERE vector_store_id = $1', [vectorStoreId]);
     });
   }
@@ -274,13 +295,7 @@ export class PostgresChunkIndex implements ChunkIndex {
     const all = queryWords(terms);
     const k = limitOf(limit);
     if (all.length === 0 || k === 0 || scope.vectorStoreIds.length === 0 || scope.fileIds?.length === 0) return [];
-    const stores = anyOf(scope.vectorStoreIds.map(storeLexeme));
-    const stats = (
-      await this.pool.query<{ n: number | null; avgdl: number | null; df: number[] }>(STATS_SQL_READ, [
-        scope.vectorStoreIds,
-        all.map((w) => `${quoteLexeme(w)} & (${stores})`),
-      ])
-    ).rows[0]!;
+    const stats = (await this.pool.query<{ n: number | null; avgdl: number | null; df: number[] }>(STATS_READ_SQL, [scope.vectorStoreIds, all])).rows[0]!;
     const n = stats.n ?? 0;
     // A word no chunk of the stores holds scores nothing; the rest, rarest (highest bound) first.
     const words = all

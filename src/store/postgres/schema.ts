@@ -325,9 +325,17 @@ const MIGRATIONS: readonly string[] = [
      created_at BIGINT NOT NULL,
      cancelled_at BIGINT
    );`,
-  // The chunk index counts a word's chunks in a store from the GIN index alone (knowledge-index.ts
-  // STATS_SQL_READ): each chunk's tsvector also holds its store's lexeme, U+0001 and the store id.
-  `UPDATE knowledge_chunks SET tsv = tsv || array_to_tsvector(ARRAY[chr(1) || vector_store_id]);`,
+  // The chunk index's document frequencies (store/postgres/knowledge-index.ts): per store, how many
+  // chunks hold each word, kept in step by every write, so that a search learns a common word's
+  // frequency without reading its tens of thousands of chunks. Filled here from the chunks so far.
+  `CREATE TABLE knowledge_index_terms (
+     vector_store_id TEXT NOT NULL,
+     word TEXT NOT NULL,
+     chunks BIGINT NOT NULL,
+     PRIMARY KEY (vector_store_id, word)
+   );
+   INSERT INTO knowledge_index_terms (vector_store_id, word, chunks)
+   SELECT c.vector_store_id, u.lexeme, count(*) FROM knowledge_chunks c CROSS JOIN LATERAL unnest(c.tsv) AS u GROUP BY 1, 2;`,
 ];
 
 /** The schema this hub writes. */
