@@ -9,7 +9,7 @@ import pg from 'pg';
 import { indexTerms, queryTerms } from '../../src/knowledge/segment.js';
 import type { ChunkIndex, ChunkInput } from '../../src/knowledge/ports.js';
 import { VectorsUnavailableError } from '../../src/knowledge/ports.js';
-import { openPostgresStores } from '../../src/store/postgres/index.js';
+import { openPostgresStores, SCHEMA_VERSION } from '../../src/store/postgres/index.js';
 import type { PostgresStores } from '../../src/store/postgres/index.js';
 import { createTestDatabase } from '../helpers/pg.js';
 import type { TestDatabase } from '../helpers/pg.js';
@@ -265,6 +265,21 @@ describe('PostgreSQL chunk index: keyword search (real PostgreSQL 15)', () => {
     );
     expect(df.rows).toEqual(counted.rows);
     expect(df.rows.find((r) => r.word === 'x')).toEqual({ word: 'x', chunks: 6 });
+  });
+
+  it('the migration fills the document frequencies from the chunks a database already has', async () => {
+    await index.replaceFile('mig', 'f', [raw(0, 'a b a'), raw(1, 'b c')]);
+    await index.replaceFile('mig', 'g', [raw(0, 'c')]);
+    const before = await index.keyword({ vectorStoreIds: ['mig'] }, ['a', 'b', 'c'], 10);
+    // As a database written before the table: the migration runs again on the next open.
+    await stores.pool.query('DROP TABLE knowledge_index_terms');
+    await stores.pool.query('DELETE FROM baimo_schema_migrations WHERE version = $1', [SCHEMA_VERSION]);
+    const reopened = await openPostgresStores(db.url, { poolSize: 1 });
+    expect(reopened.migrated).toBe(1);
+    await reopened.close();
+    const df = await stores.pool.query(`SELECT word, chunks::int FROM knowledge_index_terms WHERE vector_store_id = 'mig' ORDER BY word`);
+    expect(df.rows).toEqual([{ word: 'a', chunks: 1 }, { word: 'b', chunks: 2 }, { word: 'c', chunks: 2 }]);
+    expect(await index.keyword({ vectorStoreIds: ['mig'] }, ['a', 'b', 'c'], 10)).toEqual(before);
   });
 
   it('pages a file’s chunks in order after a seq', async () => {
