@@ -6,12 +6,13 @@
  * stored as a tsvector built here, one lexeme per word with its positions, and GIN-indexed. It is
  * not `to_tsvector('simple', terms)`: the text-search parser would cut our words again (`e-mail`
  * → e-mail, e, mail; `c++` → c; `a_b` → a, b), so a query word would no longer be one lexeme with
- * one term frequency. The query is a tsquery of quoted lexemes OR-ed, so a word like `a:*`, `!` or
- * `'` is always a literal. PostgreSQL ranks with ts_rank, which is not BM25, so BM25 is computed in
- * SQL: the candidates are the chunks of the scope's vector stores matching any word (through the
- * GIN index); each candidate's term frequencies come from its tsvector's positions for the query's
- * words; a word's document frequency is the number of candidates holding it; N and the average
- * length come from a per-store statistics row kept in step by every write. One round trip.
+ * one term frequency. BM25 (PostgreSQL's ts_rank is not BM25) is computed in SQL, exactly, top k
+ * first by MaxScore (see keyword()): the query's words are taken rarest first and a common word's
+ * chunks are read only while that word could still lift a chunk into the top k. A word's
+ * document frequency comes from a per-store word count table, N and the average length from a
+ * per-store statistics row, both kept in step by every write, so no search counts chunks. Words
+ * are matched through the GIN index with a tsquery of quoted lexemes OR-ed, so a word like `a:*`,
+ * `!` or `'` is always a literal.
  *
  * Vectors. pgvector is optional: nothing about vectors exists until a vector store with an
  * embedding model first writes vectors or searches; then the extension, a vectors table and an
