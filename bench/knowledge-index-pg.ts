@@ -10,8 +10,12 @@
  * through replaceFile in files of 100 chunks. Queries are 2 to 4 words, each of a rank drawn
  * log-uniformly from the vocabulary (as a user's words: mostly mid-frequency, some common, some
  * rare); "common" queries hold one of the 100 most frequent words left, the worst case (tens of
- * thousands of candidates). Prints a markdown table, writes bench/results/knowledge-index-pg.md
- * and drops the database.
+ * thousands of candidates). Each query runs twice, through the one-pass statement the index had
+ * before MaxScore and through the port, on one connection each (wall time, and the server process's
+ * CPU time from /proc). Prints a markdown table, writes bench/results/knowledge-index-pg.md and
+ * drops the database. BENCH_KI_QUERIES (default 300) sets the queries per line; BENCH_KI_DATABASE
+ * names a database an earlier run of the same size left (one stopped after its writes): the
+ * queries run on it, nothing is written or dropped.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -26,8 +30,11 @@ const VOCAB = 50_000;
 const STOP = 50;
 const WORDS_PER_CHUNK = 250;
 const PER_FILE = 100;
-const QUERIES = 300;
-const WARMUP = 30;
+const QUERIES = Number(process.env.BENCH_KI_QUERIES ?? 300);
+if (!Number.isInteger(QUERIES) || QUERIES < 10) throw new Error(`BENCH_KI_QUERIES must be an integer ≥ 10, not ${process.env.BENCH_KI_QUERIES}`);
+const WARMUP = Math.ceil(QUERIES / 10);
+/** A database an earlier run of the same size wrote and kept (its URL): the queries run on it again, nothing is written or dropped. */
+const REUSE = process.env.BENCH_KI_DATABASE;
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -108,7 +115,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-const db = await createTestDatabase();
+const db = REUSE ? { url: REUSE, drop: async () => {} } : await createTestDatabase();
 const stores = await openPostgresStores(db.url, { poolSize: 1 });
 try {
   const index = stores.knowledge;
@@ -116,10 +123,13 @@ try {
   let t0 = performance.now();
   for (let f = 0; f * PER_FILE < CHUNKS; f++) {
     const n = Math.min(PER_FILE, CHUNKS - f * PER_FILE);
-    await index.replaceFile('vs_bench', `file-${f}`, Array.from({ length: n }, (_, i) => chunk(i)));
+    // Generated either way, so that the queries after them are the same draws.
+    const chunks = Array.from({ length: n }, (_, i) => chunk(i));
+    if (!REUSE) await index.replaceFile('vs_bench', `file-${f}`, chunks);
     if (f % 100 === 99) log(`  ${(f + 1) * PER_FILE}`);
   }
   const writeS = (performance.now() - t0) / 1000;
+  log(REUSE ? `reusing ${REUSE}` : `written in ${writeS.toFixed(0)} s`);
   await stores.pool.query('VACUUM ANALYZE knowledge_chunks');
   const size = (await stores.pool.query<{ table: string; gin: string }>(
     `SELECT pg_size_pretty(pg_total_relation_size('knowledge_chunks')) AS table, pg_size_pretty(pg_relation_size('knowledge_chunks_tsv')) AS gin`,
@@ -182,7 +192,7 @@ try {
     '',
     `${CHUNKS.toLocaleString('en')} chunks (${WORDS_PER_CHUNK} words on average, Zipf over ${VOCAB.toLocaleString('en')} words) in one vector store;`,
     `${(await stores.pool.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version} on ${availableParallelism()} × ${cpuModel}, shared with other work (load average ${loadStart} before the queries, ${load} at the end).`,
-    `Written through replaceFile in files of ${PER_FILE}: ${writeS.toFixed(0)} s (${(CHUNKS / writeS).toFixed(0)} chunks/s); table ${size.table} (GIN index ${size.gin}).`,
+    `${REUSE ? 'Written by an earlier run' : `Written through replaceFile in files of ${PER_FILE}: ${writeS.toFixed(0)} s (${(CHUNKS / writeS).toFixed(0)} chunks/s)`}; table ${size.table} (GIN index ${size.gin}).`,
     `${QUERIES} queries per line (2 to 4 words) after ${WARMUP} to warm up, one client. Each query runs both ways in turn`,
     `(alternating which goes first): "before" is the one-pass statement the index had (kept here and in its test as the`,
     `reference), "after" the port's pruned search. Wall times in ms through \`pg\`; server CPU is the backend's user +`,
