@@ -9,7 +9,7 @@ import pg from 'pg';
 import { indexTerms, queryTerms } from '../../src/knowledge/segment.js';
 import type { ChunkIndex, ChunkInput } from '../../src/knowledge/ports.js';
 import { VectorsUnavailableError } from '../../src/knowledge/ports.js';
-import { openPostgresStores } from '../../src/store/postgres/index.js';
+import { openPostgresStores, SCHEMA_VERSION } from '../../src/store/postgres/index.js';
 import type { PostgresStores } from '../../src/store/postgres/index.js';
 import { createTestDatabase } from '../helpers/pg.js';
 import type { TestDatabase } from '../helpers/pg.js';
@@ -32,6 +32,44 @@ function bm25(tfs: { tf: number; df: number }[], n: number, len: number, avgdl: 
 }
 
 const ids = (hits: { fileId: string; seq: number }[]) => hits.map((h) => `${h.fileId}#${h.seq}`);
+
+/**
+ * The reference: naive BM25 in one statement, as the index first had it (every chunk holding any
+ * query word is scored, document frequencies counted over those candidates). The index's pruned
+ * search must give exactly its top k. $1 store ids, $2 file ids or null, $3 words, $4 their
+ * tsquery, $5 the limit.
+ */
+const NAIVE_SQL = `
+WITH stats AS (
+  SELECT sum(chunks)::float8 AS n, sum(words)::float8 / greatest(sum(chunks), 1) AS avgdl
+  FROM knowledge_index_stats WHERE vector_store_id = ANY ($1::text[])
+), hits AS (
+  SELECT c.vector_store_id, c.file_id, c.seq, c.words, u.lexeme, cardinality(u.positions) AS tf
+  FROM knowledge_chunks c
+  CROSS JOIN LATERAL unnest(ts_filter(setweight(c.tsv, 'A', $3::text[]), '{a}')) AS u
+  WHERE c.vector_store_id = ANY ($1::text[]) AND c.tsv @@ $4::tsquery
+), df AS (
+  SELECT lexeme, count(*)::float8 AS df FROM hits GROUP BY lexeme
+)
+SELECT h.vector_store_id, h.file_id, h.seq,
+       sum(ln(1 + (s.n - df.df + 0.5) / (df.df + 0.5)) * h.tf * 2.2
+           / (h.tf + 1.2 * (0.25 + 0.75 * h.words / greatest(s.avgdl, 1e-9)))) AS score
+FROM hits h JOIN df USING (lexeme) CROSS JOIN stats s
+WHERE $2::text[] IS NULL OR h.file_id = ANY ($2::text[])
+GROUP BY h.vector_store_id, h.file_id, h.seq
+ORDER BY score DESC, h.vector_store_id, h.file_id, h.seq
+LIMIT $5`;
+
+/** A seeded generator (mulberry32), so a failing seed can be replayed. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 describe('PostgreSQL chunk index: keyword search (real PostgreSQL 15)', () => {
   let db: TestDatabase;
@@ -112,6 +150,57 @@ describe('PostgreSQL chunk index: keyword search (real PostgreSQL 15)', () => {
     expect(ids(await index.keyword({ vectorStoreIds: ['s1'], fileIds: many }, ['shared'], 10))).toEqual(['f1#0', 'f1#1']);
   });
 
+  it('gives exactly the naive BM25 top k (pruned search against the one-pass reference) on random corpora: common and rare words, file filters, several stores', async () => {
+    let compared = 0;
+    let pruned = 0;
+    for (const seed of [1, 2, 3, 4]) {
+      const r = rng(seed);
+      // Zipf-like words over 300 ranks: the first few are in most chunks, the last in one or two.
+      const word = () => `m${seed}w${Math.floor(Math.exp(r() * Math.log(300)))}`;
+      const storeIds = [`mx${seed}a`, `mx${seed}b`, `mx${seed}c`];
+      for (const [si, store] of storeIds.entries()) {
+        for (let f = 0; f < 6 + si * 3; f++) {
+          const chunks = Array.from({ length: 4 + Math.floor(r() * 12) }, (_, seq) => raw(seq, Array.from({ length: 3 + Math.floor(r() * 40) }, word).join(' ')));
+          await index.replaceFile(store, `f${f}`, chunks);
+        }
+        // Files replaced and removed: the stored document frequencies must follow.
+        await index.replaceFile(store, 'f1', [raw(0, Array.from({ length: 30 }, word).join(' '))]);
+        await index.removeFile(store, 'f2');
+      }
+      for (let q = 0; q < 40; q++) {
+        const scopeStores = storeIds.filter(() => r() < 0.6);
+        if (scopeStores.length === 0) scopeStores.push(storeIds[0]!);
+        const fileIds = r() < 0.3 ? Array.from({ length: 1 + Math.floor(r() * 5) }, () => `f${Math.floor(r() * 12)}`) : undefined;
+        const words = Array.from({ length: 1 + Math.floor(r() * 5) }, word);
+        if (r() < 0.4) words.push(`m${seed}w${1 + Math.floor(r() * 3)}`); // a word in most chunks
+        if (r() < 0.2) words.push('absent');
+        const limit = [1, 3, 10, 20][Math.floor(r() * 4)]!;
+        const scope = { vectorStoreIds: scopeStores, ...(fileIds ? { fileIds } : {}) };
+        const got = await index.keyword(scope, words, limit);
+        const unique = [...new Set(words)];
+        const naive = (await stores.pool.query<{ file_id: string; seq: number; vector_store_id: string; score: number }>(NAIVE_SQL, [
+          scopeStores, fileIds ?? null, unique, unique.map((w) => `'${w}'`).join(' | '), limit,
+        ])).rows;
+        const all = (await stores.pool.query(NAIVE_SQL, [scopeStores, fileIds ?? null, unique, unique.map((w) => `'${w}'`).join(' | '), null])).rowCount!;
+        const label = `seed ${seed} query ${q}: ${words.join(' ')} in ${scopeStores.join(',')} ${fileIds?.join(',') ?? ''} top ${limit}`;
+        expect(got.length, label).toBe(naive.length);
+        got.forEach((h, i) => {
+          const n = naive[i]!;
+          // Equal scores to the last bits, and the same chunk at each rank unless two scores tie
+          // (a sum's rounding may then order them either way).
+          expect(Math.abs(h.score - n.score), label).toBeLessThan(1e-9 * n.score);
+          const tied = naive.some((o, j) => j !== i && Math.abs(o.score - n.score) < 1e-9 * n.score);
+          if (!tied) expect(`${h.vectorStoreId}/${h.fileId}#${h.seq}`, label).toBe(`${n.vector_store_id}/${n.file_id}#${n.seq}`);
+        });
+        compared++;
+        if (all > limit) pruned++;
+      }
+    }
+    // The comparison is not vacuous: most queries had more candidates than their limit.
+    expect(compared).toBe(160);
+    expect(pruned).toBeGreaterThan(80);
+  });
+
   it('takes hostile words as literal lexemes, never as tsquery syntax', async () => {
     const words = ["a:*", '!', "'", 'back\\slash', "it's", 'x|y', '&', '<->', '(', '"q"'];
     await index.replaceFile('hostile', 'h', [raw(0, words.join(' ')), raw(1, 'apple alpha xylophone yak quoted')]);
@@ -168,6 +257,29 @@ describe('PostgreSQL chunk index: keyword search (real PostgreSQL 15)', () => {
     const actual = await stores.pool.query('SELECT count(*)::int AS chunks, sum(words)::int AS words FROM knowledge_chunks WHERE vector_store_id = $1', ['conc']);
     expect(actual.rows[0].chunks).toBe(6);
     expect(stats.rows).toEqual(actual.rows);
+    // Document frequencies too, word by word (a word no chunk holds any more reads as 0).
+    const df = await stores.pool.query(`SELECT word, chunks::int FROM knowledge_index_terms WHERE vector_store_id = $1 AND chunks <> 0 ORDER BY word`, ['conc']);
+    const counted = await stores.pool.query(
+      `SELECT u.lexeme AS word, count(*)::int AS chunks FROM knowledge_chunks c, unnest(c.tsv) u WHERE c.vector_store_id = $1 GROUP BY 1 ORDER BY 1`,
+      ['conc'],
+    );
+    expect(df.rows).toEqual(counted.rows);
+    expect(df.rows.find((r) => r.word === 'x')).toEqual({ word: 'x', chunks: 6 });
+  });
+
+  it('the migration fills the document frequencies from the chunks a database already has', async () => {
+    await index.replaceFile('mig', 'f', [raw(0, 'a b a'), raw(1, 'b c')]);
+    await index.replaceFile('mig', 'g', [raw(0, 'c')]);
+    const before = await index.keyword({ vectorStoreIds: ['mig'] }, ['a', 'b', 'c'], 10);
+    // As a database written before the table: the migration runs again on the next open.
+    await stores.pool.query('DROP TABLE knowledge_index_terms');
+    await stores.pool.query('DELETE FROM baimo_schema_migrations WHERE version = $1', [SCHEMA_VERSION]);
+    const reopened = await openPostgresStores(db.url, { poolSize: 1 });
+    expect(reopened.migrated).toBe(1);
+    await reopened.close();
+    const df = await stores.pool.query(`SELECT word, chunks::int FROM knowledge_index_terms WHERE vector_store_id = 'mig' ORDER BY word`);
+    expect(df.rows).toEqual([{ word: 'a', chunks: 1 }, { word: 'b', chunks: 2 }, { word: 'c', chunks: 2 }]);
+    expect(await index.keyword({ vectorStoreIds: ['mig'] }, ['a', 'b', 'c'], 10)).toEqual(before);
   });
 
   it('pages a file’s chunks in order after a seq', async () => {

@@ -11,6 +11,7 @@ import type { UsageRow } from '../../usage/ports.js';
 import type { UsageRecord } from '../../usage/record.js';
 import type { SQLiteStores } from '../sqlite/index.js';
 import { copyKnowledge } from './copy-knowledge.js';
+import { transaction } from './transaction.js';
 import type { PostgresStores } from './index.js';
 
 /** The settings a hub stores (tenancy/service.ts: the admin key's hash). */
@@ -181,10 +182,7 @@ export async function copyFromSQLite(src: SQLiteStores, dst: PostgresStores, o: 
     const rows = src.responses.exportResponses(after, chunk);
     if (rows.length === 0) break;
     const its = rows.flatMap((r) => src.responses.exportItems(r.id));
-    const client = await pool.connect();
-    let healthy = true;
-    try {
-      await client.query('BEGIN');
+    const [r, i] = await transaction(pool, async (client) => {
       const r = await client.query(
         'INSERT INTO responses (id, ts, key_id, response, history) SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[]) ON CONFLICT DO NOTHING',
         [rows.map((x) => x.id), rows.map((x) => x.ts), rows.map((x) => x.key_id), rows.map((x) => text(x.response)), rows.map((x) => text(x.history))],
@@ -194,15 +192,10 @@ export async function copyFromSQLite(src: SQLiteStores, dst: PostgresStores, o: 
          SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::int2[], $5::int8[], $6::text[]) ON CONFLICT DO NOTHING`,
         [its.map((x) => x.response_id), its.map((x) => x.seq), its.map((x) => x.id), its.map((x) => x.input), its.map((x) => x.ts), its.map((x) => text(x.item))],
       );
-      await client.query('COMMIT');
-      responses = { read: responses.read + rows.length, added: responses.added + (r.rowCount ?? 0) };
-      items = { read: items.read + its.length, added: items.added + (i.rowCount ?? 0) };
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => (healthy = false));
-      throw err;
-    } finally {
-      client.release(!healthy);
-    }
+      return [r, i] as const;
+    });
+    responses = { read: responses.read + rows.length, added: responses.added + (r.rowCount ?? 0) };
+    items = { read: items.read + its.length, added: items.added + (i.rowCount ?? 0) };
     after = rows[rows.length - 1]!.id;
   }
   done.push({ table: 'responses', ...responses }, { table: 'response_items', ...items });

@@ -6,12 +6,13 @@
  * stored as a tsvector built here, one lexeme per word with its positions, and GIN-indexed. It is
  * not `to_tsvector('simple', terms)`: the text-search parser would cut our words again (`e-mail`
  * → e-mail, e, mail; `c++` → c; `a_b` → a, b), so a query word would no longer be one lexeme with
- * one term frequency. The query is a tsquery of quoted lexemes OR-ed, so a word like `a:*`, `!` or
- * `'` is always a literal. PostgreSQL ranks with ts_rank, which is not BM25, so BM25 is computed in
- * SQL: the candidates are the chunks of the scope's vector stores matching any word (through the
- * GIN index); each candidate's term frequencies come from its tsvector's positions for the query's
- * words; a word's document frequency is the number of candidates holding it; N and the average
- * length come from a per-store statistics row kept in step by every write. One round trip.
+ * one term frequency. BM25 (PostgreSQL's ts_rank is not BM25) is computed in SQL, exactly, top k
+ * first by MaxScore (see keyword()): the query's words are taken rarest first and a common word's
+ * chunks are read only while that word could still lift a chunk into the top k. A word's
+ * document frequency comes from a per-store word count table, N and the average length from a
+ * per-store statistics row, both kept in step by every write, so no search counts chunks. Words
+ * are matched through the GIN index with a tsquery of quoted lexemes OR-ed, so a word like `a:*`,
+ * `!` or `'` is always a literal.
  *
  * Vectors. pgvector is optional: nothing about vectors exists until a vector store with an
  * embedding model first writes vectors or searches; then the extension, a vectors table and an
@@ -26,6 +27,7 @@
  */
 import type pg from 'pg';
 import type { ChunkHit, ChunkIndex, ChunkInput, ChunkScope, StoredChunk } from '../../knowledge/ports.js';
+import { transaction } from './transaction.js';
 import { VectorsUnavailableError } from '../../knowledge/ports.js';
 
 /** BM25's parameters, as the port states them. */
@@ -63,8 +65,11 @@ function indexable(word: string): boolean {
   return word.length > 0 && Buffer.byteLength(word) <= MAX_LEXEME_BYTES;
 }
 
-/** A chunk's words as a tsvector literal (each word a lexeme at its positions) and their count, BM25's document length. */
-function tsvectorOf(terms: string): { tsv: string; words: number } {
+/**
+ * A chunk's words as a tsvector literal (each word a lexeme at its positions), its distinct words
+ * and their count, BM25's document length.
+ */
+function tsvectorOf(terms: string): { tsv: string; words: number; distinct: Iterable<string> } {
   const words = pgText(terms).split(' ').filter(indexable);
   const at = new Map<string, number[]>();
   words.forEach((w, i) => {
@@ -73,13 +78,17 @@ function tsvectorOf(terms: string): { tsv: string; words: number } {
   });
   // Positions past the last one collapse onto it (PostgreSQL would drop the duplicates): tf stays exact below 16,383 words.
   const parts = [...at].map(([w, pos]) => `${quoteLexeme(w)}:${[...new Set(pos)].join(',')}`);
-  return { tsv: parts.join(' '), words: words.length };
+  return { tsv: parts.join(' '), words: words.length, distinct: at.keys() };
 }
 
-/** The query's distinct, indexable words, and the tsquery matching any of them (each a quoted literal). */
-function tsqueryOf(terms: readonly string[]): { words: string[]; query: string } {
-  const words = [...new Set(terms.map(pgText))].filter((w) => indexable(w) && !w.includes(' '));
-  return { words, query: words.map(quoteLexeme).join(' | ') };
+/** The query's distinct, indexable words. */
+function queryWords(terms: readonly string[]): string[] {
+  return [...new Set(terms.map(pgText))].filter((w) => indexable(w) && !w.includes(' '));
+}
+
+/** A tsquery matching any of the words (each a quoted literal, never tsquery syntax). */
+function anyOf(words: readonly string[]): string {
+  return words.map(quoteLexeme).join(' | ');
 }
 
 /** A LIMIT from the caller's number: null (no limit) for Infinity, 0 for nonsense. */
@@ -134,43 +143,67 @@ function hitFrom(r: HitRow): ChunkHit {
 }
 
 /**
- * BM25 over the scope, in one statement. $1 store ids, $2 file ids (null: every file), $3 the
- * query's words, $4 their tsquery, $5 the limit. `hits` holds, per candidate chunk of the scope's
- * stores, the query words it contains and how often (ts_filter keeps only the lexemes setweight
- * marked, so only the query's words are unnested); the file filter applies after the document
- * frequencies are counted, since statistics are the stores'. Idf is Lucene's, ln(1 + (N − df +
- * 0.5)/(df + 0.5)), positive for every word, so every score is > 0. The text is read for the
- * winners only.
+ * N and the average length from the per-store statistics rows, and each word's document frequency
+ * from the per-store word counts (knowledge_index_terms, kept in step by every write: a word's
+ * chunks are never read to count them). $1 the scope's store ids, $2 the words.
  */
-const KEYWORD_SQL = `
-WITH stats AS (
-  SELECT sum(chunks)::float8 AS n, sum(words)::float8 / greatest(sum(chunks), 1) AS avgdl
-  FROM knowledge_index_stats WHERE vector_store_id = ANY ($1::text[])
-), hits AS (
-  SELECT c.vector_store_id, c.file_id, c.seq, c.words, u.lexeme, cardinality(u.positions) AS tf
-  FROM knowledge_chunks c
-  CROSS JOIN LATERAL unnest(ts_filter(setweight(c.tsv, 'A', $3::text[]), '{a}')) AS u
-  WHERE c.vector_store_id = ANY ($1::text[]) AND c.tsv @@ $4::tsquery
-), df AS (
-  SELECT lexeme, count(*)::float8 AS df FROM hits GROUP BY lexeme
-), top AS (
-  SELECT h.vector_store_id, h.file_id, h.seq,
-         sum(ln(1 + (s.n - df.df + 0.5) / (df.df + 0.5)) * h.tf * ${K1 + 1}
-             / (h.tf + ${K1} * (${1 - B} + ${B} * h.words / greatest(s.avgdl, 1e-9)))) AS score
-  FROM hits h JOIN df USING (lexeme) CROSS JOIN stats s
-  WHERE $2::text[] IS NULL OR h.file_id = ANY ($2::text[])
-  GROUP BY h.vector_store_id, h.file_id, h.seq
-  ORDER BY score DESC, h.vector_store_id, h.file_id, h.seq
-  LIMIT $5
-)
+const STATS_READ_SQL = `
+SELECT s.n, s.avgdl,
+       ARRAY (SELECT coalesce((SELECT sum(t.chunks) FROM knowledge_index_terms t
+                               WHERE t.vector_store_id = ANY ($1::text[]) AND t.word = u.w), 0)::float8
+              FROM unnest($2::text[]) WITH ORDINALITY AS u (w, i) ORDER BY u.i) AS df
+FROM (SELECT sum(chunks)::float8 AS n, sum(words)::float8 / greatest(sum(chunks), 1) AS avgdl
+      FROM knowledge_index_stats WHERE vector_store_id = ANY ($1::text[])) s`;
+
+/**
+ * BM25 of the chunks holding any of a batch of the query's words ($5) and none of the words
+ * already scored ($6, null for none), best first, at most $9. $1 store ids, $2 file ids (null:
+ * every file), $3 every query word, $4 their document frequencies, $7 N, $8 the average length. A
+ * chunk's score sums over all the query words it holds (ts_filter keeps only the lexemes setweight
+ * marked, so only the query's words are unnested); idf is Lucene's, ln(1 + (N − df + 0.5)/(df +
+ * 0.5)), positive for every word, so every score is > 0. The arithmetic is written as the one-pass
+ * query had it (test/knowledge/index-postgres.test.ts keeps that as the reference).
+ */
+const SCORE_SQL = `
+SELECT c.vector_store_id, c.file_id, c.seq,
+       (SELECT sum(ln(1 + ($7::float8 - w.df + 0.5) / (w.df + 0.5)) * cardinality(u.positions) * ${K1 + 1}
+                   / (cardinality(u.positions) + ${K1} * (${1 - B} + ${B} * c.words / greatest($8::float8, 1e-9))))
+        FROM unnest(ts_filter(setweight(c.tsv, 'A', $3::text[]), '{a}')) AS u
+        JOIN unnest($3::text[], $4::float8[]) AS w (lexeme, df) USING (lexeme)) AS score
+FROM knowledge_chunks c
+WHERE c.tsv @@ $5::tsquery AND ($6::tsquery IS NULL OR NOT c.tsv @@ $6::tsquery)
+  AND c.vector_store_id = ANY ($1::text[]) AND ($2::text[] IS NULL OR c.file_id = ANY ($2::text[]))
+ORDER BY score DESC, c.vector_store_id, c.file_id, c.seq
+LIMIT $9`;
+
+/** The winners among the scored chunks, in the database's order (ties by its collation), with their text. */
+const WINNERS_SQL = `
 SELECT t.vector_store_id, t.file_id, t.seq, c.text, t.score
-FROM top t JOIN knowledge_chunks c USING (vector_store_id, file_id, seq)
-ORDER BY t.score DESC, t.vector_store_id, t.file_id, t.seq`;
+FROM unnest($1::text[], $2::text[], $3::int4[], $4::float8[]) AS t (vector_store_id, file_id, seq, score)
+JOIN knowledge_chunks c USING (vector_store_id, file_id, seq)
+ORDER BY t.score DESC, t.vector_store_id, t.file_id, t.seq
+LIMIT $5`;
 
 /** Takes a file's chunks out, saying how many and how many words they held. $1 store, $2 file. */
 const REMOVE_FILE_SQL = `
 WITH gone AS (DELETE FROM knowledge_chunks WHERE vector_store_id = $1 AND file_id = $2 RETURNING words)
 SELECT count(*)::int8 AS chunks, coalesce(sum(words), 0)::int8 AS words FROM gone`;
+
+/** A file's words and how many of its chunks hold each, read before its chunks go. $1 store, $2 file. */
+const FILE_TERMS_SQL = `
+SELECT u.lexeme AS word, count(*)::int4 AS n
+FROM knowledge_chunks c CROSS JOIN LATERAL unnest(c.tsv) AS u
+WHERE c.vector_store_id = $1 AND c.file_id = $2 GROUP BY u.lexeme`;
+
+/**
+ * Adds changes to a store's document frequencies: $2 words (sorted, so that two writers to one
+ * store lock the rows they share in one order and queue rather than deadlock), $3 how many chunks
+ * more (or fewer) hold each. A word whose count falls to 0 keeps its row (it reads as absent).
+ */
+const TERMS_SQL = `
+INSERT INTO knowledge_index_terms AS t (vector_store_id, word, chunks)
+SELECT $1, u.word, u.n FROM unnest($2::text[], $3::int8[]) WITH ORDINALITY AS u (word, n, i) ORDER BY u.i
+ON CONFLICT (vector_store_id, word) DO UPDATE SET chunks = t.chunks + excluded.chunks`;
 
 /**
  * Adds a change to a store's statistics: the last statement of its transaction, so that writers
@@ -179,6 +212,18 @@ SELECT count(*)::int8 AS chunks, coalesce(sum(words), 0)::int8 AS words FROM gon
 const STATS_SQL = `
 INSERT INTO knowledge_index_stats AS s (vector_store_id, chunks, words) VALUES ($1, $2, $3)
 ON CONFLICT (vector_store_id) DO UPDATE SET chunks = s.chunks + excluded.chunks, words = s.words + excluded.words`;
+
+/** A file's words, each with minus the number of its chunks holding it: what taking the file out changes. */
+async function fileTerms(client: pg.PoolClient, vectorStoreId: string, fileId: string): Promise<Map<string, number>> {
+  const { rows } = await client.query<{ word: string; n: number }>(FILE_TERMS_SQL, [vectorStoreId, fileId]);
+  return new Map(rows.map((r) => [r.word, -r.n]));
+}
+
+async function addTerms(client: pg.PoolClient, vectorStoreId: string, terms: ReadonlyMap<string, number>): Promise<void> {
+  const changed = [...terms].filter(([, n]) => n !== 0).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (changed.length === 0) return;
+  await client.query(TERMS_SQL, [vectorStoreId, changed.map(([w]) => w), changed.map(([, n]) => n)]);
+}
 
 export class PostgresChunkIndex implements ChunkIndex {
   /** pgvector's abilities once ensured; the dimensions whose index exists (created by this process or found). */
@@ -193,9 +238,11 @@ export class PostgresChunkIndex implements ChunkIndex {
     // Checked and prepared before anything is written: a bad vector or a server without pgvector changes nothing.
     const vectorTexts = withVectors.map((c) => vectorText(c.vector!));
     if (withVectors.length > 0) await this.ensureDims(new Set(withVectors.map((c) => c.vector!.length)));
-    await this.transaction(async (client) => {
+    await transaction(this.pool, async (client) => {
       // Two ingestions of one file (a restarted job and the old one) take turns rather than colliding on its seqs.
       await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`knowledge:${vectorStoreId}\n${fileId}`]);
+      const terms = await fileTerms(client, vectorStoreId, fileId);
+      for (const r of rows) for (const w of r.distinct) terms.set(w, (terms.get(w) ?? 0) + 1);
       const gone = (await client.query<{ chunks: number; words: number }>(REMOVE_FILE_SQL, [vectorStoreId, fileId])).rows[0]!;
       if (rows.length > 0) {
         // One statement for the file, one array per column.
@@ -212,6 +259,7 @@ export class PostgresChunkIndex implements ChunkIndex {
           [vectorStoreId, fileId, withVectors.map((c) => c.seq), vectorTexts],
         );
       }
+      await addTerms(client, vectorStoreId, terms);
       const words = rows.reduce((n, r) => n + r.words, 0);
       if (rows.length > 0 || gone.chunks > 0) await client.query(STATS_SQL, [vectorStoreId, rows.length - gone.chunks, words - gone.words]);
     });
@@ -219,24 +267,75 @@ export class PostgresChunkIndex implements ChunkIndex {
 
   async removeFile(vectorStoreId: string, fileId: string): Promise<void> {
     // Its vectors go with its chunks (ON DELETE CASCADE).
-    await this.transaction(async (client) => {
+    await transaction(this.pool, async (client) => {
+      const terms = await fileTerms(client, vectorStoreId, fileId);
       const gone = (await client.query<{ chunks: number; words: number }>(REMOVE_FILE_SQL, [vectorStoreId, fileId])).rows[0]!;
+      await addTerms(client, vectorStoreId, terms);
       if (gone.chunks > 0) await client.query(STATS_SQL, [vectorStoreId, -gone.chunks, -gone.words]);
     });
   }
 
   async removeStore(vectorStoreId: string): Promise<void> {
-    await this.transaction(async (client) => {
+    await transaction(this.pool, async (client) => {
       await client.query('DELETE FROM knowledge_chunks WHERE vector_store_id = $1', [vectorStoreId]);
+      await client.query('DELETE FROM knowledge_index_terms WHERE vector_store_id = $1', [vectorStoreId]);
       await client.query('DELETE FROM knowledge_index_stats WHERE vector_store_id = $1', [vectorStoreId]);
     });
   }
 
+  /**
+   * Exact BM25 top-k with MaxScore pruning (Turtle & Flood 1995). A word adds less than idf·(k1+1)
+   * to any chunk's score (tf·(k1+1)/(tf + K) < k1+1), its bound. The words are scored rarest first
+   * (highest bound), in batches of the chunks holding a batch's words and none scored before; once
+   * k chunks are scored, θ is the k-th best score, and the commonest words whose bounds sum to at
+   * most θ are non-essential: a chunk holding only those scores below θ and cannot enter the top
+   * k, so their chunks are never read. A query of mid-frequency words reads the chunks of its rarer
+   * words only; one with a common word, the common word's chunks only when its bound can matter.
+   * Round trips: statistics and document frequencies, one per batch, the winners' text.
+   */
   async keyword(scope: ChunkScope, terms: readonly string[], limit: number): Promise<ChunkHit[]> {
-    const { words, query } = tsqueryOf(terms);
-    const n = limitOf(limit);
-    if (words.length === 0 || n === 0 || scope.vectorStoreIds.length === 0 || scope.fileIds?.length === 0) return [];
-    const { rows } = await this.pool.query<HitRow>(KEYWORD_SQL, [scope.vectorStoreIds, scope.fileIds ?? null, words, query, n]);
+    const all = queryWords(terms);
+    const k = limitOf(limit);
+    if (all.length === 0 || k === 0 || scope.vectorStoreIds.length === 0 || scope.fileIds?.length === 0) return [];
+    const stats = (await this.pool.query<{ n: number | null; avgdl: number | null; df: number[] }>(STATS_READ_SQL, [scope.vectorStoreIds, all])).rows[0]!;
+    const n = stats.n ?? 0;
+    // A word no chunk of the stores holds scores nothing; the rest, rarest (highest bound) first.
+    const words = all
+      .map((w, i) => ({ w, df: stats.df[i]!, bound: Math.log(1 + (n - stats.df[i]! + 0.5) / (stats.df[i]! + 0.5)) * (K1 + 1) }))
+      .filter((x) => x.df > 0)
+      .sort((a, b) => b.bound - a.bound || (a.w < b.w ? -1 : 1));
+    if (words.length === 0) return [];
+    const args = [scope.vectorStoreIds, scope.fileIds ?? null, words.map((x) => x.w), words.map((x) => x.df)];
+
+    const scored: HitRow[] = [];
+    let theta = -Infinity; // the k-th best score so far; -∞ until k chunks are scored
+    let done = 0; // words[0, done) have had their chunks scored
+    for (;;) {
+      // The essential words: all but the longest tail of commonest words whose bounds sum to ≤ θ
+      // (with a margin for rounding: a pruned chunk must score strictly below θ, ties included).
+      let essential = words.length;
+      for (let tail = 0; essential > 0 && (tail + words[essential - 1]!.bound) * (1 + 1e-9) <= theta; essential--) tail += words[essential - 1]!.bound;
+      if (done >= essential) break;
+      // A batch: the next word, and more while the batch holds fewer than k chunks (so that the first
+      // sets θ); no limit, no pruning: every essential word at once.
+      let end = done + 1;
+      if (k === null) end = essential;
+      else for (let held = words[done]!.df; end < essential && held < k; end++) held += words[end]!.df;
+      const batch = words.slice(done, end).map((x) => x.w);
+      const seen = words.slice(0, done).map((x) => x.w);
+      const { rows } = await this.pool.query<HitRow>(SCORE_SQL, [...args, anyOf(batch), seen.length > 0 ? anyOf(seen) : null, n, stats.avgdl, k]);
+      scored.push(...rows);
+      done = end;
+      if (k !== null && scored.length >= k) theta = scored.map((r) => r.score).sort((a, b) => b - a)[k - 1]!;
+    }
+    if (scored.length === 0) return [];
+    const { rows } = await this.pool.query<HitRow>(WINNERS_SQL, [
+      scored.map((r) => r.vector_store_id),
+      scored.map((r) => r.file_id),
+      scored.map((r) => r.seq),
+      scored.map((r) => r.score),
+      k,
+    ]);
     return rows.map(hitFrom);
   }
 
@@ -248,7 +347,7 @@ export class PostgresChunkIndex implements ChunkIndex {
     // A zero vector has no direction: nothing is near it (pgvector's cosine distance to it is NaN).
     if (n === 0 || isZero(vector) || scope.vectorStoreIds.length === 0 || scope.fileIds?.length === 0) return [];
     const { expr, cast } = vectorForm('v.embedding', dims, vectors.halfvec);
-    return this.transaction(async (client) => {
+    return transaction(this.pool, async (client) => {
       // An HNSW scan yields ef_search candidates before the scope filter: ask for at least the limit,
       // and (pgvector 0.8+) keep scanning in order until the filtered rows fill it.
       const settings = [`SET LOCAL hnsw.ef_search = ${Math.min(Math.max(n ?? 1000, 40), 1000)}`];
@@ -277,23 +376,6 @@ export class PostgresChunkIndex implements ChunkIndex {
     return rows;
   }
 
-  /** Runs `work` in a transaction on one connection; a connection that failed to roll back is closed, not reused. */
-  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    let healthy = true;
-    try {
-      await client.query('BEGIN');
-      const out = await work(client);
-      await client.query('COMMIT');
-      return out;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => (healthy = false));
-      throw err;
-    } finally {
-      client.release(!healthy);
-    }
-  }
-
   /**
    * Makes sure pgvector, the vectors table and an HNSW index for each of `dims` exist, creating
    * what is missing (under a lock, so that replicas do not race on the same names). Throws
@@ -307,7 +389,7 @@ export class PostgresChunkIndex implements ChunkIndex {
     const vectors = await this.vectors;
     const missing = [...dims].filter((d) => !this.indexed.has(d));
     if (missing.length === 0) return vectors;
-    await this.transaction(async (client) => {
+    await transaction(this.pool, async (client) => {
       await client.query('SELECT pg_advisory_xact_lock($1)', [VECTOR_DDL_LOCK]);
       for (const d of missing) {
         const { expr, ops } = vectorForm('embedding', d, vectors.halfvec);
@@ -331,7 +413,7 @@ export class PostgresChunkIndex implements ChunkIndex {
       );
     }
     let version = installed;
-    await this.transaction(async (client) => {
+    await transaction(this.pool, async (client) => {
       await client.query('SELECT pg_advisory_xact_lock($1)', [VECTOR_DDL_LOCK]);
       try {
         await client.query('CREATE EXTENSION IF NOT EXISTS vector');

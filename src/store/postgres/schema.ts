@@ -362,7 +362,18 @@ const MIGRATIONS: readonly string[] = [
      cell TEXT NOT NULL,
      PRIMARY KEY (run_id, cell_key)
    );
-   CREATE INDEX eval_results_order ON eval_results (run_id, test_idx, prompt_idx, provider_idx, repeat);`
+   CREATE INDEX eval_results_order ON eval_results (run_id, test_idx, prompt_idx, provider_idx, repeat);`,
+  // The chunk index's document frequencies (store/postgres/knowledge-index.ts): per store, how many
+  // chunks hold each word, kept in step by every write, so that a search learns a common word's
+  // frequency without reading its tens of thousands of chunks. Filled here from the chunks so far.
+  `CREATE TABLE knowledge_index_terms (
+     vector_store_id TEXT NOT NULL,
+     word TEXT NOT NULL,
+     chunks BIGINT NOT NULL,
+     PRIMARY KEY (vector_store_id, word)
+   );
+   INSERT INTO knowledge_index_terms (vector_store_id, word, chunks)
+   SELECT c.vector_store_id, u.lexeme, count(*) FROM knowledge_chunks c CROSS JOIN LATERAL unnest(c.tsv) AS u GROUP BY 1, 2;`,
 ];
 
 /** The schema this hub writes. */
