@@ -4,6 +4,8 @@
  * is not flooded. A file is done once ingested, failed (locally, at upload or at ingestion) or
  * cancelled.
  */
+import { clock, lineProgress } from '../core/progress.js';
+import type { ProgressOut, ProgressWriter } from '../core/progress.js';
 
 export interface KbProgress {
   readonly done: number;
@@ -17,14 +19,6 @@ export interface KbProgress {
   /** Bytes uploaded so far. */
   readonly bytes: number;
   readonly elapsedMs: number;
-}
-
-function clock(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = String(s % 60).padStart(2, '0');
-  return h ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
 }
 
 /** 1.2 MB, 340 KB, 12 B: decimal units, as file sizes are usually shown. */
@@ -45,45 +39,8 @@ export function kbProgressLine(p: KbProgress, width = 24): string {
   return `[${bar}] ${p.done}/${p.total} files · ${p.failed} failed · ${size(p.bytes)} · ETA ${eta}`;
 }
 
-export interface ProgressOut {
-  write(s: string): unknown;
-  readonly isTTY?: boolean;
-}
-
-export interface KbProgressWriter {
-  update(p: KbProgress): void;
-  /** A line of its own (a note, a failure) without garbling the redrawn bar. */
-  note(line: string): void;
-  end(): void;
-}
+export type KbProgressWriter = ProgressWriter<KbProgress>;
 
 export function kbProgressWriter(out: ProgressOut): KbProgressWriter {
-  let lastDecile = -1;
-  let last: KbProgress | undefined;
-  let drawn = false;
-  return {
-    update(p) {
-      last = p;
-      if (out.isTTY) {
-        out.write(`\r\x1b[2K${kbProgressLine(p)}`);
-        drawn = true;
-        return;
-      }
-      const decile = p.total ? Math.floor((p.done / p.total) * 10) : 10;
-      if (decile > lastDecile) {
-        lastDecile = decile;
-        out.write(`${kbProgressLine(p)}\n`);
-      }
-    },
-    note(line) {
-      if (drawn) {
-        out.write(`\r\x1b[2K${line}\n`);
-        if (last) out.write(kbProgressLine(last));
-      } else out.write(`${line}\n`);
-    },
-    end() {
-      if (drawn) out.write('\n');
-      drawn = false;
-    },
-  };
+  return lineProgress(out, (p: KbProgress) => kbProgressLine(p));
 }

@@ -3,15 +3,9 @@
  * (bar, done/total, ETA, spend, failures); elsewhere (CI logs), one line each time another 10% is
  * done, so a log is not flooded.
  */
+import { clock, lineProgress } from '../core/progress.js';
+import type { ProgressOut, ProgressWriter } from '../core/progress.js';
 import type { Progress } from './run.js';
-
-function clock(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = String(s % 60).padStart(2, '0');
-  return h ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
-}
 
 export function progressLine(p: Progress, width = 24): string {
   const frac = p.total ? p.done / p.total : 1;
@@ -21,24 +15,6 @@ export function progressLine(p: Progress, width = 24): string {
 }
 
 /** A progress callback writing to `out`: redrawn on a TTY, a line per 10% elsewhere. */
-export function progressWriter(out: { write(s: string): unknown; isTTY?: boolean }): { update(p: Progress): void; end(): void } {
-  let lastDecile = -1;
-  let drawn = false;
-  return {
-    update(p) {
-      if (out.isTTY) {
-        out.write(`\r\x1b[2K${progressLine(p)}`);
-        drawn = true;
-        return;
-      }
-      const decile = p.total ? Math.floor((p.done / p.total) * 10) : 10;
-      if (decile > lastDecile) {
-        lastDecile = decile;
-        out.write(`${progressLine(p)}\n`);
-      }
-    },
-    end() {
-      if (drawn) out.write('\n');
-    },
-  };
+export function progressWriter(out: ProgressOut): ProgressWriter<Progress> {
+  return lineProgress(out, (p: Progress) => progressLine(p));
 }
