@@ -5,9 +5,11 @@
  * answering; SIGTERM stops them all with exit 0; and without a shared store the command refuses
  * with exit 2, saying why.
  *
- * Which worker answered is told by GET /metrics, which each worker answers from its own
- * counters: requests sent over two keep-alive connections (cluster hands each new connection to
- * the next worker) in different numbers show up as two different counts.
+ * One scrape of GET /metrics answers for both workers, whichever it reaches: the total count is
+ * every worker's, and `baimo_worker_requests_total{worker}` tells how requests were spread —
+ * requests sent over two keep-alive connections (cluster hands each new connection to the next
+ * worker) in different numbers show up as the two workers' counts. A worker that cannot answer
+ * (stopped with SIGSTOP) is left out of the scrape, which says so, rather than holding it.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -82,18 +84,30 @@ async function overOneConnection(url: string, n: number): Promise<number[]> {
   }
 }
 
-/** The final requests a worker has counted, read from /metrics over new connections (so from each worker in turn). */
-async function countsByWorker(url: string, scrapes = 4): Promise<number[]> {
-  const counts: number[] = [];
-  for (let i = 0; i < scrapes; i++) {
-    const { status, text } = await send(url, 'GET', '/metrics', false);
-    expect(status).toBe(200);
+/** What one scrape of /metrics says (over `agent`; false: a new connection, so each worker in turn). */
+async function scrape(url: string, agent: Agent | false = false) {
+  const { status, text } = await send(url, 'GET', '/metrics', agent);
+  expect(status).toBe(200);
+  const sum = (prefix: string, needle = '') => {
     let n = 0;
-    for (const line of text.split('\n')) if (line.startsWith('baimo_requests_total{') && line.includes('attempt="final"')) n += Number(line.split(' ').at(-1));
-    counts.push(n);
-  }
-  return counts;
+    for (const line of text.split('\n')) if (line.startsWith(prefix) && line.includes(needle)) n += Number(line.split(' ').at(-1));
+    return n;
+  };
+  const perWorker = new Map<string, number>();
+  for (const m of text.matchAll(/^baimo_worker_requests_total\{worker="(\d+)"\} (\d+)$/gm)) perWorker.set(m[1]!, Number(m[2]));
+  const missing = /^baimo_metrics_workers_missing (\d+)$/m.exec(text)?.[1];
+  return {
+    /** Final requests counted, all workers together. */
+    total: sum('baimo_requests_total{', 'attempt="final"'),
+    /** The latency histogram's count: histograms are merged too. */
+    timed: sum('baimo_request_duration_seconds_count{'),
+    perWorker,
+    missing: missing === undefined ? undefined : Number(missing),
+  };
 }
+
+/** The two workers' counts, smaller first (which worker got which connection is cluster's choice). */
+const spread = (m: Map<string, number>) => [...m.values()].sort((a, b) => a - b);
 
 const alive = (pid: number) => {
   try {
@@ -173,14 +187,47 @@ describe('baimo serve --workers', () => {
       const second = await overOneConnection(url, 9);
       expect([...first, ...second].every((s) => s === 200)).toBe(true);
       answered += 14;
-      // One worker counted the first connection's 5, the other the second's 9.
-      expect(new Set(await countsByWorker(url))).toEqual(new Set([5, 9]));
+      // Scrapes over new connections reach each worker in turn; every one answers for both.
+      for (let i = 0; i < 4; i++) {
+        const m = await scrape(url);
+        expect(m.total).toBe(14);
+        expect(m.timed).toBe(14);
+        expect(m.missing).toBe(0);
+        // One worker served the first connection's 5, the other the second's 9.
+        expect([...m.perWorker.keys()].sort()).toEqual(['1', '2']);
+        expect(spread(m.perWorker)).toEqual([5, 9]);
+      }
       expect(readdirSync(data()).sort()).toEqual(['worker-1', 'worker-2']);
       await expect.poll(recorded, { timeout: 10_000 }).toBe(answered);
     }, 60_000);
 
+    it('/metrics keeps its auth: without the admin key every worker refuses the scrape', async () => {
+      // A key of the hub's own, just not the admin's.
+      const made = await send(url, 'POST', '/admin/keys', false, { name: 'not-admin' });
+      expect(made.status).toBe(201);
+      const member = (JSON.parse(made.text) as { key: string }).key;
+      // New connections, so both workers are asked each way.
+      for (let i = 0; i < 2; i++) {
+        for (const [authorization, status] of [[undefined, 401], [`Bearer ${member}`, 403]] as const) {
+          const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+            const req = request(`${url}/metrics`, { agent: false, headers: authorization ? { authorization } : {} }, (r) => {
+              let text = '';
+              r.setEncoding('utf8');
+              r.on('data', (d: string) => (text += d));
+              r.on('end', () => resolve({ status: r.statusCode ?? 0, text }));
+            });
+            req.on('error', reject);
+            req.end();
+          });
+          expect(res.status).toBe(status);
+          expect(res.text).not.toContain('baimo_');
+        }
+      }
+    });
+
     it('a killed worker is replaced in its own directory while the other keeps answering', async () => {
       const [victim, survivor] = pids as [number, number];
+      const survivorBefore = (await scrape(url)).perWorker.get('2')!;
       process.kill(victim, 'SIGKILL');
       await expect.poll(() => run.out().includes(`"msg":"worker stopped unexpectedly; starting a new one","worker":1,"pid":${victim}`), { timeout: 10_000 }).toBe(true);
       // Until the replacement listens, the other worker answers every new connection.
@@ -196,15 +243,50 @@ describe('baimo serve --workers', () => {
       const second = await overOneConnection(url, 4);
       expect([...first, ...second].every((s) => s === 200)).toBe(true);
       answered += 7;
-      const counts = new Set(await countsByWorker(url));
-      expect(counts.size).toBe(2);
-      expect([...counts].some((n) => n === 3 || n === 4)).toBe(true);
+      const m = await scrape(url);
+      expect(m.missing).toBe(0);
+      // Slot 1's replacement counts from zero: one of the two connections.
+      const fresh = m.perWorker.get('1')!;
+      expect([3, 4]).toContain(fresh);
+      // Slot 2 kept its count: its connection of the first test, the 10 above and the other connection.
+      expect(m.perWorker.get('2')).toBe(survivorBefore + 10 + (7 - fresh));
+      expect(m.total).toBe(fresh + m.perWorker.get('2')!);
       // Same slot, same directory: no third journal directory.
       expect(readdirSync(data()).sort()).toEqual(['worker-1', 'worker-2']);
       pids = [replacement, survivor];
       // Including whatever the killed worker had journaled but not yet stored (replayed by its replacement).
       await expect.poll(recorded, { timeout: 10_000 }).toBe(answered);
     }, 90_000);
+
+    it('a worker that does not answer is left out of the scrape, which says so, and is back once it answers', async () => {
+      // One connection, so one worker: which one is read from its count going up by one.
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        const before = await scrape(url, agent);
+        expect((await send(url, 'POST', '/v1/chat/completions', agent, hi)).status).toBe(200);
+        answered++;
+        const after = await scrape(url, agent);
+        const [served] = [...after.perWorker].find(([w, n]) => n === before.perWorker.get(w)! + 1)!;
+        const other = served === '1' ? '2' : '1';
+        const stopped = pids[Number(other) - 1]!;
+        process.kill(stopped, 'SIGSTOP');
+        try {
+          const m = await scrape(url, agent);
+          expect(m.missing).toBe(1);
+          expect(m.perWorker).toEqual(new Map([[served, after.perWorker.get(served)]]));
+          expect(m.total).toBe(after.perWorker.get(served));
+        } finally {
+          process.kill(stopped, 'SIGCONT');
+        }
+        // Its late answer to the scrape it missed is dropped; the next scrapes count it again.
+        await expect.poll(async () => (await scrape(url, agent)).missing, { timeout: 10_000 }).toBe(0);
+        const back = await scrape(url, agent);
+        expect(back.perWorker).toEqual(after.perWorker);
+        expect(back.total).toBe(after.total);
+      } finally {
+        agent.destroy();
+      }
+    }, 30_000);
 
     it('SIGTERM stops every worker cleanly, exit 0, with every answered request recorded', async () => {
       run.child.kill('SIGTERM');

@@ -11,6 +11,7 @@ import type { PriceBook } from '../catalog/prices.js';
 import type { Registry } from '../routing/registry.js';
 import type { BudgetLedger, RateLimits } from '../tenancy/ports.js';
 import { Metrics } from '../usage/metrics.js';
+import type { MetricsGroup } from '../usage/metrics.js';
 import { logRecord } from './log.js';
 import type { Logger } from './log.js';
 import { RateLimiter } from '../tenancy/rate-limits.js';
@@ -53,6 +54,8 @@ export interface HubOptions {
   readonly limits?: ConnectionLimits;
   /** `required`: /metrics needs the admin key. Default `none`. */
   readonly metricsAuth?: 'required' | 'none';
+  /** The other processes a scrape of /metrics answers for too (`baimo serve --workers N`); none: this one alone. */
+  readonly metricsGroup?: MetricsGroup | undefined;
   /** Where eval runs through the API cache answers (the data directory's, shared with the CLI); none: no cache. */
   readonly evalCacheDir?: string | undefined;
 }
@@ -169,7 +172,7 @@ export function createHub(o: HubOptions): Hub {
   /** Scrapes need the admin key when metricsAuth is `required`. */
   const mayScrape = (req: IncomingMessage, res: ServerResponse): boolean => o.metricsAuth !== 'required' || allowed(res, () => ctx.tenancy.requireAdmin(req.headers));
 
-  const metrics = new Metrics(o.registry);
+  const metrics = new Metrics(o.registry, o.metricsGroup);
   o.recorder.onRecord((r) => {
     metrics.observe(r);
     logRecord(o.logger, r);

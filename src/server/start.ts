@@ -19,6 +19,7 @@ import { bodyCapture } from '../gateway/capture.js';
 import type { Hook } from '../gateway/hooks.js';
 import type { Hub } from './app.js';
 import { evalCacheDir } from '../eval/service.js';
+import type { MetricsGroup } from '../usage/metrics.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -31,6 +32,8 @@ export interface StartOptions extends SettingFlags {
   readonly detectOllama?: boolean;
   /** Hooks of the embedding program (or a test), run after those the config turns on. */
   readonly hooks?: readonly Hook[];
+  /** The other workers /metrics answers for (server/workers.ts); none: this process alone. */
+  readonly metricsGroup?: MetricsGroup;
 }
 
 /** A running hub, on the embedded store (`store.kind` 'sqlite') or the shared one ('postgres'). */
@@ -89,6 +92,7 @@ export async function startHub(o: StartOptions = {}): Promise<RunningHub> {
       knowledge: knowledge.service,
       logger,
       metricsAuth: settings.metricsAuth,
+      metricsGroup: o.metricsGroup,
       evalCacheDir: evalCacheDir(settings.dataDir),
       limits: { maxConnections: settings.maxConnections, headersTimeoutMs: settings.headersTimeoutMs, requestTimeoutMs: settings.requestTimeoutMs },
       hooks: [

@@ -11,6 +11,9 @@
  * worker keeps its usage journal in its own data directory, DATA_DIR/worker-<i> (the directory
  * is locked per process): a worker restarted in slot i takes the same directory and replays
  * what its predecessor journaled but had not stored yet.
+ *
+ * A scrape of /metrics, whichever worker it reaches, answers for all of them: the primary relays
+ * the others' metrics to the scraped worker (server/worker-metrics.ts).
  */
 import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';
@@ -23,6 +26,7 @@ import type { SettingFlags } from '../config/settings.js';
 import { createLogger } from './log.js';
 import { startHub } from './start.js';
 import type { RunningHub } from './start.js';
+import { MetricsRelay, workerMetricsGroup } from './worker-metrics.js';
 
 /** A mistake in how --workers was asked for: the command exits 2, as for other usage errors. */
 export class WorkersError extends Error {
@@ -53,13 +57,14 @@ export function workerCount(value: string | undefined, source: string): number {
 // What the primary tells each worker it forks. Private to this module: nothing else reads them.
 const INDEX_ENV = 'BAIMO_WORKER_INDEX';
 const BASE_DIR_ENV = 'BAIMO_WORKER_DATA_DIR';
+const COUNT_ENV = 'BAIMO_WORKER_COUNT';
 
 /** Whether this process is a worker forked by `serveWorkers` (it then runs `serveWorker`). */
 export function isWorkerProcess(): boolean {
   return cluster.isWorker && process.env[INDEX_ENV] !== undefined;
 }
 
-/** The one message a worker sends its primary: it listens, and this is its start-up banner. */
+/** The message a worker sends its primary when it listens, with its start-up banner (the others are /metrics': worker-metrics.ts). */
 interface Ready {
   readonly baimo: 'ready';
   readonly banner: string;
@@ -79,6 +84,7 @@ const workerDir = (base: string, index: number | '<i>') => join(base, `worker-${
 export async function serveWorker(flags: ServeFlags, banner: (hub: RunningHub) => string): Promise<void> {
   const index = Number(process.env[INDEX_ENV]);
   const base = process.env[BASE_DIR_ENV] ?? '.';
+  const count = Number(process.env[COUNT_ENV] ?? 1);
   let hub: RunningHub | undefined;
   let stopping = false;
   const close = (h: RunningHub) =>
@@ -97,7 +103,7 @@ export async function serveWorker(flags: ServeFlags, banner: (hub: RunningHub) =
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  hub = await startHub({ ...flags, dataDir: workerDir(base, index) });
+  hub = await startHub({ ...flags, dataDir: workerDir(base, index), metricsGroup: workerMetricsGroup(index, count) });
   if (stopping) return void close(hub);
   // The banner names the pattern of the workers' directories, not this one's.
   const shown = { ...hub, settings: { ...hub.settings, dataDir: workerDir(base, '<i>') } };
@@ -151,6 +157,7 @@ export async function serveWorkers(count: number, flags: ServeFlags, out: NodeJS
   let phase: 'starting' | 'running' | 'stopping' = 'starting';
   let exitCode = 0;
   let banner = '';
+  const relay = new MetricsRelay(count, () => slots.flatMap((s) => (s.ready && s.worker ? [s.worker] : [])));
 
   const finishIfDone = () => {
     if (phase === 'stopping' && slots.every((s) => s.worker === undefined)) process.exit(exitCode);
@@ -168,12 +175,14 @@ export async function serveWorkers(count: number, flags: ServeFlags, out: NodeJS
   const fork = (slot: Slot) => {
     slot.restart = undefined;
     // The worker runs this same command line (cluster's default exec, args and Node flags).
-    const worker = cluster.fork({ [INDEX_ENV]: String(slot.index), [BASE_DIR_ENV]: base });
+    const worker = cluster.fork({ [INDEX_ENV]: String(slot.index), [BASE_DIR_ENV]: base, [COUNT_ENV]: String(count) });
     Object.assign(slot, { worker, startedAt: Date.now(), ready: false });
     worker.on('message', (m: unknown) => {
+      if (relay.handle(worker, m)) return;
       if (isReady(m) && slot.worker === worker) onReady(slot, m);
     });
     worker.on('exit', (code: number | null, signal: string | null) => {
+      relay.gone(worker);
       if (slot.worker === worker) onExit(slot, worker, code, signal);
     });
   };

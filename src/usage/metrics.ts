@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry as PromRegistry } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry as PromRegistry } from 'prom-client';
 import type { Registry } from '../routing/registry.js';
 import type { UsageRecord } from './record.js';
 
@@ -9,6 +9,25 @@ const CIRCUIT = { closed: 0, half_open: 1, open: 2 } as const;
  * (see Registry.isKnown): clients choose model names, and each label lives as long as the process.
  */
 export const OTHER_MODEL = '(other)';
+
+/** One process's metrics as prom-client hands them between processes (`Registry.getMetricsAsJSON`). */
+export type MetricsJSON = Awaited<ReturnType<PromRegistry['getMetricsAsJSON']>>;
+
+/**
+ * The other processes of a group that answers a scrape as one (`baimo serve --workers N`, wired in
+ * server/workers.ts). Absent for a hub that is one process: its scrape reads only its own registry.
+ */
+export interface MetricsGroup {
+  /** This process's name among them (the worker's slot), the label of `baimo_worker_requests_total`. */
+  readonly member: string;
+  /** Answers the others' scrapes with this process's metrics. Called once, by Metrics. */
+  serve(local: () => Promise<MetricsJSON>): void;
+  /**
+   * The other members' metrics, from those that answered in the time allowed (about a second),
+   * and how many did not (a member being replaced counts as one that did not).
+   */
+  others(): Promise<{ readonly metrics: readonly MetricsJSON[]; readonly missing: number }>;
+}
 
 /**
  * One label combination's counts since the last scrape. Counting into plain numbers and handing
@@ -45,7 +64,13 @@ export class Metrics {
   private readonly latency: Histogram<'endpoint' | 'model'>;
   private readonly ttft: Histogram<'model'>;
 
-  constructor(private readonly routes: Registry) {
+  /** Final requests since the last scrape, for the group's per-worker counter (read only in a group). */
+  private answered = 0;
+
+  constructor(
+    private readonly routes: Registry,
+    private readonly group?: MetricsGroup,
+  ) {
     const registers = [this.registry];
     const collect = () => this.drain();
     this.requests = new Counter({
@@ -94,6 +119,8 @@ export class Metrics {
       help: `Circuit breaker state per deployment: 0 closed, 1 half-open, 2 open (route="${OTHER_MODEL}": the worst of a provider's unlisted model names).`,
       labelNames: deploymentLabels,
       registers,
+      // Across workers: the worst (each keeps its own breaker; one that has opened it is the news).
+      aggregator: 'max',
       collect: each((d) => CIRCUIT[d.breaker.state], Math.max),
     });
     new Gauge({
@@ -108,8 +135,24 @@ export class Metrics {
       help: 'Moving average of time to first token per deployment.',
       labelNames: deploymentLabels,
       registers,
+      // Across workers: the mean of the workers that have one (each keeps its own average).
+      aggregator: 'average',
       collect: each((d) => (d.ttftMs === undefined ? undefined : d.ttftMs / 1000), undefined),
     });
+    // In-flight requests (like the counters and histograms) are summed across workers: prom-client's default.
+    if (group) {
+      const perWorker = new Counter({
+        name: 'baimo_worker_requests_total',
+        help: 'Requests answered (attempt="final" above) by each worker of `baimo serve --workers N`: how connections are spread over them.',
+        labelNames: ['worker'],
+        registers,
+        collect: () => {
+          perWorker.inc({ worker: group.member }, this.answered);
+          this.answered = 0;
+        },
+      });
+      group.serve(() => this.registry.getMetricsAsJSON());
+    }
   }
 
   private readonly tallies = new Map<string, Tally>();
@@ -143,6 +186,7 @@ export class Metrics {
     const t = this.tallyFor(r);
     t.requests++;
     if (!r.final) return;
+    this.answered++;
     t.latency.observe(r.latencyMs / 1000);
     if (r.ttftMs !== undefined && r.stream) t.ttft.observe(r.ttftMs / 1000);
     const u = r.usage;
@@ -172,7 +216,20 @@ export class Metrics {
     }
   }
 
+  /**
+   * The scrape's text. In a group, the sum of every member that answered (counters and
+   * histograms added, gauges as their `aggregator` says) and `baimo_metrics_workers_missing`
+   * for those that did not; alone, this process's registry, as it always was.
+   */
   async text(): Promise<string> {
-    return this.registry.metrics();
+    if (!this.group) return this.registry.metrics();
+    const [own, others] = await Promise.all([this.registry.getMetricsAsJSON(), this.group.others()]);
+    const all = AggregatorRegistry.aggregate([own, ...others.metrics]);
+    new Gauge({
+      name: 'baimo_metrics_workers_missing',
+      help: 'Workers whose metrics this scrape lacks: not answering within a second, or being replaced. Counters then dip, which Prometheus reads as a reset.',
+      registers: [all],
+    }).set(others.missing);
+    return all.metrics();
   }
 }
