@@ -225,6 +225,15 @@ describe('baimo serve --workers', () => {
       }
     });
 
+    it('a burst of scrapes at once: every one answers for both workers', async () => {
+      const all = await Promise.all(Array.from({ length: 100 }, () => scrape(url)));
+      for (const m of all) {
+        expect(m.total).toBe(answered);
+        expect(m.missing).toBe(0);
+        expect(spread(m.perWorker)).toEqual([5, 9]);
+      }
+    }, 30_000);
+
     it('a killed worker is replaced in its own directory while the other keeps answering', async () => {
       const [victim, survivor] = pids as [number, number];
       const survivorBefore = (await scrape(url)).perWorker.get('2')!;

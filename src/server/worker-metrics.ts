@@ -37,13 +37,33 @@ function toPrimary(m: Scrape | Collected): boolean {
   return true;
 }
 
+type Others = Awaited<ReturnType<MetricsGroup['others']>>;
+
 /** The worker's side: worker `index` of `count`. */
 export function workerMetricsGroup(index: number, count: number): MetricsGroup {
   let next = 0;
   const waiting = new Map<number, (m: Scraped) => void>();
+  let asking: Promise<Others> | undefined;
   process.on('message', (m: unknown) => {
     if (isScraped(m)) waiting.get(m.id)?.(m);
   });
+  /** One question to the primary for the others' metrics (none when this worker is the only one). */
+  const ask = (): Promise<Others> =>
+    new Promise((resolve) => {
+      const alone = { metrics: [], missing: count - 1 };
+      if (count === 1) return resolve(alone);
+      const id = next++;
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        resolve(alone);
+      }, WORKER_WAIT_MS);
+      waiting.set(id, (m) => {
+        clearTimeout(timer);
+        waiting.delete(id);
+        resolve({ metrics: m.metrics, missing: m.missing });
+      });
+      if (!toPrimary({ baimo: 'metrics-scrape', id })) waiting.get(id)?.({ baimo: 'metrics-scraped', id, metrics: [], missing: count - 1 });
+    });
   return {
     member: String(index),
     serve(local) {
@@ -54,21 +74,9 @@ export function workerMetricsGroup(index: number, count: number): MetricsGroup {
       });
     },
     others() {
-      return new Promise((resolve) => {
-        const alone = { metrics: [], missing: count - 1 };
-        if (count === 1) return resolve(alone);
-        const id = next++;
-        const timer = setTimeout(() => {
-          waiting.delete(id);
-          resolve(alone);
-        }, WORKER_WAIT_MS);
-        waiting.set(id, (m) => {
-          clearTimeout(timer);
-          waiting.delete(id);
-          resolve({ metrics: m.metrics, missing: m.missing });
-        });
-        if (!toPrimary({ baimo: 'metrics-scrape', id })) waiting.get(id)?.({ baimo: 'metrics-scraped', id, metrics: [], missing: count - 1 });
-      });
+      // Scrapes that come while one is being gathered share its answer: however many arrive at
+      // once, each worker has at most one question out, so the others do not do N times the work.
+      return (asking ??= ask().finally(() => (asking = undefined)));
     },
   };
 }
