@@ -116,7 +116,7 @@ export class Metrics {
       };
     new Gauge({
       name: 'baimo_deployment_circuit_state',
-      help: `Circuit breaker state per deployment: 0 closed, 1 half-open, 2 open (route="${OTHER_MODEL}": the worst of a provider's unlisted model names).`,
+      help: `Circuit breaker state per deployment: 0 closed, 1 half-open, 2 open (route="${OTHER_MODEL}": the worst of a provider's unlisted model names; under --workers, the worst of the workers').`,
       labelNames: deploymentLabels,
       registers,
       // Across workers: the worst (each keeps its own breaker; one that has opened it is the news).
@@ -132,7 +132,7 @@ export class Metrics {
     });
     new Gauge({
       name: 'baimo_deployment_ttft_seconds',
-      help: 'Moving average of time to first token per deployment.',
+      help: 'Moving average of time to first token per deployment (under --workers, the mean of the workers\' averages).',
       labelNames: deploymentLabels,
       registers,
       // Across workers: the mean of the workers that have one (each keeps its own average).
