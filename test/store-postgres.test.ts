@@ -50,7 +50,7 @@ describe('migrations', () => {
     const stores = await Promise.all([open(), open(), open()]);
     expect(stores.map((s) => s.migrated).sort()).toEqual([0, 0, SCHEMA_VERSION]);
     expect(await versions()).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
-    expect(await tables()).toEqual(expect.arrayContaining(['usage', 'usage_hourly', 'usage_rollup', 'usage_rollup_key', 'usage_rollup_model', 'request_bodies', 'request_traces', 'keys', 'teams', 'settings', 'responses', 'response_items', 'arena_votes']));
+    expect(await tables()).toEqual(expect.arrayContaining(['usage', 'usage_hourly', 'usage_rollup', 'usage_rollup_key', 'usage_rollup_model', 'request_bodies', 'request_traces', 'keys', 'teams', 'settings', 'responses', 'response_items', 'eval_runs', 'eval_results', 'eval_judgements']));
     // Opening an up-to-date database changes nothing.
     expect((await open()).migrated).toBe(0);
     expect(await versions()).toHaveLength(SCHEMA_VERSION);
