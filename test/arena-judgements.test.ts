@@ -155,6 +155,7 @@ function judgementSuite(name: string, start: () => Promise<TestHub<any>>, startO
       for (const [label, body] of [
         ['unknown model', { models: ['m/a', 'nobody/x'], winner: 'a' }],
         ['unknown bare name', { models: ['not-a-model', 'm/a'], winner: 'a' }],
+        ['a served prefix with a line break', { models: ['m/a', 'm/b\r\nX-Injected: 1'], winner: 'a' }],
         ['same model twice', { models: ['m/a', 'm/a'], winner: 'a' }],
         ['winner not in the enum', { models: ['m/a', 'm/b'], winner: 'c' }],
         ['winner of another type', { models: ['m/a', 'm/b'], winner: 1 }],

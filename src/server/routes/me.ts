@@ -13,7 +13,8 @@ import { decodePathPart, readBody, sendJSON } from '../http.js';
 import { listRequests, requestDetail } from './requests.js';
 import { usageQuery, usageQueryParams } from './usage-query.js';
 
-const voteText = z.string().max(MAX_VOTE_TEXT, `at most ${MAX_VOTE_TEXT} characters (longer texts are kept cut at 32 KB anyway)`);
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+const voteText = z.string().max(MAX_VOTE_TEXT, `at most ${MAX_VOTE_TEXT} characters`);
 const voteBody = z.strictObject({
   models: z.tuple([z.string().min(1).max(MAX_MODEL_NAME, MODEL_NAME_TOO_LONG), z.string().min(1).max(MAX_MODEL_NAME, MODEL_NAME_TOO_LONG)]),
   winner: z.enum(['a', 'b', 'tie', 'bad']),
@@ -89,7 +90,8 @@ export async function me(ctx: HubContext, req: IncomingMessage, res: ServerRespo
       if (v.models[0] === v.models[1]) throw new HubError('bad_request', 'A vote compares two different models.', { param: 'models' });
       // A vote is evidence about models this hub serves: an invented name would sit on the board forever.
       v.models.forEach((m, i) => {
-        if (!ctx.registry.serves(m)) throw new HubError('bad_request', `The model '${m.slice(0, 100)}' is not one this hub serves; see GET /v1/models.`, { param: `models[${i}]`, code: 'model_not_found' });
+        // No model name holds control characters (resolving one refuses them too); they would reach logs and the console.
+        if (CONTROL_CHARS.test(m) || !ctx.registry.serves(m)) throw new HubError('bad_request', `The model '${JSON.stringify(m.slice(0, 100)).slice(1, -1)}' is not one this hub serves; see GET /v1/models.`, { param: `models[${i}]`, code: 'model_not_found' });
       });
       const j = await ctx.stores.judgements.addJudgement(judgementFromVote(v, scope ?? null, Date.now()));
       return sendJSON(res, 201, { object: 'arena.vote', id: j.id, models: v.models, winner: v.winner });
