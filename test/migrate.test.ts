@@ -20,6 +20,7 @@ import type { ChunkInput, VectorStoreFileRow, VectorStoreRow } from '../src/know
 import { indexTerms, queryTerms } from '../src/knowledge/segment.js';
 import { copyFromSQLite } from '../src/store/postgres/copy-from-sqlite.js';
 import { openPostgresStores, SCHEMA_VERSION } from '../src/store/postgres/index.js';
+import { MIGRATIONS as PG_MIGRATIONS } from '../src/store/postgres/schema.js';
 import type { PostgresStores } from '../src/store/postgres/index.js';
 import { openSQLiteStores } from '../src/store/sqlite/index.js';
 import type { SQLiteStores } from '../src/store/sqlite/index.js';
@@ -368,6 +369,36 @@ describe('baimo migrate --from sqlite', () => {
       // As they were, but for the NUL PostgreSQL cannot hold.
       expect(copied).toEqual(lite.map((j) => ({ ...j, answerB: j.answerB?.replace('\u0000', '\uFFFD') ?? null })));
       expect(copied[2]).toMatchObject({ keyId: ids.keys[0], prompt: '哪条河最长？', answerA: '长江', answerB: 'nul \uFFFD here' });
+    });
+
+    it('votes an older Baimo copied before both stores were upgraded are not copied again', async () => {
+      const old = await freshDatabase();
+      const c = new pg.Client({ connectionString: old.url });
+      await c.connect();
+      try {
+        // The database as the older `baimo migrate --from sqlite` left it: arena_votes, no judgements table.
+        const v = PG_MIGRATIONS.findIndex((m) => m.includes('CREATE TABLE eval_judgements'));
+        await c.query('CREATE TABLE baimo_schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
+        for (let i = 0; i < v; i++) {
+          await c.query(PG_MIGRATIONS[i]!);
+          await c.query('INSERT INTO baimo_schema_migrations (version) VALUES ($1)', [i + 1]);
+        }
+        // Two of the three were cast without texts, as every vote before the upgrade was.
+        const votes = src.evalRuns.exportJudgements(0, 100);
+        for (const j of votes.filter((x) => x.prompt === null)) {
+          await c.query('INSERT INTO arena_votes (ts, model_a, model_b, winner, key_id) VALUES ($1, $2, $3, $4, $5)', [j.ts, j.model_a, j.model_b, j.winner, j.key_id]);
+        }
+      } finally {
+        await c.end();
+      }
+      const upgraded = await openPostgresStores(old.url);
+      try {
+        const copied = await copyFromSQLite(src, upgraded);
+        expect(copied.find((t) => t.table === 'eval_judgements')).toEqual({ table: 'eval_judgements', read: 3, added: 1 });
+        expect((await upgraded.judgements.judgementOutcomes()).length).toBe(3);
+      } finally {
+        await upgraded.close();
+      }
     });
 
     it('copies uploaded files, bytes and owner as they were', async () => {
