@@ -16,7 +16,8 @@ async function call(key: string | undefined, method: string, path: string, body?
 }
 
 beforeAll(async () => {
-  hub = await startTestHub('providers: {}\n', { BAIMO_AUTH: 'required', BAIMO_ADMIN_KEY: ADMIN });
+  // Votes name models the hub serves: any `m/…` and `bulk/…` through providers nobody calls here.
+  hub = await startTestHub("providers:\n  m: { baseURL: 'http://127.0.0.1:9/v1' }\n  bulk: { baseURL: 'http://127.0.0.1:9/v1' }\n", { BAIMO_AUTH: 'required', BAIMO_ADMIN_KEY: ADMIN });
   alice = (await call(ADMIN, 'POST', '/admin/keys', { name: 'alice' })).body;
 });
 
@@ -79,11 +80,11 @@ describe('GET /v1/arena/leaderboard', () => {
 
   it('answers over 100k stored votes, keeps serving other requests meanwhile, and never says NaN', async () => {
     // Straight into the store: 100k HTTP votes would test the vote route, not the board.
-    const insert = hub.store.db.prepare('INSERT INTO arena_votes (ts, model_a, model_b, winner, key_id) VALUES (?, ?, ?, ?, NULL)');
+    const insert = hub.store.db.prepare('INSERT INTO eval_judgements (ts, model_a, model_b, winner, key_id) VALUES (?, ?, ?, ?, NULL)');
     const winners = ['a', 'b', 'tie', 'bad', 'a'] as const;
     hub.store.db.transaction(() => {
       for (let k = 0; k < 100_000; k++) insert.run(k, `bulk/${k % 17}`, `bulk/${(k * 7 + 3) % 19}`, winners[k % 5]);
-      // Names nobody serves, one vote each: counted, bounded, harmless.
+      // Many names, one vote each (the route refuses names the hub does not serve; a store may still hold them): counted, bounded, harmless.
       for (let k = 0; k < 3000; k++) insert.run(k, `junk/${k}`, 'bulk/1', 'a');
     })();
     const board = fetch(`${hub.url}/v1/arena/leaderboard`, { headers: { authorization: `Bearer ${ADMIN}` } });

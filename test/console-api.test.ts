@@ -70,12 +70,20 @@ describe('self-service endpoints', () => {
 
 describe('arena', () => {
   it('blind votes feed the Bradley–Terry leaderboard (its own tests: arena*.test.ts)', async () => {
-    expect((await call(alice.key, 'POST', '/v1/arena/votes', { models: ['m/a', 'm/b'], winner: 'a' })).status).toBe(201);
-    expect((await call(alice.key, 'POST', '/v1/arena/votes', { models: ['m/a', 'm/c'], winner: 'tie' })).status).toBe(201);
-    expect((await call(alice.key, 'POST', '/v1/arena/votes', { models: ['m/a', 'm/a'], winner: 'a' })).status).toBe(400);
+    // As the Playground sends a vote: the models, the winner, the prompt and both answers.
+    expect((await call(alice.key, 'POST', '/v1/arena/votes', { models: ['loop/a', 'loop/b'], winner: 'a', prompt: 'hi', answers: ['hello', 'hey'] })).status).toBe(201);
+    expect((await call(alice.key, 'POST', '/v1/arena/votes', { models: ['loop/a', 'flaky'], winner: 'tie', prompt: 'x', answers: ['y', 'z'] })).status).toBe(201);
+    expect((await call(alice.key, 'POST', '/v1/arena/votes', { models: ['loop/a', 'loop/a'], winner: 'a' })).status).toBe(400);
+    expect((await call(alice.key, 'POST', '/v1/arena/votes', { models: ['loop/a', 'm/unserved'], winner: 'a' })).status).toBe(400);
     const board = (await call(alice.key, 'GET', '/v1/arena/leaderboard')).body.data;
-    expect(board.map((s: any) => s.model)).toEqual(['m/a', 'm/c', 'm/b']);
-    expect(board[0]).toMatchObject({ model: 'm/a', games: 2, wins: 1, ties: 1, losses: 0 });
+    expect(board.map((s: any) => s.model)).toEqual(['loop/a', 'flaky', 'loop/b']);
+    expect(board[0]).toMatchObject({ model: 'loop/a', games: 2, wins: 1, ties: 1, losses: 0 });
+    // Each vote is a human judgement the voter can read back (its own; the admin's view is all).
+    const mine = (await call(alice.key, 'GET', '/v1/evals/judgements')).body.data;
+    expect(mine.map((j: any) => [j.models, j.winner, j.prompt, j.answers])).toEqual([
+      [['loop/a', 'flaky'], 'tie', 'x', ['y', 'z']],
+      [['loop/a', 'loop/b'], 'a', 'hi', ['hello', 'hey']],
+    ]);
   });
 });
 

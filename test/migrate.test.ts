@@ -1,6 +1,7 @@
 /**
  * `baimo migrate`: a real embedded hub's data (keys, a team, requests with captured bodies, a
- * failed attempt, a virtual model's trace, a stored response, votes, a journaled record) copied
+ * failed attempt, a virtual model's trace, a stored response, judgements (arena votes), an eval run
+ * with its results, a journaled record) copied
  * into a fresh PostgreSQL database and read back through the PostgreSQL ports; run twice, nothing
  * doubles. Also the plain schema migration, a newer schema refused, an unreachable server and a
  * data directory a hub still holds.
@@ -19,6 +20,7 @@ import type { ChunkInput, VectorStoreFileRow, VectorStoreRow } from '../src/know
 import { indexTerms, queryTerms } from '../src/knowledge/segment.js';
 import { copyFromSQLite } from '../src/store/postgres/copy-from-sqlite.js';
 import { openPostgresStores, SCHEMA_VERSION } from '../src/store/postgres/index.js';
+import { MIGRATIONS as PG_MIGRATIONS } from '../src/store/postgres/schema.js';
 import type { PostgresStores } from '../src/store/postgres/index.js';
 import { openSQLiteStores } from '../src/store/sqlite/index.js';
 import type { SQLiteStores } from '../src/store/sqlite/index.js';
@@ -41,7 +43,16 @@ let dataDir: string;
 let admin: string;
 let hubClosed = false;
 const dbs: TestDatabase[] = [];
-const ids = { captured: [] as string[], moa: '', response: '', keys: [] as string[], team: '', aliceKey: '', bobKey: '', store: '', pending: '' };
+const ids = { captured: [] as string[], moa: '', response: '', keys: [] as string[], team: '', aliceKey: '', bobKey: '', store: '', pending: '', run: '' };
+
+const EVAL_SUITE = `prompts: ['Say {{ q }}']
+providers: [loop/gpt-test]
+tests:
+  - vars: { q: one }
+    assert: [{ type: contains, value: one }]
+  - vars: { q: two }
+    assert: [{ type: contains, value: absent }]
+`;
 
 /** Knowledge: files of one vector store, and two queries each matching more than one of them. */
 const KB_FILES: [string, string][] = [
@@ -146,9 +157,16 @@ virtualModels:
   const resp = await call(alice.key, 'POST', '/v1/responses', { model: 'loop/gpt-test', input: 'remember this' });
   expect(resp.status).toBe(200);
   ids.response = resp.body.id;
-  expect((await call(alice.key, 'POST', '/v1/arena/votes', { models: ['m/a', 'm/b'], winner: 'a' })).status).toBe(201);
-  expect((await call(bob.key, 'POST', '/v1/arena/votes', { models: ['m/a', 'm/c'], winner: 'tie' })).status).toBe(201);
-  expect((await call(bob.key, 'POST', '/v1/arena/votes', { models: ['m/b', 'm/c'], winner: 'b' })).status).toBe(201);
+  // Judgements: one with the prompt and answers (one of them with a NUL, which PostgreSQL cannot keep), two without.
+  expect((await call(alice.key, 'POST', '/v1/arena/votes', { models: ['loop/a', 'loop/b'], winner: 'a', prompt: '哪条河最长？', answers: ['长江', 'nul \u0000 here'] })).status).toBe(201);
+  expect((await call(bob.key, 'POST', '/v1/arena/votes', { models: ['loop/a', 'loop/c'], winner: 'tie' })).status).toBe(201);
+  expect((await call(bob.key, 'POST', '/v1/arena/votes', { models: ['loop/b', 'loop/c'], winner: 'b' })).status).toBe(201);
+  // A stored eval run with its results.
+  const run = await call(alice.key, 'POST', '/v1/evals/runs', { suite: EVAL_SUITE, noCache: true });
+  expect(run.status).toBe(202);
+  ids.run = run.body.id;
+  for (let i = 0; i < 200 && ['queued', 'running'].includes((await call(alice.key, 'GET', `/v1/evals/runs/${ids.run}`)).body.status); i++) await new Promise((r) => setTimeout(r, 50));
+  expect((await call(alice.key, 'GET', `/v1/evals/runs/${ids.run}`)).body).toMatchObject({ status: 'completed', progress: { planned: 2, done: 2 } });
   // Four uploaded files (more than a page of 3), one with bytes no text encoding would keep.
   for (const [i, key] of [alice.key, bob.key, alice.key, bob.key].entries()) {
     const form = new FormData();
@@ -334,10 +352,53 @@ describe('baimo migrate --from sqlite', () => {
       expect(await dst.responses.findItem(output.id, lite!.keyId ?? undefined)).toEqual(await src.responses.findItem(output.id, lite!.keyId ?? undefined));
     });
 
-    it('copies arena votes in the order cast', async () => {
-      const votes = await src.arena.votes();
-      expect(votes).toHaveLength(3);
-      expect(await dst.arena.votes()).toEqual(votes);
+    it('copies eval runs with their results, and the judgements in the order cast', async () => {
+      const run = await src.evalRuns.get(ids.run, undefined);
+      expect(run).toMatchObject({ status: 'completed', done: 2, failures: 1 });
+      expect(await dst.evalRuns.get(ids.run, ids.keys[0])).toEqual(run);
+      expect(await dst.evalRuns.list({ owner: undefined, limit: 10 })).toEqual(await src.evalRuns.list({ owner: undefined, limit: 10 }));
+      const results = await src.evalRuns.results(ids.run, { limit: 100 });
+      expect(results.data.map((c) => c.success)).toEqual([true, false]);
+      expect(await dst.evalRuns.results(ids.run, { limit: 100 })).toEqual(results);
+
+      const outcomes = await src.judgements.judgementOutcomes();
+      expect(outcomes).toHaveLength(3);
+      expect(await dst.judgements.judgementOutcomes()).toEqual(outcomes);
+      const lite = (await src.judgements.listJudgements({ owner: undefined, limit: 10 })).data;
+      const copied = (await dst.judgements.listJudgements({ owner: undefined, limit: 10 })).data;
+      // As they were, but for the NUL PostgreSQL cannot hold.
+      expect(copied).toEqual(lite.map((j) => ({ ...j, answerB: j.answerB?.replace('\u0000', '\uFFFD') ?? null })));
+      expect(copied[2]).toMatchObject({ keyId: ids.keys[0], prompt: '哪条河最长？', answerA: '长江', answerB: 'nul \uFFFD here' });
+    });
+
+    it('votes an older Baimo copied before both stores were upgraded are not copied again', async () => {
+      const old = await freshDatabase();
+      const c = new pg.Client({ connectionString: old.url });
+      await c.connect();
+      try {
+        // The database as the older `baimo migrate --from sqlite` left it: arena_votes, no judgements table.
+        const v = PG_MIGRATIONS.findIndex((m) => m.includes('CREATE TABLE eval_judgements'));
+        await c.query('CREATE TABLE baimo_schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
+        for (let i = 0; i < v; i++) {
+          await c.query(PG_MIGRATIONS[i]!);
+          await c.query('INSERT INTO baimo_schema_migrations (version) VALUES ($1)', [i + 1]);
+        }
+        // Two of the three were cast without texts, as every vote before the upgrade was.
+        const votes = src.evalRuns.exportJudgements(0, 100);
+        for (const j of votes.filter((x) => x.prompt === null)) {
+          await c.query('INSERT INTO arena_votes (ts, model_a, model_b, winner, key_id) VALUES ($1, $2, $3, $4, $5)', [j.ts, j.model_a, j.model_b, j.winner, j.key_id]);
+        }
+      } finally {
+        await c.end();
+      }
+      const upgraded = await openPostgresStores(old.url);
+      try {
+        const copied = await copyFromSQLite(src, upgraded);
+        expect(copied.find((t) => t.table === 'eval_judgements')).toEqual({ table: 'eval_judgements', read: 3, added: 1 });
+        expect((await upgraded.judgements.judgementOutcomes()).length).toBe(3);
+      } finally {
+        await upgraded.close();
+      }
     });
 
     it('copies uploaded files, bytes and owner as they were', async () => {
@@ -360,7 +421,7 @@ describe('baimo migrate --from sqlite', () => {
         expect(seen).toContain(`usage 3/${rows}`);
         expect(seen).toContain(`usage ${rows}/${rows}`);
         const byTable = Object.fromEntries(copied.map((c) => [c.table, c]));
-        for (const t of ['teams', 'keys', 'usage', 'request_bodies', 'request_traces', 'responses', 'response_items', 'arena_votes', 'files']) {
+        for (const t of ['teams', 'keys', 'usage', 'request_bodies', 'request_traces', 'responses', 'response_items', 'eval_runs', 'eval_results', 'eval_judgements', 'files']) {
           const n = (await dst.pool.query(`SELECT COUNT(*) AS n FROM ${t}`)).rows[0].n - (t === 'usage' ? 1 : 0); // less the journaled record
           expect([t, byTable[t]!.read, byTable[t]!.added]).toEqual([t, n, n]);
         }
@@ -407,7 +468,7 @@ describe('baimo migrate --from sqlite', () => {
     }, 60_000);
 
     it('run again, doubles nothing', async () => {
-      const tables = ['settings', 'teams', 'keys', 'usage', 'usage_hourly', 'request_bodies', 'request_traces', 'responses', 'response_items', 'arena_votes', 'files',
+      const tables = ['settings', 'teams', 'keys', 'usage', 'usage_hourly', 'request_bodies', 'request_traces', 'responses', 'response_items', 'eval_runs', 'eval_results', 'eval_judgements', 'files',
         'vector_stores', 'vector_store_file_batches', 'vector_store_files', 'knowledge_chunks', 'knowledge_index_stats'];
       const counts = async () => {
         const out: Record<string, number> = {};

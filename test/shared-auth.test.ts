@@ -49,7 +49,7 @@ beforeAll(async () => {
     tenancy: b,
     prices,
     ledger: new Ledger(() => 0),
-    stores: { usage: storesB.usage, responses: storesB.responses, arena: storesB.arena, files: storesB.files },
+    stores: { usage: storesB.usage, responses: storesB.responses, judgements: storesB.judgements, files: storesB.files },
     logger: pino({ level: 'silent' }),
   });
   url = await hubB.listen(0, '127.0.0.1');

@@ -1,6 +1,6 @@
 /**
  * Storage behind ports: each folder declares what it needs from storage (usage/ports.ts,
- * tenancy/ports.ts, arena/ports.ts, protocols/openai-responses/ports.ts), store/sqlite/
+ * tenancy/ports.ts, eval/ports.ts judgements, protocols/openai-responses/ports.ts), store/sqlite/
  * and store/postgres/ implement them, and no SQL lives outside store/. The contract part runs the
  * same expectations against both backends, PostgreSQL on a fresh database of its own.
  */
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { VoteStore } from '../src/arena/ports.js';
+import type { JudgementStore } from '../src/eval/ports.js';
 import { VectorsUnavailableError } from '../src/knowledge/ports.js';
 import type { ChunkIndex, ChunkInput, FileBatchRow, FileStore, StoredFile, VectorStoreFileRow, VectorStoreRow, VectorStoreStore } from '../src/knowledge/ports.js';
 import type { ResponseStore } from '../src/protocols/openai-responses/ports.js';
@@ -75,7 +75,7 @@ interface Backend {
   readonly usage: UsageStore;
   readonly tenancy: TenancyStore;
   readonly responses: ResponseStore;
-  readonly arena: VoteStore;
+  readonly judgements: JudgementStore;
   readonly files: FileStore;
   readonly knowledge: ChunkIndex;
   readonly vectorStores: VectorStoreStore;
@@ -574,10 +574,35 @@ function storeContract(name: string, open: () => Promise<Backend>): void {
       expect([...a, ...b].map((f) => f.fileId).sort()).toEqual(['j1', 'j3']);
     });
 
-    it('arena: votes in order', async () => {
-      await stores.arena.addVote({ modelA: 'a', modelB: 'b', winner: 'a', keyId: undefined });
-      await stores.arena.addVote({ modelA: 'b', modelB: 'c', winner: 'tie', keyId: 'k1' });
-      expect(await stores.arena.votes()).toEqual([{ modelA: 'a', modelB: 'b', winner: 'a' }, { modelA: 'b', modelB: 'c', winner: 'tie' }]);
+    it('judgements: outcomes in the order cast; listed newest first by owner and model, paged', async () => {
+      const j = stores.judgements;
+      const base = { ts: 1_700_000_000_000, prompt: null, answerA: null, answerB: null };
+      const first = await j.addJudgement({ ...base, modelA: 'a', modelB: 'b', winner: 'a', keyId: null });
+      await j.addJudgement({ ...base, modelA: 'b', modelB: 'c', winner: 'tie', keyId: 'k1', prompt: '你好 \u0000', answerA: 'A', answerB: '' });
+      await j.addJudgement({ ...base, modelA: 'c', modelB: 'a', winner: 'bad', keyId: 'k1' });
+      const last = await j.addJudgement({ ...base, modelA: 'a', modelB: 'c', winner: 'b', keyId: 'k2' });
+      expect(first.id).toMatch(/^jdg_\d+$/);
+      expect(await j.judgementOutcomes()).toEqual([
+        { modelA: 'a', modelB: 'b', winner: 'a' },
+        { modelA: 'b', modelB: 'c', winner: 'tie' },
+        { modelA: 'c', modelB: 'a', winner: 'bad' },
+        { modelA: 'a', modelB: 'c', winner: 'b' },
+      ]);
+      const all = await j.listJudgements({ owner: undefined, limit: 10 });
+      expect(all.hasMore).toBe(false);
+      expect(all.data.map((x) => x.id)[0]).toBe(last.id);
+      expect(all.data.map((x) => x.winner)).toEqual(['b', 'bad', 'tie', 'a']);
+      // The text as stored: NUL kept as U+FFFD where the backend cannot hold it, the rest as sent.
+      expect(all.data[2]).toMatchObject({ keyId: 'k1', modelA: 'b', modelB: 'c', answerA: 'A', answerB: '', ts: base.ts });
+      expect(all.data[2]!.prompt).toMatch(/^你好 (\u0000|\uFFFD)$/);
+      const k1 = await j.listJudgements({ owner: 'k1', limit: 1 });
+      expect([k1.data.map((x) => x.winner), k1.hasMore]).toEqual([['bad'], true]);
+      const k1next = await j.listJudgements({ owner: 'k1', limit: 1, after: k1.data[0]!.id });
+      expect([k1next.data.map((x) => x.winner), k1next.hasMore]).toEqual([['tie'], false]);
+      expect((await j.listJudgements({ owner: undefined, model: 'c', limit: 10 })).data.map((x) => x.winner)).toEqual(['b', 'bad', 'tie']);
+      expect((await j.listJudgements({ owner: 'k2', model: 'b', limit: 10 })).data).toEqual([]);
+      expect((await j.listJudgements({ owner: 'nobody', limit: 10 })).data).toEqual([]);
+      expect((await j.listJudgements({ owner: undefined, limit: 10, after: 'jdg_x' })).data).toEqual([]);
     });
   });
 }

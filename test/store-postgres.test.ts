@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseSchemaError, MIGRATION_LOCK, openPostgresStores, SCHEMA_VERSION } from '../src/store/postgres/index.js';
 import type { UsageGroup, UsageTotalsRow } from '../src/usage/ports.js';
 import type { PostgresStores } from '../src/store/postgres/index.js';
+import { MIGRATIONS } from '../src/store/postgres/schema.js';
 import type { UsageRecord } from '../src/usage/record.js';
 import { createTestDatabase } from './helpers/pg.js';
 import type { TestDatabase } from './helpers/pg.js';
@@ -50,7 +51,7 @@ describe('migrations', () => {
     const stores = await Promise.all([open(), open(), open()]);
     expect(stores.map((s) => s.migrated).sort()).toEqual([0, 0, SCHEMA_VERSION]);
     expect(await versions()).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
-    expect(await tables()).toEqual(expect.arrayContaining(['usage', 'usage_hourly', 'usage_rollup', 'usage_rollup_key', 'usage_rollup_model', 'request_bodies', 'request_traces', 'keys', 'teams', 'settings', 'responses', 'response_items', 'arena_votes']));
+    expect(await tables()).toEqual(expect.arrayContaining(['usage', 'usage_hourly', 'usage_rollup', 'usage_rollup_key', 'usage_rollup_model', 'request_bodies', 'request_traces', 'keys', 'teams', 'settings', 'responses', 'response_items', 'eval_runs', 'eval_results', 'eval_judgements']));
     // Opening an up-to-date database changes nothing.
     expect((await open()).migrated).toBe(0);
     expect(await versions()).toHaveLength(SCHEMA_VERSION);
@@ -314,6 +315,9 @@ describe('usage rollups', () => {
     // those migrations applied again.
     await raw.query('DROP TABLE usage_rollup, usage_rollup_key, usage_rollup_model, files, knowledge_chunks, knowledge_index_stats, knowledge_index_terms, vector_store_file_batches, vector_store_files, vector_stores, eval_results, eval_runs; DROP FUNCTION usage_rollup_follow CASCADE');
     await raw.query('DROP INDEX usage_log_key_model');
+    // arena_votes was a table then (the judgements migration made it a view over eval_judgements).
+    await raw.query('DROP VIEW arena_votes; DROP TABLE eval_judgements');
+    await raw.query(MIGRATIONS.find((m) => m.trimStart().startsWith('CREATE TABLE arena_votes'))!);
     await raw.query('DELETE FROM baimo_schema_migrations WHERE version >= 6');
     expect((await open()).migrated).toBe(SCHEMA_VERSION - 5);
     for (const r of await rollups()) {

@@ -1,14 +1,7 @@
-/** One blind comparison: which of two answers the user preferred. */
-export interface Vote {
-  readonly modelA: string;
-  readonly modelB: string;
-  /** `bad` (both answers bad) says nothing about which model is better: the scores leave it out. */
-  readonly winner: 'a' | 'b' | 'tie' | 'bad';
-}
+import type { JudgementOutcome } from '../eval/ports.js';
 
-/** Where arena votes are kept. */
-export interface VoteStore {
-  addVote(v: Vote & { readonly keyId: string | undefined }): Promise<void>;
-  /** Every vote, oldest first. */
-  votes(): Promise<Vote[]>;
-}
+/**
+ * One blind comparison as the leaderboard sees it: which of two answers the user preferred. The
+ * votes themselves are human judgements in the eval store (eval/ports.ts `JudgementStore`).
+ */
+export type Vote = JudgementOutcome;

@@ -23,8 +23,9 @@ export const MIGRATE_HELP = `Usage:
       Applies this Baimo's PostgreSQL schema migrations (hubs apply them on start too).
   baimo migrate --from sqlite DATA_DIR [--database-url URL]
       Copies an embedded hub's data directory into PostgreSQL: settings, teams, keys, usage
-      records (hourly totals rebuilt), captured bodies and traces, stored responses, arena votes,
-      uploaded files, vector stores with their files, batches and chunk index (vectors need the
+      records (hourly totals rebuilt), captured bodies and traces, stored responses, eval runs with
+      their results, human judgements (the arena's votes), uploaded files, vector stores with
+      their files, batches and chunk index (vectors need the
       pgvector extension; without it the keyword index is copied and the summary says which
       stores lack their vectors: install pgvector and run again).
       Stop the hub first. Safe to run again: nothing is copied twice.

@@ -75,3 +75,49 @@ export interface EvalRunStore {
   /** Queued or running runs whose lease ended before `now` become `interrupted`; says how many. */
   interruptUnfinished(now: number): Promise<number>;
 }
+
+/**
+ * A human judgement (the console's blind arena): which of two answers to one prompt a person
+ * preferred. `bad` (both answers bad) says nothing about which model is better. Kept beside the
+ * runs: a person's verdict is evidence about models as a graded cell is.
+ */
+export type JudgementWinner = 'a' | 'b' | 'tie' | 'bad';
+
+/** What the leaderboard reads of a judgement. */
+export interface JudgementOutcome {
+  readonly modelA: string;
+  readonly modelB: string;
+  readonly winner: JudgementWinner;
+}
+
+export interface NewJudgement extends JudgementOutcome {
+  /** Unix ms. */
+  readonly ts: number;
+  /** The voter's key; null when the admin or an open hub voted. */
+  readonly keyId: string | null;
+  /** As the voter saw them, already bounded (arena/judgement.ts); null when the client sent none. */
+  readonly prompt: string | null;
+  readonly answerA: string | null;
+  readonly answerB: string | null;
+}
+
+export interface StoredJudgement extends NewJudgement {
+  /** `jdg_<n>`, n increasing in the order judgements were cast. */
+  readonly id: string;
+}
+
+/** Judgement ids are the store's sequence number behind a prefix: paging is by that number. */
+export const JUDGEMENT_ID = /^jdg_([1-9]\d{0,14})$/;
+
+export const judgementId = (seq: number): string => `jdg_${seq}`;
+
+export interface JudgementStore {
+  addJudgement(j: NewJudgement): Promise<StoredJudgement>;
+  /** Every judgement's models and winner, in the order cast (the leaderboard's input). */
+  judgementOutcomes(): Promise<JudgementOutcome[]>;
+  /**
+   * Newest first; `owner` as for runs (a key sees its own, undefined all); `model` keeps those naming
+   * it on either side; `after` is the last id of the previous page (a well-formed `jdg_<n>`).
+   */
+  listJudgements(q: { owner: RunOwner; model?: string | undefined; limit: number; after?: string | undefined }): Promise<{ data: StoredJudgement[]; hasMore: boolean }>;
+}

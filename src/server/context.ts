@@ -1,7 +1,6 @@
 import type { Gateway } from '../gateway/context.js';
-import type { VoteStore } from '../arena/ports.js';
 import type { EvalRunService } from '../eval/service.js';
-import type { EvalRunStore } from '../eval/ports.js';
+import type { EvalRunStore, JudgementStore } from '../eval/ports.js';
 import type { FileStore } from '../knowledge/ports.js';
 import type { KnowledgeService } from '../knowledge/vector-stores.js';
 import type { ResponseStore } from '../protocols/openai-responses/ports.js';
@@ -12,7 +11,8 @@ import type { UsageStore } from '../usage/ports.js';
 export interface HubStores {
   readonly usage: UsageStore;
   readonly responses: ResponseStore;
-  readonly arena: VoteStore;
+  /** Human judgements: the arena's votes, read back by its leaderboard and GET /v1/evals/judgements. */
+  readonly judgements: JudgementStore;
   readonly files: FileStore;
   /** Stored eval runs; absent, the evals API answers 404. */
   readonly evalRuns?: EvalRunStore | undefined;

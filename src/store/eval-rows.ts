@@ -1,5 +1,6 @@
 /** Stored eval runs as rows, shared by both SQL backends. */
-import type { RunPatch, StoredRun, StoredRunOptions } from '../eval/ports.js';
+import { judgementId } from '../eval/ports.js';
+import type { JudgementWinner, RunPatch, StoredJudgement, StoredRun, StoredRunOptions } from '../eval/ports.js';
 
 export const EVAL_RUN_COLUMNS = 'id, key_id, description, suite, options, status, stop_reason, error, planned, done, failures, spent_usd, created_at, started_at, finished_at';
 
@@ -52,4 +53,32 @@ export function patchColumns(p: RunPatch): [string, unknown][] {
   if (p.startedAt !== undefined) out.push(['started_at', p.startedAt]);
   if (p.finishedAt !== undefined) out.push(['finished_at', p.finishedAt]);
   return out;
+}
+
+export const JUDGEMENT_COLUMNS = 'seq, ts, key_id, model_a, model_b, winner, prompt, answer_a, answer_b';
+
+export interface JudgementRow {
+  seq: number | string;
+  ts: number | string;
+  key_id: string | null;
+  model_a: string;
+  model_b: string;
+  winner: JudgementWinner;
+  prompt: string | null;
+  answer_a: string | null;
+  answer_b: string | null;
+}
+
+export function judgementFrom(r: JudgementRow): StoredJudgement {
+  return {
+    id: judgementId(Number(r.seq)),
+    ts: Number(r.ts),
+    keyId: r.key_id,
+    modelA: r.model_a,
+    modelB: r.model_b,
+    winner: r.winner,
+    prompt: r.prompt,
+    answerA: r.answer_a,
+    answerB: r.answer_b,
+  };
 }

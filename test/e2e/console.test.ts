@@ -405,6 +405,10 @@ logging: { bodies: true }
     const api = (await call('/v1/arena/leaderboard')).body.data;
     expect(api.find((r: any) => r.model === winner)).toMatchObject({ games: 1, wins: 1, losses: 0 });
     expect(api.find((r: any) => r.model === loser)).toMatchObject({ games: 1, wins: 0, losses: 1 });
+    // The vote is a human judgement holding the prompt and both answers as they were shown.
+    const [judgement] = (await call('/v1/evals/judgements?limit=1')).body.data;
+    expect(judgement).toMatchObject({ winner: 'a', prompt: 'Which is better?' });
+    expect(judgement.answers).toEqual([expect.stringMatching(/\S/), expect.stringMatching(/\S/)]);
     await shot('arena-voted');
   });
 

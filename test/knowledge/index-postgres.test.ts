@@ -11,6 +11,7 @@ import type { ChunkIndex, ChunkInput } from '../../src/knowledge/ports.js';
 import { VectorsUnavailableError } from '../../src/knowledge/ports.js';
 import { openPostgresStores, SCHEMA_VERSION } from '../../src/store/postgres/index.js';
 import type { PostgresStores } from '../../src/store/postgres/index.js';
+import { MIGRATIONS } from '../../src/store/postgres/schema.js';
 import { createTestDatabase } from '../helpers/pg.js';
 import type { TestDatabase } from '../helpers/pg.js';
 import { startPGlite } from '../helpers/pglite.js';
@@ -272,10 +273,13 @@ describe('PostgreSQL chunk index: keyword search (real PostgreSQL 15)', () => {
     await index.replaceFile('mig', 'g', [raw(0, 'c')]);
     const before = await index.keyword({ vectorStoreIds: ['mig'] }, ['a', 'b', 'c'], 10);
     // As a database written before the table: the migration runs again on the next open.
-    await stores.pool.query('DROP TABLE knowledge_index_terms');
-    await stores.pool.query('DELETE FROM baimo_schema_migrations WHERE version = $1', [SCHEMA_VERSION]);
+    // The migrations after it are undone too (the judgements one: arena_votes a table again), so all run again.
+    const version = MIGRATIONS.findIndex((m) => m.includes('CREATE TABLE knowledge_index_terms')) + 1;
+    await stores.pool.query('DROP TABLE knowledge_index_terms; DROP VIEW arena_votes; DROP TABLE eval_judgements');
+    await stores.pool.query(MIGRATIONS.find((m) => m.trimStart().startsWith('CREATE TABLE arena_votes'))!);
+    await stores.pool.query('DELETE FROM baimo_schema_migrations WHERE version >= $1', [version]);
     const reopened = await openPostgresStores(db.url, { poolSize: 1 });
-    expect(reopened.migrated).toBe(1);
+    expect(reopened.migrated).toBe(SCHEMA_VERSION - version + 1);
     await reopened.close();
     const df = await stores.pool.query(`SELECT word, chunks::int FROM knowledge_index_terms WHERE vector_store_id = 'mig' ORDER BY word`);
     expect(df.rows).toEqual([{ word: 'a', chunks: 1 }, { word: 'b', chunks: 2 }, { word: 'c', chunks: 2 }]);

@@ -1,15 +1,18 @@
 /**
  * The evals API: `POST`/`GET /v1/evals/runs`, `GET /v1/evals/runs/{id}` (status and stats),
  * `GET …/{id}/results` (paged), `POST …/{id}/cancel`, `GET …/{id}/report?format=json|junit|html`
- * (the renderers `baimo eval run -o` uses) and `GET /v1/evals/compare?a=RUN&b=RUN`. Authenticated
- * as the model API is; a key sees only its own runs (another key's is a 404, as if absent), the
- * admin and an open hub every run. Errors in OpenAI's shape.
+ * (the renderers `baimo eval run -o` uses), `GET /v1/evals/compare?a=RUN&b=RUN`, and
+ * `GET /v1/evals/judgements` (the arena's human judgements, newest first). Authenticated
+ * as the model API is; a key sees only its own runs and judgements (another key's run is a 404, as
+ * if absent), the admin and an open hub all of them. Errors in OpenAI's shape.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { HubError } from '../../core/errors.js';
+import { MAX_MODEL_NAME, MODEL_NAME_TOO_LONG } from '../../core/model-name.js';
 import { compareReports, CompareError } from '../../eval/compare.js';
-import type { StoredRun } from '../../eval/ports.js';
+import { JUDGEMENT_ID } from '../../eval/ports.js';
+import type { RunOwner, StoredJudgement, StoredRun } from '../../eval/ports.js';
 import { htmlReport } from '../../eval/report/html.js';
 import { jsonReport } from '../../eval/report/json.js';
 import { junitReport } from '../../eval/report/junit.js';
@@ -98,6 +101,30 @@ function pageLimit(query: URLSearchParams, fallback: number): number {
   return Math.min(n, MAX_PAGE);
 }
 
+/** One judgement on the wire: the two sides in the order voted, `answers` null when the client sent none. */
+function judgementObject(j: StoredJudgement): Record<string, unknown> {
+  return {
+    id: j.id,
+    object: 'eval.judgement',
+    created_at: Math.floor(j.ts / 1000),
+    key_id: j.keyId,
+    models: [j.modelA, j.modelB],
+    winner: j.winner,
+    prompt: j.prompt,
+    answers: j.answerA === null && j.answerB === null ? null : [j.answerA, j.answerB],
+  };
+}
+
+async function listJudgements(ctx: HubContext, method: string, query: URLSearchParams, owner: RunOwner, res: ServerResponse): Promise<void> {
+  if (method !== 'GET') throw notAllowed(method, 'GET');
+  const after = query.get('after') || undefined;
+  if (after !== undefined && !JUDGEMENT_ID.test(after)) throw badRequest(`Invalid 'after': expected a judgement id (jdg_…).`, 'after');
+  const model = query.get('model') || undefined;
+  if (model !== undefined && model.length > MAX_MODEL_NAME) throw badRequest(`Invalid 'model': ${MODEL_NAME_TOO_LONG}`, 'model');
+  const page = await ctx.stores.judgements.listJudgements({ owner, model, limit: Math.min(pageLimit(query, 20), 100), after });
+  sendJSON(res, 200, { object: 'list', data: page.data.map(judgementObject), first_id: page.data[0]?.id ?? null, last_id: page.data.at(-1)?.id ?? null, has_more: page.hasMore });
+}
+
 async function submit(ctx: HubContext, evals: EvalRunService, req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
   const text = await readBody(req, ctx.maxBodyBytes);
   let json: unknown;
@@ -137,8 +164,10 @@ export async function evalsApi(ctx: HubContext, req: IncomingMessage, res: Serve
     const principal = await ctx.tenancy.authenticateShared(req.headers);
     const evals = ctx.evals;
     const store = ctx.stores.evalRuns;
-    if (!evals || !store) throw new HubError('not_found', 'This hub keeps no eval runs.', { code: 'unknown_url' });
     const owner = runOwner(principal);
+    // Human judgements need no run service: every store keeps them (the arena writes them).
+    if (rest === '/judgements' || rest === '/judgements/') return await listJudgements(ctx, method, query, owner, res);
+    if (!evals || !store) throw new HubError('not_found', 'This hub keeps no eval runs.', { code: 'unknown_url' });
     if (rest === '/compare') {
       if (method !== 'GET') throw notAllowed(method, 'GET');
       const ids = ['a', 'b'].map((p) => {

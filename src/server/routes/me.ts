@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { LeaderboardCache } from '../../arena/board-cache.js';
 import type { ArenaStanding } from '../../arena/bradley-terry.js';
+import { judgementFromVote, MAX_VOTE_TEXT } from '../../arena/judgement.js';
 import { HubError } from '../../core/errors.js';
 import { MAX_MODEL_NAME, MODEL_NAME_TOO_LONG } from '../../core/model-name.js';
 import { openAIErrorBody } from '../../protocols/openai-chat/errors.js';
@@ -12,10 +13,14 @@ import { decodePathPart, readBody, sendJSON } from '../http.js';
 import { listRequests, requestDetail } from './requests.js';
 import { usageQuery, usageQueryParams } from './usage-query.js';
 
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+const voteText = z.string().max(MAX_VOTE_TEXT, `at most ${MAX_VOTE_TEXT} characters`);
 const voteBody = z.strictObject({
   models: z.tuple([z.string().min(1).max(MAX_MODEL_NAME, MODEL_NAME_TOO_LONG), z.string().min(1).max(MAX_MODEL_NAME, MODEL_NAME_TOO_LONG)]),
   winner: z.enum(['a', 'b', 'tie', 'bad']),
-  prompt: z.string().optional(),
+  /** The prompt and the two answers (in the models' order) as the voter saw them: kept with the judgement. */
+  prompt: voteText.nullish(),
+  answers: z.tuple([voteText, voteText]).nullish(),
 });
 
 /** The arena board is a pure function of the votes: one cache for the process (keyed by the votes). */
@@ -45,7 +50,8 @@ function keyScope(p: Principal): string | undefined {
 
 /**
  * Self-service for whoever holds a key: who am I, my usage, my requests, and the arena (blind
- * votes and the Bradley–Terry leaderboard). The admin key sees everyone's here.
+ * votes, kept as human judgements in the eval store, and the Bradley–Terry leaderboard over them).
+ * The admin key sees everyone's here.
  */
 export async function me(ctx: HubContext, req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> {
   const method = req.method ?? 'GET';
@@ -82,11 +88,16 @@ export async function me(ctx: HubContext, req: IncomingMessage, res: ServerRespo
     if (path === '/v1/arena/votes' && method === 'POST') {
       const v = validate(voteBody, parseJSONBody(await readBody(req, ctx.maxBodyBytes)));
       if (v.models[0] === v.models[1]) throw new HubError('bad_request', 'A vote compares two different models.', { param: 'models' });
-      await ctx.stores.arena.addVote({ modelA: v.models[0], modelB: v.models[1], winner: v.winner, keyId: scope });
-      return sendJSON(res, 201, { object: 'arena.vote', models: v.models, winner: v.winner });
+      // A vote is evidence about models this hub serves: an invented name would sit on the board forever.
+      v.models.forEach((m, i) => {
+        // No model name holds control characters (resolving one refuses them too); they would reach logs and the console.
+        if (CONTROL_CHARS.test(m) || !ctx.registry.serves(m)) throw new HubError('bad_request', `The model '${JSON.stringify(m.slice(0, 100)).slice(1, -1)}' is not one this hub serves; see GET /v1/models.`, { param: `models[${i}]`, code: 'model_not_found' });
+      });
+      const j = await ctx.stores.judgements.addJudgement(judgementFromVote(v, scope ?? null, Date.now()));
+      return sendJSON(res, 201, { object: 'arena.vote', id: j.id, models: v.models, winner: v.winner });
     }
     if (path === '/v1/arena/leaderboard' && method === 'GET') {
-      const board = await boards.board(await ctx.stores.arena.votes());
+      const board = await boards.board(await ctx.stores.judgements.judgementOutcomes());
       return sendJSON(res, 200, {
         object: 'list',
         method: 'bradley-terry',

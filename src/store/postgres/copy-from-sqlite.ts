@@ -3,13 +3,14 @@
  * again, or after a run cut short: every table is copied so that what is already there is
  * skipped, never doubled — usage through the port's batch write (a stored request/attempt is
  * ignored and only new rows reach the hourly totals, which are therefore rebuilt from the
- * records), the other tables with ON CONFLICT DO NOTHING on their keys, votes (which have no key
- * of their own) by counting what the database already holds of each.
+ * records), the other tables with ON CONFLICT DO NOTHING on their keys, human judgements (whose
+ * ids are each store's own sequence) by counting what the database already holds of each.
  */
 import type { ErrorKind } from '../../core/errors.js';
 import type { UsageRow } from '../../usage/ports.js';
 import type { UsageRecord } from '../../usage/record.js';
 import type { SQLiteStores } from '../sqlite/index.js';
+import { copyEval } from './copy-eval.js';
 import { copyKnowledge } from './copy-knowledge.js';
 import { transaction } from './transaction.js';
 import type { PostgresStores } from './index.js';
@@ -200,34 +201,7 @@ export async function copyFromSQLite(src: SQLiteStores, dst: PostgresStores, o: 
   }
   done.push({ table: 'responses', ...responses }, { table: 'response_items', ...items });
 
-  // A vote has no key of its own: each distinct (time, models, winner, key) is copied as many
-  // times as SQLite holds it less the times the database already does.
-  const votes = src.arena.exportVotes();
-  progress({ table: 'arena_votes', done: 0, total: votes.length });
-  const tuple = (v: { ts: number; model_a: string; model_b: string; winner: string; key_id: string | null }) =>
-    JSON.stringify([v.ts, v.model_a, v.model_b, v.winner, v.key_id]);
-  const have = new Map<string, number>();
-  const existing = await pool.query<{ ts: number; model_a: string; model_b: string; winner: string; key_id: string | null }>(
-    'SELECT ts, model_a, model_b, winner, key_id FROM arena_votes',
-  );
-  for (const v of existing.rows) have.set(tuple(v), (have.get(tuple(v)) ?? 0) + 1);
-  const missing = votes.filter((v) => {
-    const k = tuple(v);
-    const n = have.get(k) ?? 0;
-    if (n > 0) have.set(k, n - 1);
-    return n === 0;
-  });
-  for (let i = 0; i < missing.length; i += chunk) {
-    const page = missing.slice(i, i + chunk);
-    // WITH ORDINALITY keeps the order cast, which the leaderboard's Elo replay depends on.
-    await pool.query(
-      `INSERT INTO arena_votes (ts, model_a, model_b, winner, key_id)
-       SELECT ts, model_a, model_b, winner, key_id FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[])
-         WITH ORDINALITY AS v(ts, model_a, model_b, winner, key_id, n) ORDER BY n`,
-      [page.map((v) => v.ts), page.map((v) => v.model_a), page.map((v) => v.model_b), page.map((v) => v.winner), page.map((v) => v.key_id)],
-    );
-  }
-  done.push({ table: 'arena_votes', read: votes.length, added: missing.length });
+  done.push(...(await copyEval(src, dst, chunk, progress)));
 
   // Uploaded files through the port, oldest first, a page at a time (each file's bytes read
   // only when the database lacks it); an expired file is gone, as the API sees it.

@@ -1,11 +1,15 @@
 import type pg from 'pg';
-import type { EvalRunStore, RunOwner, RunPatch, StoredRun } from '../../eval/ports.js';
+import { JUDGEMENT_ID, judgementId } from '../../eval/ports.js';
+import type { EvalRunStore, JudgementOutcome, JudgementStore, NewJudgement, RunOwner, RunPatch, StoredJudgement, StoredRun } from '../../eval/ports.js';
 import type { CellResult } from '../../eval/run.js';
-import { EVAL_RUN_COLUMNS, evalRunFrom, patchColumns } from '../eval-rows.js';
-import type { EvalRunRow } from '../eval-rows.js';
+import { EVAL_RUN_COLUMNS, evalRunFrom, JUDGEMENT_COLUMNS, judgementFrom, patchColumns } from '../eval-rows.js';
+import type { EvalRunRow, JudgementRow } from '../eval-rows.js';
 
-/** Stored eval runs in PostgreSQL: any replica answers for any run. */
-export class PostgresEvalRunStore implements EvalRunStore {
+/** PostgreSQL refuses NUL in text; a prompt or an answer may hold one: kept as U+FFFD, as the usage writer does. */
+const noNul = (s: string | null): string | null => (s !== null && s.includes('\u0000') ? s.replaceAll('\u0000', '\uFFFD') : s);
+
+/** Stored eval runs in PostgreSQL (any replica answers for any run), and the human judgements beside them. */
+export class PostgresEvalRunStore implements EvalRunStore, JudgementStore {
   constructor(private readonly pool: pg.Pool) {}
 
   async create(r: StoredRun, leaseUntil: number): Promise<void> {
@@ -87,5 +91,37 @@ export class PostgresEvalRunStore implements EvalRunStore {
   async interruptUnfinished(now: number): Promise<number> {
     const r = await this.pool.query(`UPDATE eval_runs SET status = 'interrupted', finished_at = $1 WHERE status IN ('queued', 'running') AND lease_until < $1`, [now]);
     return r.rowCount ?? 0;
+  }
+
+  async addJudgement(j: NewJudgement): Promise<StoredJudgement> {
+    const { rows } = await this.pool.query<{ seq: number }>(
+      'INSERT INTO eval_judgements (ts, key_id, model_a, model_b, winner, prompt, answer_a, answer_b) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq',
+      [j.ts, j.keyId, j.modelA, j.modelB, j.winner, noNul(j.prompt), noNul(j.answerA), noNul(j.answerB)],
+    );
+    return { ...j, prompt: noNul(j.prompt), answerA: noNul(j.answerA), answerB: noNul(j.answerB), id: judgementId(rows[0]!.seq) };
+  }
+
+  async judgementOutcomes(): Promise<JudgementOutcome[]> {
+    const { rows } = await this.pool.query<Pick<JudgementRow, 'model_a' | 'model_b' | 'winner'>>('SELECT model_a, model_b, winner FROM eval_judgements ORDER BY seq');
+    return rows.map((v) => ({ modelA: v.model_a, modelB: v.model_b, winner: v.winner }));
+  }
+
+  async listJudgements(q: { owner: RunOwner; model?: string | undefined; limit: number; after?: string | undefined }): Promise<{ data: StoredJudgement[]; hasMore: boolean }> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (v: unknown) => `$${params.push(v)}`;
+    if (q.owner !== undefined) where.push(`key_id = ${add(q.owner)}`);
+    if (q.model !== undefined) {
+      const m = add(q.model);
+      where.push(`(model_a = ${m} OR model_b = ${m})`);
+    }
+    if (q.after !== undefined) {
+      const m = JUDGEMENT_ID.exec(q.after);
+      if (!m) return { data: [], hasMore: false };
+      where.push(`seq < ${add(Number(m[1]))}::int8`);
+    }
+    const sql = `SELECT ${JUDGEMENT_COLUMNS} FROM eval_judgements${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${add(q.limit + 1)}`;
+    const { rows } = await this.pool.query<JudgementRow>(sql, params);
+    return { data: rows.slice(0, q.limit).map(judgementFrom), hasMore: rows.length > q.limit };
   }
 }

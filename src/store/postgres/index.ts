@@ -1,7 +1,6 @@
 import pg from 'pg';
 import type { UsageRow } from '../../usage/ports.js';
 import type { UsageSink } from '../../usage/record.js';
-import { PostgresVoteStore } from './arena.js';
 import { PostgresEvalRunStore } from './eval-runs.js';
 import { PostgresFileStore } from './files.js';
 import { PostgresChunkIndex } from './knowledge-index.js';
@@ -25,9 +24,10 @@ export interface PostgresStores {
   readonly usage: PostgresUsageStore;
   readonly tenancy: PostgresTenancyStore;
   readonly responses: PostgresResponseStore;
-  readonly arena: PostgresVoteStore;
   readonly files: PostgresFileStore;
   readonly evalRuns: PostgresEvalRunStore;
+  /** Human judgements (the arena's votes): the eval store again, through its judgement port. */
+  readonly judgements: PostgresEvalRunStore;
   readonly vectorStores: PostgresVectorStoreStore;
   /** The knowledge bases' chunk index (keyword always; vectors where the server has pgvector). */
   readonly knowledge: PostgresChunkIndex;
@@ -71,6 +71,7 @@ export async function openPostgresStores(url: string, o: PostgresOptions = {}): 
   const batch = o.deleteBatch ?? DELETE_BATCH;
   const usage = new PostgresUsageStore(pool, batch);
   const responses = new PostgresResponseStore(pool, batch);
+  const evalRuns = new PostgresEvalRunStore(pool);
   let closing: Promise<void> | undefined;
   return {
     kind: 'postgres',
@@ -80,9 +81,9 @@ export async function openPostgresStores(url: string, o: PostgresOptions = {}): 
     usage,
     tenancy: new PostgresTenancyStore(pool),
     responses,
-    arena: new PostgresVoteStore(pool),
     files: new PostgresFileStore(pool),
-    evalRuns: new PostgresEvalRunStore(pool),
+    evalRuns,
+    judgements: evalRuns,
     vectorStores: new PostgresVectorStoreStore(pool),
     knowledge: new PostgresChunkIndex(pool),
     sink: usage,

@@ -1,12 +1,37 @@
 import type Database from 'better-sqlite3';
-import type { EvalRunStore, RunOwner, RunPatch, StoredRun } from '../../eval/ports.js';
+import { JUDGEMENT_ID, judgementId } from '../../eval/ports.js';
+import type { EvalRunStore, JudgementOutcome, JudgementStore, NewJudgement, RunOwner, RunPatch, StoredJudgement, StoredRun } from '../../eval/ports.js';
 import type { CellResult } from '../../eval/run.js';
-import { EVAL_RUN_COLUMNS, evalRunFrom, patchColumns } from '../eval-rows.js';
-import type { EvalRunRow } from '../eval-rows.js';
+import { EVAL_RUN_COLUMNS, evalRunFrom, JUDGEMENT_COLUMNS, judgementFrom, patchColumns } from '../eval-rows.js';
+import type { EvalRunRow, JudgementRow } from '../eval-rows.js';
 import { statementCache } from './schema.js';
 
-/** Stored eval runs in the embedded store; results one row per cell, the cell as JSON. */
-export class SQLiteEvalRunStore implements EvalRunStore {
+/** An eval run's row as stored, lease and cancel flag included (export reads). */
+export interface ExportedEvalRun extends EvalRunRow {
+  lease_until: number;
+  cancel_requested: number;
+}
+
+/** A result row as stored (export reads). */
+export interface ExportedEvalResult {
+  run_id: string;
+  cell_key: string;
+  test_idx: number;
+  prompt_idx: number;
+  provider_idx: number;
+  repeat: number;
+  success: number;
+  score: number;
+  cost_usd: number | null;
+  latency_ms: number;
+  cell: string;
+}
+
+/**
+ * Stored eval runs in the embedded store, results one row per cell (the cell as JSON), and the
+ * human judgements beside them.
+ */
+export class SQLiteEvalRunStore implements EvalRunStore, JudgementStore {
   private readonly statement: (sql: string) => Database.Statement;
   private readonly insertResult: (runId: string, c: CellResult) => void;
 
@@ -92,5 +117,59 @@ export class SQLiteEvalRunStore implements EvalRunStore {
 
   async interruptUnfinished(now: number): Promise<number> {
     return this.statement(`UPDATE eval_runs SET status = 'interrupted', finished_at = ? WHERE status IN ('queued', 'running') AND lease_until < ?`).run(now, now).changes;
+  }
+
+  async addJudgement(j: NewJudgement): Promise<StoredJudgement> {
+    const r = this.statement('INSERT INTO eval_judgements (ts, key_id, model_a, model_b, winner, prompt, answer_a, answer_b) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(
+      j.ts, j.keyId, j.modelA, j.modelB, j.winner, j.prompt, j.answerA, j.answerB,
+    );
+    return { ...j, id: judgementId(Number(r.lastInsertRowid)) };
+  }
+
+  async judgementOutcomes(): Promise<JudgementOutcome[]> {
+    const rows = this.statement('SELECT model_a, model_b, winner FROM eval_judgements ORDER BY seq').all() as Pick<JudgementRow, 'model_a' | 'model_b' | 'winner'>[];
+    return rows.map((v) => ({ modelA: v.model_a, modelB: v.model_b, winner: v.winner }));
+  }
+
+  async listJudgements(q: { owner: RunOwner; model?: string | undefined; limit: number; after?: string | undefined }): Promise<{ data: StoredJudgement[]; hasMore: boolean }> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (q.owner !== undefined) {
+      where.push('key_id = ?');
+      params.push(q.owner);
+    }
+    if (q.model !== undefined) {
+      where.push('(model_a = ? OR model_b = ?)');
+      params.push(q.model, q.model);
+    }
+    if (q.after !== undefined) {
+      const m = JUDGEMENT_ID.exec(q.after);
+      if (!m) return { data: [], hasMore: false };
+      where.push('seq < ?');
+      params.push(Number(m[1]));
+    }
+    const sql = `SELECT ${JUDGEMENT_COLUMNS} FROM eval_judgements${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
+    const rows = this.statement(sql).all(...params, q.limit + 1) as JudgementRow[];
+    return { data: rows.slice(0, q.limit).map(judgementFrom), hasMore: rows.length > q.limit };
+  }
+
+  /** Export read, for `baimo migrate --from sqlite`: runs by id after `after`, as stored. */
+  exportRuns(after: string, limit: number): ExportedEvalRun[] {
+    return this.statement(`SELECT ${EVAL_RUN_COLUMNS}, lease_until, cancel_requested FROM eval_runs WHERE id > ? ORDER BY id LIMIT ?`).all(after, limit) as ExportedEvalRun[];
+  }
+
+  /** Export read: results by (run, cell key) after the given pair, as stored. */
+  exportResults(after: readonly [string, string], limit: number): ExportedEvalResult[] {
+    return this.statement('SELECT * FROM eval_results WHERE (run_id, cell_key) > (?, ?) ORDER BY run_id, cell_key LIMIT ?').all(after[0], after[1], limit) as ExportedEvalResult[];
+  }
+
+  /** Export read: judgements in the order cast, after sequence number `after`. */
+  exportJudgements(after: number, limit: number): JudgementRow[] {
+    return this.statement(`SELECT ${JUDGEMENT_COLUMNS} FROM eval_judgements WHERE seq > ? ORDER BY seq LIMIT ?`).all(after, limit) as JudgementRow[];
+  }
+
+  exportCounts(): { runs: number; results: number; judgements: number } {
+    const n = (table: string) => (this.statement(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+    return { runs: n('eval_runs'), results: n('eval_results'), judgements: n('eval_judgements') };
   }
 }

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { UsageRow } from '../../usage/ports.js';
 import { FILE_MODE, lockDataDir, prepareDataDir, privateFile } from '../data-dir.js';
-import { SQLiteVoteStore } from './arena.js';
 import { SQLiteEvalRunStore } from './eval-runs.js';
 import { SQLiteFileStore } from './files.js';
 import { SQLiteChunkIndex } from './knowledge-index.js';
@@ -26,9 +25,10 @@ export interface SQLiteStores {
   readonly usage: SQLiteUsageStore;
   readonly tenancy: SQLiteTenancyStore;
   readonly responses: SQLiteResponseStore;
-  readonly arena: SQLiteVoteStore;
   readonly files: SQLiteFileStore;
   readonly evalRuns: SQLiteEvalRunStore;
+  /** Human judgements (the arena's votes): the eval store again, through its judgement port. */
+  readonly judgements: SQLiteEvalRunStore;
   readonly vectorStores: SQLiteVectorStoreStore;
   readonly knowledge: SQLiteChunkIndex;
   /** Most recent usage rows first (inspection only). */
@@ -47,6 +47,7 @@ function openSQLiteFile(path: string, unlock?: () => void): SQLiteStores {
   const db = openDatabase(path);
   const usage = new SQLiteUsageStore(db);
   const responses = new SQLiteResponseStore(db);
+  const evalRuns = new SQLiteEvalRunStore(db);
   let release = unlock;
   return {
     kind: 'sqlite',
@@ -55,9 +56,9 @@ function openSQLiteFile(path: string, unlock?: () => void): SQLiteStores {
     usage,
     tenancy: new SQLiteTenancyStore(db),
     responses,
-    arena: new SQLiteVoteStore(db),
     files: new SQLiteFileStore(db),
-    evalRuns: new SQLiteEvalRunStore(db),
+    evalRuns,
+    judgements: evalRuns,
     vectorStores: new SQLiteVectorStoreStore(db),
     knowledge: new SQLiteChunkIndex(db),
     recentUsage: (limit) => usage.recent(limit),

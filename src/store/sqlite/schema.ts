@@ -7,7 +7,7 @@ import { DataDirError } from '../data-dir.js';
  */
 
 /** Each entry upgrades the schema by one version (PRAGMA user_version). Never edit a shipped one. */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE usage (
      id INTEGER PRIMARY KEY,
      request_id TEXT NOT NULL,
@@ -273,7 +273,28 @@ const MIGRATIONS: readonly string[] = [
      cell TEXT NOT NULL,
      PRIMARY KEY (run_id, cell_key)
    );
-   CREATE INDEX eval_results_order ON eval_results (run_id, test_idx, prompt_idx, provider_idx, repeat);`
+   CREATE INDEX eval_results_order ON eval_results (run_id, test_idx, prompt_idx, provider_idx, repeat);`,
+  // Human judgements (eval/ports.ts JudgementStore): the arena's votes, now with the prompt and the
+  // two answers as the voter saw them (bounded, text columns last so the leaderboard's read of the
+  // first ones never touches their overflow pages). The old votes move in keeping their ids, so
+  // the leaderboard, which depends on the order cast, gives the same board.
+  `CREATE TABLE eval_judgements (
+     seq INTEGER PRIMARY KEY,
+     ts INTEGER NOT NULL,
+     key_id TEXT,
+     model_a TEXT NOT NULL,
+     model_b TEXT NOT NULL,
+     winner TEXT NOT NULL CHECK (winner IN ('a', 'b', 'tie', 'bad')),
+     prompt TEXT,
+     answer_a TEXT,
+     answer_b TEXT
+   );
+   CREATE INDEX eval_judgements_key ON eval_judgements (key_id, seq);
+   CREATE INDEX eval_judgements_model_a ON eval_judgements (model_a, seq);
+   CREATE INDEX eval_judgements_model_b ON eval_judgements (model_b, seq);
+   INSERT INTO eval_judgements (seq, ts, key_id, model_a, model_b, winner)
+     SELECT id, ts, key_id, model_a, model_b, winner FROM arena_votes ORDER BY id;
+   DROP TABLE arena_votes;`,
 ];
 
 /** The schema this hub writes (PRAGMA user_version once migrated). */

@@ -284,7 +284,10 @@ export default function Playground() {
     setVoting(true);
     setVoteError(undefined);
     try {
-      await api('/v1/arena/votes', { method: 'POST', body: { models: [conv.models[0]!, conv.models[1]!], winner, prompt: last.prompt } });
+      // The prompt and both answers as the voter read them: the hub keeps them with the judgement
+      // (cut at 32 KB each); it refuses a text over 1M characters, so a longer one is sliced here.
+      const answers = [last.panels[0]?.text ?? '', last.panels[1]?.text ?? ''].map((t) => t.slice(0, 1_000_000));
+      await api('/v1/arena/votes', { method: 'POST', body: { models: [conv.models[0]!, conv.models[1]!], winner, prompt: last.prompt.slice(0, 1_000_000), answers } });
       dispatch({ type: 'voted', id: conv.id, winner });
       setBoardTick((n) => n + 1);
     } catch (err) {
