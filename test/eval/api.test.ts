@@ -184,7 +184,7 @@ tests:
       const run = await A.until(sub.json.id, finished);
       expect(run.status).toBe('completed');
       expect(run.stats).toMatchObject({ tests: 2, prompts: ['Say {{ q }}'] });
-      const [best, cheap] = run.stats.models as Json[];
+      const [best, cheap] = run.stats.models as [Json, Json];
       expect(best).toMatchObject({ provider: 'loop/gpt-test', cases: 2, passed: 2, pass_rate: 1, mean_score: 1 });
       expect(cheap).toMatchObject({ provider: 'loop/gpt-cheap', cases: 2, passed: 1, pass_rate: 0.5, mean_score: 0.5 });
       // The same usage at a quarter of the price or less: the cheap model costs less, and both cost something.
