@@ -93,7 +93,7 @@ function RunList() {
         {runs.data && list.length === 0 && <p data-testid="no-runs">{t('eval.noRuns')}</p>}
         {runs.data?.has_more && <p className="muted small">{t('eval.moreRuns', { n: f.int(list.length) })}</p>}
         {list.length > 0 && (
-          <div className="table-wrap">
+          <div className="table-wrap eval-table-wrap">
             <table data-testid="runs-table">
               <thead>
                 <tr>

@@ -134,14 +134,14 @@ function Assertion({ a }: { a: ComponentResult }) {
       </div>
       {value !== undefined && (
         <div className="small">
-          <span className="muted">{t(graded ? 'eval.rubric' : 'eval.expected')}: </span>
+          <span className="muted">{t('eval.labelled', { label: t(graded ? 'eval.rubric' : 'eval.expected') })}</span>
           <span className="eval-text" data-field="value">
             {asText(value)}
           </span>
         </div>
       )}
       <div className="small eval-text" data-field="reason">
-        <span className="muted">{t('eval.reason')}: </span>
+        <span className="muted">{t('eval.labelled', { label: t('eval.reason') })}</span>
         {a.reason}
       </div>
       {a.grader && (

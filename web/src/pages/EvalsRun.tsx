@@ -120,7 +120,7 @@ export default function EvalsRun({ id }: { id: string }) {
             </div>
           </dl>
           <div className="eval-reports" role="group" aria-label={t('eval.reports')}>
-            <span className="muted small">{t('eval.reports')}:</span>
+            <span className="muted small">{t('eval.labelled', { label: t('eval.reports') }).trim()}</span>
             {(['json', 'junit', 'html'] as ReportFormat[]).map((fmt) => (
               <button key={fmt} type="button" className="btn btn-small" disabled={busy} onClick={() => void act(() => downloadReport(id, fmt))} data-testid={`report-${fmt}`}>
                 {t(`eval.report.${fmt}`)}
