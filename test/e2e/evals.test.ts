@@ -309,8 +309,7 @@ pricing:
     expect(await page.getByTestId('y-label').textContent()).toBe('Mean score (0–1)');
     expect(await front()).toEqual({ 'loop/smart': 'true', 'loop/cheap': 'true', 'loop/pricey': 'false' });
     await page.getByLabel('Quality (y)').selectOption('passRate');
-    await page.getByTestId('pareto-chart').scrollIntoViewIfNeeded();
-    await page.screenshot({ path: join(SHOTS, 'evals-chart.png'), fullPage: true });
+    await page.locator('section', { has: page.getByTestId('pareto-chart') }).screenshot({ path: join(SHOTS, 'evals-chart.png') });
   });
 
   it('downloads the JSON and JUnit reports with the signed-in key', async () => {

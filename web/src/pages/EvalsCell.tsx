@@ -103,7 +103,12 @@ export function CellPanel({ cell, model, caseText, onClose }: { cell: MatrixCell
           </pre>
         )}
         <h3>{t('eval.assertions')}</h3>
-        {c.gradingResult.reason && <p className="small" data-field="reason">{c.gradingResult.reason}</p>}
+        {/* The overall reason, unless it only repeats the one assertion's. */}
+        {c.gradingResult.reason && !(c.gradingResult.componentResults.length === 1 && c.gradingResult.componentResults[0]!.reason === c.gradingResult.reason) && (
+          <p className="small eval-text" data-field="overall-reason">
+            {c.gradingResult.reason}
+          </p>
+        )}
         {c.gradingResult.componentResults.length === 0 ? (
           <p className="muted">{t('eval.noAssertions')}</p>
         ) : (

@@ -18,7 +18,8 @@ function niceMax(v: number): number {
   return 10 * exp;
 }
 
-function useWidth(): [React.RefObject<HTMLDivElement | null>, number] {
+/** The width of the element `ref` is put on; `shown` says when that element comes and goes. */
+function useWidth(shown: boolean): [React.RefObject<HTMLDivElement | null>, number] {
   const ref = useRef<HTMLDivElement>(null);
   const [width, setWidth] = useState(600);
   useEffect(() => {
@@ -32,7 +33,7 @@ function useWidth(): [React.RefObject<HTMLDivElement | null>, number] {
     });
     ro.observe(el);
     return () => ro.disconnect();
-  }, []);
+  }, [shown]);
   return [ref, width];
 }
 
@@ -43,9 +44,8 @@ export function QualityCostChart({ models }: { models: readonly ModelStats[] }) 
   const yId = useId();
   const [xAxis, setXAxis] = useState<CostAxis>('total');
   const [yAxis, setYAxis] = useState<QualityAxis>('passRate');
-  const [ref, width] = useWidth();
-
   const points = modelPoints(models, xAxis, yAxis);
+  const [ref, width] = useWidth(points.length > 0);
   const front = paretoFront(points);
   const onFront = new Set(front.map((p) => p.id));
 
@@ -119,10 +119,12 @@ export function QualityCostChart({ models }: { models: readonly ModelStats[] }) 
               {points.map((p) => {
                 const on = onFront.has(p.id);
                 const right = X(p.x) > padL + plotW * 0.7;
+                // Below the point, where the front's line (rising to the right) does not pass; above near the floor.
+                const below = p.y > 0.08;
                 return (
                   <g key={p.id} data-testid="pareto-point" data-model={p.id} data-front={on}>
                     <circle cx={X(p.x)} cy={Y(p.y)} r={on ? 7 : 5} className={on ? 'eval-pt eval-pt-front' : 'eval-pt'} />
-                    <text x={X(p.x) + (right ? -10 : 10)} y={Y(p.y)} dy="-0.5em" textAnchor={right ? 'end' : 'start'} className="eval-pt-label">
+                    <text x={X(p.x) + (right ? -10 : 10)} y={Y(p.y)} dy={below ? '1.3em' : '-0.6em'} textAnchor={right ? 'end' : 'start'} className="eval-pt-label">
                       {truncate(p.label, 32)}
                     </text>
                     <title>{`${p.label}\n${xLabel}: ${f.usd(p.x)}\n${yLabel}: ${yFmt(p.y)}${on ? `\n${t('eval.front')}` : ''}`}</title>
