@@ -140,7 +140,7 @@ describe.skipIf(!HAS_CHROMIUM)('the Evaluations page in headless Chromium', { ti
   loop:
     baseURL: ${upstream.baseURL}
     apiKey: ${UPSTREAM_KEY}
-    models: [smart, cheap, pricey, grader, hang]
+    models: [smart, cheap, pricey, grader, hang, error-400]
 pricing:
   models:
     loop/smart: { input: 10, output: 30 }
@@ -344,6 +344,38 @@ pricing:
     expect(await entry.textContent()).toContain('names itself smart');
     expect(await cmp.locator('[data-field=compare-summary]').textContent()).toContain('1 regressions');
     await shot('compare');
+  });
+
+  it("pages a long run's matrix, and shows a model's error in its own style with the error as the hub gave it", async () => {
+    const tests = Array.from({ length: 30 }, (_, i) => `  - vars: { q: case ${i + 1} }\n    assert: [{ type: contains, value: 'case ${i + 1}' }]`).join('\n');
+    const long = await call('/v1/evals/runs', { body: { suite: `description: Thirty cases\nprompts: ['Echo {{ q }}']\nproviders: [loop/cheap, loop/error-400]\ntests:\n${tests}\n` } });
+    expect(long.status).toBe(202);
+    await until(long.body.id, (r) => r.status === 'completed');
+    await page.evaluate(`location.hash = ${JSON.stringify(`#/evals/${long.body.id}`)}`);
+    const rows = page.locator('[data-testid=matrix] tbody tr');
+    // 25 cases a page: the API's results come 50 cells at a time here (25 cases × 2 models).
+    await expect.poll(() => rows.count()).toBe(25);
+    expect(await page.getByText('50 of 60 results loaded').count()).toBe(1);
+    await page.getByTestId('load-more').click();
+    await expect.poll(() => rows.count()).toBe(30);
+    expect(await page.getByTestId('load-more').count()).toBe(0);
+    expect(await rows.last().locator('th').textContent()).toBe('#30 q=case 30');
+
+    const errored = rows.first().locator('td[data-model="loop/error-400"]');
+    expect(await errored.getAttribute('data-state')).toBe('error');
+    expect(await errored.textContent()).toBe('error');
+    expect(await rows.first().locator('td[data-model="loop/cheap"]').getAttribute('data-state')).toBe('pass');
+    expect(await errored.evaluate((el) => getComputedStyle(el).backgroundImage)).toContain('repeating-linear-gradient');
+    await errored.getByRole('button').click();
+    const panel = page.getByRole('dialog');
+    const cells = (await call(`/v1/evals/runs/${long.body.id}/results?limit=2`)).body.data as any[];
+    expect(cells[1].error).toContain("Invalid value for 'temperature'");
+    expect(await panel.locator('[data-field=error]').textContent()).toBe(cells[1].error);
+    expect(await panel.locator('[data-field=answer]').count()).toBe(0);
+    expect(await panel.textContent()).toContain('Not graded: the model call failed.');
+    expect(await page.content()).not.toContain(UPSTREAM_KEY);
+    await shot('errors');
+    await panel.getByRole('button', { name: 'Close' }).click();
   });
 
   it('lists the runs, follows one under way, and cancels it', async () => {

@@ -103,14 +103,14 @@ export function CellPanel({ cell, model, caseText, onClose }: { cell: MatrixCell
           </pre>
         )}
         <h3>{t('eval.assertions')}</h3>
-        {/* The overall reason, unless it only repeats the one assertion's. */}
-        {c.gradingResult.reason && !(c.gradingResult.componentResults.length === 1 && c.gradingResult.componentResults[0]!.reason === c.gradingResult.reason) && (
+        {/* The overall reason, unless it only repeats the error or the one assertion's reason. */}
+        {c.gradingResult.reason && c.gradingResult.reason !== c.error && !(c.gradingResult.componentResults.length === 1 && c.gradingResult.componentResults[0]!.reason === c.gradingResult.reason) && (
           <p className="small eval-text" data-field="overall-reason">
             {c.gradingResult.reason}
           </p>
         )}
         {c.gradingResult.componentResults.length === 0 ? (
-          <p className="muted">{t('eval.noAssertions')}</p>
+          <p className="muted">{t(c.error ? 'eval.notGraded' : 'eval.noAssertions')}</p>
         ) : (
           <ul className="eval-asserts" data-testid="assertions">
             {c.gradingResult.componentResults.map((a, i) => (
