@@ -120,14 +120,16 @@ describe.skipIf(!HAS_CHROMIUM)('the Evaluations page in headless Chromium', { ti
 
   /** The cell's painted background as [r, g, b], whatever colour syntax the style resolves to. */
   async function rgb(l: Locator): Promise<[number, number, number]> {
+    // Through a 1×1 canvas: the browser resolves color-mix() and friends to pixels.
+    // (The test is compiled without the DOM's types: the browser's globals come through globalThis.)
     return l.evaluate((el) => {
-      const c = document.createElement('canvas');
+      const w = globalThis as any;
+      const c = w.document.createElement('canvas');
       c.width = c.height = 1;
-      const ctx = c.getContext('2d')!;
-      ctx.fillStyle = getComputedStyle(el).backgroundColor;
+      const ctx = c.getContext('2d');
+      ctx.fillStyle = w.getComputedStyle(el).backgroundColor;
       ctx.fillRect(0, 0, 1, 1);
-      const d = ctx.getImageData(0, 0, 1, 1).data;
-      return [d[0]!, d[1]!, d[2]!] as [number, number, number];
+      return [...ctx.getImageData(0, 0, 1, 1).data.slice(0, 3)] as [number, number, number];
     });
   }
 
@@ -365,7 +367,7 @@ pricing:
     expect(await errored.getAttribute('data-state')).toBe('error');
     expect(await errored.textContent()).toBe('error');
     expect(await rows.first().locator('td[data-model="loop/cheap"]').getAttribute('data-state')).toBe('pass');
-    expect(await errored.evaluate((el) => getComputedStyle(el).backgroundImage)).toContain('repeating-linear-gradient');
+    expect(await errored.evaluate((el) => String((globalThis as any).getComputedStyle(el).backgroundImage))).toContain('repeating-linear-gradient');
     await errored.getByRole('button').click();
     const panel = page.getByRole('dialog');
     const cells = (await call(`/v1/evals/runs/${long.body.id}/results?limit=2`)).body.data as any[];

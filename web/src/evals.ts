@@ -1,9 +1,10 @@
 /**
  * The Evaluations page's side of the hub's API (`/v1/evals/*`): the wire types of runs, result
  * cells and comparisons, the pure shaping the page draws from them (the matrix of cases × models,
- * the quality-versus-cost points), and report downloads (they need the key, so no plain link).
+ * the quality-versus-cost points) and the new run's example suite. No imports and no DOM: the
+ * unit tests run it in Node.
  */
-import { authHeaders, errorFrom } from './api';
+export type ReportFormat = 'json' | 'junit' | 'html';
 
 export type RunStatus = 'queued' | 'running' | 'completed' | 'cancelled' | 'failed' | 'interrupted';
 export const RUN_STATUSES: readonly RunStatus[] = ['queued', 'running', 'completed', 'cancelled', 'failed', 'interrupted'];
@@ -256,31 +257,6 @@ export function modelPoints(models: readonly ModelStats[], x: CostAxis, y: Quali
     out.push({ id: m.provider, label: m.label || m.provider, x: px, y: py, cases: m.cases });
   }
   return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reports
-// ---------------------------------------------------------------------------------------------
-
-export type ReportFormat = 'json' | 'junit' | 'html';
-const EXT: Record<ReportFormat, string> = { json: 'json', junit: 'xml', html: 'html' };
-
-/** Fetches a run's report with the signed-in key and saves it as a file (`<run id>.<ext>`). */
-export async function downloadReport(runId: string, format: ReportFormat): Promise<void> {
-  const res = await fetch(`/v1/evals/runs/${encodeURIComponent(runId)}/report?format=${format}`, { headers: authHeaders() });
-  if (!res.ok) throw await errorFrom(res);
-  const url = URL.createObjectURL(await res.blob());
-  try {
-    const a = document.createElement('a');
-    a.href = url;
-    a.download = `${runId}.${EXT[format]}`;
-    document.body.append(a);
-    a.click();
-    a.remove();
-  } finally {
-    // Revoked after the click has been handled: the download holds its own copy.
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
-  }
 }
 
 /** The example a new run's form starts with: a suite over (up to) two of the hub's own chat models. */

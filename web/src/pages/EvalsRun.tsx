@@ -2,13 +2,14 @@
  * One eval run: its status (refreshed while it runs, with a cancel button), its reports to
  * download, the quality-versus-cost chart per model (EvalsChart.tsx), the matrix of cases ×
  * models over the paged results with a panel per cell (EvalsCell.tsx), and a comparison with
- * another run (EvalsCompare.tsx). Everything a model or a suite wrote is shown as text.
+ * another run (EvalsCompare.tsx); its reports download with the key. Everything a model or a
+ * suite wrote is shown as text.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { CSSProperties } from 'react';
-import { api, qs } from '../api';
+import { api, authHeaders, errorFrom, qs } from '../api';
 import { ErrorNotice, Loading, PageHeader } from '../components/ui';
-import { buildMatrix, caseLabel, downloadReport, isActive } from '../evals';
+import { buildMatrix, caseLabel, isActive } from '../evals';
 import type { EvalCell, EvalRun, MatrixCell, Page, ReportFormat, Row } from '../evals';
 import { useFormat } from '../format';
 import { useLoad } from '../hooks';
@@ -23,6 +24,26 @@ const POLL_MS = 2_000;
 /** Test cases a page of the matrix adds (its cells: this × prompts × models × repeat, at most 1,000). */
 const ROWS_PER_PAGE = 25;
 const MAX_PAGE = 1000;
+
+const EXT: Record<ReportFormat, string> = { json: 'json', junit: 'xml', html: 'html' };
+
+/** Fetches a run's report with the signed-in key (so no plain link) and saves it as `<run id>.<ext>`. */
+async function downloadReport(runId: string, format: ReportFormat): Promise<void> {
+  const res = await fetch(`/v1/evals/runs/${encodeURIComponent(runId)}/report?format=${format}`, { headers: authHeaders() });
+  if (!res.ok) throw await errorFrom(res);
+  const url = URL.createObjectURL(await res.blob());
+  try {
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = `${runId}.${EXT[format]}`;
+    document.body.append(a);
+    a.click();
+    a.remove();
+  } finally {
+    // Revoked once the click has been handled: the download keeps its own copy.
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  }
+}
 
 /** The first `count` results of a run, in suite order, over as many API pages as that takes. */
 async function firstResults(path: string, count: number, signal: AbortSignal): Promise<{ cells: EvalCell[]; hasMore: boolean }> {
