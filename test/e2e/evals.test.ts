@@ -419,6 +419,17 @@ pricing:
     await page.getByRole('dialog').getByRole('button', { name: '关闭' }).click();
     const main = await page.locator('main').evaluate((m) => (m as unknown as { innerText: string }).innerText);
     for (const leftover of ['Results by case', 'Quality versus cost', 'Pass rate', 'Spend', 'Completed', 'Reports', 'Case']) expect(main, leftover).not.toContain(leftover);
+    // The list and the form too.
+    await page.getByRole('link', { name: '全部运行' }).click();
+    const table = page.getByTestId('runs-table');
+    await table.waitFor();
+    expect(await table.locator('thead th').allTextContents()).toEqual(['说明', '状态', '进度', '通过', '花费', '创建时间', '操作']);
+    expect(await table.locator(`tr[data-run-id="${runId}"]`).textContent()).toContain('已完成');
+    await page.getByRole('button', { name: '新建运行' }).click();
+    expect(await page.getByLabel('套件（YAML）').inputValue()).toContain('providers:');
+    expect(await page.getByLabel('花费上限（美元）').isVisible()).toBe(true);
+    await shot('list-zh');
+    await page.getByRole('button', { name: '取消', exact: true }).click();
     await page.getByLabel('语言').selectOption('en');
     await page.getByRole('link', { name: 'Evaluations' }).waitFor();
   });

@@ -7,7 +7,6 @@
 export type ReportFormat = 'json' | 'junit' | 'html';
 
 export type RunStatus = 'queued' | 'running' | 'completed' | 'cancelled' | 'failed' | 'interrupted';
-export const RUN_STATUSES: readonly RunStatus[] = ['queued', 'running', 'completed', 'cancelled', 'failed', 'interrupted'];
 
 /** One model's sums over a run (the run object's `stats.models`). */
 export interface ModelStats {
