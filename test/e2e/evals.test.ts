@@ -314,7 +314,7 @@ pricing:
     await page.locator('section', { has: page.getByTestId('pareto-chart') }).screenshot({ path: join(SHOTS, 'evals-chart.png') });
   });
 
-  it('downloads the JSON and JUnit reports with the signed-in key', async () => {
+  it('downloads the JSON, JUnit and HTML reports with the signed-in key', async () => {
     const [json] = await Promise.all([page.waitForEvent('download'), page.getByTestId('report-json').click()]);
     expect(json.suggestedFilename()).toBe(`${runId}.json`);
     const report = JSON.parse(readFileSync((await json.path())!, 'utf8'));
@@ -323,6 +323,12 @@ pricing:
     const [junit] = await Promise.all([page.waitForEvent('download'), page.getByTestId('report-junit').click()]);
     expect(junit.suggestedFilename()).toBe(`${runId}.xml`);
     expect(readFileSync((await junit.path())!, 'utf8')).toContain('<testsuites');
+    const [html] = await Promise.all([page.waitForEvent('download'), page.getByTestId('report-html').click()]);
+    expect(html.suggestedFilename()).toBe(`${runId}.html`);
+    // The report escapes the markup answer as the page does.
+    const doc = readFileSync((await html.path())!, 'utf8');
+    expect(doc).toContain('Hello from cheap! You said: Reply to: who are you');
+    expect(doc).not.toContain(HOSTILE);
   });
 
   it('compares a second run with the first: the regression first', async () => {
