@@ -27,10 +27,11 @@ const CONFIG = `server:
 providers:
   loop:
     baseURL: \${LOOP_URL}
-    models: [gpt-test, hang]
+    models: [gpt-test, hang, gpt-cheap]
 pricing:
   models:
     loop/gpt-test: { input: 2, output: 8 }
+    loop/gpt-cheap: { input: 0.5, output: 1 }
 `;
 
 const SUITE = `description: API suite
@@ -165,6 +166,42 @@ function suite(name: string, start: (upstream: OpenAIUpstream) => Promise<TestHu
         return [];
       })();
       expect(logged.length).toBe(3);
+    });
+
+    it('sums each model of a run for the console: cases passed, pass rate, mean score, cost', async () => {
+      const sub = await A.submit({
+        suite: `prompts: ['Say {{ q }}']
+providers: [loop/gpt-test, loop/gpt-cheap]
+tests:
+  - vars: { q: one }
+    assert: [{ type: contains, value: one }]
+  - vars: { q: two }
+    assert: [{ type: contains, value: 'from gpt-test' }]
+`,
+        noCache: true,
+      });
+      expect(sub.status).toBe(202);
+      const run = await A.until(sub.json.id, finished);
+      expect(run.status).toBe('completed');
+      expect(run.stats).toMatchObject({ tests: 2, prompts: ['Say {{ q }}'] });
+      const [best, cheap] = run.stats.models as [Json, Json];
+      expect(best).toMatchObject({ provider: 'loop/gpt-test', cases: 2, passed: 2, pass_rate: 1, mean_score: 1 });
+      expect(cheap).toMatchObject({ provider: 'loop/gpt-cheap', cases: 2, passed: 1, pass_rate: 0.5, mean_score: 0.5 });
+      // The same usage at a quarter of the price or less: the cheap model costs less, and both cost something.
+      expect(cheap.cost_usd).toBeGreaterThan(0);
+      expect(best.cost_usd).toBeGreaterThan(cheap.cost_usd * 3);
+      expect(best.mean_cost_usd).toBeCloseTo(best.cost_usd / 2, 12);
+      // The cells say which model (column) they belong to, and add up to the model's cost.
+      const cells = (await A.call('GET', `/v1/evals/runs/${sub.json.id}/results`)).json.data as Json[];
+      expect(cells.map((c) => [c.testIdx, c.providerIdx, c.success])).toEqual([
+        [0, 0, true],
+        [0, 1, true],
+        [1, 0, true],
+        [1, 1, false],
+      ]);
+      const costOf = (i: number) => cells.filter((c) => c.providerIdx === i).reduce((t, c) => t + c.cost, 0);
+      expect(best.cost_usd).toBeCloseTo(costOf(0), 12);
+      expect(cheap.cost_usd).toBeCloseTo(costOf(1), 12);
     });
 
     it("renders the CLI's reports for the stored run, with the CLI's results for the same suite", async () => {

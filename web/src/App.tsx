@@ -18,6 +18,7 @@ const pages: Record<Page, LazyExoticComponent<ComponentType<{ params: string[] }
   logs: lazy(() => import('./pages/Logs')),
   playground: lazy(() => import('./pages/Playground')),
   knowledge: lazy(() => import('./pages/Knowledge')),
+  evals: lazy(() => import('./pages/Evals')),
 };
 
 const NAV: { page: Page; label: MessageKey; adminOnly?: boolean }[] = [
@@ -27,6 +28,7 @@ const NAV: { page: Page; label: MessageKey; adminOnly?: boolean }[] = [
   { page: 'logs', label: 'nav.logs' },
   { page: 'playground', label: 'nav.playground' },
   { page: 'knowledge', label: 'nav.knowledge' },
+  { page: 'evals', label: 'nav.evals' },
 ];
 
 function LanguageSelect() {

@@ -1,8 +1,8 @@
 /** Hash routing: `#/overview`, `#/logs/<id>`… so the hub serves one static index.html. */
 import { useEffect, useState } from 'react';
 
-export type Page = 'overview' | 'models' | 'keys' | 'logs' | 'playground' | 'knowledge';
-export const PAGES: readonly Page[] = ['overview', 'models', 'keys', 'logs', 'playground', 'knowledge'];
+export type Page = 'overview' | 'models' | 'keys' | 'logs' | 'playground' | 'knowledge' | 'evals';
+export const PAGES: readonly Page[] = ['overview', 'models', 'keys', 'logs', 'playground', 'knowledge', 'evals'];
 
 export interface Route {
   page: Page | 'notfound';

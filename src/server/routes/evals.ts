@@ -16,7 +16,7 @@ import type { RunOwner, StoredJudgement, StoredRun } from '../../eval/ports.js';
 import { htmlReport } from '../../eval/report/html.js';
 import { jsonReport } from '../../eval/report/json.js';
 import { junitReport } from '../../eval/report/junit.js';
-import type { CellResult } from '../../eval/run.js';
+import type { CellResult, RunResult } from '../../eval/run.js';
 import { runOwner } from '../../eval/service.js';
 import type { EvalRunService } from '../../eval/service.js';
 import { LIMITS } from '../../eval/suite.js';
@@ -77,6 +77,7 @@ function resultObject(c: CellResult): Record<string, unknown> {
     key: c.key,
     testIdx: c.testIdx,
     promptIdx: c.promptIdx,
+    providerIdx: c.providerIdx,
     repeat: c.repeat,
     description: c.description,
     provider: c.provider,
@@ -151,11 +152,58 @@ async function report(ctx: HubContext, evals: EvalRunService, res: ServerRespons
   return sendRaw(res, 200, htmlReport(result), { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:" });
 }
 
+/**
+ * Per model (provider) of the suite, for the console's quality-versus-cost chart: the run's
+ * results are paged, so what needs all of them is summed here. `cases`: test × prompt cases
+ * with every repetition finished; `pass_rate`: of those, the share that passed all of them
+ * (pass^N); `mean_score` over finished cells; `cost_usd`: what its answers cost (a cached
+ * answer counts its original cost, so runs with and without the cache compare), grader calls
+ * not included.
+ */
+function modelStats(r: RunResult): Record<string, unknown>[] {
+  const per = r.suite.providers.map((p) => ({ id: p.id, label: p.label, cases: 0, passed: 0, cells: 0, scoreSum: 0, costSum: 0, answered: new Set<string>() }));
+  for (const c of r.cases) {
+    const m = per[c.providerIdx];
+    if (!m || c.runs < r.repeat) continue;
+    m.cases++;
+    if (c.passAll) m.passed++;
+  }
+  for (const c of r.results) {
+    const m = per[c.providerIdx];
+    if (!m) continue;
+    m.cells++;
+    m.scoreSum += c.score;
+    m.costSum += c.cost ?? 0;
+    m.answered.add(`${c.testIdx}:${c.promptIdx}`);
+  }
+  return per.map((m) => ({
+    provider: m.id,
+    label: m.label,
+    cases: m.cases,
+    passed: m.passed,
+    pass_rate: m.cases ? m.passed / m.cases : null,
+    mean_score: m.cells ? m.scoreSum / m.cells : null,
+    cost_usd: m.costSum,
+    mean_cost_usd: m.answered.size ? m.costSum / m.answered.size : null,
+  }));
+}
+
 async function stats(evals: EvalRunService, run: StoredRun): Promise<Record<string, unknown>> {
   const r = await evals.runResult(run);
   const errors = r.results.filter((c) => c.error).length;
   const successes = r.results.filter((c) => c.success).length;
-  return { successes, failures: r.results.length - successes - errors, errors, cases: r.cases.length, pass_rate: r.passRate, threshold: r.suite.threshold, threshold_met: r.thresholdMet };
+  return {
+    successes,
+    failures: r.results.length - successes - errors,
+    errors,
+    cases: r.cases.length,
+    pass_rate: r.passRate,
+    threshold: r.suite.threshold,
+    threshold_met: r.thresholdMet,
+    tests: r.suite.tests.length,
+    prompts: r.suite.prompts.map((p) => p.label),
+    models: modelStats(r),
+  };
 }
 
 export async function evalsApi(ctx: HubContext, req: IncomingMessage, res: ServerResponse, rest: string, query: URLSearchParams): Promise<void> {
