@@ -57,14 +57,14 @@ local function rebuild(key)
   return t, f
 end
 -- The window's total, the seconds until its oldest counted (positive) second drops (as
--- RateLimiter's MinuteWindow works them out), and its oldest second (nil: the window is empty
--- and the hash gone). \`c\`: token corrections of this call not yet written (by second, their
+-- RateLimiter's MinuteWindow works them out), its oldest second (nil: the window is empty and
+-- the hash gone), and the count stored in the current second (so a write can set it). \`c\`: token corrections of this call not yet written (by second, their
 -- total \`t\` and oldest second \`f\`), counted as if they were. Seconds that left the window are
 -- deleted and \`t\` and \`f\` written at once, so the hash stays in step even if the call fails
 -- later on.
 local function window(key, c)
-  local m = redis.call('HMGET', key, 't', 'f')
-  local t, f = tonumber(m[1]), tonumber(m[2])
+  local m = redis.call('HMGET', key, 't', 'f', sec)
+  local t, f, cur = tonumber(m[1]), tonumber(m[2]), tonumber(m[3]) or 0
   local stored = true
   if f == nil or t == nil or sec - 60 - f > 120 then
     if f == nil and t == nil and redis.call('EXISTS', key) == 0 then
@@ -94,13 +94,17 @@ local function window(key, c)
     t = t + c.t
     if f == nil or c.f < f then f = c.f end
   end
-  if f == nil then return 0, 60, nil end
+  if f == nil then return 0, 60, nil, 0 end
   -- From the oldest possible second on: the first bucket there is becomes the oldest second,
   -- and the first positive one sets the reset.
   local first, oldest = nil, sec
   for s = f, sec do
     local v = nil
-    if stored then v = tonumber(redis.call('HGET', key, s)) end
+    if s == sec then
+      if cur ~= 0 then v = cur end
+    elseif stored then
+      v = tonumber(redis.call('HGET', key, s))
+    end
     if c and c.by[s] then v = (v or 0) + c.by[s] end
     if v then
       if first == nil then first = s end
@@ -110,7 +114,7 @@ local function window(key, c)
       end
     end
   end
-  return t, math.max(1, oldest + 60 - sec), first or f
+  return t, math.max(1, oldest + 60 - sec), first or f, cur
 end
 `;
 
@@ -147,8 +151,8 @@ local function win(i)
     -- This call's token corrections on it are written with its counts, in one write.
     local c = C[i]
     C[i] = nil
-    local t, reset, f = window(KEYS[i], c)
-    w = {t = t, reset = reset, f = f, add = 0, counted = c ~= nil, by = c and c.by}
+    local t, reset, f, cur = window(KEYS[i], c)
+    w = {t = t, reset = reset, f = f, cur = cur, add = 0, counted = c ~= nil, by = c and c.by}
     W[i] = w
   end
   return w
@@ -336,15 +340,18 @@ end
 for i, w in pairs(W) do
   if w.counted then
     local key = KEYS[i]
+    local now_count = w.cur + w.add
     if w.by then
-      w.by[sec] = (w.by[sec] or 0) + w.add
       for s, d in pairs(w.by) do
-        if d ~= 0 then redis.call('HINCRBY', key, s, d) end
+        if s == sec then
+          now_count = now_count + d
+        elseif d ~= 0 then
+          redis.call('HINCRBY', key, s, d)
+        end
       end
-    else
-      redis.call('HINCRBY', key, sec, w.add)
     end
-    redis.call('HSET', key, 't', w.t, 'f', w.f)
+    -- The current second's count, read with the window, is set with the total and oldest second in one write.
+    redis.call('HSET', key, sec, now_count, 't', w.t, 'f', w.f)
     redis.call('EXPIRE', key, 61)
   end
 end
