@@ -11,7 +11,8 @@ import { Script } from './script.js';
  * total of the buckets still in the window, and `f`, the oldest second that may still hold a
  * bucket. Reading a window drops the seconds that left it (from `f` on, subtracting each from
  * `t`), so a check costs a few field reads whatever the traffic, not a read of all sixty buckets.
- * The hash expires 61 s after its last count, so an idle account leaves nothing behind. A hash
+ * The hash expires 61 s after the first count of its last second, so an idle account leaves
+ * nothing behind. A hash
  * without `t` and `f` (written by an earlier version), or one whose `f` lags far behind, is summed
  * from its buckets once.
  *
@@ -352,7 +353,9 @@ for i, w in pairs(W) do
     end
     -- The current second's count, read with the window, is set with the total and oldest second in one write.
     redis.call('HSET', key, sec, now_count, 't', w.t, 'f', w.f)
-    redis.call('EXPIRE', key, 61)
+    -- 61 s from the first count in this second on: every count of this second is gone from the
+    -- window by then (counts later in the same second find their expiry set already).
+    if w.cur == 0 then redis.call('EXPIRE', key, 61) end
   end
 end
 for hi, h in pairs(H) do
