@@ -351,6 +351,34 @@ describe('RedisLimits: budgets', () => {
     expect(await l!.reserve(b, 1e-9)).toMatchObject({ ok: false, reservedUsd: 1 });
   });
 
+  it('a release lost with a failed call is not held for ever: the field goes once its replica holds nothing more there', async () => {
+    const c = clock(Date.UTC(2030, 2, 14, 12));
+    const r = connect();
+    const warnings: string[] = [];
+    const l = new RedisLimits(connect(), async () => 0, { prefix, now: c.now, warn: (m) => warnings.push(m) });
+    const [other] = ledgers(1, async () => 0, { now: c.now });
+    const b = [budget('key:lost', 1, 'day')];
+    const first = await l.reserve(b, 0.3);
+    const second = await l.reserve(b, 0.3);
+    if (!first.ok || !second.ok) throw new Error('not reserved');
+    // The spent key is not a number for a moment: the call with the first settle (spend and release) fails.
+    const spent = `${prefix}spent:key:lost:day:${Date.UTC(2030, 2, 14)}`;
+    await r.set(spent, 'garbage');
+    l.settle(first.reservation, 0.1);
+    await l.flush();
+    expect(l.failures).toBe(1);
+    expect(warnings).toHaveLength(1);
+    await r.set(spent, 0);
+    // Still held: 0.6, though only 0.3 is in flight.
+    expect(await other!.reserve(b, 0.5)).toMatchObject({ ok: false, reservedUsd: 0.6 });
+    // The last settle leaves the replica holding nothing there: the whole field goes.
+    l.settle(second.reservation, 0.1);
+    await l.flush();
+    expect(await r.exists(`${prefix}held:key:lost`)).toBe(0);
+    expect(await other!.reserve(b, 0.9)).toMatchObject({ ok: true });
+    expect(await other!.reserve(b, 1e-9)).toMatchObject({ ok: false, spentUsd: 0.1, reservedUsd: 0.9 });
+  });
+
   it('settling what is not its own reservation is refused', () => {
     const [l] = ledgers(1);
     expect(() => l!.settle({ accounts: ['key:x'], amount: 1 }, 1)).toThrow('not a reservation this ledger made');
