@@ -10,12 +10,17 @@
  * persistence, on a free port) so that nothing else on the machine is counted, unless
  * BENCH_REDIS names one (then whatever else uses it is counted too).
  *
- * Env: BENCH_SECONDS (4), BENCH_C (32), BENCH_CALL_MS (5), BENCH_REDIS.
+ * With BENCH_SLICES=1 it then replays one captured call (8 requests with their settles and
+ * corrections) 2,000 times, cut short at successive points of the script, and reads each run's
+ * duration from SLOWLOG: the minimum says what each part of a call costs, whatever the load.
+ *
+ * Env: BENCH_SECONDS (4), BENCH_C (32), BENCH_CALL_MS (5), BENCH_REDIS, BENCH_SLICES.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RedisLimits } from '../src/store/redis/limits.js';
+import { turnScript } from '../src/store/redis/scripts.js';
 import type { Budgeted } from '../src/tenancy/ledger.js';
 import type { RateLimited } from '../src/tenancy/rate-limits.js';
 
@@ -86,6 +91,58 @@ async function runVariant(redis: Redis, stats: Redis, v: Variant): Promise<void>
   } while (cursor !== '0');
 }
 
+/** The turn script's duration, cut short at successive points (see the header). */
+async function slices(redis: Redis): Promise<void> {
+  await redis.config('SET', 'slowlog-log-slower-than', '0');
+  await redis.config('SET', 'slowlog-max-len', '5000');
+  const l = new RedisLimits(redis, async () => 0, { prefix: `bench-slices:${randomBytes(4).toString('hex')}:` });
+  await l.ready();
+  const rpm: RateLimited = { account: 'key:bench', rpm: 100_000_000 };
+  const day: Budgeted = { account: 'key:bench', budgetUsd: 1_000_000, period: 'day' };
+  const captured: { keys: string[]; args: (string | number)[] }[] = [];
+  const run = turnScript.run.bind(turnScript);
+  turnScript.run = (r, keys, args) => (captured.push({ keys: [...keys], args: [...args] }), run(r, keys, args));
+  const held = await Promise.all(Array.from({ length: 8 }, () => l.admitAndReserve([rpm], 120, [day], 0.0003)));
+  for (const h of held) {
+    if (h.budget?.ok) l.settle(h.budget.reservation, 0.0001);
+    l.adjustTokens(['key:bench'], -40);
+  }
+  captured.length = 0;
+  await Promise.all(Array.from({ length: 8 }, () => l.admitAndReserve([rpm], 120, [day], 0.0003)));
+  turnScript.run = run;
+  const call = captured.at(-1)!;
+  const body = turnScript.source;
+  const cut = (marker: string) => {
+    const i = body.indexOf(marker);
+    if (i < 0) throw new Error(`no '${marker}' in the script`);
+    return `${body.slice(0, i)}\nif true then return {} end\n${body.slice(i)}`;
+  };
+  const variants: [string, string][] = [
+    ['KEYS/ARGV set up, nothing run', cut('local sec = math.floor')],
+    ['FINISH (spends written, releases and corrections gathered)', cut('local function rebuild')],
+    ['function definitions', cut('local profiles = {}')],
+    ['profiles parsed', cut('local answers = {}')],
+    ['8 admissions decided (reads)', cut('for i, w in pairs(W) do')],
+    ['everything (writes)', body],
+  ];
+  const shas = await Promise.all(variants.map(([, lua]) => redis.script('LOAD', lua) as Promise<string>));
+  const took: number[][] = variants.map(() => []);
+  for (let round = 0; round < 10; round++) {
+    for (let v = 0; v < variants.length; v++) {
+      await redis.slowlog('RESET');
+      for (let i = 0; i < 200; i++) await redis.evalsha(shas[v]!, call.keys.length, ...call.keys, ...call.args);
+      const entries = (await redis.slowlog('GET', 5000)) as [number, number, number, string[]][];
+      took[v]!.push(...entries.filter((e) => String(e[3][0]).toLowerCase() === 'evalsha').map((e) => Number(e[2])));
+    }
+  }
+  log(`\n## One call of 8 requests with settles and corrections, cut short (SLOWLOG, µs: min / median of 2,000)`);
+  variants.forEach(([name], v) => {
+    const d = took[v]!.sort((a, b) => a - b);
+    log(`- ${name}: ${d[0]} / ${d[Math.floor(d.length / 2)]}`);
+  });
+  await redis.config('SET', 'slowlog-log-slower-than', '10000');
+}
+
 async function ownRedis(): Promise<{ url: string; stop: () => void }> {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const child = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' });
@@ -123,6 +180,7 @@ async function main(): Promise<void> {
   ];
   try {
     for (const v of variants) await runVariant(redis, stats, v);
+    if (env.BENCH_SLICES === '1') await slices(redis);
   } finally {
     redis.disconnect();
     stats.disconnect();

@@ -305,10 +305,7 @@ export class RedisLimits extends WritesBehind implements Limits {
     for (const a of asks) {
       if (a.budgets.length) {
         a.inc = inc;
-        this.hold(
-          inc,
-          a.budgets.map((b) => b.account),
-        );
+        this.hold(inc, a.budgets.map((b) => b.account));
       }
       const sig = signature(a);
       let profile = profiles.get(sig);
