@@ -64,8 +64,9 @@ end
 -- deleted and \`t\` and \`f\` written at once, so the hash stays in step even if the call fails
 -- later on.
 local function window(key, c)
-  local m = redis.call('HMGET', key, 't', 'f', sec)
-  local t, f, cur = tonumber(m[1]), tonumber(m[2]), tonumber(m[3]) or 0
+  -- With the oldest second that can be in the window: under steady traffic the one the scan below stops at.
+  local m = redis.call('HMGET', key, 't', 'f', sec, sec - 59)
+  local t, f, cur, edge = tonumber(m[1]), tonumber(m[2]), tonumber(m[3]) or 0, tonumber(m[4])
   local stored = true
   if f == nil or t == nil or sec - 60 - f > 120 then
     if f == nil and t == nil and redis.call('EXISTS', key) == 0 then
@@ -103,6 +104,8 @@ local function window(key, c)
     local v = nil
     if s == sec then
       if cur ~= 0 then v = cur end
+    elseif s == sec - 59 then
+      v = edge
     elseif stored then
       v = tonumber(redis.call('HGET', key, s))
     end
