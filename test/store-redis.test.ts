@@ -505,6 +505,23 @@ describe('RedisLimits: one script call per event-loop turn', () => {
     expect(await l.reserve(b, 0.2)).toMatchObject({ ok: false, spentUsd: 0.1, reservedUsd: 0.8 });
   });
 
+  it('after a pause in which it held nothing, a replica reserves in one call again (a new incarnation, not a lost lease)', async () => {
+    const { redis, calls } = counted();
+    const c = clock();
+    const l = new RedisLimits(redis, async () => 0, { prefix, now: c.now, leaseMs: 30_000 });
+    await l.ready();
+    const b = [budget('key:p', 1)];
+    const first = await l.reserve(b, 0.5);
+    if (!first.ok) throw new Error('not reserved');
+    l.settle(first.reservation, 0.1);
+    await l.flush();
+    c.advance(5 * 60_000);
+    const before = calls();
+    expect(await l.reserve(b, 0.9)).toMatchObject({ ok: true });
+    expect(calls() - before).toBe(1);
+    expect(await l.reserve(b, 1e-9)).toMatchObject({ ok: false, spentUsd: 0.1, reservedUsd: 0.9 });
+  });
+
   it('settles and token corrections of one turn go in one call; a settle repeated in it releases its reservation once', async () => {
     const { redis, calls } = counted();
     const c = clock();

@@ -111,8 +111,9 @@ export class RedisLimits extends WritesBehind implements Limits {
   /** The incarnation new reservations are held under; replaced when its lease is found run out. */
   private inc = `${this.idBase}i0`;
   private incs = 0;
-  /** Whether `inc` has held anything yet (its lease exists). */
+  /** Whether `inc` has held anything yet (its lease exists), and when its lease was last made or renewed. */
   private born = false;
+  private leaseAt = 0;
   /** Per incarnation, per account: reservations held there, and admissions asked and not yet answered. */
   private readonly holdings = new Map<string, Map<string, number>>();
   /** This replica's reservations not yet settled, by id. */
@@ -187,7 +188,10 @@ export class RedisLimits extends WritesBehind implements Limits {
         }
         // Held in Redis under `inc`: this replica releases it (settle, or its lifetime's end) or, if it dies, its lease runs out.
         this.inFlight.set(id, { inc, accounts, nano: ask.amount, at: now });
-        if (inc === this.inc) this.born = true;
+        if (inc === this.inc && !this.born) {
+          this.born = true;
+          this.leaseAt = now;
+        }
         this.keepAlive();
         return { rate, budget: { ok: true, reservation: { accounts, amount, id, periods: budgets.map((b) => b.period) } as RedisReservation } };
       }
@@ -264,6 +268,7 @@ export class RedisLimits extends WritesBehind implements Limits {
     if (!this.born || !this.holdings.get(inc)?.size) return;
     const r = await leaseScript.run(this.redis, [this.leasesKey], [inc, now, now + this.leaseMs]);
     if (r === 0 || r === 2) this.retire(inc);
+    else if (inc === this.inc) this.leaseAt = now;
   }
 
   /** Queues a reservation's release (if its incarnation still holds it) and the spend of its call. */
@@ -284,6 +289,9 @@ export class RedisLimits extends WritesBehind implements Limits {
    */
   private readonly turn = new Turn<Ask, Answer, Finish>(this.background, async (asks, finishes) => {
     const now = this.now();
+    // Holding nothing, it stops renewing its lease: after a pause, a new incarnation (born with
+    // its first reservation) spares the call that would find the lease run out.
+    if (this.born && !this.holdings.get(this.inc)?.size && now - this.leaseAt > this.leaseMs / 2) this.retire(this.inc);
     const inc = this.inc;
     const keys = new KeyList();
     keys.of(this.leasesKey);

@@ -12,17 +12,18 @@ import { Script } from './script.js';
  * bucket. Reading a window drops the seconds that left it (from `f` on, subtracting each from
  * `t`), so a check costs a few field reads whatever the traffic, not a read of all sixty buckets.
  * The hash expires 61 s after the first count of its last second, so an idle account leaves
- * nothing behind. A hash
- * without `t` and `f` (written by an earlier version), or one whose `f` lags far behind, is summed
- * from its buckets once.
+ * nothing behind. A hash without `t` and `f` (written by an earlier version), or one whose `f`
+ * lags far behind, is summed from its buckets once. A call reads a window's `t`, `f`, the current
+ * second and the oldest second the window can hold in one HMGET, and writes the current second,
+ * `t` and `f` in one HSET.
  *
  * Budgets: per account, spent this period (`spent:<account>:<period>:<start>`, a string of
  * integer nano-dollars; the period's start is in its name, so a new period starts from nothing)
  * and what is held for calls in flight, per replica: a hash `held:<account>`, field = a replica's
  * incarnation (a random id a process takes at start, and anew if it ever loses its lease), value
  * = the sum of that replica's reservations there. The replica knows its reservations one by one
- * (in memory); Redis only keeps their sum, so a request costs one HINCRBY to hold and one to
- * release, whatever it holds. Each incarnation has a lease in `replicas` (ZSET incarnation →
+ * (in memory); Redis only keeps their sum, so what a call holds and releases on an account is one
+ * write of that field, however many requests it decides or settles. Each incarnation has a lease in `replicas` (ZSET incarnation →
  * expiry, ms), renewed by its replica every third of the lease while it holds anything. An
  * admission counts the fields whose lease is alive and deletes the others: the reservations of a
  * replica killed mid-call are freed once its lease has run out, never before. An incarnation
