@@ -245,6 +245,36 @@ describe('admission over Redis: the requests of one event-loop turn in one scrip
     await expect(admit(gw, budgeted, 'loop/p1', target, 1, 5)).rejects.toMatchObject({ code: 'budget_exceeded' });
   });
 
+  it("a replica killed with calls in flight: their reservations hold the budget on the other replicas until its lease runs out, then free it", async () => {
+    prefix = `baimo-test:${randomBytes(6).toString('hex')}:`;
+    const gateway = () => {
+      const redis = new Redis(REDIS);
+      connections.push(redis);
+      // A short lease, so the test waits seconds, not the default 30.
+      const limits = new RedisLimits(redis, loader, { prefix, leaseMs: 3_000 });
+      return { gw: { ...base, ledger: limits, limiter: limits } as Gateway, redis };
+    };
+    const killed = gateway();
+    const alive = gateway();
+    const target = base.registry.resolve('loop/p1');
+    // $0.015 reserved a request: three in flight of $0.05, a fourth does not fit.
+    const key = principal(`q-kill-${tag()}`, { budgetUsd: 0.05 });
+    const inFlight = await Promise.all([1, 2, 3].map(() => admit(killed.gw, key, 'loop/p1', target, 10, 5)));
+    expect(inFlight).toHaveLength(3);
+    killed.redis.disconnect();
+    connections.splice(connections.indexOf(killed.redis), 1);
+    await expect(admit(alive.gw, key, 'loop/p1', target, 10, 5)).rejects.toMatchObject({ code: 'budget_exceeded', message: expect.stringContaining('$0.045 is reserved by its requests in flight') });
+    // The killed replica never settles: once its lease has run out, what it held is free again.
+    const admitted = () => admit(alive.gw, key, 'loop/p1', target, 10, 5).then(
+      () => true,
+      (e: unknown) => (e instanceof HubError && e.code === 'budget_exceeded' ? false : Promise.reject(e)),
+    );
+    await expect.poll(admitted, { timeout: 15_000, interval: 250 }).toBe(true);
+    expect(await admitted()).toBe(true);
+    expect(await admitted()).toBe(true);
+    expect(await admitted()).toBe(false);
+  });
+
   it('a script call that fails fails every request in it with 503 limits_unavailable, and counts none of them', async () => {
     const { gw, redis } = await counted();
     const target = base.registry.resolve('loop/p1');

@@ -175,7 +175,7 @@ describe('RedisLimits: rate limits', () => {
 const budget = (account: string, budgetUsd: number, period: Budgeted['period'] = 'month'): Budgeted => ({ account, budgetUsd, period });
 
 describe('RedisLimits: budgets', () => {
-  const ledgers = (n: number, load: SpendLoader = async () => 0, o: { now?: () => number; reservationTtlMs?: number } = {}) =>
+  const ledgers = (n: number, load: SpendLoader = async () => 0, o: { now?: () => number; reservationTtlMs?: number; leaseMs?: number } = {}) =>
     Array.from({ length: n }, () => new RedisLimits(connect(), load, { prefix, ...o }));
 
   it('500 concurrent reserve + settle over three replicas never overspend the budget by more than one request', async () => {
@@ -223,20 +223,165 @@ describe('RedisLimits: budgets', () => {
     expect((await l!.reserve([budget('key:r', 0.1, 'day')], 1e-9)).ok).toBe(false);
   });
 
-  it("a crashed replica's reservation expires, swept by the next reserve on another replica", async () => {
+  it("a replica killed with reservations in flight: what it held is freed once its lease has run out, never while it is alive", async () => {
     const c = clock();
-    const [crashed, alive] = ledgers(2, async () => 0, { now: c.now, reservationTtlMs: 60_000 });
-    expect((await crashed!.reserve([budget('key:c', 1)], 0.9)).ok).toBe(true);
-    // It never settles. Until its reservation expires, the budget is held.
-    expect(await alive!.reserve([budget('key:c', 1)], 0.2)).toMatchObject({ ok: false, reservedUsd: 0.9 });
-    c.advance(60_001);
-    const r = await alive!.reserve([budget('key:c', 1)], 1);
-    expect(r.ok).toBe(true);
-    // A settle arriving after the sweep still counts what was spent, and releases nothing twice.
-    if (r.ok) alive!.settle(r.reservation, 0.25);
-    await expect.poll(() => alive!.spent('key:c', 'month')).toBe(0.25);
-    expect(await alive!.reserve([budget('key:c', 1)], 0.75)).toMatchObject({ ok: true });
-    expect(await alive!.reserve([budget('key:c', 1)], 0.01)).toMatchObject({ ok: false, spentUsd: 0.25, reservedUsd: 0.75 });
+    const [killed, alive, other] = ledgers(3, async () => 0, { now: c.now, leaseMs: 30_000 });
+    const b = [budget('key:c', 1)];
+    expect((await killed!.reserve(b, 0.5)).ok).toBe(true);
+    expect((await alive!.reserve(b, 0.3)).ok).toBe(true);
+    expect(await other!.reserve(b, 0.3)).toMatchObject({ ok: false, reservedUsd: 0.8 });
+    // `killed` never settles nor renews its lease again; `alive` renews every third of its lease.
+    for (const step of [10_000, 10_000, 9_999]) {
+      c.advance(step);
+      await alive!.renew();
+    }
+    // A millisecond before the lease ends, all of it is still held.
+    expect(await other!.reserve(b, 0.3)).toMatchObject({ ok: false, reservedUsd: 0.8 });
+    c.advance(2);
+    expect(await other!.reserve(b, 0.3)).toMatchObject({ ok: true });
+    // Minutes later, the live replica's reservation still holds (0.3 + 0.3 of 1).
+    for (let i = 0; i < 30; i++) {
+      c.advance(10_000);
+      await alive!.renew();
+      await other!.renew();
+    }
+    expect(await killed!.spent('key:c', 'month')).toBe(0);
+    expect(await other!.reserve(b, 0.5)).toMatchObject({ ok: false, spentUsd: 0, reservedUsd: 0.6 });
+    expect((await other!.reserve(b, 0.4)).ok).toBe(true);
+  });
+
+  it('a settle arriving after its lease ran out adds its spend, and releases nothing twice nor below zero', async () => {
+    const c = clock();
+    const r = connect();
+    const [stalled, other] = ledgers(2, async () => 0, { now: c.now, leaseMs: 30_000 });
+    const b = [budget('key:l', 1)];
+    const first = await stalled!.reserve(b, 0.6);
+    const second = await stalled!.reserve(b, 0.2);
+    if (!first.ok || !second.ok) throw new Error('not reserved');
+    // `stalled` is not heard of for longer than its lease (its event loop blocked, say): the others free what it held.
+    c.advance(30_001);
+    const big = await other!.reserve(b, 0.9);
+    expect(big.ok).toBe(true);
+    // Back, it settles before learning it lost its lease: the spend counts, the release takes nothing from `other`.
+    stalled!.settle(first.reservation, 0.05);
+    await stalled!.flush();
+    expect(await other!.reserve(b, 0.06)).toMatchObject({ ok: false, spentUsd: 0.05, reservedUsd: 0.9 });
+    // Its next reservation learns it, and holds under a new incarnation: counted like any other.
+    expect(await stalled!.reserve(b, 0.05)).toMatchObject({ ok: true });
+    expect(await other!.reserve(b, 0.01)).toMatchObject({ ok: false, spentUsd: 0.05, reservedUsd: 0.95 });
+    // The other reservation made under the lost incarnation, settled late (twice): spend only.
+    stalled!.settle(second.reservation, 0.01);
+    stalled!.settle(second.reservation, 0.01);
+    await stalled!.flush();
+    expect(await other!.reserve(b, 0.01)).toMatchObject({ ok: false, spentUsd: 0.07, reservedUsd: 0.95 });
+    // No field went below zero, and the lost incarnation holds nothing.
+    const held = await r.hgetall(`${prefix}held:key:l`);
+    expect(Object.keys(held)).toHaveLength(2);
+    expect(Object.values(held).every((v) => Number(v) > 0)).toBe(true);
+    if (big.ok) other!.settle(big.reservation, 0);
+    await other!.flush();
+    expect(await other!.reserve(b, 0.88)).toMatchObject({ ok: true });
+  });
+
+  it('two replicas settling at once release each reservation once, and leave nothing held', async () => {
+    const r = connect();
+    const [x, y] = ledgers(2);
+    const b = [budget('key:two', 1), budget('team:two', 1)];
+    // 100 reservations of 0.01 fill the budget exactly, half on each replica.
+    const held = await spread([x!, y!], 100, (l) => l.reserve(b, 0.01));
+    expect(held.every((h) => h.ok)).toBe(true);
+    expect((await x!.reserve(b, 1e-9)).ok).toBe(false);
+    held.forEach((h, i) => {
+      const l = i % 2 === 0 ? x! : y!;
+      if (!h.ok) return;
+      l.settle(h.reservation, 0.004);
+      // A second settle of the same reservation adds its spend again, and releases nothing.
+      if (i % 10 === 0) l.settle(h.reservation, 0);
+    });
+    await Promise.all([x!.flush(), y!.flush()]);
+    expect(await y!.spent('team:two', 'month')).toBeCloseTo(0.4, 9);
+    expect(await r.exists(`${prefix}held:key:two`, `${prefix}held:team:two`)).toBe(0);
+    expect((await x!.reserve(b, 0.6)).ok).toBe(true);
+    expect(await y!.reserve(b, 1e-9)).toMatchObject({ ok: false, spentUsd: 0.4, reservedUsd: 0.6 });
+  });
+
+  it('a reservation its call never settles is released by its own replica after its lifetime; a late settle adds only its spend', async () => {
+    const c = clock();
+    const [l, other] = ledgers(2, async () => 0, { now: c.now, leaseMs: 30_000, reservationTtlMs: 120_000 });
+    const b = [budget('key:t', 1)];
+    const r = await l!.reserve(b, 0.7);
+    for (let i = 0; i < 11; i++) {
+      c.advance(10_000);
+      await l!.renew();
+    }
+    // 110 s: still held.
+    expect(await other!.reserve(b, 0.5)).toMatchObject({ ok: false, reservedUsd: 0.7 });
+    c.advance(10_000);
+    await l!.renew();
+    await l!.flush();
+    expect(await other!.reserve(b, 0.5)).toMatchObject({ ok: true });
+    if (r.ok) l!.settle(r.reservation, 0.1);
+    await l!.flush();
+    expect(await other!.reserve(b, 0.4)).toMatchObject({ ok: true });
+    expect(await other!.reserve(b, 1e-9)).toMatchObject({ ok: false, spentUsd: 0.1, reservedUsd: 0.9 });
+  });
+
+  it('reservations an earlier version holds (its per-request layout) count until that version settles them or they expire', async () => {
+    const c = clock();
+    const r = connect();
+    const now = c.now();
+    const rsv = `${prefix}rsv:key:u`;
+    // An earlier replica's two reservations: 0.4 in flight, 0.3 expired (its replica crashed).
+    await r.set(rsv, 0.7e9);
+    await r.zadd(`${rsv}:exp`, now + 600_000, 'old1', now - 1, 'old2');
+    await r.hset(`${rsv}:amt`, 'old1', 0.4e9, 'old2', 0.3e9);
+    const [l] = ledgers(1, async () => 0, { now: c.now });
+    const b = [budget('key:u', 1)];
+    expect(await l!.reserve(b, 0.7)).toMatchObject({ ok: false, reservedUsd: 0.4 });
+    const mine = await l!.reserve(b, 0.6);
+    expect(mine.ok).toBe(true);
+    // The expired one was swept as the earlier version sweeps; the new reservation is not in the old keys.
+    expect(await r.get(rsv)).toBe(String(0.4e9));
+    expect(await r.hkeys(`${rsv}:amt`)).toEqual(['old1']);
+    // The earlier replica settles its reservation its own way: the budget has it back.
+    await r.decrby(rsv, 0.4e9);
+    await r.hdel(`${rsv}:amt`, 'old1');
+    await r.zrem(`${rsv}:exp`, 'old1');
+    expect(await l!.reserve(b, 0.4)).toMatchObject({ ok: true });
+    expect(await l!.reserve(b, 1e-9)).toMatchObject({ ok: false, reservedUsd: 1 });
+  });
+
+  it('a release lost with a failed call is not held for ever: the field goes once its replica holds nothing more there', async () => {
+    const c = clock(Date.UTC(2030, 2, 14, 12));
+    const r = connect();
+    const warnings: string[] = [];
+    const l = new RedisLimits(connect(), async () => 0, { prefix, now: c.now, warn: (m) => warnings.push(m) });
+    const [other] = ledgers(1, async () => 0, { now: c.now });
+    const b = [budget('key:lost', 1, 'day')];
+    const first = await l.reserve(b, 0.3);
+    const second = await l.reserve(b, 0.3);
+    if (!first.ok || !second.ok) throw new Error('not reserved');
+    // The spent key is not a number for a moment: the call with the first settle (spend and release) fails.
+    const spent = `${prefix}spent:key:lost:day:${Date.UTC(2030, 2, 14)}`;
+    await r.set(spent, 'garbage');
+    l.settle(first.reservation, 0.1);
+    await l.flush();
+    expect(l.failures).toBe(1);
+    expect(warnings).toHaveLength(1);
+    await r.set(spent, 0);
+    // Still held: 0.6, though only 0.3 is in flight.
+    expect(await other!.reserve(b, 0.5)).toMatchObject({ ok: false, reservedUsd: 0.6 });
+    // The last settle leaves the replica holding nothing there: the whole field goes.
+    l.settle(second.reservation, 0.1);
+    await l.flush();
+    expect(await r.exists(`${prefix}held:key:lost`)).toBe(0);
+    expect(await other!.reserve(b, 0.9)).toMatchObject({ ok: true });
+    expect(await other!.reserve(b, 1e-9)).toMatchObject({ ok: false, spentUsd: 0.1, reservedUsd: 0.9 });
+  });
+
+  it('settling what is not its own reservation is refused', () => {
+    const [l] = ledgers(1);
+    expect(() => l!.settle({ accounts: ['key:x'], amount: 1 }, 1)).toThrow('not a reservation this ledger made');
   });
 
   it('a new period starts from zero, seeded from the durable store since its start', async () => {
@@ -291,7 +436,7 @@ describe('RedisLimits: budgets', () => {
     const l = new RedisLimits(r, async () => 0, { prefix, now: c.now, warn: (m) => warnings.push(m), reservationTtlMs: 60_000 });
     const res = await l.reserve([budget('key:x', 1, 'day')], 0.1);
     const keys = await r.keys(`${prefix}*`);
-    expect(keys.sort()).toEqual([`${prefix}rsv:key:x`, `${prefix}rsv:key:x:amt`, `${prefix}rsv:key:x:exp`, `${prefix}spent:key:x:day:${Date.UTC(2030, 2, 14)}`].sort());
+    expect(keys.sort()).toEqual([`${prefix}held:key:x`, `${prefix}replicas`, `${prefix}spent:key:x:day:${Date.UTC(2030, 2, 14)}`].sort());
     for (const k of keys) expect(await r.pttl(k)).toBeGreaterThan(0);
     // The spent key goes a day after its day ends (by then late settles have landed).
     expect(await r.pexpiretime(`${prefix}spent:key:x:day:${Date.UTC(2030, 2, 14)}`)).toBe(Date.UTC(2030, 2, 16));
@@ -358,6 +503,23 @@ describe('RedisLimits: one script call per event-loop turn', () => {
     expect(calls() - before).toBe(1);
     expect(next.ok).toBe(true);
     expect(await l.reserve(b, 0.2)).toMatchObject({ ok: false, spentUsd: 0.1, reservedUsd: 0.8 });
+  });
+
+  it('after a pause in which it held nothing, a replica reserves in one call again (a new incarnation, not a lost lease)', async () => {
+    const { redis, calls } = counted();
+    const c = clock();
+    const l = new RedisLimits(redis, async () => 0, { prefix, now: c.now, leaseMs: 30_000 });
+    await l.ready();
+    const b = [budget('key:p', 1)];
+    const first = await l.reserve(b, 0.5);
+    if (!first.ok) throw new Error('not reserved');
+    l.settle(first.reservation, 0.1);
+    await l.flush();
+    c.advance(5 * 60_000);
+    const before = calls();
+    expect(await l.reserve(b, 0.9)).toMatchObject({ ok: true });
+    expect(calls() - before).toBe(1);
+    expect(await l.reserve(b, 1e-9)).toMatchObject({ ok: false, spentUsd: 0.1, reservedUsd: 0.9 });
   });
 
   it('settles and token corrections of one turn go in one call; a settle repeated in it releases its reservation once', async () => {

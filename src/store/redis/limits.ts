@@ -8,7 +8,7 @@ import type { BudgetPeriod } from '../../tenancy/types.js';
 import { WritesBehind } from '../background.js';
 import { periodEnd } from './ledger.js';
 import type { RedisReservation, SpendLoader } from './ledger.js';
-import { turnScript } from './scripts.js';
+import { leaseScript, turnScript } from './scripts.js';
 import { Turn } from './turn.js';
 
 /** Amounts in Redis are integer nano-dollars: INCRBY is exact where floats would drift. */
@@ -22,10 +22,17 @@ export interface RedisLimitsOptions {
   /** Clock (unix ms) for the one-second buckets and the budget periods; replicas' clocks are assumed within a second of each other. */
   readonly now?: () => number;
   /**
-   * How long a reservation holds if its replica never settles it (crashed): longer than any call
-   * may run, as a reservation swept while its call still runs no longer counts against the budget.
+   * How long a reservation holds at most if its call never settles it: then its replica releases
+   * it itself. Longer than any call may run, as a reservation released while its call still runs
+   * no longer counts against the budget.
    */
   readonly reservationTtlMs?: number;
+  /**
+   * How long after a replica was last heard of (it renews its lease every third of this while it
+   * holds anything) the others free what it holds: a replica killed mid-call frees its
+   * reservations after this, not before. Longer than the replicas' clocks may differ by.
+   */
+  readonly leaseMs?: number;
   /** How long one replica may take to seed an account before another takes over. */
   readonly seedLockMs?: number;
   /** Where the first failed settle or token correction is reported (process.emitWarning by default). */
@@ -38,18 +45,32 @@ interface Ask {
   readonly tokens: number;
   readonly budgets: readonly Budgeted[];
   readonly amount: number;
-  readonly id: string;
+  /** The incarnation its amount would be held under, once the call is built (only with budgets). */
+  inc?: string;
 }
 
-/** The turn script's answer for one admission (see scripts.ts), and the clock the call ran at. */
+/** The turn script's answer for one admission (see scripts.ts), the clock the call ran at, and the incarnation it held under. */
 interface Answer {
   readonly now: number;
   readonly res: readonly (number | string)[];
+  readonly inc: string;
 }
 
-/** A settle or a token correction, as queued for the turn's call. */
+/** A reservation this replica holds, known here one by one (Redis keeps only sums per incarnation). */
+interface Held {
+  readonly inc: string;
+  readonly accounts: readonly string[];
+  readonly nano: number;
+  readonly at: number;
+}
+
+/** A settle (its spend, its release where still held), a release alone, or a token correction, as queued for the turn's call. */
 type Finish =
-  | { readonly reservation: RedisReservation; readonly nano: number; readonly now: number }
+  | {
+      readonly spend?: { readonly accounts: readonly string[]; readonly periods: readonly BudgetPeriod[]; readonly nano: number };
+      readonly release?: Held;
+      readonly now: number;
+    }
   | { readonly account: string; readonly now: number; readonly delta: number };
 
 /** KEYS of one call: each key once, named in ARGV by its (1-based) index. */
@@ -72,18 +93,36 @@ class KeyList {
  * Ledger's semantics (tenancy/rate-limits.ts, tenancy/ledger.ts). A request's rate check and
  * budget reservation are one step in one script, and everything one event-loop turn asks (its
  * admissions, settles and token corrections) is one script call. Spent per period is seeded once
- * from the durable store (`load`) by one replica.
+ * from the durable store (`load`) by one replica. Reservations are held in Redis as one sum per
+ * account and replica incarnation, kept alive by a lease (scripts.ts); this replica knows its own
+ * one by one, so a reservation settled twice is released once.
  */
 export class RedisLimits extends WritesBehind implements Limits {
   private readonly prefix: string;
   private readonly now: () => number;
   private readonly ttl: number;
+  private readonly leaseMs: number;
   private readonly seedLockMs: number;
   /** Seeds this replica is doing or waiting for, so its own concurrent requests wait on one. */
   private readonly seeding = new Map<string, Promise<void>>();
-  /** Reservation ids: this process's random part and a counter (unique across replicas and restarts). */
+  /** Reservation ids and incarnations: this process's random part and a counter (unique across replicas and restarts). */
   private readonly idBase = `${randomBytes(6).toString('hex')}.`;
   private seq = 0;
+  /** The incarnation new reservations are held under; replaced when its lease is found run out. */
+  private inc = `${this.idBase}i0`;
+  private incs = 0;
+  /** Whether `inc` has held anything yet (its lease exists), and when its lease was last made or renewed. */
+  private born = false;
+  private leaseAt = 0;
+  /** Per incarnation, per account: reservations held there, and admissions asked and not yet answered. */
+  private readonly holdings = new Map<string, Map<string, number>>();
+  /** This replica's reservations not yet settled, by id. */
+  private readonly inFlight = new Map<string, Held>();
+  /** Per account, when to look again for reservations in the earlier layout (absent: next call). */
+  private readonly legacyNext = new Map<string, number>();
+  /** Per account, when to push back its held hash's expiry again. */
+  private readonly heldExpiryNext = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -94,12 +133,14 @@ export class RedisLimits extends WritesBehind implements Limits {
     this.prefix = o.prefix ?? 'baimo:';
     this.now = o.now ?? Date.now;
     this.ttl = o.reservationTtlMs ?? 15 * 60_000;
+    this.leaseMs = o.leaseMs ?? 30_000;
     this.seedLockMs = o.seedLockMs ?? 30_000;
   }
 
   /** Loads the scripts into Redis; optional (a script missing is loaded on its first call), for start-up. */
   async ready(): Promise<void> {
     await turnScript.load(this.redis);
+    await leaseScript.load(this.redis);
   }
 
   private spentKey(account: string, period: BudgetPeriod, now: number): string {
@@ -110,6 +151,10 @@ export class RedisLimits extends WritesBehind implements Limits {
   private spentExpiry(period: BudgetPeriod, now: number): number {
     const end = periodEnd(period, now);
     return end === undefined ? now + 35 * DAY : end + DAY;
+  }
+
+  private get leasesKey(): string {
+    return `${this.prefix}replicas`;
   }
 
   async admit(limits: readonly RateLimited[], tokens: number): Promise<RateVerdict> {
@@ -124,14 +169,33 @@ export class RedisLimits extends WritesBehind implements Limits {
 
   async admitAndReserve(limits: readonly RateLimited[], tokens: number, budgets: readonly Budgeted[], amount: number): Promise<Checked> {
     const id = this.idBase + (this.seq++).toString(36);
-    const ask: Ask = { limits, tokens: Math.round(tokens), budgets, amount: toNano(amount), id };
+    const accounts = budgets.map((b) => b.account);
     for (let attempt = 0; ; attempt++) {
-      const { now, res } = await this.turn.ask(ask);
+      const ask: Ask = { limits, tokens: Math.round(tokens), budgets, amount: toNano(amount) };
+      let answer: Answer;
+      try {
+        answer = await this.turn.ask(ask);
+      } catch (err) {
+        if (ask.inc !== undefined) this.unhold(ask.inc, accounts);
+        throw err;
+      }
+      const { now, res, inc } = answer;
       if (res[0] === 1 || res[0] === 0) {
         const rate = verdict(limits, res);
-        if (!rate.ok || budgets.length === 0) return { rate, budget: undefined };
-        return { rate, budget: { ok: true, reservation: { accounts: budgets.map((b) => b.account), amount, id, periods: budgets.map((b) => b.period) } as RedisReservation } };
+        if (!rate.ok || budgets.length === 0) {
+          if (ask.inc !== undefined) this.unhold(ask.inc, accounts);
+          return { rate, budget: undefined };
+        }
+        // Held in Redis under `inc`: this replica releases it (settle, or its lifetime's end) or, if it dies, its lease runs out.
+        this.inFlight.set(id, { inc, accounts, nano: ask.amount, at: now });
+        if (inc === this.inc && !this.born) {
+          this.born = true;
+          this.leaseAt = now;
+        }
+        this.keepAlive();
+        return { rate, budget: { ok: true, reservation: { accounts, amount, id, periods: budgets.map((b) => b.period) } as RedisReservation } };
       }
+      if (ask.inc !== undefined) this.unhold(ask.inc, accounts);
       if (res[0] === 'no') {
         const b = budgets[Number(res[1]) - 1]!;
         return {
@@ -139,32 +203,118 @@ export class RedisLimits extends WritesBehind implements Limits {
           budget: { ok: false, account: b.account, budgetUsd: b.budgetUsd, spentUsd: Number(res[2]) / NANO, reservedUsd: Math.max(0, Number(res[3])) / NANO, period: b.period, resetsAt: periodEnd(b.period, now) },
         };
       }
+      if (attempt >= 3) throw new Error(`budget ledger: the spend of ${accounts.join(', ')} could not be ${res[0] === 'lease' ? 'reserved (this replica keeps losing its lease in Redis)' : 'seeded in Redis'}`);
+      // This incarnation's lease ran out (the others may have freed what it held): hold under a new one.
+      if (res[0] === 'lease') {
+        this.retire(inc);
+        continue;
+      }
       // A spent key is missing: seed it, then ask again (a period may have turned meanwhile).
-      if (attempt >= 3) throw new Error(`budget ledger: the spend of ${budgets.map((b) => b.account).join(', ')} could not be seeded in Redis`);
       await Promise.all(res.slice(1).map((i) => this.seed(budgets[Number(i) - 1]!.account, budgets[Number(i) - 1]!.period, now)));
     }
   }
 
+  /** Counts reservations held (or asked) under `inc` on these accounts. */
+  private hold(inc: string, accounts: readonly string[]): void {
+    let m = this.holdings.get(inc);
+    if (!m) this.holdings.set(inc, (m = new Map()));
+    for (const a of accounts) m.set(a, (m.get(a) ?? 0) + 1);
+  }
+
+  private unhold(inc: string, accounts: readonly string[]): void {
+    const m = this.holdings.get(inc);
+    if (!m) return;
+    for (const a of accounts) {
+      const n = (m.get(a) ?? 0) - 1;
+      if (n > 0) m.set(a, n);
+      else m.delete(a);
+    }
+  }
+
+  /**
+   * Its lease ran out: whatever `inc` held is freed (or will be, by the next admission on each
+   * account), so its reservations release nothing more, and new ones go under a new incarnation.
+   */
+  private retire(inc: string): void {
+    this.holdings.delete(inc);
+    if (inc !== this.inc) return;
+    this.inc = `${this.idBase}i${++this.incs}`;
+    this.born = false;
+  }
+
+  /** While this replica holds reservations, renews its lease and releases those past their lifetime. */
+  private keepAlive(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      // A renewal that fails (Redis down) is tried again next time; the lease allows for two.
+      this.renew().catch(() => undefined);
+    }, this.leaseMs / 3);
+    this.timer.unref();
+  }
+
+  /**
+   * What the timer does every third of the lease: releases the reservations held longer than
+   * their lifetime, and renews the lease while anything is held (public for tests, which move
+   * the clock by hand).
+   */
+  async renew(): Promise<void> {
+    const now = this.now();
+    for (const [id, h] of this.inFlight) {
+      if (now - h.at < this.ttl) continue;
+      this.inFlight.delete(id);
+      this.release(h, undefined, now);
+    }
+    const inc = this.inc;
+    if (!this.born || !this.holdings.get(inc)?.size) return;
+    const r = await leaseScript.run(this.redis, [this.leasesKey], [inc, now, now + this.leaseMs]);
+    if (r === 0 || r === 2) this.retire(inc);
+    else if (inc === this.inc) this.leaseAt = now;
+  }
+
+  /** Queues a reservation's release (if its incarnation still holds it) and the spend of its call. */
+  private release(h: Held | undefined, spend: { accounts: readonly string[]; periods: readonly BudgetPeriod[]; nano: number } | undefined, now: number): void {
+    let release: Held | undefined;
+    if (h && this.holdings.has(h.inc)) {
+      this.unhold(h.inc, h.accounts);
+      release = h;
+    }
+    if (!release && !spend) return;
+    this.turn.write({ ...(spend && { spend }), ...(release && { release }), now });
+  }
+
   /**
    * What one event-loop turn asks of Redis, in one call of the turn script (scripts.ts): the
-   * settles and token corrections, then the admissions. The requests of one key share a profile
-   * (their limits, budgets and keys, sent once), and so do settles on the same accounts.
+   * settles, releases and token corrections (summed per key), then the admissions. The requests
+   * of one key share a profile (their limits, budgets and keys, sent once).
    */
   private readonly turn = new Turn<Ask, Answer, Finish>(this.background, async (asks, finishes) => {
     const now = this.now();
+    // Holding nothing, it stops renewing its lease: after a pause, a new incarnation (born with
+    // its first reservation) spares the call that would find the lease run out.
+    if (this.born && !this.holdings.get(this.inc)?.size && now - this.leaseAt > this.leaseMs / 2) this.retire(this.inc);
+    const inc = this.inc;
     const keys = new KeyList();
-    const args: (string | number)[] = [now, this.ttl];
+    keys.of(this.leasesKey);
+    const args: (string | number)[] = [now, this.ttl + this.leaseMs + 120_000, inc, this.leaseMs];
     this.finishArgs(finishes, keys, args);
-    this.admitArgs(asks, now, keys, args);
+    const legacy = this.admitArgs(asks, now, inc, keys, args);
     const answers = (await turnScript.run(this.redis, keys.keys, args)) as (number | string)[][];
-    return answers.map((res) => ({ now, res }));
+    // Accounts found with no reservation in the earlier layout are asked again in a minute; the others, next call.
+    for (const i of (answers.pop() ?? []) as unknown as number[]) this.legacyNext.set(legacy.get(i)!, now + 60_000);
+    return answers.map((res) => ({ now, res, inc }));
   });
 
-  private admitArgs(asks: readonly Ask[], now: number, keys: KeyList, args: (string | number)[]): void {
+  /** Admissions' arguments; answers the held keys (indexes) whose account is asked for earlier-layout reservations. */
+  private admitArgs(asks: readonly Ask[], now: number, inc: string, keys: KeyList, args: (string | number)[]): Map<number, string> {
     const profiles = new Map<string, number>();
+    const legacy = new Map<number, string>();
     const count = args.push(0) - 1;
     const tail: (string | number)[] = [];
     for (const a of asks) {
+      if (a.budgets.length) {
+        a.inc = inc;
+        this.hold(inc, a.budgets.map((b) => b.account));
+      }
       const sig = signature(a);
       let profile = profiles.get(sig);
       if (profile === undefined) {
@@ -173,43 +323,74 @@ export class RedisLimits extends WritesBehind implements Limits {
         args.push(a.limits.length, a.budgets.length);
         for (const l of a.limits) args.push(keys.of(`${this.prefix}rl:r:${l.account}`), keys.of(`${this.prefix}rl:t:${l.account}`), l.rpm ?? '', l.tpm ?? '');
         for (const b of a.budgets) {
-          const r = `${this.prefix}rsv:${b.account}`;
-          args.push(keys.of(this.spentKey(b.account, b.period, now)), keys.of(r), keys.of(`${r}:exp`), keys.of(`${r}:amt`), toNano(b.budgetUsd));
+          const h = keys.of(`${this.prefix}held:${b.account}`);
+          args.push(keys.of(this.spentKey(b.account, b.period, now)), h, toNano(b.budgetUsd));
+          if (now >= (this.legacyNext.get(b.account) ?? now)) {
+            const r = `${this.prefix}rsv:${b.account}`;
+            args.push(keys.of(r), keys.of(`${r}:exp`), keys.of(`${r}:amt`));
+            legacy.set(h, b.account);
+          } else args.push(0, 0, 0);
+          // The held hash's expiry is pushed back at most once a minute (it allows a minute more for that).
+          const x = now >= (this.heldExpiryNext.get(b.account) ?? now);
+          if (x) this.heldExpiryNext.set(b.account, now + 60_000);
+          args.push(x ? 1 : 0);
         }
       }
-      tail.push(profile, a.tokens, a.amount, a.id);
+      tail.push(profile, a.tokens, a.amount);
     }
     args[count] = profiles.size;
     for (const x of tail) args.push(x);
+    return legacy;
   }
 
+  /** Spends, releases and token corrections, each summed per key (and incarnation, and second). */
   private finishArgs(finishes: readonly Finish[], keys: KeyList, args: (string | number)[]): void {
-    const profiles = new Map<string, number>();
-    const count = args.push(0) - 1;
-    const items: (string | number)[] = [];
+    const spends = new Map<string, { add: number; at: number; sliding: boolean }>();
+    const releases = new Map<string, { key: string; inc: string; account: string; nano: number }>();
+    const corrections = new Map<string, { key: string; at: number; delta: number }>();
     for (const f of finishes) {
       if ('account' in f) {
-        items.push('c', keys.of(`${this.prefix}rl:t:${f.account}`), Math.floor(f.now / 1000), f.delta);
+        const key = `${this.prefix}rl:t:${f.account}`;
+        const at = Math.floor(f.now / 1000);
+        const c = corrections.get(`${key}\n${at}`);
+        if (c) c.delta += f.delta;
+        else corrections.set(`${key}\n${at}`, { key, at, delta: f.delta });
         continue;
       }
-      const { accounts, periods, id } = f.reservation;
-      // Within a UTC day every period's spent key (and its expiry, to the day) is the same.
-      const sig = `${accounts.join(' ')}\n${periods.join(' ')}\n${Math.floor(f.now / DAY)}`;
-      let profile = profiles.get(sig);
-      if (profile === undefined) {
-        profile = profiles.size + 1;
-        profiles.set(sig, profile);
-        args.push(accounts.length);
+      if (f.spend) {
+        const { accounts, periods, nano } = f.spend;
         accounts.forEach((account, i) => {
-          const r = `${this.prefix}rsv:${account}`;
-          args.push(keys.of(this.spentKey(account, periods[i]!, f.now)), keys.of(r), keys.of(`${r}:exp`), keys.of(`${r}:amt`), this.spentExpiry(periods[i]!, f.now));
+          const key = this.spentKey(account, periods[i]!, f.now);
+          const at = this.spentExpiry(periods[i]!, f.now);
+          const s = spends.get(key);
+          if (s) {
+            s.add += nano;
+            s.at = Math.max(s.at, at);
+          } else spends.set(key, { add: nano, at, sliding: periods[i] === 'total' });
         });
       }
-      items.push('s', profile, id, f.nano);
+      if (f.release) {
+        const { inc, accounts, nano } = f.release;
+        for (const account of accounts) {
+          const key = `${this.prefix}held:${account}`;
+          const r = releases.get(`${key}\n${inc}`);
+          if (r) r.nano += nano;
+          else releases.set(`${key}\n${inc}`, { key, inc, account, nano });
+        }
+      }
     }
-    args[count] = profiles.size;
-    args.push(finishes.length);
-    for (const x of items) args.push(x);
+    args.push(spends.size);
+    for (const [key, s] of spends) args.push(keys.of(key), s.add, s.at, s.sliding ? 1 : 0);
+    args.push(releases.size);
+    for (const r of releases.values()) {
+      // Nothing more held (or asked) there under this incarnation: its field goes, whatever it says
+      // (so a release lost to a failed call is not held for ever). Admissions asked in this same
+      // call come after, and hold anew.
+      const drop = !this.holdings.get(r.inc)?.has(r.account);
+      args.push(keys.of(r.key), r.inc, r.nano, drop ? 1 : 0);
+    }
+    args.push(corrections.size);
+    for (const c of corrections.values()) args.push(keys.of(c.key), c.at, c.delta);
   }
 
   /** Fire and forget: the request path never waits on it; a failure is counted (see `failures`). */
@@ -217,7 +398,10 @@ export class RedisLimits extends WritesBehind implements Limits {
     const own = r as Partial<RedisReservation>;
     if (own.id === undefined || own.periods === undefined) throw new Error('RedisLimits.settle: not a reservation this ledger made');
     if (r.accounts.length === 0) return;
-    this.turn.write({ reservation: own as RedisReservation, nano: toNano(actualUsd), now: this.now() });
+    // Released once: a second settle of it (or one after its lifetime ended) only adds its spend.
+    const held = this.inFlight.get(own.id);
+    this.inFlight.delete(own.id);
+    this.release(held, { accounts: r.accounts, periods: own.periods, nano: toNano(actualUsd) }, this.now());
   }
 
   /** Fire and forget, as settle. */

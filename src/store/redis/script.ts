@@ -12,6 +12,11 @@ export class Script {
     this.sha = createHash('sha1').update(lua).digest('hex');
   }
 
+  /** Its Lua source (for measuring: bench/redis-turn.ts). */
+  get source(): string {
+    return this.lua;
+  }
+
   /** Loads it ahead of the first call (at start), so the first requests need no second round trip. */
   async load(redis: Redis): Promise<void> {
     await redis.script('LOAD', this.lua);

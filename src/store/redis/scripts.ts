@@ -11,18 +11,32 @@ import { Script } from './script.js';
  * total of the buckets still in the window, and `f`, the oldest second that may still hold a
  * bucket. Reading a window drops the seconds that left it (from `f` on, subtracting each from
  * `t`), so a check costs a few field reads whatever the traffic, not a read of all sixty buckets.
- * The hash expires 61 s after its last count, so an idle account leaves nothing behind. A hash
- * without `t` and `f` (written by an earlier version), or one whose `f` lags far behind, is summed
- * from its buckets once.
+ * The hash expires 61 s after the first count of its last second, so an idle account leaves
+ * nothing behind. A hash without `t` and `f` (written by an earlier version), or one whose `f`
+ * lags far behind, is summed from its buckets once. A call reads a window's `t`, `f`, the current
+ * second and the oldest second the window can hold in one HMGET, and writes the current second,
+ * `t` and `f` in one HSET.
  *
  * Budgets: per account, spent this period (`spent:<account>:<period>:<start>`, a string of
- * integer nano-dollars; the period's start is in its name, so a new period starts from nothing),
- * reserved (`rsv:<account>`, a counter), and the reservations in flight: a ZSET id → expiry (ms,
- * `rsv:<account>:exp`) and a hash id → amount (`rsv:<account>:amt`), so the reservation of a
- * replica that crashed before it settled is swept once it expires.
+ * integer nano-dollars; the period's start is in its name, so a new period starts from nothing)
+ * and what is held for calls in flight, per replica: a hash `held:<account>`, field = a replica's
+ * incarnation (a random id a process takes at start, and anew if it ever loses its lease), value
+ * = the sum of that replica's reservations there. The replica knows its reservations one by one
+ * (in memory); Redis only keeps their sum, so what a call holds and releases on an account is one
+ * write of that field, however many requests it decides or settles. Each incarnation has a lease in `replicas` (ZSET incarnation →
+ * expiry, ms), renewed by its replica every third of the lease while it holds anything. An
+ * admission counts the fields whose lease is alive and deletes the others: the reservations of a
+ * replica killed mid-call are freed once its lease has run out, never before. An incarnation
+ * whose lease ran out is never used again (its replica takes a new one), so a release arriving
+ * late cannot take from reservations made after the sweep; a release that finds less than it
+ * takes deletes the field instead of leaving it negative.
  *
- * The layout is unchanged from the earlier per-request scripts (one each to check rates, reserve,
- * settle and correct), so an upgrade keeps every window, spend and reservation.
+ * Upgrade from the per-request layout (a counter `rsv:<account>`, a ZSET id → expiry
+ * `rsv:<account>:exp`, a hash id → amount `rsv:<account>:amt`, written by earlier versions):
+ * those keys are left to the replicas that wrote them. An admission adds what the counter holds
+ * (after sweeping its expired reservations, as earlier versions did) while an account has one;
+ * RedisLimits asks for it on an account's first admission, then again at most once a minute
+ * while it finds none, so a rolling upgrade neither counts a reservation twice nor loses one.
  */
 
 /** Reading a rate window. Needs `sec` (the caller's second). */
@@ -45,20 +59,30 @@ local function rebuild(key)
   return t, f
 end
 -- The window's total, the seconds until its oldest counted (positive) second drops (as
--- RateLimiter's MinuteWindow works them out), and its oldest second (nil: the window is empty
--- and the hash gone). Seconds that left the window are deleted and \`t\` and \`f\` written at once, so
--- the hash stays in step even if the call fails later on.
-local function window(key)
-  local m = redis.call('HMGET', key, 't', 'f')
-  local t, f = tonumber(m[1]), tonumber(m[2])
+-- RateLimiter's MinuteWindow works them out), its oldest second (nil: the window is empty and
+-- the hash gone), and the count stored in the current second (so a write can set it). \`c\`: token corrections of this call not yet written (by second, their
+-- total \`t\` and oldest second \`f\`), counted as if they were. Seconds that left the window are
+-- deleted and \`t\` and \`f\` written at once, so the hash stays in step even if the call fails
+-- later on.
+local function window(key, c)
+  -- With the oldest second that can be in the window: under steady traffic the one the scan below stops at.
+  local m = redis.call('HMGET', key, 't', 'f', sec, sec - 59)
+  local t, f, cur, edge = tonumber(m[1]), tonumber(m[2]), tonumber(m[3]) or 0, tonumber(m[4])
+  local stored = true
   if f == nil or t == nil or sec - 60 - f > 120 then
-    if f == nil and t == nil and redis.call('EXISTS', key) == 0 then return 0, 60, nil end
-    t, f = rebuild(key)
-    if f == nil then
-      redis.call('DEL', key)
-      return 0, 60, nil
+    if f == nil and t == nil and redis.call('EXISTS', key) == 0 then
+      t, stored = 0, false
+    else
+      t, f = rebuild(key)
+      if f == nil then
+        redis.call('DEL', key)
+        t, stored = 0, false
+      else
+        redis.call('HSET', key, 't', t, 'f', f)
+      end
     end
   else
+    local f0 = f
     while f <= sec - 60 do
       local v = redis.call('HGET', key, f)
       if v then
@@ -67,12 +91,26 @@ local function window(key)
       end
       f = f + 1
     end
+    if f ~= f0 then redis.call('HSET', key, 't', t, 'f', f) end
   end
+  if c then
+    t = t + c.t
+    if f == nil or c.f < f then f = c.f end
+  end
+  if f == nil then return 0, 60, nil, 0 end
   -- From the oldest possible second on: the first bucket there is becomes the oldest second,
   -- and the first positive one sets the reset.
   local first, oldest = nil, sec
   for s = f, sec do
-    local v = tonumber(redis.call('HGET', key, s))
+    local v = nil
+    if s == sec then
+      if cur ~= 0 then v = cur end
+    elseif s == sec - 59 then
+      v = edge
+    elseif stored then
+      v = tonumber(redis.call('HGET', key, s))
+    end
+    if c and c.by[s] then v = (v or 0) + c.by[s] end
     if v then
       if first == nil then first = s end
       if v > 0 then
@@ -81,29 +119,33 @@ local function window(key)
       end
     end
   end
-  f = first or f
-  redis.call('HSET', key, 't', t, 'f', f)
-  return t, math.max(1, oldest + 60 - sec), f
+  return t, math.max(1, oldest + 60 - sec), first or f, cur
 end
 `;
 
 /**
  * Admissions. ARGV from `a` (where FINISH's end) to the end: the number of profiles, the
- * profiles, then per request: its profile's number, its tokens, its amount
- * (nano-USD) and its reservation id. A profile is what the requests of one key share: its number
- * of rate limits and of budgets, per rate limit the index of its requests and tokens hash, its rpm
- * and tpm ('' = none), per budget the index of its spent, reserved, expiries and amounts keys and
- * the budget (nano-USD). So a request adds four arguments to the call, whatever its limits.
+ * profiles, then per request: its profile's number, its tokens and its amount (nano-USD). A
+ * profile is what the requests of one key share: its number of rate limits and of budgets, per
+ * rate limit the index of its requests and tokens hash, its rpm and tpm ('' = none), per budget
+ * the index of its spent and held keys, the budget (nano-USD), the indexes of the account's
+ * earlier-layout counter, expiries and amounts keys (0: not asked this call), and '1' to push
+ * back the held key's expiry. So a request adds three arguments to the call, whatever its limits.
  *
  * The requests are decided in order, each as if alone: every rate limit checked, then every
- * budget, and only if all allow it is the request counted on every window and its amount
- * reserved on every budget. A request refused for a budget counts as a request (not as tokens)
- * on its rate windows, as admission on separate stores has it. Each window and budget is read
- * once and written once per call, whatever the number of requests on it. Answers, per request:
+ * budget, and only if all allow it is the request counted on every window and its amount held
+ * on every budget, under this replica's incarnation (`me`), whose lease is checked (and made, on
+ * its first reservation) once per call. A request refused for a budget counts as a request (not
+ * as tokens) on its rate windows, as admission on separate stores has it. Each window and budget
+ * is read once and written once per call, whatever the number of requests on it. Answers, per
+ * request:
  *   {1, per limit: requests used, their reset, tokens used, their reset}          admitted
  *   {0, limit index, 'requests'|'tokens', used, seconds until the oldest drops}   rate refused
  *   {'seed', budget index...}   a spent key is missing: seed it from the durable store, ask again
  *   {'no', budget index, spent, reserved}                                         budget refused
+ *   {'lease'}   this incarnation's lease ran out: take a new incarnation, ask again
+ * and after them, the held keys (indexes) of the accounts whose earlier-layout reservations were
+ * read and found to be none.
  */
 const ADMIT = `
 -- Windows by key index: total, reset, oldest second, what this call counts in this second.
@@ -111,8 +153,11 @@ local W = {}
 local function win(i)
   local w = W[i]
   if w == nil then
-    local t, reset, f = window(KEYS[i])
-    w = {t = t, reset = reset, f = f, add = 0, counted = false}
+    -- This call's token corrections on it are written with its counts, in one write.
+    local c = C[i]
+    C[i] = nil
+    local t, reset, f, cur = window(KEYS[i], c)
+    w = {t = t, reset = reset, f = f, cur = cur, add = 0, counted = c ~= nil, by = c and c.by}
     W[i] = w
   end
   return w
@@ -134,28 +179,97 @@ local function spent(i)
   end
   return s
 end
--- Reservations by reserved key index, expired ones swept on first use.
-local B = {}
-local function budget(ri, ei, ai)
-  local b = B[ri]
-  if b == nil then
-    local reserved, expiries, amounts = KEYS[ri], KEYS[ei], KEYS[ai]
-    local expired = redis.call('ZRANGEBYSCORE', expiries, '-inf', now)
-    for _, rid in ipairs(expired) do
-      local amt = redis.call('HGET', amounts, rid)
-      if amt then
-        redis.call('DECRBY', reserved, amt)
-        redis.call('HDEL', amounts, rid)
+-- Whether this incarnation's lease is alive: checked on the call's first reservation; an
+-- incarnation never seen gets its lease there, with its first reservation.
+local mine
+local function alive()
+  if mine == nil then
+    local s = redis.call('ZSCORE', KEYS[1], me)
+    if s then
+      mine = tonumber(s) >= now
+    else
+      redis.call('ZADD', KEYS[1], now + lease, me)
+      redis.call('PEXPIRE', KEYS[1], lease + 86400000)
+      mine = true
+    end
+  end
+  return mine
+end
+-- What an earlier version's replicas hold on the account, their expired reservations swept as
+-- those versions did; \`none\`, the held keys of the accounts found holding nothing there.
+local none = {}
+local function earlier(g)
+  local reserved = tonumber(redis.call('GET', KEYS[g.lr]) or '0')
+  if reserved <= 0 then
+    none[#none + 1] = g.h
+    return 0
+  end
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[g.le], '-inf', now)
+  for _, rid in ipairs(expired) do
+    local amt = redis.call('HGET', KEYS[g.la], rid)
+    if amt then
+      reserved = reserved - tonumber(amt)
+      redis.call('DECRBY', KEYS[g.lr], amt)
+      redis.call('HDEL', KEYS[g.la], rid)
+    end
+  end
+  if #expired > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[g.le], '-inf', now) end
+  return math.max(0, reserved)
+end
+-- Held by key index: the sum over the incarnations whose lease is alive (this one's is: it asks);
+-- the fields of the others are deleted, so a dead replica's reservations are freed. This call's
+-- releases on it (\`P\`, from FINISH) are taken off first; this incarnation's field is written once,
+-- at the end, with what the call released and holds anew.
+local H = {}
+local function held(g)
+  local h = H[g.h]
+  if h == nil then
+    local key = KEYS[g.h]
+    local flat = redis.call('HGETALL', key)
+    local rel = P[g.h] or {}
+    P[g.h] = nil
+    local r, keep, mine, set, names, amounts = 0, 0, 0, false, {}, {}
+    for i = 1, #flat, 2 do
+      local name, v = flat[i], tonumber(flat[i + 1])
+      local x = rel[name]
+      if x then
+        v = x.drop and 0 or v - x.amt
+      end
+      if name == me then
+        mine, set = v, x ~= nil
+        if v > 0 then
+          r = r + v
+          keep = keep + 1
+        end
+      elseif v > 0 then
+        if x then redis.call('HSET', key, name, v) end
+        names[#names + 1] = name
+        amounts[#amounts + 1] = v
+      elseif x then
+        redis.call('HDEL', key, name)
       end
     end
-    if #expired > 0 then redis.call('ZREMRANGEBYSCORE', expiries, '-inf', now) end
-    b = {r = tonumber(redis.call('GET', reserved) or '0'), add = 0, e = ei, a = ai, h = {}, z = {}}
-    B[ri] = b
+    if #names > 0 then
+      local leases = redis.call('ZMSCORE', KEYS[1], unpack(names))
+      local dead = {}
+      for k = 1, #names do
+        if leases[k] and tonumber(leases[k]) >= now then
+          r = r + amounts[k]
+          keep = keep + 1
+        else
+          dead[#dead + 1] = names[k]
+        end
+      end
+      if #dead > 0 then redis.call('HDEL', key, unpack(dead)) end
+    end
+    if g.lr > 0 then r = r + earlier(g) end
+    h = {r = r, add = 0, mine = mine, set = set, keep = keep, x = g.x}
+    H[g.h] = h
   end
-  return b
+  return h
 end
 
-local function one(pr, tokens, amount, amountArg, id)
+local function one(pr, tokens, amount)
   local limits, budgets = pr.l, pr.b
   for i = 1, #limits do
     local l = limits[i]
@@ -176,12 +290,13 @@ local function one(pr, tokens, amount, amountArg, id)
     for j = 1, #budgets do
       local g = budgets[j]
       local s = spent(g.s)
-      local b = budget(g.r, g.e, g.a)
-      if s + b.r + amount > g.max then
+      local h = held(g)
+      if s + h.r + amount > g.max then
         for i = 1, #limits do count(win(limits[i].r), 1) end
-        return {'no', j, s, b.r}
+        return {'no', j, s, h.r}
       end
     end
+    if not alive() then return {'lease'} end
   end
   local out = {1}
   for i = 1, #limits do
@@ -196,14 +311,9 @@ local function one(pr, tokens, amount, amountArg, id)
     out[#out + 1] = t.reset
   end
   for j = 1, #budgets do
-    local g = budgets[j]
-    local b = budget(g.r, g.e, g.a)
-    b.r = b.r + amount
-    b.add = b.add + amount
-    b.h[#b.h + 1] = id
-    b.h[#b.h + 1] = amountArg
-    b.z[#b.z + 1] = now + ttl
-    b.z[#b.z + 1] = id
+    local h = held(budgets[j])
+    h.r = h.r + amount
+    h.add = h.add + amount
   end
   return out
 end
@@ -220,147 +330,150 @@ for k = 1, tonumber(ARGV[a]) do
     p = p + 4
   end
   for j = 1, nb do
-    budgets[j] = {s = tonumber(ARGV[p]), r = tonumber(ARGV[p + 1]), e = tonumber(ARGV[p + 2]), a = tonumber(ARGV[p + 3]), max = tonumber(ARGV[p + 4])}
-    p = p + 5
+    budgets[j] = {s = tonumber(ARGV[p]), h = tonumber(ARGV[p + 1]), max = tonumber(ARGV[p + 2]), lr = tonumber(ARGV[p + 3]), le = tonumber(ARGV[p + 4]), la = tonumber(ARGV[p + 5]), x = ARGV[p + 6] == '1'}
+    p = p + 7
   end
   profiles[k] = {l = limits, b = budgets}
 end
 local answers = {}
 local n = #ARGV
 while p <= n do
-  answers[#answers + 1] = one(profiles[tonumber(ARGV[p])], tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]), ARGV[p + 2], ARGV[p + 3])
-  p = p + 4
+  answers[#answers + 1] = one(profiles[tonumber(ARGV[p])], tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]))
+  p = p + 3
 end
 
 for i, w in pairs(W) do
   if w.counted then
     local key = KEYS[i]
-    redis.call('HINCRBY', key, sec, w.add)
-    redis.call('HSET', key, 't', w.t, 'f', w.f)
-    redis.call('EXPIRE', key, 61)
+    local now_count = w.cur + w.add
+    if w.by then
+      for s, d in pairs(w.by) do
+        if s == sec then
+          now_count = now_count + d
+        elseif d ~= 0 then
+          redis.call('HINCRBY', key, s, d)
+        end
+      end
+    end
+    -- The current second's count, read with the window, is set with the total and oldest second in one write.
+    redis.call('HSET', key, sec, now_count, 't', w.t, 'f', w.f)
+    -- 61 s from the first count in this second on: every count of this second is gone from the
+    -- window by then (counts later in the same second find their expiry set already).
+    if w.cur == 0 then redis.call('EXPIRE', key, 61) end
   end
 end
-for ri, b in pairs(B) do
-  if #b.h > 0 then
-    local reserved, expiries, amounts = KEYS[ri], KEYS[b.e], KEYS[b.a]
-    redis.call('INCRBY', reserved, b.add)
-    redis.call('HSET', amounts, unpack(b.h))
-    redis.call('ZADD', expiries, unpack(b.z))
-    -- Every reservation in them expires by now + ttl: the three go together a minute after.
-    redis.call('PEXPIRE', reserved, ttl + 60000)
-    redis.call('PEXPIRE', expiries, ttl + 60000)
-    redis.call('PEXPIRE', amounts, ttl + 60000)
+for hi, h in pairs(H) do
+  local key = KEYS[hi]
+  local v = h.mine + h.add
+  if h.set then
+    if v > 0 then redis.call('HSET', key, me, v) else redis.call('HDEL', key, me) end
+  elseif h.add > 0 then
+    redis.call('HINCRBY', key, me, h.add)
+  end
+  -- Every reservation in it is released or expired (by its replica) by then. Set when the hash
+  -- is made here, and when the replica asks (at most once a minute per account).
+  if v > 0 and (h.x or h.keep == 0) then redis.call('PEXPIRE', key, heldTtl) end
+end
+-- Releases and corrections on keys no admission of this call read.
+for hi, rel in pairs(P) do
+  local key = KEYS[hi]
+  for inc, x in pairs(rel) do
+    -- Never negative: a field swept (its lease ran out) and released late is not made again.
+    if x.drop or redis.call('HINCRBY', key, inc, -x.amt) <= 0 then redis.call('HDEL', key, inc) end
   end
 end
+for ki, c in pairs(C) do
+  local key = KEYS[ki]
+  local f = tonumber(redis.call('HGET', key, 'f'))
+  -- A replica whose clock runs behind counts in an earlier second: the oldest second follows it.
+  if f == nil or c.f < f then f = c.f end
+  for at, d in pairs(c.by) do redis.call('HINCRBY', key, at, d) end
+  redis.call('HINCRBY', key, 't', c.t)
+  redis.call('HSET', key, 'f', f)
+  redis.call('EXPIRE', key, 61)
+end
+answers[#answers + 1] = none
 return answers
 `;
 
 /**
- * Settles and token corrections. ARGV from `a`: the number of profiles, the profiles, the
- * number of items, the items. A profile is the accounts a reservation was made on: their
- * number, then per account the index of its spent (this period), reserved, expiries and amounts
- * keys, and when its spent key expires (unix ms). An item is
- *   's', profile number, reservation id, actual cost (nano-USD)              a settle
- *   'c', index of a tokens hash, the second it counts in, the delta         a token correction
- * A settle releases its reservation where it is still held (not swept as expired, not released
- * by an earlier settle of the same id) and adds the actual cost to spent either way: the call
- * ran. A correction counts in the second it was made, as on one hub. Each key is written once.
+ * Settles, releases and token corrections, summed by the replica (limits.ts) per key. ARGV from
+ * `a`: the spends (their number, then each: index of a spent key, the cost to add (nano-USD),
+ * when the key expires (unix ms), '1' if that expiry slides with every write (a `total` budget)),
+ * the releases (their number, then each: index of a held key, the incarnation, the amount,
+ * '1' to drop the incarnation's field: its replica holds nothing more there), the token
+ * corrections (their number, then each: index of a tokens hash, the second it counts in, the
+ * delta). A settle adds what its call cost to spent whether or not its reservation was still
+ * held. A correction counts in the second it was made, as on one hub. Spends are written here;
+ * releases and corrections are only gathered (`P`, `C`), and written by ADMIT together with
+ * what it holds and counts on the same keys, so each key is written once per call.
  */
 const FINISH = `
-local profiles = {}
-local np = tonumber(ARGV[a])
-a = a + 1
-for k = 1, np do
-  local accounts = {}
-  for i = 1, tonumber(ARGV[a]) do
-    accounts[i] = {s = tonumber(ARGV[a + 1]), r = tonumber(ARGV[a + 2]), e = tonumber(ARGV[a + 3]), a = tonumber(ARGV[a + 4]), at = tonumber(ARGV[a + 5])}
-    a = a + 5
-  end
-  a = a + 1
-  profiles[k] = accounts
-end
-local R, S, C = {}, {}, {}
-local items = tonumber(ARGV[a])
-a = a + 1
-for _ = 1, items do
-  if ARGV[a] == 's' then
-    local accounts, id, actual = profiles[tonumber(ARGV[a + 1])], ARGV[a + 2], tonumber(ARGV[a + 3])
-    for i = 1, #accounts do
-      local acc = accounts[i]
-      local r = R[acc.r]
-      if r == nil then
-        r = {e = acc.e, a = acc.a, ids = {}, seen = {}}
-        R[acc.r] = r
-      end
-      if not r.seen[id] then
-        r.seen[id] = true
-        r.ids[#r.ids + 1] = id
-      end
-      local s = S[acc.s]
-      if s == nil then
-        s = {add = 0, at = acc.at}
-        S[acc.s] = s
-      end
-      s.add = s.add + actual
-      if acc.at > s.at then s.at = acc.at end
-    end
-  else
-    local ki, at, d = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
-    local c = C[ki]
-    if c == nil then
-      c = {f = tonumber(redis.call('HGET', KEYS[ki], 'f')), t = 0, by = {}}
-      C[ki] = c
-    end
-    c.by[at] = (c.by[at] or 0) + d
-    c.t = c.t + d
-    -- A replica whose clock runs behind counts in an earlier second: the oldest second follows it.
-    if c.f == nil or at < c.f then c.f = at end
-  end
+for _ = 1, tonumber(ARGV[a]) do
+  local key, add, at = KEYS[tonumber(ARGV[a + 1])], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  -- A fixed expiry is set when the key is made (here, or where it is seeded), a sliding one each time.
+  if redis.call('INCRBY', key, add) == add or ARGV[a + 4] == '1' then redis.call('PEXPIREAT', key, at) end
   a = a + 4
 end
-for ri, r in pairs(R) do
-  local reserved, expiries, amounts = KEYS[ri], KEYS[r.e], KEYS[r.a]
-  local amts = redis.call('HMGET', amounts, unpack(r.ids))
-  local release, held = 0, {}
-  for k = 1, #r.ids do
-    if amts[k] then
-      release = release + tonumber(amts[k])
-      held[#held + 1] = r.ids[k]
-    end
+a = a + 1
+-- Releases by held key index, by incarnation: written by ADMIT (where it reads the key, or after).
+local P = {}
+for _ = 1, tonumber(ARGV[a]) do
+  local hi = tonumber(ARGV[a + 1])
+  P[hi] = P[hi] or {}
+  P[hi][ARGV[a + 2]] = {amt = tonumber(ARGV[a + 3]), drop = ARGV[a + 4] == '1'}
+  a = a + 4
+end
+a = a + 1
+-- Token corrections by tokens hash index: by second, their total and oldest second; written by ADMIT.
+local C = {}
+for _ = 1, tonumber(ARGV[a]) do
+  local ki, at, d = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local c = C[ki]
+  if c == nil then
+    c = {by = {}, t = 0, f = at}
+    C[ki] = c
   end
-  if #held > 0 then
-    redis.call('DECRBY', reserved, release)
-    redis.call('HDEL', amounts, unpack(held))
-    redis.call('ZREM', expiries, unpack(held))
-  end
+  c.by[at] = (c.by[at] or 0) + d
+  c.t = c.t + d
+  if at < c.f then c.f = at end
+  a = a + 3
 end
-for si, s in pairs(S) do
-  redis.call('INCRBY', KEYS[si], s.add)
-  redis.call('PEXPIREAT', KEYS[si], s.at)
-end
-for ki, c in pairs(C) do
-  local key = KEYS[ki]
-  for at, d in pairs(c.by) do redis.call('HINCRBY', key, at, d) end
-  redis.call('HINCRBY', key, 't', c.t)
-  redis.call('HSET', key, 'f', c.f)
-  redis.call('EXPIRE', key, 61)
-end
+a = a + 1
 `;
 
 /**
- * One event-loop turn: KEYS, every key the call touches, once; ARGV: now (ms), reservation ttl
- * (ms), FINISH's arguments, ADMIT's. The settles and corrections are written first, so what they
- * release and give back counts for the admissions after them. Answers ADMIT's answers.
+ * One event-loop turn: KEYS[1], the incarnations' leases, then every other key the call touches,
+ * once; ARGV: now (ms), how long a held hash outlives its last reservation (ms), this replica's
+ * incarnation, its lease (ms), FINISH's arguments, ADMIT's. The settles and corrections are
+ * written first, so what they release and give back counts for the admissions after them.
+ * Answers ADMIT's answers.
  */
 const TURN = `
-local now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+local now, heldTtl, me, lease = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local sec = math.floor(now / 1000)
-local a = 3
-do
+local a = 5
 ${FINISH}
-end
 ${WINDOW}
 ${ADMIT}
 `;
 
 export const turnScript = new Script(TURN);
+
+/**
+ * Renews an incarnation's lease, as its replica does every third of the lease while it holds
+ * anything: KEYS[1] the leases; ARGV: the incarnation, now, the new expiry (ms). Answers 1
+ * (renewed), 0 (it had run out: the replica must take a new incarnation, and count what it held
+ * under this one as freed) or 2 (no lease: nothing reserved under it yet, or gone a day after it
+ * ran out). Leases that ran out a day ago go (by then every admission has swept their fields).
+ */
+export const leaseScript = new Script(`
+local now = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 86400000)
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not s then return 2 end
+if tonumber(s) < now then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) - now + 86400000)
+return 1
+`);
