@@ -418,6 +418,22 @@ describe('RedisLimits: budgets', () => {
     expect(loads).toBe(1);
   });
 
+  it('a settle landing after Redis lost its data (a restart) leaves the spend to be seeded from the durable store, not started from that one call', async () => {
+    // The durable store has the record of every call: 0.4 before, then the settled call's 0.5.
+    let durable = 0.4;
+    const [l] = ledgers(1, async () => durable);
+    const r = await l!.reserve([budget('key:lost', 1)], 0.5);
+    expect(r.ok).toBe(true);
+    // Redis restarts empty while the call runs (this machine's Redis keeps nothing on disk).
+    await deleteKeys(connect(), prefix);
+    durable = 0.9;
+    if (r.ok) l!.settle(r.reservation, 0.5);
+    await l!.flush();
+    // Spent is what the durable store says (0.9), not the 0.5 of the one call settled after the restart.
+    expect(await l!.spent('key:lost', 'month')).toBeCloseTo(0.9, 9);
+    expect(await l!.reserve([budget('key:lost', 1)], 0.2)).toMatchObject({ ok: false });
+  });
+
   it('a seeder that fails leaves the seeding to the next request', async () => {
     let loads = 0;
     const [l] = ledgers(1, async () => {

@@ -454,7 +454,8 @@ export class RedisLimits extends WritesBehind implements Limits {
           // Another replica may have seeded it and let go of the lock since the check above.
           if ((await this.redis.exists(key)) === 1) return;
           const usd = await this.load(account, period, periodStart(period, now));
-          // NX: a settle that landed meanwhile (a period just begun) has created it and is kept.
+          // NX: a seeder whose lock lapsed may have written it meanwhile; its value stands. (Settles
+          // never create the key: one that lands while it is missing is in what `load` reads.)
           await this.redis.set(key, toNano(usd), 'PXAT', this.spentExpiry(period, now), 'NX');
         } finally {
           await this.redis.del(lock);

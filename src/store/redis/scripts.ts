@@ -404,15 +404,21 @@ return answers
  * '1' to drop the incarnation's field: its replica holds nothing more there), the token
  * corrections (their number, then each: index of a tokens hash, the second it counts in, the
  * delta). A settle adds what its call cost to spent whether or not its reservation was still
- * held. A correction counts in the second it was made, as on one hub. Spends are written here;
+ * held — where the spent key exists: a missing one is seeded later from the durable store. A correction counts in the second it was made, as on one hub. Spends are written here;
  * releases and corrections are only gathered (`P`, `C`), and written by ADMIT together with
  * what it holds and counts on the same keys, so each key is written once per call.
  */
 const FINISH = `
 for _ = 1, tonumber(ARGV[a]) do
   local key, add, at = KEYS[tonumber(ARGV[a + 1])], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
-  -- A fixed expiry is set when the key is made (here, or where it is seeded), a sliding one each time.
-  if redis.call('INCRBY', key, add) == add or ARGV[a + 4] == '1' then redis.call('PEXPIREAT', key, at) end
+  -- Only onto a spend that is there: a key Redis lost (a restart, an eviction) is seeded from the
+  -- durable store, which has this call's record too, and a spend started here would stop that
+  -- seed (SET NX) and hide every earlier cost. A fixed expiry is set where the key is seeded, a
+  -- sliding one (a \`total\` budget) with every write.
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('INCRBY', key, add)
+    if ARGV[a + 4] == '1' then redis.call('PEXPIREAT', key, at) end
+  end
   a = a + 4
 end
 a = a + 1
