@@ -13,30 +13,19 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { basicRecord, sleep, splitInto, startLoopback, tokenize, writeThenDestroy } from './loopback.js';
-import type { Incoming, RecordedRequest } from './loopback.js';
+import type { Incoming, LoopbackUpstream, LoopbackUpstreamOptions, RecordedRequest } from './loopback.js';
 
 export type { RecordedRequest } from './loopback.js';
 
-export interface AnthropicUpstream {
-  /** e.g. http://127.0.0.1:54321 (no /v1: the SDK and the hub append /v1/messages themselves) */
-  readonly baseURL: string;
-  /**
-   * Every request received, in arrival order. `body.thinking` shows whether a request enabled
-   * extended thinking (model `reasoner` answers the same either way).
-   */
-  readonly requests: RecordedRequest[];
-  /** Number of requests whose client went away before the response finished. */
-  readonly aborted: () => number;
-  /** Closes the server and every open socket. */
-  close(): Promise<void>;
-}
+/**
+ * `baseURL` is e.g. http://127.0.0.1:54321 (no /v1: the SDK and the hub append /v1/messages
+ * themselves). In `requests`, `body.thinking` shows whether a request enabled extended thinking
+ * (model `reasoner` answers the same either way).
+ */
+export type AnthropicUpstream = LoopbackUpstream;
 
-export interface AnthropicUpstreamOptions {
-  /** When set, every request must carry `x-api-key: <apiKey>` (or `Authorization: Bearer <apiKey>`). */
-  apiKey?: string;
-  /** How long model `slow` waits before sending headers. Default 1500 ms. */
-  slowFirstByteMs?: number;
-}
+/** With `apiKey` set, every request must carry `x-api-key: <apiKey>` (or `Authorization: Bearer <apiKey>`). */
+export type AnthropicUpstreamOptions = LoopbackUpstreamOptions;
 
 // ---------------------------------------------------------------------------------------------
 // Wire shapes
@@ -566,15 +555,10 @@ export async function startAnthropicUpstream(opts: AnthropicUpstreamOptions = {}
     return handleCountTokens(res, json, markCut);
   }
 
-  const server = await startLoopback({
+  return startLoopback({
+    basePath: '',
     record: basicRecord,
     handle,
     fixtureError: (res, message) => sendError(res, 500, 'api_error', message),
   });
-  return {
-    baseURL: server.origin,
-    requests: server.requests,
-    aborted: server.aborted,
-    close: server.close,
-  };
 }

@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sleep, startLoopback, tokenize, writeThenDestroy } from './loopback.js';
-import type { Incoming, RecordedRequest } from './loopback.js';
+import type { Incoming, LoopbackUpstream, LoopbackUpstreamOptions, RecordedRequest } from './loopback.js';
 
 export type { RecordedRequest } from './loopback.js';
 
@@ -24,23 +24,11 @@ export interface GeminiRecordedRequest extends RecordedRequest {
   query: Record<string, string>;
 }
 
-export interface GeminiUpstream {
-  /** e.g. http://127.0.0.1:54321/v1beta */
-  readonly baseURL: string;
-  /** Every request received, in arrival order. */
-  readonly requests: GeminiRecordedRequest[];
-  /** Number of requests whose client went away before the response finished. */
-  readonly aborted: () => number;
-  /** Closes the server and every open socket. */
-  close(): Promise<void>;
-}
+/** `baseURL` is e.g. http://127.0.0.1:54321/v1beta */
+export type GeminiUpstream = LoopbackUpstream<GeminiRecordedRequest>;
 
-export interface GeminiUpstreamOptions {
-  /** When set, every request must carry the key in `x-goog-api-key` or `?key=`. */
-  apiKey?: string;
-  /** How long model `slow` waits before sending headers. Default 1500 ms. */
-  slowFirstByteMs?: number;
-}
+/** With `apiKey` set, every request must carry the key in `x-goog-api-key` or `?key=`. */
+export type GeminiUpstreamOptions = LoopbackUpstreamOptions;
 
 // ---------------------------------------------------------------------------------------------
 // Wire shapes
@@ -950,7 +938,8 @@ export async function startGeminiUpstream(opts: GeminiUpstreamOptions = {}): Pro
     return handleGenerate(res, target.model, target.method as 'generateContent' | 'streamGenerateContent', sse, body, markCut, sendError);
   }
 
-  const server = await startLoopback({
+  return startLoopback({
+    basePath: '/v1beta',
     record: (req): GeminiRecordedRequest => {
       const url = urlOf(req);
       return { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: { ...req.headers }, body: undefined };
@@ -958,10 +947,4 @@ export async function startGeminiUpstream(opts: GeminiUpstreamOptions = {}): Pro
     handle,
     fixtureError: (res, message) => sendJson(res, 500, googleError(500, message).body),
   });
-  return {
-    baseURL: `${server.origin}/v1beta`,
-    requests: server.requests,
-    aborted: server.aborted,
-    close: server.close,
-  };
 }

@@ -30,24 +30,35 @@ export interface Incoming<R extends RecordedRequest> {
   markCut: () => void;
 }
 
-export interface LoopbackOptions<R extends RecordedRequest> {
-  /** What the request log keeps of a request (its `body` is filled in later). */
-  record(req: IncomingMessage): R;
-  /** Answers one request; a throw becomes `fixtureError` (or a cut once headers are out). */
-  handle(req: IncomingMessage, res: ServerResponse, incoming: Incoming<R>): Promise<void>;
-  /** Sends the provider's own 500 for a bug in the fixture, so it fails loudly instead of hanging a test. */
-  fixtureError(res: ServerResponse, message: string): void;
-}
-
-export interface LoopbackServer<R extends RecordedRequest> {
-  /** e.g. http://127.0.0.1:54321 */
-  readonly origin: string;
+/** What every loopback upstream's start function returns. */
+export interface LoopbackUpstream<R extends RecordedRequest = RecordedRequest> {
+  /** Where a client points its SDK, e.g. http://127.0.0.1:54321/v1 */
+  readonly baseURL: string;
   /** Every request received, in arrival order. */
   readonly requests: R[];
   /** Number of requests whose client went away before the response finished. */
   readonly aborted: () => number;
   /** Closes the server and every open socket. */
   close(): Promise<void>;
+}
+
+/** What every loopback upstream's start function takes. */
+export interface LoopbackUpstreamOptions {
+  /** When set, every request must carry this key, where and how the provider expects it. */
+  apiKey?: string;
+  /** How long model `slow` waits before sending headers. Default 1500 ms. */
+  slowFirstByteMs?: number;
+}
+
+export interface LoopbackOptions<R extends RecordedRequest> {
+  /** The path the SDKs' base URL ends with (`/v1`, `/v1beta`, or '' when the SDK adds it). */
+  basePath: string;
+  /** What the request log keeps of a request (its `body` is filled in later). */
+  record(req: IncomingMessage): R;
+  /** Answers one request; a throw becomes `fixtureError` (or a cut once headers are out). */
+  handle(req: IncomingMessage, res: ServerResponse, incoming: Incoming<R>): Promise<void>;
+  /** Sends the provider's own 500 for a bug in the fixture, so it fails loudly instead of hanging a test. */
+  fixtureError(res: ServerResponse, message: string): void;
 }
 
 /** The log entry most upstreams keep: method, path without the query, headers. */
@@ -67,7 +78,7 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-export async function startLoopback<R extends RecordedRequest>(opts: LoopbackOptions<R>): Promise<LoopbackServer<R>> {
+export async function startLoopback<R extends RecordedRequest>(opts: LoopbackOptions<R>): Promise<LoopbackUpstream<R>> {
   const requests: R[] = [];
   let abortedCount = 0;
   let closing = false;
@@ -114,7 +125,7 @@ export async function startLoopback<R extends RecordedRequest>(opts: LoopbackOpt
   const { port } = server.address() as AddressInfo;
 
   return {
-    origin: `http://127.0.0.1:${port}`,
+    baseURL: `http://127.0.0.1:${port}${opts.basePath}`,
     requests,
     aborted: () => abortedCount,
     close() {

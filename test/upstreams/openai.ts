@@ -11,27 +11,15 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getEncoding } from 'js-tiktoken';
 import { basicRecord, sleep, splitInto, startLoopback, tokenize, writeThenDestroy } from './loopback.js';
-import type { Incoming, RecordedRequest } from './loopback.js';
+import type { Incoming, LoopbackUpstream, LoopbackUpstreamOptions, RecordedRequest } from './loopback.js';
 
 export type { RecordedRequest } from './loopback.js';
 
-export interface OpenAIUpstream {
-  /** e.g. http://127.0.0.1:54321/v1 */
-  readonly baseURL: string;
-  /** Every request received, in arrival order. */
-  readonly requests: RecordedRequest[];
-  /** Number of requests whose client went away before the response finished. */
-  readonly aborted: () => number;
-  /** Closes the server and every open socket. */
-  close(): Promise<void>;
-}
+/** `baseURL` is e.g. http://127.0.0.1:54321/v1 */
+export type OpenAIUpstream = LoopbackUpstream;
 
-export interface OpenAIUpstreamOptions {
-  /** When set, every request must carry `Authorization: Bearer <apiKey>`. */
-  apiKey?: string;
-  /** How long model `slow` waits before sending headers. Default 1500 ms. */
-  slowFirstByteMs?: number;
-}
+/** With `apiKey` set, every request must carry `Authorization: Bearer <apiKey>`. */
+export type OpenAIUpstreamOptions = LoopbackUpstreamOptions;
 
 // ---------------------------------------------------------------------------------------------
 // Wire shapes
@@ -671,15 +659,10 @@ export async function startOpenAIUpstream(opts: OpenAIUpstreamOptions = {}): Pro
     return handleEmbeddings(req, res, json, markCut);
   }
 
-  const server = await startLoopback({
+  return startLoopback({
+    basePath: '/v1',
     record: basicRecord,
     handle,
     fixtureError: (res, message) => sendJson(res, 500, errorBody(message, 'server_error', null, null)),
   });
-  return {
-    baseURL: `${server.origin}/v1`,
-    requests: server.requests,
-    aborted: server.aborted,
-    close: server.close,
-  };
 }
