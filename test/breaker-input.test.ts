@@ -13,6 +13,7 @@ import type { Route } from '../src/routing/router.js';
 import type { Model } from '../src/core/model.js';
 import { startTestHub } from './helpers/hub.js';
 import type { TestHub } from './helpers/hub.js';
+import { createKey } from './helpers/keys.js';
 import { startOpenAIUpstream } from './upstreams/openai.js';
 import type { OpenAIUpstream } from './upstreams/openai.js';
 
@@ -33,11 +34,7 @@ afterAll(async () => {
   await upstream?.close();
 });
 
-async function newKey(): Promise<string> {
-  const r = await fetch(`${hub.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'k' }) });
-  expect(r.status).toBeLessThan(300);
-  return ((await r.json()) as { key: string }).key;
-}
+const newKey = async () => (await createKey(hub.url, ADMIN, { name: 'k' })).key;
 
 /** A ~20 KB body: a valid request with a 10,000-deep array in an extra field. */
 function deepBody(path: string): string {

@@ -14,6 +14,7 @@ import { startAnthropicUpstream } from './upstreams/anthropic.js';
 import type { AnthropicUpstream } from './upstreams/anthropic.js';
 import { startOpenAIUpstream } from './upstreams/openai.js';
 import type { OpenAIUpstream } from './upstreams/openai.js';
+import { readChatStream } from './helpers/chat-stream.js';
 
 let good: OpenAIUpstream;
 let anthropic: AnthropicUpstream;
@@ -74,10 +75,7 @@ afterAll(async () => {
 
 async function streamText(model: string) {
   const { data: stream, response } = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'ping' }], stream: true }).withResponse();
-  let text = '';
-  const err = await (async () => {
-    for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
-  })().catch((e) => e);
+  const { text, err } = await readChatStream(stream);
   return { text, err, response };
 }
 

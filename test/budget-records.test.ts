@@ -2,6 +2,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHub } from './helpers/hub.js';
 import type { TestHub } from './helpers/hub.js';
+import { createKey } from './helpers/keys.js';
 import { startOpenAIUpstream } from './upstreams/openai.js';
 import type { OpenAIUpstream } from './upstreams/openai.js';
 
@@ -36,15 +37,7 @@ afterAll(async () => {
   await upstream?.close();
 });
 
-async function newKey(fields: Record<string, unknown>): Promise<{ id: string; key: string }> {
-  const res = await fetch(`${hub.url}/admin/keys`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'records', ...fields }),
-  });
-  expect(res.status).toBe(201);
-  return (await res.json()) as { id: string; key: string };
-}
+const newKey = (fields: Record<string, unknown>) => createKey(hub.url, ADMIN, { name: 'records', ...fields });
 
 const hi = (model = 'loop/gpt-test') => ({ model, max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] });
 

@@ -5,6 +5,7 @@ import { startOpenAIUpstream } from './upstreams/openai.js';
 import type { OpenAIUpstream } from './upstreams/openai.js';
 import { startTestHub } from './helpers/hub.js';
 import type { TestHub } from './helpers/hub.js';
+import { readChatStream } from './helpers/chat-stream.js';
 
 /**
  * The same requests as the fast path, but through canonical form both ways: the OpenAI inbound
@@ -87,10 +88,7 @@ describe('canonical path through the official openai SDK', () => {
 
   it('a stream cut mid-way ends with an error event, not silence', async () => {
     const stream = await client.chat.completions.create({ model: 'canon/cut', messages: [{ role: 'user', content: 'x' }], stream: true });
-    let text = '';
-    const err = await (async () => {
-      for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
-    })().catch((e) => e);
+    const { text, err } = await readChatStream(stream);
     expect(text).toBe('Partial answer');
     expect(err).toBeInstanceOf(OpenAI.APIError);
   });

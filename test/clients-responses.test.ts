@@ -12,34 +12,22 @@ import { CustomInputDecoder, ResponsesStreamRenderer } from '../src/protocols/op
 import { openSQLiteStores } from '../src/store/sqlite/index.js';
 import { startTestHub } from './helpers/hub.js';
 import type { TestHub } from './helpers/hub.js';
-import { UPSTREAM_KINDS } from './helpers/upstream-kinds.js';
+import { createKey } from './helpers/keys.js';
+import { UPSTREAM_KINDS, startKindUpstreams } from './helpers/upstream-kinds.js';
+import type { KindUpstreams } from './helpers/upstream-kinds.js';
 import { PATCH_INPUT } from './upstreams/openai.js';
-import type { RecordedRequest } from './upstreams/openai.js';
 
 const ADMIN = 'sk-baimo-admin-test-0000000000000000';
 let hub: TestHub;
 let client: OpenAI;
 let keyA: string;
 let keyB: string;
-const upstreams: Record<string, { requests: RecordedRequest[]; close(): Promise<void> }> = {};
+let upstreams: KindUpstreams;
 
 beforeAll(async () => {
-  let yaml = 'providers:\n';
-  for (const k of UPSTREAM_KINDS) {
-    const u = await k.start();
-    upstreams[k.kind] = u;
-    yaml += `  ${k.kind}-up:\n    type: ${k.kind}\n    baseURL: ${u.baseURL}\n`;
-  }
-  hub = await startTestHub(yaml, { BAIMO_AUTH: 'required', BAIMO_ADMIN_KEY: ADMIN });
-  const newKey = async () => {
-    const r = await fetch(`${hub.url}/admin/keys`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'clients' }),
-    });
-    expect(r.status).toBe(201);
-    return ((await r.json()) as { key: string }).key;
-  };
+  upstreams = await startKindUpstreams();
+  hub = await startTestHub(upstreams.yaml, { BAIMO_AUTH: 'required', BAIMO_ADMIN_KEY: ADMIN });
+  const newKey = async () => (await createKey(hub.url, ADMIN, { name: 'clients' })).key;
   keyA = await newKey();
   keyB = await newKey();
   client = new OpenAI({ baseURL: `${hub.url}/v1`, apiKey: keyA, maxRetries: 0 });
@@ -47,7 +35,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await hub?.dispose();
-  for (const u of Object.values(upstreams)) await u.close();
+  await upstreams?.close();
 });
 
 const TOOLS: OpenAI.Responses.FunctionTool[] = [
@@ -113,7 +101,7 @@ describe.each(UPSTREAM_KINDS.map((k) => k.kind))('item_reference (Vercel AI SDK 
     const r = await post({ model: model('tools'), input, tools: TOOLS });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(r.body.output.find((o: any) => o.type === 'message').content[0].text).toBe('The weather in Paris is 18°C.');
-    checkToolTurnSent(kind, upstreams[kind]!.requests.at(-1)!.body, calls.map((c) => c.call_id));
+    checkToolTurnSent(kind, upstreams.byKind[kind]!.requests.at(-1)!.body, calls.map((c) => c.call_id));
   });
 
   it('reasoning and text named by reference, beside a call repeated in full, as the current AI SDK sends them', async () => {
@@ -127,7 +115,7 @@ describe.each(UPSTREAM_KINDS.map((k) => k.kind))('item_reference (Vercel AI SDK 
     ];
     const r = await post({ model: model('tools'), input, tools: TOOLS });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
-    const sent = JSON.stringify(upstreams[kind]!.requests.at(-1)!.body);
+    const sent = JSON.stringify(upstreams.byKind[kind]!.requests.at(-1)!.body);
     expect(sent).toContain('The answer is 42.');
     expect(sent).toContain('get_time');
   });
@@ -140,7 +128,7 @@ describe.each(UPSTREAM_KINDS.map((k) => k.kind))('item_reference (Vercel AI SDK 
       input: [{ role: 'user', content: 'hi there' }, { type: 'item_reference', id: msg.id }, { role: 'user', content: 'and again' }],
     });
     expect((await s.finalResponse()).output_text).toBe('Hello from gpt-test! You said: and again');
-    const sent = upstreams[kind]!.requests.at(-1)!.body;
+    const sent = upstreams.byKind[kind]!.requests.at(-1)!.body;
     const said = JSON.stringify(sent);
     expect(said).toContain('Hello from gpt-test! You said: hi there');
     if (kind === 'openai') expect(sent.messages.map((m: any) => m.role)).toEqual(['user', 'assistant', 'user']);
@@ -178,7 +166,7 @@ describe('custom (freeform) tools, as Codex offers apply_patch', () => {
   };
 
   function checkOffered() {
-    const sent = upstreams.openai!.requests.at(-1)!.body;
+    const sent = upstreams.byKind.openai!.requests.at(-1)!.body;
     const fn = sent.tools.find((t: any) => t.function.name === 'apply_patch').function;
     expect(fn.parameters).toMatchObject({ type: 'object', properties: { input: { type: 'string' } }, required: ['input'] });
     expect(fn.description).toContain('Use the `apply_patch` tool to edit files.');
@@ -189,7 +177,7 @@ describe('custom (freeform) tools, as Codex offers apply_patch', () => {
   it.each(['anthropic', 'gemini'])('the %s upstream accepts the tool as a function of one string', async (kind) => {
     const r = await client.responses.create({ model: `${kind}-up/gpt-test`, input: 'hi', tools: [APPLY_PATCH] });
     expect(r.status).toBe('completed');
-    const sent = upstreams[kind]!.requests.at(-1)!.body;
+    const sent = upstreams.byKind[kind]!.requests.at(-1)!.body;
     if (kind === 'anthropic') expect(sent.tools[0]).toMatchObject({ name: 'apply_patch', input_schema: { properties: { input: { type: 'string' } }, required: ['input'] } });
     if (kind === 'gemini') expect(sent.tools[0].functionDeclarations[0]).toMatchObject({ name: 'apply_patch' });
     expect(JSON.stringify(sent.tools)).toContain('start: begin_patch hunk+ end_patch');
@@ -209,7 +197,7 @@ describe('custom (freeform) tools, as Codex offers apply_patch', () => {
       input: [{ type: 'custom_tool_call_output', call_id: 'call_patch_1', output: 'Done!' }],
     });
     expect(next.output_text).toBe('Patched.');
-    const sent = upstreams.openai!.requests.at(-1)!.body;
+    const sent = upstreams.byKind.openai!.requests.at(-1)!.body;
     expect(sent.messages.at(-2).tool_calls[0]).toMatchObject({ id: 'call_patch_1', function: { name: 'apply_patch' } });
     expect(JSON.parse(sent.messages.at(-2).tool_calls[0].function.arguments)).toEqual({ input: PATCH_INPUT });
     expect(sent.messages.at(-1)).toMatchObject({ role: 'tool', tool_call_id: 'call_patch_1', content: 'Done!' });
@@ -249,7 +237,7 @@ describe('custom (freeform) tools, as Codex offers apply_patch', () => {
       ],
     });
     expect(r.output_text).toBe('Patched.');
-    const sent = upstreams.openai!.requests.at(-1)!.body;
+    const sent = upstreams.byKind.openai!.requests.at(-1)!.body;
     expect(sent.tool_choice).toEqual({ type: 'function', function: { name: 'apply_patch' } });
     expect(sent.messages[1].tool_calls[0]).toMatchObject({ id: 'call_x', function: { name: 'apply_patch' } });
     expect(JSON.parse(sent.messages[1].tool_calls[0].function.arguments)).toEqual({ input: PATCH_INPUT });

@@ -8,8 +8,9 @@ import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHub } from './helpers/hub.js';
 import type { TestHub } from './helpers/hub.js';
-import { UPSTREAM_KINDS } from './helpers/upstream-kinds.js';
-import type { RecordedRequest } from './upstreams/openai.js';
+import { createKey } from './helpers/keys.js';
+import { UPSTREAM_KINDS, startKindUpstreams } from './helpers/upstream-kinds.js';
+import type { KindUpstreams } from './helpers/upstream-kinds.js';
 
 const ADMIN = 'sk-baimo-admin-test-0000000000000000';
 const ZH = '长江是中国最长的河流，全长约六千三百公里。长江流域人口众多，物产丰富。';
@@ -20,21 +21,13 @@ let client: OpenAI;
 let other: OpenAI;
 let store: OpenAI.VectorStores.VectorStore;
 const files: Record<string, string> = {};
-const upstreams: Record<string, { requests: RecordedRequest[]; close(): Promise<void> }> = {};
+let upstreams: KindUpstreams;
 
-async function newKey(name: string): Promise<string> {
-  const res = await fetch(`${hub.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
-  return ((await res.json()) as { key: string }).key;
-}
+const newKey = async (name: string) => (await createKey(hub.url, ADMIN, { name })).key;
 
 beforeAll(async () => {
-  let yaml = 'providers:\n';
-  for (const k of UPSTREAM_KINDS) {
-    const u = await k.start();
-    upstreams[k.kind] = u;
-    yaml += `  ${k.kind}-up:\n    type: ${k.kind}\n    baseURL: ${u.baseURL}\n`;
-  }
-  hub = await startTestHub(yaml, { BAIMO_AUTH: 'required', BAIMO_ADMIN_KEY: ADMIN });
+  upstreams = await startKindUpstreams();
+  hub = await startTestHub(upstreams.yaml, { BAIMO_AUTH: 'required', BAIMO_ADMIN_KEY: ADMIN });
   client = new OpenAI({ baseURL: `${hub.url}/v1`, apiKey: await newKey('kb'), maxRetries: 0 });
   other = new OpenAI({ baseURL: `${hub.url}/v1`, apiKey: await newKey('other'), maxRetries: 0 });
   store = await client.vectorStores.create({ name: 'rivers' });
@@ -48,7 +41,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await hub?.dispose();
-  for (const u of Object.values(upstreams)) await u.close();
+  await upstreams?.close();
 });
 
 const tool = (extra: Record<string, unknown> = {}) => ({ type: 'file_search' as const, vector_store_ids: [store.id], ...extra });
@@ -57,7 +50,7 @@ describe.each(UPSTREAM_KINDS.map((k) => k.kind))('file_search → %s upstream', 
   const model = `${kind}-up/gpt-test`;
 
   it('answers grounded in the store: a file_search_call with results, then a message citing the file', async () => {
-    const before = upstreams[kind]!.requests.length;
+    const before = upstreams.byKind[kind]!.requests.length;
     // The loopback upstreams echo the question, so "[1]" in it comes back as the model's citation.
     const r = await client.responses.create({ model, input: '长江有多长？[1]', tools: [tool()], include: ['file_search_call.results'] });
     const call = r.output[0] as OpenAI.Responses.ResponseFileSearchToolCall;
@@ -69,7 +62,7 @@ describe.each(UPSTREAM_KINDS.map((k) => k.kind))('file_search → %s upstream', 
     const part = msg.content[0] as OpenAI.Responses.ResponseOutputText;
     expect(part.annotations).toEqual([{ type: 'file_citation', index: part.text.indexOf('[1]'), file_id: files['zh.txt'], filename: 'zh.txt' }]);
     // The model was asked with the passage in front of the question, in its own format.
-    const sent = JSON.stringify(upstreams[kind]!.requests.slice(before).map((q) => q.body));
+    const sent = JSON.stringify(upstreams.byKind[kind]!.requests.slice(before).map((q) => q.body));
     expect(sent).toContain('长江是中国最长的河流');
     expect(sent).toContain('[1] zh.txt');
   });
@@ -101,10 +94,10 @@ describe('file_search refusals', () => {
   const model = 'openai-up/gpt-test';
 
   it("another key's store is not found, and nothing is sent upstream", async () => {
-    const before = upstreams.openai!.requests.length;
+    const before = upstreams.byKind.openai!.requests.length;
     await expect(other.responses.create({ model, input: 'q', tools: [tool()] })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     await expect(client.responses.create({ model, input: 'q', tools: [{ type: 'file_search', vector_store_ids: ['vs_nope'] }] })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
-    expect(upstreams.openai!.requests.length).toBe(before);
+    expect(upstreams.byKind.openai!.requests.length).toBe(before);
   });
 
   it('a malformed tool or filter is a 400 naming the parameter', async () => {

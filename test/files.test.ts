@@ -7,6 +7,7 @@ import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSharedTestHub, startTestHub } from './helpers/hub.js';
 import type { TestHub } from './helpers/hub.js';
+import { createKey } from './helpers/keys.js';
 import { createTestDatabase } from './helpers/pg.js';
 import type { TestDatabase } from './helpers/pg.js';
 import type { PostgresStores } from '../src/store/postgres/index.js';
@@ -27,11 +28,7 @@ function suite(name: string, start: () => Promise<TestHub<any>>, stop: () => Pro
     let keyB: string;
     const client = (key: string) => new OpenAI({ baseURL: `${hub.url}/v1`, apiKey: key, maxRetries: 0 });
 
-    async function newKey(): Promise<string> {
-      const res = await fetch(`${hub.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'files' }) });
-      expect(res.status).toBe(201);
-      return ((await res.json()) as { key: string }).key;
-    }
+    const newKey = async () => (await createKey(hub.url, ADMIN, { name: 'files' })).key;
 
     /** A raw upload, for bodies the SDK would never send. */
     async function post(key: string, body: string | FormData, headers: Record<string, string> = {}) {

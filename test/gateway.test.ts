@@ -4,19 +4,15 @@
  * are sub-calls of it: admitted, charged to the same key, and carried by the call's record.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateConfig } from '../src/config/load.js';
 import { Cancel } from '../src/core/cancel.js';
 import type { ChatEvent } from '../src/core/types.js';
 import { call } from '../src/gateway/call.js';
 import { callContext } from '../src/gateway/context.js';
 import { compileHooks } from '../src/gateway/hooks.js';
 import type { Gateway } from '../src/gateway/context.js';
-import { assemble } from '../src/server/assemble.js';
-import { Ledger } from '../src/tenancy/ledger.js';
-import { RateLimiter } from '../src/tenancy/rate-limits.js';
-import type { Principal, VirtualKey } from '../src/tenancy/types.js';
+import type { Ledger } from '../src/tenancy/ledger.js';
 import type { UsageRecord } from '../src/usage/record.js';
-import { UsageRecorder } from '../src/usage/record.js';
+import { keyPrincipal as key, startTestGateway } from './helpers/gateway.js';
 import { startOpenAIUpstream } from './upstreams/openai.js';
 import type { OpenAIUpstream } from './upstreams/openai.js';
 
@@ -25,15 +21,9 @@ let gw: Gateway;
 let ledger: Ledger;
 const records: UsageRecord[] = [];
 
-const key = (id: string, o: Partial<VirtualKey> = {}): Principal => ({
-  kind: 'key',
-  key: { id, name: id, prefix: `sk-${id}`, hash: id, teamId: undefined, metadata: {}, createdAt: 0, budgetUsd: 10, ...o },
-  team: undefined,
-});
-
 beforeAll(async () => {
   upstream = await startOpenAIUpstream();
-  const config = validateConfig(
+  ({ gw, ledger } = await startTestGateway(
     {
       providers: { loop: { baseURL: upstream.baseURL } },
       pricing: { models: { 'loop/p1': { input: 1000, output: 1000 }, 'loop/p2': { input: 1000, output: 1000 }, 'loop/agg': { input: 1000, output: 1000 } } },
@@ -43,12 +33,8 @@ beforeAll(async () => {
         outer: { kind: 'moa', proposers: ['panel', 'loop/p1'], aggregator: 'loop/agg' },
       },
     },
-    {},
-  );
-  const { registry, prices } = await assemble(config, {}, { detectOllama: false });
-  const recorder = new UsageRecorder({ writeUsageLines: (jsonl) => void records.push(...jsonl.split('\n').map((l) => JSON.parse(l) as UsageRecord)) }, undefined, 1);
-  ledger = new Ledger(() => 0);
-  gw = { registry, recorder, prices, ledger, limiter: new RateLimiter() };
+    records,
+  ));
 });
 
 afterAll(async () => {

@@ -15,6 +15,7 @@ import { countTokens, loadTokenizer } from '../src/usage/tokens.js';
 import { startSharedTestHub, startTestHub } from './helpers/hub.js';
 import { createTestDatabase } from './helpers/pg.js';
 import type { TestHub } from './helpers/hub.js';
+import { createKey } from './helpers/keys.js';
 import { startOpenAIUpstream } from './upstreams/openai.js';
 import type { OpenAIUpstream } from './upstreams/openai.js';
 
@@ -93,11 +94,7 @@ let hub: TestHub;
 let keyA: string;
 let keyB: string;
 
-async function newKey(): Promise<string> {
-  const res = await fetch(`${hub.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'hostile' }) });
-  expect(res.status).toBe(201);
-  return ((await res.json()) as { key: string }).key;
-}
+const newKey = async () => (await createKey(hub.url, ADMIN, { name: 'hostile' })).key;
 
 const client = (key: string) => new OpenAI({ baseURL: `${hub.url}/v1`, apiKey: key, maxRetries: 0 });
 

@@ -6,7 +6,6 @@
  * the Gemini upstream's batchEmbedContents (the canonical `embed` path).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateConfig } from '../src/config/load.js';
 import { Cancel } from '../src/core/cancel.js';
 import { startCall } from '../src/gateway/call.js';
 import { modelCaller } from '../src/gateway/caller.js';
@@ -16,12 +15,9 @@ import { compileHooks } from '../src/gateway/hooks.js';
 import { newOutcome } from '../src/gateway/outcome.js';
 import { principalCaller } from '../src/gateway/principal.js';
 import { recordCall } from '../src/gateway/record.js';
-import { assemble } from '../src/server/assemble.js';
-import { Ledger } from '../src/tenancy/ledger.js';
-import { RateLimiter } from '../src/tenancy/rate-limits.js';
-import type { Principal, VirtualKey } from '../src/tenancy/types.js';
+import type { Ledger } from '../src/tenancy/ledger.js';
 import type { UsageRecord } from '../src/usage/record.js';
-import { UsageRecorder } from '../src/usage/record.js';
+import { keyPrincipal as key, startTestGateway } from './helpers/gateway.js';
 import { geminiEmbedding, startGeminiUpstream } from './upstreams/gemini.js';
 import type { GeminiUpstream } from './upstreams/gemini.js';
 import { overlapScore, startOpenAIUpstream } from './upstreams/openai.js';
@@ -34,16 +30,10 @@ let gw: Gateway;
 let ledger: Ledger;
 const records: UsageRecord[] = [];
 
-const key = (id: string, o: Partial<VirtualKey> = {}): Principal => ({
-  kind: 'key',
-  key: { id, name: id, prefix: `sk-${id}`, hash: id, teamId: undefined, metadata: {}, createdAt: 0, budgetUsd: 10, ...o },
-  team: undefined,
-});
-
 beforeAll(async () => {
   upstream = await startOpenAIUpstream();
   gemini = await startGeminiUpstream({ apiKey: GEM_KEY });
-  const config = validateConfig(
+  ({ gw, ledger } = await startTestGateway(
     {
       providers: {
         loop: { baseURL: upstream.baseURL },
@@ -61,12 +51,8 @@ beforeAll(async () => {
         },
       },
     },
-    {},
-  );
-  const { registry, prices } = await assemble(config, {}, { detectOllama: false });
-  const recorder = new UsageRecorder({ writeUsageLines: (jsonl) => void records.push(...jsonl.split('\n').map((l) => JSON.parse(l) as UsageRecord)) }, undefined, 1);
-  ledger = new Ledger(() => 0);
-  gw = { registry, recorder, prices, ledger, limiter: new RateLimiter() };
+    records,
+  ));
 });
 
 afterAll(async () => {

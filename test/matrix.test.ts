@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHub } from './helpers/hub.js';
 import type { TestHub } from './helpers/hub.js';
 import { startOpenAIUpstream } from './upstreams/openai.js';
-import type { RecordedRequest } from './upstreams/openai.js';
-import { UPSTREAM_KINDS } from './helpers/upstream-kinds.js';
+import { UPSTREAM_KINDS, startKindUpstreams } from './helpers/upstream-kinds.js';
+import type { KindUpstreams } from './helpers/upstream-kinds.js';
 
 type Case = 'text' | 'tools' | 'tool-result' | 'reasoning' | 'image';
 const CASES: Case[] = ['text', 'tools', 'tool-result', 'reasoning', 'image'];
@@ -231,25 +231,20 @@ async function viaAnthropic(client: Anthropic, c: Case, model: string, stream: b
 // ------------------------------------------------------------------------- matrix ---
 
 let hub: TestHub;
-const upstreams: { kind: string; requests: RecordedRequest[]; close(): Promise<void> }[] = [];
+let upstreams: KindUpstreams;
 let openai: OpenAI;
 let anthropic: Anthropic;
 
 beforeAll(async () => {
-  let yaml = 'providers:\n';
-  for (const k of UPSTREAM_KINDS) {
-    const u = await k.start();
-    upstreams.push({ kind: k.kind, requests: u.requests, close: () => u.close() });
-    yaml += `  ${k.kind}-up:\n    type: ${k.kind}\n    baseURL: ${u.baseURL}\n`;
-  }
-  hub = await startTestHub(yaml);
+  upstreams = await startKindUpstreams();
+  hub = await startTestHub(upstreams.yaml);
   openai = new OpenAI({ baseURL: `${hub.url}/v1`, apiKey: 'x', maxRetries: 0 });
   anthropic = new Anthropic({ baseURL: hub.url, apiKey: 'x', maxRetries: 0 });
 });
 
 afterAll(async () => {
   await hub?.dispose();
-  for (const u of upstreams) await u.close();
+  await upstreams?.close();
 });
 
 const CLIENTS = { openai: viaOpenAI, anthropic: viaAnthropic } as const;
@@ -267,7 +262,7 @@ describe.each(Object.keys(CLIENTS) as (keyof typeof CLIENTS)[])('%s SDK', (clien
         expect(seen.usage).toEqual(want.usage);
         if (want.reasoning) expect(seen.reasoning).toBe(want.reasoning);
         if (c === 'tool-result') {
-          const sent = upstreams.find((u) => u.kind === kind)!.requests.at(-1)!.body;
+          const sent = upstreams.byKind[kind]!.requests.at(-1)!.body;
           UPSTREAM_KINDS.find((k) => k.kind === kind)!.checkReasoningSentBack(sent, clientName);
         }
       });

@@ -4,6 +4,7 @@ import { startOpenAIUpstream } from './upstreams/openai.js';
 import type { OpenAIUpstream } from './upstreams/openai.js';
 import { startTestHub } from './helpers/hub.js';
 import type { TestHub } from './helpers/hub.js';
+import { readChatStream } from './helpers/chat-stream.js';
 
 const UPSTREAM_KEY = 'sk-upstream-secret-0123456789';
 
@@ -330,10 +331,7 @@ describe('errors surface as the SDK error class a client expects', () => {
 
   it('a stream cut mid-way ends with a clear error after the text that did arrive', async () => {
     const stream = await client.chat.completions.create({ model: 'loop/cut', messages: [{ role: 'user', content: 'x' }], stream: true });
-    let text = '';
-    const err = await (async () => {
-      for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
-    })().catch((e) => e);
+    const { text, err } = await readChatStream(stream);
     expect(text).toBe('Partial answer');
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect(err.message).toMatch(/ended the stream before it was complete|connection closed mid-stream/);

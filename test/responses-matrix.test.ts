@@ -6,27 +6,22 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHub } from './helpers/hub.js';
 import type { TestHub } from './helpers/hub.js';
-import { UPSTREAM_KINDS } from './helpers/upstream-kinds.js';
-import type { RecordedRequest } from './upstreams/openai.js';
+import { UPSTREAM_KINDS, startKindUpstreams } from './helpers/upstream-kinds.js';
+import type { KindUpstreams } from './helpers/upstream-kinds.js';
 
 let hub: TestHub;
 let client: OpenAI;
-const upstreams: Record<string, { requests: RecordedRequest[]; close(): Promise<void> }> = {};
+let upstreams: KindUpstreams;
 
 beforeAll(async () => {
-  let yaml = 'providers:\n';
-  for (const k of UPSTREAM_KINDS) {
-    const u = await k.start();
-    upstreams[k.kind] = u;
-    yaml += `  ${k.kind}-up:\n    type: ${k.kind}\n    baseURL: ${u.baseURL}\n`;
-  }
-  hub = await startTestHub(yaml);
+  upstreams = await startKindUpstreams();
+  hub = await startTestHub(upstreams.yaml);
   client = new OpenAI({ baseURL: `${hub.url}/v1`, apiKey: 'x', maxRetries: 0 });
 });
 
 afterAll(async () => {
   await hub?.dispose();
-  for (const u of Object.values(upstreams)) await u.close();
+  await upstreams?.close();
 });
 
 const TOOLS: OpenAI.Responses.FunctionTool[] = [
@@ -95,7 +90,7 @@ describe.each(UPSTREAM_KINDS.map((k) => k.kind))('Responses API → %s upstream'
   it('a forced named tool reaches the upstream in its own form', async () => {
     const r = await client.responses.create({ model: m('tools'), input: 'weather?', tools: TOOLS, tool_choice: { type: 'function', name: 'get_weather' } });
     expect(summary(r).calls.length).toBeGreaterThan(0);
-    const sent = upstreams[kind]!.requests.at(-1)!.body;
+    const sent = upstreams.byKind[kind]!.requests.at(-1)!.body;
     if (kind === 'openai') expect(sent.tool_choice).toEqual({ type: 'function', function: { name: 'get_weather' } });
     if (kind === 'anthropic') expect(sent.tool_choice).toMatchObject({ type: 'tool', name: 'get_weather' });
     if (kind === 'gemini') expect(sent.toolConfig.functionCallingConfig).toMatchObject({ mode: 'ANY', allowedFunctionNames: ['get_weather'] });
@@ -107,7 +102,7 @@ describe.each(UPSTREAM_KINDS.map((k) => k.kind))('Responses API → %s upstream'
       input: 'who?',
       text: { format: { type: 'json_schema', name: 'person', schema: { type: 'object', properties: { name: { type: 'string' }, born: { type: 'integer' } }, required: ['name', 'born'], additionalProperties: false }, strict: true } },
     });
-    const sent = upstreams[kind]!.requests.at(-1)!.body;
+    const sent = upstreams.byKind[kind]!.requests.at(-1)!.body;
     if (kind === 'openai') {
       expect(JSON.parse(r.output_text)).toEqual({ name: 'Ada Lovelace', born: 1815 });
       expect(sent.response_format.type).toBe('json_schema');

@@ -12,6 +12,7 @@ import { startTestHub } from './helpers/hub.js';
 import type { TestHub } from './helpers/hub.js';
 import { startOpenAIUpstream } from './upstreams/openai.js';
 import type { OpenAIUpstream } from './upstreams/openai.js';
+import { readChatStream } from './helpers/chat-stream.js';
 
 let bad: OpenAIUpstream;
 let good: OpenAIUpstream;
@@ -108,10 +109,7 @@ describe.each(FAULTS)('upstream fault: %s', (fault) => {
     const { data: stream, response } = await client.chat.completions
       .create({ model: `via-${fault}`, messages: [{ role: 'user', content: 'ping' }], stream: true })
       .withResponse();
-    let text = '';
-    const err = await (async () => {
-      for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
-    })().catch((e) => e);
+    const { text, err } = await readChatStream(stream);
     if (fault === 'cut') {
       // These fail only after content has reached the client: no retry, no duplicated text.
       expect(err).toBeInstanceOf(OpenAI.APIError);
@@ -144,10 +142,7 @@ describe('idle timeout between stream chunks', () => {
   it('a stream that stalls after its first chunk ends with an error event, not a hang', async () => {
     const t0 = Date.now();
     const stream = await client.chat.completions.create({ model: 'stalls', messages: [{ role: 'user', content: 'x' }], stream: true });
-    let text = '';
-    const err = await (async () => {
-      for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
-    })().catch((e) => e);
+    const { text, err } = await readChatStream(stream);
     expect(text).toBe('Hel');
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect(err.message).toMatch(/timed out/);

@@ -11,6 +11,7 @@ import { createTestDatabase } from './helpers/pg.js';
 import type { TestDatabase } from './helpers/pg.js';
 import type { PostgresStores } from '../src/store/postgres/index.js';
 import type { TestHub } from './helpers/hub.js';
+import { createKey } from './helpers/keys.js';
 import type { WireFormat } from '../src/providers/index.js';
 
 /**
@@ -250,8 +251,7 @@ const echoingEnv = { BAIMO_AUTH: 'required', BAIMO_ADMIN_KEY: ADMIN, GLM_KEY: KE
 beforeAll(async () => {
   upstream = await startEchoUpstream();
   hub = await startTestHub(echoingConfig(), echoingEnv, { write: (s: string) => void (logs += s) });
-  const r = await fetch(`${hub.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'holder' }) });
-  userKey = (await r.json()) as { id: string; key: string };
+  userKey = await createKey(hub.url, ADMIN, { name: 'holder' });
   // All probes, a batch at a time (retries of 5xx wait a little each).
   for (let i = 0; i < probes.length; i += 24) {
     const batch = probes.slice(i, i + 24);
@@ -352,8 +352,7 @@ describe('the same probes through a replica on the shared store (PostgreSQL + Re
   beforeAll(async () => {
     db = await createTestDatabase();
     replica = await startSharedTestHub(echoingConfig(), { databaseUrl: db.url, redisUrl: process.env.BAIMO_TEST_REDIS ?? 'redis://127.0.0.1:6379' }, echoingEnv);
-    const r = await fetch(`${replica.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'holder', budget_usd: 10, rpm: 1000 }) });
-    const key = ((await r.json()) as { key: string }).key;
+    const { key } = await createKey(replica.url, ADMIN, { name: 'holder', budget_usd: 10, rpm: 1000 });
     // One probe per provider, error path and endpoint, streamed and not alternately.
     const some = probes.filter((_, i) => i % 2 === 0);
     const done = await Promise.all(some.map((p) => call(p, replica, key)));

@@ -12,6 +12,7 @@ import { createTestDatabase } from './helpers/pg.js';
 import type { TestDatabase } from './helpers/pg.js';
 import type { PostgresStores } from '../src/store/postgres/index.js';
 import type { TestHub } from './helpers/hub.js';
+import { createKey } from './helpers/keys.js';
 import { overlapScore, startOpenAIUpstream } from './upstreams/openai.js';
 import type { OpenAIUpstream } from './upstreams/openai.js';
 
@@ -38,8 +39,7 @@ knowledge:
 `,
     { BAIMO_AUTH: 'required', BAIMO_ADMIN_KEY: ADMIN },
   );
-  const res = await fetch(`${hub.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'kb' }) });
-  const made = (await res.json()) as { key: string; id: string };
+  const made = await createKey(hub.url, ADMIN, { name: 'kb' });
   key = made.key;
   keyId = made.id;
 });

@@ -3,6 +3,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHub } from './helpers/hub.js';
 import type { TestHub } from './helpers/hub.js';
+import { createKey } from './helpers/keys.js';
 import { startOpenAIUpstream } from './upstreams/openai.js';
 import type { OpenAIUpstream } from './upstreams/openai.js';
 
@@ -48,8 +49,7 @@ virtualModels:
 `,
     { BAIMO_AUTH: 'required', BAIMO_ADMIN_KEY: ADMIN },
   );
-  const res = await fetch(`${hub.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'v', budget_usd: 10, allowed_models: ['panel', 'pick', 'careful', 'confident', 'doubtful'] }) });
-  key = (await res.json()) as { id: string; key: string };
+  key = await createKey(hub.url, ADMIN, { name: 'v', budget_usd: 10, allowed_models: ['panel', 'pick', 'careful', 'confident', 'doubtful'] });
   openai = new OpenAI({ baseURL: `${hub.url}/v1`, apiKey: key.key, maxRetries: 0 });
 });
 

@@ -20,7 +20,7 @@ import type { ChatEvent, ChatRequest } from '../core/types.js';
 import { commonFields, defineVirtualKind, judgeFanOut, judgeSamples, majority, modelName, positiveInt } from './config.js';
 import { pairwiseMessages, parseScore, parseWinner, pointwiseMessages } from './prompts.js';
 import { Run, assertSingleChoice, choiceText, promptRequest } from './run.js';
-import type { Answer, Failure, Refusal, Ticket, VirtualModelOptions } from './run.js';
+import type { Answer, Refusal, VirtualModelOptions } from './run.js';
 import { sampleRequest } from './vote.js';
 
 export const judgeSchema = z
@@ -81,34 +81,8 @@ export class JudgeModel implements Model {
       ...Array.from({ length: judging }, () => ({ model: config.judge, request: judgeEstimate })),
     ]);
 
-    // Candidates: admit all, then answer in parallel.
-    const admitted: { i: number; ticket: Ticket }[] = [];
-    const refused: Refusal[] = [];
-    requests.forEach((r, i) => {
-      const t = run.reserve(modelOf(i), r);
-      if ('reason' in t) {
-        refused.push(t);
-        run.noteRefusal(t);
-      } else admitted.push({ i, ticket: t });
-    });
-    if (admitted.length < quorum) {
-      for (const a of admitted) run.release(a.ticket);
-      throw run.ceilingError({
-        reason: refused[0]!.reason,
-        message: `only ${admitted.length} of ${n} candidates fit, fewer than the quorum of ${quorum} (${refused[0]!.message})`,
-      });
-    }
-    const outcomes = await Promise.all(admitted.map((a) => run.call(a.ticket, 'candidate', { candidate: a.i + 1 })));
-    const candidates: Candidate[] = [];
-    const failures: Failure[] = [];
-    outcomes.forEach((o, k) => {
-      const i = admitted[k]!.i;
-      if (o.status === 'ok') candidates.push({ i, answer: o.answer });
-      else if (o.status === 'failed') failures.push({ label: `candidate ${i + 1} (${o.model})`, error: o.error });
-    });
-    if (candidates.length < quorum) {
-      throw run.quorumError(`only ${candidates.length} of ${n} candidates answered; the quorum is ${quorum}`, failures, refused);
-    }
+    const calls = requests.map((r, i) => ({ model: modelOf(i), request: r, detail: { candidate: i + 1 }, label: `candidate ${i + 1} (${modelOf(i)})` }));
+    const candidates: Candidate[] = await run.callGroup('candidate', calls, quorum, { noun: 'candidates' });
 
     const picked = config.mode === 'pointwise' ? await this.pointwise(run, request, candidates) : await this.pairwise(run, request, candidates);
     run.annotate(picked.winner.answer.step, { winner: true });

@@ -14,7 +14,7 @@ import type { ChatEvent, ChatRequest } from '../core/types.js';
 import { commonFields, defineVirtualKind, majority, modelName, positiveInt } from './config.js';
 import { moaMessages } from './prompts.js';
 import { Run, assertSingleChoice, memberRequest } from './run.js';
-import type { Failure, Refusal, Ticket, VirtualModelOptions } from './run.js';
+import type { VirtualModelOptions } from './run.js';
 
 export const moaSchema = z
   .strictObject({
@@ -63,32 +63,14 @@ export class MoaModel implements Model {
     const answered: number[] = [];
     for (let layer = 1; layer <= config.layers; layer++) {
       const messages = layer === 1 ? request.messages : moaMessages(request.messages, previous);
-      const admitted: { j: number; ticket: Ticket }[] = [];
-      const refused: Refusal[] = [];
-      config.proposers.forEach((m, j) => {
-        const t = run.reserve(m, memberRequest({ ...request, messages }, m, { tools: false }));
-        if ('reason' in t) {
-          refused.push(t);
-          run.noteRefusal(t);
-        } else admitted.push({ j, ticket: t });
-      });
-      if (admitted.length < quorum) {
-        for (const a of admitted) run.release(a.ticket);
-        throw run.ceilingError({
-          reason: refused[0]!.reason,
-          message: `only ${admitted.length} of ${p} proposers of layer ${layer} fit, fewer than the quorum of ${quorum} (${refused[0]!.message})`,
-        });
-      }
-      const outcomes = await Promise.all(admitted.map((a) => run.call(a.ticket, 'proposer', { layer, proposer: a.j + 1 })));
-      const texts: string[] = [];
-      const failures: Failure[] = [];
-      for (const o of outcomes) {
-        if (o.status === 'ok') texts.push(o.answer.text);
-        else if (o.status === 'failed') failures.push({ label: `proposer ${o.model} (layer ${layer})`, error: o.error });
-      }
-      if (texts.length < quorum) {
-        throw run.quorumError(`only ${texts.length} of ${p} proposers answered in layer ${layer}; the quorum is ${quorum}`, failures, refused);
-      }
+      const calls = config.proposers.map((m, j) => ({
+        model: m,
+        request: memberRequest({ ...request, messages }, m, { tools: false }),
+        detail: { layer, proposer: j + 1 },
+        label: `proposer ${m} (layer ${layer})`,
+      }));
+      const answers = await run.callGroup('proposer', calls, quorum, { noun: 'proposers', where: `layer ${layer}` });
+      const texts = answers.map((a) => a.answer.text);
       previous = texts;
       answered.push(texts.length);
     }

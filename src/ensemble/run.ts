@@ -66,6 +66,22 @@ export interface Failure {
   readonly error: HubError;
 }
 
+/** One of several calls that stand or fall together (vote samples, judge candidates, moa proposers). */
+export interface GroupCall {
+  model: string;
+  request: ChatRequest;
+  /** The trace step's detail, e.g. `{ sample: 3 }`. */
+  detail: Record<string, unknown>;
+  /** How a failure names it, e.g. `sample 3 (gpt-4o)`. */
+  label: string;
+}
+
+/** How a group's errors name it: `samples`, or `proposers` with `layer 2` as where. */
+export interface GroupNames {
+  noun: string;
+  where?: string;
+}
+
 interface StepRecord {
   stage: string;
   model: string;
@@ -324,6 +340,45 @@ export class Run {
       return { status: 'refused', model, refusal: t };
     }
     return this.call(t, stage, detail);
+  }
+
+  /**
+   * Makes a group of calls that stand or fall together. Every call is admitted before any is
+   * made, and none is made when fewer than the quorum fit (a ceiling error); the admitted ones
+   * run in parallel, and fewer than the quorum answering is a quorum error. Returns the answers
+   * with their index in `calls`, in that order.
+   */
+  async callGroup(stage: string, calls: readonly GroupCall[], quorum: number, names: GroupNames): Promise<{ i: number; answer: Answer }[]> {
+    const n = calls.length;
+    const { noun, where } = names;
+    const admitted: { i: number; ticket: Ticket }[] = [];
+    const refused: Refusal[] = [];
+    calls.forEach((c, i) => {
+      const t = this.reserve(c.model, c.request);
+      if ('reason' in t) {
+        refused.push(t);
+        this.noteRefusal(t);
+      } else admitted.push({ i, ticket: t });
+    });
+    if (admitted.length < quorum) {
+      for (const a of admitted) this.release(a.ticket);
+      throw this.ceilingError({
+        reason: refused[0]!.reason,
+        message: `only ${admitted.length} of ${n} ${noun}${where ? ` of ${where}` : ''} fit, fewer than the quorum of ${quorum} (${refused[0]!.message})`,
+      });
+    }
+    const outcomes = await Promise.all(admitted.map((a) => this.call(a.ticket, stage, calls[a.i]!.detail)));
+    const answers: { i: number; answer: Answer }[] = [];
+    const failures: Failure[] = [];
+    outcomes.forEach((o, k) => {
+      const i = admitted[k]!.i;
+      if (o.status === 'ok') answers.push({ i, answer: o.answer });
+      else if (o.status === 'failed') failures.push({ label: calls[i]!.label, error: o.error });
+    });
+    if (answers.length < quorum) {
+      throw this.quorumError(`only ${answers.length} of ${n} ${noun} answered${where ? ` in ${where}` : ''}; the quorum is ${quorum}`, failures, refused);
+    }
+    return answers;
   }
 
   /** A call the request cannot do without: a refusal or failure is thrown as one clear error. */

@@ -18,7 +18,7 @@ import type { ChatEvent, ChatRequest } from '../core/types.js';
 import { commonFields, defineVirtualKind, extractSchema, majority, modelName, positiveInt, voteSamples } from './config.js';
 import { extractAnswer, tally } from './extract.js';
 import { Run, assertSingleChoice, memberRequest } from './run.js';
-import type { Answer, Failure, Refusal, Ticket, VirtualModelOptions } from './run.js';
+import type { Answer, VirtualModelOptions } from './run.js';
 
 export const voteSchema = z
   .strictObject({
@@ -71,37 +71,14 @@ export class VoteModel implements Model {
     const quorum = Math.min(config.quorum ?? majority(n), n);
     if (n > config.maxCalls) throw run.ceilingError({ reason: 'max_calls', message: `a vote of ${n} samples needs ${n} calls but maxCalls is ${config.maxCalls}` });
 
-    // Admit every sample before making any.
-    const admitted: { i: number; ticket: Ticket }[] = [];
-    const refused: Refusal[] = [];
-    for (let i = 0; i < n; i++) {
+    const calls = Array.from({ length: n }, (_, i) => {
       const model = config.models[i % config.models.length]!;
-      const t = run.reserve(model, sampleRequest(request, model, i, config.temperature));
-      if ('reason' in t) {
-        refused.push(t);
-        run.noteRefusal(t);
-      } else admitted.push({ i, ticket: t });
-    }
-    if (admitted.length < quorum) {
-      for (const a of admitted) run.release(a.ticket);
-      throw run.ceilingError({
-        reason: refused[0]!.reason,
-        message: `only ${admitted.length} of ${n} samples fit, fewer than the quorum of ${quorum} (${refused[0]!.message})`,
-      });
-    }
-
-    const outcomes = await Promise.all(admitted.map((a) => run.call(a.ticket, 'sample', { sample: a.i + 1 })));
-    const answers: (Answer | undefined)[] = new Array<Answer | undefined>(n).fill(undefined);
-    const failures: Failure[] = [];
-    outcomes.forEach((o, k) => {
-      const i = admitted[k]!.i;
-      if (o.status === 'ok') answers[i] = o.answer;
-      else if (o.status === 'failed') failures.push({ label: `sample ${i + 1} (${o.model})`, error: o.error });
+      return { model, request: sampleRequest(request, model, i, config.temperature), detail: { sample: i + 1 }, label: `sample ${i + 1} (${model})` };
     });
-    const succeeded = answers.filter((a) => a !== undefined).length;
-    if (succeeded < quorum) {
-      throw run.quorumError(`only ${succeeded} of ${n} samples answered; the quorum is ${quorum}`, failures, refused);
-    }
+    const answered = await run.callGroup('sample', calls, quorum, { noun: 'samples' });
+    const succeeded = answered.length;
+    const answers: (Answer | undefined)[] = new Array<Answer | undefined>(n).fill(undefined);
+    for (const { i, answer } of answered) answers[i] = answer;
 
     const extracted = answers.map((a) => (a === undefined ? undefined : extractAnswer(a.text, config.extract)));
     answers.forEach((a, i) => {

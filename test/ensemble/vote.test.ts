@@ -139,6 +139,7 @@ describe('vote', () => {
     const err = await failure(events(vote({ models: ['a'], samples: 5, quorum: 4, maxCostUsd: 0.035 }, caller), ask('?')));
     expect(err).toMatchObject({ kind: 'bad_request', status: 400, code: 'ceiling_exceeded' });
     expect(err.message).toContain('cost ceiling');
+    expect(err.message).toContain('only 3 of 5 samples fit, fewer than the quorum of 4');
     expect(caller.calls).toHaveLength(0);
   });
 

@@ -2,12 +2,12 @@ import { expect } from 'vitest';
 import { startAnthropicUpstream } from '../upstreams/anthropic.js';
 import { startGeminiUpstream } from '../upstreams/gemini.js';
 import { startOpenAIUpstream } from '../upstreams/openai.js';
-import type { RecordedRequest } from '../upstreams/openai.js';
+import type { LoopbackUpstream } from '../upstreams/loopback.js';
 
 /** The loopback upstream formats the matrix runs against, and what each must receive back. */
 export interface UpstreamKind {
   readonly kind: string;
-  start(): Promise<{ baseURL: string; requests: RecordedRequest[]; close(): Promise<void> }>;
+  start(): Promise<LoopbackUpstream>;
   /** The assistant turn with tool calls must carry its reasoning back where the format allows it. */
   checkReasoningSentBack(body: any, client: 'openai' | 'anthropic'): void;
 }
@@ -46,3 +46,30 @@ export const UPSTREAM_KINDS: UpstreamKind[] = [
     },
   },
 ];
+
+/** One upstream of every kind, and the hub configuration that reaches them. */
+export interface KindUpstreams {
+  /** Each kind's upstream, by kind (`openai`, `anthropic`, `gemini`). */
+  readonly byKind: Record<string, LoopbackUpstream>;
+  /** A `providers:` section naming each one `<kind>-up`, with its type and base URL. */
+  readonly yaml: string;
+  close(): Promise<void>;
+}
+
+/** Starts one upstream of every kind in UPSTREAM_KINDS, for a hub that speaks to all of them. */
+export async function startKindUpstreams(): Promise<KindUpstreams> {
+  const byKind: Record<string, LoopbackUpstream> = {};
+  let yaml = 'providers:\n';
+  for (const k of UPSTREAM_KINDS) {
+    const u = await k.start();
+    byKind[k.kind] = u;
+    yaml += `  ${k.kind}-up:\n    type: ${k.kind}\n    baseURL: ${u.baseURL}\n`;
+  }
+  return {
+    byKind,
+    yaml,
+    async close() {
+      for (const u of Object.values(byKind)) await u.close();
+    },
+  };
+}

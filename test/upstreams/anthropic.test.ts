@@ -2,6 +2,7 @@ import Anthropic, { APIError, AuthenticationError, OverloadedError, RateLimitErr
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAnthropicUpstream } from './anthropic.js';
 import type { AnthropicUpstream } from './anthropic.js';
+import { expectLeavingHangCounted, expectLeavingStreamCounted, json, readUntilCut } from './fixture-client.js';
 
 /**
  * Checks the fixture itself, over plain fetch (exact bytes and event order) and through the
@@ -32,10 +33,6 @@ function post(path: string, body: unknown, init: RequestInit = {}) {
 /** A /v1/messages request body with the required fields filled in. */
 function msg(model: string, extra: Record<string, unknown> = {}) {
   return { model, max_tokens: 256, messages: user('hi'), ...extra };
-}
-
-async function json(res: Response | Promise<Response>): Promise<any> {
-  return (await res).json();
 }
 
 interface Event {
@@ -480,39 +477,19 @@ describe('Anthropic upstream fixture', () => {
 
   it('counts a client leaving a hanging request, streaming or not', async () => {
     for (const streaming of [false, true]) {
-      const before = up.aborted();
-      const controller = new AbortController();
-      const pending = post('/v1/messages', msg('hang', { stream: streaming }), { signal: controller.signal });
-      await new Promise((r) => setTimeout(r, 100));
-      controller.abort();
-      await expect(pending).rejects.toThrow();
-      await expect.poll(() => up.aborted(), { timeout: 3000 }).toBe(before + 1);
+      await expectLeavingHangCounted(up, (signal) => post('/v1/messages', msg('hang', { stream: streaming }), { signal }));
     }
   });
 
   it('counts a client leaving a slow stream mid-way', async () => {
-    const before = up.aborted();
-    const controller = new AbortController();
-    const res = await post('/v1/messages', msg('slow-stream', { stream: true, messages: user('a long story') }), { signal: controller.signal });
-    const reader = res.body!.getReader();
-    await reader.read();
-    controller.abort();
-    await expect.poll(() => up.aborted(), { timeout: 3000 }).toBe(before + 1);
+    await expectLeavingStreamCounted(up, (signal) => post('/v1/messages', msg('slow-stream', { stream: true, messages: user('a long story') }), { signal }));
   });
 
   it('cuts a stream after partial text, and a JSON body halfway, without counting them as aborts', async () => {
     const before = up.aborted();
     const res = await post('/v1/messages', msg('cut', { stream: true }));
     expect(res.status).toBe(200);
-    const reader = res.body!.getReader();
-    let raw = '';
-    const err = await (async () => {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return undefined;
-        raw += Buffer.from(value).toString('utf8');
-      }
-    })().catch((e: unknown) => e);
+    const { raw, err } = await readUntilCut(res);
     expect(err).toBeInstanceOf(Error);
     const events = parseSse(raw);
     expect(events.map((e) => e.event)).toEqual(['message_start', 'content_block_start', 'content_block_delta', 'content_block_delta']);

@@ -11,33 +11,21 @@
  * Only node:http is used, so the fixture cannot drift with a dependency.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { RecordedRequest } from './openai.js';
+import { basicRecord, sleep, splitInto, startLoopback, tokenize, writeThenDestroy } from './loopback.js';
+import type { Incoming, LoopbackUpstream, LoopbackUpstreamOptions, RecordedRequest } from './loopback.js';
 
-export type { RecordedRequest } from './openai.js';
+export type { RecordedRequest } from './loopback.js';
 
-export interface AnthropicUpstream {
-  /** e.g. http://127.0.0.1:54321 (no /v1: the SDK and the hub append /v1/messages themselves) */
-  readonly baseURL: string;
-  /**
-   * Every request received, in arrival order. `body.thinking` shows whether a request enabled
-   * extended thinking (model `reasoner` answers the same either way).
-   */
-  readonly requests: RecordedRequest[];
-  /** Number of requests whose client went away before the response finished. */
-  readonly aborted: () => number;
-  /** Closes the server and every open socket. */
-  close(): Promise<void>;
-}
+/**
+ * `baseURL` is e.g. http://127.0.0.1:54321 (no /v1: the SDK and the hub append /v1/messages
+ * themselves). In `requests`, `body.thinking` shows whether a request enabled extended thinking
+ * (model `reasoner` answers the same either way).
+ */
+export type AnthropicUpstream = LoopbackUpstream;
 
-export interface AnthropicUpstreamOptions {
-  /** When set, every request must carry `x-api-key: <apiKey>` (or `Authorization: Bearer <apiKey>`). */
-  apiKey?: string;
-  /** How long model `slow` waits before sending headers. Default 1500 ms. */
-  slowFirstByteMs?: number;
-}
+/** With `apiKey` set, every request must carry `x-api-key: <apiKey>` (or `Authorization: Bearer <apiKey>`). */
+export type AnthropicUpstreamOptions = LoopbackUpstreamOptions;
 
 // ---------------------------------------------------------------------------------------------
 // Wire shapes
@@ -139,19 +127,6 @@ function randomId(prefix: string, length = 24): string {
   return out;
 }
 
-/** Splits text into word-ish tokens (leading space kept, like BPE tokens); joins back exactly. */
-function tokenize(text: string): string[] {
-  return text.match(/\s*\S+|\s+/g) ?? [];
-}
-
-/** Splits a string into `parts` contiguous, non-empty pieces (fewer only if it is too short). */
-function splitInto(text: string, parts: number): string[] {
-  const size = Math.max(1, Math.ceil(text.length / parts));
-  const pieces: string[] = [];
-  for (let i = 0; i < text.length; i += size) pieces.push(text.slice(i, i + size));
-  return pieces;
-}
-
 function wordCount(text: string): number {
   return text.split(/\s+/).filter(Boolean).length;
 }
@@ -215,20 +190,6 @@ function countInputTokens(body: Record<string, any>): number {
   return total + (Array.isArray(body.tools) ? body.tools.length * 5 : 0);
 }
 
-/** Resolves after `ms`, or as soon as the response closes (so a gone client stops a wait early). */
-function sleep(ms: number, res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    if (res.destroyed) return resolve();
-    const timer = setTimeout(done, ms);
-    res.once('close', done);
-    function done() {
-      clearTimeout(timer);
-      res.off('close', done);
-      resolve();
-    }
-  });
-}
-
 function requestIdOf(res: ServerResponse): string {
   const id = res.getHeader('request-id');
   return typeof id === 'string' ? id : '';
@@ -259,11 +220,6 @@ function startEventStream(res: ServerResponse): void {
 
 function sse(e: SseEvent): string {
   return `event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`;
-}
-
-/** Writes, then kills the socket once the bytes are flushed, so the client sees them and then a cut. */
-function writeThenDestroy(res: ServerResponse, data: string): void {
-  res.write(data, () => res.socket?.destroy());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -429,17 +385,6 @@ const MODELS: Array<{ id: string; display_name: string; created_at: string }> = 
   { id: 'vision', display_name: 'Vision', created_at: '2025-01-01T00:00:00Z' },
 ];
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    // A client that goes away mid-body still gets recorded with what arrived.
-    req.on('error', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('aborted', () => resolve(Buffer.concat(chunks).toString('utf8')));
-  });
-}
-
 function headerOf(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return typeof value === 'string' ? value : undefined;
@@ -466,9 +411,6 @@ const SAMPLING_PARAMS = ['temperature', 'top_p', 'top_k'];
 
 export async function startAnthropicUpstream(opts: AnthropicUpstreamOptions = {}): Promise<AnthropicUpstream> {
   const slowFirstByteMs = opts.slowFirstByteMs ?? 1500;
-  const requests: RecordedRequest[] = [];
-  let abortedCount = 0;
-  let closing = false;
 
   /**
    * Behaviours shared by both POST routes. Returns true when the request has been dealt with
@@ -573,31 +515,10 @@ export async function startAnthropicUpstream(opts: AnthropicUpstreamOptions = {}
     sendJson(res, 200, result);
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const record: RecordedRequest = { method: req.method ?? 'GET', path, headers: { ...req.headers }, body: undefined };
-    requests.push(record);
+  async function handle(req: IncomingMessage, res: ServerResponse, { record, body, badJson, markCut }: Incoming<RecordedRequest>): Promise<void> {
+    const path = record.path;
     // Every API response carries a unique request-id header; error bodies repeat it as request_id.
     res.setHeader('request-id', randomId('req_011C', 20));
-
-    let cutOnPurpose = false;
-    const markCut = () => (cutOnPurpose = true);
-    res.on('close', () => {
-      // A response that closes unfinished means the client left, unless we cut it or are shutting down.
-      if (!res.writableFinished && !cutOnPurpose && !closing) abortedCount++;
-    });
-
-    const raw = await readBody(req);
-    let body: unknown;
-    let badJson: string | undefined;
-    if (raw.length > 0) {
-      try {
-        body = JSON.parse(raw);
-        record.body = body;
-      } catch (err) {
-        badJson = err instanceof Error ? err.message : String(err);
-      }
-    }
 
     if (opts.apiKey !== undefined) {
       const key = apiKeyOf(req);
@@ -634,33 +555,10 @@ export async function startAnthropicUpstream(opts: AnthropicUpstreamOptions = {}
     return handleCountTokens(res, json, markCut);
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      // A bug in the fixture should fail loudly as a 500, not hang the test.
-      if (!res.headersSent && !res.destroyed) {
-        sendError(res, 500, 'api_error', `upstream fixture error: ${String(err)}`);
-      } else {
-        res.destroy();
-      }
-    });
+  return startLoopback({
+    basePath: '',
+    record: basicRecord,
+    handle,
+    fixtureError: (res, message) => sendError(res, 500, 'api_error', message),
   });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-
-  return {
-    baseURL: `http://127.0.0.1:${port}`,
-    requests,
-    aborted: () => abortedCount,
-    close() {
-      closing = true;
-      return new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      });
-    },
-  };
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGeminiUpstream } from './gemini.js';
 import type { GeminiUpstream } from './gemini.js';
+import { expectLeavingHangCounted, expectLeavingStreamCounted, json, readUntilCut } from './fixture-client.js';
 
 /** Checks the fixture itself over plain fetch, so a wire mistake here is not blamed on the gateway. */
 const KEY = 'AIzaFixtureKey0123456789abcdefghijklmno';
@@ -31,11 +32,6 @@ function call(model: string, method: string, body: unknown, init: RequestInit = 
 const generate = (model: string, body: unknown = req(), init?: RequestInit) => call(model, 'generateContent', body, init);
 const streamSse = (model: string, body: unknown = req(), init?: RequestInit) => call(model, 'streamGenerateContent', body, init, '?alt=sse');
 const streamArray = (model: string, body: unknown = req(), init?: RequestInit) => call(model, 'streamGenerateContent', body, init);
-
-/** `Response.json()` is typed `unknown`; the fixture's bodies are checked field by field anyway. */
-async function json(res: Response | Promise<Response>): Promise<any> {
-  return (await res).json();
-}
 
 /** Reads an SSE body into its `data:` payloads (Google frames events with CRLF CRLF). */
 async function sseData(res: Response): Promise<string[]> {
@@ -472,24 +468,12 @@ describe('Gemini upstream fixture', () => {
 
     it('counts a client leaving a hanging request, streaming or not', async () => {
       for (const send of [generate, streamSse]) {
-        const before = up.aborted();
-        const controller = new AbortController();
-        const pending = send('hang', req(), { signal: controller.signal });
-        await new Promise((r) => setTimeout(r, 100));
-        controller.abort();
-        await expect(pending).rejects.toThrow();
-        await expect.poll(() => up.aborted(), { timeout: 3000 }).toBe(before + 1);
+        await expectLeavingHangCounted(up, (signal) => send('hang', req(), { signal }));
       }
     });
 
     it('counts a client leaving a slow stream mid-way', async () => {
-      const before = up.aborted();
-      const controller = new AbortController();
-      const res = await streamSse('slow-stream', req({ contents: [user('a long story')] }), { signal: controller.signal });
-      const reader = res.body!.getReader();
-      await reader.read();
-      controller.abort();
-      await expect.poll(() => up.aborted(), { timeout: 3000 }).toBe(before + 1);
+      await expectLeavingStreamCounted(up, (signal) => streamSse('slow-stream', req({ contents: [user('a long story')] }), { signal }));
     });
 
     it('cuts a stream after partial text, and a JSON body halfway, without counting them as aborts', async () => {
@@ -497,15 +481,7 @@ describe('Gemini upstream fixture', () => {
       for (const sse of [true, false]) {
         const res = await (sse ? streamSse : streamArray)('cut');
         expect(res.status).toBe(200);
-        const reader = res.body!.getReader();
-        let raw = '';
-        const err = await (async () => {
-          for (;;) {
-            const { done, value } = await reader.read();
-            if (done) return undefined;
-            raw += Buffer.from(value).toString('utf8');
-          }
-        })().catch((e: unknown) => e);
+        const { raw, err } = await readUntilCut(res);
         expect(err).toBeInstanceOf(Error);
         const chunks = sse
           ? raw

@@ -13,35 +13,22 @@
  * dependency.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { RecordedRequest } from './openai.js';
+import { sleep, startLoopback, tokenize, writeThenDestroy } from './loopback.js';
+import type { Incoming, LoopbackUpstream, LoopbackUpstreamOptions, RecordedRequest } from './loopback.js';
 
-export type { RecordedRequest } from './openai.js';
+export type { RecordedRequest } from './loopback.js';
 
 /** A recorded request; `path` is the URL path (model and method included), `query` its parameters. */
 export interface GeminiRecordedRequest extends RecordedRequest {
   query: Record<string, string>;
 }
 
-export interface GeminiUpstream {
-  /** e.g. http://127.0.0.1:54321/v1beta */
-  readonly baseURL: string;
-  /** Every request received, in arrival order. */
-  readonly requests: GeminiRecordedRequest[];
-  /** Number of requests whose client went away before the response finished. */
-  readonly aborted: () => number;
-  /** Closes the server and every open socket. */
-  close(): Promise<void>;
-}
+/** `baseURL` is e.g. http://127.0.0.1:54321/v1beta */
+export type GeminiUpstream = LoopbackUpstream<GeminiRecordedRequest>;
 
-export interface GeminiUpstreamOptions {
-  /** When set, every request must carry the key in `x-goog-api-key` or `?key=`. */
-  apiKey?: string;
-  /** How long model `slow` waits before sending headers. Default 1500 ms. */
-  slowFirstByteMs?: number;
-}
+/** With `apiKey` set, every request must carry the key in `x-goog-api-key` or `?key=`. */
+export type GeminiUpstreamOptions = LoopbackUpstreamOptions;
 
 // ---------------------------------------------------------------------------------------------
 // Wire shapes
@@ -416,10 +403,6 @@ function responseId(): string {
 }
 
 /** Splits text into word-ish tokens (leading space kept); joins back exactly. */
-function tokenize(text: string): string[] {
-  return text.match(/\s*\S+|\s+/g) ?? [];
-}
-
 /** Splits text into `n` contiguous, non-empty pieces along word boundaries (fewer only if too short). */
 function splitWords(text: string, n: number): string[] {
   const tokens = tokenize(text);
@@ -467,20 +450,6 @@ function hasFunctionResponse(body: Record<string, unknown>): boolean {
   return contentsOf(body).some((c) => partsOf(c).some((p) => field(p, 'functionResponse') !== undefined));
 }
 
-/** Resolves after `ms`, or as soon as the response closes (so a gone client stops a wait early). */
-function sleep(ms: number, res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    if (res.destroyed) return resolve();
-    const timer = setTimeout(done, ms);
-    res.once('close', done);
-    function done() {
-      clearTimeout(timer);
-      res.off('close', done);
-      resolve();
-    }
-  });
-}
-
 /** Headers Google's front end puts on every answer. */
 const GOOGLE_HEADERS = {
   vary: 'Origin, X-Origin, Referer',
@@ -498,11 +467,6 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body, null, 2) + '\n';
   res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), ...GOOGLE_HEADERS });
   res.end(text);
-}
-
-/** Writes, then kills the socket once the bytes are flushed, so the client sees them and then a cut. */
-function writeThenDestroy(res: ServerResponse, data: string): void {
-  res.write(data, () => res.socket?.destroy());
 }
 
 /** Google's own 404 page for a URL it does not serve. */
@@ -762,15 +726,9 @@ function listModelsBody(): Record<string, unknown> {
   };
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    // A client that goes away mid-body still gets recorded with what arrived.
-    req.on('error', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('aborted', () => resolve(Buffer.concat(chunks).toString('utf8')));
-  });
+/** Google reads the path and the query (`alt`, `key`) from the URL. */
+function urlOf(req: IncomingMessage): URL {
+  return new URL(req.url ?? '/', 'http://127.0.0.1');
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -856,9 +814,6 @@ function batchEmbedBody(model: string, body: Record<string, unknown>): { ok: Rec
 
 export async function startGeminiUpstream(opts: GeminiUpstreamOptions = {}): Promise<GeminiUpstream> {
   const slowFirstByteMs = opts.slowFirstByteMs ?? 1500;
-  const requests: GeminiRecordedRequest[] = [];
-  let abortedCount = 0;
-  let closing = false;
 
   async function handleGenerate(
     res: ServerResponse,
@@ -942,32 +897,9 @@ export async function startGeminiUpstream(opts: GeminiUpstreamOptions = {}): Pro
     sendJson(res, 200, { totalTokens: tokens, promptTokensDetails: [{ modality: 'TEXT', tokenCount: tokens }] });
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const path = url.pathname;
-    const query = Object.fromEntries(url.searchParams);
-    const record: GeminiRecordedRequest = { method: req.method ?? 'GET', path, query, headers: { ...req.headers }, body: undefined };
-    requests.push(record);
-
-    let cutOnPurpose = false;
-    const markCut = () => (cutOnPurpose = true);
-    res.on('close', () => {
-      // A response that closes unfinished means the client left, unless we cut it or are shutting down.
-      if (!res.writableFinished && !cutOnPurpose && !closing) abortedCount++;
-    });
-
-    const raw = await readBody(req);
-    let body: unknown;
-    let badJson = false;
-    if (raw.length > 0) {
-      try {
-        body = JSON.parse(raw);
-        record.body = body;
-      } catch {
-        badJson = true;
-      }
-    }
-
+  async function handle(req: IncomingMessage, res: ServerResponse, { record, body, badJson, markCut }: Incoming<GeminiRecordedRequest>): Promise<void> {
+    const url = urlOf(req);
+    const path = record.path;
     const target = parseModelPath(path);
     const isList = path === '/v1beta/models';
     // streamGenerateContent without alt=sse is one JSON array, errors included (`[{"error": ...}]`).
@@ -991,7 +923,7 @@ export async function startGeminiUpstream(opts: GeminiUpstreamOptions = {}): Pro
     const supported = ['generateContent', 'streamGenerateContent', 'countTokens', 'batchEmbedContents'];
     if (!target || record.method !== 'POST' || !supported.includes(target.method)) return sendNotFoundPage(res, path);
 
-    if (badJson) return sendError(invalidArgument('Invalid JSON payload received. Unexpected token.'));
+    if (badJson !== undefined) return sendError(invalidArgument('Invalid JSON payload received. Unexpected token.'));
     if (body === undefined) body = {};
     if (!isObject(body)) return sendError(invalidArgument('Invalid JSON payload received. Unknown name "": Root element must be a message.'));
 
@@ -1006,33 +938,13 @@ export async function startGeminiUpstream(opts: GeminiUpstreamOptions = {}): Pro
     return handleGenerate(res, target.model, target.method as 'generateContent' | 'streamGenerateContent', sse, body, markCut, sendError);
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      // A bug in the fixture should fail loudly as a 500, not hang the test.
-      if (!res.headersSent && !res.destroyed) {
-        sendJson(res, 500, googleError(500, `upstream fixture error: ${String(err)}`).body);
-      } else {
-        res.destroy();
-      }
-    });
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-
-  return {
-    baseURL: `http://127.0.0.1:${port}/v1beta`,
-    requests,
-    aborted: () => abortedCount,
-    close() {
-      closing = true;
-      return new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      });
+  return startLoopback({
+    basePath: '/v1beta',
+    record: (req): GeminiRecordedRequest => {
+      const url = urlOf(req);
+      return { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: { ...req.headers }, body: undefined };
     },
-  };
+    handle,
+    fixtureError: (res, message) => sendJson(res, 500, googleError(500, message).body),
+  });
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpenAIUpstream } from './openai.js';
 import type { OpenAIUpstream } from './openai.js';
+import { expectLeavingHangCounted, expectLeavingStreamCounted, json, readUntilCut } from './fixture-client.js';
 
 /** Checks the fixture itself over plain fetch, so a wire mistake here is not blamed on the gateway. */
 const KEY = 'sk-fixture-key-0123456789abcdef';
@@ -18,11 +19,6 @@ const auth = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json
 
 function post(path: string, body: unknown, init: RequestInit = {}) {
   return fetch(`${up.baseURL}${path}`, { method: 'POST', headers: auth, body: JSON.stringify(body), ...init });
-}
-
-/** `Response.json()` is typed `unknown`; the fixture's bodies are checked field by field anyway. */
-async function json(res: Response | Promise<Response>): Promise<any> {
-  return (await res).json();
 }
 
 /** Reads an SSE body into its `data:` payloads (raw strings, `[DONE]` included). */
@@ -237,37 +233,19 @@ describe('OpenAI upstream fixture', () => {
   });
 
   it('counts a client leaving a hanging request', async () => {
-    const before = up.aborted();
-    const controller = new AbortController();
-    const pending = post('/chat/completions', { model: 'hang', messages: [{ role: 'user', content: 'x' }] }, { signal: controller.signal });
-    await new Promise((r) => setTimeout(r, 100));
-    controller.abort();
-    await expect(pending).rejects.toThrow();
-    await expect.poll(() => up.aborted(), { timeout: 3000 }).toBe(before + 1);
+    await expectLeavingHangCounted(up, (signal) => post('/chat/completions', { model: 'hang', messages: [{ role: 'user', content: 'x' }] }, { signal }));
   });
 
   it('counts a client leaving a slow stream mid-way', async () => {
-    const before = up.aborted();
-    const controller = new AbortController();
-    const res = await post('/chat/completions', { model: 'slow-stream', stream: true, messages: [{ role: 'user', content: 'a long story' }] }, { signal: controller.signal });
-    const reader = res.body!.getReader();
-    await reader.read();
-    controller.abort();
-    await expect.poll(() => up.aborted(), { timeout: 3000 }).toBe(before + 1);
+    await expectLeavingStreamCounted(up, (signal) =>
+      post('/chat/completions', { model: 'slow-stream', stream: true, messages: [{ role: 'user', content: 'a long story' }] }, { signal }),
+    );
   });
 
   it('cuts a stream after partial text, and a JSON body halfway, without counting them as aborts', async () => {
     const before = up.aborted();
     const res = await post('/chat/completions', { model: 'cut', stream: true, messages: [{ role: 'user', content: 'x' }] });
-    const reader = res.body!.getReader();
-    let raw = '';
-    const err = await (async () => {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return undefined;
-        raw += Buffer.from(value).toString('utf8');
-      }
-    })().catch((e: unknown) => e);
+    const { raw, err } = await readUntilCut(res);
     expect(err).toBeInstanceOf(Error);
     expect(raw).not.toContain('[DONE]');
     const deltas = raw

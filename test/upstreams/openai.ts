@@ -8,36 +8,18 @@
  * paths by name alone. Only node:http is used, so the fixture cannot drift with a dependency.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { getEncoding } from 'js-tiktoken';
+import { basicRecord, sleep, splitInto, startLoopback, tokenize, writeThenDestroy } from './loopback.js';
+import type { Incoming, LoopbackUpstream, LoopbackUpstreamOptions, RecordedRequest } from './loopback.js';
 
-export interface RecordedRequest {
-  method: string;
-  path: string;
-  headers: Record<string, string | string[] | undefined>;
-  /** Parsed JSON body, or undefined when there was none or it was not valid JSON. */
-  body: any;
-}
+export type { RecordedRequest } from './loopback.js';
 
-export interface OpenAIUpstream {
-  /** e.g. http://127.0.0.1:54321/v1 */
-  readonly baseURL: string;
-  /** Every request received, in arrival order. */
-  readonly requests: RecordedRequest[];
-  /** Number of requests whose client went away before the response finished. */
-  readonly aborted: () => number;
-  /** Closes the server and every open socket. */
-  close(): Promise<void>;
-}
+/** `baseURL` is e.g. http://127.0.0.1:54321/v1 */
+export type OpenAIUpstream = LoopbackUpstream;
 
-export interface OpenAIUpstreamOptions {
-  /** When set, every request must carry `Authorization: Bearer <apiKey>`. */
-  apiKey?: string;
-  /** How long model `slow` waits before sending headers. Default 1500 ms. */
-  slowFirstByteMs?: number;
-}
+/** With `apiKey` set, every request must carry `Authorization: Bearer <apiKey>`. */
+export type OpenAIUpstreamOptions = LoopbackUpstreamOptions;
 
 // ---------------------------------------------------------------------------------------------
 // Wire shapes
@@ -165,19 +147,6 @@ function unixNow(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-/** Splits text into word-ish tokens (leading space kept, like BPE tokens); joins back exactly. */
-function tokenize(text: string): string[] {
-  return text.match(/\s*\S+|\s+/g) ?? [];
-}
-
-/** Splits a string into `parts` contiguous, non-empty pieces (fewer only if it is too short). */
-function splitInto(text: string, parts: number): string[] {
-  const size = Math.max(1, Math.ceil(text.length / parts));
-  const pieces: string[] = [];
-  for (let i = 0; i < text.length; i += size) pieces.push(text.slice(i, i + size));
-  return pieces;
-}
-
 /** Text of the last user message; content may be a string or an array of parts. */
 function lastUserText(messages: unknown): string {
   if (!Array.isArray(messages)) return '';
@@ -206,20 +175,6 @@ function lastUserImages(messages: unknown[]): number {
   return 0;
 }
 
-/** Resolves after `ms`, or as soon as the response closes (so a gone client stops a wait early). */
-function sleep(ms: number, res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    if (res.destroyed) return resolve();
-    const timer = setTimeout(done, ms);
-    res.once('close', done);
-    function done() {
-      clearTimeout(timer);
-      res.off('close', done);
-      resolve();
-    }
-  });
-}
-
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
@@ -239,11 +194,6 @@ function startEventStream(res: ServerResponse): void {
     connection: 'keep-alive',
     'x-request-id': randomId('req_'),
   });
-}
-
-/** Writes, then kills the socket once the bytes are flushed, so the client sees them and then a cut. */
-function writeThenDestroy(res: ServerResponse, data: string): void {
-  res.write(data, () => res.socket?.destroy());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -558,17 +508,6 @@ function rerankBody(model: string, body: Record<string, any>, documents: string[
 
 const MODELS = ['gpt-4o-mini', 'gpt-4o', 'gpt-test', 'tools', 'reasoner', 'json', 'text-embedding-3-small'];
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    // A client that goes away mid-body still gets recorded with what arrived.
-    req.on('error', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('aborted', () => resolve(Buffer.concat(chunks).toString('utf8')));
-  });
-}
-
 function bearerOf(req: IncomingMessage): string | undefined {
   const header = req.headers.authorization;
   const match = typeof header === 'string' ? /^Bearer\s+(.+)$/i.exec(header.trim()) : null;
@@ -577,9 +516,6 @@ function bearerOf(req: IncomingMessage): string | undefined {
 
 export async function startOpenAIUpstream(opts: OpenAIUpstreamOptions = {}): Promise<OpenAIUpstream> {
   const slowFirstByteMs = opts.slowFirstByteMs ?? 1500;
-  const requests: RecordedRequest[] = [];
-  let abortedCount = 0;
-  let closing = false;
 
   /**
    * Behaviours shared by every POST route. Returns true when the request has been dealt with
@@ -695,30 +631,8 @@ export async function startOpenAIUpstream(opts: OpenAIUpstreamOptions = {}): Pro
     sendJson(res, 200, rerankBody(model, body, docs));
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const record: RecordedRequest = { method: req.method ?? 'GET', path, headers: { ...req.headers }, body: undefined };
-    requests.push(record);
-
-    let cutOnPurpose = false;
-    const markCut = () => (cutOnPurpose = true);
-    res.on('close', () => {
-      // A response that closes unfinished means the client left, unless we cut it or are shutting down.
-      if (!res.writableFinished && !cutOnPurpose && !closing) abortedCount++;
-    });
-
-    const raw = await readBody(req);
-    let body: unknown;
-    let badJson = false;
-    if (raw.length > 0) {
-      try {
-        body = JSON.parse(raw);
-        record.body = body;
-      } catch {
-        badJson = true;
-      }
-    }
-
+  async function handle(req: IncomingMessage, res: ServerResponse, { record, body, badJson, markCut }: Incoming<RecordedRequest>): Promise<void> {
+    const path = record.path;
     if (opts.apiKey !== undefined) {
       const bearer = bearerOf(req);
       if (bearer === undefined) return sendJson(res, 401, MISSING_KEY_ERROR);
@@ -735,7 +649,7 @@ export async function startOpenAIUpstream(opts: OpenAIUpstreamOptions = {}): Pro
     if (route !== 'POST /v1/chat/completions' && route !== 'POST /v1/embeddings' && route !== 'POST /v1/rerank') {
       return sendJson(res, 404, errorBody(`Invalid URL (${route})`, 'invalid_request_error', null, null));
     }
-    if (badJson) return sendJson(res, 400, BAD_JSON_ERROR);
+    if (badJson !== undefined) return sendJson(res, 400, BAD_JSON_ERROR);
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       return sendJson(res, 400, errorBody('The request body must be a JSON object.', 'invalid_request_error', null, null));
     }
@@ -745,33 +659,10 @@ export async function startOpenAIUpstream(opts: OpenAIUpstreamOptions = {}): Pro
     return handleEmbeddings(req, res, json, markCut);
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      // A bug in the fixture should fail loudly as a 500, not hang the test.
-      if (!res.headersSent && !res.destroyed) {
-        sendJson(res, 500, errorBody(`upstream fixture error: ${String(err)}`, 'server_error', null, null));
-      } else {
-        res.destroy();
-      }
-    });
+  return startLoopback({
+    basePath: '/v1',
+    record: basicRecord,
+    handle,
+    fixtureError: (res, message) => sendJson(res, 500, errorBody(message, 'server_error', null, null)),
   });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-
-  return {
-    baseURL: `http://127.0.0.1:${port}/v1`,
-    requests,
-    aborted: () => abortedCount,
-    close() {
-      closing = true;
-      return new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      });
-    },
-  };
 }

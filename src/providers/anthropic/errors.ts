@@ -1,6 +1,6 @@
 import { HubError } from '../../core/errors.js';
 import type { ErrorKind } from '../../core/errors.js';
-import { upstreamAuthError } from '../openai-compatible/errors.js';
+import { serverSideStatus, upstreamAuthError, upstreamFailed } from '../openai-compatible/errors.js';
 import { toRedactor, upstreamErrorMessage } from '../../core/redact.js';
 import type { Redactor } from '../../core/redact.js';
 import type { AnthropicErrorBody, AnthropicErrorObject } from './wire.js';
@@ -52,12 +52,6 @@ export function kindFor(type: string | undefined, status: number | undefined, me
   return kind;
 }
 
-/** Status the client sees for an upstream failure: 502, or 504 for a timeout. */
-function serverSideStatus(kind: ErrorKind): number {
-  return kind === 'timeout' ? 504 : 502;
-}
-
-
 /**
  * Turns a non-2xx answer into a HubError. 4xx keep their status and Anthropic's own message;
  * 5xx and 529 become 502 from the hub (504 for a timeout), 529 and overloaded_error with kind
@@ -91,9 +85,7 @@ export function upstreamError(
   const retryAfter = parseRetryAfter(headers['retry-after']);
   if (status === 401) return upstreamAuthError(provider, status, message, retryAfter);
   const common = { provider, ...(type && { code: type }), ...(retryAfter !== undefined && { retryAfter }) };
-  if (status >= 500) {
-    return new HubError(kind, `Upstream ${provider} failed (${status}): ${message}`, { ...common, status: serverSideStatus(kind) });
-  }
+  if (status >= 500) return upstreamFailed(provider, status, kind, message, common);
   return new HubError(kind, message, { ...common, status });
 }
 

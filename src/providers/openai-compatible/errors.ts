@@ -1,5 +1,5 @@
 import { HubError } from '../../core/errors.js';
-import type { ErrorKind } from '../../core/errors.js';
+import type { ErrorKind, HubErrorOptions } from '../../core/errors.js';
 import type { WireErrorBody } from './wire.js';
 import { parseRetryAfter } from '../retry-after.js';
 import { toRedactor, upstreamErrorMessage } from '../../core/redact.js';
@@ -56,6 +56,19 @@ export function upstreamAuthError(provider: string, status: number, message: str
   );
 }
 
+/** Status the client sees for an upstream's own failure: 502, or 504 for a timeout. */
+export function serverSideStatus(kind: ErrorKind): number {
+  return kind === 'timeout' ? 504 : 502;
+}
+
+/**
+ * An upstream's 5xx, in every provider format: the upstream failed, not the client, so the hub
+ * answers with `serverSideStatus` and says which provider failed with which status.
+ */
+export function upstreamFailed(provider: string, status: number, kind: ErrorKind, message: string, options: HubErrorOptions): HubError {
+  return new HubError(kind, `Upstream ${provider} failed (${status}): ${message}`, { ...options, status: serverSideStatus(kind) });
+}
+
 /**
  * Turns an upstream's non-2xx answer into a HubError. 4xx keep their status and the provider's
  * own message (the client did something the provider rejects); 5xx become 502 from the hub; a
@@ -89,11 +102,6 @@ export function upstreamError(
   const retryAfter = parseRetryAfter(headers['retry-after']);
   if (kind === 'authentication') return upstreamAuthError(provider, status, message, retryAfter);
   const common = { provider, ...(code && { code }), ...(param && { param }), ...(retryAfter !== undefined && { retryAfter }) };
-  if (status >= 500) {
-    return new HubError(kind, `Upstream ${provider} failed (${status}): ${message}`, {
-      ...common,
-      status: kind === 'timeout' ? 504 : 502,
-    });
-  }
+  if (status >= 500) return upstreamFailed(provider, status, kind, message, common);
   return new HubError(kind, message, { ...common, status });
 }
