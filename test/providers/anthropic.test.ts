@@ -7,6 +7,8 @@ import { collect, Collector } from '../../src/core/collect.js';
 import { HubError } from '../../src/core/errors.js';
 import type { ChatEvent, ChatRequest, Message } from '../../src/core/types.js';
 import { streamError, upstreamError } from '../../src/providers/anthropic/errors.js';
+import { upstreamError as openAIUpstreamError } from '../../src/providers/openai-compatible/errors.js';
+import { geminiError as geminiUpstreamError } from '../../src/providers/gemini/errors.js';
 import { AnthropicProvider } from '../../src/providers/anthropic/provider.js';
 import { chatRequestToAnthropic, countTokensRequestToAnthropic, toolInput } from '../../src/providers/anthropic/request.js';
 import { AnthropicStreamDecoder, finishReasonFromAnthropic, messageToEvents } from '../../src/providers/anthropic/response.js';
@@ -616,6 +618,14 @@ describe('error bodies', () => {
     expect(upstreamError('a', 504, {}, body('timeout_error', 'Request timed out'), undefined)).toMatchObject({ kind: 'timeout', status: 504 });
     expect(upstreamError('a', 503, {}, '<html>Service Unavailable</html>', undefined)).toMatchObject({ kind: 'overloaded', status: 502 });
     expect(upstreamError('a', 502, {}, '', undefined).message).toBe('Upstream a failed (502): HTTP 502');
+  });
+
+  it('a redirect or other non-answer is the upstream failing: 502, never passed on as it is', () => {
+    expect(upstreamError('a', 302, { location: 'https://elsewhere.example/' }, '<html>Moved</html>', undefined)).toMatchObject({ kind: 'upstream', status: 502 });
+    expect(upstreamError('a', 307, {}, body('invalid_request_error', 'moved'), undefined)).toMatchObject({ kind: 'upstream', status: 502 });
+    expect(openAIUpstreamError('o', 302, {}, '<html>Moved</html>', undefined)).toMatchObject({ kind: 'upstream', status: 502, message: 'Upstream o failed (302): <html>Moved</html>' });
+    expect(openAIUpstreamError('o', 404, {}, '{"error":{"message":"no such model"}}', undefined)).toMatchObject({ kind: 'not_found', status: 404 });
+    expect(geminiUpstreamError('g', 301, {}, '', undefined)).toMatchObject({ kind: 'upstream', status: 502 });
   });
 
   it('never leaks the API key', () => {

@@ -1,6 +1,6 @@
 import { HubError } from '../../core/errors.js';
 import type { ErrorKind } from '../../core/errors.js';
-import { serverSideStatus, upstreamAuthError, upstreamFailed } from '../openai-compatible/errors.js';
+import { clientFault, serverSideStatus, upstreamAuthError, upstreamFailed } from '../openai-compatible/errors.js';
 import { toRedactor, upstreamErrorMessage } from '../../core/redact.js';
 import type { Redactor } from '../../core/redact.js';
 import type { AnthropicErrorBody, AnthropicErrorObject } from './wire.js';
@@ -32,6 +32,7 @@ const KIND_BY_TYPE: Record<string, ErrorKind> = {
 const CONTEXT_LENGTH = /prompt is too long|context (length|window)|maximum context|too many (input )?tokens/i;
 
 function kindForStatus(status: number): ErrorKind {
+  if (status < 400) return 'upstream';
   if (status === 401) return 'authentication';
   if (status === 402 || status === 403) return 'permission';
   if (status === 404) return 'not_found';
@@ -81,11 +82,12 @@ export function upstreamError(
     // Not JSON: a proxy's HTML page or plain text.
   }
   message = upstreamErrorMessage(secrets, message, bodyText, status);
-  const kind = kindFor(type, status, message);
+  // A 1xx/3xx is the upstream misbehaving whatever its body says.
+  const kind = status < 400 ? 'upstream' : kindFor(type, status, message);
   const retryAfter = parseRetryAfter(headers['retry-after']);
   if (status === 401) return upstreamAuthError(provider, status, message, retryAfter);
   const common = { provider, ...(type && { code: type }), ...(retryAfter !== undefined && { retryAfter }) };
-  if (status >= 500) return upstreamFailed(provider, status, kind, message, common);
+  if (!clientFault(status)) return upstreamFailed(provider, status, kind, message, common);
   return new HubError(kind, message, { ...common, status });
 }
 

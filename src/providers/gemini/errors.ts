@@ -1,6 +1,6 @@
 import { HubError } from '../../core/errors.js';
 import type { ErrorKind } from '../../core/errors.js';
-import { upstreamAuthError, upstreamFailed } from '../openai-compatible/errors.js';
+import { clientFault, upstreamAuthError, upstreamFailed } from '../openai-compatible/errors.js';
 import { upstreamErrorMessage } from '../../core/redact.js';
 import type { Redactor } from '../../core/redact.js';
 import type { GeminiErrorBody } from './wire.js';
@@ -72,6 +72,6 @@ export function geminiError(
   const code = reason ?? rpcStatus;
   if (kind === 'authentication' && status < 500) return upstreamAuthError(provider, status, message, retryAfter);
   const common = { provider, ...(code && { code }), ...(retryAfter !== undefined && { retryAfter }) };
-  if (status >= 500) return upstreamFailed(provider, status, kind, message, common);
-  return new HubError(kind, message, { ...common, status: status >= 400 ? status : 502 });
+  if (!clientFault(status)) return upstreamFailed(provider, status, kind, message, common);
+  return new HubError(kind, message, { ...common, status });
 }

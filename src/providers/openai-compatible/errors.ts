@@ -21,6 +21,8 @@ export function redact(text: string, secret: string | undefined): string {
 }
 
 function kindFor(status: number, message: string, code: string | undefined): ErrorKind {
+  // A redirect or any other non-error status where an answer was due: the upstream misbehaved.
+  if (status < 400) return 'upstream';
   if (status === 401) return 'authentication';
   if (status === 403) return 'permission';
   if (status === 404) return 'not_found';
@@ -56,6 +58,11 @@ export function upstreamAuthError(provider: string, status: number, message: str
   );
 }
 
+/** Only a 4xx is the client's to see as it is: a 5xx, and a 1xx/3xx where an answer was due, are the upstream's failure. */
+export function clientFault(status: number): boolean {
+  return status >= 400 && status < 500;
+}
+
 /** Status the client sees for an upstream's own failure: 502, or 504 for a timeout. */
 export function serverSideStatus(kind: ErrorKind): number {
   return kind === 'timeout' ? 504 : 502;
@@ -71,7 +78,8 @@ export function upstreamFailed(provider: string, status: number, kind: ErrorKind
 
 /**
  * Turns an upstream's non-2xx answer into a HubError. 4xx keep their status and the provider's
- * own message (the client did something the provider rejects); 5xx become 502 from the hub; a
+ * own message (the client did something the provider rejects); 5xx, and anything else that is not
+ * an answer (a 3xx: the hub follows no redirects), become 502 from the hub; a
  * 401 is the hub's credential at fault (see `upstreamAuthError`). `secrets` (the hub's Redactor,
  * or this provider's key) are taken out of the message.
  */
@@ -102,6 +110,6 @@ export function upstreamError(
   const retryAfter = parseRetryAfter(headers['retry-after']);
   if (kind === 'authentication') return upstreamAuthError(provider, status, message, retryAfter);
   const common = { provider, ...(code && { code }), ...(param && { param }), ...(retryAfter !== undefined && { retryAfter }) };
-  if (status >= 500) return upstreamFailed(provider, status, kind, message, common);
+  if (!clientFault(status)) return upstreamFailed(provider, status, kind, message, common);
   return new HubError(kind, message, { ...common, status });
 }
