@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 import type { ChunkHit, ChunkIndex, ChunkInput, ChunkScope, StoredChunk } from '../../knowledge/ports.js';
 import { statementCache } from './schema.js';
+import { bitWords, float64sOf, hamming, hasDirection, quantize, smallest, wordsOf } from './vector-bits.js';
 
 /**
  * The chunk index in the embedded store (tables: schema.ts's knowledge migration).
@@ -23,8 +24,16 @@ import { statementCache } from './schema.js';
  * cut c++ to c and api-key to api, key). Each query word is quoted as an FTS5 string, so `AND`,
  * `NEAR(` or `*` are words, never syntax.
  *
- * Vectors: exact cosine scan by sqlite-vec's vec_distance_cosine over Float32 BLOBs, in windows
- * of rowids with a turn of the event loop between them (numbers in bench/results/knowledge-index.md).
+ * Vectors: Float32 BLOBs (knowledge_vectors), and a 1-bit-per-dimension copy of each, packed a
+ * row per file (knowledge_bits, vector-bits.ts), written in the same transaction. A search reads
+ * the scope's bits (12.5 MB at 100k × 1024 dimensions, against 400 MB of floats), takes the
+ * candidates nearest in Hamming distance, and orders those by their exact cosine (sqlite-vec's
+ * vec_distance_cosine over the float BLOBs): binary quantization with exact rescoring. A scope of
+ * at most EXACT_BELOW vectors has all of them rescored, which is the exact answer. The scope's
+ * files select the bits rows read, so candidates never come from outside the scope. Stores from
+ * before the bits (quantized = 0) are searched by the exact scan over the floats, in windows of
+ * rowids, while their first search fills their bits in the background. Numbers, recall included:
+ * bench/results/knowledge-index.md.
  */
 
 /** FTS5 tokenizer arguments: `ascii`, with every printable ASCII non-alphanumeric a token character. */
@@ -42,6 +51,34 @@ export const MAX_QUERY_WORDS = 256;
  * gets a turn: 10k 1024-dimension vectors take about 30 ms of CPU (bench/results/knowledge-index.md).
  */
 const SCAN_WINDOW = 10_000;
+
+/**
+ * A scope of at most this many vectors is searched exactly: all of them rescored (about 3 µs
+ * each at 1024 dimensions, so ≤ 15 ms). Above it the approximate path answers.
+ */
+export const EXACT_BELOW = 5_000;
+
+/**
+ * Candidates the Hamming prefilter hands to the exact rescoring: OVERSAMPLE times the results
+ * asked for, at least MIN_CANDIDATES. Chosen by recall@10 in bench/knowledge-index.ts.
+ */
+export const OVERSAMPLE = 40;
+export const MIN_CANDIDATES = 400;
+
+/**
+ * Queries of fewer dimensions are answered by the exact scan: a few bits cannot tell vectors
+ * apart (every vector of a 2-dimension quadrant has the same bits), and such small vectors are
+ * cheap to scan exactly (they sit in the table's pages, not in overflow pages).
+ */
+export const MIN_BITS_DIMS = 128;
+
+/** knowledge_bits rows (a file's vectors of one length each) one synchronous step reads. */
+const BITS_PAGE = 256;
+
+/** Candidates one synchronous step rescores (about 3 µs each at 1024 dimensions). */
+const RESCORE_BATCH = 2_000;
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * A text's words as the FTS5 tokenizer (TOKENIZE) cuts them: split at ASCII spaces and control
@@ -70,6 +107,16 @@ interface HitRow {
   score: number;
 }
 
+/** Higher score first, then the older chunk. */
+const byScore = (a: { id: number; score: number }, b: { id: number; score: number }): number => b.score - a.score || a.id - b.id;
+
+/** A typed array of `size` elements holding `a`'s. */
+function grow<T extends Float64Array | Uint32Array>(a: T, size: number): T {
+  const b = new (a.constructor as new (n: number) => T)(size);
+  b.set(a);
+  return b;
+}
+
 const hit = (r: HitRow): ChunkHit => ({ vectorStoreId: r.vector_store_id, fileId: r.file_id, seq: r.seq, text: r.text, score: r.score });
 
 /** Whether the scope can hold anything at all. */
@@ -91,6 +138,10 @@ export class SQLiteChunkIndex implements ChunkIndex {
   private readonly replace: Database.Transaction<(vectorStoreId: string, fileId: string, chunks: readonly ChunkInput[]) => void>;
   private readonly removeOne: Database.Transaction<(vectorStoreId: string, fileId: string) => void>;
   private readonly removeAll: Database.Transaction<(vectorStoreId: string) => void>;
+  /** Writes one file's bits of a store from before them; false when the store is gone. */
+  private readonly fillBits: Database.Transaction<(id: number, vectorStoreId: string, fileId: string) => boolean>;
+  /** Stores from before the bits whose bits are being written, by knowledge_stores.id. */
+  private readonly filling = new Map<number, Promise<void>>();
   /** The store whose words temp.export_words holds (exportChunks); undefined: none, or stale. */
   private exportedStore: string | undefined;
 
@@ -105,6 +156,7 @@ export class SQLiteChunkIndex implements ChunkIndex {
     this.removeAll = db.transaction((vectorStoreId: string) => {
       const id = this.storeId(vectorStoreId);
       if (id === undefined) return;
+      this.statement('DELETE FROM knowledge_bits WHERE store_id = ?').run(id);
       this.statement('DELETE FROM knowledge_vectors WHERE vector_store_id = ?').run(vectorStoreId);
       this.statement('DELETE FROM knowledge_chunks WHERE vector_store_id = ?').run(vectorStoreId);
       this.statement('DELETE FROM knowledge_stores WHERE id = ?').run(id);
@@ -117,12 +169,50 @@ export class SQLiteChunkIndex implements ChunkIndex {
       const chunk = this.statement('INSERT INTO knowledge_chunks (vector_store_id, file_id, seq, tokens, text) VALUES (?, ?, ?, ?, ?)');
       const words = this.storeStatement(id, `INSERT INTO ${termsTable(id)} (rowid, terms) VALUES (?, ?)`);
       const vector = this.statement('INSERT INTO knowledge_vectors (id, vector_store_id, file_id, vector) VALUES (?, ?, ?, ?)');
+      const vectors: { id: number; vector: Float32Array }[] = [];
       for (const c of chunks) {
         const rowid = chunk.run(vectorStoreId, fileId, c.seq, c.tokens, c.text).lastInsertRowid;
         words.run(rowid, c.terms);
-        if (c.vector && c.vector.length > 0) vector.run(rowid, vectorStoreId, fileId, blob(c.vector));
+        if (c.vector && c.vector.length > 0) {
+          vector.run(rowid, vectorStoreId, fileId, blob(c.vector));
+          vectors.push({ id: Number(rowid), vector: c.vector });
+        }
       }
+      this.writeBits(id, fileId, vectors);
     });
+    this.fillBits = db.transaction((id: number, vectorStoreId: string, fileId: string): boolean => {
+      // The store may have gone (and its id been given to another) since the fill began.
+      if (this.storeId(vectorStoreId) !== id) return false;
+      const rows = this.statement(
+        `SELECT v.id, v.vector FROM knowledge_chunks c JOIN knowledge_vectors v ON v.id = c.id
+         WHERE c.vector_store_id = ? AND c.file_id = ? ORDER BY c.id`,
+      ).all(vectorStoreId, fileId) as { id: number; vector: Buffer }[];
+      this.statement('DELETE FROM knowledge_bits WHERE store_id = ? AND file_id = ?').run(id, fileId);
+      this.writeBits(id, fileId, rows.map((r) => ({ id: r.id, vector: new Float32Array(new Uint8Array(r.vector).buffer, 0, r.vector.byteLength >>> 2) })));
+      return true;
+    });
+  }
+
+  /** A file's vectors' sign bits, a knowledge_bits row per vector length (in the caller's transaction). */
+  private writeBits(id: number, fileId: string, vectors: readonly { id: number; vector: Float32Array }[]): void {
+    const byDims = new Map<number, { id: number; vector: Float32Array }[]>();
+    for (const v of vectors) {
+      if (!hasDirection(v.vector)) continue;
+      const same = byDims.get(v.vector.length);
+      if (same) same.push(v);
+      else byDims.set(v.vector.length, [v]);
+    }
+    const insert = this.statement('INSERT INTO knowledge_bits (store_id, file_id, dims, ids, bits) VALUES (?, ?, ?, ?, ?)');
+    for (const [dims, list] of byDims) {
+      const words = bitWords(dims);
+      const ids = new Float64Array(list.length);
+      const bits = new Uint32Array(list.length * words);
+      list.forEach((v, i) => {
+        ids[i] = v.id;
+        quantize(v.vector, bits, i * words);
+      });
+      insert.run(id, fileId, dims, Buffer.from(ids.buffer), Buffer.from(bits.buffer));
+    }
   }
 
   private storeStatement(id: number, sql: string): Database.Statement {
@@ -140,7 +230,8 @@ export class SQLiteChunkIndex implements ChunkIndex {
 
   /** Registers a store and makes its words' table (in the caller's transaction). */
   private createStore(vectorStoreId: string): number {
-    const id = Number(this.statement('INSERT INTO knowledge_stores (vector_store_id) VALUES (?)').run(vectorStoreId).lastInsertRowid);
+    // quantized: every vector of a store made now gets its bits as it is written.
+    const id = Number(this.statement('INSERT INTO knowledge_stores (vector_store_id, quantized) VALUES (?, 1)').run(vectorStoreId).lastInsertRowid);
     // contentless: the text is in knowledge_chunks already; contentless_delete: rows can still be deleted one by one.
     this.db.exec(`CREATE VIRTUAL TABLE ${termsTable(id)} USING fts5 (terms, content = '', contentless_delete = 1, tokenize = '${TOKENIZE.replaceAll("'", "''")}')`);
     return id;
@@ -149,7 +240,10 @@ export class SQLiteChunkIndex implements ChunkIndex {
   private removeFileRows(id: number, vectorStoreId: string, fileId: string): void {
     const ids = 'SELECT id FROM knowledge_chunks WHERE vector_store_id = ? AND file_id = ?';
     this.storeStatement(id, `DELETE FROM ${termsTable(id)} WHERE rowid IN (${ids})`).run(vectorStoreId, fileId);
-    this.statement('DELETE FROM knowledge_vectors WHERE vector_store_id = ? AND file_id = ?').run(vectorStoreId, fileId);
+    this.statement('DELETE FROM knowledge_bits WHERE store_id = ? AND file_id = ?').run(id, fileId);
+    // By the chunks' ids (knowledge_chunks_file), not by file_id: knowledge_vectors is indexed by
+    // store only, so that would visit every vector of the store for each file written.
+    this.statement(`DELETE FROM knowledge_vectors WHERE id IN (${ids})`).run(vectorStoreId, fileId);
     this.statement('DELETE FROM knowledge_chunks WHERE vector_store_id = ? AND file_id = ?').run(vectorStoreId, fileId);
   }
 
@@ -199,7 +293,7 @@ export class SQLiteChunkIndex implements ChunkIndex {
 
   /** The best `n` of `scored` (by score, then insertion order) with their chunks. */
   private hits(scored: { id: number; score: number }[], n: number): ChunkHit[] {
-    const best = scored.sort((a, b) => b.score - a.score || a.id - b.id).slice(0, n);
+    const best = scored.sort(byScore).slice(0, n);
     if (best.length === 0) return [];
     const rows = this.statement('SELECT id, vector_store_id, file_id, seq, text FROM knowledge_chunks WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(best.map((b) => b.id))) as (Omit<HitRow, 'score'> & { id: number })[];
     const byId = new Map(rows.map((r) => [r.id, r]));
@@ -212,7 +306,90 @@ export class SQLiteChunkIndex implements ChunkIndex {
 
   async nearest(scope: ChunkScope, vector: Float32Array, limit: number): Promise<ChunkHit[]> {
     const n = count(limit);
-    if (n === 0 || vector.length === 0 || emptyScope(scope)) return [];
+    // A zero or NaN query has no direction: no cosine to rank by.
+    if (n === 0 || !hasDirection(vector) || emptyScope(scope)) return [];
+    const stores = this.statement('SELECT id, vector_store_id, quantized FROM knowledge_stores WHERE vector_store_id IN (SELECT value FROM json_each(?))').all(JSON.stringify(scope.vectorStoreIds)) as { id: number; vector_store_id: string; quantized: number }[];
+    const bits = vector.length >= MIN_BITS_DIMS;
+    const ready = stores.filter((s) => bits && s.quantized === 1);
+    const old = stores.filter((s) => !bits || s.quantized !== 1);
+    for (const s of stores) if (s.quantized !== 1) this.fill(s.id, s.vector_store_id);
+    const best = [
+      ...(ready.length > 0 ? await this.nearestByBits(ready.map((s) => s.id), { ...scope, vectorStoreIds: ready.map((s) => s.vector_store_id) }, vector, n) : []),
+      ...(old.length > 0 ? await this.nearestExact({ ...scope, vectorStoreIds: old.map((s) => s.vector_store_id) }, vector, n) : []),
+    ];
+    return this.hits(best, n);
+  }
+
+  /**
+   * Binary quantization and exact rescoring: the Hamming distance from the query's bits to every
+   * vector of the scope's files, then the exact cosine of the nearest few (all of them in a scope
+   * of at most EXACT_BELOW). Reads knowledge_bits a page of rows at a time, the event loop getting
+   * a turn between pages and between rescoring batches.
+   */
+  private async nearestByBits(storeIds: number[], scope: ChunkScope, vector: Float32Array, n: number): Promise<{ id: number; score: number }[]> {
+    const dims = vector.length;
+    const q = new Uint32Array(bitWords(dims));
+    quantize(vector, q, 0);
+    const files = scope.fileIds === undefined ? '' : 'AND file_id IN (SELECT value FROM json_each(@files))';
+    const page = this.statement(
+      `SELECT file_id, ids, bits FROM knowledge_bits
+       WHERE store_id = @store AND file_id > @after AND dims = @dims ${files}
+       ORDER BY file_id LIMIT ${BITS_PAGE}`,
+    );
+    const params: Record<string, unknown> = { dims };
+    if (scope.fileIds !== undefined) params.files = JSON.stringify(scope.fileIds);
+    let ids = new Float64Array(1024);
+    let dist = new Uint32Array(1024);
+    let total = 0;
+    let first = true;
+    for (const store of storeIds) {
+      for (let after = ''; ; ) {
+        if (!first) await turn();
+        first = false;
+        const rows = page.all({ ...params, store, after }) as { file_id: string; ids: Buffer; bits: Buffer }[];
+        for (const r of rows) {
+          const rowIds = float64sOf(r.ids);
+          const m = rowIds.length;
+          if (total + m > ids.length) {
+            const size = Math.max(total + m, ids.length * 2);
+            ids = grow(ids, size);
+            dist = grow(dist, size);
+          }
+          ids.set(rowIds, total);
+          hamming(wordsOf(r.bits), m, q, dist, total);
+          total += m;
+        }
+        if (rows.length < BITS_PAGE) break;
+        after = rows[rows.length - 1]!.file_id;
+      }
+    }
+    const wanted = total <= EXACT_BELOW ? total : Math.max(MIN_CANDIDATES, n * OVERSAMPLE);
+    const candidates = smallest(dist, total, wanted, dims).map((i) => ids[i]!);
+    // The stores and files are checked again: a chunk id read above may since have been deleted
+    // and, SQLite reusing the largest rowid, given to another store's chunk.
+    const rescore = this.statement(
+      `SELECT id, 1 - vec_distance_cosine(vector, @q) AS score FROM knowledge_vectors
+       WHERE id IN (SELECT value FROM json_each(@ids)) AND length(vector) = @bytes
+         AND vector_store_id IN (SELECT value FROM json_each(@stores)) ${files}`,
+    );
+    const qb = blob(vector);
+    let best: { id: number; score: number }[] = [];
+    for (let i = 0; i < candidates.length; i += RESCORE_BATCH) {
+      await turn();
+      const rows = rescore.all({
+        q: qb,
+        bytes: qb.byteLength,
+        ids: JSON.stringify(candidates.slice(i, i + RESCORE_BATCH)),
+        stores: JSON.stringify(scope.vectorStoreIds),
+        ...(scope.fileIds !== undefined && { files: params.files }),
+      }) as { id: number; score: number | null }[];
+      best = best.concat(rows.filter((r): r is { id: number; score: number } => r.score !== null)).sort(byScore).slice(0, n);
+    }
+    return best;
+  }
+
+  /** The exact cosine scan over the float vectors, for stores whose bits are not written yet. */
+  private async nearestExact(scope: ChunkScope, vector: Float32Array, n: number): Promise<{ id: number; score: number }[]> {
     const files = scope.fileIds === undefined ? '' : 'AND file_id IN (SELECT value FROM json_each(@files))';
     // Vectors of another length (another embedding model: the caller's to refuse) are skipped,
     // not compared. A zero (or NaN) vector has no direction: its NULL score sorts last and is
@@ -231,13 +408,47 @@ export class SQLiteChunkIndex implements ChunkIndex {
     // in windows of rowids, the event loop gets a turn between them. Writes between windows may
     // show or hide a chunk; a search over a store being changed has no better answer anyway.
     for (let from = lo - 1; from < hi; from += SCAN_WINDOW) {
-      if (from > lo - 1) await new Promise((resolve) => setImmediate(resolve));
+      if (from > lo - 1) await turn();
       const rows = (this.statement(sql).all({ ...params, from, to: from + SCAN_WINDOW }) as { id: number; score: number | null }[]).filter(
         (r): r is { id: number; score: number } => r.score !== null,
       );
-      best = best.concat(rows).sort((a, b) => b.score - a.score || a.id - b.id).slice(0, n);
+      best = best.concat(rows).sort(byScore).slice(0, n);
     }
-    return this.hits(best, n);
+    return best;
+  }
+
+  /**
+   * Writes the bits of a store from before them, in the background: a file per transaction, a
+   * turn of the event loop between files, then marks the store quantized. Files written
+   * meanwhile get their bits from replaceFile; one rewritten twice is harmless. A failure (the
+   * connection closed, say) leaves the store as it was, to be filled on a later search.
+   */
+  private fill(id: number, vectorStoreId: string): void {
+    if (this.filling.has(id)) return;
+    const run = (async () => {
+      const next = this.statement('SELECT DISTINCT file_id FROM knowledge_chunks WHERE vector_store_id = ? AND file_id > ? ORDER BY file_id LIMIT 64');
+      for (let after = ''; ; ) {
+        await turn();
+        const files = next.pluck().all(vectorStoreId, after) as string[];
+        for (const f of files) {
+          if (!this.fillBits.immediate(id, vectorStoreId, f)) return;
+          await turn();
+        }
+        if (files.length === 0) break;
+        after = files[files.length - 1]!;
+      }
+      this.db.transaction(() => {
+        if (this.storeId(vectorStoreId) === id) this.statement('UPDATE knowledge_stores SET quantized = 1 WHERE id = ?').run(id);
+      }).immediate();
+    })()
+      .catch(() => undefined)
+      .finally(() => this.filling.delete(id));
+    this.filling.set(id, run);
+  }
+
+  /** Resolves when every background fill of bits begun so far has ended (for tests and shutdown). */
+  async settled(): Promise<void> {
+    while (this.filling.size > 0) await Promise.all(this.filling.values());
   }
 
   async fileChunks(vectorStoreId: string, fileId: string, after: number | undefined, limit: number): Promise<StoredChunk[]> {

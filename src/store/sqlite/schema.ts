@@ -273,7 +273,22 @@ const MIGRATIONS: readonly string[] = [
      cell TEXT NOT NULL,
      PRIMARY KEY (run_id, cell_key)
    );
-   CREATE INDEX eval_results_order ON eval_results (run_id, test_idx, prompt_idx, provider_idx, repeat);`
+   CREATE INDEX eval_results_order ON eval_results (run_id, test_idx, prompt_idx, provider_idx, repeat);`,
+  // A 1-bit-per-dimension copy of the chunk index's vectors for the approximate vector search
+  // (knowledge-index.ts): one row per store, file and vector length, written with the file's
+  // vectors. `ids` holds the chunk ids (float64s), `bits` their sign bits (32-bit words per
+  // vector). A store from before this migration has quantized = 0: its first vector search
+  // fills its rows in the background, a file per transaction, and searches it exactly meanwhile.
+  `CREATE TABLE knowledge_bits (
+     id INTEGER PRIMARY KEY,
+     store_id INTEGER NOT NULL,
+     file_id TEXT NOT NULL,
+     dims INTEGER NOT NULL,
+     ids BLOB NOT NULL,
+     bits BLOB NOT NULL
+   );
+   CREATE UNIQUE INDEX knowledge_bits_file ON knowledge_bits (store_id, file_id, dims);
+   ALTER TABLE knowledge_stores ADD COLUMN quantized INTEGER NOT NULL DEFAULT 0;`
 ];
 
 /** The schema this hub writes (PRAGMA user_version once migrated). */
