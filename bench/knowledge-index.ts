@@ -29,7 +29,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChunkInput } from '../src/knowledge/ports.js';
 import { openSQLiteStores } from '../src/store/sqlite/index.js';
-import { MIN_CANDIDATES, OVERSAMPLE } from '../src/store/sqlite/knowledge-index.js';
+import { candidates, MIN_CANDIDATES } from '../src/store/sqlite/knowledge-index.js';
 import { bitWords, float64sOf, hamming, quantize, smallest, wordsOf } from '../src/store/sqlite/vector-bits.js';
 
 const SIZES = process.argv.slice(2).map(Number).filter((n) => n > 0);
@@ -241,7 +241,7 @@ async function bench(size: number): Promise<void> {
       for (let a = 0; a < queries.length; a++) {
         for (let b = a + 1; b < queries.length; b++, pairs++) for (let d = 0; d < DIMS; d++) pairCos += queries[a]![d]! * queries[b]![d]!;
       }
-      recalls.push(`| ${size.toLocaleString('en')} | ${set.name} | ${Math.max(MIN_CANDIDATES, 10 * OVERSAMPLE)} (shipped: k.nearest) | ${recall(got, truth).toFixed(3)} |`);
+      recalls.push(`| ${size.toLocaleString('en')} | ${set.name} | ${candidates(10, DIMS)} (shipped: k.nearest) | ${recall(got, truth).toFixed(3)} |`);
       console.log(`${set.name}: cosine of two queries ${(pairCos / pairs).toFixed(2)} on average; the 10th nearest chunk's ${tenth.toFixed(2)}`);
       // Recall for other candidate counts: the same functions over the store's bits as read
       // from knowledge_bits, rescored by the same SQL.
