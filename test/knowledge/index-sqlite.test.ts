@@ -5,8 +5,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ChunkInput } from '../../src/knowledge/ports.js';
 import { indexTerms, queryTerms } from '../../src/knowledge/segment.js';
 import { openSQLiteStores, type SQLiteStores } from '../../src/store/sqlite/index.js';
-import { candidates, EXACT_BELOW, MAX_QUERY_WORDS } from '../../src/store/sqlite/knowledge-index.js';
-import { SCHEMA_VERSION } from '../../src/store/sqlite/schema.js';
+import { candidates, EXACT_BELOW, MAX_QUERY_WORDS, SQLiteChunkIndex } from '../../src/store/sqlite/knowledge-index.js';
+import { openDatabase, SCHEMA_VERSION } from '../../src/store/sqlite/schema.js';
 import { hamming, quantize, smallest, wordsOf } from '../../src/store/sqlite/vector-bits.js';
 
 let dir: string;
@@ -399,6 +399,26 @@ describe('SQLite chunk index: approximate vector search (1-bit prefilter, exact 
     expect(await k.nearest({ vectorStoreIds: ['vs_rm'] }, q, 10)).toEqual([]);
   });
 
+  it('sees another connection’s writes to a store whose bits it holds', async () => {
+    const k = stores.knowledge;
+    const next = clustered(19, DIMS);
+    const q = next();
+    await fill('vs_cache', 'f', 2 * EXACT_BELOW, next);
+    const before = keys(await k.nearest({ vectorStoreIds: ['vs_cache'] }, q, 3));
+    const db = openDatabase(stores.db.name);
+    try {
+      const other = new SQLiteChunkIndex(db);
+      await other.replaceFile('vs_cache', 'late', [{ seq: 0, text: 'late', terms: 'v', tokens: 1, vector: q }]);
+      expect(keys(await k.nearest({ vectorStoreIds: ['vs_cache'] }, q, 3))).toEqual(['late/0', ...before.slice(0, 2)]);
+      await other.removeFile('vs_cache', 'late');
+      await other.removeFile('vs_cache', before[0]!.split('/')[0]!);
+      const after = await k.nearest({ vectorStoreIds: ['vs_cache'] }, q, 10);
+      expect(after.some((h) => h.fileId === 'late' || h.fileId === before[0]!.split('/')[0])).toBe(false);
+    } finally {
+      db.close();
+    }
+  });
+
   it('never returns vectors without a direction, and refuses absurd queries quietly', async () => {
     const k = stores.knowledge;
     const next = clustered(5, DIMS);
@@ -433,7 +453,7 @@ describe('SQLite chunk index: approximate vector search (1-bit prefilter, exact 
         await s.knowledge.replaceFile('vs_old', `f${f}`, chunks);
       }
       // The file as the previous schema version left it: no bits table, no quantized column.
-      s.db.exec(`DROP TABLE knowledge_bits; ALTER TABLE knowledge_stores DROP COLUMN quantized; PRAGMA user_version = ${SCHEMA_VERSION - 1}`);
+      s.db.exec(`DROP TABLE knowledge_bits; ALTER TABLE knowledge_stores DROP COLUMN quantized; ALTER TABLE knowledge_stores DROP COLUMN bits_version; PRAGMA user_version = ${SCHEMA_VERSION - 1}`);
       s.close();
       s = openSQLiteStores(old);
       try {
@@ -464,7 +484,7 @@ describe('SQLite chunk index: approximate vector search (1-bit prefilter, exact 
       let s = openSQLiteStores(old);
       const next = clustered(17, DIMS);
       for (let f = 0; f < 30; f++) await s.knowledge.replaceFile('vs_gone', `f${f}`, Array.from({ length: 200 }, (_, seq) => ({ seq, text: 't', terms: 'v', tokens: 1, vector: next() })));
-      s.db.exec(`DROP TABLE knowledge_bits; ALTER TABLE knowledge_stores DROP COLUMN quantized; PRAGMA user_version = ${SCHEMA_VERSION - 1}`);
+      s.db.exec(`DROP TABLE knowledge_bits; ALTER TABLE knowledge_stores DROP COLUMN quantized; ALTER TABLE knowledge_stores DROP COLUMN bits_version; PRAGMA user_version = ${SCHEMA_VERSION - 1}`);
       s.close();
       s = openSQLiteStores(old);
       try {

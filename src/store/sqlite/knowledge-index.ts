@@ -83,6 +83,15 @@ export const MIN_BITS_DIMS = 128;
 /** knowledge_bits rows (a file's vectors of one length each) one synchronous step reads. */
 const BITS_PAGE = 256;
 
+/** Vectors one synchronous step compares by Hamming distance (about 2 ms at 1024 dimensions). */
+const HAMMING_WINDOW = 50_000;
+
+/**
+ * Memory the stores' bits may hold between searches: 64 MiB, 470k vectors of 1024 dimensions.
+ * A store larger than that is read from knowledge_bits for each search.
+ */
+const BITS_CACHE_BYTES = 64 * 2 ** 20;
+
 /** Candidates one synchronous step rescores (about 3 µs each at 1024 dimensions). */
 const RESCORE_BATCH = 2_000;
 
@@ -113,6 +122,24 @@ interface HitRow {
   seq: number;
   text: string;
   score: number;
+}
+
+interface StoreRow {
+  id: number;
+  vector_store_id: string;
+  quantized: number;
+  /** Random, new with each write of the store's bits: what the bits cache is checked against. */
+  bits_version: number;
+}
+
+/** A store's bits for one vector length, as cached: each file's vectors a contiguous span. */
+interface StoreBits {
+  vectorStoreId: string;
+  version: number;
+  ids: Float64Array;
+  bits: Uint32Array;
+  /** File id → [first index, count]. */
+  files: Map<string, [number, number]>;
 }
 
 /** Higher score first, then the older chunk. */
@@ -150,6 +177,8 @@ export class SQLiteChunkIndex implements ChunkIndex {
   private readonly fillBits: Database.Transaction<(id: number, vectorStoreId: string, fileId: string) => boolean>;
   /** Stores from before the bits whose bits are being written, by knowledge_stores.id. */
   private readonly filling = new Map<number, Promise<void>>();
+  /** Stores' bits by `${knowledge_stores.id}:${dims}`, least recently used first (storeBits). */
+  private readonly bitsCache = new Map<string, StoreBits>();
   /** The store whose words temp.export_words holds (exportChunks); undefined: none, or stale. */
   private exportedStore: string | undefined;
 
@@ -159,7 +188,9 @@ export class SQLiteChunkIndex implements ChunkIndex {
     this.statement = statementCache(db);
     this.removeOne = db.transaction((vectorStoreId: string, fileId: string) => {
       const id = this.storeId(vectorStoreId);
-      if (id !== undefined) this.removeFileRows(id, vectorStoreId, fileId);
+      if (id === undefined) return;
+      this.removeFileRows(id, vectorStoreId, fileId);
+      this.bitsChanged(id);
     });
     this.removeAll = db.transaction((vectorStoreId: string) => {
       const id = this.storeId(vectorStoreId);
@@ -170,6 +201,7 @@ export class SQLiteChunkIndex implements ChunkIndex {
       this.statement('DELETE FROM knowledge_stores WHERE id = ?').run(id);
       db.exec(`DROP TABLE ${termsTable(id)}`);
       this.storeStatements.delete(id);
+      for (const key of [...this.bitsCache.keys()]) if (key.startsWith(`${id}:`)) this.bitsCache.delete(key);
     });
     this.replace = db.transaction((vectorStoreId: string, fileId: string, chunks: readonly ChunkInput[]) => {
       const id = this.storeId(vectorStoreId) ?? this.createStore(vectorStoreId);
@@ -187,6 +219,7 @@ export class SQLiteChunkIndex implements ChunkIndex {
         }
       }
       this.writeBits(id, fileId, vectors);
+      this.bitsChanged(id);
     });
     this.fillBits = db.transaction((id: number, vectorStoreId: string, fileId: string): boolean => {
       // The store may have gone (and its id been given to another) since the fill began.
@@ -197,8 +230,15 @@ export class SQLiteChunkIndex implements ChunkIndex {
       ).all(vectorStoreId, fileId) as { id: number; vector: Buffer }[];
       this.statement('DELETE FROM knowledge_bits WHERE store_id = ? AND file_id = ?').run(id, fileId);
       this.writeBits(id, fileId, rows.map((r) => ({ id: r.id, vector: new Float32Array(new Uint8Array(r.vector).buffer, 0, r.vector.byteLength >>> 2) })));
+      this.bitsChanged(id);
       return true;
     });
+  }
+
+  /** A new random bits_version for the store (in the caller's transaction): cached bits are stale. */
+  private bitsChanged(id: number): void {
+    // 53 bits: exact as a JavaScript number.
+    this.statement('UPDATE knowledge_stores SET bits_version = random() >> 11 WHERE id = ?').run(id);
   }
 
   /** A file's vectors' sign bits, a knowledge_bits row per vector length (in the caller's transaction). */
@@ -316,13 +356,13 @@ export class SQLiteChunkIndex implements ChunkIndex {
     const n = count(limit);
     // A zero or NaN query has no direction: no cosine to rank by.
     if (n === 0 || !hasDirection(vector) || emptyScope(scope)) return [];
-    const stores = this.statement('SELECT id, vector_store_id, quantized FROM knowledge_stores WHERE vector_store_id IN (SELECT value FROM json_each(?))').all(JSON.stringify(scope.vectorStoreIds)) as { id: number; vector_store_id: string; quantized: number }[];
+    const stores = this.statement('SELECT id, vector_store_id, quantized, bits_version FROM knowledge_stores WHERE vector_store_id IN (SELECT value FROM json_each(?))').all(JSON.stringify(scope.vectorStoreIds)) as StoreRow[];
     const bits = vector.length >= MIN_BITS_DIMS;
     const ready = stores.filter((s) => bits && s.quantized === 1);
     const exact = stores.filter((s) => !bits || s.quantized !== 1);
     for (const s of stores) if (s.quantized !== 1) this.fill(s.id, s.vector_store_id);
     const best = [
-      ...(ready.length > 0 ? await this.nearestByBits(ready.map((s) => s.id), { ...scope, vectorStoreIds: ready.map((s) => s.vector_store_id) }, vector, n) : []),
+      ...(ready.length > 0 ? await this.nearestByBits(ready, scope, vector, n) : []),
       ...(exact.length > 0 ? await this.nearestExact({ ...scope, vectorStoreIds: exact.map((s) => s.vector_store_id) }, vector, n) : []),
     ];
     return this.hits(best, n);
@@ -331,69 +371,114 @@ export class SQLiteChunkIndex implements ChunkIndex {
   /**
    * Binary quantization and exact rescoring: the Hamming distance from the query's bits to every
    * vector of the scope's files, then the exact cosine of the nearest few (all of them in a scope
-   * of at most EXACT_BELOW). Reads knowledge_bits a page of rows at a time, the event loop getting
-   * a turn between pages and between rescoring batches.
+   * of at most EXACT_BELOW). The event loop gets a turn every HAMMING_WINDOW vectors and between
+   * rescoring batches.
    */
-  private async nearestByBits(storeIds: number[], scope: ChunkScope, vector: Float32Array, n: number): Promise<{ id: number; score: number }[]> {
+  private async nearestByBits(stores: readonly StoreRow[], scope: ChunkScope, vector: Float32Array, n: number): Promise<{ id: number; score: number }[]> {
     const dims = vector.length;
-    const q = new Uint32Array(bitWords(dims));
+    const words = bitWords(dims);
+    const q = new Uint32Array(words);
     quantize(vector, q, 0);
-    const files = scope.fileIds === undefined ? '' : 'AND file_id IN (SELECT value FROM json_each(@files))';
-    const page = this.statement(
-      `SELECT file_id, ids, bits FROM knowledge_bits
-       WHERE store_id = @store AND file_id > @after AND dims = @dims ${files}
-       ORDER BY file_id LIMIT ${BITS_PAGE}`,
-    );
-    const params: Record<string, unknown> = { dims };
-    if (scope.fileIds !== undefined) params.files = JSON.stringify(scope.fileIds);
+    const fileIds = scope.fileIds === undefined ? undefined : [...new Set(scope.fileIds)];
     let ids = new Float64Array(1024);
     let dist = new Uint32Array(1024);
     let total = 0;
-    let first = true;
-    for (const store of storeIds) {
-      for (let after = ''; ; ) {
-        if (!first) await turn();
-        first = false;
-        const rows = page.all({ ...params, store, after }) as { file_id: string; ids: Buffer; bits: Buffer }[];
-        for (const r of rows) {
-          const rowIds = float64sOf(r.ids);
-          const m = rowIds.length;
-          if (total + m > ids.length) {
-            const size = Math.max(total + m, ids.length * 2);
-            ids = grow(ids, size);
-            dist = grow(dist, size);
-          }
-          ids.set(rowIds, total);
-          hamming(wordsOf(r.bits), m, q, dist, total);
-          total += m;
+    let sinceTurn = 0;
+    const add = async (entry: StoreBits, start: number, m: number): Promise<void> => {
+      if (total + m > ids.length) {
+        const size = Math.max(total + m, ids.length * 2);
+        ids = grow(ids, size);
+        dist = grow(dist, size);
+      }
+      ids.set(entry.ids.subarray(start, start + m), total);
+      hamming(entry.bits.subarray(start * words, (start + m) * words), m, q, dist, total);
+      total += m;
+      sinceTurn += m;
+      if (sinceTurn >= HAMMING_WINDOW) {
+        sinceTurn = 0;
+        await turn();
+      }
+    };
+    for (const store of stores) {
+      const entry = await this.storeBits(store, dims);
+      if (fileIds === undefined) {
+        for (let at = 0; at < entry.ids.length; at += HAMMING_WINDOW) await add(entry, at, Math.min(HAMMING_WINDOW, entry.ids.length - at));
+      } else {
+        for (const f of fileIds) {
+          const span = entry.files.get(f);
+          if (span) await add(entry, span[0], span[1]);
         }
-        if (rows.length < BITS_PAGE) break;
-        after = rows[rows.length - 1]!.file_id;
       }
     }
     const wanted = total <= EXACT_BELOW ? total : candidates(n, dims);
     const chosen = smallest(dist, total, wanted, dims).map((i) => ids[i]!);
-    // The stores and files are checked again: a chunk id read above may since have been deleted
-    // and, SQLite reusing the largest rowid, given to another store's chunk.
+    // The stores and files are checked again: bits read before a write may name a chunk id since
+    // deleted and, SQLite reusing the largest rowid, given to another store's chunk.
+    const files = scope.fileIds === undefined ? '' : 'AND file_id IN (SELECT value FROM json_each(@files))';
     const rescore = this.statement(
       `SELECT id, 1 - vec_distance_cosine(vector, @q) AS score FROM knowledge_vectors
        WHERE id IN (SELECT value FROM json_each(@ids)) AND length(vector) = @bytes
          AND vector_store_id IN (SELECT value FROM json_each(@stores)) ${files}`,
     );
     const qb = blob(vector);
+    const stable = { q: qb, bytes: qb.byteLength, stores: JSON.stringify(stores.map((s) => s.vector_store_id)), ...(fileIds !== undefined && { files: JSON.stringify(fileIds) }) };
     let best: { id: number; score: number }[] = [];
     for (let i = 0; i < chosen.length; i += RESCORE_BATCH) {
       await turn();
-      const rows = rescore.all({
-        q: qb,
-        bytes: qb.byteLength,
-        ids: JSON.stringify(chosen.slice(i, i + RESCORE_BATCH)),
-        stores: JSON.stringify(scope.vectorStoreIds),
-        ...(scope.fileIds !== undefined && { files: params.files }),
-      }) as { id: number; score: number | null }[];
+      const rows = rescore.all({ ...stable, ids: JSON.stringify(chosen.slice(i, i + RESCORE_BATCH)) }) as { id: number; score: number | null }[];
       best = best.concat(rows.filter((r): r is { id: number; score: number } => r.score !== null)).sort(byScore).slice(0, n);
     }
     return best;
+  }
+
+  /**
+   * A store's bits for vectors of `dims` dimensions: from the cache when the store's bits_version
+   * is the one cached (every write of the store's bits gives it a new random version, so a write
+   * by any connection shows), else read from knowledge_bits a page of rows at a time, with a turn
+   * of the event loop between pages, and cached (least recently used out past BITS_CACHE_BYTES).
+   * Reading the rows is most of a search's cost otherwise (13.6 MB of BLOBs at 100k × 1024).
+   */
+  private async storeBits(store: StoreRow, dims: number): Promise<StoreBits> {
+    const key = `${store.id}:${dims}`;
+    const cached = this.bitsCache.get(key);
+    if (cached && cached.version === store.bits_version && cached.vectorStoreId === store.vector_store_id) {
+      this.bitsCache.delete(key);
+      this.bitsCache.set(key, cached);
+      return cached;
+    }
+    const page = this.statement(`SELECT file_id, ids, bits FROM knowledge_bits WHERE store_id = ? AND file_id > ? AND dims = ? ORDER BY file_id LIMIT ${BITS_PAGE}`);
+    const rows: { file_id: string; ids: Buffer; bits: Buffer }[] = [];
+    for (let after = ''; ; ) {
+      if (rows.length > 0) await turn();
+      const got = page.all(store.id, after, dims) as { file_id: string; ids: Buffer; bits: Buffer }[];
+      rows.push(...got);
+      if (got.length < BITS_PAGE) break;
+      after = got[got.length - 1]!.file_id;
+    }
+    const count = rows.reduce((a, r) => a + (r.ids.byteLength >>> 3), 0);
+    const words = bitWords(dims);
+    const entry: StoreBits = { vectorStoreId: store.vector_store_id, version: store.bits_version, ids: new Float64Array(count), bits: new Uint32Array(count * words), files: new Map() };
+    let at = 0;
+    for (const r of rows) {
+      const rowIds = float64sOf(r.ids);
+      entry.ids.set(rowIds, at);
+      entry.bits.set(wordsOf(r.bits).subarray(0, rowIds.length * words), at * words);
+      entry.files.set(r.file_id, [at, rowIds.length]);
+      at += rowIds.length;
+    }
+    this.bitsCache.delete(key);
+    const bytes = (b: StoreBits) => b.ids.byteLength + b.bits.byteLength;
+    if (bytes(entry) <= BITS_CACHE_BYTES) {
+      let held = bytes(entry);
+      for (const b of this.bitsCache.values()) held += bytes(b);
+      for (const [k, b] of this.bitsCache) {
+        if (held <= BITS_CACHE_BYTES) break;
+        this.bitsCache.delete(k);
+        held -= bytes(b);
+      }
+      this.bitsCache.set(key, entry);
+    }
+    return entry;
   }
 
   /** The exact cosine scan over the float vectors, for stores whose bits are not written yet. */

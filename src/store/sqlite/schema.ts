@@ -279,6 +279,7 @@ const MIGRATIONS: readonly string[] = [
   // vectors. `ids` holds the chunk ids (float64s), `bits` their sign bits (32-bit words per
   // vector). A store from before this migration has quantized = 0: its first vector search
   // fills its rows in the background, a file per transaction, and searches it exactly meanwhile.
+  // bits_version: random, new with each write of a store's bits (what cached bits are checked against).
   `CREATE TABLE knowledge_bits (
      id INTEGER PRIMARY KEY,
      store_id INTEGER NOT NULL,
@@ -288,7 +289,8 @@ const MIGRATIONS: readonly string[] = [
      bits BLOB NOT NULL
    );
    CREATE UNIQUE INDEX knowledge_bits_file ON knowledge_bits (store_id, file_id, dims);
-   ALTER TABLE knowledge_stores ADD COLUMN quantized INTEGER NOT NULL DEFAULT 0;`
+   ALTER TABLE knowledge_stores ADD COLUMN quantized INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE knowledge_stores ADD COLUMN bits_version INTEGER NOT NULL DEFAULT 0;`
 ];
 
 /** The schema this hub writes (PRAGMA user_version once migrated). */
