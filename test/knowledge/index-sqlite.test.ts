@@ -329,7 +329,7 @@ const keys = (hits: { fileId: string; seq: number }[]): string[] => hits.map((h)
 
 describe('SQLite chunk index: approximate vector search (1-bit prefilter, exact rescoring)', () => {
   const DIMS = 256;
-  const SIZE = 3 * EXACT_BELOW;
+  const SIZE = Math.max(15_000, 3 * EXACT_BELOW);
 
   it('finds the exact top 10 on clustered vectors, with exact cosine scores, yielding as it goes', async () => {
     const k = stores.knowledge;
