@@ -133,14 +133,15 @@ interface StoreRow {
   bits_version: number;
 }
 
-/** A store's bits for one vector length, as cached: each file's vectors a contiguous span. */
+/** A store's bits for one vector length, as cached: its knowledge_bits rows as read. */
 interface StoreBits {
   vectorStoreId: string;
   version: number;
-  ids: Float64Array;
-  bits: Uint32Array;
-  /** File id → [first index, count]. */
-  files: Map<string, [number, number]>;
+  /** A row per file: its chunk ids, and their bits (bitWords(dims) words each). */
+  rows: { ids: Float64Array; bits: Uint32Array }[];
+  /** File id → its row. */
+  files: Map<string, { ids: Float64Array; bits: Uint32Array }>;
+  bytes: number;
 }
 
 /** Higher score first, then the older chunk. */
@@ -385,14 +386,15 @@ export class SQLiteChunkIndex implements ChunkIndex {
     let dist = new Uint32Array(1024);
     let total = 0;
     let sinceTurn = 0;
-    const add = async (entry: StoreBits, start: number, m: number): Promise<void> => {
+    const add = async (row: { ids: Float64Array; bits: Uint32Array }): Promise<void> => {
+      const m = Math.min(row.ids.length, Math.floor(row.bits.length / words));
       if (total + m > ids.length) {
         const size = Math.max(total + m, ids.length * 2);
         ids = grow(ids, size);
         dist = grow(dist, size);
       }
-      ids.set(entry.ids.subarray(start, start + m), total);
-      hamming(entry.bits.subarray(start * words, (start + m) * words), m, q, dist, total);
+      ids.set(row.ids.subarray(0, m), total);
+      hamming(row.bits, m, q, dist, total);
       total += m;
       sinceTurn += m;
       if (sinceTurn >= HAMMING_WINDOW) {
@@ -403,11 +405,11 @@ export class SQLiteChunkIndex implements ChunkIndex {
     for (const store of stores) {
       const entry = await this.storeBits(store, dims);
       if (fileIds === undefined) {
-        for (let at = 0; at < entry.ids.length; at += HAMMING_WINDOW) await add(entry, at, Math.min(HAMMING_WINDOW, entry.ids.length - at));
+        for (const row of entry.rows) await add(row);
       } else {
         for (const f of fileIds) {
-          const span = entry.files.get(f);
-          if (span) await add(entry, span[0], span[1]);
+          const row = entry.files.get(f);
+          if (row) await add(row);
         }
       }
     }
@@ -456,26 +458,22 @@ export class SQLiteChunkIndex implements ChunkIndex {
       if (got.length < BITS_PAGE) break;
       after = got[got.length - 1]!.file_id;
     }
-    const count = rows.reduce((a, r) => a + (r.ids.byteLength >>> 3), 0);
-    const words = bitWords(dims);
-    const entry: StoreBits = { vectorStoreId: store.vector_store_id, version: store.bits_version, ids: new Float64Array(count), bits: new Uint32Array(count * words), files: new Map() };
-    let at = 0;
+    // The BLOBs are kept as read (views, no copy): one Buffer per file.
+    const entry: StoreBits = { vectorStoreId: store.vector_store_id, version: store.bits_version, rows: [], files: new Map(), bytes: 0 };
     for (const r of rows) {
-      const rowIds = float64sOf(r.ids);
-      entry.ids.set(rowIds, at);
-      entry.bits.set(wordsOf(r.bits).subarray(0, rowIds.length * words), at * words);
-      entry.files.set(r.file_id, [at, rowIds.length]);
-      at += rowIds.length;
+      const row = { ids: float64sOf(r.ids), bits: wordsOf(r.bits) };
+      entry.rows.push(row);
+      entry.files.set(r.file_id, row);
+      entry.bytes += r.ids.byteLength + r.bits.byteLength;
     }
     this.bitsCache.delete(key);
-    const bytes = (b: StoreBits) => b.ids.byteLength + b.bits.byteLength;
-    if (bytes(entry) <= BITS_CACHE_BYTES) {
-      let held = bytes(entry);
-      for (const b of this.bitsCache.values()) held += bytes(b);
+    if (entry.bytes <= BITS_CACHE_BYTES) {
+      let held = entry.bytes;
+      for (const b of this.bitsCache.values()) held += b.bytes;
       for (const [k, b] of this.bitsCache) {
         if (held <= BITS_CACHE_BYTES) break;
         this.bitsCache.delete(k);
-        held -= bytes(b);
+        held -= b.bytes;
       }
       this.bitsCache.set(key, entry);
     }
