@@ -30,10 +30,11 @@ import { bitWords, float64sOf, hamming, hasDirection, quantize, smallest, wordsO
  * candidates nearest in Hamming distance, and orders those by their exact cosine (sqlite-vec's
  * vec_distance_cosine over the float BLOBs): binary quantization with exact rescoring. A scope of
  * at most EXACT_BELOW vectors has all of them rescored, which is the exact answer. The scope's
- * files select the bits rows read, so candidates never come from outside the scope. Stores from
- * before the bits (quantized = 0) are searched by the exact scan over the floats, in windows of
- * rowids, while their first search fills their bits in the background. Numbers, recall included:
- * bench/results/knowledge-index.md.
+ * files select the bits compared, so candidates never come from outside the scope. A store's
+ * bits stay in memory between searches (storeBits: checked against the store's bits_version,
+ * which every write renews). Stores from before the bits (quantized = 0) are searched by the
+ * exact scan over the floats, in windows of rowids, while their first search fills their bits in
+ * the background. Numbers, recall included: bench/results/knowledge-index.md.
  */
 
 /** FTS5 tokenizer arguments: `ascii`, with every printable ASCII non-alphanumeric a token character. */
