@@ -435,6 +435,11 @@ describe('SQLite chunk index: approximate vector search (1-bit prefilter, exact 
     for (const v of bad) expect(await k.nearest(scope, v, 10)).toEqual([]);
     // A query of another length, however long, matches no vector.
     expect(await k.nearest(scope, new Float32Array(100_000).fill(1), 10)).toEqual([]);
+    // 100k file ids in scope, one of them real, some repeated: that file's vectors only.
+    const many = [...Array.from({ length: 100_000 }, (_, i) => `nope_${i}`), 'f3', 'f3'];
+    const inFile = await k.nearest({ vectorStoreIds: ['vs_odd', 'vs_none'], fileIds: many }, q, 500);
+    expect(inFile).toHaveLength(200);
+    expect(new Set(inFile.map((h) => h.fileId))).toEqual(new Set(['f3']));
     expect(await k.nearest(scope, q.subarray(0, DIMS - 1), 10)).toEqual([]);
   });
 
