@@ -5,7 +5,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ChunkInput } from '../../src/knowledge/ports.js';
 import { indexTerms, queryTerms } from '../../src/knowledge/segment.js';
 import { openSQLiteStores, type SQLiteStores } from '../../src/store/sqlite/index.js';
-import { MAX_QUERY_WORDS } from '../../src/store/sqlite/knowledge-index.js';
+import { candidates, EXACT_BELOW, MAX_QUERY_WORDS, SQLiteChunkIndex } from '../../src/store/sqlite/knowledge-index.js';
+import { openDatabase, SCHEMA_VERSION } from '../../src/store/sqlite/schema.js';
+import { hamming, quantize, smallest, wordsOf } from '../../src/store/sqlite/vector-bits.js';
 
 let dir: string;
 let stores: SQLiteStores;
@@ -247,6 +249,294 @@ describe('SQLite chunk index: vectors', () => {
     expect(turned).toBe(true);
     expect(hits.map((h) => `${h.vectorStoreId}/${h.fileId}`)).toEqual(['vs_mine/f_late', 'vs_mine/f_late', 'vs_mine/f_late', 'vs_mine/f', 'vs_mine/f']);
     expect(hits[0]!.score).toBeGreaterThan(hits[3]!.score);
+  });
+});
+
+/** A deterministic generator (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Clustered unit vectors like embeddings' (a smaller bench/knowledge-index.ts set): a common mean
+ * direction, 40 topics, noise 1.5 times a topic's spread; the spread falls as rank^-0.5 over the
+ * dimensions, which a fixed rotation (random signs, a Walsh-Hadamard transform) then mixes, as a
+ * model's principal directions are not the coordinate axes. `dims` a power of 2.
+ */
+function clustered(seed: number, dims: number): () => Float32Array {
+  const rand = rng(seed);
+  const gauss = () => Math.sqrt(-2 * Math.log(rand() || 1e-300)) * Math.cos(2 * Math.PI * rand());
+  const spread = Array.from({ length: dims }, (_, i) => (i + 1) ** -0.5);
+  const total = Math.hypot(...spread);
+  const signs = spread.map(() => (rand() < 0.5 ? -1 : 1));
+  const mean = spread.map(() => gauss() / Math.sqrt(dims));
+  const topics = Array.from({ length: 40 }, () => spread.map((s) => (s / total) * gauss()));
+  return () => {
+    const t = topics[Math.floor(rand() * topics.length)]!;
+    const u = t.map((x, i) => (x + (1.5 * spread[i]! * gauss()) / total) * signs[i]!);
+    for (let h = 1; h < dims; h <<= 1) {
+      for (let i = 0; i < dims; i += h << 1) {
+        for (let j = i; j < i + h; j++) {
+          const x = u[j]!;
+          u[j] = x + u[j + h]!;
+          u[j + h] = x - u[j + h]!;
+        }
+      }
+    }
+    const v = Float32Array.from(u, (x, i) => mean[i]! + x / Math.sqrt(dims));
+    const norm = Math.hypot(...v);
+    return v.map((x) => x / norm);
+  };
+}
+
+const cosine = (a: Float32Array, b: Float32Array): number => {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i]! * b[i]!;
+    na += a[i]! * a[i]!;
+    nb += b[i]! * b[i]!;
+  }
+  return dot / Math.sqrt(na * nb);
+};
+
+/** `count` vectors as files of 200 chunks named `${prefix}0`, `${prefix}1`…; returns them by `file/seq`. */
+async function fill(store: string, prefix: string, count: number, next: () => Float32Array): Promise<Map<string, Float32Array>> {
+  const all = new Map<string, Float32Array>();
+  for (let f = 0; f * 200 < count; f++) {
+    const chunks = Array.from({ length: Math.min(200, count - f * 200) }, (_, seq) => {
+      const vector = next();
+      all.set(`${prefix}${f}/${seq}`, vector);
+      return { seq, text: `${prefix}${f}/${seq}`, terms: 'v', tokens: 1, vector };
+    });
+    await stores.knowledge.replaceFile(store, `${prefix}${f}`, chunks);
+  }
+  return all;
+}
+
+/** The exact top `k` of `vectors` for `q`, as `file/seq` keys. */
+const exactTop = (vectors: Map<string, Float32Array>, q: Float32Array, k: number): string[] =>
+  [...vectors].map(([key, v]) => ({ key, s: cosine(q, v) })).sort((a, b) => b.s - a.s).slice(0, k).map((x) => x.key);
+
+const keys = (hits: { fileId: string; seq: number }[]): string[] => hits.map((h) => `${h.fileId}/${h.seq}`);
+
+describe('SQLite chunk index: approximate vector search (1-bit prefilter, exact rescoring)', () => {
+  const DIMS = 256;
+  const SIZE = Math.max(15_000, 3 * EXACT_BELOW);
+
+  it('finds the exact top 10 on clustered vectors, with exact cosine scores, yielding as it goes', async () => {
+    const k = stores.knowledge;
+    const next = clustered(7, DIMS);
+    const vectors = await fill('vs_ann', 'f', SIZE, next);
+    // Far fewer candidates than vectors are rescored: a prefilter that picked at random would find ~1 in 10.
+    expect(candidates(10, DIMS) / SIZE).toBeLessThan(0.15);
+    let found = 0;
+    const queries = Array.from({ length: 20 }, next);
+    for (const q of queries) {
+      let turned = false;
+      setImmediate(() => {
+        turned = true;
+      });
+      const hits = await k.nearest({ vectorStoreIds: ['vs_ann'] }, q, 10);
+      expect(turned).toBe(true);
+      expect(hits).toHaveLength(10);
+      const truth = exactTop(vectors, q, 10);
+      found += keys(hits).filter((key) => truth.includes(key)).length;
+      // Scores are the true cosines, best first.
+      for (const h of hits) expect(h.score).toBeCloseTo(cosine(q, vectors.get(`${h.fileId}/${h.seq}`)!), 5);
+      expect(hits.map((h) => h.score)).toEqual([...hits.map((h) => h.score)].sort((a, b) => b - a));
+    }
+    expect(found / queries.length).toBeGreaterThanOrEqual(9);
+  });
+
+  it('keeps a narrow or wide file scope exact, even when the nearest vectors lie outside it', async () => {
+    const k = stores.knowledge;
+    const next = clustered(11, DIMS);
+    const q = next();
+    // Outside the scope: copies of the query itself, in another store and in files not in scope.
+    const near = (n: number) => Array.from({ length: n }, (_, seq) => ({ seq, text: 'near', terms: 'v', tokens: 1, vector: q.map((x, i) => x + (i === seq % DIMS ? 1e-3 : 0)) }));
+    await k.replaceFile('vs_scope_other', 'near', near(2000));
+    await k.replaceFile('vs_scope', 'near', near(2000));
+    const mine = await fill('vs_scope', 'm', 2 * EXACT_BELOW, next);
+    await fill('vs_scope', 'x', EXACT_BELOW, next);
+    const narrowFiles = ['m0', 'm3', 'm7'];
+    const narrow = new Map([...mine].filter(([key]) => narrowFiles.includes(key.split('/')[0]!)));
+    const narrowHits = await k.nearest({ vectorStoreIds: ['vs_scope'], fileIds: narrowFiles }, q, 10);
+    expect(keys(narrowHits)).toEqual(exactTop(narrow, q, 10));
+    const wideFiles = [...new Set([...mine.keys()].map((key) => key.split('/')[0]!))];
+    const wide = await k.nearest({ vectorStoreIds: ['vs_scope'], fileIds: wideFiles }, q, 10);
+    expect(wide).toHaveLength(10);
+    expect(wide.every((h) => h.vectorStoreId === 'vs_scope' && wideFiles.includes(h.fileId))).toBe(true);
+    expect(keys(wide).filter((key) => exactTop(mine, q, 10).includes(key)).length).toBeGreaterThanOrEqual(9);
+    // Unscoped, the copies win; the other store's never show.
+    const all = await k.nearest({ vectorStoreIds: ['vs_scope'] }, q, 10);
+    expect(all.every((h) => h.vectorStoreId === 'vs_scope' && h.fileId === 'near')).toBe(true);
+  });
+
+  it('removeFile, replaceFile and removeStore take the vectors’ bits with them', async () => {
+    const k = stores.knowledge;
+    const next = clustered(3, DIMS);
+    const q = next();
+    await fill('vs_rm', 'f', 2 * EXACT_BELOW, next);
+    await k.replaceFile('vs_rm', 'best', [{ seq: 0, text: 'best', terms: 'v', tokens: 1, vector: q }]);
+    expect((await k.nearest({ vectorStoreIds: ['vs_rm'] }, q, 1))[0]!.text).toBe('best');
+    await k.removeFile('vs_rm', 'best');
+    expect((await k.nearest({ vectorStoreIds: ['vs_rm'] }, q, 10)).some((h) => h.fileId === 'best')).toBe(false);
+    await k.replaceFile('vs_rm', 'best', [{ seq: 0, text: 'again', terms: 'v', tokens: 1, vector: q }]);
+    await k.replaceFile('vs_rm', 'best', [{ seq: 0, text: 'no vector now', terms: 'v', tokens: 1 }]);
+    expect((await k.nearest({ vectorStoreIds: ['vs_rm'] }, q, 10)).some((h) => h.fileId === 'best')).toBe(false);
+    const bitsRows = () => stores.db.prepare('SELECT COUNT(*) FROM knowledge_bits').pluck().get();
+    expect(bitsRows()).toBe(2 * EXACT_BELOW / 200);
+    await k.removeStore('vs_rm');
+    expect(bitsRows()).toBe(0);
+    expect(await k.nearest({ vectorStoreIds: ['vs_rm'] }, q, 10)).toEqual([]);
+  });
+
+  it('sees another connection’s writes to a store whose bits it holds', async () => {
+    const k = stores.knowledge;
+    const next = clustered(19, DIMS);
+    const q = next();
+    await fill('vs_cache', 'f', 2 * EXACT_BELOW, next);
+    const before = keys(await k.nearest({ vectorStoreIds: ['vs_cache'] }, q, 3));
+    const db = openDatabase(stores.db.name);
+    try {
+      const other = new SQLiteChunkIndex(db);
+      await other.replaceFile('vs_cache', 'late', [{ seq: 0, text: 'late', terms: 'v', tokens: 1, vector: q }]);
+      expect(keys(await k.nearest({ vectorStoreIds: ['vs_cache'] }, q, 3))).toEqual(['late/0', ...before.slice(0, 2)]);
+      await other.removeFile('vs_cache', 'late');
+      await other.removeFile('vs_cache', before[0]!.split('/')[0]!);
+      const after = await k.nearest({ vectorStoreIds: ['vs_cache'] }, q, 10);
+      expect(after.some((h) => h.fileId === 'late' || h.fileId === before[0]!.split('/')[0])).toBe(false);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('never returns vectors without a direction, and refuses absurd queries quietly', async () => {
+    const k = stores.knowledge;
+    const next = clustered(5, DIMS);
+    await fill('vs_odd', 'f', EXACT_BELOW + 1000, next);
+    const q = next();
+    const bad = [new Float32Array(DIMS), q.map((x, i) => (i === 0 ? Number.NaN : x)), q.map((x, i) => (i === 0 ? Number.POSITIVE_INFINITY : x))];
+    await k.replaceFile('vs_odd', 'bad', bad.map((vector, seq) => ({ seq, text: 'bad', terms: 'v', tokens: 1, vector })));
+    const scope = { vectorStoreIds: ['vs_odd'] };
+    // Asked for more than there are: every vector with a direction, exactly ordered, the bad ones never.
+    const every = await k.nearest(scope, q, 1e12);
+    expect(every).toHaveLength(EXACT_BELOW + 1000);
+    expect(every.some((h) => h.fileId === 'bad')).toBe(false);
+    expect(every.map((h) => h.score)).toEqual([...every.map((h) => h.score)].sort((a, b) => b - a));
+    for (const v of bad) expect(await k.nearest(scope, v, 10)).toEqual([]);
+    // A query of another length, however long, matches no vector.
+    expect(await k.nearest(scope, new Float32Array(100_000).fill(1), 10)).toEqual([]);
+    // 100k file ids in scope, one of them real, some repeated: that file's vectors only.
+    const many = [...Array.from({ length: 100_000 }, (_, i) => `nope_${i}`), 'f3', 'f3'];
+    const inFile = await k.nearest({ vectorStoreIds: ['vs_odd', 'vs_none'], fileIds: many }, q, 500);
+    expect(inFile).toHaveLength(200);
+    expect(new Set(inFile.map((h) => h.fileId))).toEqual(new Set(['f3']));
+    expect(await k.nearest(scope, q.subarray(0, DIMS - 1), 10)).toEqual([]);
+  });
+
+  it('an old database (vectors without bits) is still searched, and gets its bits on its first search', async () => {
+    const old = mkdtempSync(join(tmpdir(), 'baimo-kindex-old-'));
+    try {
+      const next = clustered(13, DIMS);
+      const vectors = new Map<string, Float32Array>();
+      let s = openSQLiteStores(old);
+      for (let f = 0; f < 40; f++) {
+        const chunks = Array.from({ length: 200 }, (_, seq) => {
+          const vector = next();
+          vectors.set(`f${f}/${seq}`, vector);
+          return { seq, text: `f${f}/${seq}`, terms: 'v', tokens: 1, vector };
+        });
+        await s.knowledge.replaceFile('vs_old', `f${f}`, chunks);
+      }
+      // The file as the previous schema version left it: no bits table, no quantized column.
+      s.db.exec(`DROP TABLE knowledge_bits; ALTER TABLE knowledge_stores DROP COLUMN quantized; ALTER TABLE knowledge_stores DROP COLUMN bits_version; PRAGMA user_version = ${SCHEMA_VERSION - 1}`);
+      s.close();
+      s = openSQLiteStores(old);
+      try {
+        expect(s.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+        const q = next();
+        const truth = exactTop(vectors, q, 10);
+        // The first search is the exact scan (the bits are being written meanwhile).
+        expect(keys(await s.knowledge.nearest({ vectorStoreIds: ['vs_old'] }, q, 10))).toEqual(truth);
+        await s.knowledge.settled();
+        expect(s.db.prepare('SELECT quantized FROM knowledge_stores').pluck().all()).toEqual([1]);
+        expect(s.db.prepare('SELECT SUM(length(ids)) / 8 FROM knowledge_bits').pluck().get()).toBe(8000);
+        const again = await s.knowledge.nearest({ vectorStoreIds: ['vs_old'] }, q, 10);
+        expect(keys(again).filter((key) => truth.includes(key)).length).toBeGreaterThanOrEqual(9);
+        // Files written after the migration get their bits as they are written.
+        await s.knowledge.replaceFile('vs_old', 'new', [{ seq: 0, text: 'new', terms: 'v', tokens: 1, vector: q }]);
+        expect((await s.knowledge.nearest({ vectorStoreIds: ['vs_old'] }, q, 1))[0]!.text).toBe('new');
+      } finally {
+        s.close();
+      }
+    } finally {
+      rmSync(old, { recursive: true, force: true });
+    }
+  });
+
+  it('a store removed while its bits are being written stays removed', async () => {
+    const old = mkdtempSync(join(tmpdir(), 'baimo-kindex-old-'));
+    try {
+      let s = openSQLiteStores(old);
+      const next = clustered(17, DIMS);
+      for (let f = 0; f < 30; f++) await s.knowledge.replaceFile('vs_gone', `f${f}`, Array.from({ length: 200 }, (_, seq) => ({ seq, text: 't', terms: 'v', tokens: 1, vector: next() })));
+      s.db.exec(`DROP TABLE knowledge_bits; ALTER TABLE knowledge_stores DROP COLUMN quantized; ALTER TABLE knowledge_stores DROP COLUMN bits_version; PRAGMA user_version = ${SCHEMA_VERSION - 1}`);
+      s.close();
+      s = openSQLiteStores(old);
+      try {
+        const q = next();
+        expect(await s.knowledge.nearest({ vectorStoreIds: ['vs_gone'] }, q, 10)).toHaveLength(10);
+        await s.knowledge.removeStore('vs_gone');
+        // A new store may be given the old one's id; the fill must not write into it.
+        await s.knowledge.replaceFile('vs_new', 'f', [{ seq: 0, text: 'n', terms: 'v', tokens: 1, vector: q }]);
+        await s.knowledge.settled();
+        expect(s.db.prepare('SELECT COUNT(*) FROM knowledge_bits').pluck().get()).toBe(1);
+        expect(keys(await s.knowledge.nearest({ vectorStoreIds: ['vs_new'] }, q, 10))).toEqual(['f/0']);
+        expect(await s.knowledge.nearest({ vectorStoreIds: ['vs_gone'] }, q, 10)).toEqual([]);
+      } finally {
+        s.close();
+      }
+    } finally {
+      rmSync(old, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('vector bits', () => {
+  it('counts differing signs for any number of words, and picks the smallest distances', () => {
+    const rand = rng(1);
+    for (const dims of [1, 31, 32, 33, 64, 100, 200, 256, 1000]) {
+      const words = Math.ceil(dims / 32);
+      const vs = Array.from({ length: 5 }, () => Float32Array.from({ length: dims }, () => rand() - 0.5));
+      const packed = new Uint32Array(vs.length * words);
+      vs.forEach((v, i) => quantize(v, packed, i * words));
+      const q = Float32Array.from({ length: dims }, () => rand() - 0.5);
+      const qb = new Uint32Array(words);
+      quantize(q, qb, 0);
+      const out = new Uint32Array(vs.length + 1);
+      hamming(packed, vs.length, qb, out, 1);
+      expect([...out.subarray(1)], `${dims}`).toEqual(vs.map((v) => v.reduce((n, x, i) => n + (x > 0 !== q[i]! > 0 ? 1 : 0), 0)));
+    }
+    const dist = Uint32Array.from([5, 1, 3, 1, 0, 9, 3, 3]);
+    expect(smallest(dist, dist.length, 3, 9)).toEqual([1, 3, 4]);
+    // Ties at the cut-off: the first ones.
+    expect(smallest(dist, dist.length, 5, 9)).toEqual([1, 2, 3, 4, 6]);
+    expect(smallest(dist, dist.length, 100, 9)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(smallest(dist, 0, 3, 9)).toEqual([]);
+    // A BLOB at an odd offset is read the same.
+    const b = Buffer.alloc(9);
+    b.writeUInt32LE(0xdeadbeef, 1);
+    b.writeUInt32LE(7, 5);
+    expect([...wordsOf(b.subarray(1))]).toEqual([0xdeadbeef, 7]);
   });
 });
 

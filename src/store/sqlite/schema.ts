@@ -295,6 +295,23 @@ export const MIGRATIONS: readonly string[] = [
    INSERT INTO eval_judgements (seq, ts, key_id, model_a, model_b, winner)
      SELECT id, ts, key_id, model_a, model_b, winner FROM arena_votes ORDER BY id;
    DROP TABLE arena_votes;`,
+  // A 1-bit-per-dimension copy of the chunk index's vectors for the approximate vector search
+  // (knowledge-index.ts): one row per store, file and vector length, written with the file's
+  // vectors. `ids` holds the chunk ids (float64s), `bits` their sign bits (32-bit words per
+  // vector). A store from before this migration has quantized = 0: its first vector search
+  // fills its rows in the background, a file per transaction, and searches it exactly meanwhile.
+  // bits_version: random, new with each write of a store's bits (what cached bits are checked against).
+  `CREATE TABLE knowledge_bits (
+     id INTEGER PRIMARY KEY,
+     store_id INTEGER NOT NULL,
+     file_id TEXT NOT NULL,
+     dims INTEGER NOT NULL,
+     ids BLOB NOT NULL,
+     bits BLOB NOT NULL
+   );
+   CREATE UNIQUE INDEX knowledge_bits_file ON knowledge_bits (store_id, file_id, dims);
+   ALTER TABLE knowledge_stores ADD COLUMN quantized INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE knowledge_stores ADD COLUMN bits_version INTEGER NOT NULL DEFAULT 0;`
 ];
 
 /** The schema this hub writes (PRAGMA user_version once migrated). */
