@@ -1,0 +1,138 @@
+/**
+ * Review of the work merged on 6 December (arena votes as human judgements, the PostgreSQL move of
+ * `arena_votes` into `eval_judgements`, `/metrics` across `--workers`): each confirmed finding as a
+ * test that failed before its fix, and the rolling-upgrade questions the review asked, answered by
+ * tests against this machine's PostgreSQL.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIGRATIONS, migrate, TYPES } from '../src/store/postgres/schema.js';
+import { startSharedTestHub, startTestHub } from './helpers/hub.js';
+import type { TestHub } from './helpers/hub.js';
+import { createTestDatabase } from './helpers/pg.js';
+import type { TestDatabase } from './helpers/pg.js';
+
+const ADMIN = 'sk-baimo-admin-review-today-00000';
+const YAML = "providers:\n  m: { baseURL: 'http://127.0.0.1:9/v1' }\nmodels:\n  chat: { deployments: [{ provider: m, model: x }] }\n";
+const ENV = { BAIMO_AUTH: 'required', BAIMO_ADMIN_KEY: ADMIN };
+
+const dbs: TestDatabase[] = [];
+afterAll(async () => {
+  for (const db of dbs) await db.drop();
+});
+
+async function get(url: string, path: string, key = ADMIN) {
+  const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${key}` } });
+  const text = await res.text();
+  return { status: res.status, text, body: JSON.parse(text) as Record<string, any> };
+}
+
+describe('GET /v1/evals/judgements with hostile query values, on both stores', () => {
+  const hubs: [string, TestHub<any>][] = [];
+  beforeAll(async () => {
+    const db = await createTestDatabase();
+    dbs.push(db);
+    hubs.push(['embedded', await startTestHub(YAML, ENV)], ['PostgreSQL', await startSharedTestHub(YAML, { databaseUrl: db.url }, ENV)]);
+  }, 30_000);
+  afterAll(async () => {
+    for (const [, h] of hubs) await h.dispose();
+  });
+
+  // Finding: on PostgreSQL a NUL in `model=` reached the query and PostgreSQL refused it (text
+  // holds no NUL): a 500 "internal error" where the client sent a bad value.
+  it('a model filter with a NUL or another control character is a 400 naming the parameter, never a 500', async () => {
+    for (const [name, hub] of hubs) {
+      for (const q of ['model=%00', 'model=m%2Fa%00', 'model=m%2Fa%0D%0AX-Injected%3A%201', 'model=%7F']) {
+        const r = await get(hub.url, `/v1/evals/judgements?${q}`);
+        expect({ name, q, status: r.status }).toEqual({ name, q, status: 400 });
+        expect(r.body.error).toMatchObject({ type: 'invalid_request_error', param: 'model' });
+        expect(r.text).not.toContain('\r\n');
+      }
+      // A filter a model name may hold still lists (nothing voted yet: an empty page).
+      const ok = await get(hub.url, `/v1/evals/judgements?model=${encodeURIComponent('m/模型 v2')}`);
+      expect({ name, status: ok.status, data: ok.body.data }).toEqual({ name, status: 200, data: [] });
+    }
+  });
+});
+
+describe('the PostgreSQL move of arena_votes during a rolling upgrade', () => {
+  /** A database at the schema just before the judgements migration, with `votes` old votes. */
+  async function oldDatabase(votes: number) {
+    const db = await createTestDatabase();
+    dbs.push(db);
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    const v = MIGRATIONS.findIndex((m) => m.includes('CREATE TABLE eval_judgements'));
+    expect(v).toBeGreaterThan(0);
+    await c.query('CREATE TABLE baimo_schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
+    for (let i = 0; i < v; i++) {
+      await c.query(MIGRATIONS[i]!);
+      await c.query('INSERT INTO baimo_schema_migrations (version) VALUES ($1)', [i + 1]);
+    }
+    // The old code's insert, as a replica of the previous version sends it.
+    for (let i = 0; i < votes; i++) await c.query("INSERT INTO arena_votes (ts, model_a, model_b, winner, key_id) VALUES ($1, 'm/a', 'm/b', 'a', NULL)", [i]);
+    return { db, c, version: v };
+  }
+
+  const waitFor = async (c: pg.Client, waiting: number) => {
+    for (let i = 0; i < 500; i++) {
+      const r = await c.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND locktype = 'relation'");
+      if (r.rows[0]!.n >= waiting) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error(`never saw ${waiting} waiting lock(s)`);
+  };
+
+  it('two new replicas starting at once move the votes once; an old replica voting mid-move lands after them', async () => {
+    const { db, c } = await oldDatabase(5);
+    const reader = new pg.Client({ connectionString: db.url });
+    const old = new pg.Client({ connectionString: db.url });
+    await reader.connect();
+    await old.connect();
+    const pools = [0, 1].map(() => new pg.Pool({ connectionString: db.url, types: TYPES }));
+    try {
+      // An old replica's leaderboard read in progress holds the move at its DROP TABLE…
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM arena_votes');
+      const moves = pools.map((p) => migrate(p, db.url));
+      await waitFor(c, 1);
+      // …while another old replica casts a vote: it waits behind the move's lock on the table.
+      const vote = old.query("INSERT INTO arena_votes (ts, model_a, model_b, winner, key_id) VALUES (99, 'm/old', 'm/b', 'b', 'key_old')");
+      await waitFor(c, 2);
+      await reader.query('COMMIT');
+      // One replica applied the move, the other found it done.
+      expect((await Promise.all(moves)).sort()).toEqual([0, 1]);
+      // The waiting insert resolved `arena_votes` again, to the view, and went through it.
+      await vote;
+      const rows = (await c.query('SELECT seq::int4 AS seq, ts::int4 AS ts, model_a, key_id FROM eval_judgements ORDER BY seq')).rows;
+      expect(rows.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(rows.at(-1)).toEqual({ seq: 6, ts: 99, model_a: 'm/old', key_id: 'key_old' });
+      // The old replica's read through the view sees every vote, in the order cast.
+      expect((await old.query('SELECT model_a FROM arena_votes ORDER BY id')).rows.map((r) => r.model_a)).toEqual(['m/a', 'm/a', 'm/a', 'm/a', 'm/a', 'm/old']);
+    } finally {
+      await reader.end();
+      await old.end();
+      await c.end();
+      for (const p of pools) await p.end();
+    }
+  }, 60_000);
+
+  it('a move that fails half-way leaves arena_votes as it was, and the next start moves it', async () => {
+    const { db, c, version } = await oldDatabase(3);
+    const pool = new pg.Pool({ connectionString: db.url, types: TYPES });
+    try {
+      // Something in the way of the migration's last index (an operator's own object of that name).
+      await c.query('CREATE TABLE in_the_way (x int); CREATE INDEX eval_judgements_model_b ON in_the_way (x)');
+      await expect(migrate(pool, db.url)).rejects.toThrow(/eval_judgements_model_b/);
+      expect((await c.query("SELECT relkind FROM pg_class WHERE relname IN ('arena_votes', 'eval_judgements') ORDER BY relname")).rows).toEqual([{ relkind: 'r' }]);
+      expect((await c.query('SELECT count(*)::int AS n FROM arena_votes')).rows[0]).toEqual({ n: 3 });
+      expect((await c.query('SELECT max(version) AS v FROM baimo_schema_migrations')).rows[0]).toEqual({ v: version });
+      await c.query('DROP TABLE in_the_way');
+      expect(await migrate(pool, db.url)).toBe(MIGRATIONS.length - version);
+      expect((await c.query('SELECT count(*)::int AS n FROM eval_judgements')).rows[0]).toEqual({ n: 3 });
+    } finally {
+      await c.end();
+      await pool.end();
+    }
+  }, 60_000);
+});
