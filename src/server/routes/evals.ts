@@ -38,6 +38,8 @@ const submitSchema = z
   })
   .strict();
 
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+
 function badRequest(message: string, param: string | null = null): HubError {
   return new HubError('bad_request', message, param === null ? {} : { param });
 }
@@ -122,6 +124,8 @@ async function listJudgements(ctx: HubContext, method: string, query: URLSearchP
   if (after !== undefined && !JUDGEMENT_ID.test(after)) throw badRequest(`Invalid 'after': expected a judgement id (jdg_…).`, 'after');
   const model = query.get('model') || undefined;
   if (model !== undefined && model.length > MAX_MODEL_NAME) throw badRequest(`Invalid 'model': ${MODEL_NAME_TOO_LONG}`, 'model');
+  // No model name holds one (a vote naming one is refused), and PostgreSQL refuses a NUL in a query's text.
+  if (model !== undefined && CONTROL_CHARS.test(model)) throw badRequest(`Invalid 'model': a model name has no control characters.`, 'model');
   const page = await ctx.stores.judgements.listJudgements({ owner, model, limit: Math.min(pageLimit(query, 20), 100), after });
   sendJSON(res, 200, { object: 'list', data: page.data.map(judgementObject), first_id: page.data[0]?.id ?? null, last_id: page.data.at(-1)?.id ?? null, has_more: page.hasMore });
 }
