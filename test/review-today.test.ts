@@ -53,6 +53,25 @@ describe('GET /v1/evals/judgements with hostile query values, on both stores', (
       expect({ name, status: ok.status, data: ok.body.data }).toEqual({ name, status: 200, data: [] });
     }
   });
+
+  // Finding (the same, on the runs beside them): a NUL in a run id or a page cursor was a 500 on PostgreSQL.
+  it('a run id or a cursor with a NUL is a 404 or a 400 on both stores, never a 500', async () => {
+    for (const [name, hub] of hubs) {
+      for (const [path, status] of [
+        ['/v1/evals/runs/run%00x', 404],
+        ['/v1/evals/runs/run%00x/results', 404],
+        ['/v1/evals/runs/run%00x/report?format=html', 404],
+        ['/v1/evals/compare?a=run%00x&b=run%00y', 404],
+        ['/v1/evals/runs?after=%00', 400],
+      ] as const) {
+        const r = await get(hub.url, path);
+        expect({ name, path, status: r.status }).toEqual({ name, path, status });
+        expect(r.body.error.type).toBe('invalid_request_error');
+      }
+      const cancel = await fetch(`${hub.url}/v1/evals/runs/run%00x/cancel`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } });
+      expect({ name, status: cancel.status }).toEqual({ name, status: 404 });
+    }
+  });
 });
 
 describe('the PostgreSQL move of arena_votes during a rolling upgrade', () => {

@@ -44,6 +44,13 @@ function badRequest(message: string, param: string | null = null): HubError {
   return new HubError('bad_request', message, param === null ? {} : { param });
 }
 
+/** `after=`: the last id or cell key of the previous page; none holds a control character (PostgreSQL refuses a NUL). */
+function cursor(query: URLSearchParams): string | undefined {
+  const after = query.get('after') || undefined;
+  if (after !== undefined && CONTROL_CHARS.test(after)) throw badRequest(`Invalid 'after': expected the last id of the previous page.`, 'after');
+  return after;
+}
+
 function noSuchRun(id: string): HubError {
   return new HubError('not_found', `No such eval run: ${id.slice(0, 200)}`, { param: 'id' });
 }
@@ -229,7 +236,7 @@ export async function evalsApi(ctx: HubContext, req: IncomingMessage, res: Serve
       });
       const reports = await Promise.all(
         ids.map(async (id) => {
-          const run = await store.get(id, owner);
+          const run = CONTROL_CHARS.test(id) ? undefined : await store.get(id, owner);
           if (!run) throw noSuchRun(id);
           return jsonReport(await evals.runResult(run));
         }),
@@ -239,13 +246,15 @@ export async function evalsApi(ctx: HubContext, req: IncomingMessage, res: Serve
     if (rest === '/runs' || rest === '/runs/') {
       if (method === 'POST') return await submit(ctx, evals, req, res, principal);
       if (method !== 'GET') throw notAllowed(method, 'GET, POST');
-      const page = await store.list({ owner, limit: pageLimit(query, 20), after: query.get('after') || undefined });
+      const page = await store.list({ owner, limit: pageLimit(query, 20), after: cursor(query) });
       return sendJSON(res, 200, { object: 'list', data: page.data.map((r) => runObject(r)), first_id: page.data[0]?.id ?? null, last_id: page.data.at(-1)?.id ?? null, has_more: page.hasMore });
     }
     const parts = rest.startsWith('/runs/') ? rest.slice('/runs/'.length).split('/') : [];
     const id = parts[0] ?? '';
     if (id === '' || parts.length > 2) throw new HubError('not_found', `Unknown request URL: ${method} /v1/evals${rest.slice(0, 200)}.`, { code: 'unknown_url' });
     const sub = parts[1];
+    // No run id holds a control character, and PostgreSQL refuses a NUL in a query's text: absent, as any unknown id.
+    if (CONTROL_CHARS.test(id)) throw noSuchRun(id);
     if (sub === 'cancel') {
       if (method !== 'POST') throw notAllowed(method, 'POST');
       req.resume();
@@ -258,7 +267,7 @@ export async function evalsApi(ctx: HubContext, req: IncomingMessage, res: Serve
     if (!run) throw noSuchRun(id);
     if (sub === undefined) return sendJSON(res, 200, runObject(run, await stats(evals, run)));
     if (sub === 'results') {
-      const page = await store.results(id, { limit: pageLimit(query, 100), after: query.get('after') || undefined });
+      const page = await store.results(id, { limit: pageLimit(query, 100), after: cursor(query) });
       return sendJSON(res, 200, { object: 'list', data: page.data.map(resultObject), first_id: page.data[0]?.key ?? null, last_id: page.data.at(-1)?.key ?? null, has_more: page.hasMore });
     }
     if (sub === 'report') {
