@@ -4,8 +4,12 @@
  * test that failed before its fix, and the rolling-upgrade questions the review asked, answered by
  * tests against this machine's PostgreSQL.
  */
+import type { Worker } from 'node:cluster';
 import pg from 'pg';
+import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MetricsRelay } from '../src/server/worker-metrics.js';
+import type { MetricsJSON } from '../src/usage/metrics.js';
 import { MIGRATIONS, migrate, TYPES } from '../src/store/postgres/schema.js';
 import { startSharedTestHub, startTestHub } from './helpers/hub.js';
 import type { TestHub } from './helpers/hub.js';
@@ -154,4 +158,80 @@ describe('the PostgreSQL move of arena_votes during a rolling upgrade', () => {
       await pool.end();
     }
   }, 60_000);
+});
+
+/**
+ * The primary's relay with workers that are objects here: each has its own registry with one
+ * counter and one gauge, answers the relay's questions as a worker's IPC handler does (or stays
+ * silent), and a scrape adds the scraped one's own metrics to what the relay sends back, as
+ * usage/metrics.ts does.
+ */
+describe('/metrics across workers: counters never go down between scrapes', () => {
+  class FakeWorker {
+    readonly registry = new Registry();
+    readonly requests = new Counter({ name: 'baimo_requests_total', help: 'h', registers: [this.registry] });
+    readonly inFlight = new Gauge({ name: 'baimo_deployment_in_flight', help: 'h', registers: [this.registry] });
+    silent = false;
+    connected = true;
+    relay!: MetricsRelay;
+    private answer?: (m: { metrics: MetricsJSON[]; missing: number }) => void;
+    isConnected() {
+      return this.connected;
+    }
+    send(m: { baimo: string; id: number; metrics?: MetricsJSON[]; missing?: number }, done?: () => void) {
+      done?.();
+      if (m.baimo === 'metrics-collect' && !this.silent) {
+        void this.registry.getMetricsAsJSON().then((metrics) => this.relay.handle(this as unknown as Worker, JSON.parse(JSON.stringify({ baimo: 'metrics-collected', id: m.id, metrics }))));
+      }
+      if (m.baimo === 'metrics-scraped') this.answer?.(m as { metrics: MetricsJSON[]; missing: number });
+      return true;
+    }
+    /** One scrape reaching this worker: the total of baimo_requests_total, and the missing count. */
+    async scrape(): Promise<{ total: number; missing: number }> {
+      const own = await this.registry.getMetricsAsJSON();
+      const answered = new Promise<{ metrics: MetricsJSON[]; missing: number }>((resolve) => (this.answer = resolve));
+      this.relay.handle(this as unknown as Worker, { baimo: 'metrics-scrape', id: 1 });
+      const { metrics, missing } = await answered;
+      const all = await AggregatorRegistry.aggregate([own, ...metrics]).getMetricsAsJSON();
+      const total = all.find((m) => m.name === 'baimo_requests_total')?.values.reduce((n, v) => n + v.value, 0) ?? 0;
+      return { total, missing };
+    }
+  }
+
+  it('a worker slow to answer, then one replaced, never makes the summed counters dip (Prometheus would read a reset)', async () => {
+    const live: FakeWorker[] = [new FakeWorker(), new FakeWorker(), new FakeWorker()];
+    const relay = new MetricsRelay(3, () => live.filter((w) => w.connected) as unknown as Worker[]);
+    for (const w of live) w.relay = relay;
+    const [a, b, c] = live as [FakeWorker, FakeWorker, FakeWorker];
+    a.requests.inc(10);
+    b.requests.inc(100);
+    c.requests.inc(1000);
+    b.inFlight.set(4);
+    const seen: number[] = [];
+    const first = await a.scrape();
+    expect(first).toEqual({ total: 1110, missing: 0 });
+    seen.push(first.total);
+
+    // B is busy past the relay's wait: its last answer stands in, and the scrape says it was late.
+    b.silent = true;
+    a.requests.inc(1);
+    const slow = await c.scrape();
+    expect(slow.missing).toBe(1);
+    seen.push(slow.total);
+
+    // B dies (its 100 requests happened) and a new worker takes its slot with nothing counted yet.
+    b.connected = false;
+    relay.gone(b as unknown as Worker);
+    const d = new FakeWorker();
+    d.relay = relay;
+    live[1] = d;
+    c.requests.inc(1);
+    seen.push((await a.scrape()).total);
+    d.requests.inc(5);
+    seen.push((await d.scrape()).total);
+    seen.push((await c.scrape()).total);
+
+    // Every scrape's total at least the one before: no false reset for rate() and increase().
+    expect(seen).toEqual([1110, 1111, 1112, 1117, 1117]);
+  });
 });
