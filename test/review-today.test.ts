@@ -187,14 +187,14 @@ describe('/metrics across workers: counters never go down between scrapes', () =
       return true;
     }
     /** One scrape reaching this worker: the total of baimo_requests_total, and the missing count. */
-    async scrape(): Promise<{ total: number; missing: number }> {
+    async scrape(): Promise<{ total: number; missing: number; inFlight: number }> {
       const own = await this.registry.getMetricsAsJSON();
       const answered = new Promise<{ metrics: MetricsJSON[]; missing: number }>((resolve) => (this.answer = resolve));
       this.relay.handle(this as unknown as Worker, { baimo: 'metrics-scrape', id: 1 });
       const { metrics, missing } = await answered;
       const all = await AggregatorRegistry.aggregate([own, ...metrics]).getMetricsAsJSON();
-      const total = all.find((m) => m.name === 'baimo_requests_total')?.values.reduce((n, v) => n + v.value, 0) ?? 0;
-      return { total, missing };
+      const sum = (name: string) => all.find((m) => m.name === name)?.values.reduce((n, v) => n + v.value, 0) ?? 0;
+      return { total: sum('baimo_requests_total'), missing, inFlight: sum('baimo_deployment_in_flight') };
     }
   }
 
@@ -209,14 +209,14 @@ describe('/metrics across workers: counters never go down between scrapes', () =
     b.inFlight.set(4);
     const seen: number[] = [];
     const first = await a.scrape();
-    expect(first).toEqual({ total: 1110, missing: 0 });
+    expect(first).toEqual({ total: 1110, missing: 0, inFlight: 4 });
     seen.push(first.total);
 
     // B is busy past the relay's wait: its last answer stands in, and the scrape says it was late.
     b.silent = true;
     a.requests.inc(1);
     const slow = await c.scrape();
-    expect(slow.missing).toBe(1);
+    expect(slow).toMatchObject({ missing: 1, inFlight: 4 });
     seen.push(slow.total);
 
     // B dies (its 100 requests happened) and a new worker takes its slot with nothing counted yet.
@@ -226,12 +226,28 @@ describe('/metrics across workers: counters never go down between scrapes', () =
     d.relay = relay;
     live[1] = d;
     c.requests.inc(1);
-    seen.push((await a.scrape()).total);
+    const replaced = await a.scrape();
+    // What B counted stays; what it had in flight does not.
+    expect(replaced).toMatchObject({ missing: 0, inFlight: 0 });
+    seen.push(replaced.total);
     d.requests.inc(5);
     seen.push((await d.scrape()).total);
     seen.push((await c.scrape()).total);
+    // Two more exits, one after the other (their counts kept and summed into one part).
+    for (const i of [1, 2]) {
+      const gone = live[i]!;
+      gone.requests.inc(1);
+      await c.scrape();
+      gone.connected = false;
+      relay.gone(gone as unknown as Worker);
+      const next = new FakeWorker();
+      next.relay = relay;
+      live[i] = next;
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    seen.push((await a.scrape()).total);
 
     // Every scrape's total at least the one before: no false reset for rate() and increase().
-    expect(seen).toEqual([1110, 1111, 1112, 1117, 1117]);
+    expect(seen).toEqual([1110, 1111, 1112, 1117, 1117, 1119]);
   });
 });

@@ -227,7 +227,7 @@ export class Metrics {
     const all = AggregatorRegistry.aggregate([own, ...others.metrics]);
     new Gauge({
       name: 'baimo_metrics_workers_missing',
-      help: 'Workers whose metrics this scrape lacks: not answering within a second, or being replaced. Counters then dip, which Prometheus reads as a reset.',
+      help: 'Workers whose current metrics this scrape lacks: not answering within a second (their last answer stands in), or being replaced (what the one before counted stays).',
       registers: [all],
     }).set(others.missing);
     return all.metrics();
