@@ -8,8 +8,10 @@ import type { Worker } from 'node:cluster';
 import pg from 'pg';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assembleFrom } from '../src/server/assemble.js';
 import { MetricsRelay } from '../src/server/worker-metrics.js';
-import type { MetricsJSON } from '../src/usage/metrics.js';
+import { Metrics } from '../src/usage/metrics.js';
+import type { MetricsGroup, MetricsJSON } from '../src/usage/metrics.js';
 import { MIGRATIONS, migrate, TYPES } from '../src/store/postgres/schema.js';
 import { startSharedTestHub, startTestHub } from './helpers/hub.js';
 import type { TestHub } from './helpers/hub.js';
@@ -249,5 +251,44 @@ describe('/metrics across workers: counters never go down between scrapes', () =
 
     // Every scrape's total at least the one before: no false reset for rate() and increase().
     expect(seen).toEqual([1110, 1111, 1112, 1117, 1117, 1119]);
+  });
+});
+
+describe('/metrics across workers: a flood of scrapes', () => {
+  // Finding: each scrape read its own registry and summed every worker's metrics again, however
+  // many were being answered at once; on a big registry (2,000 models: 8 MB of metrics per
+  // worker, over a second to sum) a burst of scrapes, which need no key where metricsAuth is
+  // none, held the worker's event loop for as many seconds as there were scrapes.
+  it('scrapes that arrive while one is being put together share its answer', async () => {
+    const { registry } = assembleFrom({}, []);
+    let asked = 0;
+    const waiting: (() => void)[] = [];
+    const release = () => waiting.splice(0).forEach((go) => go());
+    const group: MetricsGroup = {
+      member: '1',
+      serve: () => {},
+      others: async () => {
+        asked++;
+        await new Promise<void>((resolve) => waiting.push(resolve));
+        return { metrics: [], missing: 1 };
+      },
+    };
+    const metrics = new Metrics(registry, group);
+    let reads = 0;
+    const read = metrics.registry.getMetricsAsJSON.bind(metrics.registry);
+    metrics.registry.getMetricsAsJSON = () => (reads++, read());
+    const burst = Array.from({ length: 50 }, () => metrics.text());
+    await new Promise((resolve) => setImmediate(resolve));
+    release();
+    const texts = await Promise.all(burst);
+    expect(new Set(texts).size).toBe(1);
+    expect(texts[0]).toMatch(/^baimo_metrics_workers_missing 1$/m);
+    expect({ asked, reads }).toEqual({ asked: 1, reads: 1 });
+    // A scrape after those is put together afresh.
+    const later = metrics.text();
+    await new Promise((resolve) => setImmediate(resolve));
+    release();
+    await later;
+    expect({ asked, reads }).toEqual({ asked: 2, reads: 2 });
   });
 });
