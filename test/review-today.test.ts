@@ -60,6 +60,38 @@ describe('GET /v1/evals/judgements with hostile query values, on both stores', (
     }
   });
 
+  // Finding: a page of judgements held up to 100 of them, each up to 3 × 32 KB of text, which
+  // JSON can grow sixfold (a control character is written \u0001): a key could have 100 such
+  // votes listed at once as a ~60 MB answer, again for every request in parallel.
+  it('a page of judgements is bounded in bytes whatever their texts hold; paging still returns each once', async () => {
+    for (const [name, hub] of hubs) {
+      const key = ((await (await fetch(`${hub.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'hoarder' }) })).json()) as { key: string }).key;
+      const text = (c: string) => c.repeat(32 * 1024);
+      for (let i = 0; i < 30; i++) {
+        const r = await fetch(`${hub.url}/v1/arena/votes`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ models: ['m/a', 'chat'], winner: 'a', prompt: text('\u0001'), answers: [text('\u0002'), text('"')] }),
+        });
+        expect(r.status).toBe(201);
+      }
+      const seen: string[] = [];
+      let after = '';
+      for (let pages = 0; pages < 30; pages++) {
+        const r = await get(hub.url, `/v1/evals/judgements?limit=100${after}`, key);
+        expect(r.status).toBe(200);
+        expect({ name, bytes: r.text.length <= 8 * 1024 * 1024 }).toEqual({ name, bytes: true });
+        expect(r.body.data.length).toBeGreaterThan(0);
+        seen.push(...r.body.data.map((j: Record<string, any>) => j.id));
+        // Whole judgements: a page leaves the rest to the next, it never cuts one.
+        expect(r.body.data.every((j: Record<string, any>) => j.prompt.length === 32 * 1024)).toBe(true);
+        if (!r.body.has_more) break;
+        after = `&after=${r.body.last_id}`;
+      }
+      expect({ name, count: seen.length, distinct: new Set(seen).size }).toEqual({ name, count: 30, distinct: 30 });
+    }
+  }, 60_000);
+
   // Finding (the same, on the runs beside them): a NUL in a run id or a page cursor was a 500 on PostgreSQL.
   it('a run id or a cursor with a NUL is a 404 or a 400 on both stores, never a 500', async () => {
     for (const [name, hub] of hubs) {

@@ -134,8 +134,24 @@ async function listJudgements(ctx: HubContext, method: string, query: URLSearchP
   // No model name holds one (a vote naming one is refused), and PostgreSQL refuses a NUL in a query's text.
   if (model !== undefined && CONTROL_CHARS.test(model)) throw badRequest(`Invalid 'model': a model name has no control characters.`, 'model');
   const page = await ctx.stores.judgements.listJudgements({ owner, model, limit: Math.min(pageLimit(query, 20), 100), after });
-  sendJSON(res, 200, { object: 'list', data: page.data.map(judgementObject), first_id: page.data[0]?.id ?? null, last_id: page.data.at(-1)?.id ?? null, has_more: page.hasMore });
+  // Whole judgements up to a page's bytes (at least one): their texts, 96 KB a judgement as
+  // stored, JSON may write six times larger (a control character as \u0001).
+  const data: string[] = [];
+  let bytes = 0;
+  for (const j of page.data) {
+    const text = JSON.stringify(judgementObject(j));
+    if (data.length > 0 && bytes + text.length > JUDGEMENT_PAGE_BYTES) break;
+    data.push(text);
+    bytes += text.length;
+  }
+  const shown = page.data.slice(0, data.length);
+  const hasMore = page.hasMore || shown.length < page.data.length;
+  const ends = JSON.stringify({ first_id: shown[0]?.id ?? null, last_id: shown.at(-1)?.id ?? null, has_more: hasMore }).slice(1);
+  sendRaw(res, 200, `{"object":"list","data":[${data.join(',')}],${ends}`);
 }
+
+/** The most a page of judgements writes (characters of JSON), its first judgement aside. */
+const JUDGEMENT_PAGE_BYTES = 4 * 1024 * 1024;
 
 async function submit(ctx: HubContext, evals: EvalRunService, req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
   const text = await readBody(req, ctx.maxBodyBytes);
