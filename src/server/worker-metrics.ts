@@ -8,8 +8,17 @@
  * out connections. prom-client's own `clusterMetrics` is not used: it is asked of the primary (no
  * worker can call it), waits 5 s and then fails the whole scrape, where a slow worker should only
  * be left out.
+ *
+ * The sum must never go down between scrapes: Prometheus reads any drop in a counter as a reset
+ * and counts the whole new value as increase, so one worker left out of one scrape would show as
+ * a spike of every other worker's total in rate() and increase(). The primary therefore keeps
+ * each worker's last answer (the scraped worker is asked too, to keep its own current): a worker
+ * late to answer is stood in for by its last answer, and a worker that exits leaves its last
+ * counters and histograms behind, added to every later scrape, so its replacement starts from
+ * zero on top of them.
  */
 import type { Worker } from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
 import type { MetricsGroup, MetricsJSON } from '../usage/metrics.js';
 
 /** How long the primary waits for the workers' metrics: a stopped or busy worker is left out after this. */
@@ -96,6 +105,11 @@ interface Pending {
 export class MetricsRelay {
   private next = 0;
   private readonly pending = new Map<number, Pending>();
+  /** Each live worker's latest answer. */
+  private readonly last = new Map<Worker, MetricsJSON>();
+  /** The counters and histograms of workers that exited, as they last answered (merged into one when they can be). */
+  private retired: MetricsJSON[] = [];
+  private merging = false;
 
   constructor(
     private readonly count: number,
@@ -112,7 +126,32 @@ export class MetricsRelay {
 
   /** A worker that exits will not answer: the scrapes waiting for it need not wait any longer. */
   gone(worker: Worker): void {
+    const last = this.last.get(worker);
+    this.last.delete(worker);
+    if (last) this.retire(last);
     for (const [key, p] of this.pending) if (p.waiting.delete(worker) && p.waiting.size === 0) this.finish(key);
+  }
+
+  /** Keeps what an exited worker counted (gauges go: it no longer has any requests in flight). */
+  private retire(last: MetricsJSON): void {
+    this.retired.push(last.filter((m) => String(m.type) === 'counter' || String(m.type) === 'histogram'));
+    void this.merge();
+  }
+
+  /** Sums the retired parts into one, so a worker crashing over and over does not grow them. */
+  private async merge(): Promise<void> {
+    if (this.merging || this.retired.length < 2) return;
+    this.merging = true;
+    const parts = this.retired.slice();
+    try {
+      const merged = await AggregatorRegistry.aggregate(parts).getMetricsAsJSON();
+      this.retired = [merged, ...this.retired.slice(parts.length)];
+    } catch {
+      return; // left unmerged: still added to every scrape, only not summed ahead of time
+    } finally {
+      this.merging = false;
+    }
+    void this.merge();
   }
 
   private scrape(from: Worker, id: number): void {
@@ -121,10 +160,14 @@ export class MetricsRelay {
     const p: Pending = { from, id, waiting: new Set(asked), parts: [], timer: setTimeout(() => this.finish(key), METRICS_WAIT_MS) };
     this.pending.set(key, p);
     for (const w of asked) w.send({ baimo: 'metrics-collect', id: key } satisfies Collect, () => {});
+    // The scraped worker is asked too, not waited for: its answer (taken after the metrics it
+    // serves) keeps its last answer current, should it exit before the next scrape.
+    if (from.isConnected()) from.send({ baimo: 'metrics-collect', id: key } satisfies Collect, () => {});
     if (asked.length === 0) this.finish(key);
   }
 
   private collected(worker: Worker, m: Collected): void {
+    if (this.workers().includes(worker)) this.last.set(worker, m.metrics);
     const p = this.pending.get(m.id);
     // An answer after the wait (or from a worker not asked) is dropped: that scrape has gone without it.
     if (!p || !p.waiting.delete(worker)) return;
@@ -137,7 +180,9 @@ export class MetricsRelay {
     if (!p) return;
     this.pending.delete(key);
     clearTimeout(p.timer);
-    const answer: Scraped = { baimo: 'metrics-scraped', id: p.id, metrics: p.parts, missing: this.count - 1 - p.parts.length };
+    // Those that did not answer in time stand in with their last answer; those that exited with what they counted.
+    const stale = [...p.waiting].map((w) => this.last.get(w)).filter((m): m is MetricsJSON => m !== undefined);
+    const answer: Scraped = { baimo: 'metrics-scraped', id: p.id, metrics: [...p.parts, ...stale, ...this.retired], missing: this.count - 1 - p.parts.length };
     if (p.from.isConnected()) p.from.send(answer, () => {});
   }
 }

@@ -221,13 +221,21 @@ export class Metrics {
    * histograms added, gauges as their `aggregator` says) and `baimo_metrics_workers_missing`
    * for those that did not; alone, this process's registry, as it always was.
    */
-  async text(): Promise<string> {
+  text(): Promise<string> {
     if (!this.group) return this.registry.metrics();
-    const [own, others] = await Promise.all([this.registry.getMetricsAsJSON(), this.group.others()]);
+    // Scrapes that come while one is being put together share it: summing every worker's metrics
+    // is the costly part (over a second with 2,000 models), and scrapes may need no key.
+    return (this.gathering ??= this.gather(this.group).finally(() => (this.gathering = undefined)));
+  }
+
+  private gathering: Promise<string> | undefined;
+
+  private async gather(group: MetricsGroup): Promise<string> {
+    const [own, others] = await Promise.all([this.registry.getMetricsAsJSON(), group.others()]);
     const all = AggregatorRegistry.aggregate([own, ...others.metrics]);
     new Gauge({
       name: 'baimo_metrics_workers_missing',
-      help: 'Workers whose metrics this scrape lacks: not answering within a second, or being replaced. Counters then dip, which Prometheus reads as a reset.',
+      help: 'Workers whose current metrics this scrape lacks: not answering within a second (their last answer stands in), or being replaced (what the one before counted stays).',
       registers: [all],
     }).set(others.missing);
     return all.metrics();

@@ -38,8 +38,17 @@ const submitSchema = z
   })
   .strict();
 
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+
 function badRequest(message: string, param: string | null = null): HubError {
   return new HubError('bad_request', message, param === null ? {} : { param });
+}
+
+/** `after=`: the last id or cell key of the previous page; none holds a control character (PostgreSQL refuses a NUL). */
+function cursor(query: URLSearchParams): string | undefined {
+  const after = query.get('after') || undefined;
+  if (after !== undefined && CONTROL_CHARS.test(after)) throw badRequest(`Invalid 'after': expected the last id of the previous page.`, 'after');
+  return after;
 }
 
 function noSuchRun(id: string): HubError {
@@ -122,9 +131,27 @@ async function listJudgements(ctx: HubContext, method: string, query: URLSearchP
   if (after !== undefined && !JUDGEMENT_ID.test(after)) throw badRequest(`Invalid 'after': expected a judgement id (jdg_…).`, 'after');
   const model = query.get('model') || undefined;
   if (model !== undefined && model.length > MAX_MODEL_NAME) throw badRequest(`Invalid 'model': ${MODEL_NAME_TOO_LONG}`, 'model');
+  // No model name holds one (a vote naming one is refused), and PostgreSQL refuses a NUL in a query's text.
+  if (model !== undefined && CONTROL_CHARS.test(model)) throw badRequest(`Invalid 'model': a model name has no control characters.`, 'model');
   const page = await ctx.stores.judgements.listJudgements({ owner, model, limit: Math.min(pageLimit(query, 20), 100), after });
-  sendJSON(res, 200, { object: 'list', data: page.data.map(judgementObject), first_id: page.data[0]?.id ?? null, last_id: page.data.at(-1)?.id ?? null, has_more: page.hasMore });
+  // Whole judgements up to a page's bytes (at least one): their texts, 96 KB a judgement as
+  // stored, JSON may write six times larger (a control character as \u0001).
+  const data: string[] = [];
+  let bytes = 0;
+  for (const j of page.data) {
+    const text = JSON.stringify(judgementObject(j));
+    if (data.length > 0 && bytes + text.length > JUDGEMENT_PAGE_BYTES) break;
+    data.push(text);
+    bytes += text.length;
+  }
+  const shown = page.data.slice(0, data.length);
+  const hasMore = page.hasMore || shown.length < page.data.length;
+  const ends = JSON.stringify({ first_id: shown[0]?.id ?? null, last_id: shown.at(-1)?.id ?? null, has_more: hasMore }).slice(1);
+  sendRaw(res, 200, `{"object":"list","data":[${data.join(',')}],${ends}`);
 }
+
+/** The most a page of judgements writes (characters of JSON), its first judgement aside. */
+const JUDGEMENT_PAGE_BYTES = 4 * 1024 * 1024;
 
 async function submit(ctx: HubContext, evals: EvalRunService, req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
   const text = await readBody(req, ctx.maxBodyBytes);
@@ -225,7 +252,7 @@ export async function evalsApi(ctx: HubContext, req: IncomingMessage, res: Serve
       });
       const reports = await Promise.all(
         ids.map(async (id) => {
-          const run = await store.get(id, owner);
+          const run = CONTROL_CHARS.test(id) ? undefined : await store.get(id, owner);
           if (!run) throw noSuchRun(id);
           return jsonReport(await evals.runResult(run));
         }),
@@ -235,13 +262,15 @@ export async function evalsApi(ctx: HubContext, req: IncomingMessage, res: Serve
     if (rest === '/runs' || rest === '/runs/') {
       if (method === 'POST') return await submit(ctx, evals, req, res, principal);
       if (method !== 'GET') throw notAllowed(method, 'GET, POST');
-      const page = await store.list({ owner, limit: pageLimit(query, 20), after: query.get('after') || undefined });
+      const page = await store.list({ owner, limit: pageLimit(query, 20), after: cursor(query) });
       return sendJSON(res, 200, { object: 'list', data: page.data.map((r) => runObject(r)), first_id: page.data[0]?.id ?? null, last_id: page.data.at(-1)?.id ?? null, has_more: page.hasMore });
     }
     const parts = rest.startsWith('/runs/') ? rest.slice('/runs/'.length).split('/') : [];
     const id = parts[0] ?? '';
     if (id === '' || parts.length > 2) throw new HubError('not_found', `Unknown request URL: ${method} /v1/evals${rest.slice(0, 200)}.`, { code: 'unknown_url' });
     const sub = parts[1];
+    // No run id holds a control character, and PostgreSQL refuses a NUL in a query's text: absent, as any unknown id.
+    if (CONTROL_CHARS.test(id)) throw noSuchRun(id);
     if (sub === 'cancel') {
       if (method !== 'POST') throw notAllowed(method, 'POST');
       req.resume();
@@ -254,7 +283,7 @@ export async function evalsApi(ctx: HubContext, req: IncomingMessage, res: Serve
     if (!run) throw noSuchRun(id);
     if (sub === undefined) return sendJSON(res, 200, runObject(run, await stats(evals, run)));
     if (sub === 'results') {
-      const page = await store.results(id, { limit: pageLimit(query, 100), after: query.get('after') || undefined });
+      const page = await store.results(id, { limit: pageLimit(query, 100), after: cursor(query) });
       return sendJSON(res, 200, { object: 'list', data: page.data.map(resultObject), first_id: page.data[0]?.key ?? null, last_id: page.data.at(-1)?.key ?? null, has_more: page.hasMore });
     }
     if (sub === 'report') {

