@@ -93,21 +93,34 @@ describe('GET /v1/evals/judgements with hostile query values, on both stores', (
   }, 60_000);
 
   // Finding (the same, on the runs beside them): a NUL in a run id or a page cursor was a 500 on PostgreSQL.
-  it('a run id or a cursor with a NUL is a 404 or a 400 on both stores, never a 500', async () => {
+  // The same held for every route that takes an id or a filter from the URL: refused once, where
+  // the path part is decoded and the query parsed (server/http.ts), with a 400 naming the URL.
+  it('an id, a cursor or a filter with a NUL or another control character is a 400 on both stores, never a 500', async () => {
     for (const [name, hub] of hubs) {
       for (const [path, status] of [
-        ['/v1/evals/runs/run%00x', 404],
-        ['/v1/evals/runs/run%00x/results', 404],
-        ['/v1/evals/runs/run%00x/report?format=html', 404],
-        ['/v1/evals/compare?a=run%00x&b=run%00y', 404],
+        ['/v1/evals/runs/run%00x', 400],
+        ['/v1/evals/runs/run%00x/results', 400],
+        ['/v1/evals/runs/run%00x/report?format=html', 400],
+        ['/v1/evals/compare?a=run%00x&b=run%00y', 400],
         ['/v1/evals/runs?after=%00', 400],
+        ['/v1/files/file%00x', 400],
+        ['/v1/files?after=file%00', 400],
+        ['/v1/vector_stores/vs%00x', 400],
+        ['/v1/vector_stores?after=%01', 400],
+        ['/v1/responses/resp%00x', 400],
+        ['/v1/me/requests/req%00x', 400],
+        ['/v1/me/requests?model=%00', 400],
+        ['/v1/me/usage?model=a%00', 400],
+        ['/admin/requests?model=%00', 400],
+        ['/v1/models/m%00', 400],
+        ['/v1/evals/runs/run%09x', 400],
       ] as const) {
         const r = await get(hub.url, path);
         expect({ name, path, status: r.status }).toEqual({ name, path, status });
         expect(r.body.error.type).toBe('invalid_request_error');
       }
       const cancel = await fetch(`${hub.url}/v1/evals/runs/run%00x/cancel`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } });
-      expect({ name, status: cancel.status }).toEqual({ name, status: 404 });
+      expect({ name, status: cancel.status }).toEqual({ name, status: 400 });
     }
   });
 });

@@ -19,7 +19,7 @@ import type { Tenancy } from '../tenancy/service.js';
 import type { UsageRecorder } from '../usage/record.js';
 import type { HubContext, HubStores } from './context.js';
 import type { Gateway } from '../gateway/context.js';
-import { decodePathPart, malformedPath, sendJSON } from './http.js';
+import { decodePathPart, malformedPath, parseQuery, sendJSON } from './http.js';
 import { anthropicErrorBody } from '../protocols/anthropic-messages/errors.js';
 import { chatCompletions } from './routes/chat.js';
 import { admin } from './routes/admin.js';
@@ -220,7 +220,7 @@ export function createHub(o: HubOptions): Hub {
           res.end(text);
         });
     }
-    const query = () => new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+    const query = () => parseQuery(q === -1 ? '' : url.slice(q + 1));
     if (path.startsWith('/admin/')) return admin(ctx, req, res, path, query());
     if (path === '/v1/me' || path.startsWith('/v1/me/') || path.startsWith('/v1/arena/')) return me(ctx, req, res, path, query());
     if (method === 'GET' && (path === '/' || path.startsWith('/assets/') || path === '/favicon.svg')) return serveStatic(res, path);

@@ -58,13 +58,37 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
  * Decodes one percent-encoded part of a URL path. Malformed encoding (`%ZZ`, a cut UTF-8
  * sequence) is the client's mistake: a 400, never an exception that escapes a handler.
  */
+/**
+ * A control character (NUL above all) is never part of an id, a name or a filter, and PostgreSQL
+ * refuses NUL in text outright: refused here, once, for every path part and query value, so no
+ * store sees one (it would answer a 500 for a client's bad request).
+ */
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
 export function decodePathPart(part: string): string {
   if (!part.includes('%')) return part;
+  let decoded: string;
   try {
-    return decodeURIComponent(part);
+    decoded = decodeURIComponent(part);
   } catch {
     throw malformedPath();
   }
+  if (CONTROL.test(decoded)) throw new HubError('bad_request', 'The URL path has a control character (percent-encoded): ids and names never hold one.', { code: 'invalid_url' });
+  return decoded;
+}
+
+/** The query string's parameters; a control character in a name or a value is a 400 naming it. */
+export function parseQuery(raw: string): URLSearchParams {
+  const params = new URLSearchParams(raw);
+  if (raw.includes('%')) {
+    for (const [name, value] of params) {
+      if (CONTROL.test(name) || CONTROL.test(value)) {
+        const shown = name.replace(/[\u0000-\u001f\u007f]/g, '?').slice(0, 100);
+        throw new HubError('bad_request', `Invalid query parameter '${shown}': it holds a control character.`, { code: 'invalid_url', param: shown });
+      }
+    }
+  }
+  return params;
 }
 
 export function malformedPath(): HubError {
