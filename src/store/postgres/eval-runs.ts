@@ -8,6 +8,15 @@ import type { EvalRunRow, JudgementRow, ModelSumsRow } from '../eval-rows.js';
 /** PostgreSQL refuses NUL in text; a prompt or an answer may hold one: kept as U+FFFD, as the usage writer does. */
 const noNul = (s: string | null): string | null => (s !== null && s.includes('\u0000') ? s.replaceAll('\u0000', '\uFFFD') : s);
 
+/**
+ * The escapes in a cell's JSON that PostgreSQL's json refuses to read (NUL, a lone surrogate, both
+ * of which JSON.stringify writes for such strings): replaced by U+FFFD's escape before a rebuild
+ * reads `error`. The replacement is six characters starting with a backslash as each match is, so
+ * the JSON stays valid (a match right after an escaped backslash stays plain text) and no string
+ * becomes empty or stops being so.
+ */
+const UNREADABLE_ESCAPES = String.raw`\\u(0000|[dD][89a-fA-F][0-9a-fA-F]{2})`;
+
 /** Stored eval runs in PostgreSQL (any replica answers for any run), and the human judgements beside them. */
 export class PostgresEvalRunStore implements EvalRunStore, JudgementStore {
   constructor(private readonly pool: pg.Pool) {}
@@ -154,11 +163,13 @@ export class PostgresEvalRunStore implements EvalRunStore, JudgementStore {
            SELECT $1, provider_idx, sum(runs), sum(passes), sum(errors), sum(score_sum), sum(cost_sum), count(*),
                   count(*) FILTER (WHERE runs >= $2), count(*) FILTER (WHERE runs >= $2 AND passes = runs)
            FROM (SELECT provider_idx, count(*) AS runs, count(*) FILTER (WHERE success) AS passes,
-                        count(*) FILTER (WHERE cell::json -> 'error' IS NOT NULL AND (cell::json -> 'error')::text <> '""') AS errors,
+                        count(*) FILTER (WHERE error IS NOT NULL AND error::text <> '""') AS errors,
                         sum(score) AS score_sum, sum(coalesce(cost_usd, 0)) AS cost_sum
-                 FROM eval_results WHERE run_id = $1 GROUP BY provider_idx, test_idx, prompt_idx) AS k
+                 FROM (SELECT provider_idx, test_idx, prompt_idx, success, score, cost_usd, regexp_replace(cell, $3, $4, 'g')::json -> 'error' AS error
+                       FROM eval_results WHERE run_id = $1) AS c
+                 GROUP BY provider_idx, test_idx, prompt_idx) AS k
            GROUP BY provider_idx`,
-          [run.id, run.options.repeat],
+          [run.id, run.options.repeat, UNREADABLE_ESCAPES, String.raw`\\ufffd`],
         );
       }
       await client.query('COMMIT');
