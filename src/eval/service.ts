@@ -354,7 +354,7 @@ function passRate(plannedCases: number, sums: RunSums): number {
 }
 
 /** A run's stats from its sums, as `assembleRun` and the cells would give them. */
-export function runStats(run: StoredRun, shape: SuiteShape, sums: RunSums): RunStats {
+function runStats(run: StoredRun, shape: SuiteShape, sums: RunSums): RunStats {
   const total = (k: 'successes' | 'errors' | 'answered') => sums.models.reduce((n, m) => n + m[k], 0);
   const rate = passRate(shape.cases, sums);
   const complete = run.status === 'completed' && run.stopReason !== 'max_cost';
