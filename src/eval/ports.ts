@@ -74,6 +74,38 @@ export interface EvalRunStore {
   results(runId: string, q: { limit: number; after?: string | undefined }): Promise<{ data: CellResult[]; hasMore: boolean }>;
   /** Queued or running runs whose lease ended before `now` become `interrupted`; says how many. */
   interruptUnfinished(now: number): Promise<number>;
+  /**
+   * The running sums of each run's stored cells (absent: no such run), read without reading the
+   * cells: the store keeps them as `addResult` adds each cell. Sums that do not cover the run's
+   * `done` cells (a run written before the sums were kept, or by an older replica during a rolling
+   * upgrade, or copied by `baimo migrate`) are rebuilt from the cells first, once.
+   */
+  stats(runs: readonly StoredRun[]): Promise<Map<string, RunSums>>;
+}
+
+/** One model's (suite provider's) sums over a run's stored cells. */
+export interface RunModelSums {
+  /** Index into the suite's providers. */
+  readonly providerIdx: number;
+  readonly cells: number;
+  /** Cells that passed; cells with an error (a model or grader call that failed). */
+  readonly successes: number;
+  readonly errors: number;
+  readonly scoreSum: number;
+  /** USD of the answers under test (`CellResult.cost`, a cached answer's original cost). */
+  readonly costSum: number;
+  /** test × prompt cases with at least one cell stored. */
+  readonly answered: number;
+  /** test × prompt cases with every repetition stored; `passed`: those whose every repetition passed (pass^N). */
+  readonly cases: number;
+  readonly passed: number;
+}
+
+export interface RunSums {
+  /** Cells the sums cover. */
+  readonly cells: number;
+  /** Models with at least one cell, by provider index. */
+  readonly models: readonly RunModelSums[];
 }
 
 /**

@@ -16,7 +16,7 @@ import type { Principal } from '../tenancy/types.js';
 import { apiSuite, storedSuite } from './api-suite.js';
 import { AnswerCache } from './cache.js';
 import { gatewayCaller } from './caller.js';
-import type { EvalRunStore, RunOwner, StoredRun, StoredRunOptions } from './ports.js';
+import type { EvalRunStore, RunModelSums, RunOwner, RunSums, StoredRun, StoredRunOptions } from './ports.js';
 import { runSuite, summarize } from './run.js';
 import type { CellResult, RunResult, RunStatus } from './run.js';
 import { caseCount, LIMITS, modelNames } from './suite.js';
@@ -27,6 +27,8 @@ import { SuiteError } from './types.js';
 const LEASE_MS = 60_000;
 /** How often a hub looks for cancels asked on another replica. */
 const TICK_MS = 1000;
+/** Runs whose suite's shape (for stats) this hub keeps parsed. */
+const SHAPES = 256;
 
 export interface SubmitOptions {
   readonly repeat?: number | undefined;
@@ -63,6 +65,8 @@ export class EvalRunService {
   private readonly queue: (() => void)[] = [];
   private running = 0;
   private closed = false;
+  /** A run's suite never changes, so its shape (for stats) is parsed once per hub (the last SHAPES runs asked about). */
+  private readonly shapes = new Map<string, SuiteShape>();
   /** Runs a stopped hub left unfinished are marked before anything else touches the store. */
   readonly ready: Promise<void>;
   private readonly timer: NodeJS.Timeout;
@@ -249,6 +253,43 @@ export class EvalRunService {
     await Promise.all(all.map((a) => a.done));
   }
 
+  /**
+   * A run's stats (the status the console polls every 2 s while a run goes), from the sums the
+   * store keeps as each cell lands (ports.ts `stats`) and the suite's shape: no cell is read, so a
+   * 50,000-cell run costs what a 3-cell one does. Not a cache of the full computation keyed by
+   * (run, done): while a run goes every poll sees a new `done`, so that would read every cell on
+   * every poll exactly when polls come; and a cache here cannot see the cells another replica
+   * writes. The same numbers as summing the cells (`runResult`), but for the order in which
+   * scores and costs were added up: the last bits of a mean may differ.
+   */
+  async stats(run: StoredRun): Promise<RunStats> {
+    const sums = (await this.store.stats([run])).get(run.id) ?? NO_SUMS;
+    return runStats(run, this.shape(run), sums);
+  }
+
+  /** Each run's pass^N rate (`RunStats.passRate`), for the runs list: no suite is parsed. */
+  async passRates(runs: readonly StoredRun[]): Promise<Map<string, number>> {
+    const sums = await this.store.stats(runs);
+    const rates = new Map<string, number>();
+    for (const run of runs) {
+      const planned = run.options.repeat > 0 ? run.planned / run.options.repeat : 0;
+      rates.set(run.id, passRate(planned, sums.get(run.id) ?? NO_SUMS));
+    }
+    return rates;
+  }
+
+  private shape(run: StoredRun): SuiteShape {
+    let shape = this.shapes.get(run.id);
+    if (shape) this.shapes.delete(run.id);
+    else {
+      const suite = storedSuite(run.suite, `${run.id}.yaml`);
+      shape = { threshold: suite.threshold, tests: suite.tests.length, cases: caseCount(suite), prompts: suite.prompts.map((p) => p.label), providers: suite.providers.map((p) => ({ id: p.id, label: p.label })) };
+    }
+    this.shapes.set(run.id, shape);
+    if (this.shapes.size > SHAPES) this.shapes.delete(this.shapes.keys().next().value!);
+    return shape;
+  }
+
   /** A stored run and its results as a RunResult, for the reports `baimo eval run` writes. */
   async runResult(run: StoredRun): Promise<RunResult> {
     const suite = storedSuite(run.suite, `${run.id}.yaml`);
@@ -261,6 +302,87 @@ export class EvalRunService {
     }
     return assembleRun(run, suite, results);
   }
+}
+
+/** What a run's stats need of its suite. */
+interface SuiteShape {
+  readonly threshold: number;
+  readonly tests: number;
+  /** test × prompt × provider cases planned (`caseCount`). */
+  readonly cases: number;
+  readonly prompts: readonly string[];
+  readonly providers: readonly { readonly id: string; readonly label: string }[];
+}
+
+/**
+ * One model (provider) of the suite over a run, for the console's quality-versus-cost chart.
+ * `cases`: test × prompt cases with every repetition finished; `passRate`: of those, the share
+ * that passed all of them (pass^N); `meanScore` over finished cells; `costUsd`: what its answers
+ * cost (a cached answer counts its original cost, so runs with and without the cache compare),
+ * grader calls not included; `meanCostUsd` per test × prompt case answered.
+ */
+export interface ModelStats {
+  readonly provider: string;
+  readonly label: string;
+  readonly cases: number;
+  readonly passed: number;
+  readonly passRate: number | null;
+  readonly meanScore: number | null;
+  readonly costUsd: number;
+  readonly meanCostUsd: number | null;
+}
+
+/** A run's stats: cells by outcome, cases with a cell, pass^N over the cases planned, the threshold, per model. */
+export interface RunStats {
+  readonly successes: number;
+  readonly failures: number;
+  readonly errors: number;
+  readonly cases: number;
+  readonly passRate: number;
+  readonly threshold: number;
+  readonly thresholdMet: boolean;
+  readonly tests: number;
+  readonly prompts: readonly string[];
+  readonly models: readonly ModelStats[];
+}
+
+const NO_SUMS: RunSums = { cells: 0, models: [] };
+
+/** Cases that passed every repetition over the cases planned (all of them, finished or not), as `assembleRun` counts. */
+function passRate(plannedCases: number, sums: RunSums): number {
+  return plannedCases ? sums.models.reduce((n, m) => n + m.passed, 0) / plannedCases : 1;
+}
+
+/** A run's stats from its sums, as `assembleRun` and the cells would give them. */
+function runStats(run: StoredRun, shape: SuiteShape, sums: RunSums): RunStats {
+  const total = (k: 'successes' | 'errors' | 'answered') => sums.models.reduce((n, m) => n + m[k], 0);
+  const rate = passRate(shape.cases, sums);
+  const complete = run.status === 'completed' && run.stopReason !== 'max_cost';
+  const by = new Map<number, RunModelSums>(sums.models.map((m) => [m.providerIdx, m]));
+  return {
+    successes: total('successes'),
+    failures: sums.cells - total('successes') - total('errors'),
+    errors: total('errors'),
+    cases: total('answered'),
+    passRate: rate,
+    threshold: shape.threshold,
+    thresholdMet: complete && rate >= shape.threshold - 1e-12,
+    tests: shape.tests,
+    prompts: shape.prompts,
+    models: shape.providers.map((p, i) => {
+      const m = by.get(i);
+      return {
+        provider: p.id,
+        label: p.label,
+        cases: m?.cases ?? 0,
+        passed: m?.passed ?? 0,
+        passRate: m?.cases ? m.passed / m.cases : null,
+        meanScore: m?.cells ? m.scoreSum / m.cells : null,
+        costUsd: m?.costSum ?? 0,
+        meanCostUsd: m?.answered ? m.costSum / m.answered : null,
+      };
+    }),
+  };
 }
 
 const RUN_STATUS: Record<StoredRun['status'], RunStatus> = { queued: 'running', running: 'running', completed: 'complete', cancelled: 'canceled', failed: 'failed', interrupted: 'interrupted' };

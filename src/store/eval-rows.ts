@@ -1,6 +1,7 @@
 /** Stored eval runs as rows, shared by both SQL backends. */
 import { judgementId } from '../eval/ports.js';
-import type { JudgementWinner, RunPatch, StoredJudgement, StoredRun, StoredRunOptions } from '../eval/ports.js';
+import type { JudgementWinner, RunModelSums, RunPatch, RunSums, StoredJudgement, StoredRun, StoredRunOptions } from '../eval/ports.js';
+import type { CellResult } from '../eval/run.js';
 
 export const EVAL_RUN_COLUMNS = 'id, key_id, description, suite, options, status, stop_reason, error, planned, done, failures, spent_usd, created_at, started_at, finished_at';
 
@@ -54,6 +55,53 @@ export function patchColumns(p: RunPatch): [string, unknown][] {
   if (p.finishedAt !== undefined) out.push(['finished_at', p.finishedAt]);
   return out;
 }
+
+/**
+ * A run's sums per model (table eval_run_models), moved by every cell `addResult` stores in the
+ * same transaction as the cell, so a run's status reads a row per model instead of every cell.
+ * Kept in the store rather than cached in the hub: the run may be executing on another replica
+ * (PostgreSQL), whose writes no cache here would see, while the row is what every replica reads.
+ * pass^N stays incremental because a case's cells are only ever added: when a cell lands, its
+ * case's cells so far (at most `repeat` rows, through the results' order index) say whether the
+ * case was just answered (its first cell), just finished (its `repeat`th) and, if so, whether
+ * every try passed.
+ */
+export const MODEL_SUMS_COLUMNS = 'provider_idx, cells, successes, errors, score_sum, cost_sum, answered, cases, passed';
+
+export interface ModelSumsRow {
+  provider_idx: number | string;
+  cells: number | string;
+  successes: number | string;
+  errors: number | string;
+  score_sum: number | string;
+  cost_sum: number | string;
+  answered: number | string;
+  cases: number | string;
+  passed: number | string;
+}
+
+export function modelSumsFrom(r: ModelSumsRow): RunModelSums {
+  return {
+    providerIdx: Number(r.provider_idx),
+    cells: Number(r.cells),
+    successes: Number(r.successes),
+    errors: Number(r.errors),
+    scoreSum: Number(r.score_sum),
+    costSum: Number(r.cost_sum),
+    answered: Number(r.answered),
+    cases: Number(r.cases),
+    passed: Number(r.passed),
+  };
+}
+
+/** A run's sums from its model rows, in provider order. */
+export function runSumsFrom(rows: readonly ModelSumsRow[]): RunSums {
+  const models = rows.map(modelSumsFrom).sort((a, b) => a.providerIdx - b.providerIdx);
+  return { cells: models.reduce((n, m) => n + m.cells, 0), models };
+}
+
+/** Whether a cell counts as an error in a run's stats (as the JSON report counts it: an error message). */
+export const cellErrored = (c: CellResult): boolean => Boolean(c.error);
 
 export const JUDGEMENT_COLUMNS = 'seq, ts, key_id, model_a, model_b, winner, prompt, answer_a, answer_b';
 

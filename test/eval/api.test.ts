@@ -27,7 +27,7 @@ const CONFIG = `server:
 providers:
   loop:
     baseURL: \${LOOP_URL}
-    models: [gpt-test, hang, gpt-cheap]
+    models: [gpt-test, hang, gpt-cheap, error-400]
 pricing:
   models:
     loop/gpt-test: { input: 2, output: 8 }
@@ -64,6 +64,99 @@ tests:
 `;
 
 type Json = Record<string, any>;
+
+/**
+ * A run's stats as summed from its full JSON report (every cell), the way the status computed them
+ * before the store kept sums: what `GET /v1/evals/runs/{id}` must still answer.
+ */
+function statsFromReport(rep: Json): Json {
+  const cells = rep.results.results as Json[];
+  const providers = rep.config.providers as { id: string; label: string }[];
+  const cases = rep.baimo.cases as Json[];
+  const successes = cells.filter((c) => c.success).length;
+  const errors = cells.filter((c) => c.error).length;
+  return {
+    successes,
+    failures: cells.length - successes - errors,
+    errors,
+    cases: cases.length,
+    pass_rate: rep.baimo.passRate,
+    threshold: rep.baimo.threshold,
+    threshold_met: rep.baimo.thresholdMet,
+    models: providers.map((p, i) => {
+      const mine = cells.filter((c) => c.provider.id === p.id);
+      const finished = cases.filter((k) => k.providerIdx === i && k.runs === rep.baimo.repeat);
+      const passed = finished.filter((k) => k.passAll).length;
+      const cost = mine.reduce((t, c) => t + c.cost, 0);
+      const answered = new Set(mine.map((c) => `${c.testIdx}:${c.promptIdx}`)).size;
+      return {
+        provider: p.id,
+        label: p.label,
+        cases: finished.length,
+        passed,
+        pass_rate: finished.length ? passed / finished.length : null,
+        mean_score: mine.length ? mine.reduce((t, c) => t + c.score, 0) / mine.length : null,
+        cost_usd: cost,
+        mean_cost_usd: answered ? cost / answered : null,
+      };
+    }),
+  };
+}
+
+/**
+ * Equal, but for the last bits of sums of fractions: the store adds scores and costs up as cells
+ * land, the report in suite order. Counts and everything else must be exactly equal.
+ */
+function expectSameStats(actual: unknown, expected: unknown, path = 'stats'): void {
+  if (typeof expected === 'number' && !Number.isInteger(expected)) {
+    expect(typeof actual, path).toBe('number');
+    expect(Math.abs((actual as number) - expected), `${path}: ${actual} vs ${expected}`).toBeLessThanOrEqual(1e-12 * Math.max(1, Math.abs(expected)));
+  } else if (Array.isArray(expected)) {
+    expect(Array.isArray(actual), path).toBe(true);
+    expect((actual as unknown[]).length, path).toBe(expected.length);
+    expected.forEach((e, i) => expectSameStats((actual as unknown[])[i], e, `${path}[${i}]`));
+  } else if (expected !== null && typeof expected === 'object') {
+    for (const [k, e] of Object.entries(expected)) expectSameStats((actual as Json)[k], e, `${path}.${k}`);
+  } else expect(actual, path).toBe(expected);
+}
+
+/** Stats by the API and by the full report, read back to back (the run must not move between them). */
+async function statsBoth(client: { call: (m: string, p: string) => Promise<{ status: number; json: Json }> }, id: string): Promise<{ run: Json; expected: Json }> {
+  const run = await client.call('GET', `/v1/evals/runs/${id}`);
+  expect(run.status).toBe(200);
+  const rep = await client.call('GET', `/v1/evals/runs/${id}/report?format=json`);
+  expect(rep.status).toBe(200);
+  return { run: run.json, expected: statsFromReport(rep.json) };
+}
+
+/** Three models (one always failing upstream), two prompts; `tests` of the three cases. */
+const MIXED = (tests: number) => `description: mixed ${tests}
+prompts: ['Mixed, say {{ q }}', 'Mixed, echo {{ q }}']
+providers: [loop/gpt-test, loop/gpt-cheap, loop/error-400]
+threshold: 0.3
+tests:
+${[
+  `  - vars: { q: one }
+    assert: [{ type: contains, value: one }, { type: contains, value: 'from gpt-test' }]`,
+  `  - vars: { q: two }
+    assert: [{ type: icontains, value: TWO }]`,
+  `  - vars: { q: three }
+    assert: [{ type: contains, value: 'say' }, { type: contains, value: three }, { type: contains, value: 'gpt-cheap' }]`,
+]
+  .slice(0, tests)
+  .join('\n')}
+`;
+
+/** A small deterministic generator (mulberry32), so the planted cells are the same every run. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 function api(url: string, key: string) {
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
@@ -202,6 +295,133 @@ tests:
       const costOf = (i: number) => cells.filter((c) => c.providerIdx === i).reduce((t, c) => t + c.cost, 0);
       expect(best.cost_usd).toBeCloseTo(costOf(0), 12);
       expect(cheap.cost_usd).toBeCloseTo(costOf(1), 12);
+    });
+
+    it('answers the stats the full report gives for a run with repeat 2, three models, errors and cached cells', async () => {
+      // The first two cases once, to fill the answer cache; then all three, two of them from the cache.
+      const warm = await A.submit({ suite: MIXED(2), repeat: 2 });
+      expect(warm.status).toBe(202);
+      expect((await A.until(warm.json.id, finished)).status).toBe('completed');
+      const sub = await A.submit({ suite: MIXED(3), repeat: 2 });
+      expect(sub.status).toBe(202);
+      expect((await A.until(sub.json.id, finished)).status).toBe('completed');
+      const { run, expected } = await statsBoth(A, sub.json.id);
+
+      const cells = (await A.call('GET', `/v1/evals/runs/${sub.json.id}/results?limit=1000`)).json.data as Json[];
+      expect(cells).toHaveLength(3 * 2 * 3 * 2);
+      // What this run is made of: cached and fresh answers, errors, passes and failures, fractional scores.
+      expect(cells.filter((c) => c.response?.cached).length).toBe(2 * 2 * 2 * 2);
+      expect(cells.filter((c) => c.response && !c.response.cached).length).toBe(1 * 2 * 2 * 2);
+      expect(cells.filter((c) => c.error).length).toBe(3 * 2 * 2);
+      expect(cells.some((c) => c.score > 0 && c.score < 1)).toBe(true);
+      expect(expected.successes).toBeGreaterThan(0);
+      expect(expected.failures).toBeGreaterThan(0);
+
+      expectSameStats(run.stats, expected);
+      expect(run.stats).toMatchObject({ errors: 12, cases: 18, tests: 3, prompts: ['Mixed, say {{ q }}', 'Mixed, echo {{ q }}'] });
+      expect(run.stats.models.map((m: Json) => m.cases)).toEqual([6, 6, 6]);
+      expect(run.stats.models[2]).toMatchObject({ provider: 'loop/error-400', passed: 0, pass_rate: 0, mean_score: 0, cost_usd: 0 });
+      // The list carries the same pass^N rate, without the suite or the cells.
+      const list = (await A.call('GET', '/v1/evals/runs?limit=100')).json.data as Json[];
+      expect(list.find((r) => r.id === sub.json.id)?.pass_rate).toBe(run.stats.pass_rate);
+      expect(list.find((r) => r.id === warm.json.id)?.pass_rate).toBe((await A.get(warm.json.id)).json.stats.pass_rate);
+    });
+
+    it('answers the stats of the finished part of a run mid-way', async () => {
+      const hangs = () => upstream.requests.filter((q) => q.body?.model === 'hang').length;
+      const hung = hangs();
+      const sub = await A.submit({ suite: HANGING, concurrency: 1, repeat: 2, noCache: true });
+      expect(sub.status).toBe(202);
+      const id = sub.json.id;
+      // Cells go test by test, one at a time: both tries of the first case, then the hanging model holds the run.
+      await A.until(id, (r) => r.status === 'running' && r.progress.done >= 2 && hangs() > hung);
+      const { run, expected } = await statsBoth(A, id);
+      expect(run).toMatchObject({ status: 'running', progress: { done: 2 } });
+      expectSameStats(run.stats, expected);
+      expect(run.stats).toMatchObject({ successes: 2, failures: 0, errors: 0, cases: 1, pass_rate: 0.25, threshold_met: false });
+      expect(run.stats.models[0]).toMatchObject({ provider: 'loop/gpt-test', cases: 1, passed: 1, pass_rate: 1 });
+      expect(run.stats.models[1]).toMatchObject({ provider: 'loop/hang', cases: 0, passed: 0, pass_rate: null, mean_score: null, cost_usd: 0, mean_cost_usd: null });
+      expect((await A.call('POST', `/v1/evals/runs/${id}/cancel`)).json.status).toBe('cancelled');
+      expectSameStats((await A.get(id)).json.stats, statsFromReport((await A.call('GET', `/v1/evals/runs/${id}/report?format=json`)).json));
+    });
+
+    it('keeps pass^N and the sums exact cell by cell, in any order, with mixed tries, odd errors and rewritten cells; rebuilds sums it lacks', async () => {
+      const admin = api(hub.url, ADMIN);
+      const store = hub.store.evalRuns!;
+      const suiteText = MIXED(3);
+      const repeat = 3;
+      const id = `evalrun_planted_${Date.now()}`;
+      const planned = 3 * 2 * 3 * repeat;
+      await store.create(
+        { id, keyId: null, description: 'planted', suite: suiteText, options: { repeat, concurrency: 1, maxCostUsd: undefined, noCache: true }, status: 'running', stopReason: null, error: null, planned, done: 0, failures: 0, spentUsd: 0, createdAt: Date.now(), startedAt: Date.now(), finishedAt: null },
+        Date.now() + 600_000,
+      );
+      const rand = random(20);
+      const providers = ['loop/gpt-test', 'loop/gpt-cheap', 'loop/error-400'];
+      const oddErrors = ['upstream said "no"', '""', 'NUL \u0000 inside', 'lone \ud800 surrogate', '\u0000', "quote ' and \\ backslash"];
+      const cells: any[] = [];
+      for (let t = 0; t < 3; t++)
+        for (let p = 0; p < 2; p++)
+          for (let v = 0; v < 3; v++)
+            for (let r = 0; r < repeat; r++) {
+              const roll = rand();
+              const error = v === 2 || roll < 0.1 ? oddErrors[Math.floor(rand() * oddErrors.length)] : undefined;
+              const success = !error && rand() < 0.7;
+              const score = error ? 0 : success ? 1 - rand() * 0.3 : rand() * 0.6;
+              const cost = error || roll > 0.95 ? undefined : rand() / 1000;
+              cells.push({
+                key: `${t}:${p}:${v}:${r}`, testIdx: t, promptIdx: p, providerIdx: v, repeat: r, description: undefined,
+                provider: { id: providers[v], label: providers[v] }, prompt: { raw: 'Say {{ q }}', label: 'Say {{ q }}' }, vars: { q: String(t) },
+                response: error ? undefined : { output: rand() < 0.2 ? 'planted \udc00\u0000 \\u0000' : 'planted', toolCalls: [], usage: undefined, cached: rand() < 0.5 },
+                error, success, score, reason: error ?? '', cost, spentUsd: cost ?? 0, latencyMs: 1, requestId: undefined, componentResults: [],
+              });
+            }
+      // Shuffled: tries of a case land apart and out of order, as they do with concurrency.
+      for (let i = cells.length - 1; i > 0; i--) {
+        const j = Math.floor(rand() * (i + 1));
+        [cells[i], cells[j]] = [cells[j], cells[i]];
+      }
+      const check = async () => {
+        const { run, expected } = await statsBoth(admin, id);
+        expectSameStats(run.stats, expected);
+        const listed = ((await admin.call('GET', '/v1/evals/runs?limit=100')).json.data as Json[]).find((r) => r.id === id);
+        expect(listed?.pass_rate).toBe(run.stats.pass_rate);
+        return run;
+      };
+      for (const c of cells.slice(0, 20)) await store.addResult(id, c);
+      let run = await check();
+      expect(run.progress.done).toBe(20);
+      for (const c of cells.slice(20, -1)) await store.addResult(id, c);
+      // A write retried: the cell is there already, nothing moves.
+      for (const c of cells.slice(0, 5)) await store.addResult(id, c);
+      run = await check();
+      expect(run.progress.done).toBe(planned - 1);
+      // Some case passed all three tries, some passed only some of them.
+      const rep = (await admin.call('GET', `/v1/evals/runs/${id}/report?format=json`)).json;
+      expect(rep.baimo.cases.some((k: Json) => k.runs === 3 && k.passAll)).toBe(true);
+      expect(rep.baimo.cases.some((k: Json) => k.runs === 3 && k.passes > 0 && !k.passAll)).toBe(true);
+      expect(run.stats.errors).toBeGreaterThan(18);
+
+      // Sums lost (a run stored before the hub kept them, or copied by \`baimo migrate\`): rebuilt from the cells.
+      const sql = async (text: string, params: unknown[]) => {
+        if (hub.store.kind === 'postgres') await hub.store.pool.query(text, params);
+        else hub.store.db.prepare(text.replace(/\$\d+/g, '?')).run(...params);
+      };
+      await sql('DELETE FROM eval_run_models WHERE run_id = $1', [id]);
+      run = await check();
+      expect(run.stats.models[0].cases).toBeGreaterThan(0);
+      // The last cell written as a hub of the previous version writes it (no sums): counted all the same.
+      const last = cells.at(-1);
+      await sql(
+        'INSERT INTO eval_results (run_id, cell_key, test_idx, prompt_idx, provider_idx, repeat, success, score, cost_usd, latency_ms, cell) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)',
+        [id, last.key, last.testIdx, last.promptIdx, last.providerIdx, last.repeat, hub.store.kind === 'postgres' ? last.success : last.success ? 1 : 0, last.score, last.cost ?? null, 1, JSON.stringify(last)],
+      );
+      await sql('UPDATE eval_runs SET done = done + 1, failures = failures + $1 WHERE id = $2', [last.success ? 0 : 1, id]);
+      await store.update(id, { status: 'completed', finishedAt: Date.now() });
+      run = await check();
+      expect(run).toMatchObject({ status: 'completed', progress: { done: planned } });
+      expect(run.stats.cases).toBe(18);
+      expect(run.stats.threshold_met).toBe(run.stats.pass_rate >= 0.3);
     });
 
     it("renders the CLI's reports for the stored run, with the CLI's results for the same suite", async () => {

@@ -275,7 +275,7 @@ describe('PostgreSQL chunk index: keyword search (real PostgreSQL 15)', () => {
     // As a database written before the table: the migration runs again on the next open.
     // The migrations after it are undone too (the judgements one: arena_votes a table again), so all run again.
     const version = MIGRATIONS.findIndex((m) => m.includes('CREATE TABLE knowledge_index_terms')) + 1;
-    await stores.pool.query('DROP TABLE knowledge_index_terms; DROP VIEW arena_votes; DROP TABLE eval_judgements');
+    await stores.pool.query('DROP TABLE knowledge_index_terms, eval_run_models; DROP VIEW arena_votes; DROP TABLE eval_judgements');
     await stores.pool.query(MIGRATIONS.find((m) => m.trimStart().startsWith('CREATE TABLE arena_votes'))!);
     await stores.pool.query('DELETE FROM baimo_schema_migrations WHERE version >= $1', [version]);
     const reopened = await openPostgresStores(db.url, { poolSize: 1 });

@@ -8,6 +8,7 @@ import { openSQLiteStores, type SQLiteStores } from '../../src/store/sqlite/inde
 import { candidates, EXACT_BELOW, MAX_QUERY_WORDS, SQLiteChunkIndex } from '../../src/store/sqlite/knowledge-index.js';
 import { openDatabase, SCHEMA_VERSION } from '../../src/store/sqlite/schema.js';
 import { hamming, quantize, smallest, wordsOf } from '../../src/store/sqlite/vector-bits.js';
+import { migrationIndex, undoMigrationsFrom } from '../helpers/sqlite-undo.js';
 
 let dir: string;
 let stores: SQLiteStores;
@@ -458,7 +459,7 @@ describe('SQLite chunk index: approximate vector search (1-bit prefilter, exact 
         await s.knowledge.replaceFile('vs_old', `f${f}`, chunks);
       }
       // The file as the previous schema version left it: no bits table, no quantized column.
-      s.db.exec(`DROP TABLE knowledge_bits; ALTER TABLE knowledge_stores DROP COLUMN quantized; ALTER TABLE knowledge_stores DROP COLUMN bits_version; PRAGMA user_version = ${SCHEMA_VERSION - 1}`);
+      undoMigrationsFrom(s.db, migrationIndex('CREATE TABLE knowledge_bits'));
       s.close();
       s = openSQLiteStores(old);
       try {
@@ -489,7 +490,7 @@ describe('SQLite chunk index: approximate vector search (1-bit prefilter, exact 
       let s = openSQLiteStores(old);
       const next = clustered(17, DIMS);
       for (let f = 0; f < 30; f++) await s.knowledge.replaceFile('vs_gone', `f${f}`, Array.from({ length: 200 }, (_, seq) => ({ seq, text: 't', terms: 'v', tokens: 1, vector: next() })));
-      s.db.exec(`DROP TABLE knowledge_bits; ALTER TABLE knowledge_stores DROP COLUMN quantized; ALTER TABLE knowledge_stores DROP COLUMN bits_version; PRAGMA user_version = ${SCHEMA_VERSION - 1}`);
+      undoMigrationsFrom(s.db, migrationIndex('CREATE TABLE knowledge_bits'));
       s.close();
       s = openSQLiteStores(old);
       try {

@@ -16,9 +16,9 @@ import type { RunOwner, StoredJudgement, StoredRun } from '../../eval/ports.js';
 import { htmlReport } from '../../eval/report/html.js';
 import { jsonReport } from '../../eval/report/json.js';
 import { junitReport } from '../../eval/report/junit.js';
-import type { CellResult, RunResult } from '../../eval/run.js';
+import type { CellResult } from '../../eval/run.js';
 import { runOwner } from '../../eval/service.js';
-import type { EvalRunService } from '../../eval/service.js';
+import type { EvalRunService, RunStats } from '../../eval/service.js';
 import { LIMITS } from '../../eval/suite.js';
 import { SuiteError } from '../../eval/types.js';
 import { openAIErrorBody } from '../../protocols/openai-chat/errors.js';
@@ -61,8 +61,12 @@ function notAllowed(method: string, allow: string): HubError {
 
 const seconds = (ms: number | null) => (ms === null ? null : Math.floor(ms / 1000));
 
-/** The run object of the API. */
-function runObject(r: StoredRun, stats?: Record<string, unknown>): Record<string, unknown> {
+/**
+ * The run object of the API. `pass_rate` (in the list; in `stats` for one run): the cases planned
+ * that passed every repetition so far, as `stats.pass_rate`.
+ */
+function runObject(r: StoredRun, extra: { stats?: Record<string, unknown>; passRate?: number | undefined } = {}): Record<string, unknown> {
+  const { stats, passRate } = extra;
   return {
     id: r.id,
     object: 'eval.run',
@@ -76,6 +80,7 @@ function runObject(r: StoredRun, stats?: Record<string, unknown>): Record<string
     options: { repeat: r.options.repeat, concurrency: r.options.concurrency ?? null, maxCostUsd: r.options.maxCostUsd ?? null, noCache: r.options.noCache },
     progress: { planned: r.planned, done: r.done, failures: r.failures },
     spent_usd: r.spentUsd,
+    ...(passRate !== undefined && { pass_rate: passRate }),
     ...(stats && { stats }),
   };
 }
@@ -180,56 +185,30 @@ async function report(ctx: HubContext, evals: EvalRunService, res: ServerRespons
 }
 
 /**
- * Per model (provider) of the suite, for the console's quality-versus-cost chart: the run's
- * results are paged, so what needs all of them is summed here. `cases`: test × prompt cases
- * with every repetition finished; `pass_rate`: of those, the share that passed all of them
- * (pass^N); `mean_score` over finished cells; `cost_usd`: what its answers cost (a cached
- * answer counts its original cost, so runs with and without the cache compare), grader calls
- * not included.
+ * A run's stats on the wire (eval/service.ts `stats`: from the sums the store keeps, no cell read),
+ * with `models` per provider of the suite for the console's quality-versus-cost chart.
  */
-function modelStats(r: RunResult): Record<string, unknown>[] {
-  const per = r.suite.providers.map((p) => ({ id: p.id, label: p.label, cases: 0, passed: 0, cells: 0, scoreSum: 0, costSum: 0, answered: new Set<string>() }));
-  for (const c of r.cases) {
-    const m = per[c.providerIdx];
-    if (!m || c.runs < r.repeat) continue;
-    m.cases++;
-    if (c.passAll) m.passed++;
-  }
-  for (const c of r.results) {
-    const m = per[c.providerIdx];
-    if (!m) continue;
-    m.cells++;
-    m.scoreSum += c.score;
-    m.costSum += c.cost ?? 0;
-    m.answered.add(`${c.testIdx}:${c.promptIdx}`);
-  }
-  return per.map((m) => ({
-    provider: m.id,
-    label: m.label,
-    cases: m.cases,
-    passed: m.passed,
-    pass_rate: m.cases ? m.passed / m.cases : null,
-    mean_score: m.cells ? m.scoreSum / m.cells : null,
-    cost_usd: m.costSum,
-    mean_cost_usd: m.answered.size ? m.costSum / m.answered.size : null,
-  }));
-}
-
-async function stats(evals: EvalRunService, run: StoredRun): Promise<Record<string, unknown>> {
-  const r = await evals.runResult(run);
-  const errors = r.results.filter((c) => c.error).length;
-  const successes = r.results.filter((c) => c.success).length;
+function statsObject(s: RunStats): Record<string, unknown> {
   return {
-    successes,
-    failures: r.results.length - successes - errors,
-    errors,
-    cases: r.cases.length,
-    pass_rate: r.passRate,
-    threshold: r.suite.threshold,
-    threshold_met: r.thresholdMet,
-    tests: r.suite.tests.length,
-    prompts: r.suite.prompts.map((p) => p.label),
-    models: modelStats(r),
+    successes: s.successes,
+    failures: s.failures,
+    errors: s.errors,
+    cases: s.cases,
+    pass_rate: s.passRate,
+    threshold: s.threshold,
+    threshold_met: s.thresholdMet,
+    tests: s.tests,
+    prompts: s.prompts,
+    models: s.models.map((m) => ({
+      provider: m.provider,
+      label: m.label,
+      cases: m.cases,
+      passed: m.passed,
+      pass_rate: m.passRate,
+      mean_score: m.meanScore,
+      cost_usd: m.costUsd,
+      mean_cost_usd: m.meanCostUsd,
+    })),
   };
 }
 
@@ -263,7 +242,8 @@ export async function evalsApi(ctx: HubContext, req: IncomingMessage, res: Serve
       if (method === 'POST') return await submit(ctx, evals, req, res, principal);
       if (method !== 'GET') throw notAllowed(method, 'GET, POST');
       const page = await store.list({ owner, limit: pageLimit(query, 20), after: cursor(query) });
-      return sendJSON(res, 200, { object: 'list', data: page.data.map((r) => runObject(r)), first_id: page.data[0]?.id ?? null, last_id: page.data.at(-1)?.id ?? null, has_more: page.hasMore });
+      const rates = await evals.passRates(page.data);
+      return sendJSON(res, 200, { object: 'list', data: page.data.map((r) => runObject(r, { passRate: rates.get(r.id) })), first_id: page.data[0]?.id ?? null, last_id: page.data.at(-1)?.id ?? null, has_more: page.hasMore });
     }
     const parts = rest.startsWith('/runs/') ? rest.slice('/runs/'.length).split('/') : [];
     const id = parts[0] ?? '';
@@ -281,7 +261,7 @@ export async function evalsApi(ctx: HubContext, req: IncomingMessage, res: Serve
     if (method !== 'GET') throw notAllowed(method, 'GET');
     const run = await store.get(id, owner);
     if (!run) throw noSuchRun(id);
-    if (sub === undefined) return sendJSON(res, 200, runObject(run, await stats(evals, run)));
+    if (sub === undefined) return sendJSON(res, 200, runObject(run, { stats: statsObject(await evals.stats(run)) }));
     if (sub === 'results') {
       const page = await store.results(id, { limit: pageLimit(query, 100), after: cursor(query) });
       return sendJSON(res, 200, { object: 'list', data: page.data.map(resultObject), first_id: page.data[0]?.key ?? null, last_id: page.data.at(-1)?.key ?? null, has_more: page.hasMore });

@@ -1,12 +1,21 @@
 import type pg from 'pg';
 import { JUDGEMENT_ID, judgementId } from '../../eval/ports.js';
-import type { EvalRunStore, JudgementOutcome, JudgementStore, NewJudgement, RunOwner, RunPatch, StoredJudgement, StoredRun } from '../../eval/ports.js';
+import type { EvalRunStore, JudgementOutcome, JudgementStore, NewJudgement, RunOwner, RunPatch, RunSums, StoredJudgement, StoredRun } from '../../eval/ports.js';
 import type { CellResult } from '../../eval/run.js';
-import { EVAL_RUN_COLUMNS, evalRunFrom, JUDGEMENT_COLUMNS, judgementFrom, patchColumns } from '../eval-rows.js';
-import type { EvalRunRow, JudgementRow } from '../eval-rows.js';
+import { cellErrored, EVAL_RUN_COLUMNS, evalRunFrom, JUDGEMENT_COLUMNS, judgementFrom, MODEL_SUMS_COLUMNS, patchColumns, runSumsFrom } from '../eval-rows.js';
+import type { EvalRunRow, JudgementRow, ModelSumsRow } from '../eval-rows.js';
 
 /** PostgreSQL refuses NUL in text; a prompt or an answer may hold one: kept as U+FFFD, as the usage writer does. */
 const noNul = (s: string | null): string | null => (s !== null && s.includes('\u0000') ? s.replaceAll('\u0000', '\uFFFD') : s);
+
+/**
+ * The escapes in a cell's JSON that PostgreSQL's json refuses to read (NUL, a lone surrogate, both
+ * of which JSON.stringify writes for such strings): replaced by U+FFFD's escape before a rebuild
+ * reads `error`. The replacement is six characters starting with a backslash as each match is, so
+ * the JSON stays valid (a match right after an escaped backslash stays plain text) and no string
+ * becomes empty or stops being so.
+ */
+const UNREADABLE_ESCAPES = String.raw`\\u(0000|[dD][89a-fA-F][0-9a-fA-F]{2})`;
 
 /** Stored eval runs in PostgreSQL (any replica answers for any run), and the human judgements beside them. */
 export class PostgresEvalRunStore implements EvalRunStore, JudgementStore {
@@ -39,13 +48,26 @@ export class PostgresEvalRunStore implements EvalRunStore, JudgementStore {
   }
 
   async addResult(runId: string, c: CellResult): Promise<void> {
-    // One statement: the counters move only when the cell is new (a retried write adds nothing).
+    // One statement: the counters and the model's sums move only when the cell is new (a retried
+    // write adds nothing). Every sub-statement sees the snapshot from before the cell's insert, so
+    // `earlier` counts the case's cells without this one. That is all of them: a run's cells are
+    // written one after another by the one hub running it (service.ts chains them).
     await this.pool.query(
       `WITH added AS (
          INSERT INTO eval_results (run_id, cell_key, test_idx, prompt_idx, provider_idx, repeat, success, score, cost_usd, latency_ms, cell)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING 1)
-       UPDATE eval_runs SET done = done + 1, failures = failures + $12, spent_usd = spent_usd + $13 WHERE id = $1 AND EXISTS (SELECT 1 FROM added)`,
-      [runId, c.key, c.testIdx, c.promptIdx, c.providerIdx, c.repeat, c.success, c.score, c.cost ?? null, c.latencyMs, JSON.stringify(c), c.success ? 0 : 1, c.spentUsd],
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING 1),
+       run AS (
+         UPDATE eval_runs SET done = done + 1, failures = failures + $12, spent_usd = spent_usd + $13 WHERE id = $1 AND EXISTS (SELECT 1 FROM added)
+         RETURNING (options::json ->> 'repeat')::int8 AS repeat),
+       earlier AS (
+         SELECT count(*) AS runs, count(*) FILTER (WHERE success) AS passes FROM eval_results WHERE run_id = $1 AND test_idx = $3 AND prompt_idx = $4 AND provider_idx = $5)
+       INSERT INTO eval_run_models AS m (run_id, ${MODEL_SUMS_COLUMNS})
+       SELECT $1, $5, 1, $7::bool::int, $14::int8, $8::float8, coalesce($9::float8, 0), (e.runs = 0)::int, (e.runs + 1 = r.repeat)::int, (e.runs + 1 = r.repeat AND e.passes + $7::bool::int = e.runs + 1)::int
+       FROM run r, earlier e
+       ON CONFLICT (run_id, provider_idx) DO UPDATE SET cells = m.cells + 1, successes = m.successes + excluded.successes, errors = m.errors + excluded.errors,
+         score_sum = m.score_sum + excluded.score_sum, cost_sum = m.cost_sum + excluded.cost_sum, answered = m.answered + excluded.answered,
+         cases = m.cases + excluded.cases, passed = m.passed + excluded.passed`,
+      [runId, c.key, c.testIdx, c.promptIdx, c.providerIdx, c.repeat, c.success, c.score, c.cost ?? null, c.latencyMs, JSON.stringify(c), c.success ? 0 : 1, c.spentUsd, cellErrored(c) ? 1 : 0],
     );
   }
 
@@ -91,6 +113,72 @@ export class PostgresEvalRunStore implements EvalRunStore, JudgementStore {
   async interruptUnfinished(now: number): Promise<number> {
     const r = await this.pool.query(`UPDATE eval_runs SET status = 'interrupted', finished_at = $1 WHERE status IN ('queued', 'running') AND lease_until < $1`, [now]);
     return r.rowCount ?? 0;
+  }
+
+  async stats(runs: readonly StoredRun[]): Promise<Map<string, RunSums>> {
+    const out = new Map<string, RunSums>();
+    if (runs.length === 0) return out;
+    const read = async (ids: readonly string[]) => {
+      const { rows } = await this.pool.query<ModelSumsRow & { id: string; done: string }>(
+        `SELECT r.id, r.done, ${MODEL_SUMS_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')} FROM eval_runs r LEFT JOIN eval_run_models m ON m.run_id = r.id WHERE r.id = ANY($1::text[])`,
+        [ids],
+      );
+      const by = new Map<string, { done: number; rows: ModelSumsRow[] }>();
+      for (const row of rows) {
+        let e = by.get(row.id);
+        if (!e) by.set(row.id, (e = { done: Number(row.done), rows: [] }));
+        if (row.provider_idx !== null) e.rows.push(row);
+      }
+      return new Map([...by].map(([id, e]) => [id, { done: e.done, sums: runSumsFrom(e.rows) }]));
+    };
+    const first = await read(runs.map((r) => r.id));
+    const short = runs.filter((r) => {
+      const e = first.get(r.id);
+      return e !== undefined && e.sums.cells !== e.done;
+    });
+    for (const run of short) await this.rebuildSums(run);
+    const again = short.length ? await read(short.map((r) => r.id)) : new Map<string, { done: number; sums: RunSums }>();
+    for (const [id, e] of first) out.set(id, (again.get(id) ?? e).sums);
+    return out;
+  }
+
+  /**
+   * Sums a run's cells into its model rows, holding the run's row so that no cell lands (its
+   * write updates that row) between the count and the sums. A cell whose write began before
+   * lands after, on the new rows, which is what it would have done on the old ones.
+   */
+  private async rebuildSums(run: StoredRun): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<{ done: string; cells: string | null }>(
+        'SELECT r.done, (SELECT sum(cells) FROM eval_run_models WHERE run_id = r.id) AS cells FROM eval_runs r WHERE r.id = $1 FOR UPDATE',
+        [run.id],
+      );
+      // Another reader may have rebuilt them while this one waited for the row.
+      if (rows[0] && Number(rows[0].done) !== Number(rows[0].cells ?? 0)) {
+        await client.query('DELETE FROM eval_run_models WHERE run_id = $1', [run.id]);
+        await client.query(
+          `INSERT INTO eval_run_models (run_id, ${MODEL_SUMS_COLUMNS})
+           SELECT $1, provider_idx, sum(runs), sum(passes), sum(errors), sum(score_sum), sum(cost_sum), count(*),
+                  count(*) FILTER (WHERE runs >= $2), count(*) FILTER (WHERE runs >= $2 AND passes = runs)
+           FROM (SELECT provider_idx, count(*) AS runs, count(*) FILTER (WHERE success) AS passes,
+                        count(*) FILTER (WHERE error IS NOT NULL AND error::text <> '""') AS errors,
+                        sum(score) AS score_sum, sum(coalesce(cost_usd, 0)) AS cost_sum
+                 FROM (SELECT provider_idx, test_idx, prompt_idx, success, score, cost_usd, regexp_replace(cell, $3, $4, 'g')::json -> 'error' AS error
+                       FROM eval_results WHERE run_id = $1) AS c
+                 GROUP BY provider_idx, test_idx, prompt_idx) AS k
+           GROUP BY provider_idx`,
+          [run.id, run.options.repeat, UNREADABLE_ESCAPES, String.raw`\\ufffd`],
+        );
+      }
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
   }
 
   async addJudgement(j: NewJudgement): Promise<StoredJudgement> {

@@ -400,6 +400,22 @@ export const MIGRATIONS: readonly string[] = [
    SELECT setval(pg_get_serial_sequence('eval_judgements', 'seq'), COALESCE((SELECT max(seq) FROM eval_judgements), 0) + 1, false);
    DROP TABLE arena_votes;
    CREATE VIEW arena_votes AS SELECT seq AS id, ts, model_a, model_b, winner, key_id FROM eval_judgements;`,
+  // A run's sums per model (eval/ports.ts RunSums), kept by each result's write, so a run's
+  // status and stats never read its cells. Runs stored before are summed from their cells on first
+  // read (their sums cover fewer cells than the run's `done`).
+  `CREATE TABLE eval_run_models (
+     run_id TEXT NOT NULL REFERENCES eval_runs (id) ON DELETE CASCADE,
+     provider_idx BIGINT NOT NULL,
+     cells BIGINT NOT NULL,
+     successes BIGINT NOT NULL,
+     errors BIGINT NOT NULL,
+     score_sum DOUBLE PRECISION NOT NULL,
+     cost_sum DOUBLE PRECISION NOT NULL,
+     answered BIGINT NOT NULL,
+     cases BIGINT NOT NULL,
+     passed BIGINT NOT NULL,
+     PRIMARY KEY (run_id, provider_idx)
+   );`,
 ];
 
 /** The schema this hub writes. */

@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
 import { JUDGEMENT_ID, judgementId } from '../../eval/ports.js';
-import type { EvalRunStore, JudgementOutcome, JudgementStore, NewJudgement, RunOwner, RunPatch, StoredJudgement, StoredRun } from '../../eval/ports.js';
+import type { EvalRunStore, JudgementOutcome, JudgementStore, NewJudgement, RunOwner, RunPatch, RunSums, StoredJudgement, StoredRun } from '../../eval/ports.js';
 import type { CellResult } from '../../eval/run.js';
-import { EVAL_RUN_COLUMNS, evalRunFrom, JUDGEMENT_COLUMNS, judgementFrom, patchColumns } from '../eval-rows.js';
-import type { EvalRunRow, JudgementRow } from '../eval-rows.js';
+import { cellErrored, EVAL_RUN_COLUMNS, evalRunFrom, JUDGEMENT_COLUMNS, judgementFrom, MODEL_SUMS_COLUMNS, patchColumns, runSumsFrom } from '../eval-rows.js';
+import type { EvalRunRow, JudgementRow, ModelSumsRow } from '../eval-rows.js';
 import { statementCache } from './schema.js';
 
 /** An eval run's row as stored, lease and cancel flag included (export reads). */
@@ -28,12 +28,25 @@ export interface ExportedEvalResult {
 }
 
 /**
+ * A run's model sums from its cells (its sums missing or short of its `done` cells): a case is
+ * finished with `repeat` cells, passed when all of them passed; an error is a cell whose JSON has
+ * a non-empty `error`, as `cellErrored` says.
+ */
+const REBUILD_SUMS = `INSERT INTO eval_run_models (run_id, ${MODEL_SUMS_COLUMNS})
+  SELECT :run, provider_idx, sum(runs), sum(passes), sum(errors), sum(score_sum), sum(cost_sum), count(*), sum(runs >= :repeat), sum(runs >= :repeat AND passes = runs)
+  FROM (SELECT provider_idx, count(*) AS runs, sum(success) AS passes, sum(coalesce(json_extract(cell, '$.error'), '') <> '') AS errors,
+               sum(score) AS score_sum, sum(coalesce(cost_usd, 0)) AS cost_sum
+        FROM eval_results WHERE run_id = :run GROUP BY provider_idx, test_idx, prompt_idx)
+  GROUP BY provider_idx`;
+
+/**
  * Stored eval runs in the embedded store, results one row per cell (the cell as JSON), and the
  * human judgements beside them.
  */
 export class SQLiteEvalRunStore implements EvalRunStore, JudgementStore {
   private readonly statement: (sql: string) => Database.Statement;
   private readonly insertResult: (runId: string, c: CellResult) => void;
+  private readonly rebuildSums: (run: StoredRun) => void;
 
   constructor(private readonly db: Database.Database) {
     this.statement = statementCache(db);
@@ -41,7 +54,26 @@ export class SQLiteEvalRunStore implements EvalRunStore, JudgementStore {
       const added = this.statement(
         'INSERT OR IGNORE INTO eval_results (run_id, cell_key, test_idx, prompt_idx, provider_idx, repeat, success, score, cost_usd, latency_ms, cell) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ).run(runId, c.key, c.testIdx, c.promptIdx, c.providerIdx, c.repeat, c.success ? 1 : 0, c.score, c.cost ?? null, c.latencyMs, JSON.stringify(c)).changes;
-      if (added) this.statement('UPDATE eval_runs SET done = done + 1, failures = failures + ?, spent_usd = spent_usd + ? WHERE id = ?').run(c.success ? 0 : 1, c.spentUsd, runId);
+      if (!added) return;
+      const run = this.statement(`UPDATE eval_runs SET done = done + 1, failures = failures + ?, spent_usd = spent_usd + ? WHERE id = ? RETURNING json_extract(options, '$.repeat') AS repeat`).get(
+        c.success ? 0 : 1, c.spentUsd, runId,
+      ) as { repeat: number } | undefined;
+      if (!run) return;
+      // The case's cells so far, this one included (eval-rows.ts MODEL_SUMS_COLUMNS says why this keeps pass^N exact).
+      const k = this.statement('SELECT count(*) AS runs, sum(success) AS passes FROM eval_results WHERE run_id = ? AND test_idx = ? AND prompt_idx = ? AND provider_idx = ?').get(
+        runId, c.testIdx, c.promptIdx, c.providerIdx,
+      ) as { runs: number; passes: number };
+      const finished = k.runs === run.repeat;
+      this.statement(
+        `INSERT INTO eval_run_models (run_id, ${MODEL_SUMS_COLUMNS}) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (run_id, provider_idx) DO UPDATE SET cells = cells + 1, successes = successes + excluded.successes, errors = errors + excluded.errors,
+           score_sum = score_sum + excluded.score_sum, cost_sum = cost_sum + excluded.cost_sum, answered = answered + excluded.answered,
+           cases = cases + excluded.cases, passed = passed + excluded.passed`,
+      ).run(runId, c.providerIdx, c.success ? 1 : 0, cellErrored(c) ? 1 : 0, c.score, c.cost ?? 0, k.runs === 1 ? 1 : 0, finished ? 1 : 0, finished && k.passes === k.runs ? 1 : 0);
+    });
+    this.rebuildSums = db.transaction((run: StoredRun) => {
+      this.statement('DELETE FROM eval_run_models WHERE run_id = ?').run(run.id);
+      this.statement(REBUILD_SUMS).run({ run: run.id, repeat: run.options.repeat });
     });
   }
 
@@ -117,6 +149,26 @@ export class SQLiteEvalRunStore implements EvalRunStore, JudgementStore {
 
   async interruptUnfinished(now: number): Promise<number> {
     return this.statement(`UPDATE eval_runs SET status = 'interrupted', finished_at = ? WHERE status IN ('queued', 'running') AND lease_until < ?`).run(now, now).changes;
+  }
+
+  async stats(runs: readonly StoredRun[]): Promise<Map<string, RunSums>> {
+    const out = new Map<string, RunSums>();
+    for (const run of runs) {
+      let sums = this.readSums(run.id);
+      if (!sums) continue;
+      if (sums.sums.cells !== sums.done) {
+        this.rebuildSums(run);
+        sums = this.readSums(run.id)!;
+      }
+      out.set(run.id, sums.sums);
+    }
+    return out;
+  }
+
+  private readSums(id: string): { done: number; sums: RunSums } | undefined {
+    const rows = this.statement(`SELECT r.done, ${MODEL_SUMS_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')} FROM eval_runs r LEFT JOIN eval_run_models m ON m.run_id = r.id WHERE r.id = ?`).all(id) as (ModelSumsRow & { done: number })[];
+    if (rows.length === 0) return undefined;
+    return { done: rows[0]!.done, sums: runSumsFrom(rows.filter((r) => r.provider_idx !== null)) };
   }
 
   async addJudgement(j: NewJudgement): Promise<StoredJudgement> {

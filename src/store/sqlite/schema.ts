@@ -312,7 +312,23 @@ export const MIGRATIONS: readonly string[] = [
    );
    CREATE UNIQUE INDEX knowledge_bits_file ON knowledge_bits (store_id, file_id, dims);
    ALTER TABLE knowledge_stores ADD COLUMN quantized INTEGER NOT NULL DEFAULT 0;
-   ALTER TABLE knowledge_stores ADD COLUMN bits_version INTEGER NOT NULL DEFAULT 0;`
+   ALTER TABLE knowledge_stores ADD COLUMN bits_version INTEGER NOT NULL DEFAULT 0;`,
+  // A run's sums per model (eval/ports.ts RunSums), kept by each result's write, so a run's
+  // status and stats never read its cells. Runs stored before are summed from their cells on first
+  // read (their sums cover fewer cells than the run's `done`).
+  `CREATE TABLE eval_run_models (
+     run_id TEXT NOT NULL REFERENCES eval_runs (id) ON DELETE CASCADE,
+     provider_idx INTEGER NOT NULL,
+     cells INTEGER NOT NULL,
+     successes INTEGER NOT NULL,
+     errors INTEGER NOT NULL,
+     score_sum REAL NOT NULL,
+     cost_sum REAL NOT NULL,
+     answered INTEGER NOT NULL,
+     cases INTEGER NOT NULL,
+     passed INTEGER NOT NULL,
+     PRIMARY KEY (run_id, provider_idx)
+   );`,
 ];
 
 /** The schema this hub writes (PRAGMA user_version once migrated). */
