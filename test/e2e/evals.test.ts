@@ -397,7 +397,7 @@ pricing:
     expect(await page.getByText('A run is under way').count()).toBe(1);
     const first = table.locator(`tr[data-run-id="${runId}"]`);
     expect(await first.textContent()).toContain('Completed');
-    // 14 of 18 results passed.
+    // The suite's pass rate: 7 of 9 cases (test × model) passed both tries.
     expect(await first.locator('[data-field=passed]').textContent()).toBe('77.8%');
     await shot('runs');
     await row.getByRole('button', { name: 'Cancel run Waits forever' }).click();

@@ -47,6 +47,8 @@ export interface EvalRun {
   options: { repeat: number; concurrency: number | null; maxCostUsd: number | null; noCache: boolean };
   progress: { planned: number; done: number; failures: number };
   spent_usd: number;
+  /** On list entries: the run's pass rate as `stats.pass_rate` has it (cases passing every try). */
+  pass_rate?: number;
   stats?: RunStats;
 }
 

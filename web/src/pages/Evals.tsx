@@ -132,7 +132,7 @@ function RunList() {
                         {t('eval.progressOf', { done: f.int(r.progress.done), planned: f.int(r.progress.planned) })}
                       </td>
                       <td className="num" data-field="passed">
-                        {graded ? f.percent((graded - r.progress.failures) / graded) : '—'}
+                        {typeof r.pass_rate === 'number' ? f.percent(r.pass_rate) : graded ? f.percent((graded - r.progress.failures) / graded) : '—'}
                       </td>
                       <td className="num">{f.usd(r.spent_usd)}</td>
                       <td>{f.shortDateTime(r.created_at * 1000)}</td>
