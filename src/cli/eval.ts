@@ -28,6 +28,8 @@ import type { Perspective } from '../eval/trust/suites.js';
 import { trustSummary, trustTable } from '../eval/trust/summary.js';
 import { SuiteError } from '../eval/types.js';
 import type { EvalCaller } from '../eval/types.js';
+import { loggingSeqs, readResume, ResumeError, ResumeLog } from './eval-resume.js';
+import type { ResumeKind, ResumeState } from './eval-resume.js';
 import { openLocalGateway } from './local.js';
 
 export const EVAL_HELP = `Usage:
@@ -36,12 +38,17 @@ export const EVAL_HELP = `Usage:
                  [--config FILE] [--data-dir DIR] [--api-key KEY]      in this process, recorded in DATA_DIR
                  [--base-url URL --api-key KEY]                      against a running hub
   baimo eval trust MODEL… [--perspective NAME…] [--limit N] [--grader MODEL] [-o OUT.json]
-                 [--concurrency C] [--no-cache] [--max-cost USD] [and the hub flags above]
+                 [--concurrency C] [--no-cache] [--max-cost USD] [--resume FILE]
+                 [and the hub flags above]
                  the shipped trust suites: ${PERSPECTIVES.join(', ')}
                  --perspective repeats or takes a comma list; --limit N: at most N cases per
                  perspective, the two languages alternately; --grader: the model grading
                  toxicity's rubric (default: the first MODEL)
   --max-cost is the whole run's ceiling (a resumed run counts what its first part spent).
+  --resume FILE: go on with a run that was cancelled, stopped at --max-cost or killed; the file
+                 (DATA_DIR/eval-runs/<run id>.resume.jsonl, named when the run starts) is written
+                 as cells finish and removed when the run completes; finished cells are not asked
+                 or charged again.
   Exit: 0 threshold met (trust: all ran) · 1 missed or stopped at --max-cost · 2 usage or suite error · 130 cancelled
   baimo eval compare A.json B.json [--json]
                  two runs' JSON outputs case by case (provider + prompt + vars): regressions first
@@ -49,6 +56,24 @@ export const EVAL_HELP = `Usage:
 `;
 
 class UsageError extends Error {}
+
+/**
+ * The resume file a run writes as it goes: the one it was resumed from, or a new one in
+ * DATA_DIR/eval-runs (a file of the old one-object format is copied into a new one).
+ */
+function resumeLog(dataDir: string, head: { kind: ResumeKind; hash: string; runId: string }, from: { file: string; state: ResumeState } | undefined): ResumeLog {
+  if (from && !from.state.legacy) return ResumeLog.append(from.file);
+  const dir = join(dataDir, 'eval-runs');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return ResumeLog.create(join(dir, `${head.runId}.resume.jsonl`), head, from?.state);
+}
+
+/** How the run ended, for the resume file: removed when complete, named when not. */
+function endResume(log: ResumeLog, status: string, done: number, planned: number): void {
+  if (status === 'complete') return log.remove();
+  log.close();
+  process.stderr.write(`${status === 'budget' ? 'stopped at the cost ceiling' : 'cancelled'}: ${done}/${planned} cells done; resume with --resume ${log.file}\n`);
+}
 
 function positiveInt(v: string | undefined, flag: string, max: number): number | undefined {
   if (v === undefined) return undefined;
@@ -60,14 +85,6 @@ function positiveInt(v: string | undefined, flag: string, max: number): number |
 /** What identifies a suite for resuming: its checked content, not its file's bytes alone. */
 function suiteHash(s: Suite, repeat: number): string {
   return createHash('sha256').update(JSON.stringify({ ...s, file: undefined, repeat })).digest('hex');
-}
-
-interface ResumeFile {
-  readonly suiteHash: string;
-  readonly runId: string;
-  /** The last request-id number used (`<run id>.<n>`): the resumed run goes on after it. */
-  readonly lastSeq: number;
-  readonly results: readonly CellResult[];
 }
 
 function writeReport(path: string, run: RunResult): void {
@@ -105,6 +122,13 @@ function onInterrupt(): { signal: AbortSignal; dispose: () => void } {
   };
   process.on('SIGINT', onSigint);
   return { signal: controller.signal, dispose: () => process.off('SIGINT', onSigint) };
+}
+
+/** What identifies a trust run for resuming: the suites as loaded for these models (--limit, --perspective) and the grader. */
+function trustHash(suites: readonly { perspective: Perspective; suite: Suite }[], models: readonly string[], grader: string): string {
+  const h = createHash('sha256').update(JSON.stringify({ models, grader }));
+  for (const { perspective, suite } of suites) h.update(JSON.stringify({ perspective, suite: { ...suite, file: undefined } }));
+  return h.digest('hex');
 }
 
 interface ConnectFlags {
@@ -193,49 +217,45 @@ async function runCommand(args: string[]): Promise<number> {
   const calls = caseCount(suite) * repeat;
   if (calls > LIMITS.calls) throw new SuiteError(`the run plans ${calls} model calls (tests × prompts × providers × repeat); at most ${LIMITS.calls} per run`);
   const hash = suiteHash(suite, repeat);
-  let resume: ResumeFile | undefined;
-  if (values.resume) {
-    try {
-      resume = JSON.parse(readFileSync(values.resume, 'utf8')) as ResumeFile;
-    } catch {
-      throw new UsageError(`--resume: cannot read ${values.resume}`);
-    }
-    if (resume.suiteHash !== hash) throw new UsageError('--resume: the file is from another suite (or another --repeat)');
-  }
+  const resume = values.resume === undefined ? undefined : { file: values.resume, state: readResume(values.resume, 'run', hash) };
 
-  const runId = resume?.runId ?? timeOrderedId('eval_');
-  const { caller, lastSeq, dataDir, close } = await connect(values, modelNames(suite), runId, resume?.lastSeq ?? 0, maxCostUsd ?? suite.maxCostUsd);
+  const runId = resume?.state.runId ?? timeOrderedId('eval_');
+  const conn = await connect(values, modelNames(suite), runId, resume?.state.lastSeq ?? 0, maxCostUsd ?? suite.maxCostUsd);
+  let log: ResumeLog;
+  try {
+    log = resumeLog(conn.dataDir, { kind: 'run', hash, runId }, resume);
+  } catch (err) {
+    await conn.close();
+    throw err;
+  }
+  process.stderr.write(`run ${runId}: if it stops, go on with --resume ${log.file}\n`);
 
   const sigint = onInterrupt();
   const progress = progressWriter(process.stderr);
   let run: RunResult;
   try {
     run = await runSuite(suite, {
-      caller,
+      caller: loggingSeqs(conn.caller, conn.lastSeq, log),
       runId,
       repeat,
       concurrency,
-      cache: values['no-cache'] || suite.cache === false ? undefined : new AnswerCache(join(dataDir, 'eval-cache')),
+      cache: values['no-cache'] || suite.cache === false ? undefined : new AnswerCache(join(conn.dataDir, 'eval-cache')),
       maxCostUsd,
       signal: sigint.signal,
       onProgress: (p) => progress.update(p),
-      resume: resume?.results,
+      onResult: (c) => log.cell(c),
+      resume: resume?.state.cells.get(''),
     });
   } finally {
     progress.end();
     sigint.dispose();
-    await close();
+    log.close();
+    await conn.close();
   }
   if (out) writeReport(out, run);
   process.stdout.write(summary(run));
-  if (run.status !== 'complete') {
-    const dir = join(dataDir, 'eval-runs');
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const file = join(dir, `${runId}.resume.json`);
-    writeFileSync(file, JSON.stringify({ suiteHash: hash, runId, lastSeq: lastSeq(), results: run.results } satisfies ResumeFile), { mode: 0o600 });
-    process.stderr.write(`${run.status === 'budget' ? 'stopped at the cost ceiling' : 'cancelled'}: ${run.results.length}/${run.planned} cells done; resume with --resume ${file}\n`);
-    return run.status === 'canceled' ? 130 : 1;
-  }
+  endResume(log, run.status, run.results.length, run.planned);
+  if (run.status !== 'complete') return run.status === 'canceled' ? 130 : 1;
   return run.thresholdMet ? 0 : 1;
 }
 
@@ -274,6 +294,7 @@ async function trustCommand(args: string[]): Promise<number> {
       concurrency: { type: 'string' },
       'no-cache': { type: 'boolean' },
       'max-cost': { type: 'string' },
+      resume: { type: 'string' },
       config: { type: 'string', short: 'c' },
       'data-dir': { type: 'string' },
       'api-key': { type: 'string' },
@@ -305,31 +326,45 @@ async function trustCommand(args: string[]): Promise<number> {
   models.forEach((m) => named.set(m, 'MODEL'));
   if (suites.some((s) => s.suite.tests.some((t) => t.assert.some((a) => a.type.endsWith('llm-rubric'))))) named.set(grader, named.has(grader) ? 'MODEL' : '--grader');
 
-  const runId = timeOrderedId('eval_');
-  const { caller, dataDir, close } = await connect(values, named, runId, 0, maxCostUsd);
+  const hash = trustHash(suites, models, grader);
+  const resume = values.resume === undefined ? undefined : { file: values.resume, state: readResume(values.resume, 'trust', hash) };
+  const runId = resume?.state.runId ?? timeOrderedId('eval_');
+  const conn = await connect(values, named, runId, resume?.state.lastSeq ?? 0, maxCostUsd);
+  let log: ResumeLog;
+  try {
+    log = resumeLog(conn.dataDir, { kind: 'trust', hash, runId }, resume);
+  } catch (err) {
+    await conn.close();
+    throw err;
+  }
+  process.stderr.write(`run ${runId}: if it stops, go on with --resume ${log.file}\n`);
   const sigint = onInterrupt();
   const progress = progressWriter(process.stderr);
   let run: Awaited<ReturnType<typeof runTrust>>;
   try {
     run = await runTrust(suites, {
-      caller,
+      caller: loggingSeqs(conn.caller, conn.lastSeq, log),
       runId,
       models,
       grader,
       concurrency,
-      cache: values['no-cache'] ? undefined : new AnswerCache(join(dataDir, 'eval-cache')),
+      cache: values['no-cache'] ? undefined : new AnswerCache(join(conn.dataDir, 'eval-cache')),
       maxCostUsd,
       signal: sigint.signal,
       onProgress: (p) => progress.update(p),
+      onResult: (perspective, c) => log.cell(c, perspective),
+      resume: resume?.state.cells,
     });
   } finally {
     progress.end();
     sigint.dispose();
-    await close();
+    log.close();
+    await conn.close();
   }
   const summary = trustSummary(run);
   if (out) writeFileSync(out, `${JSON.stringify(trustReport(run, summary), null, 2)}\n`);
   process.stdout.write(trustTable(summary));
+  endResume(log, run.status, run.parts.reduce((n, p) => n + p.run.results.length, 0), calls);
   if (run.status === 'canceled') return 130;
   return run.status === 'complete' ? 0 : 1;
 }
@@ -347,7 +382,7 @@ export async function evalCommand(args: string[]): Promise<number> {
     }
     throw new UsageError(`unknown eval command '${sub}'`);
   } catch (err) {
-    const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    const usage = err instanceof UsageError || err instanceof ResumeError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     if (usage) {
       process.stderr.write(`error: ${(err as Error).message}\n\n${EVAL_HELP}`);
       return 2;
