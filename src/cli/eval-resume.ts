@@ -34,6 +34,9 @@ export interface ResumeState {
 /** Why a resume file cannot be used: the CLI reports it as a usage error. */
 export class ResumeError extends Error {}
 
+/** A wrong flag or argument of `baimo eval`: exit 2 with the help. */
+export class UsageError extends Error {}
+
 const MAGIC = 'baimo-eval-resume';
 
 const isCell = (c: unknown): c is CellResult => {
