@@ -1,34 +1,15 @@
 /**
- * `baimo eval run SUITE.yaml`: runs a suite (src/eval/) through the gateway in this process, with
- * the hub's config and data directory as `baimo chat` does, or against a running hub with
- * `--base-url` and `--api-key`. Exit codes: 0 when the suite's pass threshold is met, 1 when it
- * is missed (or the run stopped at its cost ceiling), 2 for usage and suite errors, 130 when
- * cancelled (SIGINT); a stopped run writes what it finished and a resume file.
+ * `baimo eval …`: the commands, their help and their exit codes. `run` and `trust`
+ * (cli/eval-run.ts) are imported when asked for, as they load the gateway; `compare` reads two
+ * JSON files and loads nothing else. Exit codes: 0 success (threshold met, no regression), 1
+ * missed, stopped at the ceiling or a regression, 2 usage and suite errors, 130 cancelled.
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { extname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { timeOrderedId } from '../core/ids.js';
-import { AnswerCache } from '../eval/cache.js';
-import { gatewayCaller, httpCaller } from '../eval/caller.js';
 import { CompareError, compareReports, comparisonText } from '../eval/compare.js';
-import { progressWriter } from '../eval/progress.js';
-import { htmlReport } from '../eval/report/html.js';
-import { jsonReport } from '../eval/report/json.js';
-import { junitReport } from '../eval/report/junit.js';
-import { runSuite } from '../eval/run.js';
-import type { CellResult, RunResult } from '../eval/run.js';
-import { caseCount, LIMITS, loadSuite, modelNames } from '../eval/suite.js';
-import type { Suite } from '../eval/suite.js';
-import { runTrust } from '../eval/trust/run.js';
-import { trustReport } from '../eval/trust/report.js';
-import { isPerspective, loadTrustSuite, PERSPECTIVES } from '../eval/trust/suites.js';
-import type { Perspective } from '../eval/trust/suites.js';
-import { trustSummary, trustTable } from '../eval/trust/summary.js';
+import { PERSPECTIVES } from '../eval/trust/perspectives.js';
 import { SuiteError } from '../eval/types.js';
-import type { EvalCaller } from '../eval/types.js';
-import { openLocalGateway } from './local.js';
+import { ResumeError, UsageError } from './eval-resume.js';
 
 export const EVAL_HELP = `Usage:
   baimo eval run SUITE.yaml [-o OUT.json|OUT.xml|OUT.html] [--repeat N] [--concurrency C]
@@ -36,208 +17,22 @@ export const EVAL_HELP = `Usage:
                  [--config FILE] [--data-dir DIR] [--api-key KEY]      in this process, recorded in DATA_DIR
                  [--base-url URL --api-key KEY]                      against a running hub
   baimo eval trust MODEL… [--perspective NAME…] [--limit N] [--grader MODEL] [-o OUT.json]
-                 [--concurrency C] [--no-cache] [--max-cost USD] [and the hub flags above]
+                 [--concurrency C] [--no-cache] [--max-cost USD] [--resume FILE]
+                 [and the hub flags above]
                  the shipped trust suites: ${PERSPECTIVES.join(', ')}
                  --perspective repeats or takes a comma list; --limit N: at most N cases per
                  perspective, the two languages alternately; --grader: the model grading
                  toxicity's rubric (default: the first MODEL)
   --max-cost is the whole run's ceiling (a resumed run counts what its first part spent).
+  --resume FILE: go on with a run that was cancelled, stopped at --max-cost or killed; the file
+                 (DATA_DIR/eval-runs/<run id>.resume.jsonl, named when the run starts) is written
+                 as cells finish and removed when the run completes; finished cells are not asked
+                 or charged again.
   Exit: 0 threshold met (trust: all ran) · 1 missed or stopped at --max-cost · 2 usage or suite error · 130 cancelled
   baimo eval compare A.json B.json [--json]
                  two runs' JSON outputs case by case (provider + prompt + vars): regressions first
   Exit: 0 no regression · 1 any case passed in A and failed in B · 2 usage error
 `;
-
-class UsageError extends Error {}
-
-function positiveInt(v: string | undefined, flag: string, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`${flag} must be a whole number from 1 to ${max}`);
-  return n;
-}
-
-/** What identifies a suite for resuming: its checked content, not its file's bytes alone. */
-function suiteHash(s: Suite, repeat: number): string {
-  return createHash('sha256').update(JSON.stringify({ ...s, file: undefined, repeat })).digest('hex');
-}
-
-interface ResumeFile {
-  readonly suiteHash: string;
-  readonly runId: string;
-  /** The last request-id number used (`<run id>.<n>`): the resumed run goes on after it. */
-  readonly lastSeq: number;
-  readonly results: readonly CellResult[];
-}
-
-function writeReport(path: string, run: RunResult): void {
-  const ext = extname(path).toLowerCase();
-  const text = ext === '.xml' ? junitReport(run) : ext === '.html' ? htmlReport(run) : `${JSON.stringify(jsonReport(run), null, 2)}\n`;
-  writeFileSync(path, text);
-}
-
-function summary(run: RunResult): string {
-  const s = run.suite;
-  const lines = [`${s.description ?? s.file}: run ${run.runId} ${run.status}`];
-  const width = Math.max(8, ...s.providers.map((p) => p.label.length));
-  for (const [v, p] of s.providers.entries()) {
-    const cells = run.results.filter((r) => r.providerIdx === v);
-    const passed = cells.filter((r) => r.success).length;
-    const cost = cells.reduce((n, r) => n + (r.cost ?? 0), 0);
-    lines.push(`  ${p.label.padEnd(width)}  ${passed}/${cells.length} passed  $${cost.toFixed(4)}`);
-  }
-  if (run.repeat > 1) {
-    const flaky = run.cases.filter((c) => c.passes > 0 && !c.passAll).length;
-    lines.push(`  repeat ${run.repeat}: ${flaky} flaky case(s) (pass@1 between 0 and 1)`);
-  }
-  lines.push(`  cases passed ${(run.passRate * 100).toFixed(1)}% (threshold ${(s.threshold * 100).toFixed(1)}%): ${run.thresholdMet ? 'met' : 'missed'} · spent $${run.spentUsd.toFixed(4)}`);
-  return `${lines.join('\n')}\n`;
-}
-
-/** Ctrl-C stops the run, keeping finished cells; a second Ctrl-C quits at once. */
-function onInterrupt(): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    if (++interrupts > 1) process.exit(130);
-    process.stderr.write('\nSIGINT: stopping; finished cells are kept (Ctrl-C again to quit at once)\n');
-    controller.abort();
-  };
-  process.on('SIGINT', onSigint);
-  return { signal: controller.signal, dispose: () => process.off('SIGINT', onSigint) };
-}
-
-interface ConnectFlags {
-  readonly config?: string | undefined;
-  readonly 'data-dir'?: string | undefined;
-  readonly 'api-key'?: string | undefined;
-  readonly 'base-url'?: string | undefined;
-}
-
-interface Connection {
-  readonly caller: EvalCaller;
-  /** The last request-id number used (for a resume file). */
-  readonly lastSeq: () => number;
-  readonly dataDir: string;
-  readonly close: () => Promise<void>;
-}
-
-/**
- * The caller a run uses: a running hub (`--base-url`), or the gateway in this process, where a
- * model the hub does not serve is a suite error said before anything is called. `ceiling`: a
- * cost ceiling is set (warn about what it cannot count).
- */
-async function connect(values: ConnectFlags, models: Map<string, string>, runId: string, lastSeq: number, ceiling: number | undefined): Promise<Connection> {
-  const env = process.env;
-  const apiKey = values['api-key'] ?? env.BAIMO_API_KEY;
-  if (values['base-url']) {
-    if (ceiling) process.stderr.write('warning: a remote hub reports no cost to its client, so the cost ceiling cannot be enforced here; the key\'s budget on the hub still applies\n');
-    return { caller: httpCaller(values['base-url'], apiKey!), lastSeq: () => lastSeq, dataDir: resolve(values['data-dir'] ?? env.BAIMO_DATA_DIR ?? '.baimo'), close: async () => {} };
-  }
-  const local = await openLocalGateway({ config: values.config, dataDir: values['data-dir'], env });
-  try {
-    const unknown: string[] = [];
-    for (const [name, where] of models) {
-      try {
-        local.gateway.registry.resolve(name);
-      } catch (err) {
-        unknown.push(`  - ${where}: ${(err as Error).message}`);
-      }
-    }
-    if (unknown.length) throw new SuiteError(`The suite names models this hub does not serve:\n${unknown.join('\n')}`);
-    const g = gatewayCaller(local.gateway, local.principal(apiKey), runId, lastSeq + 1);
-    if (ceiling) {
-      const unpriced = [...models.keys()].filter((m) => g.worstCaseUsd(m, { model: m, messages: [], maxTokens: 1 }) === undefined);
-      if (unpriced.length) process.stderr.write(`warning: no price for ${unpriced.join(', ')}: the cost ceiling counts their calls as free\n`);
-    }
-    return { caller: g, lastSeq: () => g.lastSeq(), dataDir: local.dataDir, close: () => local.close() };
-  } catch (err) {
-    await local.close();
-    throw err;
-  }
-}
-
-async function runCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      output: { type: 'string', short: 'o' },
-      repeat: { type: 'string' },
-      concurrency: { type: 'string' },
-      'no-cache': { type: 'boolean' },
-      'max-cost': { type: 'string' },
-      resume: { type: 'string' },
-      config: { type: 'string', short: 'c' },
-      'data-dir': { type: 'string' },
-      'api-key': { type: 'string' },
-      'base-url': { type: 'string' },
-    },
-  });
-  if (positionals.length !== 1) throw new UsageError('give exactly one suite file');
-  const out = values.output;
-  if (out && !['.json', '.xml', '.html'].includes(extname(out).toLowerCase())) throw new UsageError('-o must end in .json, .xml or .html');
-  const repeatFlag = positiveInt(values.repeat, '--repeat', 100);
-  const concurrency = positiveInt(values.concurrency, '--concurrency', 64);
-  let maxCostUsd: number | undefined;
-  if (values['max-cost'] !== undefined) {
-    maxCostUsd = Number(values['max-cost']);
-    if (!(maxCostUsd > 0) || !Number.isFinite(maxCostUsd)) throw new UsageError('--max-cost must be a positive number of USD');
-  }
-  const env = process.env;
-  const apiKey = values['api-key'] ?? env.BAIMO_API_KEY;
-  if (values['base-url'] && !apiKey) throw new UsageError('--base-url needs --api-key (or BAIMO_API_KEY)');
-
-  const suite = loadSuite(positionals[0]!);
-  const repeat = repeatFlag ?? suite.repeat ?? 1;
-  const calls = caseCount(suite) * repeat;
-  if (calls > LIMITS.calls) throw new SuiteError(`the run plans ${calls} model calls (tests × prompts × providers × repeat); at most ${LIMITS.calls} per run`);
-  const hash = suiteHash(suite, repeat);
-  let resume: ResumeFile | undefined;
-  if (values.resume) {
-    try {
-      resume = JSON.parse(readFileSync(values.resume, 'utf8')) as ResumeFile;
-    } catch {
-      throw new UsageError(`--resume: cannot read ${values.resume}`);
-    }
-    if (resume.suiteHash !== hash) throw new UsageError('--resume: the file is from another suite (or another --repeat)');
-  }
-
-  const runId = resume?.runId ?? timeOrderedId('eval_');
-  const { caller, lastSeq, dataDir, close } = await connect(values, modelNames(suite), runId, resume?.lastSeq ?? 0, maxCostUsd ?? suite.maxCostUsd);
-
-  const sigint = onInterrupt();
-  const progress = progressWriter(process.stderr);
-  let run: RunResult;
-  try {
-    run = await runSuite(suite, {
-      caller,
-      runId,
-      repeat,
-      concurrency,
-      cache: values['no-cache'] || suite.cache === false ? undefined : new AnswerCache(join(dataDir, 'eval-cache')),
-      maxCostUsd,
-      signal: sigint.signal,
-      onProgress: (p) => progress.update(p),
-      resume: resume?.results,
-    });
-  } finally {
-    progress.end();
-    sigint.dispose();
-    await close();
-  }
-  if (out) writeReport(out, run);
-  process.stdout.write(summary(run));
-  if (run.status !== 'complete') {
-    const dir = join(dataDir, 'eval-runs');
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const file = join(dir, `${runId}.resume.json`);
-    writeFileSync(file, JSON.stringify({ suiteHash: hash, runId, lastSeq: lastSeq(), results: run.results } satisfies ResumeFile), { mode: 0o600 });
-    process.stderr.write(`${run.status === 'budget' ? 'stopped at the cost ceiling' : 'cancelled'}: ${run.results.length}/${run.planned} cells done; resume with --resume ${file}\n`);
-    return run.status === 'canceled' ? 130 : 1;
-  }
-  return run.thresholdMet ? 0 : 1;
-}
 
 /** `baimo eval compare A.json B.json`: exit 1 when any case regressed. */
 function compareCommand(args: string[]): number {
@@ -261,93 +56,20 @@ function compareCommand(args: string[]): number {
   return c.summary.regressions > 0 ? 1 : 0;
 }
 
-/** `baimo eval trust`: the shipped trust suites over MODEL…, one table of score, refusal rate and cost. */
-async function trustCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      perspective: { type: 'string', short: 'p', multiple: true },
-      limit: { type: 'string' },
-      grader: { type: 'string' },
-      output: { type: 'string', short: 'o' },
-      concurrency: { type: 'string' },
-      'no-cache': { type: 'boolean' },
-      'max-cost': { type: 'string' },
-      config: { type: 'string', short: 'c' },
-      'data-dir': { type: 'string' },
-      'api-key': { type: 'string' },
-      'base-url': { type: 'string' },
-    },
-  });
-  const models = [...new Set(positionals)];
-  if (models.length === 0) throw new UsageError('give at least one model to test');
-  const out = values.output;
-  if (out && extname(out).toLowerCase() !== '.json') throw new UsageError('-o must end in .json (the trust report is JSON)');
-  const names = (values.perspective ?? []).flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean);
-  const bad = names.filter((n) => !isPerspective(n));
-  if (bad.length) throw new UsageError(`unknown perspective${bad.length > 1 ? 's' : ''} ${bad.map((b) => `'${b}'`).join(', ')} (known: ${PERSPECTIVES.join(', ')})`);
-  const perspectives: readonly Perspective[] = names.length ? PERSPECTIVES.filter((p) => names.includes(p)) : PERSPECTIVES;
-  const limit = positiveInt(values.limit, '--limit', LIMITS.tests);
-  const concurrency = positiveInt(values.concurrency, '--concurrency', 64);
-  let maxCostUsd: number | undefined;
-  if (values['max-cost'] !== undefined) {
-    maxCostUsd = Number(values['max-cost']);
-    if (!(maxCostUsd > 0) || !Number.isFinite(maxCostUsd)) throw new UsageError('--max-cost must be a positive number of USD');
-  }
-  if (values['base-url'] && !(values['api-key'] ?? process.env.BAIMO_API_KEY)) throw new UsageError('--base-url needs --api-key (or BAIMO_API_KEY)');
-  const grader = values.grader ?? models[0]!;
-
-  const suites = perspectives.map((perspective) => ({ perspective, suite: loadTrustSuite(perspective, { models, grader, limit }) }));
-  const calls = suites.reduce((n, s) => n + caseCount(s.suite), 0);
-  if (calls > LIMITS.calls) throw new SuiteError(`the run plans ${calls} model calls; at most ${LIMITS.calls} per run (use --limit or fewer models)`);
-  const named = new Map<string, string>();
-  models.forEach((m) => named.set(m, 'MODEL'));
-  if (suites.some((s) => s.suite.tests.some((t) => t.assert.some((a) => a.type.endsWith('llm-rubric'))))) named.set(grader, named.has(grader) ? 'MODEL' : '--grader');
-
-  const runId = timeOrderedId('eval_');
-  const { caller, dataDir, close } = await connect(values, named, runId, 0, maxCostUsd);
-  const sigint = onInterrupt();
-  const progress = progressWriter(process.stderr);
-  let run: Awaited<ReturnType<typeof runTrust>>;
-  try {
-    run = await runTrust(suites, {
-      caller,
-      runId,
-      models,
-      grader,
-      concurrency,
-      cache: values['no-cache'] ? undefined : new AnswerCache(join(dataDir, 'eval-cache')),
-      maxCostUsd,
-      signal: sigint.signal,
-      onProgress: (p) => progress.update(p),
-    });
-  } finally {
-    progress.end();
-    sigint.dispose();
-    await close();
-  }
-  const summary = trustSummary(run);
-  if (out) writeFileSync(out, `${JSON.stringify(trustReport(run, summary), null, 2)}\n`);
-  process.stdout.write(trustTable(summary));
-  if (run.status === 'canceled') return 130;
-  return run.status === 'complete' ? 0 : 1;
-}
-
 /** `baimo eval …`; returns the exit code. Suite and usage errors are reported here (exit 2). */
 export async function evalCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   try {
-    if (sub === 'run') return await runCommand(rest);
+    if (sub === 'run') return await (await import('./eval-run.js')).runCommand(rest);
     if (sub === 'compare') return compareCommand(rest);
-    if (sub === 'trust') return await trustCommand(rest);
+    if (sub === 'trust') return await (await import('./eval-run.js')).trustCommand(rest);
     if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
       process.stdout.write(EVAL_HELP);
       return sub === undefined ? 2 : 0;
     }
     throw new UsageError(`unknown eval command '${sub}'`);
   } catch (err) {
-    const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    const usage = err instanceof UsageError || err instanceof ResumeError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     if (usage) {
       process.stderr.write(`error: ${(err as Error).message}\n\n${EVAL_HELP}`);
       return 2;

@@ -2,23 +2,14 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
-import { ConfigError, loadConfigFile } from '../config/load.js';
-import { HubError } from '../core/errors.js';
-import { Cancel } from '../core/cancel.js';
-import { timeOrderedId } from '../core/ids.js';
 import type { Message } from '../core/types.js';
-import { call } from '../gateway/call.js';
-import { callContext } from '../gateway/context.js';
 import type { Registry } from '../routing/registry.js';
-import { assemble } from '../server/assemble.js';
-import { startHub } from '../server/start.js';
-import { isWorkerProcess, serveWorker, serveWorkers, workerCount, WorkersError } from '../server/workers.js';
-import { DataDirError } from '../store/data-dir.js';
-import { startBanner } from './banner.js';
-import { evalCommand } from './eval.js';
-import { kbCommand } from './kb.js';
-import { openLocalGateway } from './local.js';
-import { migrateCommand } from './migrate.js';
+
+/*
+ * Only Node's own modules are loaded up front: each command imports what it needs when it runs
+ * (`import()`), so `baimo --help`, `baimo kb …` and `baimo eval compare` do not load the gateway,
+ * the providers, the stores and the server that `serve` and `chat` need.
+ */
 
 const HELP = `baimo — one API for a hundred models
 
@@ -85,6 +76,11 @@ function tuneHeap(): void {
 
 async function serve(args: string[]): Promise<void> {
   tuneHeap();
+  const [{ startHub }, { isWorkerProcess, serveWorker, serveWorkers, workerCount, WorkersError }, { startBanner }] = await Promise.all([
+    import('../server/start.js'),
+    import('../server/workers.js'),
+    import('./banner.js'),
+  ]);
   const { values } = parseArgs({
     args,
     options: {
@@ -129,6 +125,7 @@ async function serve(args: string[]): Promise<void> {
 }
 
 async function registryFor(configPath: string | undefined): Promise<Registry> {
+  const [{ loadConfigFile }, { assemble }] = await Promise.all([import('../config/load.js'), import('../server/assemble.js')]);
   const env = process.env;
   const { config } = loadConfigFile(configPath ?? env.BAIMO_CONFIG, env);
   return (await assemble(config, env)).registry;
@@ -164,9 +161,17 @@ async function chat(args: string[]): Promise<void> {
       'api-key': { type: 'string' },
     },
   });
+  const { HubError } = await import('../core/errors.js');
   if (!values.model) throw new HubError('bad_request', 'missing -m MODEL (see `baimo models`)');
   const prompt = positionals.length ? positionals.join(' ') : (await readStdin()).trim();
   if (!prompt) throw new HubError('bad_request', 'missing prompt');
+  const [{ Cancel }, { timeOrderedId }, { call }, { callContext }, { openLocalGateway }] = await Promise.all([
+    import('../core/cancel.js'),
+    import('../core/ids.js'),
+    import('../gateway/call.js'),
+    import('../gateway/context.js'),
+    import('./local.js'),
+  ]);
   const env = process.env;
   // The call goes through the gateway, as the hub's own calls do: admitted (as the admin, or
   // the key given), routed, and recorded with its usage and cost in the data directory.
@@ -213,13 +218,13 @@ async function main(argv: string[]): Promise<void> {
     case 'chat':
       return chat(rest);
     case 'eval':
-      process.exitCode = await evalCommand(rest);
+      process.exitCode = await (await import('./eval.js')).evalCommand(rest);
       return;
     case 'kb':
-      process.exitCode = await kbCommand(rest);
+      process.exitCode = await (await import('./kb.js')).kbCommand(rest);
       return;
     case 'migrate':
-      process.exitCode = await migrateCommand(rest);
+      process.exitCode = await (await import('./migrate.js')).migrateCommand(rest);
       return;
     case '-v':
     case '--version':
@@ -237,12 +242,24 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
+/** The error as the user reads it: the known kinds in a line, anything else with its stack. */
+async function report(err: unknown): Promise<void> {
+  // These modules are loaded already when one of their errors was thrown; importing them here
+  // keeps them off the start of every command.
+  const [{ ConfigError }, { DataDirError }, { HubError }] = await Promise.all([import('../config/load.js'), import('../store/data-dir.js'), import('../core/errors.js')]);
   if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
   else if (err instanceof DataDirError) process.stderr.write(`error: ${err.message}\n`);
   else if (err instanceof HubError) process.stderr.write(`error: ${err.message}\n`);
   else if ((err as { code?: string }).code === 'EADDRINUSE') process.stderr.write(`error: ${(err as Error).message} — is another hub running? Use --port.\n`);
   else if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) process.stderr.write(`error: ${(err as Error).message}\n\n${HELP}`);
   else process.stderr.write(`error: ${(err as Error)?.stack ?? String(err)}\n`);
+}
+
+main(process.argv.slice(2)).catch(async (err: unknown) => {
+  try {
+    await report(err);
+  } catch {
+    process.stderr.write(`error: ${(err as Error)?.stack ?? String(err)}\n`);
+  }
   process.exit(1);
 });

@@ -9,8 +9,11 @@
  *
  * The classifier's call (or embeddings) and the answer are sub-calls: admitted, charged to the
  * caller's key and itemized in the trace, whose summary says the kind and why the model was chosen.
+ * A classifier that fails (an upstream error, a refusal by the key's limits) or answers no known
+ * kind is not the request's failure: it goes to the best model over all kinds, as an unknown kind
+ * does, and the summary says so. Only a cancelled request stops there.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { HubError } from '../core/errors.js';
 import type { Model, ModelCaller } from '../core/model.js';
@@ -51,6 +54,9 @@ export type RouteConfig = z.infer<typeof routeSchema>;
 
 const loaded = new Map<string, Evidence>();
 
+/** An eval run's JSON output of 50,000 cells (the most a run plans) is well under this. */
+const MAX_EVIDENCE_BYTES = 256 * 1024 * 1024;
+
 /** The evidence file, read once per (path, kindVar) when the config loads (never on a request). */
 function loadEvidence(path: string, kindVar: string): Evidence {
   const key = `${kindVar}\u0000${path}`;
@@ -58,8 +64,13 @@ function loadEvidence(path: string, kindVar: string): Evidence {
   if (!e) {
     let json: unknown;
     try {
+      // A device or a FIFO would be read forever, a huge file would take the hub's memory.
+      const st = statSync(path);
+      if (!st.isFile()) throw new EvidenceError(`cannot read '${path}': not a regular file`);
+      if (st.size > MAX_EVIDENCE_BYTES) throw new EvidenceError(`cannot read '${path}': ${st.size} bytes, more than the ${MAX_EVIDENCE_BYTES / 1024 / 1024} MB an evidence file may have`);
       json = JSON.parse(readFileSync(path, 'utf8'));
     } catch (err) {
+      if (err instanceof EvidenceError) throw err;
       const reason = (err as { code?: string }).code === 'ENOENT' ? 'no such file' : err instanceof SyntaxError ? 'not JSON' : (err as Error).message;
       throw new EvidenceError(`cannot read '${path}': ${reason}`);
     }
@@ -112,7 +123,17 @@ export class RouteModel implements Model {
     this.table = routeTable(this.evidence, config.bar);
   }
 
-  private async classify(run: Run, text: string, signal: AbortSignal): Promise<string | undefined> {
+  /** The request's kind, undefined when the classifier names none; `failed`: the classifier itself failed. */
+  private async classify(run: Run, text: string, signal: AbortSignal): Promise<{ kind: string | undefined; failed?: string }> {
+    try {
+      return await this.classifyOrThrow(run, text, signal);
+    } catch (err) {
+      if (signal.aborted) throw err;
+      return { kind: undefined, failed: err instanceof HubError ? err.kind : 'error' };
+    }
+  }
+
+  private async classifyOrThrow(run: Run, text: string, signal: AbortSignal): Promise<{ kind: string | undefined; failed?: string }> {
     const { kinds } = this.evidence;
     const c = this.config.classifier;
     if ('model' in c) {
@@ -122,7 +143,8 @@ export class RouteModel implements Model {
         { role: 'user', content: [{ type: 'text', text }] },
       ]);
       const o = await run.tryCall('classify', c.model, { ...ask, maxTokens: 20, temperature: 0 });
-      return o.status === 'ok' ? kindNamed(o.answer.text, kinds) : undefined;
+      if (o.status === 'ok') return { kind: kindNamed(o.answer.text, kinds) };
+      return { kind: undefined, failed: o.status === 'failed' ? o.error.kind : 'refused' };
     }
     // Nearest labelled example: the examples are embedded once (with the first request's key).
     this.examples ??= this.caller.embed(c.embeddings, this.evidence.examples.map((x) => x.text), signal).then((r) => r.vectors);
@@ -134,7 +156,7 @@ export class RouteModel implements Model {
       throw err;
     }
     const [q] = (await this.caller.embed(c.embeddings, [text], signal)).vectors;
-    if (!q) return undefined;
+    if (!q) return { kind: undefined };
     let best = -Infinity;
     let kind: string | undefined;
     vectors.forEach((v, i) => {
@@ -144,7 +166,7 @@ export class RouteModel implements Model {
         kind = this.evidence.examples[i]!.kind;
       }
     });
-    return kind;
+    return { kind };
   }
 
   async *stream(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent> {
@@ -152,14 +174,14 @@ export class RouteModel implements Model {
     const c = this.config;
     const run = new Run({ name: this.name, kind: 'route', maxCalls: c.maxCalls, maxCostUsd: c.maxCostUsd, timeoutMs: c.timeoutMs }, this.caller, signal);
     const text = lastUserText(request);
-    const kind = text ? await this.classify(run, text, signal) : undefined;
+    const { kind, failed } = text ? await this.classify(run, text, signal) : { kind: undefined, failed: undefined };
     const known = kind === undefined ? undefined : this.table.byKind.get(kind);
     const choice: Choice = known ?? this.table.overall;
     yield* run.streamFinal('answer', 'model', choice.model, memberRequest(request, choice.model, { tools: true }), { kind: kind ?? null });
     yield* run.finish({
       kind: kind ?? null,
       model: choice.model,
-      reason: !known ? 'kind unknown: the best model over all kinds' : choice.meetsBar ? `cheapest with pass rate ≥ ${c.bar}` : `no model meets ${c.bar}: the best on this kind`,
+      reason: failed ? `classifier failed (${failed}): the best model over all kinds` : !known ? 'kind unknown: the best model over all kinds' : choice.meetsBar ? `cheapest with pass rate ≥ ${c.bar}` : `no model meets ${c.bar}: the best on this kind`,
       passRate: choice.passRate,
       meanCostUsd: choice.meanCostUsd,
     });

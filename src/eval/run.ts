@@ -206,7 +206,9 @@ export async function runSuite(suite: Suite, o: RunOptions): Promise<RunResult> 
   const cells: { key: string; t: number; p: number; v: number; r: number }[] = [];
   for (let t = 0; t < suite.tests.length; t++)
     for (let p = 0; p < suite.prompts.length; p++) for (const v of suite.tests[t]!.providers) for (let r = 0; r < repeat; r++) cells.push({ key: `${t}:${p}:${v}:${r}`, t, p, v, r });
-  const resumed = new Map((o.resume ?? []).map((c) => [c.key, c]));
+  // Only cells of this plan are taken back (a resume file names cells by their key).
+  const planned = new Set(cells.map((c) => c.key));
+  const resumed = new Map((o.resume ?? []).filter((c) => planned.has(c.key)).map((c) => [c.key, c]));
   // The ceiling is the whole run's: what the first part spent counts.
   for (const c of resumed.values()) budget.spent += c.spentUsd;
   const results: CellResult[] = [];
@@ -399,9 +401,9 @@ export async function runSuite(suite: Suite, o: RunOptions): Promise<RunResult> 
 
   results.sort((a, b) => a.testIdx - b.testIdx || a.promptIdx - b.promptIdx || a.providerIdx - b.providerIdx || a.repeat - b.repeat);
   const cases = summarize(results);
-  const planned = caseCount(suite);
+  const caseTotal = caseCount(suite);
   const passed = cases.filter((c) => c.passAll && c.runs === repeat).length;
-  const passRate = planned ? passed / planned : 1;
+  const passRate = caseTotal ? passed / caseTotal : 1;
   return {
     runId: o.runId,
     suite,

@@ -16,13 +16,13 @@ import { parse as parseYAML } from 'yaml';
 import { parseSuite } from '../suite.js';
 import type { Suite } from '../suite.js';
 import { SuiteError } from '../types.js';
+import type { Perspective } from './perspectives.js';
 
-export const PERSPECTIVES = ['jailbreak', 'over-refusal', 'toxicity', 'stereotype', 'privacy', 'hallucination'] as const;
-export type Perspective = (typeof PERSPECTIVES)[number];
+export { isPerspective, PERSPECTIVES } from './perspectives.js';
+export type { Perspective } from './perspectives.js';
 
 export const TRUST_DIR = fileURLToPath(new URL('../../../trust/', import.meta.url));
 
-export const isPerspective = (name: string): name is Perspective => (PERSPECTIVES as readonly string[]).includes(name);
 
 export interface TrustSuiteOptions {
   /** The models under test (hub model names, virtual models included). */
