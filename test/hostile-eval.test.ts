@@ -283,6 +283,37 @@ describe('POST /v1/evals/runs with hostile suites', () => {
     expectOpenAIError(r, 413);
   }, 60_000);
 
+  it('a large suite is checked off the event loop: the hub answers others while it is parsed', async () => {
+    // 400,000 YAML nodes (2.4 MB): seconds of parsing, which used to hold every other request.
+    const big = { suite: `${ok}x:\n${'  - a\n'.repeat(400_000)}` };
+    const order: string[] = [];
+    const submit = A.call('POST', '/v1/evals/runs', big).then((r) => (order.push('suite'), r));
+    // Give the submission time to be read and handed to its thread, then ask for health five times in a row.
+    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 5; i++) {
+      const h = await fetch(`${hub.url}/healthz`);
+      expect(h.status).toBe(200);
+      order.push('health');
+    }
+    const r = await submit;
+    expectOpenAIError(r, 400, 'big suite');
+    expect(r.json.error.message).toMatch(/unknown key 'x'/);
+    expect(order.slice(0, 5)).toEqual(['health', 'health', 'health', 'health', 'health']);
+  }, 120_000);
+
+  it('a suite that cannot be checked in time is a suite error, and the thread is gone', async () => {
+    const { checkApiSuite } = await import('../src/eval/api-suite.js');
+    await expect(checkApiSuite(`${ok}x:\n${'  - a\n'.repeat(400_000)}`, 's.yaml', { timeoutMs: 1 })).rejects.toThrow(/too large to check in 0 s/);
+    // A small one is still checked (inline), and a large valid one on the thread gives the same suite as inline.
+    const tests = Array.from({ length: 3000 }, (_, i) => ({ vars: { q: `question ${i} ${'x'.repeat(20)}` } }));
+    const doc = { prompts: ['{{ q }}'], providers: ['loop/gpt-test'], tests };
+    const threaded = await checkApiSuite(doc, 's.yaml');
+    expect(JSON.stringify(doc).length).toBeGreaterThan(64 * 1024);
+    expect(threaded.suite.tests).toHaveLength(3000);
+    expect(threaded.suite.tests[2999]!.vars).toEqual({ q: `question 2999 ${'x'.repeat(20)}` });
+    expect(threaded.text).toBe(JSON.stringify(doc));
+  }, 60_000);
+
   it('a template of a megabyte of unclosed {% renders in linear time, as written', () => {
     // Rendering runs per cell: quadratic scanning here would stall the hub's event loop mid-run.
     const t = `${'{%'.repeat(500_000)} {{ q }} {{ q | upper }}`;

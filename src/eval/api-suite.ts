@@ -5,6 +5,8 @@
  * by the suite reader (a few lines cannot expand into gigabytes); sizes by the request body limit
  * and the suite's own limits (tests, calls planned).
  */
+import { HubError } from '../core/errors.js';
+import { startThread } from '../core/thread.js';
 import { parseDoc, parseSuite } from './suite.js';
 import type { Suite } from './suite.js';
 import { SuiteError } from './types.js';
@@ -48,7 +50,67 @@ export function apiSuite(input: unknown, name: string): { suite: Suite; text: st
   return { suite, text: typeof input === 'string' ? input : JSON.stringify(input) };
 }
 
-/** Parses the text kept for a stored run again (it was checked when submitted). */
-export function storedSuite(text: string, name: string): Suite {
-  return apiSuite(text, name).suite;
+/** Parses the text kept for a stored run again (it was checked when submitted), off the event loop when large. */
+export async function storedSuite(text: string, name: string): Promise<Suite> {
+  return (await checkApiSuite(text, name)).suite;
+}
+
+/** Suites up to this size (characters of YAML or JSON) are checked in line: a few milliseconds. */
+const INLINE_CHARS = 64 * 1024;
+/**
+ * Past it, parsing costs about 2 µs a character (a 32 MB body: over a minute), so a larger suite
+ * is checked on a thread of its own, one at a time, within a time and a heap limit.
+ */
+const THREAD_TIMEOUT_MS = 30_000;
+const THREAD_HEAP_MB = 1024;
+const MAX_WAITING = 4;
+
+let queue: Promise<unknown> = Promise.resolve();
+let waiting = 0;
+
+/**
+ * `apiSuite` without holding the event loop: a large suite is parsed on a thread. Throws
+ * SuiteError as `apiSuite` does, or for a suite too large to parse in time; HubError
+ * `overloaded` while more large suites wait than one process should hold.
+ */
+export async function checkApiSuite(input: unknown, name: string, o: { timeoutMs?: number } = {}): Promise<{ suite: Suite; text: string }> {
+  let size = 0;
+  try {
+    size = typeof input === 'string' ? input.length : input !== null && typeof input === 'object' ? JSON.stringify(input).length : 0;
+  } catch {
+    // Nested too deep to stringify: `apiSuite` refuses it at once, before walking it.
+  }
+  if (size <= INLINE_CHARS) return apiSuite(input, name);
+  if (waiting >= MAX_WAITING) throw new HubError('overloaded', 'Too many large eval suites are being checked on this hub; submit again in a moment.', { code: 'suites_busy' });
+  waiting++;
+  const mine = queue.then(() => onThread(input, name, o.timeoutMs ?? THREAD_TIMEOUT_MS));
+  queue = mine.catch(() => undefined);
+  try {
+    return await mine;
+  } finally {
+    waiting--;
+  }
+}
+
+function onThread(input: unknown, name: string, timeoutMs: number): Promise<{ suite: Suite; text: string }> {
+  return new Promise((resolve, reject) => {
+    const worker = startThread(import.meta.url, 'suite-thread', { resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB } });
+    let settled = false;
+    const done = (f: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      void worker.terminate();
+      f();
+    };
+    const timer = setTimeout(() => done(() => reject(new SuiteError(`suite: too large to check in ${Math.round(timeoutMs / 1000)} s; send fewer tests per run`))), timeoutMs);
+    worker.once('message', (m: { ok: true; suite: Suite; text: string } | { ok: false; suiteError: boolean; message: string }) =>
+      done(() => (m.ok ? resolve({ suite: m.suite, text: m.text }) : reject(m.suiteError ? new SuiteError(m.message) : new Error(m.message)))),
+    );
+    worker.once('error', (err: Error & { code?: string }) =>
+      done(() => reject(err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? new SuiteError('suite: too large to check (it needs more memory than a suite may take); send fewer tests per run') : err)),
+    );
+    worker.once('exit', () => done(() => reject(new Error('the suite thread stopped before it answered'))));
+    worker.postMessage({ input, name });
+  });
 }

@@ -13,7 +13,7 @@ import { HubError } from '../core/errors.js';
 import { timeOrderedId } from '../core/ids.js';
 import type { Gateway } from '../gateway/context.js';
 import type { Principal } from '../tenancy/types.js';
-import { apiSuite, storedSuite } from './api-suite.js';
+import { checkApiSuite, storedSuite } from './api-suite.js';
 import { AnswerCache } from './cache.js';
 import { gatewayCaller } from './caller.js';
 import type { EvalRunStore, RunModelSums, RunOwner, RunSums, StoredRun, StoredRunOptions } from './ports.js';
@@ -111,7 +111,7 @@ export class EvalRunService {
     if (this.closed) throw new HubError('overloaded', 'The hub is stopping; submit the run again later.');
     await this.ready;
     const id = timeOrderedId('evalrun_');
-    const { suite, text } = apiSuite(input, `${id}.yaml`);
+    const { suite, text } = await checkApiSuite(input, `${id}.yaml`);
     const repeat = opts.repeat ?? suite.repeat ?? 1;
     const planned = caseCount(suite) * repeat;
     if (planned > LIMITS.calls) throw new SuiteError(`the run plans ${planned} model calls (tests × prompts × providers × repeat); at most ${LIMITS.calls} per run`);
@@ -264,7 +264,7 @@ export class EvalRunService {
    */
   async stats(run: StoredRun): Promise<RunStats> {
     const sums = (await this.store.stats([run])).get(run.id) ?? NO_SUMS;
-    return runStats(run, this.shape(run), sums);
+    return runStats(run, await this.shape(run), sums);
   }
 
   /** Each run's pass^N rate (`RunStats.passRate`), for the runs list: no suite is parsed. */
@@ -278,11 +278,11 @@ export class EvalRunService {
     return rates;
   }
 
-  private shape(run: StoredRun): SuiteShape {
+  private async shape(run: StoredRun): Promise<SuiteShape> {
     let shape = this.shapes.get(run.id);
     if (shape) this.shapes.delete(run.id);
     else {
-      const suite = storedSuite(run.suite, `${run.id}.yaml`);
+      const suite = await storedSuite(run.suite, `${run.id}.yaml`);
       shape = { threshold: suite.threshold, tests: suite.tests.length, cases: caseCount(suite), prompts: suite.prompts.map((p) => p.label), providers: suite.providers.map((p) => ({ id: p.id, label: p.label })) };
     }
     this.shapes.set(run.id, shape);
@@ -292,7 +292,7 @@ export class EvalRunService {
 
   /** A stored run and its results as a RunResult, for the reports `baimo eval run` writes. */
   async runResult(run: StoredRun): Promise<RunResult> {
-    const suite = storedSuite(run.suite, `${run.id}.yaml`);
+    const suite = await storedSuite(run.suite, `${run.id}.yaml`);
     const results: CellResult[] = [];
     for (let after: string | undefined; ; ) {
       const page = await this.store.results(run.id, { limit: 1000, after });

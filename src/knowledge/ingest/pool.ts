@@ -1,18 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startThread } from '../../core/thread.js';
 import type { ChunkOptions } from './chunk.js';
 import { ExtractError } from './doc.js';
 import type { PreparedFile } from './prepare.js';
-
-/** The URL of tsx's ESM API, as store/sqlite/usage-writer.ts finds it (a thread started from sources needs it). */
-function tsxImportApi(): string {
-  const manifest = createRequire(import.meta.url).resolve('tsx/package.json');
-  const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
-  return pathToFileURL(join(dirname(manifest), pkg.exports['./esm/api']!.import.default)).href;
-}
 
 export interface IngestPoolOptions {
   /**
@@ -94,17 +84,7 @@ export class IngestPool {
   }
 
   private start(): Worker {
-    // From compiled output the thread is plain JavaScript; from source (tests, `npm run dev`) it
-    // is TypeScript, loaded through tsx's API, as the usage writer does.
-    const resourceLimits = { maxOldGenerationSizeMb: this.maxHeapMb };
-    let worker: Worker;
-    if (import.meta.url.endsWith('.ts')) {
-      const entry = new URL('./pool-thread.ts', import.meta.url).href;
-      const boot = `import(${JSON.stringify(tsxImportApi())}).then(({ tsImport }) => tsImport(${JSON.stringify(entry)}, ${JSON.stringify(import.meta.url)}))`;
-      worker = new Worker(boot, { eval: true, resourceLimits });
-    } else {
-      worker = new Worker(new URL('./pool-thread.js', import.meta.url), { resourceLimits });
-    }
+    const worker = startThread(import.meta.url, 'pool-thread', { resourceLimits: { maxOldGenerationSizeMb: this.maxHeapMb } });
     worker.on('message', (m: Reply) => {
       const run = this.running;
       if (!run) return;

@@ -1,20 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startThread } from '../../core/thread.js';
 import type { UsageSink } from '../../usage/record.js';
-
-/**
- * The URL of tsx's ESM API (`tsImport`), found the way Node finds the package from this file —
- * wherever node_modules is — through the package's own exports map (its CommonJS build cannot
- * load the ESM hooks from a worker).
- */
-function tsxImportApi(): string {
-  const manifest = createRequire(import.meta.url).resolve('tsx/package.json');
-  const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
-  return pathToFileURL(join(dirname(manifest), pkg.exports['./esm/api']!.import.default)).href;
-}
 
 /**
  * Writes usage batches on a thread of their own, so that inserting records and keeping the hourly
@@ -27,21 +13,11 @@ export class UsageWriter implements UsageSink {
   private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
 
   constructor(dbPath: string) {
-    // From compiled output the thread is plain JavaScript; from source (tests, `npm run dev`)
-    // it is TypeScript, loaded through tsx's API.
-    const fromSource = import.meta.url.endsWith('.ts');
     const workerData = { path: dbPath };
     // The thread parses one batch (≤ 500 records) at a time and keeps nothing between batches:
     // V8's default young generation for a thread (up to 3 × 16 MB) would only hold garbage.
     const resourceLimits = { maxYoungGenerationSizeMb: 6 };
-    if (fromSource) {
-      const entry = new URL('./usage-writer-thread.ts', import.meta.url).href;
-      const api = tsxImportApi();
-      const boot = `import(${JSON.stringify(api)}).then(({ tsImport }) => tsImport(${JSON.stringify(entry)}, ${JSON.stringify(import.meta.url)}))`;
-      this.worker = new Worker(boot, { eval: true, workerData, resourceLimits });
-    } else {
-      this.worker = new Worker(new URL('./usage-writer-thread.js', import.meta.url), { workerData, resourceLimits });
-    }
+    this.worker = startThread(import.meta.url, 'usage-writer-thread', { workerData, resourceLimits });
     this.worker.on('message', (m: { id: number; error?: string }) => {
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);
