@@ -374,6 +374,13 @@ const MIGRATIONS: readonly string[] = [
    );
    INSERT INTO knowledge_index_terms (vector_store_id, word, chunks)
    SELECT c.vector_store_id, u.lexeme, count(*) FROM knowledge_chunks c CROSS JOIN LATERAL unnest(c.tsv) AS u GROUP BY 1, 2;`,
+  // Fair ingestion (store/postgres/vector-stores.ts, claim): each key's turn, the order in which
+  // keys' jobs were last claimed (higher: served more recently; '' is the admin or an open hub),
+  // so the next job is the oldest of the key served least recently, across every replica.
+  `CREATE TABLE knowledge_ingest_turns (
+     owner TEXT PRIMARY KEY,
+     turn BIGINT NOT NULL
+   );`,
 ];
 
 /** The schema this hub writes. */
