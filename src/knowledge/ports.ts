@@ -123,6 +123,12 @@ export interface ChunkIndex {
    * vector are never returned. Throws VectorsUnavailableError where the backend has no vectors.
    */
   nearest(scope: ChunkScope, vector: Float32Array, limit: number): Promise<ChunkHit[]>;
+  /**
+   * Makes sure this index can hold vectors (PostgreSQL: pgvector there and installed), so that a
+   * store with an embedding model is refused at creation rather than failing at every ingestion.
+   * Throws VectorsUnavailableError where it cannot. Absent: vectors always work here.
+   */
+  vectorsUsable?(): Promise<void>;
   /** A file's chunks in order, `after` a seq (exclusive), for the console and inspection. */
   fileChunks(vectorStoreId: string, fileId: string, after: number | undefined, limit: number): Promise<StoredChunk[]>;
 }

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { indexTerms, queryTerms } from '../../src/knowledge/segment.js';
 import type { ChunkIndex, ChunkInput } from '../../src/knowledge/ports.js';
 import { VectorsUnavailableError } from '../../src/knowledge/ports.js';
+import { KnowledgeService } from '../../src/knowledge/vector-stores.js';
 import { openPostgresStores, SCHEMA_VERSION } from '../../src/store/postgres/index.js';
 import type { PostgresStores } from '../../src/store/postgres/index.js';
 import { createTestDatabase } from '../helpers/pg.js';
@@ -271,11 +272,14 @@ describe('PostgreSQL chunk index: keyword search (real PostgreSQL 15)', () => {
     await index.replaceFile('mig', 'f', [raw(0, 'a b a'), raw(1, 'b c')]);
     await index.replaceFile('mig', 'g', [raw(0, 'c')]);
     const before = await index.keyword({ vectorStoreIds: ['mig'] }, ['a', 'b', 'c'], 10);
-    // As a database written before the table: the migration runs again on the next open.
+    // As a database written before the table (migration 12; 13, the ingestion turns, came after
+    // it): those migrations run again on the next open.
+    const TERMS_VERSION = 12;
     await stores.pool.query('DROP TABLE knowledge_index_terms');
-    await stores.pool.query('DELETE FROM baimo_schema_migrations WHERE version = $1', [SCHEMA_VERSION]);
+    await stores.pool.query('DROP TABLE knowledge_ingest_turns');
+    await stores.pool.query('DELETE FROM baimo_schema_migrations WHERE version >= $1', [TERMS_VERSION]);
     const reopened = await openPostgresStores(db.url, { poolSize: 1 });
-    expect(reopened.migrated).toBe(1);
+    expect(reopened.migrated).toBe(SCHEMA_VERSION - TERMS_VERSION + 1);
     await reopened.close();
     const df = await stores.pool.query(`SELECT word, chunks::int FROM knowledge_index_terms WHERE vector_store_id = 'mig' ORDER BY word`);
     expect(df.rows).toEqual([{ word: 'a', chunks: 1 }, { word: 'b', chunks: 2 }, { word: 'c', chunks: 2 }]);
@@ -420,6 +424,23 @@ describe('PostgreSQL chunk index: vectors (PGlite with pgvector, over the wire p
     expect(ids(await index.keyword({ vectorStoreIds: ['vbad'] }, ['kept'], 5))).toEqual(['f#0']);
     expect(await index.nearest({ vectorStoreIds: ['vbad'] }, new Float32Array([0, 0, 0]), 5)).toEqual([]);
     expect(await index.nearest({ vectorStoreIds: ['vbad'] }, new Float32Array([1, 0, 0]), 0)).toEqual([]);
+  });
+
+  it('a vector store with an embedding model is accepted at create and on update (pgvector is there), unlike on PostgreSQL 15 without it', async () => {
+    const service = new KnowledgeService({
+      store: stores.vectorStores,
+      files: stores.files,
+      index,
+      runner: { poke() {}, cancel() {} },
+      // Never called here: creating a store embeds nothing.
+      models: () => ({ embed: () => Promise.reject(new Error('not called')), rerank: () => Promise.reject(new Error('not called')) }),
+      settings: {},
+    });
+    const caller = { owner: 'key_v', keyId: 'key_v' };
+    const made = await service.create(caller, { name: 'v', metadata: null, expiresAfterDays: null, files: [], embeddingModel: 'loop/emb' });
+    expect((await service.get(made.store.id, caller)).store.embeddingModel).toBe('loop/emb');
+    const plain = await service.create(caller, { name: 'k', metadata: null, expiresAfterDays: null, files: [], embeddingModel: null });
+    expect((await service.modify(plain.store.id, caller, { embeddingModel: 'loop/emb' })).store.embeddingModel).toBe('loop/emb');
   });
 });
 

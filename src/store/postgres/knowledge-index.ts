@@ -376,6 +376,10 @@ export class PostgresChunkIndex implements ChunkIndex {
     return rows;
   }
 
+  async vectorsUsable(): Promise<void> {
+    await this.ensureDims(new Set());
+  }
+
   /**
    * Makes sure pgvector, the vectors table and an HNSW index for each of `dims` exist, creating
    * what is missing (under a lock, so that replicas do not race on the same names). Throws
