@@ -268,22 +268,43 @@ describe('PostgreSQL chunk index: keyword search (real PostgreSQL 15)', () => {
     expect(df.rows.find((r) => r.word === 'x')).toEqual({ word: 'x', chunks: 6 });
   });
 
-  it('the migration fills the document frequencies from the chunks a database already has', async () => {
+  it('the migrations fill the document frequencies and the bounds (greatest tf, fewest words) from the chunks a database already has', async () => {
     await index.replaceFile('mig', 'f', [raw(0, 'a b a'), raw(1, 'b c')]);
     await index.replaceFile('mig', 'g', [raw(0, 'c')]);
     const before = await index.keyword({ vectorStoreIds: ['mig'] }, ['a', 'b', 'c'], 10);
-    // As a database written before the table (migration 12; 13, the ingestion turns, came after
-    // it): those migrations run again on the next open.
+    // As a database written before the table (migration 12; 13, the ingestion turns, and 14, the
+    // bounds, came after it): those migrations run again on the next open.
     const TERMS_VERSION = 12;
     await stores.pool.query('DROP TABLE knowledge_index_terms');
     await stores.pool.query('DROP TABLE knowledge_ingest_turns');
+    await stores.pool.query('ALTER TABLE knowledge_index_stats DROP COLUMN min_words');
     await stores.pool.query('DELETE FROM baimo_schema_migrations WHERE version >= $1', [TERMS_VERSION]);
     const reopened = await openPostgresStores(db.url, { poolSize: 1 });
     expect(reopened.migrated).toBe(SCHEMA_VERSION - TERMS_VERSION + 1);
     await reopened.close();
-    const df = await stores.pool.query(`SELECT word, chunks::int FROM knowledge_index_terms WHERE vector_store_id = 'mig' ORDER BY word`);
-    expect(df.rows).toEqual([{ word: 'a', chunks: 1 }, { word: 'b', chunks: 2 }, { word: 'c', chunks: 2 }]);
+    const df = await stores.pool.query(`SELECT word, chunks::int, max_tf FROM knowledge_index_terms WHERE vector_store_id = 'mig' ORDER BY word`);
+    expect(df.rows).toEqual([{ word: 'a', chunks: 1, max_tf: 2 }, { word: 'b', chunks: 2, max_tf: 1 }, { word: 'c', chunks: 2, max_tf: 1 }]);
+    expect((await stores.pool.query(`SELECT min_words FROM knowledge_index_stats WHERE vector_store_id = 'mig'`)).rows).toEqual([{ min_words: 1 }]);
     expect(await index.keyword({ vectorStoreIds: ['mig'] }, ['a', 'b', 'c'], 10)).toEqual(before);
+  });
+
+  it('keeps the bounds as writes go: greatest tf grows with a richer chunk, fewest words shrinks, neither moves back on removal', async () => {
+    const bounds = async () => ({
+      tf: Object.fromEntries((await stores.pool.query<{ word: string; max_tf: number }>(`SELECT word, max_tf FROM knowledge_index_terms WHERE vector_store_id = 'bnd' ORDER BY word`)).rows.map((r) => [r.word, r.max_tf])),
+      minWords: (await stores.pool.query<{ min_words: number }>(`SELECT min_words FROM knowledge_index_stats WHERE vector_store_id = 'bnd'`)).rows[0]?.min_words,
+    });
+    await index.replaceFile('bnd', 'f', [raw(0, 'x y x x'), raw(1, 'y z y z q')]);
+    expect(await bounds()).toEqual({ tf: { q: 1, x: 3, y: 2, z: 2 }, minWords: 4 });
+    // The same words in the same number of chunks, one of them richer: its tf still grows.
+    await index.replaceFile('bnd', 'f', [raw(0, 'x y x x'), raw(1, 'y z y z q q q q q')]);
+    expect((await bounds()).tf.q).toBe(5);
+    await index.replaceFile('bnd', 'g', [raw(0, 'x')]);
+    expect((await bounds()).minWords).toBe(1);
+    await index.removeFile('bnd', 'g');
+    await index.replaceFile('bnd', 'f', [raw(0, 'x y')]);
+    // Still bounds of what is there (looser), never below it.
+    expect(await bounds()).toEqual({ tf: { q: 5, x: 3, y: 2, z: 2 }, minWords: 1 });
+    expect(ids(await index.keyword({ vectorStoreIds: ['bnd'] }, ['x', 'q'], 5))).toEqual(['f#0']);
   });
 
   it('pages a file’s chunks in order after a seq', async () => {
