@@ -171,8 +171,8 @@ FROM (SELECT sum(chunks)::float8 AS n, sum(words)::float8 / greatest(sum(chunks)
 /**
  * BM25 of the chunks $5 matches (a batch of the query's words, and none of the words already
  * scored: `(a | b) & !(c | d)`, so the GIN index leaves those out before any row is read), best
- * first, at most $8. $1 store ids, $2 file ids (null: every file), $3 every query word, $4 their
- * document frequencies, $6 N, $7 the average length. A chunk's score sums over all the query words
+ * first, at most $8, of at most $9 words (null: any). $1 store ids, $2 file ids (null: every
+ * file), $3 every query word, $4 their document frequencies, $6 N, $7 the average length. A chunk's score sums over all the query words
  * it holds (ts_filter keeps only the lexemes setweight marked, so only the query's words are
  * unnested; each finds its df by its place in $3, not by a join per chunk); idf is Lucene's,
  * ln(1 + (N − df + 0.5)/(df + 0.5)), positive for every word, so every score is > 0. The
@@ -186,7 +186,7 @@ SELECT c.vector_store_id, c.file_id, c.seq,
         FROM (SELECT ($4::float8[])[array_position($3::text[], u.lexeme)] AS df, cardinality(u.positions) AS tf
               FROM unnest(ts_filter(setweight(c.tsv, 'A', $3::text[]), '{a}')) AS u) AS w) AS score
 FROM knowledge_chunks c
-WHERE c.tsv @@ $5::tsquery
+WHERE c.tsv @@ $5::tsquery AND ($9::int4 IS NULL OR c.words <= $9::int4)
   AND c.vector_store_id = ANY ($1::text[]) AND ($2::text[] IS NULL OR c.file_id = ANY ($2::text[]))
 ORDER BY score DESC, c.vector_store_id, c.file_id, c.seq
 LIMIT $8`;
@@ -328,20 +328,31 @@ export class PostgresChunkIndex implements ChunkIndex {
     const all = queryWords(terms);
     const k = limitOf(limit);
     if (all.length === 0 || k === 0 || scope.vectorStoreIds.length === 0 || scope.fileIds?.length === 0) return [];
-    const stats = (await this.pool.query<{ n: number | null; avgdl: number | null; min_words: number | null; df: number[]; max_tf: number[] }>(STATS_READ_SQL, [scope.vectorStoreIds, all])).rows[0]!;
+    // Prepared once per connection (named): primary-key reads whose plan no parameter changes, so
+    // a query skips their parsing and planning. The scoring statement is planned each time: how
+    // many chunks hold its words decides its plan.
+    const stats = (await this.pool.query<{ n: number | null; avgdl: number | null; min_words: number | null; df: number[]; max_tf: number[] }>({ name: 'baimo_kb_stats', text: STATS_READ_SQL, values: [scope.vectorStoreIds, all] })).rows[0]!;
     const n = stats.n ?? 0;
     // The smallest length normalisation any chunk of the scope has (a store without chunks: none).
     const kMin = K1 * (1 - B + (B * Math.max(stats.min_words ?? 0, 0)) / Math.max(stats.avgdl ?? 0, 1e-9));
-    const bound = (df: number, tfMax: number) => {
-      // A word's greatest tf is at least 1 where it has chunks; a count that says less is not trusted.
-      const tf = tfMax >= 1 ? tfMax : MAX_POSITIONS;
-      return (Math.log(1 + (n - df + 0.5) / (df + 0.5)) * tf * (K1 + 1)) / (tf + kMin);
-    };
-    // A word no chunk of the stores holds scores nothing; the rest, highest bound first.
+    const avgdl = Math.max(stats.avgdl ?? 0, 1e-9);
+    // A word no chunk of the stores holds scores nothing; the rest, highest bound first. A word's
+    // greatest tf is at least 1 where it has chunks; a count that says less is not trusted.
     const words = all
-      .map((w, i) => ({ w, df: stats.df[i]!, bound: bound(stats.df[i]!, stats.max_tf[i]!) }))
+      .map((w, i) => {
+        const df = stats.df[i]!;
+        const idf = Math.log(1 + (n - df + 0.5) / (df + 0.5));
+        const tf = stats.max_tf[i]! >= 1 ? stats.max_tf[i]! : MAX_POSITIONS;
+        return { w, df, idf, tf, bound: (idf * tf * (K1 + 1)) / (tf + kMin) };
+      })
       .filter((x) => x.df > 0)
       .sort((a, b) => b.bound - a.bound || (a.w < b.w ? -1 : 1));
+    /** At most what the words from `from` on add to a chunk of `len` words: BM25's weight falls as chunks grow longer. */
+    const reach = (from: number, len: number) => {
+      let sum = 0;
+      for (let i = from; i < words.length; i++) sum += (words[i]!.idf * words[i]!.tf * (K1 + 1)) / (words[i]!.tf + K1 * (1 - B + (B * len) / avgdl));
+      return sum;
+    };
     if (words.length === 0) return [];
     const args = [scope.vectorStoreIds, scope.fileIds ?? null, words.map((x) => x.w), words.map((x) => x.df)];
 
@@ -362,19 +373,30 @@ export class PostgresChunkIndex implements ChunkIndex {
       const batch = anyOf(words.slice(done, end).map((x) => x.w));
       const seen = words.slice(0, done).map((x) => x.w);
       const match = seen.length > 0 ? `(${batch}) & !(${anyOf(seen)})` : batch;
-      const { rows } = await this.pool.query<HitRow>(SCORE_SQL, [...args, match, n, stats.avgdl, k]);
+      // A chunk of this batch holds none of the words scored before, so it scores at most
+      // reach(done, its length): once θ is known, chunks too long to reach it are not scored
+      // (the longest that can, found by bisection; the same margin for rounding).
+      let longest: number | null = null;
+      if (theta > -Infinity) {
+        let [lo, hi] = [-1, MAX_INT4];
+        while (lo < hi) {
+          const mid = lo + Math.ceil((hi - lo) / 2);
+          if (reach(done, mid) * (1 + 1e-9) >= theta) lo = mid;
+          else hi = mid - 1;
+        }
+        longest = lo;
+      }
+      const { rows } = await this.pool.query<HitRow>(SCORE_SQL, [...args, match, n, stats.avgdl, k, longest]);
       scored.push(...rows);
       done = end;
       if (k !== null && scored.length >= k) theta = scored.map((r) => r.score).sort((a, b) => b - a)[k - 1]!;
     }
     if (scored.length === 0) return [];
-    const { rows } = await this.pool.query<HitRow>(WINNERS_SQL, [
-      scored.map((r) => r.vector_store_id),
-      scored.map((r) => r.file_id),
-      scored.map((r) => r.seq),
-      scored.map((r) => r.score),
-      k,
-    ]);
+    const { rows } = await this.pool.query<HitRow>({
+      name: 'baimo_kb_winners',
+      text: WINNERS_SQL,
+      values: [scored.map((r) => r.vector_store_id), scored.map((r) => r.file_id), scored.map((r) => r.seq), scored.map((r) => r.score), k],
+    });
     return rows.map(hitFrom);
   }
 
