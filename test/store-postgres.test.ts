@@ -312,7 +312,7 @@ describe('usage rollups', () => {
     await s.usage.writeUsage(days(600));
     // As a database of the schema before the rollups (migration 6): nothing of 6 or later, then
     // those migrations applied again.
-    await raw.query('DROP TABLE usage_rollup, usage_rollup_key, usage_rollup_model, files, knowledge_chunks, knowledge_index_stats, knowledge_index_terms, vector_store_file_batches, vector_store_files, vector_stores, eval_results, eval_runs; DROP FUNCTION usage_rollup_follow CASCADE');
+    await raw.query('DROP TABLE usage_rollup, usage_rollup_key, usage_rollup_model, files, knowledge_chunks, knowledge_index_stats, knowledge_index_terms, knowledge_ingest_turns, vector_store_file_batches, vector_store_files, vector_stores, eval_results, eval_runs; DROP FUNCTION usage_rollup_follow CASCADE');
     await raw.query('DROP INDEX usage_log_key_model');
     await raw.query('DELETE FROM baimo_schema_migrations WHERE version >= 6');
     expect((await open()).migrated).toBe(SCHEMA_VERSION - 5);
