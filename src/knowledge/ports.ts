@@ -262,7 +262,8 @@ export interface VectorStoreStore {
 
   /**
    * Takes up to `limit` ingestion jobs no one holds (`in_progress`, lease past): each gets a lease
-   * until `leaseUntil` (unix ms). Two replicas never get the same job while its lease runs.
+   * until `leaseUntil` (unix ms). Two replicas never get the same job while its lease runs. Fair
+   * by the key that added the job: the oldest job of the key served least recently comes first.
    */
   claim(now: number, leaseUntil: number, limit: number): Promise<VectorStoreFileRow[]>;
   /** Extends a held lease; false when the job is gone (cancelled, removed, done elsewhere). */

@@ -174,6 +174,9 @@ export class PostgresVectorStoreStore implements VectorStoreStore {
   async claim(now: number, leaseUntil: number, limit: number): Promise<VectorStoreFileRow[]> {
     const n = Math.max(0, Math.floor(limit));
     if (n === 0) return [];
+    // The idle poll (every replica, every 2 s) is one indexed read, not a transaction and a lock.
+    const open = await this.pool.query(`SELECT 1 FROM vector_store_files WHERE status = 'in_progress' AND lease_until < $1 LIMIT 1`, [now]);
+    if (!open.rowCount) return [];
     return transaction(this.pool, async (c) => {
       // Claims are serialised across replicas (a short lock: one read, one update, one upsert),
       // so the turns they read are the ones the last claim left. The lease check in the UPDATE
