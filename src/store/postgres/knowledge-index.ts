@@ -7,10 +7,11 @@
  * not `to_tsvector('simple', terms)`: the text-search parser would cut our words again (`e-mail`
  * → e-mail, e, mail; `c++` → c; `a_b` → a, b), so a query word would no longer be one lexeme with
  * one term frequency. BM25 (PostgreSQL's ts_rank is not BM25) is computed in SQL, exactly, top k
- * first by MaxScore (see keyword()): the query's words are taken highest bound (mostly rarest) first
- * and a common word's chunks are read only while that word could still lift a chunk into the top k. A word's
- * document frequency comes from a per-store word count table, N and the average length from a
- * per-store statistics row, both kept in step by every write, so no search counts chunks. Words
+ * first by MaxScore (see keyword()): the query's words are taken highest bound (mostly rarest)
+ * first and a common word's chunks are read only while that word could still lift a chunk into
+ * the top k. A word's document frequency and greatest tf come from a per-store word count table,
+ * N, the average length and the fewest words from a per-store statistics row, all kept in step
+ * by every write, so no search counts chunks. Words
  * are matched through the GIN index with a tsquery of quoted lexemes OR-ed, so a word like `a:*`,
  * `!` or `'` is always a literal.
  *
@@ -172,9 +173,10 @@ FROM (SELECT sum(chunks)::float8 AS n, sum(words)::float8 / greatest(sum(chunks)
  * BM25 of the chunks $5 matches (a batch of the query's words, and none of the words already
  * scored: `(a | b) & !(c | d)`, so the GIN index leaves those out before any row is read), best
  * first, at most $8, of at most $9 words (null: any). $1 store ids, $2 file ids (null: every
- * file), $3 every query word, $4 their document frequencies, $6 N, $7 the average length. A chunk's score sums over all the query words
- * it holds (ts_filter keeps only the lexemes setweight marked, so only the query's words are
- * unnested; each finds its df by its place in $3, not by a join per chunk); idf is Lucene's,
+ * file), $3 every query word, $4 their document frequencies, $6 N, $7 the average length. A
+ * chunk's score sums over all the query words it holds (ts_filter keeps only the lexemes
+ * setweight marked, so only the query's words are unnested; each finds its df by its place in
+ * $3, not by a join per chunk); idf is Lucene's,
  * ln(1 + (N − df + 0.5)/(df + 0.5)), positive for every word, so every score is > 0. The
  * arithmetic is written as the one-pass query had it (test/knowledge/index-postgres.test.ts keeps
  * that as the reference), so the scores are the same to the bit.
