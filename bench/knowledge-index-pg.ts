@@ -15,7 +15,8 @@
  * CPU time from /proc). Prints a markdown table, writes bench/results/knowledge-index-pg.md and
  * drops the database. BENCH_KI_QUERIES (default 300) sets the queries per line; BENCH_KI_DATABASE
  * names a database an earlier run of the same size left (one stopped after its writes): the
- * queries run on it, nothing is written or dropped.
+ * queries run on it, nothing is written or dropped. BENCH_KI_KEEP=1 keeps the database a run
+ * wrote (its URL is printed), for BENCH_KI_DATABASE and EXPLAIN.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -35,6 +36,7 @@ if (!Number.isInteger(QUERIES) || QUERIES < 10) throw new Error(`BENCH_KI_QUERIE
 const WARMUP = Math.ceil(QUERIES / 10);
 /** A database an earlier run of the same size wrote and kept (its URL): the queries run on it again, nothing is written or dropped. */
 const REUSE = process.env.BENCH_KI_DATABASE;
+const KEEP = process.env.BENCH_KI_KEEP === '1';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -210,8 +212,9 @@ try {
     '',
   ].join('\n');
   process.stdout.write(md);
-  writeFileSync(new URL('./results/knowledge-index-pg.md', import.meta.url), md);
+  writeFileSync(new URL(process.env.BENCH_KI_OUT ?? './results/knowledge-index-pg.md', import.meta.url), md);
 } finally {
   await stores.close();
-  await db.drop();
+  if (KEEP && !REUSE) log(`kept: BENCH_KI_DATABASE=${db.url}`);
+  else await db.drop();
 }

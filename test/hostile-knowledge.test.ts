@@ -8,6 +8,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunkDocument } from '../src/knowledge/ingest/chunk.js';
@@ -16,6 +17,7 @@ import { startSharedTestHub, startTestHub } from './helpers/hub.js';
 import { createTestDatabase } from './helpers/pg.js';
 import type { TestHub } from './helpers/hub.js';
 import { createKey } from './helpers/keys.js';
+import type { PostgresStores } from '../src/store/postgres/index.js';
 import { startOpenAIUpstream } from './upstreams/openai.js';
 import type { OpenAIUpstream } from './upstreams/openai.js';
 
@@ -52,6 +54,15 @@ async function startEvilUpstream(): Promise<EvilUpstream> {
       if (model === 'garbage') {
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end(`<html>${EVIL_SECRET}</html>`);
+      }
+      // Errors that echo the caller's key, as some providers' do: OpenAI's 401 shape, and a plain-text 500.
+      if (model === 'echo') {
+        res.writeHead(401, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ error: { message: `Incorrect API key provided: ${req.headers.authorization}.`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } }));
+      }
+      if (model === 'echo-500') {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        return res.end(`internal error while serving ${req.headers.authorization} (key ${EVIL_SECRET})`);
       }
       if (model === 'huge') {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -104,8 +115,8 @@ interface Raw {
   json: any;
 }
 
-async function raw(key: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Raw> {
-  const res = await fetch(`${hub.url}${path}`, {
+async function raw(key: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}, base = hub.url): Promise<Raw> {
+  const res = await fetch(`${base}${path}`, {
     method,
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
     ...(body !== undefined && { body: typeof body === 'string' || body instanceof Uint8Array ? (body as string) : JSON.stringify(body) }),
@@ -498,7 +509,16 @@ describe('a model whose vectors change length between calls, on PostgreSQL', () 
     );
     try {
       const c = new OpenAI({ baseURL: `${pgHub.url}/v1`, apiKey: 'x', maxRetries: 0 });
-      const vs = await c.vectorStores.create({ name: 'shifty', embedding_model: 'evil/shifty' } as any);
+      const made = await raw('x', 'POST', '/v1/vector_stores', { name: 'shifty', embedding_model: 'evil/shifty' }, {}, pgHub.url);
+      if (made.status === 501) {
+        // A server without pgvector (this machine's PostgreSQL 15) refuses the store at create,
+        // naming the extension; what follows needs pgvector.
+        expectError(made, 501);
+        expect(made.json.error).toMatchObject({ code: 'vectors_unavailable', param: 'embedding_model', message: expect.stringMatching(/pgvector/) });
+        return;
+      }
+      expect(made.status, made.text).toBe(200);
+      const vs = made.json as { id: string };
       for (const text of ['长江是中国最长的河流。', 'The Thames flows through London.', '黄河是中国第二长的河流。']) {
         const f = await c.vectorStores.files.createAndPoll(vs.id, { file_id: (await c.files.create({ file: await toFile(Buffer.from(text), 'f.txt'), purpose: 'assistants' })).id });
         expect(['completed', 'failed']).toContain(f.status);
@@ -506,11 +526,94 @@ describe('a model whose vectors change length between calls, on PostgreSQL', () 
       for (const baimo_mode of ['keyword', 'vector', 'hybrid']) {
         const res = await fetch(`${pgHub.url}/v1/vector_stores/${vs.id}/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '长江', baimo_mode }) });
         const text = await res.text();
-        // 200 where the server has pgvector (each length searched apart); without it, vector search
-        // is a 501 naming what to install, never an opaque 500.
-        if (baimo_mode === 'keyword') expect(res.status, text.slice(0, 300)).toBe(200);
-        else if (res.status !== 200) expectError({ status: res.status, text, json: JSON.parse(text) }, 501);
+        // With pgvector, each length is searched apart: every mode answers.
+        expect(res.status, text.slice(0, 300)).toBe(200);
       }
+    } finally {
+      await pgHub.dispose();
+      await db.drop();
+    }
+  }, 120_000);
+});
+
+/**
+ * An upstream whose error echoes the key the hub called it with: whatever the ingestion keeps
+ * of the failure (the file's `last_error`), no row of any knowledge table may hold that key.
+ */
+describe('no upstream key in the knowledge tables after an embedding call failed echoing it', () => {
+  const KNOWLEDGE_TABLE = /^(files|vector_store|knowledge)/;
+  const MODELS = ['evil/echo', 'evil/echo-500', 'evil/garbage'];
+  const text = (rows: unknown[]) => JSON.stringify(rows, (_, v: unknown) => (Buffer.isBuffer(v) || v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : typeof v === 'bigint' ? String(v) : v));
+
+  /** Adds a file to a store of each model through the API and waits for it to fail; the stores' ids. */
+  async function failIngestion(base: string, key: string, store: (model: string) => Promise<string>): Promise<string[]> {
+    const c = new OpenAI({ baseURL: `${base}/v1`, apiKey: key, maxRetries: 0 });
+    const file = (await c.files.create({ file: await toFile(Buffer.from('长江是中国最长的河流。The Thames flows through London.'), 'echo.txt'), purpose: 'assistants' })).id;
+    const ids: string[] = [];
+    for (const model of MODELS) {
+      const id = await store(model);
+      ids.push(id);
+      const f = await c.vectorStores.files.createAndPoll(id, { file_id: file }, { pollIntervalMs: 100 });
+      expect(f.status, `${model}: ${JSON.stringify(f)}`).toBe('failed');
+      expect(f.last_error?.message.length).toBeGreaterThan(0);
+      expect(JSON.stringify(f)).not.toContain(EVIL_SECRET);
+    }
+    return ids;
+  }
+
+  it('embedded store (SQLite): files, vector stores, their files and batches, chunks and vectors hold no upstream key', async () => {
+    const ids = await failIngestion(hub.url, keyA, async (model) => {
+      const made = await raw(keyA, 'POST', '/v1/vector_stores', { name: model, embedding_model: model });
+      expect(made.status, made.text).toBe(200);
+      return made.json.id as string;
+    });
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(join(hub.dir, 'data', 'baimo.db'), { readonly: true });
+    try {
+      const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[]).map((t) => t.name).filter((n) => KNOWLEDGE_TABLE.test(n));
+      expect(tables).toEqual(expect.arrayContaining(['files', 'vector_stores', 'vector_store_files', 'vector_store_file_batches', 'knowledge_chunks', 'knowledge_vectors']));
+      const dump = tables.map((t) => text(db.prepare(`SELECT * FROM "${t.replaceAll('"', '""')}"`).raw(false).all())).join('\n');
+      // The scan saw the failed jobs: their rows, with the reason each failed.
+      const failed = db.prepare(`SELECT count(*) AS n FROM vector_store_files WHERE status = 'failed' AND error_message <> '' AND vector_store_id IN (${ids.map(() => '?').join(', ')})`).get(...ids) as { n: number };
+      expect(failed.n).toBe(MODELS.length);
+      for (const id of ids) expect(dump).toContain(id);
+      // The upstream's own words were kept (so its echo of the key reached the rows), the key not.
+      expect(dump).toContain('Incorrect API key provided');
+      expect(dump).toContain('internal error while serving');
+      expect(dump).not.toContain(EVIL_SECRET);
+      expect(dump).not.toContain(LOOP_SECRET);
+    } finally {
+      db.close();
+    }
+  }, 120_000);
+
+  it('shared store (PostgreSQL): the same tables hold no upstream key', async () => {
+    const db = await createTestDatabase();
+    const pgHub = await startSharedTestHub(`providers:\n  evil:\n    baseURL: ${evil.baseURL}\n    apiKey: \${EVIL_KEY}\n`, { databaseUrl: db.url }, { BAIMO_AUTH: 'none', EVIL_KEY: EVIL_SECRET });
+    try {
+      const pool = (pgHub.store as PostgresStores).pool;
+      const ids = await failIngestion(pgHub.url, 'x', async (model) => {
+        const made = await raw('x', 'POST', '/v1/vector_stores', { name: model, embedding_model: model }, {}, pgHub.url);
+        if (made.status === 200) return made.json.id as string;
+        // Without pgvector (this machine's PostgreSQL 15) such a store is refused at create; one
+        // made before that refusal (or copied by `baimo migrate --from sqlite`) still exists and
+        // still embeds its files before it would write a vector.
+        expectError(made, 501);
+        const plain = await raw('x', 'POST', '/v1/vector_stores', { name: model }, {}, pgHub.url);
+        await pool.query('UPDATE vector_stores SET embedding_model = $1 WHERE id = $2', [model, plain.json.id]);
+        return plain.json.id as string;
+      });
+      const tables = (await pool.query<{ t: string }>(`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = current_schema()`)).rows.map((r) => r.t).filter((n) => KNOWLEDGE_TABLE.test(n));
+      expect(tables).toEqual(expect.arrayContaining(['files', 'vector_stores', 'vector_store_files', 'vector_store_file_batches', 'knowledge_chunks', 'knowledge_index_terms']));
+      const dumps: string[] = [];
+      for (const t of tables) dumps.push(text((await pool.query(`SELECT * FROM "${t.replaceAll('"', '""')}"`)).rows));
+      const dump = dumps.join('\n');
+      const failed = await pool.query(`SELECT 1 FROM vector_store_files WHERE status = 'failed' AND error_message <> '' AND vector_store_id = ANY ($1)`, [ids]);
+      expect(failed.rowCount).toBe(MODELS.length);
+      for (const id of ids) expect(dump).toContain(id);
+      expect(dump).toContain('Incorrect API key provided');
+      expect(dump).toContain('internal error while serving');
+      expect(dump).not.toContain(EVIL_SECRET);
     } finally {
       await pgHub.dispose();
       await db.drop();

@@ -313,7 +313,7 @@ describe('usage rollups', () => {
     await s.usage.writeUsage(days(600));
     // As a database of the schema before the rollups (migration 6): nothing of 6 or later, then
     // those migrations applied again.
-    await raw.query('DROP TABLE usage_rollup, usage_rollup_key, usage_rollup_model, files, knowledge_chunks, knowledge_index_stats, knowledge_index_terms, vector_store_file_batches, vector_store_files, vector_stores, eval_run_models, eval_results, eval_runs; DROP FUNCTION usage_rollup_follow CASCADE');
+    await raw.query('DROP TABLE usage_rollup, usage_rollup_key, usage_rollup_model, files, knowledge_chunks, knowledge_index_stats, knowledge_index_terms, knowledge_ingest_turns, vector_store_file_batches, vector_store_files, vector_stores, eval_run_models, eval_results, eval_runs; DROP FUNCTION usage_rollup_follow CASCADE');
     await raw.query('DROP INDEX usage_log_key_model');
     // arena_votes was a table then (the judgements migration made it a view over eval_judgements).
     await raw.query('DROP VIEW arena_votes; DROP TABLE eval_judgements');

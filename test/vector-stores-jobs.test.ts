@@ -218,3 +218,101 @@ describe('job claims on PostgreSQL, shared by replicas', () => {
     expect(next).toHaveLength(18);
   });
 });
+
+/**
+ * Fair ingestion: jobs go round robin by the key that added them, so a key that queues a big
+ * batch does not make another key's one file wait behind all of it. Asserted on the order in
+ * which files complete (and claims are made), never on time.
+ */
+describe.each(['sqlite', 'postgres'] as const)('fair ingestion across keys (%s)', (backend) => {
+  let sqlite: SQLiteStores | undefined;
+  let pgStores: PostgresStores | undefined;
+  let db: TestDatabase | undefined;
+  let runner: IngestionRunner | undefined;
+  afterEach(async () => {
+    await runner?.close();
+    runner = undefined;
+    sqlite?.close();
+    sqlite = undefined;
+    await pgStores?.close();
+    pgStores = undefined;
+    await db?.drop();
+    db = undefined;
+  });
+
+  async function open(): Promise<SQLiteStores | PostgresStores> {
+    if (backend === 'sqlite') return (sqlite = openSQLiteStores(tempDir()));
+    db = await createTestDatabase();
+    return (pgStores = await openPostgresStores(db.url));
+  }
+
+  const row = (vectorStoreId: string, fileId: string, keyId: string | null, createdAt: number): VectorStoreFileRow => ({
+    vectorStoreId, fileId, filename: `${fileId}.txt`, keyId, createdAt, status: 'in_progress', lastError: null, attributes: null, chunking: { maxTokens: 800, overlapTokens: 400 }, usageBytes: 0, batchId: null,
+  });
+  const store = (id: string, keyId: string | null) => ({ id, keyId, name: '', metadata: null, createdAt: 1, lastActiveAt: 1, expiresAfterDays: null, expiresAt: null, embeddingModel: null, contextualHeaders: true });
+
+  it('claims take each key in turn, the key served least recently first', async () => {
+    const s = await open();
+    const v = s.vectorStores;
+    // Key A's three jobs are older than key B's one, and the admin's ('' owner) is newest.
+    await v.create(store('vs_a', 'key_a'), [row('vs_a', 'a1', 'key_a', 10), row('vs_a', 'a2', 'key_a', 11), row('vs_a', 'a3', 'key_a', 12)]);
+    await v.create(store('vs_b', 'key_b'), [row('vs_b', 'b1', 'key_b', 20)]);
+    await v.create(store('vs_n', null), [row('vs_n', 'n1', null, 30)]);
+    const t = 1_000_000;
+    const claimed = async (now: number, limit: number) => (await v.claim(now, now + 100, limit)).map((f) => f.fileId);
+    // One claim of three: each key's oldest, not A's three.
+    expect(await claimed(t, 3)).toEqual(['a1', 'b1', 'n1']);
+    expect(await claimed(t + 1, 1)).toEqual(['a2']);
+    // All leases past: A was served last, so B and the admin come before A's oldest.
+    expect(await claimed(t + 200, 2)).toEqual(['b1', 'n1']);
+    expect(await claimed(t + 201, 5)).toEqual(['a1', 'a2', 'a3']);
+  });
+
+  it("one key's single file completes long before another key's batch queued ahead of it", async () => {
+    const s = await open();
+    const order: string[] = [];
+    // The real store, with each finished job noted in the order it finished.
+    const vectorStores = Object.create(s.vectorStores) as typeof s.vectorStores;
+    vectorStores.finish = async (vectorStoreId, fileId, outcome) => {
+      const done = await s.vectorStores.finish(vectorStoreId, fileId, outcome);
+      if (done) order.push(fileId);
+      return done;
+    };
+    // Key A's first jobs are held until key B has added its file, so B's file is surely queued
+    // behind A's batch; then everything runs at full speed.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let started!: () => void;
+    const firstStarted = new Promise<void>((r) => (started = r));
+    const prepare: PrepareFile = async (bytes, filename, chunking) => {
+      started();
+      await gate;
+      return prepareFile(bytes, filename, { ...chunking, contextualHeaders: true });
+    };
+    runner = new IngestionRunner({ store: vectorStores, files: s.files, index: s.knowledge, prepare }, { pollMs: 50 });
+    const service = new KnowledgeService({ store: vectorStores, files: s.files, index: s.knowledge, runner, settings: {} });
+    const now = Math.floor(Date.now() / 1000);
+    const keyA = { owner: 'key_a', keyId: 'key_a' };
+    const keyB = { owner: 'key_b', keyId: 'key_b' };
+    const chunking = { maxTokens: 800, overlapTokens: 400 };
+    const A_FILES = 30;
+    for (let i = 0; i < A_FILES; i++) {
+      const body = Buffer.from(`${ZH} 第${i}份文件。`);
+      await s.files.save({ id: `file-a${i}`, keyId: 'key_a', filename: `a${i}.txt`, purpose: 'assistants', bytes: body.length, createdAt: now, expiresAt: null }, body);
+    }
+    await s.files.save({ id: 'file-b', keyId: 'key_b', filename: 'b.txt', purpose: 'assistants', bytes: 5, createdAt: now, expiresAt: null }, Buffer.from('hello'));
+    const a = await service.create(keyA, { name: 'a', metadata: null, expiresAfterDays: null, files: [] });
+    await service.addFiles(a.store.id, keyA, Array.from({ length: A_FILES }, (_, i) => ({ fileId: `file-a${i}`, attributes: null, chunking })), true);
+    await firstStarted;
+    const b = await service.create(keyB, { name: 'b', metadata: null, expiresAfterDays: null, files: [{ fileId: 'file-b', attributes: null, chunking }] });
+    release();
+    await until(() => order.length === A_FILES + 1, 60_000);
+    // First come, first served would finish B's file last (31st). Round robin: it is claimed as
+    // soon as one of A's two running jobs ends, so at most A's two held jobs and one more of
+    // A's (running beside it) finish before it.
+    expect(order.indexOf('file-b')).toBeLessThanOrEqual(3);
+    expect(order.filter((f) => f.startsWith('file-a'))).toHaveLength(A_FILES);
+    expect((await service.get(b.store.id, keyB)).counts).toMatchObject({ completed: 1, total: 1 });
+    expect((await service.get(a.store.id, keyA)).counts).toMatchObject({ completed: A_FILES, total: A_FILES });
+  });
+});

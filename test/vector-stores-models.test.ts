@@ -186,18 +186,32 @@ describe('a store with an embedding model on a PostgreSQL without pgvector', () 
     await db?.drop();
   });
 
-  it('fails its files with a reason naming the missing extension; keyword stores still work', async (t) => {
+  it('refuses the store at create and on update with a 501 naming the extension and how to install it; keyword stores still work', async (t) => {
     db = await createTestDatabase();
     shared = await startSharedTestHub(`providers:\n  loop:\n    baseURL: ${upstream.baseURL}\n`, { databaseUrl: db.url });
     // This is about a server without pgvector (this machine's PostgreSQL 15): elsewhere it does not apply.
     const available = await (shared.store as PostgresStores).pool.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'vector'`);
     if (available.rowCount) t.skip();
     const c = new OpenAI({ baseURL: `${shared.url}/v1`, apiKey: 'x', maxRetries: 0 });
-    const vs = await c.vectorStores.create({ name: 'vectors', embedding_model: 'loop/text-embedding-3-small' } as never);
-    const f = await c.vectorStores.files.uploadAndPoll(vs.id, await toFile(Buffer.from(EN), 'en.txt'));
-    expect(f.status).toBe('failed');
-    expect(f.last_error).toMatchObject({ code: 'server_error', message: expect.stringMatching(/pgvector/) });
+    const refused = (await c.vectorStores.create({ name: 'vectors', embedding_model: 'loop/text-embedding-3-small' } as never).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(refused).toBeInstanceOf(OpenAI.APIError);
+    expect(refused.status).toBe(501);
+    expect(refused.code).toBe('vectors_unavailable');
+    expect(refused.param).toBe('embedding_model');
+    expect(refused.message).toMatch(/pgvector/);
+    expect(refused.message).toMatch(/"vector"/);
+    expect(refused.message).toMatch(/install pgvector on the database server \(e\.g\. the postgresql-\d+-pgvector package\)/);
+    // Nothing was kept of the refused store.
+    expect((await c.vectorStores.list()).data).toEqual([]);
+
     const plain = await c.vectorStores.create({ name: 'keyword' });
+    const onUpdate = (await c.vectorStores.update(plain.id, { embedding_model: 'loop/text-embedding-3-small' } as never).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(onUpdate.status).toBe(501);
+    expect(onUpdate.code).toBe('vectors_unavailable');
+    expect(onUpdate.message).toMatch(/pgvector/);
+    expect((await c.vectorStores.retrieve(plain.id)) as unknown).toMatchObject({ embedding_model: null });
+    // A change that sets no model is not refused.
+    expect((await c.vectorStores.update(plain.id, { name: 'renamed', embedding_model: null } as never)).name).toBe('renamed');
     expect((await c.vectorStores.files.uploadAndPoll(plain.id, await toFile(Buffer.from(EN), 'en.txt'))).status).toBe('completed');
     expect((await c.vectorStores.search(plain.id, { query: 'Thames' })).data[0]).toMatchObject({ filename: 'en.txt' });
   });

@@ -123,6 +123,12 @@ export interface ChunkIndex {
    * vector are never returned. Throws VectorsUnavailableError where the backend has no vectors.
    */
   nearest(scope: ChunkScope, vector: Float32Array, limit: number): Promise<ChunkHit[]>;
+  /**
+   * Makes sure this index can hold vectors (PostgreSQL: pgvector there and installed), so that a
+   * store with an embedding model is refused at creation rather than failing at every ingestion.
+   * Throws VectorsUnavailableError where it cannot. Absent: vectors always work here.
+   */
+  vectorsUsable?(): Promise<void>;
   /** A file's chunks in order, `after` a seq (exclusive), for the console and inspection. */
   fileChunks(vectorStoreId: string, fileId: string, after: number | undefined, limit: number): Promise<StoredChunk[]>;
 }
@@ -256,7 +262,8 @@ export interface VectorStoreStore {
 
   /**
    * Takes up to `limit` ingestion jobs no one holds (`in_progress`, lease past): each gets a lease
-   * until `leaseUntil` (unix ms). Two replicas never get the same job while its lease runs.
+   * until `leaseUntil` (unix ms). Two replicas never get the same job while its lease runs. Fair
+   * by the key that added the job: the oldest job of the key served least recently comes first.
    */
   claim(now: number, leaseUntil: number, limit: number): Promise<VectorStoreFileRow[]>;
   /** Extends a held lease; false when the job is gone (cancelled, removed, done elsewhere). */

@@ -15,6 +15,7 @@ import type { IngestionRunner } from './jobs.js';
 import type {
   Attributes, Chunking, ChunkIndex, FileBatchRow, FileCounts, FileOwner, FileStatus, FileStore, KnowledgeModels, Page, PageQuery, StoredChunk, VectorStoreFileRow, VectorStoreRow, VectorStoreStore,
 } from './ports.js';
+import { VectorsUnavailableError } from './ports.js';
 import { search } from './search.js';
 import type { Scoring } from './search.js';
 
@@ -161,6 +162,24 @@ export class KnowledgeService implements Retriever {
     return model;
   }
 
+  /**
+   * A store with an embedding model needs an index that holds vectors: where it cannot (PostgreSQL
+   * without pgvector), refused now with what to install, as search would refuse it (501
+   * `vectors_unavailable`), not accepted only to fail every file it is given.
+   */
+  private async vectorsUsable(model: string | null, asked: string | null | undefined): Promise<void> {
+    if (model === null || !this.d.index.vectorsUsable) return;
+    try {
+      await this.d.index.vectorsUsable();
+    } catch (err) {
+      if (err instanceof VectorsUnavailableError) {
+        const which = asked === undefined ? `this hub's default embedding model '${model.slice(0, 100)}' (knowledge.embeddingModel; send "embedding_model": null for a keyword-only store)` : `embedding_model '${model.slice(0, 100)}'`;
+        throw new HubError('not_found', `A vector store with ${which} cannot be kept here. ${err.message}`, { status: 501, code: 'vectors_unavailable', param: 'embedding_model' });
+      }
+      throw err;
+    }
+  }
+
   async create(c: Caller, n: NewStore): Promise<StoreView> {
     const t = now();
     const id = timeOrderedId('vs_');
@@ -177,6 +196,7 @@ export class KnowledgeService implements Retriever {
       contextualHeaders: n.contextualHeaders ?? true,
     };
     const files = await this.fileRows(id, c, n.files, 'file_ids', null);
+    await this.vectorsUsable(store.embeddingModel, n.embeddingModel);
     await this.d.store.create(store, files);
     if (files.length) this.d.runner.poke();
     return this.view(store);
@@ -210,6 +230,7 @@ export class KnowledgeService implements Retriever {
       expiresAt: days === null ? null : t + days * DAY_S,
       lastActiveAt: t,
     };
+    if (updated.embeddingModel !== s.embeddingModel) await this.vectorsUsable(updated.embeddingModel, patch.embeddingModel);
     await this.d.store.update(s.id, { name: updated.name, metadata: updated.metadata, expiresAfterDays: days, expiresAt: updated.expiresAt, lastActiveAt: t });
     if (updated.embeddingModel !== s.embeddingModel) await this.d.store.setEmbeddingModel(s.id, updated.embeddingModel);
     return this.view(updated);

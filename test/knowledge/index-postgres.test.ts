@@ -9,6 +9,7 @@ import pg from 'pg';
 import { indexTerms, queryTerms } from '../../src/knowledge/segment.js';
 import type { ChunkIndex, ChunkInput } from '../../src/knowledge/ports.js';
 import { VectorsUnavailableError } from '../../src/knowledge/ports.js';
+import { KnowledgeService } from '../../src/knowledge/vector-stores.js';
 import { openPostgresStores, SCHEMA_VERSION } from '../../src/store/postgres/index.js';
 import type { PostgresStores } from '../../src/store/postgres/index.js';
 import { MIGRATIONS } from '../../src/store/postgres/schema.js';
@@ -268,22 +269,44 @@ describe('PostgreSQL chunk index: keyword search (real PostgreSQL 15)', () => {
     expect(df.rows.find((r) => r.word === 'x')).toEqual({ word: 'x', chunks: 6 });
   });
 
-  it('the migration fills the document frequencies from the chunks a database already has', async () => {
+  it('the migrations fill the document frequencies and the bounds (greatest tf, fewest words) from the chunks a database already has', async () => {
     await index.replaceFile('mig', 'f', [raw(0, 'a b a'), raw(1, 'b c')]);
     await index.replaceFile('mig', 'g', [raw(0, 'c')]);
     const before = await index.keyword({ vectorStoreIds: ['mig'] }, ['a', 'b', 'c'], 10);
-    // As a database written before the table: the migration runs again on the next open.
-    // The migrations after it are undone too (the judgements one: arena_votes a table again), so all run again.
+    // As a database written before the table: the migration runs again on the next open, and so do
+    // those after it, undone here too (the judgements one: arena_votes a table again; the run sums;
+    // the ingestion turns; the word bounds).
     const version = MIGRATIONS.findIndex((m) => m.includes('CREATE TABLE knowledge_index_terms')) + 1;
-    await stores.pool.query('DROP TABLE knowledge_index_terms, eval_run_models; DROP VIEW arena_votes; DROP TABLE eval_judgements');
+    await stores.pool.query('DROP TABLE knowledge_index_terms, eval_run_models, knowledge_ingest_turns; DROP VIEW arena_votes; DROP TABLE eval_judgements');
+    await stores.pool.query('ALTER TABLE knowledge_index_stats DROP COLUMN min_words');
     await stores.pool.query(MIGRATIONS.find((m) => m.trimStart().startsWith('CREATE TABLE arena_votes'))!);
     await stores.pool.query('DELETE FROM baimo_schema_migrations WHERE version >= $1', [version]);
     const reopened = await openPostgresStores(db.url, { poolSize: 1 });
     expect(reopened.migrated).toBe(SCHEMA_VERSION - version + 1);
     await reopened.close();
-    const df = await stores.pool.query(`SELECT word, chunks::int FROM knowledge_index_terms WHERE vector_store_id = 'mig' ORDER BY word`);
-    expect(df.rows).toEqual([{ word: 'a', chunks: 1 }, { word: 'b', chunks: 2 }, { word: 'c', chunks: 2 }]);
+    const df = await stores.pool.query(`SELECT word, chunks::int, max_tf FROM knowledge_index_terms WHERE vector_store_id = 'mig' ORDER BY word`);
+    expect(df.rows).toEqual([{ word: 'a', chunks: 1, max_tf: 2 }, { word: 'b', chunks: 2, max_tf: 1 }, { word: 'c', chunks: 2, max_tf: 1 }]);
+    expect((await stores.pool.query(`SELECT min_words FROM knowledge_index_stats WHERE vector_store_id = 'mig'`)).rows).toEqual([{ min_words: 1 }]);
     expect(await index.keyword({ vectorStoreIds: ['mig'] }, ['a', 'b', 'c'], 10)).toEqual(before);
+  });
+
+  it('keeps the bounds as writes go: greatest tf grows with a richer chunk, fewest words shrinks, neither moves back on removal', async () => {
+    const bounds = async () => ({
+      tf: Object.fromEntries((await stores.pool.query<{ word: string; max_tf: number }>(`SELECT word, max_tf FROM knowledge_index_terms WHERE vector_store_id = 'bnd' ORDER BY word`)).rows.map((r) => [r.word, r.max_tf])),
+      minWords: (await stores.pool.query<{ min_words: number }>(`SELECT min_words FROM knowledge_index_stats WHERE vector_store_id = 'bnd'`)).rows[0]?.min_words,
+    });
+    await index.replaceFile('bnd', 'f', [raw(0, 'x y x x'), raw(1, 'y z y z q')]);
+    expect(await bounds()).toEqual({ tf: { q: 1, x: 3, y: 2, z: 2 }, minWords: 4 });
+    // The same words in the same number of chunks, one of them richer: its tf still grows.
+    await index.replaceFile('bnd', 'f', [raw(0, 'x y x x'), raw(1, 'y z y z q q q q q')]);
+    expect((await bounds()).tf.q).toBe(5);
+    await index.replaceFile('bnd', 'g', [raw(0, 'x')]);
+    expect((await bounds()).minWords).toBe(1);
+    await index.removeFile('bnd', 'g');
+    await index.replaceFile('bnd', 'f', [raw(0, 'x y')]);
+    // Still bounds of what is there (looser), never below it.
+    expect(await bounds()).toEqual({ tf: { q: 5, x: 3, y: 2, z: 2 }, minWords: 1 });
+    expect(ids(await index.keyword({ vectorStoreIds: ['bnd'] }, ['x', 'q'], 5))).toEqual(['f#0']);
   });
 
   it('pages a file’s chunks in order after a seq', async () => {
@@ -424,6 +447,23 @@ describe('PostgreSQL chunk index: vectors (PGlite with pgvector, over the wire p
     expect(ids(await index.keyword({ vectorStoreIds: ['vbad'] }, ['kept'], 5))).toEqual(['f#0']);
     expect(await index.nearest({ vectorStoreIds: ['vbad'] }, new Float32Array([0, 0, 0]), 5)).toEqual([]);
     expect(await index.nearest({ vectorStoreIds: ['vbad'] }, new Float32Array([1, 0, 0]), 0)).toEqual([]);
+  });
+
+  it('a vector store with an embedding model is accepted at create and on update (pgvector is there), unlike on PostgreSQL 15 without it', async () => {
+    const service = new KnowledgeService({
+      store: stores.vectorStores,
+      files: stores.files,
+      index,
+      runner: { poke() {}, cancel() {} },
+      // Never called here: creating a store embeds nothing.
+      models: () => ({ embed: () => Promise.reject(new Error('not called')), rerank: () => Promise.reject(new Error('not called')) }),
+      settings: {},
+    });
+    const caller = { owner: 'key_v', keyId: 'key_v' };
+    const made = await service.create(caller, { name: 'v', metadata: null, expiresAfterDays: null, files: [], embeddingModel: 'loop/emb' });
+    expect((await service.get(made.store.id, caller)).store.embeddingModel).toBe('loop/emb');
+    const plain = await service.create(caller, { name: 'k', metadata: null, expiresAfterDays: null, files: [], embeddingModel: null });
+    expect((await service.modify(plain.store.id, caller, { embeddingModel: 'loop/emb' })).store.embeddingModel).toBe('loop/emb');
   });
 });
 

@@ -7,10 +7,11 @@
  * not `to_tsvector('simple', terms)`: the text-search parser would cut our words again (`e-mail`
  * → e-mail, e, mail; `c++` → c; `a_b` → a, b), so a query word would no longer be one lexeme with
  * one term frequency. BM25 (PostgreSQL's ts_rank is not BM25) is computed in SQL, exactly, top k
- * first by MaxScore (see keyword()): the query's words are taken rarest first and a common word's
- * chunks are read only while that word could still lift a chunk into the top k. A word's
- * document frequency comes from a per-store word count table, N and the average length from a
- * per-store statistics row, both kept in step by every write, so no search counts chunks. Words
+ * first by MaxScore (see keyword()): the query's words are taken highest bound (mostly rarest)
+ * first and a common word's chunks are read only while that word could still lift a chunk into
+ * the top k. A word's document frequency and greatest tf come from a per-store word count table,
+ * N, the average length and the fewest words from a per-store statistics row, all kept in step
+ * by every write, so no search counts chunks. Words
  * are matched through the GIN index with a tsquery of quoted lexemes OR-ed, so a word like `a:*`,
  * `!` or `'` is always a literal.
  *
@@ -65,11 +66,15 @@ function indexable(word: string): boolean {
   return word.length > 0 && Buffer.byteLength(word) <= MAX_LEXEME_BYTES;
 }
 
+/** The largest int4: what a minimum is given when nothing is added to it. */
+const MAX_INT4 = 2147483647;
+
 /**
- * A chunk's words as a tsvector literal (each word a lexeme at its positions), its distinct words
- * and their count, BM25's document length.
+ * A chunk's words as a tsvector literal (each word a lexeme at its positions), the count of all
+ * its words (BM25's document length), and each distinct word's term frequency as PostgreSQL will
+ * count it (its positions, after the collapse).
  */
-function tsvectorOf(terms: string): { tsv: string; words: number; distinct: Iterable<string> } {
+function tsvectorOf(terms: string): { tsv: string; words: number; tf: Map<string, number> } {
   const words = pgText(terms).split(' ').filter(indexable);
   const at = new Map<string, number[]>();
   words.forEach((w, i) => {
@@ -77,8 +82,13 @@ function tsvectorOf(terms: string): { tsv: string; words: number; distinct: Iter
     if (list.length < MAX_POSITIONS) list.push(Math.min(i + 1, MAX_POSITION));
   });
   // Positions past the last one collapse onto it (PostgreSQL would drop the duplicates): tf stays exact below 16,383 words.
-  const parts = [...at].map(([w, pos]) => `${quoteLexeme(w)}:${[...new Set(pos)].join(',')}`);
-  return { tsv: parts.join(' '), words: words.length, distinct: at.keys() };
+  const tf = new Map<string, number>();
+  const parts = [...at].map(([w, pos]) => {
+    const kept = [...new Set(pos)];
+    tf.set(w, kept.length);
+    return `${quoteLexeme(w)}:${kept.join(',')}`;
+  });
+  return { tsv: parts.join(' '), words: words.length, tf };
 }
 
 /** The query's distinct, indexable words. */
@@ -143,38 +153,45 @@ function hitFrom(r: HitRow): ChunkHit {
 }
 
 /**
- * N and the average length from the per-store statistics rows, and each word's document frequency
- * from the per-store word counts (knowledge_index_terms, kept in step by every write: a word's
- * chunks are never read to count them). $1 the scope's store ids, $2 the words.
+ * N, the average length and the fewest words in a chunk from the per-store statistics rows, and
+ * each word's document frequency and greatest term frequency from the per-store word counts
+ * (knowledge_index_terms, kept in step by every write: a word's chunks are never read to count
+ * them). $1 the scope's store ids, $2 the words.
  */
 const STATS_READ_SQL = `
-SELECT s.n, s.avgdl,
+SELECT s.n, s.avgdl, s.min_words,
        ARRAY (SELECT coalesce((SELECT sum(t.chunks) FROM knowledge_index_terms t
                                WHERE t.vector_store_id = ANY ($1::text[]) AND t.word = u.w), 0)::float8
-              FROM unnest($2::text[]) WITH ORDINALITY AS u (w, i) ORDER BY u.i) AS df
-FROM (SELECT sum(chunks)::float8 AS n, sum(words)::float8 / greatest(sum(chunks), 1) AS avgdl
+              FROM unnest($2::text[]) WITH ORDINALITY AS u (w, i) ORDER BY u.i) AS df,
+       ARRAY (SELECT coalesce((SELECT max(t.max_tf) FROM knowledge_index_terms t
+                               WHERE t.vector_store_id = ANY ($1::text[]) AND t.word = u.w), 0)::int4
+              FROM unnest($2::text[]) WITH ORDINALITY AS u (w, i) ORDER BY u.i) AS max_tf
+FROM (SELECT sum(chunks)::float8 AS n, sum(words)::float8 / greatest(sum(chunks), 1) AS avgdl, min(min_words)::float8 AS min_words
       FROM knowledge_index_stats WHERE vector_store_id = ANY ($1::text[])) s`;
 
 /**
- * BM25 of the chunks holding any of a batch of the query's words ($5) and none of the words
- * already scored ($6, null for none), best first, at most $9. $1 store ids, $2 file ids (null:
- * every file), $3 every query word, $4 their document frequencies, $7 N, $8 the average length. A
- * chunk's score sums over all the query words it holds (ts_filter keeps only the lexemes setweight
- * marked, so only the query's words are unnested); idf is Lucene's, ln(1 + (N − df + 0.5)/(df +
- * 0.5)), positive for every word, so every score is > 0. The arithmetic is written as the one-pass
- * query had it (test/knowledge/index-postgres.test.ts keeps that as the reference).
+ * BM25 of the chunks $5 matches (a batch of the query's words, and none of the words already
+ * scored: `(a | b) & !(c | d)`, so the GIN index leaves those out before any row is read), best
+ * first, at most $8, of at most $9 words (null: any). $1 store ids, $2 file ids (null: every
+ * file), $3 every query word, $4 their document frequencies, $6 N, $7 the average length. A
+ * chunk's score sums over all the query words it holds (ts_filter keeps only the lexemes
+ * setweight marked, so only the query's words are unnested; each finds its df by its place in
+ * $3, not by a join per chunk); idf is Lucene's,
+ * ln(1 + (N − df + 0.5)/(df + 0.5)), positive for every word, so every score is > 0. The
+ * arithmetic is written as the one-pass query had it (test/knowledge/index-postgres.test.ts keeps
+ * that as the reference), so the scores are the same to the bit.
  */
 const SCORE_SQL = `
 SELECT c.vector_store_id, c.file_id, c.seq,
-       (SELECT sum(ln(1 + ($7::float8 - w.df + 0.5) / (w.df + 0.5)) * cardinality(u.positions) * ${K1 + 1}
-                   / (cardinality(u.positions) + ${K1} * (${1 - B} + ${B} * c.words / greatest($8::float8, 1e-9))))
-        FROM unnest(ts_filter(setweight(c.tsv, 'A', $3::text[]), '{a}')) AS u
-        JOIN unnest($3::text[], $4::float8[]) AS w (lexeme, df) USING (lexeme)) AS score
+       (SELECT sum(ln(1 + ($6::float8 - w.df + 0.5) / (w.df + 0.5)) * w.tf * ${K1 + 1}
+                   / (w.tf + ${K1} * (${1 - B} + ${B} * c.words / greatest($7::float8, 1e-9))))
+        FROM (SELECT ($4::float8[])[array_position($3::text[], u.lexeme)] AS df, cardinality(u.positions) AS tf
+              FROM unnest(ts_filter(setweight(c.tsv, 'A', $3::text[]), '{a}')) AS u) AS w) AS score
 FROM knowledge_chunks c
-WHERE c.tsv @@ $5::tsquery AND ($6::tsquery IS NULL OR NOT c.tsv @@ $6::tsquery)
+WHERE c.tsv @@ $5::tsquery AND ($9::int4 IS NULL OR c.words <= $9::int4)
   AND c.vector_store_id = ANY ($1::text[]) AND ($2::text[] IS NULL OR c.file_id = ANY ($2::text[]))
 ORDER BY score DESC, c.vector_store_id, c.file_id, c.seq
-LIMIT $9`;
+LIMIT $8`;
 
 /** The winners among the scored chunks, in the database's order (ties by its collation), with their text. */
 const WINNERS_SQL = `
@@ -198,20 +215,23 @@ WHERE c.vector_store_id = $1 AND c.file_id = $2 GROUP BY u.lexeme`;
 /**
  * Adds changes to a store's document frequencies: $2 words (sorted, so that two writers to one
  * store lock the rows they share in one order and queue rather than deadlock), $3 how many chunks
- * more (or fewer) hold each. A word whose count falls to 0 keeps its row (it reads as absent).
+ * more (or fewer) hold each, $4 the most times a new chunk holds it (0: none added). A word whose
+ * count falls to 0 keeps its row (it reads as absent); its greatest tf only grows (a bound).
  */
 const TERMS_SQL = `
-INSERT INTO knowledge_index_terms AS t (vector_store_id, word, chunks)
-SELECT $1, u.word, u.n FROM unnest($2::text[], $3::int8[]) WITH ORDINALITY AS u (word, n, i) ORDER BY u.i
-ON CONFLICT (vector_store_id, word) DO UPDATE SET chunks = t.chunks + excluded.chunks`;
+INSERT INTO knowledge_index_terms AS t (vector_store_id, word, chunks, max_tf)
+SELECT $1, u.word, u.n, u.tf FROM unnest($2::text[], $3::int8[], $4::int4[]) WITH ORDINALITY AS u (word, n, tf, i) ORDER BY u.i
+ON CONFLICT (vector_store_id, word) DO UPDATE SET chunks = t.chunks + excluded.chunks, max_tf = greatest(t.max_tf, excluded.max_tf)`;
 
 /**
  * Adds a change to a store's statistics: the last statement of its transaction, so that writers
- * to one store queue on its statistics row only for the moment before their commit.
+ * to one store queue on its statistics row only for the moment before their commit. $4 the fewest
+ * words in a new chunk (MAX_INT4: none added); the minimum only shrinks (a bound).
  */
 const STATS_SQL = `
-INSERT INTO knowledge_index_stats AS s (vector_store_id, chunks, words) VALUES ($1, $2, $3)
-ON CONFLICT (vector_store_id) DO UPDATE SET chunks = s.chunks + excluded.chunks, words = s.words + excluded.words`;
+INSERT INTO knowledge_index_stats AS s (vector_store_id, chunks, words, min_words) VALUES ($1, $2, $3, $4)
+ON CONFLICT (vector_store_id) DO UPDATE SET chunks = s.chunks + excluded.chunks, words = s.words + excluded.words,
+  min_words = least(s.min_words, excluded.min_words)`;
 
 /** A file's words, each with minus the number of its chunks holding it: what taking the file out changes. */
 async function fileTerms(client: pg.PoolClient, vectorStoreId: string, fileId: string): Promise<Map<string, number>> {
@@ -219,10 +239,12 @@ async function fileTerms(client: pg.PoolClient, vectorStoreId: string, fileId: s
   return new Map(rows.map((r) => [r.word, -r.n]));
 }
 
-async function addTerms(client: pg.PoolClient, vectorStoreId: string, terms: ReadonlyMap<string, number>): Promise<void> {
-  const changed = [...terms].filter(([, n]) => n !== 0).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+/** Applies count changes (`terms`) and the new chunks' greatest tf per word (`maxTf`, absent for a removal). */
+async function addTerms(client: pg.PoolClient, vectorStoreId: string, terms: ReadonlyMap<string, number>, maxTf: ReadonlyMap<string, number> = new Map()): Promise<void> {
+  // A word whose count is unchanged (a file replaced by one as rich in it) may still have a greater tf.
+  const changed = [...terms].filter(([w, n]) => n !== 0 || maxTf.has(w)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   if (changed.length === 0) return;
-  await client.query(TERMS_SQL, [vectorStoreId, changed.map(([w]) => w), changed.map(([, n]) => n)]);
+  await client.query(TERMS_SQL, [vectorStoreId, changed.map(([w]) => w), changed.map(([, n]) => n), changed.map(([w]) => maxTf.get(w) ?? 0)]);
 }
 
 export class PostgresChunkIndex implements ChunkIndex {
@@ -242,7 +264,13 @@ export class PostgresChunkIndex implements ChunkIndex {
       // Two ingestions of one file (a restarted job and the old one) take turns rather than colliding on its seqs.
       await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`knowledge:${vectorStoreId}\n${fileId}`]);
       const terms = await fileTerms(client, vectorStoreId, fileId);
-      for (const r of rows) for (const w of r.distinct) terms.set(w, (terms.get(w) ?? 0) + 1);
+      const maxTf = new Map<string, number>();
+      for (const r of rows) {
+        for (const [w, tf] of r.tf) {
+          terms.set(w, (terms.get(w) ?? 0) + 1);
+          if (tf > (maxTf.get(w) ?? 0)) maxTf.set(w, tf);
+        }
+      }
       const gone = (await client.query<{ chunks: number; words: number }>(REMOVE_FILE_SQL, [vectorStoreId, fileId])).rows[0]!;
       if (rows.length > 0) {
         // One statement for the file, one array per column.
@@ -259,9 +287,10 @@ export class PostgresChunkIndex implements ChunkIndex {
           [vectorStoreId, fileId, withVectors.map((c) => c.seq), vectorTexts],
         );
       }
-      await addTerms(client, vectorStoreId, terms);
+      await addTerms(client, vectorStoreId, terms, maxTf);
       const words = rows.reduce((n, r) => n + r.words, 0);
-      if (rows.length > 0 || gone.chunks > 0) await client.query(STATS_SQL, [vectorStoreId, rows.length - gone.chunks, words - gone.words]);
+      const minWords = rows.reduce((m, r) => Math.min(m, r.words), MAX_INT4);
+      if (rows.length > 0 || gone.chunks > 0) await client.query(STATS_SQL, [vectorStoreId, rows.length - gone.chunks, words - gone.words, minWords]);
     });
   }
 
@@ -271,7 +300,7 @@ export class PostgresChunkIndex implements ChunkIndex {
       const terms = await fileTerms(client, vectorStoreId, fileId);
       const gone = (await client.query<{ chunks: number; words: number }>(REMOVE_FILE_SQL, [vectorStoreId, fileId])).rows[0]!;
       await addTerms(client, vectorStoreId, terms);
-      if (gone.chunks > 0) await client.query(STATS_SQL, [vectorStoreId, -gone.chunks, -gone.words]);
+      if (gone.chunks > 0) await client.query(STATS_SQL, [vectorStoreId, -gone.chunks, -gone.words, MAX_INT4]);
     });
   }
 
@@ -284,10 +313,14 @@ export class PostgresChunkIndex implements ChunkIndex {
   }
 
   /**
-   * Exact BM25 top-k with MaxScore pruning (Turtle & Flood 1995). A word adds less than idf·(k1+1)
-   * to any chunk's score (tf·(k1+1)/(tf + K) < k1+1), its bound. The words are scored rarest first
-   * (highest bound), in batches of the chunks holding a batch's words and none scored before; once
-   * k chunks are scored, θ is the k-th best score, and the commonest words whose bounds sum to at
+   * Exact BM25 top-k with MaxScore pruning (Turtle & Flood 1995). A word adds at most
+   * idf·tfₘ·(k1+1)/(tfₘ + k1·(1 − b + b·lₘ/avgdl)) to any chunk's score, its bound: tfₘ the most
+   * times a chunk of the scope's stores holds it, lₘ their fewest words (both kept by the writes;
+   * BM25's term weight grows with tf and shrinks with length); with tf unbounded it would be the
+   * looser idf·(k1+1), and in 250-word chunks a mid-frequency word's tfₘ is 1 to 6, a bound 0.55 to
+   * 0.9 of that (bench/results/knowledge-index-pg.md). The words are scored highest bound first
+   * (mostly the rarest), in batches of the chunks holding a batch's words and none scored before; once
+   * k chunks are scored, θ is the k-th best score, and the lowest-bound words whose bounds sum to at
    * most θ are non-essential: a chunk holding only those scores below θ and cannot enter the top
    * k, so their chunks are never read. A query of mid-frequency words reads the chunks of its rarer
    * words only; one with a common word, the common word's chunks only when its bound can matter.
@@ -297,13 +330,31 @@ export class PostgresChunkIndex implements ChunkIndex {
     const all = queryWords(terms);
     const k = limitOf(limit);
     if (all.length === 0 || k === 0 || scope.vectorStoreIds.length === 0 || scope.fileIds?.length === 0) return [];
-    const stats = (await this.pool.query<{ n: number | null; avgdl: number | null; df: number[] }>(STATS_READ_SQL, [scope.vectorStoreIds, all])).rows[0]!;
+    // Prepared once per connection (named): primary-key reads whose plan no parameter changes, so
+    // a query skips their parsing and planning. The scoring statement is planned each time: how
+    // many chunks hold its words decides its plan.
+    const stats = (await this.pool.query<{ n: number | null; avgdl: number | null; min_words: number | null; df: number[]; max_tf: number[] }>({ name: 'baimo_kb_stats', text: STATS_READ_SQL, values: [scope.vectorStoreIds, all] })).rows[0]!;
     const n = stats.n ?? 0;
-    // A word no chunk of the stores holds scores nothing; the rest, rarest (highest bound) first.
+    // The smallest length normalisation any chunk of the scope has (a store without chunks: none).
+    const kMin = K1 * (1 - B + (B * Math.max(stats.min_words ?? 0, 0)) / Math.max(stats.avgdl ?? 0, 1e-9));
+    const avgdl = Math.max(stats.avgdl ?? 0, 1e-9);
+    // A word no chunk of the stores holds scores nothing; the rest, highest bound first. A word's
+    // greatest tf is at least 1 where it has chunks; a count that says less is not trusted.
     const words = all
-      .map((w, i) => ({ w, df: stats.df[i]!, bound: Math.log(1 + (n - stats.df[i]! + 0.5) / (stats.df[i]! + 0.5)) * (K1 + 1) }))
+      .map((w, i) => {
+        const df = stats.df[i]!;
+        const idf = Math.log(1 + (n - df + 0.5) / (df + 0.5));
+        const tf = stats.max_tf[i]! >= 1 ? stats.max_tf[i]! : MAX_POSITIONS;
+        return { w, df, idf, tf, bound: (idf * tf * (K1 + 1)) / (tf + kMin) };
+      })
       .filter((x) => x.df > 0)
       .sort((a, b) => b.bound - a.bound || (a.w < b.w ? -1 : 1));
+    /** At most what the words from `from` on add to a chunk of `len` words: BM25's weight falls as chunks grow longer. */
+    const reach = (from: number, len: number) => {
+      let sum = 0;
+      for (let i = from; i < words.length; i++) sum += (words[i]!.idf * words[i]!.tf * (K1 + 1)) / (words[i]!.tf + K1 * (1 - B + (B * len) / avgdl));
+      return sum;
+    };
     if (words.length === 0) return [];
     const args = [scope.vectorStoreIds, scope.fileIds ?? null, words.map((x) => x.w), words.map((x) => x.df)];
 
@@ -321,21 +372,33 @@ export class PostgresChunkIndex implements ChunkIndex {
       let end = done + 1;
       if (k === null) end = essential;
       else for (let held = words[done]!.df; end < essential && held < k; end++) held += words[end]!.df;
-      const batch = words.slice(done, end).map((x) => x.w);
+      const batch = anyOf(words.slice(done, end).map((x) => x.w));
       const seen = words.slice(0, done).map((x) => x.w);
-      const { rows } = await this.pool.query<HitRow>(SCORE_SQL, [...args, anyOf(batch), seen.length > 0 ? anyOf(seen) : null, n, stats.avgdl, k]);
+      const match = seen.length > 0 ? `(${batch}) & !(${anyOf(seen)})` : batch;
+      // A chunk of this batch holds none of the words scored before, so it scores at most
+      // reach(done, its length): once θ is known, chunks too long to reach it are not scored
+      // (the longest that can, found by bisection; the same margin for rounding).
+      let longest: number | null = null;
+      if (theta > -Infinity) {
+        let [lo, hi] = [-1, MAX_INT4];
+        while (lo < hi) {
+          const mid = lo + Math.ceil((hi - lo) / 2);
+          if (reach(done, mid) * (1 + 1e-9) >= theta) lo = mid;
+          else hi = mid - 1;
+        }
+        longest = lo;
+      }
+      const { rows } = await this.pool.query<HitRow>(SCORE_SQL, [...args, match, n, stats.avgdl, k, longest]);
       scored.push(...rows);
       done = end;
       if (k !== null && scored.length >= k) theta = scored.map((r) => r.score).sort((a, b) => b - a)[k - 1]!;
     }
     if (scored.length === 0) return [];
-    const { rows } = await this.pool.query<HitRow>(WINNERS_SQL, [
-      scored.map((r) => r.vector_store_id),
-      scored.map((r) => r.file_id),
-      scored.map((r) => r.seq),
-      scored.map((r) => r.score),
-      k,
-    ]);
+    const { rows } = await this.pool.query<HitRow>({
+      name: 'baimo_kb_winners',
+      text: WINNERS_SQL,
+      values: [scored.map((r) => r.vector_store_id), scored.map((r) => r.file_id), scored.map((r) => r.seq), scored.map((r) => r.score), k],
+    });
     return rows.map(hitFrom);
   }
 
@@ -374,6 +437,10 @@ export class PostgresChunkIndex implements ChunkIndex {
       [vectorStoreId, fileId, after ?? -1, n],
     );
     return rows;
+  }
+
+  async vectorsUsable(): Promise<void> {
+    await this.ensureDims(new Set());
   }
 
   /**

@@ -70,6 +70,9 @@ function rollupTable(r: (typeof ROLLUPS)[number]): string {
    ) WITH (fillfactor = 50)`;
 }
 
+/** The most positions a tsvector keeps per lexeme: the largest term frequency a chunk can have. */
+const MAX_TF = 255;
+
 /** Each entry upgrades the schema by one version. Never edit a shipped one; add another. */
 export const MIGRATIONS: readonly string[] = [
   // Usage records. `id` orders the request log (newest first); the partial indexes serve its
@@ -416,6 +419,26 @@ export const MIGRATIONS: readonly string[] = [
      passed BIGINT NOT NULL,
      PRIMARY KEY (run_id, provider_idx)
    );`,
+  // Fair ingestion (store/postgres/vector-stores.ts, claim): each key's turn, the order in which
+  // keys' jobs were last claimed (higher: served more recently; '' is the admin or an open hub),
+  // so the next job is the oldest of the key served least recently, across every replica.
+  `CREATE TABLE knowledge_ingest_turns (
+     owner TEXT PRIMARY KEY,
+     turn BIGINT NOT NULL
+   );`,
+  // Tighter MaxScore bounds for keyword search (store/postgres/knowledge-index.ts): per store, the
+  // most times a word occurs in one chunk and the fewest words in a chunk. Both only ever move
+  // outward (a greater maximum, a smaller minimum; removals leave them), so each stays a bound
+  // of what is there. Filled here from the chunks so far.
+  `ALTER TABLE knowledge_index_terms ADD COLUMN max_tf INTEGER NOT NULL DEFAULT ${MAX_TF};
+   ALTER TABLE knowledge_index_stats ADD COLUMN min_words INTEGER NOT NULL DEFAULT 0;
+   UPDATE knowledge_index_terms t SET max_tf = m.tf
+   FROM (SELECT c.vector_store_id, u.lexeme, max(cardinality(u.positions)) AS tf
+         FROM knowledge_chunks c CROSS JOIN LATERAL unnest(c.tsv) AS u GROUP BY 1, 2) m
+   WHERE t.vector_store_id = m.vector_store_id AND t.word = m.lexeme;
+   UPDATE knowledge_index_stats s SET min_words = m.w
+   FROM (SELECT vector_store_id, min(words) AS w FROM knowledge_chunks GROUP BY 1) m
+   WHERE s.vector_store_id = m.vector_store_id;`,
 ];
 
 /** The schema this hub writes. */

@@ -32,13 +32,20 @@ function paged<R, T>(rows: R[], limit: number, reversed: boolean, conv: (r: R) =
   return { data: reversed ? data.reverse() : data, hasMore: rows.length > limit };
 }
 
+/** The advisory lock that serialises job claims ("baimoing" in ASCII); per database, as every advisory lock. */
+const CLAIM_LOCK = 0x6261696d6f696e67n;
+
+const jobKey = (vectorStoreId: string, fileId: string) => `${vectorStoreId}\u0000${fileId}`;
+
 const UPSERT_FILE = `INSERT INTO vector_store_files (${FILE_COLUMNS}, lease_until) VALUES (${placeholders(13)}, 0)
   ON CONFLICT (vector_store_id, file_id) DO NOTHING`;
 
 /**
- * Vector stores' metadata and ingestion jobs in PostgreSQL. Replicas share the job queue: a job
- * is claimed by one UPDATE over rows locked with SKIP LOCKED whose lease has run out, so two
- * replicas never take the same job at once, and one that dies leaves it to the next claim.
+ * Vector stores' metadata and ingestion jobs in PostgreSQL. Replicas share the job queue: claims
+ * run one at a time (an advisory lock) and take only jobs whose lease has run out, so two
+ * replicas never take the same job at once, and one that dies leaves it to the next claim. Jobs
+ * go round robin by the key that added them (knowledge_ingest_turns), so one key's thousand
+ * files never hold another key's one file behind them.
  */
 export class PostgresVectorStoreStore implements VectorStoreStore {
   constructor(private readonly pool: pg.Pool) {}
@@ -165,19 +172,51 @@ export class PostgresVectorStoreStore implements VectorStoreStore {
   }
 
   async claim(now: number, leaseUntil: number, limit: number): Promise<VectorStoreFileRow[]> {
-    // The jobs are picked once, in a materialized CTE: as an `IN (subquery)` the planner could
-    // rescan the subquery per row, and each rescan (skipping rows this statement had just updated)
-    // picked further jobs, so a claim of 2 took 3 (test/store-ports.test.ts, the job queue).
-    const rows = (await this.pool.query<FileRow>(
-      `WITH picked AS MATERIALIZED (
-         SELECT vector_store_id, file_id FROM vector_store_files WHERE status = 'in_progress' AND lease_until < $2
-         ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-       UPDATE vector_store_files f SET lease_until = $1 FROM picked p
-       WHERE f.vector_store_id = p.vector_store_id AND f.file_id = p.file_id
-       RETURNING ${FILE_COLUMNS.split(', ').map((c) => `f.${c}`).join(', ')}`,
-      [leaseUntil, now, limit],
-    )).rows;
-    return rows.map(fileFrom);
+    const n = Math.max(0, Math.floor(limit));
+    if (n === 0) return [];
+    // The idle poll (every replica, every 2 s) is one indexed read, not a transaction and a lock.
+    const open = await this.pool.query(`SELECT 1 FROM vector_store_files WHERE status = 'in_progress' AND lease_until < $1 LIMIT 1`, [now]);
+    if (!open.rowCount) return [];
+    return transaction(this.pool, async (c) => {
+      // Claims are serialised across replicas (a short lock: one read, one update, one upsert),
+      // so the turns they read are the ones the last claim left. The lease check in the UPDATE
+      // still guards each row, as a job finished or removed meanwhile must not be taken.
+      await c.query('SELECT pg_advisory_xact_lock($1)', [CLAIM_LOCK]);
+      // Round robin by key: every key's oldest open job first, the key served least recently
+      // (never served: first) before the others, then every key's second job, and so on. Only
+      // each key's first n jobs can be among n picks.
+      const picked = (await c.query<{ vector_store_id: string; file_id: string; owner: string }>(
+        `WITH open AS (
+           SELECT vector_store_id, file_id, created_at, coalesce(key_id, '') AS owner,
+                  row_number() OVER (PARTITION BY coalesce(key_id, '') ORDER BY created_at, vector_store_id, file_id) AS nth
+           FROM vector_store_files WHERE status = 'in_progress' AND lease_until < $1)
+         SELECT o.vector_store_id, o.file_id, o.owner
+         FROM open o LEFT JOIN knowledge_ingest_turns t ON t.owner = o.owner
+         WHERE o.nth <= $2
+         ORDER BY o.nth, t.turn NULLS FIRST, o.created_at, o.vector_store_id, o.file_id
+         LIMIT $2`,
+        [now, n],
+      )).rows;
+      if (!picked.length) return [];
+      const claimed = (await c.query<FileRow>(
+        `UPDATE vector_store_files f SET lease_until = $1
+         FROM unnest($2::text[], $3::text[]) AS p (vector_store_id, file_id)
+         WHERE f.vector_store_id = p.vector_store_id AND f.file_id = p.file_id AND f.status = 'in_progress' AND f.lease_until < $4
+         RETURNING ${FILE_COLUMNS.split(', ').map((col) => `f.${col}`).join(', ')}`,
+        [leaseUntil, picked.map((p) => p.vector_store_id), picked.map((p) => p.file_id), now],
+      )).rows;
+      const got = new Map(claimed.map((r) => [jobKey(r.vector_store_id, r.file_id), r]));
+      const inOrder = picked.filter((p) => got.has(jobKey(p.vector_store_id, p.file_id)));
+      // Each key served now takes the turn of its last pick, after every earlier turn.
+      await c.query(
+        `INSERT INTO knowledge_ingest_turns (owner, turn)
+         SELECT x.owner, (SELECT coalesce(max(turn), 0) FROM knowledge_ingest_turns) + max(x.i)
+         FROM unnest($1::text[]) WITH ORDINALITY AS x (owner, i) GROUP BY x.owner
+         ON CONFLICT (owner) DO UPDATE SET turn = excluded.turn`,
+        [inOrder.map((p) => p.owner)],
+      );
+      return inOrder.map((p) => fileFrom(got.get(jobKey(p.vector_store_id, p.file_id))!));
+    });
   }
 
   async renew(vectorStoreId: string, fileId: string, leaseUntil: number): Promise<boolean> {

@@ -33,6 +33,13 @@ export class SQLiteVectorStoreStore implements VectorStoreStore {
   // Every write transaction is IMMEDIATE: one that read first and then writes would get
   // SQLITE_BUSY at once, without waiting, when the usage writer's thread wrote in between.
   private readonly statement: (sql: string) => Database.Statement;
+  /**
+   * Fair ingestion: each key's turn, the order in which keys' jobs were last claimed (higher:
+   * served more recently; '' is the admin or an open hub). In memory: one process holds the data
+   * directory, and after a restart every key starts even.
+   */
+  private readonly turns = new Map<string, number>();
+  private lastTurn = 0;
 
   constructor(private readonly db: Database.Database) {
     this.statement = statementCache(db);
@@ -205,13 +212,31 @@ export class SQLiteVectorStoreStore implements VectorStoreStore {
   }
 
   async claim(now: number, leaseUntil: number, limit: number): Promise<VectorStoreFileRow[]> {
-    // One process holds the data directory, but the same SQL as the shared store keeps the rule in one shape.
-    const rows = this.statement(
-      `UPDATE vector_store_files SET lease_until = ? WHERE rowid IN (
-         SELECT rowid FROM vector_store_files WHERE status = 'in_progress' AND lease_until < ? ORDER BY created_at LIMIT ?)
-       RETURNING ${FILE_COLUMNS}`,
-    ).all(leaseUntil, now, limit) as FileRow[];
-    return rows.map(fileFrom);
+    const n = Math.max(0, Math.floor(limit));
+    if (n === 0) return [];
+    return this.db.transaction(() => {
+      // Round robin by key, as the shared store does: every key's oldest open job first, the key
+      // served least recently (never served: first) before the others, then every key's second
+      // job, and so on. Only each key's first n jobs can be among n picks.
+      const open = this.statement(
+        `SELECT rid, owner, created_at, nth FROM (
+           SELECT rowid AS rid, coalesce(key_id, '') AS owner, created_at,
+                  row_number() OVER (PARTITION BY coalesce(key_id, '') ORDER BY created_at, rowid) AS nth
+           FROM vector_store_files WHERE status = 'in_progress' AND lease_until < ?)
+         WHERE nth <= ?`,
+      ).all(now, n) as { rid: number; owner: string; created_at: number; nth: number }[];
+      const turn = (owner: string) => this.turns.get(owner) ?? -1;
+      open.sort((a, b) => a.nth - b.nth || turn(a.owner) - turn(b.owner) || a.created_at - b.created_at || a.rid - b.rid);
+      const take = this.statement(`UPDATE vector_store_files SET lease_until = ? WHERE rowid = ? RETURNING ${FILE_COLUMNS}`);
+      const out: VectorStoreFileRow[] = [];
+      for (const job of open.slice(0, n)) {
+        const row = take.get(leaseUntil, job.rid) as FileRow | undefined;
+        if (!row) continue;
+        this.turns.set(job.owner, ++this.lastTurn);
+        out.push(fileFrom(row));
+      }
+      return out;
+    }).immediate();
   }
 
   async renew(vectorStoreId: string, fileId: string, leaseUntil: number): Promise<boolean> {
