@@ -22,7 +22,11 @@ import { FakeCaller } from './ensemble/fake-caller.js';
 const SRC = join(import.meta.dirname, '../src');
 const source = (path: string) => readFileSync(join(SRC, path), 'utf8');
 /** The modules a source file imports (static imports and re-exports), as written. */
-const importsOf = (path: string) => [...source(path).matchAll(/^(?:import|export)\b[^;]*?from '([^']+)'/gms)].map((m) => m[1]!);
+/** A module's static imports and the modules it `import()`s when a command runs (cli/main.ts loads each command's lazily). */
+const importsOf = (path: string) => [
+  ...[...source(path).matchAll(/^(?:import|export)\b[^;]*?from '([^']+)'/gms)].map((m) => m[1]!),
+  ...[...source(path).matchAll(/\bimport\('([^']+)'\)/g)].map((m) => m[1]!),
+];
 
 const model = (provider: string): Model => ({
   provider,
