@@ -6,11 +6,7 @@
  *
  * Screenshots of every page land in test-results/console/.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureConsoleBuilt } from '../helpers/console-build.js';
@@ -18,27 +14,23 @@ import { startTestHub } from '../helpers/hub.js';
 import type { TestHub } from '../helpers/hub.js';
 import { startOpenAIUpstream } from '../upstreams/openai.js';
 import type { OpenAIUpstream } from '../upstreams/openai.js';
+import { HAS_CHROMIUM, openConsoleBrowser, SHOTS, warnWithoutChromium } from '../helpers/browser.js';
+import type { ConsoleBrowser } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const HAS_CHROMIUM = existsSync(CHROMIUM);
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SHOTS = join(ROOT, 'test-results', 'console');
 const ADMIN = 'sk-baimo-admin-e2e-console-000000000000';
 const PROMPT = 'Tell me a story';
 /** Long names, as real deployments have them: they must not push the log's numbers out of view. */
 const LONG_MODEL = 'loop/claude-sonnet-4-5-20250929-extended-thinking-preview-eu-west-1';
 const LONG_KEY = 'analytics-pipeline-production-batch-jobs-europe-west';
 
-if (!HAS_CHROMIUM) {
-  console.warn(`[console e2e] SKIPPED: ${CHROMIUM} not found. Install Debian's browser with \`apt-get install -y chromium\` to run the browser tests.`);
-}
+warnWithoutChromium('console');
 
 describe.skipIf(!HAS_CHROMIUM)('the web console in headless Chromium', { timeout: 60_000 }, () => {
   let upstream: OpenAIUpstream;
   let hub: TestHub;
   let context: BrowserContext;
   let page: Page;
-  let profile: string;
+  let browser: ConsoleBrowser;
   /** Uncaught exceptions in the page: any of them fails the suite. */
   const pageErrors: string[] = [];
 
@@ -72,26 +64,16 @@ describe.skipIf(!HAS_CHROMIUM)('the web console in headless Chromium', { timeout
     }
   }
 
-  async function shot(name: string) {
-    // The header is sticky: from the top, a full-page shot shows it once, where it belongs.
-    await page.evaluate('window.scrollTo(0, 0)');
-    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-  }
+  const shot = (name: string) => browser.shot(name);
 
   async function go(hash: string) {
     await page.evaluate(`location.hash = ${JSON.stringify(hash)}`);
   }
 
-  async function signIn(key: string) {
-    const input = page.getByLabel('API key');
-    await input.fill(key);
-    // Keyboard only: Enter submits the form.
-    await input.press('Enter');
-  }
+  const signIn = (key: string) => browser.signIn(key);
 
   beforeAll(async () => {
     ensureConsoleBuilt();
-    mkdirSync(SHOTS, { recursive: true });
     upstream = await startOpenAIUpstream({ apiKey: 'sk-loop-e2e' });
     hub = await startTestHub(
       `providers:
@@ -134,25 +116,15 @@ logging: { bodies: true }
     expect((await chat(LONG_MODEL, 'a long name', longKey.body.key)).status).toBe(200);
     await recorded(20);
 
-    profile = mkdtempSync(join(tmpdir(), 'baimo-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1280, height: 900 },
-      locale: 'en-US',
-    });
+    browser = await openConsoleBrowser({ pageErrors });
+    ({ context, page } = browser);
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: hub.url });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(15_000);
-    page.on('pageerror', (e) => pageErrors.push(e.message));
   }, 180_000);
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await hub?.dispose();
     await upstream?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it('serves the console at / and refuses a wrong key', async () => {

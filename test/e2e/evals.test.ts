@@ -11,11 +11,8 @@
  *
  * Screenshots land in test-results/console/evals-*.png.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureConsoleBuilt } from '../helpers/console-build.js';
@@ -23,11 +20,9 @@ import { startTestHub } from '../helpers/hub.js';
 import type { TestHub } from '../helpers/hub.js';
 import { startOpenAIUpstream } from '../upstreams/openai.js';
 import type { OpenAIUpstream } from '../upstreams/openai.js';
+import { HAS_CHROMIUM, openConsoleBrowser, SHOTS, warnWithoutChromium } from '../helpers/browser.js';
+import type { ConsoleBrowser } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const HAS_CHROMIUM = existsSync(CHROMIUM);
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SHOTS = join(ROOT, 'test-results', 'console');
 const ADMIN = 'sk-baimo-admin-e2e-evals-0000000000000';
 const UPSTREAM_KEY = 'sk-loop-evals-upstream-secret';
 
@@ -72,16 +67,14 @@ tests:
   - vars: { q: one }
 `;
 
-if (!HAS_CHROMIUM) {
-  console.warn(`[evals e2e] SKIPPED: ${CHROMIUM} not found. Install Debian's browser with \`apt-get install -y chromium\` to run the browser tests.`);
-}
+warnWithoutChromium('evals');
 
 describe.skipIf(!HAS_CHROMIUM)('the Evaluations page in headless Chromium', { timeout: 60_000 }, () => {
   let upstream: OpenAIUpstream;
   let hub: TestHub;
   let context: BrowserContext;
   let page: Page;
-  let profile: string;
+  let browser: ConsoleBrowser;
   let key: string;
   let runId: string;
   const pageErrors: string[] = [];
@@ -104,15 +97,9 @@ describe.skipIf(!HAS_CHROMIUM)('the Evaluations page in headless Chromium', { ti
     throw new Error(`run ${id} never got there`);
   }
 
-  async function shot(name: string) {
-    await page.evaluate('window.scrollTo(0, 0)');
-    await page.screenshot({ path: join(SHOTS, `evals-${name}.png`), fullPage: true });
-  }
+  const shot = (name: string) => browser.shot(name);
 
-  async function signIn(k: string) {
-    await page.getByLabel('API key').fill(k);
-    await page.getByLabel('API key').press('Enter');
-  }
+  const signIn = (k: string) => browser.signIn(k);
 
   /** A matrix cell by its row's case label and its model. */
   const cell = (caseText: string, model: string): Locator =>
@@ -135,7 +122,6 @@ describe.skipIf(!HAS_CHROMIUM)('the Evaluations page in headless Chromium', { ti
 
   beforeAll(async () => {
     ensureConsoleBuilt();
-    mkdirSync(SHOTS, { recursive: true });
     upstream = await startOpenAIUpstream({ apiKey: UPSTREAM_KEY });
     hub = await startTestHub(
       `providers:
@@ -154,25 +140,14 @@ pricing:
     );
     const made = await fetch(`${hub.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'evaluator' }) });
     key = ((await made.json()) as { key: string }).key;
-    profile = mkdtempSync(join(tmpdir(), 'baimo-chromium-evals-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1280, height: 900 },
-      locale: 'en-US',
-      acceptDownloads: true,
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(15_000);
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    browser = await openConsoleBrowser({ pageErrors, shotPrefix: 'evals-' });
+    ({ context, page } = browser);
   }, 180_000);
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await hub?.dispose();
     await upstream?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it("submits a suite from the form: the example names the hub's models, the API's refusal is shown in its words, then the run starts", async () => {

@@ -8,11 +8,7 @@
  *
  * Screenshots land in test-results/console/knowledge-*.png.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureConsoleBuilt } from '../helpers/console-build.js';
@@ -20,11 +16,9 @@ import { startTestHub } from '../helpers/hub.js';
 import type { TestHub } from '../helpers/hub.js';
 import { startOpenAIUpstream } from '../upstreams/openai.js';
 import type { OpenAIUpstream } from '../upstreams/openai.js';
+import { HAS_CHROMIUM, openConsoleBrowser, warnWithoutChromium } from '../helpers/browser.js';
+import type { ConsoleBrowser } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const HAS_CHROMIUM = existsSync(CHROMIUM);
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SHOTS = join(ROOT, 'test-results', 'console');
 const ADMIN = 'sk-baimo-admin-e2e-knowledge-00000000000';
 
 const ZH = '长江是中国最长的河流，全长约六千三百公里。\n\n长江流域人口众多，沿岸城市有重庆、武汉、南京和上海。';
@@ -36,16 +30,14 @@ const MAX_BODY = 65_536;
 /** A file name that is markup: it must show as text. */
 const HOSTILE_NAME = '<img src=x onerror="window.__pwned=1">.txt';
 
-if (!HAS_CHROMIUM) {
-  console.warn(`[knowledge e2e] SKIPPED: ${CHROMIUM} not found. Install Debian's browser with \`apt-get install -y chromium\` to run the browser tests.`);
-}
+warnWithoutChromium('knowledge');
 
 describe.skipIf(!HAS_CHROMIUM)('the Knowledge page in headless Chromium', { timeout: 60_000 }, () => {
   let upstream: OpenAIUpstream;
   let hub: TestHub;
   let context: BrowserContext;
   let page: Page;
-  let profile: string;
+  let browser: ConsoleBrowser;
   let storeId: string;
   const pageErrors: string[] = [];
 
@@ -58,21 +50,14 @@ describe.skipIf(!HAS_CHROMIUM)('the Knowledge page in headless Chromium', { time
     return { status: res.status, body: (await res.json()) as any };
   }
 
-  async function shot(name: string) {
-    await page.evaluate('window.scrollTo(0, 0)');
-    await page.screenshot({ path: join(SHOTS, `knowledge-${name}.png`), fullPage: true });
-  }
+  const shot = (name: string) => browser.shot(name);
 
-  async function signIn(key: string) {
-    await page.getByLabel('API key').fill(key);
-    await page.getByLabel('API key').press('Enter');
-  }
+  const signIn = (key: string) => browser.signIn(key);
 
   const fileRow = (name: string) => page.locator('[data-testid=files-table] tbody tr', { has: page.getByRole('button', { name, exact: true }) });
 
   beforeAll(async () => {
     ensureConsoleBuilt();
-    mkdirSync(SHOTS, { recursive: true });
     upstream = await startOpenAIUpstream({ apiKey: 'sk-loop-kb' });
     hub = await startTestHub(
       `server:
@@ -86,24 +71,14 @@ providers:
 `,
       { BAIMO_AUTH: 'required', BAIMO_ADMIN_KEY: ADMIN },
     );
-    profile = mkdtempSync(join(tmpdir(), 'baimo-chromium-kb-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1280, height: 900 },
-      locale: 'en-US',
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(15_000);
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    browser = await openConsoleBrowser({ pageErrors, shotPrefix: 'knowledge-' });
+    ({ context, page } = browser);
   }, 180_000);
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await hub?.dispose();
     await upstream?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it('creates a vector store with an embedding model chosen from /v1/models', async () => {
