@@ -128,6 +128,26 @@ interface Connection {
  * model the hub does not serve is a suite error said before anything is called. `ceiling`: a
  * cost ceiling is set (warn about what it cannot count).
  */
+/**
+ * A run's start, for `eval run` and `eval trust` alike: the resume file read (when `--resume`),
+ * the run id (the resumed one or a new one), the connection, and the resume file it writes as it
+ * goes, whose path is said on stderr.
+ */
+async function openRun(values: ConnectFlags & { resume?: string | undefined }, kind: ResumeKind, hash: string, models: Map<string, string>, ceiling: number | undefined) {
+  const resume = values.resume === undefined ? undefined : { file: values.resume, state: readResume(values.resume, kind, hash) };
+  const runId = resume?.state.runId ?? timeOrderedId('eval_');
+  const conn = await connect(values, models, runId, resume?.state.lastSeq ?? 0, ceiling);
+  let log: ResumeLog;
+  try {
+    log = resumeLog(conn.dataDir, { kind, hash, runId }, resume);
+  } catch (err) {
+    await conn.close();
+    throw err;
+  }
+  process.stderr.write(`run ${runId}: if it stops, go on with --resume ${log.file}\n`);
+  return { resume, runId, conn, log };
+}
+
 async function connect(values: ConnectFlags, models: Map<string, string>, runId: string, lastSeq: number, ceiling: number | undefined): Promise<Connection> {
   const env = process.env;
   const apiKey = values['api-key'] ?? env.BAIMO_API_KEY;
@@ -194,18 +214,7 @@ export async function runCommand(args: string[]): Promise<number> {
   const calls = caseCount(suite) * repeat;
   if (calls > LIMITS.calls) throw new SuiteError(`the run plans ${calls} model calls (tests × prompts × providers × repeat); at most ${LIMITS.calls} per run`);
   const hash = suiteHash(suite, repeat);
-  const resume = values.resume === undefined ? undefined : { file: values.resume, state: readResume(values.resume, 'run', hash) };
-
-  const runId = resume?.state.runId ?? timeOrderedId('eval_');
-  const conn = await connect(values, modelNames(suite), runId, resume?.state.lastSeq ?? 0, maxCostUsd ?? suite.maxCostUsd);
-  let log: ResumeLog;
-  try {
-    log = resumeLog(conn.dataDir, { kind: 'run', hash, runId }, resume);
-  } catch (err) {
-    await conn.close();
-    throw err;
-  }
-  process.stderr.write(`run ${runId}: if it stops, go on with --resume ${log.file}\n`);
+  const { resume, runId, conn, log } = await openRun(values, 'run', hash, modelNames(suite), maxCostUsd ?? suite.maxCostUsd);
 
   const sigint = onInterrupt();
   const progress = progressWriter(process.stderr);
@@ -282,17 +291,7 @@ export async function trustCommand(args: string[]): Promise<number> {
   if (suites.some((s) => s.suite.tests.some((t) => t.assert.some((a) => a.type.endsWith('llm-rubric'))))) named.set(grader, named.has(grader) ? 'MODEL' : '--grader');
 
   const hash = trustHash(suites, models, grader);
-  const resume = values.resume === undefined ? undefined : { file: values.resume, state: readResume(values.resume, 'trust', hash) };
-  const runId = resume?.state.runId ?? timeOrderedId('eval_');
-  const conn = await connect(values, named, runId, resume?.state.lastSeq ?? 0, maxCostUsd);
-  let log: ResumeLog;
-  try {
-    log = resumeLog(conn.dataDir, { kind: 'trust', hash, runId }, resume);
-  } catch (err) {
-    await conn.close();
-    throw err;
-  }
-  process.stderr.write(`run ${runId}: if it stops, go on with --resume ${log.file}\n`);
+  const { resume, runId, conn, log } = await openRun(values, 'trust', hash, named, maxCostUsd);
   const sigint = onInterrupt();
   const progress = progressWriter(process.stderr);
   let run: Awaited<ReturnType<typeof runTrust>>;

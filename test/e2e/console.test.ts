@@ -527,11 +527,7 @@ logging: { bodies: true }
     await page.setViewportSize({ width: 375, height: 800 });
     try {
       for (const hash of ['#/overview', '#/models', '#/keys', '#/logs', '#/playground']) {
-        await go(hash);
-        await page.locator('main h1').first().waitFor();
-        await page.waitForLoadState('networkidle');
-        const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
-        expect(overflow, `horizontal overflow on ${hash}`).toBeLessThanOrEqual(0);
+        expect(await browser.overflowAt(hash), `horizontal overflow on ${hash}`).toBeLessThanOrEqual(0);
       }
       await go('#/overview');
       await page.locator('[data-testid=top-models] tbody tr').first().waitFor();

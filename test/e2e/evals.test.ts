@@ -419,12 +419,7 @@ pricing:
     await page.setViewportSize({ width: 375, height: 800 });
     try {
       for (const hash of ['#/evals', `#/evals/${runId}`]) {
-        await page.evaluate(`location.hash = ${JSON.stringify(hash)}`);
-        await page.locator('main h1').first().waitFor();
-        await page.waitForLoadState('networkidle');
-        const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
-        if (overflow > 0) console.log(await page.evaluate(`[...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > 376).slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join('\\n')`));
-        expect(overflow, `horizontal overflow on ${hash}`).toBeLessThanOrEqual(0);
+        expect(await browser.overflowAt(hash), `horizontal overflow on ${hash}`).toBeLessThanOrEqual(0);
       }
       await page.getByTestId('matrix').waitFor();
       await shot('phone');

@@ -246,13 +246,7 @@ providers:
     await page.setViewportSize({ width: 375, height: 800 });
     try {
       for (const hash of ['#/knowledge', `#/knowledge/${storeId}`]) {
-        await page.evaluate(`location.hash = ${JSON.stringify(hash)}`);
-        await page.locator('main h1').first().waitFor();
-        await page.waitForLoadState('networkidle');
-        const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
-        // On failure, say which elements stick out.
-        if (overflow > 0) console.log(await page.evaluate(`[...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > 376).slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join('\\n')`));
-        expect(overflow, `horizontal overflow on ${hash}`).toBeLessThanOrEqual(0);
+        expect(await browser.overflowAt(hash), `horizontal overflow on ${hash}`).toBeLessThanOrEqual(0);
       }
       await page.getByTestId('files-table').waitFor();
       await shot('phone');

@@ -26,6 +26,8 @@ export interface ConsoleBrowser {
   shot(name: string): Promise<void>;
   /** Signs in through the console's form, by keyboard (Enter submits it). */
   signIn(key: string): Promise<void>;
+  /** Opens the page at `hash` and says by how many pixels it is wider than the viewport (naming what sticks out, when it is). */
+  overflowAt(hash: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -53,6 +55,17 @@ export async function openConsoleBrowser(o: { pageErrors: string[]; shotPrefix?:
       const input = page.getByLabel('API key');
       await input.fill(key);
       await input.press('Enter');
+    },
+    async overflowAt(hash) {
+      await page.evaluate(`location.hash = ${JSON.stringify(hash)}`);
+      await page.locator('main h1').first().waitFor();
+      await page.waitForLoadState('networkidle');
+      const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+      if (overflow > 0) {
+        const width = page.viewportSize()?.width ?? 0;
+        console.log(await page.evaluate(`[...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > ${width + 1}).slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join('\\n')`));
+      }
+      return overflow;
     },
     async close() {
       await context.close();
