@@ -5,10 +5,11 @@ import { PostgresEvalRunStore } from './eval-runs.js';
 import { PostgresFileStore } from './files.js';
 import { PostgresChunkIndex } from './knowledge-index.js';
 import { PostgresResponseStore } from './responses.js';
-import { DELETE_BATCH, displayUrl, migrate, TYPES } from './schema.js';
+import { CONNECT_TIMEOUT_MS, DELETE_BATCH, displayUrl, migrate, TYPES } from './schema.js';
 import { PostgresTenancyStore } from './tenancy.js';
 import { PostgresVectorStoreStore } from './vector-stores.js';
 import { PostgresUsageStore } from './usage.js';
+import { PostgresUsageWriter } from './usage-writer.js';
 
 export { DatabaseSchemaError, MIGRATION_LOCK, SCHEMA_VERSION } from './schema.js';
 
@@ -31,7 +32,10 @@ export interface PostgresStores {
   readonly vectorStores: PostgresVectorStoreStore;
   /** The knowledge bases' chunk index (keyword always; vectors where the server has pgvector). */
   readonly knowledge: PostgresChunkIndex;
-  /** Where the usage recorder hands its batches (the same store: its I/O never blocks the hub). */
+  /**
+   * Where the usage recorder hands its batches: a thread of its own with its own small pool
+   * (usage-writer.ts), started by the first batch, running the usage store's batch statement.
+   */
   readonly sink: UsageSink;
   /** Most recent usage rows first (inspection only). */
   recentUsage(limit?: number): Promise<UsageRow[]>;
@@ -40,7 +44,7 @@ export interface PostgresStores {
    * responses older than `bodiesBefore` (unix ms), in batches.
    */
   prune(usageBefore: number | undefined, bodiesBefore: number | undefined): Promise<{ usage: number; bodies: number }>;
-  /** Waits for queries under way, then closes every connection. */
+  /** Waits for queries and usage writes under way, then closes every connection and ends the writer's thread. */
   close(): Promise<void>;
 }
 
@@ -57,7 +61,7 @@ export interface PostgresOptions {
  * Baimo's with a DatabaseSchemaError, changing nothing.
  */
 export async function openPostgresStores(url: string, o: PostgresOptions = {}): Promise<PostgresStores> {
-  const pool = new pg.Pool({ connectionString: url, max: o.poolSize ?? 10, types: TYPES, application_name: 'baimo', connectionTimeoutMillis: 10_000 });
+  const pool = new pg.Pool({ connectionString: url, max: o.poolSize ?? 10, types: TYPES, application_name: 'baimo', connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
   // An idle connection the server dropped (restart, failover) must not crash the process: the
   // pool opens another when one is needed, and a write that fails is retried by the recorder.
   pool.on('error', (err) => process.emitWarning(`PostgreSQL connection lost (${err.message}); reconnecting when next needed`));
@@ -72,6 +76,8 @@ export async function openPostgresStores(url: string, o: PostgresOptions = {}): 
   const usage = new PostgresUsageStore(pool, batch);
   const responses = new PostgresResponseStore(pool, batch);
   const evalRuns = new PostgresEvalRunStore(pool);
+  // Started after the migrations: the thread only ever writes to an up-to-date schema.
+  const sink = new PostgresUsageWriter(url);
   let closing: Promise<void> | undefined;
   return {
     kind: 'postgres',
@@ -86,13 +92,13 @@ export async function openPostgresStores(url: string, o: PostgresOptions = {}): 
     judgements: evalRuns,
     vectorStores: new PostgresVectorStoreStore(pool),
     knowledge: new PostgresChunkIndex(pool),
-    sink: usage,
+    sink,
     recentUsage: (limit) => usage.recent(limit),
     async prune(usageBefore, bodiesBefore) {
       const removed = await usage.prune(usageBefore, bodiesBefore);
       if (bodiesBefore !== undefined) await responses.prune(bodiesBefore);
       return removed;
     },
-    close: () => (closing ??= pool.end()),
+    close: () => (closing ??= Promise.all([sink.close(), pool.end()]).then(() => undefined)),
   };
 }

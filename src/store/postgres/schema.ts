@@ -506,6 +506,9 @@ export const TYPES: pg.CustomTypesConfig = {
   }) as pg.CustomTypesConfig['getTypeParser'],
 };
 
+/** How long a pool waits for a new connection: an unreachable server fails a write, it does not hang it. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
 /**
  * Brings the database's schema up to date, each migration in its own transaction, while holding
  * the migration lock; refuses a schema newer than this code without changing anything. Returns

@@ -159,9 +159,9 @@ function levelsFor(q: UsageTotalsQuery, labels: readonly string[]): readonly Lev
 }
 
 /**
- * Usage records, the request log, captured bodies and traces in PostgreSQL; also the usage sink
- * that the recorder hands its batches to (asynchronous I/O: nothing of it runs on a request's
- * path but parsing the batch).
+ * Usage records, the request log, captured bodies and traces in PostgreSQL; also the batch write
+ * that the usage writer's thread runs over its own pool (usage-writer.ts), so that parsing and
+ * encoding a batch never run on the main thread.
  */
 export class PostgresUsageStore implements UsageStore, UsageSink {
   constructor(
