@@ -37,6 +37,11 @@ export interface RedisLimitsOptions {
   readonly seedLockMs?: number;
   /** Where the first failed settle or token correction is reported (process.emitWarning by default). */
   readonly warn?: (message: string) => void;
+  /**
+   * Admissions an account must have had on this replica in the last second before the replica
+   * asks for grants on it (then admits from them in memory; see scripts.ts). Default 64; 0: never.
+   */
+  readonly grantAfter?: number;
 }
 
 /** One request's admission, as queued for the turn's call. */
@@ -47,6 +52,50 @@ interface Ask {
   readonly amount: number;
   /** The incarnation its amount would be held under, once the call is built (only with budgets). */
   inc?: string;
+  /** The grants asked with it, once the call is built (each account's share, in profile order). */
+  want?: Want;
+  /** It waited for grants to come back once: it is not made to wait again. */
+  readonly waited: boolean;
+}
+
+/** Grants asked with one admission: per rate limit, requests and tokens; per budget, nano-USD. */
+interface Want {
+  readonly limits: readonly { readonly r: number; readonly t: number }[];
+  readonly budgets: readonly number[];
+}
+
+/** What is left of a rate grant (requests and tokens on one account for one second), and the limits it was made under. */
+interface RateGrant {
+  readonly sec: number;
+  readonly rpm: number | undefined;
+  readonly tpm: number | undefined;
+  req: number;
+  tok: number;
+  grantedReq: number;
+  grantedTok: number;
+  /** The window's totals once it was counted (the grant included), and their resets, for the headers. */
+  usedReq: number;
+  usedTok: number;
+  resetReq: number;
+  resetTok: number;
+}
+
+/** What is left of a budget grant (an amount held on one account, for one second), and the budget it was made under. */
+interface Pool {
+  readonly sec: number;
+  readonly inc: string;
+  readonly budgetUsd: number;
+  nano: number;
+  granted: number;
+}
+
+/** Admissions on one account in the current and the last second (what sizes its grants). */
+interface Traffic {
+  sec: number;
+  n: number;
+  tokens: number;
+  nano: number;
+  last: { n: number; tokens: number; nano: number };
 }
 
 /** The turn script's answer for one admission (see scripts.ts), the clock the call ran at, and the incarnation it held under. */
@@ -71,7 +120,8 @@ type Finish =
       readonly release?: Held;
       readonly now: number;
     }
-  | { readonly account: string; readonly now: number; readonly delta: number };
+  | { readonly window: 'r' | 't'; readonly account: string; readonly sec: number; readonly delta: number }
+  | { readonly grant: string; readonly r: number; readonly t: number; readonly x: number };
 
 /** KEYS of one call: each key once, named in ARGV by its (1-based) index. */
 class KeyList {
@@ -123,6 +173,12 @@ export class RedisLimits extends WritesBehind implements Limits {
   /** Per account, when to push back its held hash's expiry again. */
   private readonly heldExpiryNext = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly grantAfter: number;
+  /** Grants this replica admits from, by account, and the timer that gives them back when their second ends. */
+  private readonly rateGrants = new Map<string, RateGrant>();
+  private readonly pools = new Map<string, Pool>();
+  private giveBackTimer: NodeJS.Timeout | undefined;
+  private readonly traffic = new Map<string, Traffic>();
 
   constructor(
     private readonly redis: Redis,
@@ -135,6 +191,7 @@ export class RedisLimits extends WritesBehind implements Limits {
     this.ttl = o.reservationTtlMs ?? 15 * 60_000;
     this.leaseMs = o.leaseMs ?? 30_000;
     this.seedLockMs = o.seedLockMs ?? 30_000;
+    this.grantAfter = o.grantAfter ?? 64;
   }
 
   /** Loads the scripts into Redis; optional (a script missing is loaded on its first call), for start-up. */
@@ -170,8 +227,12 @@ export class RedisLimits extends WritesBehind implements Limits {
   async admitAndReserve(limits: readonly RateLimited[], tokens: number, budgets: readonly Budgeted[], amount: number): Promise<Checked> {
     const id = this.idBase + (this.seq++).toString(36);
     const accounts = budgets.map((b) => b.account);
+    const nano = toNano(amount);
+    const granted = this.fromGrants(id, limits, Math.round(tokens), budgets, accounts, nano);
+    if (granted) return granted;
+    let waited = false;
     for (let attempt = 0; ; attempt++) {
-      const ask: Ask = { limits, tokens: Math.round(tokens), budgets, amount: toNano(amount) };
+      const ask: Ask = { limits, tokens: Math.round(tokens), budgets, amount: nano, waited };
       let answer: Answer;
       try {
         answer = await this.turn.ask(ask);
@@ -182,6 +243,10 @@ export class RedisLimits extends WritesBehind implements Limits {
       const { now, res, inc } = answer;
       if (res[0] === 1 || res[0] === 0) {
         const rate = verdict(limits, res);
+        if (rate.ok) {
+          this.count(limits, ask.tokens, budgets, nano, now);
+          if (ask.want) this.granted(limits, budgets, res, now, inc);
+        }
         if (!rate.ok || budgets.length === 0) {
           if (ask.inc !== undefined) this.unhold(ask.inc, accounts);
           return { rate, budget: undefined };
@@ -203,6 +268,12 @@ export class RedisLimits extends WritesBehind implements Limits {
           budget: { ok: false, account: b.account, budgetUsd: b.budgetUsd, spentUsd: Number(res[2]) / NANO, reservedUsd: Math.max(0, Number(res[3])) / NANO, period: b.period, resetsAt: periodEnd(b.period, now) },
         };
       }
+      // Grants outstanding elsewhere may be all that refuses it: they are given back by then.
+      if (res[0] === 'wait') {
+        waited = true;
+        await new Promise((r) => setTimeout(r, Math.min(1250, Number(res[1]))));
+        continue;
+      }
       if (attempt >= 3) throw new Error(`budget ledger: the spend of ${accounts.join(', ')} could not be ${res[0] === 'lease' ? 'reserved (this replica keeps losing its lease in Redis)' : 'seeded in Redis'}`);
       // This incarnation's lease ran out (the others may have freed what it held): hold under a new one.
       if (res[0] === 'lease') {
@@ -212,6 +283,175 @@ export class RedisLimits extends WritesBehind implements Limits {
       // A spent key is missing: seed it, then ask again (a period may have turned meanwhile).
       await Promise.all(res.slice(1).map((i) => this.seed(budgets[Number(i) - 1]!.account, budgets[Number(i) - 1]!.period, now)));
     }
+  }
+
+  /**
+   * Admits from this replica's grants when every account has enough left in this second (see
+   * scripts.ts, Grants): no round trip. The amount becomes a reservation like any other (it was
+   * held in Redis with the grant), settled and released the same way.
+   */
+  private fromGrants(id: string, limits: readonly RateLimited[], tokens: number, budgets: readonly Budgeted[], accounts: readonly string[], nano: number): Checked | undefined {
+    if (this.rateGrants.size === 0 && this.pools.size === 0) return undefined;
+    const now = this.now();
+    const sec = Math.floor(now / 1000);
+    for (const l of limits) {
+      const g = this.rateGrants.get(l.account);
+      // A limit changed since (another replica's edit) is asked of Redis at once.
+      if (!g || g.sec !== sec || g.req < 1 || g.tok < tokens || g.rpm !== l.rpm || g.tpm !== l.tpm) return undefined;
+    }
+    let inc: string | undefined;
+    for (const b of budgets) {
+      const p = this.pools.get(b.account);
+      if (!p || p.sec !== sec || p.nano < nano || p.budgetUsd !== b.budgetUsd || (inc !== undefined && p.inc !== inc)) return undefined;
+      inc = p.inc;
+    }
+    const headers: Record<string, string> = {};
+    for (const l of limits) {
+      const g = this.rateGrants.get(l.account)!;
+      g.req -= 1;
+      g.tok -= tokens;
+      // As RateLimiter: the last limit that sets a header wins; used = the window with the grant, less what is left of it.
+      if (l.rpm !== undefined) {
+        headers['x-ratelimit-limit-requests'] = String(l.rpm);
+        headers['x-ratelimit-remaining-requests'] = String(Math.max(0, l.rpm - (g.usedReq - g.req)));
+        headers['x-ratelimit-reset-requests'] = `${g.resetReq}s`;
+      }
+      if (l.tpm !== undefined) {
+        headers['x-ratelimit-limit-tokens'] = String(l.tpm);
+        headers['x-ratelimit-remaining-tokens'] = String(Math.max(0, l.tpm - (g.usedTok - g.tok)));
+        headers['x-ratelimit-reset-tokens'] = `${g.resetTok}s`;
+      }
+    }
+    this.count(limits, tokens, budgets, nano, now);
+    const rate: RateVerdict = { ok: true, headers: limits.length ? headers : {} };
+    if (budgets.length === 0) return { rate, budget: undefined };
+    for (const b of budgets) this.pools.get(b.account)!.nano -= nano;
+    this.hold(inc!, accounts);
+    this.inFlight.set(id, { inc: inc!, accounts, nano, at: now });
+    return { rate, budget: { ok: true, reservation: { accounts, amount: nano / NANO, id, periods: budgets.map((b) => b.period) } as RedisReservation } };
+  }
+
+  /** Counts an admission on its accounts' traffic (which sizes the grants asked for them). */
+  private count(limits: readonly RateLimited[], tokens: number, budgets: readonly Budgeted[], nano: number, now: number): void {
+    if (this.grantAfter <= 0) return;
+    const sec = Math.floor(now / 1000);
+    // Only the last two seconds matter: accounts quiet since go (keys are many, traffic on most is rare).
+    if (this.traffic.size > 10_000) for (const [account, c] of this.traffic) if (c.sec < sec - 1) this.traffic.delete(account);
+    const on = (account: string, t: number, x: number) => {
+      let c = this.traffic.get(account);
+      if (!c) this.traffic.set(account, (c = { sec, n: 0, tokens: 0, nano: 0, last: { n: 0, tokens: 0, nano: 0 } }));
+      if (c.sec !== sec) {
+        c.last = c.sec === sec - 1 ? { n: c.n, tokens: c.tokens, nano: c.nano } : { n: 0, tokens: 0, nano: 0 };
+        c.sec = sec;
+        c.n = c.tokens = c.nano = 0;
+      }
+      c.n++;
+      c.tokens += t;
+      c.nano += x;
+    };
+    for (const l of limits) on(l.account, tokens, 0);
+    for (const b of budgets) on(b.account, 0, nano);
+  }
+
+  /**
+   * The grants to ask with an admission: a quarter of what each account had here in the last
+   * second (so about four asks a second while traffic lasts), or none while any account of the
+   * request has had less than `grantAfter` admissions. A grant of this second still held grows.
+   */
+  private want(a: Ask, now: number): Want | undefined {
+    if (this.grantAfter <= 0) return undefined;
+    const sec = Math.floor(now / 1000);
+    const last = (account: string) => {
+      const c = this.traffic.get(account);
+      return !c ? undefined : c.sec === sec ? c.last : c.sec === sec - 1 ? c : undefined;
+    };
+    const limits: { r: number; t: number }[] = [];
+    for (const l of a.limits) {
+      const c = last(l.account);
+      if (!c || c.n < this.grantAfter) return undefined;
+      limits.push({ r: Math.ceil(c.n / 4), t: Math.ceil(c.tokens / 4) });
+    }
+    const budgets: number[] = [];
+    for (const b of a.budgets) {
+      const c = last(b.account);
+      if (!c || c.n < this.grantAfter) return undefined;
+      budgets.push(Math.max(Math.ceil(c.nano / 4), a.amount));
+    }
+    return limits.length || budgets.length ? { limits, budgets } : undefined;
+  }
+
+  /** Takes the grants an admission's answer brings (see scripts.ts: after the per-limit figures). */
+  private granted(limits: readonly RateLimited[], budgets: readonly Budgeted[], res: readonly (number | string)[], now: number, inc: string): void {
+    const sec = Math.floor(now / 1000);
+    let o = 1 + 4 * limits.length;
+    limits.forEach((l, i) => {
+      const [req, tok, usedReq, usedTok] = [Number(res[o]), Number(res[o + 1]), Number(res[o + 2]), Number(res[o + 3])];
+      o += 4;
+      if (req === 0 && tok === 0) return;
+      const b = 1 + 4 * i;
+      const [resetReq, resetTok] = [Number(res[b + 1]), Number(res[b + 3])];
+      // One of this second (another key of the same team asked too) grows; any other is given back first.
+      const g = this.rateGrants.get(l.account);
+      if (g && g.sec === sec && g.rpm === l.rpm && g.tpm === l.tpm) {
+        Object.assign(g, { req: g.req + req, tok: g.tok + tok, grantedReq: g.grantedReq + req, grantedTok: g.grantedTok + tok, usedReq, usedTok, resetReq, resetTok });
+        return;
+      }
+      this.giveBackRate(l.account, NaN);
+      this.rateGrants.set(l.account, { sec, rpm: l.rpm, tpm: l.tpm, req, tok, grantedReq: req, grantedTok: tok, usedReq, usedTok, resetReq, resetTok });
+    });
+    for (const b of budgets) {
+      const x = Number(res[o++]);
+      if (x === 0) continue;
+      const p = this.pools.get(b.account);
+      if (p && p.sec === sec && p.inc === inc && p.budgetUsd === b.budgetUsd) {
+        p.nano += x;
+        p.granted += x;
+        continue;
+      }
+      this.giveBackPool(b.account, NaN);
+      this.pools.set(b.account, { sec, inc, budgetUsd: b.budgetUsd, nano: x, granted: x });
+      // The grant itself is held under `inc` until given back: its field must not be dropped meanwhile.
+      this.hold(inc, [b.account]);
+    }
+    this.scheduleGiveBack(now);
+  }
+
+  /** Gives back the rate grant on `account` unless it is of second `keep`: its unused part is taken off the second it was counted in. */
+  private giveBackRate(account: string, keep: number): void {
+    const g = this.rateGrants.get(account);
+    if (!g || g.sec === keep) return;
+    this.rateGrants.delete(account);
+    if (g.req > 0) this.turn.write({ window: 'r', account, sec: g.sec, delta: -g.req });
+    if (g.tok > 0) this.turn.write({ window: 't', account, sec: g.sec, delta: -g.tok });
+    this.turn.write({ grant: account, r: g.grantedReq, t: g.grantedTok, x: 0 });
+  }
+
+  /** Gives back the budget grant on `account` unless it is of second `keep`: its unused amount is released. */
+  private giveBackPool(account: string, keep: number): void {
+    const p = this.pools.get(account);
+    if (!p || p.sec === keep) return;
+    this.pools.delete(account);
+    // Its incarnation may be retired meanwhile: then there is nothing to release (others freed it).
+    this.release({ inc: p.inc, accounts: [account], nano: p.nano, at: 0 }, undefined, this.now());
+    this.turn.write({ grant: account, r: 0, t: 0, x: p.granted });
+  }
+
+  /** Gives back every grant of a second that has ended (all of them with `all`, at shutdown), then waits for the next second's end while any is left. */
+  private giveBack(all = false): void {
+    const keep = all ? NaN : Math.floor(this.now() / 1000);
+    for (const account of [...this.rateGrants.keys()]) this.giveBackRate(account, keep);
+    for (const account of [...this.pools.keys()]) this.giveBackPool(account, keep);
+    if (this.rateGrants.size || this.pools.size) this.scheduleGiveBack(this.now());
+  }
+
+  private scheduleGiveBack(now: number): void {
+    if (this.giveBackTimer) return;
+    // Just after the second ends (the others wait a quarter second for it).
+    this.giveBackTimer = setTimeout(() => {
+      this.giveBackTimer = undefined;
+      this.giveBack();
+    }, 1000 - (now % 1000) + 5);
+    this.giveBackTimer.unref();
   }
 
   /** Counts reservations held (or asked) under `inc` on these accounts. */
@@ -237,6 +477,8 @@ export class RedisLimits extends WritesBehind implements Limits {
    */
   private retire(inc: string): void {
     this.holdings.delete(inc);
+    // Its budget grants went with it (freed by the others); their outstanding count ages out in Redis.
+    for (const [account, p] of this.pools) if (p.inc === inc) this.pools.delete(account);
     if (inc !== this.inc) return;
     this.inc = `${this.idBase}i${++this.incs}`;
     this.born = false;
@@ -321,8 +563,12 @@ export class RedisLimits extends WritesBehind implements Limits {
         profile = profiles.size + 1;
         profiles.set(sig, profile);
         args.push(a.limits.length, a.budgets.length);
-        for (const l of a.limits) args.push(keys.of(`${this.prefix}rl:r:${l.account}`), keys.of(`${this.prefix}rl:t:${l.account}`), l.rpm ?? '', l.tpm ?? '');
-        for (const b of a.budgets) {
+        a.want = this.want(a, now);
+        a.limits.forEach((l, i) => {
+          args.push(keys.of(`${this.prefix}rl:r:${l.account}`), keys.of(`${this.prefix}rl:t:${l.account}`), l.rpm ?? '', l.tpm ?? '');
+          args.push(keys.of(`${this.prefix}grant:${l.account}`), a.want?.limits[i]!.r ?? 0, a.want?.limits[i]!.t ?? 0);
+        });
+        for (const [j, b] of a.budgets.entries()) {
           const h = keys.of(`${this.prefix}held:${b.account}`);
           args.push(keys.of(this.spentKey(b.account, b.period, now)), h, toNano(b.budgetUsd));
           if (now >= (this.legacyNext.get(b.account) ?? now)) {
@@ -333,10 +579,10 @@ export class RedisLimits extends WritesBehind implements Limits {
           // The held hash's expiry is pushed back at most once a minute (it allows a minute more for that).
           const x = now >= (this.heldExpiryNext.get(b.account) ?? now);
           if (x) this.heldExpiryNext.set(b.account, now + 60_000);
-          args.push(x ? 1 : 0);
+          args.push(x ? 1 : 0, keys.of(`${this.prefix}grant:${b.account}`), a.want?.budgets[j] ?? 0);
         }
       }
-      tail.push(profile, a.tokens, a.amount);
+      tail.push(profile, a.tokens, a.amount, (a.want ? 1 : 0) + (a.waited ? 2 : 0));
     }
     args[count] = profiles.size;
     for (const x of tail) args.push(x);
@@ -348,13 +594,23 @@ export class RedisLimits extends WritesBehind implements Limits {
     const spends = new Map<string, { add: number; at: number; sliding: boolean }>();
     const releases = new Map<string, { key: string; inc: string; account: string; nano: number }>();
     const corrections = new Map<string, { key: string; at: number; delta: number }>();
+    const returns = new Map<string, { r: number; t: number; x: number }>();
     for (const f of finishes) {
-      if ('account' in f) {
-        const key = `${this.prefix}rl:t:${f.account}`;
-        const at = Math.floor(f.now / 1000);
-        const c = corrections.get(`${key}\n${at}`);
+      if ('window' in f) {
+        const key = `${this.prefix}rl:${f.window}:${f.account}`;
+        const c = corrections.get(`${key}\n${f.sec}`);
         if (c) c.delta += f.delta;
-        else corrections.set(`${key}\n${at}`, { key, at, delta: f.delta });
+        else corrections.set(`${key}\n${f.sec}`, { key, at: f.sec, delta: f.delta });
+        continue;
+      }
+      if ('grant' in f) {
+        const key = `${this.prefix}grant:${f.grant}`;
+        const g = returns.get(key);
+        if (g) {
+          g.r += f.r;
+          g.t += f.t;
+          g.x += f.x;
+        } else returns.set(key, { r: f.r, t: f.t, x: f.x });
         continue;
       }
       if (f.spend) {
@@ -391,6 +647,8 @@ export class RedisLimits extends WritesBehind implements Limits {
     }
     args.push(corrections.size);
     for (const c of corrections.values()) args.push(keys.of(c.key), c.at, c.delta);
+    args.push(returns.size);
+    for (const [key, g] of returns) args.push(keys.of(key), g.r, g.t, g.x);
   }
 
   /** Fire and forget: the request path never waits on it; a failure is counted (see `failures`). */
@@ -408,12 +666,13 @@ export class RedisLimits extends WritesBehind implements Limits {
   adjustTokens(accounts: readonly string[], delta: number): void {
     const d = Math.round(delta);
     if (d === 0 || accounts.length === 0) return;
-    const now = this.now();
-    for (const account of accounts) this.turn.write({ account, now, delta: d });
+    const sec = Math.floor(this.now() / 1000);
+    for (const account of accounts) this.turn.write({ window: 't', account, sec, delta: d });
   }
 
   /** Sends what the turn has queued and waits for the writes not yet made (shutdown, tests). */
   override flush(): Promise<void> {
+    this.giveBack(true);
     this.turn.send();
     return super.flush();
   }

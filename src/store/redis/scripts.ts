@@ -31,6 +31,19 @@ import { Script } from './script.js';
  * late cannot take from reservations made after the sweep; a release that finds less than it
  * takes deletes the field instead of leaving it negative.
  *
+ * Grants: a replica with steady traffic on an account asks, with one of its admissions, for a
+ * share of the account's headroom for the rest of the current second (requests and tokens on
+ * each rate window, an amount on each budget), and then admits from it in memory. A grant is
+ * counted at once exactly as admissions are (in the current second's bucket; held under the
+ * replica's incarnation), and only when the account has at least nine times the grant left, so
+ * nothing can be admitted beyond a limit. Its replica gives back what it did not use at the
+ * start of the next second: a negative count in the grant's second, a release of the held
+ * amount. Beside the windows, `grant:<account>` (a hash: `r`, `t`, `x` granted and not yet given
+ * back, `s` the second of the latest grant) lets a refusal tell whether the grants outstanding
+ * might be what refuses it: then it answers `wait` until they are back (a quarter second after
+ * their second ends) instead of refusing; grants older than that count as used (their replica
+ * died), so a limit is admitted exactly, never beyond and never short but for a dead replica.
+ *
  * Upgrade from the per-request layout (a counter `rsv:<account>`, a ZSET id → expiry
  * `rsv:<account>:exp`, a hash id → amount `rsv:<account>:amt`, written by earlier versions):
  * those keys are left to the replicas that wrote them. An admission adds what the counter holds
@@ -129,8 +142,12 @@ end
  * profile is what the requests of one key share: its number of rate limits and of budgets, per
  * rate limit the index of its requests and tokens hash, its rpm and tpm ('' = none), per budget
  * the index of its spent and held keys, the budget (nano-USD), the indexes of the account's
- * earlier-layout counter, expiries and amounts keys (0: not asked this call), and '1' to push
- * back the held key's expiry. So a request adds three arguments to the call, whatever its limits.
+ * earlier-layout counter, expiries and amounts keys (0: not asked this call), '1' to push
+ * back the held key's expiry; and per rate limit and per budget, the index of the account's grant
+ * hash and the grant asked (requests and tokens; nano-USD). So a request adds four arguments to
+ * the call, whatever its limits: the fourth is 1 when it asks for the profile's grant, plus 2 when
+ * it has waited for grants once already (then it is refused rather than made to wait again:
+ * others' steady traffic may keep grants outstanding on an account for ever).
  *
  * The requests are decided in order, each as if alone: every rate limit checked, then every
  * budget, and only if all allow it is the request counted on every window and its amount held
@@ -140,6 +157,9 @@ end
  * is read once and written once per call, whatever the number of requests on it. Answers, per
  * request:
  *   {1, per limit: requests used, their reset, tokens used, their reset}          admitted
+ *     and, when it asked for a grant: per limit the requests and tokens granted (0: none) and
+ *     the window's totals after them; per budget the amount granted
+ *   {'wait', ms}   refused unless grants outstanding come back: ask again in ms
  *   {0, limit index, 'requests'|'tokens', used, seconds until the oldest drops}   rate refused
  *   {'seed', budget index...}   a spent key is missing: seed it from the durable store, ask again
  *   {'no', budget index, spent, reserved}                                         budget refused
@@ -269,14 +289,79 @@ local function held(g)
   return h
 end
 
-local function one(pr, tokens, amount)
+-- Grant hashes by key index: what is granted and not given back (r, t, x), the latest grant's
+-- second (s), and what this call grants on top (to be written at the end).
+local G = {}
+local function grants(gi)
+  local g = G[gi]
+  if g == nil then
+    local m = redis.call('HMGET', KEYS[gi], 'r', 't', 'x', 's')
+    g = {r = tonumber(m[1]) or 0, t = tonumber(m[2]) or 0, x = tonumber(m[3]) or 0, s = tonumber(m[4]) or -1, dr = 0, dt = 0, dx = 0}
+    -- Grants of a second before the last are counted as used (see waiting): no longer outstanding.
+    if g.s < sec - 1 then g.r, g.t, g.x = 0, 0, 0 end
+    G[gi] = g
+  end
+  return g
+end
+-- A refusal by \`over\` (what the request exceeds its limit by) that the grants outstanding on
+-- the account (field \`f\`) may cause: their replicas give them back by a quarter second after
+-- the second they were made in; until then the caller waits and asks again. Later, they count as used.
+local function waiting(gi, f, over)
+  local g = grants(gi)
+  local ms = (g.s + 1) * 1000 + 250 - now
+  if ms > 0 and g[f] >= over then return {'wait', ms} end
+  return nil
+end
+-- Grants the profile's share of every account, all or none: only where each has nine times its grant left.
+local function grant(pr, out)
   local limits, budgets = pr.l, pr.b
+  local ok = true
+  for i = 1, #limits do
+    local l = limits[i]
+    if l.rpm and l.rpm - win(l.r).t < 9 * l.wr then ok = false end
+    if l.tpm and l.tpm - win(l.t).t < 9 * l.wt then ok = false end
+  end
+  for j = 1, #budgets do
+    local g = budgets[j]
+    if g.max - spent(g.s) - held(g).r < 9 * g.wx then ok = false end
+  end
+  for i = 1, #limits do
+    local l = limits[i]
+    local r, t = win(l.r), win(l.t)
+    if ok then
+      count(r, l.wr)
+      count(t, l.wt)
+      local g = grants(l.g)
+      g.dr = g.dr + l.wr
+      g.dt = g.dt + l.wt
+    end
+    out[#out + 1] = ok and l.wr or 0
+    out[#out + 1] = ok and l.wt or 0
+    out[#out + 1] = r.t
+    out[#out + 1] = t.t
+  end
+  for j = 1, #budgets do
+    local b = budgets[j]
+    if ok then
+      local h = held(b)
+      h.r = h.r + b.wx
+      h.add = h.add + b.wx
+      local g = grants(b.g)
+      g.dx = g.dx + b.wx
+    end
+    out[#out + 1] = ok and b.wx or 0
+  end
+end
+
+local function one(pr, tokens, amount, want, patient)
+  local limits, budgets = pr.l, pr.b
+  local waiting = patient and waiting or function() return nil end
   for i = 1, #limits do
     local l = limits[i]
     local r = win(l.r)
-    if l.rpm and r.t + 1 > l.rpm then return {0, i, 'requests', r.t, r.reset} end
+    if l.rpm and r.t + 1 > l.rpm then return waiting(l.g, 'r', r.t + 1 - l.rpm) or {0, i, 'requests', r.t, r.reset} end
     local t = win(l.t)
-    if l.tpm and t.t + tokens > l.tpm then return {0, i, 'tokens', t.t, t.reset} end
+    if l.tpm and t.t + tokens > l.tpm then return waiting(l.g, 't', t.t + tokens - l.tpm) or {0, i, 'tokens', t.t, t.reset} end
   end
   if #budgets > 0 then
     local missing
@@ -292,6 +377,8 @@ local function one(pr, tokens, amount)
       local s = spent(g.s)
       local h = held(g)
       if s + h.r + amount > g.max then
+        local w = waiting(g.g, 'x', s + h.r + amount - g.max)
+        if w then return w end
         for i = 1, #limits do count(win(limits[i].r), 1) end
         return {'no', j, s, h.r}
       end
@@ -315,6 +402,7 @@ local function one(pr, tokens, amount)
     h.r = h.r + amount
     h.add = h.add + amount
   end
+  if want then grant(pr, out) end
   return out
 end
 
@@ -326,20 +414,21 @@ for k = 1, tonumber(ARGV[a]) do
   local limits, budgets = {}, {}
   for i = 1, nl do
     -- tonumber('') is nil: no such limit.
-    limits[i] = {r = tonumber(ARGV[p]), t = tonumber(ARGV[p + 1]), rpm = tonumber(ARGV[p + 2]), tpm = tonumber(ARGV[p + 3])}
-    p = p + 4
+    limits[i] = {r = tonumber(ARGV[p]), t = tonumber(ARGV[p + 1]), rpm = tonumber(ARGV[p + 2]), tpm = tonumber(ARGV[p + 3]), g = tonumber(ARGV[p + 4]), wr = tonumber(ARGV[p + 5]), wt = tonumber(ARGV[p + 6])}
+    p = p + 7
   end
   for j = 1, nb do
-    budgets[j] = {s = tonumber(ARGV[p]), h = tonumber(ARGV[p + 1]), max = tonumber(ARGV[p + 2]), lr = tonumber(ARGV[p + 3]), le = tonumber(ARGV[p + 4]), la = tonumber(ARGV[p + 5]), x = ARGV[p + 6] == '1'}
-    p = p + 7
+    budgets[j] = {s = tonumber(ARGV[p]), h = tonumber(ARGV[p + 1]), max = tonumber(ARGV[p + 2]), lr = tonumber(ARGV[p + 3]), le = tonumber(ARGV[p + 4]), la = tonumber(ARGV[p + 5]), x = ARGV[p + 6] == '1', g = tonumber(ARGV[p + 7]), wx = tonumber(ARGV[p + 8])}
+    p = p + 9
   end
   profiles[k] = {l = limits, b = budgets}
 end
 local answers = {}
 local n = #ARGV
 while p <= n do
-  answers[#answers + 1] = one(profiles[tonumber(ARGV[p])], tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]))
-  p = p + 3
+  local flags = tonumber(ARGV[p + 3])
+  answers[#answers + 1] = one(profiles[tonumber(ARGV[p])], tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]), flags % 2 == 1, flags < 2)
+  p = p + 4
 end
 
 for i, w in pairs(W) do
@@ -374,6 +463,14 @@ for hi, h in pairs(H) do
   -- is made here, and when the replica asks (at most once a minute per account).
   if v > 0 and (h.x or h.keep == 0) then redis.call('PEXPIRE', key, heldTtl) end
 end
+-- Grants made and given back: outstanding never below nothing (a grant counted as used, then given back late).
+for gi, g in pairs(G) do
+  if g.dr ~= 0 or g.dt ~= 0 or g.dx ~= 0 then
+    local key = KEYS[gi]
+    redis.call('HSET', key, 'r', math.max(0, g.r + g.dr), 't', math.max(0, g.t + g.dt), 'x', math.max(0, g.x + g.dx), 's', sec)
+    redis.call('EXPIRE', key, 120)
+  end
+end
 -- Releases and corrections on keys no admission of this call read.
 for hi, rel in pairs(P) do
   local key = KEYS[hi]
@@ -401,9 +498,11 @@ return answers
  * `a`: the spends (their number, then each: index of a spent key, the cost to add (nano-USD),
  * when the key expires (unix ms), '1' if that expiry slides with every write (a `total` budget)),
  * the releases (their number, then each: index of a held key, the incarnation, the amount,
- * '1' to drop the incarnation's field: its replica holds nothing more there), the token
- * corrections (their number, then each: index of a tokens hash, the second it counts in, the
- * delta). A settle adds what its call cost to spent whether or not its reservation was still
+ * '1' to drop the incarnation's field: its replica holds nothing more there), the
+ * corrections (their number, then each: index of a rate hash, the second it counts in, the
+ * delta: tokens counted at admission against those used, or a grant's unused part), the grants
+ * given back (their number, then each: index of a grant hash, the requests, tokens and amount
+ * granted). A settle adds what its call cost to spent whether or not its reservation was still
  * held — where the spent key exists: a missing one is seeded later from the durable store. A correction counts in the second it was made, as on one hub. Spends are written here;
  * releases and corrections are only gathered (`P`, `C`), and written by ADMIT together with
  * what it holds and counts on the same keys, so each key is written once per call.
@@ -444,6 +543,16 @@ for _ = 1, tonumber(ARGV[a]) do
   c.t = c.t + d
   if at < c.f then c.f = at end
   a = a + 3
+end
+a = a + 1
+-- Grants given back (their unused counts come as corrections, their unused amounts as releases, above).
+for _ = 1, tonumber(ARGV[a]) do
+  local key = KEYS[tonumber(ARGV[a + 1])]
+  local m = redis.call('HMGET', key, 'r', 't', 'x')
+  if m[1] or m[2] or m[3] then
+    redis.call('HSET', key, 'r', math.max(0, (tonumber(m[1]) or 0) - tonumber(ARGV[a + 2])), 't', math.max(0, (tonumber(m[2]) or 0) - tonumber(ARGV[a + 3])), 'x', math.max(0, (tonumber(m[3]) or 0) - tonumber(ARGV[a + 4])))
+  end
+  a = a + 4
 end
 a = a + 1
 `;
