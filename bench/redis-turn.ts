@@ -4,6 +4,9 @@
  * (as the hub's admission asks it), a wait of a few ms (the call), then settle and a token
  * correction, as the hub does when a call ends; for SECONDS per variant. Variants take parts away
  * (no budget, no rate limit, no token corrections), so the difference says what each part costs.
+ * All but the last run without grants (RedisLimits' `grantAfter: 0`), so that every admission
+ * goes through the turn script as it does before an account's traffic earns a grant; the last
+ * runs as the hub does.
  *
  * Reads Redis's INFO commandstats before and after each variant: script calls, the commands they
  * ran (by name), and the µs Redis spent in scripts, per request. Starts a Redis of its own (no
@@ -43,11 +46,13 @@ interface Variant {
   readonly limits: readonly RateLimited[];
   readonly budgets: readonly Budgeted[];
   readonly corrections: boolean;
+  /** Whether the replica may take grants (admit from a share of the headroom in memory); the turn script alone otherwise. */
+  readonly grants?: boolean;
 }
 
 async function runVariant(redis: Redis, stats: Redis, v: Variant): Promise<void> {
   const prefix = `bench-turn:${randomBytes(4).toString('hex')}:`;
-  const limits = new RedisLimits(redis, async () => 0, { prefix });
+  const limits = new RedisLimits(redis, async () => 0, { prefix, ...(!v.grants && { grantAfter: 0 }) });
   await limits.ready();
   const stop = Date.now() + SECONDS * 1000;
   let requests = 0;
@@ -177,6 +182,7 @@ async function main(): Promise<void> {
     { name: 'rpm only', limits: [rpm], budgets: [], corrections: true },
     { name: 'budget only', limits: [], budgets: [day], corrections: false },
     { name: 'rpm + tpm + budget', limits: [{ ...rpm, tpm: 1_000_000_000 }], budgets: [day], corrections: true },
+    { name: 'rpm + budget, with grants (as the hub runs it)', limits: [rpm], budgets: [day], corrections: true, grants: true },
   ];
   try {
     for (const v of variants) await runVariant(redis, stats, v);

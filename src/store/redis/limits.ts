@@ -38,7 +38,7 @@ export interface RedisLimitsOptions {
   /** Where the first failed settle or token correction is reported (process.emitWarning by default). */
   readonly warn?: (message: string) => void;
   /**
-   * Admissions an account must have had on this replica in the last second before the replica
+   * Admissions an account must have had on this replica in the last second (or this one so far) before the replica
    * asks for grants on it (then admits from them in memory; see scripts.ts). Default 64; 0: never.
    */
   readonly grantAfter?: number;
@@ -76,8 +76,8 @@ interface RateGrant {
   /** The window's totals once it was counted (the grant included), and their resets, for the headers. */
   usedReq: number;
   usedTok: number;
-  resetReq: number;
-  resetTok: number;
+  /** The headers that do not change while it lasts, as sent. */
+  text: { readonly rpm: string; readonly tpm: string; readonly resetReq: string; readonly resetTok: string };
 }
 
 /** What is left of a budget grant (an amount held on one account, for one second), and the budget it was made under. */
@@ -113,15 +113,56 @@ interface Held {
   readonly at: number;
 }
 
-/** A settle (its spend, its release where still held), a release alone, or a token correction, as queued for the turn's call. */
-type Finish =
-  | {
-      readonly spend?: { readonly accounts: readonly string[]; readonly periods: readonly BudgetPeriod[]; readonly nano: number };
-      readonly release?: Held;
-      readonly now: number;
+/**
+ * The writes queued for the turn's next call, summed per key as they come: a settle costs a few
+ * map updates, not an object to be summed later. Spends by spent key; releases by incarnation and
+ * account; corrections (token counts at admission against those used, a grant's unused part) by
+ * rate hash and second; grants given back by account.
+ */
+class Pending {
+  readonly spends = new Map<string, { add: number; at: number; sliding: boolean }>();
+  readonly releases = new Map<string, Map<string, number>>();
+  readonly corrections = new Map<string, Map<number, number>>();
+  readonly returns = new Map<string, { r: number; t: number; x: number }>();
+
+  spend(key: string, nano: number, at: number, sliding: boolean): void {
+    const s = this.spends.get(key);
+    if (!s) this.spends.set(key, { add: nano, at, sliding });
+    else {
+      s.add += nano;
+      if (at > s.at) s.at = at;
     }
-  | { readonly window: 'r' | 't'; readonly account: string; readonly sec: number; readonly delta: number }
-  | { readonly grant: string; readonly r: number; readonly t: number; readonly x: number };
+  }
+
+  release(inc: string, account: string, nano: number): void {
+    let m = this.releases.get(inc);
+    if (!m) this.releases.set(inc, (m = new Map()));
+    m.set(account, (m.get(account) ?? 0) + nano);
+  }
+
+  correct(key: string, sec: number, delta: number): void {
+    let m = this.corrections.get(key);
+    if (!m) this.corrections.set(key, (m = new Map()));
+    m.set(sec, (m.get(sec) ?? 0) + delta);
+  }
+
+  giveBack(key: string, r: number, t: number, x: number): void {
+    const g = this.returns.get(key);
+    if (!g) this.returns.set(key, { r, t, x });
+    else {
+      g.r += r;
+      g.t += t;
+      g.x += x;
+    }
+  }
+}
+
+/** A spent key and what goes with it, known for as long as its period lasts (`until`). */
+interface SpentKey {
+  readonly key: string;
+  readonly start: number;
+  readonly until: number;
+}
 
 /** KEYS of one call: each key once, named in ARGV by its (1-based) index. */
 class KeyList {
@@ -179,6 +220,9 @@ export class RedisLimits extends WritesBehind implements Limits {
   private readonly pools = new Map<string, Pool>();
   private giveBackTimer: NodeJS.Timeout | undefined;
   private readonly traffic = new Map<string, Traffic>();
+  private pending = new Pending();
+  /** Spent keys by account and period, so that a settle needs no date arithmetic. */
+  private readonly spentKeys = new Map<string, Map<BudgetPeriod, SpentKey>>();
 
   constructor(
     private readonly redis: Redis,
@@ -208,6 +252,21 @@ export class RedisLimits extends WritesBehind implements Limits {
   private spentExpiry(period: BudgetPeriod, now: number): number {
     const end = periodEnd(period, now);
     return end === undefined ? now + 35 * DAY : end + DAY;
+  }
+
+  /** The spent key of `account`'s `period` at `now`, from the cache while the period lasts. */
+  private spentKeyAt(account: string, period: BudgetPeriod, now: number): SpentKey {
+    let m = this.spentKeys.get(account);
+    if (!m) this.spentKeys.set(account, (m = new Map()));
+    let k = m.get(period);
+    if (!k || now >= k.until || now < k.start) {
+      const start = periodStart(period, now);
+      k = { key: this.spentKey(account, period, now), start, until: periodEnd(period, now) ?? Infinity };
+      // Accounts come and go: a cache of every account ever settled is dropped now and then.
+      if (this.spentKeys.size > 10_000) this.spentKeys.clear();
+      m.set(period, k);
+    }
+    return k;
   }
 
   private get leasesKey(): string {
@@ -312,14 +371,14 @@ export class RedisLimits extends WritesBehind implements Limits {
       g.tok -= tokens;
       // As RateLimiter: the last limit that sets a header wins; used = the window with the grant, less what is left of it.
       if (l.rpm !== undefined) {
-        headers['x-ratelimit-limit-requests'] = String(l.rpm);
+        headers['x-ratelimit-limit-requests'] = g.text.rpm;
         headers['x-ratelimit-remaining-requests'] = String(Math.max(0, l.rpm - (g.usedReq - g.req)));
-        headers['x-ratelimit-reset-requests'] = `${g.resetReq}s`;
+        headers['x-ratelimit-reset-requests'] = g.text.resetReq;
       }
       if (l.tpm !== undefined) {
-        headers['x-ratelimit-limit-tokens'] = String(l.tpm);
+        headers['x-ratelimit-limit-tokens'] = g.text.tpm;
         headers['x-ratelimit-remaining-tokens'] = String(Math.max(0, l.tpm - (g.usedTok - g.tok)));
-        headers['x-ratelimit-reset-tokens'] = `${g.resetTok}s`;
+        headers['x-ratelimit-reset-tokens'] = g.text.resetTok;
       }
     }
     this.count(limits, tokens, budgets, nano, now);
@@ -355,15 +414,17 @@ export class RedisLimits extends WritesBehind implements Limits {
 
   /**
    * The grants to ask with an admission: a quarter of what each account had here in the last
-   * second (so about four asks a second while traffic lasts), or none while any account of the
-   * request has had less than `grantAfter` admissions. A grant of this second still held grows.
+   * second, or in this one so far if more (so at most about four asks a second while traffic
+   * lasts), or none while any account of the request has had less than `grantAfter` admissions
+   * in either. A grant of this second still held grows.
    */
   private want(a: Ask, now: number): Want | undefined {
     if (this.grantAfter <= 0) return undefined;
     const sec = Math.floor(now / 1000);
+    // The last second's traffic, or this one's so far where it is more (traffic starting, or growing).
     const last = (account: string) => {
       const c = this.traffic.get(account);
-      return !c ? undefined : c.sec === sec ? c.last : c.sec === sec - 1 ? c : undefined;
+      return !c ? undefined : c.sec === sec ? (c.n > c.last.n ? c : c.last) : c.sec === sec - 1 ? c : undefined;
     };
     const limits: { r: number; t: number }[] = [];
     for (const l of a.limits) {
@@ -389,15 +450,15 @@ export class RedisLimits extends WritesBehind implements Limits {
       o += 4;
       if (req === 0 && tok === 0) return;
       const b = 1 + 4 * i;
-      const [resetReq, resetTok] = [Number(res[b + 1]), Number(res[b + 3])];
+      const [resetReq, resetTok] = [`${res[b + 1]}s`, `${res[b + 3]}s`];
       // One of this second (another key of the same team asked too) grows; any other is given back first.
       const g = this.rateGrants.get(l.account);
       if (g && g.sec === sec && g.rpm === l.rpm && g.tpm === l.tpm) {
-        Object.assign(g, { req: g.req + req, tok: g.tok + tok, grantedReq: g.grantedReq + req, grantedTok: g.grantedTok + tok, usedReq, usedTok, resetReq, resetTok });
+        Object.assign(g, { req: g.req + req, tok: g.tok + tok, grantedReq: g.grantedReq + req, grantedTok: g.grantedTok + tok, usedReq, usedTok, text: { ...g.text, resetReq, resetTok } });
         return;
       }
       this.giveBackRate(l.account, NaN);
-      this.rateGrants.set(l.account, { sec, rpm: l.rpm, tpm: l.tpm, req, tok, grantedReq: req, grantedTok: tok, usedReq, usedTok, resetReq, resetTok });
+      this.rateGrants.set(l.account, { sec, rpm: l.rpm, tpm: l.tpm, req, tok, grantedReq: req, grantedTok: tok, usedReq, usedTok, text: { rpm: String(l.rpm), tpm: String(l.tpm), resetReq, resetTok } });
     });
     for (const b of budgets) {
       const x = Number(res[o++]);
@@ -421,9 +482,10 @@ export class RedisLimits extends WritesBehind implements Limits {
     const g = this.rateGrants.get(account);
     if (!g || g.sec === keep) return;
     this.rateGrants.delete(account);
-    if (g.req > 0) this.turn.write({ window: 'r', account, sec: g.sec, delta: -g.req });
-    if (g.tok > 0) this.turn.write({ window: 't', account, sec: g.sec, delta: -g.tok });
-    this.turn.write({ grant: account, r: g.grantedReq, t: g.grantedTok, x: 0 });
+    if (g.req > 0) this.pending.correct(`${this.prefix}rl:r:${account}`, g.sec, -g.req);
+    if (g.tok > 0) this.pending.correct(`${this.prefix}rl:t:${account}`, g.sec, -g.tok);
+    this.pending.giveBack(`${this.prefix}grant:${account}`, g.grantedReq, g.grantedTok, 0);
+    this.turn.write(1);
   }
 
   /** Gives back the budget grant on `account` unless it is of second `keep`: its unused amount is released. */
@@ -432,8 +494,9 @@ export class RedisLimits extends WritesBehind implements Limits {
     if (!p || p.sec === keep) return;
     this.pools.delete(account);
     // Its incarnation may be retired meanwhile: then there is nothing to release (others freed it).
-    this.release({ inc: p.inc, accounts: [account], nano: p.nano, at: 0 }, undefined, this.now());
-    this.turn.write({ grant: account, r: 0, t: 0, x: p.granted });
+    this.release({ inc: p.inc, accounts: [account], nano: p.nano, at: 0 }, undefined, 0);
+    this.pending.giveBack(`${this.prefix}grant:${account}`, 0, 0, p.granted);
+    this.turn.write(1);
   }
 
   /** Gives back every grant of a second that has ended (all of them with `all`, at shutdown), then waits for the next second's end while any is left. */
@@ -450,6 +513,8 @@ export class RedisLimits extends WritesBehind implements Limits {
     this.giveBackTimer = setTimeout(() => {
       this.giveBackTimer = undefined;
       this.giveBack();
+      // At once, not after the writes' delay: other replicas may be waiting for them.
+      this.turn.send();
     }, 1000 - (now % 1000) + 5);
     this.giveBackTimer.unref();
   }
@@ -515,13 +580,22 @@ export class RedisLimits extends WritesBehind implements Limits {
 
   /** Queues a reservation's release (if its incarnation still holds it) and the spend of its call. */
   private release(h: Held | undefined, spend: { accounts: readonly string[]; periods: readonly BudgetPeriod[]; nano: number } | undefined, now: number): void {
-    let release: Held | undefined;
+    let queued = false;
     if (h && this.holdings.has(h.inc)) {
       this.unhold(h.inc, h.accounts);
-      release = h;
+      for (const account of h.accounts) this.pending.release(h.inc, account, h.nano);
+      queued = true;
     }
-    if (!release && !spend) return;
-    this.turn.write({ ...(spend && { spend }), ...(release && { release }), now });
+    if (spend) {
+      for (let i = 0; i < spend.accounts.length; i++) {
+        const period = spend.periods[i]!;
+        const k = this.spentKeyAt(spend.accounts[i]!, period, now);
+        // A `total` budget's key slides with every write; the others go a day after their period.
+        this.pending.spend(k.key, spend.nano, period === 'total' ? now + 35 * DAY : k.until + DAY, period === 'total');
+      }
+      queued = true;
+    }
+    if (queued) this.turn.write(1);
   }
 
   /**
@@ -529,7 +603,7 @@ export class RedisLimits extends WritesBehind implements Limits {
    * settles, releases and token corrections (summed per key), then the admissions. The requests
    * of one key share a profile (their limits, budgets and keys, sent once).
    */
-  private readonly turn = new Turn<Ask, Answer, Finish>(this.background, async (asks, finishes) => {
+  private readonly turn = new Turn<Ask, Answer, 1>(this.background, async (asks) => {
     const now = this.now();
     // Holding nothing, it stops renewing its lease: after a pause, a new incarnation (born with
     // its first reservation) spares the call that would find the lease run out.
@@ -538,7 +612,9 @@ export class RedisLimits extends WritesBehind implements Limits {
     const keys = new KeyList();
     keys.of(this.leasesKey);
     const args: (string | number)[] = [now, this.ttl + this.leaseMs + 120_000, inc, this.leaseMs];
-    this.finishArgs(finishes, keys, args);
+    const pending = this.pending;
+    this.pending = new Pending();
+    this.finishArgs(pending, keys, args);
     const legacy = this.admitArgs(asks, now, inc, keys, args);
     const answers = (await turnScript.run(this.redis, keys.keys, args)) as (number | string)[][];
     // Accounts found with no reservation in the earlier layout are asked again in a minute; the others, next call.
@@ -589,66 +665,31 @@ export class RedisLimits extends WritesBehind implements Limits {
     return legacy;
   }
 
-  /** Spends, releases and token corrections, each summed per key (and incarnation, and second). */
-  private finishArgs(finishes: readonly Finish[], keys: KeyList, args: (string | number)[]): void {
-    const spends = new Map<string, { add: number; at: number; sliding: boolean }>();
-    const releases = new Map<string, { key: string; inc: string; account: string; nano: number }>();
-    const corrections = new Map<string, { key: string; at: number; delta: number }>();
-    const returns = new Map<string, { r: number; t: number; x: number }>();
-    for (const f of finishes) {
-      if ('window' in f) {
-        const key = `${this.prefix}rl:${f.window}:${f.account}`;
-        const c = corrections.get(`${key}\n${f.sec}`);
-        if (c) c.delta += f.delta;
-        else corrections.set(`${key}\n${f.sec}`, { key, at: f.sec, delta: f.delta });
-        continue;
-      }
-      if ('grant' in f) {
-        const key = `${this.prefix}grant:${f.grant}`;
-        const g = returns.get(key);
-        if (g) {
-          g.r += f.r;
-          g.t += f.t;
-          g.x += f.x;
-        } else returns.set(key, { r: f.r, t: f.t, x: f.x });
-        continue;
-      }
-      if (f.spend) {
-        const { accounts, periods, nano } = f.spend;
-        accounts.forEach((account, i) => {
-          const key = this.spentKey(account, periods[i]!, f.now);
-          const at = this.spentExpiry(periods[i]!, f.now);
-          const s = spends.get(key);
-          if (s) {
-            s.add += nano;
-            s.at = Math.max(s.at, at);
-          } else spends.set(key, { add: nano, at, sliding: periods[i] === 'total' });
-        });
-      }
-      if (f.release) {
-        const { inc, accounts, nano } = f.release;
-        for (const account of accounts) {
-          const key = `${this.prefix}held:${account}`;
-          const r = releases.get(`${key}\n${inc}`);
-          if (r) r.nano += nano;
-          else releases.set(`${key}\n${inc}`, { key, inc, account, nano });
-        }
+  /** Spends, releases, corrections and grants given back, as summed while queued. */
+  private finishArgs(p: Pending, keys: KeyList, args: (string | number)[]): void {
+    args.push(p.spends.size);
+    for (const [key, s] of p.spends) args.push(keys.of(key), s.add, s.at, s.sliding ? 1 : 0);
+    const count = args.push(0) - 1;
+    for (const [inc, accounts] of p.releases) {
+      const held = this.holdings.get(inc);
+      for (const [account, nano] of accounts) {
+        // Nothing more held (or asked) there under this incarnation: its field goes, whatever it says
+        // (so a release lost to a failed call is not held for ever). Admissions asked in this same
+        // call come after, and hold anew.
+        args.push(keys.of(`${this.prefix}held:${account}`), inc, nano, held?.has(account) ? 0 : 1);
+        (args[count] as number)++;
       }
     }
-    args.push(spends.size);
-    for (const [key, s] of spends) args.push(keys.of(key), s.add, s.at, s.sliding ? 1 : 0);
-    args.push(releases.size);
-    for (const r of releases.values()) {
-      // Nothing more held (or asked) there under this incarnation: its field goes, whatever it says
-      // (so a release lost to a failed call is not held for ever). Admissions asked in this same
-      // call come after, and hold anew.
-      const drop = !this.holdings.get(r.inc)?.has(r.account);
-      args.push(keys.of(r.key), r.inc, r.nano, drop ? 1 : 0);
+    const corrections = args.push(0) - 1;
+    for (const [key, bySec] of p.corrections) {
+      for (const [sec, delta] of bySec) {
+        if (delta === 0) continue;
+        args.push(keys.of(key), sec, delta);
+        (args[corrections] as number)++;
+      }
     }
-    args.push(corrections.size);
-    for (const c of corrections.values()) args.push(keys.of(c.key), c.at, c.delta);
-    args.push(returns.size);
-    for (const [key, g] of returns) args.push(keys.of(key), g.r, g.t, g.x);
+    args.push(p.returns.size);
+    for (const [key, g] of p.returns) args.push(keys.of(key), g.r, g.t, g.x);
   }
 
   /** Fire and forget: the request path never waits on it; a failure is counted (see `failures`). */
@@ -667,7 +708,10 @@ export class RedisLimits extends WritesBehind implements Limits {
     const d = Math.round(delta);
     if (d === 0 || accounts.length === 0) return;
     const sec = Math.floor(this.now() / 1000);
-    for (const account of accounts) this.turn.write({ window: 't', account, sec, delta: d });
+    for (const account of accounts) {
+      this.pending.correct(`${this.prefix}rl:t:${account}`, sec, d);
+      this.turn.write(1);
+    }
   }
 
   /** Sends what the turn has queued and waits for the writes not yet made (shutdown, tests). */

@@ -21,7 +21,7 @@ export class Turn<Q, A, W> {
     /** At most this many questions, and writes, in one call: one script run holds Redis for all of them. */
     private readonly max = { questions: 200, writes: 1000 },
     /** How long writes wait for a question (what they hold back stays held meanwhile: never more than it is). */
-    private readonly writeDelayMs = 10,
+    private readonly writeDelayMs = 20,
   ) {}
 
   private later: NodeJS.Timeout | undefined;
