@@ -257,13 +257,14 @@ export class RedisLimits extends WritesBehind implements Limits {
   /** The spent key of `account`'s `period` at `now`, from the cache while the period lasts. */
   private spentKeyAt(account: string, period: BudgetPeriod, now: number): SpentKey {
     let m = this.spentKeys.get(account);
-    if (!m) this.spentKeys.set(account, (m = new Map()));
+    if (!m) {
+      // Accounts come and go: a cache of every account ever settled is dropped now and then.
+      if (this.spentKeys.size >= 10_000) this.spentKeys.clear();
+      this.spentKeys.set(account, (m = new Map()));
+    }
     let k = m.get(period);
     if (!k || now >= k.until || now < k.start) {
-      const start = periodStart(period, now);
-      k = { key: this.spentKey(account, period, now), start, until: periodEnd(period, now) ?? Infinity };
-      // Accounts come and go: a cache of every account ever settled is dropped now and then.
-      if (this.spentKeys.size > 10_000) this.spentKeys.clear();
+      k = { key: this.spentKey(account, period, now), start: periodStart(period, now), until: periodEnd(period, now) ?? Infinity };
       m.set(period, k);
     }
     return k;
