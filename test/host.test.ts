@@ -14,6 +14,7 @@ import type { EmbeddedBackend } from '../src/server/backend.js';
 import type { SQLiteStores } from '../src/store/sqlite/index.js';
 import { UsageJournal } from '../src/usage/journal.js';
 import type { UsageRecord } from '../src/usage/record.js';
+import { usageRecord } from './helpers/usage-record.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -26,11 +27,10 @@ function dataDir(): string {
 }
 
 function record(requestId: string): UsageRecord {
-  return {
-    requestId, ts: Date.now(), endpoint: 'chat', model: 'loop/gpt-test', provider: 'loop', upstreamModel: 'gpt-test', deployment: 'loop/gpt-test',
-    attempt: 1, final: true, fallbackFrom: undefined, stream: false, status: 200, errorKind: undefined,
+  return usageRecord({
+    requestId, ts: Date.now(), model: 'loop/gpt-test', provider: 'loop', upstreamModel: 'gpt-test', deployment: 'loop/gpt-test',
     usage: { inputTokens: 12, outputTokens: 9 }, latencyMs: 5, ttftMs: undefined, costUsd: 0.001,
-  };
+  });
 }
 
 const options = (dir: string, o: Partial<HostOptions<EmbeddedBackend>> = {}): HostOptions<EmbeddedBackend> => ({

@@ -79,6 +79,22 @@ async function steady(l: RedisLimits, limits: readonly RateLimited[], budgets: r
 
 const ok = (c: Checked) => c.rate.ok && (!c.budget || c.budget.ok);
 
+/**
+ * Three replicas busy on `limits` and `budgets` for a second and a bit (from a second's start),
+ * so each takes a grant early in the next second; answers them, what they admitted, and what the
+ * third holds unused of its grant (requests; nano-USD where there are budgets).
+ */
+async function threeWarm(limits: readonly RateLimited[], budgets: readonly Budgeted[], amount: number) {
+  const [a, b, c] = [replica(), replica(), replica()];
+  await secondStart();
+  const warm = Date.now() + 1300;
+  const early = (await Promise.all([a, b, c].map((r) => steady(r.limits, limits, budgets, amount, warm, 1, 5)))).reduce((x, y) => x + y, 0);
+  const state = c.limits as unknown as { rateGrants: Map<string, { req: number }>; pools: Map<string, { nano: number }> };
+  const cHeld = budgets.length ? (state.pools.get(budgets[0]!.account)?.nano ?? 0) : (state.rateGrants.get(limits[0]!.account)?.req ?? 0);
+  expect(cHeld).toBeGreaterThan(0);
+  return { a, b, c, early, cHeld };
+}
+
 describe('RedisLimits: grants', () => {
   it('a replica with steady traffic admits from its grants without a round trip each, and the window and the budget end up counting exactly what was admitted', async () => {
     const a = replica();
@@ -105,29 +121,19 @@ describe('RedisLimits: grants', () => {
   });
 
   it("three replicas admit exactly the rpm: a refusal that another replica's unused grant would cause waits for it to be given back", async () => {
-    const [a, b, c] = [replica(), replica(), replica()];
     const limit = [{ account: 'key:x', rpm: 2000 }];
-    await secondStart();
     // All three busy for a second and a bit: each takes a grant early in the next second…
-    const warm = Date.now() + 1300;
-    const early = await Promise.all([a, b, c].map((r) => steady(r.limits, limit, [], 0, warm, 1, 5)));
-    const cHeld = (c.limits as unknown as { rateGrants: Map<string, { req: number }> }).rateGrants.get('key:x')?.req ?? 0;
-    expect(cHeld).toBeGreaterThan(0);
+    const { a, b, early } = await threeWarm(limit, [], 0);
     // …then c goes quiet holding what is left of its grant, and a and b ask far beyond the limit.
     const burst = await Promise.all(Array.from({ length: 2600 }, (_, i) => (i % 2 ? a : b).limits.admit(limit, 1)));
-    const admitted = early.reduce((x, y) => x + y, 0) + burst.filter((v) => v.ok).length;
+    const admitted = early + burst.filter((v) => v.ok).length;
     expect(admitted).toBe(2000);
     for (const v of burst.filter((v) => !v.ok)) expect(v).toMatchObject({ limit: 'requests', headers: { 'x-ratelimit-remaining-requests': '0' } });
   });
 
   it('three replicas spend exactly a budget with grants: never over it, and nothing stranded under it', async () => {
-    const [a, b, c] = [replica(), replica(), replica()];
     const budgets: Budgeted[] = [{ account: 'team:y', budgetUsd: 2, period: 'day' }];
-    await secondStart();
-    const warm = Date.now() + 1300;
-    const early = await Promise.all([a, b, c].map((r) => steady(r.limits, [], budgets, 0.001, warm, 1, 5)));
-    const cHeld = (c.limits as unknown as { pools: Map<string, { nano: number }> }).pools.get('team:y')?.nano ?? 0;
-    expect(cHeld).toBeGreaterThan(0);
+    const { a, b, c, early } = await threeWarm([], budgets, 0.001);
     const burst = await Promise.all(
       Array.from({ length: 2600 }, async (_, i) => {
         const r = (i % 2 ? a : b).limits;
@@ -136,25 +142,20 @@ describe('RedisLimits: grants', () => {
         return v;
       }),
     );
-    const admitted = early.reduce((x, y) => x + y, 0) + burst.filter(ok).length;
+    const admitted = early + burst.filter(ok).length;
     expect(admitted).toBe(2000);
     await Promise.all([a, b, c].map((r) => r.limits.flush()));
     expect(await a.limits.spent('team:y', 'day')).toBeCloseTo(2, 9);
   });
 
   it('a replica that dies holding a grant: the others never admit beyond the limit, and stop waiting for it a quarter second after its second', async () => {
-    const [a, b, c] = [replica(), replica(), replica()];
     const limit = [{ account: 'key:d', rpm: 2000 }];
-    await secondStart();
-    const warm = Date.now() + 1300;
-    const early = await Promise.all([a, b, c].map((r) => steady(r.limits, limit, [], 0, warm, 1, 5)));
-    const cHeld = (c.limits as unknown as { rateGrants: Map<string, { req: number }> }).rateGrants.get('key:d')?.req ?? 0;
-    expect(cHeld).toBeGreaterThan(0);
+    const { a, b, c, early, cHeld } = await threeWarm(limit, [], 0);
     // c is gone: nothing it would give back reaches Redis.
     c.redis.disconnect();
     const start = Date.now();
     const burst = await Promise.all(Array.from({ length: 2600 }, (_, i) => (i % 2 ? a : b).limits.admit(limit, 1)));
-    const admitted = early.reduce((x, y) => x + y, 0) + burst.filter((v) => v.ok).length;
+    const admitted = early + burst.filter((v) => v.ok).length;
     // What c held unused counts as used: never more than the limit, short of it by that at most.
     expect(admitted).toBeLessThanOrEqual(2000);
     expect(admitted).toBeGreaterThanOrEqual(2000 - cHeld);

@@ -19,6 +19,7 @@ import type { TenancyStore } from '../src/tenancy/ports.js';
 import type { UsageRow, UsageStore } from '../src/usage/ports.js';
 import type { UsageRecord, UsageSink } from '../src/usage/record.js';
 import { createTestDatabase } from './helpers/pg.js';
+import { usageRecord } from './helpers/usage-record.js';
 
 const SRC = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 
@@ -49,25 +50,7 @@ describe('layout', () => {
   });
 });
 
-function record(o: Partial<UsageRecord> & Pick<UsageRecord, 'requestId' | 'ts'>): UsageRecord {
-  return {
-    endpoint: 'chat',
-    model: 'm1',
-    provider: 'p',
-    upstreamModel: 'u',
-    deployment: 'p/u',
-    attempt: 1,
-    final: true,
-    fallbackFrom: undefined,
-    stream: false,
-    status: 200,
-    errorKind: undefined,
-    usage: { inputTokens: 10, outputTokens: 5 },
-    latencyMs: 100,
-    ttftMs: 20,
-    ...o,
-  };
-}
+const record = usageRecord;
 
 
 /** What the contract needs of a backend: the ports, its usage sink, and spend as a promise. */

@@ -17,6 +17,7 @@ import { PostgresUsageWriter } from '../src/store/postgres/usage-writer.js';
 import type { UsageRecord } from '../src/usage/record.js';
 import { createTestDatabase } from './helpers/pg.js';
 import type { TestDatabase } from './helpers/pg.js';
+import { usageRecord } from './helpers/usage-record.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const TSX = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
@@ -51,28 +52,17 @@ async function admin(sql: string): Promise<void> {
 }
 
 function record(i: number, o: Partial<UsageRecord> = {}): UsageRecord {
-  return {
+  return usageRecord({
     requestId: `r${i}`,
     ts: Date.UTC(2026, 0, 1) + i,
-    endpoint: 'chat',
     model: 'm',
-    provider: 'p',
-    upstreamModel: 'u',
-    deployment: 'p/u',
-    attempt: 1,
-    final: true,
-    fallbackFrom: undefined,
     keyId: 'k',
-    teamId: undefined,
     costUsd: 0.001,
-    stream: false,
-    status: 200,
-    errorKind: undefined,
     usage: { inputTokens: 3, outputTokens: 4 },
     latencyMs: 10,
     ttftMs: undefined,
     ...o,
-  };
+  });
 }
 
 const lines = (records: UsageRecord[]) => records.map((r) => JSON.stringify(r)).join('\n');

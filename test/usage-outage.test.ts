@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { UsageJournal } from '../src/usage/journal.js';
 import { UsageRecorder } from '../src/usage/record.js';
 import type { UsageRecord, UsageSink } from '../src/usage/record.js';
+import { usageRecord } from './helpers/usage-record.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -24,11 +25,10 @@ function journalPath(): string {
 const segments = (path: string) => readdirSync(join(path, '..')).filter((f) => f.startsWith('usage.journal.'));
 
 function record(requestId: string): UsageRecord {
-  return {
-    requestId, ts: Date.now(), endpoint: 'chat', model: 'loop/gpt-test', provider: 'loop', upstreamModel: 'gpt-test', deployment: 'loop/gpt-test',
-    attempt: 1, final: true, fallbackFrom: undefined, stream: false, status: 200, errorKind: undefined,
+  return usageRecord({
+    requestId, ts: Date.now(), model: 'loop/gpt-test', provider: 'loop', upstreamModel: 'gpt-test', deployment: 'loop/gpt-test',
     usage: { inputTokens: 12, outputTokens: 9 }, latencyMs: 5, ttftMs: undefined, costUsd: 0.001,
-  };
+  });
 }
 
 /** A store that refuses every write while `down`, and counts what it stored, per request id. */
