@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bradleyTerryLeaderboard } from '../src/arena/bradley-terry.js';
+import { ARENA_VOTES_PER_MINUTE } from '../src/server/routes/me.js';
 import type { Vote } from '../src/arena/ports.js';
 import { startHub } from '../src/server/start.js';
 import type { RunningHub } from '../src/server/start.js';
@@ -195,6 +196,24 @@ function judgementSuite(name: string, start: () => Promise<TestHub<any>>, startO
       } finally {
         await open.dispose();
       }
+    });
+
+    it(`a key casts at most ${ARENA_VOTES_PER_MINUTE} votes a minute: the next is a 429 in the OpenAI shape with Retry-After, stores nothing, and other keys still vote`, async () => {
+      const carol = (await call(ADMIN, 'POST', '/admin/keys', { name: 'carol' })).body.key as string;
+      const mine = async () => (await call(carol, 'GET', '/v1/evals/judgements?limit=100')).body.data as Json[];
+      // Refused votes (a model not served) count nothing.
+      expect((await call(carol, 'POST', '/v1/arena/votes', { models: ['m/a', 'nope/x'], winner: 'a' })).status).toBe(400);
+      for (let i = 0; i < ARENA_VOTES_PER_MINUTE; i++) expect((await call(carol, 'POST', '/v1/arena/votes', { models: ['m/d', 'm/e'], winner: 'a' })).status).toBe(201);
+      const res = await fetch(`${hub.url}/v1/arena/votes`, { method: 'POST', headers: { authorization: `Bearer ${carol}`, 'content-type': 'application/json' }, body: JSON.stringify({ models: ['m/d', 'm/e'], winner: 'b' }) });
+      expect(res.status).toBe(429);
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(((await res.json()) as Json).error).toMatchObject({ code: 'rate_limit_exceeded', message: expect.stringContaining(`at most ${ARENA_VOTES_PER_MINUTE} a minute`) });
+      expect((await mine()).filter((j) => j.winner === 'b')).toHaveLength(0);
+      expect(await mine()).toHaveLength(ARENA_VOTES_PER_MINUTE);
+      // Another key, and the operator, are not held back by it.
+      const dave = (await call(ADMIN, 'POST', '/admin/keys', { name: 'dave' })).body.key as string;
+      expect((await call(dave, 'POST', '/v1/arena/votes', { models: ['m/d', 'm/e'], winner: 'tie' })).status).toBe(201);
+      expect((await call(ADMIN, 'POST', '/v1/arena/votes', { models: ['m/d', 'm/e'], winner: 'tie' })).status).toBe(201);
     });
   });
 }

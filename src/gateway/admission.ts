@@ -136,7 +136,7 @@ function oneStep(ctx: AdmissionDeps): Limits | undefined {
  * private); the operator gets the driver's message as a process warning, the first time and
  * every hundredth after.
  */
-async function unlessDown<T>(check: () => T | Promise<T>): Promise<T> {
+export async function unlessDown<T>(check: () => T | Promise<T>): Promise<T> {
   try {
     const r = await check();
     storeFailures = 0;

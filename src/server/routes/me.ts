@@ -4,6 +4,7 @@ import { LeaderboardCache } from '../../arena/board-cache.js';
 import type { ArenaStanding } from '../../arena/bradley-terry.js';
 import { judgementFromVote, MAX_VOTE_TEXT } from '../../arena/judgement.js';
 import { HubError } from '../../core/errors.js';
+import { unlessDown } from '../../gateway/admission.js';
 import { MAX_MODEL_NAME, MODEL_NAME_TOO_LONG } from '../../core/model-name.js';
 import { openAIErrorBody } from '../../protocols/openai-chat/errors.js';
 import { parseJSONBody, validate } from '../../protocols/validate.js';
@@ -22,6 +23,13 @@ const voteBody = z.strictObject({
   prompt: voteText.nullish(),
   answers: z.tuple([voteText, voteText]).nullish(),
 });
+
+/**
+ * Votes one key may cast a minute: a person comparing answers casts a few; a script stuffing the
+ * board is refused with 429. Counted by the hub's limiter, so replicas hold it together. The
+ * admin key (the operator) is not limited.
+ */
+export const ARENA_VOTES_PER_MINUTE = 30;
 
 /** The arena board is a pure function of the votes: one cache for the process (keyed by the votes). */
 const boards = new LeaderboardCache();
@@ -93,6 +101,17 @@ export async function me(ctx: HubContext, req: IncomingMessage, res: ServerRespo
         // No model name holds control characters (resolving one refuses them too); they would reach logs and the console.
         if (CONTROL_CHARS.test(m) || !ctx.registry.serves(m)) throw new HubError('bad_request', `The model '${JSON.stringify(m.slice(0, 100)).slice(1, -1)}' is not one this hub serves; see GET /v1/models.`, { param: `models[${i}]`, code: 'model_not_found' });
       });
+      if (scope) {
+        // Only a vote that would be stored counts (a refused one costs nothing of the allowance).
+        const rate = await unlessDown(() => ctx.limiter.admit([{ account: `arena:${scope}`, rpm: ARENA_VOTES_PER_MINUTE }], 0));
+        if (!rate.ok) {
+          throw new HubError('rate_limited', `Too many arena votes from this key: at most ${ARENA_VOTES_PER_MINUTE} a minute. Retry after ${rate.retryAfterSeconds}s.`, {
+            code: 'rate_limit_exceeded',
+            headers: rate.headers,
+            ...(rate.retryAfterSeconds !== undefined && { retryAfter: rate.retryAfterSeconds }),
+          });
+        }
+      }
       const j = await ctx.stores.judgements.addJudgement(judgementFromVote(v, scope ?? null, Date.now()));
       return sendJSON(res, 201, { object: 'arena.vote', id: j.id, models: v.models, winner: v.winner });
     }
@@ -112,6 +131,6 @@ export async function me(ctx: HubContext, req: IncomingMessage, res: ServerRespo
   } catch (err) {
     // Anything else is the hub's own fault: the server's last line of defence logs it and answers 500.
     if (!(err instanceof HubError)) throw err;
-    sendJSON(res, err.status, openAIErrorBody(err));
+    sendJSON(res, err.status, openAIErrorBody(err), { ...err.headers, ...(err.retryAfter !== undefined && { 'retry-after': String(err.retryAfter) }) });
   }
 }
