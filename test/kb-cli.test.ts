@@ -5,9 +5,9 @@
  * not a terminal, refusals (wrong key, unknown or another key's store, bad flags: exit 2), and
  * Ctrl-C while the hub is still ingesting (the batch cancelled through the API, exit 130).
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -279,5 +279,18 @@ describe('baimo kb, its pure parts', () => {
     expect(snippet('长江\n\n  是中国最长的河流', 5)).toBe('长江 是…');
     expect(snippet('😀'.repeat(10), 3)).toBe('😀😀…');
     expect(snippet('short')).toBe('short');
+  });
+});
+
+describe('baimo kb start-up', () => {
+  it('loads neither the config parser nor the gateway: only an HTTP client of the hub', async () => {
+    const trace = join(mkdtempSync(join(tmpdir(), 'baimo-kb-trace-')), 'imports');
+    writeFileSync(trace, '');
+    await new Promise<void>((resolve, reject) =>
+      execFile(process.execPath, ['--import', join(ROOT, 'test/helpers/trace-imports.mjs'), '--import', TSX, join(ROOT, 'src/cli/main.ts'), 'kb', 'help'], { env: { ...process.env, BAIMO_TRACE_IMPORTS: trace } }, (err) => (err ? reject(err) : resolve())),
+    );
+    const loaded = readFileSync(trace, 'utf8').split('\n');
+    expect(loaded.some((u) => u.endsWith('/src/cli/kb.ts'))).toBe(true);
+    expect(loaded.filter((u) => /node_modules\/(yaml|zod)\/|\/src\/(gateway|config\/load|server)\//.test(u) || u.endsWith('/src/config/load.ts'))).toEqual([]);
   });
 });

@@ -7,19 +7,9 @@ import { interpolate } from './interpolate.js';
 import type { InterpolationProblem } from './interpolate.js';
 import { configSchema } from './schema.js';
 import type { ConfigFile } from './schema.js';
+import { ConfigError } from './error.js';
 
-/** A config that cannot be used. The message names every bad key path and what was expected. */
-export class ConfigError extends Error {
-  constructor(
-    readonly file: string | undefined,
-    readonly problems: readonly InterpolationProblem[],
-  ) {
-    super(
-      `Invalid config${file ? ` in ${file}` : ''}:\n` + problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n'),
-    );
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError } from './error.js';
 
 function describe(issue: z.core.$ZodIssue): InterpolationProblem {
   if (issue.code === 'unrecognized_keys') {

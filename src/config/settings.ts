@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ConfigFile } from './schema.js';
-import { ConfigError } from './load.js';
+import { ConfigError } from './error.js';
 
 export interface ServerSettings {
   readonly host: string;
