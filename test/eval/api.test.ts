@@ -172,7 +172,7 @@ function api(url: string, key: string) {
     } catch {
       json = undefined;
     }
-    return { status: res.status, json: json as Json, text, type: res.headers.get('content-type') ?? '' };
+    return { status: res.status, json: json as Json, text, type: res.headers.get('content-type') ?? '', csp: res.headers.get('content-security-policy'), nosniff: res.headers.get('x-content-type-options') };
   };
   return {
     call,
@@ -460,12 +460,16 @@ tests:
 
       const junit = await A.call('GET', `/v1/evals/runs/${runId}/report?format=junit`);
       expect(junit.type).toContain('application/xml');
+      // Model output is in it: a browser that opens it runs nothing, and takes it for nothing but XML.
+      expect(junit.csp).toBe("default-src 'none'");
+      expect(junit.nosniff).toBe('nosniff');
       const doc = parseDocument(junit.text, { xmlMode: true });
       expect(DomUtils.getElementsByTagName('testcase', doc)).toHaveLength(3);
       expect(DomUtils.getElementsByTagName('failure', doc)).toHaveLength(0);
 
       const html = await A.call('GET', `/v1/evals/runs/${runId}/report?format=html`);
       expect(html.type).toContain('text/html');
+      expect(html.csp).toContain("default-src 'none'");
       expect(html.text).toContain('Hello from gpt-test! You said: Say two');
       expect((await A.call('GET', `/v1/evals/runs/${runId}/report?format=pdf`)).status).toBe(400);
     }, 30_000);

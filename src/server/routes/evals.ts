@@ -179,7 +179,8 @@ async function submit(ctx: HubContext, evals: EvalRunService, req: IncomingMessa
 async function report(ctx: HubContext, evals: EvalRunService, res: ServerResponse, run: StoredRun, format: string): Promise<void> {
   const result = await evals.runResult(run);
   if (format === 'json') return sendJSON(res, 200, jsonReport(result));
-  if (format === 'junit') return sendRaw(res, 200, junitReport(result), { 'content-type': 'application/xml; charset=utf-8' });
+  // Model output is in it (escaped): opened in a browser, it still runs nothing and is read as nothing but XML.
+  if (format === 'junit') return sendRaw(res, 200, junitReport(result), { 'content-type': 'application/xml; charset=utf-8', 'content-security-policy': "default-src 'none'", 'x-content-type-options': 'nosniff' });
   // The report runs no script; a CSP says so to the browser too.
   return sendRaw(res, 200, htmlReport(result), { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:" });
 }
