@@ -24,6 +24,7 @@ import pg from 'pg';
 import type { ChunkInput } from '../src/knowledge/ports.js';
 import { openPostgresStores } from '../src/store/postgres/index.js';
 import { createTestDatabase } from '../test/helpers/pg.js';
+import { mulberry32 } from '../src/core/random.js';
 
 const CHUNKS = Number(process.env.BENCH_KI_CHUNKS ?? 100_000);
 if (!Number.isInteger(CHUNKS) || CHUNKS < 1000) throw new Error(`BENCH_KI_CHUNKS must be an integer ≥ 1000, not ${process.env.BENCH_KI_CHUNKS}`);
@@ -40,15 +41,8 @@ const KEEP = process.env.BENCH_KI_KEEP === '1';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-/** A seeded generator (mulberry32), so runs compare. */
-let seed = 0x9e3779b9;
-function rand(): number {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+/** Seeded, so runs compare. */
+const rand = mulberry32(0x9e3779b9);
 
 /** Zipf (s = 1) over ranks STOP..VOCAB-1 by inverting the cumulative weights. */
 const cumulative = new Float64Array(VOCAB);

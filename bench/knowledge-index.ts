@@ -31,6 +31,7 @@ import type { ChunkInput } from '../src/knowledge/ports.js';
 import { openSQLiteStores } from '../src/store/sqlite/index.js';
 import { candidates, EXACT_BELOW, MIN_CANDIDATES } from '../src/store/sqlite/knowledge-index.js';
 import { bitWords, float64sOf, hamming, quantize, smallest, wordsOf } from '../src/store/sqlite/vector-bits.js';
+import { mulberry32 } from '../src/core/random.js';
 
 const SIZES = process.argv.slice(2).map(Number).filter((n) => n > 0);
 const DIMS = 1024;
@@ -39,17 +40,8 @@ const VOCAB = 50_000;
 const STOP = 20;
 const FILE_CHUNKS = 100;
 
-/** A deterministic generator (mulberry32), so runs compare. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = rng(42);
+/** Seeded, so runs compare. */
+const rand = mulberry32(42);
 
 const vocabulary = Array.from({ length: VOCAB }, (_, i) =>
   i % 2 === 0 ? String.fromCodePoint(0x4e00 + (i % 20000), 0x4e00 + ((i * 7919) % 20000)) : `w${i.toString(36)}`,

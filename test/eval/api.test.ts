@@ -19,6 +19,7 @@ import { createTestDatabase } from '../helpers/pg.js';
 import type { TestDatabase } from '../helpers/pg.js';
 import { startOpenAIUpstream } from '../upstreams/openai.js';
 import type { OpenAIUpstream } from '../upstreams/openai.js';
+import { mulberry32 } from '../../src/core/random.js';
 
 const ADMIN = 'sk-baimo-admin-test-0000000000000000';
 const ENV = { BAIMO_AUTH: 'required', BAIMO_ADMIN_KEY: ADMIN };
@@ -147,16 +148,7 @@ ${[
   .join('\n')}
 `;
 
-/** A small deterministic generator (mulberry32), so the planted cells are the same every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = mulberry32;
 
 function api(url: string, key: string) {
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {

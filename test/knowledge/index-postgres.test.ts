@@ -17,6 +17,7 @@ import { createTestDatabase } from '../helpers/pg.js';
 import type { TestDatabase } from '../helpers/pg.js';
 import { startPGlite } from '../helpers/pglite.js';
 import type { PGliteServer } from '../helpers/pglite.js';
+import { mulberry32 } from '../../src/core/random.js';
 
 /** A chunk whose index words are given as they are (no segmentation), for exact BM25 arithmetic. */
 function raw(seq: number, terms: string, vector?: number[]): ChunkInput {
@@ -62,16 +63,8 @@ GROUP BY h.vector_store_id, h.file_id, h.seq
 ORDER BY score DESC, h.vector_store_id, h.file_id, h.seq
 LIMIT $5`;
 
-/** A seeded generator (mulberry32), so a failing seed can be replayed. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so a failing seed can be replayed. */
+const rng = mulberry32;
 
 describe('PostgreSQL chunk index: keyword search (real PostgreSQL 15)', () => {
   let db: TestDatabase;

@@ -9,6 +9,8 @@ import { candidates, EXACT_BELOW, MAX_QUERY_WORDS, SQLiteChunkIndex } from '../.
 import { openDatabase, SCHEMA_VERSION } from '../../src/store/sqlite/schema.js';
 import { hamming, quantize, smallest, wordsOf } from '../../src/store/sqlite/vector-bits.js';
 import { migrationIndex, undoMigrationsFrom } from '../helpers/sqlite-undo.js';
+import { mulberry32 } from '../../src/core/random.js';
+import { cosine } from '../../src/eval/assertions/similar.js';
 
 let dir: string;
 let stores: SQLiteStores;
@@ -253,16 +255,7 @@ describe('SQLite chunk index: vectors', () => {
   });
 });
 
-/** A deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /**
  * Clustered unit vectors like embeddings' (a smaller bench/knowledge-index.ts set): a common mean
@@ -296,17 +289,6 @@ function clustered(seed: number, dims: number): () => Float32Array {
   };
 }
 
-const cosine = (a: Float32Array, b: Float32Array): number => {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return dot / Math.sqrt(na * nb);
-};
 
 /** `count` vectors as files of 200 chunks named `${prefix}0`, `${prefix}1`…; returns them by `file/seq`. */
 async function fill(store: string, prefix: string, count: number, next: () => Float32Array): Promise<Map<string, Float32Array>> {

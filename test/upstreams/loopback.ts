@@ -67,7 +67,8 @@ export function basicRecord(req: IncomingMessage): RecordedRequest {
   return { method: req.method ?? 'GET', path, headers: { ...req.headers }, body: undefined };
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+/** The request's body as text; a client that goes away mid-body gives what arrived. */
+export function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
