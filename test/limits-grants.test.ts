@@ -129,6 +129,9 @@ describe('RedisLimits: grants', () => {
     const admitted = early + burst.filter((v) => v.ok).length;
     expect(admitted).toBe(2000);
     for (const v of burst.filter((v) => !v.ok)) expect(v).toMatchObject({ limit: 'requests', headers: { 'x-ratelimit-remaining-requests': '0' } });
+    // Another key on the same replicas owes nothing to this one's grants: its own limit, exactly.
+    const other = await Promise.all(Array.from({ length: 8 }, (_, i) => [a, b][i % 2]!.limits.admit([{ account: 'key:other', rpm: 5 }], 1)));
+    expect(other.filter((v) => v.ok)).toHaveLength(5);
   });
 
   it('three replicas spend exactly a budget with grants: never over it, and nothing stranded under it', async () => {
